@@ -1,0 +1,17 @@
+//! Facteur's domain: the types every other crate speaks, and the pure policies
+//! (routing, review dates) that decide what happens to a message.
+//!
+//! This crate does no I/O on purpose: it can be reasoned about and tested alone,
+//! and every adapter (mail, store, web, connectors) depends on it, never the reverse.
+
+pub mod mail;
+pub mod pii;
+pub mod prediction;
+pub mod routing;
+
+pub use mail::{
+    AttachmentMeta, Defect, DefectKind, Language, MailAddress, ParsedMail, Segment, SegmentKind,
+};
+pub use pii::{PiiKind, PiiSpan, Pseudonymised};
+pub use prediction::{Prediction, ScoredLabel};
+pub use routing::{route, Route, RoutingPolicy};

@@ -1,0 +1,23 @@
+//! What the classifier says about a text.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredLabel {
+    pub label: String,
+    /// Calibrated probability in [0, 1].
+    pub probability: f32,
+}
+
+/// A calibrated prediction. `label` is `None` when the model abstains: below the
+/// threshold chosen for the service's target precision, no category is better
+/// than a wrong one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub label: Option<String>,
+    /// Probability of the top label, calibrated.
+    pub confidence: f32,
+    /// The best labels, most probable first.
+    pub top: Vec<ScoredLabel>,
+    pub abstained: bool,
+}
