@@ -1,1 +1,91 @@
-fn main() {}
+//! The `facteur` command: wires every crate of the workspace together. Nothing here
+//! holds product logic; each subcommand parses its arguments, loads what it needs
+//! and calls the library that owns the work.
+
+mod commands;
+mod config;
+mod progress;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Facteur: a self-hosted assistant for shared public-service mailboxes.
+///
+/// It reads mail, cleans it, protects personal data, recognises the request type and
+/// prepares a reply from validated standard answers. A named agent always decides:
+/// nothing is ever sent without a human validation. Everything runs offline on CPU.
+#[derive(Parser, Debug)]
+#[command(
+    name = "facteur",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Config file (TOML). Default: $FACTEUR_CONFIG, else ./facteur.toml when present.
+    /// Environment variables FACTEUR_DATA_DIR, FACTEUR_DATABASE_URL, FACTEUR_MODEL_DIR,
+    /// FACTEUR_LISTEN, FACTEUR_LANG and FACTEUR_MIN_CONFIDENCE override the file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a request-type classifier from JSON lines {"text","label"}.
+    Train(commands::train::TrainArgs),
+    /// Evaluate a model on labelled JSON lines: accuracy, macro-F1, coverage at 95% precision, speed.
+    Eval(commands::eval::EvalArgs),
+    /// Read mail (.eml, mbox, Maildir, or - for stdin) and print what Facteur understands of each message.
+    Triage(commands::triage::TriageArgs),
+    /// Triage one message and prepare the reply: best standard answers, passages and draft.
+    Suggest(commands::suggest::SuggestArgs),
+    /// Knowledge base: import fiches and standard answers, search, evaluate retrieval.
+    Kb(KbArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KbArgs {
+    #[command(subcommand)]
+    pub command: commands::kb::KbCommand,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing();
+    if let Err(err) = run(cli) {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let cfg = config::Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Train(a) => commands::train::run(&cfg, a),
+        Command::Eval(a) => commands::eval::run(&cfg, a),
+        Command::Triage(a) => commands::triage::run(&cfg, a),
+        Command::Suggest(a) => commands::suggest::run(&cfg, a),
+        Command::Kb(k) => commands::kb::run(&cfg, k.command),
+    }
+}
+
+/// Logs go to stderr so that `--json` output on stdout stays machine-readable.
+/// `FACTEUR_LOG` (or `RUST_LOG`) sets the level; `FACTEUR_LOG_FORMAT=json` for collectors.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("FACTEUR_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn".to_string());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_writer(std::io::stderr);
+    if std::env::var("FACTEUR_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,66 @@
+use crate::config::Config;
+use anyhow::{Context, Result};
+use clap::Args;
+use facteur_classify::{evaluate, read_jsonl};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Model directory written by `facteur train`. Default: the configured model dir.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Labelled examples, JSON lines {"text": …, "label": …}.
+    #[arg(long, value_name = "TEST.jsonl")]
+    pub data: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print per-class precision, recall and F1.
+    #[arg(long)]
+    pub per_class: bool,
+}
+
+pub fn run(cfg: &Config, a: EvalArgs) -> Result<()> {
+    let dir = a.model.clone().unwrap_or_else(|| cfg.model_dir());
+    let model = super::load_model(&dir)?;
+    let examples = read_jsonl(&a.data)
+        .with_context(|| format!("cannot read evaluation data {}", a.data.display()))?;
+    anyhow::ensure!(
+        !examples.is_empty(),
+        "{} holds no example",
+        a.data.display()
+    );
+    let report = evaluate(&model, &examples);
+    let mut v = serde_json::to_value(&report)?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "train_seconds".into(),
+            serde_json::json!(model.meta().train_seconds),
+        );
+        if !a.per_class {
+            obj.remove("per_class");
+        }
+    }
+    if a.json {
+        super::print_json(&v)?;
+    } else {
+        println!(
+            "{} examples  accuracy {:.4}  macro-F1 {:.4}  coverage@95%P {:.3}  ECE {:.3}  {:.0} predictions/s (1 thread)",
+            report.examples,
+            report.accuracy,
+            report.macro_f1,
+            report.coverage_at_95_precision,
+            report.expected_calibration_error,
+            report.predict_per_second
+        );
+        if a.per_class {
+            for c in &report.per_class {
+                println!(
+                    "  {:<50} P {:.3} R {:.3} F1 {:.3} n={}",
+                    c.label, c.precision, c.recall, c.f1, c.support
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,220 @@
+use crate::config::Config;
+use crate::progress;
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use facteur_kb::{KnowledgeBase, SearchOptions};
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand, Debug)]
+pub enum KbCommand {
+    /// Import service-public fiche files (.jsonl) and standard-answer folders (Markdown
+    /// files with TOML front matter, and their taxonomy.toml). Re-importing unchanged
+    /// files changes nothing.
+    Import {
+        /// Data directory (default: the configured one).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Taxonomy of request types for the answers (default: taxonomy.toml in or above each answer folder).
+        #[arg(long, value_name = "FILE")]
+        taxonomy: Option<PathBuf>,
+        #[arg(required = true, value_name = "FILE.jsonl|DIR")]
+        paths: Vec<PathBuf>,
+        /// Print a JSON summary on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the knowledge base and show the passages that matched.
+    Search {
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        query: String,
+        /// How many results.
+        #[arg(long, short = 'n', default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate retrieval on graded queries {"query","relevant":{id:grade}}: nDCG@10, recall@10, MRR@10, queries/s.
+    Eval {
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        #[arg(long, value_name = "Q.jsonl")]
+        queries: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check standard-answer files without importing them: every error with its file and line.
+    Check {
+        #[arg(long, value_name = "FILE")]
+        taxonomy: Option<PathBuf>,
+        #[arg(required = true, value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Open a data directory that must already hold an index.
+pub fn open_existing(dir: &Path) -> Result<KnowledgeBase> {
+    if !dir.exists() {
+        bail!(
+            "the data directory {} does not exist: create it with `facteur kb import --data-dir {} FICHES.jsonl ANSWERS_DIR`",
+            dir.display(),
+            dir.display()
+        );
+    }
+    KnowledgeBase::open(dir)
+        .with_context(|| format!("cannot open the knowledge base in {}", dir.display()))
+}
+
+/// The taxonomy next to an answer folder: DIR/taxonomy.toml or DIR/../taxonomy.toml.
+fn find_taxonomy(dir: &Path) -> Option<PathBuf> {
+    [
+        dir.join("taxonomy.toml"),
+        dir.join("..").join("taxonomy.toml"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
+    match cmd {
+        KbCommand::Import {
+            data_dir,
+            taxonomy,
+            paths,
+            json,
+        } => {
+            let dir = data_dir.unwrap_or_else(|| cfg.data_dir.clone());
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+            let mut kb = KnowledgeBase::open(&dir)
+                .with_context(|| format!("cannot open the knowledge base in {}", dir.display()))?;
+            let pb = progress::bar(paths.len() as u64, "import");
+            let mut reports = Vec::new();
+            let mut answer_errors = Vec::new();
+            for p in &paths {
+                if !p.exists() {
+                    bail!(
+                        "{} does not exist: give fiche files (.jsonl) or answer folders",
+                        p.display()
+                    );
+                }
+                if p.is_dir() {
+                    let tax = taxonomy.clone().or_else(|| find_taxonomy(p));
+                    let (report, errors) = kb
+                        .import_answers(p, tax.as_deref())
+                        .with_context(|| format!("cannot import the answers in {}", p.display()))?;
+                    answer_errors.extend(errors.into_iter().map(|e| e.to_string()));
+                    reports.push(serde_json::json!({"path": p.display().to_string(), "kind": "answers", "report": report}));
+                } else {
+                    let report = kb
+                        .import_fiches(p)
+                        .with_context(|| format!("cannot import the fiches of {}", p.display()))?;
+                    reports.push(serde_json::json!({"path": p.display().to_string(), "kind": "fiches", "report": report}));
+                }
+                pb.inc(1);
+            }
+            pb.finish_and_clear();
+            for e in &answer_errors {
+                eprintln!("warning: {e}");
+            }
+            if json {
+                super::print_json(
+                    &serde_json::json!({"imports": reports, "answer_errors": answer_errors}),
+                )?;
+            } else {
+                for r in &reports {
+                    println!(
+                        "{} ({}): {}",
+                        r["path"].as_str().unwrap_or(""),
+                        r["kind"].as_str().unwrap_or(""),
+                        r["report"]
+                    );
+                }
+                if !answer_errors.is_empty() {
+                    println!(
+                        "{} answer file(s) rejected, see the warnings above",
+                        answer_errors.len()
+                    );
+                }
+            }
+            Ok(())
+        }
+        KbCommand::Search {
+            data_dir,
+            query,
+            limit,
+            json,
+        } => {
+            let dir = data_dir.unwrap_or_else(|| cfg.data_dir.clone());
+            let kb = open_existing(&dir)?;
+            let opts = SearchOptions {
+                limit,
+                snippets: true,
+                ..SearchOptions::default()
+            };
+            let hits = kb.search(&query, &opts)?;
+            if json {
+                return super::print_json(&hits);
+            }
+            if hits.is_empty() {
+                println!("no result for {query:?}");
+            }
+            for (i, h) in hits.iter().enumerate() {
+                println!(
+                    "{:>2}. [{}] {} ({}) score {:.2}",
+                    i + 1,
+                    h.kind.as_str(),
+                    h.title,
+                    h.id,
+                    h.score
+                );
+                for s in &h.snippets {
+                    println!("      … {s} …");
+                }
+            }
+            Ok(())
+        }
+        KbCommand::Eval {
+            data_dir,
+            queries,
+            json,
+        } => {
+            let dir = data_dir.unwrap_or_else(|| cfg.data_dir.clone());
+            let kb = open_existing(&dir)?;
+            let qs = facteur_kb::read_queries(&queries)
+                .with_context(|| format!("cannot read queries {}", queries.display()))?;
+            let report = facteur_kb::evaluate(&kb, &qs);
+            if json {
+                return super::print_json(&report);
+            }
+            println!(
+                "{} queries  nDCG@10 {:.4}  recall@10 {:.4}  MRR@10 {:.4}  {:.0} queries/s (1 thread)",
+                report.queries, report.ndcg_at_10, report.recall_at_10, report.mrr_at_10, report.queries_per_second
+            );
+            Ok(())
+        }
+        KbCommand::Check {
+            taxonomy,
+            dir,
+            json,
+        } => {
+            let tax = taxonomy.or_else(|| find_taxonomy(&dir));
+            let (answers, errors) = facteur_kb::answers::check_dir(&dir, tax.as_deref())?;
+            let errs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            if json {
+                super::print_json(&serde_json::json!({"valid": answers, "errors": errs}))?;
+            } else {
+                println!("{answers} valid answer file(s), {} error(s)", errs.len());
+                for e in &errs {
+                    println!("  {e}");
+                }
+            }
+            if !errs.is_empty() {
+                std::process::exit(3);
+            }
+            Ok(())
+        }
+    }
+}

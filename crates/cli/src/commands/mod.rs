@@ -1,0 +1,27 @@
+//! One module per subcommand.
+
+pub mod eval;
+pub mod kb;
+pub mod suggest;
+pub mod train;
+pub mod triage;
+
+use anyhow::{Context, Result};
+use std::path::Path;
+
+/// Load a model directory with an error that says what to do.
+pub fn load_model(dir: &Path) -> Result<facteur_classify::Model> {
+    facteur_classify::Model::load(dir).with_context(|| {
+        format!(
+            "cannot load the model in {}: train one with `facteur train --data TRAIN.jsonl --model {}`",
+            dir.display(),
+            dir.display()
+        )
+    })
+}
+
+/// Print one JSON value on stdout, as one line.
+pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string(v)?);
+    Ok(())
+}

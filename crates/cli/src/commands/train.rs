@@ -1,0 +1,70 @@
+use crate::config::Config;
+use crate::progress;
+use anyhow::{Context, Result};
+use clap::Args;
+use facteur_classify::{read_jsonl, train, TrainConfig};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Training examples, JSON lines {"text": …, "label": …}.
+    #[arg(long, value_name = "TRAIN.jsonl")]
+    pub data: PathBuf,
+    /// Directory to write the model into (created if missing). Default: the configured model dir.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Precision the abstain threshold is chosen for (0–1).
+    #[arg(long, default_value_t = 0.95, value_name = "P")]
+    pub target_precision: f32,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cfg: &Config, a: TrainArgs) -> Result<()> {
+    let dir = a.model.clone().unwrap_or_else(|| cfg.model_dir());
+    let examples = read_jsonl(&a.data)
+        .with_context(|| format!("cannot read training data {}", a.data.display()))?;
+    anyhow::ensure!(
+        !examples.is_empty(),
+        "{} holds no example: it needs JSON lines {{\"text\": …, \"label\": …}}",
+        a.data.display()
+    );
+    let train_cfg = TrainConfig::default();
+    let pb = progress::bar(0, "training");
+    let start = Instant::now();
+    let mut model = train(&examples, &train_cfg, &mut |p| {
+        pb.set_length(p.total as u64);
+        pb.set_position(p.done as u64);
+        pb.set_message(p.stage);
+    })
+    .with_context(|| format!("training on {} failed", a.data.display()))?;
+    pb.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    model.set_target_precision(a.target_precision);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the model directory {}", dir.display()))?;
+    model
+        .save(&dir)
+        .with_context(|| format!("cannot write the model into {}", dir.display()))?;
+    let summary = serde_json::json!({
+        "model": dir.display().to_string(),
+        "examples": examples.len(),
+        "labels": model.labels().len(),
+        "train_seconds": secs,
+        "meta": model.meta(),
+    });
+    if a.json {
+        super::print_json(&summary)?;
+    } else {
+        println!(
+            "model written to {}: {} examples, {} labels, trained in {:.2} s",
+            dir.display(),
+            examples.len(),
+            model.labels().len(),
+            secs
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! `facteur.toml` and its environment overrides.
+//!
+//! Precedence, lowest first: built-in defaults, the config file (`--config FILE`,
+//! `FACTEUR_CONFIG`, or `./facteur.toml` when present), then `FACTEUR_*` variables,
+//! then command-line flags. Secrets are never written in the file itself: a mailbox
+//! names the environment variable or file that holds its password.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// `sqlite:PATH` (default: `<data_dir>/facteur.db`) or `postgres://…`.
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// Directory of the active model; default `<data_dir>/model`.
+    #[serde(default)]
+    pub model_dir: Option<PathBuf>,
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Interface language: `fr` (default) or `en`.
+    #[serde(default = "default_lang")]
+    pub language: String,
+    /// Minimum calibrated confidence before a draft is offered.
+    #[serde(default = "default_min_confidence")]
+    pub min_confidence: f32,
+    #[serde(default, rename = "mailbox")]
+    pub mailboxes: Vec<MailboxConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    pub name: String,
+    pub address: String,
+    #[serde(default)]
+    pub signature: Option<String>,
+    #[serde(default)]
+    pub imap: Option<ImapConfig>,
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub user: String,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_folder")]
+    pub folder: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./facteur-data")
+}
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_string()
+}
+fn default_lang() -> String {
+    "fr".to_string()
+}
+fn default_min_confidence() -> f32 {
+    0.5
+}
+fn default_folder() -> String {
+    "INBOX".to_string()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            database_url: None,
+            model_dir: None,
+            listen: default_listen(),
+            language: default_lang(),
+            min_confidence: default_min_confidence(),
+            mailboxes: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Load the file (explicit path, `FACTEUR_CONFIG`, or `./facteur.toml` if it
+    /// exists), then apply environment overrides.
+    pub fn load(explicit: Option<&Path>) -> Result<Self> {
+        let env_path = std::env::var_os("FACTEUR_CONFIG").map(PathBuf::from);
+        let path = explicit.map(Path::to_path_buf).or(env_path);
+        let mut cfg = match &path {
+            Some(p) => Self::from_file(p)?,
+            None if Path::new("facteur.toml").is_file() => {
+                Self::from_file(Path::new("facteur.toml"))?
+            }
+            None => Self::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        Ok(cfg)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read the config file {}: check the path given with --config or FACTEUR_CONFIG",
+                path.display()
+            )
+        })?;
+        Self::from_toml(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let cfg: Config = toml::from_str(text)?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// `FACTEUR_DATA_DIR`, `FACTEUR_DATABASE_URL`, `FACTEUR_MODEL_DIR`,
+    /// `FACTEUR_LISTEN`, `FACTEUR_LANG`, `FACTEUR_MIN_CONFIDENCE`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
+        if let Some(v) = get("FACTEUR_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("FACTEUR_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("FACTEUR_MODEL_DIR") {
+            self.model_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("FACTEUR_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = get("FACTEUR_LANG") {
+            self.language = v;
+        }
+        if let Some(v) = get("FACTEUR_MIN_CONFIDENCE") {
+            self.min_confidence = v.parse().with_context(|| {
+                format!("FACTEUR_MIN_CONFIDENCE={v:?} is not a number between 0 and 1")
+            })?;
+        }
+        self.check()
+    }
+
+    fn check(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.min_confidence) {
+            bail!(
+                "min_confidence = {} must be between 0 and 1",
+                self.min_confidence
+            );
+        }
+        if !matches!(self.language.as_str(), "fr" | "en") {
+            bail!("language = {:?}: use \"fr\" or \"en\"", self.language);
+        }
+        let mut names: Vec<&str> = self.mailboxes.iter().map(|m| m.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            bail!(
+                "mailbox {:?} is declared twice: give each [[mailbox]] a unique name",
+                w[0]
+            );
+        }
+        Ok(())
+    }
+
+    pub fn model_dir(&self) -> PathBuf {
+        self.model_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("model"))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("facteur.db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+data_dir = "./facteur-data"
+[[mailbox]]
+name = "sip-exemple"
+address = "sip.exemple@example.test"
+[mailbox.imap]
+host = "127.0.0.1"
+port = 10143
+tls = "none"
+user = "agent@example.test"
+password_env = "FACTEUR_IMAP_PASSWORD"
+folder = "INBOX"
+[mailbox.smtp]
+host = "127.0.0.1"
+port = 10025
+tls = "none"
+"#;
+
+    #[test]
+    fn issue_sample_config_parses() {
+        let cfg = Config::from_toml(SAMPLE).unwrap();
+        assert_eq!(cfg.mailboxes.len(), 1);
+        let imap = cfg.mailboxes[0].imap.as_ref().unwrap();
+        assert_eq!(imap.port, 10143);
+        assert_eq!(imap.tls, TlsMode::None);
+        assert_eq!(cfg.mailboxes[0].smtp.as_ref().unwrap().port, 10025);
+        assert_eq!(cfg.database_url(), "sqlite:./facteur-data/facteur.db");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let mut cfg = Config::from_toml(SAMPLE).unwrap();
+        cfg.apply_env(|k| match k {
+            "FACTEUR_DATA_DIR" => Some("/srv/facteur".into()),
+            "FACTEUR_DATABASE_URL" => Some("postgres://x@127.0.0.1/f".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.data_dir, PathBuf::from("/srv/facteur"));
+        assert_eq!(cfg.database_url(), "postgres://x@127.0.0.1/f");
+        assert_eq!(cfg.model_dir(), PathBuf::from("/srv/facteur/model"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_hint() {
+        let err = Config::from_toml("min_confidence = 3.0").unwrap_err();
+        assert!(err.to_string().contains("between 0 and 1"), "{err}");
+        let err = Config::from_toml("unknown_key = 1").unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+        let twice = "[[mailbox]]\nname='a'\naddress='a@x'\n[[mailbox]]\nname='a'\naddress='b@x'\n";
+        assert!(Config::from_toml(twice)
+            .unwrap_err()
+            .to_string()
+            .contains("declared twice"));
+    }
+}

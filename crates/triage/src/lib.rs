@@ -1,0 +1,292 @@
+//! The triage pipeline for one message, shared by the CLI, the connectors and the web
+//! app so that a message is understood the same way whichever door it came through:
+//!
+//! raw bytes → parse (mail) → clean and read (text) → protect (privacy) → classify →
+//! retrieve and draft (kb) → route (core policy).
+//!
+//! The engine is built once (compiled regexes, loaded model, opened index) and is
+//! `Sync`, so callers may triage messages from several threads.
+
+use facteur_classify::Model;
+use facteur_core::{
+    route, Defect, Language, ParsedMail, PiiKind, Prediction, Route, RoutingPolicy, ScoredLabel,
+    Segment,
+};
+use facteur_kb::{DraftContext, DraftOutcome, KnowledgeBase, SearchOptions};
+use facteur_privacy::Detector;
+use facteur_text::{Correspondent, Fields, Flag};
+use serde::Serialize;
+
+/// A knowledge-base passage shown to the agent: why an answer or fiche matched.
+#[derive(Debug, Clone, Serialize)]
+pub struct Passage {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub score: f32,
+    pub snippets: Vec<String>,
+}
+
+/// The draft prepared for the agent, never sent without a human validation.
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftOut {
+    pub answer_id: String,
+    pub answer_version: u32,
+    pub language: String,
+    /// True when no variant exists in the correspondent's language and the draft is
+    /// in French: the agent must know before sending.
+    pub language_fallback: bool,
+    pub text: String,
+    /// Variables left as visible `[[à compléter : …]]` markers.
+    pub unfilled: Vec<String>,
+}
+
+/// Everything Facteur understood about one message. This is the `triage --json` line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Triaged {
+    /// Where the message came from (file path, `path#n` inside an mbox, `-` for stdin).
+    pub origin: String,
+    pub message_id: String,
+    pub subject: String,
+    pub from: String,
+    pub date: Option<String>,
+    pub language: String,
+    /// The cleaned new text: what the classifier read.
+    pub body: String,
+    /// The same with personal data replaced by placeholders: what logs and models see.
+    pub body_pseudonymised: String,
+    pub segments: Vec<Segment>,
+    pub category: Option<String>,
+    pub confidence: f32,
+    pub abstained: bool,
+    pub top: Vec<ScoredLabel>,
+    pub pii: Vec<PiiKind>,
+    pub flags: Vec<Flag>,
+    pub fields: Fields,
+    pub correspondent: Correspondent,
+    pub defects: Vec<Defect>,
+    pub attachments: usize,
+    pub route: Route,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub passages: Vec<Passage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft: Option<DraftOut>,
+    /// Why there is no draft, when there is none and a knowledge base was consulted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_draft_reason: Option<String>,
+}
+
+/// How deep the pipeline goes for each message.
+#[derive(Debug, Clone)]
+pub struct TriageOptions {
+    pub policy: RoutingPolicy,
+    /// How many knowledge-base passages to attach.
+    pub passages: usize,
+    /// Compute highlighted snippets (costly; the agent UI wants them, bulk triage not).
+    pub snippets: bool,
+    /// Prepare a draft when a knowledge base is present.
+    pub draft: bool,
+    /// The signature of the mailbox, used to fill `{{signature}}`.
+    pub signature: Option<String>,
+}
+
+impl Default for TriageOptions {
+    fn default() -> Self {
+        Self {
+            policy: RoutingPolicy::default(),
+            passages: 3,
+            snippets: false,
+            draft: true,
+            signature: None,
+        }
+    }
+}
+
+/// The loaded pipeline. Each stage is optional past cleaning: without a model the
+/// message is not classified (and the route is `Abstain`), without a knowledge base
+/// nothing is retrieved.
+pub struct Engine {
+    detector: Detector,
+    model: Option<Model>,
+    kb: Option<KnowledgeBase>,
+    pub options: TriageOptions,
+}
+
+impl Engine {
+    pub fn new(model: Option<Model>, kb: Option<KnowledgeBase>, options: TriageOptions) -> Self {
+        Self {
+            detector: Detector::new(),
+            model,
+            kb,
+            options,
+        }
+    }
+
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_ref()
+    }
+
+    pub fn kb(&self) -> Option<&KnowledgeBase> {
+        self.kb.as_ref()
+    }
+
+    /// Triage raw bytes. Never fails: a malformed message is triaged as well as it can
+    /// be and its defects are reported.
+    pub fn triage_raw(&self, origin: &str, raw: &[u8]) -> Triaged {
+        let parsed = facteur_mail::parse_message(raw);
+        self.triage_parsed(origin, &parsed)
+    }
+
+    pub fn triage_parsed(&self, origin: &str, parsed: &ParsedMail) -> Triaged {
+        let cleaned = facteur_text::clean(&parsed.body_text);
+        let mut body = cleaned.new_text();
+        if body.trim().is_empty() {
+            // A mail with only a subject ("Changement de RIB") still says something.
+            body = parsed.subject.clone();
+        }
+        let language = facteur_text::detect_language(&body);
+        let from_name = parsed.from.as_ref().and_then(|f| f.name.as_deref());
+        let correspondent = facteur_text::correspondent(&cleaned, from_name);
+        let mut known_names: Vec<&str> = Vec::new();
+        if let Some(n) = from_name {
+            known_names.push(n);
+        }
+        if let Some(n) = correspondent.name.as_deref() {
+            known_names.push(n);
+        }
+        let protected = self.detector.pseudonymise_with_names(&body, &known_names);
+        let fields = facteur_text::extract_fields(&body);
+        let flags = facteur_text::detect_flags(&body);
+        // The subject often carries the request on its own ("Demande de délai").
+        let classify_text = if parsed.subject.is_empty() {
+            body.clone()
+        } else {
+            format!("{}\n{}", parsed.subject, body)
+        };
+        let prediction = self.model.as_ref().map(|m| m.predict(&classify_text));
+        let (category, confidence, abstained, top) = match &prediction {
+            Some(Prediction {
+                label,
+                confidence,
+                top,
+                abstained,
+            }) => (label.clone(), *confidence, *abstained, top.clone()),
+            None => (None, 0.0, true, Vec::new()),
+        };
+
+        let mut passages = Vec::new();
+        let mut draft = None;
+        let mut no_draft_reason = None;
+        let mut has_answer = false;
+        if let Some(kb) = &self.kb {
+            let ctx = DraftContext {
+                civilite: correspondent.civilite.clone(),
+                nom: correspondent.name.clone(),
+                annee: fields.tax_years.first().map(|y| y.to_string()),
+                reference: fields.references.first().cloned(),
+                signature: self.options.signature.clone(),
+                language: language.clone(),
+                ..DraftContext::default()
+            };
+            if self.options.draft {
+                let min = self.options.policy.min_confidence;
+                let conf = if category.is_some() { confidence } else { 0.0 };
+                match facteur_kb::draft(kb, category.as_deref(), conf, min, &body, &ctx) {
+                    DraftOutcome::Draft {
+                        answer_id,
+                        answer_version,
+                        language,
+                        text,
+                        unfilled,
+                        language_fallback,
+                        passages: hits,
+                    } => {
+                        has_answer = true;
+                        passages = hits.into_iter().map(passage_of).collect();
+                        draft = Some(DraftOut {
+                            answer_id,
+                            answer_version,
+                            language: language.code().to_string(),
+                            language_fallback,
+                            text,
+                            unfilled,
+                        });
+                    }
+                    DraftOutcome::NoDraft {
+                        reason,
+                        passages: hits,
+                    } => {
+                        passages = hits.into_iter().map(passage_of).collect();
+                        no_draft_reason = Some(reason);
+                    }
+                }
+            }
+            if passages.is_empty() && self.options.passages > 0 {
+                let opts = SearchOptions {
+                    limit: self.options.passages,
+                    snippets: self.options.snippets,
+                    ..SearchOptions::default()
+                };
+                if let Ok(hits) = kb.search(&protected.text, &opts) {
+                    passages = hits.into_iter().map(passage_of).collect();
+                }
+            }
+            passages.truncate(self.options.passages);
+        }
+
+        let sensitive = !flags.is_empty();
+        let conf = if category.is_some() {
+            Some(confidence)
+        } else {
+            None
+        };
+        // Without a knowledge base there is no answer to check; route on the
+        // prediction alone so bulk triage still sorts the queue.
+        let answer_known = if self.kb.is_some() { has_answer } else { true };
+        let route = route(&self.options.policy, sensitive, conf, answer_known);
+        let from = parsed.from.as_ref().map(|f| f.display()).unwrap_or_default();
+        Triaged {
+            origin: origin.to_string(),
+            message_id: parsed.message_id.clone(),
+            subject: parsed.subject.clone(),
+            from,
+            date: parsed.date.clone(),
+            language: language_code(&language),
+            body,
+            body_pseudonymised: protected.text.clone(),
+            segments: cleaned.segments.clone(),
+            category,
+            confidence,
+            abstained,
+            top,
+            pii: protected.kinds(),
+            flags,
+            fields,
+            correspondent,
+            defects: parsed.defects.clone(),
+            attachments: parsed.attachments.len(),
+            route,
+            passages,
+            // An escalated message keeps its draft for the person who takes it over;
+            // an abstention never shows one.
+            draft: if route == Route::Abstain { None } else { draft },
+            no_draft_reason,
+        }
+    }
+}
+
+fn language_code(l: &Language) -> String {
+    l.code().to_string()
+}
+
+fn passage_of(h: facteur_kb::Hit) -> Passage {
+    Passage {
+        id: h.id,
+        kind: h.kind.as_str().to_string(),
+        title: h.title,
+        url: h.url,
+        score: h.score,
+        snippets: h.snippets,
+    }
+}

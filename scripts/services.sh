@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Starts the real services Facteur's tests talk to, all on loopback, in one temp dir:
+# PostgreSQL 15, Dovecot IMAP, an SMTP server (aiosmtpd writing a Maildir) and ChromeDriver.
+# Source it: `source scripts/services.sh; services_install; services_start` — it exports
+# FACTEUR_TEST_* variables for the tests, and `services_stop` ends everything.
+set -u
+
+FACTEUR_SVC_DIR=${FACTEUR_SVC_DIR:-}
+
+services_install() {
+    local need=()
+    [[ -x /usr/lib/postgresql/15/bin/initdb ]] || need+=(postgresql)
+    command -v dovecot >/dev/null || need+=(dovecot-imapd)
+    /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
+    command -v chromium >/dev/null || need+=(chromium)
+    command -v chromedriver >/dev/null || need+=(chromium-driver)
+    command -v wrk >/dev/null || need+=(wrk)
+    if ((${#need[@]})); then
+        echo "installing: ${need[*]}"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+}
+
+services_start() {
+    FACTEUR_SVC_DIR=$(mktemp -d /tmp/facteur-svc.XXXXXX)
+    chmod 755 "$FACTEUR_SVC_DIR"
+    local D=$FACTEUR_SVC_DIR
+
+    # PostgreSQL
+    local P=$D/pg
+    install -d -o postgres -g postgres "$P"
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$P/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$D/pg-init.log" 2>&1
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$P/data" -l "$P/log" -w \
+        -o "-c listen_addresses=127.0.0.1 -p 15432 -k $P -c fsync=off -c max_connections=300" start >/dev/null
+    export FACTEUR_TEST_PG_URL="postgres://postgres@127.0.0.1:15432/postgres"
+
+    # Dovecot: any user name logs in with the password "secret", each user has its own
+    # Maildir, so every test works in a mailbox of its own.
+    mkdir -p "$D/dovecot/run" "$D/dovecot/state" "$D/dovecot/mail"
+    chown nobody:nogroup "$D/dovecot/mail"
+    cat >"$D/dovecot/dovecot.conf" <<CONF
+protocols = imap
+listen = 127.0.0.1
+base_dir = $D/dovecot/run
+state_dir = $D/dovecot/state
+log_path = $D/dovecot/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+mail_location = maildir:$D/dovecot/mail/%u
+auth_mechanisms = plain login
+passdb {
+  driver = static
+  args = password=secret
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$D/dovecot/mail/%u
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = 10143
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+CONF
+    dovecot -c "$D/dovecot/dovecot.conf"
+    export FACTEUR_TEST_IMAP="127.0.0.1:10143"
+    export FACTEUR_TEST_IMAP_PASSWORD="secret"
+    export FACTEUR_TEST_DOVECOT_CONF="$D/dovecot/dovecot.conf"
+
+    # SMTP: every message received lands in a Maildir the tests read.
+    mkdir -p "$D/smtp/tmp" "$D/smtp/new" "$D/smtp/cur"
+    /usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:10025 -c aiosmtpd.handlers.Mailbox "$D/smtp" >"$D/smtp.log" 2>&1 &
+    echo $! >"$D/smtp.pid"
+    export FACTEUR_TEST_SMTP="127.0.0.1:10025"
+    export FACTEUR_TEST_SMTP_MAILDIR="$D/smtp"
+
+    # ChromeDriver for the browser tests (the tests start Chromium through it).
+    chromedriver --port=9515 --allowed-ips=127.0.0.1 >"$D/chromedriver.log" 2>&1 &
+    echo $! >"$D/chromedriver.pid"
+    export FACTEUR_TEST_WEBDRIVER="http://127.0.0.1:9515"
+    export FACTEUR_TEST_CHROMIUM="/usr/bin/chromium"
+
+    # Wait until every port answers.
+    local port
+    for port in 15432 10143 10025 9515; do
+        for _ in $(seq 1 100); do
+            (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+            sleep 0.1
+        done
+    done
+    export FACTEUR_SVC_DIR
+    echo "services up in $D (PostgreSQL :15432, Dovecot :10143, SMTP :10025, ChromeDriver :9515)"
+}
+
+services_stop() {
+    local D=${FACTEUR_SVC_DIR:-}
+    [[ -n $D && -d $D ]] || return 0
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$D/pg/data" -m immediate stop >/dev/null 2>&1 || true
+    doveadm -c "$D/dovecot/dovecot.conf" stop >/dev/null 2>&1 || true
+    for f in "$D"/*.pid; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null; done
+    return 0
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what the tests need (Debian packages,
+# the Python peers), starts the real services on loopback, runs every test of the
+# workspace, and stops the services whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+services_install
+python3 -c 'import sklearn, bm25s, Stemmer, fasttext' 2>/dev/null ||
+    pip install -q "numpy<2" scikit-learn fasttext-wheel==0.9.2 bm25s PyStemmer
+services_start
+trap services_stop EXIT
+cargo test --workspace --locked "$@"
