@@ -4,6 +4,7 @@
 
 mod commands;
 mod config;
+mod demo_mail;
 mod progress;
 
 use anyhow::Result;
@@ -45,6 +46,9 @@ pub enum Command {
     Suggest(commands::suggest::SuggestArgs),
     /// Knowledge base: import fiches and standard answers, search, evaluate retrieval.
     Kb(KbArgs),
+    /// Build a demo service from the shared data: knowledge base, demo model and a demo
+    /// mailbox of French messages (marked as demo data).
+    Demo(commands::demo::DemoArgs),
 }
 
 #[derive(Args, Debug)]
@@ -70,6 +74,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Triage(a) => commands::triage::run(&cfg, a),
         Command::Suggest(a) => commands::suggest::run(&cfg, a),
         Command::Kb(k) => commands::kb::run(&cfg, k.command),
+        Command::Demo(a) => commands::demo::run(&cfg, a),
     }
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod demo;
 pub mod eval;
 pub mod kb;
 pub mod suggest;

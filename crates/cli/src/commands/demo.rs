@@ -1,0 +1,193 @@
+use crate::config::Config;
+use crate::demo_mail;
+use crate::progress;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    #[command(subcommand)]
+    pub command: Option<DemoCommand>,
+    /// Where to build the demo (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "./facteur-demo")]
+    pub data_dir: PathBuf,
+    /// The standard answers folder (with taxonomy.toml and demo/).
+    #[arg(long, value_name = "DIR", default_value = "./answers")]
+    pub answers: PathBuf,
+    /// The shared data folder (default: $FACTEUR_SHARED_DATA, ../shared/data or ./shared/data).
+    #[arg(long, value_name = "DIR")]
+    pub shared_data: Option<PathBuf>,
+    /// How many demo messages.
+    #[arg(long, default_value_t = 500)]
+    pub count: usize,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DemoCommand {
+    /// Only write a demo mailbox as an mbox file (for tests and benchmarks).
+    Mailbox {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 500)]
+        count: usize,
+        #[arg(long, default_value_t = 20261129)]
+        seed: u64,
+        #[arg(long, value_name = "DIR", default_value = "./answers")]
+        answers: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        shared_data: Option<PathBuf>,
+        /// Mailbox address the demo mails are sent to.
+        #[arg(long, default_value = "sip.demo@example.test")]
+        to: String,
+    },
+}
+
+fn shared(explicit: Option<PathBuf>) -> Result<PathBuf> {
+    explicit.or_else(demo_mail::shared_data_dir).context(
+        "cannot find the shared data: pass --shared-data DIR (the folder holding service-public-fiches-2020/) or set FACTEUR_SHARED_DATA",
+    )
+}
+
+pub fn write_mailbox(
+    out: &Path,
+    count: usize,
+    seed: u64,
+    answers: &Path,
+    shared_dir: &Path,
+    to: &str,
+) -> Result<usize> {
+    let questions = demo_mail::load_questions(shared_dir, answers)?;
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).ok();
+    }
+    let f =
+        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    let labelled = demo_mail::write_mbox(&mut w, &questions, count, seed, to)?;
+    std::io::Write::flush(&mut w)?;
+    Ok(labelled)
+}
+
+pub fn run(cfg: &Config, a: DemoArgs) -> Result<()> {
+    let _ = cfg;
+    match a.command {
+        Some(DemoCommand::Mailbox {
+            out,
+            count,
+            seed,
+            answers,
+            shared_data,
+            to,
+        }) => {
+            let shared_dir = shared(shared_data)?;
+            let labelled = write_mailbox(&out, count, seed, &answers, &shared_dir, &to)?;
+            if a.json {
+                super::print_json(
+                    &serde_json::json!({"mbox": out.display().to_string(), "messages": count, "labelled": labelled}),
+                )
+            } else {
+                println!(
+                    "{count} demo messages written to {} ({labelled} with a demo label)",
+                    out.display()
+                );
+                Ok(())
+            }
+        }
+        None => build(&a),
+    }
+}
+
+/// Build the whole demo: knowledge base, model, mailbox.
+fn build(a: &DemoArgs) -> Result<()> {
+    let shared_dir = shared(a.shared_data.clone())?;
+    let dir = &a.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let pb = progress::bar(4, "demo");
+    // 1. Knowledge base: the tax fiches and the demo standard answers.
+    let mut kb = facteur_kb::KnowledgeBase::open(dir)
+        .with_context(|| format!("cannot open the knowledge base in {}", dir.display()))?;
+    let fiches = shared_dir
+        .join("service-public-fiches-2020")
+        .join("kb_fiscalite.jsonl");
+    kb.import_fiches(&fiches)
+        .with_context(|| format!("cannot import {}", fiches.display()))?;
+    let demo_answers = a.answers.join("demo");
+    let taxonomy = a.answers.join("taxonomy.toml");
+    let (_, errors) = kb
+        .import_answers(&demo_answers, Some(&taxonomy))
+        .with_context(|| format!("cannot import the answers of {}", demo_answers.display()))?;
+    for e in &errors {
+        eprintln!("warning: {e}");
+    }
+    pb.inc(1);
+    // 2. Demo model from the demo examples.
+    let examples_path = demo_answers.join("examples.jsonl");
+    let examples = facteur_classify::read_jsonl(&examples_path)
+        .with_context(|| format!("cannot read {}", examples_path.display()))?;
+    let mut model = facteur_classify::train(
+        &examples,
+        &facteur_classify::TrainConfig::default(),
+        &mut |_| {},
+    )?;
+    model.set_target_precision(0.95);
+    let model_dir = dir.join("model");
+    std::fs::create_dir_all(&model_dir)?;
+    model.save(&model_dir)?;
+    pb.inc(1);
+    // 3. Demo mailbox.
+    let mbox = dir.join("demo-mailbox.mbox");
+    write_mailbox(
+        &mbox,
+        a.count,
+        20261129,
+        &a.answers,
+        &shared_dir,
+        "sip.demo@example.test",
+    )?;
+    pb.inc(1);
+    // 4. Evaluate the demo model on the fixed demo evaluation set.
+    let eval_path = demo_answers.join("eval.jsonl");
+    let report = if eval_path.is_file() {
+        let ev = facteur_classify::read_jsonl(&eval_path)?;
+        Some(facteur_classify::evaluate(&model, &ev))
+    } else {
+        None
+    };
+    pb.finish_and_clear();
+    let summary = serde_json::json!({
+        "data_dir": dir.display().to_string(),
+        "mailbox": mbox.display().to_string(),
+        "messages": a.count,
+        "answers_rejected": errors.len(),
+        "model": model_dir.display().to_string(),
+        "demo_eval": report.as_ref().map(|r| serde_json::json!({"macro_f1": r.macro_f1, "accuracy": r.accuracy, "examples": r.examples})),
+    });
+    if a.json {
+        super::print_json(&summary)?;
+    } else {
+        println!("Démo prête dans {}", dir.display());
+        println!(
+            "  boîte de démonstration : {} ({} messages)",
+            mbox.display(),
+            a.count
+        );
+        println!("  modèle de démonstration : {}", model_dir.display());
+        if let Some(r) = &report {
+            println!(
+                "  évaluation fixe : macro-F1 {:.3}, exactitude {:.3} sur {} exemples",
+                r.macro_f1, r.accuracy, r.examples
+            );
+        }
+        println!(
+            "Essayez : facteur triage --model {} --data-dir {} {}",
+            model_dir.display(),
+            dir.display(),
+            mbox.display()
+        );
+    }
+    Ok(())
+}
