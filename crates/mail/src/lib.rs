@@ -1,3 +1,27 @@
 //! Reading mail: .eml, mbox and Maildir sources, MIME decoding of any charset to UTF-8,
 //! HTML to text, and threading. Mail is hostile input: nothing here may panic on any
 //! byte sequence, and what was malformed is reported as defects.
+//!
+//! MIME decoding itself is delegated to `mail-parser` (fast, zero-copy, every charset
+//! through encoding_rs). It is lenient and silent, so this crate adds what an agent
+//! needs on top: a cheap structural scan that names the damage ([`DefectKind`]),
+//! uuencoded blocks lifted out of text bodies, an HTML to text conversion that keeps
+//! link targets, and mailbox formats.
+//!
+//! [`DefectKind`]: facteur_core::DefectKind
+
+mod defects;
+mod error;
+pub mod html;
+mod parse;
+mod source;
+pub mod thread;
+pub mod uuencode;
+
+pub use error::MailError;
+pub use html::html_to_text;
+pub use parse::parse_message;
+pub use source::{
+    discover, read_source, split_input, split_mbox, unescape_mbox_from, MailSource, RawMessage,
+    SourceKind,
+};

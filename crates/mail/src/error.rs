@@ -1,0 +1,30 @@
+use std::path::PathBuf;
+
+/// Failures reading mail sources. Parsing itself never fails (see `parse_message`):
+/// only the file system can refuse us.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("mail source not found: {path}: check the path, or pass `-` to read one message or an mbox from stdin")]
+    NotFound { path: PathBuf },
+    #[error("cannot read mail source {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl MailError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            MailError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            MailError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! From raw bytes to [`ParsedMail`]: mail-parser does the MIME work, we map its
+//! result to Facteur's types and add the defects it keeps to itself.
+
+use std::sync::OnceLock;
+
+use facteur_core::{AttachmentMeta, Defect, DefectKind, MailAddress, ParsedMail};
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use sha2::{Digest, Sha256};
+
+use crate::{defects, html, uuencode};
+
+/// Building a `MessageParser` allocates its header table: do it once per process.
+fn parser() -> &'static MessageParser {
+    static PARSER: OnceLock<MessageParser> = OnceLock::new();
+    PARSER.get_or_init(MessageParser::default)
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Never panics, never fails: hostile bytes give a ParsedMail with defects.
+///
+/// The message id is the idempotency key of ingest, so a message without one gets a
+/// stable id derived from its content hash (`<hash prefix>@facteur.invalid`).
+pub fn parse_message(raw: &[u8]) -> ParsedMail {
+    let content_hash = sha256_hex(raw);
+    let mut out = ParsedMail {
+        raw_size: raw.len(),
+        ..ParsedMail::default()
+    };
+    let body_at = defects::scan_top_headers(raw, &mut out.defects);
+
+    match parser().parse(raw) {
+        Some(msg) => {
+            fill_from_message(&msg, &mut out);
+            // mail-parser read the body lines as (broken) headers: give the agent
+            // the text rather than nothing.
+            if let Some(at) = body_at.filter(|_| out.body_text.trim().is_empty()) {
+                out.body_text =
+                    String::from_utf8_lossy(raw.get(at..).unwrap_or_default()).into_owned();
+            }
+        }
+        None => {
+            if !out
+                .defects
+                .iter()
+                .any(|d| d.kind == DefectKind::NotAMessage)
+            {
+                out.defects.push(Defect::new(
+                    DefectKind::NotAMessage,
+                    "input has no header and no body the MIME parser recognises",
+                ));
+            }
+            out.body_text = String::from_utf8_lossy(raw).into_owned();
+        }
+    }
+
+    if out.message_id.is_empty() {
+        out.message_id = format!(
+            "{}@facteur.invalid",
+            content_hash.get(..32).unwrap_or(&content_hash)
+        );
+        out.defects.push(Defect::new(
+            DefectKind::MissingMessageId,
+            "no Message-ID header: derived from the content hash",
+        ));
+    }
+    out.content_hash = content_hash;
+    dedup_defects(&mut out.defects);
+    out
+}
+
+/// The same defect reported twice (for two parts with the same detail) says nothing
+/// more to the agent and bloats JSON output.
+fn dedup_defects(defects: &mut Vec<Defect>) {
+    let mut seen: Vec<Defect> = Vec::with_capacity(defects.len());
+    defects.retain(|d| {
+        if seen.contains(d) {
+            false
+        } else {
+            seen.push(d.clone());
+            true
+        }
+    });
+}
+
+fn fill_from_message(msg: &Message<'_>, out: &mut ParsedMail) {
+    out.message_id = msg
+        .message_id()
+        .map(|s| s.trim().trim_matches(['<', '>']).to_string())
+        .unwrap_or_default();
+    out.subject = msg.subject().map(clean_header_text).unwrap_or_default();
+    out.from = msg.from().and_then(first_address);
+    out.to = msg.to().map(all_addresses).unwrap_or_default();
+    out.cc = msg.cc().map(all_addresses).unwrap_or_default();
+    out.reply_to = msg.reply_to().and_then(first_address);
+    out.date = msg.date().filter(|d| d.is_valid()).map(|d| d.to_rfc3339());
+    out.in_reply_to = id_list(msg.in_reply_to());
+    out.references = id_list(msg.references());
+
+    defects::check_parsed_headers(msg, out);
+    defects::scan_structure(msg, &mut out.defects);
+
+    let mut text = body_text_of(msg);
+    if text.trim().is_empty() {
+        // A bare forward ("see attached message") is common from colleagues: the
+        // question is in the attached message, so read it.
+        if let Some(nested) = msg.attachments().find_map(|p| p.message()) {
+            text = body_text_of(nested);
+        }
+    }
+    if let Some(h) = msg
+        .html_body
+        .iter()
+        .find_map(|id| match msg.parts.get(*id as usize) {
+            Some(mail_parser::MessagePart {
+                body: PartType::Html(h),
+                ..
+            }) => Some(h),
+            _ => None,
+        })
+    {
+        out.body_html = Some(h.to_string());
+    }
+
+    // Old mailers inline uuencoded files in the text: lift them out as attachments so
+    // neither the classifier nor the agent reads kilobytes of line noise.
+    if text.contains("begin ") {
+        let (clean, found) = uuencode::extract(&text);
+        for block in found {
+            if !block.complete {
+                out.defects.push(Defect::new(
+                    DefectKind::InvalidEncodedContent,
+                    "uuencoded block in the text body is truncated or corrupt",
+                ));
+            }
+            out.attachments.push(AttachmentMeta {
+                filename: Some(block.filename),
+                content_type: "application/octet-stream".to_string(),
+                size: block.data.len(),
+                sha256: sha256_hex(&block.data),
+            });
+        }
+        text = clean;
+    }
+    out.body_text = text;
+
+    for part in msg.attachments() {
+        let content_type = part
+            .content_type()
+            .map(|ct| match &ct.c_subtype {
+                Some(st) => format!("{}/{}", ct.c_type, st).to_ascii_lowercase(),
+                None => ct.c_type.to_ascii_lowercase(),
+            })
+            .unwrap_or_else(|| {
+                match part.body {
+                    PartType::Message(_) => "message/rfc822",
+                    PartType::Text(_) => "text/plain",
+                    _ => "application/octet-stream",
+                }
+                .to_string()
+            });
+        // Not `contents()` for nested messages: it indexes parts[0] unchecked.
+        let contents = match &part.body {
+            PartType::Message(m) => m
+                .parts
+                .first()
+                .and_then(|p| {
+                    m.raw_message
+                        .get(p.offset_header as usize..p.offset_end as usize)
+                })
+                .unwrap_or_default(),
+            PartType::Multipart(_) => &[],
+            PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
+            PartType::Binary(b) | PartType::InlineBinary(b) => b.as_ref(),
+        };
+        let is_uu = part
+            .content_transfer_encoding()
+            .is_some_and(uuencode::is_uuencode_cte);
+        let (size, sha256) = if is_uu {
+            let decoded = uuencode::decode_part(contents);
+            (decoded.len(), sha256_hex(&decoded))
+        } else {
+            (contents.len(), sha256_hex(contents))
+        };
+        out.attachments.push(AttachmentMeta {
+            filename: part.attachment_name().map(clean_header_text),
+            content_type,
+            size,
+            sha256,
+        });
+    }
+}
+
+/// Header text may carry control characters after decoding (hostile or broken
+/// encoders); they break terminals and JSON consumers downstream.
+/// Every inline text part in order; HTML parts only stand in when the sender gave no
+/// plain alternative (mail-parser then lists them in `text_body`).
+fn body_text_of(msg: &Message<'_>) -> String {
+    let mut text = String::new();
+    for id in &msg.text_body {
+        let Some(part) = msg.parts.get(*id as usize) else {
+            continue;
+        };
+        let piece: std::borrow::Cow<'_, str> = match &part.body {
+            PartType::Text(t) => std::borrow::Cow::Borrowed(t.as_ref()),
+            PartType::Html(h) => std::borrow::Cow::Owned(html::html_to_text(h)),
+            _ => continue,
+        };
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&piece);
+    }
+    if text.trim().is_empty() {
+        if let Some(h) = msg.html_bodies().find_map(|p| match &p.body {
+            PartType::Html(h) => Some(h),
+            _ => None,
+        }) {
+            text = html::html_to_text(h);
+        }
+    }
+    text
+}
+
+fn clean_header_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut last_space = false;
+    for c in s.trim().chars() {
+        if c.is_control() || c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+            }
+            last_space = true;
+        } else {
+            out.push(c);
+            last_space = false;
+        }
+    }
+    out
+}
+
+fn to_mail_address(a: &mail_parser::Addr<'_>) -> MailAddress {
+    MailAddress {
+        name: a.name().map(clean_header_text).filter(|s| !s.is_empty()),
+        address: a
+            .address()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+    }
+}
+
+fn first_address(a: &Address<'_>) -> Option<MailAddress> {
+    a.iter()
+        .map(to_mail_address)
+        .find(|m| m.name.is_some() || m.address.is_some())
+}
+
+fn all_addresses(a: &Address<'_>) -> Vec<MailAddress> {
+    a.iter()
+        .map(to_mail_address)
+        .filter(|m| m.name.is_some() || m.address.is_some())
+        .collect()
+}
+
+fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
+    let clean = |s: &str| s.trim().trim_matches(['<', '>']).to_string();
+    match v {
+        HeaderValue::Text(t) => vec![clean(t)],
+        HeaderValue::TextList(l) => l.iter().map(|t| clean(t)).collect(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect()
+}

@@ -1,0 +1,314 @@
+//! Where messages come from: single .eml files, mbox files, Maildir folders, stdin.
+
+use std::borrow::Cow;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::MailError;
+
+/// One message's bytes and where they came from, for error messages and provenance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMessage {
+    /// `"path"`, or `"path#3"` for the 3rd message of an mbox.
+    pub origin: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Eml,
+    Mbox,
+    Maildir,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSource {
+    pub path: PathBuf,
+    pub kind: SourceKind,
+    /// Bytes on disk (for a Maildir, the sum of its messages): lets the CLI size a
+    /// progress bar before reading anything.
+    pub size: u64,
+}
+
+/// Directories are walked recursively; a directory with cur/ new/ tmp/ is a Maildir
+/// (read cur and new); a file whose first non-empty line starts with "From " is an
+/// mbox; any other file is one .eml message. Hidden entries (`.name`) are skipped.
+/// Missing path -> MailError naming the path and saying what to do.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<MailSource>, MailError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = fs::metadata(p).map_err(|e| MailError::io(p, e))?;
+        if meta.is_dir() {
+            walk_dir(p, &mut out)?;
+        } else {
+            out.push(file_source(p, meta.len())?);
+        }
+    }
+    Ok(out)
+}
+
+fn is_maildir(dir: &Path) -> bool {
+    ["cur", "new", "tmp"].iter().all(|d| dir.join(d).is_dir())
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<fs::DirEntry>, MailError> {
+    let mut entries = fs::read_dir(dir)
+        .map_err(|e| MailError::io(dir, e))?
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .collect::<Vec<_>>();
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries)
+}
+
+fn walk_dir(dir: &Path, out: &mut Vec<MailSource>) -> Result<(), MailError> {
+    if is_maildir(dir) {
+        let size = maildir_files(dir)?
+            .iter()
+            .filter_map(|f| fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        out.push(MailSource {
+            path: dir.to_path_buf(),
+            kind: SourceKind::Maildir,
+            size,
+        });
+        return Ok(());
+    }
+    for entry in sorted_entries(dir)? {
+        let path = entry.path();
+        // Follow symlinks like a user would expect from `facteur triage dir/`.
+        let Ok(meta) = fs::metadata(&path) else {
+            tracing::warn!(path = %path.display(), "skipping unreadable entry");
+            continue;
+        };
+        if meta.is_dir() {
+            walk_dir(&path, out)?;
+        } else if meta.is_file() {
+            out.push(file_source(&path, meta.len())?);
+        }
+    }
+    Ok(())
+}
+
+fn file_source(path: &Path, size: u64) -> Result<MailSource, MailError> {
+    // The first non-empty line decides; 4 KiB is plenty to skip leading blank lines.
+    let mut head = [0u8; 4096];
+    let mut f = fs::File::open(path).map_err(|e| MailError::io(path, e))?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(MailError::io(path, e)),
+        }
+    }
+    let kind = if looks_like_mbox(head.get(..n).unwrap_or_default()) {
+        SourceKind::Mbox
+    } else {
+        SourceKind::Eml
+    };
+    Ok(MailSource {
+        path: path.to_path_buf(),
+        kind,
+        size,
+    })
+}
+
+fn looks_like_mbox(bytes: &[u8]) -> bool {
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
+        .unwrap_or(bytes.len());
+    bytes.get(start..).is_some_and(|b| b.starts_with(b"From "))
+}
+
+fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, MailError> {
+    let mut files = Vec::new();
+    for sub in ["cur", "new"] {
+        for e in sorted_entries(&dir.join(sub))? {
+            let p = e.path();
+            if p.is_file() {
+                files.push(p);
+            }
+        }
+    }
+    Ok(files)
+}
+
+pub fn read_source(src: &MailSource) -> Result<Vec<RawMessage>, MailError> {
+    let read = |p: &Path| fs::read(p).map_err(|e| MailError::io(p, e));
+    match src.kind {
+        SourceKind::Eml => Ok(vec![RawMessage {
+            origin: src.path.display().to_string(),
+            bytes: read(&src.path)?,
+        }]),
+        SourceKind::Mbox => {
+            let bytes = read(&src.path)?;
+            Ok(mbox_messages(&bytes, &src.path.display().to_string()))
+        }
+        SourceKind::Maildir => maildir_files(&src.path)?
+            .into_iter()
+            .map(|p| {
+                Ok(RawMessage {
+                    origin: p.display().to_string(),
+                    bytes: read(&p)?,
+                })
+            })
+            .collect(),
+    }
+}
+
+fn mbox_messages(bytes: &[u8], origin: &str) -> Vec<RawMessage> {
+    split_mbox(bytes)
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| RawMessage {
+            origin: format!("{origin}#{}", i + 1),
+            bytes: unescape_mbox_from(m).into_owned(),
+        })
+        .collect()
+}
+
+/// For stdin (`-`): an mbox if it starts with "From ", else one message.
+pub fn split_input(bytes: &[u8], origin: &str) -> Vec<RawMessage> {
+    if looks_like_mbox(bytes) {
+        mbox_messages(bytes, origin)
+    } else {
+        vec![RawMessage {
+            origin: origin.to_string(),
+            bytes: bytes.to_vec(),
+        }]
+    }
+}
+
+/// Splits an mbox (mboxo or mboxrd, LF or CRLF) into messages, without the
+/// `From ` separator lines and without the blank line mbox adds before the next one.
+///
+/// A separator is a `From ` line at the start of the file or after a blank line:
+/// requiring the blank line keeps unescaped `From ` lines inside bodies (common in
+/// mboxo written by careless tools) from cutting a message in two. Slices borrow the
+/// input; `>From ` lines are unescaped by [`unescape_mbox_from`], which `read_source`
+/// and `split_input` apply. Text before the first separator is kept as a message
+/// rather than lost.
+pub fn split_mbox(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    // Start of the current message, once a separator has been seen.
+    let mut msg_start: Option<usize> = None;
+    // Start of the previous line when it was blank (the mbox padding line).
+    let mut blank_start: Option<usize> = None;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let rest = bytes.get(pos..).unwrap_or_default();
+        let line_end = memchr::memchr(b'\n', rest).map_or(bytes.len(), |p| pos + p + 1);
+        let line = bytes.get(pos..line_end).unwrap_or_default();
+        if (pos == 0 || blank_start.is_some()) && line.starts_with(b"From ") {
+            let end = blank_start.unwrap_or(pos);
+            match msg_start {
+                Some(s) => out.push(bytes.get(s..end.max(s)).unwrap_or_default()),
+                None => {
+                    let pre = bytes.get(..end).unwrap_or_default();
+                    if pre.iter().any(|b| !b.is_ascii_whitespace()) {
+                        out.push(pre);
+                    }
+                }
+            }
+            msg_start = Some(line_end);
+            blank_start = None;
+        } else {
+            let bare = line.strip_suffix(b"\n").unwrap_or(line);
+            let bare = bare.strip_suffix(b"\r").unwrap_or(bare);
+            blank_start = bare.is_empty().then_some(pos);
+        }
+        pos = line_end;
+    }
+    match msg_start {
+        Some(s) => {
+            // The last message loses only the padding blank line mbox adds after it.
+            let end = match blank_start {
+                Some(b) if b > s => b,
+                _ => bytes.len(),
+            };
+            out.push(bytes.get(s..end).unwrap_or_default());
+        }
+        None => {
+            if bytes.iter().any(|b| !b.is_ascii_whitespace()) {
+                out.push(bytes);
+            }
+        }
+    }
+    out
+}
+
+/// Undoes mbox `From ` quoting: one `>` is removed from lines matching `^>+From `.
+/// Borrowed when there is nothing to undo (the common case).
+pub fn unescape_mbox_from(msg: &[u8]) -> Cow<'_, [u8]> {
+    let needs = msg.starts_with(b">") && is_quoted_from(msg)
+        || memchr::memmem::find_iter(msg, b"\n>").any(|p| is_quoted_from(&msg[p + 1..]));
+    if !needs {
+        return Cow::Borrowed(msg);
+    }
+    let mut out = Vec::with_capacity(msg.len());
+    for line in msg.split_inclusive(|&b| b == b'\n') {
+        if is_quoted_from(line) {
+            out.extend_from_slice(&line[1..]);
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_quoted_from(line: &[u8]) -> bool {
+    let gts = line.iter().take_while(|b| **b == b'>').count();
+    gts > 0 && line.get(gts..).is_some_and(|r| r.starts_with(b"From "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_lf_and_crlf() {
+        let m = b"From a@b Mon Jan  1 00:00:00 2024\nSubject: 1\n\nbody1\n\nFrom c@d Tue Jan  2 00:00:00 2024\nSubject: 2\n\nbody2\n\n";
+        let v = split_mbox(m);
+        assert_eq!(
+            v,
+            vec![&b"Subject: 1\n\nbody1\n"[..], &b"Subject: 2\n\nbody2\n"[..]]
+        );
+        let c = b"From a\r\nSubject: 1\r\n\r\nb1\r\n\r\nFrom b\r\nSubject: 2\r\n\r\nb2\r\n";
+        let v = split_mbox(c);
+        assert_eq!(
+            v,
+            vec![
+                &b"Subject: 1\r\n\r\nb1\r\n"[..],
+                &b"Subject: 2\r\n\r\nb2\r\n"[..]
+            ]
+        );
+    }
+
+    #[test]
+    fn from_without_blank_line_does_not_split() {
+        let m = b"From a\nSubject: 1\n\nline\nFrom here on, text\n";
+        assert_eq!(split_mbox(m).len(), 1);
+    }
+
+    #[test]
+    fn unescapes_mboxrd() {
+        assert_eq!(
+            unescape_mbox_from(b"a\n>From x\n>>From y\n> From z\n").as_ref(),
+            b"a\nFrom x\n>From y\n> From z\n"
+        );
+        assert!(matches!(unescape_mbox_from(b"plain\n"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn split_input_single_or_mbox() {
+        assert_eq!(split_input(b"Subject: x\n\nb", "-").len(), 1);
+        let v = split_input(b"From a\nSubject: x\n\nb\n\nFrom b\nSubject: y\n\nc\n", "-");
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].origin, "-#2");
+    }
+}
