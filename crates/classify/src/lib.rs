@@ -1,3 +1,36 @@
 //! The request-type classifier, the core of Facteur: text features, training,
 //! calibrated probabilities, abstention at a target precision, and a small versioned
 //! model file.
+//!
+//! Everything (normalisation, hashed n-grams, the SVM solver, calibration, the file
+//! format) is written here rather than pulled from a crate: it is the product's core
+//! value, it must run on a plain CPU offline, and we need full control of speed
+//! (> 50k predictions/s on one thread), determinism and model-file stability.
+//!
+//! Design, with the cross-validation figures that chose it: docs/CLASSIFIER.md.
+
+mod calib;
+mod data;
+mod error;
+mod eval;
+pub mod features;
+mod format;
+mod model;
+mod svm;
+
+pub use data::{read_jsonl, Example};
+pub use error::ClassifyError;
+pub use eval::{evaluate, ClassReport, EvalReport};
+pub use format::FORMAT_VERSION;
+pub use model::{cross_validate, train, CvMetrics, Model, ModelMeta, TrainConfig, TrainProgress};
+
+impl Model {
+    /// Writes `dir/model.bin` (binary, checksummed) and `dir/model.json` (metadata).
+    pub fn save(&self, dir: &std::path::Path) -> Result<(), ClassifyError> {
+        format::save(self, dir)
+    }
+
+    pub fn load(dir: &std::path::Path) -> Result<Model, ClassifyError> {
+        format::load(dir)
+    }
+}

@@ -1,0 +1,178 @@
+//! Calibration and abstention: turn SVM margins into probabilities an agent can
+//! trust, and pick the confidence below which the model should stay silent.
+
+/// Softmax of `scores / temperature`, in place. Margins of one-vs-rest SVMs are not
+/// probabilities; a single temperature fitted on out-of-fold scores makes them so
+/// while keeping the ranking (hence monotone in each score).
+pub fn softmax_t(scores: &mut [f32], temperature: f32) {
+    let t = if temperature.is_finite() && temperature > 1e-6 {
+        temperature
+    } else {
+        1.0
+    };
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if !max.is_finite() {
+        let u = 1.0 / scores.len().max(1) as f32;
+        scores.iter_mut().for_each(|s| *s = u);
+        return;
+    }
+    let mut sum = 0f32;
+    for s in scores.iter_mut() {
+        *s = ((*s - max) / t).exp();
+        sum += *s;
+    }
+    for s in scores.iter_mut() {
+        *s /= sum;
+    }
+}
+
+/// Mean negative log-likelihood of the true class under temperature `t`.
+fn nll(scores: &[Vec<f32>], truth: &[usize], t: f32) -> f64 {
+    let mut tot = 0f64;
+    let mut buf = Vec::new();
+    for (s, &y) in scores.iter().zip(truth) {
+        buf.clear();
+        buf.extend_from_slice(s);
+        softmax_t(&mut buf, t);
+        tot -= f64::from(buf.get(y).copied().unwrap_or(0.0).max(1e-12)).ln();
+    }
+    tot / scores.len().max(1) as f64
+}
+
+/// Fits the temperature minimising out-of-fold NLL by golden-section search on
+/// log(t); NLL in t is unimodal in practice for linear margins.
+pub fn fit_temperature(scores: &[Vec<f32>], truth: &[usize]) -> f32 {
+    if scores.is_empty() {
+        return 1.0;
+    }
+    let (mut a, mut b) = ((0.005f64).ln(), (20.0f64).ln());
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    let f = |lt: f64| nll(scores, truth, lt.exp() as f32);
+    let mut c = b - g * (b - a);
+    let mut d = a + g * (b - a);
+    let (mut fc, mut fd) = (f(c), f(d));
+    for _ in 0..40 {
+        if fc < fd {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - g * (b - a);
+            fc = f(c);
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + g * (b - a);
+            fd = f(d);
+        }
+    }
+    (((a + b) / 2.0).exp()) as f32
+}
+
+/// Lowest confidence threshold such that predictions at or above it reach
+/// `target` precision, chosen on (confidence, correct) pairs. Returns the largest
+/// answered set; if no threshold reaches the target, returns a value above 1 so the
+/// model always abstains (safe default: a wrong category is worse than none).
+pub fn threshold_for_precision(points: &[(f32, bool)], target: f32) -> f32 {
+    let (k, _) = best_prefix(points, target);
+    let mut sorted: Vec<(f32, bool)> = points.to_vec();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    if k == 0 {
+        return 1.0 + f32::EPSILON * 4.0;
+    }
+    sorted[k - 1].0
+}
+
+/// Largest prefix (by decreasing confidence, cut only between distinct confidence
+/// values) whose precision is ≥ target. Returns (size, correct in it).
+pub fn best_prefix(points: &[(f32, bool)], target: f32) -> (usize, usize) {
+    let mut sorted: Vec<(f32, bool)> = points.to_vec();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut best = (0, 0);
+    let mut correct = 0usize;
+    for i in 0..sorted.len() {
+        if sorted[i].1 {
+            correct += 1;
+        }
+        let boundary = i + 1 == sorted.len() || sorted[i + 1].0 < sorted[i].0;
+        if boundary && correct as f64 >= f64::from(target) * (i + 1) as f64 - 1e-9 {
+            best = (i + 1, correct);
+        }
+    }
+    best
+}
+
+/// Expected calibration error over 10 equal-width confidence bins.
+pub fn ece(points: &[(f32, bool)]) -> f64 {
+    if points.is_empty() {
+        return 0.0;
+    }
+    let mut conf = [0f64; 10];
+    let mut acc = [0f64; 10];
+    let mut cnt = [0usize; 10];
+    for &(c, ok) in points {
+        let b = ((c.clamp(0.0, 1.0) * 10.0) as usize).min(9);
+        conf[b] += f64::from(c);
+        acc[b] += if ok { 1.0 } else { 0.0 };
+        cnt[b] += 1;
+    }
+    let n = points.len() as f64;
+    (0..10)
+        .filter(|&b| cnt[b] > 0)
+        .map(|b| (acc[b] - conf[b]).abs() / n)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_is_a_distribution_and_monotone() {
+        for t in [0.05f32, 0.3, 1.0, 7.0] {
+            let mut prev = 0.0;
+            for k in 0..20 {
+                let mut s = vec![-1.0, k as f32 * 0.2 - 1.0, 0.1, 0.3];
+                softmax_t(&mut s, t);
+                assert!(s.iter().all(|p| (0.0..=1.0).contains(p)));
+                assert!((s.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+                assert!(s[1] >= prev, "not monotone at t={t}");
+                prev = s[1];
+            }
+        }
+        let mut inf = vec![f32::NEG_INFINITY; 3];
+        softmax_t(&mut inf, 1.0);
+        assert!((inf[0] - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn temperature_fit_sharpens_confident_correct_scores() {
+        // Always correct with a clear margin: the best temperature is small.
+        let scores: Vec<Vec<f32>> = (0..50)
+            .map(|i| vec![1.0, -1.0, -(i as f32 % 3.0) / 3.0 - 0.5])
+            .collect();
+        let truth = vec![0; 50];
+        let t = fit_temperature(&scores, &truth);
+        assert!(t < 0.1, "{t}");
+        // Half wrong: a larger temperature (softer probabilities).
+        let truth2: Vec<usize> = (0..50).map(|i| if i % 2 == 0 { 0 } else { 1 }).collect();
+        let t2 = fit_temperature(&scores, &truth2);
+        assert!(t2 > t * 5.0, "{t2} vs {t}");
+    }
+
+    #[test]
+    fn threshold_reaches_target_precision() {
+        let pts: Vec<(f32, bool)> = (0..100)
+            .map(|i| (i as f32 / 100.0, i >= 40 || i % 2 == 0))
+            .collect();
+        let th = threshold_for_precision(&pts, 0.95);
+        let kept: Vec<_> = pts.iter().filter(|p| p.0 >= th).collect();
+        let prec = kept.iter().filter(|p| p.1).count() as f32 / kept.len() as f32;
+        assert!(prec >= 0.95);
+        assert!(kept.len() >= 60);
+        // Unreachable target -> always abstain.
+        let bad = vec![(0.9f32, false), (0.8, false)];
+        assert!(threshold_for_precision(&bad, 0.95) > 1.0);
+        assert!(ece(&[(1.0, true), (0.0, false)]) < 1e-9);
+    }
+}

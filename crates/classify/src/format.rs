@@ -1,0 +1,296 @@
+//! The model file: `model.bin` = magic, format version, payload length, payload,
+//! SHA-256 of the payload; plus `model.json`, the metadata for humans. A small
+//! hand-rolled little-endian layout keeps the file compact (i8 weights) and lets us
+//! refuse a wrong, truncated or future-version file with a clear message.
+
+use crate::features::FeatureSpec;
+use crate::model::{Core, FeatMap, Model, ModelMeta};
+use crate::ClassifyError;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+pub const MAGIC: &[u8; 8] = b"FACTCLSF";
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER: usize = 8 + 4 + 8;
+
+struct W(Vec<u8>);
+impl W {
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn f32(&mut self, v: f32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn len(&mut self, n: usize) {
+        self.u64(n as u64);
+    }
+}
+
+struct R<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+impl<'a> R<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or("truncated payload")?;
+        let s = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn arr<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let s = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(self.arr()?))
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(self.arr()?))
+    }
+    fn f32(&mut self) -> Result<f32, String> {
+        Ok(f32::from_le_bytes(self.arr()?))
+    }
+    /// Reads a length and checks it against the bytes left, so a corrupt length
+    /// cannot trigger a huge allocation.
+    fn len(&mut self, elem: usize) -> Result<usize, String> {
+        let n = self.u64()?;
+        let left = (self.b.len() - self.pos) as u64;
+        if n.saturating_mul(elem as u64) > left {
+            return Err(format!("section length {n} exceeds file size"));
+        }
+        Ok(n as usize)
+    }
+}
+
+fn payload(m: &Model) -> Result<Vec<u8>, serde_json::Error> {
+    let c = &m.core;
+    let mut w = W(Vec::with_capacity(
+        c.q.len() * 3 + c.hashes.len() * 17 + 4096,
+    ));
+    let meta = serde_json::to_vec(&m.meta)?;
+    w.len(meta.len());
+    w.0.extend_from_slice(&meta);
+    w.len(c.hashes.len());
+    c.hashes.iter().for_each(|&h| w.u64(h));
+    c.idf.iter().for_each(|&v| w.f32(v));
+    w.0.extend_from_slice(&c.views);
+    c.scale.iter().for_each(|&v| w.f32(v));
+    c.offsets.iter().for_each(|&v| w.u32(v));
+    w.len(c.classes.len());
+    c.classes
+        .iter()
+        .for_each(|&v| w.0.extend_from_slice(&v.to_le_bytes()));
+    w.0.extend(c.q.iter().map(|&v| v as u8));
+    w.len(c.bias.len());
+    c.bias.iter().for_each(|&v| w.f32(v));
+    w.len(m.oof.len());
+    for &(conf, ok) in &m.oof {
+        w.f32(conf);
+        w.0.push(u8::from(ok));
+    }
+    Ok(w.0)
+}
+
+pub(crate) fn save(m: &Model, dir: &Path) -> Result<(), ClassifyError> {
+    let wr = |path: &Path, e: std::io::Error| ClassifyError::Write {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| wr(dir, e))?;
+    let bin = dir.join("model.bin");
+    let p = payload(m).map_err(|e| wr(&bin, std::io::Error::other(e)))?;
+    let mut out = Vec::with_capacity(p.len() + HEADER + 32);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(p.len() as u64).to_le_bytes());
+    out.extend_from_slice(&p);
+    out.extend_from_slice(&Sha256::digest(&p));
+    // Write then rename: a crash mid-write never leaves a half model in place.
+    let tmp = dir.join("model.bin.tmp");
+    std::fs::write(&tmp, &out).map_err(|e| wr(&tmp, e))?;
+    std::fs::rename(&tmp, &bin).map_err(|e| wr(&bin, e))?;
+    let json = dir.join("model.json");
+    let meta =
+        serde_json::to_vec_pretty(&m.meta).map_err(|e| wr(&json, std::io::Error::other(e)))?;
+    std::fs::write(&json, meta).map_err(|e| wr(&json, e))?;
+    Ok(())
+}
+
+pub(crate) fn load(dir: &Path) -> Result<Model, ClassifyError> {
+    let path = dir.join("model.bin");
+    let bytes = std::fs::read(&path).map_err(|source| ClassifyError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let corrupt = |message: String| ClassifyError::Corrupt {
+        path: path.clone(),
+        message,
+    };
+    if bytes.len() < 8 || &bytes[..8] != MAGIC {
+        return Err(ClassifyError::BadMagic { path });
+    }
+    if bytes.len() < HEADER {
+        return Err(corrupt("truncated header".into()));
+    }
+    let mut r = R { b: &bytes, pos: 8 };
+    let version = r.u32().map_err(corrupt)?;
+    if version != FORMAT_VERSION {
+        return Err(ClassifyError::UnknownVersion {
+            path,
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let plen = r.u64().map_err(corrupt)?;
+    if plen.checked_add((HEADER + 32) as u64) != Some(bytes.len() as u64) {
+        return Err(corrupt(format!(
+            "file size {} does not match payload length {plen}",
+            bytes.len()
+        )));
+    }
+    let p = &bytes[HEADER..HEADER + plen as usize];
+    if Sha256::digest(p).as_slice() != &bytes[HEADER + plen as usize..] {
+        return Err(corrupt("checksum mismatch".into()));
+    }
+    parse(p).map_err(corrupt)
+}
+
+fn parse(p: &[u8]) -> Result<Model, String> {
+    let mut r = R { b: p, pos: 0 };
+    let ml = r.len(1)?;
+    let meta: ModelMeta =
+        serde_json::from_slice(r.take(ml)?).map_err(|e| format!("bad metadata: {e}"))?;
+    let nf = r.len(8 + 4 + 1 + 4 + 4)?;
+    let hashes: Vec<u64> = (0..nf).map(|_| r.u64()).collect::<Result<_, _>>()?;
+    let idf: Vec<f32> = (0..nf).map(|_| r.f32()).collect::<Result<_, _>>()?;
+    let views = r.take(nf)?.to_vec();
+    let scale: Vec<f32> = (0..nf).map(|_| r.f32()).collect::<Result<_, _>>()?;
+    let offsets: Vec<u32> = (0..=nf).map(|_| r.u32()).collect::<Result<_, _>>()?;
+    let nw = r.len(3)?;
+    let classes: Vec<u16> = r
+        .take(nw * 2)?
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let q: Vec<i8> = r.take(nw)?.iter().map(|&b| b as i8).collect();
+    let nc = r.len(4)?;
+    let bias: Vec<f32> = (0..nc).map(|_| r.f32()).collect::<Result<_, _>>()?;
+    let no = r.len(5)?;
+    let oof: Vec<(f32, bool)> = (0..no)
+        .map(|_| Ok((r.f32()?, r.take(1)?[0] != 0)))
+        .collect::<Result<_, String>>()?;
+    if r.pos != p.len() {
+        return Err("trailing bytes after payload".into());
+    }
+    // Structural checks so a consistent-checksum but wrong file cannot index out of bounds.
+    if nc != meta.labels.len() || nc == 0 {
+        return Err(format!(
+            "{} class biases for {} labels",
+            nc,
+            meta.labels.len()
+        ));
+    }
+    if offsets.first() != Some(&0)
+        || offsets.windows(2).any(|w| w[0] > w[1])
+        || offsets.last().map(|&o| o as usize) != Some(nw)
+    {
+        return Err("weight offsets are inconsistent".into());
+    }
+    if classes.iter().any(|&c| usize::from(c) >= nc) {
+        return Err("weight refers to an unknown class".into());
+    }
+    let mut map = FeatMap::default();
+    map.reserve(nf);
+    for (i, &h) in hashes.iter().enumerate() {
+        map.insert(h, i as u32);
+    }
+    let cfg = &meta.config;
+    let core = Core {
+        spec: FeatureSpec {
+            char_min: cfg.char_min.max(1),
+            char_max: cfg.char_max.max(cfg.char_min.max(1)),
+            word_bigrams: cfg.word_bigrams,
+        },
+        word_weight: cfg.word_weight,
+        map,
+        hashes,
+        idf,
+        views,
+        offsets,
+        classes,
+        q,
+        scale,
+        bias,
+    };
+    Ok(Model { core, meta, oof })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::tests::toy;
+    use crate::{train, ClassifyError, Model, TrainConfig};
+
+    #[test]
+    fn save_load_round_trip_gives_identical_predictions() {
+        let m = train(&toy(), &TrainConfig::default(), &mut |_| {}).expect("train");
+        let dir = tempfile::tempdir().expect("tmp");
+        m.save(dir.path()).expect("save");
+        assert!(dir.path().join("model.json").exists());
+        let l = Model::load(dir.path()).expect("load");
+        assert_eq!(l.meta(), m.meta());
+        for t in ["avis d'imposition", "mon bail", "licenciement", "zzz", ""] {
+            assert_eq!(l.predict(t), m.predict(t));
+        }
+    }
+
+    #[test]
+    fn corrupt_or_foreign_files_give_clear_errors() {
+        let m = train(&toy(), &TrainConfig::default(), &mut |_| {}).expect("train");
+        let dir = tempfile::tempdir().expect("tmp");
+        m.save(dir.path()).expect("save");
+        let bin = dir.path().join("model.bin");
+        let good = std::fs::read(&bin).expect("read");
+        let name = bin.display().to_string();
+
+        let mut flipped = good.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 0x55;
+        std::fs::write(&bin, &flipped).expect("write");
+        let e = Model::load(dir.path()).err().expect("must fail");
+        assert!(
+            matches!(e, ClassifyError::Corrupt { .. }) && e.to_string().contains(&name),
+            "{e}"
+        );
+        assert!(e.to_string().contains("checksum"), "{e}");
+
+        std::fs::write(&bin, &good[..good.len() - 10]).expect("write");
+        let e = Model::load(dir.path()).err().expect("must fail");
+        assert!(matches!(e, ClassifyError::Corrupt { .. }), "{e}");
+
+        let mut v2 = good.clone();
+        v2[8..12].copy_from_slice(&99u32.to_le_bytes());
+        std::fs::write(&bin, &v2).expect("write");
+        let e = Model::load(dir.path()).err().expect("must fail");
+        assert!(
+            matches!(e, ClassifyError::UnknownVersion { found: 99, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains(&name));
+
+        std::fs::write(&bin, b"{\"not\": \"a model\"}").expect("write");
+        let e = Model::load(dir.path()).err().expect("must fail");
+        assert!(
+            matches!(e, ClassifyError::BadMagic { .. }) && e.to_string().contains(&name),
+            "{e}"
+        );
+    }
+}

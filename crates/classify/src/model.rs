@@ -1,0 +1,700 @@
+//! Training, prediction and cross-validation of the classifier.
+
+use crate::calib;
+use crate::eval::macro_f1_ids;
+use crate::features::{self, FeatureSpec, N_VIEWS, VIEW_WORD};
+use crate::svm::{self, Csr, Rng, SvmParams};
+use crate::{ClassifyError, Example};
+use facteur_core::{Prediction, ScoredLabel};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Hyper-parameters. The defaults were chosen by 5-fold cross-validation on the
+/// training files only (see docs/CLASSIFIER.md) and are used unchanged for every
+/// taxonomy.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TrainConfig {
+    /// SVM regularisation (larger = fit the training set harder).
+    pub c: f32,
+    /// Give each class the same total weight (helps macro-F1 on skewed taxonomies).
+    pub balanced: bool,
+    /// Character n-gram lengths, on words padded with spaces.
+    pub char_min: usize,
+    pub char_max: usize,
+    pub word_bigrams: bool,
+    /// Weight of the word view relative to the char view (each view is L2-normalised).
+    pub word_weight: f32,
+    pub max_iter: usize,
+    pub eps: f32,
+    /// Folds of the out-of-fold run used for calibration and the abstain threshold.
+    pub cv_folds: usize,
+    pub target_precision: f32,
+    /// Weights below this magnitude are dropped from the model (size and speed).
+    pub prune: f32,
+    pub top_k: usize,
+    pub seed: u64,
+    /// Training threads; 0 = all available cores.
+    pub threads: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            c: 1.0,
+            balanced: false,
+            char_min: 1,
+            char_max: 5,
+            word_bigrams: true,
+            word_weight: 1.0,
+            max_iter: 100,
+            eps: 0.1,
+            cv_folds: 5,
+            target_precision: 0.95,
+            prune: 0.0,
+            top_k: 5,
+            seed: 42,
+            threads: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    fn spec(&self) -> FeatureSpec {
+        FeatureSpec {
+            char_min: self.char_min.max(1),
+            char_max: self.char_max.max(self.char_min.max(1)),
+            word_bigrams: self.word_bigrams,
+        }
+    }
+    fn thread_count(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }
+    }
+}
+
+pub struct TrainProgress {
+    pub done: usize,
+    pub total: usize,
+    pub stage: &'static str,
+}
+
+/// Out-of-fold quality figures, measured on the training data only.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct CvMetrics {
+    pub folds: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// After temperature scaling fitted on the same out-of-fold scores.
+    pub expected_calibration_error: f64,
+    pub temperature: f32,
+    /// Share answered at the abstain threshold for the target precision.
+    pub coverage_at_target: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ModelMeta {
+    pub format_version: u32,
+    pub created_at: u64,
+    pub n_examples: usize,
+    pub training_sha256: String,
+    pub labels: Vec<String>,
+    pub n_features: usize,
+    pub abstain_threshold: f32,
+    pub target_precision: f32,
+    pub temperature: f32,
+    pub cv: CvMetrics,
+    pub train_seconds: f64,
+    pub config: TrainConfig,
+}
+
+/// Keys are already well-mixed 64-bit feature hashes: re-hashing them would only
+/// cost prediction time.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+pub(crate) type FeatMap = HashMap<u64, u32, BuildHasherDefault<IdHasher>>;
+
+/// The fitted linear model: vocabulary, IDF and class weights stored feature-major
+/// (each feature points to its few non-zero class weights, i8-quantised with a
+/// per-feature scale) so prediction touches only the features present in a text.
+#[derive(Clone, Debug)]
+pub(crate) struct Core {
+    pub spec: FeatureSpec,
+    pub word_weight: f32,
+    pub map: FeatMap,
+    pub hashes: Vec<u64>,
+    pub idf: Vec<f32>,
+    pub views: Vec<u8>,
+    pub offsets: Vec<u32>,
+    pub classes: Vec<u16>,
+    pub q: Vec<i8>,
+    pub scale: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl Core {
+    /// TF-IDF vector of a text: sublinear TF, IDF, each view L2-normalised and
+    /// weighted, then the whole vector L2-normalised. Unknown features are ignored.
+    pub fn vectorize(&self, text: &str, ids: &mut Vec<u32>, out: &mut Vec<(u32, f32)>) {
+        ids.clear();
+        out.clear();
+        let norm = features::normalize(text);
+        features::extract(&norm, &self.spec, |h, _| {
+            if let Some(&i) = self.map.get(&h) {
+                ids.push(i);
+            }
+        });
+        ids.sort_unstable();
+        let mut sq = [0f32; N_VIEWS];
+        let mut k = 0;
+        while k < ids.len() {
+            let id = ids[k];
+            let mut n = 1;
+            while k + n < ids.len() && ids[k + n] == id {
+                n += 1;
+            }
+            k += n;
+            let v = (1.0 + (n as f32).ln()) * self.idf[id as usize];
+            sq[usize::from(self.views[id as usize]).min(N_VIEWS - 1)] += v * v;
+            out.push((id, v));
+        }
+        let mut f = [0f32; N_VIEWS];
+        for (view, fv) in f.iter_mut().enumerate() {
+            if sq[view] > 0.0 {
+                let w = if view == usize::from(VIEW_WORD) {
+                    self.word_weight
+                } else {
+                    1.0
+                };
+                *fv = w / sq[view].sqrt();
+            }
+        }
+        let total: f32 = (0..N_VIEWS)
+            .map(|v| {
+                if sq[v] > 0.0 {
+                    f[v] * f[v] * sq[v]
+                } else {
+                    0.0
+                }
+            })
+            .sum();
+        let g = if total > 0.0 { 1.0 / total.sqrt() } else { 0.0 };
+        for (id, v) in out.iter_mut() {
+            *v *= f[usize::from(self.views[*id as usize]).min(N_VIEWS - 1)] * g;
+        }
+    }
+
+    /// Raw SVM margins of every class.
+    pub fn scores(&self, text: &str) -> Vec<f32> {
+        let mut ids = Vec::with_capacity(128);
+        let mut vec = Vec::with_capacity(128);
+        self.vectorize(text, &mut ids, &mut vec);
+        let mut s = self.bias.clone();
+        for &(j, v) in &vec {
+            let j = j as usize;
+            let (a, b) = (self.offsets[j] as usize, self.offsets[j + 1] as usize);
+            let sv = self.scale[j] * v;
+            for (&c, &q) in self.classes[a..b].iter().zip(&self.q[a..b]) {
+                s[usize::from(c)] += f32::from(q) * sv;
+            }
+        }
+        s
+    }
+
+    /// Fits vocabulary, IDF and SVM on the given texts (labels are class ids).
+    pub fn fit(texts: &[&str], y: &[u32], n_classes: usize, cfg: &TrainConfig) -> Core {
+        let spec = cfg.spec();
+        let mut map = FeatMap::default();
+        let mut hashes = Vec::new();
+        let mut views = Vec::new();
+        let mut df: Vec<u32> = Vec::new();
+        let mut seen: Vec<u32> = Vec::new();
+        for t in texts {
+            seen.clear();
+            let norm = features::normalize(t);
+            features::extract(&norm, &spec, |h, view| {
+                let next = hashes.len() as u32;
+                let id = *map.entry(h).or_insert_with(|| {
+                    hashes.push(h);
+                    views.push(view);
+                    df.push(0);
+                    next
+                });
+                seen.push(id);
+            });
+            seen.sort_unstable();
+            seen.dedup();
+            for &id in &seen {
+                df[id as usize] += 1;
+            }
+        }
+        let n = texts.len() as f32;
+        let idf: Vec<f32> = df
+            .iter()
+            .map(|&d| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
+            .collect();
+        let nf = hashes.len();
+        let mut core = Core {
+            spec,
+            word_weight: cfg.word_weight,
+            map,
+            hashes,
+            idf,
+            views,
+            offsets: vec![0; nf + 1],
+            classes: Vec::new(),
+            q: Vec::new(),
+            scale: vec![0.0; nf],
+            bias: vec![0.0; n_classes],
+        };
+        let mut x = Csr::new(nf);
+        let (mut ids, mut row) = (Vec::new(), Vec::new());
+        for t in texts {
+            core.vectorize(t, &mut ids, &mut row);
+            x.push_row(&row);
+        }
+        let params = SvmParams {
+            c: f64::from(cfg.c),
+            balanced: cfg.balanced,
+            max_iter: cfg.max_iter.max(1),
+            eps: f64::from(cfg.eps),
+            bias: 1.0,
+            seed: cfg.seed,
+        };
+        let ws = svm::train_ovr(&x, y, n_classes, &params, cfg.thread_count());
+        core.bias = ws.iter().map(|cw| cw.b).collect();
+        for j in 0..nf {
+            let m = ws.iter().map(|cw| cw.w[j].abs()).fold(0f32, f32::max);
+            let scale = m / 127.0;
+            core.scale[j] = scale;
+            if m > 0.0 {
+                for (c, cw) in ws.iter().enumerate() {
+                    let w = cw.w[j];
+                    let q = (w / scale).round();
+                    if q != 0.0 && w.abs() >= cfg.prune {
+                        core.classes.push(c as u16);
+                        core.q.push(q.clamp(-127.0, 127.0) as i8);
+                    }
+                }
+            }
+            core.offsets[j + 1] = core.classes.len() as u32;
+        }
+        core
+    }
+}
+
+pub struct Model {
+    pub(crate) core: Core,
+    pub(crate) meta: ModelMeta,
+    /// Out-of-fold (confidence, correct) pairs, kept so the abstain threshold can be
+    /// moved to another target precision without retraining.
+    pub(crate) oof: Vec<(f32, bool)>,
+}
+
+pub(crate) struct Labelled<'a> {
+    pub texts: Vec<&'a str>,
+    pub y: Vec<u32>,
+    pub labels: Vec<String>,
+}
+
+pub(crate) fn label_examples(examples: &[Example]) -> Result<Labelled<'_>, ClassifyError> {
+    if examples.is_empty() {
+        return Err(ClassifyError::NoExamples);
+    }
+    let mut labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
+    labels.sort();
+    labels.dedup();
+    if labels.len() < 2 {
+        return Err(ClassifyError::TooFewLabels(labels.len()));
+    }
+    if labels.len() > usize::from(u16::MAX) {
+        return Err(ClassifyError::TooManyLabels(labels.len()));
+    }
+    let index: HashMap<&str, u32> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i as u32))
+        .collect();
+    let y = examples
+        .iter()
+        .map(|e| index.get(e.label.as_str()).copied().unwrap_or(0))
+        .collect();
+    Ok(Labelled {
+        texts: examples.iter().map(|e| e.text.as_str()).collect(),
+        y,
+        labels,
+    })
+}
+
+/// Stratified fold assignment: each class is shuffled and dealt round-robin, with a
+/// running offset so small classes do not all land in the first fold.
+pub(crate) fn stratified_folds(y: &[u32], n_classes: usize, k: usize, seed: u64) -> Vec<usize> {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (i, &c) in y.iter().enumerate() {
+        by_class[c as usize].push(i);
+    }
+    let mut rng = Rng::new(seed);
+    let mut fold = vec![0; y.len()];
+    let mut pos = 0usize;
+    for members in by_class.iter_mut() {
+        rng.shuffle(members);
+        for &i in members.iter() {
+            fold[i] = pos % k.max(1);
+            pos += 1;
+        }
+    }
+    fold
+}
+
+/// Out-of-fold margins: every example scored by a model that never saw it.
+fn oof_scores(
+    d: &Labelled,
+    cfg: &TrainConfig,
+    k: usize,
+    progress: &mut dyn FnMut(TrainProgress),
+    total: usize,
+) -> Vec<Vec<f32>> {
+    let n_classes = d.labels.len();
+    let folds = stratified_folds(&d.y, n_classes, k, cfg.seed);
+    let mut out = vec![Vec::new(); d.texts.len()];
+    for f in 0..k {
+        let (mut tt, mut ty) = (Vec::new(), Vec::new());
+        for ((&t, &y), &fi) in d.texts.iter().zip(&d.y).zip(&folds) {
+            if fi != f {
+                tt.push(t);
+                ty.push(y);
+            }
+        }
+        let core = Core::fit(&tt, &ty, n_classes, cfg);
+        for ((o, &t), &fi) in out.iter_mut().zip(&d.texts).zip(&folds) {
+            if fi == f {
+                *o = core.scores(t);
+            }
+        }
+        progress(TrainProgress {
+            done: f + 1,
+            total,
+            stage: "cross-validation",
+        });
+    }
+    out
+}
+
+fn argmax(s: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in s.iter().enumerate() {
+        if *v > s[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+struct CvOutcome {
+    metrics: CvMetrics,
+    points: Vec<(f32, bool)>,
+    threshold: f32,
+}
+
+fn cv_outcome(
+    d: &Labelled,
+    cfg: &TrainConfig,
+    k: usize,
+    progress: &mut dyn FnMut(TrainProgress),
+    total: usize,
+) -> CvOutcome {
+    let scores = oof_scores(d, cfg, k, progress, total);
+    let truth: Vec<usize> = d.y.iter().map(|&c| c as usize).collect();
+    let pred: Vec<usize> = scores.iter().map(|s| argmax(s)).collect();
+    let temperature = calib::fit_temperature(&scores, &truth);
+    let points: Vec<(f32, bool)> = scores
+        .iter()
+        .zip(&truth)
+        .map(|(s, &t)| {
+            let mut p = s.clone();
+            calib::softmax_t(&mut p, temperature);
+            let a = argmax(&p);
+            (p[a], a == t)
+        })
+        .collect();
+    let threshold = calib::threshold_for_precision(&points, cfg.target_precision);
+    let n = truth.len().max(1) as f64;
+    let correct = pred.iter().zip(&truth).filter(|(p, t)| p == t).count();
+    let answered = points.iter().filter(|p| p.0 >= threshold).count();
+    CvOutcome {
+        metrics: CvMetrics {
+            folds: k,
+            accuracy: correct as f64 / n,
+            macro_f1: macro_f1_ids(&truth, &pred, d.labels.len()),
+            expected_calibration_error: calib::ece(&points),
+            temperature,
+            coverage_at_target: answered as f64 / n,
+        },
+        points,
+        threshold,
+    }
+}
+
+/// k-fold stratified cross-validation on training data: the only procedure used to
+/// choose hyper-parameters (test splits are for reporting once).
+pub fn cross_validate(
+    examples: &[Example],
+    cfg: &TrainConfig,
+    k: usize,
+) -> Result<CvMetrics, ClassifyError> {
+    let d = label_examples(examples)?;
+    let k = k.clamp(2, examples.len().max(2));
+    Ok(cv_outcome(&d, cfg, k, &mut |_| {}, k).metrics)
+}
+
+pub(crate) fn training_sha256(examples: &[Example]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for e in examples {
+        h.update(e.text.as_bytes());
+        h.update([0u8]);
+        h.update(e.label.as_bytes());
+        h.update([b'\n']);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Trains the final model on all examples, after a k-fold out-of-fold run that fits
+/// the softmax temperature and the abstain threshold on data the models never saw.
+pub fn train(
+    examples: &[Example],
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(TrainProgress),
+) -> Result<Model, ClassifyError> {
+    let start = std::time::Instant::now();
+    let d = label_examples(examples)?;
+    let k = cfg.cv_folds.clamp(2, 20);
+    let total = k + 1;
+    let cv = cv_outcome(&d, cfg, k, progress, total);
+    let core = Core::fit(&d.texts, &d.y, d.labels.len(), cfg);
+    progress(TrainProgress {
+        done: total,
+        total,
+        stage: "final fit",
+    });
+    let train_seconds = start.elapsed().as_secs_f64();
+    tracing::info!(
+        examples = examples.len(),
+        labels = d.labels.len(),
+        features = core.hashes.len(),
+        cv_macro_f1 = cv.metrics.macro_f1,
+        train_seconds,
+        "classifier trained"
+    );
+    let meta = ModelMeta {
+        format_version: crate::format::FORMAT_VERSION,
+        created_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        n_examples: examples.len(),
+        training_sha256: training_sha256(examples),
+        labels: d.labels.clone(),
+        n_features: core.hashes.len(),
+        abstain_threshold: cv.threshold,
+        target_precision: cfg.target_precision,
+        temperature: cv.metrics.temperature,
+        cv: cv.metrics,
+        train_seconds,
+        config: cfg.clone(),
+    };
+    Ok(Model {
+        core,
+        meta,
+        oof: cv.points,
+    })
+}
+
+impl Model {
+    /// Calibrated prediction; abstains (label `None`) below the threshold fitted for
+    /// the target precision.
+    pub fn predict(&self, text: &str) -> Prediction {
+        let mut p = self.core.scores(text);
+        calib::softmax_t(&mut p, self.meta.temperature);
+        let k = self.meta.config.top_k.clamp(1, p.len().max(1));
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        if k < order.len() {
+            order.select_nth_unstable_by(k - 1, |&a, &b| p[b].total_cmp(&p[a]));
+            order.truncate(k);
+        }
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+        let top: Vec<ScoredLabel> = order
+            .iter()
+            .filter_map(|&i| {
+                Some(ScoredLabel {
+                    label: self.meta.labels.get(i)?.clone(),
+                    probability: p[i],
+                })
+            })
+            .collect();
+        let confidence = top.first().map(|s| s.probability).unwrap_or(0.0);
+        let abstained = confidence < self.meta.abstain_threshold;
+        Prediction {
+            label: if abstained {
+                None
+            } else {
+                top.first().map(|s| s.label.clone())
+            },
+            confidence,
+            top,
+            abstained,
+        }
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.meta.labels
+    }
+
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+
+    /// Moves the abstain threshold to another target precision using the stored
+    /// out-of-fold confidences (no retraining, no test data).
+    pub fn set_target_precision(&mut self, p: f32) {
+        let p = p.clamp(0.0, 1.0);
+        self.meta.target_precision = p;
+        self.meta.abstain_threshold = calib::threshold_for_precision(&self.oof, p);
+        let n = self.oof.len().max(1) as f64;
+        self.meta.cv.coverage_at_target = self
+            .oof
+            .iter()
+            .filter(|x| x.0 >= self.meta.abstain_threshold)
+            .count() as f64
+            / n;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn toy() -> Vec<Example> {
+        let topics = [
+            (
+                "impots",
+                [
+                    "declaration de revenus",
+                    "impot sur le revenu",
+                    "avis d'imposition",
+                    "taux de prelevement a la source",
+                ],
+            ),
+            (
+                "logement",
+                [
+                    "aide au logement apl",
+                    "bail de location",
+                    "depot de garantie du loyer",
+                    "taxe d'habitation logement",
+                ],
+            ),
+            (
+                "travail",
+                [
+                    "contrat de travail cdi",
+                    "rupture conventionnelle",
+                    "licenciement pour faute",
+                    "conges payes salarie",
+                ],
+            ),
+        ];
+        let mut v = Vec::new();
+        for (label, texts) in topics {
+            for (i, t) in texts.iter().enumerate() {
+                for suffix in ["", " question", " svp", " urgent"] {
+                    v.push(Example {
+                        text: format!("{t}{suffix} {i}"),
+                        label: label.into(),
+                    });
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn trains_and_predicts_toy_topics_with_calibrated_output() {
+        let ex = toy();
+        let m = train(&ex, &TrainConfig::default(), &mut |_| {}).expect("train");
+        assert_eq!(m.labels(), ["impots", "logement", "travail"]);
+        let p = m.predict("ma declaration de revenus");
+        assert_eq!(p.top[0].label, "impots");
+        let sum: f32 = p.top.iter().map(|s| s.probability).sum();
+        assert!((sum - 1.0).abs() < 1e-4);
+        assert!(p
+            .top
+            .windows(2)
+            .all(|w| w[0].probability >= w[1].probability));
+        assert!(m.meta().cv.accuracy > 0.8, "{:?}", m.meta().cv);
+        // Garbage input does not panic and gives a valid distribution.
+        for t in ["", "\u{0}\u{301}''", "€€€ 😀"] {
+            let p = m.predict(t);
+            assert!((0.0..=1.0).contains(&p.confidence));
+        }
+    }
+
+    #[test]
+    fn set_target_precision_moves_threshold_monotonically() {
+        let mut m = train(&toy(), &TrainConfig::default(), &mut |_| {}).expect("train");
+        m.set_target_precision(0.5);
+        let low = m.meta().abstain_threshold;
+        m.set_target_precision(1.0);
+        assert!(m.meta().abstain_threshold >= low);
+    }
+
+    #[test]
+    fn rejects_degenerate_training_sets() {
+        assert!(matches!(
+            train(&[], &TrainConfig::default(), &mut |_| {}),
+            Err(ClassifyError::NoExamples)
+        ));
+        let one = vec![
+            Example {
+                text: "a".into(),
+                label: "x".into()
+            };
+            3
+        ];
+        assert!(matches!(
+            train(&one, &TrainConfig::default(), &mut |_| {}),
+            Err(ClassifyError::TooFewLabels(1))
+        ));
+    }
+
+    #[test]
+    fn folds_are_stratified() {
+        let y: Vec<u32> = (0..100).map(|i| (i % 4) as u32).collect();
+        let f = stratified_folds(&y, 4, 5, 1);
+        for fold in 0..5 {
+            for c in 0..4u32 {
+                let n = (0..100).filter(|&i| f[i] == fold && y[i] == c).count();
+                assert_eq!(n, 5);
+            }
+        }
+    }
+}
