@@ -1,0 +1,178 @@
+//! Drafting a reply from a validated standard answer.
+//!
+//! The draft is a proposal for an agent, so it errs towards saying less: no draft
+//! when unsure, a visible marker rather than an invented value, and no contact point
+//! that a reviewer did not approve.
+
+use std::collections::BTreeMap;
+
+use facteur_core::Language;
+use serde::Serialize;
+
+use crate::answers::{fill_template, StandardAnswer};
+use crate::index::{DocKind, Hit, KnowledgeBase, SearchOptions};
+use crate::Date;
+
+/// What the drafter knows about the correspondent and the case. `None` means unknown:
+/// the draft then shows a marker for the agent to complete.
+#[derive(Debug, Clone)]
+pub struct DraftContext {
+    pub civilite: Option<String>,
+    pub nom: Option<String>,
+    pub annee: Option<String>,
+    pub reference: Option<String>,
+    pub signature: Option<String>,
+    pub language: Language,
+    /// Values of answer-specific variables.
+    pub extra: BTreeMap<String, String>,
+    pub today: Date,
+}
+
+impl Default for DraftContext {
+    fn default() -> Self {
+        Self {
+            civilite: None,
+            nom: None,
+            annee: None,
+            reference: None,
+            signature: None,
+            language: Language::Fr,
+            extra: BTreeMap::new(),
+            today: Date::today(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum DraftOutcome {
+    Draft {
+        answer_id: String,
+        answer_version: u32,
+        language: String,
+        text: String,
+        /// Variables shown as `[[à compléter : …]]`.
+        unfilled: Vec<String>,
+        /// Drafted in French because the answer has no variant in the correspondent's
+        /// language.
+        language_fallback: bool,
+        passages: Vec<Hit>,
+    },
+    NoDraft {
+        reason: String,
+        passages: Vec<Hit>,
+    },
+}
+
+/// How many knowledge-base passages accompany a draft or a refusal.
+const PASSAGES: usize = 5;
+
+fn passages(kb: &KnowledgeBase, text: &str, today: Date) -> Vec<Hit> {
+    let opts = SearchOptions {
+        limit: PASSAGES,
+        today,
+        ..SearchOptions::default()
+    };
+    kb.search(text, &opts).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "knowledge-base search failed while drafting");
+        Vec::new()
+    })
+}
+
+/// Proposes a reply for a message of `request_type` classified with `confidence`.
+pub fn draft(
+    kb: &KnowledgeBase,
+    request_type: Option<&str>,
+    confidence: f32,
+    min_confidence: f32,
+    message_text: &str,
+    ctx: &DraftContext,
+) -> DraftOutcome {
+    let today = ctx.today;
+    let no = |reason: String| DraftOutcome::NoDraft {
+        reason,
+        passages: passages(kb, message_text, today),
+    };
+    let Some(rt) = request_type else {
+        return no("no request type: the message needs personal research".into());
+    };
+    // NaN confidence must not pass.
+    if confidence.is_nan() || confidence < min_confidence {
+        return no(format!(
+            "classification confidence {confidence:.2} is below the threshold {min_confidence:.2}"
+        ));
+    }
+    let usable: Vec<&StandardAnswer> = kb
+        .answers()
+        .iter()
+        .filter(|a| a.is_usable(today) && a.request_types.iter().any(|r| r == rt))
+        .collect();
+    if usable.is_empty() {
+        return no(format!(
+            "no validated, currently valid standard answer for request type `{rt}`"
+        ));
+    }
+    // Choose the answer id: the best match of the message among usable answers of the
+    // type (in any language, since the message may be in English while the ranking
+    // is about the subject), falling back to the first one.
+    let opts = SearchOptions {
+        limit: 20,
+        kind: Some(DocKind::Answer),
+        request_type: Some(rt.to_string()),
+        usable_answers_only: true,
+        language: None,
+        today,
+        snippets: false,
+    };
+    let ranked = kb.search(message_text, &opts).unwrap_or_default();
+    let chosen_id = ranked
+        .iter()
+        .map(|h| h.id.as_str())
+        .find(|id| usable.iter().any(|a| a.id == *id))
+        .unwrap_or_else(|| usable[0].id.as_str())
+        .to_string();
+    let variants: Vec<&&StandardAnswer> = usable.iter().filter(|a| a.id == chosen_id).collect();
+    let wanted = match &ctx.language {
+        Language::Unknown => "fr".to_string(),
+        l => l.code().to_string(),
+    };
+    let (answer, fallback) = match variants.iter().find(|a| a.language == wanted) {
+        Some(a) => (**a, false),
+        None => match variants.iter().find(|a| a.language == "fr") {
+            Some(a) => (**a, true),
+            None => match variants.first() {
+                Some(a) => (**a, true),
+                None => return no("no usable variant".into()),
+            },
+        },
+    };
+    let mut values: BTreeMap<String, String> = ctx.extra.clone();
+    for (k, v) in [
+        ("civilite", &ctx.civilite),
+        ("nom", &ctx.nom),
+        ("annee", &ctx.annee),
+        ("reference", &ctx.reference),
+        ("signature", &ctx.signature),
+    ] {
+        match v {
+            Some(v) => {
+                values.insert(k.to_string(), v.clone());
+            }
+            None => {
+                // Known variables come from the context only.
+                values.remove(k);
+            }
+        }
+    }
+    values.insert("date_du_jour".into(), today.french());
+    let filled = fill_template(&answer.body, &values, &answer.links);
+    DraftOutcome::Draft {
+        answer_id: answer.id.clone(),
+        answer_version: answer.version,
+        language: answer.language.clone(),
+        text: filled.text.trim().to_string(),
+        unfilled: filled.unfilled,
+        language_fallback: fallback,
+        passages: passages(kb, message_text, today),
+    }
+}

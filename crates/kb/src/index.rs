@@ -1,0 +1,817 @@
+//! One tantivy index over the fiches and the standard answers, under `<data_dir>/kb/`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::BufRead;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tantivy::collector::{DocSetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    STRING,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::analysis::{
+    analyze, french_exact_analyzer, french_stem_analyzer, Synonyms, FR_EXACT, FR_STEM,
+};
+use crate::answers::{load_dir, AnswerError, StandardAnswer, Taxonomy};
+use crate::{Date, KbError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    Fiche,
+    Answer,
+}
+
+impl DocKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Fiche => "fiche",
+            DocKind::Answer => "answer",
+        }
+    }
+}
+
+/// A highlighted excerpt: `highlights` are byte ranges inside `text`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Passage {
+    pub text: String,
+    pub highlights: Vec<(usize, usize)>,
+}
+
+/// A search result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub id: String,
+    pub kind: DocKind,
+    pub title: String,
+    pub url: Option<String>,
+    /// Language of an answer variant; `fr` for fiches.
+    pub language: String,
+    pub score: f32,
+    /// Why it matched; empty unless `SearchOptions::snippets`.
+    pub passages: Vec<Passage>,
+}
+
+/// What to search and how much work to do.
+#[derive(Debug, Clone)]
+pub struct SearchOptions {
+    pub limit: usize,
+    pub kind: Option<DocKind>,
+    /// Only answers attached to this request type (fiches are then excluded).
+    pub request_type: Option<String>,
+    /// Drop answers that are not validated or not valid on `today`.
+    pub usable_answers_only: bool,
+    /// Only answers in this language (fiches are unaffected).
+    pub language: Option<String>,
+    pub today: Date,
+    /// Highlighted passages cost a re-analysis of each hit's text: off for benchmarks.
+    pub snippets: bool,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        Self {
+            limit: 10,
+            kind: None,
+            request_type: None,
+            usable_answers_only: true,
+            language: None,
+            today: Date::today(),
+            snippets: true,
+        }
+    }
+}
+
+/// Field weights and the synonym weight, chosen on the dev split (docs/RETRIEVAL.md).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Tuning {
+    pub title: f32,
+    pub title_exact: f32,
+    pub description: f32,
+    pub breadcrumb: f32,
+    pub text: f32,
+    pub synonyms: f32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            title: 2.0,
+            title_exact: 0.5,
+            description: 1.0,
+            breadcrumb: 0.5,
+            text: 1.0,
+            synonyms: 0.5,
+        }
+    }
+}
+
+/// Counts of an import: a second import of identical files is all `unchanged`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ImportReport {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    /// Rows whose id was already imported from another file (e.g. kb_fiscalite.jsonl
+    /// is a subset of the fiche files): the first file owns the id.
+    pub duplicates: usize,
+    /// Unreadable rows, as `path:line: reason`.
+    pub skipped: Vec<String>,
+    pub seconds: f64,
+}
+
+struct Fields {
+    key: Field,
+    id: Field,
+    kind: Field,
+    title: Field,
+    title_exact: Field,
+    description: Field,
+    breadcrumb: Field,
+    text: Field,
+    url: Field,
+    request_type: Field,
+    status: Field,
+    language: Field,
+    valid_from: Field,
+    valid_until: Field,
+    hash: Field,
+    source: Field,
+    payload: Field,
+}
+
+fn build_schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text_opts = |tok: &str, stored: bool| {
+        let o = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tok)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        if stored {
+            o.set_stored()
+        } else {
+            o
+        }
+    };
+    let f = Fields {
+        key: b.add_text_field("key", STRING | STORED),
+        id: b.add_text_field("id", STRING | STORED),
+        kind: b.add_text_field("kind", STRING | STORED),
+        title: b.add_text_field("title", text_opts(FR_STEM, true)),
+        title_exact: b.add_text_field("title_exact", text_opts(FR_EXACT, false)),
+        description: b.add_text_field("description", text_opts(FR_STEM, true)),
+        breadcrumb: b.add_text_field("breadcrumb", text_opts(FR_STEM, false)),
+        text: b.add_text_field("text", text_opts(FR_STEM, true)),
+        url: b.add_text_field("url", STORED),
+        request_type: b.add_text_field("request_type", STRING),
+        status: b.add_text_field("status", STRING),
+        language: b.add_text_field("language", STRING | STORED),
+        valid_from: b.add_i64_field("valid_from", INDEXED | FAST),
+        valid_until: b.add_i64_field("valid_until", INDEXED | FAST),
+        hash: b.add_text_field("hash", STORED),
+        source: b.add_text_field("source", STORED),
+        payload: b.add_text_field("payload", STORED),
+    };
+    (b.build(), f)
+}
+
+/// A document as indexed; its JSON is what the content hash covers.
+#[derive(Debug, Serialize)]
+struct IndexDoc {
+    key: String,
+    id: String,
+    kind: DocKind,
+    title: String,
+    description: String,
+    breadcrumb: String,
+    text: String,
+    url: String,
+    language: String,
+    request_types: Vec<String>,
+    status: String,
+    valid_from: i64,
+    valid_until: i64,
+    payload: String,
+}
+
+impl IndexDoc {
+    fn hash(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let mut h = Sha256::new();
+        h.update(&json);
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Known {
+    hash: String,
+    source: String,
+}
+
+/// The knowledge base: index, known documents (for incremental import) and the
+/// standard answers.
+pub struct KnowledgeBase {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    f: Fields,
+    known: BTreeMap<String, Known>,
+    answers: Vec<StandardAnswer>,
+    stem: TextAnalyzer,
+    exact: TextAnalyzer,
+    synonyms: Synonyms,
+    tuning: Tuning,
+    /// Document id by (segment, doc): ranking without touching the doc store.
+    ids: Vec<Vec<String>>,
+}
+
+impl KnowledgeBase {
+    /// Opens (or creates) the index under `<data_dir>/kb/`.
+    pub fn open(data_dir: &Path) -> Result<Self, KbError> {
+        let dir = data_dir.join("kb");
+        std::fs::create_dir_all(&dir).map_err(|e| KbError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
+        let ie = |e: tantivy::TantivyError| KbError::Index {
+            path: dir.clone(),
+            source: e,
+        };
+        let (schema, f) = build_schema();
+        let index = if dir.join("meta.json").exists() {
+            Index::open_in_dir(&dir).map_err(ie)?
+        } else {
+            Index::create_in_dir(&dir, schema).map_err(ie)?
+        };
+        let stem = french_stem_analyzer();
+        let exact = french_exact_analyzer();
+        index.tokenizers().register(FR_STEM, stem.clone());
+        index.tokenizers().register(FR_EXACT, exact.clone());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(ie)?;
+        let mut stem_for_syn = stem.clone();
+        let synonyms = Synonyms::builtin(&mut stem_for_syn);
+        let mut kb = Self {
+            dir,
+            index,
+            reader,
+            f,
+            known: BTreeMap::new(),
+            answers: Vec::new(),
+            stem,
+            exact,
+            synonyms,
+            tuning: Tuning::default(),
+            ids: Vec::new(),
+        };
+        kb.load_known()?;
+        Ok(kb)
+    }
+
+    fn ie(&self) -> impl Fn(tantivy::TantivyError) -> KbError + '_ {
+        |e| KbError::Index {
+            path: self.dir.clone(),
+            source: e,
+        }
+    }
+
+    /// Reads back what is indexed: the hashes for incremental import and the answers.
+    fn load_known(&mut self) -> Result<(), KbError> {
+        let searcher = self.reader.searcher();
+        let addrs = searcher
+            .search(&AllQuery, &DocSetCollector)
+            .map_err(self.ie())?;
+        let mut known = BTreeMap::new();
+        let mut answers = Vec::new();
+        let mut ids: Vec<Vec<String>> = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| vec![String::new(); s.max_doc() as usize])
+            .collect();
+        for addr in addrs {
+            let d: TantivyDocument = searcher.doc(addr).map_err(self.ie())?;
+            let get = |fld: Field| {
+                d.get_first(fld)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            if let Some(slot) = ids
+                .get_mut(addr.segment_ord as usize)
+                .and_then(|s| s.get_mut(addr.doc_id as usize))
+            {
+                *slot = get(self.f.id);
+            }
+            let key = get(self.f.key);
+            known.insert(
+                key,
+                Known {
+                    hash: get(self.f.hash),
+                    source: get(self.f.source),
+                },
+            );
+            if get(self.f.kind) == "answer" {
+                match serde_json::from_str::<StandardAnswer>(&get(self.f.payload)) {
+                    Ok(a) => answers.push(a),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "stored answer unreadable; re-import the answers")
+                    }
+                }
+            }
+        }
+        answers.sort_by(|a, b| (&a.id, &a.language).cmp(&(&b.id, &b.language)));
+        self.known = known;
+        self.answers = answers;
+        self.ids = ids;
+        Ok(())
+    }
+
+    pub fn answers(&self) -> &[StandardAnswer] {
+        &self.answers
+    }
+
+    pub fn tuning(&self) -> Tuning {
+        self.tuning
+    }
+
+    /// Changes query-time weights (no reindexing needed): for tuning experiments.
+    pub fn set_tuning(&mut self, t: Tuning) {
+        self.tuning = t;
+    }
+
+    /// Number of indexed documents.
+    pub fn len(&self) -> usize {
+        self.known.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty()
+    }
+
+    /// Imports a JSON-lines file of fiches (`id, title, description, text, breadcrumb,
+    /// url, …`) or of official questions-réponses (`id, question, answer, …`).
+    /// Incremental: unchanged rows are not rewritten; ids that this file provided
+    /// before and no longer does are removed.
+    pub fn import_fiches(&mut self, path: &Path) -> Result<ImportReport, KbError> {
+        let started = std::time::Instant::now();
+        let file = std::fs::File::open(path).map_err(|e| KbError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let source = format!(
+            "fiches:{}",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("?")
+        );
+        let mut docs = Vec::new();
+        let mut skipped = Vec::new();
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| KbError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match fiche_doc(&line) {
+                Ok(d) => docs.push(d),
+                Err(msg) => skipped.push(format!("{}:{}: {msg}", path.display(), i + 1)),
+            }
+        }
+        let mut report = self.apply(&source, docs)?;
+        report.skipped = skipped;
+        report.seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            source = %source,
+            added = report.added,
+            updated = report.updated,
+            unchanged = report.unchanged,
+            removed = report.removed,
+            "fiches imported"
+        );
+        Ok(report)
+    }
+
+    /// Loads and validates the answers under `dir`, indexes the good ones and returns
+    /// the errors of the others. Answers no longer present are removed.
+    pub fn import_answers(
+        &mut self,
+        dir: &Path,
+        taxonomy_path: Option<&Path>,
+    ) -> Result<(ImportReport, Vec<AnswerError>), KbError> {
+        let started = std::time::Instant::now();
+        let taxonomy = taxonomy_path.map(Taxonomy::load).transpose()?;
+        let (answers, errors) = load_dir(dir, taxonomy.as_ref(), Date::today())?;
+        let docs = answers
+            .iter()
+            .map(|a| {
+                let labels: Vec<String> = a
+                    .request_types
+                    .iter()
+                    .map(|rt| {
+                        taxonomy
+                            .as_ref()
+                            .and_then(|t| t.request_types.iter().find(|r| &r.id == rt))
+                            .map(|r| r.label.clone())
+                            .unwrap_or_else(|| rt.replace('-', " "))
+                    })
+                    .collect();
+                IndexDoc {
+                    key: format!("answer:{}:{}", a.id, a.language),
+                    id: a.id.clone(),
+                    kind: DocKind::Answer,
+                    title: a.title.clone(),
+                    description: String::new(),
+                    breadcrumb: labels.join(" > "),
+                    text: strip_markers(&a.body),
+                    url: String::new(),
+                    language: a.language.clone(),
+                    request_types: a.request_types.clone(),
+                    status: a.status.as_str().to_string(),
+                    valid_from: a.valid_from.as_number(),
+                    valid_until: a.valid_until.as_number(),
+                    payload: serde_json::to_string(a).unwrap_or_default(),
+                }
+            })
+            .collect();
+        let mut report = self.apply("answers", docs)?;
+        report.seconds = started.elapsed().as_secs_f64();
+        for e in &errors {
+            tracing::warn!(error = %e, "standard answer rejected");
+        }
+        Ok((report, errors))
+    }
+
+    /// Writes the difference between what `source` provided before and `docs`.
+    fn apply(&mut self, source: &str, docs: Vec<IndexDoc>) -> Result<ImportReport, KbError> {
+        let mut report = ImportReport::default();
+        let mut seen = BTreeSet::new();
+        let mut writes: Vec<(bool, IndexDoc, String)> = Vec::new();
+        for d in docs {
+            if !seen.insert(d.key.clone()) {
+                report.duplicates += 1;
+                continue;
+            }
+            let h = d.hash();
+            match self.known.get(&d.key) {
+                Some(k) if k.source != source => report.duplicates += 1,
+                Some(k) if k.hash == h => report.unchanged += 1,
+                Some(_) => writes.push((true, d, h)),
+                None => writes.push((false, d, h)),
+            }
+        }
+        let removed: Vec<String> = self
+            .known
+            .iter()
+            .filter(|(k, v)| v.source == source && !seen.contains(*k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if writes.is_empty() && removed.is_empty() {
+            return Ok(report);
+        }
+        let mut writer: IndexWriter = self
+            .index
+            .writer_with_num_threads(1, 100_000_000)
+            .map_err(self.ie())?;
+        for k in &removed {
+            writer.delete_term(Term::from_field_text(self.f.key, k));
+        }
+        report.removed = removed.len();
+        let mut new_known = Vec::new();
+        for (update, d, h) in writes {
+            if update {
+                writer.delete_term(Term::from_field_text(self.f.key, &d.key));
+                report.updated += 1;
+            } else {
+                report.added += 1;
+            }
+            let f = &self.f;
+            let mut td = doc!(
+                f.key => d.key.clone(),
+                f.id => d.id.clone(),
+                f.kind => d.kind.as_str(),
+                f.title => d.title.clone(),
+                f.title_exact => d.title.clone(),
+                f.description => d.description.clone(),
+                f.breadcrumb => d.breadcrumb.clone(),
+                f.text => d.text.clone(),
+                f.language => d.language.clone(),
+                f.hash => h.clone(),
+                f.source => source,
+            );
+            if !d.url.is_empty() {
+                td.add_text(f.url, &d.url);
+            }
+            if d.kind == DocKind::Answer {
+                for rt in &d.request_types {
+                    td.add_text(f.request_type, rt);
+                }
+                td.add_text(f.status, &d.status);
+                td.add_i64(f.valid_from, d.valid_from);
+                td.add_i64(f.valid_until, d.valid_until);
+                td.add_text(f.payload, &d.payload);
+            }
+            writer.add_document(td).map_err(self.ie())?;
+            new_known.push((d.key, h));
+        }
+        writer.commit().map_err(self.ie())?;
+        writer.wait_merging_threads().map_err(self.ie())?;
+        self.reader.reload().map_err(self.ie())?;
+        for k in removed {
+            self.known.remove(&k);
+        }
+        for (k, h) in new_known {
+            self.known.insert(
+                k,
+                Known {
+                    hash: h,
+                    source: source.to_string(),
+                },
+            );
+        }
+        // Segment layout changed: refresh ids (and answers).
+        self.load_known()?;
+        Ok(report)
+    }
+
+    /// Builds the scoring part of a query: every query term in every field, weighted,
+    /// plus synonym terms at a lower weight. A flat disjunction of term queries, so
+    /// tantivy can use block-max WAND.
+    fn text_query(&self, query: &str) -> Vec<(Occur, Box<dyn Query>)> {
+        let mut stem = self.stem.clone();
+        let terms = analyze(&mut stem, query);
+        let words: Vec<&str> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let t = self.tuning;
+        let mut weighted: HashMap<String, f32> = HashMap::new();
+        for term in &terms {
+            *weighted.entry(term.clone()).or_default() += 1.0;
+        }
+        if t.synonyms > 0.0 {
+            for term in self.synonyms.expand(&words, &terms) {
+                weighted.entry(term).or_insert(t.synonyms);
+            }
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut push = |field: Field, term: &str, w: f32| {
+            if w > 0.0 {
+                let q = TermQuery::new(
+                    Term::from_field_text(field, term),
+                    IndexRecordOption::WithFreqs,
+                );
+                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), w))));
+            }
+        };
+        let mut sorted: Vec<(&String, &f32)> = weighted.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        for (term, w) in sorted {
+            push(self.f.title, term, t.title * w);
+            push(self.f.description, term, t.description * w);
+            push(self.f.breadcrumb, term, t.breadcrumb * w);
+            push(self.f.text, term, t.text * w);
+        }
+        if t.title_exact > 0.0 {
+            let mut exact = self.exact.clone();
+            let mut seen = BTreeSet::new();
+            for term in analyze(&mut exact, query) {
+                if seen.insert(term.clone()) {
+                    push(self.f.title_exact, &term, t.title_exact);
+                }
+            }
+        }
+        clauses
+    }
+
+    /// Searches fiches and answers at once.
+    pub fn search(&self, query: &str, opts: &SearchOptions) -> Result<Vec<Hit>, KbError> {
+        let text_clauses = self.text_query(query);
+        if text_clauses.is_empty() || opts.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let scoring = BooleanQuery::new(text_clauses);
+        let mut filters: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let term_q = |field: Field, v: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, v),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let kind = if opts.request_type.is_some() {
+            Some(DocKind::Answer)
+        } else {
+            opts.kind
+        };
+        if let Some(k) = kind {
+            filters.push((Occur::Must, term_q(self.f.kind, k.as_str())));
+        }
+        if let Some(rt) = &opts.request_type {
+            filters.push((Occur::Must, term_q(self.f.request_type, rt)));
+        }
+        if let Some(lang) = &opts.language {
+            // Fiches are French; the language filter applies to answers only.
+            filters.push((
+                Occur::MustNot,
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, term_q(self.f.kind, "answer")),
+                    (Occur::MustNot, term_q(self.f.language, lang)),
+                ])),
+            ));
+        }
+        if opts.usable_answers_only && kind != Some(DocKind::Fiche) {
+            let today = opts.today.as_number();
+            let unusable: Vec<(Occur, Box<dyn Query>)> = vec![
+                (Occur::Should, term_q(self.f.status, "draft")),
+                (Occur::Should, term_q(self.f.status, "retired")),
+                (
+                    Occur::Should,
+                    Box::new(RangeQuery::new_i64_bounds(
+                        "valid_until".to_string(),
+                        Bound::Unbounded,
+                        Bound::Excluded(today),
+                    )),
+                ),
+                (
+                    Occur::Should,
+                    Box::new(RangeQuery::new_i64_bounds(
+                        "valid_from".to_string(),
+                        Bound::Excluded(today),
+                        Bound::Unbounded,
+                    )),
+                ),
+            ];
+            filters.push((Occur::MustNot, Box::new(BooleanQuery::new(unusable))));
+        }
+        let query: Box<dyn Query> = if filters.is_empty() {
+            Box::new(scoring)
+        } else {
+            let mut all: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(scoring))];
+            all.extend(filters);
+            Box::new(BooleanQuery::new(all))
+        };
+        let searcher = self.reader.searcher();
+        let top = searcher
+            .search(&query, &TopDocs::with_limit(opts.limit))
+            .map_err(self.ie())?;
+        let snippet_gens = if opts.snippets {
+            let mut g = Vec::new();
+            for field in [self.f.text, self.f.description] {
+                let mut sg =
+                    SnippetGenerator::create(&searcher, &*query, field).map_err(self.ie())?;
+                sg.set_max_num_chars(220);
+                g.push((field, sg));
+            }
+            g
+        } else {
+            Vec::new()
+        };
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let d: TantivyDocument = searcher.doc(addr).map_err(self.ie())?;
+            let get = |fld: Field| {
+                d.get_first(fld)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            let kind = if get(self.f.kind).as_deref() == Some("answer") {
+                DocKind::Answer
+            } else {
+                DocKind::Fiche
+            };
+            let mut passages = Vec::new();
+            for (field, sg) in &snippet_gens {
+                let text = get(*field).unwrap_or_default();
+                let s = sg.snippet(&text);
+                if !s.highlighted().is_empty() {
+                    passages.push(Passage {
+                        text: s.fragment().to_string(),
+                        highlights: s.highlighted().iter().map(|r| (r.start, r.end)).collect(),
+                    });
+                }
+            }
+            hits.push(Hit {
+                id: get(self.f.id).unwrap_or_default(),
+                kind,
+                title: get(self.f.title).unwrap_or_default(),
+                url: get(self.f.url),
+                language: get(self.f.language).unwrap_or_else(|| "fr".into()),
+                score,
+                passages,
+            });
+        }
+        Ok(hits)
+    }
+
+    /// Ranked ids only (no stored-field reads): the benchmark path.
+    pub fn search_ids(&self, query: &str, limit: usize) -> Result<Vec<String>, KbError> {
+        let clauses = self.text_query(query);
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let q = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher
+            .search(&q, &TopDocs::with_limit(limit))
+            .map_err(self.ie())?;
+        Ok(top
+            .into_iter()
+            .filter_map(|(_, a)| {
+                self.ids
+                    .get(a.segment_ord as usize)
+                    .and_then(|s| s.get(a.doc_id as usize))
+                    .cloned()
+            })
+            .collect())
+    }
+}
+
+/// The searchable form of an answer body: markers removed.
+fn strip_markers(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        match rest[open + 2..].find("}}") {
+            Some(close) => rest = &rest[open + 2 + close + 2..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn json_str(v: &serde_json::Value, key: &str) -> String {
+    match v.get(key) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str())
+            .collect::<Vec<_>>()
+            .join(" > "),
+        _ => String::new(),
+    }
+}
+
+/// One JSON line of a fiche file (or of questions_reponses.jsonl) as an index document.
+fn fiche_doc(line: &str) -> Result<IndexDoc, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    let id = json_str(&v, "id");
+    if id.is_empty() {
+        return Err("no `id`".into());
+    }
+    let mut title = json_str(&v, "title");
+    if title.is_empty() {
+        title = json_str(&v, "question");
+    }
+    let mut text = json_str(&v, "text");
+    if text.is_empty() {
+        text = json_str(&v, "answer");
+    }
+    if title.is_empty() && text.is_empty() {
+        return Err(format!(
+            "fiche {id} has neither title/question nor text/answer"
+        ));
+    }
+    let mut breadcrumb = json_str(&v, "breadcrumb");
+    if breadcrumb.is_empty() {
+        breadcrumb = ["theme", "sous_theme", "dossier"]
+            .iter()
+            .map(|k| json_str(&v, k))
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" > ");
+    }
+    Ok(IndexDoc {
+        key: format!("fiche:{id}"),
+        id,
+        kind: DocKind::Fiche,
+        title,
+        description: json_str(&v, "description"),
+        breadcrumb,
+        text,
+        url: json_str(&v, "url"),
+        language: "fr".into(),
+        request_types: Vec::new(),
+        status: String::new(),
+        valid_from: 0,
+        valid_until: 0,
+        payload: String::new(),
+    })
+}
