@@ -2,3 +2,21 @@
 //! new text from quoted history, forwarded chains, greetings, closings and signatures
 //! (keeping every part labelled), guesses the language, extracts fields (tax year,
 //! references, amounts, dates) and flags sensitive mail (complaint, deadline, distress).
+//!
+//! Everything here is pure, allocation-light and panic-free on any input: it runs
+//! on every incoming mail before anything else looks at it, and mail is hostile
+//! input. Nothing is logged: the text is personal data.
+
+mod correspondent;
+mod fields;
+mod flags;
+mod language;
+mod normalize;
+mod segment;
+
+pub use correspondent::{correspondent, Correspondent};
+pub use fields::{extract_fields, Fields};
+pub use flags::{detect_flags, Flag};
+pub use language::detect_language;
+pub use normalize::{fold, split_lines};
+pub use segment::{clean, Cleaned};
