@@ -32,7 +32,7 @@ fn re(p: &str) -> Regex {
 
 static COMPLAINT: Lazy<Regex> = Lazy::new(|| {
     re(
-        r"\breclamations?\b|\bcontestations?\b|\bje contest|\bnous contest|\bcontester\b|\bconteste (?:la|le|les|cette|ce|votre|vos|formellement)\b|\brecours (?:gracieux|contentieux|hierarchique)|\b(?:former|faire|deposer|introduire|engager) un recours\b|\bporter plainte\b|\bdeposer (?:une )?plainte\b|\bmediateur\b|\bconciliateur\b|\binadmissible\b|\bscandaleu(?:x|se)\b|\bje proteste\b",
+        r"\breclamations?\b|\bcontestations?\b|\bje contest|\bnous contest|\bcontester\b|\bcontest(?:e|ons|ez) (?:l'|(?:la|le|les|cette|ce|cet|votre|vos|formellement|fermement)\b)|\brecours (?:gracieux|contentieux|hierarchique)|\b(?:former|faire|deposer|introduire|engager) un recours\b|\bporter plainte\b|\bdeposer (?:une )?plainte\b|\bmediateur\b|\bconciliateur\b|\binadmissible\b|\bscandaleu(?:x|se)\b|\bje proteste\b",
     )
 });
 
@@ -200,6 +200,7 @@ mod tests {
             Flag::Complaint
         ));
         assert!(has("JE CONTESTE le montant de cet avis", Flag::Complaint));
+        assert!(has("Madame X conteste l’avis reçu", Flag::Complaint));
         assert!(has("je forme un recours gracieux", Flag::Complaint));
         assert!(has("Voici ma contestation.", Flag::Complaint));
         assert!(has("J'envisage un recours.", Flag::Complaint));
