@@ -66,8 +66,18 @@ pub fn normalize(text: &str) -> String {
     // Start of the current token in `out`, to drop an elided word on apostrophe.
     let mut tok_start = 0usize;
     let mut in_token = false;
-    for ch in text.nfkd() {
-        if is_combining_mark(ch) {
+    // ASCII needs no decomposition; only the rest goes through NFKD (the costliest
+    // step of prediction otherwise).
+    for ch in text.chars().flat_map(|c| {
+        let ascii = c.is_ascii();
+        let mut one = Some(c).filter(|_| ascii).into_iter();
+        let mut dec = (!ascii)
+            .then(|| std::iter::once(c).nfkd())
+            .into_iter()
+            .flatten();
+        std::iter::from_fn(move || one.next().or_else(|| dec.next()))
+    }) {
+        if !ch.is_ascii() && is_combining_mark(ch) {
             continue;
         }
         if matches!(ch, '\'' | '’' | 'ʼ' | '‘' | '`' | '´') {
