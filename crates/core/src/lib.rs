@@ -8,6 +8,7 @@ pub mod mail;
 pub mod pii;
 pub mod prediction;
 pub mod routing;
+pub mod workflow;
 
 pub use mail::{
     AttachmentMeta, Defect, DefectKind, Language, MailAddress, ParsedMail, Segment, SegmentKind,
@@ -15,3 +16,7 @@ pub use mail::{
 pub use pii::{PiiKind, PiiSpan, Pseudonymised};
 pub use prediction::{Prediction, ScoredLabel};
 pub use routing::{route, Route, RoutingPolicy};
+pub use workflow::{
+    AgentAction, AgentActionKind, AnswerStatus, MessageState, ModelStatus, OutboxState,
+    RejectReason, Role,
+};

@@ -1,2 +1,238 @@
 //! Storage: the only crate that knows SQL. SQLite is the embedded default (one data
-//! directory, no setup); PostgreSQL comes later behind the same API.
+//! directory, no setup); PostgreSQL sits behind the same API for several instances
+//! sharing the work.
+//!
+//! Design choices that matter to callers:
+//! - Every state change of a message runs in ONE transaction together with its
+//!   agent-action row and its audit row: there is never a validated message without
+//!   its outbox row, nor an action without its audit entry.
+//! - The audit log is append-only (triggers refuse UPDATE/DELETE) and hash-chained,
+//!   so `verify_audit` detects a row changed behind the application's back.
+//! - Queries are written once with `$N` placeholders, which both SQLite and
+//!   PostgreSQL accept; the `with_pool!` macro expands each body once per backend so
+//!   each copy is type-checked against its own driver. Only the few statements that
+//!   genuinely differ (row locking) branch on the backend.
+//! - Timestamps are Unix milliseconds (`i64`) everywhere: the same binds work on
+//!   both backends and ordering is exact.
+
+mod audit;
+mod error;
+mod messages;
+mod outbox;
+mod people;
+mod queue;
+mod types;
+mod versions;
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use audit::{AuditReport, AuditRow};
+pub use error::{StoreError, StoreResult};
+pub use types::*;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// Source of "now". Injected so leases, session expiry and backoff can be tested
+/// without sleeping.
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> Millis;
+}
+
+/// The wall clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> Millis {
+        let now = time::OffsetDateTime::now_utc();
+        (now.unix_timestamp_nanos() / 1_000_000) as i64
+    }
+}
+
+/// A clock that only moves when told to (tests, simulations).
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(start: Millis) -> Self {
+        Self(AtomicI64::new(start))
+    }
+    pub fn set(&self, t: Millis) {
+        self.0.store(t, Ordering::SeqCst);
+    }
+    pub fn advance(&self, d: Duration) {
+        self.0.fetch_add(d.as_millis() as i64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> Millis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Expand `$body` once per backend with `$p` bound to the concrete pool.
+macro_rules! with_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($p) => $body,
+            $crate::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Per-backend way to open a write transaction. On SQLite it is `BEGIN IMMEDIATE`:
+/// a deferred transaction that reads then writes can fail with SQLITE_BUSY when
+/// another writer got in between, and busy_timeout cannot save it. On PostgreSQL
+/// row locks do that job.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+/// The handle every other crate uses. Cheap to clone (a pool handle and a clock).
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Open (creating if needed) and migrate. Accepts `sqlite:PATH` (the file is
+    /// created if missing; WAL, foreign keys, busy timeout) and
+    /// `postgres://…` / `postgresql://…`.
+    pub async fn open(database_url: &str) -> StoreResult<Store> {
+        let pool = if database_url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(database_url)
+                .map_err(|e| StoreError::open(database_url, e))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await
+                .map_err(|e| StoreError::open(database_url, e))?;
+            sqlx::migrate!("migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Migrate {
+                    backend: "sqlite",
+                    source: e,
+                })?;
+            Pool::Sqlite(pool)
+        } else if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+        {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .connect(database_url)
+                .await
+                .map_err(|e| StoreError::open(database_url, e))?;
+            sqlx::migrate!("migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Migrate {
+                    backend: "postgres",
+                    source: e,
+                })?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl {
+                scheme: database_url
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            });
+        };
+        tracing::info!(backend = ?backend_of(&pool), "store opened and migrated");
+        Ok(Store {
+            pool,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Replace the clock (tests, simulations).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    pub fn backend(&self) -> Backend {
+        backend_of(&self.pool)
+    }
+
+    pub fn now_ms(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    /// Close the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        with_pool!(self, p => p.close().await)
+    }
+}
+
+fn backend_of(pool: &Pool) -> Backend {
+    match pool {
+        Pool::Sqlite(_) => Backend::Sqlite,
+        Pool::Postgres(_) => Backend::Postgres,
+    }
+}
+
+/// Hex SHA-256, used for session ids and the audit chain.
+pub(crate) fn sha256_hex(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}

@@ -1,0 +1,229 @@
+//! The human workflow around a message: who may act, the states a message moves
+//! through, what an agent did, and where a validated reply is in the outbox.
+//!
+//! Kept here (pure, no I/O) so the store, the web app and the sender agree on one
+//! vocabulary, and the names stored in the database are the serde names below.
+
+use serde::{Deserialize, Serialize};
+
+use crate::routing::Route;
+
+/// Declares a string-coded enum: serde name == database value == `as_str()`.
+macro_rules! coded_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $code:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $code)] $variant),+
+        }
+
+        impl $name {
+            /// Every variant, for listings and exhaustive tests.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable code stored in the database and shown in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            /// Parse a stored code; `None` for anything unknown.
+            pub fn parse(code: &str) -> Option<Self> {
+                match code { $($code => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+coded_enum! {
+    /// What a user may do. Ordered by power: an admin can do what a supervisor can.
+    Role {
+        /// Works through the queues of the mailboxes they are given.
+        Agent => "agent",
+        /// Manages standard answers and model versions; sees every mailbox.
+        Supervisor => "supervisor",
+        /// Manages mailboxes, accounts, taxonomy and retention.
+        Admin => "admin",
+    }
+}
+
+impl Role {
+    /// Supervisors and admins see every mailbox; agents only those assigned.
+    pub fn sees_all_mailboxes(self) -> bool {
+        matches!(self, Role::Supervisor | Role::Admin)
+    }
+}
+
+coded_enum! {
+    /// Where a message is in its life. The first five are "open" (in a queue).
+    MessageState {
+        /// Stored, not triaged yet.
+        New => "new",
+        /// A draft is ready for an agent.
+        ReadyToValidate => "ready_to_validate",
+        /// A person must research the case; no draft.
+        NeedsResearch => "needs_research",
+        /// Sensitive: complaint, deadline, distress, threat.
+        Escalated => "escalated",
+        /// The model was unsure and offered nothing.
+        Abstained => "abstained",
+        /// An agent validated a reply; it is in the outbox.
+        Validated => "validated",
+        /// The reply left through SMTP.
+        Sent => "sent",
+        /// Closed without a reply (spam, duplicate, handled elsewhere).
+        Closed => "closed",
+    }
+}
+
+impl MessageState {
+    /// Open states are the ones that appear in work queues.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            MessageState::New
+                | MessageState::ReadyToValidate
+                | MessageState::NeedsResearch
+                | MessageState::Escalated
+                | MessageState::Abstained
+        )
+    }
+}
+
+impl From<Route> for MessageState {
+    fn from(r: Route) -> Self {
+        match r {
+            Route::ReadyToValidate => MessageState::ReadyToValidate,
+            Route::NeedsResearch => MessageState::NeedsResearch,
+            Route::Escalate => MessageState::Escalated,
+            Route::Abstain => MessageState::Abstained,
+        }
+    }
+}
+
+coded_enum! {
+    /// Why an agent rejected a draft: the tag feeds retraining and dashboards.
+    RejectReason {
+        WrongType => "wrong_type",
+        OutdatedAnswer => "outdated_answer",
+        NeedsResearch => "needs_research",
+        Tone => "tone",
+        Other => "other",
+    }
+}
+
+coded_enum! {
+    /// The kind of an agent action, as stored in `agent_actions.kind`.
+    AgentActionKind {
+        ValidateSend => "validate_send",
+        Edit => "edit",
+        CorrectCategory => "correct_category",
+        Reject => "reject",
+        Assign => "assign",
+        Escalate => "escalate",
+        RevealPii => "reveal_pii",
+    }
+}
+
+/// What an agent did to a message, with the payload each kind needs. Free text
+/// (edited reply, notes) never goes into the audit log, only into the action row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AgentAction {
+    /// Validate and send; `edited` when the text differs from the draft.
+    ValidateSend {
+        edited: bool,
+    },
+    Edit,
+    CorrectCategory {
+        from: Option<String>,
+        to: String,
+    },
+    Reject {
+        reason: RejectReason,
+    },
+    Assign {
+        to_user: i64,
+    },
+    Escalate,
+    /// The agent unmasked personal data: always logged.
+    RevealPii,
+}
+
+impl AgentAction {
+    pub fn kind(&self) -> AgentActionKind {
+        match self {
+            AgentAction::ValidateSend { .. } => AgentActionKind::ValidateSend,
+            AgentAction::Edit => AgentActionKind::Edit,
+            AgentAction::CorrectCategory { .. } => AgentActionKind::CorrectCategory,
+            AgentAction::Reject { .. } => AgentActionKind::Reject,
+            AgentAction::Assign { .. } => AgentActionKind::Assign,
+            AgentAction::Escalate => AgentActionKind::Escalate,
+            AgentAction::RevealPii => AgentActionKind::RevealPii,
+        }
+    }
+}
+
+coded_enum! {
+    /// A reply's place in the outbox. `Failed` may be retried unless permanent
+    /// (the store keeps `next_attempt_at` NULL for permanent failures).
+    OutboxState {
+        Queued => "queued",
+        Sending => "sending",
+        Sent => "sent",
+        Failed => "failed",
+    }
+}
+
+coded_enum! {
+    /// Lifecycle of a model version: a supervisor promotes or retires it.
+    ModelStatus {
+        Candidate => "candidate",
+        Active => "active",
+        Retired => "retired",
+    }
+}
+
+coded_enum! {
+    /// Lifecycle of a standard answer version.
+    AnswerStatus {
+        Draft => "draft",
+        Validated => "validated",
+        Retired => "retired",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for s in MessageState::ALL {
+            assert_eq!(MessageState::parse(s.as_str()), Some(*s));
+        }
+        for r in RejectReason::ALL {
+            assert_eq!(RejectReason::parse(r.as_str()), Some(*r));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn routes_map_to_open_states() {
+        for r in [
+            Route::ReadyToValidate,
+            Route::NeedsResearch,
+            Route::Escalate,
+            Route::Abstain,
+        ] {
+            assert!(MessageState::from(r).is_open());
+        }
+        assert!(!MessageState::Sent.is_open());
+        assert_eq!(AgentAction::Escalate.kind(), AgentActionKind::Escalate);
+    }
+}

@@ -1,0 +1,111 @@
+//! Errors name the operation and the entity (by internal id, never by personal
+//! data) so a log line is actionable without exposing a citizen.
+
+/// `op` strings look like `"validate message 42 by user 3"`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("open database '{url}': {source}")]
+    Open {
+        /// The URL with any password removed.
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("unsupported database URL scheme '{scheme}' (expected sqlite: or postgres://)")]
+    UnsupportedUrl { scheme: String },
+    #[error("migrate {backend} database: {source}")]
+    Migrate {
+        backend: &'static str,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("{op}: {source}")]
+    Db {
+        op: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{op}: not found")]
+    NotFound { op: String },
+    #[error("{op}: forbidden")]
+    Forbidden { op: String },
+    #[error("{op}: message is in state '{state}'")]
+    InvalidState { op: String, state: String },
+    #[error("{op}: conflict: {detail}")]
+    Conflict { op: String, detail: String },
+    #[error("{op}: stored value is corrupt: {detail}")]
+    Corrupt { op: String, detail: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    pub(crate) fn open(url: &str, source: sqlx::Error) -> Self {
+        StoreError::Open {
+            url: redact_url(url),
+            source,
+        }
+    }
+
+    /// True when the failure is a uniqueness violation (a caller may treat it as
+    /// "already done").
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            StoreError::Conflict { .. } => true,
+            StoreError::Db { source, .. } => is_unique_violation(source),
+            _ => false,
+        }
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Attach the operation name to a sqlx error. A uniqueness violation becomes
+/// `Conflict` so callers need not inspect driver errors.
+pub(crate) trait OpContext<T> {
+    fn op(self, op: impl FnOnce() -> String) -> Result<T, StoreError>;
+}
+
+impl<T> OpContext<T> for Result<T, sqlx::Error> {
+    fn op(self, op: impl FnOnce() -> String) -> Result<T, StoreError> {
+        self.map_err(|source| {
+            let op = op();
+            if is_unique_violation(&source) {
+                let detail = match &source {
+                    sqlx::Error::Database(d) => d.message().to_string(),
+                    other => other.to_string(),
+                };
+                StoreError::Conflict { op, detail }
+            } else {
+                StoreError::Db { op, source }
+            }
+        })
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    // postgres://user:password@host/db -> postgres://user:***@host/db
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.split_once('@') {
+            let user = creds.split(':').next().unwrap_or_default();
+            return format!("{scheme}://{user}:***@{host}");
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_password_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://me:s3cret@127.0.0.1:5432/db"),
+            "postgres://me:***@127.0.0.1:5432/db"
+        );
+        assert_eq!(redact_url("sqlite:/tmp/x.db"), "sqlite:/tmp/x.db");
+    }
+}

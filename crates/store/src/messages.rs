@@ -1,0 +1,721 @@
+//! Messages: idempotent ingest, triage results, and every agent action, each in
+//! one transaction with its action row and audit row.
+
+use facteur_core::{AgentActionKind, MessageState, RejectReason, Route};
+use serde_json::{json, Value};
+
+use crate::audit::audit_append;
+use crate::error::{OpContext, StoreError, StoreResult};
+use crate::people::ACCESS_SQL;
+use crate::types::{conf_in, conf_out, parse_json};
+use crate::{
+    with_pool, ActionRecord, BeginWrite, InsertOutcome, Message, NewMessage, NewTriage, Store,
+    TriageResult, ValidateReply,
+};
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: i64,
+    mailbox_id: i64,
+    message_id: String,
+    content_hash: String,
+    subject: String,
+    from_name: Option<String>,
+    from_address: Option<String>,
+    date: Option<String>,
+    received_at: i64,
+    thread_id: Option<String>,
+    parsed: String,
+    pseudonymised_text: String,
+    language: Option<String>,
+    state: String,
+    assigned_to: Option<i64>,
+    category: Option<String>,
+    confidence: f64,
+    pii_kinds: String,
+    flags: String,
+    updated_at: i64,
+}
+
+const MESSAGE_COLS: &str = "id, mailbox_id, message_id, content_hash, subject, from_name, \
+    from_address, date, received_at, thread_id, parsed, pseudonymised_text, language, state, \
+    assigned_to, category, confidence, pii_kinds, flags, updated_at";
+
+impl MessageRow {
+    fn into_message(self) -> StoreResult<Message> {
+        let state = parse_state(&self.state, self.id)?;
+        Ok(Message {
+            id: self.id,
+            mailbox_id: self.mailbox_id,
+            message_id: self.message_id,
+            content_hash: self.content_hash,
+            subject: self.subject,
+            from_name: self.from_name,
+            from_address: self.from_address,
+            date: self.date,
+            received_at: self.received_at,
+            thread_id: self.thread_id,
+            parsed: parse_json(&self.parsed),
+            pseudonymised_text: self.pseudonymised_text,
+            language: self.language,
+            state,
+            assigned_to: self.assigned_to,
+            category: self.category,
+            confidence: conf_out(self.confidence),
+            pii_kinds: serde_json::from_str(&self.pii_kinds).unwrap_or_default(),
+            flags: serde_json::from_str(&self.flags).unwrap_or_default(),
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+pub(crate) fn parse_state(s: &str, id: i64) -> StoreResult<MessageState> {
+    MessageState::parse(s).ok_or_else(|| StoreError::Corrupt {
+        op: format!("read message {id}"),
+        detail: format!("unknown state '{s}'"),
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct TriageRow {
+    id: i64,
+    message_id: i64,
+    model_version: Option<String>,
+    category: Option<String>,
+    confidence: Option<f64>,
+    route: String,
+    answer_id: Option<String>,
+    answer_version: Option<i64>,
+    draft_text: Option<String>,
+    passages: String,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ActionRow {
+    id: i64,
+    message_id: i64,
+    user_id: i64,
+    at: i64,
+    kind: String,
+    before: String,
+    after: String,
+    model_version: Option<String>,
+}
+
+/// What loading a message for an action returns.
+#[derive(sqlx::FromRow)]
+struct ActionTarget {
+    mailbox_id: i64,
+    state: String,
+    category: Option<String>,
+    assigned_to: Option<i64>,
+    model_version: Option<String>,
+    draft_text: Option<String>,
+}
+
+/// One agent action, as data, so a single transactional routine applies all kinds.
+struct ActionSpec<'a> {
+    op: String,
+    message_id: i64,
+    user_id: i64,
+    kind: AgentActionKind,
+    /// States from which the action is allowed.
+    allowed_from: fn(MessageState) -> bool,
+    set_state: Option<MessageState>,
+    set_category: Option<String>,
+    set_assigned: Option<i64>,
+    /// Non-personal facts recorded in the action's `after` and in the audit row.
+    extra: Value,
+    outbox: Option<&'a ValidateReply>,
+    return_raw: bool,
+}
+
+#[derive(Debug, Default)]
+struct ActionOutcome {
+    action_id: i64,
+    outbox_id: Option<i64>,
+    raw: Option<Vec<u8>>,
+}
+
+fn any_state(_: MessageState) -> bool {
+    true
+}
+
+fn open_state(s: MessageState) -> bool {
+    s.is_open()
+}
+
+impl Store {
+    /// Store a received message. Idempotent: the same (mailbox, Message-ID,
+    /// content hash) returns `Duplicate` with the existing id, also when several
+    /// ingesters race (unique index + `ON CONFLICT DO NOTHING`).
+    pub async fn insert_message(&self, m: &NewMessage) -> StoreResult<InsertOutcome> {
+        let now = self.now_ms();
+        // The content hash, not the Message-ID, names the message in errors: it
+        // identifies without carrying anything a sender wrote.
+        let short = m
+            .content_hash
+            .get(..12)
+            .unwrap_or(&m.content_hash)
+            .to_string();
+        let op = || format!("insert message {short} into mailbox {}", m.mailbox_id);
+        let received_at = m.received_at.unwrap_or(now);
+        let parsed = m.parsed.to_string();
+        let pii = serde_json::to_string(&m.pii_kinds).unwrap_or_else(|_| "[]".into());
+        let flags = serde_json::to_string(&m.flags).unwrap_or_else(|_| "[]".into());
+        with_pool!(self, p => {
+            let inserted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO messages (mailbox_id, message_id, content_hash, raw, subject, from_name, \
+                 from_address, date, received_at, thread_id, parsed, pseudonymised_text, language, \
+                 state, pii_kinds, flags, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'new', $14, $15, $16) \
+                 ON CONFLICT (mailbox_id, message_id, content_hash) DO NOTHING RETURNING id",
+            )
+            .bind(m.mailbox_id)
+            .bind(&m.message_id)
+            .bind(&m.content_hash)
+            .bind(&m.raw)
+            .bind(&m.subject)
+            .bind(&m.from_name)
+            .bind(&m.from_address)
+            .bind(&m.date)
+            .bind(received_at)
+            .bind(&m.thread_id)
+            .bind(&parsed)
+            .bind(&m.pseudonymised_text)
+            .bind(&m.language)
+            .bind(&pii)
+            .bind(&flags)
+            .bind(now)
+            .fetch_optional(p)
+            .await
+            .op(op)?;
+            if let Some(id) = inserted {
+                tracing::debug!(id, mailbox = m.mailbox_id, "message stored");
+                return Ok(InsertOutcome::Inserted(id));
+            }
+            let existing: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM messages WHERE mailbox_id = $1 AND message_id = $2 AND content_hash = $3",
+            )
+            .bind(m.mailbox_id)
+            .bind(&m.message_id)
+            .bind(&m.content_hash)
+            .fetch_optional(p)
+            .await
+            .op(op)?;
+            match existing {
+                Some(id) => Ok(InsertOutcome::Duplicate(id)),
+                None => Err(StoreError::Conflict {
+                    op: op(),
+                    detail: "insert skipped but no existing row found".into(),
+                }),
+            }
+        })
+    }
+
+    pub async fn get_message(&self, id: i64) -> StoreResult<Option<Message>> {
+        let row: Option<MessageRow> = with_pool!(self, p => {
+            sqlx::query_as(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(p)
+                .await
+                .op(|| format!("get message {id}"))
+        })?;
+        row.map(MessageRow::into_message).transpose()
+    }
+
+    /// The raw bytes as received. Showing them to a person unmasks personal data:
+    /// UI callers should go through `reveal_pii_logged`.
+    pub async fn get_raw(&self, id: i64) -> StoreResult<Option<Vec<u8>>> {
+        with_pool!(self, p => {
+            sqlx::query_scalar("SELECT raw FROM messages WHERE id = $1")
+                .bind(id)
+                .fetch_optional(p)
+                .await
+                .op(|| format!("get raw message {id}"))
+        })
+    }
+
+    /// Messages of a thread, oldest first.
+    pub async fn thread_messages(&self, thread_id: &str) -> StoreResult<Vec<Message>> {
+        let rows: Vec<MessageRow> = with_pool!(self, p => {
+            sqlx::query_as(&format!(
+                "SELECT {MESSAGE_COLS} FROM messages WHERE thread_id = $1 ORDER BY received_at, id"
+            ))
+            .bind(thread_id)
+            .fetch_all(p)
+            .await
+            .op(|| "list thread messages".to_string())
+        })?;
+        rows.into_iter().map(MessageRow::into_message).collect()
+    }
+
+    pub async fn count_messages(&self, mailbox_id: Option<i64>) -> StoreResult<i64> {
+        let op = || format!("count messages of mailbox {mailbox_id:?}");
+        with_pool!(self, p => {
+            match mailbox_id {
+                Some(mb) => sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE mailbox_id = $1")
+                    .bind(mb)
+                    .fetch_one(p)
+                    .await
+                    .op(op),
+                None => sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+                    .fetch_one(p)
+                    .await
+                    .op(op),
+            }
+        })
+    }
+
+    /// Record what the pipeline decided and move the message to the routed state.
+    /// Only open messages are (re)triaged: a validated or sent one keeps its state.
+    pub async fn record_triage(&self, t: &NewTriage) -> StoreResult<i64> {
+        let now = self.now_ms();
+        let op = || format!("record triage of message {}", t.message_id);
+        let state = MessageState::from(t.route);
+        let passages = t.passages.to_string();
+        let pii = serde_json::to_string(&t.pii_kinds).unwrap_or_else(|_| "[]".into());
+        let flags = serde_json::to_string(&t.flags).unwrap_or_else(|_| "[]".into());
+        let confidence = t.confidence.filter(|c| c.is_finite()).map(f64::from);
+        let details = json!({
+            "route": route_code(t.route),
+            "category": t.category,
+            "confidence": confidence,
+            "model_version": t.model_version,
+            "answer": t.answer_id.as_ref().map(|a| format!("{a}@{}", t.answer_version.unwrap_or(0))),
+        });
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            let current: Option<String> = sqlx::query_scalar("SELECT state FROM messages WHERE id = $1")
+                .bind(t.message_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .op(op)?;
+            let current = match current {
+                Some(s) => parse_state(&s, t.message_id)?,
+                None => return Err(StoreError::NotFound { op: op() }),
+            };
+            if !current.is_open() {
+                return Err(StoreError::InvalidState { op: op(), state: current.as_str().into() });
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO triage_results (message_id, model_version, category, confidence, route, \
+                 answer_id, answer_version, draft_text, passages, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            )
+            .bind(t.message_id)
+            .bind(&t.model_version)
+            .bind(&t.category)
+            .bind(confidence)
+            .bind(route_code(t.route))
+            .bind(&t.answer_id)
+            .bind(t.answer_version)
+            .bind(&t.draft_text)
+            .bind(&passages)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .op(op)?;
+            sqlx::query(
+                "UPDATE messages SET state = $1, category = $2, confidence = $3, \
+                 language = COALESCE($4, language), pseudonymised_text = COALESCE($5, pseudonymised_text), \
+                 pii_kinds = $6, flags = $7, updated_at = $8 WHERE id = $9",
+            )
+            .bind(state.as_str())
+            .bind(&t.category)
+            .bind(conf_in(t.confidence))
+            .bind(&t.language)
+            .bind(&t.pseudonymised_text)
+            .bind(&pii)
+            .bind(&flags)
+            .bind(now)
+            .bind(t.message_id)
+            .execute(&mut *tx)
+            .await
+            .op(op)?;
+            audit_append!(tx, now, "system".to_string(), "message.triage",
+                format!("message:{}", t.message_id), details).op(op)?;
+            tx.commit().await.op(op)?;
+            Ok(id)
+        })
+    }
+
+    pub async fn latest_triage(&self, message_id: i64) -> StoreResult<Option<TriageResult>> {
+        let row: Option<TriageRow> = with_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT id, message_id, model_version, category, confidence, route, answer_id, \
+                 answer_version, draft_text, passages, created_at FROM triage_results \
+                 WHERE message_id = $1 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(message_id)
+            .fetch_optional(p)
+            .await
+            .op(|| format!("get triage of message {message_id}"))
+        })?;
+        row.map(|r| {
+            let route = parse_route(&r.route).ok_or_else(|| StoreError::Corrupt {
+                op: format!("read triage {}", r.id),
+                detail: format!("unknown route '{}'", r.route),
+            })?;
+            Ok(TriageResult {
+                id: r.id,
+                message_id: r.message_id,
+                model_version: r.model_version,
+                category: r.category,
+                confidence: r.confidence.map(|c| c as f32),
+                route,
+                answer_id: r.answer_id,
+                answer_version: r.answer_version,
+                draft_text: r.draft_text,
+                passages: parse_json(&r.passages),
+                created_at: r.created_at,
+            })
+        })
+        .transpose()
+    }
+
+    /// Agent actions on a message, oldest first.
+    pub async fn list_actions(&self, message_id: i64) -> StoreResult<Vec<ActionRecord>> {
+        let rows: Vec<ActionRow> = with_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT id, message_id, user_id, at, kind, before, after, model_version \
+                 FROM agent_actions WHERE message_id = $1 ORDER BY id",
+            )
+            .bind(message_id)
+            .fetch_all(p)
+            .await
+            .op(|| format!("list actions of message {message_id}"))
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ActionRecord {
+                id: r.id,
+                message_id: r.message_id,
+                user_id: r.user_id,
+                at: r.at,
+                kind: r.kind,
+                before: parse_json(&r.before),
+                after: parse_json(&r.after),
+                model_version: r.model_version,
+            })
+            .collect())
+    }
+
+    // ------------------------------------------------------------ agent actions
+
+    /// Validate (possibly edited) text and queue it for sending, atomically:
+    /// message → `validated`, action row, outbox row, audit row. Returns the
+    /// outbox id. Fails (and changes nothing) if the user may not access the
+    /// mailbox, the message is not open, or the reply Message-ID is already used.
+    pub async fn validate_and_queue(&self, v: &ValidateReply) -> StoreResult<i64> {
+        let out = self
+            .apply_action(ActionSpec {
+                op: format!("validate message {} by user {}", v.message_id, v.user_id),
+                message_id: v.message_id,
+                user_id: v.user_id,
+                kind: AgentActionKind::ValidateSend,
+                allowed_from: open_state,
+                set_state: Some(MessageState::Validated),
+                set_category: None,
+                set_assigned: None,
+                extra: json!({}),
+                outbox: Some(v),
+                return_raw: false,
+            })
+            .await?;
+        out.outbox_id.ok_or_else(|| StoreError::Corrupt {
+            op: format!("validate message {}", v.message_id),
+            detail: "no outbox id".into(),
+        })
+    }
+
+    /// Set the right request type (training data for the next model).
+    pub async fn correct_category(
+        &self,
+        message_id: i64,
+        user_id: i64,
+        category: &str,
+    ) -> StoreResult<i64> {
+        self.apply_action(ActionSpec {
+            op: format!("correct category of message {message_id} by user {user_id}"),
+            message_id,
+            user_id,
+            kind: AgentActionKind::CorrectCategory,
+            allowed_from: any_state,
+            set_state: None,
+            set_category: Some(category.to_string()),
+            set_assigned: None,
+            extra: json!({}),
+            outbox: None,
+            return_raw: false,
+        })
+        .await
+        .map(|o| o.action_id)
+    }
+
+    /// Reject the draft with a reason; the message goes to the human queue
+    /// (`needs_research`) whatever the reason, since no draft will be sent.
+    pub async fn reject_draft(
+        &self,
+        message_id: i64,
+        user_id: i64,
+        reason: RejectReason,
+    ) -> StoreResult<i64> {
+        self.apply_action(ActionSpec {
+            op: format!("reject draft of message {message_id} by user {user_id}"),
+            message_id,
+            user_id,
+            kind: AgentActionKind::Reject,
+            allowed_from: open_state,
+            set_state: Some(MessageState::NeedsResearch),
+            set_category: None,
+            set_assigned: None,
+            extra: json!({"reason": reason.as_str()}),
+            outbox: None,
+            return_raw: false,
+        })
+        .await
+        .map(|o| o.action_id)
+    }
+
+    /// Assign to a user who may access the mailbox.
+    pub async fn assign(&self, message_id: i64, by_user: i64, to_user: i64) -> StoreResult<i64> {
+        self.apply_action(ActionSpec {
+            op: format!("assign message {message_id} to user {to_user} by user {by_user}"),
+            message_id,
+            user_id: by_user,
+            kind: AgentActionKind::Assign,
+            allowed_from: open_state,
+            set_state: None,
+            set_category: None,
+            set_assigned: Some(to_user),
+            extra: json!({}),
+            outbox: None,
+            return_raw: false,
+        })
+        .await
+        .map(|o| o.action_id)
+    }
+
+    pub async fn escalate(&self, message_id: i64, user_id: i64) -> StoreResult<i64> {
+        self.apply_action(ActionSpec {
+            op: format!("escalate message {message_id} by user {user_id}"),
+            message_id,
+            user_id,
+            kind: AgentActionKind::Escalate,
+            allowed_from: open_state,
+            set_state: Some(MessageState::Escalated),
+            set_category: None,
+            set_assigned: None,
+            extra: json!({}),
+            outbox: None,
+            return_raw: false,
+        })
+        .await
+        .map(|o| o.action_id)
+    }
+
+    /// Return the raw message (unmasked personal data) and log that this user saw
+    /// it, in the same transaction: there is no unlogged way through the store's
+    /// action API.
+    pub async fn reveal_pii_logged(&self, message_id: i64, user_id: i64) -> StoreResult<Vec<u8>> {
+        let out = self
+            .apply_action(ActionSpec {
+                op: format!("reveal personal data of message {message_id} to user {user_id}"),
+                message_id,
+                user_id,
+                kind: AgentActionKind::RevealPii,
+                allowed_from: any_state,
+                set_state: None,
+                set_category: None,
+                set_assigned: None,
+                extra: json!({}),
+                outbox: None,
+                return_raw: true,
+            })
+            .await?;
+        Ok(out.raw.unwrap_or_default())
+    }
+
+    async fn apply_action(&self, spec: ActionSpec<'_>) -> StoreResult<ActionOutcome> {
+        let now = self.now_ms();
+        let op = || spec.op.clone();
+        let lock = self.row_lock_suffix();
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            let target: Option<ActionTarget> = sqlx::query_as(&format!(
+                "SELECT m.mailbox_id, m.state, m.category, m.assigned_to, \
+                 (SELECT t.model_version FROM triage_results t WHERE t.message_id = m.id ORDER BY t.id DESC LIMIT 1) AS model_version, \
+                 (SELECT t.draft_text FROM triage_results t WHERE t.message_id = m.id ORDER BY t.id DESC LIMIT 1) AS draft_text \
+                 FROM messages m WHERE m.id = $1{lock}"
+            ))
+            .bind(spec.message_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .op(op)?;
+            let Some(target) = target else {
+                return Err(StoreError::NotFound { op: op() });
+            };
+            let allowed: i64 = sqlx::query_scalar(ACCESS_SQL)
+                .bind(spec.user_id)
+                .bind(target.mailbox_id)
+                .fetch_one(&mut *tx)
+                .await
+                .op(op)?;
+            if allowed == 0 {
+                tracing::warn!(user = spec.user_id, message = spec.message_id, "action refused: no access");
+                return Err(StoreError::Forbidden { op: op() });
+            }
+            if let Some(assignee) = spec.set_assigned {
+                let ok: i64 = sqlx::query_scalar(ACCESS_SQL)
+                    .bind(assignee)
+                    .bind(target.mailbox_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .op(op)?;
+                if ok == 0 {
+                    return Err(StoreError::Forbidden { op: op() });
+                }
+            }
+            let state = parse_state(&target.state, spec.message_id)?;
+            if !(spec.allowed_from)(state) {
+                return Err(StoreError::InvalidState { op: op(), state: state.as_str().into() });
+            }
+            let new_state = spec.set_state.unwrap_or(state);
+            let new_category = spec.set_category.clone().or_else(|| target.category.clone());
+            let new_assigned = spec.set_assigned.or(target.assigned_to);
+            let mut after = json!({
+                "state": new_state.as_str(),
+                "category": new_category,
+                "assigned_to": new_assigned,
+            });
+            merge(&mut after, &spec.extra);
+
+            let mut outbox_id = None;
+            if let Some(v) = spec.outbox {
+                let edited = target.draft_text.as_deref().map(str::trim) != Some(v.body.trim());
+                let name: String = sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
+                    .bind(v.user_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .op(op)?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO outbox (message_id, reply_message_id, to_address, subject, in_reply_to, \
+                     references_hdr, body, validated_by, validated_by_name, state, attempts, \
+                     next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', 0, $10, $10) RETURNING id",
+                )
+                .bind(v.message_id)
+                .bind(&v.reply_message_id)
+                .bind(&v.to_address)
+                .bind(&v.subject)
+                .bind(&v.in_reply_to)
+                .bind(v.references.join(" "))
+                .bind(&v.body)
+                .bind(v.user_id)
+                .bind(&name)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .op(op)?;
+                merge(&mut after, &json!({"edited": edited, "outbox_id": id}));
+                outbox_id = Some(id);
+            }
+
+            sqlx::query(
+                "UPDATE messages SET state = $1, category = $2, assigned_to = $3, updated_at = $4 WHERE id = $5",
+            )
+            .bind(new_state.as_str())
+            .bind(&new_category)
+            .bind(new_assigned)
+            .bind(now)
+            .bind(spec.message_id)
+            .execute(&mut *tx)
+            .await
+            .op(op)?;
+
+            let before = json!({
+                "state": state.as_str(),
+                "category": target.category,
+                "assigned_to": target.assigned_to,
+            });
+            let action_id: i64 = sqlx::query_scalar(
+                "INSERT INTO agent_actions (message_id, user_id, at, kind, before, after, model_version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(spec.message_id)
+            .bind(spec.user_id)
+            .bind(now)
+            .bind(spec.kind.as_str())
+            .bind(before.to_string())
+            .bind(after.to_string())
+            .bind(&target.model_version)
+            .fetch_one(&mut *tx)
+            .await
+            .op(op)?;
+
+            let raw: Option<Vec<u8>> = if spec.return_raw {
+                Some(
+                    sqlx::query_scalar("SELECT raw FROM messages WHERE id = $1")
+                        .bind(spec.message_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .op(op)?,
+                )
+            } else {
+                None
+            };
+
+            // Only states, categories, ids and reason codes: never text or addresses.
+            let details = json!({
+                "kind": spec.kind.as_str(),
+                "action_id": action_id,
+                "before": before,
+                "after": after,
+                "model_version": target.model_version,
+            });
+            audit_append!(tx, now, format!("user:{}", spec.user_id),
+                &format!("message.{}", spec.kind.as_str()),
+                format!("message:{}", spec.message_id), details).op(op)?;
+            tx.commit().await.op(op)?;
+            Ok(ActionOutcome { action_id, outbox_id, raw })
+        })
+    }
+
+    /// `FOR UPDATE` on PostgreSQL; nothing on SQLite, where `BEGIN IMMEDIATE`
+    /// already serialises writers.
+    pub(crate) fn row_lock_suffix(&self) -> &'static str {
+        match self.backend() {
+            crate::Backend::Sqlite => "",
+            crate::Backend::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+fn merge(into: &mut Value, extra: &Value) {
+    if let (Some(a), Some(b)) = (into.as_object_mut(), extra.as_object()) {
+        for (k, v) in b {
+            a.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+pub(crate) fn route_code(r: Route) -> &'static str {
+    match r {
+        Route::ReadyToValidate => "ready_to_validate",
+        Route::NeedsResearch => "needs_research",
+        Route::Escalate => "escalate",
+        Route::Abstain => "abstain",
+    }
+}
+
+fn parse_route(s: &str) -> Option<Route> {
+    Some(match s {
+        "ready_to_validate" => Route::ReadyToValidate,
+        "needs_research" => Route::NeedsResearch,
+        "escalate" => Route::Escalate,
+        "abstain" => Route::Abstain,
+        _ => return None,
+    })
+}

@@ -1,0 +1,252 @@
+//! The outbox: validated replies waiting for SMTP, claimed with a lease so that
+//! several senders (several processes on PostgreSQL) never send the same reply
+//! twice while all are alive, and a crashed sender's claim expires.
+//!
+//! Claiming is one statement: `UPDATE … WHERE id = (SELECT … LIMIT 1)`; on
+//! PostgreSQL the inner select carries `FOR UPDATE SKIP LOCKED` so concurrent
+//! claimers pick different rows instead of queueing on the same one.
+
+use std::time::Duration;
+
+use facteur_core::{MessageState, OutboxState};
+use serde_json::json;
+
+use crate::audit::audit_append;
+use crate::error::{OpContext, StoreError, StoreResult};
+use crate::{with_pool, Backend, BeginWrite, Millis, OutboxItem, Store};
+
+/// After this many attempts a failure is treated as permanent.
+pub const MAX_SEND_ATTEMPTS: i64 = 12;
+const BACKOFF_BASE_MS: i64 = 30_000;
+const BACKOFF_MAX_MS: i64 = 3_600_000;
+
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    id: i64,
+    message_id: i64,
+    reply_message_id: String,
+    to_address: String,
+    subject: String,
+    in_reply_to: Option<String>,
+    references_hdr: String,
+    body: String,
+    validated_by: i64,
+    validated_by_name: String,
+    state: String,
+    attempts: i64,
+    last_error: Option<String>,
+    next_attempt_at: Option<i64>,
+    lease_owner: Option<String>,
+    lease_until: Option<i64>,
+    sent_at: Option<i64>,
+    created_at: i64,
+}
+
+const OUTBOX_COLS: &str = "id, message_id, reply_message_id, to_address, subject, in_reply_to, \
+    references_hdr, body, validated_by, validated_by_name, state, attempts, last_error, \
+    next_attempt_at, lease_owner, lease_until, sent_at, created_at";
+
+impl OutboxRow {
+    fn into_item(self) -> StoreResult<OutboxItem> {
+        let state = OutboxState::parse(&self.state).ok_or_else(|| StoreError::Corrupt {
+            op: format!("read outbox {}", self.id),
+            detail: format!("unknown state '{}'", self.state),
+        })?;
+        Ok(OutboxItem {
+            id: self.id,
+            message_id: self.message_id,
+            reply_message_id: self.reply_message_id,
+            to_address: self.to_address,
+            subject: self.subject,
+            in_reply_to: self.in_reply_to,
+            references: self
+                .references_hdr
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            body: self.body,
+            validated_by: self.validated_by,
+            validated_by_name: self.validated_by_name,
+            state,
+            attempts: self.attempts,
+            last_error: self.last_error,
+            next_attempt_at: self.next_attempt_at,
+            lease_owner: self.lease_owner,
+            lease_until: self.lease_until,
+            sent_at: self.sent_at,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// Exponential backoff after `attempts` tries: 30 s, 1 min, 2 min… capped at 1 h.
+pub fn retry_delay_ms(attempts: i64) -> Millis {
+    let shift = attempts.saturating_sub(1).clamp(0, 20) as u32;
+    BACKOFF_BASE_MS
+        .saturating_mul(1i64 << shift)
+        .min(BACKOFF_MAX_MS)
+}
+
+impl Store {
+    /// Take the next due reply (queued, retryable failure whose time has come, or
+    /// a sending one whose lease expired) and lease it to `worker`.
+    pub async fn claim_outbox(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> StoreResult<Option<OutboxItem>> {
+        let now = self.now_ms();
+        let until = now.saturating_add(lease.as_millis() as i64);
+        let skip = match self.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE outbox SET state = 'sending', lease_owner = $1, lease_until = $2, \
+             attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM outbox WHERE \
+               (state IN ('queued', 'failed') AND next_attempt_at IS NOT NULL AND next_attempt_at <= $3) \
+               OR (state = 'sending' AND lease_until < $3) \
+             ORDER BY id LIMIT 1{skip}) \
+             RETURNING {OUTBOX_COLS}"
+        );
+        let op = || format!("claim outbox for worker '{worker}'");
+        let row: Option<OutboxRow> = with_pool!(self, p => {
+            sqlx::query_as(&sql)
+                .bind(worker)
+                .bind(until)
+                .bind(now)
+                .fetch_optional(p)
+                .await
+                .op(op)
+        })?;
+        row.map(OutboxRow::into_item).transpose()
+    }
+
+    pub async fn get_outbox(&self, id: i64) -> StoreResult<Option<OutboxItem>> {
+        let row: Option<OutboxRow> = with_pool!(self, p => {
+            sqlx::query_as(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(p)
+                .await
+                .op(|| format!("get outbox {id}"))
+        })?;
+        row.map(OutboxRow::into_item).transpose()
+    }
+
+    pub async fn get_outbox_for_message(&self, message_id: i64) -> StoreResult<Option<OutboxItem>> {
+        let row: Option<OutboxRow> = with_pool!(self, p => {
+            sqlx::query_as(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE message_id = $1"))
+                .bind(message_id)
+                .fetch_optional(p)
+                .await
+                .op(|| format!("get outbox of message {message_id}"))
+        })?;
+        row.map(OutboxRow::into_item).transpose()
+    }
+
+    /// The SMTP server accepted the reply. Only the current lease holder may say
+    /// so: a worker whose lease expired and was taken over gets `Conflict`.
+    pub async fn mark_sent(&self, outbox_id: i64, worker: &str) -> StoreResult<()> {
+        let now = self.now_ms();
+        let op = || format!("mark outbox {outbox_id} sent by worker '{worker}'");
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            let message_id: Option<i64> = sqlx::query_scalar(
+                "UPDATE outbox SET state = 'sent', sent_at = $1, lease_owner = NULL, lease_until = NULL, \
+                 next_attempt_at = NULL, last_error = NULL \
+                 WHERE id = $2 AND state = 'sending' AND lease_owner = $3 RETURNING message_id",
+            )
+            .bind(now)
+            .bind(outbox_id)
+            .bind(worker)
+            .fetch_optional(&mut *tx)
+            .await
+            .op(op)?;
+            let Some(message_id) = message_id else {
+                return Err(StoreError::Conflict { op: op(), detail: "not leased by this worker".into() });
+            };
+            sqlx::query("UPDATE messages SET state = $1, updated_at = $2 WHERE id = $3")
+                .bind(MessageState::Sent.as_str())
+                .bind(now)
+                .bind(message_id)
+                .execute(&mut *tx)
+                .await
+                .op(op)?;
+            audit_append!(tx, now, format!("worker:{worker}"), "outbox.sent",
+                format!("outbox:{outbox_id}"), json!({"message": message_id})).op(op)?;
+            tx.commit().await.op(op)?;
+            Ok(())
+        })
+    }
+
+    /// The attempt failed. A retryable failure is rescheduled with backoff;
+    /// a permanent one (or too many attempts) stays `failed` with no next attempt,
+    /// for a person to look at. `error` is kept on the row, never logged.
+    pub async fn mark_failed(
+        &self,
+        outbox_id: i64,
+        worker: &str,
+        permanent: bool,
+        error: &str,
+    ) -> StoreResult<()> {
+        let now = self.now_ms();
+        let op = || format!("mark outbox {outbox_id} failed by worker '{worker}'");
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            let attempts: Option<i64> = sqlx::query_scalar(
+                "SELECT attempts FROM outbox WHERE id = $1 AND state = 'sending' AND lease_owner = $2",
+            )
+            .bind(outbox_id)
+            .bind(worker)
+            .fetch_optional(&mut *tx)
+            .await
+            .op(op)?;
+            let Some(attempts) = attempts else {
+                return Err(StoreError::Conflict { op: op(), detail: "not leased by this worker".into() });
+            };
+            let permanent = permanent || attempts >= MAX_SEND_ATTEMPTS;
+            let next: Option<i64> = if permanent { None } else { Some(now.saturating_add(retry_delay_ms(attempts))) };
+            sqlx::query(
+                "UPDATE outbox SET state = 'failed', last_error = $1, next_attempt_at = $2, \
+                 lease_owner = NULL, lease_until = NULL WHERE id = $3",
+            )
+            .bind(error)
+            .bind(next)
+            .bind(outbox_id)
+            .execute(&mut *tx)
+            .await
+            .op(op)?;
+            audit_append!(tx, now, format!("worker:{worker}"), "outbox.failed",
+                format!("outbox:{outbox_id}"), json!({"permanent": permanent, "attempts": attempts})).op(op)?;
+            tx.commit().await.op(op)?;
+            tracing::warn!(outbox = outbox_id, attempts, permanent, "send attempt failed");
+            Ok(())
+        })
+    }
+
+    /// Count of outbox rows per state (dashboards, health checks).
+    pub async fn outbox_count(&self, state: OutboxState) -> StoreResult<i64> {
+        with_pool!(self, p => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = $1")
+                .bind(state.as_str())
+                .fetch_one(p)
+                .await
+                .op(|| format!("count outbox in state {state}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_then_caps() {
+        assert_eq!(retry_delay_ms(1), 30_000);
+        assert_eq!(retry_delay_ms(2), 60_000);
+        assert_eq!(retry_delay_ms(3), 120_000);
+        assert_eq!(retry_delay_ms(50), BACKOFF_MAX_MS);
+        assert_eq!(retry_delay_ms(0), 30_000);
+    }
+}

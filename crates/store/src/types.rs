@@ -1,0 +1,390 @@
+//! What goes in and out of the store. Row structs (`*Row`, crate-private) mirror
+//! the tables; the public types carry parsed enums and JSON.
+
+use facteur_core::{MessageState, ModelStatus, OutboxState, ParsedMail, PiiKind, Role, Route};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Millis;
+
+// ---------------------------------------------------------------- people
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    /// Argon2 PHC string; hashing is the caller's job so the store never sees a password.
+    pub password_hash: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMailbox {
+    pub name: String,
+    pub address: String,
+    pub signature: String,
+    pub settings: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mailbox {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+    pub signature: String,
+    pub settings: Value,
+    pub created_at: Millis,
+}
+
+/// A login session. `id` is the SHA-256 of the bearer token: the token itself
+/// is never stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub last_seen_at: Millis,
+}
+
+// ---------------------------------------------------------------- messages
+
+#[derive(Debug, Clone, Default)]
+pub struct NewMessage {
+    pub mailbox_id: i64,
+    pub message_id: String,
+    pub content_hash: String,
+    pub raw: Vec<u8>,
+    pub subject: String,
+    pub from_name: Option<String>,
+    pub from_address: Option<String>,
+    /// RFC 3339 from the Date header.
+    pub date: Option<String>,
+    /// When Facteur received it; `None` = now.
+    pub received_at: Option<Millis>,
+    pub thread_id: Option<String>,
+    /// Segments, attachment metadata, defects… (JSON).
+    pub parsed: Value,
+    pub pseudonymised_text: String,
+    pub language: Option<String>,
+    pub pii_kinds: Vec<PiiKind>,
+    pub flags: Vec<String>,
+}
+
+impl NewMessage {
+    /// Fill what a parsed mail already knows. The thread key is the root of the
+    /// References chain (else In-Reply-To, else the message itself), so replies
+    /// group under the first message of the conversation.
+    pub fn from_parsed(mailbox_id: i64, raw: Vec<u8>, mail: &ParsedMail) -> NewMessage {
+        let thread_id = mail
+            .references
+            .first()
+            .or_else(|| mail.in_reply_to.first())
+            .cloned()
+            .unwrap_or_else(|| mail.message_id.clone());
+        let parsed = serde_json::json!({
+            "attachments": mail.attachments,
+            "defects": mail.defects,
+            "in_reply_to": mail.in_reply_to,
+            "references": mail.references,
+            "raw_size": mail.raw_size,
+        });
+        NewMessage {
+            mailbox_id,
+            message_id: mail.message_id.clone(),
+            content_hash: mail.content_hash.clone(),
+            raw,
+            subject: mail.subject.clone(),
+            from_name: mail.from.as_ref().and_then(|f| f.name.clone()),
+            from_address: mail.from.as_ref().and_then(|f| f.address.clone()),
+            date: mail.date.clone(),
+            received_at: None,
+            thread_id: Some(thread_id),
+            parsed,
+            pseudonymised_text: String::new(),
+            language: None,
+            pii_kinds: Vec::new(),
+            flags: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted(i64),
+    /// Same mailbox, Message-ID and content hash already stored: this id.
+    Duplicate(i64),
+}
+
+impl InsertOutcome {
+    pub fn id(self) -> i64 {
+        match self {
+            InsertOutcome::Inserted(id) | InsertOutcome::Duplicate(id) => id,
+        }
+    }
+}
+
+/// A stored message without its raw bytes (fetch those with `get_raw`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    pub id: i64,
+    pub mailbox_id: i64,
+    pub message_id: String,
+    pub content_hash: String,
+    pub subject: String,
+    pub from_name: Option<String>,
+    pub from_address: Option<String>,
+    pub date: Option<String>,
+    pub received_at: Millis,
+    pub thread_id: Option<String>,
+    pub parsed: Value,
+    pub pseudonymised_text: String,
+    pub language: Option<String>,
+    pub state: MessageState,
+    pub assigned_to: Option<i64>,
+    pub category: Option<String>,
+    pub confidence: Option<f32>,
+    pub pii_kinds: Vec<PiiKind>,
+    pub flags: Vec<String>,
+    pub updated_at: Millis,
+}
+
+// ---------------------------------------------------------------- queue
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueSort {
+    /// Oldest first: backlog age is what the service is judged on.
+    #[default]
+    Age,
+    /// Most confident first: quick validations, unscored last.
+    Confidence,
+}
+
+/// Position after the last row of a page. Opaque to the UI via `encode`/`decode`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueCursor {
+    pub received_at: Millis,
+    pub confidence: f64,
+    pub id: i64,
+}
+
+impl QueueCursor {
+    pub fn encode(&self) -> String {
+        format!("{}_{}_{}", self.received_at, self.confidence, self.id)
+    }
+    pub fn decode(s: &str) -> Option<QueueCursor> {
+        let mut it = s.split('_');
+        let received_at = it.next()?.parse().ok()?;
+        let confidence: f64 = it.next()?.parse().ok()?;
+        let id = it.next()?.parse().ok()?;
+        if it.next().is_some() || !confidence.is_finite() {
+            return None;
+        }
+        Some(QueueCursor {
+            received_at,
+            confidence,
+            id,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum QueuePage {
+    #[default]
+    First,
+    /// Keyset paging: constant time whatever the depth.
+    After(QueueCursor),
+    /// Offset paging for "jump to page N"; cost grows with the offset.
+    Offset(u32),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueueQuery {
+    /// `None` = every mailbox (supervisors); callers pass the agent's mailboxes.
+    pub mailbox_ids: Option<Vec<i64>>,
+    /// Empty = all open states.
+    pub states: Vec<MessageState>,
+    pub category: Option<String>,
+    pub assigned_to: Option<i64>,
+    pub sort: QueueSort,
+    pub page: QueuePage,
+    /// Clamped to 1..=500.
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueRow {
+    pub id: i64,
+    pub mailbox_id: i64,
+    pub subject: String,
+    pub from_name: Option<String>,
+    pub received_at: Millis,
+    pub state: MessageState,
+    pub category: Option<String>,
+    pub confidence: Option<f32>,
+    pub assigned_to: Option<i64>,
+    #[serde(skip)]
+    pub cursor: QueueCursor,
+}
+
+// ---------------------------------------------------------------- triage
+
+#[derive(Debug, Clone)]
+pub struct NewTriage {
+    pub message_id: i64,
+    pub model_version: Option<String>,
+    pub category: Option<String>,
+    pub confidence: Option<f32>,
+    pub route: Route,
+    pub answer_id: Option<String>,
+    pub answer_version: Option<i64>,
+    pub draft_text: Option<String>,
+    pub passages: Value,
+    pub language: Option<String>,
+    pub pseudonymised_text: Option<String>,
+    pub pii_kinds: Vec<PiiKind>,
+    pub flags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TriageResult {
+    pub id: i64,
+    pub message_id: i64,
+    pub model_version: Option<String>,
+    pub category: Option<String>,
+    pub confidence: Option<f32>,
+    pub route: Route,
+    pub answer_id: Option<String>,
+    pub answer_version: Option<i64>,
+    pub draft_text: Option<String>,
+    pub passages: Value,
+    pub created_at: Millis,
+}
+
+// ---------------------------------------------------------------- actions
+
+/// An agent validates a reply: what goes into the outbox.
+#[derive(Debug, Clone)]
+pub struct ValidateReply {
+    pub message_id: i64,
+    pub user_id: i64,
+    /// Exactly the text that will be sent.
+    pub body: String,
+    /// Generated once by the caller (e.g. `<uuid@mailbox-domain>`), reused on retries.
+    pub reply_message_id: String,
+    pub to_address: String,
+    pub subject: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionRecord {
+    pub id: i64,
+    pub message_id: i64,
+    pub user_id: i64,
+    pub at: Millis,
+    pub kind: String,
+    pub before: Value,
+    pub after: Value,
+    pub model_version: Option<String>,
+}
+
+// ---------------------------------------------------------------- outbox
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub message_id: i64,
+    pub reply_message_id: String,
+    pub to_address: String,
+    pub subject: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub body: String,
+    pub validated_by: i64,
+    pub validated_by_name: String,
+    pub state: OutboxState,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<Millis>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<Millis>,
+    pub sent_at: Option<Millis>,
+    pub created_at: Millis,
+}
+
+// ---------------------------------------------------------------- versions
+
+#[derive(Debug, Clone)]
+pub struct NewAnswerVersion {
+    pub answer_id: String,
+    pub title: String,
+    pub language: String,
+    pub content: String,
+    pub valid_from: Option<String>,
+    pub valid_until: Option<String>,
+    pub author_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswerVersion {
+    pub answer_id: String,
+    pub version: i64,
+    pub status: facteur_core::AnswerStatus,
+    pub title: String,
+    pub language: String,
+    pub content: String,
+    pub valid_from: Option<String>,
+    pub valid_until: Option<String>,
+    pub author_id: Option<i64>,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelVersion {
+    pub id: String,
+    pub created_at: Millis,
+    pub status: ModelStatus,
+    pub metrics: Value,
+    pub trained_by: Option<i64>,
+    pub promoted_by: Option<i64>,
+    pub promoted_at: Option<Millis>,
+    /// Promotion + 90 days: past it, suggestions may be switched off.
+    pub review_due: Option<Millis>,
+}
+
+// ---------------------------------------------------------------- helpers
+
+pub(crate) fn parse_json(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or(Value::Null)
+}
+
+pub(crate) fn conf_out(c: f64) -> Option<f32> {
+    if c < 0.0 {
+        None
+    } else {
+        Some(c as f32)
+    }
+}
+
+pub(crate) fn conf_in(c: Option<f32>) -> f64 {
+    match c {
+        Some(c) if c.is_finite() && c >= 0.0 => f64::from(c),
+        _ => -1.0,
+    }
+}
