@@ -16,22 +16,22 @@ use crate::Candidate;
 
 static CIVILITY_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
-        r"\b(?:M\.|MM\.|Mr\b\.?|MR\b\.?|Mme\b\.?|MME\b\.?|Mmes\b\.?|Mlle\b\.?|MLLE\b\.?|Melle\b\.?|Dr\b\.?|Pr\b\.?|(?i:monsieur|madame|mademoiselle|docteur|ma[îi]tre)\b)",
+        r"(?-u:\b)(?:M\.|MM\.|Mr(?-u:\b)\.?|MR(?-u:\b)\.?|Mme(?-u:\b)\.?|MME(?-u:\b)\.?|Mmes(?-u:\b)\.?|Mlle(?-u:\b)\.?|MLLE(?-u:\b)\.?|Melle(?-u:\b)\.?|Dr(?-u:\b)\.?|Pr(?-u:\b)\.?|(?i:monsieur|madame|mademoiselle|docteur|ma[îi]tre)(?-u:\b))",
     )
     .unwrap()
 });
 
 static SOUSSIGNE_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"(?i)\bsoussign[ée](?:\(e\)|\(es\)|\(s\)|es|e|s)?[ \t\u{a0},]*").unwrap()
+    Regex::new(r"(?i)(?-u:\b)soussign[ée](?:\(e\)|\(es\)|\(s\)|es|e|s)?[ \t\u{a0},]*").unwrap()
 });
 
 static GREETING_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"(?mi)^[ \t>]*(?:bonjour|bonsoir|salut|hello|ch[eè]re?s?)\b").unwrap()
+    Regex::new(r"(?mi)^[ \t>]*(?:bonjour|bonsoir|salut|hello|ch[eè]re?s?)(?-u:\b)").unwrap()
 });
 
 static CLOSING_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
-        r"(?i)\b(?:bien\s+|très\s+)?(?:cordialement|cordialt|salutations(?:\s+distingu[ée]es|\s+respectueuses)?|bien\s+à\s+vous|respectueusement|amicalement|sinc[èe]rement|en\s+vous\s+remerciant(?:\s+par\s+avance|\s+d'avance)?|merci\s+d'avance|merci\s+par\s+avance|bonne\s+journ[ée]e|bonne\s+soir[ée]e)\b[ \t]*[,.!]?",
+        r"(?i)(?-u:\b)(?:bien\s+|très\s+)?(?:cordialement|cordialt|salutations(?:\s+distingu[ée]es|\s+respectueuses)?|bien\s+à\s+vous|respectueusement|amicalement|sinc[èe]rement|en\s+vous\s+remerciant(?:\s+par\s+avance|\s+d'avance)?|merci\s+d'avance|merci\s+par\s+avance|bonne\s+journ[ée]e|bonne\s+soir[ée]e)(?-u:\b)[ \t]*[,.!]?",
     )
     .unwrap()
 });
@@ -503,7 +503,7 @@ pub(crate) fn find_known(text: &str, known: &[&str], out: &mut Vec<Candidate>) {
                 .join(r"[\s\u{a0}]+")
         })
         .collect();
-    let pattern = format!(r"(?i)\b(?:{})\b", alternatives.join("|"));
+    let pattern = format!(r"(?i)(?-u:\b)(?:{})(?-u:\b)", alternatives.join("|"));
     let Ok(re) = RegexBuilder::new(&pattern).size_limit(1 << 22).build() else {
         return;
     };

@@ -30,8 +30,10 @@ static FISCAL_RE: Lazy<Regex> =
 /// Words that announce a fiscal number; with one of them just before, the
 /// boundary rule is relaxed (a number may be followed by " 2 enfants").
 static FISCAL_CONTEXT_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"(?i)(?:fiscal|\bspi\b|n°\s*fiscal|identifiant\s+fiscal|num[ée]ro\s+fiscal)")
-        .unwrap()
+    Regex::new(
+        r"(?i)(?:fiscal|(?-u:\b)spi(?-u:\b)|n°\s*fiscal|identifiant\s+fiscal|num[ée]ro\s+fiscal)",
+    )
+    .unwrap()
 });
 
 static PHONE_RE: Lazy<Regex> = Lazy::new(|| {
@@ -49,41 +51,46 @@ static EMAIL_RE: Lazy<Regex> = Lazy::new(|| {
 });
 
 /// A capitalised street-name tail: "de la Paix", "Victor Hugo", "du 8 Mai 1945".
-const TAIL: &str = r"(?:[ \u{a0}]+(?:(?:de|du|des|la|le|les|aux|au|à|sur|sous|en)[ \u{a0}]+)*(?:[dlDL]['’])?(?:\p{Lu}\p{Ll}{0,2}\.|\p{Lu}[\p{L}\-'’]*|[0-9]{1,4}(?:er|e)?\b))+";
+const TAIL: &str = r"(?:[ \u{a0}]+(?:(?:de|du|des|la|le|les|aux|au|à|sur|sous|en)[ \u{a0}]+)*(?:[dlDL]['’])?(?:\p{Lu}\p{Ll}{0,2}\.|\p{Lu}[\p{L}\-'’]*|[0-9]{1,4}(?:er|e)?(?-u:\b)))+";
 /// Fallback when the street is typed in lower case: at most three words, so a
 /// whole sentence is not swallowed.
 const TAIL_LOWER: &str = r"(?:[ \u{a0}]+\p{Ll}[\p{L}\-'’]*){1,3}";
-const STREET_TYPES: &str = r"(?:rue|avenue|ave|boulevard|bd|bld|blvd|all[ée]e|place|chemin|impasse|route|rte|quai|cours|square|lieu-dit|lieudit|r[ée]sidence|passage|sentier|voie|esplanade|faubourg|fbg|cit[ée]|hameau|rond-point|promenade|villa|clos|parvis|mont[ée]e|traverse|venelle|ruelle|lotissement|domaine|chauss[ée]e)\b|(?:av|pl|ch|imp|sq|fg|bd)\.";
+const STREET_TYPES: &str = r"(?:rue|avenue|ave|boulevard|bd|bld|blvd|all[ée]e|place|chemin|impasse|route|rte|quai|cours|square|lieu-dit|lieudit|r[ée]sidence|passage|sentier|voie|esplanade|faubourg|fbg|hameau|rond-point|promenade|villa|clos|parvis|mont[ée]e|traverse|venelle|ruelle|lotissement|domaine|chauss[ée]e)(?-u:\b)|cite(?-u:\b)|cité|(?:av|pl|ch|imp|sq|fg|bd)\.";
 
 static STREET_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(&format!(
-        r"(?:(?i:b[âa]t(?:iment)?\.?|esc(?:alier)?\.?|app?t\.?|appartement|entr[ée]e)[ \u{{a0}}]*[A-Z0-9]{{1,4}}[ \u{{a0}}]*,?[ \u{{a0}}]*)*\b[0-9]{{1,4}}(?:[ \u{{a0}}]?(?i:bis|ter|quater|[a-d])\b)?,?[ \u{{a0}}]*(?i:{STREET_TYPES})(?:{TAIL}|{TAIL_LOWER})"
+        r"(?:(?i:b[âa]t(?:iment)?\.?|esc(?:alier)?\.?|app?t\.?|appartement|entr[ée]e)[ \u{{a0}}]*[A-Z0-9]{{1,4}}[ \u{{a0}}]*,?[ \u{{a0}}]*)*(?-u:\b)[0-9]{{1,4}}(?:[ \u{{a0}}]?(?i:bis|ter|quater|[a-d])(?-u:\b))?,?[ \u{{a0}}]*(?i:{STREET_TYPES})(?:{TAIL}|{TAIL_LOWER})"
     ))
     .unwrap()
 });
 
 /// A named place without a street number: "Résidence Les Pins", "lieu-dit Le Bourg".
 static PLACE_RE: Lazy<Regex> = Lazy::new(|| {
+    // The keyword capitalised (or lieu-dit) and a capitalised name right after it:
+    // "carte de résidence en France" and "résidence de 10 ans" are not places.
     Regex::new(&format!(
-        r"\b(?i:r[ée]sidence|lotissement|lieu-dit|lieudit|hameau)(?:{TAIL})"
+        r"(?-u:\b)(?:R[ée]sidence|R[ÉE]SIDENCE|Lotissement|LOTISSEMENT|Hameau|HAMEAU|(?i:lieu-dit|lieudit))[ \u{{a0}}]+\p{{Lu}}[\p{{L}}\-'’]*(?:{TAIL})?"
     ))
     .unwrap()
 });
 
 static BP_RE: Lazy<Regex> =
-    Lazy::new(|| Regex::new(r"\b(?:BP|B\.P\.|CS|TSA)[ \u{a0}]?[0-9]{1,6}\b").unwrap());
+    Lazy::new(|| Regex::new(r"(?-u:\b)(?:BP|B\.P\.|CS|TSA)[ \u{a0}]?[0-9]{1,6}(?-u:\b)").unwrap());
 
 const CITY_WORD: &str = r"(?:\p{Lu}[\p{L}'’]*(?:-(?:\p{Lu}[\p{L}'’]*|sur|sous|en|le|la|les|lès|lez|de|du|des|et|[dl]['’]\p{Lu}[\p{L}]*))*)";
 
 static POSTCODE_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(&format!(
-        r"\b(?:0[1-9]|[1-8][0-9]|9[0-8])[0-9]{{3}}[ \u{{a0}}]+{CITY_WORD}(?:[ \u{{a0}}]{CITY_WORD}){{0,3}}(?:[ \u{{a0}}]+(?i:cedex)(?:[ \u{{a0}}]+[0-9]{{1,2}}\b)?)?"
+        r"(?-u:\b)(?:0[1-9]|[1-8][0-9]|9[0-8])[0-9]{{3}}[ \u{{a0}}]+{CITY_WORD}(?:[ \u{{a0}}]{CITY_WORD}){{0,3}}(?:[ \u{{a0}}]+(?i:cedex)(?:[ \u{{a0}}]+[0-9]{{1,2}}(?-u:\b))?)?"
     ))
     .unwrap()
 });
 
 static CEDEX_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"\b\p{Lu}[\p{L}\-'’]+[ \u{a0}]+(?i:cedex)\b(?:[ \u{a0}]+[0-9]{1,2}\b)?").unwrap()
+    Regex::new(
+        r"(?-u:\b)\p{Lu}[\p{L}\-'’]+[ \u{a0}]+(?i:cedex)(?-u:\b)(?:[ \u{a0}]+[0-9]{1,2}(?-u:\b))?",
+    )
+    .unwrap()
 });
 
 /// Words that follow a 5-digit number without being a city: amounts, counts and

@@ -134,6 +134,8 @@ fn addresses() {
         ("1 quai Voltaire", "1 quai Voltaire"),
         ("7 rue du 8 Mai 1945", "7 rue du 8 Mai 1945"),
         ("Résidence Les Pins", "Résidence Les Pins"),
+        ("14 cité des Fleurs", "14 cité des Fleurs"),
+        ("Hameau Saint-Jean", "Hameau Saint-Jean"),
     ] {
         assert_eq!(found(t), vec![(PiiKind::PostalAddress, a)], "{t}");
     }
@@ -179,6 +181,8 @@ fn negatives() {
         "avis d'imposition 2023 sur les revenus 2022",
         "la résidence principale et la résidence secondaire",
         "Cordialement,\nLe Service des Impôts",
+        "ma carte de résidence en France, résidence de 10 ans",
+        "une Résidence principale",
     ] {
         assert!(found(t).is_empty(), "{t} -> {:?}", found(t));
     }

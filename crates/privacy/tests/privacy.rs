@@ -317,7 +317,7 @@ proptest! {
         let text = format!("{a} {v} {b}");
         let p = Detector::new().pseudonymise(&text);
         prop_assert!(
-            p.spans.iter().any(|s| s.kind == PiiKind::Iban && &text[s.start..s.end] == v),
+            p.spans.iter().any(|s| s.kind == PiiKind::Iban && text[s.start..s.end] == v),
             "{v} not found in {text:?}: {:?}", p.spans
         );
         prop_assert!(!p.text.contains(&v));
@@ -330,7 +330,7 @@ proptest! {
         let text = format!("{a} {v} {b}");
         let p = Detector::new().pseudonymise(&text);
         prop_assert!(
-            p.spans.iter().any(|s| s.kind == PiiKind::Nir && &text[s.start..s.end] == v),
+            p.spans.iter().any(|s| s.kind == PiiKind::Nir && text[s.start..s.end] == v),
             "{v} not found in {text:?}: {:?}", p.spans
         );
         prop_assert!(!p.text.contains(&v));
