@@ -17,8 +17,12 @@ pub fn softmax_t(scores: &mut [f32], temperature: f32) {
         return;
     }
     let mut sum = 0f32;
+    let inv = 1.0 / t;
     for s in scores.iter_mut() {
-        *s = ((*s - max) / t).exp();
+        let z = (*s - max) * inv;
+        // exp(-40) < 5e-18: below f32 resolution next to the top class's exp(0) = 1,
+        // and skipping it saves most of the work for large taxonomies.
+        *s = if z > -40.0 { z.exp() } else { 0.0 };
         sum += *s;
     }
     for s in scores.iter_mut() {
