@@ -119,9 +119,11 @@ fn build_queue_sql(
         _ => 0,
     };
     let arm_limit = u64::from(limit) + u64::from(offset);
-    let order = match q.sort {
-        QueueSort::Age => "received_at ASC, id ASC",
-        QueueSort::Confidence => "confidence DESC, id DESC",
+    // Arms read only (sort key, id) so each is an index-only scan; the full rows
+    // are fetched by id for the final page alone.
+    let (key, dir) = match q.sort {
+        QueueSort::Age => ("received_at", "ASC"),
+        QueueSort::Confidence => ("confidence", "DESC"),
     };
 
     let mut binds: Vec<Bind> = Vec::new();
@@ -169,14 +171,21 @@ fn build_queue_sql(
     for mb in &mb_params {
         for st in &st_params {
             arms.push(format!(
-                "SELECT * FROM (SELECT {QUEUE_COLS} FROM messages \
-                 WHERE mailbox_id = {mb} AND state = {st}{shared} ORDER BY {order} LIMIT {arm_limit}) AS a{}",
+                "SELECT * FROM (SELECT id, {key} AS k FROM messages \
+                 WHERE mailbox_id = {mb} AND state = {st}{shared} \
+                 ORDER BY {key} {dir}, id {dir} LIMIT {arm_limit}) AS a{}",
                 arms.len()
             ));
         }
     }
+    let cols = QUEUE_COLS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
-        "{} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+        "SELECT {cols} FROM messages m JOIN ({} ORDER BY k {dir}, id {dir} LIMIT {limit} OFFSET {offset}) \
+         AS page ON page.id = m.id ORDER BY m.{key} {dir}, m.id {dir}",
         arms.join(" UNION ALL ")
     );
     (sql, binds)
@@ -195,7 +204,7 @@ mod tests {
         // category + 2 cursor values + 2 mailboxes + 2 states
         assert_eq!(binds.len(), 7);
         assert!(sql.contains("category = $1"));
-        assert!(sql.ends_with("ORDER BY received_at ASC, id ASC LIMIT 20 OFFSET 0"));
+        assert!(sql.contains("ORDER BY k ASC, id ASC LIMIT 20 OFFSET 0"));
     }
 
     struct QueryFixture;

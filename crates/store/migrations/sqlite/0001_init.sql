@@ -66,7 +66,7 @@ CREATE TABLE messages (
 CREATE INDEX messages_queue_age ON messages (mailbox_id, state, received_at, id);
 CREATE INDEX messages_queue_conf ON messages (mailbox_id, state, confidence, id);
 CREATE INDEX messages_queue_cat ON messages (mailbox_id, state, category, received_at, id);
-CREATE INDEX messages_state_age ON messages (state, received_at, id);
+CREATE INDEX messages_queue_cat_conf ON messages (mailbox_id, state, category, confidence, id);
 CREATE INDEX messages_thread ON messages (thread_id);
 
 CREATE TABLE triage_results (

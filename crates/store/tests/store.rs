@@ -1,0 +1,1057 @@
+//! Integration tests of the store. Every test body runs against a fresh SQLite
+//! file by default, or a fresh PostgreSQL database when FACTEUR_TEST_PG_URL is set
+//! (e.g. `postgres://postgres@127.0.0.1:15432/postgres`).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use facteur_core::{AnswerStatus, MessageState, OutboxState, RejectReason, Role, Route};
+use facteur_store::{
+    Backend, InsertOutcome, ManualClock, NewAnswerVersion, NewMailbox, NewMessage, NewTriage,
+    NewUser, QueueCursor, QueuePage, QueueQuery, QueueSort, Store, StoreError, ValidateReply,
+};
+use serde_json::json;
+
+const T0: i64 = 1_750_000_000_000;
+
+struct TestDb {
+    store: Store,
+    url: String,
+    clock: Arc<ManualClock>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+async fn test_store() -> TestDb {
+    let clock = Arc::new(ManualClock::new(T0));
+    if let Ok(admin_url) = std::env::var("FACTEUR_TEST_PG_URL") {
+        let name = format!(
+            "facteur_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            T0 % 1000
+        );
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .expect("connect admin");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&admin)
+            .await
+            .expect("drop db");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create db");
+        admin.close().await;
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|x| x.0)
+            .unwrap_or(&admin_url);
+        let url = format!("{base}/{name}");
+        let store = Store::open(&url).await.expect("open pg store");
+        return TestDb {
+            store: store.with_clock(clock.clone()),
+            url,
+            clock,
+            _dir: None,
+        };
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite:{}", dir.path().join("facteur.db").display());
+    let store = Store::open(&url).await.expect("open sqlite store");
+    TestDb {
+        store: store.with_clock(clock.clone()),
+        url,
+        clock,
+        _dir: Some(dir),
+    }
+}
+
+/// Raw SQL behind the store's back (tampering, bulk seeding).
+async fn raw_exec(db: &TestDb, sql: &str) -> Result<u64, sqlx::Error> {
+    match db.store.backend() {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await?;
+            let r = sqlx::raw_sql(sql).execute(&pool).await;
+            pool.close().await;
+            r.map(|r| r.rows_affected())
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await?;
+            let r = sqlx::raw_sql(sql).execute(&pool).await;
+            pool.close().await;
+            r.map(|r| r.rows_affected())
+        }
+    }
+}
+
+async fn raw_count(db: &TestDb, sql: &str) -> i64 {
+    match db.store.backend() {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+            let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        }
+    }
+}
+
+async fn mailbox(s: &Store, name: &str) -> i64 {
+    s.create_mailbox(
+        &NewMailbox {
+            name: name.into(),
+            address: format!("{name}@dgfip.example"),
+            signature: "Le service".into(),
+            settings: json!({"lang": "fr"}),
+        },
+        None,
+    )
+    .await
+    .unwrap()
+}
+
+async fn user(s: &Store, name: &str, role: Role) -> i64 {
+    s.create_user(
+        &NewUser {
+            username: name.into(),
+            display_name: format!("Agent {name}"),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            role,
+        },
+        None,
+    )
+    .await
+    .unwrap()
+}
+
+fn msg(mailbox_id: i64, n: u32) -> NewMessage {
+    NewMessage {
+        mailbox_id,
+        message_id: format!("m{n}@example.test"),
+        content_hash: format!("{:064x}", n),
+        raw: format!("Subject: question {n}\r\n\r\nBonjour, ma question {n}.").into_bytes(),
+        subject: format!("question {n}"),
+        from_name: Some("Citoyen".into()),
+        from_address: Some("citoyen@example.test".into()),
+        received_at: Some(T0 + i64::from(n) * 1000),
+        parsed: json!({"defects": []}),
+        ..Default::default()
+    }
+}
+
+async fn triage(s: &Store, id: i64, route: Route, category: &str, confidence: f32) {
+    s.record_triage(&NewTriage {
+        message_id: id,
+        model_version: Some("m-1".into()),
+        category: Some(category.into()),
+        confidence: Some(confidence),
+        route,
+        answer_id: Some("ans-1".into()),
+        answer_version: Some(1),
+        draft_text: Some("Bonjour,\nVoici la réponse.".into()),
+        passages: json!([]),
+        language: Some("fr".into()),
+        pseudonymised_text: Some("Bonjour [NOM_1]".into()),
+        pii_kinds: vec![],
+        flags: vec![],
+    })
+    .await
+    .unwrap();
+}
+
+fn reply(message_id: i64, user_id: i64, reply_id: &str) -> ValidateReply {
+    ValidateReply {
+        message_id,
+        user_id,
+        body: "Bonjour,\nVoici la réponse.".into(),
+        reply_message_id: reply_id.into(),
+        to_address: "citoyen@example.test".into(),
+        subject: "Re: question".into(),
+        in_reply_to: Some("m1@example.test".into()),
+        references: vec!["m1@example.test".into()],
+    }
+}
+
+#[tokio::test]
+async fn migrations_on_fresh_database_and_reopen() {
+    let db = test_store().await;
+    let mb = mailbox(&db.store, "sip-paris").await;
+    db.store.close().await;
+    let reopened = Store::open(&db.url)
+        .await
+        .expect("reopen runs migrations again");
+    let m = reopened.get_mailbox(mb).await.unwrap().expect("kept");
+    assert_eq!(m.name, "sip-paris");
+    assert_eq!(m.settings, json!({"lang": "fr"}));
+    assert_eq!(reopened.count_messages(None).await.unwrap(), 0);
+    assert!(matches!(
+        Store::open("mysql://x").await,
+        Err(StoreError::UnsupportedUrl { .. })
+    ));
+}
+
+#[tokio::test]
+async fn ingest_is_idempotent_even_concurrently() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let first = s.insert_message(&msg(mb, 1)).await.unwrap();
+    let InsertOutcome::Inserted(id) = first else {
+        panic!("first insert must insert: {first:?}")
+    };
+    assert_eq!(
+        s.insert_message(&msg(mb, 1)).await.unwrap(),
+        InsertOutcome::Duplicate(id)
+    );
+    // Same Message-ID, different content: a different message.
+    let mut changed = msg(mb, 1);
+    changed.content_hash = "f".repeat(64);
+    assert!(matches!(
+        s.insert_message(&changed).await.unwrap(),
+        InsertOutcome::Inserted(other) if other != id
+    ));
+
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        handles.push(tokio::spawn(
+            async move { s.insert_message(&msg(mb, 2)).await },
+        ));
+    }
+    let mut inserted = 0;
+    let mut ids = Vec::new();
+    for h in handles {
+        let out = h.await.unwrap().unwrap();
+        if matches!(out, InsertOutcome::Inserted(_)) {
+            inserted += 1;
+        }
+        ids.push(out.id());
+    }
+    assert_eq!(inserted, 1);
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "all report the same id");
+    assert_eq!(s.count_messages(Some(mb)).await.unwrap(), 3);
+    let stored = s.get_message(ids[0]).await.unwrap().unwrap();
+    assert_eq!(stored.state, MessageState::New);
+    assert_eq!(
+        s.get_raw(ids[0]).await.unwrap().unwrap(),
+        msg(mb, 2).raw,
+        "raw bytes kept as received"
+    );
+}
+
+#[tokio::test]
+async fn queue_filters_sorts_and_pages() {
+    let db = test_store().await;
+    let s = &db.store;
+    let a = mailbox(s, "a").await;
+    let b = mailbox(s, "b").await;
+    let c = mailbox(s, "c").await;
+    // 90 messages over 3 mailboxes, various routes, categories and confidences.
+    let mut expected = Vec::new(); // (id, mailbox, state, category, confidence, received)
+    for n in 0..90u32 {
+        let mb = [a, b, c][(n % 3) as usize];
+        let id = s.insert_message(&msg(mb, n)).await.unwrap().id();
+        let route =
+            [Route::ReadyToValidate, Route::NeedsResearch, Route::Abstain][(n % 4 % 3) as usize];
+        let cat = if n % 2 == 0 { "ir" } else { "tf" };
+        // Repeated confidences exercise the id tiebreak.
+        let conf = f32::from((n % 7) as u8) / 10.0;
+        triage(s, id, route, cat, conf).await;
+        expected.push((
+            id,
+            mb,
+            MessageState::from(route),
+            cat,
+            conf,
+            T0 + i64::from(n) * 1000,
+        ));
+    }
+
+    // Agent view: mailboxes a and b, ready only, age order.
+    let q = QueueQuery {
+        mailbox_ids: Some(vec![a, b]),
+        states: vec![MessageState::ReadyToValidate],
+        limit: 500,
+        ..Default::default()
+    };
+    let got: Vec<i64> = s
+        .list_queue(&q)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let want: Vec<i64> = expected
+        .iter()
+        .filter(|e| (e.1 == a || e.1 == b) && e.2 == MessageState::ReadyToValidate)
+        .map(|e| e.0)
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+
+    // Category filter across all mailboxes and all open states.
+    let q = QueueQuery {
+        category: Some("tf".into()),
+        limit: 500,
+        ..Default::default()
+    };
+    let got: Vec<i64> = s
+        .list_queue(&q)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let want: Vec<i64> = expected
+        .iter()
+        .filter(|e| e.3 == "tf")
+        .map(|e| e.0)
+        .collect();
+    assert_eq!(got, want);
+
+    // Confidence sort, keyset pages of 7: the concatenation equals the full order.
+    let mut want: Vec<(f32, i64)> = expected.iter().map(|e| (e.4, e.0)).collect();
+    want.sort_by(|x, y| y.0.partial_cmp(&x.0).unwrap().then(y.1.cmp(&x.1)));
+    let mut walked = Vec::new();
+    let mut page = QueuePage::First;
+    loop {
+        let rows = s
+            .list_queue(&QueueQuery {
+                sort: QueueSort::Confidence,
+                page,
+                limit: 7,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        assert!(rows.len() <= 7);
+        let last = rows.last().unwrap().cursor;
+        // Cursors survive a URL round trip.
+        page = QueuePage::After(QueueCursor::decode(&last.encode()).unwrap());
+        walked.extend(rows.iter().map(|r| r.id));
+    }
+    assert_eq!(walked, want.iter().map(|w| w.1).collect::<Vec<_>>());
+
+    // Offset paging gives the same slices as keyset paging (age order).
+    let all: Vec<i64> = expected.iter().map(|e| e.0).collect();
+    let page3 = s
+        .list_queue(&QueueQuery {
+            page: QueuePage::Offset(20),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page3.iter().map(|r| r.id).collect::<Vec<_>>(), all[20..30]);
+
+    // Closed messages leave the default (open) queue.
+    let agent = user(s, "sup", Role::Supervisor).await;
+    s.validate_and_queue(&reply(all[0], agent, "<r0@x>"))
+        .await
+        .unwrap();
+    let first = s
+        .list_queue(&QueueQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(first[0].id, all[1]);
+    assert!(s
+        .list_queue(&QueueQuery {
+            mailbox_ids: Some(vec![]),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn queue_page_over_100k_messages_is_fast() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mbs = [
+        mailbox(s, "a").await,
+        mailbox(s, "b").await,
+        mailbox(s, "c").await,
+    ];
+    let state = "CASE i % 7 WHEN 0 THEN 'ready_to_validate' WHEN 1 THEN 'needs_research' \
+        WHEN 2 THEN 'abstained' WHEN 3 THEN 'escalated' WHEN 4 THEN 'validated' WHEN 5 THEN 'sent' \
+        ELSE 'new' END";
+    let cols = "INSERT INTO messages (mailbox_id, message_id, content_hash, raw, subject, \
+        received_at, state, category, confidence, updated_at)";
+    let values = format!(
+        "{a} + (i % 3), 'bulk' || i, HASH, RAW, 'sujet ' || i, {T0} + (i * 37 % 100000) * 1000, \
+         {state}, 'cat' || (i % 20), (i % 100) / 100.0, {T0}",
+        a = mbs[0]
+    );
+    let seed = match s.backend() {
+        Backend::Sqlite => format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+             {cols} SELECT {} FROM n",
+            values
+                .replace("HASH", "printf('%064d', i)")
+                .replace("RAW", "X'00'")
+        ),
+        Backend::Postgres => format!(
+            "{cols} SELECT {} FROM generate_series(1, 100000) AS i; ANALYZE messages",
+            values
+                .replace("HASH", "lpad(i::text, 64, '0')")
+                .replace("RAW", "'\\x00'::bytea")
+        ),
+    };
+    let t = Instant::now();
+    raw_exec(&db, &seed).await.expect("seed 100k");
+    if s.backend() == Backend::Sqlite {
+        raw_exec(&db, "ANALYZE").await.unwrap();
+    }
+    eprintln!("seeded 100k messages in {:?}", t.elapsed());
+    assert_eq!(s.count_messages(None).await.unwrap(), 100_000);
+
+    let mut worst = Duration::ZERO;
+    let mut measure = |label: &str, d: Duration| {
+        eprintln!(
+            "queue page over 100k: {label}: {:.2} ms",
+            d.as_secs_f64() * 1000.0
+        );
+        worst = worst.max(d);
+    };
+    // Warm the cache once.
+    s.list_queue(&QueueQuery {
+        limit: 50,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+
+    let t = Instant::now();
+    let first = s
+        .list_queue(&QueueQuery {
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    measure("first page, all mailboxes, open states, age", t.elapsed());
+    assert_eq!(first.len(), 50);
+    assert!(first
+        .windows(2)
+        .all(|w| (w[0].received_at, w[0].id) <= (w[1].received_at, w[1].id)));
+
+    // Deep keyset page: walk 20 pages.
+    let mut page = QueuePage::First;
+    let t = Instant::now();
+    for _ in 0..20 {
+        let rows = s
+            .list_queue(&QueueQuery {
+                mailbox_ids: Some(vec![mbs[0], mbs[1]]),
+                sort: QueueSort::Confidence,
+                page,
+                limit: 50,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 50);
+        page = QueuePage::After(rows.last().unwrap().cursor);
+    }
+    measure(
+        "keyset page (mean of 20), 2 mailboxes, confidence",
+        t.elapsed() / 20,
+    );
+
+    let t = Instant::now();
+    let rows = s
+        .list_queue(&QueueQuery {
+            mailbox_ids: Some(vec![mbs[2]]),
+            states: vec![MessageState::ReadyToValidate],
+            category: Some("cat7".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    measure("filtered page (mailbox, state, category)", t.elapsed());
+    assert!(rows.iter().all(|r| r.category.as_deref() == Some("cat7")
+        && r.state == MessageState::ReadyToValidate
+        && r.mailbox_id == mbs[2]));
+
+    let t = Instant::now();
+    let rows = s
+        .list_queue(&QueueQuery {
+            page: QueuePage::Offset(2000),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    measure("offset 2000 page", t.elapsed());
+    assert_eq!(rows.len(), 50);
+
+    let t = Instant::now();
+    s.count_messages(Some(mbs[0])).await.unwrap();
+    measure("count_messages(mailbox)", t.elapsed());
+
+    assert!(
+        worst < Duration::from_millis(500),
+        "worst page took {worst:?}"
+    );
+}
+
+#[tokio::test]
+async fn validate_and_queue_is_atomic() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let agent = user(s, "alice", Role::Agent).await;
+    s.set_mailbox_access(agent, mb, true, None).await.unwrap();
+    let m1 = s.insert_message(&msg(mb, 1)).await.unwrap().id();
+    let m2 = s.insert_message(&msg(mb, 2)).await.unwrap().id();
+    triage(s, m1, Route::ReadyToValidate, "ir", 0.9).await;
+    triage(s, m2, Route::ReadyToValidate, "ir", 0.9).await;
+
+    let audit_before = s.verify_audit().await.unwrap().rows;
+    let mut edited = reply(m1, agent, "<reply-1@dgfip.example>");
+    edited.body.push_str("\nCordialement");
+    let ob = s.validate_and_queue(&edited).await.unwrap();
+
+    let item = s.get_outbox(ob).await.unwrap().unwrap();
+    assert_eq!(item.message_id, m1);
+    assert_eq!(item.state, OutboxState::Queued);
+    assert_eq!(item.body, edited.body, "exactly the validated text");
+    assert_eq!(item.validated_by_name, "Agent alice");
+    assert_eq!(item.references, vec!["m1@example.test".to_string()]);
+    assert_eq!(
+        s.get_message(m1).await.unwrap().unwrap().state,
+        MessageState::Validated
+    );
+    let actions = s.list_actions(m1).await.unwrap();
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].kind, "validate_send");
+    assert_eq!(actions[0].after["edited"], json!(true));
+    assert_eq!(actions[0].model_version.as_deref(), Some("m-1"));
+    let audit = s.list_audit(audit_before as i64, 10).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].action, "message.validate_send");
+    assert_eq!(audit[0].target, format!("message:{m1}"));
+    let details = audit[0].details.to_string();
+    assert!(
+        !details.contains("Bonjour") && !details.contains("citoyen@"),
+        "no body or address in audit: {details}"
+    );
+
+    // Validating twice is refused (state is no longer open).
+    let again = s
+        .validate_and_queue(&reply(m1, agent, "<reply-1b@x>"))
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::InvalidState { .. })),
+        "{again:?}"
+    );
+
+    // A failure at the last insert (reply Message-ID reused) leaves nothing behind.
+    let audit_rows = s.verify_audit().await.unwrap().rows;
+    let err = s
+        .validate_and_queue(&reply(m2, agent, "<reply-1@dgfip.example>"))
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("validate message {m2} by user {agent}")),
+        "{err}"
+    );
+    assert_eq!(
+        s.get_message(m2).await.unwrap().unwrap().state,
+        MessageState::ReadyToValidate
+    );
+    assert!(s.list_actions(m2).await.unwrap().is_empty());
+    assert!(s.get_outbox_for_message(m2).await.unwrap().is_none());
+    assert_eq!(raw_count(&db, "SELECT COUNT(*) FROM outbox").await, 1);
+    assert_eq!(
+        raw_count(&db, "SELECT COUNT(*) FROM agent_actions").await,
+        1
+    );
+    let report = s.verify_audit().await.unwrap();
+    assert_eq!(report.rows, audit_rows);
+    assert!(report.ok);
+
+    // An agent without access to the mailbox is refused, nothing changes.
+    let bob = user(s, "bob", Role::Agent).await;
+    let err = s
+        .validate_and_queue(&reply(m2, bob, "<reply-2@x>"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden { .. }), "{err}");
+    assert!(s.list_actions(m2).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn other_agent_actions_record_state_action_and_audit() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let other_mb = mailbox(s, "b").await;
+    let alice = user(s, "alice", Role::Agent).await;
+    let bob = user(s, "bob", Role::Agent).await;
+    let carol = user(s, "carol", Role::Agent).await;
+    s.set_mailbox_access(alice, mb, true, None).await.unwrap();
+    s.set_mailbox_access(bob, mb, true, None).await.unwrap();
+    s.set_mailbox_access(carol, other_mb, true, None)
+        .await
+        .unwrap();
+    let m = s.insert_message(&msg(mb, 1)).await.unwrap().id();
+    triage(s, m, Route::ReadyToValidate, "ir", 0.8).await;
+
+    s.correct_category(m, alice, "tf").await.unwrap();
+    assert_eq!(
+        s.get_message(m).await.unwrap().unwrap().category.as_deref(),
+        Some("tf")
+    );
+    s.assign(m, alice, bob).await.unwrap();
+    assert_eq!(
+        s.get_message(m).await.unwrap().unwrap().assigned_to,
+        Some(bob)
+    );
+    let err = s.assign(m, alice, carol).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Forbidden { .. }),
+        "carol cannot see the mailbox"
+    );
+    s.reject_draft(m, bob, RejectReason::OutdatedAnswer)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_message(m).await.unwrap().unwrap().state,
+        MessageState::NeedsResearch
+    );
+    s.escalate(m, bob).await.unwrap();
+    assert_eq!(
+        s.get_message(m).await.unwrap().unwrap().state,
+        MessageState::Escalated
+    );
+    let raw = s.reveal_pii_logged(m, bob).await.unwrap();
+    assert_eq!(raw, msg(mb, 1).raw);
+    assert!(s.reveal_pii_logged(m, carol).await.is_err());
+
+    let kinds: Vec<String> = s
+        .list_actions(m)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "correct_category",
+            "assign",
+            "reject",
+            "escalate",
+            "reveal_pii"
+        ]
+    );
+    let reject = &s.list_actions(m).await.unwrap()[2];
+    assert_eq!(reject.after["reason"], json!("outdated_answer"));
+    assert_eq!(reject.before["state"], json!("ready_to_validate"));
+    let audit = s.list_audit(0, 100).await.unwrap();
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|a| a.action.as_str())
+        .filter(|a| a.starts_with("message."))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "message.triage",
+            "message.correct_category",
+            "message.assign",
+            "message.reject",
+            "message.escalate",
+            "message.reveal_pii"
+        ]
+    );
+    // Triage cannot reopen a closed decision.
+    s.validate_and_queue(&reply(m, bob, "<r@x>")).await.unwrap();
+    let t = s
+        .record_triage(&NewTriage {
+            message_id: m,
+            model_version: None,
+            category: None,
+            confidence: None,
+            route: Route::Abstain,
+            answer_id: None,
+            answer_version: None,
+            draft_text: None,
+            passages: json!([]),
+            language: None,
+            pseudonymised_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+        })
+        .await;
+    assert!(matches!(t, Err(StoreError::InvalidState { .. })));
+    assert!(s.verify_audit().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn audit_chain_verifies_and_detects_tampering() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let sup = user(s, "sup", Role::Supervisor).await;
+    for n in 0..5 {
+        let id = s.insert_message(&msg(mb, n)).await.unwrap().id();
+        triage(s, id, Route::ReadyToValidate, "ir", 0.7).await;
+        s.correct_category(id, sup, "tf").await.unwrap();
+    }
+    s.audit("user:1", "login", "user:1", &json!({"ok": true}))
+        .await
+        .unwrap();
+    let report = s.verify_audit().await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.rows, 2 + 5 * 2 + 1);
+    assert_eq!(report.first_bad_seq, None);
+
+    // The database itself refuses UPDATE and DELETE.
+    let upd = raw_exec(&db, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 3").await;
+    assert!(upd.unwrap_err().to_string().contains("append-only"));
+    let del = raw_exec(&db, "DELETE FROM audit_log WHERE seq = 3").await;
+    assert!(del.unwrap_err().to_string().contains("append-only"));
+    assert!(s.verify_audit().await.unwrap().ok);
+
+    // Someone with file access drops the trigger and rewrites a row.
+    let drop = match s.backend() {
+        Backend::Sqlite => "DROP TRIGGER audit_log_no_update",
+        Backend::Postgres => "DROP TRIGGER audit_log_no_update ON audit_log",
+    };
+    raw_exec(&db, drop).await.unwrap();
+    assert_eq!(
+        raw_exec(
+            &db,
+            "UPDATE audit_log SET details = '{\"category\":\"x\"}' WHERE seq = 6"
+        )
+        .await
+        .unwrap(),
+        1
+    );
+    let report = s.verify_audit().await.unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.first_bad_seq, Some(6));
+    assert_eq!(report.rows, 6);
+}
+
+#[tokio::test]
+async fn audit_detects_truncation() {
+    let db = test_store().await;
+    let s = &db.store;
+    for n in 0..4 {
+        mailbox(s, &format!("mb{n}")).await;
+    }
+    assert!(s.verify_audit().await.unwrap().ok);
+    let drop = match s.backend() {
+        Backend::Sqlite => "DROP TRIGGER audit_log_no_delete",
+        Backend::Postgres => "DROP TRIGGER audit_log_no_delete ON audit_log",
+    };
+    raw_exec(&db, drop).await.unwrap();
+    raw_exec(&db, "DELETE FROM audit_log WHERE seq = 4")
+        .await
+        .unwrap();
+    let report = s.verify_audit().await.unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.first_bad_seq, Some(4));
+}
+
+#[tokio::test]
+async fn outbox_claim_lease_expiry_and_retry() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let sup = user(s, "sup", Role::Supervisor).await;
+    let m1 = s.insert_message(&msg(mb, 1)).await.unwrap().id();
+    let m2 = s.insert_message(&msg(mb, 2)).await.unwrap().id();
+    let o1 = s
+        .validate_and_queue(&reply(m1, sup, "<r1@x>"))
+        .await
+        .unwrap();
+    let o2 = s
+        .validate_and_queue(&reply(m2, sup, "<r2@x>"))
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(60);
+
+    let c1 = s.claim_outbox("w1", lease).await.unwrap().unwrap();
+    assert_eq!(
+        (c1.id, c1.state, c1.attempts),
+        (o1, OutboxState::Sending, 1)
+    );
+    assert_eq!(c1.lease_owner.as_deref(), Some("w1"));
+    let c2 = s.claim_outbox("w2", lease).await.unwrap().unwrap();
+    assert_eq!(c2.id, o2);
+    assert!(
+        s.claim_outbox("w3", lease).await.unwrap().is_none(),
+        "both leased"
+    );
+
+    // w1 dies; after the lease, w3 takes over and w1 can no longer report.
+    db.clock.advance(Duration::from_secs(61));
+    let c3 = s.claim_outbox("w3", lease).await.unwrap().unwrap();
+    assert_eq!((c3.id, c3.attempts), (o1, 2));
+    let err = s.mark_sent(o1, "w1").await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    s.mark_sent(o1, "w3").await.unwrap();
+    let sent = s.get_outbox(o1).await.unwrap().unwrap();
+    assert_eq!(sent.state, OutboxState::Sent);
+    assert_eq!(sent.sent_at, Some(db.clock_now()));
+    assert_eq!(
+        s.get_message(m1).await.unwrap().unwrap().state,
+        MessageState::Sent
+    );
+
+    // o2's lease also expired; reclaim, fail retryably, back off, retry.
+    let c = s.claim_outbox("w2", lease).await.unwrap().unwrap();
+    assert_eq!(c.id, o2);
+    s.mark_failed(o2, "w2", false, "421 try later")
+        .await
+        .unwrap();
+    let f = s.get_outbox(o2).await.unwrap().unwrap();
+    assert_eq!(f.state, OutboxState::Failed);
+    assert_eq!(f.last_error.as_deref(), Some("421 try later"));
+    assert_eq!(
+        f.next_attempt_at,
+        Some(db.clock_now() + 60_000),
+        "2nd attempt → 60 s"
+    );
+    assert!(
+        s.claim_outbox("w2", lease).await.unwrap().is_none(),
+        "not yet due"
+    );
+    db.clock.advance(Duration::from_secs(61));
+    let c = s.claim_outbox("w2", lease).await.unwrap().unwrap();
+    assert_eq!((c.id, c.attempts), (o2, 3));
+    s.mark_failed(o2, "w2", true, "550 no such user")
+        .await
+        .unwrap();
+    db.clock.advance(Duration::from_secs(24 * 3600));
+    assert!(
+        s.claim_outbox("w2", lease).await.unwrap().is_none(),
+        "permanent failure is never retried"
+    );
+    assert_eq!(s.outbox_count(OutboxState::Failed).await.unwrap(), 1);
+    assert_eq!(s.outbox_count(OutboxState::Sent).await.unwrap(), 1);
+    assert!(s.verify_audit().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_share_an_item() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let sup = user(s, "sup", Role::Supervisor).await;
+    for n in 0..10 {
+        let m = s.insert_message(&msg(mb, n)).await.unwrap().id();
+        s.validate_and_queue(&reply(m, sup, &format!("<r{n}@x>")))
+            .await
+            .unwrap();
+    }
+    let mut handles = Vec::new();
+    for w in 0..4 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(item) = s
+                .claim_outbox(&format!("w{w}"), Duration::from_secs(60))
+                .await
+                .unwrap()
+            {
+                s.mark_sent(item.id, &format!("w{w}")).await.unwrap();
+                got.push(item.id);
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!((n, all.len()), (10, 10), "each reply claimed exactly once");
+}
+
+#[tokio::test]
+async fn sessions_expire_slide_and_end_with_the_user() {
+    let db = test_store().await;
+    let s = &db.store;
+    let u = user(s, "alice", Role::Agent).await;
+    let ttl = Duration::from_secs(3600);
+    let sess = s
+        .create_session("tok-secret", u, "csrf-1", ttl)
+        .await
+        .unwrap();
+    assert_ne!(sess.id, "tok-secret", "only the hash is stored");
+    let (got, who) = s.get_session("tok-secret").await.unwrap().unwrap();
+    assert_eq!(
+        (got.user_id, got.csrf_token.as_str(), who.username.as_str()),
+        (u, "csrf-1", "alice")
+    );
+    assert!(s.get_session("other").await.unwrap().is_none());
+
+    db.clock.advance(Duration::from_secs(1800));
+    assert!(s.touch_session("tok-secret", ttl).await.unwrap());
+    db.clock.advance(Duration::from_secs(3000)); // 80 min after creation, 50 after touch
+    assert!(
+        s.get_session("tok-secret").await.unwrap().is_some(),
+        "sliding expiry"
+    );
+    db.clock.advance(Duration::from_secs(700));
+    assert!(
+        s.get_session("tok-secret").await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(
+        !s.touch_session("tok-secret", ttl).await.unwrap(),
+        "no resurrection"
+    );
+    s.create_session("tok-2", u, "csrf-2", ttl).await.unwrap();
+    assert_eq!(s.expire_sessions().await.unwrap(), 1);
+    assert!(s.get_session("tok-2").await.unwrap().is_some());
+    assert!(s.delete_session("tok-2").await.unwrap());
+    assert!(s.get_session("tok-2").await.unwrap().is_none());
+
+    s.create_session("tok-3", u, "csrf-3", ttl).await.unwrap();
+    s.update_user(u, Role::Agent, false, None).await.unwrap();
+    assert!(
+        s.get_session("tok-3").await.unwrap().is_none(),
+        "deactivation ends sessions"
+    );
+}
+
+#[tokio::test]
+async fn mailbox_access_checks() {
+    let db = test_store().await;
+    let s = &db.store;
+    let a = mailbox(s, "a").await;
+    let b = mailbox(s, "b").await;
+    let agent = user(s, "agent", Role::Agent).await;
+    let sup = user(s, "sup", Role::Supervisor).await;
+    let admin = user(s, "admin", Role::Admin).await;
+    s.set_mailbox_access(agent, a, true, Some(admin))
+        .await
+        .unwrap();
+    s.set_mailbox_access(agent, a, true, Some(admin))
+        .await
+        .unwrap(); // idempotent
+
+    assert!(s.user_can_access(agent, a).await.unwrap());
+    assert!(!s.user_can_access(agent, b).await.unwrap());
+    assert!(s.user_can_access(sup, b).await.unwrap());
+    assert!(s.user_can_access(admin, a).await.unwrap());
+    assert!(!s.user_can_access(9999, a).await.unwrap());
+    assert_eq!(s.user_mailbox_ids(agent).await.unwrap(), vec![a]);
+    assert_eq!(s.user_mailbox_ids(sup).await.unwrap(), vec![a, b]);
+
+    s.set_mailbox_access(agent, a, false, Some(admin))
+        .await
+        .unwrap();
+    assert!(!s.user_can_access(agent, a).await.unwrap());
+    s.update_user(sup, Role::Supervisor, false, Some(admin))
+        .await
+        .unwrap();
+    assert!(
+        !s.user_can_access(sup, a).await.unwrap(),
+        "inactive users see nothing"
+    );
+    assert!(s.user_mailbox_ids(sup).await.unwrap().is_empty());
+
+    let dup = s
+        .create_user(
+            &NewUser {
+                username: "agent".into(),
+                display_name: "x".into(),
+                password_hash: "x".into(),
+                role: Role::Agent,
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(dup.is_conflict(), "{dup}");
+    assert_eq!(
+        s.get_user_by_username("agent").await.unwrap().unwrap().id,
+        agent
+    );
+    assert!(s.verify_audit().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn answer_and_model_versions() {
+    let db = test_store().await;
+    let s = &db.store;
+    let sup = user(s, "sup", Role::Supervisor).await;
+    let new = |content: &str| NewAnswerVersion {
+        answer_id: "ir-date-limite".into(),
+        title: "Date limite".into(),
+        language: "fr".into(),
+        content: content.into(),
+        valid_from: Some("2025-04-01".into()),
+        valid_until: None,
+        author_id: Some(sup),
+    };
+    assert_eq!(s.create_answer_version(&new("v1")).await.unwrap(), 1);
+    assert_eq!(s.create_answer_version(&new("v2")).await.unwrap(), 2);
+    s.set_answer_status("ir-date-limite", 1, AnswerStatus::Validated, sup)
+        .await
+        .unwrap();
+    s.set_answer_status("ir-date-limite", 2, AnswerStatus::Validated, sup)
+        .await
+        .unwrap();
+    let versions = s.list_answer_versions("ir-date-limite").await.unwrap();
+    assert_eq!(versions[0].status, AnswerStatus::Retired);
+    assert_eq!(versions[1].status, AnswerStatus::Validated);
+    assert_eq!(s.validated_answers().await.unwrap().len(), 1);
+
+    s.create_model_version("m-1", &json!({"macro_f1": 0.78}), Some(sup))
+        .await
+        .unwrap();
+    s.create_model_version("m-2", &json!({"macro_f1": 0.80}), Some(sup))
+        .await
+        .unwrap();
+    assert!(s.active_model().await.unwrap().is_none());
+    s.promote_model("m-1", sup).await.unwrap();
+    s.promote_model("m-2", sup).await.unwrap();
+    let active = s.active_model().await.unwrap().unwrap();
+    assert_eq!(active.id, "m-2");
+    assert_eq!(active.review_due, Some(T0 + 90 * 24 * 3600 * 1000));
+    let all = s.list_model_versions().await.unwrap();
+    assert_eq!(
+        all.iter().find(|m| m.id == "m-1").unwrap().status,
+        facteur_core::ModelStatus::Retired
+    );
+    assert!(matches!(
+        s.promote_model("nope", sup).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(s.verify_audit().await.unwrap().ok);
+}
+
+impl TestDb {
+    fn clock_now(&self) -> i64 {
+        use facteur_store::Clock;
+        self.clock.now_ms()
+    }
+}
