@@ -155,7 +155,7 @@ fn build_schema() -> (Schema, Fields) {
         let o = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(tok)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                .set_index_option(IndexRecordOption::WithFreqs),
         );
         if stored {
             o.set_stored()
@@ -412,9 +412,19 @@ impl KnowledgeBase {
         dir: &Path,
         taxonomy_path: Option<&Path>,
     ) -> Result<(ImportReport, Vec<AnswerError>), KbError> {
+        self.import_answers_at(dir, taxonomy_path, Date::today())
+    }
+
+    /// [`Self::import_answers`] judging expiry on `today` (tests, replays).
+    pub fn import_answers_at(
+        &mut self,
+        dir: &Path,
+        taxonomy_path: Option<&Path>,
+        today: Date,
+    ) -> Result<(ImportReport, Vec<AnswerError>), KbError> {
         let started = std::time::Instant::now();
         let taxonomy = taxonomy_path.map(Taxonomy::load).transpose()?;
-        let (answers, errors) = load_dir(dir, taxonomy.as_ref(), Date::today())?;
+        let (answers, errors) = load_dir(dir, taxonomy.as_ref(), today)?;
         let docs = answers
             .iter()
             .map(|a| {

@@ -40,6 +40,12 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)\b(?:https?://|www\.)[^\s<>"'()\[\]]+"#).expect("valid regex")
 });
+/// A bare domain ("impots.gouv.fr", "paiement-amende.com"): a name or value could
+/// smuggle one in without any scheme.
+static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:fr|com|org|net|eu|info|io|biz|co|be|ch|de|uk|es|it|ly|me|xyz|online|site|gouv\.fr)\b")
+        .expect("valid regex")
+});
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\+33[\s.\-]?(?:\(0\)[\s.\-]?)?|\b0[\s.\-]?)[1-9](?:[\s.\-]?\d){8}\b")
         .expect("valid regex")
@@ -107,6 +113,17 @@ pub fn find_contacts(text: &str) -> Vec<Contact> {
             });
         }
     }
+    for m in DOMAIN.find_iter(text) {
+        let (s, e) = (m.start(), m.end());
+        if !overlaps(&out, s, e) {
+            out.push(Contact {
+                kind: ContactKind::Url,
+                start: s,
+                end: e,
+                text: m.as_str().to_string(),
+            });
+        }
+    }
     for m in PHONE.find_iter(text) {
         let (s, e) = (m.start(), m.end());
         if !overlaps(&out, s, e) {
@@ -171,6 +188,15 @@ mod tests {
         assert!(!c.matches("0 809 401 402"));
         let c = &find_contacts("+33 1 23 45 67 89")[0];
         assert!(c.matches("01 23 45 67 89"));
+    }
+
+    #[test]
+    fn bare_domains_are_contacts() {
+        let c = find_contacts("sur impots.gouv.fr ou sur paiement-amendes.com.");
+        assert_eq!(c.len(), 2);
+        assert!(c[0].matches("impots.gouv.fr"));
+        assert_eq!(c[1].text, "paiement-amendes.com");
+        assert!(find_contacts("Article L. 123, art. 4.1 du code").is_empty());
     }
 
     #[test]
