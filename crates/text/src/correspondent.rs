@@ -20,10 +20,9 @@ pub struct Correspondent {
 }
 
 static SOUSSIGNE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(
+    crate::normalize::pattern(
         r"(?i:\bje\s+soussign(?:é|e))(\(e\)|e)?\s*,?\s*(?:((?i:m\.|mr\.?|mme\.?|mlle\.?|monsieur|madame|mademoiselle))\s+)?(\p{Lu}[\p{L}'\-]*(?:\s+(?:(?:de|du|des|van|von|le|la)\s+)?\p{Lu}[\p{L}'\-]*){0,3})",
     )
-    .unwrap_or_else(|e| panic!("invalid built-in pattern: {e}"))
 });
 
 /// Tokens that make a line an organisation, a device or a formula, not a person.

@@ -23,10 +23,7 @@ pub struct Fields {
     pub references: Vec<String>,
 }
 
-fn re(p: &str) -> Regex {
-    // The patterns are constants: a failure is a programming error caught by tests.
-    Regex::new(p).unwrap_or_else(|e| panic!("invalid built-in pattern {p}: {e}"))
-}
+use crate::normalize::pattern as re;
 
 static TAX_YEAR: Lazy<Regex> = Lazy::new(|| {
     re(

@@ -25,10 +25,7 @@ pub enum Flag {
     Threat,
 }
 
-fn re(p: &str) -> Regex {
-    // The patterns are constants: a failure is a programming error caught by tests.
-    Regex::new(p).unwrap_or_else(|e| panic!("invalid built-in pattern {p}: {e}"))
-}
+use crate::normalize::pattern as re;
 
 static COMPLAINT: Lazy<Regex> = Lazy::new(|| {
     re(

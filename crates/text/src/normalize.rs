@@ -152,6 +152,16 @@ pub fn window(s: &str, start: usize, end: usize) -> &str {
     &s[a..b]
 }
 
+/// Compile a built-in pattern with ASCII word boundaries. A Unicode `\b` makes
+/// the regex engine leave its fast DFA at the first non-ASCII byte (an "€", an
+/// accent) and fall back to a much slower engine; the texts matched here are
+/// folded, so ASCII boundaries are what the patterns mean anyway.
+pub(crate) fn pattern(p: &str) -> regex::Regex {
+    let p = p.replace(r"\b", r"(?-u:\b)");
+    // The patterns are constants: a failure is a programming error caught by tests.
+    regex::Regex::new(&p).unwrap_or_else(|e| panic!("invalid built-in pattern {p}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

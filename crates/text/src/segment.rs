@@ -77,7 +77,11 @@ impl Cleaned {
                     }
                     continue;
                 }
-                if forward_marker(f) || outlook_from_line(f) {
+                if forward_marker(f)
+                    || original_message_marker(f)
+                    || separator_line(f)
+                    || outlook_from_line(f)
+                {
                     in_header = true;
                     continue;
                 }
@@ -366,7 +370,16 @@ fn header_at(lines: &[Line], i: usize, nothing_before: bool) -> Option<Header> {
         }
     }
     if original_message_marker(f) {
-        return Some(Header::History);
+        // Outlook forwards look like replies; with nothing written above, or a
+        // "TR:" subject in the block that follows, it is a forward.
+        let fwd_subject = next_non_blank(lines, i + 1)
+            .and_then(|k| outlook_block(lines, k))
+            .is_some_and(|(_, fwd)| fwd);
+        return Some(if nothing_before || fwd_subject {
+            Header::Forward(i + 1)
+        } else {
+            Header::History
+        });
     }
     if forward_marker(f) {
         return Some(Header::Forward(i + 1));
@@ -558,6 +571,7 @@ const GREETING_TAIL: &[&str] = &[
     "or",
     "all",
     "team",
+    "there",
     "/",
 ];
 
@@ -709,9 +723,31 @@ enum Closing {
     Weak,
 }
 
+/// Single words that also start ordinary sentences ("Best time to call…"): a
+/// closing only alone on their line or followed by a comma.
+const BARE_ONLY: &[&str] = &[
+    "best",
+    "regards",
+    "cheers",
+    "salutations",
+    "sincerely",
+    "saludos",
+];
+
 fn closing_line(f: &str) -> Option<Closing> {
     let len = f.chars().count();
-    if len <= 60 && STRONG_CLOSINGS.iter().any(|p| word_prefix(f, p)) {
+    if len <= 60
+        && STRONG_CLOSINGS.iter().any(|p| {
+            word_prefix(f, p) && {
+                let rest = &f[p.len()..];
+                !BARE_ONLY.contains(p)
+                    || rest.starts_with(',')
+                    || rest
+                        .trim_matches(|c: char| c.is_ascii_punctuation() || c == ' ')
+                        .is_empty()
+            }
+        })
+    {
         return Some(Closing::Strong);
     }
     if len <= 300 && FORMULAS.iter().any(|p| f.starts_with(p)) {
@@ -798,13 +834,32 @@ fn disclaimer_line(f: &str) -> bool {
 }
 
 /// A short line that fits a contact block: name, phone, address, title.
+/// A sentence ("Je vous envoie le document.") is not: it must carry a digit, an
+/// address or a link, or be mostly capitalised words, or be very short.
 fn contact_like(raw: &str, f: &str) -> bool {
-    let chars = raw.trim().chars().count();
-    if chars > 90 || f.ends_with('?') {
+    let raw = raw.trim();
+    if raw.chars().count() > 90 || f.ends_with('?') || f.ends_with('.') && !f.ends_with("..") {
         return false;
     }
-    let words = f.split_whitespace().count();
-    words <= 10 && !f.starts_with("p.s") && !f.starts_with("ps ") && !f.starts_with("ps:")
+    if f.starts_with("p.s") || f.starts_with("ps ") || f.starts_with("ps:") {
+        return false;
+    }
+    let words: Vec<&str> = raw.split_whitespace().collect();
+    if words.len() > 10 {
+        return false;
+    }
+    if words.len() <= 3
+        || f.bytes().any(|b| b.is_ascii_digit() || b == b'@')
+        || f.contains("www.")
+        || f.contains("http")
+    {
+        return true;
+    }
+    let capitalised = words
+        .iter()
+        .filter(|w| w.chars().next().is_some_and(|c| !c.is_lowercase()))
+        .count();
+    capitalised * 2 >= words.len()
 }
 
 fn label_own(lines: &[Line], labels: &mut [Option<SegmentKind>]) {
@@ -869,7 +924,12 @@ fn label_own(lines: &[Line], labels: &mut [Option<SegmentKind>]) {
                 last = Some(k);
                 break;
             }
-            Some(Closing::Weak) => {
+            // Thanks opening the mail ("Merci pour votre réponse. Je…") are text.
+            Some(Closing::Weak)
+                if free[..k]
+                    .iter()
+                    .any(|&j| closing_line(&lines[j].f).is_none()) =>
+            {
                 let tail_ok = free[k + 1..]
                     .iter()
                     .all(|&j| contact_like(lines[j].raw, &lines[j].f));
@@ -877,13 +937,19 @@ fn label_own(lines: &[Line], labels: &mut [Option<SegmentKind>]) {
                     last = Some(k);
                 }
             }
-            None => {}
+            _ => {}
         }
     }
     if let Some(l) = last {
         let mut c = l;
         while c > 0 && closing_line(&lines[free[c - 1]].f).is_some() {
             c -= 1;
+        }
+        // A mail that is only thanks + "Cordialement": the thanks are its content.
+        if c == 0 {
+            while c < l && closing_line(&lines[free[c]].f) == Some(Closing::Weak) {
+                c += 1;
+            }
         }
         for &i in &free[c..=l] {
             labels[i] = Some(SegmentKind::Closing);
@@ -1083,7 +1149,8 @@ mod tests {
         let c = clean(
             "Thanks.\n\n-----Original Message-----\nFrom: a\nSent: b\nTo: c\nSubject: d\n\nold",
         );
-        assert_eq!(kinds(&c), vec![Closing, Quoted]);
+        // A bare "Thanks." is the whole message: text, not a closing.
+        assert_eq!(kinds(&c), vec![NewText, Quoted]);
     }
 
     #[test]
@@ -1107,6 +1174,32 @@ mod tests {
             seg(&c, Closing),
             "Merci d'avance pour votre réponse.\nCordialement,"
         );
+    }
+
+    #[test]
+    fn thanks_opening_the_mail_are_text() {
+        let c = clean("Merci pour votre réponse.\nJe vous envoie le document demandé.");
+        assert_eq!(kinds(&c), vec![NewText]);
+        let c = clean("Merci beaucoup !");
+        assert_eq!(kinds(&c), vec![NewText]);
+        let c = clean("Merci pour votre aide.\nCordialement");
+        assert_eq!(kinds(&c), vec![NewText, Closing]);
+        let c = clean("Best time to call me is 9am.\nJohn");
+        assert_eq!(kinds(&c), vec![NewText]);
+        let c = clean("Ma question.\nBest,\nJohn");
+        assert_eq!(kinds(&c), vec![NewText, Closing, Signature]);
+    }
+
+    #[test]
+    fn outlook_original_message_forward() {
+        let body = "-----Message d'origine-----\nDe : Jean\nEnvoyé : lundi\nÀ : SIP\nObjet : délai\n\nJe demande un délai.";
+        let c = clean(body);
+        assert_eq!(kinds(&c), vec![Forwarded]);
+        assert_eq!(c.new_text(), "Je demande un délai.");
+        let body = "Voir plus bas.\n-----Message d'origine-----\nDe : Jean\nEnvoyé : lundi\nObjet : TR: délai\n\nJe demande un délai.";
+        assert_eq!(kinds(&clean(body)), vec![NewText, Forwarded]);
+        let body = "Merci, c'est noté.\n-----Message d'origine-----\nDe : SIP\nEnvoyé : lundi\nObjet : RE: délai\n\nAccordé.";
+        assert_eq!(kinds(&clean(body)), vec![NewText, Quoted]);
     }
 
     #[test]
