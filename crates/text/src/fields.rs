@@ -27,7 +27,7 @@ use crate::normalize::pattern as re;
 
 static TAX_YEAR: Lazy<Regex> = Lazy::new(|| {
     re(
-        r"\b(?:revenus?|impots?|imposition|declarations?|annee|avis|exercice|taxe fonciere|taxe d'habitation|ifi|income|tax year)(?:\s*(?:de|des|du|d'|sur|le|la|les|l'|au|titre|revenus?|impots?|imposition|annee|fiscale?|foncieres?))*\s+(?:en\s+)?(\d{4})\b",
+        r"\b(?:revenus?|impots?|imposition|declarations?|annee|avis|exercice|taxe fonciere|taxe d'habitation|ifi|income|tax(?:es)?|tax year|tax return)(?:\s*(?:de|des|du|d'|sur|le|la|les|l'|au|titre|revenus?|impots?|imposition|annee|fiscale?|foncieres?|of|for|the|year|return))*\s+(?:en\s+)?(\d{4})\b",
     )
 });
 
@@ -248,6 +248,10 @@ mod tests {
             vec![2019]
         );
         assert!(extract_fields("j'ai 2023 raisons").tax_years.is_empty());
+        assert_eq!(
+            extract_fields("the property tax of 2023 and my income for 2022").tax_years,
+            vec![2023, 2022]
+        );
     }
 
     #[test]

@@ -300,7 +300,9 @@ fn outlook_block(lines: &[Line], i: usize) -> Option<(usize, bool)> {
             return Some((i + 1, subject_is_forward(subj)));
         }
     }
-    let mut seen_sent = false;
+    // Without a date line (Orange webmail), an address on the From line is needed
+    // to tell a quoted header from a letter that starts "De : … / Objet : …".
+    let mut seen_sent = f0.contains('@');
     let mut seen = 0;
     let mut j = i + 1;
     while j < lines.len() && seen < 8 {
@@ -368,6 +370,14 @@ fn header_at(lines: &[Line], i: usize, nothing_before: bool) -> Option<Header> {
             }
             k += 1;
         }
+    }
+    // Orange webmail: "Message du 12/02/24 10:12" above its De/A/Objet block.
+    if f.starts_with("message du ")
+        && f.len() < 60
+        && f.bytes().any(|b| b.is_ascii_digit())
+        && next_non_blank(lines, i + 1).is_some_and(|k| outlook_from_line(&header_f(&lines[k])))
+    {
+        return Some(Header::History);
     }
     if original_message_marker(f) {
         // Outlook forwards look like replies; with nothing written above, or a
@@ -1200,6 +1210,17 @@ mod tests {
         assert_eq!(kinds(&clean(body)), vec![NewText, Forwarded]);
         let body = "Merci, c'est noté.\n-----Message d'origine-----\nDe : SIP\nEnvoyé : lundi\nObjet : RE: délai\n\nAccordé.";
         assert_eq!(kinds(&clean(body)), vec![NewText, Quoted]);
+    }
+
+    #[test]
+    fn orange_webmail_header() {
+        let body = "Bonjour,\nCi-dessous ma question.\nMessage du 12/02/24 10:12\nDe : \"SIP Paris\" <sip@dgfip.fr>\nA : moi@orange.fr\nObjet : Votre demande\n\nMadame, nous instruisons.";
+        let c = clean(body);
+        assert_eq!(kinds(&c), vec![Greeting, NewText, Quoted]);
+        assert!(seg(&c, Quoted).starts_with("Message du 12/02/24"));
+        // A letter heading without addresses nor dates is the writer's text.
+        let c = clean("Voici ma lettre.\nDe : Jean Dupont\nÀ : SIP Paris\nObjet : demande de délai\nJe demande un délai.");
+        assert_eq!(kinds(&c), vec![NewText]);
     }
 
     #[test]
