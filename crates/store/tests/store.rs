@@ -1055,3 +1055,36 @@ impl TestDb {
         self.clock.now_ms()
     }
 }
+
+#[tokio::test]
+async fn concurrent_audited_actions_keep_one_linear_chain() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let sup = user(s, "sup", Role::Supervisor).await;
+    let mut ids = Vec::new();
+    for n in 0..16 {
+        ids.push(s.insert_message(&msg(mb, n)).await.unwrap().id());
+    }
+    let mut handles = Vec::new();
+    for id in ids.clone() {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            s.correct_category(id, sup, "tf").await.unwrap();
+            s.escalate(id, sup).await.unwrap();
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    let report = s.verify_audit().await.unwrap();
+    assert!(report.ok, "{report:?}");
+    // 2 creations (mailbox, user) + 2 actions per message.
+    assert_eq!(report.rows, 2 + 2 * ids.len() as u64);
+    for id in ids {
+        assert_eq!(
+            s.get_message(id).await.unwrap().unwrap().state,
+            MessageState::Escalated
+        );
+    }
+}
