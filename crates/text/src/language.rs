@@ -18,7 +18,7 @@ const LANGS: [&str; 7] = ["fr", "en", "de", "es", "it", "pt", "nl"];
 
 // Folded (lowercase, no accents) function words, frequent in mail, chosen to be as
 // distinctive as possible between the seven languages.
-const FR: &str = "le les des du et est une que qui pour pas je vous nous dans sur avec ce cette mon ma mes au aux ne il elle sont ai suis votre vos merci bonjour madame monsieur mais donc par plus tres j d l qu n c ete etre avoir fait leur cordialement impots impot declaration depuis aussi comme ou si sans deja avez ont faire";
+const FR: &str = "le les des du et est une que qui pour pas je vous nous dans sur avec ce cette mon ma mes au aux ne il elle sont ai suis votre vos merci bonjour madame monsieur mais donc par plus tres j d l qu n c ete etre avoir fait leur cordialement impots impot declaration depuis aussi comme ou si sans deja avez ont faire veuillez trouver ci joint jointe jointes notre nos son sa ses cela ceci ca aujourd hui demande courrier paiement payer recu bien toujours encore alors car puis tout tous celui quand";
 const EN: &str = "the and is are to of in for you your i my we it this that with have be not on please thank thanks hello dear would could can will from at an as was am me our regards hi if do there what which about been has had they";
 const DE: &str = "der die das und ist nicht ich sie wir mit fur auf ein eine einen zu den dem des bitte ihr ihre ihnen mein meine danke sehr geehrte geehrter guten tag habe haben wird werden auch von im wie oder aber kann uber dass freundlichen grussen mochte sind war";
 const ES: &str = "el la los las y es de que en por para no un una con mi su usted gracias hola del al se esta estoy como pero muy lo me mis sus tengo soy favor saludos buenos dias quisiera hacienda pago sobre este cuando ya porque";
@@ -133,6 +133,14 @@ mod tests {
         assert_eq!(
             detect_language("Hello, I have not received my tax notice for this year. Thank you"),
             Language::En
+        );
+    }
+
+    #[test]
+    fn short_french_mail_sentence() {
+        assert_eq!(
+            detect_language("Veuillez trouver ci-joint les documents demandés."),
+            Language::Fr
         );
     }
 

@@ -1224,6 +1224,35 @@ mod tests {
     }
 
     #[test]
+    fn greeting_and_closing_variants() {
+        for g in [
+            "Bonjour",
+            "Bonjour Madame",
+            "Madame, Monsieur,",
+            "Hello",
+            "Bonsoir,",
+            "Chère Madame Durand,",
+            "Dear Sir or Madam,",
+        ] {
+            let c = clean(&format!("{g}\nJe n'ai pas reçu mon avis d'impôt."));
+            assert_eq!(kinds(&c), vec![Greeting, NewText], "{g}");
+        }
+        for cl in [
+            "Cordialement",
+            "Bien cordialement,",
+            "Bien à vous",
+            "Salutations distinguées.",
+            "Je vous prie d'agréer, Madame, Monsieur, l'expression de mes salutations distinguées.",
+            "Merci d'avance",
+            "Best regards,",
+            "Sincères salutations",
+        ] {
+            let c = clean(&format!("Je n'ai pas reçu mon avis d'impôt.\n{cl}"));
+            assert_eq!(kinds(&c), vec![NewText, Closing], "{cl}");
+        }
+    }
+
+    #[test]
     fn mention_of_writing_is_not_a_header() {
         let c = clean("Mon conseiller m'a écrit :\nil faut payer.");
         assert_eq!(kinds(&c), vec![NewText]);

@@ -118,6 +118,37 @@ fn segments_serialise_as_snake_case() {
     assert!(j.contains("\"greeting\""));
 }
 
+/// The shared MIME robustness corpus (raw messages, English, many malformed): not
+/// what `clean` is meant for, but real-world hostile text. Skipped when the
+/// corpus is not on this machine.
+#[test]
+fn no_loss_on_the_shared_mime_corpus() {
+    let root = std::path::Path::new("/work/shared/data/email-mime-corpus");
+    let Ok(dirs) = std::fs::read_dir(root) else {
+        eprintln!("corpus not present, skipped");
+        return;
+    };
+    let mut n = 0;
+    for d in dirs.flatten().filter(|d| d.path().is_dir()) {
+        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+            let Ok(bytes) = std::fs::read(f.path()) else {
+                continue;
+            };
+            let body = String::from_utf8_lossy(&bytes);
+            let c = clean(&body);
+            let rebuilt: Vec<&str> = c.segments.iter().flat_map(|s| non_blank(&s.text)).collect();
+            assert_eq!(rebuilt, non_blank(&body), "{}", f.path().display());
+            let _ = (
+                detect_language(&body),
+                extract_fields(&body),
+                detect_flags(&body),
+            );
+            n += 1;
+        }
+    }
+    assert!(n > 50, "only {n} corpus files read");
+}
+
 fn non_blank(s: &str) -> Vec<&str> {
     split_lines(s)
         .into_iter()
