@@ -14,36 +14,36 @@ use crate::Candidate;
 
 const SEP: &str = r"[ .\-\u{a0}\u{202f}]";
 
-static IBAN_RE: Lazy<Regex> =
+pub(crate) static IBAN_RE: Lazy<Regex> =
     Lazy::new(|| Regex::new(r"[A-Z]{2}[0-9]{2}(?:[ \u{a0}\u{202f}]?[A-Z0-9]){11,30}").unwrap());
 
-static NIR_RE: Lazy<Regex> = Lazy::new(|| {
+pub(crate) static NIR_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(&format!(
         r"[1-478](?:{SEP}?[0-9]){{4}}{SEP}?(?:[0-9]{SEP}?[0-9]|2[ABab])(?:{SEP}?[0-9]){{8}}"
     ))
     .unwrap()
 });
 
-static FISCAL_RE: Lazy<Regex> =
+pub(crate) static FISCAL_RE: Lazy<Regex> =
     Lazy::new(|| Regex::new(&format!(r"[0-3](?:{SEP}?[0-9]){{12}}")).unwrap());
 
 /// Words that announce a fiscal number; with one of them just before, the
 /// boundary rule is relaxed (a number may be followed by " 2 enfants").
-static FISCAL_CONTEXT_RE: Lazy<Regex> = Lazy::new(|| {
+pub(crate) static FISCAL_CONTEXT_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
         r"(?i)(?:fiscal|(?-u:\b)spi(?-u:\b)|n°\s*fiscal|identifiant\s+fiscal|num[ée]ro\s+fiscal)",
     )
     .unwrap()
 });
 
-static PHONE_RE: Lazy<Regex> = Lazy::new(|| {
+pub(crate) static PHONE_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(&format!(
         r"(?:(?:\+|00)33{SEP}?(?:\(0\){SEP}?)?|0)[1-9](?:{SEP}?[0-9]{{2}}){{4}}"
     ))
     .unwrap()
 });
 
-static EMAIL_RE: Lazy<Regex> = Lazy::new(|| {
+pub(crate) static EMAIL_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
         r"[\p{L}\p{N}_%+\-][\p{L}\p{N}._%+\-]*@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)*\.\p{L}{2,}",
     )
@@ -57,7 +57,7 @@ const TAIL: &str = r"(?:[ \u{a0}]+(?:(?:de|du|des|la|le|les|aux|au|à|sur|sous|e
 const TAIL_LOWER: &str = r"(?:[ \u{a0}]+\p{Ll}[\p{L}\-'’]*){1,3}";
 const STREET_TYPES: &str = r"(?:rue|avenue|ave|boulevard|bd|bld|blvd|all[ée]e|place|chemin|impasse|route|rte|quai|cours|square|lieu-dit|lieudit|r[ée]sidence|passage|sentier|voie|esplanade|faubourg|fbg|hameau|rond-point|promenade|villa|clos|parvis|mont[ée]e|traverse|venelle|ruelle|lotissement|domaine|chauss[ée]e)(?-u:\b)|cite(?-u:\b)|cité|(?:av|pl|ch|imp|sq|fg|bd)\.";
 
-static STREET_RE: Lazy<Regex> = Lazy::new(|| {
+pub(crate) static STREET_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(&format!(
         r"(?:(?i:b[âa]t(?:iment)?\.?|esc(?:alier)?\.?|app?t\.?|appartement|entr[ée]e)[ \u{{a0}}]*[A-Z0-9]{{1,4}}[ \u{{a0}}]*,?[ \u{{a0}}]*)*(?-u:\b)[0-9]{{1,4}}(?:[ \u{{a0}}]?(?i:bis|ter|quater|[a-d])(?-u:\b))?,?[ \u{{a0}}]*(?i:{STREET_TYPES})(?:{TAIL}|{TAIL_LOWER})"
     ))
@@ -65,7 +65,7 @@ static STREET_RE: Lazy<Regex> = Lazy::new(|| {
 });
 
 /// A named place without a street number: "Résidence Les Pins", "lieu-dit Le Bourg".
-static PLACE_RE: Lazy<Regex> = Lazy::new(|| {
+pub(crate) static PLACE_RE: Lazy<Regex> = Lazy::new(|| {
     // The keyword capitalised (or lieu-dit) and a capitalised name right after it:
     // "carte de résidence en France" and "résidence de 10 ans" are not places.
     Regex::new(&format!(
@@ -74,19 +74,19 @@ static PLACE_RE: Lazy<Regex> = Lazy::new(|| {
     .unwrap()
 });
 
-static BP_RE: Lazy<Regex> =
+pub(crate) static BP_RE: Lazy<Regex> =
     Lazy::new(|| Regex::new(r"(?-u:\b)(?:BP|B\.P\.|CS|TSA)[ \u{a0}]?[0-9]{1,6}(?-u:\b)").unwrap());
 
 const CITY_WORD: &str = r"(?:\p{Lu}[\p{L}'’]*(?:-(?:\p{Lu}[\p{L}'’]*|sur|sous|en|le|la|les|lès|lez|de|du|des|et|[dl]['’]\p{Lu}[\p{L}]*))*)";
 
-static POSTCODE_RE: Lazy<Regex> = Lazy::new(|| {
+pub(crate) static POSTCODE_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(&format!(
         r"(?-u:\b)(?:0[1-9]|[1-8][0-9]|9[0-8])[0-9]{{3}}[ \u{{a0}}]+{CITY_WORD}(?:[ \u{{a0}}]{CITY_WORD}){{0,3}}(?:[ \u{{a0}}]+(?i:cedex)(?:[ \u{{a0}}]+[0-9]{{1,2}}(?-u:\b))?)?"
     ))
     .unwrap()
 });
 
-static CEDEX_RE: Lazy<Regex> = Lazy::new(|| {
+pub(crate) static CEDEX_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
         r"(?-u:\b)\p{Lu}[\p{L}\-'’]+[ \u{a0}]+(?i:cedex)(?-u:\b)(?:[ \u{a0}]+[0-9]{1,2}(?-u:\b))?",
     )
@@ -311,15 +311,15 @@ pub(crate) fn find_addresses(text: &str, out: &mut Vec<Candidate>) {
             Some((s, s + off + w.len()))
         });
     }
-    let lower_has = |needle: &str| {
-        text.as_bytes()
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-    };
-    if lower_has("cedex") {
+    // Cheap gates for the rarer rules: one ASCII-lowercased copy, plain substring
+    // searches, instead of running each regex over every mail.
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("cedex") {
         scan(&CEDEX_RE, text, kind, out, |s, e| Some((s, e)));
     }
-    if lower_has("sidence") || lower_has("lieu") || lower_has("hameau") || lower_has("lotissement")
+    if ["sidence", "lieu", "hameau", "lotissement"]
+        .iter()
+        .any(|k| lower.contains(k))
     {
         scan(&PLACE_RE, text, kind, out, |s, e| Some((s, e)));
     }

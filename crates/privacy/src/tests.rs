@@ -247,3 +247,85 @@ fn overlap_priority_is_deterministic() {
     let t = "0612345678@example.fr";
     assert_eq!(kinds_of(t), vec![PiiKind::Email]);
 }
+
+#[test]
+#[ignore = "profiling aid: cargo test --release --lib -- --ignored --nocapture profile"]
+fn profile_parts() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let mails: Vec<String> = [
+        "remboursement.txt",
+        "attestation.txt",
+        "fil.txt",
+        "sans_pii.txt",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(format!("{dir}/{f}")).unwrap_or_default())
+    .collect();
+    type Finder = fn(&str, &mut Vec<Candidate>);
+    let parts: [(&str, Finder); 4] = [
+        ("identifiers", patterns::find_identifiers),
+        ("emails", patterns::find_emails),
+        ("addresses", patterns::find_addresses),
+        ("names", names::find_names),
+    ];
+    for (name, f) in parts {
+        let t0 = std::time::Instant::now();
+        let mut n = 0;
+        for i in 0..20_000 {
+            let mut v = Vec::new();
+            f(&mails[i % 4], &mut v);
+            n += v.len();
+        }
+        println!("{name}: {:?} for 20k mails ({n})", t0.elapsed());
+    }
+    let t0 = std::time::Instant::now();
+    for i in 0..20_000 {
+        let _ = find(&mails[i % 4], &[]);
+    }
+    println!("find: {:?}", t0.elapsed());
+}
+
+#[test]
+#[ignore = "profiling aid"]
+fn profile_regexes() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let mails: Vec<String> = [
+        "remboursement.txt",
+        "attestation.txt",
+        "fil.txt",
+        "sans_pii.txt",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(format!("{dir}/{f}")).unwrap_or_default())
+    .collect();
+    use patterns::*;
+    let res: Vec<(&str, &regex::Regex)> = vec![
+        ("iban", &IBAN_RE),
+        ("nir", &NIR_RE),
+        ("fiscal", &FISCAL_RE),
+        ("phone", &PHONE_RE),
+        ("email", &EMAIL_RE),
+        ("street", &STREET_RE),
+        ("place", &PLACE_RE),
+        ("bp", &BP_RE),
+        ("postcode", &POSTCODE_RE),
+        ("cedex", &CEDEX_RE),
+        ("civility", &names::CIVILITY_RE),
+        ("soussigne", &names::SOUSSIGNE_RE),
+        ("greeting", &names::GREETING_RE),
+        ("closing", &names::CLOSING_RE),
+    ];
+    for (name, re) in res {
+        let t0 = std::time::Instant::now();
+        let mut n = 0;
+        for i in 0..20_000 {
+            n += re.find_iter(&mails[i % 4]).count();
+        }
+        println!("{name}: {:?} ({n})", t0.elapsed());
+    }
+    let t0 = std::time::Instant::now();
+    for i in 0..20_000 {
+        let _ = Detector::new().detect(&mails[i % 4]);
+    }
+    println!("detect: {:?}", t0.elapsed());
+}
