@@ -54,6 +54,11 @@ static THREAT: Lazy<Regex> = Lazy::new(|| {
     )
 });
 
+/// "saisie" is a seizure except as data entry ("erreur de saisie", "la saisie de
+/// ma déclaration", "saisie en ligne").
+static SAISIE: Lazy<Regex> =
+    Lazy::new(|| re(r"(\w+ \w+ )?\bsaisies?\b( [\w']+ [\w']+ [\w']+| [\w']+ [\w']+| [\w']+)?"));
+
 static MENACE: Lazy<Regex> = Lazy::new(|| re(r"(\w+ )?\bmenac\w*( d'\w+| de \w+)?"));
 static VIOLENCE: Lazy<Regex> = Lazy::new(|| re(r"\bviolen(?:ce|t|te|ts|ces)\b"));
 static VENIR: Lazy<Regex> =
@@ -66,7 +71,7 @@ pub fn detect_flags(text: &str) -> Vec<Flag> {
     if COMPLAINT.is_match(&f) || recours_complaint(&f) {
         out.push(Flag::Complaint);
     }
-    if DEADLINE.is_match(&f) {
+    if DEADLINE.is_match(&f) || seizure(&f) {
         out.push(Flag::LegalDeadline);
     }
     if DISTRESS.is_match(&f) {
@@ -86,6 +91,37 @@ fn recours_complaint(f: &str) -> bool {
             "avoir" | "ai" | "aurai" | "aurais" | "avons" | "aurons" | "eu" | "sans"
         );
         !(avoir || c.get(2).is_some() && before != "un" && before != "mon")
+    })
+}
+
+fn seizure(f: &str) -> bool {
+    SAISIE.captures_iter(f).any(|c| {
+        let before = c.get(1).map_or("", |m| m.as_str());
+        let after = c.get(2).map_or("", |m| m.as_str());
+        let entry_before = [
+            "erreur de ",
+            "faute de ",
+            "erreurs de ",
+            "lors de la ",
+            "ma ",
+        ]
+        .iter()
+        .any(|p| before.ends_with(p));
+        let entry_after = [
+            " en ligne",
+            " de ma declaration",
+            " de mes revenus",
+            " des revenus",
+            " de la declaration",
+            " de mon rib",
+            " de mes coordonnees",
+            " du formulaire",
+            " des donnees",
+            " des informations",
+        ]
+        .iter()
+        .any(|p| after.starts_with(p));
+        !(entry_before || entry_after)
     })
 }
 
@@ -169,7 +205,6 @@ fn coming_over(f: &str) -> bool {
             "vous trouver",
             "vous chercher",
             "en personne et",
-            "avec mon",
         ];
         HOSTILE.iter().any(|h| rest.contains(h))
             || end == "!"
@@ -229,6 +264,20 @@ mod tests {
             "avant le dépôt de ma déclaration",
             Flag::LegalDeadline
         ));
+        assert!(has(
+            "Une saisie a été faite sur mon compte",
+            Flag::LegalDeadline
+        ));
+        assert!(has("j'ai reçu un avis de saisie", Flag::LegalDeadline));
+        assert!(has(
+            "une saisie administrative à tiers détenteur",
+            Flag::LegalDeadline
+        ));
+        assert!(!has(
+            "la saisie de ma déclaration en ligne ne marche pas",
+            Flag::LegalDeadline
+        ));
+        assert!(!has("j'ai fait une saisie en ligne", Flag::LegalDeadline));
     }
 
     #[test]
@@ -258,6 +307,7 @@ mod tests {
             Flag::Threat
         ));
         assert!(!has("je vais venir demain.", Flag::Threat));
+        assert!(!has("je vais venir avec mon avocat.", Flag::Threat));
         assert!(!has("Je suis menacée d'expulsion", Flag::Threat));
         assert!(!has("victime de violences conjugales", Flag::Threat));
         assert!(has("victime de violences conjugales", Flag::Distress));
