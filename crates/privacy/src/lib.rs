@@ -50,6 +50,12 @@ pub struct Detector {
     _private: (),
 }
 
+// Shared across worker threads by the pipeline: keep it that way.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Detector>();
+};
+
 impl Detector {
     pub fn new() -> Self {
         Self::default()

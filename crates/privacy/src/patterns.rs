@@ -281,15 +281,20 @@ pub(crate) fn find_addresses(text: &str, out: &mut Vec<Candidate>) {
             }
             // Drop trailing words that start the next sentence; reject amounts.
             let m = &text[s..e];
-            let words: Vec<(usize, &str)> = m
-                .split([' ', '\u{a0}'])
-                .scan(0usize, |off, w| {
-                    let r = (*off, w);
-                    *off += w.len() + 1;
-                    Some(r)
-                })
-                .filter(|(_, w)| !w.is_empty())
-                .collect();
+            let mut words: Vec<(usize, &str)> = Vec::new();
+            let mut word_start = None;
+            for (i, c) in m.char_indices() {
+                if c == ' ' || c == '\u{a0}' {
+                    if let Some(st) = word_start.take() {
+                        words.push((st, &m[st..i]));
+                    }
+                } else if word_start.is_none() {
+                    word_start = Some(i);
+                }
+            }
+            if let Some(st) = word_start {
+                words.push((st, &m[st..]));
+            }
             // words[0] is the postcode.
             let first_city = words.get(1)?.1;
             if is_city_stopword(first_city)
@@ -366,6 +371,14 @@ mod tests {
         assert_eq!(
             found("75002 Paris Merci", find_addresses),
             vec![(PiiKind::PostalAddress, "75002 Paris".into())]
+        );
+        // Non-breaking spaces are two bytes: offsets must still land right.
+        assert_eq!(
+            found("75002\u{a0}\u{a0}Saint-Denis\u{a0}Merci", find_addresses),
+            vec![(
+                PiiKind::PostalAddress,
+                "75002\u{a0}\u{a0}Saint-Denis".into()
+            )]
         );
     }
 }
