@@ -25,6 +25,60 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 /// stable id derived from its content hash (`<hash prefix>@facteur.invalid`).
 pub fn parse_message(raw: &[u8]) -> ParsedMail {
     let content_hash = sha256_hex(raw);
+    // mail-parser has internal consistency checks (`debug_assert!`) that hostile
+    // input can trip (found by fuzzing: nested multiparts with a broken boundary
+    // stack). They only fire in debug builds, but "never panics" must hold in every
+    // build, and any future bug in a dependency must cost one message, not the batch.
+    let mut out = match std::panic::catch_unwind(|| parse_unguarded(raw)) {
+        Ok(out) => out,
+        Err(_) => {
+            tracing::warn!(
+                raw_size = raw.len(),
+                "MIME parser panicked; falling back to raw text"
+            );
+            let mut out = ParsedMail {
+                raw_size: raw.len(),
+                body_text: String::from_utf8_lossy(raw).into_owned(),
+                ..ParsedMail::default()
+            };
+            out.defects.push(Defect::new(
+                DefectKind::Other,
+                "MIME structure too damaged to parse: body is the raw message",
+            ));
+            out
+        }
+    };
+
+    if out.message_id.is_empty() {
+        out.message_id = format!(
+            "{}@facteur.invalid",
+            content_hash.get(..32).unwrap_or(&content_hash)
+        );
+        out.defects.push(Defect::new(
+            DefectKind::MissingMessageId,
+            "no Message-ID header: derived from the content hash",
+        ));
+    }
+    out.content_hash = content_hash;
+    dedup_defects(&mut out.defects);
+    out
+}
+
+/// The same defect reported twice (for two parts with the same detail) says nothing
+/// more to the agent and bloats JSON output.
+fn dedup_defects(defects: &mut Vec<Defect>) {
+    let mut seen: Vec<Defect> = Vec::with_capacity(defects.len());
+    defects.retain(|d| {
+        if seen.contains(d) {
+            false
+        } else {
+            seen.push(d.clone());
+            true
+        }
+    });
+}
+
+fn parse_unguarded(raw: &[u8]) -> ParsedMail {
     let mut out = ParsedMail {
         raw_size: raw.len(),
         ..ParsedMail::default()
@@ -55,34 +109,7 @@ pub fn parse_message(raw: &[u8]) -> ParsedMail {
             out.body_text = String::from_utf8_lossy(raw).into_owned();
         }
     }
-
-    if out.message_id.is_empty() {
-        out.message_id = format!(
-            "{}@facteur.invalid",
-            content_hash.get(..32).unwrap_or(&content_hash)
-        );
-        out.defects.push(Defect::new(
-            DefectKind::MissingMessageId,
-            "no Message-ID header: derived from the content hash",
-        ));
-    }
-    out.content_hash = content_hash;
-    dedup_defects(&mut out.defects);
     out
-}
-
-/// The same defect reported twice (for two parts with the same detail) says nothing
-/// more to the agent and bloats JSON output.
-fn dedup_defects(defects: &mut Vec<Defect>) {
-    let mut seen: Vec<Defect> = Vec::with_capacity(defects.len());
-    defects.retain(|d| {
-        if seen.contains(d) {
-            false
-        } else {
-            seen.push(d.clone());
-            true
-        }
-    });
 }
 
 fn fill_from_message(msg: &Message<'_>, out: &mut ParsedMail) {
@@ -274,4 +301,48 @@ fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
     .into_iter()
     .filter(|s| !s.is_empty())
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Minimised from a cargo-fuzz crash: trips a `debug_assert!` inside mail-parser
+    /// 0.11.9 ("Invalid part ID, could not find multipart").
+    const NESTED_EMPTY_RFC822: &[u8] = b"Content-Type: multipart/mixed;\n boundary=\"=_b\"\n\n--=_b\nContent-Type: message/rfc822;\n\nContent-Type: message/rfc822;\n\n\n--=_b--";
+
+    #[test]
+    fn dependency_panic_costs_one_message_not_the_process() {
+        let m = parse_message(NESTED_EMPTY_RFC822);
+        assert!(m.message_id.ends_with("@facteur.invalid"));
+        assert_eq!(m.raw_size, NESTED_EMPTY_RFC822.len());
+        if cfg!(debug_assertions) {
+            assert!(
+                m.defects.iter().any(|d| d.kind == DefectKind::Other),
+                "{:?}",
+                m.defects
+            );
+            assert!(m.body_text.contains("multipart/mixed"));
+        }
+    }
+
+    #[test]
+    fn missing_message_id_is_derived_from_content() {
+        let a = parse_message(b"Subject: a\n\nbody\n");
+        let b = parse_message(b"Subject: a\n\nbody!\n");
+        assert_ne!(a.message_id, b.message_id);
+        assert_eq!(
+            a.message_id,
+            format!("{}@facteur.invalid", &a.content_hash[..32])
+        );
+        assert!(a
+            .defects
+            .iter()
+            .any(|d| d.kind == DefectKind::MissingMessageId));
+    }
+
+    #[test]
+    fn header_text_control_characters_are_cleaned() {
+        assert_eq!(clean_header_text("  a\tb\r\n  c\u{7}d "), "a b c d");
+    }
 }
