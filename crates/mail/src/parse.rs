@@ -231,6 +231,10 @@ fn body_text_of(msg: &Message<'_>) -> String {
             continue;
         };
         let piece: std::borrow::Cow<'_, str> = match &part.body {
+            PartType::Text(t) if t.contains('\u{FFFD}') => match legacy_8bit_text(msg, part) {
+                Some(fixed) => std::borrow::Cow::Owned(fixed),
+                None => std::borrow::Cow::Borrowed(t.as_ref()),
+            },
             PartType::Text(t) => std::borrow::Cow::Borrowed(t.as_ref()),
             PartType::Html(h) => std::borrow::Cow::Owned(html::html_to_text(h)),
             _ => continue,
@@ -249,6 +253,48 @@ fn body_text_of(msg: &Message<'_>) -> String {
         }
     }
     text
+}
+
+/// Re-decodes a text part as windows-1252 when it was read as UTF-8 but is not.
+///
+/// French mail from old clients and scanners often carries raw Latin-1/cp1252 bytes
+/// with no charset (or a wrong `utf-8`); mail-parser then yields U+FFFD for every
+/// accented letter, which ruins classification. windows-1252 is a superset of the
+/// printable Latin-1 range and decodes any byte, so it is the right fallback here.
+fn legacy_8bit_text(msg: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<String> {
+    let charset = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .map(str::trim);
+    let utf8_or_unknown = match charset {
+        None => true,
+        Some(cs) => {
+            cs.eq_ignore_ascii_case("utf-8")
+                || cs.eq_ignore_ascii_case("utf8")
+                || !defects::charset_known(cs)
+        }
+    };
+    if !utf8_or_unknown {
+        return None;
+    }
+    let raw = msg
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)?;
+    let decoded = match part.encoding {
+        mail_parser::Encoding::QuotedPrintable => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(raw)?
+        }
+        mail_parser::Encoding::Base64 => mail_parser::decoders::base64::base64_decode(raw)?,
+        mail_parser::Encoding::None => raw.to_vec(),
+    };
+    // Genuinely valid UTF-8 (a literal U+FFFD in the text) stays as it was.
+    if std::str::from_utf8(&decoded).is_ok() {
+        return None;
+    }
+    let cp1252 = mail_parser::decoders::charsets::map::charset_decoder(b"windows-1252")?;
+    let text = cp1252(&decoded);
+    let text = text.trim_end_matches(['\r', '\n']);
+    Some(format!("{text}\n"))
 }
 
 fn clean_header_text(s: &str) -> String {
@@ -339,6 +385,20 @@ mod tests {
             .defects
             .iter()
             .any(|d| d.kind == DefectKind::MissingMessageId));
+    }
+
+    #[test]
+    fn undeclared_8bit_french_falls_back_to_windows_1252() {
+        let m = parse_message(b"Subject: x\n\nR\xe9ponse \xe0 l'imp\xf4t de 80 \x80\n");
+        assert_eq!(m.body_text, "Réponse à l'impôt de 80 €\n");
+        let m = parse_message(
+            b"Subject: x\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nd=E9j=E0\n",
+        );
+        assert_eq!(m.body_text, "déjà\n");
+        assert!(m
+            .defects
+            .iter()
+            .any(|d| d.kind == DefectKind::InvalidCharsetBytes));
     }
 
     #[test]
