@@ -12,7 +12,12 @@ fn main() {
             .iter()
             .map(|d| format!("{:?}({})", d.kind, d.detail))
             .collect();
-        let preview: String = m.body_text.chars().take(160).collect();
+        let limit = if std::env::var_os("DUMP_FULL").is_some() {
+            usize::MAX
+        } else {
+            160
+        };
+        let preview: String = m.body_text.chars().take(limit).collect();
         println!(
             "== {path}\n id={} subj={:?} date={:?} from={:?}\n atts={:?}\n defects={kinds:?}\n text={preview:?}",
             m.message_id,

@@ -481,6 +481,18 @@ mod tests {
     }
 
     #[test]
+    fn outlook_html() {
+        let html = r#"<html><head><style><!-- p {margin:0} --></style><!--[if gte mso 9]><xml><o:x/></xml><![endif]--></head>
+<body><p class="MsoNormal">Madame,<o:p></o:p></p><p><o:p>&nbsp;</o:p></p>
+<p>Montant&nbsp;: <span style="color:red">1&nbsp;234&nbsp;&euro;</span>.<br/>Voir <a href="https://e.test/d?a=1&amp;b=2">ce lien</a>.</p>
+<table><tr><td>Nom</td><td>Dupont</td></tr><tr><td>Ville</td><td>Lyon</td></tr></table></body></html>"#;
+        assert_eq!(
+            html_to_text(html),
+            "Madame,\n\nMontant : 1 234 €.\nVoir ce lien (https://e.test/d?a=1&b=2).\n\nNom | Dupont\nVille | Lyon"
+        );
+    }
+
+    #[test]
     fn tag_soup_does_not_panic() {
         for s in [
             "<",
