@@ -1,0 +1,565 @@
+//! IMAP ingest: incremental by UID, stored before flagged, resilient to reconnects.
+//!
+//! The invariant that matters: a message is flagged, moved or counted as read on
+//! the server only after `insert_message` returned, i.e. after it is durable in
+//! the store. The sync position (UIDVALIDITY, last UID) is advanced only after
+//! that, too. A crash anywhere therefore leaves at worst messages that are stored
+//! but not yet flagged, and the next run fetches them again: the idempotent insert
+//! turns that re-fetch into `duplicates_skipped`, never into a second copy.
+//!
+//! When UIDVALIDITY changes (folder recreated, server migrated), UIDs mean nothing
+//! any more, so the folder is read again from UID 1; duplicates are skipped for
+//! the same reason.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::Fetch;
+use facteur_store::{Millis, Store};
+use futures::TryStreamExt;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::config::{AfterStore, ImapConfig, TlsMode};
+use crate::error::{scrub, ConnectError, ConnectResult};
+use crate::ingest::{ingest_one, NoHook, Payload, SharedHook, SyncReport};
+use crate::state::{StateDir, SyncPosition};
+use crate::tls;
+
+/// Any byte stream an IMAP session can run over (plain TCP or TLS).
+pub trait IoStream: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> IoStream for T {}
+
+type Session = async_imap::Session<Box<dyn IoStream>>;
+
+/// What the admin page shows for one mailbox.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MailboxStatus {
+    pub mailbox: String,
+    pub folder: String,
+    pub connected: bool,
+    /// Server announced IDLE: changes arrive in seconds rather than per poll.
+    pub idle_supported: bool,
+    pub last_attempt_at: Option<Millis>,
+    pub last_success_at: Option<Millis>,
+    /// The last failure, already free of secrets; `None` after a successful sync.
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub last_report: Option<SyncReport>,
+    /// Totals since the process started.
+    pub total_stored: u64,
+}
+
+/// A cheap, clonable read handle on a mailbox's status.
+#[derive(Debug, Clone, Default)]
+pub struct StatusHandle(Arc<RwLock<MailboxStatus>>);
+
+impl StatusHandle {
+    pub fn get(&self) -> MailboxStatus {
+        self.0.read().map(|s| s.clone()).unwrap_or_default()
+    }
+    fn update(&self, f: impl FnOnce(&mut MailboxStatus)) {
+        if let Ok(mut s) = self.0.write() {
+            f(&mut s);
+        }
+    }
+}
+
+/// One IMAP folder feeding one Facteur mailbox.
+pub struct ImapIngest {
+    store: Store,
+    mailbox_id: i64,
+    cfg: ImapConfig,
+    state: StateDir,
+    hook: SharedHook,
+    session: Option<Session>,
+    idle_supported: bool,
+    status: StatusHandle,
+}
+
+impl ImapIngest {
+    pub fn new(store: Store, mailbox_id: i64, cfg: ImapConfig, state: StateDir) -> Self {
+        let status = StatusHandle::default();
+        status.update(|s| {
+            s.mailbox = cfg.mailbox.clone();
+            s.folder = cfg.folder.clone();
+        });
+        ImapIngest {
+            store,
+            mailbox_id,
+            cfg,
+            state,
+            hook: Arc::new(NoHook),
+            session: None,
+            idle_supported: false,
+            status,
+        }
+    }
+
+    /// Run `hook` after each newly stored message (e.g. triage).
+    pub fn with_hook(mut self, hook: SharedHook) -> Self {
+        self.hook = hook;
+        self
+    }
+
+    pub fn status(&self) -> StatusHandle {
+        self.status.clone()
+    }
+
+    pub fn config(&self) -> &ImapConfig {
+        &self.cfg
+    }
+
+    /// Fetch and store everything new once. Never fails as a call: problems are
+    /// in `errors` (each naming the mailbox) and in the status. On error the
+    /// connection is dropped, so the next call starts from a clean one.
+    pub async fn sync_once(&mut self) -> SyncReport {
+        let now = self.store.now_ms();
+        let mut report = SyncReport::default();
+        let result = self.sync_inner(&mut report).await;
+        if let Err(e) = result {
+            let text = scrub(&e.to_string(), &self.cfg.password);
+            tracing::warn!(mailbox = %self.cfg.mailbox, error = %text, "IMAP sync failed");
+            report.errors.push(text);
+            self.session = None;
+        }
+        let ok = report.errors.is_empty();
+        let connected = self.session.is_some();
+        let idle = self.idle_supported;
+        self.status.update(|s| {
+            s.connected = connected;
+            s.idle_supported = idle;
+            s.last_attempt_at = Some(now);
+            s.total_stored += report.stored;
+            if ok {
+                s.last_success_at = Some(now);
+                s.last_error = None;
+                s.consecutive_failures = 0;
+            } else {
+                s.last_error = report.errors.last().cloned();
+                s.consecutive_failures = s.consecutive_failures.saturating_add(1);
+            }
+            s.last_report = Some(report.clone());
+        });
+        if ok {
+            tracing::info!(mailbox = %self.cfg.mailbox, fetched = report.fetched,
+                stored = report.stored, duplicates = report.duplicates_skipped, "IMAP sync done");
+        }
+        report
+    }
+
+    /// Sync, then wait for changes (IDLE when the server has it, polling
+    /// otherwise), until `shutdown` turns true. Failures back off exponentially
+    /// from `backoff_min` to `backoff_max`; the loop itself never ends on error.
+    pub async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = self.cfg.backoff_min;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let report = self.sync_once().await;
+            if *shutdown.borrow() {
+                break;
+            }
+            if report.errors.is_empty() {
+                backoff = self.cfg.backoff_min;
+                self.wait_for_changes(&mut shutdown).await;
+            } else {
+                tracing::info!(mailbox = %self.cfg.mailbox, retry_in_ms = backoff.as_millis() as u64, "IMAP retry scheduled");
+                if sleep_or_shutdown(backoff, &mut shutdown).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(self.cfg.backoff_max);
+            }
+        }
+        if let Some(mut s) = self.session.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), s.logout()).await;
+        }
+        self.status.update(|s| s.connected = false);
+    }
+
+    /// Block until the server reports a change, the poll interval passes, or
+    /// shutdown. Any IDLE failure just drops the session: the next sync reconnects.
+    async fn wait_for_changes(&mut self, shutdown: &mut watch::Receiver<bool>) {
+        let wait = self.cfg.poll_interval;
+        if !self.idle_supported || self.session.is_none() {
+            sleep_or_shutdown(wait, shutdown).await;
+            return;
+        }
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        let mut handle = session.idle();
+        if handle.init().await.is_err() {
+            return;
+        }
+        let outcome = {
+            let (fut, stop) = handle.wait_with_timeout(wait);
+            tokio::select! {
+                r = fut => Some(r),
+                _ = shutdown.changed() => { drop(stop); None }
+            }
+        };
+        if let Some(Err(e)) = &outcome {
+            tracing::debug!(mailbox = %self.cfg.mailbox, error = %e, "IDLE ended with an error");
+            return;
+        }
+        if let Some(Ok(IdleResponse::NewData(_))) = &outcome {
+            tracing::debug!(mailbox = %self.cfg.mailbox, "IDLE: server reported a change");
+        }
+        if let Ok(Ok(session)) = tokio::time::timeout(self.cfg.io_timeout, handle.done()).await {
+            self.session = Some(session);
+        }
+    }
+
+    async fn sync_inner(&mut self, report: &mut SyncReport) -> ConnectResult<()> {
+        if self.session.is_none() {
+            let (session, idle) = connect(&self.cfg).await?;
+            self.session = Some(session);
+            self.idle_supported = idle;
+        }
+        let cfg = self.cfg.clone();
+        let Some(session) = self.session.as_mut() else {
+            return Ok(());
+        };
+        let mailbox = timed(&cfg, "SELECT", session.select(&cfg.folder)).await?;
+        let uidvalidity = mailbox.uid_validity.unwrap_or(0);
+        let pos = self.state.load_position(self.mailbox_id, &cfg.folder)?;
+        let start = match pos {
+            Some(p) if p.uidvalidity == uidvalidity => p.last_uid.saturating_add(1),
+            Some(p) => {
+                tracing::warn!(mailbox = %cfg.mailbox, old = p.uidvalidity, new = uidvalidity,
+                    "UIDVALIDITY changed: reading the folder again from the start");
+                report.full_resync = true;
+                1
+            }
+            None => 1,
+        };
+        // `N:*` always returns at least the last message, even below N: filter.
+        let metas: Vec<Fetch> = timed(&cfg, "FETCH sizes", async {
+            session
+                .uid_fetch(format!("{start}:*"), "(UID RFC822.SIZE)")
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+        let mut todo: Vec<(u32, u32)> = metas
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
+            .filter(|(uid, _)| *uid >= start)
+            .collect();
+        todo.sort_unstable();
+        todo.dedup_by_key(|(u, _)| *u);
+
+        let mut last_done = start.saturating_sub(1);
+        let batch = cfg.batch_size.max(1) as usize;
+        for chunk in todo.chunks(batch) {
+            let (small, big): (Vec<_>, Vec<_>) = chunk
+                .iter()
+                .partition(|(_, size)| *size <= cfg.max_message_bytes);
+            let mut payloads: BTreeMap<u32, Payload> = BTreeMap::new();
+            if !small.is_empty() {
+                let set = uid_set(small.iter().map(|(u, _)| *u));
+                let fetched: Vec<Fetch> = timed(&cfg, "FETCH messages", async {
+                    session
+                        .uid_fetch(&set, "(UID RFC822.SIZE BODY.PEEK[])")
+                        .await?
+                        .try_collect()
+                        .await
+                })
+                .await?;
+                for f in &fetched {
+                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                        payloads.insert(uid, Payload::Full(body.to_vec()));
+                    }
+                }
+            }
+            if !big.is_empty() {
+                let set = uid_set(big.iter().map(|(u, _)| *u));
+                let fetched: Vec<Fetch> = timed(&cfg, "FETCH headers", async {
+                    session
+                        .uid_fetch(&set, "(UID RFC822.SIZE BODY.PEEK[HEADER])")
+                        .await?
+                        .try_collect()
+                        .await
+                })
+                .await?;
+                for f in &fetched {
+                    if let (Some(uid), Some(header)) = (f.uid, f.header()) {
+                        payloads.insert(
+                            uid,
+                            Payload::HeaderOnly {
+                                header: header.to_vec(),
+                                size: u64::from(f.size.unwrap_or(0)),
+                                limit: u64::from(cfg.max_message_bytes),
+                            },
+                        );
+                    }
+                }
+            }
+            // UIDs listed but not returned were expunged in between: nothing to store.
+            let mut done = Vec::with_capacity(payloads.len());
+            let mut failure = None;
+            for (uid, payload) in payloads {
+                report.fetched += 1;
+                match ingest_one(
+                    &self.store,
+                    &cfg.mailbox,
+                    self.mailbox_id,
+                    Some(uid),
+                    payload,
+                    self.hook.as_ref(),
+                    report,
+                )
+                .await
+                {
+                    Ok(()) => done.push(uid),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            // Only now, with every message in `done` durable, touch the server.
+            if !done.is_empty() {
+                apply_after_store(session, &cfg, &done).await?;
+            }
+            let chunk_max = chunk.last().map(|(u, _)| *u).unwrap_or(last_done);
+            last_done = match (&failure, done.last()) {
+                (None, _) => chunk_max,
+                (Some(_), Some(d)) => *d,
+                (Some(_), None) => last_done,
+            };
+            self.state.save_position(
+                self.mailbox_id,
+                &cfg.folder,
+                SyncPosition {
+                    uidvalidity,
+                    last_uid: last_done,
+                },
+            )?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+        }
+        if todo.is_empty() && pos.map(|p| p.uidvalidity) != Some(uidvalidity) {
+            self.state.save_position(
+                self.mailbox_id,
+                &cfg.folder,
+                SyncPosition {
+                    uidvalidity,
+                    last_uid: last_done,
+                },
+            )?;
+        }
+        Ok(())
+    }
+}
+
+async fn apply_after_store(
+    session: &mut Session,
+    cfg: &ImapConfig,
+    uids: &[u32],
+) -> ConnectResult<()> {
+    let set = uid_set(uids.iter().copied());
+    match &cfg.after_store {
+        AfterStore::Leave => Ok(()),
+        AfterStore::FlagSeen => {
+            timed(cfg, "STORE \\Seen", async {
+                let _: Vec<Fetch> = session
+                    .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                    .await?
+                    .try_collect()
+                    .await?;
+                Ok(())
+            })
+            .await
+        }
+        AfterStore::Move(folder) => {
+            let moved = timed(cfg, "MOVE", session.uid_mv(&set, folder)).await;
+            if moved.is_ok() {
+                return Ok(());
+            }
+            // No MOVE extension: the RFC 3501 way. COPY first, so a crash leaves
+            // a copy in both folders rather than in none.
+            timed(cfg, "COPY", session.uid_copy(&set, folder)).await?;
+            timed(cfg, "STORE \\Deleted", async {
+                let _: Vec<Fetch> = session
+                    .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                    .await?
+                    .try_collect()
+                    .await?;
+                Ok(())
+            })
+            .await?;
+            timed(cfg, "UID EXPUNGE", async {
+                let _: Vec<u32> = session.uid_expunge(&set).await?.try_collect().await?;
+                Ok(())
+            })
+            .await
+        }
+    }
+}
+
+/// Open, protect and log in. Returns the session and whether IDLE is offered.
+pub(crate) async fn connect(cfg: &ImapConfig) -> ConnectResult<(Session, bool)> {
+    let server = cfg.server();
+    let tcp = match tokio::time::timeout(
+        cfg.io_timeout,
+        TcpStream::connect((cfg.host.as_str(), cfg.port)),
+    )
+    .await
+    {
+        Err(_) => return Err(timeout_err(cfg, "connect")),
+        Ok(Err(e)) => {
+            return Err(ConnectError::Connect {
+                mailbox: cfg.mailbox.clone(),
+                server,
+                detail: e.to_string(),
+            })
+        }
+        Ok(Ok(t)) => t,
+    };
+    let tls_err = |detail: String| ConnectError::Tls {
+        mailbox: cfg.mailbox.clone(),
+        server: cfg.server(),
+        detail,
+    };
+    let ca = cfg.ca_file.as_deref();
+    let (stream, greeted): (Box<dyn IoStream>, bool) = match cfg.tls {
+        TlsMode::None => (Box::new(tcp), false),
+        TlsMode::Tls => {
+            let s = tokio::time::timeout(cfg.io_timeout, tls::handshake(tcp, &cfg.host, ca))
+                .await
+                .map_err(|_| timeout_err(cfg, "TLS handshake"))?
+                .map_err(tls_err)?;
+            (Box::new(s), false)
+        }
+        TlsMode::Starttls => {
+            let mut client = async_imap::Client::new(tcp);
+            timed(cfg, "greeting", async {
+                client.read_response().await?;
+                Ok(())
+            })
+            .await?;
+            timed(
+                cfg,
+                "STARTTLS",
+                client.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?;
+            let tcp = client.into_inner();
+            let s = tokio::time::timeout(cfg.io_timeout, tls::handshake(tcp, &cfg.host, ca))
+                .await
+                .map_err(|_| timeout_err(cfg, "TLS handshake"))?
+                .map_err(tls_err)?;
+            (Box::new(s), true)
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    if !greeted {
+        timed(cfg, "greeting", async {
+            match client.read_response().await? {
+                Some(_) => Ok(()),
+                None => Err(async_imap::error::Error::ConnectionLost),
+            }
+        })
+        .await?;
+    }
+    let login = tokio::time::timeout(cfg.io_timeout, client.login(&cfg.user, &cfg.password))
+        .await
+        .map_err(|_| timeout_err(cfg, "LOGIN"))?;
+    let mut session = login.map_err(|(e, _)| ConnectError::Auth {
+        mailbox: cfg.mailbox.clone(),
+        user: cfg.user.clone(),
+        detail: scrub(&e.to_string(), &cfg.password),
+    })?;
+    let caps = timed(cfg, "CAPABILITY", session.capabilities()).await?;
+    Ok((session, caps.has_str("IDLE")))
+}
+
+/// Run one IMAP step under the I/O timeout, naming the step in any error.
+async fn timed<T>(
+    cfg: &ImapConfig,
+    step: &str,
+    fut: impl Future<Output = async_imap::error::Result<T>>,
+) -> ConnectResult<T> {
+    match tokio::time::timeout(cfg.io_timeout, fut).await {
+        Err(_) => Err(timeout_err(cfg, step)),
+        Ok(Err(e)) => Err(ConnectError::Imap {
+            mailbox: cfg.mailbox.clone(),
+            step: step.to_string(),
+            detail: scrub(&e.to_string(), &cfg.password),
+        }),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+fn timeout_err(cfg: &ImapConfig, step: &str) -> ConnectError {
+    ConnectError::Timeout {
+        mailbox: cfg.mailbox.clone(),
+        step: step.to_string(),
+        secs: cfg.io_timeout.as_secs(),
+    }
+}
+
+/// `true` when shutdown was requested.
+async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *shutdown.borrow(),
+        r = shutdown.changed() => r.is_err() || *shutdown.borrow(),
+    }
+}
+
+/// Compact IMAP sequence set from sorted UIDs: `1:3,7,9:10`.
+pub(crate) fn uid_set(uids: impl IntoIterator<Item = u32>) -> String {
+    let mut out = String::new();
+    let mut run: Option<(u32, u32)> = None;
+    let flush = |out: &mut String, (a, b): (u32, u32)| {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if a == b {
+            out.push_str(&a.to_string());
+        } else {
+            out.push_str(&format!("{a}:{b}"));
+        }
+    };
+    for u in uids {
+        run = match run {
+            Some((a, b)) if u == b.saturating_add(1) => Some((a, u)),
+            Some(r) => {
+                flush(&mut out, r);
+                Some((u, u))
+            }
+            None => Some((u, u)),
+        };
+    }
+    if let Some(r) = run {
+        flush(&mut out, r);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set([1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set([5]), "5");
+        assert_eq!(uid_set([]), "");
+        assert_eq!(
+            uid_set([u32::MAX - 1, u32::MAX]),
+            format!("{}:{}", u32::MAX - 1, u32::MAX)
+        );
+    }
+}

@@ -1,0 +1,248 @@
+//! The one path every incoming message takes into the store, whatever its source
+//! (IMAP, files): parse, record defects, insert idempotently, then tell the hook.
+//! Keeping one path means IMAP and `facteur import` cannot disagree on what
+//! "the same message" is: (mailbox, Message-ID, SHA-256 of the raw bytes).
+
+use std::sync::Arc;
+
+use facteur_core::{Defect, DefectKind, ParsedMail};
+use facteur_mail::{parse_message, RawMessage};
+use facteur_store::{InsertOutcome, NewMessage, Store};
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+use crate::error::{ConnectError, ConnectResult};
+
+/// What one sync or import did. Counts only: it is logged and shown to admins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    /// Messages read from the source.
+    pub fetched: u64,
+    /// Newly stored.
+    pub stored: u64,
+    /// Already in the store (same Message-ID and content hash).
+    pub duplicates_skipped: u64,
+    /// Stored messages that carried at least one defect (malformed, oversized…).
+    pub defects: u64,
+    /// Messages or steps that failed; the sync stops at the first store error so
+    /// that nothing after it is flagged on the server.
+    pub errors: Vec<String>,
+    /// The folder's UIDVALIDITY changed and it was read again from the start.
+    pub full_resync: bool,
+}
+
+impl SyncReport {
+    pub fn merge(&mut self, other: &SyncReport) {
+        self.fetched += other.fetched;
+        self.stored += other.stored;
+        self.duplicates_skipped += other.duplicates_skipped;
+        self.defects += other.defects;
+        self.errors.extend(other.errors.iter().cloned());
+        self.full_resync |= other.full_resync;
+    }
+}
+
+/// A message that just became durable.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    /// Store id.
+    pub id: i64,
+    pub mailbox_id: i64,
+    /// IMAP UID, when it came from IMAP.
+    pub uid: Option<u32>,
+    pub mail: ParsedMail,
+}
+
+/// Called after each *newly* stored message (not duplicates), before the message
+/// is flagged or moved on the server, so the caller can triage right away.
+/// A hook cannot fail the ingest: the message is already safe in the store, and a
+/// triage failure must be retried by the triage side, not by re-fetching mail.
+pub trait IngestHook: Send + Sync {
+    fn on_stored<'a>(&'a self, msg: &'a StoredMessage) -> BoxFuture<'a, ()>;
+}
+
+/// The hook that does nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoHook;
+
+impl IngestHook for NoHook {
+    fn on_stored<'a>(&'a self, _msg: &'a StoredMessage) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// A synchronous closure as a hook (enough for counting or queueing work).
+pub struct FnHook<F>(pub F);
+
+impl<F: Fn(&StoredMessage) + Send + Sync> IngestHook for FnHook<F> {
+    fn on_stored<'a>(&'a self, msg: &'a StoredMessage) -> BoxFuture<'a, ()> {
+        (self.0)(msg);
+        Box::pin(async {})
+    }
+}
+
+pub type SharedHook = Arc<dyn IngestHook>;
+
+/// How a message arrived: complete, or only its header because it was too big.
+pub(crate) enum Payload {
+    Full(Vec<u8>),
+    /// Header bytes and the real size announced by the server.
+    HeaderOnly {
+        header: Vec<u8>,
+        size: u64,
+        limit: u64,
+    },
+}
+
+/// Parse and store one message. `Ok(None)` means duplicate.
+pub(crate) async fn ingest_one(
+    store: &Store,
+    mailbox_name: &str,
+    mailbox_id: i64,
+    uid: Option<u32>,
+    payload: Payload,
+    hook: &dyn IngestHook,
+    report: &mut SyncReport,
+) -> ConnectResult<()> {
+    let (raw, oversized) = match payload {
+        Payload::Full(raw) => (raw, None),
+        Payload::HeaderOnly {
+            header,
+            size,
+            limit,
+        } => (header, Some((size, limit))),
+    };
+    let mut mail = parse_message(&raw);
+    if let Some((size, limit)) = oversized {
+        mail.defects.push(Defect::new(
+            DefectKind::Oversized,
+            format!("{size} bytes exceeds the {limit}-byte limit: only the header was stored"),
+        ));
+        mail.raw_size = usize::try_from(size).unwrap_or(usize::MAX);
+    }
+    let has_defects = !mail.defects.is_empty();
+    let mut new = NewMessage::from_parsed(mailbox_id, raw, &mail);
+    if oversized.is_some() {
+        new.flags.push("oversized".to_string());
+        if let Some(obj) = new.parsed.as_object_mut() {
+            obj.insert("truncated".into(), serde_json::Value::Bool(true));
+        }
+    }
+    let outcome = store
+        .insert_message(&new)
+        .await
+        .map_err(|source| ConnectError::Store {
+            mailbox: mailbox_name.to_string(),
+            source,
+        })?;
+    match outcome {
+        InsertOutcome::Inserted(id) => {
+            report.stored += 1;
+            if has_defects {
+                report.defects += 1;
+            }
+            let stored = StoredMessage {
+                id,
+                mailbox_id,
+                uid,
+                mail,
+            };
+            hook.on_stored(&stored).await;
+        }
+        InsertOutcome::Duplicate(_) => report.duplicates_skipped += 1,
+    }
+    Ok(())
+}
+
+/// Store messages read from files (`facteur import`): same idempotency and report
+/// as IMAP. A store error on one message is reported and the import goes on with
+/// the next (files stay where they are, so nothing is lost by continuing).
+pub async fn import_raw(
+    store: &Store,
+    mailbox_id: i64,
+    messages: impl IntoIterator<Item = RawMessage>,
+    hook: &dyn IngestHook,
+) -> SyncReport {
+    let mut report = SyncReport::default();
+    let name = format!("#{mailbox_id}");
+    for m in messages {
+        report.fetched += 1;
+        if let Err(e) = ingest_one(
+            store,
+            &name,
+            mailbox_id,
+            None,
+            Payload::Full(m.bytes),
+            hook,
+            &mut report,
+        )
+        .await
+        {
+            report.errors.push(format!("{}: {e}", m.origin));
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facteur_store::NewMailbox;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    async fn store() -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+        let store = Store::open(&url).await.unwrap();
+        let id = store
+            .create_mailbox(
+                &NewMailbox {
+                    name: "sip".into(),
+                    address: "sip@example.test".into(),
+                    signature: String::new(),
+                    settings: serde_json::json!({}),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        (dir, store, id)
+    }
+
+    fn raw(i: usize, origin: &str) -> RawMessage {
+        RawMessage {
+            origin: origin.into(),
+            bytes: format!(
+                "Message-ID: <m{i}@example.test>\r\nSubject: Demande {i}\r\nFrom: a@example.test\r\n\r\nBonjour {i}\r\n"
+            )
+            .into_bytes(),
+        }
+    }
+
+    #[tokio::test]
+    async fn import_is_idempotent_and_calls_the_hook_once_per_new_message() {
+        let (_d, store, mb) = store().await;
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let hook = FnHook(move |_m: &StoredMessage| {
+            c.fetch_add(1, Ordering::SeqCst);
+        });
+        let r1 = import_raw(&store, mb, (0..5).map(|i| raw(i, "a.eml")), &hook).await;
+        assert_eq!((r1.fetched, r1.stored, r1.duplicates_skipped), (5, 5, 0));
+        assert!(r1.errors.is_empty());
+        let r2 = import_raw(&store, mb, (3..8).map(|i| raw(i, "b.eml")), &hook).await;
+        assert_eq!((r2.fetched, r2.stored, r2.duplicates_skipped), (5, 3, 2));
+        assert_eq!(calls.load(Ordering::SeqCst), 8);
+        assert_eq!(store.count_messages(Some(mb)).await.unwrap(), 8);
+    }
+
+    #[tokio::test]
+    async fn import_reports_store_errors_with_the_origin() {
+        let (_d, store, _mb) = store().await;
+        // Mailbox 999 does not exist: the foreign key refuses the row.
+        let r = import_raw(&store, 999, [raw(1, "x/y.eml")], &NoHook).await;
+        assert_eq!(r.stored, 0);
+        assert_eq!(r.errors.len(), 1);
+        assert!(r.errors[0].starts_with("x/y.eml: "), "{:?}", r.errors);
+    }
+}

@@ -1,0 +1,27 @@
+//! Mailbox connectors: IMAP ingest (incremental by UID, stored before flagged) and the
+//! SMTP outbox (exactly once), on top of the store.
+//!
+//! - [`ImapIngest`]: one IMAP folder into one Facteur mailbox. `sync_once` for a
+//!   single pass, `run` for the long-running loop (IDLE or polling, reconnect with
+//!   exponential backoff), [`StatusHandle`] for the admin page.
+//! - [`import_raw`]: the same ingest path for files (`facteur import`).
+//! - [`Sender`]: drains the outbox through SMTP; the exactly-once protocol is in
+//!   the [`smtp`] module documentation.
+//!
+//! Secrets: configs hold the resolved password but never print it, and every error
+//! text is scrubbed of it before it leaves the crate.
+
+mod config;
+mod error;
+mod imap;
+mod ingest;
+pub mod smtp;
+mod state;
+mod tls;
+
+pub use config::{AfterStore, ImapConfig, SmtpConfig, TlsMode};
+pub use error::{scrub, ConnectError, ConnectResult};
+pub use imap::{ImapIngest, IoStream, MailboxStatus, StatusHandle};
+pub use ingest::{import_raw, FnHook, IngestHook, NoHook, SharedHook, StoredMessage, SyncReport};
+pub use smtp::{build_reply, reply_subject, SendOutcome, SendReport, Sender, VALIDATED_BY_HEADER};
+pub use state::{StateDir, SyncPosition};

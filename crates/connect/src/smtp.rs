@@ -1,0 +1,585 @@
+//! The SMTP outbox: validated replies leave exactly once.
+//!
+//! # Exactly-once protocol
+//! SMTP offers no idempotency key, so "exactly once" rests on knowing, after a
+//! crash, whether the previous attempt got the message to the server. The sender
+//! keeps a durable **hand-off marker** per outbox row ([`StateDir::record_handoff`]):
+//!
+//! 1. `claim_outbox` leases a row (`sending`, lease owner, lease expiry).
+//! 2. If a marker exists for the row, a previous attempt committed the message to
+//!    the server and then died (or lost its lease) before `mark_sent`: the row is
+//!    marked sent **without sending again** (and an `outbox.reconciled` audit row
+//!    says so).
+//! 3. Otherwise: connect, `MAIL FROM`, `RCPT TO`, `DATA`, stream the whole
+//!    message. Only when every byte of it is flushed to the socket is the marker
+//!    written (file + fsync), and only then is the terminating `.` sent: before
+//!    the dot, an SMTP server must discard the transaction if the client vanishes.
+//! 4. `250` → `mark_sent`, then the marker is removed. A reply code after the dot
+//!    (4xx/5xx) is a known outcome: the marker is removed and the row is marked
+//!    failed (5xx permanent, for an agent to see; 4xx retried with backoff).
+//!
+//! Residual window, honestly: the marker is written a few microseconds *before*
+//! the dot leaves. A crash exactly between the fsync and the `write` of the dot
+//! means the server never got the dot, but recovery believes it did: that reply
+//! is recorded as sent and is lost (at most once, never twice). Likewise, once
+//! the marker exists, a network error before the server's answer is treated as
+//! "delivered". Conversely a crash after the server's `5xx` but before the marker
+//! is cleared would also be recorded as sent. Everything before the marker
+//! (connection, envelope, body transfer) is safely retried. The marker lives in a
+//! directory: several senders on different hosts must share it (or the store
+//! must grow the marker column requested in notes/store-requests.md).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use facteur_store::{OutboxItem, Store};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox as Address, Message, SinglePart};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::config::{SmtpConfig, TlsMode};
+use crate::error::{scrub, ConnectError, ConnectResult};
+use crate::state::StateDir;
+
+/// The header naming the agent who validated the text.
+pub const VALIDATED_BY_HEADER: &str = "X-Facteur-Validated-By";
+
+/// What a sender can stop at, to prove recovery in tests. Not for production.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// After RCPT, before DATA: nothing reached the server.
+    BeforeData,
+    /// After the server's 250, before `mark_sent`.
+    AfterAccept,
+}
+
+/// One sending pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SendReport {
+    pub sent: u64,
+    /// Recognised as already sent by an earlier attempt (hand-off marker).
+    pub reconciled: u64,
+    pub retry_later: u64,
+    pub failed_permanently: u64,
+    pub errors: Vec<String>,
+}
+
+/// The outcome of one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    Sent,
+    Reconciled,
+    RetryLater,
+    FailedPermanently,
+    /// The simulated crash happened (tests only): the row is left leased.
+    Crashed,
+}
+
+/// Build the reply exactly as it will leave. Pure, so the format is testable
+/// without a server.
+///
+/// `from` is the mailbox's address (with its display name).
+pub fn build_reply(item: &OutboxItem, from: &str) -> Result<Message, String> {
+    let from: Address = from
+        .parse()
+        .map_err(|e| format!("mailbox address is not valid: {e}"))?;
+    let to: Address = item
+        .to_address
+        .parse()
+        .map_err(|e| format!("recipient address is not valid: {e}"))?;
+    let parent = item
+        .in_reply_to
+        .as_deref()
+        .map(bare_id)
+        .filter(|s| !s.is_empty());
+    let mut refs: Vec<String> = Vec::new();
+    for r in item.references.iter().map(|r| bare_id(r)) {
+        if !r.is_empty() && !refs.iter().any(|x| x == r) {
+            refs.push(r.to_string());
+        }
+    }
+    if let Some(p) = parent {
+        if refs.last().map(String::as_str) != Some(p) {
+            refs.retain(|x| x != p);
+            refs.push(p.to_string());
+        }
+    }
+    let mut b = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(reply_subject(&item.subject))
+        .message_id(Some(format!("<{}>", bare_id(&item.reply_message_id))))
+        .date_now();
+    if let Some(p) = parent {
+        b = b.in_reply_to(format!("<{p}>"));
+    }
+    if !refs.is_empty() {
+        let joined = refs
+            .iter()
+            .map(|r| format!("<{r}>"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        b = b.references(joined);
+    }
+    let name = HeaderName::new_from_ascii_str(VALIDATED_BY_HEADER);
+    b = b.raw_header(HeaderValue::new(name, item.validated_by_name.clone()));
+    let part = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .header(ContentTransferEncoding::QuotedPrintable)
+        .body(item.body.clone());
+    b.singlepart(part)
+        .map_err(|e| format!("cannot build the reply: {e}"))
+}
+
+/// `Re: ` once, whatever the parent's subject already carries (`RE:`, `Re :`, `TR: Re:`…
+/// only a leading reply marker counts).
+pub fn reply_subject(subject: &str) -> String {
+    let s = subject.trim();
+    let lower = s.to_lowercase();
+    let already = ["re:", "re :", "ré:", "réf:", "réf :"]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    if already {
+        s.to_string()
+    } else {
+        format!("Re: {s}")
+    }
+}
+
+fn bare_id(id: &str) -> &str {
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+}
+
+type CrashFilter = Arc<dyn Fn(i64) -> bool + Send + Sync>;
+
+/// Sends what is in the outbox.
+pub struct Sender {
+    store: Store,
+    cfg: SmtpConfig,
+    state: StateDir,
+    worker: String,
+    lease: Duration,
+    crash: Option<(CrashPoint, CrashFilter)>,
+}
+
+impl Sender {
+    /// `worker` must be unique per running sender (host + pid + random is fine):
+    /// the store only lets the lease holder record the outcome.
+    pub fn new(store: Store, cfg: SmtpConfig, state: StateDir, worker: impl Into<String>) -> Self {
+        Sender {
+            store,
+            cfg,
+            state,
+            worker: worker.into(),
+            lease: Duration::from_secs(300),
+            crash: None,
+        }
+    }
+
+    /// How long a claim is held. Must exceed the slowest SMTP transaction, or a
+    /// second sender would take over a live one (it would then reconcile via the
+    /// marker rather than resend, but the first one's `mark_sent` gets refused).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn with_simulated_crash(
+        mut self,
+        at: CrashPoint,
+        when: impl Fn(i64) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.crash = Some((at, Arc::new(when)));
+        self
+    }
+
+    pub fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    /// Send everything due now, one row at a time, until nothing is claimable.
+    pub async fn drain(&self) -> SendReport {
+        let mut report = SendReport::default();
+        loop {
+            let item = match self.store.claim_outbox(&self.worker, self.lease).await {
+                Ok(Some(i)) => i,
+                Ok(None) => break,
+                Err(e) => {
+                    report.errors.push(format!("claim outbox: {e}"));
+                    break;
+                }
+            };
+            match self.process(&item).await {
+                Ok(SendOutcome::Sent) => report.sent += 1,
+                Ok(SendOutcome::Reconciled) => report.reconciled += 1,
+                Ok(SendOutcome::RetryLater) => report.retry_later += 1,
+                Ok(SendOutcome::FailedPermanently) => report.failed_permanently += 1,
+                Ok(SendOutcome::Crashed) => {}
+                Err(e) => report.errors.push(e.to_string()),
+            }
+        }
+        report
+    }
+
+    /// `drain` every `interval` until shutdown.
+    pub async fn run(&self, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let r = self.drain().await;
+            if r.sent + r.reconciled + r.failed_permanently > 0 || !r.errors.is_empty() {
+                tracing::info!(
+                    sent = r.sent,
+                    reconciled = r.reconciled,
+                    retry = r.retry_later,
+                    failed = r.failed_permanently,
+                    errors = r.errors.len(),
+                    "outbox pass"
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                r = shutdown.changed() => if r.is_err() { break },
+            }
+        }
+    }
+
+    /// Handle one claimed row (see the protocol in the module doc).
+    pub async fn process(&self, item: &OutboxItem) -> ConnectResult<SendOutcome> {
+        let id = item.id;
+        let store_err = |source| ConnectError::OutboxStore {
+            outbox_id: id,
+            source,
+        };
+        if self.state.handed_off(id) {
+            self.store
+                .mark_sent(id, &self.worker)
+                .await
+                .map_err(store_err)?;
+            let _ = self
+                .store
+                .audit(
+                    &format!("worker:{}", self.worker),
+                    "outbox.reconciled",
+                    &format!("outbox:{id}"),
+                    &serde_json::json!({"attempts": item.attempts}),
+                )
+                .await;
+            let _ = self.state.clear_handoff(id);
+            tracing::info!(
+                outbox = id,
+                "reply already handed to SMTP by an earlier attempt: not resent"
+            );
+            return Ok(SendOutcome::Reconciled);
+        }
+        match self.transmit(item).await {
+            Ok(Some(CrashPoint::BeforeData)) | Ok(Some(CrashPoint::AfterAccept)) => {
+                Ok(SendOutcome::Crashed)
+            }
+            Ok(None) => {
+                self.store
+                    .mark_sent(id, &self.worker)
+                    .await
+                    .map_err(store_err)?;
+                let _ = self.state.clear_handoff(id);
+                Ok(SendOutcome::Sent)
+            }
+            Err(TransmitError {
+                detail,
+                permanent,
+                marker_written,
+            }) => {
+                if marker_written && !permanent {
+                    // The dot may have reached the server: never resend blindly.
+                    // Leave the marker; the retry will reconcile.
+                    self.store
+                        .mark_failed(id, &self.worker, false, &detail)
+                        .await
+                        .map_err(store_err)?;
+                    return Ok(SendOutcome::RetryLater);
+                }
+                let _ = self.state.clear_handoff(id);
+                self.store
+                    .mark_failed(id, &self.worker, permanent, &detail)
+                    .await
+                    .map_err(store_err)?;
+                let after = self.store.get_outbox(id).await.map_err(store_err)?;
+                let final_failure = after
+                    .map(|a| a.next_attempt_at.is_none())
+                    .unwrap_or(permanent);
+                Ok(if final_failure {
+                    SendOutcome::FailedPermanently
+                } else {
+                    SendOutcome::RetryLater
+                })
+            }
+        }
+    }
+
+    /// One SMTP transaction. `Ok(Some(p))` = the simulated crash `p` happened.
+    async fn transmit(&self, item: &OutboxItem) -> Result<Option<CrashPoint>, TransmitError> {
+        let fail = |detail: String, permanent: bool| TransmitError {
+            detail,
+            permanent,
+            marker_written: false,
+        };
+        let from = self.sender_address(item).await.map_err(|e| fail(e, false))?;
+        let msg = build_reply(item, &from).map_err(|e| fail(e, true))?;
+        let envelope = msg.envelope().clone();
+        let bytes = msg.formatted();
+        let pw = self.cfg.password.clone().unwrap_or_default();
+        let smtp_err = |e: lettre::transport::smtp::Error| TransmitError {
+            permanent: e.is_permanent(),
+            detail: scrub(
+                &format!("SMTP {}:{}: {e}", self.cfg.host, self.cfg.port),
+                &pw,
+            ),
+            marker_written: false,
+        };
+        let crash_here = |p: CrashPoint| match &self.crash {
+            Some((at, when)) => *at == p && when(item.id),
+            None => false,
+        };
+
+        let hello = ClientId::Domain(self.cfg.hello_name.clone());
+        let tls = |host: &str| -> Result<TlsParameters, TransmitError> {
+            let mut b = TlsParameters::builder(host.to_string());
+            if let Some(ca) = &self.cfg.ca_file {
+                let pem = std::fs::read(ca)
+                    .map_err(|e| fail(format!("CA file '{}': {e}", ca.display()), false))?;
+                let cert = Certificate::from_pem(&pem)
+                    .map_err(|e| fail(format!("CA file '{}': {e}", ca.display()), false))?;
+                b = b.add_root_certificate(cert);
+            }
+            b.build_rustls()
+                .map_err(|e| fail(format!("TLS setup: {e}"), false))
+        };
+        let implicit = match self.cfg.tls {
+            TlsMode::Tls => Some(tls(&self.cfg.host)?),
+            _ => None,
+        };
+        let mut conn = AsyncSmtpConnection::connect_tokio1(
+            (self.cfg.host.as_str(), self.cfg.port),
+            Some(self.cfg.io_timeout),
+            &hello,
+            implicit,
+            None,
+        )
+        .await
+        .map_err(smtp_err)?;
+        if self.cfg.tls == TlsMode::Starttls {
+            if !conn.can_starttls() {
+                return Err(fail(
+                    format!(
+                        "SMTP {}:{} does not offer STARTTLS",
+                        self.cfg.host, self.cfg.port
+                    ),
+                    false,
+                ));
+            }
+            conn.starttls(tls(&self.cfg.host)?, &hello)
+                .await
+                .map_err(smtp_err)?;
+        }
+        if let (Some(user), Some(password)) = (&self.cfg.user, &self.cfg.password) {
+            let creds = Credentials::new(user.clone(), password.clone());
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
+                .await
+                .map_err(smtp_err)?;
+        }
+        let mut params = Vec::new();
+        if !bytes.is_ascii() {
+            params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        conn.command(Mail::new(envelope.from().cloned(), params))
+            .await
+            .map_err(smtp_err)?;
+        for to in envelope.to() {
+            conn.command(Rcpt::new(to.clone(), vec![]))
+                .await
+                .map_err(smtp_err)?;
+        }
+        if crash_here(CrashPoint::BeforeData) {
+            conn.abort().await;
+            return Ok(Some(CrashPoint::BeforeData));
+        }
+        conn.command(Data).await.map_err(smtp_err)?;
+        let marker = MarkerIter {
+            body: Some(bytes),
+            state: &self.state,
+            outbox_id: item.id,
+            worker: &self.worker,
+            written: false,
+        };
+        let mut marker = marker;
+        let sent = conn.message_iter(&mut marker).await;
+        let written = marker.written;
+        match sent {
+            Ok(_) => {
+                let _ = conn.quit().await;
+                if crash_here(CrashPoint::AfterAccept) {
+                    return Ok(Some(CrashPoint::AfterAccept));
+                }
+                Ok(None)
+            }
+            Err(e) => {
+                // A reply code is a known outcome; a network error after the
+                // marker is not.
+                let known = e.status().is_some();
+                let mut err = smtp_err(e);
+                err.marker_written = written && !known;
+                Err(err)
+            }
+        }
+    }
+
+    async fn sender_address(&self, item: &OutboxItem) -> Result<String, String> {
+        let msg = self
+            .store
+            .get_message(item.message_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("message {} of the reply is gone", item.message_id))?;
+        let mb = self
+            .store
+            .get_mailbox(msg.mailbox_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("mailbox {} of the reply is gone", msg.mailbox_id))?;
+        let name = mb.name.replace(['"', '\\', '\r', '\n'], " ");
+        Ok(format!("\"{name}\" <{}>", mb.address))
+    }
+}
+
+struct TransmitError {
+    detail: String,
+    permanent: bool,
+    /// The hand-off marker exists: the outcome is uncertain.
+    marker_written: bool,
+}
+
+/// Yields the message, then — when lettre asks for the next part, i.e. after the
+/// whole body was written and flushed, right before it writes the dot — records
+/// the durable hand-off marker. A marker that cannot be written only widens the
+/// crash window (recovery would resend): the send itself goes on.
+struct MarkerIter<'a> {
+    body: Option<Vec<u8>>,
+    state: &'a StateDir,
+    outbox_id: i64,
+    worker: &'a str,
+    written: bool,
+}
+
+impl Iterator for MarkerIter<'_> {
+    type Item = Vec<u8>;
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if let Some(b) = self.body.take() {
+            return Some(b);
+        }
+        if !self.written {
+            match self.state.record_handoff(self.outbox_id, self.worker) {
+                Ok(()) => self.written = true,
+                Err(e) => tracing::error!(outbox = self.outbox_id, error = %e,
+                    "cannot write the SMTP hand-off marker: a crash now would resend"),
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facteur_core::OutboxState;
+
+    fn item() -> OutboxItem {
+        OutboxItem {
+            id: 1,
+            message_id: 1,
+            reply_message_id: "<r1@sip.example>".into(),
+            to_address: "Jean Dupont <jean@example.test>".into(),
+            subject: "RE: Prélèvement".into(),
+            in_reply_to: Some("parent@example.test".into()),
+            references: vec!["<root@example.test>".into(), "parent@example.test".into()],
+            body: "Bonjour,\n\nVoici la réponse : ligne très longue ".repeat(3)
+                + "\n\nCordialement",
+            validated_by: 3,
+            validated_by_name: "Hélène Martin".into(),
+            state: OutboxState::Sending,
+            attempts: 1,
+            last_error: None,
+            next_attempt_at: None,
+            lease_owner: None,
+            lease_until: None,
+            sent_at: None,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn subject_gets_one_re() {
+        assert_eq!(reply_subject("Prélèvement"), "Re: Prélèvement");
+        assert_eq!(reply_subject("RE: Prélèvement"), "RE: Prélèvement");
+        assert_eq!(reply_subject("Re : x"), "Re : x");
+        assert_eq!(
+            reply_subject("Retard de paiement"),
+            "Re: Retard de paiement"
+        );
+    }
+
+    #[test]
+    fn reply_threads_and_keeps_the_exact_text() {
+        let it = item();
+        let msg = build_reply(&it, "\"SIP Paris\" <sip@example.test>").unwrap();
+        let raw = msg.formatted();
+        let parsed = facteur_mail::parse_message(&raw);
+        assert_eq!(parsed.message_id, "r1@sip.example");
+        assert_eq!(parsed.in_reply_to, vec!["parent@example.test".to_string()]);
+        assert_eq!(
+            parsed.references,
+            vec![
+                "root@example.test".to_string(),
+                "parent@example.test".to_string()
+            ]
+        );
+        assert_eq!(parsed.subject, "RE: Prélèvement");
+        assert_eq!(
+            parsed.body_text.replace("\r\n", "\n").trim_end(),
+            it.body.trim_end()
+        );
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("X-Facteur-Validated-By: "), "{text}");
+        assert!(text.contains("charset=utf-8"));
+    }
+
+    #[test]
+    fn parent_is_appended_to_references_once() {
+        let mut it = item();
+        it.references = vec!["root@x".into()];
+        let raw = build_reply(&it, "sip@example.test").unwrap().formatted();
+        let parsed = facteur_mail::parse_message(&raw);
+        assert_eq!(
+            parsed.references,
+            vec!["root@x".to_string(), "parent@example.test".to_string()]
+        );
+    }
+
+    #[test]
+    fn bad_recipient_is_a_clear_error() {
+        let mut it = item();
+        it.to_address = "not an address".into();
+        let e = build_reply(&it, "sip@example.test").unwrap_err();
+        assert!(e.contains("recipient"), "{e}");
+    }
+}
