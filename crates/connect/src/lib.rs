@@ -23,5 +23,7 @@ pub use config::{AfterStore, ImapConfig, SmtpConfig, TlsMode};
 pub use error::{scrub, ConnectError, ConnectResult};
 pub use imap::{ImapIngest, IoStream, MailboxStatus, StatusHandle};
 pub use ingest::{import_raw, FnHook, IngestHook, NoHook, SharedHook, StoredMessage, SyncReport};
+#[doc(hidden)]
+pub use smtp::CrashPoint;
 pub use smtp::{build_reply, reply_subject, SendOutcome, SendReport, Sender, VALIDATED_BY_HEADER};
 pub use state::{StateDir, SyncPosition};

@@ -168,7 +168,7 @@ pub struct Sender {
     state: StateDir,
     worker: String,
     lease: Duration,
-    crash: Option<(CrashPoint, CrashFilter)>,
+    crash: Vec<(CrashPoint, CrashFilter)>,
 }
 
 impl Sender {
@@ -181,7 +181,7 @@ impl Sender {
             state,
             worker: worker.into(),
             lease: Duration::from_secs(300),
-            crash: None,
+            crash: Vec::new(),
         }
     }
 
@@ -199,7 +199,7 @@ impl Sender {
         at: CrashPoint,
         when: impl Fn(i64) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.crash = Some((at, Arc::new(when)));
+        self.crash.push((at, Arc::new(when)));
         self
     }
 
@@ -334,7 +334,10 @@ impl Sender {
             permanent,
             marker_written: false,
         };
-        let from = self.sender_address(item).await.map_err(|e| fail(e, false))?;
+        let from = self
+            .sender_address(item)
+            .await
+            .map_err(|e| fail(e, false))?;
         let msg = build_reply(item, &from).map_err(|e| fail(e, true))?;
         let envelope = msg.envelope().clone();
         let bytes = msg.formatted();
@@ -347,9 +350,10 @@ impl Sender {
             ),
             marker_written: false,
         };
-        let crash_here = |p: CrashPoint| match &self.crash {
-            Some((at, when)) => *at == p && when(item.id),
-            None => false,
+        let crash_here = |p: CrashPoint| {
+            self.crash
+                .iter()
+                .any(|(at, when)| *at == p && when(item.id))
         };
 
         let hello = ClientId::Domain(self.cfg.hello_name.clone());

@@ -1,0 +1,924 @@
+//! Integration tests against real servers (Dovecot IMAP, aiosmtpd SMTP) started by
+//! scripts/services.sh. Without them a test says it is skipped — unless `CI` is
+//! set, where a missing service is a failure.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use facteur_connect::{
+    AfterStore, CrashPoint, ImapConfig, ImapIngest, IngestHook, Sender, SmtpConfig, StateDir,
+    StoredMessage, TlsMode,
+};
+use facteur_core::{OutboxState, Role};
+use facteur_store::{ManualClock, NewMailbox, NewUser, Store, ValidateReply};
+use futures::future::BoxFuture;
+use futures::TryStreamExt;
+use tokio::net::{TcpListener, TcpStream};
+
+// ------------------------------------------------------------------ helpers
+
+/// The value of each variable, or `None` (skip) — a panic under CI.
+fn services(test: &str, vars: &[&str]) -> Option<Vec<String>> {
+    let missing: Vec<&str> = vars
+        .iter()
+        .copied()
+        .filter(|v| std::env::var(v).map(|s| s.is_empty()).unwrap_or(true))
+        .collect();
+    if missing.is_empty() {
+        return Some(vars.iter().map(|v| std::env::var(v).unwrap()).collect());
+    }
+    let why = format!(
+        "{test}: skipped: {} not set (run `source scripts/services.sh; services_start`)",
+        missing.join(", ")
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{why} — CI is set, so missing services are a failure");
+    }
+    eprintln!("{why}");
+    None
+}
+
+fn imap_env(test: &str) -> Option<(String, u16, String)> {
+    let v = services(test, &["FACTEUR_TEST_IMAP", "FACTEUR_TEST_IMAP_PASSWORD"])?;
+    let (host, port) = v[0]
+        .rsplit_once(':')
+        .expect("FACTEUR_TEST_IMAP is host:port");
+    Some((host.to_string(), port.parse().unwrap(), v[1].clone()))
+}
+
+fn unique(tag: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{tag}-{}-{n}", std::process::id())
+}
+
+struct Env {
+    _dir: tempfile::TempDir,
+    store: Store,
+    mailbox_id: i64,
+    state: StateDir,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+    let store = Store::open(&url).await.unwrap();
+    let mailbox_id = store
+        .create_mailbox(
+            &NewMailbox {
+                name: "sip-paris".into(),
+                address: "sip-paris@dgfip.example".into(),
+                signature: "SIP Paris".into(),
+                settings: serde_json::json!({}),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let state = StateDir::open(dir.path().join("state")).unwrap();
+    Env {
+        _dir: dir,
+        store,
+        mailbox_id,
+        state,
+    }
+}
+
+fn cfg(host: &str, port: u16, user: &str, pw: &str) -> ImapConfig {
+    let mut c = ImapConfig::new("sip-paris", host, port, user, pw);
+    c.tls = TlsMode::None;
+    c.poll_interval = Duration::from_secs(2);
+    c.io_timeout = Duration::from_secs(20);
+    c.backoff_min = Duration::from_millis(100);
+    c.backoff_max = Duration::from_millis(500);
+    c
+}
+
+type Admin = async_imap::Session<TcpStream>;
+
+/// A second, plain IMAP connection for seeding and checking the server side.
+async fn admin(host: &str, port: u16, user: &str, pw: &str) -> Admin {
+    let tcp = TcpStream::connect((host, port)).await.unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap();
+    client.login(user, pw).await.map_err(|(e, _)| e).unwrap()
+}
+
+async fn append(s: &mut Admin, folder: &str, raw: &[u8]) {
+    s.append(folder, None, None, raw).await.unwrap();
+}
+
+fn corpus() -> Vec<Vec<u8>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/email-mime-corpus");
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p: PathBuf = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !name.ends_with(".md")
+                && !name.ends_with("SHA256SUMS")
+                && !name.starts_with("COPYING")
+            {
+                out.push(std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn french(i: usize, run: &str) -> Vec<u8> {
+    format!(
+        "From: =?utf-8?q?Fran=C3=A7oise_L=C3=A9vy?= <contrib{i}@example.test>\r\n\
+         To: sip-paris@dgfip.example\r\n\
+         Subject: =?utf-8?q?Pr=C3=A9l=C3=A8vement_{i}?=\r\n\
+         Message-ID: <fr{i}.{run}@example.test>\r\n\
+         Date: Mon, 2 Mar 2026 10:00:00 +0100\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n\
+         Bonjour,\r\n\r\nJe souhaite modifier mes coordonnées bancaires pour le prélèvement n°{i}.\r\n\
+         Merci d'avance.\r\n\r\nFrançoise\r\n"
+    )
+    .into_bytes()
+}
+
+async fn uids_and_flags(s: &mut Admin, folder: &str) -> Vec<(u32, bool)> {
+    s.select(folder).await.unwrap();
+    let f: Vec<async_imap::types::Fetch> = s
+        .uid_fetch("1:*", "(UID FLAGS)")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    f.iter()
+        .map(|f| {
+            let seen = f
+                .flags()
+                .any(|fl| matches!(fl, async_imap::types::Flag::Seen));
+            (f.uid.unwrap_or(0), seen)
+        })
+        .collect()
+}
+
+async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t = Instant::now();
+    while !cond().await {
+        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Forward a local port to the IMAP server (server "comes up" later, TLS tests).
+async fn proxy(
+    listener: TcpListener,
+    target: (String, u16),
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
+    loop {
+        let Ok((inbound, _)) = listener.accept().await else {
+            return;
+        };
+        let target = target.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let Ok(mut out) = TcpStream::connect((target.0.as_str(), target.1)).await else {
+                return;
+            };
+            match tls {
+                None => {
+                    let mut inbound = inbound;
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                }
+                Some(acc) => {
+                    if let Ok(mut s) = acc.accept(inbound).await {
+                        let _ = tokio::io::copy_bidirectional(&mut s, &mut out).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+// ------------------------------------------------------------------ IMAP
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_sync_1000_then_concurrent_appends_exactly_once_and_flagged() {
+    let Some((host, port, pw)) = imap_env("imap_sync_1000") else {
+        return;
+    };
+    let user = unique("sync1000");
+    let run = unique("r");
+    let e = env().await;
+    let mut adm = admin(&host, port, &user, &pw).await;
+
+    let mut seed = corpus();
+    let corpus_n = seed.len();
+    let mut i = 0;
+    while seed.len() < 1000 {
+        seed.push(french(i, &run));
+        i += 1;
+    }
+    for raw in &seed {
+        append(&mut adm, "INBOX", raw).await;
+    }
+    let distinct: HashSet<&Vec<u8>> = seed.iter().collect();
+
+    let mut ingest = ImapIngest::new(
+        e.store.clone(),
+        e.mailbox_id,
+        cfg(&host, port, &user, &pw),
+        e.state.clone(),
+    );
+    let t = Instant::now();
+    let r = ingest.sync_once().await;
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "THROUGHPUT: synced {} messages ({} from the MIME corpus) from Dovecot in {secs:.2} s = {:.0} msg/s (debug build)",
+        r.fetched,
+        corpus_n,
+        r.fetched as f64 / secs
+    );
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.fetched, 1000);
+    assert_eq!(r.stored as usize, distinct.len());
+    assert_eq!(r.stored + r.duplicates_skipped, 1000);
+    assert!(r.defects > 0, "the malformed corpus must show defects");
+    assert_eq!(
+        e.store.count_messages(Some(e.mailbox_id)).await.unwrap() as usize,
+        distinct.len()
+    );
+
+    // Every message flagged \Seen on the server, and only now that all are stored.
+    let flags = uids_and_flags(&mut adm, "INBOX").await;
+    assert_eq!(flags.len(), 1000);
+    assert!(flags.iter().all(|(_, seen)| *seen));
+
+    // 200 more wait on the server; the loop starts, and 50 arrive while it syncs.
+    let more: Vec<Vec<u8>> = (i..i + 250).map(|k| french(k, &run)).collect();
+    for raw in &more[..200] {
+        append(&mut adm, "INBOX", raw).await;
+    }
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let status = ingest.status();
+    let task = tokio::spawn(async move {
+        ingest.run(rx).await;
+        ingest
+    });
+    let mut adm2 = admin(&host, port, &user, &pw).await;
+    for raw in &more[200..] {
+        append(&mut adm2, "INBOX", raw).await;
+    }
+    let expected = distinct.len() as i64 + 250;
+    let store = e.store.clone();
+    let mb = e.mailbox_id;
+    wait_for("the 250 new messages", Duration::from_secs(60), || {
+        let store = store.clone();
+        async move { store.count_messages(Some(mb)).await.unwrap() == expected }
+    })
+    .await;
+    tx.send(true).unwrap();
+    let ingest = task.await.unwrap();
+    let st = status.get();
+    assert!(st.last_error.is_none(), "{:?}", st.last_error);
+    assert!(st.idle_supported, "Dovecot offers IDLE");
+    assert!(st.last_success_at.is_some());
+
+    // Each generated message exactly once (thread id = its own Message-ID).
+    for k in 0..i + 250 {
+        let mid = format!("fr{k}.{run}@example.test");
+        let found = e.store.thread_messages(&mid).await.unwrap();
+        assert_eq!(found.len(), 1, "message {mid}");
+    }
+
+    // A restart (fresh connector, persisted position) finds nothing new.
+    drop(ingest);
+    let mut again = ImapIngest::new(
+        e.store.clone(),
+        e.mailbox_id,
+        cfg(&host, port, &user, &pw),
+        e.state.clone(),
+    );
+    let r2 = again.sync_once().await;
+    assert!(r2.errors.is_empty(), "{:?}", r2.errors);
+    assert_eq!((r2.fetched, r2.stored), (0, 0));
+    assert_eq!(
+        e.store.count_messages(Some(e.mailbox_id)).await.unwrap(),
+        expected
+    );
+    let flags = uids_and_flags(&mut adm, "INBOX").await;
+    assert_eq!(flags.len(), 1250);
+    assert!(flags.iter().all(|(_, seen)| *seen));
+}
+
+/// The hook runs after the insert and before the flag: at that moment the
+/// message is in the store and still unseen on the server.
+struct CheckUnseen {
+    host: String,
+    port: u16,
+    user: String,
+    pw: String,
+    store: Store,
+    checked: AtomicUsize,
+    violations: Mutex<Vec<String>>,
+}
+
+impl IngestHook for CheckUnseen {
+    fn on_stored<'a>(&'a self, m: &'a StoredMessage) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let in_store = self.store.get_message(m.id).await.unwrap().is_some();
+            let mut adm = admin(&self.host, self.port, &self.user, &self.pw).await;
+            adm.select("INBOX").await.unwrap();
+            let uid = m.uid.unwrap();
+            let f: Vec<async_imap::types::Fetch> = adm
+                .uid_fetch(uid.to_string(), "(UID FLAGS)")
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            let seen = f.iter().any(|f| {
+                f.flags()
+                    .any(|fl| matches!(fl, async_imap::types::Flag::Seen))
+            });
+            if !in_store || seen {
+                self.violations
+                    .lock()
+                    .unwrap()
+                    .push(format!("uid {uid}: in_store={in_store} seen={seen}"));
+            }
+            self.checked.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+}
+
+#[tokio::test]
+async fn imap_message_is_stored_before_it_is_flagged() {
+    let Some((host, port, pw)) = imap_env("stored_before_flagged") else {
+        return;
+    };
+    let user = unique("order");
+    let run = unique("r");
+    let e = env().await;
+    let mut adm = admin(&host, port, &user, &pw).await;
+    for k in 0..6 {
+        append(&mut adm, "INBOX", &french(k, &run)).await;
+    }
+    let hook = Arc::new(CheckUnseen {
+        host: host.clone(),
+        port,
+        user: user.clone(),
+        pw: pw.clone(),
+        store: e.store.clone(),
+        checked: AtomicUsize::new(0),
+        violations: Mutex::new(Vec::new()),
+    });
+    let mut c = cfg(&host, port, &user, &pw);
+    c.batch_size = 4;
+    let mut ingest =
+        ImapIngest::new(e.store.clone(), e.mailbox_id, c, e.state.clone()).with_hook(hook.clone());
+    let r = ingest.sync_once().await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.stored, 6);
+    assert_eq!(hook.checked.load(Ordering::SeqCst), 6);
+    assert!(
+        hook.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        hook.violations.lock().unwrap()
+    );
+    assert!(uids_and_flags(&mut adm, "INBOX")
+        .await
+        .iter()
+        .all(|(_, s)| *s));
+}
+
+#[tokio::test]
+async fn imap_uidvalidity_change_resyncs_without_duplicates_or_losses() {
+    let Some((host, port, pw)) = imap_env("uidvalidity") else {
+        return;
+    };
+    let user = unique("uv");
+    let run = unique("r");
+    let e = env().await;
+    let mut adm = admin(&host, port, &user, &pw).await;
+    let folder = "Demandes";
+    adm.create(folder).await.unwrap();
+    for k in 0..20 {
+        append(&mut adm, folder, &french(k, &run)).await;
+    }
+    let mut c = cfg(&host, port, &user, &pw);
+    c.folder = folder.into();
+    c.after_store = AfterStore::Leave;
+    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c, e.state.clone());
+    let r = ingest.sync_once().await;
+    assert_eq!((r.stored, r.full_resync), (20, false), "{:?}", r.errors);
+    let old_uv = e
+        .state
+        .load_position(e.mailbox_id, folder)
+        .unwrap()
+        .unwrap()
+        .uidvalidity;
+
+    adm.select("INBOX").await.unwrap();
+    adm.delete(folder).await.unwrap();
+    adm.create(folder).await.unwrap();
+    for k in 0..23 {
+        append(&mut adm, folder, &french(k, &run)).await;
+    }
+    let r = ingest.sync_once().await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let new_uv = e
+        .state
+        .load_position(e.mailbox_id, folder)
+        .unwrap()
+        .unwrap()
+        .uidvalidity;
+    assert_ne!(
+        old_uv, new_uv,
+        "Dovecot gave the recreated folder a new UIDVALIDITY"
+    );
+    assert!(r.full_resync);
+    assert_eq!((r.fetched, r.stored, r.duplicates_skipped), (23, 3, 20));
+    assert_eq!(
+        e.store.count_messages(Some(e.mailbox_id)).await.unwrap(),
+        23
+    );
+    // Leave means leave: nothing flagged.
+    assert!(uids_and_flags(&mut adm, folder)
+        .await
+        .iter()
+        .all(|(_, s)| !*s));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_server_down_at_start_reports_then_recovers() {
+    let Some((host, port, pw)) = imap_env("server_down") else {
+        return;
+    };
+    let user = unique("down");
+    let run = unique("r");
+    let e = env().await;
+    let mut adm = admin(&host, port, &user, &pw).await;
+    for k in 0..5 {
+        append(&mut adm, "INBOX", &french(k, &run)).await;
+    }
+    // A port nobody listens on (yet).
+    let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let down_port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let mut ingest = ImapIngest::new(
+        e.store.clone(),
+        e.mailbox_id,
+        cfg("127.0.0.1", down_port, &user, &pw),
+        e.state.clone(),
+    );
+    let status = ingest.status();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move { ingest.run(rx).await });
+    wait_for("a failure in the status", Duration::from_secs(10), || {
+        let s = status.get();
+        async move { s.consecutive_failures >= 2 }
+    })
+    .await;
+    let err = status.get().last_error.unwrap();
+    assert!(
+        err.contains("sip-paris") && err.contains("cannot reach"),
+        "{err}"
+    );
+    assert!(!status.get().connected);
+
+    // The server "comes up" on that port.
+    let listener = TcpListener::bind(("127.0.0.1", down_port)).await.unwrap();
+    let p = tokio::spawn(proxy(listener, (host.clone(), port), None));
+    let store = e.store.clone();
+    let mb = e.mailbox_id;
+    wait_for(
+        "the 5 messages after recovery",
+        Duration::from_secs(20),
+        || {
+            let store = store.clone();
+            async move { store.count_messages(Some(mb)).await.unwrap() == 5 }
+        },
+    )
+    .await;
+    wait_for("a clean status", Duration::from_secs(10), || {
+        let s = status.get();
+        async move { s.last_error.is_none() && s.connected }
+    })
+    .await;
+    tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .unwrap()
+        .unwrap();
+    p.abort();
+}
+
+#[tokio::test]
+async fn imap_wrong_password_names_the_mailbox_not_the_password() {
+    let Some((host, port, _pw)) = imap_env("wrong_password") else {
+        return;
+    };
+    let e = env().await;
+    let bad = "Wr0ng-P4ssw0rd-Never-Shown";
+    let mut ingest = ImapIngest::new(
+        e.store.clone(),
+        e.mailbox_id,
+        cfg(&host, port, &unique("pw"), bad),
+        e.state.clone(),
+    );
+    let r = ingest.sync_once().await;
+    assert_eq!(r.errors.len(), 1);
+    let err = &r.errors[0];
+    assert!(
+        err.contains("sip-paris") && err.contains("login refused"),
+        "{err}"
+    );
+    assert!(!err.contains(bad), "{err}");
+    let st = ingest.status().get();
+    assert!(!st.last_error.unwrap().contains(bad));
+}
+
+fn openssl(args: &[&str], dir: &Path) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA and a leaf certificate for `name`, signed by it.
+fn make_certs(dir: &Path, name: &str) {
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Facteur Test CA",
+        ],
+        dir,
+    );
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            &format!("/CN={name}"),
+        ],
+        dir,
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        format!("subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\n"),
+    )
+    .unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+        dir,
+    );
+}
+
+fn acceptor(dir: &Path) -> tokio_rustls::TlsAcceptor {
+    use tokio_rustls::rustls;
+    let certs = rustls_pemfile::certs(&mut std::fs::read(dir.join("leaf.pem")).unwrap().as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key =
+        rustls_pemfile::private_key(&mut std::fs::read(dir.join("leaf.key")).unwrap().as_slice())
+            .unwrap()
+            .unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_tls_works_with_the_right_certificate_and_refuses_a_mismatch() {
+    let Some((host, port, pw)) = imap_env("tls") else {
+        return;
+    };
+    let run = unique("r");
+    let user = unique("tls");
+    let mut adm = admin(&host, port, &user, &pw).await;
+    append(&mut adm, "INBOX", &french(0, &run)).await;
+
+    for (cert_name, should_work) in [("localhost", true), ("other.example", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        make_certs(dir.path(), cert_name);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls_port = listener.local_addr().unwrap().port();
+        let p = tokio::spawn(proxy(
+            listener,
+            (host.clone(), port),
+            Some(acceptor(dir.path())),
+        ));
+        let e = env().await;
+        let mut c = cfg("localhost", tls_port, &user, &pw);
+        c.tls = TlsMode::Tls;
+        c.ca_file = Some(dir.path().join("ca.pem"));
+        c.after_store = AfterStore::Leave;
+        let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c, e.state.clone());
+        let r = ingest.sync_once().await;
+        if should_work {
+            assert!(r.errors.is_empty(), "{:?}", r.errors);
+            assert_eq!(r.stored, 1);
+        } else {
+            assert_eq!(r.stored, 0);
+            let err = &r.errors[0];
+            assert!(
+                err.contains("sip-paris") && err.contains("TLS") && err.contains("certificate"),
+                "{err}"
+            );
+            assert!(
+                err.contains("NotValidForName") || err.contains("not valid for"),
+                "{err}"
+            );
+        }
+        p.abort();
+    }
+}
+
+#[tokio::test]
+async fn imap_oversized_message_is_stored_with_a_defect() {
+    let Some((host, port, pw)) = imap_env("oversized") else {
+        return;
+    };
+    let user = unique("big");
+    let run = unique("r");
+    let e = env().await;
+    let mut adm = admin(&host, port, &user, &pw).await;
+    append(&mut adm, "INBOX", &french(1, &run)).await;
+    let mut big = french(2, &run);
+    big.extend(
+        std::iter::repeat_n(
+            b"Ligne de remplissage pour une grosse piece jointe.\r\n".as_slice(),
+            400,
+        )
+        .flatten(),
+    );
+    append(&mut adm, "INBOX", &big).await;
+    let mut c = cfg(&host, port, &user, &pw);
+    c.max_message_bytes = 4_000;
+    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c, e.state.clone());
+    let r = ingest.sync_once().await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!((r.fetched, r.stored), (2, 2));
+    let found = e
+        .store
+        .thread_messages(&format!("fr2.{run}@example.test"))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let m = &found[0];
+    assert!(m.flags.contains(&"oversized".to_string()));
+    let defects = m.parsed["defects"].to_string();
+    assert!(defects.contains("oversized"), "{defects}");
+    assert!(m.parsed["raw_size"].as_u64().unwrap() > 4_000);
+    let raw = e.store.get_raw(m.id).await.unwrap().unwrap();
+    assert!(raw.len() < 4_000, "only the header is kept");
+    // Still flagged: it is stored, not dropped.
+    assert!(uids_and_flags(&mut adm, "INBOX")
+        .await
+        .iter()
+        .all(|(_, s)| *s));
+}
+
+// ------------------------------------------------------------------ SMTP
+
+fn maildir_messages(dir: &Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
+            for e in rd.flatten() {
+                out.push(std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_100_replies_exactly_once_despite_crashes() {
+    let Some(v) = services(
+        "smtp_100",
+        &["FACTEUR_TEST_SMTP", "FACTEUR_TEST_SMTP_MAILDIR"],
+    ) else {
+        return;
+    };
+    let (host, port) = v[0].rsplit_once(':').unwrap();
+    let port: u16 = port.parse().unwrap();
+    let maildir = PathBuf::from(&v[1]);
+    let run = unique("send");
+    let e = env().await;
+    let agent = e
+        .store
+        .create_user(
+            &NewUser {
+                username: run.clone(),
+                display_name: "Hélène Martin".into(),
+                password_hash: "x".into(),
+                role: Role::Supervisor,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+
+    // 100 incoming messages, each in a thread, each validated with its own text.
+    let mut expected: HashMap<String, (String, String, Vec<String>)> = HashMap::new();
+    let mut outbox_ids = Vec::new();
+    for k in 0..100 {
+        let parent = format!("q{k}.{run}@citoyen.example");
+        let root = format!("root{k}.{run}@citoyen.example");
+        let raw = format!(
+            "From: Jean Dupont <jean{k}@citoyen.example>\r\nTo: sip-paris@dgfip.example\r\n\
+             Subject: {}\r\nMessage-ID: <{parent}>\r\nReferences: <{root}>\r\nIn-Reply-To: <{root}>\r\n\r\nQuestion {k}\r\n",
+            if k % 2 == 0 { format!("Prélèvement {k}") } else { format!("RE: Délai {k}") }
+        );
+        let r = facteur_connect::import_raw(
+            &e.store,
+            e.mailbox_id,
+            [facteur_mail::RawMessage {
+                origin: "t".into(),
+                bytes: raw.clone().into_bytes(),
+            }],
+            &facteur_connect::NoHook,
+        )
+        .await;
+        assert_eq!(r.stored, 1, "{:?}", r.errors);
+        let parsed = facteur_mail::parse_message(raw.as_bytes());
+        let msg_id = e.store.thread_messages(&root).await.unwrap()[0].id;
+        let body = format!(
+            "Madame, Monsieur,\n\nVotre demande n°{k} est traitée : les coordonnées bancaires sont à jour.\n\
+             Ligne avec des espaces en fin   \n=3D pas un code\n.\n\nCordialement,\nHélène Martin"
+        );
+        let reply_id = format!("reply{k}.{run}@dgfip.example");
+        let out = e
+            .store
+            .validate_and_queue(&ValidateReply {
+                message_id: msg_id,
+                user_id: agent,
+                body: body.clone(),
+                reply_message_id: reply_id.clone(),
+                to_address: format!("jean{k}@citoyen.example"),
+                subject: parsed.subject.clone(),
+                in_reply_to: Some(parent.clone()),
+                references: parsed.references.clone(),
+            })
+            .await
+            .unwrap();
+        outbox_ids.push(out);
+        let want_subject = if k % 2 == 0 {
+            format!("Re: Prélèvement {k}")
+        } else {
+            format!("RE: Délai {k}")
+        };
+        expected.insert(reply_id, (body, want_subject, vec![root, parent]));
+    }
+
+    let mut smtp = SmtpConfig::new(host, port);
+    smtp.tls = TlsMode::None;
+    smtp.io_timeout = Duration::from_secs(20);
+    // First sender "crashes" on some rows before DATA (nothing sent) and on
+    // others after the server accepted (sent, not recorded).
+    let crashed_before: HashSet<i64> = outbox_ids
+        .iter()
+        .copied()
+        .filter(|id| id % 11 == 0)
+        .collect();
+    let crashed_after: HashSet<i64> = outbox_ids
+        .iter()
+        .copied()
+        .filter(|id| id % 7 == 0 && !crashed_before.contains(id))
+        .collect();
+    // A manual clock so that leases expire exactly when the test says: the
+    // "restart" below is the only moment they do.
+    let clock = Arc::new(ManualClock::new(e.store.now_ms()));
+    let store = e.store.clone().with_clock(clock.clone());
+    let first = Sender::new(
+        store.clone(),
+        smtp.clone(),
+        e.state.clone(),
+        format!("{run}-a"),
+    )
+    .with_lease(Duration::from_secs(60))
+    .with_simulated_crash(CrashPoint::BeforeData, |id| id % 11 == 0)
+    .with_simulated_crash(CrashPoint::AfterAccept, |id| id % 7 == 0);
+    let t = Instant::now();
+    let r1 = first.drain().await;
+    let secs = t.elapsed().as_secs_f64();
+    assert!(r1.errors.is_empty(), "{:?}", r1.errors);
+    assert_eq!(r1.reconciled, 0);
+    let crashed = crashed_before.len() + crashed_after.len();
+    assert_eq!(r1.sent as usize, 100 - crashed);
+    eprintln!(
+        "THROUGHPUT: sent {} replies in {secs:.2} s (debug build)",
+        r1.sent
+    );
+    assert_eq!(
+        e.store.outbox_count(OutboxState::Sending).await.unwrap() as usize,
+        crashed
+    );
+
+    // Restart after the leases expired.
+    assert_eq!(first.drain().await, Default::default(), "leases still held");
+    drop(first);
+    clock.advance(Duration::from_secs(61));
+    let second = Sender::new(store.clone(), smtp, e.state.clone(), format!("{run}-b"));
+    let r2 = second.drain().await;
+    assert!(r2.errors.is_empty(), "{:?}", r2.errors);
+    assert_eq!(
+        r2.reconciled as usize,
+        crashed_after.len(),
+        "accepted ones are not resent"
+    );
+    assert_eq!(
+        r2.sent as usize,
+        crashed_before.len(),
+        "never-sent ones are sent"
+    );
+    assert_eq!(e.store.outbox_count(OutboxState::Sent).await.unwrap(), 100);
+    assert_eq!(second.drain().await, Default::default());
+
+    // The server received exactly 100 replies of this run, each once, each right.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for raw in maildir_messages(&maildir) {
+        let p = facteur_mail::parse_message(&raw);
+        let Some((body, subject, refs)) = expected.get(&p.message_id) else {
+            continue;
+        };
+        *seen.entry(p.message_id.clone()).or_default() += 1;
+        assert_eq!(&p.subject, subject);
+        assert_eq!(p.in_reply_to, vec![refs[1].clone()]);
+        assert_eq!(&p.references, refs);
+        assert_eq!(p.body_text.replace("\r\n", "\n").trim_end(), body.as_str());
+        let text = String::from_utf8_lossy(&raw);
+        assert!(
+            text.contains("X-Facteur-Validated-By:"),
+            "validating agent header"
+        );
+        assert!(text.to_ascii_lowercase().contains("charset=utf-8"));
+        assert!(
+            p.from.as_ref().and_then(|f| f.address.clone()).as_deref()
+                == Some("sip-paris@dgfip.example")
+        );
+    }
+    assert_eq!(seen.len(), 100, "every reply arrived");
+    assert!(seen.values().all(|n| *n == 1), "none twice: {seen:?}");
+}
