@@ -922,3 +922,135 @@ async fn smtp_100_replies_exactly_once_despite_crashes() {
     assert_eq!(seen.len(), 100, "every reply arrived");
     assert!(seen.values().all(|n| *n == 1), "none twice: {seen:?}");
 }
+
+/// A minimal SMTP server that refuses every recipient with `reply` (no real
+/// server is needed to prove the failure paths).
+async fn refusing_smtp(reply: &'static str) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut lines = BufReader::new(r).lines();
+                let _ = w.write_all(b"220 fake ESMTP\r\n").await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let up = line.to_ascii_uppercase();
+                    let answer = if up.starts_with("EHLO") {
+                        "250-fake\r\n250 8BITMIME\r\n".to_string()
+                    } else if up.starts_with("RCPT") {
+                        format!("{reply}\r\n")
+                    } else if up.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n").await;
+                        break;
+                    } else {
+                        "250 ok\r\n".to_string()
+                    };
+                    if w.write_all(answer.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn smtp_5xx_is_a_permanent_failure_and_4xx_is_retried() {
+    let e = env().await;
+    let run = unique("fail");
+    let agent = e
+        .store
+        .create_user(
+            &NewUser {
+                username: run.clone(),
+                display_name: "Agent".into(),
+                password_hash: "x".into(),
+                role: Role::Supervisor,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for k in 0..2 {
+        let raw =
+            format!("Message-ID: <p{k}.{run}@x>\r\nSubject: Q\r\nFrom: a@x.example\r\n\r\nQ\r\n");
+        facteur_connect::import_raw(
+            &e.store,
+            e.mailbox_id,
+            [facteur_mail::RawMessage {
+                origin: "t".into(),
+                bytes: raw.into_bytes(),
+            }],
+            &facteur_connect::NoHook,
+        )
+        .await;
+        let msg = e
+            .store
+            .thread_messages(&format!("p{k}.{run}@x"))
+            .await
+            .unwrap()[0]
+            .id;
+        ids.push(
+            e.store
+                .validate_and_queue(&ValidateReply {
+                    message_id: msg,
+                    user_id: agent,
+                    body: "Réponse".into(),
+                    reply_message_id: format!("r{k}.{run}@x"),
+                    to_address: "a@x.example".into(),
+                    subject: "Q".into(),
+                    in_reply_to: Some(format!("p{k}.{run}@x")),
+                    references: vec![],
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    for (reply, permanent) in [
+        ("550 5.1.1 no such user", true),
+        ("451 4.3.0 try later", false),
+    ] {
+        let port = refusing_smtp(reply).await;
+        let mut smtp = SmtpConfig::new("127.0.0.1", port);
+        smtp.tls = TlsMode::None;
+        let sender = Sender::new(
+            e.store.clone(),
+            smtp,
+            e.state.clone(),
+            format!("{run}-{port}"),
+        );
+        let item = e
+            .store
+            .claim_outbox(sender.worker(), Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        let out = sender.process(&item).await.unwrap();
+        let after = e.store.get_outbox(item.id).await.unwrap().unwrap();
+        assert_eq!(after.state, OutboxState::Failed);
+        assert!(
+            after
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains(&reply[..3]),
+            "{:?}",
+            after.last_error
+        );
+        if permanent {
+            assert_eq!(out, facteur_connect::SendOutcome::FailedPermanently);
+            assert!(after.next_attempt_at.is_none(), "a 5xx is not retried");
+        } else {
+            assert_eq!(out, facteur_connect::SendOutcome::RetryLater);
+            assert!(after.next_attempt_at.is_some(), "a 4xx is retried later");
+        }
+        assert!(
+            !e.state.handed_off(item.id),
+            "a refused envelope leaves no hand-off marker"
+        );
+    }
+}
