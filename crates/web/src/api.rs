@@ -1,0 +1,334 @@
+//! The JSON API: same session, role, mailbox and CSRF checks as the pages (CSRF in
+//! the `X-CSRF-Token` header, checked by `auth::session_layer`). The OpenAPI
+//! document is hand-written: a dozen routes do not justify a code generator that
+//! downloads assets at build time.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use facteur_core::MessageState;
+use facteur_store::{QueueCursor, QueuePage, QueueQuery, QueueSort};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::actions;
+use crate::auth::Authed;
+use crate::error::{WebError, WebResult};
+use crate::{data, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/me", get(me))
+        .route("/api/mailboxes", get(mailboxes))
+        .route("/api/messages", get(list_messages))
+        .route("/api/messages/{id}", get(get_message))
+        .route("/api/messages/{id}/validate", post(validate))
+        .route("/api/messages/{id}/correct", post(correct))
+        .route("/api/messages/{id}/reject", post(reject))
+        .route("/api/messages/{id}/assign", post(assign))
+        .route("/api/messages/{id}/escalate", post(escalate))
+        .route("/api/outbox", get(outbox))
+}
+
+pub async fn health(State(st): State<AppState>) -> (axum::http::StatusCode, Json<Value>) {
+    match st.store.count_messages(None).await {
+        Ok(_) => (
+            axum::http::StatusCode::OK,
+            Json(json!({"status": "ok", "database": "ok", "version": env!("CARGO_PKG_VERSION")})),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "health check");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "error", "database": "unavailable"})),
+            )
+        }
+    }
+}
+
+async fn me(a: Authed) -> Json<Value> {
+    Json(json!({
+        "id": a.user.id,
+        "username": a.user.username,
+        "display_name": a.user.display_name,
+        "role": a.user.role.as_str(),
+        "mailboxes": a.mailboxes,
+        "csrf_token": a.csrf(),
+    }))
+}
+
+async fn mailboxes(State(st): State<AppState>, a: Authed) -> WebResult<Json<Value>> {
+    let list: Vec<Value> = st
+        .store
+        .list_mailboxes()
+        .await?
+        .into_iter()
+        .filter(|m| a.can_access(m.id))
+        .map(|m| json!({"id": m.id, "name": m.name, "address": m.address}))
+        .collect();
+    Ok(Json(json!({ "mailboxes": list })))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListParams {
+    pub mailbox: Option<i64>,
+    /// A message state code or a tab name (`ready`, `research`, …).
+    pub state: Option<String>,
+    pub category: Option<String>,
+    pub sort: Option<String>,
+    pub after: Option<String>,
+    pub limit: Option<u32>,
+}
+
+async fn list_messages(
+    State(st): State<AppState>,
+    a: Authed,
+    Query(p): Query<ListParams>,
+) -> WebResult<Json<Value>> {
+    let mailbox_ids = match p.mailbox {
+        Some(mb) => {
+            a.require_access(mb)?;
+            Some(vec![mb])
+        }
+        None if a.user.role.sees_all_mailboxes() => None,
+        None => Some(a.mailboxes.clone()),
+    };
+    let states: Vec<MessageState> = match p.state.as_deref().filter(|s| !s.is_empty()) {
+        None => Vec::new(),
+        Some(s) => match MessageState::parse(s) {
+            Some(state) => vec![state],
+            None => crate::pages::tab_states(s)
+                .ok_or_else(|| WebError::BadRequest(format!("unknown state '{s}'")))?
+                .to_vec(),
+        },
+    };
+    let page = match p.after.as_deref().filter(|s| !s.is_empty()) {
+        Some(c) => QueuePage::After(
+            QueueCursor::decode(c).ok_or_else(|| WebError::BadRequest("bad cursor".into()))?,
+        ),
+        None => QueuePage::First,
+    };
+    let limit = p.limit.unwrap_or(50).clamp(1, 500);
+    let rows = st
+        .store
+        .list_queue(&QueueQuery {
+            mailbox_ids,
+            states,
+            category: p.category.filter(|c| !c.is_empty()),
+            assigned_to: None,
+            sort: if p.sort.as_deref() == Some("confidence") {
+                QueueSort::Confidence
+            } else {
+                QueueSort::Age
+            },
+            page,
+            limit,
+        })
+        .await?;
+    let next = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.cursor.encode()))
+        .flatten();
+    Ok(Json(json!({ "messages": rows, "next": next })))
+}
+
+async fn get_message(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> WebResult<Json<Value>> {
+    let m = actions::load_message(&st, &a, id).await?;
+    let triage = st.store.latest_triage(id).await?;
+    // The pseudonymised text only: unmasking goes through the audited UI action.
+    Ok(Json(json!({
+        "id": m.id,
+        "mailbox_id": m.mailbox_id,
+        "subject": m.subject,
+        "received_at": m.received_at,
+        "state": m.state,
+        "category": m.category,
+        "confidence": m.confidence,
+        "assigned_to": m.assigned_to,
+        "language": m.language,
+        "pii_kinds": m.pii_kinds,
+        "flags": m.flags,
+        "text": m.pseudonymised_text,
+        "triage": triage,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct ValidateBody {
+    pub text: String,
+}
+
+async fn validate(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Json(b): Json<ValidateBody>,
+) -> WebResult<Json<Value>> {
+    let outbox_id = actions::validate(&st, &a, id, &b.text).await?;
+    Ok(Json(json!({"outbox_id": outbox_id})))
+}
+
+#[derive(Deserialize)]
+pub struct CorrectBody {
+    pub category: String,
+}
+
+async fn correct(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Json(b): Json<CorrectBody>,
+) -> WebResult<Json<Value>> {
+    let action_id = actions::correct(&st, &a, id, &b.category).await?;
+    Ok(Json(json!({"action_id": action_id})))
+}
+
+#[derive(Deserialize)]
+pub struct RejectBody {
+    pub reason: String,
+}
+
+async fn reject(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Json(b): Json<RejectBody>,
+) -> WebResult<Json<Value>> {
+    let action_id = actions::reject(&st, &a, id, &b.reason).await?;
+    Ok(Json(json!({"action_id": action_id})))
+}
+
+#[derive(Deserialize)]
+pub struct AssignBody {
+    pub user_id: i64,
+}
+
+async fn assign(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Json(b): Json<AssignBody>,
+) -> WebResult<Json<Value>> {
+    let action_id = actions::assign(&st, &a, id, b.user_id).await?;
+    Ok(Json(json!({"action_id": action_id})))
+}
+
+async fn escalate(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> WebResult<Json<Value>> {
+    let action_id = actions::escalate(&st, &a, id).await?;
+    Ok(Json(json!({"action_id": action_id})))
+}
+
+async fn outbox(State(st): State<AppState>, a: Authed) -> WebResult<Json<Value>> {
+    let filter = (!a.user.role.sees_all_mailboxes()).then(|| a.mailboxes.clone());
+    let items = data::outbox_items(&st.store, filter, 200).await?;
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|o| {
+            json!({
+                "id": o.id, "message_id": o.message_id, "subject": o.subject,
+                "state": o.state, "attempts": o.attempts, "validated_by": o.validated_by,
+                "validated_by_name": o.validated_by_name, "created_at": o.created_at,
+                "sent_at": o.sent_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "outbox": items })))
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_doc())
+}
+
+/// The OpenAPI 3.1 description of the routes above.
+pub fn openapi_doc() -> Value {
+    let err = || json!({"$ref": "#/components/responses/Error"});
+    let id_param =
+        json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}});
+    let csrf = json!({"name": "X-CSRF-Token", "in": "header", "required": true, "schema": {"type": "string"},
+        "description": "The session's CSRF token (from GET /api/me)."});
+    let action = |summary: &str, body: Option<Value>| {
+        let mut op = json!({
+            "summary": summary,
+            "parameters": [id_param.clone(), csrf.clone()],
+            "responses": {
+                "200": {"description": "Done", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": err(), "401": err(), "403": err(), "404": err(), "409": err()
+            }
+        });
+        if let Some(schema) = body {
+            op["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": schema}}});
+        }
+        json!({ "post": op })
+    };
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Facteur API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Agents' API. Authentication: the session cookie from POST /login; every POST needs the X-CSRF-Token header."},
+        "components": {
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE}},
+            "responses": {"Error": {"description": "Error", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["error", "message"],
+                "properties": {"error": {"type": "string", "enum": ["unauthenticated","forbidden","not_found","bad_request","conflict","csrf","rate_limited","internal"]},
+                               "message": {"type": "string"}}}}}}}
+        },
+        "security": [{"session": []}],
+        "paths": {
+            "/health": {"get": {"summary": "Liveness and database check", "security": [], "responses": {"200": {"description": "OK"}, "503": {"description": "Database unavailable"}}}},
+            "/api/me": {"get": {"summary": "The signed-in user, their mailboxes and CSRF token", "responses": {"200": {"description": "OK"}, "401": err()}}},
+            "/api/mailboxes": {"get": {"summary": "Mailboxes the user may open", "responses": {"200": {"description": "OK"}, "401": err()}}},
+            "/api/messages": {"get": {
+                "summary": "The work queue, keyset-paged",
+                "parameters": [
+                    {"name": "mailbox", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "state", "in": "query", "schema": {"type": "string"}, "description": "A state code (new, ready_to_validate, needs_research, escalated, abstained, validated, sent, closed) or a tab (new, ready, research, escalated, sent)."},
+                    {"name": "category", "in": "query", "schema": {"type": "string"}},
+                    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["age", "confidence"]}},
+                    {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "The `next` cursor of the previous page."},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}
+                ],
+                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "messages": {"type": "array", "items": {"type": "object"}}, "next": {"type": ["string", "null"]}}}}}},
+                    "400": err(), "401": err(), "403": err()}}},
+            "/api/messages/{id}": {"get": {"summary": "A message (pseudonymised text) and its latest triage",
+                "parameters": [id_param.clone()], "responses": {"200": {"description": "OK"}, "401": err(), "403": err(), "404": err()}}},
+            "/api/messages/{id}/validate": action("Validate and queue exactly this text, signed by the caller",
+                Some(json!({"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}))),
+            "/api/messages/{id}/correct": action("Correct the request type",
+                Some(json!({"type": "object", "required": ["category"], "properties": {"category": {"type": "string"}}}))),
+            "/api/messages/{id}/reject": action("Reject the draft with a reason",
+                Some(json!({"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string",
+                    "enum": ["wrong_type", "outdated_answer", "needs_research", "tone", "other"]}}}))),
+            "/api/messages/{id}/assign": action("Assign to a user",
+                Some(json!({"type": "object", "required": ["user_id"], "properties": {"user_id": {"type": "integer"}}}))),
+            "/api/messages/{id}/escalate": action("Escalate", None),
+            "/api/outbox": {"get": {"summary": "Validated replies and their sending state", "responses": {"200": {"description": "OK"}, "401": err()}}}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openapi_lists_every_api_route() {
+        let doc = super::openapi_doc();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for p in [
+            "/api/messages",
+            "/api/messages/{id}",
+            "/api/messages/{id}/validate",
+            "/api/messages/{id}/reject",
+            "/api/outbox",
+        ] {
+            assert!(doc["paths"].get(p).is_some(), "{p} missing");
+        }
+    }
+}

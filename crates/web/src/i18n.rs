@@ -1,0 +1,211 @@
+//! Every UI string in French and English. A key is an enum variant, so a string
+//! missing in one language is a compile error rather than a blank in the UI.
+//!
+//! Hand-written rather than a Fluent/gettext crate: the catalogue is small, fixed at
+//! build time, and a `match` costs nothing per request.
+
+use serde::{Deserialize, Serialize};
+
+/// UI language. French is the default (French public administration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    Fr,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code.trim().to_ascii_lowercase().as_str() {
+            "fr" => Some(Lang::Fr),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// First supported language in an `Accept-Language` header, in the client's
+    /// order of preference (q-values honoured, ties keep header order).
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut prefs: Vec<(f32, usize, Lang)> = Vec::new();
+        for (i, item) in header.split(',').enumerate() {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim();
+            let primary = tag.split('-').next().unwrap_or("");
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if let Some(l) = Lang::parse(primary) {
+                if q > 0.0 {
+                    prefs.push((q, i, l));
+                }
+            }
+        }
+        prefs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        prefs.first().map(|p| p.2)
+    }
+}
+
+macro_rules! catalogue {
+    ($($key:ident => $fr:literal, $en:literal;)+) => {
+        /// A UI string key.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Msg { $($key),+ }
+
+        impl Msg {
+            pub const ALL: &'static [Msg] = &[$(Msg::$key),+];
+
+            pub fn text(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((Msg::$key, Lang::Fr) => $fr, (Msg::$key, Lang::En) => $en,)+
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    AppName => "Facteur", "Facteur";
+    SkipToContent => "Aller au contenu", "Skip to content";
+    MainNav => "Navigation principale", "Main navigation";
+    Login => "Connexion", "Sign in";
+    Logout => "Se déconnecter", "Sign out";
+    Username => "Identifiant", "Username";
+    Password => "Mot de passe", "Password";
+    LoginFailed => "Identifiant ou mot de passe incorrect.", "Wrong username or password.";
+    TooManyAttempts => "Trop de tentatives échouées. Réessayez dans 15 minutes.", "Too many failed attempts. Try again in 15 minutes.";
+    Queue => "File d'attente", "Queue";
+    Mailboxes => "Boîtes fonctionnelles", "Mailboxes";
+    Mailbox => "Boîte", "Mailbox";
+    TabNew => "Nouveaux", "New";
+    TabReady => "Prêts à valider", "Ready to validate";
+    TabResearch => "Recherche nécessaire", "Needs research";
+    TabEscalated => "Escaladés", "Escalated";
+    TabSent => "Envoyés", "Sent";
+    ColSubject => "Objet", "Subject";
+    ColType => "Type de demande", "Request type";
+    ColConfidence => "Confiance", "Confidence";
+    ColAge => "Ancienneté", "Age";
+    ColDraft => "Brouillon prêt", "Draft ready";
+    ColState => "État", "State";
+    Yes => "oui", "yes";
+    No => "non", "no";
+    Filter => "Filtrer", "Filter";
+    Category => "Catégorie", "Category";
+    AllCategories => "Toutes", "All";
+    SortBy => "Trier par", "Sort by";
+    SortAge => "ancienneté", "age";
+    SortConfidence => "confiance", "confidence";
+    NextPage => "Page suivante", "Next page";
+    EmptyQueue => "Aucun message dans cet onglet.", "No message in this tab.";
+    OriginalMail => "Courriel d'origine", "Original mail";
+    ShowImages => "Afficher les images", "Show images";
+    Attachments => "Pièces jointes", "Attachments";
+    Download => "Télécharger", "Download";
+    Thread => "Conversation", "Thread";
+    NewText => "Nouveau texte (nettoyé)", "New text (cleaned)";
+    QuotedParts => "Parties citées", "Quoted parts";
+    PersonalDataMasked => "Les données personnelles sont masquées.", "Personal data is masked.";
+    RevealPii => "Afficher les données personnelles (journalisé)", "Reveal personal data (logged)";
+    Suggestions => "Réponses suggérées", "Suggested answers";
+    Why => "Pourquoi", "Why";
+    NoSuggestion => "Aucune suggestion : le modèle s'abstient.", "No suggestion: the model abstains.";
+    Draft => "Brouillon de réponse", "Draft reply";
+    ValidateSend => "Valider et envoyer", "Validate and send";
+    CorrectCategory => "Corriger la catégorie", "Correct the category";
+    RejectDraft => "Rejeter le brouillon", "Reject the draft";
+    Reason => "Motif", "Reason";
+    ReasonWrongType => "Mauvais type de demande", "Wrong request type";
+    ReasonOutdated => "Réponse obsolète", "Outdated answer";
+    ReasonResearch => "Recherche personnelle nécessaire", "Needs personal research";
+    ReasonTone => "Ton", "Tone";
+    ReasonOther => "Autre", "Other";
+    Assign => "Attribuer", "Assign";
+    AssignTo => "Attribuer à", "Assign to";
+    Escalate => "Escalader", "Escalate";
+    Outbox => "Boîte d'envoi", "Outbox";
+    ValidatedBy => "Validé par", "Validated by";
+    Attempts => "Tentatives", "Attempts";
+    To => "Destinataire", "To";
+    StandardAnswers => "Réponses types", "Standard answers";
+    NewAnswer => "Nouvelle réponse type", "New standard answer";
+    AnswerId => "Identifiant", "Identifier";
+    Title => "Titre", "Title";
+    Language => "Langue", "Language";
+    Content => "Contenu", "Content";
+    ValidFrom => "Valide à partir du", "Valid from";
+    ValidUntil => "Valide jusqu'au", "Valid until";
+    Save => "Enregistrer", "Save";
+    SaveNewVersion => "Enregistrer une nouvelle version", "Save a new version";
+    Retire => "Retirer", "Retire";
+    Version => "Version", "Version";
+    Status => "Statut", "Status";
+    Edit => "Modifier", "Edit";
+    ValidationErrors => "Erreurs de validation", "Validation errors";
+    Line => "ligne", "line";
+    Accounts => "Comptes", "Accounts";
+    NewAccount => "Nouveau compte", "New account";
+    DisplayName => "Nom affiché", "Display name";
+    Role => "Rôle", "Role";
+    Active => "Actif", "Active";
+    Deactivate => "Désactiver", "Deactivate";
+    NewMailbox => "Nouvelle boîte", "New mailbox";
+    Name => "Nom", "Name";
+    Address => "Adresse", "Address";
+    Signature => "Signature", "Signature";
+    Create => "Créer", "Create";
+    Forbidden => "Accès refusé.", "Access denied.";
+    NotFound => "Introuvable.", "Not found.";
+    BadRequest => "Requête invalide.", "Invalid request.";
+    CsrfFailed => "Jeton de sécurité invalide : rechargez la page.", "Invalid security token: reload the page.";
+    Conflict => "Action impossible dans l'état actuel du message.", "Action not possible in the message's current state.";
+    ServerError => "Erreur interne.", "Internal error.";
+    KeyboardHelp => "Raccourcis clavier", "Keyboard shortcuts";
+    KeyHelpText => "j / k : message suivant / précédent ; e : modifier le brouillon ; v : valider ; ? : aide", "j / k: next / previous message; e: edit draft; v: validate; ?: help";
+    SwitchLanguage => "English", "Français";
+    From => "De", "From";
+    Received => "Reçu le", "Received";
+    Done => "Action enregistrée.", "Action recorded.";
+    Back => "Retour", "Back";
+    Minutes => "min", "min";
+    Hours => "h", "h";
+    Days => "j", "d";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_has_both_languages() {
+        for m in Msg::ALL {
+            assert!(!m.text(Lang::Fr).is_empty(), "{m:?} fr");
+            assert!(!m.text(Lang::En).is_empty(), "{m:?} en");
+        }
+        assert_eq!(Msg::Login.text(Lang::Fr), "Connexion");
+        assert_eq!(Msg::Login.text(Lang::En), "Sign in");
+    }
+
+    #[test]
+    fn accept_language_honours_q_values() {
+        assert_eq!(Lang::from_accept_language("en-GB,fr;q=0.5"), Some(Lang::En));
+        assert_eq!(
+            Lang::from_accept_language("fr-FR;q=0.4, en;q=0.9"),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            Lang::from_accept_language("de, fr-CA;q=0.2"),
+            Some(Lang::Fr)
+        );
+        assert_eq!(Lang::from_accept_language("de, es"), None);
+        assert_eq!(Lang::from_accept_language(";;,q="), None);
+    }
+}

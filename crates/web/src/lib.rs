@@ -1,0 +1,196 @@
+//! The agents' web app (axum): server-rendered pages usable without JavaScript, auth,
+//! CSRF, roles checked on the server, the JSON API, /health and /metrics.
+//!
+//! Layering (outermost first): security headers → metrics → error rendering →
+//! session + CSRF → routes. Every handler receives an already-authenticated
+//! [`auth::Authed`] (or fails with 401/redirect) and checks the role and the mailbox
+//! itself, because only the handler knows which mailbox a message belongs to.
+
+pub mod actions;
+pub mod api;
+pub mod auth;
+pub mod data;
+pub mod error;
+pub mod i18n;
+pub mod metrics;
+pub mod pages;
+pub mod sanitize;
+pub mod security;
+pub mod views;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use facteur_kb::answers::Taxonomy;
+use facteur_store::{Millis, Store};
+
+pub use error::{WebError, WebResult};
+pub use i18n::Lang;
+
+/// Settings of the web app (from `facteur.toml` in the CLI).
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mark cookies `Secure`. Off on plain-http loopback, on behind TLS.
+    pub secure_cookies: bool,
+    pub default_lang: Lang,
+    pub session_ttl: Duration,
+    /// Failed logins allowed per (username, IP) inside `login_window`.
+    pub login_max_failures: u32,
+    pub login_window: Duration,
+    /// How long a "reveal personal data" click keeps the original visible.
+    pub reveal_ttl: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            default_lang: Lang::Fr,
+            session_ttl: Duration::from_secs(8 * 3600),
+            login_max_failures: 5,
+            login_window: Duration::from_secs(15 * 60),
+            reveal_ttl: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Recomputes a message's triage (draft, suggestions) after an agent corrected its
+/// category. Implemented by the CLI's triage engine; a trait so the web crate does
+/// not depend on the classifier.
+pub trait Retriage: Send + Sync + 'static {
+    fn retriage<'a>(
+        &'a self,
+        message_id: i64,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub triage: Option<Arc<dyn Retriage>>,
+    pub taxonomy: Arc<Taxonomy>,
+    pub config: Arc<WebConfig>,
+    pub(crate) runtime: Arc<Runtime>,
+}
+
+/// Process-local state: login failures, reveal grants, request counters.
+#[derive(Default)]
+pub(crate) struct Runtime {
+    pub limiter: auth::LoginLimiter,
+    /// (session id, message id) → until when the original is visible. The grant
+    /// is created only by the logged reveal action, so every view is audited.
+    pub reveals: Mutex<HashMap<(String, i64), Millis>>,
+    pub metrics: metrics::Metrics,
+}
+
+impl AppState {
+    pub fn new(store: Store, taxonomy: Taxonomy, config: WebConfig) -> Self {
+        Self {
+            store,
+            triage: None,
+            taxonomy: Arc::new(taxonomy),
+            config: Arc::new(config),
+            runtime: Arc::new(Runtime::default()),
+        }
+    }
+
+    pub fn with_triage(mut self, engine: Arc<dyn Retriage>) -> Self {
+        self.triage = Some(engine);
+        self
+    }
+
+    pub(crate) fn grant_reveal(&self, session_id: &str, message_id: i64) {
+        let now = self.store.now_ms();
+        let until = now + self.config.reveal_ttl.as_millis() as i64;
+        let mut g = self
+            .runtime
+            .reveals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        g.retain(|_, t| *t > now);
+        g.insert((session_id.to_string(), message_id), until);
+    }
+
+    pub(crate) fn is_revealed(&self, session_id: &str, message_id: i64) -> bool {
+        let now = self.store.now_ms();
+        let g = self
+            .runtime
+            .reveals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        g.get(&(session_id.to_string(), message_id))
+            .is_some_and(|t| *t > now)
+    }
+}
+
+/// The whole app.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login_submit))
+        .route("/logout", post(pages::logout))
+        .route("/lang/{code}", get(pages::set_lang))
+        .route("/mailboxes/{id}/queue", get(pages::queue))
+        .route("/messages/{id}", get(pages::message))
+        .route("/messages/{id}/body", get(pages::message_body))
+        .route("/messages/{id}/attachments/{sha}", get(pages::attachment))
+        .route("/messages/{id}/validate", post(pages::validate))
+        .route("/messages/{id}/correct", post(pages::correct))
+        .route("/messages/{id}/reject", post(pages::reject))
+        .route("/messages/{id}/assign", post(pages::assign))
+        .route("/messages/{id}/escalate", post(pages::escalate))
+        .route("/messages/{id}/reveal", post(pages::reveal))
+        .route("/outbox", get(pages::outbox))
+        .route("/answers", get(pages::answers).post(pages::answer_create))
+        .route("/answers/new", get(pages::answer_new))
+        .route(
+            "/answers/{id}",
+            get(pages::answer_edit).post(pages::answer_save),
+        )
+        .route("/answers/{id}/{version}/retire", post(pages::answer_retire))
+        .route(
+            "/answers/{id}/{version}/validate",
+            post(pages::answer_validate),
+        )
+        .route("/admin/users", get(pages::users).post(pages::user_create))
+        .route("/admin/users/{id}/deactivate", post(pages::user_deactivate))
+        .route(
+            "/admin/mailboxes",
+            get(pages::mailboxes).post(pages::mailbox_create),
+        )
+        .route("/static/app.js", get(pages::static_js))
+        .route("/static/app.css", get(pages::static_css))
+        .route("/health", get(api::health))
+        .route("/metrics", get(metrics::metrics))
+        .merge(api::routes())
+        .fallback(pages::not_found);
+
+    routes
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::session_layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            views::render_errors,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(axum::middleware::from_fn(security::headers))
+        .with_state(state)
+}
+
+/// Serve until the listener fails. Client IPs come from the socket (used by the
+/// login rate limiter).
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).await
+}

@@ -1,0 +1,105 @@
+//! Prometheus text exposition, hand-written: a few counters do not justify a
+//! metrics framework, and the format is stable and simple.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use facteur_core::{MessageState, OutboxState};
+
+use crate::{data, AppState};
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (method, route template, status) → count. Route templates, never raw
+    /// paths, so cardinality stays bounded and no id leaks.
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+}
+
+impl Metrics {
+    pub fn record(&self, method: &str, route: &str, status: u16) {
+        let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
+    }
+}
+
+pub async fn track(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().as_str().to_string();
+    let res = next.run(req).await;
+    st.runtime
+        .metrics
+        .record(&method, &route, res.status().as_u16());
+    res
+}
+
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+pub async fn metrics(State(st): State<AppState>) -> Response {
+    let mut out = String::new();
+    out.push_str("# HELP facteur_http_requests_total HTTP requests by route and status.\n");
+    out.push_str("# TYPE facteur_http_requests_total counter\n");
+    {
+        let m = st
+            .runtime
+            .metrics
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for ((method, route, status), n) in m.iter() {
+            let _ = writeln!(
+                out,
+                "facteur_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+                esc(method),
+                esc(route)
+            );
+        }
+    }
+    out.push_str("# HELP facteur_messages Messages by state.\n# TYPE facteur_messages gauge\n");
+    match data::messages_by_state(&st.store).await {
+        Ok(rows) => {
+            for (state, n) in rows {
+                let _ = writeln!(
+                    out,
+                    "facteur_messages{{state=\"{}\"}} {n}",
+                    state_label(state)
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: count messages"),
+    }
+    out.push_str("# HELP facteur_outbox Outbox replies by state.\n# TYPE facteur_outbox gauge\n");
+    for s in OutboxState::ALL {
+        match st.store.outbox_count(*s).await {
+            Ok(n) => {
+                let _ = writeln!(out, "facteur_outbox{{state=\"{}\"}} {n}", s.as_str());
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: count outbox"),
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
+fn state_label(s: Option<MessageState>) -> &'static str {
+    s.map(MessageState::as_str).unwrap_or("all")
+}

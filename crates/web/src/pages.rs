@@ -1,0 +1,1272 @@
+//! HTML pages and form handlers. Every handler that touches data takes an
+//! [`Authed`] and checks role and mailbox itself; forms post back with the CSRF
+//! field (checked in `auth::session_layer`) and answer with 303 redirects, so the
+//! app works without JavaScript.
+
+use std::sync::OnceLock;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use facteur_core::{AnswerStatus, MessageState, Role};
+use facteur_kb::answers::parse_answer;
+use facteur_store::{
+    NewAnswerVersion, NewMailbox, NewUser, QueueCursor, QueuePage, QueueQuery, QueueSort,
+};
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::actions;
+use crate::auth::{self, Authed};
+use crate::error::{WebError, WebResult};
+use crate::i18n::{Lang, Msg};
+use crate::sanitize::{mail_body_csp, sanitize_mail_html};
+use crate::views::{age, confidence, csrf_input, folded_text, page, trusted};
+use crate::{data, AppState};
+
+// ------------------------------------------------------------------ static
+
+pub async fn static_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/app.js"),
+    )
+        .into_response()
+}
+
+pub async fn static_css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/app.css"),
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> WebError {
+    WebError::NotFound
+}
+
+// ------------------------------------------------------------------ login
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    pub username: String,
+    pub password: String,
+}
+
+fn login_page(lang: Lang, error: Option<Msg>, username: &str) -> Html<String> {
+    let t = |m: Msg| m.text(lang);
+    page(
+        lang,
+        t(Msg::Login),
+        None,
+        html! {
+            @if let Some(e) = error { p.error #login-error role="alert" { (t(e)) } }
+            form #login-form method="post" action="/login" {
+                p {
+                    label for="username" { (t(Msg::Username)) }
+                    input #username type="text" name="username" value=(username) autocomplete="username" required autofocus;
+                }
+                p {
+                    label for="password" { (t(Msg::Password)) }
+                    input #password type="password" name="password" autocomplete="current-password" required;
+                }
+                button type="submit" { (t(Msg::Login)) }
+            }
+        },
+    )
+}
+
+pub async fn login_form(lang: Lang, user: Option<Authed>) -> Response {
+    if user.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    login_page(lang, None, "").into_response()
+}
+
+/// A fixed hash verified for unknown usernames, so response time does not reveal
+/// which accounts exist.
+fn dummy_hash() -> &'static str {
+    static H: OnceLock<String> = OnceLock::new();
+    H.get_or_init(|| auth::hash_password("facteur-dummy-password").unwrap_or_default())
+}
+
+pub async fn login_submit(
+    State(st): State<AppState>,
+    lang: Lang,
+    auth::ClientIp(ip): auth::ClientIp,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let now = st.store.now_ms();
+    let window = st.config.login_window.as_millis() as i64;
+    let limiter = &st.runtime.limiter;
+    if limiter.is_blocked(&f.username, &ip, now, window, st.config.login_max_failures) {
+        tracing::warn!("login rate limit hit");
+        let mut r = (
+            StatusCode::TOO_MANY_REQUESTS,
+            login_page(lang, Some(Msg::TooManyAttempts), &f.username),
+        )
+            .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
+        return r;
+    }
+    let user = match st.store.get_user_by_username(f.username.trim()).await {
+        Ok(u) => u.filter(|u| u.active),
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| dummy_hash().to_string());
+    let password = f.password.clone();
+    // Argon2 is deliberately slow: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let Some(user) = user.filter(|_| ok) else {
+        limiter.record_failure(&f.username, &ip, now);
+        let _ = st
+            .store
+            .audit("anonymous", "login.failed", "login", &serde_json::json!({}))
+            .await;
+        return (
+            StatusCode::UNAUTHORIZED,
+            login_page(lang, Some(Msg::LoginFailed), &f.username),
+        )
+            .into_response();
+    };
+    limiter.clear(&f.username, &ip);
+    let token = auth::random_token();
+    let csrf = auth::random_token();
+    if let Err(e) = st
+        .store
+        .create_session(&token, user.id, &csrf, st.config.session_ttl)
+        .await
+    {
+        return WebError::from(e).into_response();
+    }
+    let _ = st
+        .store
+        .audit(
+            &format!("user:{}", user.id),
+            "login",
+            &format!("user:{}", user.id),
+            &serde_json::json!({}),
+        )
+        .await;
+    let cookie = auth::session_cookie(
+        &token,
+        st.config.secure_cookies,
+        st.config.session_ttl.as_secs(),
+    );
+    let mut r = Redirect::to("/").into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+pub async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = auth::cookie(&headers, auth::SESSION_COOKIE) {
+        if let Err(e) = st.store.delete_session(token).await {
+            tracing::warn!(error = %e, "logout");
+        }
+    }
+    let mut r = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&auth::clear_session_cookie(st.config.secure_cookies)) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+pub async fn set_lang(State(st): State<AppState>, Path(code): Path<String>) -> Response {
+    let lang = Lang::parse(&code).unwrap_or(st.config.default_lang);
+    let secure = if st.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{}={}; Path=/; SameSite=Strict; Max-Age=31536000{secure}",
+        auth::LANG_COOKIE,
+        lang.code()
+    );
+    let mut r = Redirect::to("/").into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+// ------------------------------------------------------------------ queue
+
+pub async fn home(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
+    let t = |m: Msg| m.text(lang);
+    let all = st.store.list_mailboxes().await?;
+    let mine: Vec<_> = all.into_iter().filter(|m| a.can_access(m.id)).collect();
+    if mine.len() == 1 {
+        return Ok(Redirect::to(&format!("/mailboxes/{}/queue", mine[0].id)).into_response());
+    }
+    Ok(page(
+        lang,
+        t(Msg::Mailboxes),
+        Some(&a),
+        html! {
+            ul #mailboxes {
+                @for m in &mine {
+                    li { a href={ "/mailboxes/" (m.id) "/queue" } { (m.name) } }
+                }
+            }
+        },
+    )
+    .into_response())
+}
+
+/// The queue tabs and the states each shows.
+pub const TABS: &[(&str, Msg, &[MessageState])] = &[
+    ("new", Msg::TabNew, &[MessageState::New]),
+    ("ready", Msg::TabReady, &[MessageState::ReadyToValidate]),
+    (
+        "research",
+        Msg::TabResearch,
+        &[MessageState::NeedsResearch, MessageState::Abstained],
+    ),
+    ("escalated", Msg::TabEscalated, &[MessageState::Escalated]),
+    (
+        "sent",
+        Msg::TabSent,
+        &[MessageState::Validated, MessageState::Sent],
+    ),
+];
+
+pub fn tab_states(tab: &str) -> Option<&'static [MessageState]> {
+    TABS.iter().find(|(k, _, _)| *k == tab).map(|(_, _, s)| *s)
+}
+
+#[derive(Deserialize, Default)]
+pub struct QueueParams {
+    pub tab: Option<String>,
+    pub category: Option<String>,
+    pub sort: Option<String>,
+    pub after: Option<String>,
+}
+
+pub const PAGE_SIZE: u32 = 50;
+
+pub async fn queue(
+    State(st): State<AppState>,
+    lang: Lang,
+    a: Authed,
+    Path(mailbox_id): Path<i64>,
+    Query(p): Query<QueueParams>,
+) -> WebResult<Response> {
+    let t = |m: Msg| m.text(lang);
+    a.require_access(mailbox_id)?;
+    let mailbox = st
+        .store
+        .get_mailbox(mailbox_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let tab = p.tab.as_deref().unwrap_or("ready");
+    let states =
+        tab_states(tab).ok_or_else(|| WebError::BadRequest(format!("unknown tab '{tab}'")))?;
+    let sort = match p.sort.as_deref() {
+        Some("confidence") => QueueSort::Confidence,
+        _ => QueueSort::Age,
+    };
+    let category = p.category.clone().filter(|c| !c.is_empty());
+    let page_pos = match p.after.as_deref().filter(|s| !s.is_empty()) {
+        Some(c) => QueuePage::After(
+            QueueCursor::decode(c).ok_or_else(|| WebError::BadRequest("bad cursor".into()))?,
+        ),
+        None => QueuePage::First,
+    };
+    let rows = st
+        .store
+        .list_queue(&QueueQuery {
+            mailbox_ids: Some(vec![mailbox_id]),
+            states: states.to_vec(),
+            category: category.clone(),
+            assigned_to: None,
+            sort,
+            page: page_pos,
+            limit: PAGE_SIZE,
+        })
+        .await?;
+    let now = st.store.now_ms();
+    let sort_code = if sort == QueueSort::Confidence {
+        "confidence"
+    } else {
+        "age"
+    };
+    let qs = |after: Option<String>| {
+        let mut s = format!("?tab={tab}&sort={sort_code}");
+        if let Some(c) = &category {
+            s.push_str("&category=");
+            s.push_str(&urlencode(c));
+        }
+        if let Some(a) = after {
+            s.push_str("&after=");
+            s.push_str(&a);
+        }
+        s
+    };
+    let next = (rows.len() as u32 == PAGE_SIZE)
+        .then(|| rows.last().map(|r| r.cursor.encode()))
+        .flatten();
+    let body = html! {
+        nav.tabs aria-label=(t(Msg::Queue)) {
+            ul {
+                @for (key, label, _) in TABS {
+                    li {
+                        a href={ "?tab=" (key) } aria-current=[(*key == tab).then_some("page")] { (t(*label)) }
+                    }
+                }
+            }
+        }
+        form.filters method="get" {
+            input type="hidden" name="tab" value=(tab);
+            label for="category" { (t(Msg::Category)) }
+            select #category name="category" {
+                option value="" { (t(Msg::AllCategories)) }
+                @for rt in &st.taxonomy.request_types {
+                    option value=(rt.id) selected[category.as_deref() == Some(rt.id.as_str())] { (type_label(&st, lang, &rt.id)) }
+                }
+            }
+            label for="sort" { (t(Msg::SortBy)) }
+            select #sort name="sort" {
+                option value="age" selected[sort == QueueSort::Age] { (t(Msg::SortAge)) }
+                option value="confidence" selected[sort == QueueSort::Confidence] { (t(Msg::SortConfidence)) }
+            }
+            button type="submit" { (t(Msg::Filter)) }
+        }
+        @if rows.is_empty() {
+            p #queue-empty { (t(Msg::EmptyQueue)) }
+        }
+        table #queue {
+            caption { (mailbox.name) " — " (tab_label(tab, lang)) }
+            thead { tr {
+                th scope="col" { (t(Msg::ColSubject)) }
+                th scope="col" { (t(Msg::ColType)) }
+                th scope="col" { (t(Msg::ColConfidence)) }
+                th scope="col" { (t(Msg::ColAge)) }
+                th scope="col" { (t(Msg::ColDraft)) }
+            } }
+            tbody {
+                @for r in &rows {
+                    tr.queue-row data-id=(r.id) {
+                        td { a.open href={ "/messages/" (r.id) } { (if r.subject.is_empty() { "—" } else { r.subject.as_str() }) } }
+                        td { (r.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
+                        td { (confidence(r.confidence)) }
+                        td { (age(lang, now, r.received_at)) }
+                        td { (if r.state == MessageState::ReadyToValidate { t(Msg::Yes) } else { t(Msg::No) }) }
+                    }
+                }
+            }
+        }
+        @if let Some(c) = next {
+            p { a #next-page rel="next" href=(qs(Some(c))) { (t(Msg::NextPage)) } }
+        }
+    };
+    Ok(page(
+        lang,
+        &format!("{} — {}", t(Msg::Queue), mailbox.name),
+        Some(&a),
+        body,
+    )
+    .into_response())
+}
+
+fn tab_label(tab: &str, lang: Lang) -> &'static str {
+    TABS.iter()
+        .find(|(k, _, _)| *k == tab)
+        .map(|(_, m, _)| m.text(lang))
+        .unwrap_or("")
+}
+
+/// Label of a request type in the UI language (the id when unknown).
+pub fn type_label(st: &AppState, lang: Lang, id: &str) -> String {
+    st.taxonomy
+        .request_types
+        .iter()
+        .find(|r| r.id == id)
+        .map(|r| match (lang, &r.label_en) {
+            (Lang::En, Some(en)) => en.clone(),
+            _ => r.label.clone(),
+        })
+        .unwrap_or_else(|| id.to_string())
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------ message
+
+const REASONS: &[(&str, Msg)] = &[
+    ("wrong_type", Msg::ReasonWrongType),
+    ("outdated_answer", Msg::ReasonOutdated),
+    ("needs_research", Msg::ReasonResearch),
+    ("tone", Msg::ReasonTone),
+    ("other", Msg::ReasonOther),
+];
+
+/// The attachment metadata stored at ingest.
+fn attachments(parsed: &Value) -> Vec<(String, String, u64)> {
+    parsed
+        .get("attachments")
+        .and_then(Value::as_array)
+        .map(|v| {
+            v.iter()
+                .filter_map(|a| {
+                    let sha = a.get("sha256")?.as_str()?.to_string();
+                    if !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return None;
+                    }
+                    let name = a
+                        .get("filename")
+                        .and_then(Value::as_str)
+                        .unwrap_or("piece-jointe")
+                        .to_string();
+                    let size = a.get("size").and_then(Value::as_u64).unwrap_or(0);
+                    Some((name, sha, size))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Matched passages as the triage stored them: shown field by field, never as raw
+/// HTML, whatever their shape.
+fn passages_view(passages: &Value) -> Markup {
+    let items: Vec<&Value> = match passages {
+        Value::Array(v) => v.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    };
+    html! {
+        ul.passages {
+            @for p in items {
+                li.passage {
+                    @if let Some(title) = p.get("title").and_then(Value::as_str) { strong { (title) } " " }
+                    @if let Some(id) = p.get("id").or_else(|| p.get("doc_id")).and_then(Value::as_str) { code { (id) } " " }
+                    @if let Some(s) = p.get("score").and_then(Value::as_f64) { span.score { "(" (format!("{s:.2}")) ")" } }
+                    @if let Some(text) = p.get("text").or_else(|| p.get("passage")).and_then(Value::as_str) {
+                        blockquote { (text) }
+                    } @else if let Some(s) = p.as_str() {
+                        blockquote { (s) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub async fn message(
+    State(st): State<AppState>,
+    lang: Lang,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    let t = |m: Msg| m.text(lang);
+    let m = actions::load_message(&st, &a, id).await?;
+    let triage = st.store.latest_triage(id).await?;
+    let thread = match &m.thread_id {
+        Some(tid) => st.store.thread_messages(tid).await?,
+        None => Vec::new(),
+    };
+    let users: Vec<_> = st
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .filter(|u| u.active)
+        .collect();
+    let revealed = st.is_revealed(&a.session.id, id);
+    let now = st.store.now_ms();
+    let draft_text = triage
+        .as_ref()
+        .and_then(|tr| tr.draft_text.clone())
+        .unwrap_or_default();
+    let open = m.state.is_open();
+    let atts = attachments(&m.parsed);
+    let body = html! {
+        dl.meta {
+            dt { (t(Msg::ColState)) } dd #state { (m.state.as_str()) }
+            dt { (t(Msg::ColType)) } dd #category-current { (m.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
+            dt { (t(Msg::ColConfidence)) } dd { (confidence(m.confidence)) }
+            dt { (t(Msg::Received)) } dd { (age(lang, now, m.received_at)) }
+            @if revealed {
+                dt { (t(Msg::From)) } dd { (m.from_name.as_deref().unwrap_or("")) " <" (m.from_address.as_deref().unwrap_or("")) ">" }
+            }
+        }
+        section #newtext aria-labelledby="newtext-h" {
+            h2 #newtext-h { (t(Msg::NewText)) }
+            p.note { (t(Msg::PersonalDataMasked)) }
+            (folded_text(lang, &m.pseudonymised_text))
+        }
+        section #original aria-labelledby="original-h" {
+            h2 #original-h { (t(Msg::OriginalMail)) }
+            @if revealed {
+                iframe #mail-body title=(t(Msg::OriginalMail)) sandbox="" referrerpolicy="no-referrer" src={ "/messages/" (id) "/body" } {}
+                p { a #show-images href={ "/messages/" (id) "/body?images=1" } target="mail-body" { (t(Msg::ShowImages)) } }
+                @if !atts.is_empty() {
+                    h3 { (t(Msg::Attachments)) }
+                    ul #attachments {
+                        @for (name, sha, size) in &atts {
+                            li { a href={ "/messages/" (id) "/attachments/" (sha) } download=(name) { (t(Msg::Download)) " " (name) } " (" (size) " o)" }
+                        }
+                    }
+                }
+            } @else {
+                form #reveal-form method="post" action={ "/messages/" (id) "/reveal" } {
+                    (csrf_input(&a))
+                    button #reveal type="submit" { (t(Msg::RevealPii)) }
+                }
+            }
+        }
+        @if thread.len() > 1 {
+            section #thread aria-labelledby="thread-h" {
+                h2 #thread-h { (t(Msg::Thread)) }
+                ol {
+                    @for tm in thread.iter().filter(|tm| a.can_access(tm.mailbox_id)) {
+                        li {
+                            @if tm.id == id { strong { (tm.subject) } } @else { a href={ "/messages/" (tm.id) } { (tm.subject) } }
+                            " — " (tm.state.as_str())
+                        }
+                    }
+                }
+            }
+        }
+        section #suggestions aria-labelledby="suggestions-h" {
+            h2 #suggestions-h { (t(Msg::Suggestions)) }
+            @match &triage {
+                Some(tr) if tr.answer_id.is_some() => {
+                    p.suggestion {
+                        strong { (tr.answer_id.as_deref().unwrap_or("")) }
+                        @if let Some(v) = tr.answer_version { " v" (v) }
+                        " — " (t(Msg::ColConfidence)) " " (confidence(tr.confidence))
+                        @if let Some(mv) = &tr.model_version { " — " code { (mv) } }
+                    }
+                    h3 { (t(Msg::Why)) }
+                    (passages_view(&tr.passages))
+                }
+                _ => { p { (t(Msg::NoSuggestion)) } }
+            }
+        }
+        @if open {
+            section #actions aria-labelledby="draft-h" {
+                h2 #draft-h { (t(Msg::Draft)) }
+                form #draft-form method="post" action={ "/messages/" (id) "/validate" } {
+                    (csrf_input(&a))
+                    label for="draft" { (t(Msg::Draft)) }
+                    textarea #draft name="text" rows="16" cols="80" { (draft_text) }
+                    button #validate type="submit" { (t(Msg::ValidateSend)) }
+                }
+                form #correct-form method="post" action={ "/messages/" (id) "/correct" } {
+                    (csrf_input(&a))
+                    label for="new-category" { (t(Msg::CorrectCategory)) }
+                    select #new-category name="category" {
+                        @for rt in &st.taxonomy.request_types {
+                            option value=(rt.id) selected[m.category.as_deref() == Some(rt.id.as_str())] { (type_label(&st, lang, &rt.id)) }
+                        }
+                    }
+                    button type="submit" { (t(Msg::CorrectCategory)) }
+                }
+                form #reject-form method="post" action={ "/messages/" (id) "/reject" } {
+                    (csrf_input(&a))
+                    label for="reason" { (t(Msg::Reason)) }
+                    select #reason name="reason" {
+                        @for (code, label) in REASONS { option value=(code) { (t(*label)) } }
+                    }
+                    button type="submit" { (t(Msg::RejectDraft)) }
+                }
+                form #assign-form method="post" action={ "/messages/" (id) "/assign" } {
+                    (csrf_input(&a))
+                    label for="assignee" { (t(Msg::AssignTo)) }
+                    select #assignee name="user_id" {
+                        @for u in &users { option value=(u.id) selected[m.assigned_to == Some(u.id)] { (u.display_name) } }
+                    }
+                    button type="submit" { (t(Msg::Assign)) }
+                }
+                form #escalate-form method="post" action={ "/messages/" (id) "/escalate" } {
+                    (csrf_input(&a))
+                    button #escalate type="submit" { (t(Msg::Escalate)) }
+                }
+            }
+        }
+    };
+    let title = if m.subject.is_empty() {
+        "—".to_string()
+    } else {
+        m.subject.clone()
+    };
+    Ok(page(lang, &title, Some(&a), body).into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub struct BodyParams {
+    pub images: Option<String>,
+}
+
+/// The original mail, sanitised, for the sandboxed iframe. Its own CSP (`sandbox`,
+/// nothing loads but images on request) and only for a session that revealed the
+/// message (the reveal is audited).
+pub async fn message_body(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Query(p): Query<BodyParams>,
+) -> WebResult<Response> {
+    actions::load_message(&st, &a, id).await?;
+    if !st.is_revealed(&a.session.id, id) {
+        return Err(WebError::Forbidden);
+    }
+    let raw = st.store.get_raw(id).await?.ok_or(WebError::NotFound)?;
+    let show_images = p.images.as_deref() == Some("1");
+    let parsed = facteur_mail::parse_message(&raw);
+    let inner = match &parsed.body_html {
+        Some(h) => sanitize_mail_html(h, show_images),
+        None => html! { pre { (parsed.body_text) } }.into_string(),
+    };
+    let doc = html! {
+        (maud::DOCTYPE)
+        html { head { meta charset="utf-8"; } body { (trusted(inner)) } }
+    };
+    let mut r = Html(doc.into_string()).into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&mail_body_csp(show_images)) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+/// An attachment as bytes to save, never to render.
+pub async fn attachment(
+    State(st): State<AppState>,
+    a: Authed,
+    Path((id, sha)): Path<(i64, String)>,
+) -> WebResult<Response> {
+    let m = actions::load_message(&st, &a, id).await?;
+    if !st.is_revealed(&a.session.id, id) {
+        return Err(WebError::Forbidden);
+    }
+    let sha = sha.to_ascii_lowercase();
+    let name = attachments(&m.parsed)
+        .into_iter()
+        .find(|(_, s, _)| s.eq_ignore_ascii_case(&sha))
+        .map(|(n, _, _)| n)
+        .ok_or(WebError::NotFound)?;
+    let raw = st.store.get_raw(id).await?.ok_or(WebError::NotFound)?;
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .ok_or(WebError::NotFound)?;
+    let content = parsed
+        .attachments()
+        .map(|p| p.contents().to_vec())
+        .find(|c| {
+            use sha2::{Digest, Sha256};
+            hex::encode(Sha256::digest(c)) == sha
+        })
+        .ok_or(WebError::NotFound)?;
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
+        ascii,
+        urlencode(&name)
+    );
+    let mut r = content.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+// ------------------------------------------------------------------ message actions
+
+#[derive(Deserialize)]
+pub struct TextForm {
+    pub text: String,
+}
+
+#[derive(Deserialize)]
+pub struct CategoryForm {
+    pub category: String,
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    pub reason: String,
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    pub user_id: i64,
+}
+
+fn back_to(id: i64) -> Response {
+    Redirect::to(&format!("/messages/{id}")).into_response()
+}
+
+pub async fn validate(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Form(f): Form<TextForm>,
+) -> WebResult<Response> {
+    actions::validate(&st, &a, id, &f.text).await?;
+    let m = actions::load_message(&st, &a, id).await?;
+    Ok(Redirect::to(&format!("/mailboxes/{}/queue?tab=ready", m.mailbox_id)).into_response())
+}
+
+pub async fn correct(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Form(f): Form<CategoryForm>,
+) -> WebResult<Response> {
+    actions::correct(&st, &a, id, &f.category).await?;
+    Ok(back_to(id))
+}
+
+pub async fn reject(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Form(f): Form<ReasonForm>,
+) -> WebResult<Response> {
+    actions::reject(&st, &a, id, &f.reason).await?;
+    Ok(back_to(id))
+}
+
+pub async fn assign(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Form(f): Form<AssignForm>,
+) -> WebResult<Response> {
+    actions::assign(&st, &a, id, f.user_id).await?;
+    Ok(back_to(id))
+}
+
+pub async fn escalate(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    actions::escalate(&st, &a, id).await?;
+    Ok(back_to(id))
+}
+
+pub async fn reveal(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    actions::reveal(&st, &a, id).await?;
+    Ok(Redirect::to(&format!("/messages/{id}#original")).into_response())
+}
+
+// ------------------------------------------------------------------ outbox
+
+pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
+    let t = |m: Msg| m.text(lang);
+    let filter = (!a.user.role.sees_all_mailboxes()).then(|| a.mailboxes.clone());
+    let items = data::outbox_items(&st.store, filter, 200).await?;
+    let now = st.store.now_ms();
+    let body = html! {
+        table #outbox {
+            thead { tr {
+                th scope="col" { (t(Msg::ColSubject)) }
+                th scope="col" { (t(Msg::ColState)) }
+                th scope="col" { (t(Msg::ValidatedBy)) }
+                th scope="col" { (t(Msg::Attempts)) }
+                th scope="col" { (t(Msg::ColAge)) }
+            } }
+            tbody {
+                @for o in &items {
+                    tr.outbox-row data-state=(o.state.as_str()) {
+                        td { a href={ "/messages/" (o.message_id) } { (o.subject) } }
+                        td { (o.state.as_str()) }
+                        td { (o.validated_by_name) }
+                        td { (o.attempts) }
+                        td { (age(lang, now, o.created_at)) }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(lang, t(Msg::Outbox), Some(&a), body).into_response())
+}
+
+// ------------------------------------------------------------------ standard answers (supervisor)
+
+pub async fn answers(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
+    a.require_role(Role::Supervisor)?;
+    let t = |m: Msg| m.text(lang);
+    let list = data::all_answers(&st.store).await?;
+    let body = html! {
+        p { a #new-answer href="/answers/new" { (t(Msg::NewAnswer)) } }
+        table #answers {
+            thead { tr {
+                th scope="col" { (t(Msg::AnswerId)) }
+                th scope="col" { (t(Msg::Title)) }
+                th scope="col" { (t(Msg::Language)) }
+                th scope="col" { (t(Msg::Version)) }
+                th scope="col" { (t(Msg::Status)) }
+            } }
+            tbody {
+                @for v in &list {
+                    tr.answer-row {
+                        td { a href={ "/answers/" (urlencode(&v.answer_id)) } { (v.answer_id) } }
+                        td { (v.title) }
+                        td { (v.language) }
+                        td { (v.version) }
+                        td { (v.status.as_str()) }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(lang, t(Msg::StandardAnswers), Some(&a), body).into_response())
+}
+
+fn answer_form(
+    lang: Lang,
+    a: &Authed,
+    action: &str,
+    content: &str,
+    errors: &[(usize, String)],
+) -> Markup {
+    let t = |m: Msg| m.text(lang);
+    html! {
+        @if !errors.is_empty() {
+            section #answer-errors role="alert" aria-labelledby="errors-h" {
+                h2 #errors-h { (t(Msg::ValidationErrors)) }
+                ul { @for (line, msg) in errors { li { (t(Msg::Line)) " " (line) " : " (msg) } } }
+            }
+        }
+        form #answer-form method="post" action=(action) {
+            (csrf_input(a))
+            label for="content" { (t(Msg::Content)) }
+            textarea #content name="content" rows="24" cols="90" { (content) }
+            button type="submit" { (t(Msg::SaveNewVersion)) }
+        }
+    }
+}
+
+pub async fn answer_new(lang: Lang, a: Authed) -> WebResult<Response> {
+    a.require_role(Role::Supervisor)?;
+    Ok(page(
+        lang,
+        Msg::NewAnswer.text(lang),
+        Some(&a),
+        answer_form(lang, &a, "/answers", "", &[]),
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AnswerForm {
+    pub content: String,
+}
+
+/// Validates an answer file with the knowledge base's own rules (front matter,
+/// variables, links, dates, taxonomy) and stores it as a new draft version.
+async fn save_answer(
+    st: &AppState,
+    a: &Authed,
+    expected_id: Option<&str>,
+    content: &str,
+) -> WebResult<Result<String, Vec<(usize, String)>>> {
+    let content = content.replace("\r\n", "\n");
+    let today = facteur_kb::Date::today();
+    let parsed = parse_answer(
+        std::path::Path::new("answer.md"),
+        &content,
+        Some(st.taxonomy.as_ref()),
+        today,
+    );
+    let ans = match parsed {
+        Ok(ans) => ans,
+        Err(errs) => return Ok(Err(errs.into_iter().map(|e| (e.line, e.message)).collect())),
+    };
+    if let Some(id) = expected_id {
+        if ans.id != id {
+            return Ok(Err(vec![(1, format!("the id must stay '{id}'"))]));
+        }
+    }
+    st.store
+        .create_answer_version(&NewAnswerVersion {
+            answer_id: ans.id.clone(),
+            title: ans.title.clone(),
+            language: ans.language.clone(),
+            content: content.clone(),
+            valid_from: Some(ans.valid_from.to_string()),
+            valid_until: Some(ans.valid_until.to_string()),
+            author_id: Some(a.user.id),
+        })
+        .await?;
+    Ok(Ok(ans.id))
+}
+
+pub async fn answer_create(
+    State(st): State<AppState>,
+    lang: Lang,
+    a: Authed,
+    Form(f): Form<AnswerForm>,
+) -> WebResult<Response> {
+    a.require_role(Role::Supervisor)?;
+    match save_answer(&st, &a, None, &f.content).await? {
+        Ok(id) => Ok(Redirect::to(&format!("/answers/{}", urlencode(&id))).into_response()),
+        Err(errors) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(
+                lang,
+                Msg::NewAnswer.text(lang),
+                Some(&a),
+                answer_form(lang, &a, "/answers", &f.content, &errors),
+            ),
+        )
+            .into_response()),
+    }
+}
+
+async fn answer_page(
+    st: &AppState,
+    lang: Lang,
+    a: &Authed,
+    id: &str,
+    draft: Option<(&str, &[(usize, String)])>,
+) -> WebResult<Html<String>> {
+    let t = |m: Msg| m.text(lang);
+    let versions = st.store.list_answer_versions(id).await?;
+    if versions.is_empty() {
+        return Err(WebError::NotFound);
+    }
+    let latest = versions
+        .iter()
+        .max_by_key(|v| v.version)
+        .map(|v| v.content.clone())
+        .unwrap_or_default();
+    let (content, errors) = draft.unwrap_or((&latest, &[]));
+    let action = format!("/answers/{}", urlencode(id));
+    let body = html! {
+        table #versions {
+            thead { tr {
+                th scope="col" { (t(Msg::Version)) }
+                th scope="col" { (t(Msg::Language)) }
+                th scope="col" { (t(Msg::Status)) }
+                th scope="col" { (t(Msg::ValidFrom)) }
+                th scope="col" { (t(Msg::ValidUntil)) }
+                th scope="col" { "" }
+            } }
+            tbody {
+                @for v in &versions {
+                    tr {
+                        td { (v.version) } td { (v.language) } td { (v.status.as_str()) }
+                        td { (v.valid_from.as_deref().unwrap_or("")) } td { (v.valid_until.as_deref().unwrap_or("")) }
+                        td {
+                            @if v.status == AnswerStatus::Draft {
+                                form method="post" action={ (action) "/" (v.version) "/validate" } {
+                                    (csrf_input(a)) button type="submit" { "Valider" }
+                                }
+                            }
+                            @if v.status != AnswerStatus::Retired {
+                                form method="post" action={ (action) "/" (v.version) "/retire" } {
+                                    (csrf_input(a)) button type="submit" { (t(Msg::Retire)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (t(Msg::Edit)) }
+        (answer_form(lang, a, &action, content, errors))
+    };
+    Ok(page(
+        lang,
+        &format!("{} — {id}", t(Msg::StandardAnswers)),
+        Some(a),
+        body,
+    ))
+}
+
+pub async fn answer_edit(
+    State(st): State<AppState>,
+    lang: Lang,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    a.require_role(Role::Supervisor)?;
+    Ok(answer_page(&st, lang, &a, &id, None).await?.into_response())
+}
+
+pub async fn answer_save(
+    State(st): State<AppState>,
+    lang: Lang,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<AnswerForm>,
+) -> WebResult<Response> {
+    a.require_role(Role::Supervisor)?;
+    match save_answer(&st, &a, Some(&id), &f.content).await? {
+        Ok(id) => Ok(Redirect::to(&format!("/answers/{}", urlencode(&id))).into_response()),
+        Err(errors) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            answer_page(&st, lang, &a, &id, Some((&f.content, &errors))).await?,
+        )
+            .into_response()),
+    }
+}
+
+async fn set_answer_status(
+    st: &AppState,
+    a: &Authed,
+    id: &str,
+    version: i64,
+    status: AnswerStatus,
+) -> WebResult<Response> {
+    a.require_role(Role::Supervisor)?;
+    st.store
+        .set_answer_status(id, version, status, a.user.id)
+        .await?;
+    Ok(Redirect::to(&format!("/answers/{}", urlencode(id))).into_response())
+}
+
+pub async fn answer_retire(
+    State(st): State<AppState>,
+    a: Authed,
+    Path((id, version)): Path<(String, i64)>,
+) -> WebResult<Response> {
+    set_answer_status(&st, &a, &id, version, AnswerStatus::Retired).await
+}
+
+pub async fn answer_validate(
+    State(st): State<AppState>,
+    a: Authed,
+    Path((id, version)): Path<(String, i64)>,
+) -> WebResult<Response> {
+    set_answer_status(&st, &a, &id, version, AnswerStatus::Validated).await
+}
+
+// ------------------------------------------------------------------ admin
+
+pub async fn users(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
+    a.require_role(Role::Admin)?;
+    let t = |m: Msg| m.text(lang);
+    let users = st.store.list_users().await?;
+    let mailboxes = st.store.list_mailboxes().await?;
+    let body = html! {
+        table #users {
+            thead { tr {
+                th scope="col" { (t(Msg::Username)) }
+                th scope="col" { (t(Msg::DisplayName)) }
+                th scope="col" { (t(Msg::Role)) }
+                th scope="col" { (t(Msg::Active)) }
+                th scope="col" { "" }
+            } }
+            tbody {
+                @for u in &users {
+                    tr.user-row {
+                        td { (u.username) } td { (u.display_name) } td { (u.role.as_str()) }
+                        td { (if u.active { t(Msg::Yes) } else { t(Msg::No) }) }
+                        td {
+                            @if u.active && u.id != a.user.id {
+                                form method="post" action={ "/admin/users/" (u.id) "/deactivate" } {
+                                    (csrf_input(&a)) button type="submit" { (t(Msg::Deactivate)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (t(Msg::NewAccount)) }
+        form #user-form method="post" action="/admin/users" {
+            (csrf_input(&a))
+            p { label for="nu-username" { (t(Msg::Username)) } input #nu-username name="username" required; }
+            p { label for="nu-display" { (t(Msg::DisplayName)) } input #nu-display name="display_name" required; }
+            p { label for="nu-password" { (t(Msg::Password)) } input #nu-password type="password" name="password" autocomplete="new-password" minlength="12" required; }
+            p {
+                label for="nu-role" { (t(Msg::Role)) }
+                select #nu-role name="role" { @for r in Role::ALL { option value=(r.as_str()) { (r.as_str()) } } }
+            }
+            fieldset {
+                legend { (t(Msg::Mailboxes)) }
+                @for mb in &mailboxes {
+                    input type="checkbox" name="mailbox" value=(mb.id) id={ "nu-mb-" (mb.id) };
+                    label for={ "nu-mb-" (mb.id) } { (mb.name) }
+                }
+            }
+            button type="submit" { (t(Msg::Create)) }
+        }
+    };
+    Ok(page(lang, t(Msg::Accounts), Some(&a), body).into_response())
+}
+
+pub async fn user_create(
+    State(st): State<AppState>,
+    a: Authed,
+    body: Bytes,
+) -> WebResult<Response> {
+    a.require_role(Role::Admin)?;
+    // Repeated `mailbox` fields: parsed by hand (serde_urlencoded has no Vec).
+    let pairs = auth::form_pairs(&body);
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let (username, display_name, password) =
+        (get("username"), get("display_name"), get("password"));
+    let role =
+        Role::parse(&get("role")).ok_or_else(|| WebError::BadRequest("unknown role".into()))?;
+    if username.is_empty() || display_name.is_empty() {
+        return Err(WebError::BadRequest(
+            "username and display name are required".into(),
+        ));
+    }
+    if password.chars().count() < 12 {
+        return Err(WebError::BadRequest(
+            "the password must have at least 12 characters".into(),
+        ));
+    }
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))??;
+    let id = st
+        .store
+        .create_user(
+            &NewUser {
+                username,
+                display_name,
+                password_hash: hash,
+                role,
+            },
+            Some(a.user.id),
+        )
+        .await?;
+    for (_, v) in pairs.iter().filter(|(k, _)| k == "mailbox") {
+        let mb: i64 = v
+            .parse()
+            .map_err(|_| WebError::BadRequest("bad mailbox id".into()))?;
+        st.store
+            .set_mailbox_access(id, mb, true, Some(a.user.id))
+            .await?;
+    }
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+pub async fn user_deactivate(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    a.require_role(Role::Admin)?;
+    if id == a.user.id {
+        return Err(WebError::BadRequest(
+            "you cannot deactivate yourself".into(),
+        ));
+    }
+    let u = st.store.get_user(id).await?.ok_or(WebError::NotFound)?;
+    st.store
+        .update_user(id, u.role, false, Some(a.user.id))
+        .await?;
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+pub async fn mailboxes(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
+    a.require_role(Role::Admin)?;
+    let t = |m: Msg| m.text(lang);
+    let list = st.store.list_mailboxes().await?;
+    let body = html! {
+        table #mailbox-list {
+            thead { tr { th scope="col" { (t(Msg::Name)) } th scope="col" { (t(Msg::Address)) } } }
+            tbody { @for m in &list { tr { td { a href={ "/mailboxes/" (m.id) "/queue" } { (m.name) } } td { (m.address) } } } }
+        }
+        h2 { (t(Msg::NewMailbox)) }
+        form #mailbox-form method="post" action="/admin/mailboxes" {
+            (csrf_input(&a))
+            p { label for="mb-name" { (t(Msg::Name)) } input #mb-name name="name" required; }
+            p { label for="mb-address" { (t(Msg::Address)) } input #mb-address type="email" name="address" required; }
+            p { label for="mb-signature" { (t(Msg::Signature)) } textarea #mb-signature name="signature" rows="4" {} }
+            button type="submit" { (t(Msg::Create)) }
+        }
+    };
+    Ok(page(lang, t(Msg::Mailboxes), Some(&a), body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct MailboxForm {
+    pub name: String,
+    pub address: String,
+    #[serde(default)]
+    pub signature: String,
+}
+
+pub async fn mailbox_create(
+    State(st): State<AppState>,
+    a: Authed,
+    Form(f): Form<MailboxForm>,
+) -> WebResult<Response> {
+    a.require_role(Role::Admin)?;
+    if f.name.trim().is_empty() || !f.address.contains('@') {
+        return Err(WebError::BadRequest(
+            "a name and an e-mail address are required".into(),
+        ));
+    }
+    st.store
+        .create_mailbox(
+            &NewMailbox {
+                name: f.name.trim().to_string(),
+                address: f.address.trim().to_string(),
+                signature: f.signature.replace("\r\n", "\n"),
+                settings: serde_json::json!({}),
+            },
+            Some(a.user.id),
+        )
+        .await?;
+    Ok(Redirect::to("/admin/mailboxes").into_response())
+}

@@ -1,0 +1,188 @@
+//! The page skeleton and shared bits of HTML (maud: compiled templates, escaping
+//! by default). Accessibility is built in here once: `lang`, skip link, landmarks,
+//! labelled navigation, focus styles in the CSS.
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use crate::auth::{request_lang, Authed, CSRF_FIELD};
+use crate::error::WebError;
+use crate::i18n::{Lang, Msg};
+use crate::AppState;
+use facteur_core::Role;
+
+/// The hidden CSRF field every state-changing form carries.
+pub fn csrf_input(a: &Authed) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(a.csrf()); }
+}
+
+pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Html<String> {
+    let t = |m: Msg| m.text(lang);
+    let other = match lang {
+        Lang::Fr => Lang::En,
+        Lang::En => Lang::Fr,
+    };
+    let markup = html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — " (t(Msg::AppName)) }
+                link rel="stylesheet" href="/static/app.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                a.skip-link href="#main" { (t(Msg::SkipToContent)) }
+                header.banner role="banner" {
+                    span.brand { (t(Msg::AppName)) }
+                    @if let Some(u) = user {
+                        nav aria-label=(t(Msg::MainNav)) {
+                            ul {
+                                li { a href="/" { (t(Msg::Queue)) } }
+                                li { a href="/outbox" { (t(Msg::Outbox)) } }
+                                @if u.user.role != Role::Agent {
+                                    li { a href="/answers" { (t(Msg::StandardAnswers)) } }
+                                }
+                                @if u.user.role == Role::Admin {
+                                    li { a href="/admin/users" { (t(Msg::Accounts)) } }
+                                    li { a href="/admin/mailboxes" { (t(Msg::Mailboxes)) } }
+                                }
+                            }
+                        }
+                        span.whoami { (u.user.display_name) " (" (u.user.role.as_str()) ")" }
+                    }
+                    a.lang-switch href={ "/lang/" (other.code()) } lang=(other.code()) { (t(Msg::SwitchLanguage)) }
+                    @if let Some(u) = user {
+                        form.logout method="post" action="/logout" {
+                            (csrf_input(u))
+                            button type="submit" { (t(Msg::Logout)) }
+                        }
+                    }
+                }
+                main #main tabindex="-1" {
+                    h1 { (title) }
+                    (body)
+                }
+                div #help role="dialog" aria-labelledby="help-title" hidden {
+                    h2 #help-title { (t(Msg::KeyboardHelp)) }
+                    p { (t(Msg::KeyHelpText)) }
+                }
+            }
+        }
+    };
+    Html(markup.into_string())
+}
+
+/// "3 h", "2 j": backlog age the way agents say it.
+pub fn age(lang: Lang, now_ms: i64, then_ms: i64) -> String {
+    let mins = (now_ms.saturating_sub(then_ms) / 60_000).max(0);
+    if mins < 60 {
+        format!("{mins} {}", Msg::Minutes.text(lang))
+    } else if mins < 48 * 60 {
+        format!("{} {}", mins / 60, Msg::Hours.text(lang))
+    } else {
+        format!("{} {}", mins / (24 * 60), Msg::Days.text(lang))
+    }
+}
+
+pub fn confidence(c: Option<f32>) -> String {
+    match c {
+        Some(c) if c.is_finite() => format!("{:.0} %", (c * 100.0).clamp(0.0, 100.0)),
+        _ => "—".to_string(),
+    }
+}
+
+/// Text with quoted lines (`>`) folded into `<details>`, so the agent sees the
+/// new question first.
+pub fn folded_text(lang: Lang, text: &str) -> Markup {
+    let mut blocks: Vec<(bool, String)> = Vec::new();
+    for line in text.lines() {
+        let quoted = line.trim_start().starts_with('>');
+        match blocks.last_mut() {
+            Some((q, s)) if *q == quoted => {
+                s.push('\n');
+                s.push_str(line);
+            }
+            _ => blocks.push((quoted, line.to_string())),
+        }
+    }
+    html! {
+        @for (quoted, s) in &blocks {
+            @if *quoted {
+                details.quoted { summary { (Msg::QuotedParts.text(lang)) } pre { (s) } }
+            } @else {
+                pre.newtext { (s) }
+            }
+        }
+    }
+}
+
+/// Turns a tagged [`WebError`] response into what the caller expects: JSON for
+/// /api/, a redirect to /login for an anonymous browser, an HTML page otherwise.
+pub async fn render_errors(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let lang = request_lang(req.headers(), st.config.default_lang);
+    let res = next.run(req).await;
+    let Some(err) = res.extensions().get::<WebError>().cloned() else {
+        return res;
+    };
+    if api {
+        let body = serde_json::json!({"error": err.code(), "message": err.to_string()});
+        return (err.status(), axum::Json(body)).into_response();
+    }
+    if matches!(err, WebError::Unauthenticated) {
+        return Redirect::to("/login").into_response();
+    }
+    let status = err.status();
+    let detail = match &err {
+        WebError::BadRequest(d) | WebError::Conflict(d) => Some(d.clone()),
+        _ => None,
+    };
+    let body = html! {
+        p.error role="alert" { (err.msg().text(lang)) }
+        @if let Some(d) = detail { p { (d) } }
+        p { a href="/" { (Msg::Back.text(lang)) } }
+    };
+    let mut r = (status, page(lang, err.msg().text(lang), None, body)).into_response();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("900"),
+        );
+    }
+    r
+}
+
+/// Static text that must not be escaped (already-sanitised HTML).
+pub fn trusted(s: String) -> PreEscaped<String> {
+    PreEscaped(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_lines_are_folded_and_everything_escaped() {
+        let out = folded_text(Lang::Fr, "Bonjour <b>\n> cité 1\n> cité 2\nMerci").into_string();
+        assert_eq!(out.matches("<details").count(), 1);
+        assert!(out.contains("&gt; cité 1\n&gt; cité 2"));
+        assert!(out.contains("Bonjour &lt;b&gt;"));
+        assert!(out.find("Merci") > out.find("</details>"));
+    }
+
+    #[test]
+    fn ages_and_confidences_read_naturally() {
+        assert_eq!(age(Lang::Fr, 3 * 60_000, 0), "3 min");
+        assert_eq!(age(Lang::En, 5 * 3_600_000, 0), "5 h");
+        assert_eq!(age(Lang::Fr, 3 * 86_400_000, 0), "3 j");
+        assert_eq!(age(Lang::Fr, 0, 10_000), "0 min");
+        assert_eq!(confidence(Some(0.934)), "93 %");
+        assert_eq!(confidence(None), "—");
+        assert_eq!(confidence(Some(f32::NAN)), "—");
+    }
+}

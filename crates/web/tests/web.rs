@@ -1,0 +1,706 @@
+//! The web app end to end through `tower::ServiceExt::oneshot` on a real SQLite
+//! store: auth, cookies, CSRF, roles, the validate → outbox path, headers and mail
+//! sanitising.
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::body::Body;
+use axum::http::{header, Request, Response, StatusCode};
+use axum::Router;
+use facteur_core::{MessageState, Role, Route};
+use facteur_kb::answers::{RequestType, Taxonomy};
+use facteur_store::{NewMailbox, NewMessage, NewTriage, NewUser, Store};
+use facteur_web::{router, AppState, WebConfig};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "mot-de-passe-solide";
+
+const HOSTILE_MAIL: &str = "From: Jeanne Martin <jeanne@example.org>\r\n\
+To: sip@impots.example\r\n\
+Subject: Changement de RIB\r\n\
+Message-ID: <hostile-1@example.org>\r\n\
+Date: Mon, 3 Mar 2025 10:00:00 +0100\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=\"b1\"\r\n\
+\r\n\
+--b1\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Bonjour, je veux changer mon RIB.\r\n\
+--b1\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<html><head><style>body{background:url(https://evil.example/css)}</style></head>\
+<body><p onmouseover=\"steal()\">Bonjour, je veux changer mon RIB.</p>\
+<script>alert('xss')</script>\
+<img src=\"https://tracker.example/pixel.gif\" alt=\"logo\" onerror=\"alert(2)\">\
+<a href=\"javascript:alert(3)\">cliquez</a>\
+<div style=\"background-image:url('https://evil.example/div')\">texte</div>\
+<svg><script>alert(4)</script></svg></body></html>\r\n\
+--b1--\r\n";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    app: Router,
+    mb_a: i64,
+    mb_b: i64,
+    agent: i64,
+    msg_a: i64,
+    msg_b: i64,
+}
+
+/// Cheap Argon2 parameters: the PHC string carries them, so verification in the
+/// app stays fast in debug builds while using the real code path.
+fn light_hash(password: &str) -> String {
+    let params = Params::new(1024, 1, 1, None).unwrap();
+    let a = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0").unwrap();
+    a.hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
+fn taxonomy() -> Taxonomy {
+    let rt = |id: &str, label: &str| RequestType {
+        id: id.into(),
+        label: label.into(),
+        label_en: None,
+        description: None,
+    };
+    Taxonomy {
+        request_types: vec![
+            rt("rib", "Changement de coordonnées bancaires"),
+            rt("avis", "Avis d'impôt"),
+        ],
+    }
+}
+
+async fn add_message(store: &Store, mailbox: i64, raw: &str, draft: &str) -> i64 {
+    let parsed = facteur_mail::parse_message(raw.as_bytes());
+    let mut nm = NewMessage::from_parsed(mailbox, raw.as_bytes().to_vec(), &parsed);
+    // Hostile markup in the pseudonymised text too: the page must escape it.
+    nm.pseudonymised_text =
+        "Bonjour [NOM_1], <script>alert('masked')</script>\n> ancien message cité\n> suite".into();
+    let id = store.insert_message(&nm).await.unwrap().id();
+    store
+        .record_triage(&NewTriage {
+            message_id: id,
+            model_version: Some("m1".into()),
+            category: Some("rib".into()),
+            confidence: Some(0.93),
+            route: Route::ReadyToValidate,
+            answer_id: Some("rib-changement".into()),
+            answer_version: Some(1),
+            draft_text: Some(draft.into()),
+            passages: serde_json::json!([{"id": "rib-changement", "title": "Changer de RIB", "text": "modifier vos coordonnées bancaires", "score": 12.5}]),
+            language: Some("fr".into()),
+            pseudonymised_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+        })
+        .await
+        .unwrap();
+    id
+}
+
+async fn fixture_with(config: WebConfig) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("t.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let mb = |name: &str, addr: &str| NewMailbox {
+        name: name.into(),
+        address: addr.into(),
+        signature: "Le service".into(),
+        settings: serde_json::json!({}),
+    };
+    let mb_a = store
+        .create_mailbox(&mb("SIP Lyon", "sip.lyon@impots.example"), None)
+        .await
+        .unwrap();
+    let mb_b = store
+        .create_mailbox(&mb("SIP Nantes", "sip.nantes@impots.example"), None)
+        .await
+        .unwrap();
+    let hash = light_hash(PASSWORD);
+    let user = |u: &str, d: &str, r: Role| NewUser {
+        username: u.into(),
+        display_name: d.into(),
+        password_hash: hash.clone(),
+        role: r,
+    };
+    let agent = store
+        .create_user(&user("agent", "Agnès Agent", Role::Agent), None)
+        .await
+        .unwrap();
+    store
+        .create_user(
+            &user("super", "Sylvie Superviseure", Role::Supervisor),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .create_user(&user("admin", "Adam Admin", Role::Admin), None)
+        .await
+        .unwrap();
+    store
+        .set_mailbox_access(agent, mb_a, true, None)
+        .await
+        .unwrap();
+    let msg_a = add_message(&store, mb_a, HOSTILE_MAIL, "Bonjour,\nvoici la démarche.").await;
+    let other = HOSTILE_MAIL.replace("hostile-1@", "other-1@");
+    let msg_b = add_message(&store, mb_b, &other, "Brouillon B").await;
+    let state = AppState::new(store.clone(), taxonomy(), config);
+    Fixture {
+        _dir: dir,
+        store,
+        app: router(state),
+        mb_a,
+        mb_b,
+        agent,
+        msg_a,
+        msg_b,
+    }
+}
+
+async fn fixture() -> Fixture {
+    fixture_with(WebConfig::default()).await
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Response<Body> {
+    app.clone().oneshot(req).await.unwrap()
+}
+
+async fn text(res: Response<Body>) -> String {
+    let b = res.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+fn get(path: &str, token: Option<&str>) -> Request<Body> {
+    let mut b = Request::get(path);
+    if let Some(t) = token {
+        b = b.header(header::COOKIE, format!("facteur_session={t}"));
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+fn post_form(path: &str, token: Option<&str>, body: &str) -> Request<Body> {
+    let mut b =
+        Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(t) = token {
+        b = b.header(header::COOKIE, format!("facteur_session={t}"));
+    }
+    b.body(Body::from(body.to_string())).unwrap()
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Logs in; returns (session token, csrf token).
+async fn login(app: &Router, user: &str) -> (String, String) {
+    let res = send(
+        app,
+        post_form(
+            "/login",
+            None,
+            &format!("username={user}&password={PASSWORD}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "login of {user}");
+    let cookie = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .strip_prefix("facteur_session=")
+        .unwrap()
+        .to_string();
+    let me = send(app, get("/api/me", Some(&token))).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&text(me).await).unwrap();
+    (token, v["csrf_token"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_httponly_cookie_and_stores_only_its_hash() {
+    let f = fixture().await;
+    let res = send(
+        &f.app,
+        post_form(
+            "/login",
+            None,
+            &format!("username=agent&password={PASSWORD}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain loopback http: {cookie}");
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .strip_prefix("facteur_session=")
+        .unwrap();
+    assert_eq!(token.len(), 64);
+    let (session, user) = f.store.get_session(token).await.unwrap().unwrap();
+    assert_eq!(user.id, f.agent);
+    assert_ne!(session.id, token, "the raw token must not be stored");
+    {
+        use sha2::{Digest, Sha256};
+        assert_eq!(session.id, hex::encode(Sha256::digest(token.as_bytes())));
+    }
+
+    // Signed in: the agent with one mailbox lands on its queue.
+    let home = send(&f.app, get("/", Some(token))).await;
+    assert_eq!(home.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        home.headers()[header::LOCATION],
+        format!("/mailboxes/{}/queue", f.mb_a).as_str()
+    );
+
+    // Secure cookies when configured.
+    let f2 = fixture_with(WebConfig {
+        secure_cookies: true,
+        ..WebConfig::default()
+    })
+    .await;
+    let res = send(
+        &f2.app,
+        post_form(
+            "/login",
+            None,
+            &format!("username=agent&password={PASSWORD}"),
+        ),
+    )
+    .await;
+    let cookie = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn bad_password_is_refused_then_rate_limited() {
+    let f = fixture().await;
+    let res = send(
+        &f.app,
+        post_form("/login", None, "username=agent&password=nope"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get(header::SET_COOKIE).is_none());
+    assert!(text(res)
+        .await
+        .contains("Identifiant ou mot de passe incorrect"));
+
+    for _ in 0..4 {
+        let res = send(
+            &f.app,
+            post_form("/login", None, "username=agent&password=nope"),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Sixth try, even with the right password: blocked, with a clear message.
+    let res = send(
+        &f.app,
+        post_form(
+            "/login",
+            None,
+            &format!("username=AGENT&password={PASSWORD}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().get(header::SET_COOKIE).is_none());
+    assert!(text(res).await.contains("Trop de tentatives"));
+    // Another account is not affected.
+    let res = send(
+        &f.app,
+        post_form(
+            "/login",
+            None,
+            &format!("username=super&password={PASSWORD}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn tampered_or_unknown_cookie_is_logged_out() {
+    let f = fixture().await;
+    let (token, _) = login(&f.app, "agent").await;
+    let mut bytes = token.into_bytes();
+    bytes[10] = if bytes[10] == b'a' { b'b' } else { b'a' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    let queue = format!("/mailboxes/{}/queue", f.mb_a);
+    for bad in [tampered.as_str(), "garbage", "' OR 1=1 --"] {
+        let res = send(&f.app, get(&queue, Some(bad))).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{bad}");
+        assert_eq!(res.headers()[header::LOCATION], "/login");
+        let res = send(&f.app, get("/api/me", Some(bad))).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let v: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+        assert_eq!(v["error"], "unauthenticated");
+    }
+}
+
+#[tokio::test]
+async fn state_changes_need_the_csrf_token() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let path = format!("/messages/{}/escalate", f.msg_a);
+    let res = send(&f.app, post_form(&path, Some(&token), "")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = send(
+        &f.app,
+        post_form(&path, Some(&token), &format!("csrf={}", "0".repeat(64))),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let m = f.store.get_message(f.msg_a).await.unwrap().unwrap();
+    assert_eq!(
+        m.state,
+        MessageState::ReadyToValidate,
+        "nothing changed without the token"
+    );
+
+    // The API: header required.
+    let api = format!("/api/messages/{}/reject", f.msg_a);
+    let req = |with: bool| {
+        let mut b = Request::post(&api)
+            .header(header::COOKIE, format!("facteur_session={token}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        if with {
+            b = b.header("X-CSRF-Token", &csrf);
+        }
+        b.body(Body::from(r#"{"reason":"tone"}"#)).unwrap()
+    };
+    let res = send(&f.app, req(false)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let v: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(v["error"], "csrf");
+    let res = send(&f.app, req(true)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let m = f.store.get_message(f.msg_a).await.unwrap().unwrap();
+    assert_eq!(m.state, MessageState::NeedsResearch);
+
+    // The form with its token works.
+    let res = send(
+        &f.app,
+        post_form(&path, Some(&token), &format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let m = f.store.get_message(f.msg_a).await.unwrap().unwrap();
+    assert_eq!(m.state, MessageState::Escalated);
+}
+
+#[tokio::test]
+async fn agents_are_confined_to_their_mailboxes_and_roles() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    for path in [
+        format!("/mailboxes/{}/queue", f.mb_b),
+        format!("/messages/{}", f.msg_b),
+        format!("/api/messages/{}", f.msg_b),
+        format!("/api/messages?mailbox={}", f.mb_b),
+        "/answers".to_string(),
+        "/admin/users".to_string(),
+    ] {
+        let res = send(&f.app, get(&path, Some(&token))).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/validate", f.msg_b),
+            Some(&token),
+            &format!("csrf={csrf}&text=x"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(f
+        .store
+        .get_outbox_for_message(f.msg_b)
+        .await
+        .unwrap()
+        .is_none());
+    // Their own mailbox is fine, and the API list without a mailbox only shows theirs.
+    let res = send(
+        &f.app,
+        get(&format!("/mailboxes/{}/queue", f.mb_a), Some(&token)),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = text(res).await;
+    assert!(page.contains("id=\"queue\""));
+    assert!(page.contains("class=\"queue-row\""));
+    assert!(page.contains(&format!("/messages/{}", f.msg_a)));
+    let res = send(&f.app, get("/api/messages?state=ready", Some(&token))).await;
+    let v: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    let ids: Vec<i64> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![f.msg_a]);
+
+    // The supervisor sees the supervisor page but not the admin one.
+    let (st, _) = login(&f.app, "super").await;
+    assert_eq!(
+        send(&f.app, get("/answers", Some(&st))).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&f.app, get(&format!("/messages/{}", f.msg_b), Some(&st)))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&f.app, get("/admin/users", Some(&st))).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let (at, _) = login(&f.app, "admin").await;
+    assert_eq!(
+        send(&f.app, get("/admin/users", Some(&at))).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn validate_queues_exactly_the_edited_text_with_the_agents_name() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let page = text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&token))).await).await;
+    assert!(page.contains("id=\"draft\""));
+    assert!(page.contains("id=\"validate\""));
+    assert!(
+        page.contains("voici la démarche."),
+        "the draft is in the textarea"
+    );
+
+    let edited =
+        "Bonjour Madame,\r\nVoici la démarche corrigée : « espace particulier ».\r\nCordialement";
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/validate", f.msg_a),
+            Some(&token),
+            &format!("csrf={csrf}&text={}", enc(edited)),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let o = f
+        .store
+        .get_outbox_for_message(f.msg_a)
+        .await
+        .unwrap()
+        .expect("outbox row");
+    assert_eq!(o.body, edited.replace("\r\n", "\n"));
+    assert_eq!(o.validated_by, f.agent);
+    assert_eq!(o.validated_by_name, "Agnès Agent");
+    assert_eq!(o.to_address, "jeanne@example.org");
+    assert_eq!(o.in_reply_to.as_deref(), Some("hostile-1@example.org"));
+    let m = f.store.get_message(f.msg_a).await.unwrap().unwrap();
+    assert_eq!(m.state, MessageState::Validated);
+
+    // The outbox page shows it; validating twice is a conflict, not a second reply.
+    let out = text(send(&f.app, get("/outbox", Some(&token))).await).await;
+    assert!(out.contains("id=\"outbox\""));
+    assert!(out.contains("Agnès Agent"));
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/validate", f.msg_a),
+            Some(&token),
+            &format!("csrf={csrf}&text=again"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn security_headers_on_every_response() {
+    let f = fixture().await;
+    let (token, _) = login(&f.app, "agent").await;
+    for (path, tok) in [
+        ("/login", None),
+        ("/nope", None),
+        ("/api/me", None),
+        ("/health", None),
+        ("/static/app.js", None),
+        ("/outbox", Some(token.as_str())),
+    ] {
+        let res = send(&f.app, get(path, tok)).await;
+        let h = res.headers();
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert!(!csp.contains("unsafe-inline"));
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
+    }
+}
+
+#[tokio::test]
+async fn hostile_mail_html_is_sanitised_and_revealing_is_logged() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let path = format!("/messages/{}", f.msg_a);
+    let page = text(send(&f.app, get(&path, Some(&token))).await).await;
+    assert!(
+        !page.contains("<script>alert"),
+        "masked text must be escaped"
+    );
+    assert!(page.contains("&lt;script&gt;"));
+    assert!(page.contains("<details"), "quoted parts folded");
+    assert!(
+        !page.contains("jeanne@example.org"),
+        "personal data masked by default"
+    );
+    let body_path = format!("/messages/{}/body", f.msg_a);
+    assert_eq!(
+        send(&f.app, get(&body_path, Some(&token))).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("{path}/reveal"),
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let actions = f.store.list_actions(f.msg_a).await.unwrap();
+    assert!(
+        actions.iter().any(|a| a.kind == "reveal_pii"),
+        "{actions:?}"
+    );
+
+    let page = text(send(&f.app, get(&path, Some(&token))).await).await;
+    assert!(page.contains("<iframe"));
+    assert!(page.contains("sandbox=\"\""));
+    assert!(page.contains("jeanne@example.org"));
+
+    let res = send(&f.app, get(&body_path, Some(&token))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = res.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.starts_with("sandbox"), "{csp}");
+    assert!(!csp.contains("https:"));
+    let html = text(res).await;
+    let lower = html.to_ascii_lowercase();
+    assert!(html.contains("je veux changer mon RIB"));
+    for bad in [
+        "<script",
+        "onmouseover",
+        "onerror",
+        "javascript:",
+        "<style",
+        "url(",
+        "tracker.example",
+        "evil.example",
+    ] {
+        assert!(!lower.contains(bad), "{bad} survived: {html}");
+    }
+    assert!(html.contains("alt=\"logo\""));
+
+    // Images only on request.
+    let res = send(&f.app, get(&format!("{body_path}?images=1"), Some(&token))).await;
+    let csp = res.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("img-src https:"));
+    let html = text(res).await;
+    assert!(html.contains("https://tracker.example/pixel.gif"));
+    assert!(!html.to_ascii_lowercase().contains("onerror"));
+}
+
+#[tokio::test]
+async fn language_health_metrics_and_openapi() {
+    let f = fixture().await;
+    let en = Request::get("/login")
+        .header(header::ACCEPT_LANGUAGE, "en-GB,en;q=0.9,fr;q=0.5")
+        .body(Body::empty())
+        .unwrap();
+    let page = text(send(&f.app, en).await).await;
+    assert!(page.contains("<html lang=\"en\""));
+    assert!(page.contains("Sign in"));
+    assert!(page.contains("id=\"login-form\""));
+    let fr = Request::get("/login")
+        .header(header::ACCEPT_LANGUAGE, "en")
+        .header(header::COOKIE, "facteur_lang=fr")
+        .body(Body::empty())
+        .unwrap();
+    let page = text(send(&f.app, fr).await).await;
+    assert!(page.contains("<html lang=\"fr\""));
+    assert!(page.contains("Connexion"));
+    assert!(page.contains("Aller au contenu"), "skip link");
+    assert!(page.contains("<label for=\"username\""));
+
+    let res = send(&f.app, get("/health", None)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(v["status"], "ok");
+
+    let res = send(&f.app, get("/metrics", None)).await;
+    let m = text(res).await;
+    assert!(
+        m.contains(
+            "facteur_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 1"
+        ),
+        "{m}"
+    );
+    assert!(m.contains("facteur_outbox{state=\"queued\"} 0"), "{m}");
+    assert!(m.contains("facteur_messages{"), "{m}");
+
+    let res = send(&f.app, get("/api/openapi.json", None)).await;
+    let v: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(v["openapi"], "3.1.0");
+    assert!(v["paths"]["/api/messages/{id}/validate"]["post"].is_object());
+}
