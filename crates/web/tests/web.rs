@@ -704,3 +704,352 @@ async fn language_health_metrics_and_openapi() {
     assert_eq!(v["openapi"], "3.1.0");
     assert!(v["paths"]["/api/messages/{id}/validate"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn queue_pages_by_keyset_without_overlap() {
+    let f = fixture().await;
+    for i in 0..55 {
+        let raw = HOSTILE_MAIL.replace("hostile-1@", &format!("bulk-{i}@"));
+        add_message(&f.store, f.mb_a, &raw, "d").await;
+    }
+    let (token, _) = login(&f.app, "agent").await;
+    let first = text(
+        send(
+            &f.app,
+            get(
+                &format!("/mailboxes/{}/queue?tab=ready", f.mb_a),
+                Some(&token),
+            ),
+        )
+        .await,
+    )
+    .await;
+    let ids = |page: &str| -> Vec<String> {
+        page.match_indices("class=\"queue-row\" data-id=\"")
+            .map(|(i, m)| page[i + m.len()..].split('"').next().unwrap().to_string())
+            .collect()
+    };
+    let p1 = ids(&first);
+    assert_eq!(p1.len(), 50);
+    let start = first.find("id=\"next-page\"").expect("next link");
+    let href = first[start..]
+        .split("href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(href.contains("after="), "{href}");
+    let second = text(
+        send(
+            &f.app,
+            get(&format!("/mailboxes/{}/queue{href}", f.mb_a), Some(&token)),
+        )
+        .await,
+    )
+    .await;
+    let p2 = ids(&second);
+    assert_eq!(p2.len(), 56 - 50);
+    assert!(p2.iter().all(|id| !p1.contains(id)), "pages overlap");
+    assert!(!second.contains("id=\"next-page\""));
+    // A forged cursor is a 400, not a crash.
+    let res = send(
+        &f.app,
+        get(
+            &format!("/mailboxes/{}/queue?after=1_x_2", f.mb_a),
+            Some(&token),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+struct CountingRetriage(std::sync::atomic::AtomicUsize);
+
+impl facteur_web::Retriage for CountingRetriage {
+    fn retriage<'a>(
+        &'a self,
+        _message_id: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn category_correction_checks_the_taxonomy_and_recomputes_the_draft() {
+    let f = fixture().await;
+    let engine = std::sync::Arc::new(CountingRetriage(Default::default()));
+    let state = AppState::new(f.store.clone(), taxonomy(), WebConfig::default())
+        .with_triage(engine.clone());
+    let app = router(state);
+    let (token, csrf) = login(&app, "agent").await;
+    let path = format!("/messages/{}/correct", f.msg_a);
+    let res = send(
+        &app,
+        post_form(
+            &path,
+            Some(&token),
+            &format!("csrf={csrf}&category=inconnue"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(engine.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let res = send(
+        &app,
+        post_form(&path, Some(&token), &format!("csrf={csrf}&category=avis")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let m = f.store.get_message(f.msg_a).await.unwrap().unwrap();
+    assert_eq!(m.category.as_deref(), Some("avis"));
+    assert_eq!(engine.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let kinds: Vec<String> = f
+        .store
+        .list_actions(f.msg_a)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.kind)
+        .collect();
+    assert!(kinds.contains(&"correct_category".to_string()), "{kinds:?}");
+}
+
+const ANSWER_OK: &str = "+++\n\
+id = \"rib-changement\"\n\
+title = \"Changer de RIB\"\n\
+version = 1\n\
+status = \"draft\"\n\
+request_types = [\"rib\"]\n\
+valid_from = 2020-01-01\n\
+valid_until = 2099-12-31\n\
+language = \"fr\"\n\
+variables = [\"nom\"]\n\
+links = []\n\
+author = \"Sylvie\"\n\
+reviewed_by = \"Sylvie\"\n\
++++\n\
+Bonjour {{nom}},\n\
+\n\
+Vous pouvez modifier vos coordonnées bancaires dans votre espace particulier.\n";
+
+#[tokio::test]
+async fn supervisor_answers_are_validated_with_line_numbers_and_versioned() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "super").await;
+    let bad = ANSWER_OK.replace("Vous pouvez", "{{inconnue}} Vous pouvez");
+    let res = send(
+        &f.app,
+        post_form(
+            "/answers",
+            Some(&token),
+            &format!("csrf={csrf}&content={}", enc(&bad)),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = text(res).await;
+    assert!(page.contains("id=\"answer-errors\""), "{page}");
+    assert!(
+        page.contains("ligne 17"),
+        "the error points at the line: {page}"
+    );
+    assert!(f
+        .store
+        .list_answer_versions("rib-changement")
+        .await
+        .unwrap()
+        .is_empty());
+
+    let res = send(
+        &f.app,
+        post_form(
+            "/answers",
+            Some(&token),
+            &format!("csrf={csrf}&content={}", enc(ANSWER_OK)),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", text(res).await);
+    let res = send(
+        &f.app,
+        post_form(
+            "/answers/rib-changement",
+            Some(&token),
+            &format!(
+                "csrf={csrf}&content={}",
+                enc(&ANSWER_OK.replace("Vous pouvez", "Vous pouvez désormais"))
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let versions = f
+        .store
+        .list_answer_versions("rib-changement")
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 2, "an edit is a new version");
+    let res = send(
+        &f.app,
+        post_form(
+            "/answers/rib-changement/2/validate",
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let v2 = f
+        .store
+        .get_answer_version("rib-changement", 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v2.status, facteur_core::AnswerStatus::Validated);
+    let list = text(send(&f.app, get("/answers", Some(&token))).await).await;
+    assert!(list.contains("rib-changement"));
+    // Changing the id on edit is refused.
+    let res = send(
+        &f.app,
+        post_form(
+            "/answers/rib-changement",
+            Some(&token),
+            &format!(
+                "csrf={csrf}&content={}",
+                enc(&ANSWER_OK.replace("id = \"rib-changement\"", "id = \"autre\""))
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn admin_creates_accounts_with_mailboxes_and_deactivates_them() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "admin").await;
+    let res = send(
+        &f.app,
+        post_form(
+            "/admin/users",
+            Some(&token),
+            &format!("csrf={csrf}&username=court&display_name=C&password=short&role=agent"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let form = format!(
+        "csrf={csrf}&username=nina&display_name=Nina&password={PASSWORD}&role=agent&mailbox={}",
+        f.mb_b
+    );
+    let res = send(&f.app, post_form("/admin/users", Some(&token), &form)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (nina, _) = login(&f.app, "nina").await;
+    assert_eq!(
+        send(
+            &f.app,
+            get(&format!("/mailboxes/{}/queue", f.mb_b), Some(&nina))
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(
+            &f.app,
+            get(&format!("/mailboxes/{}/queue", f.mb_a), Some(&nina))
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    let id = f
+        .store
+        .get_user_by_username("nina")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/admin/users/{id}/deactivate"),
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Her session ends with the account.
+    let res = send(
+        &f.app,
+        get(&format!("/mailboxes/{}/queue", f.mb_b), Some(&nina)),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = send(
+        &f.app,
+        post_form(
+            "/admin/mailboxes",
+            Some(&token),
+            &format!("csrf={csrf}&name=SIP+Brest&address=sip.brest%40impots.example&signature=x"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(f
+        .store
+        .get_mailbox_by_name("SIP Brest")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn attachments_download_as_octet_stream_only() {
+    let f = fixture().await;
+    let raw = "From: a@example.org\r\nTo: sip@impots.example\r\nSubject: PJ\r\nMessage-ID: <pj-1@example.org>\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nVoir PJ\r\n\
+--b\r\nContent-Type: text/html; name=\"avis.html\"\r\nContent-Disposition: attachment; filename=\"avis.html\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nPHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\r\n--b--\r\n";
+    let id = add_message(&f.store, f.mb_a, raw, "d").await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    send(
+        &f.app,
+        post_form(
+            &format!("/messages/{id}/reveal"),
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    let start = page.find("/attachments/").expect("attachment link");
+    let href = page[..start].rsplit('"').next().unwrap().to_string()
+        + page[start..].split('"').next().unwrap();
+    let res = send(&f.app, get(&href, Some(&token))).await;
+    assert_eq!(res.status(), StatusCode::OK, "{href}");
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "application/octet-stream"
+    );
+    let cd = res.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cd.starts_with("attachment;"), "{cd}");
+    assert!(cd.contains("avis.html"));
+    assert_eq!(text(res).await, "<script>alert(1)</script>");
+    let res = send(
+        &f.app,
+        get(
+            &format!("/messages/{id}/attachments/{}", "0".repeat(64)),
+            Some(&token),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
