@@ -16,15 +16,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cfg = serde_json::from_value(cfg_json)?;
     let pos: Vec<&String> = args
         .iter()
-        .filter(|a| !a.contains('=') && !a.starts_with("--"))
+        .enumerate()
+        .filter(|(i, a)| {
+            let flag_value = *i > 0 && matches!(args[i - 1].as_str(), "--seeds" | "--save");
+            !(a.contains('=') || a.starts_with("--") || flag_value)
+        })
+        .map(|(_, a)| a)
         .collect();
     let train_ex = read_jsonl(Path::new(pos.first().ok_or("usage: TRAIN [TEST]")?))?;
     if args.iter().any(|a| a == "--cv") {
+        // Repeated stratified 5-fold: `--seeds N` runs N fold draws (seeds 1..=N) and
+        // reports their mean, because one draw on ~13 examples per class is noisy.
+        let seeds: u64 = args
+            .iter()
+            .position(|a| a == "--seeds")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
         let t = std::time::Instant::now();
-        let cv = cross_validate(&train_ex, &cfg, 5)?;
+        let mut f1s = Vec::new();
+        let mut accs = Vec::new();
+        for s in 1..=seeds {
+            let mut c = cfg.clone();
+            if seeds > 1 {
+                c.seed = s;
+            }
+            let cv = cross_validate(&train_ex, &c, 5)?;
+            f1s.push(cv.macro_f1);
+            accs.push(cv.accuracy);
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         println!(
             "{}",
-            serde_json::json!({"config": cfg, "cv": cv, "seconds": t.elapsed().as_secs_f64()})
+            serde_json::json!({"config": cfg, "mean_macro_f1": mean(&f1s), "mean_accuracy": mean(&accs),
+                "macro_f1_per_seed": f1s, "seconds": t.elapsed().as_secs_f64()})
         );
         return Ok(());
     }

@@ -63,6 +63,15 @@ const ELIDED: &[&str] = &[
 /// mail clients rewrite them.
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
+    normalize_into(text, &mut out);
+    out
+}
+
+/// [`normalize`] into a reused buffer (cleared first): prediction calls this once per
+/// text and should not allocate.
+pub fn normalize_into(text: &str, out: &mut String) {
+    out.clear();
+    let out = &mut *out;
     // Start of the current token in `out`, to drop an elided word on apostrophe.
     let mut tok_start = 0usize;
     let mut in_token = false;
@@ -94,17 +103,12 @@ pub fn normalize(text: &str) -> String {
         }
         for lc in ch.to_lowercase() {
             match lc {
-                'œ' => push_alnum(&mut out, "oe", &mut in_token, &mut tok_start),
-                'æ' => push_alnum(&mut out, "ae", &mut in_token, &mut tok_start),
-                'ß' => push_alnum(&mut out, "ss", &mut in_token, &mut tok_start),
+                'œ' => push_alnum(out, "oe", &mut in_token, &mut tok_start),
+                'æ' => push_alnum(out, "ae", &mut in_token, &mut tok_start),
+                'ß' => push_alnum(out, "ss", &mut in_token, &mut tok_start),
                 c if c.is_alphanumeric() => {
                     let mut buf = [0u8; 4];
-                    push_alnum(
-                        &mut out,
-                        c.encode_utf8(&mut buf),
-                        &mut in_token,
-                        &mut tok_start,
-                    )
+                    push_alnum(out, c.encode_utf8(&mut buf), &mut in_token, &mut tok_start)
                 }
                 _ => {
                     if in_token {
@@ -118,7 +122,6 @@ pub fn normalize(text: &str) -> String {
     while out.ends_with(' ') {
         out.pop();
     }
-    out
 }
 
 fn push_alnum(out: &mut String, s: &str, in_token: &mut bool, tok_start: &mut usize) {
@@ -135,6 +138,38 @@ pub struct FeatureSpec {
     pub char_min: usize,
     pub char_max: usize,
     pub word_bigrams: bool,
+    /// Word-view tokens go through [`stem`] (the char view keeps surface forms).
+    pub stem: bool,
+}
+
+/// Minimal French stemmer on accent-folded lowercase words (after Savoy's / Lucene's
+/// `FrenchMinimalStemmer`): folds plural and feminine/infinitive endings so
+/// "declarations"/"declaration", "impots"/"impot", "travaux"/"travail" share a word
+/// feature. Hand-written because it works on the folded bytes without allocating
+/// (Snowball needs accents and allocates), and short words are left alone.
+pub fn stem(w: &[u8]) -> &[u8] {
+    let mut n = w.len();
+    if n < 6 || !w.iter().all(u8::is_ascii_alphabetic) {
+        return w;
+    }
+    if w[n - 1] == b'x' {
+        // "aux" -> "al" cannot be expressed as a prefix; "au" is close enough and
+        // keeps the function allocation-free ("travaux", "travail" -> "trava").
+        if w[n - 3] == b'a' && w[n - 2] == b'u' {
+            return &w[..n - 2];
+        }
+        return &w[..n - 1];
+    }
+    // The second 'e' is the folded 'é' of the original rule ("salariée").
+    for end in [b's', b'r', b'e', b'e'] {
+        if w[n - 1] == end {
+            n -= 1;
+        }
+    }
+    if w[n - 1] == w[n - 2] {
+        n -= 1;
+    }
+    &w[..n]
 }
 
 /// Calls `emit(hash, view)` for every feature occurrence of a normalised text:
@@ -142,21 +177,22 @@ pub struct FeatureSpec {
 /// with one space on both sides, like scikit-learn's `char_wb`). Bytes are hashed
 /// incrementally so every n-gram length starting at a position costs one multiply.
 pub fn extract(normalized: &str, spec: &FeatureSpec, mut emit: impl FnMut(u64, u8)) {
-    let mut prev_word: Option<&str> = None;
+    let mut prev_word: Option<&[u8]> = None;
     let mut padded: Vec<u8> = Vec::with_capacity(64);
     for word in normalized.split(' ').filter(|w| !w.is_empty()) {
         let wb = word.as_bytes();
-        emit(hash_bytes(SEED_WORD, wb), VIEW_WORD);
+        let ws = if spec.stem { stem(wb) } else { wb };
+        emit(hash_bytes(SEED_WORD, ws), VIEW_WORD);
         if spec.word_bigrams {
             if let Some(p) = prev_word {
                 let mut h = FNV_OFFSET ^ SEED_BIGRAM;
-                for &b in p.as_bytes().iter().chain(b" ").chain(wb) {
+                for &b in p.iter().chain(b" ").chain(ws) {
                     h = fnv_byte(h, b);
                 }
                 emit(fmix64(h), VIEW_WORD);
             }
         }
-        prev_word = Some(word);
+        prev_word = Some(ws);
 
         padded.clear();
         padded.push(b' ');
@@ -209,6 +245,7 @@ mod tests {
             char_min: 2,
             char_max: 3,
             word_bigrams: false,
+            stem: false,
         };
         let mut got = Vec::new();
         extract("impot", &spec, |h, v| {
@@ -225,6 +262,7 @@ mod tests {
             char_min: 2,
             char_max: 3,
             word_bigrams: true,
+            stem: false,
         };
         let mut words = 0;
         let mut chars = Vec::new();
@@ -245,5 +283,36 @@ mod tests {
         d.sort_unstable();
         d.dedup();
         assert_eq!(d.len(), 10);
+    }
+
+    #[test]
+    fn stem_folds_plural_and_feminine_forms_only_on_long_words() {
+        let st = |w: &str| String::from_utf8_lossy(stem(w.as_bytes())).into_owned();
+        assert_eq!(st("declarations"), st("declaration"));
+        assert_eq!(st("imposables"), st("imposable"));
+        assert_eq!(st("travaux"), "trava");
+        assert_eq!(st("salariee"), st("salarie"));
+        assert_eq!(st("declarer"), st("declare"));
+        // Short words and non-letters are left alone (no empty or mangled stems).
+        for w in ["impot", "taxe", "2024", "ans", "", "x", "cdd123"] {
+            assert_eq!(st(w), w);
+        }
+        // With stemming on, the word view of "revenus" and "revenu" is the same feature.
+        let spec = FeatureSpec {
+            char_min: 2,
+            char_max: 3,
+            word_bigrams: false,
+            stem: true,
+        };
+        let words = |t: &str| {
+            let mut v = Vec::new();
+            extract(t, &spec, |h, view| {
+                if view == VIEW_WORD {
+                    v.push(h)
+                }
+            });
+            v
+        };
+        assert_eq!(words("declarations"), words("declaration"));
     }
 }

@@ -219,6 +219,7 @@ fn parse(p: &[u8]) -> Result<Model, String> {
             char_min: cfg.char_min.max(1),
             char_max: cfg.char_max.max(cfg.char_min.max(1)),
             word_bigrams: cfg.word_bigrams,
+            stem: cfg.stem,
         },
         word_weight: cfg.word_weight,
         map,

@@ -24,6 +24,13 @@ pub struct TrainConfig {
     pub char_min: usize,
     pub char_max: usize,
     pub word_bigrams: bool,
+    /// Light French stemming of the word view (see `features::stem`).
+    pub stem: bool,
+    /// NB-SVM (Wang & Manning 2012): each class's SVM sees features scaled by
+    /// `(1 - nb) + nb * r / mean|r|`, r the class's smoothed log document-count ratio;
+    /// the scaling is folded back into the weights, so prediction is unchanged.
+    /// 0 = plain SVM.
+    pub nb: f32,
     /// Weight of the word view relative to the char view (each view is L2-normalised).
     pub word_weight: f32,
     pub max_iter: usize,
@@ -51,6 +58,8 @@ impl Default for TrainConfig {
             char_min: 2,
             char_max: 5,
             word_bigrams: true,
+            stem: false,
+            nb: 0.0,
             word_weight: 0.5,
             max_iter: 100,
             eps: 0.1,
@@ -71,6 +80,7 @@ impl TrainConfig {
             char_min: self.char_min.max(1),
             char_max: self.char_max.max(self.char_min.max(1)),
             word_bigrams: self.word_bigrams,
+            stem: self.stem,
         }
     }
     fn thread_count(&self) -> usize {
@@ -138,6 +148,19 @@ impl Hasher for IdHasher {
 }
 pub(crate) type FeatMap = HashMap<u64, u32, BuildHasherDefault<IdHasher>>;
 
+/// Per-thread buffers reused across predictions, so predicting a short text allocates
+/// only its result.
+#[derive(Default)]
+struct Scratch {
+    norm: String,
+    ids: Vec<u32>,
+    vec: Vec<(u32, f32)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
 /// The fitted linear model: vocabulary, IDF and class weights stored feature-major
 /// (each feature points to its few non-zero class weights, i8-quantised with a
 /// per-feature scale) so prediction touches only the features present in a text.
@@ -160,10 +183,24 @@ impl Core {
     /// TF-IDF vector of a text: sublinear TF, IDF, each view L2-normalised and
     /// weighted, then the whole vector L2-normalised. Unknown features are ignored.
     pub fn vectorize(&self, text: &str, ids: &mut Vec<u32>, out: &mut Vec<(u32, f32)>) {
+        SCRATCH.with(|sc| match sc.try_borrow_mut() {
+            Ok(mut sc) => self.vectorize_with(text, &mut sc.norm, ids, out),
+            // Re-entrant call on this thread (cannot happen today): allocate.
+            Err(_) => self.vectorize_with(text, &mut String::new(), ids, out),
+        })
+    }
+
+    fn vectorize_with(
+        &self,
+        text: &str,
+        norm: &mut String,
+        ids: &mut Vec<u32>,
+        out: &mut Vec<(u32, f32)>,
+    ) {
         ids.clear();
         out.clear();
-        let norm = features::normalize(text);
-        features::extract(&norm, &self.spec, |h, _| {
+        features::normalize_into(text, norm);
+        features::extract(norm, &self.spec, |h, _| {
             if let Some(&i) = self.map.get(&h) {
                 ids.push(i);
             }
@@ -210,11 +247,25 @@ impl Core {
 
     /// Raw SVM margins of every class.
     pub fn scores(&self, text: &str) -> Vec<f32> {
-        let mut ids = Vec::with_capacity(128);
-        let mut vec = Vec::with_capacity(128);
-        self.vectorize(text, &mut ids, &mut vec);
+        SCRATCH.with(|sc| match sc.try_borrow_mut() {
+            Ok(mut sc) => {
+                let Scratch { norm, ids, vec } = &mut *sc;
+                self.scores_with(text, norm, ids, vec)
+            }
+            Err(_) => self.scores_with(text, &mut String::new(), &mut Vec::new(), &mut Vec::new()),
+        })
+    }
+
+    fn scores_with(
+        &self,
+        text: &str,
+        norm: &mut String,
+        ids: &mut Vec<u32>,
+        vec: &mut Vec<(u32, f32)>,
+    ) -> Vec<f32> {
+        self.vectorize_with(text, norm, ids, vec);
         let mut s = self.bias.clone();
-        for &(j, v) in &vec {
+        for &(j, v) in vec.iter() {
             let j = j as usize;
             let (a, b) = (self.offsets[j] as usize, self.offsets[j + 1] as usize);
             let sv = self.scale[j] * v;
@@ -284,6 +335,7 @@ impl Core {
             eps: f64::from(cfg.eps),
             bias: 1.0,
             seed: cfg.seed,
+            nb: cfg.nb,
         };
         let mut ws = svm::train_ovr(&x, y, n_classes, &params, cfg.thread_count());
         if cfg.centroid_weight > 0.0 {
@@ -418,6 +470,24 @@ fn oof_scores(
         });
     }
     out
+}
+
+/// Indices of the k largest values, best first, ties by lower index: one pass with a
+/// small insertion-sorted buffer (k is a handful, the class count may be hundreds).
+fn top_k(p: &[f32], k: usize) -> Vec<usize> {
+    let mut best: Vec<usize> = Vec::with_capacity(k + 1);
+    for (i, &v) in p.iter().enumerate() {
+        if best.len() == k && best.last().is_some_and(|&l| p[l].total_cmp(&v).is_ge()) {
+            continue;
+        }
+        let pos = best
+            .iter()
+            .position(|&b| p[b].total_cmp(&v).is_lt())
+            .unwrap_or(best.len());
+        best.insert(pos, i);
+        best.truncate(k);
+    }
+    best
 }
 
 fn argmax(s: &[f32]) -> usize {
@@ -557,12 +627,7 @@ impl Model {
         let mut p = self.core.scores(text);
         calib::softmax_t(&mut p, self.meta.temperature);
         let k = self.meta.config.top_k.clamp(1, p.len().max(1));
-        let mut order: Vec<usize> = (0..p.len()).collect();
-        if k < order.len() {
-            order.select_nth_unstable_by(k - 1, |&a, &b| p[b].total_cmp(&p[a]));
-            order.truncate(k);
-        }
-        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+        let order = top_k(&p, k);
         let top: Vec<ScoredLabel> = order
             .iter()
             .filter_map(|&i| {
