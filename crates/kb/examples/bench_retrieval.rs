@@ -44,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for f in &fiches {
         imports.push(kb.import_fiches(f)?);
     }
+    kb.optimize()?;
     let index_seconds = t.elapsed().as_secs_f64();
     let queries = read_queries(&queries_path)?;
     let (held, dev): (Vec<RelevanceQuery>, Vec<RelevanceQuery>) =
@@ -51,12 +52,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     if std::env::var("TUNE").is_ok() {
         let mut best = (0.0, kb.tuning());
-        for title in [1.0f32, 1.5, 2.0, 3.0] {
-            for title_exact in [0.0f32, 0.5, 1.0] {
-                for description in [0.0f32, 0.5, 1.0] {
-                    for breadcrumb in [0.0f32, 0.5, 1.0] {
-                        for text in [0.5f32, 1.0] {
-                            for synonyms in [0.0f32, 0.5, 1.0] {
+        for title in [0.5f32, 0.75, 1.0] {
+            for title_exact in [0.25f32, 0.5] {
+                for description in [0.25f32, 0.5] {
+                    for breadcrumb in [0.0f32, 0.25] {
+                        for text in [1.0f32] {
+                            for synonyms in [0.5f32, 1.0] {
                                 let t = Tuning {
                                     title,
                                     title_exact,
@@ -80,6 +81,62 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         kb.set_tuning(best.1);
     }
 
+    let mut ablation = serde_json::Map::new();
+    if std::env::var("ABLATE").is_ok() {
+        let base = kb.tuning();
+        let variants = [
+            (
+                "no_synonyms",
+                Tuning {
+                    synonyms: 0.0,
+                    ..base
+                },
+            ),
+            (
+                "no_title_exact",
+                Tuning {
+                    title_exact: 0.0,
+                    ..base
+                },
+            ),
+            (
+                "no_description",
+                Tuning {
+                    description: 0.0,
+                    ..base
+                },
+            ),
+            (
+                "text_only",
+                Tuning {
+                    title: 0.0,
+                    title_exact: 0.0,
+                    description: 0.0,
+                    breadcrumb: 0.0,
+                    synonyms: 0.0,
+                    ..base
+                },
+            ),
+            (
+                "title_2x_like_peer",
+                Tuning {
+                    title: 2.0,
+                    title_exact: 0.0,
+                    description: 0.0,
+                    breadcrumb: 0.0,
+                    synonyms: 0.0,
+                    ..base
+                },
+            ),
+        ];
+        for (name, t) in variants {
+            kb.set_tuning(t);
+            let (a, h) = (evaluate(&kb, &queries), evaluate(&kb, &held));
+            ablation.insert(name.into(), serde_json::json!({"all_ndcg_at_10": a.ndcg_at_10, "held_out_ndcg_at_10": h.ndcg_at_10}));
+        }
+        kb.set_tuning(base);
+    }
+
     // Warm-up pass so the timed runs do not pay first-touch costs.
     let _ = evaluate(&kb, &queries);
     let out = serde_json::json!({
@@ -91,6 +148,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "all": evaluate(&kb, &queries),
         "dev": evaluate(&kb, &dev),
         "held_out": evaluate(&kb, &held),
+        "ablation": ablation,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

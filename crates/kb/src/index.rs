@@ -104,10 +104,10 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Self {
-            title: 2.0,
+            title: 0.5,
             title_exact: 0.5,
-            description: 1.0,
-            breadcrumb: 0.5,
+            description: 0.25,
+            breadcrumb: 0.0,
             text: 1.0,
             synonyms: 0.5,
         }
@@ -230,6 +230,9 @@ pub struct KnowledgeBase {
     answers: Vec<StandardAnswer>,
     stem: TextAnalyzer,
     exact: TextAnalyzer,
+    /// Reusable (stem, exact) analyzer pairs: cloning analyzers per query costs more
+    /// than the search itself on a small index.
+    pool: std::sync::Mutex<Vec<(TextAnalyzer, TextAnalyzer)>>,
     synonyms: Synonyms,
     tuning: Tuning,
     /// Document id by (segment, doc): ranking without touching the doc store.
@@ -274,6 +277,7 @@ impl KnowledgeBase {
             answers: Vec::new(),
             stem,
             exact,
+            pool: std::sync::Mutex::new(Vec::new()),
             synonyms,
             tuning: Tuning::default(),
             ids: Vec::new(),
@@ -351,6 +355,24 @@ impl KnowledgeBase {
     /// Changes query-time weights (no reindexing needed): for tuning experiments.
     pub fn set_tuning(&mut self, t: Tuning) {
         self.tuning = t;
+    }
+
+    /// Merges the index into one segment. Worth it after a bulk import: each query
+    /// pays a fixed cost per segment, which dominates on a few thousand documents.
+    pub fn optimize(&mut self) -> Result<(), KbError> {
+        let ids = self.index.searchable_segment_ids().map_err(self.ie())?;
+        if ids.len() <= 1 {
+            return Ok(());
+        }
+        let mut writer: IndexWriter = self
+            .index
+            .writer_with_num_threads(1, 100_000_000)
+            .map_err(self.ie())?;
+        let _ = writer.merge(&ids).wait().map_err(self.ie())?;
+        writer.commit().map_err(self.ie())?;
+        writer.wait_merging_threads().map_err(self.ie())?;
+        self.reader.reload().map_err(self.ie())?;
+        self.load_known()
     }
 
     /// Number of indexed documents.
@@ -561,7 +583,12 @@ impl KnowledgeBase {
     /// plus synonym terms at a lower weight. A flat disjunction of term queries, so
     /// tantivy can use block-max WAND.
     fn text_query(&self, query: &str) -> Vec<(Occur, Box<dyn Query>)> {
-        let mut stem = self.stem.clone();
+        let (mut stem, mut exact) = self
+            .pool
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_else(|| (self.stem.clone(), self.exact.clone()));
         let terms = analyze(&mut stem, query);
         let words: Vec<&str> = query
             .split(|c: char| !c.is_alphanumeric())
@@ -596,13 +623,15 @@ impl KnowledgeBase {
             push(self.f.text, term, t.text * w);
         }
         if t.title_exact > 0.0 {
-            let mut exact = self.exact.clone();
             let mut seen = BTreeSet::new();
             for term in analyze(&mut exact, query) {
                 if seen.insert(term.clone()) {
                     push(self.f.title_exact, &term, t.title_exact);
                 }
             }
+        }
+        if let Ok(mut p) = self.pool.lock() {
+            p.push((stem, exact));
         }
         clauses
     }

@@ -413,6 +413,7 @@ fn retrieval_floor_on_held_out_queries() {
         kb.import_fiches(&data.join(format!("service-public-fiches-2020/fiches_{n}.jsonl")))
             .unwrap();
     }
+    kb.optimize().unwrap();
     // 4,111 rows, 127 of them the same fiche published for two audiences.
     assert_eq!(kb.len(), 3984);
     let held: Vec<_> = read_queries(&queries)
