@@ -204,8 +204,13 @@ pub async fn session_layer(State(st): State<AppState>, mut req: Request, next: N
     let lang = request_lang(req.headers(), st.config.default_lang);
     req.extensions_mut().insert(lang);
 
+    // Public resources need no session: skip the database round trips.
+    let path = req.uri().path();
+    let public = path.starts_with("/static/") || path == "/health" || path == "/metrics";
     let mut authed = None;
-    if let Some(token) = cookie(req.headers(), SESSION_COOKIE).filter(|t| plausible_token(t)) {
+    if let Some(token) =
+        cookie(req.headers(), SESSION_COOKIE).filter(|t| !public && plausible_token(t))
+    {
         match st.store.get_session(token).await {
             Ok(Some((session, user))) => {
                 let now = st.store.now_ms();

@@ -96,6 +96,9 @@ catalogue! {
     ColAge => "Ancienneté", "Age";
     ColDraft => "Brouillon prêt", "Draft ready";
     ColState => "État", "State";
+    StateAbstained => "Sans suggestion", "No suggestion";
+    StateValidated => "Validé, en attente d'envoi", "Validated, waiting to be sent";
+    StateClosed => "Clos", "Closed";
     Yes => "oui", "yes";
     No => "non", "no";
     Filter => "Filtrer", "Filter";
@@ -172,7 +175,6 @@ catalogue! {
     KeyHelpText => "j / k : message suivant / précédent ; e : modifier le brouillon ; v : valider ; ? : aide", "j / k: next / previous message; e: edit draft; v: validate; ?: help";
     SwitchLanguage => "English", "Français";
     From => "De", "From";
-    Received => "Reçu le", "Received";
     Done => "Action enregistrée.", "Action recorded.";
     Back => "Retour", "Back";
     Minutes => "min", "min";

@@ -387,6 +387,21 @@ pub async fn queue(
     .into_response())
 }
 
+/// A message state in words (the code stays in `data-state` for scripts and tests).
+pub fn state_label(lang: Lang, s: MessageState) -> &'static str {
+    let m = match s {
+        MessageState::New => Msg::TabNew,
+        MessageState::ReadyToValidate => Msg::TabReady,
+        MessageState::NeedsResearch => Msg::TabResearch,
+        MessageState::Escalated => Msg::TabEscalated,
+        MessageState::Abstained => Msg::StateAbstained,
+        MessageState::Validated => Msg::StateValidated,
+        MessageState::Sent => Msg::TabSent,
+        MessageState::Closed => Msg::StateClosed,
+    };
+    m.text(lang)
+}
+
 fn tab_label(tab: &str, lang: Lang) -> &'static str {
     TABS.iter()
         .find(|(k, _, _)| *k == tab)
@@ -510,10 +525,10 @@ pub async fn message(
     let atts = attachments(&m.parsed);
     let body = html! {
         dl.meta {
-            dt { (t(Msg::ColState)) } dd #state { (m.state.as_str()) }
+            dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) { (state_label(lang, m.state)) }
             dt { (t(Msg::ColType)) } dd #category-current { (m.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
             dt { (t(Msg::ColConfidence)) } dd { (confidence(m.confidence)) }
-            dt { (t(Msg::Received)) } dd { (age(lang, now, m.received_at)) }
+            dt { (t(Msg::ColAge)) } dd { (age(lang, now, m.received_at)) }
             @if revealed {
                 dt { (t(Msg::From)) } dd { (m.from_name.as_deref().unwrap_or("")) " <" (m.from_address.as_deref().unwrap_or("")) ">" }
             }
@@ -526,7 +541,7 @@ pub async fn message(
         section #original aria-labelledby="original-h" {
             h2 #original-h { (t(Msg::OriginalMail)) }
             @if revealed {
-                iframe #mail-body title=(t(Msg::OriginalMail)) sandbox="" referrerpolicy="no-referrer" src={ "/messages/" (id) "/body" } {}
+                iframe #mail-body name="mail-body" title=(t(Msg::OriginalMail)) sandbox="" referrerpolicy="no-referrer" src={ "/messages/" (id) "/body" } {}
                 p { a #show-images href={ "/messages/" (id) "/body?images=1" } target="mail-body" { (t(Msg::ShowImages)) } }
                 @if !atts.is_empty() {
                     h3 { (t(Msg::Attachments)) }
@@ -550,7 +565,7 @@ pub async fn message(
                     @for tm in thread.iter().filter(|tm| a.can_access(tm.mailbox_id)) {
                         li {
                             @if tm.id == id { strong { (tm.subject) } } @else { a href={ "/messages/" (tm.id) } { (tm.subject) } }
-                            " — " (tm.state.as_str())
+                            " — " (state_label(lang, tm.state))
                         }
                     }
                 }

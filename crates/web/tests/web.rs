@@ -1053,3 +1053,43 @@ Content-Transfer-Encoding: base64\r\n\r\nPHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\r\
     .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+/// Figures, not a gate: `cargo test -p facteur-web --test web -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn queue_page_latency_with_10k_messages() {
+    let f = fixture().await;
+    let t0 = std::time::Instant::now();
+    for i in 0..10_000 {
+        let raw = format!("From: a@example.org\r\nSubject: Demande {i}\r\nMessage-ID: <perf-{i}@example.org>\r\n\r\nBonjour {i}\r\n");
+        add_message(&f.store, f.mb_a, &raw, "d").await;
+    }
+    eprintln!("inserted 10k in {:?}", t0.elapsed());
+    let (token, _) = login(&f.app, "agent").await;
+    let mut times = Vec::new();
+    let mut after = String::new();
+    for _ in 0..100 {
+        let path = format!(
+            "/mailboxes/{}/queue?tab=ready&sort=confidence{after}",
+            f.mb_a
+        );
+        let t = std::time::Instant::now();
+        let page = text(send(&f.app, get(&path, Some(&token))).await).await;
+        times.push(t.elapsed());
+        let start = page.find("id=\"next-page\"").unwrap();
+        let href = page[start..]
+            .split("href=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&");
+        after = format!("&after={}", href.split("after=").nth(1).unwrap());
+    }
+    times.sort();
+    eprintln!(
+        "queue page (50 rows, keyset, pages 1..100): p50 {:?} p99 {:?} max {:?}",
+        times[50], times[98], times[99]
+    );
+}
