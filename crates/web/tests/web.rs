@@ -1093,3 +1093,24 @@ async fn queue_page_latency_with_10k_messages() {
         times[50], times[98], times[99]
     );
 }
+
+#[tokio::test]
+async fn serve_answers_on_a_real_socket() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let f = fixture().await;
+    let state = AppState::new(f.store.clone(), taxonomy(), WebConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(facteur_web::serve(listener, state));
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let resp = String::from_utf8_lossy(&buf);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.to_ascii_lowercase().contains("x-frame-options: deny"));
+    assert!(resp.contains("\"status\":\"ok\""));
+    server.abort();
+}
