@@ -544,6 +544,7 @@ async fn validate_queues_exactly_the_edited_text_with_the_agents_name() {
     let out = text(send(&f.app, get("/outbox", Some(&token))).await).await;
     assert!(out.contains("id=\"outbox\""));
     assert!(out.contains("Agnès Agent"));
+    assert!(out.contains("data-state=\"queued\""));
     let res = send(
         &f.app,
         post_form(
@@ -697,7 +698,11 @@ async fn language_health_metrics_and_openapi() {
         "{m}"
     );
     assert!(m.contains("facteur_outbox{state=\"queued\"} 0"), "{m}");
-    assert!(m.contains("facteur_messages{"), "{m}");
+    assert!(
+        m.contains("facteur_messages{state=\"ready_to_validate\"} 2"),
+        "{m}"
+    );
+    assert!(m.contains("facteur_messages{state=\"sent\"} 0"), "{m}");
 
     let res = send(&f.app, get("/api/openapi.json", None)).await;
     let v: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
@@ -911,6 +916,7 @@ async fn supervisor_answers_are_validated_with_line_numbers_and_versioned() {
     assert_eq!(v2.status, facteur_core::AnswerStatus::Validated);
     let list = text(send(&f.app, get("/answers", Some(&token))).await).await;
     assert!(list.contains("rib-changement"));
+    assert!(list.contains("<td>2</td>"), "latest version listed: {list}");
     // Changing the id on edit is refused.
     let res = send(
         &f.app,
