@@ -149,6 +149,7 @@ catalogue! {
     Save => "Enregistrer", "Save";
     SaveNewVersion => "Enregistrer une nouvelle version", "Save a new version";
     Retire => "Retirer", "Retire";
+    ValidateAnswer => "Valider cette version", "Validate this version";
     Version => "Version", "Version";
     Status => "Statut", "Status";
     Edit => "Modifier", "Edit";

@@ -1022,7 +1022,7 @@ async fn answer_page(
                         td {
                             @if v.status == AnswerStatus::Draft {
                                 form method="post" action={ (action) "/" (v.version) "/validate" } {
-                                    (csrf_input(a)) button type="submit" { "Valider" }
+                                    (csrf_input(a)) button type="submit" { (t(Msg::ValidateAnswer)) }
                                 }
                             }
                             @if v.status != AnswerStatus::Retired {
