@@ -177,7 +177,8 @@ catalogue! {
     SwitchLanguage => "English", "Français";
     From => "De", "From";
     Done => "Action enregistrée.", "Action recorded.";
-    Back => "Retour", "Back";
+    Back => "Retour à la file", "Back to the queue";
+    NextMessage => "Message suivant", "Next message";
     Minutes => "min", "min";
     Hours => "h", "h";
     Days => "j", "d";

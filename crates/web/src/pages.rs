@@ -522,6 +522,28 @@ pub async fn message(
         .and_then(|tr| tr.draft_text.clone())
         .unwrap_or_default();
     let open = m.state.is_open();
+    // The next message of the same tab (oldest first), for keyboard flow (j).
+    let next_id = match TABS.iter().find(|(_, _, states)| states.contains(&m.state)) {
+        Some((_, _, states)) => st
+            .store
+            .list_queue(&QueueQuery {
+                mailbox_ids: Some(vec![m.mailbox_id]),
+                states: states.to_vec(),
+                category: None,
+                assigned_to: None,
+                sort: QueueSort::Age,
+                page: QueuePage::After(QueueCursor {
+                    received_at: m.received_at,
+                    confidence: m.confidence.map(f64::from).unwrap_or(-1.0),
+                    id: m.id,
+                }),
+                limit: 1,
+            })
+            .await?
+            .first()
+            .map(|r| r.id),
+        None => None,
+    };
     let atts = attachments(&m.parsed);
     let body = html! {
         dl.meta {
@@ -531,6 +553,12 @@ pub async fn message(
             dt { (t(Msg::ColAge)) } dd { (age(lang, now, m.received_at)) }
             @if revealed {
                 dt { (t(Msg::From)) } dd { (m.from_name.as_deref().unwrap_or("")) " <" (m.from_address.as_deref().unwrap_or("")) ">" }
+            }
+        }
+        nav.message-nav aria-label=(t(Msg::Queue)) {
+            a #back-to-queue href={ "/mailboxes/" (m.mailbox_id) "/queue" } { (t(Msg::Back)) }
+            @if let Some(n) = next_id {
+                " · " a #next-message rel="next" href={ "/messages/" (n) } { (t(Msg::NextMessage)) }
             }
         }
         section #newtext aria-labelledby="newtext-h" {

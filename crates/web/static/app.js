@@ -12,7 +12,12 @@
   }
   function move(delta) {
     var links = rows();
-    if (links.length === 0) return;
+    if (links.length === 0) {
+      // On a message page: j opens the next message, k goes back to the queue.
+      var target = document.getElementById(delta > 0 ? "next-message" : "back-to-queue");
+      if (target) target.click();
+      return;
+    }
     var i = links.indexOf(document.activeElement);
     var next = i < 0 ? 0 : Math.min(links.length - 1, Math.max(0, i + delta));
     links[next].focus();

@@ -513,6 +513,21 @@ async fn validate_queues_exactly_the_edited_text_with_the_agents_name() {
         page.contains("voici la démarche."),
         "the draft is in the textarea"
     );
+    assert!(page.contains("id=\"back-to-queue\""));
+    let next = add_message(
+        &f.store,
+        f.mb_a,
+        &HOSTILE_MAIL.replace("hostile-1@", "next-1@"),
+        "d",
+    )
+    .await;
+    let page = text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&token))).await).await;
+    assert!(
+        page.contains(&format!(
+            "id=\"next-message\" rel=\"next\" href=\"/messages/{next}\""
+        )),
+        "{page}"
+    );
 
     let edited =
         "Bonjour Madame,\r\nVoici la démarche corrigée : « espace particulier ».\r\nCordialement";
