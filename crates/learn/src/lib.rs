@@ -1,0 +1,36 @@
+//! Learning from agents: corrections become training data, model versions are
+//! registered, compared, promoted and reviewed every 3 months, drift is measured,
+//! and the transparency sheet is built from the same records.
+//!
+//! Layout: `feedback`, `drift`, `review`, `chart` and `transparency` are pure
+//! (testable without a database); `registry` and `collect` talk to the store and
+//! the model files under `<data_dir>/models/<version>/`.
+
+pub mod chart;
+pub mod collect;
+pub mod drift;
+mod error;
+pub mod feedback;
+pub mod registry;
+pub mod review;
+pub mod transparency;
+
+pub use chart::{svg_chart, ChartSeries};
+pub use drift::{
+    drift_report, psi, time_given_back, DriftAlert, DriftReport, DriftThresholds, Level,
+    Observation, TimeConfig, Vocabulary, WeekIndicators, WeekTime,
+};
+pub use error::{LearnError, LearnResult};
+pub use feedback::{
+    examples_from_actions, training_examples, Evidence, ExclusionStore, FeedbackExample,
+    FileExclusions, Provenance,
+};
+pub use registry::{
+    Comparison, EvalSummary, ModelRecord, ModelVersionView, PromotionReceipt, RegistryConfig,
+    TrainOutcome, TrainRequest,
+};
+pub use review::{
+    review_status, suggestions_enabled, KillSwitch, ReviewDecision, ReviewRecord, ReviewStatus,
+    SwitchScope,
+};
+pub use transparency::{transparency, ComputeCost, ComputeMeter, TransparencyInput, TransparencySheet};
