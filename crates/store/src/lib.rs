@@ -12,12 +12,17 @@
 //!   PostgreSQL accept; the `with_pool!` macro expands each body once per backend so
 //!   each copy is type-checked against its own driver. Only the few statements that
 //!   genuinely differ (row locking) branch on the backend.
+//! - Work shared by several processes (outbox sending, generic jobs, IMAP sync
+//!   of a mailbox) is claimed with expiring leases, so a crashed process's work
+//!   is taken over; see the `jobs` and `outbox` modules.
 //! - Timestamps are Unix milliseconds (`i64`) everywhere: the same binds work on
 //!   both backends and ordering is exact.
 
 mod audit;
 mod error;
+mod jobs;
 mod messages;
+mod migrate;
 mod outbox;
 mod people;
 mod queue;
@@ -36,6 +41,9 @@ use sqlx::sqlite::{
 
 pub use audit::{AuditReport, AuditRow};
 pub use error::{StoreError, StoreResult};
+pub use jobs::{Job, JobState};
+pub use migrate::{copied_tables, CopyReport, TableCount};
+pub use outbox::{retry_delay_ms, MAX_SEND_ATTEMPTS};
 pub use types::*;
 
 /// Milliseconds since the Unix epoch.

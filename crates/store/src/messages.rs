@@ -268,6 +268,28 @@ impl Store {
         })
     }
 
+    /// Messages per state, every state listed (zeros included) in
+    /// `MessageState::ALL` order, so a metrics series never disappears.
+    pub async fn count_messages_by_state(&self) -> StoreResult<Vec<(MessageState, i64)>> {
+        let rows: Vec<(String, i64)> = with_pool!(self, p => {
+            sqlx::query_as("SELECT state, COUNT(*) FROM messages GROUP BY state")
+                .fetch_all(p)
+                .await
+                .op(|| "count messages by state".to_string())
+        })?;
+        let mut out: Vec<(MessageState, i64)> = MessageState::ALL.iter().map(|s| (*s, 0)).collect();
+        for (state, n) in rows {
+            let st = MessageState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+                op: "count messages by state".to_string(),
+                detail: format!("unknown state '{state}'"),
+            })?;
+            if let Some(slot) = out.iter_mut().find(|(s, _)| *s == st) {
+                slot.1 += n;
+            }
+        }
+        Ok(out)
+    }
+
     /// Record what the pipeline decided and move the message to the routed state.
     /// Only open messages are (re)triaged: a validated or sent one keeps its state.
     pub async fn record_triage(&self, t: &NewTriage) -> StoreResult<i64> {

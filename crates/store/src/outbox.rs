@@ -40,11 +40,12 @@ struct OutboxRow {
     lease_until: Option<i64>,
     sent_at: Option<i64>,
     created_at: i64,
+    handed_off_at: Option<i64>,
 }
 
 const OUTBOX_COLS: &str = "id, message_id, reply_message_id, to_address, subject, in_reply_to, \
     references_hdr, body, validated_by, validated_by_name, state, attempts, last_error, \
-    next_attempt_at, lease_owner, lease_until, sent_at, created_at";
+    next_attempt_at, lease_owner, lease_until, sent_at, created_at, handed_off_at";
 
 impl OutboxRow {
     fn into_item(self) -> StoreResult<OutboxItem> {
@@ -75,6 +76,7 @@ impl OutboxRow {
             lease_until: self.lease_until,
             sent_at: self.sent_at,
             created_at: self.created_at,
+            handed_off_at: self.handed_off_at,
         })
     }
 }
@@ -180,15 +182,43 @@ impl Store {
         })
     }
 
-    /// The attempt failed. A retryable failure is rescheduled with backoff;
-    /// a permanent one (or too many attempts) stays `failed` with no next attempt,
-    /// for a person to look at. `error` is kept on the row, never logged.
+    /// The attempt failed with a known outcome (the server refused, or nothing
+    /// was handed off): the hand-off marker is cleared. A retryable failure is
+    /// rescheduled with backoff; a permanent one (or too many attempts) stays
+    /// `failed` with no next attempt, for a person to look at. `error` is kept on
+    /// the row, never logged.
     pub async fn mark_failed(
         &self,
         outbox_id: i64,
         worker: &str,
         permanent: bool,
         error: &str,
+    ) -> StoreResult<()> {
+        self.fail_outbox(outbox_id, worker, permanent, error, true)
+            .await
+    }
+
+    /// The attempt failed *after* the hand-off marker was set and before the
+    /// server answered: the reply may have been delivered. It is rescheduled like
+    /// a retryable failure but the marker is kept, so the retry reconciles
+    /// instead of sending a second copy.
+    pub async fn mark_send_uncertain(
+        &self,
+        outbox_id: i64,
+        worker: &str,
+        error: &str,
+    ) -> StoreResult<()> {
+        self.fail_outbox(outbox_id, worker, false, error, false)
+            .await
+    }
+
+    async fn fail_outbox(
+        &self,
+        outbox_id: i64,
+        worker: &str,
+        permanent: bool,
+        error: &str,
+        clear_marker: bool,
     ) -> StoreResult<()> {
         let now = self.now_ms();
         let op = || format!("mark outbox {outbox_id} failed by worker '{worker}'");
@@ -209,20 +239,110 @@ impl Store {
             let next: Option<i64> = if permanent { None } else { Some(now.saturating_add(retry_delay_ms(attempts))) };
             sqlx::query(
                 "UPDATE outbox SET state = 'failed', last_error = $1, next_attempt_at = $2, \
-                 lease_owner = NULL, lease_until = NULL WHERE id = $3",
+                 lease_owner = NULL, lease_until = NULL, \
+                 handed_off_at = CASE WHEN $4 THEN NULL ELSE handed_off_at END WHERE id = $3",
             )
             .bind(error)
             .bind(next)
             .bind(outbox_id)
+            .bind(clear_marker)
             .execute(&mut *tx)
             .await
             .op(op)?;
             audit_append!(tx, now, format!("worker:{worker}"), "outbox.failed",
-                format!("outbox:{outbox_id}"), json!({"permanent": permanent, "attempts": attempts})).op(op)?;
+                format!("outbox:{outbox_id}"), json!({"permanent": permanent, "attempts": attempts, "uncertain": !clear_marker})).op(op)?;
             tx.commit().await.op(op)?;
             tracing::warn!(outbox = outbox_id, attempts, permanent, "send attempt failed");
             Ok(())
         })
+    }
+
+    /// Record that the complete reply of `outbox_id` is about to be committed to
+    /// the SMTP server (the end-of-data dot goes next). Only the lease holder may
+    /// (`Conflict` otherwise). Durable on return: on SQLite this one write is
+    /// made with `synchronous = FULL` (the pool runs NORMAL, which may lose the
+    /// last commits on power loss); PostgreSQL commits are durable already.
+    pub async fn mark_outbox_handed_off(&self, outbox_id: i64, worker: &str) -> StoreResult<()> {
+        let now = self.now_ms();
+        let op = || format!("mark outbox {outbox_id} handed off by worker '{worker}'");
+        const SQL: &str = "UPDATE outbox SET handed_off_at = $1 \
+             WHERE id = $2 AND state = 'sending' AND lease_owner = $3";
+        let n = match &self.pool {
+            crate::Pool::Sqlite(p) => {
+                let mut conn = p.acquire().await.op(op)?;
+                sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(&mut *conn)
+                    .await
+                    .op(op)?;
+                let r = sqlx::query(SQL)
+                    .bind(now)
+                    .bind(outbox_id)
+                    .bind(worker)
+                    .execute(&mut *conn)
+                    .await;
+                let reset = sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await;
+                if reset.is_err() {
+                    // A connection left in FULL is only slower; do not return it.
+                    conn.detach();
+                }
+                r.op(op)?.rows_affected()
+            }
+            crate::Pool::Postgres(p) => sqlx::query(SQL)
+                .bind(now)
+                .bind(outbox_id)
+                .bind(worker)
+                .execute(p)
+                .await
+                .op(op)?
+                .rows_affected(),
+        };
+        if n == 0 {
+            return Err(StoreError::Conflict {
+                op: op(),
+                detail: "not leased by this worker".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Outbox rows, newest first, for the outbox page. `mailbox_ids: None` = all
+    /// mailboxes (supervisors); agents pass theirs.
+    pub async fn list_outbox(
+        &self,
+        mailbox_ids: Option<&[i64]>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxItem>> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        let cols = OUTBOX_COLS
+            .split(", ")
+            .map(|c| format!("o.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = match mailbox_ids {
+            None => format!("SELECT {cols} FROM outbox o ORDER BY o.id DESC LIMIT $1"),
+            Some([]) => return Ok(Vec::new()),
+            Some(ids) => {
+                let ph = (0..ids.len())
+                    .map(|i| format!("${}", i + 2))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "SELECT {cols} FROM outbox o JOIN messages m ON m.id = o.message_id \
+                     WHERE m.mailbox_id IN ({ph}) ORDER BY o.id DESC LIMIT $1"
+                )
+            }
+        };
+        let op = || "list outbox".to_string();
+        let rows: Vec<OutboxRow> = with_pool!(self, p => {
+            let mut q = sqlx::query_as::<_, OutboxRow>(&sql).bind(limit);
+            for id in mailbox_ids.unwrap_or_default() {
+                q = q.bind(*id);
+            }
+            q.fetch_all(p).await.op(op)
+        })?;
+        rows.into_iter().map(OutboxRow::into_item).collect()
     }
 
     /// Count of outbox rows per state (dashboards, health checks).

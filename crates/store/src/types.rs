@@ -326,6 +326,9 @@ pub struct OutboxItem {
     pub lease_until: Option<Millis>,
     pub sent_at: Option<Millis>,
     pub created_at: Millis,
+    /// Set just before the SMTP end-of-data: a later attempt that finds it
+    /// reconciles instead of resending (see facteur-connect's smtp module).
+    pub handed_off_at: Option<Millis>,
 }
 
 // ---------------------------------------------------------------- versions

@@ -205,6 +205,22 @@ impl Store {
         rows.into_iter().map(AnswerRow::into_answer).collect()
     }
 
+    /// The latest version of every answer id, whatever its status (the
+    /// supervisor's list shows drafts and retired answers too), by answer id.
+    pub async fn list_answers(&self) -> StoreResult<Vec<AnswerVersion>> {
+        let rows: Vec<AnswerRow> = with_pool!(self, p => {
+            sqlx::query_as(&format!(
+                "SELECT {ANSWER_COLS} FROM answer_versions a WHERE version = \
+                 (SELECT MAX(b.version) FROM answer_versions b WHERE b.answer_id = a.answer_id) \
+                 ORDER BY answer_id"
+            ))
+            .fetch_all(p)
+            .await
+            .op(|| "list answers".to_string())
+        })?;
+        rows.into_iter().map(AnswerRow::into_answer).collect()
+    }
+
     pub async fn list_answer_versions(&self, answer_id: &str) -> StoreResult<Vec<AnswerVersion>> {
         let rows: Vec<AnswerRow> = with_pool!(self, p => {
             sqlx::query_as(&format!(

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use facteur_core::{AnswerStatus, MessageState, OutboxState, RejectReason, Role, Route};
 use facteur_store::{
-    Backend, InsertOutcome, ManualClock, NewAnswerVersion, NewMailbox, NewMessage, NewTriage,
-    NewUser, QueueCursor, QueuePage, QueueQuery, QueueSort, Store, StoreError, ValidateReply,
+    Backend, InsertOutcome, JobState, ManualClock, NewAnswerVersion, NewMailbox, NewMessage,
+    NewTriage, NewUser, QueueCursor, QueuePage, QueueQuery, QueueSort, Store, StoreError,
+    ValidateReply,
 };
 use serde_json::json;
 
@@ -1087,4 +1088,582 @@ async fn concurrent_audited_actions_keep_one_linear_chain() {
             MessageState::Escalated
         );
     }
+}
+
+// ------------------------------------------------------------------ round 2
+
+#[tokio::test]
+async fn list_outbox_counts_by_state_and_list_answers() {
+    let db = test_store().await;
+    let s = &db.store;
+    let a = mailbox(s, "a").await;
+    let b = mailbox(s, "b").await;
+    let sup = user(s, "sup", Role::Supervisor).await;
+    let mut outbox_ids = Vec::new();
+    for n in 0..3 {
+        let mb = if n == 1 { b } else { a };
+        let m = s.insert_message(&msg(mb, n)).await.unwrap().id();
+        outbox_ids.push(
+            s.validate_and_queue(&reply(m, sup, &format!("<r{n}@x>")))
+                .await
+                .unwrap(),
+        );
+    }
+    s.insert_message(&msg(a, 10)).await.unwrap();
+    s.insert_message(&msg(b, 11)).await.unwrap();
+
+    let all = s.list_outbox(None, 50).await.unwrap();
+    let ids: Vec<i64> = all.iter().map(|o| o.id).collect();
+    let mut newest_first = outbox_ids.clone();
+    newest_first.reverse();
+    assert_eq!(ids, newest_first);
+    let only_a = s.list_outbox(Some(&[a]), 50).await.unwrap();
+    assert_eq!(
+        only_a.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![outbox_ids[2], outbox_ids[0]]
+    );
+    assert_eq!(s.list_outbox(Some(&[a, b]), 1).await.unwrap().len(), 1);
+    assert!(s.list_outbox(Some(&[]), 50).await.unwrap().is_empty());
+
+    let counts = s.count_messages_by_state().await.unwrap();
+    assert_eq!(counts.len(), MessageState::ALL.len(), "every state listed");
+    let get = |st: MessageState| counts.iter().find(|(s, _)| *s == st).unwrap().1;
+    assert_eq!(get(MessageState::Validated), 3);
+    assert_eq!(get(MessageState::New), 2);
+    assert_eq!(counts.iter().map(|c| c.1).sum::<i64>(), 5);
+
+    let draft = |id: &str, content: &str| NewAnswerVersion {
+        answer_id: id.into(),
+        title: format!("titre {id}"),
+        language: "fr".into(),
+        content: content.into(),
+        valid_from: None,
+        valid_until: None,
+        author_id: Some(sup),
+    };
+    s.create_answer_version(&draft("a1", "v1")).await.unwrap();
+    s.set_answer_status("a1", 1, AnswerStatus::Validated, sup)
+        .await
+        .unwrap();
+    s.create_answer_version(&draft("a1", "v2 brouillon"))
+        .await
+        .unwrap();
+    s.create_answer_version(&draft("a2", "seule"))
+        .await
+        .unwrap();
+    s.set_answer_status("a2", 1, AnswerStatus::Retired, sup)
+        .await
+        .unwrap();
+    let list = s.list_answers().await.unwrap();
+    let summary: Vec<(&str, i64, AnswerStatus)> = list
+        .iter()
+        .map(|a| (a.answer_id.as_str(), a.version, a.status))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("a1", 2, AnswerStatus::Draft),
+            ("a2", 1, AnswerStatus::Retired)
+        ]
+    );
+    assert_eq!(s.validated_answers().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn sync_position_upserts_per_mailbox_and_folder() {
+    let db = test_store().await;
+    let s = &db.store;
+    let a = mailbox(s, "a").await;
+    let b = mailbox(s, "b").await;
+    assert_eq!(s.get_sync_position(a, "INBOX").await.unwrap(), None);
+    s.set_sync_position(a, "INBOX", 7, 42).await.unwrap();
+    s.set_sync_position(a, "Archives/été", u32::MAX, u32::MAX)
+        .await
+        .unwrap();
+    s.set_sync_position(a, "INBOX", 7, 43).await.unwrap();
+    assert_eq!(
+        s.get_sync_position(a, "INBOX").await.unwrap(),
+        Some((7, 43))
+    );
+    assert_eq!(
+        s.get_sync_position(a, "Archives/été").await.unwrap(),
+        Some((u32::MAX, u32::MAX))
+    );
+    assert_eq!(s.get_sync_position(b, "INBOX").await.unwrap(), None);
+    s.clear_sync_position(a, "INBOX").await.unwrap();
+    assert_eq!(s.get_sync_position(a, "INBOX").await.unwrap(), None);
+    // Shared by every handle on the database (other processes).
+    let other = Store::open(&db.url).await.unwrap();
+    assert_eq!(
+        other.get_sync_position(a, "Archives/été").await.unwrap(),
+        Some((u32::MAX, u32::MAX))
+    );
+}
+
+#[tokio::test]
+async fn handoff_marker_is_for_the_lease_holder_and_cleared_by_known_failures() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let sup = user(s, "sup", Role::Supervisor).await;
+    let m = s.insert_message(&msg(mb, 1)).await.unwrap().id();
+    let o = s
+        .validate_and_queue(&reply(m, sup, "<r1@x>"))
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(60);
+    assert_eq!(s.get_outbox(o).await.unwrap().unwrap().handed_off_at, None);
+    // Not claimed yet: nobody holds the lease.
+    assert!(s
+        .mark_outbox_handed_off(o, "w1")
+        .await
+        .unwrap_err()
+        .is_conflict());
+
+    s.claim_outbox("w1", lease).await.unwrap().unwrap();
+    let err = s.mark_outbox_handed_off(o, "w2").await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    s.mark_outbox_handed_off(o, "w1").await.unwrap();
+    let t = db.clock_now();
+    assert_eq!(
+        s.get_outbox(o).await.unwrap().unwrap().handed_off_at,
+        Some(t)
+    );
+
+    // Uncertain outcome: retried later, marker kept so the retry reconciles.
+    s.mark_send_uncertain(o, "w1", "connection reset after the dot")
+        .await
+        .unwrap();
+    let row = s.get_outbox(o).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.handed_off_at),
+        (OutboxState::Failed, Some(t))
+    );
+    db.clock.advance(Duration::from_secs(31));
+    let again = s.claim_outbox("w2", lease).await.unwrap().unwrap();
+    assert_eq!(
+        again.handed_off_at,
+        Some(t),
+        "the next claimer sees the marker"
+    );
+
+    // A known SMTP reply clears it.
+    s.mark_outbox_handed_off(o, "w2").await.unwrap();
+    s.mark_failed(o, "w2", false, "451 try later")
+        .await
+        .unwrap();
+    let row = s.get_outbox(o).await.unwrap().unwrap();
+    assert_eq!((row.state, row.handed_off_at), (OutboxState::Failed, None));
+    assert!(row.next_attempt_at.is_some());
+
+    // Expired lease taken over: the old holder can no longer set the marker.
+    db.clock.advance(Duration::from_secs(3600));
+    s.claim_outbox("w3", lease).await.unwrap().unwrap();
+    db.clock.advance(Duration::from_secs(61));
+    s.claim_outbox("w4", lease).await.unwrap().unwrap();
+    assert!(s
+        .mark_outbox_handed_off(o, "w3")
+        .await
+        .unwrap_err()
+        .is_conflict());
+    s.mark_outbox_handed_off(o, "w4").await.unwrap();
+    s.mark_sent(o, "w4").await.unwrap();
+    let row = s.get_outbox(o).await.unwrap().unwrap();
+    assert_eq!(row.state, OutboxState::Sent);
+    assert!(row.handed_off_at.is_some());
+    assert!(s.verify_audit().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn jobs_enqueue_idempotent_claim_complete_fail_and_take_over() {
+    let db = test_store().await;
+    let s = &db.store;
+    let lease = Duration::from_secs(30);
+    let j1 = s
+        .enqueue_job("triage", "message:1", &json!({"message": 1}))
+        .await
+        .unwrap();
+    assert!(matches!(j1, InsertOutcome::Inserted(_)));
+    assert_eq!(
+        s.enqueue_job("triage", "message:1", &json!({"other": true}))
+            .await
+            .unwrap(),
+        InsertOutcome::Duplicate(j1.id())
+    );
+    let j2 = s
+        .enqueue_job("ingest", "message:1", &json!({}))
+        .await
+        .unwrap();
+    assert!(
+        matches!(j2, InsertOutcome::Inserted(_)),
+        "same key, other kind"
+    );
+
+    assert!(s.claim_job(&["send"], "w1", lease).await.unwrap().is_none());
+    assert!(s.claim_job(&[], "w1", lease).await.unwrap().is_none());
+    let c = s
+        .claim_job(&["triage"], "w1", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((c.id, c.state, c.attempts), (j1.id(), JobState::Running, 1));
+    assert_eq!(c.payload, json!({"message": 1}), "first payload kept");
+    assert_eq!(c.lease_until, Some(db.clock_now() + 30_000));
+    assert!(s
+        .claim_job(&["triage"], "w2", lease)
+        .await
+        .unwrap()
+        .is_none());
+
+    // w1 dies; once its lease expires, w2 takes the job over; w1 cannot finish it.
+    db.clock.advance(Duration::from_secs(31));
+    let t = s
+        .claim_job(&["triage"], "w2", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (t.id, t.attempts, t.lease_owner.as_deref()),
+        (j1.id(), 2, Some("w2"))
+    );
+    assert!(s
+        .complete_job(j1.id(), "w1")
+        .await
+        .unwrap_err()
+        .is_conflict());
+    assert!(s
+        .fail_job(j1.id(), "w1", None, "x")
+        .await
+        .unwrap_err()
+        .is_conflict());
+
+    // Retryable failure: not claimable before retry_at.
+    let retry_at = db.clock_now() + 10_000;
+    s.fail_job(j1.id(), "w2", Some(retry_at), "classifier busy")
+        .await
+        .unwrap();
+    let f = s.get_job(j1.id()).await.unwrap().unwrap();
+    assert_eq!((f.state, f.run_at), (JobState::Queued, retry_at));
+    assert_eq!(f.last_error.as_deref(), Some("classifier busy"));
+    assert!(s
+        .claim_job(&["triage"], "w2", lease)
+        .await
+        .unwrap()
+        .is_none());
+    db.clock.advance(Duration::from_secs(11));
+    let c = s
+        .claim_job(&["ingest", "triage"], "w2", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.id, j2.id(), "oldest due first (ingest ran at T0)");
+    s.complete_job(c.id, "w2").await.unwrap();
+    let c = s
+        .claim_job(&["ingest", "triage"], "w2", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((c.id, c.attempts), (j1.id(), 3));
+    s.complete_job(c.id, "w2").await.unwrap();
+    assert_eq!(
+        s.get_job(j1.id()).await.unwrap().unwrap().state,
+        JobState::Done
+    );
+    db.clock.advance(Duration::from_secs(3600));
+    assert!(s
+        .claim_job(&["ingest", "triage"], "w3", lease)
+        .await
+        .unwrap()
+        .is_none());
+    // Re-enqueueing done work is a no-op.
+    assert_eq!(
+        s.enqueue_job("triage", "message:1", &json!({}))
+            .await
+            .unwrap(),
+        InsertOutcome::Duplicate(j1.id())
+    );
+    assert!(s
+        .claim_job(&["triage"], "w3", lease)
+        .await
+        .unwrap()
+        .is_none());
+
+    // Permanent failure stays failed.
+    let j3 = s.enqueue_job("send", "o:1", &json!({})).await.unwrap().id();
+    s.claim_job(&["send"], "w3", lease).await.unwrap().unwrap();
+    s.fail_job(j3, "w3", None, "bad address").await.unwrap();
+    db.clock.advance(Duration::from_secs(24 * 3600));
+    assert!(s.claim_job(&["send"], "w3", lease).await.unwrap().is_none());
+    assert_eq!(
+        s.get_job(j3).await.unwrap().unwrap().state,
+        JobState::Failed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_concurrent_job_claimers_never_share_a_job() {
+    let db = test_store().await;
+    let s = &db.store;
+    const N: usize = 60;
+    for n in 0..N {
+        s.enqueue_job("triage", &format!("message:{n}"), &json!({"n": n}))
+            .await
+            .unwrap();
+    }
+    let mut handles = Vec::new();
+    for w in 0..4 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            let me = format!("w{w}");
+            let mut got = Vec::new();
+            while let Some(job) = s
+                .claim_job(&["triage"], &me, Duration::from_secs(60))
+                .await
+                .unwrap()
+            {
+                // Another claimer that got the same job would fail here.
+                s.complete_job(job.id, &me).await.unwrap();
+                got.push(job.id);
+                tokio::task::yield_now().await;
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    let mut per_worker = Vec::new();
+    for h in handles {
+        let got = h.await.unwrap();
+        per_worker.push(got.len());
+        all.extend(got);
+    }
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(
+        (n, all.len()),
+        (N, N),
+        "each job claimed exactly once: {per_worker:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_mailbox_syncer_at_a_time_and_takeover_after_expiry() {
+    let db = test_store().await;
+    let s = &db.store;
+    let a = mailbox(s, "a").await;
+    let b = mailbox(s, "b").await;
+    let lease = Duration::from_secs(60);
+    assert!(s.try_lease_mailbox_sync(a, "host1", lease).await.unwrap());
+    assert!(
+        !s.try_lease_mailbox_sync(a, "host2", lease).await.unwrap(),
+        "standby"
+    );
+    assert!(
+        s.try_lease_mailbox_sync(b, "host2", lease).await.unwrap(),
+        "other mailbox"
+    );
+    assert!(
+        s.try_lease_mailbox_sync(a, "host1", lease).await.unwrap(),
+        "holder re-leases"
+    );
+
+    db.clock.advance(Duration::from_secs(50));
+    assert!(s.renew_mailbox_sync(a, "host1", lease).await.unwrap());
+    db.clock.advance(Duration::from_secs(50));
+    assert!(
+        !s.try_lease_mailbox_sync(a, "host2", lease).await.unwrap(),
+        "renewed"
+    );
+
+    // host1 dies: after expiry host2 takes over and host1's renewal fails.
+    db.clock.advance(Duration::from_secs(11));
+    assert!(s.try_lease_mailbox_sync(a, "host2", lease).await.unwrap());
+    assert!(!s.renew_mailbox_sync(a, "host1", lease).await.unwrap());
+    s.release_mailbox_sync(a, "host1").await.unwrap();
+    assert!(
+        !s.try_lease_mailbox_sync(a, "host3", lease).await.unwrap(),
+        "not released by a non-holder"
+    );
+    s.release_mailbox_sync(a, "host2").await.unwrap();
+    assert!(
+        s.try_lease_mailbox_sync(a, "host3", lease).await.unwrap(),
+        "released: free at once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_mailbox_leases_have_one_winner() {
+    let db = test_store().await;
+    let s = &db.store;
+    let a = mailbox(s, "a").await;
+    let mut handles = Vec::new();
+    for w in 0..4 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            s.try_lease_mailbox_sync(a, &format!("w{w}"), Duration::from_secs(60))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for h in handles {
+        winners += usize::from(h.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+}
+
+#[tokio::test]
+async fn copy_sqlite_store_to_the_test_backend_keeps_ids_and_audit_chain() {
+    // Source: always SQLite. Target: PostgreSQL when FACTEUR_TEST_PG_URL is set.
+    let dir = tempfile::tempdir().unwrap();
+    let src_url = format!("sqlite:{}", dir.path().join("src.db").display());
+    let clock = Arc::new(ManualClock::new(T0));
+    let src = Store::open(&src_url)
+        .await
+        .unwrap()
+        .with_clock(clock.clone());
+    let sup = user(&src, "sup", Role::Supervisor).await;
+    let agent = user(&src, "agent", Role::Agent).await;
+    // Ids with gaps, so a copy that renumbers would be caught.
+    let _gone = mailbox(&src, "gone").await;
+    let mb = mailbox(&src, "sip-paris").await;
+    src.set_mailbox_access(agent, mb, true, Some(sup))
+        .await
+        .unwrap();
+    src.create_session("tok", agent, "csrf", Duration::from_secs(600))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..450 {
+        let mut m = msg(mb, n);
+        m.raw = [
+            b"Subject: \xe9t\xe9\r\n\r\n".as_slice(),
+            &n.to_le_bytes(),
+            &[0u8, 255],
+        ]
+        .concat();
+        ids.push(src.insert_message(&m).await.unwrap().id());
+    }
+    triage(&src, ids[0], Route::ReadyToValidate, "paiement", 0.91).await;
+    triage(&src, ids[1], Route::ReadyToValidate, "paiement", 0.5).await;
+    let o = src
+        .validate_and_queue(&reply(ids[0], agent, "<r@x>"))
+        .await
+        .unwrap();
+    src.claim_outbox("w1", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    src.mark_outbox_handed_off(o, "w1").await.unwrap();
+    src.create_answer_version(&NewAnswerVersion {
+        answer_id: "a1".into(),
+        title: "Titre".into(),
+        language: "fr".into(),
+        content: "Réponse « type »".into(),
+        valid_from: Some("2025-01-01".into()),
+        valid_until: None,
+        author_id: Some(sup),
+    })
+    .await
+    .unwrap();
+    src.create_model_version("m-1", &json!({"f1": 0.8}), Some(sup))
+        .await
+        .unwrap();
+    src.promote_model("m-1", sup).await.unwrap();
+    src.enqueue_job("triage", "message:2", &json!({"m": 2}))
+        .await
+        .unwrap();
+    src.set_sync_position(mb, "INBOX", 9, 449).await.unwrap();
+    src.try_lease_mailbox_sync(mb, "host1", Duration::from_secs(60))
+        .await
+        .unwrap();
+    src.audit("user:1", "export", "mailbox:2", &json!({"n": 1}))
+        .await
+        .unwrap();
+
+    let db = test_store().await;
+    let report = src.copy_to(&db.store).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert!(report.target_audit.ok);
+    let count = |t: &str| report.tables.iter().find(|c| c.table == t).unwrap().target;
+    assert_eq!(count("messages"), 450);
+    assert_eq!(count("mailboxes"), 2);
+    assert!(count("audit_log") >= 8);
+
+    // Every application table of the live schema is copied.
+    let mut live: Vec<String> = match db.store.backend() {
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            let v = sqlx::query_scalar(
+                "SELECT tablename::TEXT FROM pg_tables WHERE schemaname = 'public'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            v
+        }
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+            let v = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            v
+        }
+    };
+    live.retain(|t| !t.starts_with("_sqlx") && !t.starts_with("sqlite_"));
+    live.sort();
+    let mut copied: Vec<String> = facteur_store::copied_tables()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    copied.sort();
+    assert_eq!(live, copied);
+
+    let t = db.store.clone().with_clock(clock.clone());
+    for &id in [ids[0], ids[449]].iter() {
+        assert_eq!(
+            t.get_message(id).await.unwrap(),
+            src.get_message(id).await.unwrap()
+        );
+        assert_eq!(t.get_raw(id).await.unwrap(), src.get_raw(id).await.unwrap());
+    }
+    assert_eq!(
+        t.get_outbox(o).await.unwrap(),
+        src.get_outbox(o).await.unwrap()
+    );
+    assert_eq!(
+        t.latest_triage(ids[0]).await.unwrap(),
+        src.latest_triage(ids[0]).await.unwrap()
+    );
+    assert_eq!(
+        t.list_audit(0, 1000).await.unwrap(),
+        src.list_audit(0, 1000).await.unwrap()
+    );
+    assert_eq!(
+        t.get_sync_position(mb, "INBOX").await.unwrap(),
+        Some((9, 449))
+    );
+    assert_eq!(t.active_model().await.unwrap().unwrap().id, "m-1");
+    assert_eq!(
+        t.list_users().await.unwrap(),
+        src.list_users().await.unwrap()
+    );
+    assert!(t.get_session("tok").await.unwrap().is_some());
+    assert!(!t
+        .try_lease_mailbox_sync(mb, "host2", Duration::from_secs(1))
+        .await
+        .unwrap());
+
+    // Sequences continue after the copied ids; the chain keeps growing on the target.
+    let next = t.insert_message(&msg(mb, 10_000)).await.unwrap().id();
+    assert_eq!(next, ids[449] + 1);
+    let mb3 = mailbox(&t, "third").await;
+    assert_eq!(mb3, mb + 1);
+    assert!(t.verify_audit().await.unwrap().ok);
+
+    // A non-empty target is refused.
+    assert!(src.copy_to(&t).await.unwrap_err().is_conflict());
 }
