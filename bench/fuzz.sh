@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz facteur-mail's parse_mail target for a bounded time and print how many inputs ran.
+# Fuzz the parse_mail target (parse + clean + detect personal data) for a bounded time and print how many inputs ran.
 # Usage: bench/fuzz.sh [SECONDS]   (default 60). Needs `cargo install cargo-fuzz --locked`.
 # Exit status is non-zero if libFuzzer found a crash (artifact in fuzz/artifacts/).
 set -euo pipefail

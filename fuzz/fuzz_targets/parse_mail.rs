@@ -1,4 +1,4 @@
-//! Hostile bytes through everything that reads raw mail. Crashes here are panics on
+//! Hostile bytes through everything that reads raw mail: parse, clean, detect. Crashes here are panics on
 //! input an attacker controls, so every one is a bug.
 #![no_main]
 
@@ -35,4 +35,19 @@ fuzz_target!(|data: &[u8]| {
     let _ = facteur_mail::split_input(data, "-");
     let _ = facteur_mail::html_to_text(&String::from_utf8_lossy(data));
     let _ = facteur_mail::uuencode::extract(&parsed.body_text);
+
+    // The rest of what triage does to hostile text: clean, read, protect.
+    let cleaned = facteur_text::clean(&parsed.body_text);
+    let body = cleaned.new_text();
+    let _ = facteur_text::detect_language(&body);
+    let _ = facteur_text::extract_fields(&body);
+    let _ = facteur_text::detect_flags(&body);
+    let from = parsed.from.as_ref().and_then(|f| f.name.as_deref());
+    let _ = facteur_text::correspondent(&cleaned, from);
+    let names: Vec<&str> = from.into_iter().collect();
+    let protected = facteur_privacy::Detector::new().pseudonymise_with_names(&body, &names);
+    for span in &protected.spans {
+        assert!(span.start <= span.end && span.end <= body.len());
+        assert!(body.is_char_boundary(span.start) && body.is_char_boundary(span.end));
+    }
 });

@@ -28,6 +28,12 @@ pub struct Config {
     /// Minimum calibrated confidence before a draft is offered.
     #[serde(default = "default_min_confidence")]
     pub min_confidence: f32,
+    /// The standard answers folder (with `taxonomy.toml`).
+    #[serde(default = "default_answers_dir")]
+    pub answers_dir: PathBuf,
+    /// Mark session cookies `Secure` (set it when served behind TLS).
+    #[serde(default)]
+    pub secure_cookies: bool,
     #[serde(default, rename = "mailbox")]
     pub mailboxes: Vec<MailboxConfig>,
 }
@@ -66,6 +72,16 @@ pub struct ImapConfig {
     pub password_file: Option<PathBuf>,
     #[serde(default = "default_folder")]
     pub folder: String,
+    /// What to do on the server once a message is safely stored: `seen` (default),
+    /// `leave`, or `move:FOLDER`.
+    #[serde(default = "default_after_store")]
+    pub after_store: String,
+    /// Larger messages are stored as their header only, with an `oversized` defect.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u32,
+    /// Extra CA certificate (PEM) to trust, e.g. a service's internal CA.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,10 +96,49 @@ pub struct SmtpConfig {
     pub password_env: Option<String>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_after_store() -> String {
+    "seen".to_string()
+}
+fn default_max_message_bytes() -> u32 {
+    25 * 1024 * 1024
+}
+
+/// Resolve a secret named by `password_env` or `password_file`, never stored in
+/// the config itself.
+pub fn resolve_password(
+    mailbox: &str,
+    env: Option<&str>,
+    file: Option<&Path>,
+) -> Result<Option<String>> {
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(v) => Ok(Some(v)),
+            Err(_) => bail!(
+                "mailbox {mailbox:?}: the environment variable {var} (password_env) is not set"
+            ),
+        };
+    }
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "mailbox {mailbox:?}: cannot read the password file {}",
+                path.display()
+            )
+        })?;
+        return Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()));
+    }
+    Ok(None)
 }
 
 fn default_data_dir() -> PathBuf {
     PathBuf::from("./facteur-data")
+}
+fn default_answers_dir() -> PathBuf {
+    PathBuf::from("./answers")
 }
 fn default_listen() -> String {
     "127.0.0.1:8080".to_string()
@@ -107,6 +162,8 @@ impl Default for Config {
             listen: default_listen(),
             language: default_lang(),
             min_confidence: default_min_confidence(),
+            answers_dir: default_answers_dir(),
+            secure_cookies: false,
             mailboxes: Vec::new(),
         }
     }
@@ -196,6 +253,10 @@ impl Config {
         self.model_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("model"))
+    }
+
+    pub fn taxonomy_path(&self) -> PathBuf {
+        self.answers_dir.join("taxonomy.toml")
     }
 
     pub fn database_url(&self) -> String {

@@ -324,7 +324,6 @@ fn base64_encode(bytes: &[u8]) -> String {
 
 /// One demo e-mail, RFC 5322, UTF-8 8bit body.
 pub struct DemoMail {
-    pub message_id: String,
     pub label: Option<String>,
     pub bytes: Vec<u8>,
 }
@@ -357,7 +356,8 @@ pub fn wrap(n: usize, q: &Question, to: &str, rng: &mut Rng) -> DemoMail {
         let e = if female { "e" } else { "" };
         body.push_str(&format!("Je soussigné{e} {first} {last}, "));
     } else {
-        body.push_str(rng.pick(INTROS));
+        let intro = *rng.pick::<&str>(INTROS);
+        body.push_str(intro);
     }
     body.push_str(&q.text);
     if !q.text.ends_with(['?', '.', '!']) {
@@ -371,7 +371,8 @@ pub fn wrap(n: usize, q: &Question, to: &str, rng: &mut Rng) -> DemoMail {
         body.push_str("\nPourriez-vous me répondre rapidement, la date limite approche.\n");
     }
     body.push('\n');
-    body.push_str(rng.pick(CLOSINGS));
+    let closing = *rng.pick::<&str>(CLOSINGS);
+    body.push_str(closing);
     body.push('\n');
     if rng.chance(80) {
         body.push_str(&format!("{first} {last}\n"));
@@ -425,7 +426,6 @@ pub fn wrap(n: usize, q: &Question, to: &str, rng: &mut Rng) -> DemoMail {
     bytes.extend_from_slice(b"\r\n");
     bytes.extend_from_slice(body.replace('\n', "\r\n").as_bytes());
     DemoMail {
-        message_id,
         label: q.label.clone(),
         bytes,
     }

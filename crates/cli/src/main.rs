@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod demo_mail;
 mod progress;
+mod service;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -49,6 +50,29 @@ pub enum Command {
     /// Build a demo service from the shared data: knowledge base, demo model and a demo
     /// mailbox of French messages (marked as demo data).
     Demo(commands::demo::DemoArgs),
+    /// Import mail files (.eml, mbox, Maildir) into a mailbox of the store; each message is triaged on arrival.
+    Import(commands::ingest::ImportArgs),
+    /// Run the mailbox connectors once: IMAP ingest, then send the validated replies of the outbox.
+    Sync(commands::sync::SyncArgs),
+    /// Serve the web app for agents, supervisors and administrators, with the connectors in the background.
+    Serve(commands::serve::ServeArgs),
+    /// The replies validated by agents, with their sending state.
+    Outbox(commands::store_cmds::OutboxArgs),
+    /// Messages in the store.
+    Messages {
+        #[command(subcommand)]
+        command: commands::store_cmds::MessagesCommand,
+    },
+    /// Accounts (agents, supervisors, administrators).
+    User {
+        #[command(subcommand)]
+        command: commands::store_cmds::UserCommand,
+    },
+    /// The append-only audit log.
+    Audit {
+        #[command(subcommand)]
+        command: commands::store_cmds::AuditCommand,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -75,6 +99,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Suggest(a) => commands::suggest::run(&cfg, a),
         Command::Kb(k) => commands::kb::run(&cfg, k.command),
         Command::Demo(a) => commands::demo::run(&cfg, a),
+        Command::Import(a) => commands::ingest::run(&cfg, a),
+        Command::Sync(a) => commands::sync::run(&cfg, a),
+        Command::Serve(a) => commands::serve::run(&cfg, a),
+        Command::Outbox(a) => commands::store_cmds::outbox(&cfg, a),
+        Command::Messages { command } => commands::store_cmds::messages(&cfg, command),
+        Command::User { command } => commands::store_cmds::users(&cfg, command),
+        Command::Audit { command } => commands::store_cmds::audit(&cfg, command),
     }
 }
 

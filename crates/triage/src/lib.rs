@@ -12,21 +12,10 @@ use facteur_core::{
     route, Defect, Language, ParsedMail, PiiKind, Prediction, Route, RoutingPolicy, ScoredLabel,
     Segment,
 };
-use facteur_kb::{DraftContext, DraftOutcome, KnowledgeBase, SearchOptions};
+use facteur_kb::{DraftContext, DraftOutcome, Hit, KnowledgeBase, SearchOptions};
 use facteur_privacy::Detector;
 use facteur_text::{Correspondent, Fields, Flag};
 use serde::Serialize;
-
-/// A knowledge-base passage shown to the agent: why an answer or fiche matched.
-#[derive(Debug, Clone, Serialize)]
-pub struct Passage {
-    pub id: String,
-    pub kind: String,
-    pub title: String,
-    pub url: Option<String>,
-    pub score: f32,
-    pub snippets: Vec<String>,
-}
 
 /// The draft prepared for the agent, never sent without a human validation.
 #[derive(Debug, Clone, Serialize)]
@@ -69,12 +58,22 @@ pub struct Triaged {
     pub attachments: usize,
     pub route: Route,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub passages: Vec<Passage>,
+    /// The knowledge-base documents that matched, with the passages that show why.
+    pub passages: Vec<Hit>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub draft: Option<DraftOut>,
     /// Why there is no draft, when there is none and a knowledge base was consulted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_draft_reason: Option<String>,
+}
+
+/// Per-message settings that override the engine's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// The signature of the mailbox the message arrived in.
+    pub signature: Option<String>,
+    /// A category chosen by an agent: no prediction, the draft follows it.
+    pub category: Option<String>,
 }
 
 /// How deep the pipeline goes for each message.
@@ -139,6 +138,12 @@ impl Engine {
     }
 
     pub fn triage_parsed(&self, origin: &str, parsed: &ParsedMail) -> Triaged {
+        self.triage_with(origin, parsed, &Overrides::default())
+    }
+
+    /// Triage with per-message settings: the mailbox's signature, or a category an
+    /// agent chose (the draft then follows the agent, not the model).
+    pub fn triage_with(&self, origin: &str, parsed: &ParsedMail, over: &Overrides) -> Triaged {
         let cleaned = facteur_text::clean(&parsed.body_text);
         let mut body = cleaned.new_text();
         if body.trim().is_empty() {
@@ -156,6 +161,18 @@ impl Engine {
             known_names.push(n);
         }
         let protected = self.detector.pseudonymise_with_names(&body, &known_names);
+        // The kinds reported cover the whole message (signatures carry phones and
+        // addresses), while the pseudonymised body is the new text models read.
+        let mut pii = protected.kinds();
+        let whole = format!("{}\n{}", parsed.subject, parsed.body_text);
+        pii.extend(
+            self.detector
+                .detect_with_names(&whole, &known_names)
+                .into_iter()
+                .map(|s| s.kind),
+        );
+        pii.sort();
+        pii.dedup();
         let fields = facteur_text::extract_fields(&body);
         let flags = facteur_text::detect_flags(&body);
         // The subject often carries the request on its own ("Demande de délai").
@@ -164,7 +181,18 @@ impl Engine {
         } else {
             format!("{}\n{}", parsed.subject, body)
         };
-        let prediction = self.model.as_ref().map(|m| m.predict(&classify_text));
+        let prediction = match &over.category {
+            Some(c) => Some(Prediction {
+                label: Some(c.clone()),
+                confidence: 1.0,
+                top: vec![ScoredLabel {
+                    label: c.clone(),
+                    probability: 1.0,
+                }],
+                abstained: false,
+            }),
+            None => self.model.as_ref().map(|m| m.predict(&classify_text)),
+        };
         let (category, confidence, abstained, top) = match &prediction {
             Some(Prediction {
                 label,
@@ -185,7 +213,10 @@ impl Engine {
                 nom: correspondent.name.clone(),
                 annee: fields.tax_years.first().map(|y| y.to_string()),
                 reference: fields.references.first().cloned(),
-                signature: self.options.signature.clone(),
+                signature: over
+                    .signature
+                    .clone()
+                    .or_else(|| self.options.signature.clone()),
                 language: language.clone(),
                 ..DraftContext::default()
             };
@@ -203,11 +234,11 @@ impl Engine {
                         passages: hits,
                     } => {
                         has_answer = true;
-                        passages = hits.into_iter().map(passage_of).collect();
+                        passages = hits;
                         draft = Some(DraftOut {
                             answer_id,
                             answer_version,
-                            language: language.code().to_string(),
+                            language: language.clone(),
                             language_fallback,
                             text,
                             unfilled,
@@ -217,7 +248,7 @@ impl Engine {
                         reason,
                         passages: hits,
                     } => {
-                        passages = hits.into_iter().map(passage_of).collect();
+                        passages = hits;
                         no_draft_reason = Some(reason);
                     }
                 }
@@ -229,7 +260,7 @@ impl Engine {
                     ..SearchOptions::default()
                 };
                 if let Ok(hits) = kb.search(&protected.text, &opts) {
-                    passages = hits.into_iter().map(passage_of).collect();
+                    passages = hits;
                 }
             }
             passages.truncate(self.options.passages);
@@ -245,7 +276,11 @@ impl Engine {
         // prediction alone so bulk triage still sorts the queue.
         let answer_known = if self.kb.is_some() { has_answer } else { true };
         let route = route(&self.options.policy, sensitive, conf, answer_known);
-        let from = parsed.from.as_ref().map(|f| f.display()).unwrap_or_default();
+        let from = parsed
+            .from
+            .as_ref()
+            .map(|f| f.display())
+            .unwrap_or_default();
         Triaged {
             origin: origin.to_string(),
             message_id: parsed.message_id.clone(),
@@ -260,7 +295,7 @@ impl Engine {
             confidence,
             abstained,
             top,
-            pii: protected.kinds(),
+            pii,
             flags,
             fields,
             correspondent,
@@ -278,15 +313,4 @@ impl Engine {
 
 fn language_code(l: &Language) -> String {
     l.code().to_string()
-}
-
-fn passage_of(h: facteur_kb::Hit) -> Passage {
-    Passage {
-        id: h.id,
-        kind: h.kind.as_str().to_string(),
-        title: h.title,
-        url: h.url,
-        score: h.score,
-        snippets: h.snippets,
-    }
 }

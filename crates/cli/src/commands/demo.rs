@@ -1,8 +1,10 @@
-use crate::config::Config;
+use crate::config::{Config, MailboxConfig};
 use crate::demo_mail;
 use crate::progress;
+use crate::service::Service;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use facteur_core::workflow::Role;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -24,6 +26,12 @@ pub struct DemoArgs {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Build the demo service but do not serve it.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,7 +81,6 @@ pub fn write_mailbox(
 }
 
 pub fn run(cfg: &Config, a: DemoArgs) -> Result<()> {
-    let _ = cfg;
     match a.command {
         Some(DemoCommand::Mailbox {
             out,
@@ -97,12 +104,103 @@ pub fn run(cfg: &Config, a: DemoArgs) -> Result<()> {
                 Ok(())
             }
         }
-        None => build(&a),
+        None => {
+            let built = build(&a)?;
+            serve_demo(cfg, &a, built)
+        }
     }
 }
 
+/// The demo accounts: (username, display name, role).
+const ACCOUNTS: &[(&str, &str, Role)] = &[
+    ("agent", "Agent Démo", Role::Agent),
+    ("superviseur", "Superviseure Démo", Role::Supervisor),
+    ("admin", "Admin Démo", Role::Admin),
+];
+
+/// Load the demo into the store (mailbox, accounts, messages triaged on arrival)
+/// and serve it.
+fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
+    let mut demo_cfg = cfg.clone();
+    demo_cfg.data_dir = a.data_dir.clone();
+    demo_cfg.database_url = None;
+    demo_cfg.model_dir = None;
+    demo_cfg.answers_dir = a.answers.clone();
+    demo_cfg.mailboxes = vec![MailboxConfig {
+        name: "sip-demo".into(),
+        address: "sip.demo@example.test".into(),
+        signature: Some(
+            "Le service des impôts des particuliers de Démo-sur-Loire\n(données de démonstration)"
+                .into(),
+        ),
+        imap: None,
+        smtp: None,
+    }];
+    super::runtime()?.block_on(async move {
+        let svc = Service::open(&demo_cfg).await?;
+        let mailbox = svc.mailbox_id("sip-demo").await?;
+        let mut passwords = Vec::new();
+        for (user, name, role) in ACCOUNTS {
+            let password = super::store_cmds::random_password();
+            match svc.store.get_user_by_username(user).await? {
+                Some(u) => {
+                    let hash = facteur_web::auth::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    svc.store.set_password_hash(u.id, &hash).await?;
+                }
+                None => {
+                    super::store_cmds::create_user(&svc, user, Some(name), *role, &password, &["sip-demo".to_string()]).await?;
+                }
+            }
+            passwords.push((user.to_string(), role.as_str(), password));
+        }
+        let raws = facteur_mail::read_source(&facteur_mail::MailSource {
+            size: std::fs::metadata(&built.mbox).map(|m| m.len()).unwrap_or(0),
+            path: built.mbox.clone(),
+            kind: facteur_mail::SourceKind::Mbox,
+        })?;
+        let pb = progress::bar(raws.len() as u64, "import");
+        let hook = crate::service::TriageHook(svc.clone());
+        let mut report = facteur_connect::SyncReport::default();
+        for chunk in raws.chunks(50) {
+            let r = facteur_connect::import_raw(&svc.store, mailbox, chunk.to_vec(), &hook).await;
+            report.stored += r.stored;
+            report.duplicates_skipped += r.duplicates_skipped;
+            pb.inc(chunk.len() as u64);
+        }
+        pb.finish_and_clear();
+        let summary = serde_json::json!({
+            "data_dir": a.data_dir.display().to_string(),
+            "url": format!("http://{}", a.listen),
+            "stored": report.stored,
+            "already_there": report.duplicates_skipped,
+            "accounts": passwords.iter().map(|(u, r, p)| serde_json::json!({"username": u, "role": r, "password": p})).collect::<Vec<_>>(),
+            "demo_eval": built.eval,
+        });
+        if a.json {
+            super::print_json(&summary)?;
+        } else {
+            println!("Démo Facteur prête dans {} ({} messages importés, {} déjà présents).", a.data_dir.display(), report.stored, report.duplicates_skipped);
+            println!("Comptes de démonstration (mots de passe affichés une seule fois) :");
+            for (u, r, p) in &passwords {
+                println!("  {u:<12} ({r:<10}) {p}");
+            }
+            println!("Ouvrez http://{}/login", a.listen);
+        }
+        if a.no_serve {
+            return Ok(());
+        }
+        super::serve::serve_service(&demo_cfg, svc, &a.listen, false).await
+    })
+}
+
+/// What `build` made.
+struct Built {
+    mbox: PathBuf,
+    eval: serde_json::Value,
+}
+
 /// Build the whole demo: knowledge base, model, mailbox.
-fn build(a: &DemoArgs) -> Result<()> {
+fn build(a: &DemoArgs) -> Result<Built> {
     let shared_dir = shared(a.shared_data.clone())?;
     let dir = &a.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -158,36 +256,14 @@ fn build(a: &DemoArgs) -> Result<()> {
         None
     };
     pb.finish_and_clear();
-    let summary = serde_json::json!({
-        "data_dir": dir.display().to_string(),
-        "mailbox": mbox.display().to_string(),
-        "messages": a.count,
-        "answers_rejected": errors.len(),
-        "model": model_dir.display().to_string(),
-        "demo_eval": report.as_ref().map(|r| serde_json::json!({"macro_f1": r.macro_f1, "accuracy": r.accuracy, "examples": r.examples})),
-    });
-    if a.json {
-        super::print_json(&summary)?;
-    } else {
-        println!("Démo prête dans {}", dir.display());
-        println!(
-            "  boîte de démonstration : {} ({} messages)",
-            mbox.display(),
-            a.count
-        );
-        println!("  modèle de démonstration : {}", model_dir.display());
-        if let Some(r) = &report {
-            println!(
-                "  évaluation fixe : macro-F1 {:.3}, exactitude {:.3} sur {} exemples",
-                r.macro_f1, r.accuracy, r.examples
-            );
+    let eval = match &report {
+        Some(r) => {
+            serde_json::json!({"macro_f1": r.macro_f1, "accuracy": r.accuracy, "examples": r.examples})
         }
-        println!(
-            "Essayez : facteur triage --model {} --data-dir {} {}",
-            model_dir.display(),
-            dir.display(),
-            mbox.display()
-        );
+        None => serde_json::Value::Null,
+    };
+    if errors.is_empty() {
+        tracing::info!("demo answers all valid");
     }
-    Ok(())
+    Ok(Built { mbox, eval })
 }

@@ -165,13 +165,13 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                 println!(
                     "{:>2}. [{}] {} ({}) score {:.2}",
                     i + 1,
-                    h.kind.as_str(),
+                    kind_name(h.kind),
                     h.title,
                     h.id,
                     h.score
                 );
-                for s in &h.snippets {
-                    println!("      … {s} …");
+                for p in &h.passages {
+                    println!("      … {} …", p.text);
                 }
             }
             Ok(())
@@ -201,7 +201,13 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
             json,
         } => {
             let tax = taxonomy.or_else(|| find_taxonomy(&dir));
-            let (answers, errors) = facteur_kb::answers::check_dir(&dir, tax.as_deref())?;
+            let taxonomy = match tax.as_deref() {
+                Some(t) => Some(facteur_kb::answers::Taxonomy::load(t)?),
+                None => None,
+            };
+            let (good, errors) =
+                facteur_kb::answers::load_dir(&dir, taxonomy.as_ref(), facteur_kb::Date::today())?;
+            let answers = good.len();
             let errs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
             if json {
                 super::print_json(&serde_json::json!({"valid": answers, "errors": errs}))?;
@@ -216,5 +222,13 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// The kind as users read it.
+pub fn kind_name(k: facteur_kb::DocKind) -> &'static str {
+    match k {
+        facteur_kb::DocKind::Fiche => "fiche",
+        facteur_kb::DocKind::Answer => "réponse type",
     }
 }

@@ -2,8 +2,12 @@
 
 pub mod demo;
 pub mod eval;
+pub mod ingest;
 pub mod kb;
+pub mod serve;
+pub mod store_cmds;
 pub mod suggest;
+pub mod sync;
 pub mod train;
 pub mod triage;
 
@@ -25,4 +29,12 @@ pub fn load_model(dir: &Path) -> Result<facteur_classify::Model> {
 pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     println!("{}", serde_json::to_string(v)?);
     Ok(())
+}
+
+/// The async runtime for commands that talk to the store or the network.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }

@@ -68,9 +68,15 @@ pub fn run(cfg: &Config, a: SuggestArgs) -> Result<()> {
         println!("Données personnelles : {:?}", t.pii);
     }
     for p in &t.passages {
-        println!("\n[{}] {} ({}) score {:.2}", p.kind, p.title, p.id, p.score);
-        for s in &p.snippets {
-            println!("    … {s} …");
+        println!(
+            "\n[{}] {} ({}) score {:.2}",
+            super::kb::kind_name(p.kind),
+            p.title,
+            p.id,
+            p.score
+        );
+        for s in &p.passages {
+            println!("    … {} …", s.text);
         }
     }
     match &t.draft {

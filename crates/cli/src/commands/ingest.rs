@@ -1,0 +1,62 @@
+//! `facteur import`: mail files into a mailbox of the store, triaged on the way.
+
+use crate::config::Config;
+use crate::progress;
+use crate::service::{Service, TriageHook};
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The mailbox to import into (declared in the config, or created by an admin).
+    #[arg(long, value_name = "NAME")]
+    pub mailbox: String,
+    /// .eml files, mbox files, Maildir folders or directories (walked recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// End with one JSON summary {"fetched","stored","duplicates_skipped","defects","errors"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
+    super::runtime()?.block_on(async {
+        let svc = Service::open(cfg).await?;
+        let mailbox_id = svc.mailbox_id(&a.mailbox).await?;
+        svc.triage_pending().await?;
+        let sources = facteur_mail::discover(&a.paths)?;
+        let total: u64 = sources.iter().map(|s| s.size).sum();
+        let pb = progress::bytes_bar(total, "import");
+        let hook = TriageHook(svc.clone());
+        let mut summary = facteur_connect::SyncReport::default();
+        for src in &sources {
+            let messages = facteur_mail::read_source(src)
+                .with_context(|| format!("cannot read {}", src.path.display()))?;
+            let r = facteur_connect::import_raw(&svc.store, mailbox_id, messages, &hook).await;
+            summary.fetched += r.fetched;
+            summary.stored += r.stored;
+            summary.duplicates_skipped += r.duplicates_skipped;
+            summary.defects += r.defects;
+            summary.errors.extend(r.errors);
+            pb.inc(src.size);
+        }
+        pb.finish_and_clear();
+        if a.json {
+            super::print_json(&summary)?;
+        } else {
+            println!(
+                "{} read, {} stored, {} already there, {} with defects, {} errors",
+                summary.fetched,
+                summary.stored,
+                summary.duplicates_skipped,
+                summary.defects,
+                summary.errors.len()
+            );
+            for e in &summary.errors {
+                eprintln!("error: {e}");
+            }
+        }
+        Ok(())
+    })
+}

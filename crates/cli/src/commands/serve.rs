@@ -1,0 +1,86 @@
+//! `facteur serve`: the web app plus the background work (triage of what is pending,
+//! the mailbox connectors and the SMTP outbox) in one process.
+
+use crate::config::Config;
+use crate::service::{Service, WebRetriage};
+use anyhow::{Context, Result};
+use clap::Args;
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (default: `listen` in the config, 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Serve the web app only: no IMAP sync and no SMTP sending from this process.
+    #[arg(long)]
+    pub no_connectors: bool,
+}
+
+/// Load the taxonomy the web app offers for category corrections.
+pub fn taxonomy(cfg: &Config) -> Result<facteur_kb::answers::Taxonomy> {
+    let path = cfg.taxonomy_path();
+    if path.is_file() {
+        facteur_kb::answers::Taxonomy::load(&path)
+            .with_context(|| format!("cannot load the taxonomy {}", path.display()))
+    } else {
+        tracing::warn!(path = %path.display(), "no taxonomy file: category corrections offer no choice");
+        Ok(facteur_kb::answers::Taxonomy::default())
+    }
+}
+
+pub fn web_config(cfg: &Config) -> facteur_web::WebConfig {
+    facteur_web::WebConfig {
+        secure_cookies: cfg.secure_cookies,
+        default_lang: if cfg.language == "en" {
+            facteur_web::Lang::En
+        } else {
+            facteur_web::Lang::Fr
+        },
+        ..facteur_web::WebConfig::default()
+    }
+}
+
+pub fn run(cfg: &Config, a: ServeArgs) -> Result<()> {
+    let listen = a.listen.clone().unwrap_or_else(|| cfg.listen.clone());
+    super::runtime()?.block_on(async move {
+        let svc = Service::open(cfg).await?;
+        serve_service(cfg, svc, &listen, !a.no_connectors).await
+    })
+}
+
+/// Serve an opened service until Ctrl-C.
+pub async fn serve_service(
+    cfg: &Config,
+    svc: Arc<Service>,
+    listen: &str,
+    connectors: bool,
+) -> Result<()> {
+    let pending = svc.triage_pending().await?;
+    if pending > 0 {
+        tracing::info!(pending, "triaged messages left untriaged by a previous run");
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    if connectors {
+        tasks.extend(
+            crate::commands::sync::spawn_connectors(cfg, svc.clone(), stop_rx.clone()).await?,
+        );
+    }
+    let state = facteur_web::AppState::new(svc.store.clone(), taxonomy(cfg)?, web_config(cfg))
+        .with_triage(Arc::new(WebRetriage(svc.clone())));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}: is another process using it? Choose another with --listen"))?;
+    eprintln!("Facteur écoute sur http://{listen}  (Ctrl-C pour arrêter)");
+    let server = facteur_web::serve(listener, state);
+    tokio::select! {
+        r = server => r.context("the web server stopped")?,
+        _ = tokio::signal::ctrl_c() => eprintln!("arrêt demandé"),
+    }
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! Commands that read or administer the store: messages count, outbox, users, audit.
+
+use crate::config::Config;
+use crate::service::Service;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use facteur_core::workflow::{OutboxState, Role};
+
+#[derive(Subcommand, Debug)]
+pub enum MessagesCommand {
+    /// Count the messages in the store: {"count": N}.
+    Count {
+        #[arg(long, value_name = "NAME")]
+        mailbox: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct OutboxArgs {
+    /// Print the outbox as JSON lines, one reply each, with its state.
+    #[arg(long)]
+    pub json: bool,
+    /// Only replies in this state (queued, sending, sent, failed).
+    #[arg(long)]
+    pub state: Option<String>,
+    #[arg(long, default_value_t = 200)]
+    pub limit: u32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account. The password is read from standard input (one line), or
+    /// generated and printed once with --generate-password.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// agent, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// Mailboxes an agent may open (by name; repeat or comma-separate).
+        #[arg(long, value_delimiter = ',')]
+        mailbox: Vec<String>,
+        #[arg(long)]
+        generate_password: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Recompute the hash chain of the audit log and report the first tampered row.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn messages(cfg: &Config, cmd: MessagesCommand) -> Result<()> {
+    let MessagesCommand::Count { mailbox, json } = cmd;
+    super::runtime()?.block_on(async {
+        let svc = Service::open(cfg).await?;
+        let id = match &mailbox {
+            Some(name) => Some(svc.mailbox_id(name).await?),
+            None => None,
+        };
+        let count = svc.store.count_messages(id).await?;
+        if json {
+            super::print_json(&serde_json::json!({ "count": count }))
+        } else {
+            println!("{count}");
+            Ok(())
+        }
+    })
+}
+
+pub fn outbox(cfg: &Config, a: OutboxArgs) -> Result<()> {
+    let wanted = match a.state.as_deref() {
+        None => None,
+        Some(s) => Some(OutboxState::parse(s).with_context(|| {
+            format!("unknown state {s:?}: use queued, sending, sent or failed")
+        })?),
+    };
+    super::runtime()?.block_on(async {
+        let svc = Service::open(cfg).await?;
+        let items = svc.store.list_outbox(None, a.limit).await?;
+        for item in items.iter().filter(|i| wanted.is_none_or(|w| i.state == w)) {
+            if a.json {
+                super::print_json(&serde_json::json!({
+                    "id": item.id,
+                    "message": item.message_id,
+                    "reply_message_id": item.reply_message_id,
+                    "to": item.to_address,
+                    "subject": item.subject,
+                    "state": item.state.as_str(),
+                    "attempts": item.attempts,
+                    "last_error": item.last_error,
+                    "validated_by": item.validated_by_name,
+                    "sent_at": item.sent_at,
+                }))?;
+            } else {
+                println!(
+                    "{:>6}  {:<8} {:<3} {}  ({})",
+                    item.id,
+                    item.state.as_str(),
+                    item.attempts,
+                    item.subject,
+                    item.validated_by_name
+                );
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
+    super::runtime()?.block_on(async {
+        let svc = Service::open(cfg).await?;
+        match cmd {
+            UserCommand::Add {
+                username,
+                display_name,
+                role,
+                mailbox,
+                generate_password,
+                json,
+            } => {
+                let role = Role::parse(&role)
+                    .with_context(|| format!("unknown role {role:?}: use agent, supervisor or admin"))?;
+                let password = if generate_password {
+                    random_password()
+                } else {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).context("cannot read the password on standard input")?;
+                    let p = line.trim_end_matches(['\r', '\n']).to_string();
+                    if p.chars().count() < 12 {
+                        bail!("the password must have at least 12 characters");
+                    }
+                    p
+                };
+                let id = create_user(&svc, &username, display_name.as_deref(), role, &password, &mailbox).await?;
+                if json {
+                    let mut v = serde_json::json!({"id": id, "username": username, "role": role.as_str()});
+                    if generate_password {
+                        v["password"] = serde_json::json!(password);
+                    }
+                    super::print_json(&v)?;
+                } else {
+                    println!("account {username} created ({})", role.as_str());
+                    if generate_password {
+                        println!("password (shown once): {password}");
+                    }
+                }
+                Ok(())
+            }
+            UserCommand::List { json } => {
+                for u in svc.store.list_users().await? {
+                    if json {
+                        super::print_json(&serde_json::json!({"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role.as_str(), "active": u.active}))?;
+                    } else {
+                        println!("{:>4} {:<20} {:<10} {}", u.id, u.username, u.role.as_str(), if u.active { "" } else { "(inactive)" });
+                    }
+                }
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Create an account with an argon2 hash and its mailbox access.
+pub async fn create_user(
+    svc: &Service,
+    username: &str,
+    display_name: Option<&str>,
+    role: Role,
+    password: &str,
+    mailboxes: &[String],
+) -> Result<i64> {
+    let hash = facteur_web::auth::hash_password(password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let id = svc
+        .store
+        .create_user(
+            &facteur_store::NewUser {
+                username: username.to_string(),
+                display_name: display_name.unwrap_or(username).to_string(),
+                password_hash: hash,
+                role,
+            },
+            None,
+        )
+        .await
+        .with_context(|| format!("cannot create the account {username:?}"))?;
+    for m in mailboxes {
+        let mailbox_id = svc.mailbox_id(m).await?;
+        svc.store
+            .set_mailbox_access(id, mailbox_id, true, None)
+            .await?;
+    }
+    Ok(id)
+}
+
+/// A password to print once: 20 characters drawn without bias (rejection sampling)
+/// from the 256-bit random token, in an alphabet without look-alike characters.
+pub fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let limit = (256 / ALPHABET.len() * ALPHABET.len()) as u8;
+    let mut out = String::with_capacity(20);
+    while out.len() < 20 {
+        let token = facteur_web::auth::random_token();
+        for pair in token.as_bytes().chunks(2) {
+            let b = std::str::from_utf8(pair)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .unwrap_or(255);
+            if b < limit && out.len() < 20 {
+                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
+            }
+        }
+    }
+    out
+}
+
+pub fn audit(cfg: &Config, cmd: AuditCommand) -> Result<()> {
+    let AuditCommand::Verify { json } = cmd;
+    super::runtime()?.block_on(async {
+        let svc = Service::open(cfg).await?;
+        let report = svc.store.verify_audit().await?;
+        if json {
+            super::print_json(&report)?;
+        } else if report.ok {
+            println!(
+                "audit log intact: {} rows, hash chain verified",
+                report.rows
+            );
+        } else {
+            println!(
+                "AUDIT LOG TAMPERED: the chain breaks at row {:?} ({} rows checked)",
+                report.first_bad_seq, report.rows
+            );
+        }
+        if !report.ok {
+            std::process::exit(4);
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,173 @@
+//! `facteur sync`: run the mailbox connectors once (IMAP ingest, then the SMTP
+//! outbox). `facteur serve` runs the same connectors continuously.
+
+use crate::config::{resolve_password, Config, MailboxConfig, TlsMode};
+use crate::service::{Service, TriageHook};
+use anyhow::{bail, Result};
+use clap::Args;
+use facteur_connect::{AfterStore, ImapConfig, ImapIngest, Sender, SmtpConfig, SyncReport};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// Only this mailbox (default: every mailbox with an [mailbox.imap] or [mailbox.smtp] section).
+    #[arg(long, value_name = "NAME")]
+    pub mailbox: Option<String>,
+    /// Skip sending the validated replies of the outbox.
+    #[arg(long)]
+    pub no_send: bool,
+    /// End with one JSON summary {"fetched","stored","duplicates_skipped","defects","errors", "sent", …}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn tls(t: TlsMode) -> facteur_connect::TlsMode {
+    match t {
+        TlsMode::None => facteur_connect::TlsMode::None,
+        TlsMode::Starttls => facteur_connect::TlsMode::Starttls,
+        TlsMode::Tls => facteur_connect::TlsMode::Tls,
+    }
+}
+
+pub fn imap_config(b: &MailboxConfig) -> Result<Option<ImapConfig>> {
+    let Some(i) = &b.imap else { return Ok(None) };
+    let password = resolve_password(
+        &b.name,
+        i.password_env.as_deref(),
+        i.password_file.as_deref(),
+    )?
+    .unwrap_or_default();
+    let mut c = ImapConfig::new(&b.name, &i.host, i.port, &i.user, &password);
+    c.tls = tls(i.tls);
+    c.folder = i.folder.clone();
+    c.max_message_bytes = i.max_message_bytes;
+    c.ca_file = i.ca_file.clone();
+    c.after_store = match i.after_store.as_str() {
+        "seen" => AfterStore::FlagSeen,
+        "leave" => AfterStore::Leave,
+        other => match other.strip_prefix("move:") {
+            Some(folder) if !folder.is_empty() => AfterStore::Move(folder.to_string()),
+            _ => bail!(
+                "mailbox {:?}: after_store = {other:?}: use \"seen\", \"leave\" or \"move:FOLDER\"",
+                b.name
+            ),
+        },
+    };
+    Ok(Some(c))
+}
+
+pub fn smtp_config(b: &MailboxConfig) -> Result<Option<SmtpConfig>> {
+    let Some(s) = &b.smtp else { return Ok(None) };
+    let mut c = SmtpConfig::new(&s.host, s.port);
+    c.tls = tls(s.tls);
+    c.user = s.user.clone();
+    c.password = resolve_password(
+        &b.name,
+        s.password_env.as_deref(),
+        s.password_file.as_deref(),
+    )?;
+    c.ca_file = s.ca_file.clone();
+    Ok(Some(c))
+}
+
+fn worker_id() -> String {
+    format!("{}-{}", hostname(), std::process::id())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "facteur".into())
+}
+
+pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
+    super::runtime()?.block_on(async {
+        let svc = Service::open(cfg).await?;
+        svc.triage_pending().await?;
+        let boxes: Vec<&MailboxConfig> = cfg
+            .mailboxes
+            .iter()
+            .filter(|b| a.mailbox.as_deref().is_none_or(|n| n == b.name))
+            .collect();
+        if boxes.is_empty() {
+            bail!("no mailbox to sync: declare [[mailbox]] sections with [mailbox.imap] in the config");
+        }
+        let hook: facteur_connect::SharedHook = Arc::new(TriageHook(svc.clone()));
+        let mut total = SyncReport::default();
+        let mut sent = serde_json::Map::new();
+        for b in &boxes {
+            let mailbox_id = svc.mailbox_id(&b.name).await?;
+            if let Some(c) = imap_config(b)? {
+                let mut ingest = ImapIngest::new(svc.store.clone(), mailbox_id, c)
+                    .with_hook(hook.clone());
+                let r = ingest.sync_once().await;
+                total.fetched += r.fetched;
+                total.stored += r.stored;
+                total.duplicates_skipped += r.duplicates_skipped;
+                total.defects += r.defects;
+                total.errors.extend(r.errors);
+            }
+        }
+        let mut sent_total = 0usize;
+        if !a.no_send {
+            // One sender drains the whole outbox: the outbox rows carry their mailbox,
+            // and the first mailbox with SMTP settings is the relay.
+            if let Some(c) = boxes.iter().find_map(|b| smtp_config(b).transpose()) {
+                let sender = Sender::new(svc.store.clone(), c?, worker_id());
+                let r = sender.drain().await;
+                sent_total = r.sent as usize;
+                sent.insert("report".into(), serde_json::to_value(&r)?);
+                total.errors.extend(r.errors.clone());
+            }
+        }
+        if a.json {
+            let mut v = serde_json::to_value(&total)?;
+            v["sent"] = serde_json::json!(sent_total);
+            if let Some(r) = sent.get("report") {
+                v["send_report"] = r.clone();
+            }
+            super::print_json(&v)?;
+        } else {
+            println!(
+                "{} fetched, {} stored, {} already there, {} with defects, {} sent, {} errors",
+                total.fetched, total.stored, total.duplicates_skipped, total.defects, sent_total, total.errors.len()
+            );
+            for e in &total.errors {
+                eprintln!("error: {e}");
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Start the long-running connectors of every configured mailbox.
+pub async fn spawn_connectors(
+    cfg: &Config,
+    svc: Arc<Service>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let hook: facteur_connect::SharedHook = Arc::new(TriageHook(svc.clone()));
+    let mut tasks = Vec::new();
+    let mut relay = None;
+    for b in &cfg.mailboxes {
+        let mailbox_id = svc.mailbox_id(&b.name).await?;
+        if let Some(c) = imap_config(b)? {
+            let mut ingest =
+                ImapIngest::new(svc.store.clone(), mailbox_id, c).with_hook(hook.clone());
+            let stop = stop.clone();
+            tasks.push(tokio::spawn(async move { ingest.run(stop).await }));
+        }
+        if relay.is_none() {
+            relay = smtp_config(b)?;
+        }
+    }
+    if let Some(c) = relay {
+        let sender = Sender::new(svc.store.clone(), c, worker_id());
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            sender.run(Duration::from_secs(5), stop).await
+        }));
+    }
+    Ok(tasks)
+}

@@ -1,0 +1,336 @@
+//! The running service: the store, the triage engine and the glue between them.
+//!
+//! Every entry point that stores mail (`import`, `sync`, `serve`, `demo`) goes through
+//! [`Service`], so a message is triaged the same way whichever door it came through,
+//! and triage runs right after the message is safely stored — the draft is ready when
+//! the agent opens it. A crash between "stored" and "triaged" loses nothing: messages
+//! left in state `new` are triaged again by [`Service::triage_pending`] at start-up.
+
+use crate::config::{Config, MailboxConfig};
+use anyhow::{Context, Result};
+use facteur_connect::{IngestHook, StoredMessage};
+use facteur_core::{workflow::MessageState, ParsedMail, RoutingPolicy};
+use facteur_store::{NewMailbox, NewTriage, QueuePage, QueueQuery, QueueSort, Store};
+use facteur_triage::{Engine, Overrides, TriageOptions, Triaged};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub struct Service {
+    pub store: Store,
+    pub engine: Arc<Engine>,
+    /// Model version label recorded with each triage (the model file's creation
+    /// time and data hash), so feedback can say which model suggested what.
+    pub model_version: Option<String>,
+    signatures: std::sync::RwLock<HashMap<i64, String>>,
+}
+
+impl Service {
+    /// Open the store named by the config (running migrations) and load the engine:
+    /// the model of the configured model dir and the knowledge base of the data dir,
+    /// each when present.
+    pub async fn open(cfg: &Config) -> Result<Arc<Service>> {
+        std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                cfg.data_dir.display()
+            )
+        })?;
+        let url = cfg.database_url();
+        let store = Store::open(&url).await.with_context(|| {
+            format!(
+                "cannot open the database {}: check database_url in the config or FACTEUR_DATABASE_URL",
+                redact_url(&url)
+            )
+        })?;
+        let model_dir = cfg.model_dir();
+        let model = if model_dir.join("model.bin").is_file() {
+            Some(crate::commands::load_model(&model_dir)?)
+        } else {
+            tracing::warn!("no model in the model dir: messages are stored but not classified");
+            None
+        };
+        let model_version = model.as_ref().map(|m| {
+            let meta = m.meta();
+            let hash: String = meta.training_sha256.chars().take(12).collect();
+            format!("model-{}-{hash}", meta.created_at)
+        });
+        let kb_dir = cfg.data_dir.join("kb");
+        let kb = if kb_dir.is_dir() {
+            Some(
+                facteur_kb::KnowledgeBase::open(&cfg.data_dir).with_context(|| {
+                    format!(
+                        "cannot open the knowledge base in {}",
+                        cfg.data_dir.display()
+                    )
+                })?,
+            )
+        } else {
+            None
+        };
+        let options = TriageOptions {
+            policy: RoutingPolicy {
+                min_confidence: cfg.min_confidence,
+                ..RoutingPolicy::default()
+            },
+            passages: 5,
+            snippets: true,
+            draft: true,
+            signature: None,
+        };
+        let svc = Arc::new(Service {
+            store,
+            engine: Arc::new(Engine::new(model, kb, options)),
+            model_version,
+            signatures: Default::default(),
+        });
+        svc.ensure_mailboxes(&cfg.mailboxes).await?;
+        Ok(svc)
+    }
+
+    /// Create the mailboxes the config declares (by name), and remember each one's
+    /// signature for drafting.
+    pub async fn ensure_mailboxes(&self, boxes: &[MailboxConfig]) -> Result<HashMap<String, i64>> {
+        let mut ids = HashMap::new();
+        for b in boxes {
+            let id = self
+                .ensure_mailbox(&b.name, &b.address, b.signature.as_deref())
+                .await?;
+            ids.insert(b.name.clone(), id);
+        }
+        Ok(ids)
+    }
+
+    pub async fn ensure_mailbox(
+        &self,
+        name: &str,
+        address: &str,
+        signature: Option<&str>,
+    ) -> Result<i64> {
+        let existing = self.store.get_mailbox_by_name(name).await?;
+        let (id, sig) = match existing {
+            Some(m) => (m.id, m.signature),
+            None => {
+                let sig = signature.map(str::to_string).unwrap_or_else(|| {
+                    format!("Le service des impôts des particuliers\n{address}")
+                });
+                let id = self
+                    .store
+                    .create_mailbox(
+                        &NewMailbox {
+                            name: name.to_string(),
+                            address: address.to_string(),
+                            signature: sig.clone(),
+                            settings: serde_json::json!({}),
+                        },
+                        None,
+                    )
+                    .await
+                    .with_context(|| format!("cannot create the mailbox {name:?}"))?;
+                (id, sig)
+            }
+        };
+        if let Ok(mut s) = self.signatures.write() {
+            s.insert(id, sig);
+        }
+        Ok(id)
+    }
+
+    pub async fn mailbox_id(&self, name: &str) -> Result<i64> {
+        match self.store.get_mailbox_by_name(name).await? {
+            Some(m) => {
+                if let Ok(mut s) = self.signatures.write() {
+                    s.insert(m.id, m.signature.clone());
+                }
+                Ok(m.id)
+            }
+            None => anyhow::bail!(
+                "no mailbox named {name:?}: declare it in the config ([[mailbox]] name = {name:?}) or create it in the admin pages"
+            ),
+        }
+    }
+
+    fn signature_of(&self, mailbox_id: i64) -> Option<String> {
+        self.signatures
+            .read()
+            .ok()
+            .and_then(|s| s.get(&mailbox_id).cloned())
+    }
+
+    /// Triage a stored message and record the result (state, draft, passages).
+    pub async fn triage_stored(
+        &self,
+        id: i64,
+        mailbox_id: i64,
+        mail: &ParsedMail,
+        category: Option<String>,
+    ) -> Result<Triaged> {
+        if self.signature_of(mailbox_id).is_none() {
+            if let Some(m) = self.store.get_mailbox(mailbox_id).await? {
+                if let Ok(mut s) = self.signatures.write() {
+                    s.insert(m.id, m.signature);
+                }
+            }
+        }
+        let over = Overrides {
+            signature: self.signature_of(mailbox_id),
+            category,
+        };
+        let engine = self.engine.clone();
+        let mail = mail.clone();
+        let t = tokio::task::spawn_blocking(move || engine.triage_with("store", &mail, &over))
+            .await
+            .context("the triage task stopped")?;
+        let draft = t.draft.as_ref();
+        self.store
+            .record_triage(&NewTriage {
+                message_id: id,
+                model_version: self.model_version.clone(),
+                category: t.category.clone(),
+                confidence: if t.top.is_empty() {
+                    None
+                } else {
+                    Some(t.confidence)
+                },
+                route: t.route,
+                answer_id: draft.map(|d| d.answer_id.clone()),
+                answer_version: draft.map(|d| i64::from(d.answer_version)),
+                draft_text: draft.map(|d| d.text.clone()),
+                passages: serde_json::to_value(&t.passages).unwrap_or_default(),
+                language: Some(t.language.clone()),
+                pseudonymised_text: Some(t.body_pseudonymised.clone()),
+                pii_kinds: t.pii.clone(),
+                flags: t
+                    .flags
+                    .iter()
+                    .filter_map(|f| serde_json::to_value(f).ok())
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+            })
+            .await
+            .with_context(|| format!("cannot record the triage of message {id}"))?;
+        Ok(t)
+    }
+
+    /// Re-triage from the stored raw bytes (after a restart, or after an agent
+    /// corrected the category).
+    pub async fn retriage(&self, id: i64, category: Option<String>) -> Result<Triaged> {
+        let msg = self
+            .store
+            .get_message(id)
+            .await?
+            .with_context(|| format!("message {id} does not exist"))?;
+        let raw = self.store.get_raw(id).await?.unwrap_or_default();
+        let parsed = facteur_mail::parse_message(&raw);
+        self.triage_stored(id, msg.mailbox_id, &parsed, category)
+            .await
+    }
+
+    /// Triage every message still in state `new` (stored but never triaged, e.g.
+    /// because the process stopped in between).
+    pub async fn triage_pending(&self) -> Result<usize> {
+        let mut done = 0;
+        loop {
+            let rows = self
+                .store
+                .list_queue(&QueueQuery {
+                    mailbox_ids: None,
+                    states: vec![MessageState::New],
+                    category: None,
+                    assigned_to: None,
+                    sort: QueueSort::Age,
+                    page: QueuePage::First,
+                    limit: 200,
+                })
+                .await?;
+            if rows.is_empty() {
+                return Ok(done);
+            }
+            for r in rows {
+                if let Err(e) = self.retriage(r.id, None).await {
+                    // Leave it for the next pass rather than loop on it forever.
+                    tracing::warn!(message = r.id, error = %format!("{e:#}"), "triage failed");
+                    return Ok(done);
+                }
+                done += 1;
+            }
+        }
+    }
+}
+
+/// The ingest hook: triage right after the message is stored, before it is flagged
+/// on the server. A triage failure is logged and left to `triage_pending`.
+pub struct TriageHook(pub Arc<Service>);
+
+impl IngestHook for TriageHook {
+    fn on_stored<'a>(
+        &'a self,
+        msg: &'a StoredMessage,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            if let Err(e) = self
+                .0
+                .triage_stored(msg.id, msg.mailbox_id, &msg.mail, None)
+                .await
+            {
+                tracing::warn!(message = msg.id, error = %format!("{e:#}"), "triage after ingest failed");
+            }
+        })
+    }
+}
+
+/// The web app's retriage hook: after a category correction, the draft follows the
+/// agent's category.
+pub struct WebRetriage(pub Arc<Service>);
+
+impl facteur_web::Retriage for WebRetriage {
+    fn retriage<'a>(
+        &'a self,
+        message_id: i64,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let category = self
+                .0
+                .store
+                .get_message(message_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .and_then(|m| m.category);
+            self.0
+                .retriage(message_id, category)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+}
+
+/// Never print a database password.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_appear_in_printed_urls() {
+        assert_eq!(
+            redact_url("postgres://facteur:s3cret@db:5432/f"),
+            "postgres://facteur:***@db:5432/f"
+        );
+        assert_eq!(redact_url("sqlite:./x.db"), "sqlite:./x.db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,361 @@
+//! The `facteur` binary as users and scripts call it: the CLI contract of PRODUCT.md
+//! (train, eval, triage, kb, suggest, demo), on the shared data and real mail.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_facteur"));
+    // Never pick up a developer's config or model by accident.
+    c.env_remove("FACTEUR_CONFIG")
+        .env_remove("FACTEUR_DATA_DIR")
+        .env_remove("FACTEUR_MODEL_DIR")
+        .current_dir(std::env::temp_dir());
+    c
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn shared() -> PathBuf {
+    std::env::var_os("FACTEUR_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("facteur runs");
+    assert!(
+        out.status.success(),
+        "facteur failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Every file of the MIME robustness corpus goes through triage: exit 0, one JSON line
+/// per message, the contract's fields present, text valid UTF-8 (guaranteed by JSON).
+#[test]
+fn triage_reads_the_whole_mime_corpus_without_failing() {
+    let corpus = shared().join("email-mime-corpus");
+    let out = run(bin().args(["triage", "--json"]).arg(&corpus));
+    let lines = json_lines(&out);
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![corpus.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() >= 102, "corpus has {} files", files.len());
+    assert!(
+        lines.len() >= files.len(),
+        "{} lines for {} files",
+        lines.len(),
+        files.len()
+    );
+    for f in &files {
+        let origin = f.display().to_string();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["origin"].as_str().is_some_and(|o| o.starts_with(&origin))),
+            "no output for {origin}"
+        );
+    }
+    for l in &lines {
+        for key in [
+            "message_id",
+            "subject",
+            "from",
+            "language",
+            "body",
+            "confidence",
+            "pii",
+            "defects",
+            "route",
+        ] {
+            assert!(l.get(key).is_some(), "missing {key} in {l}");
+        }
+        assert!(!l["message_id"].as_str().unwrap().is_empty());
+    }
+    // The malformed folder must surface defects, not hide them.
+    let malformed_with_defects = lines
+        .iter()
+        .filter(|l| l["origin"].as_str().unwrap().contains("malformed"))
+        .filter(|l| !l["defects"].as_array().unwrap().is_empty())
+        .count();
+    assert!(
+        malformed_with_defects >= 15,
+        "only {malformed_with_defects} malformed messages report defects"
+    );
+}
+
+#[test]
+fn triage_cleans_protects_and_survives_hostile_input() {
+    let out = run(bin()
+        .args(["triage", "--json"])
+        .arg(fixture("demande-rib.eml"))
+        .arg(fixture("hostile.eml"))
+        .arg(fixture("binary-junk.eml")));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3);
+    let rib = &lines[0];
+    assert_eq!(rib["message_id"], "rib-0001@example.test");
+    assert_eq!(rib["language"], "fr");
+    let body = rib["body"].as_str().unwrap();
+    assert!(body.contains("coordonnées bancaires"), "{body}");
+    assert!(
+        !body.contains("Votre demande a bien été enregistrée"),
+        "quoted history leaked into the body: {body}"
+    );
+    assert!(
+        !body.contains("iPhone"),
+        "signature leaked into the body: {body}"
+    );
+    let pii: Vec<&str> = rib["pii"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(pii.contains(&"iban"), "{pii:?}");
+    let masked = rib["body_pseudonymised"].as_str().unwrap();
+    assert!(!masked.contains("FR76 3000"), "{masked}");
+    assert!(masked.contains("[IBAN_1]"), "{masked}");
+    // Without a model nothing is classified, and that is said.
+    assert!(rib["category"].is_null());
+    assert_eq!(rib["route"], "abstain");
+    for l in &lines[1..] {
+        assert!(
+            !l["defects"].as_array().unwrap().is_empty(),
+            "hostile mail without defects: {l}"
+        );
+    }
+}
+
+#[test]
+fn triage_reads_stdin_and_mbox() {
+    let mut child = bin()
+        .args(["triage", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mail = std::fs::read(fixture("demande-rib.eml")).unwrap();
+    let mut mbox = Vec::new();
+    for _ in 0..3 {
+        mbox.extend_from_slice(b"From x@example.test Mon Nov 23 09:14:00 2026\n");
+        mbox.extend_from_slice(&mail);
+        mbox.push(b'\n');
+    }
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &mbox).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_lines(&out).len(), 3);
+}
+
+#[test]
+fn train_and_eval_follow_the_benchmark_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let bench = shared().join("bench");
+    let model = dir.path().join("m");
+    run(bin()
+        .args(["train", "--data"])
+        .arg(bench.join("sp_dossiers_train.jsonl"))
+        .arg("--model")
+        .arg(&model));
+    assert!(model.join("model.bin").is_file());
+    let out = run(bin()
+        .args(["eval", "--json", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(bench.join("sp_dossiers_test.jsonl")));
+    let v = &json_lines(&out)[0];
+    for key in [
+        "accuracy",
+        "macro_f1",
+        "examples",
+        "predict_per_second",
+        "train_seconds",
+        "coverage_at_95_precision",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["examples"], 173);
+    assert!(v["macro_f1"].as_f64().unwrap() > 0.6, "{v}");
+
+    // The trained model now classifies triaged mail.
+    let out = run(bin()
+        .args(["triage", "--json", "--model"])
+        .arg(&model)
+        .arg(fixture("demande-rib.eml")));
+    let l = &json_lines(&out)[0];
+    assert!(l["confidence"].as_f64().unwrap() > 0.0);
+    assert!(!l["top"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn errors_name_the_input_and_say_what_to_do() {
+    let out = bin()
+        .args(["triage", "--json", "/nonexistent/mail.eml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/mail.eml"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\": oops}\n").unwrap();
+    let out = bin()
+        .args(["train", "--data"])
+        .arg(&bad)
+        .arg("--model")
+        .arg(dir.path().join("m"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.jsonl") && err.contains('2'), "{err}");
+
+    let out = bin()
+        .args(["eval", "--model"])
+        .arg(dir.path().join("nothing-here"))
+        .arg("--data")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("facteur train"),
+        "the error should say how to get a model: {err}"
+    );
+}
+
+/// Knowledge base and drafting from the command line, on the demo answers and the
+/// tax fiches: import is idempotent, search explains itself, suggest drafts with the
+/// correspondent's name and never leaks a template variable.
+#[test]
+fn kb_import_search_and_suggest() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let answers = repo().join("answers");
+    let fiches = shared().join("service-public-fiches-2020/kb_fiscalite.jsonl");
+    let import = |json: bool| {
+        let mut c = bin();
+        c.args(["kb", "import", "--data-dir"])
+            .arg(&data)
+            .arg(&fiches)
+            .arg(answers.join("demo"));
+        if json {
+            c.arg("--json");
+        }
+        json_lines(&run(&mut c)).into_iter().next()
+    };
+    import(false);
+    let second = import(true).unwrap();
+    let text = second.to_string();
+    assert!(text.contains("unchanged"), "{text}");
+    for imp in second["imports"].as_array().unwrap() {
+        let r = &imp["report"];
+        assert_eq!(r["added"], 0, "re-import added documents: {r}");
+        assert_eq!(r["updated"], 0, "re-import updated documents: {r}");
+    }
+
+    let out = run(bin()
+        .args(["kb", "search", "--json", "--data-dir"])
+        .arg(&data)
+        .arg("feuille d'impôt"));
+    let hits = &json_lines(&out)[0];
+    let hits = hits.as_array().unwrap();
+    assert!(!hits.is_empty());
+
+    let model = dir.path().join("model");
+    run(bin()
+        .args(["train", "--data"])
+        .arg(answers.join("demo/examples.jsonl"))
+        .arg("--model")
+        .arg(&model));
+    let out = run(bin()
+        .args(["suggest", "--json", "--data-dir"])
+        .arg(&data)
+        .arg("--model")
+        .arg(&model)
+        .args(["--signature", "Service des impôts des particuliers de Démo"])
+        .arg(fixture("demande-rib.eml")));
+    let s = &json_lines(&out)[0];
+    assert_eq!(s["category"], "coordonnees-bancaires", "{s}");
+    let draft = s["draft"]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no draft: {s}"));
+    assert!(draft.contains("Martin"), "{draft}");
+    assert!(!draft.contains("{{"), "{draft}");
+    assert!(
+        draft.contains("Service des impôts des particuliers de Démo"),
+        "{draft}"
+    );
+    assert!(!s["passages"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn demo_mailbox_is_deterministic_and_triageable() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.mbox");
+    let b = dir.path().join("b.mbox");
+    for p in [&a, &b] {
+        run(bin()
+            .args(["demo", "mailbox", "--count", "40", "--out"])
+            .arg(p)
+            .arg("--answers")
+            .arg(repo().join("answers"))
+            .arg("--shared-data")
+            .arg(shared()));
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let out = run(bin().args(["triage", "--json"]).arg(&a));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 40);
+    let ids: std::collections::BTreeSet<&str> = lines
+        .iter()
+        .map(|l| l["message_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 40, "message ids must be unique");
+    assert!(lines
+        .iter()
+        .all(|l| l["language"] == "fr" || l["language"] == "und"));
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = run(bin().arg("--help"));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["train", "eval", "triage", "suggest", "kb", "demo"] {
+        assert!(help.contains(cmd), "--help does not mention {cmd}");
+    }
+}
