@@ -49,7 +49,12 @@ fn fmt_num(v: f64) -> String {
 
 /// Render the chart. Ids are derived from the title so several charts on one
 /// page do not clash (callers give distinct titles).
-pub fn svg_chart(series: &[ChartSeries], threshold: Option<f64>, labels: &[String], title: &str) -> String {
+pub fn svg_chart(
+    series: &[ChartSeries],
+    threshold: Option<f64>,
+    labels: &[String],
+    title: &str,
+) -> String {
     const W: f64 = 640.0;
     const H: f64 = 280.0;
     const L: f64 = 56.0;
@@ -89,7 +94,13 @@ pub fn svg_chart(series: &[ChartSeries], threshold: Option<f64>, labels: &[Strin
 
     let mut desc = format!("{} séries sur {} périodes.", series.len(), n);
     for s in series {
-        let vals: Vec<f64> = s.values.iter().flatten().copied().filter(|v| v.is_finite()).collect();
+        let vals: Vec<f64> = s
+            .values
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
         if let (Some(first), Some(last)) = (vals.first(), vals.last()) {
             let peak = vals.iter().copied().fold(f64::MIN, f64::max);
             let _ = write!(
@@ -175,7 +186,10 @@ pub fn svg_chart(series: &[ChartSeries], threshold: Option<f64>, labels: &[Strin
         }
         let _ = write!(o, r#"<g class="series" data-name="{}">"#, esc(&s.name));
         for run in runs.iter().filter(|r| !r.is_empty()) {
-            let pts: Vec<String> = run.iter().map(|(i, v)| format!("{:.1},{:.1}", x(*i), y(*v))).collect();
+            let pts: Vec<String> = run
+                .iter()
+                .map(|(i, v)| format!("{:.1},{:.1}", x(*i), y(*v)))
+                .collect();
             let _ = write!(
                 o,
                 r#"<polyline fill="none" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}" points="{}"/>"#,
@@ -221,7 +235,10 @@ mod tests {
             name: "PSI <boîte 1>".into(),
             values: vec![Some(0.05), Some(0.08), None, Some(0.31)],
         }];
-        let labels: Vec<String> = ["W1", "W2", "W3", "W4"].iter().map(|s| s.to_string()).collect();
+        let labels: Vec<String> = ["W1", "W2", "W3", "W4"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let svg = svg_chart(&s, Some(0.2), &labels, "Dérive & co");
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("role=\"img\""));
@@ -240,7 +257,10 @@ mod tests {
     #[test]
     fn empty_and_nan_input_still_renders() {
         let svg = svg_chart(
-            &[ChartSeries { name: "x".into(), values: vec![Some(f64::NAN)] }],
+            &[ChartSeries {
+                name: "x".into(),
+                values: vec![Some(f64::NAN)],
+            }],
             None,
             &[],
             "vide",

@@ -31,7 +31,10 @@ async fn all_messages(store: &Store, since: Option<Millis>) -> LearnResult<Vec<Q
         let Some(last) = rows.last() else { break };
         page = QueuePage::After(last.cursor);
         let n = rows.len();
-        out.extend(rows.into_iter().filter(|r| since.is_none_or(|s| r.received_at >= s)));
+        out.extend(
+            rows.into_iter()
+                .filter(|r| since.is_none_or(|s| r.received_at >= s)),
+        );
         if n < 500 {
             break;
         }

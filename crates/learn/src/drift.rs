@@ -277,7 +277,8 @@ pub fn drift_report(
                 *dist.entry(l.clone()).or_default() += 1;
             }
         }
-        let actual: BTreeMap<String, f64> = dist.iter().map(|(k, v)| (k.clone(), *v as f64)).collect();
+        let actual: BTreeMap<String, f64> =
+            dist.iter().map(|(k, v)| (k.clone(), *v as f64)).collect();
         let psi_v = psi(training, &actual, th.psi_epsilon);
         let enough = n >= th.min_messages;
         let psi_level = if !enough {
@@ -289,7 +290,11 @@ pub fn drift_report(
         } else {
             Level::Ok
         };
-        let confs: Vec<f64> = obs.iter().filter_map(|o| o.confidence).map(f64::from).collect();
+        let confs: Vec<f64> = obs
+            .iter()
+            .filter_map(|o| o.confidence)
+            .map(f64::from)
+            .collect();
         let mut hist = [0u32; 10];
         for c in &confs {
             // f32 confidences widened to f64 sit just below round values (0.9 → 0.8999…).
@@ -297,9 +302,9 @@ pub fn drift_report(
             hist[b] += 1;
         }
         let abstain_rate = obs.iter().filter(|o| o.abstained).count() as f64 / n.max(1) as f64;
-        let (unseen, tokens) = obs
-            .iter()
-            .fold((0u64, 0u64), |a, o| (a.0 + u64::from(o.oov_tokens), a.1 + u64::from(o.tokens)));
+        let (unseen, tokens) = obs.iter().fold((0u64, 0u64), |a, o| {
+            (a.0 + u64::from(o.oov_tokens), a.1 + u64::from(o.tokens))
+        });
         let oov_rate = (tokens > 0).then(|| unseen as f64 / tokens as f64);
         let shown: Vec<&&Observation> = obs.iter().filter(|o| o.draft_shown).collect();
         let accepted = shown
@@ -346,8 +351,16 @@ pub fn drift_report(
             if abstain_rate > th.abstain_alert {
                 push("abstain_rate", abstain_rate, th.abstain_alert, Level::Alert);
             }
-            if let Some(a) = wi.acceptance_rate.filter(|a| *a < th.acceptance_alert_below) {
-                push("acceptance_rate", a, th.acceptance_alert_below, Level::Alert);
+            if let Some(a) = wi
+                .acceptance_rate
+                .filter(|a| *a < th.acceptance_alert_below)
+            {
+                push(
+                    "acceptance_rate",
+                    a,
+                    th.acceptance_alert_below,
+                    Level::Alert,
+                );
             }
         }
         weeks.push(wi);
@@ -401,9 +414,16 @@ pub struct WeekTime {
 pub fn time_given_back(observations: &[Observation], cfg: &TimeConfig) -> Vec<WeekTime> {
     let mut groups: BTreeMap<String, (String, Vec<&Observation>)> = BTreeMap::new();
     for o in observations {
-        if o.draft_shown && o.sent_edit_distance.is_some_and(|d| d <= cfg.light_edit_max) {
+        if o.draft_shown
+            && o.sent_edit_distance
+                .is_some_and(|d| d <= cfg.light_edit_max)
+        {
             let (w, start) = iso_week(o.validated_at.unwrap_or(o.at));
-            groups.entry(w).or_insert_with(|| (start, Vec::new())).1.push(o);
+            groups
+                .entry(w)
+                .or_insert_with(|| (start, Vec::new()))
+                .1
+                .push(o);
         }
     }
     groups

@@ -43,7 +43,10 @@ pub enum LearnError {
 
 pub type LearnResult<T> = Result<T, LearnError>;
 
-pub(crate) fn io_err(op: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> LearnError {
+pub(crate) fn io_err(
+    op: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> LearnError {
     let path = path.to_path_buf();
     move |source| LearnError::Io { op, path, source }
 }

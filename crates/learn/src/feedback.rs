@@ -122,8 +122,10 @@ pub fn examples_from_actions(m: MessageFeedback<'_>) -> Vec<FeedbackExample> {
 /// ignored entirely, as if the action had not happened.
 pub fn training_examples(examples: &[FeedbackExample], excluded: &HashSet<i64>) -> Vec<Example> {
     let mut latest: BTreeMap<i64, &FeedbackExample> = BTreeMap::new();
-    let mut ordered: Vec<&FeedbackExample> =
-        examples.iter().filter(|e| !excluded.contains(&e.id)).collect();
+    let mut ordered: Vec<&FeedbackExample> = examples
+        .iter()
+        .filter(|e| !excluded.contains(&e.id))
+        .collect();
     ordered.sort_by_key(|e| (e.message_id, e.provenance.at, e.id));
     for e in ordered {
         match (&e.evidence, latest.get(&e.message_id).map(|x| &x.evidence)) {
@@ -157,7 +159,11 @@ pub fn merge_training(base: &[Example], feedback: &[Example]) -> Vec<Example> {
         if key.is_empty() || !seen.insert(key.to_string()) {
             continue;
         }
-        out.push(fb.get(key).map(|f| (*f).clone()).unwrap_or_else(|| e.clone()));
+        out.push(
+            fb.get(key)
+                .map(|f| (*f).clone())
+                .unwrap_or_else(|| e.clone()),
+        );
     }
     out
 }
@@ -235,7 +241,8 @@ impl ExclusionStore for FileExclusions {
             .open(&self.path)
             .map_err(crate::error::io_err("open", &self.path))?;
         writeln!(f, "{line}").map_err(crate::error::io_err("append to", &self.path))?;
-        f.sync_data().map_err(crate::error::io_err("sync", &self.path))?;
+        f.sync_data()
+            .map_err(crate::error::io_err("sync", &self.path))?;
         tracing::info!(example_id, by, "training example excluded");
         Ok(())
     }
@@ -246,7 +253,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn action(id: i64, at: i64, kind: &str, before: &str, after: serde_json::Value) -> ActionRecord {
+    fn action(
+        id: i64,
+        at: i64,
+        kind: &str,
+        before: &str,
+        after: serde_json::Value,
+    ) -> ActionRecord {
         ActionRecord {
             id,
             message_id: 1,
@@ -272,7 +285,13 @@ mod tests {
     fn validation_confirms_and_correction_relabels() {
         let ex = msg(&[
             action(1, 10, "correct_category", "a", json!({"category": "b"})),
-            action(2, 20, "validate_send", "b", json!({"category": "b", "edited": false})),
+            action(
+                2,
+                20,
+                "validate_send",
+                "b",
+                json!({"category": "b", "edited": false}),
+            ),
         ]);
         assert_eq!(ex.len(), 2);
         assert_eq!(ex[0].evidence, Evidence::Is("b".into()));
@@ -287,7 +306,13 @@ mod tests {
 
     #[test]
     fn wrong_type_is_negative_evidence_other_reasons_are_none() {
-        let ex = msg(&[action(1, 10, "reject", "a", json!({"reason": "wrong_type"}))]);
+        let ex = msg(&[action(
+            1,
+            10,
+            "reject",
+            "a",
+            json!({"reason": "wrong_type"}),
+        )]);
         assert_eq!(ex.len(), 1);
         assert_eq!(ex[0].evidence, Evidence::IsNot("a".into()));
         assert!(training_examples(&ex, &HashSet::new()).is_empty());
@@ -311,7 +336,13 @@ mod tests {
             action(2, 20, "reject", "a", json!({"reason": "wrong_type"})),
         ]);
         assert!(training_examples(&ex, &HashSet::new()).is_empty());
-        let ex = msg(&[action(5, 10, "correct_category", "a", json!({"category": "c"}))]);
+        let ex = msg(&[action(
+            5,
+            10,
+            "correct_category",
+            "a",
+            json!({"category": "c"}),
+        )]);
         assert_eq!(training_examples(&ex, &HashSet::new()).len(), 1);
         assert!(training_examples(&ex, &HashSet::from([5])).is_empty());
     }
@@ -319,10 +350,19 @@ mod tests {
     #[test]
     fn feedback_overrides_base_on_same_text() {
         let base = vec![
-            Example { text: "x".into(), label: "a".into() },
-            Example { text: "y".into(), label: "a".into() },
+            Example {
+                text: "x".into(),
+                label: "a".into(),
+            },
+            Example {
+                text: "y".into(),
+                label: "a".into(),
+            },
         ];
-        let fb = vec![Example { text: " x ".into(), label: "b".into() }];
+        let fb = vec![Example {
+            text: " x ".into(),
+            label: "b".into(),
+        }];
         let m = merge_training(&base, &fb);
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].label, "b");

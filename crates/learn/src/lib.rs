@@ -33,4 +33,6 @@ pub use review::{
     review_status, suggestions_enabled, KillSwitch, ReviewDecision, ReviewRecord, ReviewStatus,
     SwitchScope,
 };
-pub use transparency::{transparency, ComputeCost, ComputeMeter, TransparencyInput, TransparencySheet};
+pub use transparency::{
+    transparency, ComputeCost, ComputeMeter, TransparencyInput, TransparencySheet,
+};

@@ -109,7 +109,11 @@ pub fn eval_summary(model: &Model, eval_set: &[Example]) -> EvalSummary {
         examples: r.examples,
         accuracy: r.accuracy,
         macro_f1: r.macro_f1,
-        per_class_f1: r.per_class.iter().map(|c| (c.label.clone(), c.f1)).collect(),
+        per_class_f1: r
+            .per_class
+            .iter()
+            .map(|c| (c.label.clone(), c.f1))
+            .collect(),
         coverage_at_95_precision: r.coverage_at_95_precision,
         expected_calibration_error: r.expected_calibration_error,
     }
@@ -302,8 +306,11 @@ pub async fn train_candidate(
     };
     let json = serde_json::to_value(&record).unwrap_or_default();
     let rpath = dir.join("record.json");
-    std::fs::write(&rpath, serde_json::to_vec_pretty(&record).unwrap_or_default())
-        .map_err(io_err("write", &rpath))?;
+    std::fs::write(
+        &rpath,
+        serde_json::to_vec_pretty(&record).unwrap_or_default(),
+    )
+    .map_err(io_err("write", &rpath))?;
     store
         .create_model_version(&version, &json, req.trained_by)
         .await?;
@@ -395,7 +402,11 @@ fn view(
 }
 
 /// `facteur model list`: every version, oldest first.
-pub async fn list(store: &Store, data_dir: &Path, cfg: &RegistryConfig) -> LearnResult<Vec<ModelVersionView>> {
+pub async fn list(
+    store: &Store,
+    data_dir: &Path,
+    cfg: &RegistryConfig,
+) -> LearnResult<Vec<ModelVersionView>> {
     let reviews = list_reviews(store).await?;
     let now = store.now_ms();
     Ok(store
@@ -551,7 +562,12 @@ pub async fn record_review(
     note: Option<String>,
 ) -> LearnResult<ReviewRecord> {
     let by = supervisor(store, by, "review").await?;
-    if !store.list_model_versions().await?.iter().any(|v| v.id == version) {
+    if !store
+        .list_model_versions()
+        .await?
+        .iter()
+        .any(|v| v.id == version)
+    {
         return Err(LearnError::UnknownVersion(version.to_string()));
     }
     let rec = ReviewRecord {
@@ -614,7 +630,11 @@ mod tests {
         let cmp = compare(("c", &c), ("a", &a));
         assert!(cmp.same_eval_set);
         assert_eq!(cmp.regressions, vec!["b".to_string()]);
-        let new = cmp.per_class.iter().find(|d| d.label == "new").expect("new");
+        let new = cmp
+            .per_class
+            .iter()
+            .find(|d| d.label == "new")
+            .expect("new");
         assert_eq!(new.active_f1, None);
         assert!((cmp.macro_f1_delta - (0.7 - 0.7)).abs() < 1e-12);
         assert!(!compare(("c", &c), ("a", &summary("other", &[]))).same_eval_set);
@@ -634,13 +654,22 @@ mod tests {
 
     #[test]
     fn only_active_supervisors_and_admins_may_promote() {
-        assert!(matches!(authorize(None, "promotion"), Err(LearnError::NoSupervisor { .. })));
+        assert!(matches!(
+            authorize(None, "promotion"),
+            Err(LearnError::NoSupervisor { .. })
+        ));
         assert!(matches!(
             authorize(Some(&user(Role::Agent, true)), "promotion"),
             Err(LearnError::NotSupervisor { user_id: 4, .. })
         ));
         assert!(authorize(Some(&user(Role::Supervisor, false)), "promotion").is_err());
-        assert_eq!(authorize(Some(&user(Role::Supervisor, true)), "promotion").ok(), Some(4));
-        assert_eq!(authorize(Some(&user(Role::Admin, true)), "promotion").ok(), Some(4));
+        assert_eq!(
+            authorize(Some(&user(Role::Supervisor, true)), "promotion").ok(),
+            Some(4)
+        );
+        assert_eq!(
+            authorize(Some(&user(Role::Admin, true)), "promotion").ok(),
+            Some(4)
+        );
     }
 }

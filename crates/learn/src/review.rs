@@ -152,9 +152,27 @@ mod tests {
                 reason: "answer outdated".into(),
             },
         ];
-        assert!(suggestions_enabled(1, Some("pas-taux"), &sw, Some(&ok), true));
-        assert!(!suggestions_enabled(3, Some("pas-taux"), &sw, Some(&ok), false));
-        assert!(!suggestions_enabled(1, Some("deces"), &sw, Some(&ok), false));
+        assert!(suggestions_enabled(
+            1,
+            Some("pas-taux"),
+            &sw,
+            Some(&ok),
+            true
+        ));
+        assert!(!suggestions_enabled(
+            3,
+            Some("pas-taux"),
+            &sw,
+            Some(&ok),
+            false
+        ));
+        assert!(!suggestions_enabled(
+            1,
+            Some("deces"),
+            &sw,
+            Some(&ok),
+            false
+        ));
         assert!(suggestions_enabled(1, None, &sw, Some(&late), false));
         assert!(!suggestions_enabled(1, None, &sw, Some(&late), true));
         assert!(!suggestions_enabled(1, None, &[], None, true));

@@ -214,8 +214,13 @@ mod tests {
         let s = m.snapshot();
         assert_eq!(s.messages_measured, 1000);
         assert!(s.cpu_seconds > 0.0, "{s:?}");
-        assert!(s.cpu_seconds_per_1000_messages.is_some_and(|c| (c - s.cpu_seconds).abs() < 1e-9));
-        assert_eq!(ComputeMeter::new().snapshot().cpu_seconds_per_1000_messages, None);
+        assert!(s
+            .cpu_seconds_per_1000_messages
+            .is_some_and(|c| (c - s.cpu_seconds).abs() < 1e-9));
+        assert_eq!(
+            ComputeMeter::new().snapshot().cpu_seconds_per_1000_messages,
+            None
+        );
     }
 
     #[test]
@@ -226,11 +231,16 @@ mod tests {
             contact: "dpo@example.invalid",
             versions: &[],
             review_period_days: 90,
-            volumes: Volumes { messages_handled: 0, drafts_sent_from_suggestions: None },
+            volumes: Volumes {
+                messages_handled: 0,
+                drafts_sent_from_suggestions: None,
+            },
             compute: ComputeMeter::new().snapshot(),
         });
         assert!(s.active_model.is_none());
-        assert!(s.human_oversight.contains("Rien n'est envoyé sans un agent"));
+        assert!(s
+            .human_oversight
+            .contains("Rien n'est envoyé sans un agent"));
         assert_eq!(s.generated_on, "2025-06-15");
     }
 }
