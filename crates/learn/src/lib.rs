@@ -30,8 +30,8 @@ pub use registry::{
     TrainOutcome, TrainRequest,
 };
 pub use review::{
-    review_status, suggestions_enabled, KillSwitch, ReviewDecision, ReviewRecord, ReviewStatus,
-    SwitchScope,
+    review_status, suggestions_enabled, FileSwitches, KillSwitch, ReviewDecision, ReviewRecord,
+    ReviewStatus, SwitchScope, SwitchStore,
 };
 pub use transparency::{
     transparency, ComputeCost, ComputeMeter, TransparencyInput, TransparencySheet,

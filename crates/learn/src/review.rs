@@ -108,6 +108,72 @@ pub fn suggestions_enabled(
     !(strict_review && review.is_none_or(|r| r.overdue))
 }
 
+/// Where kill switches live. The store has no table yet (requested in
+/// notes/store-requests.md); [`FileSwitches`] is the stop-gap, and moving to the
+/// store changes one line at the call site.
+#[allow(async_fn_in_trait)]
+pub trait SwitchStore {
+    async fn switches(&self) -> crate::LearnResult<Vec<KillSwitch>>;
+    /// Turn suggestions off for a scope (replaces an existing switch on it).
+    async fn switch_off(&self, s: KillSwitch) -> crate::LearnResult<()>;
+    /// Turn suggestions back on for a scope.
+    async fn switch_on(&self, scope: &SwitchScope) -> crate::LearnResult<()>;
+}
+
+/// Switches as one JSON file, rewritten atomically (write + rename) so a crash
+/// never leaves half a file: a lost switch would silently resume suggestions.
+#[derive(Debug, Clone)]
+pub struct FileSwitches {
+    pub path: std::path::PathBuf,
+}
+
+impl FileSwitches {
+    pub fn in_data_dir(data_dir: &std::path::Path) -> Self {
+        Self {
+            path: data_dir.join("learn").join("kill_switches.json"),
+        }
+    }
+
+    fn write(&self, all: &[KillSwitch]) -> crate::LearnResult<()> {
+        use crate::error::io_err;
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        }
+        let tmp = self.path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(all).unwrap_or_default())
+            .map_err(io_err("write", &tmp))?;
+        std::fs::rename(&tmp, &self.path).map_err(io_err("rename", &self.path))
+    }
+}
+
+impl SwitchStore for FileSwitches {
+    async fn switches(&self) -> crate::LearnResult<Vec<KillSwitch>> {
+        match std::fs::read(&self.path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| crate::LearnError::BadFile {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(crate::error::io_err("read", &self.path)(e)),
+        }
+    }
+
+    async fn switch_off(&self, s: KillSwitch) -> crate::LearnResult<()> {
+        let mut all = self.switches().await?;
+        all.retain(|x| x.scope != s.scope);
+        tracing::warn!(scope = ?s.scope, by = s.set_by, "suggestions switched off");
+        all.push(s);
+        self.write(&all)
+    }
+
+    async fn switch_on(&self, scope: &SwitchScope) -> crate::LearnResult<()> {
+        let mut all = self.switches().await?;
+        all.retain(|x| &x.scope != scope);
+        tracing::info!(?scope, "suggestions switched back on");
+        self.write(&all)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +243,34 @@ mod tests {
         assert!(!suggestions_enabled(1, None, &sw, Some(&late), true));
         assert!(!suggestions_enabled(1, None, &[], None, true));
         assert!(suggestions_enabled(1, None, &[], None, false));
+    }
+
+    #[tokio::test]
+    async fn file_switches_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = FileSwitches::in_data_dir(dir.path());
+        assert!(f.switches().await.expect("empty").is_empty());
+        let sw = |scope| KillSwitch {
+            scope,
+            set_by: 1,
+            set_at: T0,
+            reason: "r".into(),
+        };
+        f.switch_off(sw(SwitchScope::Mailbox(2)))
+            .await
+            .expect("off");
+        f.switch_off(sw(SwitchScope::RequestType("deces".into())))
+            .await
+            .expect("off");
+        f.switch_off(sw(SwitchScope::Mailbox(2)))
+            .await
+            .expect("again");
+        let all = f.switches().await.expect("read");
+        assert_eq!(all.len(), 2);
+        assert!(!suggestions_enabled(2, None, &all, None, false));
+        f.switch_on(&SwitchScope::Mailbox(2)).await.expect("on");
+        let all = f.switches().await.expect("read");
+        assert!(suggestions_enabled(2, None, &all, None, false));
+        assert!(!suggestions_enabled(1, Some("deces"), &all, None, false));
     }
 }
