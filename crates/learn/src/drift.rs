@@ -124,11 +124,15 @@ impl Observation {
     }
 }
 
+pub const EDIT_MAX_WORDS: usize = 3_000;
+
 /// Normalised word-level Levenshtein distance in [0, 1] (0 = identical). Words,
 /// not characters: agents edit by words and it is quadratic in fewer units.
+/// Texts are cut at [`EDIT_MAX_WORDS`] words: the distance is quadratic, and a
+/// pasted 100-page reply must not stall a dashboard.
 pub fn edit_distance(draft: &str, sent: &str) -> f64 {
-    let a: Vec<&str> = draft.split_whitespace().collect();
-    let b: Vec<&str> = sent.split_whitespace().collect();
+    let a: Vec<&str> = draft.split_whitespace().take(EDIT_MAX_WORDS).collect();
+    let b: Vec<&str> = sent.split_whitespace().take(EDIT_MAX_WORDS).collect();
     let n = a.len().max(b.len());
     if n == 0 {
         return 0.0;
@@ -504,6 +508,10 @@ mod tests {
         assert!((edit_distance("a b c d", "a x c d") - 0.25).abs() < 1e-12);
         assert_eq!(edit_distance("", ""), 0.0);
         assert_eq!(edit_distance("a", ""), 1.0);
+        let huge = "mot ".repeat(200_000);
+        let t = std::time::Instant::now();
+        assert_eq!(edit_distance(&huge, &huge), 0.0);
+        assert!(t.elapsed().as_secs() < 20);
     }
 
     #[test]
