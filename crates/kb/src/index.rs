@@ -1,14 +1,13 @@
 //! One tantivy index over the fiches and the standard answers, under `<data_dir>/kb/`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tantivy::collector::{DocSetCollector, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::collector::DocSetCollector;
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
@@ -21,6 +20,7 @@ use crate::analysis::{
     analyze, french_exact_analyzer, french_stem_analyzer, Synonyms, FR_EXACT, FR_STEM,
 };
 use crate::answers::{load_dir, AnswerError, StandardAnswer, Taxonomy};
+use crate::scorer::{top_k, Params, Scorer};
 use crate::{Date, KbError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -90,7 +90,8 @@ impl Default for SearchOptions {
     }
 }
 
-/// Field weights and the synonym weight, chosen on the dev split (docs/RETRIEVAL.md).
+/// Field weights, BM25 parameters and the synonym weight, chosen on the dev split
+/// (docs/RETRIEVAL.md).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Tuning {
     pub title: f32,
@@ -99,6 +100,34 @@ pub struct Tuning {
     pub breadcrumb: f32,
     pub text: f32,
     pub synonyms: f32,
+    /// BM25 term-frequency saturation.
+    pub k1: f32,
+    /// Length normalisation of the titles (stemmed and exact).
+    pub b_title: f32,
+    /// Length normalisation of the description and the breadcrumb.
+    pub b_description: f32,
+    pub b_text: f32,
+    /// BM25F (field frequencies combined, then saturated once) instead of a weighted
+    /// sum of one BM25 per field.
+    pub bm25f: bool,
+}
+
+impl Tuning {
+    fn params(&self) -> Params {
+        Params {
+            k1: self.k1,
+            b: [
+                self.b_title,
+                self.b_description,
+                self.b_description,
+                self.b_text,
+            ],
+            b_exact: self.b_title,
+            w: [self.title, self.description, self.breadcrumb, self.text],
+            w_exact: self.title_exact,
+            bm25f: self.bm25f,
+        }
+    }
 }
 
 impl Default for Tuning {
@@ -110,6 +139,11 @@ impl Default for Tuning {
             breadcrumb: 0.0,
             text: 1.0,
             synonyms: 0.5,
+            k1: 1.2,
+            b_title: 0.75,
+            b_description: 0.75,
+            b_text: 0.75,
+            bm25f: false,
         }
     }
 }
@@ -230,13 +264,69 @@ pub struct KnowledgeBase {
     answers: Vec<StandardAnswer>,
     stem: TextAnalyzer,
     exact: TextAnalyzer,
-    /// Reusable (stem, exact) analyzer pairs: cloning analyzers per query costs more
-    /// than the search itself on a small index.
-    pool: std::sync::Mutex<Vec<(TextAnalyzer, TextAnalyzer)>>,
+    /// Reusable per-query scratch (analyzers, score array): cloning analyzers or
+    /// allocating per query costs more than the ranking itself on a small index.
+    pool: std::sync::Mutex<Vec<Scratch>>,
     synonyms: Synonyms,
     tuning: Tuning,
-    /// Document id by (segment, doc): ranking without touching the doc store.
-    ids: Vec<Vec<String>>,
+    /// What filters need, per scorer slot: ranking and filtering without the doc store.
+    meta: Vec<DocMeta>,
+    scorer: Scorer,
+}
+
+struct Scratch {
+    stem: TextAnalyzer,
+    exact: TextAnalyzer,
+    scores: Vec<f32>,
+}
+
+/// The filterable attributes of one indexed document (empty for deleted slots).
+#[derive(Debug, Clone, Default)]
+struct DocMeta {
+    id: String,
+    answer: bool,
+    language: String,
+    status: String,
+    request_types: Vec<String>,
+    valid_from: i64,
+    valid_until: i64,
+}
+
+impl DocMeta {
+    /// The filters of `SearchOptions`, with the meaning they had as tantivy queries:
+    /// the language and usability filters only concern answers.
+    fn passes(&self, kind: Option<DocKind>, opts: &SearchOptions) -> bool {
+        let doc_kind = if self.answer {
+            DocKind::Answer
+        } else {
+            DocKind::Fiche
+        };
+        if kind.is_some_and(|k| k != doc_kind) {
+            return false;
+        }
+        if let Some(rt) = &opts.request_type {
+            if !self.request_types.iter().any(|r| r == rt) {
+                return false;
+            }
+        }
+        if !self.answer {
+            return true;
+        }
+        if opts.language.as_ref().is_some_and(|l| *l != self.language) {
+            return false;
+        }
+        if opts.usable_answers_only && kind != Some(DocKind::Fiche) {
+            let today = opts.today.as_number();
+            if self.status == "draft"
+                || self.status == "retired"
+                || self.valid_until < today
+                || self.valid_from > today
+            {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 impl KnowledgeBase {
@@ -268,6 +358,14 @@ impl KnowledgeBase {
             .map_err(ie)?;
         let mut stem_for_syn = stem.clone();
         let synonyms = Synonyms::builtin(&mut stem_for_syn);
+        let tuning = Tuning::default();
+        let scorer = Scorer::build(
+            &reader.searcher(),
+            [f.title, f.description, f.breadcrumb, f.text],
+            f.title_exact,
+            tuning.params(),
+        )
+        .map_err(ie)?;
         let mut kb = Self {
             dir,
             index,
@@ -279,8 +377,9 @@ impl KnowledgeBase {
             exact,
             pool: std::sync::Mutex::new(Vec::new()),
             synonyms,
-            tuning: Tuning::default(),
-            ids: Vec::new(),
+            tuning,
+            meta: Vec::new(),
+            scorer,
         };
         kb.load_known()?;
         Ok(kb)
@@ -301,11 +400,21 @@ impl KnowledgeBase {
             .map_err(self.ie())?;
         let mut known = BTreeMap::new();
         let mut answers = Vec::new();
-        let mut ids: Vec<Vec<String>> = searcher
+        let bases: Vec<usize> = searcher
             .segment_readers()
             .iter()
-            .map(|s| vec![String::new(); s.max_doc() as usize])
+            .scan(0usize, |acc, s| {
+                let b = *acc;
+                *acc += s.max_doc() as usize;
+                Some(b)
+            })
             .collect();
+        let slots: usize = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| s.max_doc() as usize)
+            .sum();
+        let mut meta = vec![DocMeta::default(); slots];
         for addr in addrs {
             let d: TantivyDocument = searcher.doc(addr).map_err(self.ie())?;
             let get = |fld: Field| {
@@ -314,12 +423,11 @@ impl KnowledgeBase {
                     .unwrap_or("")
                     .to_string()
             };
-            if let Some(slot) = ids
-                .get_mut(addr.segment_ord as usize)
-                .and_then(|s| s.get_mut(addr.doc_id as usize))
-            {
-                *slot = get(self.f.id);
-            }
+            let mut m = DocMeta {
+                id: get(self.f.id),
+                language: get(self.f.language),
+                ..DocMeta::default()
+            };
             let key = get(self.f.key);
             known.insert(
                 key,
@@ -329,18 +437,48 @@ impl KnowledgeBase {
                 },
             );
             if get(self.f.kind) == "answer" {
+                m.answer = true;
                 match serde_json::from_str::<StandardAnswer>(&get(self.f.payload)) {
-                    Ok(a) => answers.push(a),
+                    Ok(a) => {
+                        m.status = a.status.as_str().to_string();
+                        m.request_types = a.request_types.clone();
+                        m.valid_from = a.valid_from.as_number();
+                        m.valid_until = a.valid_until.as_number();
+                        answers.push(a)
+                    }
                     Err(e) => {
+                        // Unreadable: never proposed as usable.
+                        m.status = "draft".into();
                         tracing::warn!(error = %e, "stored answer unreadable; re-import the answers")
                     }
                 }
             }
+            let slot =
+                bases.get(addr.segment_ord as usize).copied().unwrap_or(0) + addr.doc_id as usize;
+            if let Some(x) = meta.get_mut(slot) {
+                *x = m;
+            }
+        }
+        let scorer = Scorer::build(
+            &searcher,
+            [
+                self.f.title,
+                self.f.description,
+                self.f.breadcrumb,
+                self.f.text,
+            ],
+            self.f.title_exact,
+            self.tuning.params(),
+        )
+        .map_err(self.ie())?;
+        if let Ok(mut p) = self.pool.lock() {
+            p.clear();
         }
         answers.sort_by(|a, b| (&a.id, &a.language).cmp(&(&b.id, &b.language)));
         self.known = known;
         self.answers = answers;
-        self.ids = ids;
+        self.meta = meta;
+        self.scorer = scorer;
         Ok(())
     }
 
@@ -355,6 +493,7 @@ impl KnowledgeBase {
     /// Changes query-time weights (no reindexing needed): for tuning experiments.
     pub fn set_tuning(&mut self, t: Tuning) {
         self.tuning = t;
+        self.scorer.set_params(t.params());
     }
 
     /// Merges the index into one segment. Worth it after a bulk import: each query
@@ -579,138 +718,114 @@ impl KnowledgeBase {
         Ok(report)
     }
 
-    /// Builds the scoring part of a query: every query term in every field, weighted,
-    /// plus synonym terms at a lower weight. A flat disjunction of term queries, so
-    /// tantivy can use block-max WAND.
-    fn text_query(&self, query: &str) -> Vec<(Occur, Box<dyn Query>)> {
-        let (mut stem, mut exact) = self
-            .pool
+    fn scratch(&self) -> Scratch {
+        self.pool
             .lock()
             .ok()
             .and_then(|mut p| p.pop())
-            .unwrap_or_else(|| (self.stem.clone(), self.exact.clone()));
-        let terms = analyze(&mut stem, query);
+            .unwrap_or_else(|| Scratch {
+                stem: self.stem.clone(),
+                exact: self.exact.clone(),
+                scores: Vec::new(),
+            })
+    }
+
+    fn give_back(&self, s: Scratch) {
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(s);
+        }
+    }
+
+    /// The weighted query terms: stemmed terms (a repeated term counts more), synonym
+    /// terms at the synonym weight, and the distinct unstemmed terms for the exact title.
+    fn query_terms(&self, scratch: &mut Scratch, query: &str) -> (Vec<(String, f32)>, Vec<String>) {
+        let terms = analyze(&mut scratch.stem, query);
         let words: Vec<&str> = query
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .collect();
-        let t = self.tuning;
-        let mut weighted: HashMap<String, f32> = HashMap::new();
+        let mut weighted: Vec<(String, f32)> = Vec::new();
         for term in &terms {
-            *weighted.entry(term.clone()).or_default() += 1.0;
+            match weighted.iter_mut().find(|(t, _)| t == term) {
+                Some((_, w)) => *w += 1.0,
+                None => weighted.push((term.clone(), 1.0)),
+            }
         }
-        if t.synonyms > 0.0 {
+        let syn = self.tuning.synonyms;
+        if syn > 0.0 {
             for term in self.synonyms.expand(&words, &terms) {
-                weighted.entry(term).or_insert(t.synonyms);
-            }
-        }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut push = |field: Field, term: &str, w: f32| {
-            if w > 0.0 {
-                let q = TermQuery::new(
-                    Term::from_field_text(field, term),
-                    IndexRecordOption::WithFreqs,
-                );
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), w))));
-            }
-        };
-        let mut sorted: Vec<(&String, &f32)> = weighted.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(b.0));
-        for (term, w) in sorted {
-            push(self.f.title, term, t.title * w);
-            push(self.f.description, term, t.description * w);
-            push(self.f.breadcrumb, term, t.breadcrumb * w);
-            push(self.f.text, term, t.text * w);
-        }
-        if t.title_exact > 0.0 {
-            let mut seen = BTreeSet::new();
-            for term in analyze(&mut exact, query) {
-                if seen.insert(term.clone()) {
-                    push(self.f.title_exact, &term, t.title_exact);
+                if !weighted.iter().any(|(t, _)| *t == term) {
+                    weighted.push((term, syn));
                 }
             }
         }
-        if let Ok(mut p) = self.pool.lock() {
-            p.push((stem, exact));
+        let mut exact = analyze(&mut scratch.exact, query);
+        let mut seen = BTreeSet::new();
+        exact.retain(|t| seen.insert(t.clone()));
+        (weighted, exact)
+    }
+
+    /// Ranks the documents passing `keep`: the in-memory scorer (see `scorer.rs`).
+    fn rank(&self, query: &str, limit: usize, keep: impl FnMut(usize) -> bool) -> Vec<(u32, f32)> {
+        let mut scratch = self.scratch();
+        let (weighted, exact) = self.query_terms(&mut scratch, query);
+        let n = self.scorer.slots();
+        scratch.scores.clear();
+        scratch.scores.resize(n, 0.0);
+        for (term, w) in &weighted {
+            self.scorer.add_stemmed(term, *w, &mut scratch.scores);
         }
-        clauses
+        for term in &exact {
+            self.scorer.add_exact(term, 1.0, &mut scratch.scores);
+        }
+        let top = top_k(&scratch.scores, limit, keep);
+        self.give_back(scratch);
+        top
+    }
+
+    /// The same terms as a tantivy query, for the snippet generator only.
+    fn snippet_query(&self, query: &str) -> BooleanQuery {
+        let mut scratch = self.scratch();
+        let (weighted, _) = self.query_terms(&mut scratch, query);
+        self.give_back(scratch);
+        let clauses: Vec<(Occur, Box<dyn Query>)> = weighted
+            .iter()
+            .flat_map(|(term, w)| {
+                [self.f.text, self.f.description].map(|field| {
+                    let q = TermQuery::new(
+                        Term::from_field_text(field, term),
+                        IndexRecordOption::WithFreqs,
+                    );
+                    let q: Box<dyn Query> = Box::new(BoostQuery::new(Box::new(q), *w));
+                    (Occur::Should, q)
+                })
+            })
+            .collect();
+        BooleanQuery::new(clauses)
     }
 
     /// Searches fiches and answers at once.
     pub fn search(&self, query: &str, opts: &SearchOptions) -> Result<Vec<Hit>, KbError> {
-        let text_clauses = self.text_query(query);
-        if text_clauses.is_empty() || opts.limit == 0 {
+        if opts.limit == 0 {
             return Ok(Vec::new());
         }
-        let scoring = BooleanQuery::new(text_clauses);
-        let mut filters: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let term_q = |field: Field, v: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(
-                Term::from_field_text(field, v),
-                IndexRecordOption::Basic,
-            ))
-        };
         let kind = if opts.request_type.is_some() {
             Some(DocKind::Answer)
         } else {
             opts.kind
         };
-        if let Some(k) = kind {
-            filters.push((Occur::Must, term_q(self.f.kind, k.as_str())));
+        let top = self.rank(query, opts.limit, |slot| {
+            self.meta.get(slot).is_some_and(|m| m.passes(kind, opts))
+        });
+        if top.is_empty() {
+            return Ok(Vec::new());
         }
-        if let Some(rt) = &opts.request_type {
-            filters.push((Occur::Must, term_q(self.f.request_type, rt)));
-        }
-        if let Some(lang) = &opts.language {
-            // Fiches are French; the language filter applies to answers only.
-            filters.push((
-                Occur::MustNot,
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, term_q(self.f.kind, "answer")),
-                    (Occur::MustNot, term_q(self.f.language, lang)),
-                ])),
-            ));
-        }
-        if opts.usable_answers_only && kind != Some(DocKind::Fiche) {
-            let today = opts.today.as_number();
-            let unusable: Vec<(Occur, Box<dyn Query>)> = vec![
-                (Occur::Should, term_q(self.f.status, "draft")),
-                (Occur::Should, term_q(self.f.status, "retired")),
-                (
-                    Occur::Should,
-                    Box::new(RangeQuery::new_i64_bounds(
-                        "valid_until".to_string(),
-                        Bound::Unbounded,
-                        Bound::Excluded(today),
-                    )),
-                ),
-                (
-                    Occur::Should,
-                    Box::new(RangeQuery::new_i64_bounds(
-                        "valid_from".to_string(),
-                        Bound::Excluded(today),
-                        Bound::Unbounded,
-                    )),
-                ),
-            ];
-            filters.push((Occur::MustNot, Box::new(BooleanQuery::new(unusable))));
-        }
-        let query: Box<dyn Query> = if filters.is_empty() {
-            Box::new(scoring)
-        } else {
-            let mut all: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(scoring))];
-            all.extend(filters);
-            Box::new(BooleanQuery::new(all))
-        };
         let searcher = self.reader.searcher();
-        let top = searcher
-            .search(&query, &TopDocs::with_limit(opts.limit))
-            .map_err(self.ie())?;
         let snippet_gens = if opts.snippets {
+            let q = self.snippet_query(query);
             let mut g = Vec::new();
             for field in [self.f.text, self.f.description] {
-                let mut sg =
-                    SnippetGenerator::create(&searcher, &*query, field).map_err(self.ie())?;
+                let mut sg = SnippetGenerator::create(&searcher, &q, field).map_err(self.ie())?;
                 sg.set_max_num_chars(220);
                 g.push((field, sg));
             }
@@ -719,7 +834,10 @@ impl KnowledgeBase {
             Vec::new()
         };
         let mut hits = Vec::with_capacity(top.len());
-        for (score, addr) in top {
+        for (slot, score) in top {
+            let Some(&addr) = self.scorer.addrs.get(slot as usize) else {
+                continue;
+            };
             let d: TantivyDocument = searcher.doc(addr).map_err(self.ie())?;
             let get = |fld: Field| {
                 d.get_first(fld)
@@ -755,25 +873,12 @@ impl KnowledgeBase {
         Ok(hits)
     }
 
-    /// Ranked ids only (no stored-field reads): the benchmark path.
+    /// Ranked ids only, no filter and no stored-field reads: the benchmark path.
     pub fn search_ids(&self, query: &str, limit: usize) -> Result<Vec<String>, KbError> {
-        let clauses = self.text_query(query);
-        if clauses.is_empty() {
-            return Ok(Vec::new());
-        }
-        let q = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
-        let top = searcher
-            .search(&q, &TopDocs::with_limit(limit))
-            .map_err(self.ie())?;
-        Ok(top
+        Ok(self
+            .rank(query, limit, |_| true)
             .into_iter()
-            .filter_map(|(_, a)| {
-                self.ids
-                    .get(a.segment_ord as usize)
-                    .and_then(|s| s.get(a.doc_id as usize))
-                    .cloned()
-            })
+            .filter_map(|(slot, _)| self.meta.get(slot as usize).map(|m| m.id.clone()))
             .collect())
     }
 }

@@ -12,6 +12,7 @@ pub mod draft;
 pub mod eval;
 mod index;
 pub mod links;
+mod scorer;
 
 use std::fmt;
 use std::path::PathBuf;
