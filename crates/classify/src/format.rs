@@ -10,7 +10,9 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 pub const MAGIC: &[u8; 8] = b"FACTCLSF";
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: the config may enable word stemming (`stem`), which changes the word features a
+/// reader must compute; a version-1 reader would silently ignore it, so it must refuse.
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8;
 
 struct W(Vec<u8>);
@@ -220,6 +222,7 @@ fn parse(p: &[u8]) -> Result<Model, String> {
             char_max: cfg.char_max.max(cfg.char_min.max(1)),
             word_bigrams: cfg.word_bigrams,
             stem: cfg.stem,
+            char_cross: cfg.char_cross,
         },
         word_weight: cfg.word_weight,
         map,
@@ -286,6 +289,22 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().contains(&name));
+        // A model from the previous format (no stemming) is refused, not misread.
+        let mut v1 = good.clone();
+        v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(&bin, &v1).expect("write");
+        let e = Model::load(dir.path()).err().expect("must fail");
+        assert!(
+            matches!(
+                e,
+                ClassifyError::UnknownVersion {
+                    found: 1,
+                    supported: 2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
 
         std::fs::write(&bin, b"{\"not\": \"a model\"}").expect("write");
         let e = Model::load(dir.path()).err().expect("must fail");

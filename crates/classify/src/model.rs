@@ -26,6 +26,16 @@ pub struct TrainConfig {
     pub word_bigrams: bool,
     /// Light French stemming of the word view (see `features::stem`).
     pub stem: bool,
+    /// Char n-grams across word boundaries too (see `FeatureSpec::char_cross`).
+    pub char_cross: bool,
+    /// Exponent applied to the smooth IDF (1 = usual TF-IDF, 0 = plain TF): on very
+    /// small training sets document frequencies are noisy.
+    pub idf_power: f32,
+    /// Copies of each label's own name added as a training example (0 = none). Label
+    /// names of a taxonomy are usually descriptive ("Achat ou vente d'un logement")
+    /// and are known at training time: with ~10 examples per class they are a
+    /// useful extra example. Never scored in the out-of-fold pass.
+    pub label_examples: usize,
     /// NB-SVM (Wang & Manning 2012): each class's SVM sees features scaled by
     /// `(1 - nb) + nb * r / mean|r|`, r the class's smoothed log document-count ratio;
     /// the scaling is folded back into the weights, so prediction is unchanged.
@@ -58,7 +68,10 @@ impl Default for TrainConfig {
             char_min: 2,
             char_max: 5,
             word_bigrams: true,
-            stem: false,
+            stem: true,
+            char_cross: false,
+            idf_power: 1.0,
+            label_examples: 1,
             nb: 0.0,
             word_weight: 0.5,
             max_iter: 100,
@@ -66,7 +79,7 @@ impl Default for TrainConfig {
             cv_folds: 5,
             target_precision: 0.95,
             centroid_weight: 0.0,
-            prune: 0.0,
+            prune: 0.02,
             top_k: 5,
             seed: 42,
             threads: 0,
@@ -81,6 +94,7 @@ impl TrainConfig {
             char_max: self.char_max.max(self.char_min.max(1)),
             word_bigrams: self.word_bigrams,
             stem: self.stem,
+            char_cross: self.char_cross,
         }
     }
     fn thread_count(&self) -> usize {
@@ -306,7 +320,7 @@ impl Core {
         let n = texts.len() as f32;
         let idf: Vec<f32> = df
             .iter()
-            .map(|&d| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
+            .map(|&d| (((1.0 + n) / (1.0 + d as f32)).ln() + 1.0).powf(cfg.idf_power))
             .collect();
         let nf = hashes.len();
         let mut core = Core {
@@ -438,6 +452,22 @@ pub(crate) fn stratified_folds(y: &[u32], n_classes: usize, k: usize, seed: u64)
     fold
 }
 
+/// Appends `copies` of every label name as an example of its own class (see
+/// `TrainConfig::label_examples`).
+fn add_label_examples<'a>(
+    texts: &mut Vec<&'a str>,
+    y: &mut Vec<u32>,
+    labels: &'a [String],
+    copies: usize,
+) {
+    for _ in 0..copies {
+        for (c, l) in labels.iter().enumerate() {
+            texts.push(l.as_str());
+            y.push(c as u32);
+        }
+    }
+}
+
 /// Out-of-fold margins: every example scored by a model that never saw it.
 fn oof_scores(
     d: &Labelled,
@@ -457,6 +487,7 @@ fn oof_scores(
                 ty.push(y);
             }
         }
+        add_label_examples(&mut tt, &mut ty, &d.labels, cfg.label_examples);
         let core = Core::fit(&tt, &ty, n_classes, cfg);
         for ((o, &t), &fi) in out.iter_mut().zip(&d.texts).zip(&folds) {
             if fi == f {
@@ -581,7 +612,9 @@ pub fn train(
     let k = cfg.cv_folds.clamp(2, 20);
     let total = k + 1;
     let cv = cv_outcome(&d, cfg, k, progress, total);
-    let core = Core::fit(&d.texts, &d.y, d.labels.len(), cfg);
+    let (mut tt, mut ty) = (d.texts.clone(), d.y.clone());
+    add_label_examples(&mut tt, &mut ty, &d.labels, cfg.label_examples);
+    let core = Core::fit(&tt, &ty, d.labels.len(), cfg);
     progress(TrainProgress {
         done: total,
         total,
@@ -751,6 +784,47 @@ pub(crate) mod tests {
         let low = m.meta().abstain_threshold;
         m.set_target_precision(1.0);
         assert!(m.meta().abstain_threshold >= low);
+    }
+
+    #[test]
+    fn label_names_become_training_examples() {
+        // No example mentions "chomage" or "retraite": only the label names do.
+        let mut ex = Vec::new();
+        for i in 0..6 {
+            ex.push(Example {
+                text: format!("allocation perte emploi inscription dossier {i}"),
+                label: "chomage".into(),
+            });
+            ex.push(Example {
+                text: format!("pension depart age liquidation dossier {i}"),
+                label: "retraite".into(),
+            });
+        }
+        let on = TrainConfig {
+            label_examples: 1,
+            ..TrainConfig::default()
+        };
+        let off = TrainConfig {
+            label_examples: 0,
+            ..TrainConfig::default()
+        };
+        let m_on = train(&ex, &on, &mut |_| {}).expect("train");
+        let m_off = train(&ex, &off, &mut |_| {}).expect("train");
+        let p = |m: &Model, t: &str, l: &str| {
+            m.predict(t)
+                .top
+                .iter()
+                .find(|s| s.label == l)
+                .map(|s| s.probability)
+                .unwrap_or(0.0)
+        };
+        assert_eq!(m_on.predict("question chomage").top[0].label, "chomage");
+        assert_eq!(m_on.predict("question retraite").top[0].label, "retraite");
+        assert!(p(&m_on, "question chomage", "chomage") > p(&m_off, "question chomage", "chomage"));
+        // The label examples are never scored out of fold: the stored out-of-fold
+        // points are exactly the real examples.
+        assert_eq!(m_on.oof.len(), ex.len());
+        assert_eq!(m_on.meta().n_examples, ex.len());
     }
 
     #[test]
