@@ -40,8 +40,6 @@ pub enum ConnectError {
         #[source]
         source: facteur_store::StoreError,
     },
-    #[error("connector state '{path}': {detail}")]
-    State { path: String, detail: String },
     #[error("configuration of mailbox '{mailbox}': {detail}")]
     Config { mailbox: String, detail: String },
     #[error("outbox {outbox_id}: {detail}")]

@@ -2,8 +2,8 @@
 //!
 //! The invariant that matters: a message is flagged, moved or counted as read on
 //! the server only after `insert_message` returned, i.e. after it is durable in
-//! the store. The sync position (UIDVALIDITY, last UID) is advanced only after
-//! that, too. A crash anywhere therefore leaves at worst messages that are stored
+//! the store. The sync position (UIDVALIDITY, last UID), kept in the store so
+//! every process sees the same one, is advanced only after that, too. A crash anywhere therefore leaves at worst messages that are stored
 //! but not yet flagged, and the next run fetches them again: the idempotent insert
 //! turns that re-fetch into `duplicates_skipped`, never into a second copy.
 //!
@@ -29,7 +29,6 @@ use tokio::sync::watch;
 use crate::config::{AfterStore, ImapConfig, TlsMode};
 use crate::error::{scrub, ConnectError, ConnectResult};
 use crate::ingest::{ingest_one, NoHook, Payload, SharedHook, SyncReport};
-use crate::state::{StateDir, SyncPosition};
 use crate::tls;
 
 /// Any byte stream an IMAP session can run over (plain TCP or TLS).
@@ -76,7 +75,8 @@ pub struct ImapIngest {
     store: Store,
     mailbox_id: i64,
     cfg: ImapConfig,
-    state: StateDir,
+    /// `(worker, lease)`: `run` syncs only while holding the mailbox's lease.
+    sync_lease: Option<(String, Duration)>,
     hook: SharedHook,
     session: Option<Session>,
     idle_supported: bool,
@@ -84,7 +84,7 @@ pub struct ImapIngest {
 }
 
 impl ImapIngest {
-    pub fn new(store: Store, mailbox_id: i64, cfg: ImapConfig, state: StateDir) -> Self {
+    pub fn new(store: Store, mailbox_id: i64, cfg: ImapConfig) -> Self {
         let status = StatusHandle::default();
         status.update(|s| {
             s.mailbox = cfg.mailbox.clone();
@@ -94,7 +94,7 @@ impl ImapIngest {
             store,
             mailbox_id,
             cfg,
-            state,
+            sync_lease: None,
             hook: Arc::new(NoHook),
             session: None,
             idle_supported: false,
@@ -105,6 +105,17 @@ impl ImapIngest {
     /// Run `hook` after each newly stored message (e.g. triage).
     pub fn with_hook(mut self, hook: SharedHook) -> Self {
         self.hook = hook;
+        self
+    }
+
+    /// Several processes (hosts) may run an ingest for the same mailbox: with a
+    /// lease, `run` syncs only while `worker` holds the mailbox's sync lease in
+    /// the store, the others stand by and take over when it lapses (a crashed
+    /// holder) or is released (a clean shutdown). `worker` must be unique per
+    /// process; `lease` must exceed a sync pass (the wait for changes is capped
+    /// at half of it so the lease is renewed in time).
+    pub fn with_sync_lease(mut self, worker: impl Into<String>, lease: Duration) -> Self {
+        self.sync_lease = Some((worker.into(), lease));
         self
     }
 
@@ -163,6 +174,34 @@ impl ImapIngest {
             if *shutdown.borrow() {
                 break;
             }
+            if let Some((worker, lease)) = self.sync_lease.clone() {
+                match self
+                    .store
+                    .try_lease_mailbox_sync(self.mailbox_id, &worker, lease)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Another process syncs this mailbox: stand by, connection closed.
+                        if let Some(mut s) = self.session.take() {
+                            let _ = tokio::time::timeout(Duration::from_secs(5), s.logout()).await;
+                        }
+                        self.status.update(|s| s.connected = false);
+                        if sleep_or_shutdown(lease / 3, &mut shutdown).await {
+                            break;
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(mailbox = %self.cfg.mailbox, error = %e, "cannot take the sync lease");
+                        if sleep_or_shutdown(backoff, &mut shutdown).await {
+                            break;
+                        }
+                        backoff = (backoff * 2).min(self.cfg.backoff_max);
+                        continue;
+                    }
+                }
+            }
             let report = self.sync_once().await;
             if *shutdown.borrow() {
                 break;
@@ -182,12 +221,22 @@ impl ImapIngest {
             let _ = tokio::time::timeout(Duration::from_secs(5), s.logout()).await;
         }
         self.status.update(|s| s.connected = false);
+        if let Some((worker, _)) = &self.sync_lease {
+            // A standby takes over at once instead of waiting for expiry.
+            let _ = self
+                .store
+                .release_mailbox_sync(self.mailbox_id, worker)
+                .await;
+        }
     }
 
     /// Block until the server reports a change, the poll interval passes, or
     /// shutdown. Any IDLE failure just drops the session: the next sync reconnects.
     async fn wait_for_changes(&mut self, shutdown: &mut watch::Receiver<bool>) {
-        let wait = self.cfg.poll_interval;
+        let wait = match &self.sync_lease {
+            Some((_, lease)) => self.cfg.poll_interval.min(*lease / 2),
+            None => self.cfg.poll_interval,
+        };
         if !self.idle_supported || self.session.is_none() {
             sleep_or_shutdown(wait, shutdown).await;
             return;
@@ -230,11 +279,19 @@ impl ImapIngest {
         };
         let mailbox = timed(&cfg, "SELECT", session.select(&cfg.folder)).await?;
         let uidvalidity = mailbox.uid_validity.unwrap_or(0);
-        let pos = self.state.load_position(self.mailbox_id, &cfg.folder)?;
+        let store_err = |source| ConnectError::Store {
+            mailbox: cfg.mailbox.clone(),
+            source,
+        };
+        let pos = self
+            .store
+            .get_sync_position(self.mailbox_id, &cfg.folder)
+            .await
+            .map_err(store_err)?;
         let start = match pos {
-            Some(p) if p.uidvalidity == uidvalidity => p.last_uid.saturating_add(1),
-            Some(p) => {
-                tracing::warn!(mailbox = %cfg.mailbox, old = p.uidvalidity, new = uidvalidity,
+            Some((v, last)) if v == uidvalidity => last.saturating_add(1),
+            Some((old, _)) => {
+                tracing::warn!(mailbox = %cfg.mailbox, old, new = uidvalidity,
                     "UIDVALIDITY changed: reading the folder again from the start");
                 report.full_resync = true;
                 1
@@ -337,27 +394,19 @@ impl ImapIngest {
                 (Some(_), Some(d)) => *d,
                 (Some(_), None) => last_done,
             };
-            self.state.save_position(
-                self.mailbox_id,
-                &cfg.folder,
-                SyncPosition {
-                    uidvalidity,
-                    last_uid: last_done,
-                },
-            )?;
+            self.store
+                .set_sync_position(self.mailbox_id, &cfg.folder, uidvalidity, last_done)
+                .await
+                .map_err(store_err)?;
             if let Some(e) = failure {
                 return Err(e);
             }
         }
-        if todo.is_empty() && pos.map(|p| p.uidvalidity) != Some(uidvalidity) {
-            self.state.save_position(
-                self.mailbox_id,
-                &cfg.folder,
-                SyncPosition {
-                    uidvalidity,
-                    last_uid: last_done,
-                },
-            )?;
+        if todo.is_empty() && pos.map(|p| p.0) != Some(uidvalidity) {
+            self.store
+                .set_sync_position(self.mailbox_id, &cfg.folder, uidvalidity, last_done)
+                .await
+                .map_err(store_err)?;
         }
         Ok(())
     }

@@ -3,10 +3,14 @@
 //!
 //! - [`ImapIngest`]: one IMAP folder into one Facteur mailbox. `sync_once` for a
 //!   single pass, `run` for the long-running loop (IDLE or polling, reconnect with
-//!   exponential backoff), [`StatusHandle`] for the admin page.
+//!   exponential backoff; with `with_sync_lease`, one process per mailbox syncs
+//!   while the others stand by), [`StatusHandle`] for the admin page.
 //! - [`import_raw`]: the same ingest path for files (`facteur import`).
 //! - [`Sender`]: drains the outbox through SMTP; the exactly-once protocol is in
 //!   the [`smtp`] module documentation.
+//!
+//! Durable connector state (IMAP sync position, SMTP hand-off marker) lives in
+//! the store, not in files, so several processes on several hosts share it.
 //!
 //! Secrets: configs hold the resolved password but never print it, and every error
 //! text is scrubbed of it before it leaves the crate.
@@ -16,7 +20,6 @@ mod error;
 mod imap;
 mod ingest;
 pub mod smtp;
-mod state;
 mod tls;
 
 pub use config::{AfterStore, ImapConfig, SmtpConfig, TlsMode};
@@ -26,4 +29,3 @@ pub use ingest::{import_raw, FnHook, IngestHook, NoHook, SharedHook, StoredMessa
 #[doc(hidden)]
 pub use smtp::CrashPoint;
 pub use smtp::{build_reply, reply_subject, SendOutcome, SendReport, Sender, VALIDATED_BY_HEADER};
-pub use state::{StateDir, SyncPosition};

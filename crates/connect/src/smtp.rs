@@ -3,48 +3,65 @@
 //! # Exactly-once protocol
 //! SMTP offers no idempotency key, so "exactly once" rests on knowing, after a
 //! crash, whether the previous attempt got the message to the server. The sender
-//! keeps a durable **hand-off marker** per outbox row ([`StateDir::record_handoff`]):
+//! keeps a durable **hand-off marker** on the outbox row itself
+//! (`outbox.handed_off_at`, set by `Store::mark_outbox_handed_off`), so every
+//! sender process on every host sharing the database sees it:
 //!
-//! 1. `claim_outbox` leases a row (`sending`, lease owner, lease expiry).
-//! 2. If a marker exists for the row, a previous attempt committed the message to
-//!    the server and then died (or lost its lease) before `mark_sent`: the row is
+//! 1. `claim_outbox` leases a row (`sending`, lease owner, lease expiry) and
+//!    returns it with its marker.
+//! 2. If the marker is set, a previous attempt committed the message to the
+//!    server and then died (or lost its lease) before `mark_sent`: the row is
 //!    marked sent **without sending again** (and an `outbox.reconciled` audit row
 //!    says so).
 //! 3. Otherwise: connect, `MAIL FROM`, `RCPT TO`, `DATA`, stream the whole
 //!    message. Only when every byte of it is flushed to the socket is the marker
-//!    written (file + fsync), and only then is the terminating `.` sent: before
-//!    the dot, an SMTP server must discard the transaction if the client vanishes.
-//! 4. `250` → `mark_sent`, then the marker is removed. A reply code after the dot
-//!    (4xx/5xx) is a known outcome: the marker is removed and the row is marked
-//!    failed (5xx permanent, for an agent to see; 4xx retried with backoff).
+//!    written (one committed database write, durable on return, and refused
+//!    unless this sender still holds the lease), and only then is the
+//!    terminating `.` sent: before the dot, an SMTP server must discard the
+//!    transaction if the client vanishes. If the marker cannot be written (lease
+//!    lost, database down) the dot is never sent: the attempt fails before the
+//!    hand-off and is safely retried.
+//! 4. `250` → `mark_sent` (the marker stays on the row as history). A reply code
+//!    after the dot (4xx/5xx) is a known outcome: `mark_failed` clears the marker
+//!    (5xx permanent, for an agent to see; 4xx retried with backoff). A network
+//!    error after the marker is an unknown outcome: `mark_send_uncertain` keeps
+//!    the marker, so the retry reconciles instead of resending.
 //!
-//! Residual window, honestly: the marker is written a few microseconds *before*
-//! the dot leaves. A crash exactly between the fsync and the `write` of the dot
-//! means the server never got the dot, but recovery believes it did: that reply
-//! is recorded as sent and is lost (at most once, never twice). Likewise, once
-//! the marker exists, a network error before the server's answer is treated as
-//! "delivered". Conversely a crash after the server's `5xx` but before the marker
-//! is cleared would also be recorded as sent. Everything before the marker
-//! (connection, envelope, body transfer) is safely retried. The marker lives in a
-//! directory: several senders on different hosts must share it (or the store
-//! must grow the marker column requested in notes/store-requests.md).
+//! The dot waits for the marker inside the connection's byte stream
+//! ([`GatedStream`]): lettre's data hook is a synchronous iterator, which cannot
+//! await a database write, so the iterator only *arms* the gate and the next
+//! write on the socket — the dot — is held until the marker is committed.
+//!
+//! Residual window, honestly: the marker is committed a few milliseconds
+//! *before* the dot leaves. A crash between that commit and the `write` of the
+//! dot means the server never got the dot, but recovery believes it did: that
+//! reply is recorded as sent and is lost (at most once, never twice). Likewise,
+//! once the marker exists, a network error before the server's answer is treated
+//! as "delivered" on the next attempt. Conversely a crash after the server's
+//! `5xx` but before `mark_failed` would also be recorded as sent. Everything
+//! before the marker (connection, envelope, body transfer) is safely retried.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use facteur_store::{OutboxItem, Store};
+use facteur_store::{OutboxItem, Store, StoreResult};
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox as Address, Message, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
 use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
 use crate::config::{SmtpConfig, TlsMode};
 use crate::error::{scrub, ConnectError, ConnectResult};
-use crate::state::StateDir;
 
 /// The header naming the agent who validated the text.
 pub const VALIDATED_BY_HEADER: &str = "X-Facteur-Validated-By";
@@ -165,7 +182,6 @@ type CrashFilter = Arc<dyn Fn(i64) -> bool + Send + Sync>;
 pub struct Sender {
     store: Store,
     cfg: SmtpConfig,
-    state: StateDir,
     worker: String,
     lease: Duration,
     crash: Vec<(CrashPoint, CrashFilter)>,
@@ -174,11 +190,10 @@ pub struct Sender {
 impl Sender {
     /// `worker` must be unique per running sender (host + pid + random is fine):
     /// the store only lets the lease holder record the outcome.
-    pub fn new(store: Store, cfg: SmtpConfig, state: StateDir, worker: impl Into<String>) -> Self {
+    pub fn new(store: Store, cfg: SmtpConfig, worker: impl Into<String>) -> Self {
         Sender {
             store,
             cfg,
-            state,
             worker: worker.into(),
             lease: Duration::from_secs(300),
             crash: Vec::new(),
@@ -262,7 +277,7 @@ impl Sender {
             outbox_id: id,
             source,
         };
-        if self.state.handed_off(id) {
+        if item.handed_off_at.is_some() {
             self.store
                 .mark_sent(id, &self.worker)
                 .await
@@ -276,7 +291,6 @@ impl Sender {
                     &serde_json::json!({"attempts": item.attempts}),
                 )
                 .await;
-            let _ = self.state.clear_handoff(id);
             tracing::info!(
                 outbox = id,
                 "reply already handed to SMTP by an earlier attempt: not resent"
@@ -292,7 +306,6 @@ impl Sender {
                     .mark_sent(id, &self.worker)
                     .await
                     .map_err(store_err)?;
-                let _ = self.state.clear_handoff(id);
                 Ok(SendOutcome::Sent)
             }
             Err(TransmitError {
@@ -302,14 +315,14 @@ impl Sender {
             }) => {
                 if marker_written && !permanent {
                     // The dot may have reached the server: never resend blindly.
-                    // Leave the marker; the retry will reconcile.
+                    // Keep the marker; the retry will reconcile.
                     self.store
-                        .mark_failed(id, &self.worker, false, &detail)
+                        .mark_send_uncertain(id, &self.worker, &detail)
                         .await
                         .map_err(store_err)?;
                     return Ok(SendOutcome::RetryLater);
                 }
-                let _ = self.state.clear_handoff(id);
+                // Known outcome: mark_failed clears any marker.
                 self.store
                     .mark_failed(id, &self.worker, permanent, &detail)
                     .await
@@ -369,19 +382,36 @@ impl Sender {
             b.build_rustls()
                 .map_err(|e| fail(format!("TLS setup: {e}"), false))
         };
-        let implicit = match self.cfg.tls {
-            TlsMode::Tls => Some(tls(&self.cfg.host)?),
-            _ => None,
-        };
-        let mut conn = AsyncSmtpConnection::connect_tokio1(
-            (self.cfg.host.as_str(), self.cfg.port),
-            Some(self.cfg.io_timeout),
-            &hello,
-            implicit,
-            None,
+        // Our own socket under lettre, so the dot can wait for the marker.
+        let gate = Arc::new(Gate::default());
+        let connect_err = |detail: String| fail(detail, false);
+        let server = format!("{}:{}", self.cfg.host, self.cfg.port);
+        let tcp = tokio::time::timeout(
+            self.cfg.io_timeout,
+            tokio::net::TcpStream::connect((self.cfg.host.as_str(), self.cfg.port)),
         )
         .await
-        .map_err(smtp_err)?;
+        .map_err(|_| connect_err(format!("SMTP {server}: connection timed out")))?
+        .map_err(|e| connect_err(format!("SMTP {server}: {e}")))?;
+        let peer = tcp
+            .peer_addr()
+            .map_err(|e| connect_err(format!("SMTP {server}: {e}")))?;
+        let io: Box<dyn SmtpIo> = match self.cfg.tls {
+            TlsMode::Tls => Box::new(
+                crate::tls::handshake(tcp, &self.cfg.host, self.cfg.ca_file.as_deref())
+                    .await
+                    .map_err(|e| connect_err(format!("SMTP {server}: TLS: {e}")))?,
+            ),
+            _ => Box::new(tcp),
+        };
+        let stream = GatedStream {
+            inner: io,
+            peer,
+            gate: gate.clone(),
+        };
+        let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
+            .await
+            .map_err(smtp_err)?;
         if self.cfg.tls == TlsMode::Starttls {
             if !conn.can_starttls() {
                 return Err(fail(
@@ -419,16 +449,18 @@ impl Sender {
             return Ok(Some(CrashPoint::BeforeData));
         }
         conn.command(Data).await.map_err(smtp_err)?;
-        let marker = MarkerIter {
+        let store = self.store.clone();
+        let worker = self.worker.clone();
+        let outbox_id = item.id;
+        let mut marker = MarkerIter {
             body: Some(bytes),
-            state: &self.state,
-            outbox_id: item.id,
-            worker: &self.worker,
-            written: false,
+            gate: &gate,
+            mark: Some(Box::pin(async move {
+                store.mark_outbox_handed_off(outbox_id, &worker).await
+            })),
         };
-        let mut marker = marker;
         let sent = conn.message_iter(&mut marker).await;
-        let written = marker.written;
+        let written = gate.marker_written();
         match sent {
             Ok(_) => {
                 let _ = conn.quit().await;
@@ -473,16 +505,15 @@ struct TransmitError {
     marker_written: bool,
 }
 
+type MarkFuture = Pin<Box<dyn Future<Output = StoreResult<()>> + Send>>;
+
 /// Yields the message, then — when lettre asks for the next part, i.e. after the
-/// whole body was written and flushed, right before it writes the dot — records
-/// the durable hand-off marker. A marker that cannot be written only widens the
-/// crash window (recovery would resend): the send itself goes on.
+/// whole body was written and flushed, right before it writes the dot — arms
+/// the [`Gate`] with the marker write.
 struct MarkerIter<'a> {
     body: Option<Vec<u8>>,
-    state: &'a StateDir,
-    outbox_id: i64,
-    worker: &'a str,
-    written: bool,
+    gate: &'a Gate,
+    mark: Option<MarkFuture>,
 }
 
 impl Iterator for MarkerIter<'_> {
@@ -491,14 +522,122 @@ impl Iterator for MarkerIter<'_> {
         if let Some(b) = self.body.take() {
             return Some(b);
         }
-        if !self.written {
-            match self.state.record_handoff(self.outbox_id, self.worker) {
-                Ok(()) => self.written = true,
-                Err(e) => tracing::error!(outbox = self.outbox_id, error = %e,
-                    "cannot write the SMTP hand-off marker: a crash now would resend"),
-            }
+        if let Some(mark) = self.mark.take() {
+            self.gate.arm(mark);
         }
         None
+    }
+}
+
+/// Holds the next write on the socket (the end-of-data dot) until the armed
+/// marker future has completed; a failed marker fails that write, so the dot
+/// never leaves without a durable marker.
+#[derive(Default)]
+struct Gate {
+    state: Mutex<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    pending: Option<MarkFuture>,
+    written: bool,
+}
+
+impl Gate {
+    fn arm(&self, mark: MarkFuture) {
+        if let Ok(mut s) = self.state.lock() {
+            s.pending = Some(mark);
+        }
+    }
+
+    fn marker_written(&self) -> bool {
+        self.state.lock().map(|s| s.written).unwrap_or(false)
+    }
+
+    /// Ready(Ok) when writes may go on.
+    fn poll_open(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let Ok(mut s) = self.state.lock() else {
+            return Poll::Ready(Err(std::io::Error::other("hand-off gate poisoned")));
+        };
+        let Some(fut) = s.pending.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        match fut.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => {
+                s.pending = None;
+                match r {
+                    Ok(()) => {
+                        s.written = true;
+                        Poll::Ready(Ok(()))
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "SMTP hand-off marker not recorded: the reply is not committed");
+                        Poll::Ready(Err(std::io::Error::other(format!(
+                            "hand-off marker not recorded, end of data withheld: {e}"
+                        ))))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the SMTP connection runs over: plain TCP, or TLS for implicit TLS
+/// (STARTTLS is layered on top by lettre).
+trait SmtpIo: AsyncRead + AsyncWrite + Send + Sync + Unpin + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + std::fmt::Debug> SmtpIo for T {}
+
+/// The socket under lettre's SMTP connection, with the hand-off [`Gate`] in
+/// its write path.
+struct GatedStream {
+    inner: Box<dyn SmtpIo>,
+    peer: std::net::SocketAddr,
+    gate: Arc<Gate>,
+}
+
+impl std::fmt::Debug for GatedStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatedStream")
+            .field("peer", &self.peer)
+            .finish()
+    }
+}
+
+impl AsyncRead for GatedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for GatedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.gate.poll_open(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {}
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for GatedStream {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        Ok(self.peer)
     }
 }
 
@@ -528,6 +667,7 @@ mod tests {
             lease_until: None,
             sent_at: None,
             created_at: 0,
+            handed_off_at: None,
         }
     }
 

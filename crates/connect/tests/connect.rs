@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use facteur_connect::{
-    AfterStore, CrashPoint, ImapConfig, ImapIngest, IngestHook, Sender, SmtpConfig, StateDir,
-    StoredMessage, TlsMode,
+    AfterStore, CrashPoint, ImapConfig, ImapIngest, IngestHook, Sender, SmtpConfig, StoredMessage,
+    TlsMode,
 };
 use facteur_core::{OutboxState, Role};
 use facteur_store::{ManualClock, NewMailbox, NewUser, Store, ValidateReply};
@@ -59,9 +59,9 @@ fn unique(tag: &str) -> String {
 
 struct Env {
     _dir: tempfile::TempDir,
+    url: String,
     store: Store,
     mailbox_id: i64,
-    state: StateDir,
 }
 
 async fn env() -> Env {
@@ -80,12 +80,11 @@ async fn env() -> Env {
         )
         .await
         .unwrap();
-    let state = StateDir::open(dir.path().join("state")).unwrap();
     Env {
         _dir: dir,
+        url,
         store,
         mailbox_id,
-        state,
     }
 }
 
@@ -237,12 +236,7 @@ async fn imap_sync_1000_then_concurrent_appends_exactly_once_and_flagged() {
     }
     let distinct: HashSet<&Vec<u8>> = seed.iter().collect();
 
-    let mut ingest = ImapIngest::new(
-        e.store.clone(),
-        e.mailbox_id,
-        cfg(&host, port, &user, &pw),
-        e.state.clone(),
-    );
+    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, cfg(&host, port, &user, &pw));
     let t = Instant::now();
     let r = ingest.sync_once().await;
     let secs = t.elapsed().as_secs_f64();
@@ -306,12 +300,7 @@ async fn imap_sync_1000_then_concurrent_appends_exactly_once_and_flagged() {
 
     // A restart (fresh connector, persisted position) finds nothing new.
     drop(ingest);
-    let mut again = ImapIngest::new(
-        e.store.clone(),
-        e.mailbox_id,
-        cfg(&host, port, &user, &pw),
-        e.state.clone(),
-    );
+    let mut again = ImapIngest::new(e.store.clone(), e.mailbox_id, cfg(&host, port, &user, &pw));
     let r2 = again.sync_once().await;
     assert!(r2.errors.is_empty(), "{:?}", r2.errors);
     assert_eq!((r2.fetched, r2.stored), (0, 0));
@@ -388,8 +377,7 @@ async fn imap_message_is_stored_before_it_is_flagged() {
     });
     let mut c = cfg(&host, port, &user, &pw);
     c.batch_size = 4;
-    let mut ingest =
-        ImapIngest::new(e.store.clone(), e.mailbox_id, c, e.state.clone()).with_hook(hook.clone());
+    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c).with_hook(hook.clone());
     let r = ingest.sync_once().await;
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(r.stored, 6);
@@ -422,15 +410,16 @@ async fn imap_uidvalidity_change_resyncs_without_duplicates_or_losses() {
     let mut c = cfg(&host, port, &user, &pw);
     c.folder = folder.into();
     c.after_store = AfterStore::Leave;
-    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c, e.state.clone());
+    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c);
     let r = ingest.sync_once().await;
     assert_eq!((r.stored, r.full_resync), (20, false), "{:?}", r.errors);
     let old_uv = e
-        .state
-        .load_position(e.mailbox_id, folder)
+        .store
+        .get_sync_position(e.mailbox_id, folder)
+        .await
         .unwrap()
         .unwrap()
-        .uidvalidity;
+        .0;
 
     adm.select("INBOX").await.unwrap();
     adm.delete(folder).await.unwrap();
@@ -441,11 +430,12 @@ async fn imap_uidvalidity_change_resyncs_without_duplicates_or_losses() {
     let r = ingest.sync_once().await;
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     let new_uv = e
-        .state
-        .load_position(e.mailbox_id, folder)
+        .store
+        .get_sync_position(e.mailbox_id, folder)
+        .await
         .unwrap()
         .unwrap()
-        .uidvalidity;
+        .0;
     assert_ne!(
         old_uv, new_uv,
         "Dovecot gave the recreated folder a new UIDVALIDITY"
@@ -483,7 +473,6 @@ async fn imap_server_down_at_start_reports_then_recovers() {
         e.store.clone(),
         e.mailbox_id,
         cfg("127.0.0.1", down_port, &user, &pw),
-        e.state.clone(),
     );
     let status = ingest.status();
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -538,7 +527,6 @@ async fn imap_wrong_password_names_the_mailbox_not_the_password() {
         e.store.clone(),
         e.mailbox_id,
         cfg(&host, port, &unique("pw"), bad),
-        e.state.clone(),
     );
     let r = ingest.sync_once().await;
     assert_eq!(r.errors.len(), 1);
@@ -672,7 +660,7 @@ async fn imap_tls_works_with_the_right_certificate_and_refuses_a_mismatch() {
         c.tls = TlsMode::Tls;
         c.ca_file = Some(dir.path().join("ca.pem"));
         c.after_store = AfterStore::Leave;
-        let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c, e.state.clone());
+        let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c);
         let r = ingest.sync_once().await;
         if should_work {
             assert!(r.errors.is_empty(), "{:?}", r.errors);
@@ -714,7 +702,7 @@ async fn imap_oversized_message_is_stored_with_a_defect() {
     append(&mut adm, "INBOX", &big).await;
     let mut c = cfg(&host, port, &user, &pw);
     c.max_message_bytes = 4_000;
-    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c, e.state.clone());
+    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c);
     let r = ingest.sync_once().await;
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!((r.fetched, r.stored), (2, 2));
@@ -850,15 +838,10 @@ async fn smtp_100_replies_exactly_once_despite_crashes() {
     // "restart" below is the only moment they do.
     let clock = Arc::new(ManualClock::new(e.store.now_ms()));
     let store = e.store.clone().with_clock(clock.clone());
-    let first = Sender::new(
-        store.clone(),
-        smtp.clone(),
-        e.state.clone(),
-        format!("{run}-a"),
-    )
-    .with_lease(Duration::from_secs(60))
-    .with_simulated_crash(CrashPoint::BeforeData, |id| id % 11 == 0)
-    .with_simulated_crash(CrashPoint::AfterAccept, |id| id % 7 == 0);
+    let first = Sender::new(store.clone(), smtp.clone(), format!("{run}-a"))
+        .with_lease(Duration::from_secs(60))
+        .with_simulated_crash(CrashPoint::BeforeData, |id| id % 11 == 0)
+        .with_simulated_crash(CrashPoint::AfterAccept, |id| id % 7 == 0);
     let t = Instant::now();
     let r1 = first.drain().await;
     let secs = t.elapsed().as_secs_f64();
@@ -879,7 +862,7 @@ async fn smtp_100_replies_exactly_once_despite_crashes() {
     assert_eq!(first.drain().await, Default::default(), "leases still held");
     drop(first);
     clock.advance(Duration::from_secs(61));
-    let second = Sender::new(store.clone(), smtp, e.state.clone(), format!("{run}-b"));
+    let second = Sender::new(store.clone(), smtp, format!("{run}-b"));
     let r2 = second.drain().await;
     assert!(r2.errors.is_empty(), "{:?}", r2.errors);
     assert_eq!(
@@ -1017,12 +1000,7 @@ async fn smtp_5xx_is_a_permanent_failure_and_4xx_is_retried() {
         let port = refusing_smtp(reply).await;
         let mut smtp = SmtpConfig::new("127.0.0.1", port);
         smtp.tls = TlsMode::None;
-        let sender = Sender::new(
-            e.store.clone(),
-            smtp,
-            e.state.clone(),
-            format!("{run}-{port}"),
-        );
+        let sender = Sender::new(e.store.clone(), smtp, format!("{run}-{port}"));
         let item = e
             .store
             .claim_outbox(sender.worker(), Duration::from_secs(60))
@@ -1049,8 +1027,139 @@ async fn smtp_5xx_is_a_permanent_failure_and_4xx_is_retried() {
             assert!(after.next_attempt_at.is_some(), "a 4xx is retried later");
         }
         assert!(
-            !e.state.handed_off(item.id),
-            "a refused envelope leaves no hand-off marker"
+            after.handed_off_at.is_none(),
+            "a refusal is a known outcome: no hand-off marker left"
         );
+    }
+}
+
+/// Two "hosts" (two store handles on one database, two senders): the hand-off
+/// marker lives in the database, so the second host reconciles what the first
+/// handed off; and a sender that lost its lease cannot set the marker, so it
+/// never sends the end-of-data dot — the server gets each reply exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_marker_is_shared_between_hosts_and_a_lost_lease_never_sends() {
+    let Some(v) = services(
+        "smtp_two_hosts",
+        &["FACTEUR_TEST_SMTP", "FACTEUR_TEST_SMTP_MAILDIR"],
+    ) else {
+        return;
+    };
+    let (host, port) = v[0].rsplit_once(':').unwrap();
+    let port: u16 = port.parse().unwrap();
+    let maildir = PathBuf::from(&v[1]);
+    let run = unique("hosts");
+    let e = env().await;
+    let agent = e
+        .store
+        .create_user(
+            &NewUser {
+                username: run.clone(),
+                display_name: "Agent".into(),
+                password_hash: "x".into(),
+                role: Role::Supervisor,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for k in 0..2 {
+        let raw =
+            format!("Message-ID: <p{k}.{run}@x>\r\nSubject: Q\r\nFrom: a@x.example\r\n\r\nQ\r\n");
+        let r = facteur_connect::import_raw(
+            &e.store,
+            e.mailbox_id,
+            [facteur_mail::RawMessage {
+                origin: "t".into(),
+                bytes: raw.into_bytes(),
+            }],
+            &facteur_connect::NoHook,
+        )
+        .await;
+        assert_eq!(r.stored, 1);
+        let msg = e
+            .store
+            .thread_messages(&format!("p{k}.{run}@x"))
+            .await
+            .unwrap()[0]
+            .id;
+        ids.push(
+            e.store
+                .validate_and_queue(&ValidateReply {
+                    message_id: msg,
+                    user_id: agent,
+                    body: format!("Réponse {k}"),
+                    reply_message_id: format!("r{k}.{run}@dgfip.example"),
+                    to_address: "a@x.example".into(),
+                    subject: "Q".into(),
+                    in_reply_to: Some(format!("p{k}.{run}@x")),
+                    references: vec![],
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    let clock = Arc::new(ManualClock::new(e.store.now_ms()));
+    let host_a = e.store.clone().with_clock(clock.clone());
+    let host_b = Store::open(&e.url).await.unwrap().with_clock(clock.clone());
+    let mut smtp = SmtpConfig::new(host, port);
+    smtp.tls = TlsMode::None;
+    smtp.io_timeout = Duration::from_secs(20);
+    let lease = Duration::from_secs(60);
+    let a = Sender::new(host_a.clone(), smtp.clone(), format!("{run}-a"))
+        .with_lease(lease)
+        .with_simulated_crash(CrashPoint::AfterAccept, |_| true);
+    let b = Sender::new(host_b.clone(), smtp, format!("{run}-b")).with_lease(lease);
+
+    // Row 0: host A hands it off, the server accepts, A dies before mark_sent.
+    let item = host_a
+        .claim_outbox(a.worker(), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.id, ids[0]);
+    assert_eq!(
+        a.process(&item).await.unwrap(),
+        facteur_connect::SendOutcome::Crashed
+    );
+    let seen_by_b = host_b.get_outbox(ids[0]).await.unwrap().unwrap();
+    assert!(
+        seen_by_b.handed_off_at.is_some(),
+        "marker visible to host B"
+    );
+
+    // Row 1: host A claims it too, but stalls past its lease; B takes over.
+    let stale = host_a
+        .claim_outbox(a.worker(), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stale.id, ids[1]);
+    clock.advance(Duration::from_secs(61));
+    let r = b.drain().await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(
+        (r.reconciled, r.sent),
+        (1, 1),
+        "row 0 reconciled, row 1 sent"
+    );
+    // A wakes up and tries to send row 1: the marker is refused (not the lease
+    // holder any more), so the dot is withheld and nothing is delivered.
+    let late = a.process(&stale).await;
+    assert!(late.is_err(), "stale sender must not succeed: {late:?}");
+
+    for id in &ids {
+        let row = host_a.get_outbox(*id).await.unwrap().unwrap();
+        assert_eq!(row.state, OutboxState::Sent);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for k in 0..2 {
+        let needle = format!("r{k}.{run}@dgfip.example");
+        let copies = maildir_messages(&maildir)
+            .iter()
+            .filter(|m| String::from_utf8_lossy(m).contains(&needle))
+            .count();
+        assert_eq!(copies, 1, "reply {k} delivered exactly once");
     }
 }
