@@ -425,3 +425,125 @@ fn retrieval_floor_on_held_out_queries() {
     eprintln!("held-out: {r:?}");
     assert!(r.ndcg_at_10 >= 0.50, "{r:?}");
 }
+
+fn toy_kb(rows: &[(&str, &str, &str)]) -> (tempfile::TempDir, KnowledgeBase) {
+    let tmp = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|(id, title, text)| {
+            serde_json::json!({"id": id, "title": title, "text": text}).to_string()
+        })
+        .collect();
+    let path = tmp.path().join("toy.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let mut kb = KnowledgeBase::open(tmp.path()).unwrap();
+    kb.import_fiches(&path).unwrap();
+    (tmp, kb)
+}
+
+fn fiche_opts() -> SearchOptions {
+    SearchOptions {
+        kind: Some(DocKind::Fiche),
+        snippets: false,
+        today: TODAY,
+        ..Default::default()
+    }
+}
+
+/// BM25 on a toy corpus, text field only, against a hand computation:
+/// N = 3, text lengths 3, 2, 1 (avg 2); "chat" occurs twice in doc A only.
+#[test]
+fn bm25_score_matches_a_hand_computation() {
+    let (_t, mut kb) = toy_kb(&[
+        ("A", "zèbre", "chat chat chien"),
+        ("B", "zèbre", "chien oiseau"),
+        ("C", "zèbre", "poisson"),
+    ]);
+    let text_only = Tuning {
+        title: 0.0,
+        title_exact: 0.0,
+        description: 0.0,
+        breadcrumb: 0.0,
+        text: 1.0,
+        synonyms: 0.0,
+        k1: 1.2,
+        b_text: 0.75,
+        bm25f: false,
+        ..kb.tuning()
+    };
+    kb.set_tuning(text_only);
+    let hits = kb.search("chat", &fiche_opts()).unwrap();
+    assert_eq!(hits.len(), 1);
+    let idf = (1.0f64 + (3.0 - 1.0 + 0.5) / (1.0 + 0.5)).ln();
+    let norm = 1.0 - 0.75 + 0.75 * 3.0 / 2.0;
+    let expected = idf * 2.0 * 2.2 / (2.0 + 1.2 * norm);
+    assert!(
+        ((hits[0].score as f64) - expected).abs() < 1e-4,
+        "{} vs {expected}",
+        hits[0].score
+    );
+    // With one field, BM25F is the same formula.
+    kb.set_tuning(Tuning {
+        bm25f: true,
+        ..text_only
+    });
+    let f = kb.search("chat", &fiche_opts()).unwrap();
+    assert!(((f[0].score as f64) - expected).abs() < 1e-4);
+    // "chien" (df 2): the shorter doc B ranks first at equal tf.
+    let hits = kb.search("chien", &fiche_opts()).unwrap();
+    let ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(ids, ["B", "A"]);
+    // Titles weigh again once their weight is back.
+    kb.set_tuning(Tuning {
+        title: 1.0,
+        ..text_only
+    });
+    assert_eq!(kb.search("zèbre", &fiche_opts()).unwrap().len(), 3);
+}
+
+#[test]
+fn search_results_are_identical_after_reopening() {
+    let (tmp, kb) = kb_with_answers();
+    let queries = [
+        "feuille d'impôt",
+        "délai de paiement échéancier",
+        "prélèvement à la source mensuel",
+        "coordonnées bancaires RIB",
+        "",
+        "zzzz inconnu",
+    ];
+    let before: Vec<Vec<(String, f32)>> = queries
+        .iter()
+        .map(|q| {
+            kb.search(
+                q,
+                &SearchOptions {
+                    today: TODAY,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.id, h.score))
+            .collect()
+        })
+        .collect();
+    assert!(before.iter().filter(|r| !r.is_empty()).count() >= 4);
+    drop(kb);
+    let kb = KnowledgeBase::open(tmp.path()).unwrap();
+    for (q, b) in queries.iter().zip(&before) {
+        let after: Vec<(String, f32)> = kb
+            .search(
+                q,
+                &SearchOptions {
+                    today: TODAY,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.id, h.score))
+            .collect();
+        assert_eq!(&after, b, "{q}");
+    }
+}
