@@ -19,14 +19,15 @@ fn load(name: &str) -> Vec<Example> {
         .unwrap_or_else(|e| panic!("benchmark data missing ({e}); set FACTEUR_BENCH_DATA"))
 }
 
-/// Regression floor on the official-question dataset (peers: LinearSVC 0.67).
+/// Regression floor on the official-question dataset (measured 0.672 with the v2
+/// defaults; peer LinearSVC 0.671). Set safely below: fold draws and threads vary.
 #[test]
 fn sp_dossiers_macro_f1_floor() {
     let tr = load("sp_dossiers_train.jsonl");
     let te = load("sp_dossiers_test.jsonl");
     let m = train(&tr, &TrainConfig::default(), &mut |_| {}).expect("train");
     let r = evaluate(&m, &te);
-    assert!(r.macro_f1 >= 0.60, "macro-F1 {:.3} below floor", r.macro_f1);
+    assert!(r.macro_f1 >= 0.64, "macro-F1 {:.3} below floor", r.macro_f1);
     assert!(
         r.expected_calibration_error < 0.2,
         "ECE {}",
