@@ -58,9 +58,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut best = evaluate(&kb, &dev).ndcg_at_10;
         eprintln!("dev nDCG@10 {best:.4} start {best_t:?}");
         type Set = fn(&mut Tuning, f32);
-        let axes: [(&str, Set, &[f32]); 10] = [
+        let axes: [(&str, Set, &[f32]); 11] = [
+            ("fuzzy", |t, v| t.fuzzy = v, &[0.0, 0.25, 0.5, 0.75, 1.0]),
             ("bm25f", |t, v| t.bm25f = v > 0.5, &[0.0, 1.0]),
-            ("k1", |t, v| t.k1 = v, &[0.6, 0.9, 1.2, 1.5, 2.0, 3.0]),
+            (
+                "k1",
+                |t, v| t.k1 = v,
+                &[0.6, 0.9, 1.2, 1.5, 2.0, 3.0, 4.0, 6.0],
+            ),
             ("b_text", |t, v| t.b_text = v, &[0.3, 0.5, 0.75, 0.9]),
             ("b_title", |t, v| t.b_title = v, &[0.0, 0.3, 0.5, 0.75, 1.0]),
             (

@@ -86,6 +86,8 @@ pub struct FrTokenStream<'a> {
     text: &'a str,
     chars: std::iter::Peekable<CharIndices<'a>>,
     token: Token,
+    /// Where the last number token ended, to recognise ordinal suffixes.
+    last_number_end: Option<usize>,
 }
 
 impl Tokenizer for FrTokenizer {
@@ -95,20 +97,28 @@ impl Tokenizer for FrTokenizer {
             text,
             chars: text.char_indices().peekable(),
             token: Token::default(),
+            last_number_end: None,
         }
     }
 }
 
-impl TokenStream for FrTokenStream<'_> {
-    fn advance(&mut self) -> bool {
-        self.token.text.clear();
-        self.token.position = self.token.position.wrapping_add(1);
-        // Skip separators.
+/// Ordinal suffixes as citizens and fiches write them after a number ("13e", "13ème",
+/// "13 eme", "1er", "2nde"): dropped so that all spellings meet on the number alone.
+const ORDINAL_SUFFIXES: &[&str] = &[
+    "e", "è", "eme", "ème", "ieme", "ième", "er", "ere", "ère", "nd", "nde",
+];
+
+fn is_ordinal_suffix(word: &str) -> bool {
+    word.chars().count() <= 4 && ORDINAL_SUFFIXES.contains(&word.to_lowercase().as_str())
+}
+
+impl FrTokenStream<'_> {
+    fn next_word(&mut self) -> Option<(usize, usize, bool)> {
         let (start, first) = loop {
             match self.chars.next() {
                 Some((i, c)) if c.is_alphanumeric() => break (i, c),
                 Some(_) => continue,
-                None => return false,
+                None => return None,
             }
         };
         let digit = first.is_numeric();
@@ -121,6 +131,31 @@ impl TokenStream for FrTokenStream<'_> {
                 break;
             }
         }
+        Some((start, end, digit))
+    }
+}
+
+impl TokenStream for FrTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        self.token.text.clear();
+        self.token.position = self.token.position.wrapping_add(1);
+        let (start, end) = loop {
+            let Some((start, end, digit)) = self.next_word() else {
+                return false;
+            };
+            let word = self.text.get(start..end).unwrap_or("");
+            // An ordinal suffix glued to the previous number or one space after it.
+            let after_number = self.last_number_end.is_some_and(|e| {
+                self.text
+                    .get(e..start)
+                    .is_some_and(|gap| gap.is_empty() || gap == " ")
+            });
+            self.last_number_end = if digit { Some(end) } else { None };
+            if !digit && after_number && is_ordinal_suffix(word) {
+                continue;
+            }
+            break (start, end);
+        };
         self.token.offset_from = start;
         self.token.offset_to = end;
         self.token
@@ -271,6 +306,19 @@ mod tests {
             analyze(&mut a, "13ème mois"),
             analyze(&mut a, "13 ème mois")
         );
+        // Every spelling of an ordinal meets on the number.
+        for q in [
+            "13e mois",
+            "13eme mois",
+            "13 eme mois",
+            "13ième mois",
+            "13EME mois",
+        ] {
+            assert_eq!(analyze(&mut a, q), ["13", "mois"], "{q}");
+        }
+        assert_eq!(analyze(&mut a, "1er janvier"), ["1", "janvi"]);
+        // A word after a number is kept when it is not an ordinal suffix.
+        assert_eq!(analyze(&mut a, "3 enfants"), ["3", "enfant"]);
     }
 
     #[test]

@@ -51,6 +51,9 @@ struct Raw {
 /// The compact index: term → postings of (doc slot, precomputed score).
 pub(crate) struct Scorer {
     stem_terms: HashMap<String, u32>,
+    /// Typo fallback (SymSpell-style): every one-character deletion of the stemmed
+    /// terms worth correcting to (≥ 4 chars, in ≥ 2 documents) → those terms.
+    deletions: HashMap<String, Vec<u32>>,
     exact_terms: HashMap<String, u32>,
     raw: Raw,
     stemmed: Vec<Vec<(u32, f32)>>,
@@ -138,7 +141,7 @@ impl Scorer {
             }
             base += seg.max_doc();
         }
-        let stemmed_postings = stem_raw
+        let stemmed_postings: Vec<Vec<(u32, [u16; STEMMED_FIELDS])>> = stem_raw
             .into_iter()
             .map(|mut v| {
                 v.sort_unstable_by_key(|p| p.0);
@@ -159,7 +162,17 @@ impl Scorer {
         for v in &mut exact_raw {
             v.sort_unstable_by_key(|p| p.0);
         }
+        let mut deletions: HashMap<String, Vec<u32>> = HashMap::new();
+        for (term, &id) in &stem_terms {
+            let common = stemmed_postings_len(&stemmed_postings, id) >= 2;
+            if common && fuzzy_candidate(term) {
+                for d in std::iter::once(term.clone()).chain(one_deletions(term)) {
+                    deletions.entry(d).or_default().push(id);
+                }
+            }
+        }
         let mut s = Self {
+            deletions,
             stem_terms,
             exact_terms,
             raw: Raw {
@@ -257,6 +270,35 @@ impl Scorer {
         self.addrs.len()
     }
 
+    /// The most frequent known term one edit (deletion, insertion, substitution or
+    /// adjacent transposition) away from an unknown `term`, if any.
+    pub fn correct(&self, term: &str) -> Option<u32> {
+        if !fuzzy_candidate(term) {
+            return None;
+        }
+        let mut best: Option<(usize, u32)> = None;
+        for d in std::iter::once(term.to_string()).chain(one_deletions(term)) {
+            for &id in self.deletions.get(&d).into_iter().flatten() {
+                let df = stemmed_postings_len(&self.raw.stemmed, id);
+                if best.is_none_or(|(bdf, bid)| df > bdf || (df == bdf && id < bid)) {
+                    best = Some((df, id));
+                }
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+
+    /// Like `add_stemmed`, for a term id from `correct`.
+    pub fn add_stemmed_id(&self, id: u32, weight: f32, scores: &mut [f32]) {
+        if let Some(post) = self.stemmed.get(id as usize) {
+            for &(doc, s) in post {
+                if let Some(x) = scores.get_mut(doc as usize) {
+                    *x += weight * s;
+                }
+            }
+        }
+    }
+
     /// Adds `weight ×` the precomputed scores of `term` into `scores`; returns whether
     /// the term is known.
     pub fn add_stemmed(&self, term: &str, weight: f32, scores: &mut [f32]) -> bool {
@@ -286,6 +328,24 @@ impl Scorer {
         }
         true
     }
+}
+
+fn stemmed_postings_len(p: &[Vec<(u32, [u16; STEMMED_FIELDS])>], id: u32) -> usize {
+    p.get(id as usize).map_or(0, Vec::len)
+}
+
+/// Short words and numbers are too ambiguous to correct.
+fn fuzzy_candidate(term: &str) -> bool {
+    term.chars().count() >= 4 && !term.chars().any(|c| c.is_numeric())
+}
+
+fn one_deletions(term: &str) -> impl Iterator<Item = String> + '_ {
+    term.char_indices().map(move |(i, c)| {
+        let mut s = String::with_capacity(term.len());
+        s.push_str(&term[..i]);
+        s.push_str(&term[i + c.len_utf8()..]);
+        s
+    })
 }
 
 /// The best `k` slots with a positive score that pass `keep`, best first; ties go to
