@@ -71,6 +71,7 @@ CONF
     export FACTEUR_TEST_IMAP="127.0.0.1:10143"
     export FACTEUR_TEST_IMAP_PASSWORD="secret"
     export FACTEUR_TEST_DOVECOT_CONF="$D/dovecot/dovecot.conf"
+    export FACTEUR_TEST_DOVECOT_MAIL="$D/dovecot/mail"
 
     # SMTP: every message received lands in a Maildir the tests read.
     mkdir -p "$D/smtp/tmp" "$D/smtp/new" "$D/smtp/cur"

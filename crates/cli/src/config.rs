@@ -31,6 +31,10 @@ pub struct Config {
     /// The standard answers folder (with `taxonomy.toml`).
     #[serde(default = "default_answers_dir")]
     pub answers_dir: PathBuf,
+    /// How long a sender holds a reply it is sending. A crashed sender's replies
+    /// are taken over after this, and checked before any resend.
+    #[serde(default = "default_outbox_lease")]
+    pub outbox_lease_seconds: u64,
     /// Mark session cookies `Secure` (set it when served behind TLS).
     #[serde(default)]
     pub secure_cookies: bool,
@@ -137,6 +141,9 @@ pub fn resolve_password(
 fn default_data_dir() -> PathBuf {
     PathBuf::from("./facteur-data")
 }
+fn default_outbox_lease() -> u64 {
+    300
+}
 fn default_answers_dir() -> PathBuf {
     PathBuf::from("./answers")
 }
@@ -163,6 +170,7 @@ impl Default for Config {
             language: default_lang(),
             min_confidence: default_min_confidence(),
             answers_dir: default_answers_dir(),
+            outbox_lease_seconds: default_outbox_lease(),
             secure_cookies: false,
             mailboxes: Vec::new(),
         }

@@ -68,6 +68,11 @@ pub enum Command {
         #[command(subcommand)]
         command: commands::store_cmds::UserCommand,
     },
+    /// The model registry: list, train a candidate from agents' corrections, evaluate, promote, roll back, review.
+    Model {
+        #[command(subcommand)]
+        command: commands::model::ModelCommand,
+    },
     /// The append-only audit log.
     Audit {
         #[command(subcommand)]
@@ -106,6 +111,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Messages { command } => commands::store_cmds::messages(&cfg, command),
         Command::User { command } => commands::store_cmds::users(&cfg, command),
         Command::Audit { command } => commands::store_cmds::audit(&cfg, command),
+        Command::Model { command } => commands::model::run(&cfg, command),
     }
 }
 

@@ -44,18 +44,29 @@ impl Service {
                 redact_url(&url)
             )
         })?;
-        let model_dir = cfg.model_dir();
-        let model = if model_dir.join("model.bin").is_file() {
-            Some(crate::commands::load_model(&model_dir)?)
-        } else {
-            tracing::warn!("no model in the model dir: messages are stored but not classified");
-            None
+        // The active version of the registry wins; without one, the model directory
+        // (what `facteur train --model` and `facteur demo` write).
+        let (model, model_version) = match facteur_learn::registry::active(&store, &cfg.data_dir).await {
+            Ok(Some((version, model))) => (Some(model), Some(version)),
+            Ok(None) => {
+                let model_dir = cfg.model_dir();
+                if model_dir.join("model.bin").is_file() {
+                    let m = crate::commands::load_model(&model_dir)?;
+                    let meta = m.meta();
+                    let hash: String = meta.training_sha256.chars().take(12).collect();
+                    let label = format!("model-{}-{hash}", meta.created_at);
+                    (Some(m), Some(label))
+                } else {
+                    tracing::warn!("no model: messages are stored but not classified");
+                    (None, None)
+                }
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!(e)).context(
+                    "cannot load the active model of the registry: `facteur model list` shows it, `facteur model rollback` restores the previous one",
+                )
+            }
         };
-        let model_version = model.as_ref().map(|m| {
-            let meta = m.meta();
-            let hash: String = meta.training_sha256.chars().take(12).collect();
-            format!("model-{}-{hash}", meta.created_at)
-        });
         let kb_dir = cfg.data_dir.join("kb");
         let kb = if kb_dir.is_dir() {
             Some(

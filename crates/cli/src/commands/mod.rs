@@ -4,6 +4,7 @@ pub mod demo;
 pub mod eval;
 pub mod ingest;
 pub mod kb;
+pub mod model;
 pub mod serve;
 pub mod store_cmds;
 pub mod suggest;

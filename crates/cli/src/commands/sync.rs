@@ -114,7 +114,8 @@ pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
             // One sender drains the whole outbox: the outbox rows carry their mailbox,
             // and the first mailbox with SMTP settings is the relay.
             if let Some(c) = boxes.iter().find_map(|b| smtp_config(b).transpose()) {
-                let sender = Sender::new(svc.store.clone(), c?, worker_id());
+                let sender = Sender::new(svc.store.clone(), c?, worker_id())
+                    .with_lease(Duration::from_secs(cfg.outbox_lease_seconds));
                 let r = sender.drain().await;
                 sent_total = r.sent as usize;
                 sent.insert("report".into(), serde_json::to_value(&r)?);
@@ -163,7 +164,8 @@ pub async fn spawn_connectors(
         }
     }
     if let Some(c) = relay {
-        let sender = Sender::new(svc.store.clone(), c, worker_id());
+        let sender = Sender::new(svc.store.clone(), c, worker_id())
+            .with_lease(Duration::from_secs(cfg.outbox_lease_seconds));
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             sender.run(Duration::from_secs(5), stop).await

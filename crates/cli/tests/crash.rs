@@ -1,0 +1,412 @@
+//! `kill -9` of the real `facteur sync` process against the real Dovecot and SMTP
+//! servers started by `scripts/services.sh`: after any number of brutal stops and
+//! restarts, every message is stored exactly once and flagged on the server, and every
+//! validated reply reaches the SMTP server exactly once.
+//!
+//! Needs FACTEUR_TEST_IMAP, FACTEUR_TEST_SMTP, FACTEUR_TEST_SMTP_MAILDIR and
+//! FACTEUR_TEST_DOVECOT_MAIL. Without them the tests say they are skipped — except
+//! under CI, where a missing service is a failure.
+
+use facteur_core::workflow::Role;
+use facteur_store::{NewUser, QueuePage, QueueQuery, QueueSort, Store, ValidateReply};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Services {
+    imap: String,
+    smtp: String,
+    smtp_maildir: PathBuf,
+    dovecot_mail: PathBuf,
+}
+
+fn services(test: &str) -> Option<Services> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        get("FACTEUR_TEST_IMAP"),
+        get("FACTEUR_TEST_SMTP"),
+        get("FACTEUR_TEST_SMTP_MAILDIR"),
+        get("FACTEUR_TEST_DOVECOT_MAIL"),
+    ) {
+        (Some(imap), Some(smtp), Some(m), Some(d)) => Some(Services {
+            imap,
+            smtp,
+            smtp_maildir: m.into(),
+            dovecot_mail: d.into(),
+        }),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("{test}: the real services are not running (run the tests through scripts/test.sh)");
+            }
+            eprintln!(
+                "{test}: SKIPPED — FACTEUR_TEST_IMAP/SMTP/… unset; run through scripts/test.sh"
+            );
+            None
+        }
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn shared() -> PathBuf {
+    std::env::var_os("FACTEUR_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data"))
+}
+
+/// A unique Dovecot user (any name logs in with "secret") and mail root for it.
+fn unique(prefix: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{}x{}", std::process::id(), n % 1_000_000_000)
+}
+
+fn write_config(dir: &Path, s: &Services, user: &str, address: &str) -> PathBuf {
+    let (ih, ip) = s.imap.split_once(':').unwrap();
+    let (sh, sp) = s.smtp.split_once(':').unwrap();
+    let cfg = format!(
+        r#"data_dir = "{data}"
+answers_dir = "{answers}"
+outbox_lease_seconds = 3
+[[mailbox]]
+name = "sip-test"
+address = "{address}"
+[mailbox.imap]
+host = "{ih}"
+port = {ip}
+tls = "none"
+user = "{user}"
+password_env = "FACTEUR_IMAP_PASSWORD"
+folder = "INBOX"
+[mailbox.smtp]
+host = "{sh}"
+port = {sp}
+tls = "none"
+"#,
+        data = dir.join("data").display(),
+        answers = repo().join("answers").display(),
+    );
+    let path = dir.join("facteur.toml");
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+fn facteur(config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_facteur"));
+    c.arg("--config")
+        .arg(config)
+        .env("FACTEUR_IMAP_PASSWORD", "secret")
+        .env_remove("FACTEUR_DATA_DIR")
+        .env_remove("FACTEUR_DATABASE_URL");
+    c
+}
+
+/// Put messages straight into the user's Maildir, as a delivery agent would.
+fn seed_dovecot(s: &Services, user: &str, messages: &[Vec<u8>]) {
+    let root = s.dovecot_mail.join(user);
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    for (i, m) in messages.iter().enumerate() {
+        std::fs::write(
+            root.join("new")
+                .join(format!("{}.M{i}P1.facteur-test", 1_700_000_000 + i)),
+            m,
+        )
+        .unwrap();
+    }
+    let ok = Command::new("chown")
+        .args(["-R", "nobody:nogroup"])
+        .arg(&s.dovecot_mail)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "chown of the Dovecot mail dir failed");
+}
+
+fn demo_messages(dir: &Path, n: usize) -> Vec<Vec<u8>> {
+    let mbox = dir.join("seed.mbox");
+    let ok = Command::new(env!("CARGO_BIN_EXE_facteur"))
+        .args([
+            "demo",
+            "mailbox",
+            "--count",
+            &n.to_string(),
+            "--seed",
+            "7",
+            "--out",
+        ])
+        .arg(&mbox)
+        .arg("--answers")
+        .arg(repo().join("answers"))
+        .arg("--shared-data")
+        .arg(shared())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let bytes = std::fs::read(&mbox).unwrap();
+    facteur_mail::split_input(&bytes, "seed")
+        .into_iter()
+        .map(|r| r.bytes)
+        .collect()
+}
+
+/// Run `facteur ARGS` and kill -9 it after `delay`, unless it ended first. Returns
+/// whether it finished on its own with success.
+fn run_and_kill(mut cmd: Command, delay: Duration) -> bool {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while start.elapsed() < delay {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SIGKILL: no destructor, no flush, no goodbye.
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
+fn count_json(config: &Path) -> i64 {
+    let out = facteur(config)
+        .args(["messages", "count", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["count"].as_i64().unwrap()
+}
+
+#[test]
+fn kill_9_during_imap_sync_loses_and_duplicates_nothing() {
+    let Some(s) = services("kill_9_during_imap_sync") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let user = unique("crashsync");
+    let config = write_config(dir.path(), &s, &user, "sip.test@example.test");
+    let messages = demo_messages(dir.path(), 600);
+    seed_dovecot(&s, &user, &messages);
+
+    // Brutal stops at several points: before login, during fetch, during storing
+    // and flagging. Then let it finish.
+    let mut finished = false;
+    for delay_ms in [40u64, 150, 300, 500, 800, 1200, 2000] {
+        let mut cmd = facteur(&config);
+        cmd.args(["sync", "--json", "--no-send"]);
+        if run_and_kill(cmd, Duration::from_millis(delay_ms)) {
+            finished = true;
+            break;
+        }
+    }
+    if !finished {
+        let out = facteur(&config)
+            .args(["sync", "--json", "--no-send"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        count_json(&config),
+        messages.len() as i64,
+        "every message stored exactly once"
+    );
+
+    // A further sync finds nothing new.
+    let out = facteur(&config)
+        .args(["sync", "--json", "--no-send"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stored"], 0, "{v}");
+    assert_eq!(count_json(&config), messages.len() as i64);
+
+    // Every message is flagged \Seen on the server now that it is stored.
+    let cur = s.dovecot_mail.join(&user).join("cur");
+    let files: Vec<String> = std::fs::read_dir(&cur)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), messages.len());
+    let unseen: Vec<&String> = files
+        .iter()
+        .filter(|f| !f.rsplit(":2,").next().unwrap_or("").contains('S'))
+        .collect();
+    assert!(
+        unseen.is_empty(),
+        "{} messages not flagged \\Seen, e.g. {:?}",
+        unseen.len(),
+        unseen.first()
+    );
+}
+
+fn received_replies(maildir: &Path, to: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for sub in ["new", "cur"] {
+        let Ok(rd) = std::fs::read_dir(maildir.join(sub)) else {
+            continue;
+        };
+        for e in rd {
+            let bytes = std::fs::read(e.unwrap().path()).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            if !text.contains(to) {
+                continue;
+            }
+            let parsed = facteur_mail::parse_message(&bytes);
+            ids.push(parsed.message_id);
+        }
+    }
+    ids
+}
+
+#[test]
+fn kill_9_during_sending_sends_every_reply_exactly_once() {
+    let Some(s) = services("kill_9_during_sending") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tag = unique("crashsend");
+    let to_domain = format!("{tag}.example.test");
+    let config = write_config(dir.path(), &s, &tag, "sip.test@example.test");
+    // 100 citizen messages, each from an address in this test's own domain.
+    let messages: Vec<Vec<u8>> = (0..100)
+        .map(|i| {
+            format!(
+                "From: Citoyen {i} <citoyen{i}@{to_domain}>\r\nTo: sip.test@example.test\r\nSubject: Question {i}\r\nMessage-ID: <q{i}.{tag}@example.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\n\r\nBonjour, quand dois-je déclarer mes revenus ? Merci.\r\n"
+            )
+            .into_bytes()
+        })
+        .collect();
+    let mbox = dir.path().join("in.mbox");
+    let mut bytes = Vec::new();
+    for m in &messages {
+        bytes.extend_from_slice(b"From x Mon Nov 23 10:00:00 2026\n");
+        bytes.extend_from_slice(m);
+        bytes.extend_from_slice(b"\n");
+    }
+    std::fs::write(&mbox, bytes).unwrap();
+    let out = facteur(&config)
+        .args(["import", "--json", "--mailbox", "sip-test"])
+        .arg(&mbox)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // An agent validates 100 replies (through the store, as the web app does).
+    let db = dir.path().join("data/facteur.db");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = Store::open(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        let mailbox = store
+            .get_mailbox_by_name("sip-test")
+            .await
+            .unwrap()
+            .unwrap();
+        let agent = store
+            .create_user(
+                &NewUser {
+                    username: "agent".into(),
+                    display_name: "Agent Test".into(),
+                    password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+                    role: Role::Agent,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        store
+            .set_mailbox_access(agent, mailbox.id, true, None)
+            .await
+            .unwrap();
+        let rows = store
+            .list_queue(&QueueQuery {
+                mailbox_ids: Some(vec![mailbox.id]),
+                states: vec![],
+                category: None,
+                assigned_to: None,
+                sort: QueueSort::Age,
+                page: QueuePage::First,
+                limit: 500,
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 100);
+        for r in rows {
+            let m = store.get_message(r.id).await.unwrap().unwrap();
+            store
+                .validate_and_queue(&ValidateReply {
+                    message_id: m.id,
+                    user_id: agent,
+                    body: format!("Bonjour,\nRéponse validée n° {}.\nCordialement", m.id),
+                    reply_message_id: format!("reply-{}-{tag}@example.test", m.id),
+                    to_address: m.from_address.clone().unwrap(),
+                    subject: format!("Re: {}", m.subject),
+                    in_reply_to: Some(m.message_id.clone()),
+                    references: vec![m.message_id.clone()],
+                })
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    });
+
+    for delay_ms in [30u64, 120, 250, 400, 700, 1000, 1500] {
+        let mut cmd = facteur(&config);
+        cmd.args(["sync", "--json"]);
+        run_and_kill(cmd, Duration::from_millis(delay_ms));
+    }
+    // Leases of killed senders expire (the lease is short under test), then a clean
+    // run finishes the work.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let out = facteur(&config).args(["sync", "--json"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = facteur(&config)
+            .args(["outbox", "--json"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let sent = text
+            .lines()
+            .filter(|l| l.contains("\"state\":\"sent\""))
+            .count();
+        if sent == 100 || Instant::now() > deadline {
+            assert_eq!(sent, 100, "outbox not drained: {text}");
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let ids = received_replies(&s.smtp_maildir, &to_domain);
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 100, "every reply arrives");
+    assert_eq!(ids.len(), 100, "no reply arrives twice");
+}
