@@ -25,6 +25,8 @@ use crate::AppState;
 
 pub const SESSION_COOKIE: &str = "facteur_session";
 pub const LANG_COOKIE: &str = "facteur_lang";
+/// Pre-session CSRF token for the login form (double submit).
+pub const LOGIN_CSRF_COOKIE: &str = "facteur_login_csrf";
 /// Form field and header carrying the CSRF token.
 pub const CSRF_FIELD: &str = "csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -84,6 +86,13 @@ pub fn session_cookie(token: &str, secure: bool, max_age_s: u64) -> String {
     format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
     )
+}
+
+/// The pre-session CSRF cookie, scoped to `/login`; an empty token clears it.
+pub fn login_csrf_cookie(token: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    let max_age = if token.is_empty() { 0 } else { 3600 };
+    format!("{LOGIN_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
 pub fn clear_session_cookie(secure: bool) -> String {
@@ -193,7 +202,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
 }
 
 /// Tokens are 64 hex chars; anything else is rejected before touching the database.
-fn plausible_token(t: &str) -> bool {
+pub fn plausible_token(t: &str) -> bool {
     t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())
 }
 

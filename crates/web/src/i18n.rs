@@ -179,6 +179,7 @@ catalogue! {
     Done => "Action enregistrée.", "Action recorded.";
     Back => "Retour à la file", "Back to the queue";
     NextMessage => "Message suivant", "Next message";
+    PreviousMessage => "Message précédent", "Previous message";
     Minutes => "min", "min";
     Hours => "h", "h";
     Days => "j", "d";

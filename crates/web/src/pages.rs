@@ -61,17 +61,31 @@ pub async fn not_found() -> WebError {
 pub struct LoginForm {
     pub username: String,
     pub password: String,
+    /// Pre-session CSRF token, double-submitted with [`auth::LOGIN_CSRF_COOKIE`].
+    #[serde(default)]
+    pub csrf: String,
 }
 
-fn login_page(lang: Lang, error: Option<Msg>, username: &str) -> Html<String> {
+/// The login page with a fresh pre-session CSRF token, both in a cookie and in the
+/// form (double submit): a cross-site page cannot read the cookie, so it cannot
+/// forge the field, and cannot log the victim into the attacker's account.
+fn login_page(
+    st: &AppState,
+    status: StatusCode,
+    lang: Lang,
+    error: Option<Msg>,
+    username: &str,
+) -> Response {
     let t = |m: Msg| m.text(lang);
-    page(
+    let token = auth::random_token();
+    let html = page(
         lang,
         t(Msg::Login),
         None,
         html! {
             @if let Some(e) = error { p.error #login-error role="alert" { (t(e)) } }
             form #login-form method="post" action="/login" {
+                input type="hidden" name=(auth::CSRF_FIELD) value=(token);
                 p {
                     label for="username" { (t(Msg::Username)) }
                     input #username type="text" name="username" value=(username) autocomplete="username" required autofocus;
@@ -83,14 +97,22 @@ fn login_page(lang: Lang, error: Option<Msg>, username: &str) -> Html<String> {
                 button type="submit" { (t(Msg::Login)) }
             }
         },
-    )
+    );
+    let mut r = (status, html).into_response();
+    if let Ok(v) = HeaderValue::from_str(&auth::login_csrf_cookie(&token, st.config.secure_cookies))
+    {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
-pub async fn login_form(lang: Lang, user: Option<Authed>) -> Response {
+pub async fn login_form(State(st): State<AppState>, lang: Lang, user: Option<Authed>) -> Response {
     if user.is_some() {
         return Redirect::to("/").into_response();
     }
-    login_page(lang, None, "").into_response()
+    login_page(&st, StatusCode::OK, lang, None, "")
 }
 
 /// A fixed hash verified for unknown usernames, so response time does not reveal
@@ -104,18 +126,26 @@ pub async fn login_submit(
     State(st): State<AppState>,
     lang: Lang,
     auth::ClientIp(ip): auth::ClientIp,
+    headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
+    let cookie_token = auth::cookie(&headers, auth::LOGIN_CSRF_COOKIE).unwrap_or("");
+    if !auth::plausible_token(cookie_token) || !auth::ct_eq(cookie_token, &f.csrf) {
+        tracing::warn!("login refused: missing or mismatched pre-session CSRF token");
+        return login_page(&st, StatusCode::FORBIDDEN, lang, Some(Msg::CsrfFailed), "");
+    }
     let now = st.store.now_ms();
     let window = st.config.login_window.as_millis() as i64;
     let limiter = &st.runtime.limiter;
     if limiter.is_blocked(&f.username, &ip, now, window, st.config.login_max_failures) {
         tracing::warn!("login rate limit hit");
-        let mut r = (
+        let mut r = login_page(
+            &st,
             StatusCode::TOO_MANY_REQUESTS,
-            login_page(lang, Some(Msg::TooManyAttempts), &f.username),
-        )
-            .into_response();
+            lang,
+            Some(Msg::TooManyAttempts),
+            &f.username,
+        );
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
         return r;
@@ -139,11 +169,13 @@ pub async fn login_submit(
             .store
             .audit("anonymous", "login.failed", "login", &serde_json::json!({}))
             .await;
-        return (
+        return login_page(
+            &st,
             StatusCode::UNAUTHORIZED,
-            login_page(lang, Some(Msg::LoginFailed), &f.username),
-        )
-            .into_response();
+            lang,
+            Some(Msg::LoginFailed),
+            &f.username,
+        );
     };
     limiter.clear(&f.username, &ip);
     let token = auth::random_token();
@@ -171,7 +203,11 @@ pub async fn login_submit(
     );
     let mut r = Redirect::to("/").into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    // The pre-session token has served; a new one comes with the next login form.
+    if let Ok(v) = HeaderValue::from_str(&auth::login_csrf_cookie("", st.config.secure_cookies)) {
+        r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
 }
@@ -363,9 +399,9 @@ pub async fn queue(
                 th scope="col" { (t(Msg::ColDraft)) }
             } }
             tbody {
-                @for r in &rows {
+                @for (i, r) in rows.iter().enumerate() {
                     tr.queue-row data-id=(r.id) {
-                        td { a.open href={ "/messages/" (r.id) } { (if r.subject.is_empty() { "—" } else { r.subject.as_str() }) } }
+                        td { a.open href=(message_href(r.id, i.checked_sub(1).and_then(|p| rows.get(p)).map(|p| p.id))) { (if r.subject.is_empty() { "—" } else { r.subject.as_str() }) } }
                         td { (r.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
                         td { (confidence(r.confidence)) }
                         td { (age(lang, now, r.received_at)) }
@@ -495,11 +531,26 @@ fn passages_view(passages: &Value) -> Markup {
     }
 }
 
+/// A message link that remembers the message before it in the list, so `k` on the
+/// message page can step back (the store pages forward only).
+fn message_href(id: i64, prev: Option<i64>) -> String {
+    match prev {
+        Some(p) => format!("/messages/{id}?prev={p}"),
+        None => format!("/messages/{id}"),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct MessageParams {
+    pub prev: Option<i64>,
+}
+
 pub async fn message(
     State(st): State<AppState>,
     lang: Lang,
     a: Authed,
     Path(id): Path<i64>,
+    Query(mp): Query<MessageParams>,
 ) -> WebResult<Response> {
     let t = |m: Msg| m.text(lang);
     let m = actions::load_message(&st, &a, id).await?;
@@ -556,9 +607,12 @@ pub async fn message(
             }
         }
         nav.message-nav aria-label=(t(Msg::Queue)) {
+            @if let Some(p) = mp.prev.filter(|p| *p != id) {
+                a #prev-message rel="prev" href={ "/messages/" (p) } { (t(Msg::PreviousMessage)) } " · "
+            }
             a #back-to-queue href={ "/mailboxes/" (m.mailbox_id) "/queue" } { (t(Msg::Back)) }
             @if let Some(n) = next_id {
-                " · " a #next-message rel="next" href={ "/messages/" (n) } { (t(Msg::NextMessage)) }
+                " · " a #next-message rel="next" href=(message_href(n, Some(id))) { (t(Msg::NextMessage)) }
             }
         }
         section #newtext aria-labelledby="newtext-h" {

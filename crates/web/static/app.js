@@ -13,8 +13,11 @@
   function move(delta) {
     var links = rows();
     if (links.length === 0) {
-      // On a message page: j opens the next message, k goes back to the queue.
-      var target = document.getElementById(delta > 0 ? "next-message" : "back-to-queue");
+      // On a message page: j opens the next message, k the previous one (or the
+      // queue when the page was not reached from a list).
+      var target = delta > 0
+        ? document.getElementById("next-message")
+        : (document.getElementById("prev-message") || document.getElementById("back-to-queue"));
       if (target) target.click();
       return;
     }

@@ -195,6 +195,18 @@ fn post_form(path: &str, token: Option<&str>, body: &str) -> Request<Body> {
     b.body(Body::from(body.to_string())).unwrap()
 }
 
+/// Double-submit token for the login form: any 64-hex value, same in cookie and field.
+const LOGIN_CSRF: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// A login POST as a browser sends it after loading the form.
+fn login_req(body: &str) -> Request<Body> {
+    Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("facteur_login_csrf={LOGIN_CSRF}"))
+        .body(Body::from(format!("{body}&csrf={LOGIN_CSRF}")))
+        .unwrap()
+}
+
 fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| {
@@ -211,11 +223,7 @@ fn enc(s: &str) -> String {
 async fn login(app: &Router, user: &str) -> (String, String) {
     let res = send(
         app,
-        post_form(
-            "/login",
-            None,
-            &format!("username={user}&password={PASSWORD}"),
-        ),
+        login_req(&format!("username={user}&password={PASSWORD}")),
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "login of {user}");
@@ -244,11 +252,7 @@ async fn login_sets_a_strict_httponly_cookie_and_stores_only_its_hash() {
     let f = fixture().await;
     let res = send(
         &f.app,
-        post_form(
-            "/login",
-            None,
-            &format!("username=agent&password={PASSWORD}"),
-        ),
+        login_req(&format!("username=agent&password={PASSWORD}")),
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -293,11 +297,7 @@ async fn login_sets_a_strict_httponly_cookie_and_stores_only_its_hash() {
     .await;
     let res = send(
         &f2.app,
-        post_form(
-            "/login",
-            None,
-            &format!("username=agent&password={PASSWORD}"),
-        ),
+        login_req(&format!("username=agent&password={PASSWORD}")),
     )
     .await;
     let cookie = res
@@ -310,48 +310,124 @@ async fn login_sets_a_strict_httponly_cookie_and_stores_only_its_hash() {
 }
 
 #[tokio::test]
+async fn login_form_needs_its_double_submitted_csrf_token() {
+    let f = fixture().await;
+    // The form sets a fresh token in an HttpOnly cookie scoped to /login and in a field.
+    let res = send(&f.app, get("/login", None)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("facteur_login_csrf="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Path=/login"),
+        "{cookie}"
+    );
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert_eq!(token.len(), 64);
+    let page = text(res).await;
+    assert!(
+        page.contains(&format!("name=\"csrf\" value=\"{token}\"")),
+        "{page}"
+    );
+
+    let body = format!("username=agent&password={PASSWORD}");
+    let attempt = |cookie: Option<String>, field: Option<String>| {
+        let mut b = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, format!("facteur_login_csrf={c}"));
+        }
+        let body = match field {
+            Some(v) => format!("{body}&csrf={v}"),
+            None => body.clone(),
+        };
+        b.body(Body::from(body)).unwrap()
+    };
+    let other = "f".repeat(64);
+    for (c, v) in [
+        (None, None),
+        (None, Some(token.clone())),
+        (Some(token.clone()), None),
+        (Some(token.clone()), Some(other.clone())),
+        (Some("short".to_string()), Some("short".to_string())),
+    ] {
+        let res = send(&f.app, attempt(c.clone(), v.clone())).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::FORBIDDEN,
+            "cookie {c:?} field {v:?}"
+        );
+        assert!(text(res).await.contains("Jeton de sécurité invalide"));
+    }
+    // Matching cookie and field: signed in, and the pre-session token is cleared.
+    let res = send(&f.app, attempt(Some(token.clone()), Some(token.clone()))).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookies: Vec<_> = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        cookies.iter().any(|c| c.starts_with("facteur_session=")),
+        "{cookies:?}"
+    );
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("facteur_login_csrf=;") && c.contains("Max-Age=0")),
+        "{cookies:?}"
+    );
+}
+
+#[tokio::test]
 async fn bad_password_is_refused_then_rate_limited() {
     let f = fixture().await;
-    let res = send(
-        &f.app,
-        post_form("/login", None, "username=agent&password=nope"),
-    )
-    .await;
+    let res = send(&f.app, login_req("username=agent&password=nope")).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert!(res.headers().get(header::SET_COOKIE).is_none());
+    assert!(
+        !res.headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("facteur_session=")),
+        "no session on a failed login"
+    );
     assert!(text(res)
         .await
         .contains("Identifiant ou mot de passe incorrect"));
 
     for _ in 0..4 {
-        let res = send(
-            &f.app,
-            post_form("/login", None, "username=agent&password=nope"),
-        )
-        .await;
+        let res = send(&f.app, login_req("username=agent&password=nope")).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     // Sixth try, even with the right password: blocked, with a clear message.
     let res = send(
         &f.app,
-        post_form(
-            "/login",
-            None,
-            &format!("username=AGENT&password={PASSWORD}"),
-        ),
+        login_req(&format!("username=AGENT&password={PASSWORD}")),
     )
     .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(res.headers().get(header::SET_COOKIE).is_none());
+    assert!(!res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("facteur_session=")));
     assert!(text(res).await.contains("Trop de tentatives"));
     // Another account is not affected.
     let res = send(
         &f.app,
-        post_form(
-            "/login",
-            None,
-            &format!("username=super&password={PASSWORD}"),
-        ),
+        login_req(&format!("username=super&password={PASSWORD}")),
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -524,7 +600,28 @@ async fn validate_queues_exactly_the_edited_text_with_the_agents_name() {
     let page = text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&token))).await).await;
     assert!(
         page.contains(&format!(
-            "id=\"next-message\" rel=\"next\" href=\"/messages/{next}\""
+            "id=\"next-message\" rel=\"next\" href=\"/messages/{next}?prev={}\"",
+            f.msg_a
+        )),
+        "{page}"
+    );
+    assert!(
+        !page.contains("id=\"prev-message\""),
+        "no previous without ?prev"
+    );
+    // Reached through "next": the page links back to the message before it.
+    let page = text(
+        send(
+            &f.app,
+            get(&format!("/messages/{next}?prev={}", f.msg_a), Some(&token)),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        page.contains(&format!(
+            "id=\"prev-message\" rel=\"prev\" href=\"/messages/{}\"",
+            f.msg_a
         )),
         "{page}"
     );

@@ -1,0 +1,688 @@
+//! The web app in a real browser: headless Chromium driven through ChromeDriver
+//! (WebDriver), against the real server on a loopback socket and a real SQLite
+//! store. What only a browser can prove: the forms, redirects and keyboard script
+//! work together; the sandboxed mail body runs no script and fetches nothing.
+//!
+//! Needs `FACTEUR_TEST_WEBDRIVER` (and `FACTEUR_TEST_CHROMIUM`), exported by
+//! `source scripts/services.sh; services_start`. Without it the tests print a skip
+//! line, except under `CI`, where they fail. `FACTEUR_SCREENSHOTS=1` also writes
+//! docs/screenshots/{queue,message}.png.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use facteur_core::{Role, Route};
+use facteur_kb::answers::{RequestType, Taxonomy};
+use facteur_store::{NewMailbox, NewMessage, NewTriage, NewUser, Store};
+use facteur_web::{AppState, WebConfig};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const PASSWORD: &str = "mot-de-passe-solide";
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One browser at a time: the machine has two cores and Chromium is heavy.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The WebDriver URL, or `None` (with a skip line) when the services are not up.
+/// Under CI a missing driver is a failure, so the browser tests cannot silently vanish.
+fn webdriver_url() -> Option<String> {
+    match std::env::var("FACTEUR_TEST_WEBDRIVER") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but FACTEUR_TEST_WEBDRIVER is not: start ChromeDriver (scripts/services.sh)"
+            );
+            eprintln!("SKIP browser tests: FACTEUR_TEST_WEBDRIVER is unset (source scripts/services.sh; services_start)");
+            None
+        }
+    }
+}
+
+async fn browser(webdriver: &str, profile: &std::path::Path) -> Client {
+    let binary =
+        std::env::var("FACTEUR_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": binary,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1280,900",
+                "--lang=fr-FR",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": { "intl.accept_languages": "fr-FR,fr" },
+        }),
+    );
+    let c = ClientBuilder::rustls()
+        .expect("rustls connector")
+        .capabilities(caps)
+        .connect(webdriver)
+        .await
+        .expect("new WebDriver session (is ChromeDriver running?)");
+    c.set_window_size(1280, 900).await.expect("window size");
+    c
+}
+
+/// Polls `f` until it yields a value: an explicit wait with a deadline, never a
+/// blind sleep.
+async fn wait_until<T, F, Fut>(what: &str, mut f: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(v) = f().await {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("timed out after {TIMEOUT:?} waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the browser is on `path` (and optionally `query`).
+async fn wait_path(c: &Client, path: &str, query: Option<&str>) -> Result<(), String> {
+    wait_until(&format!("URL {path}?{query:?}"), || async {
+        let u = c.current_url().await.ok()?;
+        (u.path() == path && (query.is_none() || u.query() == query)).then_some(())
+    })
+    .await
+}
+
+async fn find(c: &Client, css: &str) -> Result<fantoccini::elements::Element, String> {
+    c.wait()
+        .at_most(TIMEOUT)
+        .for_element(Locator::Css(css))
+        .await
+        .map_err(|e| format!("element {css}: {e}"))
+}
+
+async fn press(c: &Client, key: char) -> Result<(), String> {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    c.perform_actions(keys)
+        .await
+        .map_err(|e| format!("key {key}: {e}"))
+}
+
+async fn js(c: &Client, script: &str) -> Result<serde_json::Value, String> {
+    c.execute(script, vec![])
+        .await
+        .map_err(|e| format!("script {script}: {e}"))
+}
+
+fn screenshots_dir() -> Option<std::path::PathBuf> {
+    (std::env::var("FACTEUR_SCREENSHOTS").as_deref() == Ok("1"))
+        .then(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots"))
+}
+
+async fn screenshot(c: &Client, name: &str) -> Result<(), String> {
+    let Some(dir) = screenshots_dir() else {
+        return Ok(());
+    };
+    let png = c.screenshot().await.map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(name), png).map_err(|e| e.to_string())
+}
+
+// ------------------------------------------------------------------ the app under test
+
+/// Cheap Argon2 parameters (the PHC string carries them): the real code path,
+/// fast in debug builds.
+fn light_hash(password: &str) -> String {
+    let params = Params::new(1024, 1, 1, None).unwrap();
+    let a = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0").unwrap();
+    a.hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
+fn taxonomy() -> Taxonomy {
+    let rt = |id: &str, label: &str| RequestType {
+        id: id.into(),
+        label: label.into(),
+        label_en: None,
+        description: None,
+    };
+    Taxonomy {
+        request_types: vec![
+            rt("rib", "Coordonnées bancaires"),
+            rt("avis", "Avis d'impôt"),
+            rt("delai", "Délai de paiement"),
+            rt("attestation", "Attestation de résidence fiscale"),
+        ],
+    }
+}
+
+struct Seed<'a> {
+    subject: &'a str,
+    html: Option<&'a str>,
+    text: &'a str,
+    masked: &'a str,
+    category: &'a str,
+    confidence: f32,
+    draft: &'a str,
+    hours_ago: i64,
+}
+
+fn raw_mail(n: usize, s: &Seed) -> String {
+    let head = format!(
+        "From: Citoyen <citoyen{n}@example.org>\r\nTo: sip@impots.example\r\nSubject: {}\r\n\
+         Message-ID: <browser-{n}@example.org>\r\nDate: Mon, 3 Mar 2025 10:00:00 +0100\r\nMIME-Version: 1.0\r\n",
+        s.subject
+    );
+    match s.html {
+        None => format!(
+            "{head}Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
+            s.text
+        ),
+        Some(h) => format!(
+            "{head}Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n--b1\r\n\
+             Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{h}\r\n--b1--\r\n",
+            s.text
+        ),
+    }
+}
+
+async fn add(store: &Store, mailbox: i64, n: usize, s: &Seed<'_>) -> i64 {
+    let raw = raw_mail(n, s);
+    let parsed = facteur_mail::parse_message(raw.as_bytes());
+    let mut nm = NewMessage::from_parsed(mailbox, raw.into_bytes(), &parsed);
+    nm.subject = s.subject.to_string();
+    nm.pseudonymised_text = s.masked.to_string();
+    nm.received_at = Some(store.now_ms() - s.hours_ago * 3_600_000);
+    let id = store.insert_message(&nm).await.unwrap().id();
+    store
+        .record_triage(&NewTriage {
+            message_id: id,
+            model_version: Some("clf-2025-03".into()),
+            category: Some(s.category.into()),
+            confidence: Some(s.confidence),
+            route: Route::ReadyToValidate,
+            answer_id: Some(format!("{}-standard", s.category)),
+            answer_version: Some(2),
+            draft_text: Some(s.draft.into()),
+            passages: json!([{"id": format!("{}-standard", s.category), "title": "Réponse type validée", "text": "Extrait de la réponse type qui justifie la suggestion.", "score": 11.2}]),
+            language: Some("fr".into()),
+            pseudonymised_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+        })
+        .await
+        .unwrap();
+    id
+}
+
+struct App {
+    _dir: tempfile::TempDir,
+    store: Store,
+    base: String,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    mb_a: i64,
+    mb_b: i64,
+    /// Lyon messages, oldest first (queue order).
+    lyon: Vec<i64>,
+    hostile: i64,
+    nantes: i64,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+const SIGNATURE: &str = "Cordialement,\nLe service des impôts des particuliers de Lyon";
+
+/// Starts the app with a French mailbox; `hostile_html` is the HTML part of one
+/// more message (the tracker port is only known at run time).
+async fn start_app(hostile_html: &str) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("web.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let mb = |name: &str, addr: &str| NewMailbox {
+        name: name.into(),
+        address: addr.into(),
+        signature: SIGNATURE.into(),
+        settings: json!({}),
+    };
+    let mb_a = store
+        .create_mailbox(&mb("SIP Lyon 3e", "sip.lyon3@impots.example"), None)
+        .await
+        .unwrap();
+    let mb_b = store
+        .create_mailbox(&mb("SIP Nantes", "sip.nantes@impots.example"), None)
+        .await
+        .unwrap();
+    let hash = light_hash(PASSWORD);
+    let agent = store
+        .create_user(
+            &NewUser {
+                username: "agnes".into(),
+                display_name: "Agnès Dupré".into(),
+                password_hash: hash.clone(),
+                role: Role::Agent,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .set_mailbox_access(agent, mb_a, true, None)
+        .await
+        .unwrap();
+
+    let seeds = [
+        Seed {
+            subject: "Changement de coordonnées bancaires",
+            html: None,
+            text: "Bonjour, je souhaite changer de RIB.",
+            masked: "Bonjour,\nJe souhaite modifier mes coordonnées bancaires pour le prélèvement à la source : mon nouveau RIB est [IBAN_1].\nMerci d'avance,\n[NOM_1]\n> Le 2 mars, le service a écrit :\n> Votre demande a bien été reçue.",
+            category: "rib",
+            confidence: 0.94,
+            draft: "Bonjour Madame,\n\nVous pouvez modifier vos coordonnées bancaires dans votre espace particulier sur impots.gouv.fr, rubrique « Gérer mes prélèvements ».\n\nCordialement,\nLe service des impôts des particuliers",
+            hours_ago: 51,
+        },
+        Seed {
+            subject: "Question sur mon avis d'impôt 2024",
+            html: None,
+            text: "Bonjour, je ne comprends pas mon avis.",
+            masked: "Bonjour,\nJe ne comprends pas le montant de mon avis d'impôt 2024, il a doublé par rapport à l'an dernier.\n[NOM_1]",
+            category: "avis",
+            confidence: 0.81,
+            draft: "Bonjour Monsieur,\n\nLe détail du calcul figure en page 2 de votre avis.\n\nCordialement",
+            hours_ago: 26,
+        },
+        Seed {
+            subject: "Demande de délai de paiement",
+            html: None,
+            text: "Bonjour, puis-je payer en plusieurs fois ?",
+            masked: "Bonjour,\nSuite à une perte d'emploi, puis-je payer ma taxe foncière en trois fois ?\n[NOM_1]",
+            category: "delai",
+            confidence: 0.67,
+            draft: "Bonjour,\n\nVous pouvez demander un plan de règlement depuis votre messagerie sécurisée.\n\nCordialement",
+            hours_ago: 5,
+        },
+        Seed {
+            subject: "Attestation de résidence fiscale",
+            html: None,
+            text: "Bonjour, il me faut une attestation.",
+            masked: "Bonjour,\nMon employeur à l'étranger me demande une attestation de résidence fiscale.\n[NOM_1]",
+            category: "attestation",
+            confidence: 0.88,
+            draft: "Bonjour,\n\nL'attestation est téléchargeable dans votre espace particulier.\n\nCordialement",
+            hours_ago: 2,
+        },
+    ];
+    let mut lyon = Vec::new();
+    for (n, s) in seeds.iter().enumerate() {
+        lyon.push(add(&store, mb_a, n, s).await);
+    }
+    let hostile = add(
+        &store,
+        mb_a,
+        10,
+        &Seed {
+            subject: "Relance : pièce justificative",
+            html: Some(hostile_html),
+            text: "Bonjour, voici ma pièce justificative.",
+            masked: "Bonjour, voici ma pièce justificative. <script>document.title='pwned-masked'</script>",
+            category: "rib",
+            confidence: 0.55,
+            draft: "Bonjour,\n\nNous avons bien reçu votre pièce.",
+            hours_ago: 1,
+        },
+    )
+    .await;
+    lyon.push(hostile);
+    let nantes = add(
+        &store,
+        mb_b,
+        20,
+        &Seed {
+            subject: "Dossier confidentiel Nantes",
+            html: None,
+            text: "Bonjour.",
+            masked: "Bonjour, dossier d'un autre service.",
+            category: "avis",
+            confidence: 0.9,
+            draft: "Brouillon de Nantes",
+            hours_ago: 3,
+        },
+    )
+    .await;
+
+    let state = AppState::new(store.clone(), taxonomy(), WebConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(facteur_web::serve(listener, state));
+    App {
+        _dir: dir,
+        store,
+        base: format!("http://{addr}"),
+        server,
+        mb_a,
+        mb_b,
+        lyon,
+        hostile,
+        nantes,
+    }
+}
+
+async fn log_in(c: &Client, app: &App, username: &str) -> Result<(), String> {
+    c.goto(&format!("{}/login", app.base))
+        .await
+        .map_err(|e| e.to_string())?;
+    find(c, "#username")
+        .await?
+        .send_keys(username)
+        .await
+        .map_err(|e| e.to_string())?;
+    find(c, "#password")
+        .await?
+        .send_keys(PASSWORD)
+        .await
+        .map_err(|e| e.to_string())?;
+    find(c, "#login-form button[type=submit]")
+        .await?
+        .click()
+        .await
+        .map_err(|e| e.to_string())?;
+    // One mailbox: the agent lands on its queue.
+    wait_path(c, &format!("/mailboxes/{}/queue", app.mb_a), None).await
+}
+
+/// Runs `scenario` in a fresh browser profile and always ends the session, so a
+/// failing test leaves no Chromium behind.
+async fn with_browser<F, Fut>(scenario: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = (Client, Result<(), String>)>,
+{
+    let Some(wd) = webdriver_url() else {
+        return;
+    };
+    let _one_at_a_time = BROWSER.lock().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&wd, profile.path()).await;
+    let (c, result) = scenario(c).await;
+    let _ = c.close().await;
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+// ------------------------------------------------------------------ tests
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_validates_an_edited_draft_and_finds_it_in_the_outbox() {
+    let app = start_app("<p>Bonjour</p>").await;
+    with_browser(|c| async {
+        let r = async {
+            log_in(&c, &app, "agnes").await?;
+            // Queue, oldest first, in French.
+            find(&c, "tr.queue-row").await?;
+            let rows = c
+                .find_all(Locator::Css("tr.queue-row"))
+                .await
+                .map_err(|e| e.to_string())?;
+            assert_eq!(rows.len(), app.lyon.len(), "every Lyon message, none of Nantes");
+            let queue_text = find(&c, "#queue").await?.text().await.map_err(|e| e.to_string())?;
+            assert!(queue_text.contains("Changement de coordonnées bancaires"), "{queue_text}");
+            assert!(queue_text.contains("Coordonnées bancaires"), "{queue_text}");
+            assert!(!queue_text.contains("Nantes"), "{queue_text}");
+            screenshot(&c, "queue.png").await?;
+
+            // Open the oldest message from the queue.
+            c.find(Locator::LinkText("Changement de coordonnées bancaires"))
+                .await
+                .map_err(|e| e.to_string())?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            let first = app.lyon[0];
+            wait_path(&c, &format!("/messages/{first}"), None).await?;
+            find(&c, "#draft").await?;
+            screenshot(&c, "message.png").await?;
+
+            // Keyboard: j opens the next message, k comes back to this one.
+            press(&c, 'j').await?;
+            let second = app.lyon[1];
+            let prev_q = format!("prev={first}");
+            wait_path(&c, &format!("/messages/{second}"), Some(&prev_q)).await?;
+            find(&c, "#prev-message").await?;
+            press(&c, 'k').await?;
+            wait_path(&c, &format!("/messages/{first}"), None).await?;
+
+            // Edit the draft (accents typed through the real keyboard path) and validate.
+            let draft = find(&c, "#draft").await?;
+            draft.clear().await.map_err(|e| e.to_string())?;
+            let edited = "Bonjour Madame,\nVotre RIB sera pris en compte à la prochaine échéance « prélèvement ».\nCordialement";
+            draft.send_keys(edited).await.map_err(|e| e.to_string())?;
+            find(&c, "#validate").await?.click().await.map_err(|e| e.to_string())?;
+            wait_path(&c, &format!("/mailboxes/{}/queue", app.mb_a), Some("tab=ready")).await?;
+            let queue_text = find(&c, "#queue").await?.text().await.map_err(|e| e.to_string())?;
+            assert!(!queue_text.contains("Changement de coordonnées bancaires"), "validated, so out of 'ready': {queue_text}");
+
+            // The outbox, through the navigation bar.
+            c.find(Locator::LinkText("Boîte d'envoi"))
+                .await
+                .map_err(|e| e.to_string())?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_path(&c, "/outbox", None).await?;
+            let row = find(&c, "tr.outbox-row").await?;
+            let row_text = row.text().await.map_err(|e| e.to_string())?;
+            assert!(row_text.contains("Changement de coordonnées bancaires"), "{row_text}");
+            assert!(row_text.contains("Agnès Dupré"), "{row_text}");
+            let o = app
+                .store
+                .get_outbox_for_message(first)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no outbox row")?;
+            assert!(
+                o.body.replace("\r\n", "\n").contains(edited),
+                "the edited text is what leaves: {}",
+                o.body
+            );
+            Ok(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_gets_403_on_another_mailbox() {
+    let app = start_app("<p>Bonjour</p>").await;
+    with_browser(|c| async {
+        let r = async {
+            log_in(&c, &app, "agnes").await?;
+            for path in [
+                format!("/mailboxes/{}/queue", app.mb_b),
+                format!("/messages/{}", app.nantes),
+            ] {
+                c.goto(&format!("{}{path}", app.base))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                wait_path(&c, &path, None).await?;
+                let err = find(&c, "p.error")
+                    .await?
+                    .text()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                assert_eq!(err, "Accès refusé.", "{path}");
+                let status = js(
+                    &c,
+                    "return performance.getEntriesByType('navigation')[0].responseStatus",
+                )
+                .await?;
+                assert_eq!(status, json!(403), "{path}");
+                let body = find(&c, "main")
+                    .await?
+                    .text()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                assert!(!body.contains("Dossier confidentiel"), "{body}");
+            }
+            Ok(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+}
+
+/// A "remote" server on loopback that records every request it gets.
+async fn tracker() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let h = h.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let line = String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or("(connection without request)")
+                    .to_string();
+                h.lock().unwrap().push(line);
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    (addr, hits)
+}
+
+fn hostile_html(t: SocketAddr) -> String {
+    format!(
+        r#"<html><head>
+<meta http-equiv="refresh" content="0;url=http://{t}/refresh">
+<base href="http://{t}/base/">
+<link rel="stylesheet" href="http://{t}/link.css">
+<style>@import url(http://{t}/import.css); body {{ background: url(http://{t}/tracker) }}</style>
+<script>document.title = 'pwned'; window.name = 'pwned'; try {{ parent.document.title = 'pwned'; }} catch (e) {{}} new Image().src = 'http://{t}/script';</script>
+</head><body background="http://{t}/body-bg">
+<p id="greeting">Bonjour, voici ma pièce justificative.</p>
+<img src="http://{t}/pixel.png" alt="logo">
+<img src="x" onerror="window.name='pwned'; new Image().src='http://{t}/onerror'">
+<div style="background:url(http://{t}/div-bg)">texte stylé</div>
+<a id="js" href="javascript:window.name='pwned'">cliquez ici</a>
+<form action="http://{t}/form" method="post"><input name="iban" value="FR76"><button id="send">Envoyer</button></form>
+<iframe src="http://{t}/iframe"></iframe>
+<object data="http://{t}/object"></object><embed src="http://{t}/embed">
+<video poster="http://{t}/poster.png"></video>
+<svg><image href="http://{t}/svg.png"/><script>window.name='pwned'</script></svg>
+<table background="http://{t}/table-bg"><tr><td>Montant</td></tr></table>
+<input type="image" src="http://{t}/input.png">
+</body></html>"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_mail_runs_no_script_and_loads_nothing_remote() {
+    let (taddr, hits) = tracker().await;
+    let app = start_app(&hostile_html(taddr)).await;
+    with_browser(|c| async {
+        let r = async {
+            log_in(&c, &app, "agnes").await?;
+            let path = format!("/messages/{}", app.hostile);
+            c.goto(&format!("{}{path}", app.base)).await.map_err(|e| e.to_string())?;
+            // The masked text shows the markup as text, it does not run it.
+            let newtext = find(&c, "#newtext").await?.text().await.map_err(|e| e.to_string())?;
+            assert!(newtext.contains("<script>document.title='pwned-masked'</script>"), "{newtext}");
+
+            // Reveal the original: the sanitised mail in its sandboxed iframe.
+            find(&c, "#reveal").await?.click().await.map_err(|e| e.to_string())?;
+            let frame = find(&c, "iframe#mail-body").await?;
+            assert_eq!(frame.attr("sandbox").await.map_err(|e| e.to_string())?.as_deref(), Some(""));
+            frame.enter_frame().await.map_err(|e| e.to_string())?;
+            let greeting = find(&c, "#greeting, p").await?.text().await.map_err(|e| e.to_string())?;
+            assert!(greeting.contains("Bonjour, voici ma pièce justificative"), "{greeting}");
+            // Inside the frame: no script element, no handler, no javascript: link,
+            // no form, no remote reference left at all.
+            match c
+                .execute(
+                    "return [document.querySelectorAll('script').length, document.querySelectorAll('[onerror],[onclick],form,iframe,object,embed,meta[http-equiv],base,link,style,[style],[background]').length, document.documentElement.outerHTML, window.name, document.title]",
+                    vec![],
+                )
+                .await
+            {
+                Ok(v) => {
+                    assert_eq!(v[0], json!(0), "script elements in the frame: {}", v[2]);
+                    assert_eq!(v[1], json!(0), "dangerous elements in the frame: {}", v[2]);
+                    let html = v[2].as_str().unwrap_or_default();
+                    assert!(!html.contains(&taddr.to_string()), "remote reference survived: {html}");
+                    assert!(!html.contains("javascript:"), "{html}");
+                    assert_ne!(v[3], json!("pwned"));
+                    assert_ne!(v[4], json!("pwned"));
+                }
+                // ChromeDriver cannot run its own script in a frame whose sandbox
+                // forbids scripts: that is the guarantee itself. Check the DOM source.
+                Err(e) => {
+                    eprintln!("script refused inside the sandboxed frame ({e}); checking its source");
+                    let html = c.source().await.map_err(|e| e.to_string())?;
+                    assert!(!html.contains("<script"), "{html}");
+                    assert!(!html.contains(&taddr.to_string()), "{html}");
+                }
+            }
+            c.enter_parent_frame().await.map_err(|e| e.to_string())?;
+
+            // The app's own document: untouched by the mail.
+            let v = js(&c, "return [document.title, window.name, Array.from(document.querySelectorAll('script')).map(s => s.getAttribute('src')), document.readyState]").await?;
+            assert!(!v[0].as_str().unwrap_or_default().contains("pwned"), "{v}");
+            assert_ne!(v[1], json!("pwned"));
+            assert_eq!(v[2], json!(["/static/app.js"]), "only the app's script");
+            wait_until("document complete", || async {
+                (js(&c, "return document.readyState").await.ok()? == json!("complete")).then_some(())
+            })
+            .await?;
+            // The frame finished loading above (its text was read) and the page is
+            // complete; a refresh or a late beacon would come within a moment. A
+            // negative needs a window: this is the only deliberate pause.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            assert_eq!(c.current_url().await.map_err(|e| e.to_string())?.path(), path, "no meta refresh");
+            {
+                let got = hits.lock().unwrap();
+                assert!(got.is_empty(), "the browser fetched remote content: {got:?}");
+            }
+
+            // Control: the tracker does see a request when the browser makes one,
+            // so the zero above is a real zero.
+            c.goto(&format!("http://{taddr}/control")).await.map_err(|e| e.to_string())?;
+            wait_until("the control request", || async {
+                hits.lock().unwrap().iter().any(|l| l.starts_with("GET /control")).then_some(())
+            })
+            .await?;
+            Ok(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+}
