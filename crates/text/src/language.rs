@@ -78,6 +78,11 @@ pub fn detect_language(text: &str) -> Language {
     let mut order: Vec<usize> = (0..7).collect();
     order.sort_by(|&a, &b| scores[b].cmp(&scores[a]));
     let (best, second) = (scores[order[0]], scores[order[1]]);
+    // French is the mailboxes' language: short French questions share "la", "de",
+    // "que" with Spanish or Italian, so French wins a near-tie (one hit behind).
+    if order[0] != 0 && best >= 2 && scores[0] + 1 >= best && LANGS[order[0]] != "en" {
+        return Language::Fr;
+    }
     // Need at least two hits and a clear lead.
     if best < 2 || best == second {
         return Language::Unknown;
@@ -118,6 +123,23 @@ fn script_language(text: &str) -> Option<&'static str> {
         return None;
     }
     Some(["ar", "ru", "el", "he", "ja", "ko", "zh"][idx])
+}
+
+#[cfg(test)]
+mod french_prior_tests {
+    use super::*;
+
+    #[test]
+    fn short_french_questions_are_not_taken_for_spanish() {
+        assert_eq!(
+            detect_language("Quelle est la durée de la période d'essai ?"),
+            Language::Fr
+        );
+        assert_eq!(
+            detect_language("¿Cuál es la duración del periodo de prueba para un contrato?"),
+            Language::Other("es".into())
+        );
+    }
 }
 
 #[cfg(test)]
