@@ -205,6 +205,7 @@ fn kill_9_during_imap_sync_loses_and_duplicates_nothing() {
     // Brutal stops at several points: before login, during fetch, during storing
     // and flagging. Then let it finish.
     let mut finished = false;
+    let mut partial = Vec::new();
     for delay_ms in [40u64, 150, 300, 500, 800, 1200, 2000] {
         let mut cmd = facteur(&config);
         cmd.args(["sync", "--json", "--no-send"]);
@@ -212,7 +213,16 @@ fn kill_9_during_imap_sync_loses_and_duplicates_nothing() {
             finished = true;
             break;
         }
+        if dir.path().join("data/facteur.db").exists() {
+            partial.push(count_json(&config));
+        }
     }
+    eprintln!("stored after each kill -9: {partial:?}");
+    // The test must really have killed a sync half-way, else it proves nothing.
+    assert!(
+        partial.iter().any(|&c| c > 0 && c < messages.len() as i64),
+        "no kill landed in the middle of a sync: {partial:?}"
+    );
     if !finished {
         let out = facteur(&config)
             .args(["sync", "--json", "--no-send"])
@@ -375,11 +385,20 @@ fn kill_9_during_sending_sends_every_reply_exactly_once() {
         store.close().await;
     });
 
+    let mut sent_after_kill = Vec::new();
     for delay_ms in [30u64, 120, 250, 400, 700, 1000, 1500] {
         let mut cmd = facteur(&config);
         cmd.args(["sync", "--json"]);
-        run_and_kill(cmd, Duration::from_millis(delay_ms));
+        if run_and_kill(cmd, Duration::from_millis(delay_ms)) {
+            break;
+        }
+        sent_after_kill.push(received_replies(&s.smtp_maildir, &to_domain).len());
     }
+    eprintln!("replies received after each kill -9: {sent_after_kill:?}");
+    assert!(
+        sent_after_kill.iter().any(|&n| n > 0 && n < 100),
+        "no kill landed in the middle of sending: {sent_after_kill:?}"
+    );
     // Leases of killed senders expire (the lease is short under test), then a clean
     // run finishes the work.
     let deadline = Instant::now() + Duration::from_secs(180);

@@ -90,7 +90,7 @@ async fn user_id(svc: &Service, name: Option<&str>) -> Result<Option<i64>> {
     }
 }
 
-fn read(path: &PathBuf) -> Result<Vec<facteur_classify::Example>> {
+fn read(path: &std::path::Path) -> Result<Vec<facteur_classify::Example>> {
     facteur_classify::read_jsonl(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
