@@ -35,6 +35,10 @@ pub struct Config {
     /// are taken over after this, and checked before any resend.
     #[serde(default = "default_outbox_lease")]
     pub outbox_lease_seconds: u64,
+    /// Stop suggesting drafts while the active model is overdue for its quarterly
+    /// review (or when no model was ever promoted through the registry).
+    #[serde(default)]
+    pub strict_review: bool,
     /// Mark session cookies `Secure` (set it when served behind TLS).
     #[serde(default)]
     pub secure_cookies: bool,
@@ -171,6 +175,7 @@ impl Default for Config {
             min_confidence: default_min_confidence(),
             answers_dir: default_answers_dir(),
             outbox_lease_seconds: default_outbox_lease(),
+            strict_review: false,
             secure_cookies: false,
             mailboxes: Vec::new(),
         }

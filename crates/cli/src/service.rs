@@ -10,6 +10,7 @@ use crate::config::{Config, MailboxConfig};
 use anyhow::{Context, Result};
 use facteur_connect::{IngestHook, StoredMessage};
 use facteur_core::{workflow::MessageState, ParsedMail, RoutingPolicy};
+use facteur_learn::review::{FileSwitches, ReviewStatus, SwitchStore};
 use facteur_store::{NewMailbox, NewTriage, QueuePage, QueueQuery, QueueSort, Store};
 use facteur_triage::{Engine, Overrides, TriageOptions, Triaged};
 use std::collections::HashMap;
@@ -24,6 +25,11 @@ pub struct Service {
     /// time and data hash), so feedback can say which model suggested what.
     pub model_version: Option<String>,
     signatures: std::sync::RwLock<HashMap<i64, String>>,
+    data_dir: std::path::PathBuf,
+    strict_review: bool,
+    /// The active model's review status, refreshed at most once a minute: reading it
+    /// scans the review records, too costly per message.
+    review: tokio::sync::Mutex<(Option<std::time::Instant>, Option<ReviewStatus>)>,
 }
 
 impl Service {
@@ -95,6 +101,9 @@ impl Service {
             engine: Arc::new(Engine::new(model, kb, options)),
             model_version,
             signatures: Default::default(),
+            data_dir: cfg.data_dir.clone(),
+            strict_review: cfg.strict_review,
+            review: tokio::sync::Mutex::new((None, None)),
         });
         svc.ensure_mailboxes(&cfg.mailboxes).await?;
         Ok(svc)
@@ -190,9 +199,23 @@ impl Service {
         };
         let engine = self.engine.clone();
         let mail = mail.clone();
-        let t = tokio::task::spawn_blocking(move || engine.triage_with("store", &mail, &over))
+        let mut t = tokio::task::spawn_blocking(move || engine.triage_with("store", &mail, &over))
             .await
             .context("the triage task stopped")?;
+        // A supervisor's kill switch or an overdue review (with strict_review) turns
+        // suggestions off at once: the message goes to a person, with no draft.
+        if t.draft.is_some()
+            && !self
+                .suggestions_enabled(mailbox_id, t.category.as_deref())
+                .await
+        {
+            t.draft = None;
+            t.no_draft_reason =
+                Some("suggestions switched off (kill switch or overdue model review)".into());
+            if t.route == facteur_core::Route::ReadyToValidate {
+                t.route = facteur_core::Route::NeedsResearch;
+            }
+        }
         let draft = t.draft.as_ref();
         self.store
             .record_triage(&NewTriage {
@@ -222,6 +245,47 @@ impl Service {
             .await
             .with_context(|| format!("cannot record the triage of message {id}"))?;
         Ok(t)
+    }
+
+    /// Whether drafts may be offered for this mailbox and request type now.
+    pub async fn suggestions_enabled(&self, mailbox_id: i64, request_type: Option<&str>) -> bool {
+        let switches = match FileSwitches::in_data_dir(&self.data_dir).switches().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Unreadable switches: fail safe, no suggestion.
+                tracing::warn!(error = %e, "cannot read the kill switches");
+                return false;
+            }
+        };
+        let review = self.review_status().await;
+        facteur_learn::review::suggestions_enabled(
+            mailbox_id,
+            request_type,
+            &switches,
+            review.as_ref(),
+            self.strict_review,
+        )
+    }
+
+    /// The active registry model's review status (None without a promoted model).
+    pub async fn review_status(&self) -> Option<ReviewStatus> {
+        let mut guard = self.review.lock().await;
+        let fresh = guard
+            .0
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(60));
+        if !fresh {
+            let cfg = facteur_learn::registry::RegistryConfig::default();
+            let status =
+                match facteur_learn::registry::list(&self.store, &self.data_dir, &cfg).await {
+                    Ok(versions) => versions.into_iter().find_map(|v| v.review),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the model registry");
+                        None
+                    }
+                };
+            *guard = (Some(std::time::Instant::now()), status);
+        }
+        guard.1.clone()
     }
 
     /// Re-triage from the stored raw bytes (after a restart, or after an agent
