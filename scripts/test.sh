@@ -10,4 +10,8 @@ python3 -c 'import sklearn, bm25s, Stemmer, fasttext' 2>/dev/null ||
     pip install -q "numpy<2" scikit-learn fasttext-wheel==0.9.2 bm25s PyStemmer
 services_start
 trap services_stop EXIT
+# The store suite runs twice: on SQLite (the embedded default) and on PostgreSQL.
+echo "== store tests on SQLite"
+env -u FACTEUR_TEST_PG_URL cargo test --locked -p facteur-store "$@"
+echo "== whole workspace (store on PostgreSQL, real IMAP, SMTP and Chromium)"
 cargo test --workspace --locked "$@"
