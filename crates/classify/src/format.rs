@@ -3,7 +3,6 @@
 //! hand-rolled little-endian layout keeps the file compact (i8 weights) and lets us
 //! refuse a wrong, truncated or future-version file with a clear message.
 
-use crate::features::FeatureSpec;
 use crate::model::{Core, FeatMap, Model, ModelMeta};
 use crate::ClassifyError;
 use sha2::{Digest, Sha256};
@@ -217,13 +216,7 @@ fn parse(p: &[u8]) -> Result<Model, String> {
     }
     let cfg = &meta.config;
     let core = Core {
-        spec: FeatureSpec {
-            char_min: cfg.char_min.max(1),
-            char_max: cfg.char_max.max(cfg.char_min.max(1)),
-            word_bigrams: cfg.word_bigrams,
-            stem: cfg.stem,
-            char_cross: cfg.char_cross,
-        },
+        spec: cfg.spec(),
         word_weight: cfg.word_weight,
         map,
         hashes,

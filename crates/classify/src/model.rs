@@ -2,7 +2,7 @@
 
 use crate::calib;
 use crate::eval::macro_f1_ids;
-use crate::features::{self, FeatureSpec, N_VIEWS, VIEW_WORD};
+use crate::features::{self, FeatureSpec, N_VIEWS, VIEW_CHAR, VIEW_WORD};
 use crate::svm::{self, Csr, Rng, SvmParams};
 use crate::{ClassifyError, Example};
 use facteur_core::{Prediction, ScoredLabel};
@@ -16,7 +16,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct TrainConfig {
-    /// SVM regularisation (larger = fit the training set harder).
+    /// SVM regularisation (larger = fit the training set harder). It is the C of
+    /// whichever solver runs: Crammer–Singer (hinge loss) by default, one-vs-rest
+    /// (squared hinge, best near 4) when `crammer_singer` is off.
     pub c: f32,
     /// Give each class the same total weight (helps macro-F1 on skewed taxonomies).
     pub balanced: bool,
@@ -58,12 +60,32 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Training threads; 0 = all available cores.
     pub threads: usize,
+    /// Value of the constant bias feature. The intercept is regularised like every
+    /// weight; a larger value makes it cheaper to use (1 = liblinear's default).
+    pub bias: f32,
+    /// A label name is used as a training example only if it holds at least this
+    /// many alphabetic words of 2+ letters: opaque codes ("C017", "cat_12") are
+    /// skipped instead of becoming one meaningless example per class.
+    pub label_min_words: usize,
+    /// Late fusion of views (0 = off): one SVM per view, each on its own unit-norm
+    /// part of the vector, scores mixed as `fusion * char + (1 - fusion) * word`.
+    /// The views use disjoint features, so the mix folds back into one weight
+    /// matrix: prediction is unchanged in cost.
+    pub fusion: f32,
+    /// Crammer–Singer multiclass SVM instead of one-vs-rest (see `svm::train_cs`).
+    pub crammer_singer: bool,
+    /// Weight of a Crammer–Singer model averaged with the one-vs-rest one (0 = off,
+    /// 1 = Crammer–Singer only). Both are linear in the same features, so the mix
+    /// folds into one weight matrix.
+    pub cs_mix: f32,
+    /// C of that Crammer–Singer model.
+    pub cs_c: f32,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            c: 4.0,
+            c: 2.5,
             balanced: true,
             char_min: 2,
             char_max: 5,
@@ -75,7 +97,7 @@ impl Default for TrainConfig {
             nb: 0.0,
             word_weight: 0.5,
             max_iter: 100,
-            eps: 0.1,
+            eps: 0.3,
             cv_folds: 5,
             target_precision: 0.95,
             centroid_weight: 0.0,
@@ -83,12 +105,18 @@ impl Default for TrainConfig {
             top_k: 5,
             seed: 42,
             threads: 0,
+            bias: 1.0,
+            label_min_words: 1,
+            fusion: 0.0,
+            crammer_singer: true,
+            cs_mix: 0.0,
+            cs_c: 2.0,
         }
     }
 }
 
 impl TrainConfig {
-    fn spec(&self) -> FeatureSpec {
+    pub(crate) fn spec(&self) -> FeatureSpec {
         FeatureSpec {
             char_min: self.char_min.max(1),
             char_max: self.char_max.max(self.char_min.max(1)),
@@ -402,11 +430,35 @@ impl Core {
             balanced: cfg.balanced,
             max_iter: cfg.max_iter.max(1),
             eps: f64::from(cfg.eps),
-            bias: 1.0,
+            bias: cfg.bias,
             seed: cfg.seed,
             nb: cfg.nb,
         };
-        let mut ws = svm::train_ovr(&x, y, n_classes, &params, cfg.thread_count());
+        let mut ws = if cfg.crammer_singer {
+            svm::train_cs(&x, y, n_classes, &params)
+        } else if cfg.fusion > 0.0 && cfg.word_weight > 0.0 {
+            fused_views(&x, &core.views, y, n_classes, &params, cfg)
+        } else {
+            svm::train_ovr(&x, y, n_classes, &params, cfg.thread_count())
+        };
+        if cfg.cs_mix > 0.0 && !cfg.crammer_singer {
+            let cs = svm::train_cs(
+                &x,
+                y,
+                n_classes,
+                &SvmParams {
+                    c: f64::from(cfg.cs_c),
+                    ..params
+                },
+            );
+            let a = cfg.cs_mix.clamp(0.0, 1.0);
+            for (o, c) in ws.iter_mut().zip(cs) {
+                o.w.iter_mut()
+                    .zip(&c.w)
+                    .for_each(|(o, c)| *o = (1.0 - a) * *o + a * c);
+                o.b = (1.0 - a) * o.b + a * c.b;
+            }
+        }
         if cfg.centroid_weight > 0.0 {
             let mut cent = vec![vec![0f32; nf]; n_classes];
             for (r, &c) in y.iter().enumerate() {
@@ -427,6 +479,70 @@ impl Core {
         quantize(&mut core, &ws, cfg.prune);
         core
     }
+}
+
+/// Trains one SVM per view and folds the score mix into one weight matrix (see
+/// `TrainConfig::fusion`). Prediction scales the char part of a text's vector by
+/// 1/sqrt(1 + ww²) and the word part by ww/sqrt(1 + ww²) (ww = word weight, both
+/// views present), so each view's weights are divided by that factor here.
+fn fused_views(
+    x: &Csr,
+    views: &[u8],
+    y: &[u32],
+    n_classes: usize,
+    params: &SvmParams,
+    cfg: &TrainConfig,
+) -> Vec<svm::ClassWeights> {
+    let ww = cfg.word_weight;
+    let a = cfg.fusion.clamp(0.0, 1.0);
+    let norm = (1.0 + ww * ww).sqrt();
+    let mut parts = [Csr::new(x.n_features), Csr::new(x.n_features)];
+    let mut row: Vec<(u32, f32)> = Vec::new();
+    for r in 0..x.rows() {
+        let (idx, val) = x.row(r);
+        for (v, part) in parts.iter_mut().enumerate() {
+            row.clear();
+            row.extend(
+                idx.iter()
+                    .zip(val)
+                    .filter(|(&j, _)| usize::from(views[j as usize]) == v)
+                    .map(|(&j, &x)| (j, x)),
+            );
+            let n = row.iter().map(|e| e.1 * e.1).sum::<f32>().sqrt();
+            if n > 0.0 {
+                row.iter_mut().for_each(|e| e.1 /= n);
+            }
+            part.push_row(&row);
+        }
+    }
+    let threads = cfg.thread_count();
+    let wc = svm::train_ovr(
+        &parts[usize::from(VIEW_CHAR)],
+        y,
+        n_classes,
+        params,
+        threads,
+    );
+    let wv = svm::train_ovr(
+        &parts[usize::from(VIEW_WORD)],
+        y,
+        n_classes,
+        params,
+        threads,
+    );
+    let (fc, fw) = (a * norm, (1.0 - a) * norm / ww);
+    wc.into_iter()
+        .zip(wv)
+        .map(|(c, w)| svm::ClassWeights {
+            w: c.w
+                .iter()
+                .zip(&w.w)
+                .zip(views)
+                .map(|((&c, &w), &v)| if v == VIEW_WORD { fw * w } else { fc * c })
+                .collect(),
+            b: a * c.b + (1.0 - a) * w.b,
+        })
+        .collect()
 }
 
 pub struct Model {
@@ -492,55 +608,102 @@ pub(crate) fn stratified_folds(y: &[u32], n_classes: usize, k: usize, seed: u64)
     fold
 }
 
-/// Appends `copies` of every label name as an example of its own class (see
-/// `TrainConfig::label_examples`).
-fn add_label_examples<'a>(
-    texts: &mut Vec<&'a str>,
-    y: &mut Vec<u32>,
-    labels: &'a [String],
-    copies: usize,
-) {
-    for _ in 0..copies {
-        for (c, l) in labels.iter().enumerate() {
-            texts.push(l.as_str());
-            y.push(c as u32);
-        }
-    }
+/// Whether a label name reads as words (see `TrainConfig::label_min_words`).
+pub(crate) fn descriptive_label(label: &str, min_words: usize) -> bool {
+    let norm = features::normalize(label);
+    let words = norm
+        .split(' ')
+        .filter(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_alphabetic()))
+        .count();
+    words >= min_words
 }
 
-/// Out-of-fold margins: every example scored by a model that never saw it.
-fn oof_scores(
+/// Fits a model on real examples plus the label-name examples the
+/// config asks for: the same path for every CV fold and the final fit.
+fn fit_with_extras(texts: &[&str], y: &[u32], labels: &[String], cfg: &TrainConfig) -> Core {
+    let mut tt: Vec<&str> = texts.to_vec();
+    let mut ty: Vec<u32> = y.to_vec();
+    for _ in 0..cfg.label_examples {
+        for (c, l) in labels.iter().enumerate() {
+            if cfg.label_min_words == 0 || descriptive_label(l, cfg.label_min_words) {
+                tt.push(l.as_str());
+                ty.push(c as u32);
+            }
+        }
+    }
+    Core::fit(&tt, &ty, labels.len(), cfg)
+}
+
+/// Out-of-fold margins (every example scored by a model that never saw it) and,
+/// when `with_final`, the model fitted on everything. The k fold fits and the final
+/// fit are independent jobs spread over the training threads (each job then trains
+/// single-threaded): this keeps both cores busy whatever the solver, including the
+/// Crammer–Singer one, which cannot split its work by class.
+fn oof_and_final(
     d: &Labelled,
     cfg: &TrainConfig,
     k: usize,
+    with_final: bool,
     progress: &mut dyn FnMut(TrainProgress),
-    total: usize,
-) -> Vec<Vec<f32>> {
-    let n_classes = d.labels.len();
-    let folds = stratified_folds(&d.y, n_classes, k, cfg.seed);
-    let mut out = vec![Vec::new(); d.texts.len()];
-    for f in 0..k {
+) -> (Vec<Vec<f32>>, Option<Core>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let folds = stratified_folds(&d.y, d.labels.len(), k, cfg.seed);
+    let jobs = k + usize::from(with_final);
+    let workers = cfg.thread_count().clamp(1, jobs);
+    let mut inner = cfg.clone();
+    if workers > 1 {
+        inner.threads = 1;
+    }
+    let fit_job = |j: usize| -> Core {
+        if j == k {
+            return fit_with_extras(&d.texts, &d.y, &d.labels, &inner);
+        }
         let (mut tt, mut ty) = (Vec::new(), Vec::new());
         for ((&t, &y), &fi) in d.texts.iter().zip(&d.y).zip(&folds) {
-            if fi != f {
+            if fi != j {
                 tt.push(t);
                 ty.push(y);
             }
         }
-        add_label_examples(&mut tt, &mut ty, &d.labels, cfg.label_examples);
-        let core = Core::fit(&tt, &ty, n_classes, cfg);
-        for ((o, &t), &fi) in out.iter_mut().zip(&d.texts).zip(&folds) {
-            if fi == f {
-                *o = core.scores(t);
-            }
+        fit_with_extras(&tt, &ty, &d.labels, &inner)
+    };
+    let mut out = vec![Vec::new(); d.texts.len()];
+    let mut final_core = None;
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Core)>();
+    std::thread::scope(|sc| {
+        for _ in 0..workers {
+            let (tx, next, fit_job) = (tx.clone(), &next, &fit_job);
+            sc.spawn(move || loop {
+                let j = next.fetch_add(1, Ordering::Relaxed);
+                if j >= jobs || tx.send((j, fit_job(j))).is_err() {
+                    break;
+                }
+            });
         }
-        progress(TrainProgress {
-            done: f + 1,
-            total,
-            stage: "cross-validation",
-        });
-    }
-    out
+        drop(tx);
+        for (done, (j, core)) in rx.into_iter().enumerate() {
+            if j == k {
+                final_core = Some(core);
+            } else {
+                for ((o, &t), &fi) in out.iter_mut().zip(&d.texts).zip(&folds) {
+                    if fi == j {
+                        *o = core.scores(t);
+                    }
+                }
+            }
+            progress(TrainProgress {
+                done: done + 1,
+                total: jobs,
+                stage: if j == k {
+                    "final fit"
+                } else {
+                    "cross-validation"
+                },
+            });
+        }
+    });
+    (out, final_core)
 }
 
 /// Indices of the k largest values, best first, ties by lower index: one pass with a
@@ -577,17 +740,10 @@ struct CvOutcome {
     threshold: f32,
 }
 
-fn cv_outcome(
-    d: &Labelled,
-    cfg: &TrainConfig,
-    k: usize,
-    progress: &mut dyn FnMut(TrainProgress),
-    total: usize,
-) -> CvOutcome {
-    let scores = oof_scores(d, cfg, k, progress, total);
+fn cv_outcome(d: &Labelled, cfg: &TrainConfig, scores: &[Vec<f32>], k: usize) -> CvOutcome {
     let truth: Vec<usize> = d.y.iter().map(|&c| c as usize).collect();
     let pred: Vec<usize> = scores.iter().map(|s| argmax(s)).collect();
-    let temperature = calib::fit_temperature(&scores, &truth);
+    let temperature = calib::fit_temperature(scores, &truth);
     let points: Vec<(f32, bool)> = scores
         .iter()
         .zip(&truth)
@@ -625,7 +781,8 @@ pub fn cross_validate(
 ) -> Result<CvMetrics, ClassifyError> {
     let d = label_examples(examples)?;
     let k = k.clamp(2, examples.len().max(2));
-    Ok(cv_outcome(&d, cfg, k, &mut |_| {}, k).metrics)
+    let (scores, _) = oof_and_final(&d, cfg, k, false, &mut |_| {});
+    Ok(cv_outcome(&d, cfg, &scores, k).metrics)
 }
 
 pub(crate) fn training_sha256(examples: &[Example]) -> String {
@@ -650,16 +807,10 @@ pub fn train(
     let start = std::time::Instant::now();
     let d = label_examples(examples)?;
     let k = cfg.cv_folds.clamp(2, 20);
-    let total = k + 1;
-    let cv = cv_outcome(&d, cfg, k, progress, total);
-    let (mut tt, mut ty) = (d.texts.clone(), d.y.clone());
-    add_label_examples(&mut tt, &mut ty, &d.labels, cfg.label_examples);
-    let core = Core::fit(&tt, &ty, d.labels.len(), cfg);
-    progress(TrainProgress {
-        done: total,
-        total,
-        stage: "final fit",
-    });
+    let (scores, core) = oof_and_final(&d, cfg, k, true, progress);
+    let cv = cv_outcome(&d, cfg, &scores, k);
+    // The final job always runs; the fallback only guards against a future change.
+    let core = core.unwrap_or_else(|| fit_with_extras(&d.texts, &d.y, &d.labels, cfg));
     let train_seconds = start.elapsed().as_secs_f64();
     tracing::info!(
         examples = examples.len(),
@@ -896,5 +1047,114 @@ pub(crate) mod tests {
                 assert_eq!(n, 5);
             }
         }
+    }
+
+    #[test]
+    fn opaque_label_codes_are_not_used_as_examples() {
+        assert!(descriptive_label("Achat ou vente d'un logement", 1));
+        assert!(descriptive_label("Élections", 1));
+        assert!(descriptive_label("13eme-mois", 1));
+        for code in ["C017", "42", "x_1", "", "--"] {
+            assert!(!descriptive_label(code, 1), "{code}");
+        }
+        assert!(!descriptive_label("Élections", 2));
+        // With code labels the gate gives exactly the no-label-example model.
+        let ex: Vec<Example> = toy()
+            .into_iter()
+            .map(|e| Example {
+                label: format!("C{:03}", e.label.len()),
+                ..e
+            })
+            .collect();
+        let gated = TrainConfig {
+            label_examples: 1,
+            label_min_words: 1,
+            ..TrainConfig::default()
+        };
+        let none = TrainConfig {
+            label_examples: 0,
+            ..TrainConfig::default()
+        };
+        let a = train(&ex, &gated, &mut |_| {}).expect("train");
+        let b = train(&ex, &none, &mut |_| {}).expect("train");
+        assert_eq!(a.meta().n_features, b.meta().n_features);
+        assert_eq!(a.oof, b.oof);
+        for t in ["bail de location", "avis d'imposition", "c007"] {
+            assert_eq!(a.predict(t), b.predict(t));
+        }
+    }
+
+    #[test]
+    fn every_solver_learns_the_toy_topics() {
+        let solvers = [
+            (
+                "one-vs-rest",
+                TrainConfig {
+                    crammer_singer: false,
+                    ..TrainConfig::default()
+                },
+            ),
+            (
+                "crammer-singer",
+                TrainConfig {
+                    crammer_singer: true,
+                    ..TrainConfig::default()
+                },
+            ),
+            (
+                "view fusion",
+                TrainConfig {
+                    crammer_singer: false,
+                    fusion: 0.7,
+                    ..TrainConfig::default()
+                },
+            ),
+            (
+                "ovr + cs mix",
+                TrainConfig {
+                    crammer_singer: false,
+                    cs_mix: 0.5,
+                    ..TrainConfig::default()
+                },
+            ),
+        ];
+        for (name, cfg) in solvers {
+            let m = train(&toy(), &cfg, &mut |_| {}).expect("train");
+            assert!(m.meta().cv.accuracy > 0.8, "{name}: {:?}", m.meta().cv);
+            assert_eq!(
+                m.predict("bail de location").top[0].label,
+                "logement",
+                "{name}"
+            );
+            assert_eq!(
+                m.predict("contrat de travail").top[0].label,
+                "travail",
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn parallel_folds_give_the_same_model_as_one_thread() {
+        let one = TrainConfig {
+            threads: 1,
+            ..TrainConfig::default()
+        };
+        let two = TrainConfig {
+            threads: 2,
+            ..TrainConfig::default()
+        };
+        let mut progress = Vec::new();
+        let a = train(&toy(), &one, &mut |_| {}).expect("train");
+        let b = train(&toy(), &two, &mut |p| progress.push((p.done, p.total))).expect("train");
+        assert_eq!(a.oof, b.oof);
+        assert_eq!(a.meta().cv, b.meta().cv);
+        assert_eq!(
+            a.predict("taux de prelevement"),
+            b.predict("taux de prelevement")
+        );
+        // One report per job (5 folds + final fit), counting up to the total.
+        assert_eq!(progress.last(), Some(&(6, 6)));
+        assert!(progress.windows(2).all(|w| w[1].0 == w[0].0 + 1));
     }
 }
