@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use facteur_core::PiiKind;
 use once_cell::sync::Lazy;
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 
 use crate::patterns::{next_char, prev_char};
 use crate::Candidate;
@@ -489,26 +489,69 @@ fn name_forms(name: &str) -> Vec<String> {
 }
 
 /// Occurrences of names the caller knows (case-insensitive, whole words).
+///
+/// A plain scan of a lowercased copy rather than a regex built from the names: the
+/// names change with every message, and compiling a regex per message cost more
+/// than all the other detection together.
 pub(crate) fn find_known(text: &str, known: &[&str], out: &mut Vec<Candidate>) {
-    let forms: Vec<String> = known.iter().flat_map(|n| name_forms(n)).collect();
+    let mut forms: Vec<String> = known
+        .iter()
+        .flat_map(|n| name_forms(n))
+        .map(|f| f.to_lowercase())
+        .filter(|f| !f.is_empty())
+        .collect();
     if forms.is_empty() {
         return;
     }
-    let alternatives: Vec<String> = forms
-        .iter()
-        .map(|f| {
-            f.split(' ')
-                .map(regex::escape)
-                .collect::<Vec<_>>()
-                .join(r"[\s\u{a0}]+")
-        })
-        .collect();
-    let pattern = format!(r"(?i)(?-u:\b)(?:{})(?-u:\b)", alternatives.join("|"));
-    let Ok(re) = RegexBuilder::new(&pattern).size_limit(1 << 22).build() else {
-        return;
-    };
-    for m in re.find_iter(text) {
-        push(out, Some((m.start(), m.end())));
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    // The lowercased text with each whitespace run (NBSP included) folded to one
+    // space, and for every byte of it the byte range of its source char in `text`.
+    let mut lower = String::with_capacity(text.len());
+    let mut src_start: Vec<usize> = Vec::with_capacity(text.len());
+    let mut src_end: Vec<usize> = Vec::with_capacity(text.len());
+    let mut in_space = false;
+    for (i, c) in text.char_indices() {
+        let end = i + c.len_utf8();
+        if c.is_whitespace() {
+            if in_space {
+                if let Some(e) = src_end.last_mut() {
+                    *e = end;
+                }
+                continue;
+            }
+            in_space = true;
+            lower.push(' ');
+            src_start.push(i);
+            src_end.push(end);
+            continue;
+        }
+        in_space = false;
+        for lc in c.to_lowercase() {
+            for _ in 0..lc.len_utf8() {
+                src_start.push(i);
+                src_end.push(end);
+            }
+            lower.push(lc);
+        }
+    }
+    let boundary = |c: Option<char>| !c.is_some_and(char::is_alphanumeric);
+    // Longest forms first; a shorter form inside a longer match ("Jean" inside
+    // "Jean Dupont") is not a second occurrence.
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    for form in &forms {
+        for (j, _) in lower.match_indices(form.as_str()) {
+            let k = j + form.len();
+            let (start, end) = (src_start[j], src_end[k - 1]);
+            if !boundary(prev_char(text, start)) || !boundary(next_char(text, end)) {
+                continue;
+            }
+            if taken.iter().any(|&(s, e)| start < e && s < end) {
+                continue;
+            }
+            taken.push((start, end));
+            push(out, Some((start, end)));
+        }
     }
 }
 
