@@ -119,6 +119,9 @@ pub struct Authed {
     pub session: Session,
     /// Mailboxes this user may open (all of them for supervisors and admins).
     pub mailboxes: Vec<i64>,
+    /// ISO date the active model's review fell due, when it is overdue: every
+    /// signed-in page shows it (see [`crate::learn_pages::review_overdue_since`]).
+    pub review_overdue_since: Option<String>,
 }
 
 impl Authed {
@@ -236,6 +239,8 @@ pub async fn session_layer(State(st): State<AppState>, mut req: Request, next: N
                             user,
                             session,
                             mailboxes,
+                            review_overdue_since: crate::learn_pages::review_overdue_since(&st)
+                                .await,
                         })
                     }
                     Err(e) => return WebError::from(e).into_response(),

@@ -78,6 +78,11 @@ catalogue! {
     MainNav => "Navigation principale", "Main navigation";
     Login => "Connexion", "Sign in";
     Logout => "Se déconnecter", "Sign out";
+    ReviewOverdueSince => "Revue du modèle en retard depuis le", "Model review overdue since";
+    ReviewNow => "Faire la revue", "Review it now";
+    Supervision => "Supervision", "Supervision";
+    Models => "Modèles", "Models";
+    Transparency => "Transparence", "Transparency";
     Username => "Identifiant", "Username";
     Password => "Mot de passe", "Password";
     LoginFailed => "Identifiant ou mot de passe incorrect.", "Wrong username or password.";

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod data;
 pub mod error;
 pub mod i18n;
+pub mod learn_pages;
 pub mod metrics;
 pub mod pages;
 pub mod sanitize;
@@ -20,6 +21,7 @@ pub mod views;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +46,16 @@ pub struct WebConfig {
     pub login_window: Duration,
     /// How long a "reveal personal data" click keeps the original visible.
     pub reveal_ttl: Duration,
+    /// Where the model registry keeps its files and the kill switches
+    /// (`<data_dir>/models`, `<data_dir>/learn`). `None`: no model registered, the
+    /// supervision pages say so and switches cannot be set.
+    pub data_dir: Option<PathBuf>,
+    /// Shown on the public transparency sheet (a service address, never a person).
+    pub contact: String,
+    /// Name of the service on the transparency sheet.
+    pub service_name: String,
+    /// Model review period (days), as in the registry's configuration.
+    pub review_period_days: u32,
 }
 
 impl Default for WebConfig {
@@ -55,6 +67,10 @@ impl Default for WebConfig {
             login_max_failures: 5,
             login_window: Duration::from_secs(15 * 60),
             reveal_ttl: Duration::from_secs(15 * 60),
+            data_dir: None,
+            contact: "Délégué à la protection des données du service".to_string(),
+            service_name: "Facteur".to_string(),
+            review_period_days: 90,
         }
     }
 }
@@ -76,6 +92,9 @@ pub struct AppState {
     pub triage: Option<Arc<dyn Retriage>>,
     pub taxonomy: Arc<Taxonomy>,
     pub config: Arc<WebConfig>,
+    /// CPU accounting of triage, filled by the CLI (which runs triage); `None`
+    /// shows "non mesuré" on the transparency sheet rather than a guess.
+    pub compute: Option<Arc<facteur_learn::ComputeMeter>>,
     pub(crate) runtime: Arc<Runtime>,
 }
 
@@ -87,6 +106,9 @@ pub(crate) struct Runtime {
     /// is created only by the logged reveal action, so every view is audited.
     pub reveals: Mutex<HashMap<(String, i64), Millis>>,
     pub metrics: metrics::Metrics,
+    /// (store time it was computed, the overdue date if the active model is past
+    /// its review): read on every signed-in page, so cached for a minute.
+    pub review_banner: Mutex<Option<(Millis, Option<String>)>>,
 }
 
 impl AppState {
@@ -96,12 +118,18 @@ impl AppState {
             triage: None,
             taxonomy: Arc::new(taxonomy),
             config: Arc::new(config),
+            compute: None,
             runtime: Arc::new(Runtime::default()),
         }
     }
 
     pub fn with_triage(mut self, engine: Arc<dyn Retriage>) -> Self {
         self.triage = Some(engine);
+        self
+    }
+
+    pub fn with_compute(mut self, meter: Arc<facteur_learn::ComputeMeter>) -> Self {
+        self.compute = Some(meter);
         self
     }
 
@@ -164,6 +192,17 @@ pub fn router(state: AppState) -> Router {
             "/admin/mailboxes",
             get(pages::mailboxes).post(pages::mailbox_create),
         )
+        .route("/transparence", get(learn_pages::transparence))
+        .route("/transparence.json", get(learn_pages::transparence_json))
+        .route("/supervision", get(learn_pages::supervision))
+        .route("/supervision/switches", post(learn_pages::kill_switch))
+        .route("/modeles", get(learn_pages::models))
+        .route("/modeles/rollback", post(learn_pages::model_rollback))
+        .route(
+            "/modeles/{version}/promote",
+            post(learn_pages::model_promote),
+        )
+        .route("/modeles/{version}/review", post(learn_pages::model_review))
         .route("/static/app.js", get(pages::static_js))
         .route("/static/app.css", get(pages::static_css))
         .route("/health", get(api::health))

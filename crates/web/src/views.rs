@@ -47,6 +47,10 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
                                 @if u.user.role != Role::Agent {
                                     li { a href="/answers" { (t(Msg::StandardAnswers)) } }
                                 }
+                                @if u.user.role != Role::Agent {
+                                    li { a href="/supervision" { (t(Msg::Supervision)) } }
+                                    li { a href="/modeles" { (t(Msg::Models)) } }
+                                }
                                 @if u.user.role == Role::Admin {
                                     li { a href="/admin/users" { (t(Msg::Accounts)) } }
                                     li { a href="/admin/mailboxes" { (t(Msg::Mailboxes)) } }
@@ -60,6 +64,14 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
                         form.logout method="post" action="/logout" {
                             (csrf_input(u))
                             button type="submit" { (t(Msg::Logout)) }
+                        }
+                    }
+                }
+                @if let Some(due) = user.and_then(|u| u.review_overdue_since.as_deref()) {
+                    div.review-banner #review-banner role="alert" {
+                        (t(Msg::ReviewOverdueSince)) " " (crate::learn_pages::display_date(lang, due)) "."
+                        @if user.is_some_and(|u| u.user.role != Role::Agent) {
+                            " " a href="/modeles" { (t(Msg::ReviewNow)) }
                         }
                     }
                 }

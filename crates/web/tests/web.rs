@@ -9,7 +9,9 @@ use axum::http::{header, Request, Response, StatusCode};
 use axum::Router;
 use facteur_core::{MessageState, Role, Route};
 use facteur_kb::answers::{RequestType, Taxonomy};
-use facteur_store::{NewMailbox, NewMessage, NewTriage, NewUser, Store};
+use std::sync::Arc;
+
+use facteur_store::{ManualClock, NewMailbox, NewMessage, NewTriage, NewUser, Store};
 use facteur_web::{router, AppState, WebConfig};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -106,9 +108,17 @@ async fn add_message(store: &Store, mailbox: i64, raw: &str, draft: &str) -> i64
 }
 
 async fn fixture_with(config: WebConfig) -> Fixture {
+    fixture_clocked(config, None).await
+}
+
+/// A fixture whose store runs on `clock` (to move past a model's review date).
+async fn fixture_clocked(config: WebConfig, clock: Option<Arc<ManualClock>>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("t.db").display());
-    let store = Store::open(&url).await.unwrap();
+    let mut store = Store::open(&url).await.unwrap();
+    if let Some(c) = clock {
+        store = store.with_clock(c);
+    }
     let mb = |name: &str, addr: &str| NewMailbox {
         name: name.into(),
         address: addr.into(),
@@ -1231,4 +1241,299 @@ async fn serve_answers_on_a_real_socket() {
     assert!(resp.to_ascii_lowercase().contains("x-frame-options: deny"));
     assert!(resp.contains("\"status\":\"ok\""));
     server.abort();
+}
+
+// ------------------------------------------------------------ learning pages
+
+const T0: i64 = 1_750_032_000_000; // Monday 2025-06-16 00:00 UTC
+const DAY: i64 = 24 * 3_600_000;
+
+/// A registry record as the trainer writes it (metrics on the fixed eval set).
+fn model_record() -> serde_json::Value {
+    serde_json::to_value(facteur_learn::ModelRecord {
+        training_sha256: "ab".repeat(32),
+        training_examples: 420,
+        feedback_examples: 17,
+        taxonomy: vec!["rib".into(), "avis".into()],
+        training_distribution: [("rib".to_string(), 0.5), ("avis".to_string(), 0.5)].into(),
+        vocabulary_size: 1000,
+        eval: facteur_learn::EvalSummary {
+            eval_set_sha256: "cd".repeat(32),
+            examples: 120,
+            accuracy: 0.8125,
+            macro_f1: 0.7733,
+            per_class_f1: Default::default(),
+            coverage_at_95_precision: 0.41,
+            expected_calibration_error: 0.05,
+        },
+        trained_at: T0,
+        train_seconds: 3.0,
+        note: None,
+    })
+    .unwrap()
+}
+
+/// Registers `id` and promotes it in the supervisor's name at the store's "now".
+async fn promote_model(store: &Store, id: &str) {
+    let sup = store.get_user_by_username("super").await.unwrap().unwrap();
+    store
+        .create_model_version(id, &model_record(), Some(sup.id))
+        .await
+        .unwrap();
+    store.promote_model(id, sup.id).await.unwrap();
+}
+
+fn learn_config(data_dir: &std::path::Path) -> WebConfig {
+    WebConfig {
+        data_dir: Some(data_dir.to_path_buf()),
+        contact: "Service de la transparence, SIP de Lyon".into(),
+        ..WebConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn transparency_sheet_is_public_bilingual_and_impersonal() {
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let f = fixture_clocked(learn_config(data.path()), Some(clock)).await;
+
+    // No model yet: the sheet says so, cost unknown is said, not zero.
+    let res = send(&f.app, get("/transparence", None)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = text(res).await;
+    assert!(html.contains("Aucune réponse n'est envoyée sans la validation d'un agent nommé"));
+    assert!(html.contains("id=\"no-model\""), "{html}");
+    assert!(html.contains("non mesuré"));
+
+    promote_model(&f.store, "m-2025-06").await;
+    let html = text(send(&f.app, get("/transparence", None)).await).await;
+    assert!(html.contains("m-2025-06"));
+    assert!(html.contains("81.2 %"), "accuracy on the eval set");
+    assert!(html.contains("Service de la transparence, SIP de Lyon"));
+    // Two messages were received; their states are counted.
+    assert!(html.contains("Messages reçus : 2"), "{html}");
+    let res = send(&f.app, get("/transparence.json", None)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let json = text(res).await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["active_model"]["version"], "m-2025-06");
+    assert_eq!(v["metrics"]["evaluation_examples"], 120);
+    assert_eq!(v["volumes"]["messages_handled"], 2);
+    assert_eq!(v["compute_measured"], false);
+    assert!(v["compute"]["cpu_seconds_per_1000_messages"].is_null());
+    assert_eq!(v["active_model"]["next_review_due"], "2025-09-14");
+    let by_state: i64 = v["messages_by_state"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_i64().unwrap())
+        .sum();
+    assert_eq!(by_state, 2);
+
+    // Nobody is named: no display name, username or address, in either format.
+    for body in [&html, &json] {
+        for personal in [
+            "Agnès",
+            "Sylvie",
+            "Adam",
+            "jeanne",
+            "Jeanne",
+            "Martin",
+            "@",
+            "promoted_by",
+            "trained_by",
+        ] {
+            assert!(!body.contains(personal), "{personal} leaked");
+        }
+    }
+
+    // English through the usual switch (the language cookie).
+    let req = Request::get("/transparence")
+        .header(header::COOKIE, "facteur_lang=en")
+        .body(Body::empty())
+        .unwrap();
+    let html = text(send(&f.app, req).await).await;
+    assert!(html.contains("No reply is sent without being validated by a named agent"));
+    assert!(html.contains("not measured"));
+}
+
+#[tokio::test]
+async fn agents_cannot_reach_supervision_or_models() {
+    let data = tempfile::tempdir().unwrap();
+    let f = fixture_with(learn_config(data.path())).await;
+    let (agent, csrf) = login(&f.app, "agent").await;
+    for path in ["/supervision", "/modeles"] {
+        let res = send(&f.app, get(path, Some(&agent))).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    promote_model(&f.store, "m1").await;
+    for (path, body) in [
+        ("/modeles/m1/review", format!("csrf={csrf}&decision=keep")),
+        ("/modeles/m1/promote", format!("csrf={csrf}")),
+        ("/modeles/rollback", format!("csrf={csrf}")),
+        (
+            "/supervision/switches",
+            format!("csrf={csrf}&action=off&scope=mailbox&value={}", f.mb_a),
+        ),
+    ] {
+        let res = send(&f.app, post_form(path, Some(&agent), &body)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert!(!data.path().join("learn/kill_switches.json").exists());
+    let reviews = facteur_learn::registry::list_reviews(&f.store)
+        .await
+        .unwrap();
+    assert!(reviews.is_empty());
+
+    // A supervisor sees the dashboard, with one chart per indicator and its table.
+    let (sup, _) = login(&f.app, "super").await;
+    let res = send(&f.app, get("/supervision", Some(&sup))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = text(res).await;
+    assert!(html.matches("<svg").count() >= 4, "{html}");
+    assert!(html.contains("class=\"drift-table\""));
+    assert!(html.contains("Temps rendu aux agents"));
+    let res = send(&f.app, get("/modeles", Some(&sup))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = text(res).await;
+    assert!(html.contains("data-version=\"m1\""));
+    assert!(html.contains("0.773"), "macro-F1 shown");
+    assert!(html.contains("Sylvie Superviseure"), "the named promoter");
+}
+
+#[tokio::test]
+async fn kill_switch_needs_csrf_and_is_stored_and_audited() {
+    let data = tempfile::tempdir().unwrap();
+    let f = fixture_with(learn_config(data.path())).await;
+    let (sup, csrf) = login(&f.app, "super").await;
+    let file = data.path().join("learn/kill_switches.json");
+    let body = format!(
+        "action=off&scope=mailbox&value={}&reason=incident+en+cours",
+        f.mb_a
+    );
+
+    let res = send(
+        &f.app,
+        post_form("/supervision/switches", Some(&sup), &body),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(!file.exists());
+
+    let res = send(
+        &f.app,
+        post_form(
+            "/supervision/switches",
+            Some(&sup),
+            &format!("csrf={csrf}&{body}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let switches: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(switches[0]["scope"]["scope"], "mailbox");
+    assert_eq!(switches[0]["scope"]["value"], f.mb_a);
+    assert_eq!(switches[0]["reason"], "incident en cours");
+    let audit = f.store.list_audit(0, 1000).await.unwrap();
+    let row = audit
+        .iter()
+        .find(|r| r.action == "kill_switch.off")
+        .expect("audit row");
+    assert_eq!(row.target, format!("mailbox:{}", f.mb_a));
+    assert!(row.actor.starts_with("user:"));
+
+    // A request type, then back on for the mailbox.
+    let res = send(
+        &f.app,
+        post_form(
+            "/supervision/switches",
+            Some(&sup),
+            &format!("csrf={csrf}&action=off&scope=request_type&value=rib"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = text(send(&f.app, get("/supervision", Some(&sup))).await).await;
+    assert_eq!(html.matches("class=\"switch-off\"").count(), 2, "{html}");
+    let res = send(
+        &f.app,
+        post_form(
+            "/supervision/switches",
+            Some(&sup),
+            &format!("csrf={csrf}&action=on&scope=mailbox&value={}", f.mb_a),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let left = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        left.contains("\"rib\"") && !left.contains("\"mailbox\""),
+        "{left}"
+    );
+    let audit = f.store.list_audit(0, 1000).await.unwrap();
+    assert!(audit.iter().any(|r| r.action == "kill_switch.on"));
+    // Unknown scopes and types are refused, not stored.
+    let res = send(
+        &f.app,
+        post_form(
+            "/supervision/switches",
+            Some(&sup),
+            &format!("csrf={csrf}&action=off&scope=request_type&value=inconnu"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn overdue_review_shows_a_banner_until_a_review_is_recorded() {
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let f = fixture_clocked(learn_config(data.path()), Some(clock.clone())).await;
+    promote_model(&f.store, "m1").await;
+    let queue = format!("/mailboxes/{}/queue", f.mb_a);
+    let (agent, _) = login(&f.app, "agent").await;
+    let html = text(send(&f.app, get(&queue, Some(&agent))).await).await;
+    assert!(!html.contains("review-banner"), "not due yet");
+
+    // 91 days later (sessions expired meanwhile: sign in again).
+    clock.set(T0 + 91 * DAY);
+    let (agent, _) = login(&f.app, "agent").await;
+    let html = text(send(&f.app, get(&queue, Some(&agent))).await).await;
+    assert!(
+        html.contains("Revue du modèle en retard depuis le 14/09/2025"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("href=\"/modeles\""),
+        "no link agents cannot follow"
+    );
+    let (sup, csrf) = login(&f.app, "super").await;
+    let html = text(send(&f.app, get("/supervision", Some(&sup))).await).await;
+    assert!(html.contains("Revue du modèle en retard"));
+
+    let res = send(
+        &f.app,
+        post_form(
+            "/modeles/m1/review",
+            Some(&sup),
+            &format!("csrf={csrf}&decision=keep&note=RAS"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = text(send(&f.app, get(&queue, Some(&agent))).await).await;
+    assert!(
+        !html.contains("review-banner"),
+        "review recorded: banner gone"
+    );
+    let html = text(send(&f.app, get("/modeles", Some(&sup))).await).await;
+    assert!(html.contains("conserver"), "last decision shown");
+    let reviews = facteur_learn::registry::list_reviews(&f.store)
+        .await
+        .unwrap();
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0].reviewed_at, T0 + 91 * DAY);
+    assert_eq!(reviews[0].metrics_seen["examples"], 120);
 }
