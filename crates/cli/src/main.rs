@@ -73,6 +73,12 @@ pub enum Command {
         #[command(subcommand)]
         command: commands::model::ModelCommand,
     },
+    /// Work from a shared database with any number of other workers: triage jobs,
+    /// IMAP sync (one process per mailbox at a time) and sending. Ctrl-C or SIGTERM stops it.
+    Worker(commands::worker::WorkerArgs),
+    /// Copy a whole service from one database to another (SQLite to PostgreSQL),
+    /// then verify the counts and the audit chain.
+    Migrate(commands::migrate::MigrateArgs),
     /// The append-only audit log.
     Audit {
         #[command(subcommand)]
@@ -112,6 +118,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::User { command } => commands::store_cmds::users(&cfg, command),
         Command::Audit { command } => commands::store_cmds::audit(&cfg, command),
         Command::Model { command } => commands::model::run(&cfg, command),
+        Command::Worker(a) => commands::worker::run(&cfg, a),
+        Command::Migrate(a) => commands::migrate::run(a),
     }
 }
 

@@ -18,22 +18,33 @@ pub struct ImportArgs {
     /// End with one JSON summary {"fetched","stored","duplicates_skipped","defects","errors"}.
     #[arg(long)]
     pub json: bool,
+    /// Store only, and leave the triage to `facteur worker` processes: one `triage`
+    /// job per new message (see docs/SCALE.md).
+    #[arg(long)]
+    pub defer_triage: bool,
 }
 
 pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
     super::runtime()?.block_on(async {
         let svc = Service::open(cfg).await?;
         let mailbox_id = svc.mailbox_id(&a.mailbox).await?;
-        svc.triage_pending().await?;
+        if !a.defer_triage {
+            svc.triage_pending().await?;
+        }
         let sources = facteur_mail::discover(&a.paths)?;
         let total: u64 = sources.iter().map(|s| s.size).sum();
         let pb = progress::bytes_bar(total, "import");
-        let hook = TriageHook(svc.clone());
+        let hook: Box<dyn facteur_connect::IngestHook> = if a.defer_triage {
+            Box::new(super::worker::EnqueueTriage(svc.store.clone()))
+        } else {
+            Box::new(TriageHook(svc.clone()))
+        };
         let mut summary = facteur_connect::SyncReport::default();
         for src in &sources {
             let messages = facteur_mail::read_source(src)
                 .with_context(|| format!("cannot read {}", src.path.display()))?;
-            let r = facteur_connect::import_raw(&svc.store, mailbox_id, messages, &hook).await;
+            let r =
+                facteur_connect::import_raw(&svc.store, mailbox_id, messages, hook.as_ref()).await;
             summary.fetched += r.fetched;
             summary.stored += r.stored;
             summary.duplicates_skipped += r.duplicates_skipped;

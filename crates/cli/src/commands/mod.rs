@@ -4,6 +4,7 @@ pub mod demo;
 pub mod eval;
 pub mod ingest;
 pub mod kb;
+pub mod migrate;
 pub mod model;
 pub mod serve;
 pub mod store_cmds;
@@ -11,6 +12,7 @@ pub mod suggest;
 pub mod sync;
 pub mod train;
 pub mod triage;
+pub mod worker;
 
 use anyhow::{Context, Result};
 use std::path::Path;

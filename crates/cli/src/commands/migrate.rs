@@ -1,0 +1,85 @@
+//! `facteur migrate`: move a service from one database to another — in practice
+//! from the SQLite of a single office to the PostgreSQL of a scaled-out service.
+//!
+//! The copy itself is the store's (`Store::copy_to`: one target transaction, ids
+//! and audit rows byte for byte, sequences moved past the copied ids); this
+//! command refuses the obvious mistakes and says whether the result can be trusted.
+
+use crate::service::redact_url;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use facteur_store::{Store, StoreError};
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// The source database, e.g. `sqlite:/var/lib/facteur/facteur.db`.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The target database, e.g. `postgres://facteur@db/facteur`: created tables,
+    /// but no data (a fresh database).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Print the report as one JSON line {"tables":[{"table","source","target"}],"target_audit","ok"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: MigrateArgs) -> Result<()> {
+    if a.from.trim() == a.to.trim() {
+        bail!("--from and --to name the same database: give a fresh, empty target");
+    }
+    if let Some(path) = a.from.strip_prefix("sqlite:") {
+        let path = path.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or(path);
+        if !std::path::Path::new(path).is_file() {
+            bail!("the source database {path} does not exist: give --from sqlite:PATH of the service's facteur.db");
+        }
+    }
+    super::runtime()?.block_on(async {
+        let source = Store::open(&a.from)
+            .await
+            .with_context(|| format!("cannot open the source database {}", redact_url(&a.from)))?;
+        let target = Store::open(&a.to)
+            .await
+            .with_context(|| format!("cannot open the target database {}", redact_url(&a.to)))?;
+        let report = match source.copy_to(&target).await {
+            Ok(r) => r,
+            Err(StoreError::Conflict { op, detail }) => bail!(
+                "the target {} already holds data ({op}: {detail}): migrate into a fresh, empty database (CREATE DATABASE …), nothing was copied",
+                redact_url(&a.to)
+            ),
+            Err(e) => {
+                return Err(anyhow::anyhow!(e)).context(
+                    "the copy failed and was rolled back: the target holds nothing of it",
+                )
+            }
+        };
+        source.close().await;
+        target.close().await;
+        if a.json {
+            super::print_json(&report)?;
+        } else {
+            println!("{:<28} {:>10} {:>10}", "table", "source", "target");
+            for t in &report.tables {
+                let mark = if t.source == t.target { "" } else { "  <- differs" };
+                println!("{:<28} {:>10} {:>10}{mark}", t.table, t.source, t.target);
+            }
+            println!(
+                "audit chain on the target: {} rows, {}",
+                report.target_audit.rows,
+                if report.target_audit.ok {
+                    "verified"
+                } else {
+                    "BROKEN"
+                }
+            );
+        }
+        if !report.ok {
+            bail!("the copy does not match the source (see the report): do not switch the service to the target");
+        }
+        if !a.json {
+            println!("ok: point database_url at {} and start the service", redact_url(&a.to));
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,386 @@
+//! `facteur worker`: one of any number of processes sharing one service's work
+//! through the database (PostgreSQL for scale-out; SQLite works too, on one host).
+//!
+//! Nothing is assigned to a worker: each one claims what is due, with a lease.
+//! - `triage` jobs (key = message store id), enqueued by `facteur import
+//!   --defer-triage` and by the IMAP connector of whichever worker holds a
+//!   mailbox's sync lease. `claim_job` is `FOR UPDATE SKIP LOCKED`, so workers
+//!   skip each other's rows instead of queueing behind them.
+//! - IMAP sync, one process per mailbox at a time (the per-mailbox sync lease);
+//!   the others stand by and take over when the holder stops or dies.
+//! - the SMTP outbox, whose claims are leases too (`claim_outbox`).
+//!
+//! A worker killed with `kill -9` holds nothing forever: its leases expire and
+//! another worker takes the work over. Triage is idempotent at this level: a job
+//! whose message is no longer `new` (a dead worker recorded the triage but not
+//! the job's completion) is completed without triaging again.
+
+use crate::config::{Config, MailboxConfig};
+use crate::service::Service;
+use anyhow::Result;
+use clap::Args;
+use facteur_connect::{ImapIngest, IngestHook, Sender, StoredMessage};
+use facteur_core::workflow::MessageState;
+use facteur_store::{Job, QueuePage, QueueQuery, QueueSort, Store, StoreError};
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The job kind of "triage this stored message".
+pub const TRIAGE_JOB: &str = "triage";
+
+/// Failed triage jobs are retried this many claims in all, then left `failed`
+/// (visible, with their error) rather than retried forever.
+const MAX_ATTEMPTS: i64 = 5;
+
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// How long a claimed triage job is held. A worker that dies holding one is
+    /// taken over after this.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub job_lease_seconds: u64,
+    /// How long the IMAP sync lease of a mailbox is held between renewals.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub sync_lease_seconds: u64,
+    /// Pause when no job is due.
+    #[arg(long, default_value_t = 200, value_name = "MS")]
+    pub idle_ms: u64,
+    /// Pause between two passes over the outbox.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub send_interval_ms: u64,
+    /// Do not run the IMAP connectors from this process.
+    #[arg(long)]
+    pub no_imap: bool,
+    /// Do not send the validated replies from this process.
+    #[arg(long)]
+    pub no_send: bool,
+    /// On stop, print one JSON line {"worker","triaged","skipped","failed","lease_lost","sent",…}.
+    #[arg(long)]
+    pub json_stats: bool,
+}
+
+/// What one worker process did, printed on a clean stop.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct WorkerStats {
+    pub worker: String,
+    /// Triage jobs that triaged a message.
+    pub triaged: u64,
+    /// Triage jobs completed without work (message already triaged or gone).
+    pub skipped: u64,
+    /// Triage jobs that failed (queued again, or failed for good after MAX_ATTEMPTS).
+    pub failed: u64,
+    /// Jobs whose lease this worker lost before completing (taken over).
+    pub lease_lost: u64,
+    /// `triage` jobs enqueued by the sweep for messages left `new` without a job.
+    pub swept: u64,
+    /// Replies sent by this process.
+    pub sent: u64,
+    pub send_errors: u64,
+    /// Messages stored by this process's IMAP connectors.
+    pub imap_stored: u64,
+    pub seconds: f64,
+}
+
+/// The ingest hook of deferred triage: the message is stored, a worker will
+/// triage it. Enqueueing is idempotent on the message id.
+pub struct EnqueueTriage(pub Store);
+
+impl IngestHook for EnqueueTriage {
+    fn on_stored<'a>(
+        &'a self,
+        msg: &'a StoredMessage,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            // A lost enqueue is not lost work: the workers' sweep enqueues any
+            // message left `new` without a job.
+            if let Err(e) = enqueue_triage(&self.0, msg.id).await {
+                tracing::warn!(message = msg.id, error = %e, "cannot enqueue the triage job");
+            }
+        })
+    }
+}
+
+pub async fn enqueue_triage(store: &Store, message_id: i64) -> Result<(), StoreError> {
+    store
+        .enqueue_job(
+            TRIAGE_JOB,
+            &message_id.to_string(),
+            &serde_json::json!({ "message_id": message_id }),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Unique per process, and readable in the jobs table: host, pid, start time.
+fn worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "facteur".into());
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() % 1_000_000_000)
+        .unwrap_or(0);
+    format!("{host}-{}-{t}", std::process::id())
+}
+
+pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
+    super::runtime()?.block_on(async move {
+        let svc = Service::open(cfg).await?;
+        let worker = worker_id();
+        let started = Instant::now();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_stop().await;
+            eprintln!("arrêt demandé: fin du travail en cours");
+            let _ = stop_tx.send(true);
+        });
+
+        let mut imap = Vec::new();
+        if !a.no_imap {
+            let hook: facteur_connect::SharedHook = Arc::new(EnqueueTriage(svc.store.clone()));
+            for b in &cfg.mailboxes {
+                let Some(c) = super::sync::imap_config(b)? else {
+                    continue;
+                };
+                let mailbox_id = svc.mailbox_id(&b.name).await?;
+                let mut ingest = ImapIngest::new(svc.store.clone(), mailbox_id, c)
+                    .with_hook(hook.clone())
+                    .with_sync_lease(
+                        worker.clone(),
+                        Duration::from_secs(a.sync_lease_seconds.max(2)),
+                    );
+                let status = ingest.status();
+                let stop = stop_rx.clone();
+                imap.push((status, tokio::spawn(async move { ingest.run(stop).await })));
+            }
+        }
+
+        let sender_task = if a.no_send {
+            None
+        } else {
+            relay(cfg)?.map(|c| {
+                let sender = Sender::new(svc.store.clone(), c, worker.clone())
+                    .with_lease(Duration::from_secs(cfg.outbox_lease_seconds));
+                let stop = stop_rx.clone();
+                let interval = Duration::from_millis(a.send_interval_ms);
+                tokio::spawn(send_loop(sender, interval, stop))
+            })
+        };
+
+        let mut stats = triage_loop(&svc, &worker, &a, stop_rx.clone()).await;
+        if let Some(t) = sender_task {
+            if let Ok((sent, errors)) = t.await {
+                stats.sent = sent;
+                stats.send_errors = errors;
+            }
+        }
+        for (status, t) in imap {
+            let _ = t.await;
+            stats.imap_stored += status.get().total_stored;
+        }
+        stats.seconds = started.elapsed().as_secs_f64();
+        if a.json_stats {
+            super::print_json(&stats)?;
+        } else {
+            eprintln!(
+                "worker {}: {} triaged, {} skipped, {} failed, {} sent",
+                stats.worker, stats.triaged, stats.skipped, stats.failed, stats.sent
+            );
+        }
+        Ok(())
+    })
+}
+
+/// The first mailbox with SMTP settings is the relay, as in `facteur sync`: the
+/// outbox rows carry their own mailbox.
+fn relay(cfg: &Config) -> Result<Option<facteur_connect::SmtpConfig>> {
+    let boxes: Vec<&MailboxConfig> = cfg.mailboxes.iter().collect();
+    for b in boxes {
+        if let Some(c) = super::sync::smtp_config(b)? {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
+}
+
+/// Ctrl-C or SIGTERM (what `systemctl stop` and container runtimes send).
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn send_loop(
+    sender: Sender,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> (u64, u64) {
+    let (mut sent, mut errors) = (0u64, 0u64);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let r = sender.drain().await;
+        sent += r.sent;
+        errors += r.errors.len() as u64;
+        if !r.errors.is_empty() {
+            tracing::warn!(errors = r.errors.len(), "outbox pass with errors");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            r = stop.changed() => if r.is_err() { break },
+        }
+    }
+    (sent, errors)
+}
+
+async fn triage_loop(
+    svc: &Arc<Service>,
+    worker: &str,
+    a: &WorkerArgs,
+    mut stop: watch::Receiver<bool>,
+) -> WorkerStats {
+    let mut stats = WorkerStats {
+        worker: worker.to_string(),
+        ..WorkerStats::default()
+    };
+    let lease = Duration::from_secs(a.job_lease_seconds.max(1));
+    let idle = Duration::from_millis(a.idle_ms.max(10));
+    let mut last_sweep: Option<Instant> = None;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        match svc.store.claim_job(&[TRIAGE_JOB], worker, lease).await {
+            Ok(Some(job)) => handle_triage(svc, worker, &job, &mut stats).await,
+            Ok(None) => {
+                // Only when idle: catch messages stored without a job (an import
+                // killed between storing and enqueueing, a lost enqueue).
+                if last_sweep.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    last_sweep = Some(Instant::now());
+                    match sweep(&svc.store).await {
+                        Ok(n) => stats.swept += n,
+                        Err(e) => tracing::warn!(error = %format!("{e:#}"), "sweep failed"),
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(idle) => {}
+                    r = stop.changed() => if r.is_err() { break },
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim a job; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(idle * 5) => {}
+                    r = stop.changed() => if r.is_err() { break },
+                }
+            }
+        }
+    }
+    stats
+}
+
+async fn handle_triage(svc: &Arc<Service>, worker: &str, job: &Job, stats: &mut WorkerStats) {
+    let Ok(id) = job.key.parse::<i64>() else {
+        stats.failed += 1;
+        let _ = svc
+            .store
+            .fail_job(job.id, worker, None, "the job key is not a message id")
+            .await;
+        return;
+    };
+    let outcome = match svc.store.get_message(id).await {
+        Ok(Some(m)) if m.state == MessageState::New => {
+            svc.retriage(id, m.category).await.map(|_| true)
+        }
+        Ok(_) => Ok(false),
+        Err(e) => Err(anyhow::anyhow!(e)),
+    };
+    match outcome {
+        Ok(triaged) => match svc.store.complete_job(job.id, worker).await {
+            Ok(()) => {
+                if triaged {
+                    stats.triaged += 1;
+                } else {
+                    stats.skipped += 1;
+                }
+            }
+            Err(e) => {
+                // Our lease ran out and another worker took the job: it will find
+                // the message triaged and complete the job itself.
+                tracing::warn!(job = job.id, error = %e, "lease lost before completion");
+                stats.lease_lost += 1;
+            }
+        },
+        Err(e) => {
+            stats.failed += 1;
+            let text = format!("{e:#}");
+            tracing::warn!(job = job.id, message = id, error = %text, "triage job failed");
+            let retry = (job.attempts < MAX_ATTEMPTS)
+                .then(|| svc.store.now_ms() + 1000 * (1i64 << job.attempts.clamp(0, 10)));
+            if let Err(e) = svc.store.fail_job(job.id, worker, retry, &text).await {
+                tracing::warn!(job = job.id, error = %e, "cannot record the job failure");
+                stats.lease_lost += 1;
+            }
+        }
+    }
+}
+
+/// Enqueue a `triage` job for every message still `new` (idempotent: existing
+/// jobs are left alone).
+async fn sweep(store: &Store) -> Result<u64> {
+    let mut n = 0;
+    let mut page = QueuePage::First;
+    loop {
+        let rows = store
+            .list_queue(&QueueQuery {
+                mailbox_ids: None,
+                states: vec![MessageState::New],
+                category: None,
+                assigned_to: None,
+                sort: QueueSort::Age,
+                page,
+                limit: 500,
+            })
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(n);
+        };
+        let next = QueuePage::After(last.cursor);
+        for r in &rows {
+            if let Ok(facteur_store::InsertOutcome::Inserted(_)) = store
+                .enqueue_job(
+                    TRIAGE_JOB,
+                    &r.id.to_string(),
+                    &serde_json::json!({ "message_id": r.id }),
+                )
+                .await
+            {
+                n += 1;
+            }
+        }
+        if rows.len() < 500 {
+            return Ok(n);
+        }
+        page = next;
+    }
+}
