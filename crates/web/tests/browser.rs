@@ -6,7 +6,7 @@
 //! Needs `FACTEUR_TEST_WEBDRIVER` (and `FACTEUR_TEST_CHROMIUM`), exported by
 //! `source scripts/services.sh; services_start`. Without it the tests print a skip
 //! line, except under `CI`, where they fail. `FACTEUR_SCREENSHOTS=1` also writes
-//! docs/screenshots/{queue,message}.png.
+//! docs/screenshots/{queue,message,supervision,transparence}.png.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -240,6 +240,7 @@ struct App {
     lyon: Vec<i64>,
     hostile: i64,
     nantes: i64,
+    supervisor: i64,
 }
 
 impl Drop for App {
@@ -285,6 +286,18 @@ async fn start_app(hostile_html: &str) -> App {
         .unwrap();
     store
         .set_mailbox_access(agent, mb_a, true, None)
+        .await
+        .unwrap();
+    let supervisor = store
+        .create_user(
+            &NewUser {
+                username: "sylvie".into(),
+                display_name: "Sylvie Marchal".into(),
+                password_hash: hash.clone(),
+                role: Role::Supervisor,
+            },
+            None,
+        )
         .await
         .unwrap();
 
@@ -368,7 +381,12 @@ async fn start_app(hostile_html: &str) -> App {
     )
     .await;
 
-    let state = AppState::new(store.clone(), taxonomy(), WebConfig::default());
+    let config = WebConfig {
+        data_dir: Some(dir.path().join("data")),
+        contact: "Délégué à la protection des données, SIP de Lyon".into(),
+        ..WebConfig::default()
+    };
+    let state = AppState::new(store.clone(), taxonomy(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(facteur_web::serve(listener, state));
@@ -382,6 +400,7 @@ async fn start_app(hostile_html: &str) -> App {
         lyon,
         hostile,
         nantes,
+        supervisor,
     }
 }
 
@@ -679,6 +698,133 @@ async fn hostile_mail_runs_no_script_and_loads_nothing_remote() {
                 hits.lock().unwrap().iter().any(|l| l.starts_with("GET /control")).then_some(())
             })
             .await?;
+            Ok(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+}
+
+/// Eight weeks of triaged mail, the rib share jumping in Lyon from week 5, and a
+/// promoted model whose training mix is balanced: the dashboard has lines to draw.
+async fn seed_history(app: &App) {
+    let mut n = 100;
+    for week in 0..8i64 {
+        for (mb, shift) in [(app.mb_a, true), (app.mb_b, false)] {
+            // 32 a week: weeks under 30 messages never alert.
+            for i in 0..32i64 {
+                let category = if shift && week >= 4 && i % 3 != 0 {
+                    "rib"
+                } else {
+                    ["rib", "avis", "delai", "attestation"][(i % 4) as usize]
+                };
+                let s = Seed {
+                    subject: "Demande",
+                    html: None,
+                    text: "Bonjour.",
+                    masked: "Bonjour, une demande.",
+                    category,
+                    confidence: 0.6 + 0.01 * (i % 30) as f32,
+                    draft: "Bonjour,\n\nVoici la démarche.",
+                    hours_ago: (8 - week) * 168 - i * 4 + 60,
+                };
+                add(&app.store, mb, n, &s).await;
+                n += 1;
+            }
+        }
+    }
+    let record = json!({
+        "training_sha256": "ab".repeat(32),
+        "training_examples": 840,
+        "feedback_examples": 35,
+        "taxonomy": ["rib", "avis", "delai", "attestation"],
+        "training_distribution": {"rib": 0.25, "avis": 0.25, "delai": 0.25, "attestation": 0.25},
+        "vocabulary_size": 4000,
+        "eval": {
+            "eval_set_sha256": "cd".repeat(32),
+            "examples": 200,
+            "accuracy": 0.84,
+            "macro_f1": 0.8,
+            "per_class_f1": {},
+            "coverage_at_95_precision": 0.46,
+            "expected_calibration_error": 0.04
+        },
+        "trained_at": app.store.now_ms() - 10 * 24 * 3_600_000,
+        "train_seconds": 12.5,
+        "note": null
+    });
+    app.store
+        .create_model_version("clf-2025-03", &record, Some(app.supervisor))
+        .await
+        .unwrap();
+    app.store
+        .promote_model("clf-2025-03", app.supervisor)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_sees_drift_charts_and_the_public_sheet() {
+    let app = start_app("<p>Bonjour</p>").await;
+    seed_history(&app).await;
+    with_browser(|c| async {
+        let r = async {
+            // Public sheet first, signed out.
+            c.goto(&format!("{}/transparence", app.base))
+                .await
+                .map_err(|e| e.to_string())?;
+            let oversight = find(&c, "#oversight")
+                .await?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            assert!(
+                oversight.contains("Aucune réponse n'est envoyée sans la validation d'un agent nommé"),
+                "{oversight}"
+            );
+            let model = find(&c, "#model").await?.text().await.map_err(|e| e.to_string())?;
+            assert!(model.contains("clf-2025-03"), "{model}");
+            screenshot(&c, "transparence.png").await?;
+
+            c.goto(&format!("{}/login", app.base))
+                .await
+                .map_err(|e| e.to_string())?;
+            find(&c, "#username").await?.send_keys("sylvie").await.map_err(|e| e.to_string())?;
+            find(&c, "#password").await?.send_keys(PASSWORD).await.map_err(|e| e.to_string())?;
+            find(&c, "#login-form button[type=submit]")
+                .await?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_path(&c, "/", None).await?;
+            c.goto(&format!("{}/supervision", app.base))
+                .await
+                .map_err(|e| e.to_string())?;
+            find(&c, "figure.chart svg.facteur-chart polyline").await?;
+            let charts = c
+                .find_all(Locator::Css("svg.facteur-chart"))
+                .await
+                .map_err(|e| e.to_string())?;
+            // Four indicators per mailbox, plus the time given back.
+            assert!(charts.len() >= 8, "{} charts", charts.len());
+            let alerts = find(&c, "#alerts").await?.text().await.map_err(|e| e.to_string())?;
+            assert!(alerts.contains("SIP Lyon 3e"), "the shifted mailbox alerts: {alerts}");
+            screenshot(&c, "supervision.png").await?;
+
+            // One click switches suggestions off for Nantes.
+            let row = format!("#switch-mailboxes form.kill-switch input[name=value][value='{}']", app.mb_b);
+            find(&c, &row).await?;
+            let form = c
+                .find(Locator::XPath(&format!(
+                    "//table[@id='switch-mailboxes']//form[input[@name='value' and @value='{}']]//button",
+                    app.mb_b
+                )))
+                .await
+                .map_err(|e| e.to_string())?;
+            form.click().await.map_err(|e| e.to_string())?;
+            wait_path(&c, "/supervision", None).await?;
+            find(&c, "#switch-mailboxes span.switch-off").await?;
             Ok(())
         }
         .await;
