@@ -368,6 +368,17 @@ fn level_text(lang: Lang, l: Level) -> &'static str {
     }
 }
 
+/// The name of an alert's indicator as `drift_report` spells it.
+fn indicator_name(lang: Lang, key: &str) -> String {
+    match key {
+        "psi" => tr(lang, "dérive des types (PSI)", "type mix drift (PSI)").into(),
+        "oov_rate" => tr(lang, "mots hors vocabulaire", "out-of-vocabulary words").into(),
+        "abstain_rate" => tr(lang, "taux d'abstention", "abstention rate").into(),
+        "acceptance_rate" => tr(lang, "brouillons acceptés", "drafts accepted").into(),
+        other => other.to_string(),
+    }
+}
+
 /// (key, French, English, value of a week, threshold) for each charted indicator.
 type Indicator = (
     &'static str,
@@ -473,6 +484,8 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
     };
     let is_off = |scope: &SwitchScope| switches.iter().any(|s| &s.scope == scope);
     let inds = indicators(&th);
+    let mut alerts: Vec<_> = report.alerts.iter().collect();
+    alerts.sort_by(|a, b| b.week.cmp(&a.week).then(a.mailbox_id.cmp(&b.mailbox_id)));
 
     let body = html! {
         @if active.is_none() {
@@ -483,11 +496,26 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
             @if report.alerts.is_empty() {
                 p { (t("Aucune alerte sur la période.", "No alert over the period.")) }
             } @else {
-                ul {
-                    @for al in &report.alerts {
-                        li {
-                            strong { (level_text(lang, al.level)) } " — " (mb_name(al.mailbox_id)) ", " (al.week) " : "
-                            (al.indicator) " = " (num(al.value)) " (" (t("seuil", "threshold")) " " (num(al.threshold)) ")"
+                table #alert-list {
+                    caption { (report.alerts.len()) " " (t("alertes, semaine la plus récente d'abord", "alerts, most recent week first")) }
+                    thead { tr {
+                        th scope="col" { (t("Niveau", "Level")) }
+                        th scope="col" { (t("Boîte", "Mailbox")) }
+                        th scope="col" { (t("Semaine", "Week")) }
+                        th scope="col" { (t("Indicateur", "Indicator")) }
+                        th scope="col" { (t("Valeur", "Value")) }
+                        th scope="col" { (t("Seuil", "Threshold")) }
+                    } }
+                    tbody {
+                        @for al in &alerts {
+                            tr {
+                                td { strong { (level_text(lang, al.level)) } }
+                                td { (mb_name(al.mailbox_id)) }
+                                td { (al.week) }
+                                td { (indicator_name(lang, &al.indicator)) }
+                                td { (num(al.value)) }
+                                td { (num(al.threshold)) }
+                            }
                         }
                     }
                 }
@@ -860,6 +888,19 @@ mod tests {
         assert_eq!(display_date(Lang::Fr, "2025-09-13"), "13/09/2025");
         assert_eq!(display_date(Lang::En, "2025-09-13"), "2025-09-13");
         assert_eq!(display_date(Lang::Fr, "garbage"), "garbage");
+    }
+
+    #[test]
+    fn alert_indicators_are_named_in_both_languages() {
+        assert_eq!(
+            indicator_name(Lang::Fr, "abstain_rate"),
+            "taux d'abstention"
+        );
+        assert_eq!(
+            indicator_name(Lang::En, "oov_rate"),
+            "out-of-vocabulary words"
+        );
+        assert_eq!(indicator_name(Lang::En, "new_one"), "new_one");
     }
 
     #[test]

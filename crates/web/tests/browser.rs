@@ -810,6 +810,8 @@ async fn supervisor_sees_drift_charts_and_the_public_sheet() {
             assert!(charts.len() >= 8, "{} charts", charts.len());
             let alerts = find(&c, "#alerts").await?.text().await.map_err(|e| e.to_string())?;
             assert!(alerts.contains("SIP Lyon 3e"), "the shifted mailbox alerts: {alerts}");
+            // The screenshot shows the charts rather than the alert table.
+            js(&c, "document.querySelector('section.mailbox-drift').scrollIntoView()").await?;
             screenshot(&c, "supervision.png").await?;
 
             // One click switches suggestions off for Nantes.

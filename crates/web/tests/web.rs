@@ -1537,3 +1537,117 @@ async fn overdue_review_shows_a_banner_until_a_review_is_recorded() {
     assert_eq!(reviews[0].reviewed_at, T0 + 91 * DAY);
     assert_eq!(reviews[0].metrics_seen["examples"], 120);
 }
+
+/// Trains a small real model into the registry (the promote form refuses a
+/// version whose files do not load, so a fake record is not enough).
+async fn train_small(store: &Store, dir: &std::path::Path, take: usize) -> String {
+    let demo = |name: &str| {
+        facteur_classify::read_jsonl(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../answers/demo")
+                .join(name),
+        )
+        .unwrap()
+    };
+    let base: Vec<_> = demo("examples.jsonl").into_iter().take(take).collect();
+    let eval: Vec<_> = demo("eval.jsonl").into_iter().take(60).collect();
+    let cfg = facteur_learn::RegistryConfig {
+        train: facteur_classify::TrainConfig {
+            threads: 1,
+            seed: 7,
+            cv_folds: 2,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    facteur_learn::registry::train_candidate(
+        store,
+        dir,
+        &cfg,
+        facteur_learn::TrainRequest {
+            base: &base,
+            feedback: &[],
+            eval_set: &eval,
+            trained_by: None,
+            note: None,
+        },
+    )
+    .await
+    .unwrap()
+    .candidate
+    .version
+}
+
+#[tokio::test]
+async fn supervisor_promotes_in_their_name_and_rolls_back_from_the_page() {
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let f = fixture_clocked(learn_config(data.path()), Some(clock.clone())).await;
+    let first = train_small(&f.store, data.path(), 200).await;
+    clock.set(T0 + DAY);
+    let second = train_small(&f.store, data.path(), 400).await;
+    assert_ne!(first, second);
+
+    let (agent, acsrf) = login(&f.app, "agent").await;
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/modeles/{first}/promote"),
+            Some(&agent),
+            &format!("csrf={acsrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(f.store.active_model().await.unwrap().is_none());
+
+    let (sup, csrf) = login(&f.app, "super").await;
+    let sup_id = f
+        .store
+        .get_user_by_username("super")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    for v in [&first, &second] {
+        let res = send(
+            &f.app,
+            post_form(
+                &format!("/modeles/{v}/promote"),
+                Some(&sup),
+                &format!("csrf={csrf}"),
+            ),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "promote {v}");
+        let active = f.store.active_model().await.unwrap().unwrap();
+        assert_eq!(&active.id, v);
+        assert_eq!(active.promoted_by, Some(sup_id));
+    }
+    // Promoting the active one again is a conflict, not a silent success.
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/modeles/{second}/promote"),
+            Some(&sup),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = text(send(&f.app, get("/modeles", Some(&sup))).await).await;
+    assert!(html.contains(&format!("action=\"/modeles/{first}/promote\"")));
+    assert!(html.contains(&format!("action=\"/modeles/{second}/review\"")));
+
+    let res = send(
+        &f.app,
+        post_form("/modeles/rollback", Some(&sup), &format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(f.store.active_model().await.unwrap().unwrap().id, first);
+    let audit = f.store.list_audit(0, 1000).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|r| r.action == "model.rollback" && r.actor == format!("user:{sup_id}")));
+}
