@@ -524,3 +524,82 @@ fn migrate_demo_from_sqlite_to_postgres_keeps_everything() {
     assert!(err.contains("already holds data"), "{err}");
     assert_eq!(psql_i64(&db, "SELECT count(*) FROM messages"), messages);
 }
+
+/// Not a test: `bench/scale.sh` calls it to validate FACTEUR_BENCH_REPLIES replies
+/// in the database FACTEUR_BENCH_DB, to the domain FACTEUR_BENCH_DOMAIN, as the web
+/// app does when agents validate.
+#[test]
+#[ignore]
+fn bench_validate_replies() {
+    let (Ok(db), Ok(n), Ok(domain)) = (
+        std::env::var("FACTEUR_BENCH_DB"),
+        std::env::var("FACTEUR_BENCH_REPLIES"),
+        std::env::var("FACTEUR_BENCH_DOMAIN"),
+    ) else {
+        panic!("set FACTEUR_BENCH_DB, FACTEUR_BENCH_REPLIES and FACTEUR_BENCH_DOMAIN");
+    };
+    let n: usize = n.parse().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = Store::open(&db).await.unwrap();
+        let mailbox = store
+            .get_mailbox_by_name("sip-test")
+            .await
+            .unwrap()
+            .unwrap();
+        let agent = store
+            .create_user(
+                &NewUser {
+                    username: "agent".into(),
+                    display_name: "Agent Bench".into(),
+                    password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+                    role: Role::Agent,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        store
+            .set_mailbox_access(agent, mailbox.id, true, None)
+            .await
+            .unwrap();
+        // The queue is served in pages of at most 500.
+        let mut rows = Vec::new();
+        let mut page = QueuePage::First;
+        while rows.len() < n {
+            let got = store
+                .list_queue(&QueueQuery {
+                    mailbox_ids: Some(vec![mailbox.id]),
+                    states: vec![],
+                    category: None,
+                    assigned_to: None,
+                    sort: QueueSort::Age,
+                    page,
+                    limit: (n - rows.len()).min(500) as u32,
+                })
+                .await
+                .unwrap();
+            let Some(last) = got.last() else { break };
+            page = QueuePage::After(last.cursor);
+            rows.extend(got);
+        }
+        assert_eq!(rows.len(), n);
+        for r in rows {
+            let m = store.get_message(r.id).await.unwrap().unwrap();
+            store
+                .validate_and_queue(&ValidateReply {
+                    message_id: m.id,
+                    user_id: agent,
+                    body: format!("Bonjour,\nRéponse validée n° {}.\nCordialement", m.id),
+                    reply_message_id: format!("reply-{}@{domain}", m.id),
+                    to_address: format!("citoyen{}@{domain}", m.id),
+                    subject: format!("Re: {}", m.subject),
+                    in_reply_to: Some(m.message_id.clone()),
+                    references: vec![m.message_id.clone()],
+                })
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    });
+}
