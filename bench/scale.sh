@@ -5,7 +5,7 @@
 # workers kills one with kill -9 half-way. Every run checks: each message stored
 # once and triaged, every job done, each reply received exactly once.
 #
-#   bench/scale.sh [N] [R]        WORKERS="1 2 4" to choose the runs
+#   bench/scale.sh [N] [R]        WORKERS="1 2 4" to choose the runs, KILL_RUN=0 to skip the kill -9 run
 #
 # Uses the services of scripts/services.sh (started here unless FACTEUR_TEST_PG_URL
 # and FACTEUR_TEST_SMTP_MAILDIR are set and answer). Prints a Markdown table.
@@ -17,9 +17,10 @@ WORKERS=${WORKERS:-"1 2 4"}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-scale}
 SHARED=${FACTEUR_SHARED_DATA:-$ROOT/../shared/data}
 
-cargo build --release -q -p facteur
+# FACTEUR_BIN=path skips the release build (e.g. to try the script on a debug build).
+if [[ -z ${FACTEUR_BIN:-} ]]; then cargo build --release -q -p facteur; fi
 cargo test -q -p facteur --test scale --no-run 2>/dev/null
-F=$CARGO_TARGET_DIR/release/facteur
+F=${FACTEUR_BIN:-$CARGO_TARGET_DIR/release/facteur}
 
 if [[ -z ${FACTEUR_TEST_PG_URL:-} || -z ${FACTEUR_TEST_SMTP_MAILDIR:-} ]] ||
     ! (exec 3<>/dev/tcp/127.0.0.1/15432) 2>/dev/null; then
@@ -132,4 +133,4 @@ run() { # WORKERS KILL(0/1)
             s, tr, tot, u, (size - empty) / n }'
 }
 for w in $WORKERS; do run "$w" 0; done
-run 4 1
+if [[ ${KILL_RUN:-1} == 1 ]]; then run 4 1; fi
