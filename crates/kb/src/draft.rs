@@ -26,6 +26,10 @@ pub struct DraftContext {
     /// Values of answer-specific variables.
     pub extra: BTreeMap<String, String>,
     pub today: Date,
+    /// Highlight the passages that matched. The agent's view wants them; bulk triage
+    /// does not, and they cost more than the search (the generator re-analyses each
+    /// matched fiche).
+    pub snippets: bool,
 }
 
 impl Default for DraftContext {
@@ -39,6 +43,7 @@ impl Default for DraftContext {
             language: Language::Fr,
             extra: BTreeMap::new(),
             today: Date::today(),
+            snippets: true,
         }
     }
 }
@@ -67,10 +72,11 @@ pub enum DraftOutcome {
 /// How many knowledge-base passages accompany a draft or a refusal.
 const PASSAGES: usize = 5;
 
-fn passages(kb: &KnowledgeBase, text: &str, today: Date) -> Vec<Hit> {
+fn passages(kb: &KnowledgeBase, text: &str, today: Date, snippets: bool) -> Vec<Hit> {
     let opts = SearchOptions {
         limit: PASSAGES,
         today,
+        snippets,
         ..SearchOptions::default()
     };
     kb.search(text, &opts).unwrap_or_else(|e| {
@@ -91,7 +97,7 @@ pub fn draft(
     let today = ctx.today;
     let no = |reason: String| DraftOutcome::NoDraft {
         reason,
-        passages: passages(kb, message_text, today),
+        passages: passages(kb, message_text, today, ctx.snippets),
     };
     let Some(rt) = request_type else {
         return no("no request type: the message needs personal research".into());
@@ -173,6 +179,6 @@ pub fn draft(
         text: filled.text.trim().to_string(),
         unfilled: filled.unfilled,
         language_fallback: fallback,
-        passages: passages(kb, message_text, today),
+        passages: passages(kb, message_text, today, ctx.snippets),
     }
 }

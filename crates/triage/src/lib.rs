@@ -218,6 +218,7 @@ impl Engine {
                     .clone()
                     .or_else(|| self.options.signature.clone()),
                 language: language.clone(),
+                snippets: self.options.snippets,
                 ..DraftContext::default()
             };
             if self.options.draft {
