@@ -47,6 +47,7 @@ fn ctx() -> DraftContext {
         language: Language::Fr,
         extra: Default::default(),
         today: TODAY,
+        snippets: true,
     }
 }
 
