@@ -79,6 +79,9 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
                     h1 { (title) }
                     (body)
                 }
+                footer.site-footer role="contentinfo" {
+                    a href="/transparence" { (t(Msg::Transparency)) }
+                }
                 div #help role="dialog" aria-labelledby="help-title" hidden {
                     h2 #help-title { (t(Msg::KeyboardHelp)) }
                     p { (t(Msg::KeyHelpText)) }

@@ -1347,6 +1347,10 @@ async fn transparency_sheet_is_public_bilingual_and_impersonal() {
         }
     }
 
+    // Linked from every page, the login page included.
+    let login_page = text(send(&f.app, get("/login", None)).await).await;
+    assert!(login_page.contains("href=\"/transparence\""));
+
     // English through the usual switch (the language cookie).
     let req = Request::get("/transparence")
         .header(header::COOKIE, "facteur_lang=en")
