@@ -177,7 +177,6 @@ async fn public_sheet(st: &AppState) -> WebResult<PublicSheet> {
         .filter_map(|(s, n)| s.map(|s| (s.as_str().to_string(), n)))
         .collect();
     let handled = by_state.values().sum();
-    let sent = by_state.get("sent").copied();
     let compute = st.compute.as_ref().map(|m| m.snapshot());
     let sheet = transparency(TransparencyInput {
         now: st.store.now_ms(),
@@ -187,7 +186,9 @@ async fn public_sheet(st: &AppState) -> WebResult<PublicSheet> {
         review_period_days: st.config.review_period_days,
         volumes: Volumes {
             messages_handled: handled,
-            drafts_sent_from_suggestions: sent,
+            // Not derivable from state counts (a sent reply may have been written
+            // by hand): left unknown rather than overstated.
+            drafts_sent_from_suggestions: None,
         },
         compute: compute.clone().unwrap_or(ComputeCost {
             messages_measured: 0,
