@@ -39,6 +39,12 @@ pub struct Config {
     /// review (or when no model was ever promoted through the registry).
     #[serde(default)]
     pub strict_review: bool,
+    /// Who answers questions about the tool (shown on the public transparency sheet).
+    #[serde(default = "default_contact")]
+    pub contact: String,
+    /// The service's name on the transparency sheet.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
     /// Mark session cookies `Secure` (set it when served behind TLS).
     #[serde(default)]
     pub secure_cookies: bool,
@@ -145,6 +151,12 @@ pub fn resolve_password(
 fn default_data_dir() -> PathBuf {
     PathBuf::from("./facteur-data")
 }
+fn default_contact() -> String {
+    "Délégué à la protection des données du service".to_string()
+}
+fn default_service_name() -> String {
+    "Service des impôts des particuliers".to_string()
+}
 fn default_outbox_lease() -> u64 {
     300
 }
@@ -176,6 +188,8 @@ impl Default for Config {
             answers_dir: default_answers_dir(),
             outbox_lease_seconds: default_outbox_lease(),
             strict_review: false,
+            contact: default_contact(),
+            service_name: default_service_name(),
             secure_cookies: false,
             mailboxes: Vec::new(),
         }

@@ -30,6 +30,8 @@ pub struct Service {
     /// The active model's review status, refreshed at most once a minute: reading it
     /// scans the review records, too costly per message.
     review: tokio::sync::Mutex<(Option<std::time::Instant>, Option<ReviewStatus>)>,
+    /// CPU time spent triaging, for the transparency sheet's cost per 1,000 messages.
+    pub compute: Arc<facteur_learn::ComputeMeter>,
 }
 
 impl Service {
@@ -104,6 +106,7 @@ impl Service {
             data_dir: cfg.data_dir.clone(),
             strict_review: cfg.strict_review,
             review: tokio::sync::Mutex::new((None, None)),
+            compute: Arc::new(facteur_learn::ComputeMeter::new()),
         });
         svc.ensure_mailboxes(&cfg.mailboxes).await?;
         Ok(svc)
@@ -199,9 +202,19 @@ impl Service {
         };
         let engine = self.engine.clone();
         let mail = mail.clone();
-        let mut t = tokio::task::spawn_blocking(move || engine.triage_with("store", &mail, &over))
-            .await
-            .context("the triage task stopped")?;
+        let meter = self.compute.clone();
+        let mut t = tokio::task::spawn_blocking(move || {
+            // The blocking thread's own CPU time: the process total would also count
+            // the web server and the connectors.
+            let before = thread_cpu_seconds();
+            let t = engine.triage_with("store", &mail, &over);
+            if let (Some(a), Some(b)) = (before, thread_cpu_seconds()) {
+                meter.add(b - a, 1);
+            }
+            t
+        })
+        .await
+        .context("the triage task stopped")?;
         // A supervisor's kill switch or an overdue review (with strict_review) turns
         // suggestions off at once: the message goes to a person, with no draft.
         if t.draft.is_some()
@@ -379,6 +392,14 @@ impl facteur_web::Retriage for WebRetriage {
                 .map_err(|e| format!("{e:#}"))
         })
     }
+}
+
+/// CPU seconds consumed by the calling thread (Linux: /proc/thread-self/schedstat,
+/// whose first field is the time on CPU in nanoseconds).
+fn thread_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
 }
 
 /// Never print a database password.

@@ -37,6 +37,9 @@ pub fn web_config(cfg: &Config) -> facteur_web::WebConfig {
         } else {
             facteur_web::Lang::Fr
         },
+        data_dir: Some(cfg.data_dir.clone()),
+        contact: cfg.contact.clone(),
+        service_name: cfg.service_name.clone(),
         ..facteur_web::WebConfig::default()
     }
 }
@@ -68,7 +71,8 @@ pub async fn serve_service(
         );
     }
     let state = facteur_web::AppState::new(svc.store.clone(), taxonomy(cfg)?, web_config(cfg))
-        .with_triage(Arc::new(WebRetriage(svc.clone())));
+        .with_triage(Arc::new(WebRetriage(svc.clone())))
+        .with_compute(svc.compute.clone());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: is another process using it? Choose another with --listen"))?;
