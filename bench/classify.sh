@@ -14,7 +14,6 @@ trap 'rm -rf "$OUT"' EXIT
 printf '%-14s %-18s %8s %8s %9s %12s %8s\n' dataset system macro-F1 accuracy train_s pred/s cov@95P
 for ds in cdtn_topics sp_dossiers; do
     train=$DATA/${ds}_train.jsonl test=$DATA/${ds}_test.jsonl
-    start=$(date +%s.%N)
     $BIN train --data "$train" --model "$OUT/$ds" --json >"$OUT/$ds.train.json"
     $BIN eval --model "$OUT/$ds" --data "$test" --json >"$OUT/$ds.eval.json"
     python3 - "$ds" "$OUT/$ds.train.json" "$OUT/$ds.eval.json" <<'PY'
@@ -22,10 +21,11 @@ import json, sys
 ds, tr, ev = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
 print(f"{ds:14s} {'facteur':18s} {ev['macro_f1']:8.4f} {ev['accuracy']:8.4f} {tr['train_seconds']:9.2f} {ev['predict_per_second']:12.0f} {ev['coverage_at_95_precision']:8.3f}")
 PY
-    python3 "$PEERS" "$train" "$test" --json 2>/dev/null | python3 -c '
+    python3 "$PEERS" "$train" "$test" --json 2>/dev/null >"$OUT/$ds.peers.json"
+    python3 - "$ds" "$OUT/$ds.peers.json" <<'PY'
 import json, sys
 ds = sys.argv[1]
-for r in json.load(sys.stdin):
-    print(f"{ds:14s} {r[\"peer\"]:18s} {r[\"macro_f1\"]:8.4f} {r[\"accuracy\"]:8.4f} {r[\"train_seconds\"]:9.2f} {r[\"predict_per_second\"]:12.0f} {\"-\":>8s}")
-' "$ds"
+for r in json.load(open(sys.argv[2])):
+    print(f"{ds:14s} {r['peer']:18s} {r['macro_f1']:8.4f} {r['accuracy']:8.4f} {r['train_seconds']:9.2f} {r['predict_per_second']:12.0f} {'-':>8s}")
+PY
 done

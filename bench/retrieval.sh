@@ -17,13 +17,12 @@ $BIN kb import --data-dir "$OUT/kb" "${FICHES[@]}" --json >/dev/null
 end=$(date +%s.%N)
 index_s=$(python3 -c "print(f'{$end - $start:.2f}')")
 printf '%-10s %8s %10s %8s %9s %10s\n' system nDCG@10 recall@10 MRR@10 index_s queries/s
-$BIN kb eval --data-dir "$OUT/kb" --queries "$QUERIES" --json | python3 -c '
+$BIN kb eval --data-dir "$OUT/kb" --queries "$QUERIES" --json >"$OUT/ours.json"
+python3 ../shared/bench/retrieval_baseline.py "${FICHES[@]}" --queries "$QUERIES" --json >"$OUT/peer.json"
+python3 - "$OUT/ours.json" "$OUT/peer.json" "$index_s" <<'PY'
 import json, sys
-r = json.load(sys.stdin)
-print(f"{\"facteur\":10s} {r[\"ndcg_at_10\"]:8.4f} {r[\"recall_at_10\"]:10.4f} {r[\"mrr_at_10\"]:8.4f} {sys.argv[1]:>9s} {r[\"queries_per_second\"]:10.0f}")
-' "$index_s"
-python3 ../shared/bench/retrieval_baseline.py "${FICHES[@]}" --queries "$QUERIES" --json | python3 -c '
-import json, sys
-r = json.load(sys.stdin)
-print(f"{r[\"peer\"]:10s} {r[\"ndcg_at_10\"]:8.4f} {r[\"recall_at_10\"]:10.4f} {r[\"mrr_at_10\"]:8.4f} {r[\"index_seconds\"]:9.2f} {r[\"queries_per_second\"]:10.0f}")
-'
+ours, peer, index_s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+print(f"{'facteur':10s} {ours['ndcg_at_10']:8.4f} {ours['recall_at_10']:10.4f} {ours['mrr_at_10']:8.4f} {index_s:>9s} {ours['queries_per_second']:10.0f}")
+print(f"{peer['peer']:10s} {peer['ndcg_at_10']:8.4f} {peer['recall_at_10']:10.4f} {peer['mrr_at_10']:8.4f} {peer['index_seconds']:9.2f} {peer['queries_per_second']:10.0f}")
+print(f"ratio      nDCG {ours['ndcg_at_10']/peer['ndcg_at_10']:.3f}x   speed {ours['queries_per_second']/peer['queries_per_second']:.2f}x")
+PY

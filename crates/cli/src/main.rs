@@ -93,6 +93,7 @@ pub struct KbArgs {
 }
 
 fn main() {
+    restore_sigpipe();
     let cli = Cli::parse();
     init_tracing();
     if let Err(err) = run(cli) {
@@ -120,6 +121,17 @@ fn run(cli: Cli) -> Result<()> {
         Command::Model { command } => commands::model::run(&cfg, command),
         Command::Worker(a) => commands::worker::run(&cfg, a),
         Command::Migrate(a) => commands::migrate::run(a),
+    }
+}
+
+/// `facteur triage --json … | head` must end quietly when the reader goes away, as
+/// Unix tools do, instead of panicking on a broken pipe: restore the default SIGPIPE
+/// action that the Rust runtime ignores.
+fn restore_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
