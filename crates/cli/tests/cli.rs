@@ -157,6 +157,15 @@ fn triage_cleans_protects_and_survives_hostile_input() {
     }
 }
 
+/// Inputs the fuzzer found crashing (kept so they never come back).
+#[test]
+fn triage_survives_fuzzer_findings() {
+    let out = run(bin()
+        .args(["triage", "--json"])
+        .arg(fixture("fuzz-crash-apostrophe.eml")));
+    assert_eq!(json_lines(&out).len(), 1);
+}
+
 #[test]
 fn triage_reads_stdin_and_mbox() {
     let mut child = bin()

@@ -280,8 +280,8 @@ fn read_word(text: &str, i: usize) -> usize {
         }
     }
     // A trailing hyphen or apostrophe belongs to the punctuation, not the name.
-    while end > i && matches!(prev_char(text, end), Some('-' | '\'' | '’')) {
-        end -= 1;
+    while let Some(c @ ('-' | '\'' | '’')) = prev_char(text, end).filter(|_| end > i) {
+        end -= c.len_utf8();
     }
     end
 }
@@ -624,6 +624,21 @@ mod tests {
         );
         assert_eq!(names("Bien cordialement, Luc Perrin"), vec!["Luc Perrin"]);
         assert!(names("Cordialement,\nLe Service des Impôts des Particuliers").is_empty());
+    }
+
+    #[test]
+    fn trailing_typographic_apostrophe_is_cut_on_a_char_boundary() {
+        // Found by the fuzzer: "’" is three bytes; trimming it one byte at a time
+        // sliced inside the character.
+        let mut v = Vec::new();
+        find_names(
+            "--bou’¥ary42-- Bonjour Madame Dupont’ et M. Durand’",
+            &mut v,
+        );
+        for c in &v {
+            assert!(c.start <= c.end);
+        }
+        assert_eq!(read_word("Dupont’ x", 0), "Dupont".len());
     }
 
     #[test]
