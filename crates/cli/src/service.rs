@@ -138,7 +138,7 @@ impl Service {
                 let sig = signature.map(str::to_string).unwrap_or_else(|| {
                     format!("Le service des impôts des particuliers\n{address}")
                 });
-                let id = self
+                let created = self
                     .store
                     .create_mailbox(
                         &NewMailbox {
@@ -149,9 +149,19 @@ impl Service {
                         },
                         None,
                     )
-                    .await
-                    .with_context(|| format!("cannot create the mailbox {name:?}"))?;
-                (id, sig)
+                    .await;
+                match created {
+                    Ok(id) => (id, sig),
+                    // Several processes starting at once on a fresh shared database
+                    // (workers, imports): another one created it first.
+                    Err(e) => match self.store.get_mailbox_by_name(name).await? {
+                        Some(m) => (m.id, m.signature),
+                        None => {
+                            return Err(anyhow::anyhow!(e))
+                                .with_context(|| format!("cannot create the mailbox {name:?}"))
+                        }
+                    },
+                }
             }
         };
         if let Ok(mut s) = self.signatures.write() {
