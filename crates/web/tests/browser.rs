@@ -64,6 +64,9 @@ async fn browser(webdriver: &str, profile: &std::path::Path) -> Client {
             "prefs": { "intl.accept_languages": "fr-FR,fr" },
         }),
     );
+    // In the workspace build rustls has two crypto providers (ring from lettre,
+    // aws-lc-rs from fantoccini's hyper-rustls) and refuses to guess: name one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let c = ClientBuilder::rustls()
         .expect("rustls connector")
         .capabilities(caps)
