@@ -10,8 +10,13 @@ python3 -c 'import sklearn, bm25s, Stemmer, fasttext' 2>/dev/null ||
     pip install -q "numpy<2" scikit-learn fasttext-wheel==0.9.2 bm25s PyStemmer
 services_start
 trap services_stop EXIT
+LOG=$(mktemp)
 # The store suite runs twice: on SQLite (the embedded default) and on PostgreSQL.
 echo "== store tests on SQLite"
-env -u FACTEUR_TEST_PG_URL cargo test --locked -p facteur-store "$@"
+env -u FACTEUR_TEST_PG_URL cargo test --locked -p facteur-store "$@" 2>&1 | tee -a "$LOG"
 echo "== whole workspace (store on PostgreSQL, real IMAP, SMTP and Chromium)"
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked "$@" 2>&1 | tee -a "$LOG"
+# One closing line for the whole run (cargo's own last line is the doc-tests').
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) g += $(i-1) } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, g }' "$LOG"
+rm -f "$LOG"
