@@ -62,6 +62,19 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Exclude an agent-feedback example (by message id) from future training, with a
+    /// reason. Needs a named supervisor or admin.
+    Exclude {
+        /// The message whose feedback must not be learned from.
+        #[arg(long, value_name = "MESSAGE_ID")]
+        message: i64,
+        #[arg(long, value_name = "USER")]
+        by: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Record the quarterly review of a version: keep, retrain or withdraw.
     Review {
         version: String,
@@ -168,6 +181,26 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                     super::print_json(&r)?;
                 } else {
                     println!("{}", serde_json::to_string_pretty(&r)?);
+                }
+            }
+            ModelCommand::Exclude { message, by, reason, json } => {
+                let user = svc
+                    .store
+                    .get_user_by_username(&by)
+                    .await?
+                    .with_context(|| format!("no account named {by:?}: see `facteur user list`"))?;
+                facteur_learn::registry::authorize(Some(&user), "exclusion")
+                    .context("exclusion refused: it needs an active supervisor or admin")?;
+                FileExclusions::in_data_dir(&data_dir)
+                    .exclude(message, user.id, &reason)
+                    .await?;
+                svc.store
+                    .audit(&format!("user:{}", user.id), "feedback.exclude", &format!("message:{message}"), &serde_json::json!({"reason_len": reason.len()}))
+                    .await?;
+                if json {
+                    super::print_json(&serde_json::json!({"excluded": message}))?;
+                } else {
+                    println!("message {message} excluded from training");
                 }
             }
             ModelCommand::Review { version, by, decision, note, json } => {
