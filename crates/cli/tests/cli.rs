@@ -1,6 +1,9 @@
 //! The `facteur` binary as users and scripts call it: the CLI contract of PRODUCT.md
 //! (train, eval, triage, kb, suggest, demo), on the shared data and real mail.
 
+mod common;
+use common::{repo, shared};
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,16 +16,6 @@ fn bin() -> Command {
         .env_remove("FACTEUR_MODEL_DIR")
         .current_dir(std::env::temp_dir());
     c
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn shared() -> PathBuf {
-    std::env::var_os("FACTEUR_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/data"))
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -7,6 +7,9 @@
 //! FACTEUR_TEST_DOVECOT_MAIL. Without them the tests say they are skipped — except
 //! under CI, where a missing service is a failure.
 
+mod common;
+use common::{received_replies, repo, shared, unique};
+
 use facteur_core::workflow::Role;
 use facteur_store::{NewUser, QueuePage, QueueQuery, QueueSort, Store, ValidateReply};
 use std::path::{Path, PathBuf};
@@ -44,25 +47,6 @@ fn services(test: &str) -> Option<Services> {
             None
         }
     }
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn shared() -> PathBuf {
-    std::env::var_os("FACTEUR_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/data"))
-}
-
-/// A unique Dovecot user (any name logs in with "secret") and mail root for it.
-fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{}x{}", std::process::id(), n % 1_000_000_000)
 }
 
 fn write_config(dir: &Path, s: &Services, user: &str, address: &str) -> PathBuf {
@@ -267,25 +251,6 @@ fn kill_9_during_imap_sync_loses_and_duplicates_nothing() {
         unseen.len(),
         unseen.first()
     );
-}
-
-fn received_replies(maildir: &Path, to: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    for sub in ["new", "cur"] {
-        let Ok(rd) = std::fs::read_dir(maildir.join(sub)) else {
-            continue;
-        };
-        for e in rd {
-            let bytes = std::fs::read(e.unwrap().path()).unwrap();
-            let text = String::from_utf8_lossy(&bytes);
-            if !text.contains(to) {
-                continue;
-            }
-            let parsed = facteur_mail::parse_message(&bytes);
-            ids.push(parsed.message_id);
-        }
-    }
-    ids
 }
 
 /// KNOWN DEFECT, kept visible: a kill -9 that lands between the durable hand-off

@@ -8,6 +8,9 @@
 //! `psql` on the PATH. Without them the tests say they are skipped — except under
 //! CI, where a missing service is a failure.
 
+mod common;
+use common::{received_replies, repo, shared, unique};
+
 use facteur_core::workflow::Role;
 use facteur_store::{NewUser, QueuePage, QueueQuery, QueueSort, Store, ValidateReply};
 use std::path::{Path, PathBuf};
@@ -46,24 +49,6 @@ fn services(test: &str) -> Option<Services> {
             None
         }
     }
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn shared() -> PathBuf {
-    std::env::var_os("FACTEUR_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/data"))
-}
-
-fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{}x{}", std::process::id(), n % 1_000_000_000)
 }
 
 fn psql(url: &str, sql: &str) -> String {
@@ -204,25 +189,6 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting: {what}");
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn received_replies(maildir: &Path, to_domain: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    for sub in ["new", "cur"] {
-        let Ok(rd) = std::fs::read_dir(maildir.join(sub)) else {
-            continue;
-        };
-        for e in rd {
-            let Ok(bytes) = std::fs::read(e.unwrap().path()) else {
-                continue;
-            };
-            if !String::from_utf8_lossy(&bytes).contains(to_domain) {
-                continue;
-            }
-            ids.push(facteur_mail::parse_message(&bytes).message_id);
-        }
-    }
-    ids
 }
 
 #[test]
