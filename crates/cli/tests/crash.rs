@@ -8,10 +8,8 @@
 //! under CI, where a missing service is a failure.
 
 mod common;
-use common::{received_replies, repo, shared, unique};
+use common::{received_replies, repo, shared, unique, validate_replies};
 
-use facteur_core::workflow::Role;
-use facteur_store::{NewUser, QueuePage, QueueQuery, QueueSort, Store, ValidateReply};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -300,64 +298,15 @@ fn kill_9_during_sending_sends_every_reply_exactly_once() {
     );
 
     // An agent validates 100 replies (through the store, as the web app does).
+    assert_eq!(count_json(&config), 100);
     let db = dir.path().join("data/facteur.db");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let store = Store::open(&format!("sqlite:{}", db.display()))
-            .await
-            .unwrap();
-        let mailbox = store
-            .get_mailbox_by_name("sip-test")
-            .await
-            .unwrap()
-            .unwrap();
-        let agent = store
-            .create_user(
-                &NewUser {
-                    username: "agent".into(),
-                    display_name: "Agent Test".into(),
-                    password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
-                    role: Role::Agent,
-                },
-                None,
-            )
-            .await
-            .unwrap();
-        store
-            .set_mailbox_access(agent, mailbox.id, true, None)
-            .await
-            .unwrap();
-        let rows = store
-            .list_queue(&QueueQuery {
-                mailbox_ids: Some(vec![mailbox.id]),
-                states: vec![],
-                category: None,
-                assigned_to: None,
-                sort: QueueSort::Age,
-                page: QueuePage::First,
-                limit: 500,
-            })
-            .await
-            .unwrap();
-        assert_eq!(rows.len(), 100);
-        for r in rows {
-            let m = store.get_message(r.id).await.unwrap().unwrap();
-            store
-                .validate_and_queue(&ValidateReply {
-                    message_id: m.id,
-                    user_id: agent,
-                    body: format!("Bonjour,\nRéponse validée n° {}.\nCordialement", m.id),
-                    reply_message_id: format!("reply-{}-{tag}@example.test", m.id),
-                    to_address: m.from_address.clone().unwrap(),
-                    subject: format!("Re: {}", m.subject),
-                    in_reply_to: Some(m.message_id.clone()),
-                    references: vec![m.message_id.clone()],
-                })
-                .await
-                .unwrap();
-        }
-        store.close().await;
-    });
+    validate_replies(
+        &format!("sqlite:{}", db.display()),
+        "sip-test",
+        100,
+        |m| m.from_address.clone().unwrap(),
+        |id| format!("reply-{id}-{tag}@example.test"),
+    );
 
     let mut sent_after_kill = Vec::new();
     for delay_ms in [30u64, 120, 250, 400, 700, 1000, 1500] {

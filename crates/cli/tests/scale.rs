@@ -9,10 +9,8 @@
 //! CI, where a missing service is a failure.
 
 mod common;
-use common::{received_replies, repo, shared, unique};
+use common::{received_replies, repo, shared, unique, validate_replies};
 
-use facteur_core::workflow::Role;
-use facteur_store::{NewUser, QueuePage, QueueQuery, QueueSort, Store, ValidateReply};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -326,61 +324,13 @@ fn workers_share_triage_and_sending_and_survive_kill_9() {
     // An agent validates REPLIES replies, to addresses of this test's own domain.
     let tag = unique("scalesend");
     let to_domain = format!("{tag}.example.test");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let store = Store::open(&db).await.unwrap();
-        let mailbox = store
-            .get_mailbox_by_name("sip-test")
-            .await
-            .unwrap()
-            .unwrap();
-        let agent = store
-            .create_user(
-                &NewUser {
-                    username: "agent".into(),
-                    display_name: "Agent Test".into(),
-                    password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
-                    role: Role::Agent,
-                },
-                None,
-            )
-            .await
-            .unwrap();
-        store
-            .set_mailbox_access(agent, mailbox.id, true, None)
-            .await
-            .unwrap();
-        let rows = store
-            .list_queue(&QueueQuery {
-                mailbox_ids: Some(vec![mailbox.id]),
-                states: vec![],
-                category: None,
-                assigned_to: None,
-                sort: QueueSort::Age,
-                page: QueuePage::First,
-                limit: REPLIES as u32,
-            })
-            .await
-            .unwrap();
-        assert_eq!(rows.len(), REPLIES);
-        for r in rows {
-            let m = store.get_message(r.id).await.unwrap().unwrap();
-            store
-                .validate_and_queue(&ValidateReply {
-                    message_id: m.id,
-                    user_id: agent,
-                    body: format!("Bonjour,\nRéponse validée n° {}.\nCordialement", m.id),
-                    reply_message_id: format!("reply-{}-{tag}@example.test", m.id),
-                    to_address: format!("citoyen{}@{to_domain}", m.id),
-                    subject: format!("Re: {}", m.subject),
-                    in_reply_to: Some(m.message_id.clone()),
-                    references: vec![m.message_id.clone()],
-                })
-                .await
-                .unwrap();
-        }
-        store.close().await;
-    });
+    validate_replies(
+        &db,
+        "sip-test",
+        REPLIES,
+        |m| format!("citoyen{}@{to_domain}", m.id),
+        |id| format!("reply-{id}-{tag}@example.test"),
+    );
 
     // The three live workers send; one is killed -9 once sending is under way.
     let sent = || psql_i64(&db, "SELECT count(*) FROM outbox WHERE state = 'sent'");
@@ -505,67 +455,11 @@ fn bench_validate_replies() {
         panic!("set FACTEUR_BENCH_DB, FACTEUR_BENCH_REPLIES and FACTEUR_BENCH_DOMAIN");
     };
     let n: usize = n.parse().unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let store = Store::open(&db).await.unwrap();
-        let mailbox = store
-            .get_mailbox_by_name("sip-test")
-            .await
-            .unwrap()
-            .unwrap();
-        let agent = store
-            .create_user(
-                &NewUser {
-                    username: "agent".into(),
-                    display_name: "Agent Bench".into(),
-                    password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
-                    role: Role::Agent,
-                },
-                None,
-            )
-            .await
-            .unwrap();
-        store
-            .set_mailbox_access(agent, mailbox.id, true, None)
-            .await
-            .unwrap();
-        // The queue is served in pages of at most 500.
-        let mut rows = Vec::new();
-        let mut page = QueuePage::First;
-        while rows.len() < n {
-            let got = store
-                .list_queue(&QueueQuery {
-                    mailbox_ids: Some(vec![mailbox.id]),
-                    states: vec![],
-                    category: None,
-                    assigned_to: None,
-                    sort: QueueSort::Age,
-                    page,
-                    limit: (n - rows.len()).min(500) as u32,
-                })
-                .await
-                .unwrap();
-            let Some(last) = got.last() else { break };
-            page = QueuePage::After(last.cursor);
-            rows.extend(got);
-        }
-        assert_eq!(rows.len(), n);
-        for r in rows {
-            let m = store.get_message(r.id).await.unwrap().unwrap();
-            store
-                .validate_and_queue(&ValidateReply {
-                    message_id: m.id,
-                    user_id: agent,
-                    body: format!("Bonjour,\nRéponse validée n° {}.\nCordialement", m.id),
-                    reply_message_id: format!("reply-{}@{domain}", m.id),
-                    to_address: format!("citoyen{}@{domain}", m.id),
-                    subject: format!("Re: {}", m.subject),
-                    in_reply_to: Some(m.message_id.clone()),
-                    references: vec![m.message_id.clone()],
-                })
-                .await
-                .unwrap();
-        }
-        store.close().await;
-    });
+    validate_replies(
+        &db,
+        "sip-test",
+        n,
+        |m| format!("citoyen{}@{domain}", m.id),
+        |id| format!("reply-{id}@{domain}"),
+    );
 }

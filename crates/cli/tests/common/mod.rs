@@ -44,3 +44,76 @@ pub fn received_replies(maildir: &Path, to_domain: &str) -> Vec<String> {
     }
     ids
 }
+
+/// An agent validates a reply to each of the `n` oldest messages of `mailbox`,
+/// through the store as the web app does. `to_address` and `reply_id` say where each
+/// reply goes and its stable Message-ID. Panics when the mailbox holds fewer.
+pub fn validate_replies(
+    db_url: &str,
+    mailbox: &str,
+    n: usize,
+    to_address: impl Fn(&facteur_store::Message) -> String,
+    reply_id: impl Fn(i64) -> String,
+) {
+    use facteur_store::{NewUser, QueuePage, QueueQuery, QueueSort, Store, ValidateReply};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = Store::open(db_url).await.unwrap();
+        let mailbox = store.get_mailbox_by_name(mailbox).await.unwrap().unwrap();
+        let agent = store
+            .create_user(
+                &NewUser {
+                    username: "agent".into(),
+                    display_name: "Agent Test".into(),
+                    password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+                    role: facteur_core::workflow::Role::Agent,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        store
+            .set_mailbox_access(agent, mailbox.id, true, None)
+            .await
+            .unwrap();
+        // The queue is served in pages of at most 500.
+        let mut rows = Vec::new();
+        let mut page = QueuePage::First;
+        while rows.len() < n {
+            let got = store
+                .list_queue(&QueueQuery {
+                    mailbox_ids: Some(vec![mailbox.id]),
+                    states: vec![],
+                    category: None,
+                    assigned_to: None,
+                    sort: QueueSort::Age,
+                    page,
+                    limit: 500,
+                })
+                .await
+                .unwrap();
+            let Some(last) = got.last() else { break };
+            page = QueuePage::After(last.cursor);
+            rows.extend(got);
+        }
+        rows.truncate(n);
+        assert_eq!(rows.len(), n, "messages in the queue of {}", mailbox.name);
+        for r in rows {
+            let m = store.get_message(r.id).await.unwrap().unwrap();
+            store
+                .validate_and_queue(&ValidateReply {
+                    message_id: m.id,
+                    user_id: agent,
+                    body: format!("Bonjour,\nRéponse validée n° {}.\nCordialement", m.id),
+                    reply_message_id: reply_id(m.id),
+                    to_address: to_address(&m),
+                    subject: format!("Re: {}", m.subject),
+                    in_reply_to: Some(m.message_id.clone()),
+                    references: vec![m.message_id.clone()],
+                })
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    });
+}
