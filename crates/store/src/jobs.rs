@@ -279,6 +279,37 @@ impl Store {
         row.map(JobRow::into_job).transpose()
     }
 
+    /// Delete the jobs that finished (`done`, or `failed` for good) before
+    /// `now - older_than`, so the table does not grow forever; returns how many.
+    /// Queued and running jobs are never touched, whatever their age. A purge that
+    /// deleted something is audited (the count and the cutoff, no payload).
+    ///
+    /// Purging a done job lets its (kind, key) be enqueued again: harmless for
+    /// triage, whose handler skips messages that are no longer `new`.
+    pub async fn purge_finished_jobs(&self, older_than: Duration) -> StoreResult<u64> {
+        let now = self.now_ms();
+        let cutoff = now.saturating_sub(i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
+        let op = || format!("purge jobs finished before {cutoff}");
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            let n = sqlx::query(
+                "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < $1",
+            )
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await
+            .op(op)?
+            .rows_affected();
+            if n > 0 {
+                crate::audit::audit_append!(tx, now, "system".to_string(), "jobs.purge",
+                    "jobs".to_string(), serde_json::json!({"deleted": n, "finished_before": cutoff}))
+                .op(op)?;
+            }
+            tx.commit().await.op(op)?;
+            Ok(n)
+        })
+    }
+
     // ------------------------------------------------------------ IMAP sync leases
 
     /// Become the one process syncing `mailbox_id` for `lease`. True when this

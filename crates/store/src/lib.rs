@@ -45,6 +45,7 @@ pub use jobs::{Job, JobState};
 pub use migrate::{copied_tables, CopyReport, TableCount};
 pub use outbox::{retry_delay_ms, MAX_SEND_ATTEMPTS};
 pub use types::*;
+pub use versions::{KbListener, KB_CHANNEL};
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;

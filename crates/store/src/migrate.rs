@@ -261,6 +261,7 @@ const TABLES: &[Table] = &[
 pub fn copied_tables() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = TABLES.iter().map(|t| t.name).collect();
     v.push("audit_head");
+    v.push("kb_revision");
     v
 }
 
@@ -334,6 +335,9 @@ impl Store {
                 .op(|| "read source audit head".to_string())?
         });
 
+        // One row, always present, copied by update like audit_head.
+        let kb_rev = self.kb_revision().await?;
+
         with_pool!(target, tp => {
             let mut tx = tp.begin_write().await.op(|| "begin copy transaction".to_string())?;
             for t in TABLES {
@@ -404,6 +408,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .op(|| "copy audit head".to_string())?;
+            sqlx::query("UPDATE kb_revision SET revision = $1 WHERE id = 1")
+                .bind(kb_rev)
+                .execute(&mut *tx)
+                .await
+                .op(|| "copy knowledge-base revision".to_string())?;
             tx.commit().await.op(|| "commit copy transaction".to_string())?;
         });
 

@@ -7,7 +7,37 @@ use crate::audit::audit_append;
 use crate::error::{OpContext, StoreError, StoreResult};
 use crate::people::actor_of;
 use crate::types::parse_json;
-use crate::{with_pool, AnswerVersion, BeginWrite, ModelVersion, NewAnswerVersion, Store};
+use crate::{with_pool, AnswerVersion, Backend, BeginWrite, ModelVersion, NewAnswerVersion, Store};
+
+/// The PostgreSQL channel notified (with the new revision as payload) in the
+/// transaction of every change of the standard answers.
+pub const KB_CHANNEL: &str = "facteur_kb";
+
+/// Bump the knowledge-base revision inside the transaction `$tx` that changes
+/// `answer_versions`, and on PostgreSQL queue `NOTIFY facteur_kb` (sent at
+/// commit, so listeners never see a revision whose rows they cannot read yet).
+macro_rules! bump_kb_revision {
+    ($tx:expr, $now:expr, $notify:expr) => {{
+        async {
+            let rev: i64 = sqlx::query_scalar(
+                "UPDATE kb_revision SET revision = revision + 1, updated_at = $1 \
+                 WHERE id = 1 RETURNING revision",
+            )
+            .bind($now)
+            .fetch_one(&mut *$tx)
+            .await?;
+            if $notify {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(KB_CHANNEL)
+                    .bind(rev.to_string())
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            Ok::<i64, sqlx::Error>(rev)
+        }
+        .await
+    }};
+}
 
 /// A promoted model must be reviewed within 90 days.
 pub const MODEL_REVIEW_PERIOD_MS: i64 = 90 * 24 * 3600 * 1000;
@@ -84,6 +114,30 @@ impl ModelRow {
     }
 }
 
+/// A PostgreSQL connection listening for knowledge-base changes.
+pub struct KbListener(sqlx::postgres::PgListener);
+
+impl std::fmt::Debug for KbListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KbListener")
+    }
+}
+
+impl KbListener {
+    /// Wait for the next change; returns the revision it announced (`None` when the
+    /// payload is not a number: the caller reads the revision itself). A lost
+    /// connection is re-established by the driver; an error is returned only when
+    /// that fails, and the caller falls back to polling.
+    pub async fn recv(&mut self) -> StoreResult<Option<i64>> {
+        let n = self
+            .0
+            .recv()
+            .await
+            .op(|| format!("receive a notification on {KB_CHANNEL}"))?;
+        Ok(n.payload().parse().ok())
+    }
+}
+
 impl Store {
     // ------------------------------------------------------------ answers
 
@@ -92,6 +146,7 @@ impl Store {
         let now = self.now_ms();
         let op = || format!("create version of answer '{}'", a.answer_id);
         let actor = actor_of(a.author_id);
+        let notify = self.backend() == Backend::Postgres;
         with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;
             let version: i64 = sqlx::query_scalar(
@@ -120,6 +175,7 @@ impl Store {
             .op(op)?;
             audit_append!(tx, now, actor.clone(), "answer.create",
                 format!("answer:{}@{version}", a.answer_id), json!({})).op(op)?;
+            bump_kb_revision!(tx, now, notify).op(op)?;
             tx.commit().await.op(op)?;
             Ok(version)
         })
@@ -137,6 +193,7 @@ impl Store {
     ) -> StoreResult<()> {
         let now = self.now_ms();
         let op = || format!("set answer {answer_id}@{version} to {status} by user {by}");
+        let notify = self.backend() == Backend::Postgres;
         with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;
             let lang: Option<String> = sqlx::query_scalar(
@@ -169,9 +226,128 @@ impl Store {
                 .op(op)?;
             audit_append!(tx, now, format!("user:{by}"), "answer.status",
                 format!("answer:{answer_id}@{version}"), json!({"status": status.as_str()})).op(op)?;
+            bump_kb_revision!(tx, now, notify).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())
         })
+    }
+
+    /// Record a standard answer read from a file (`facteur kb import`, `facteur
+    /// demo`) as a version with the file's status, in one transaction.
+    ///
+    /// Idempotent: when any version of this (answer, language) already holds exactly
+    /// this content, nothing is written and `None` is returned — re-importing the
+    /// same files creates no version, and an old file re-imported after a
+    /// supervisor's edit in the web app does not undo that edit. Otherwise the new
+    /// version number is returned. A `validated` version retires the previously
+    /// validated one of the same answer and language; a `retired` file retires the
+    /// validated one too (the file says the answer must no longer be used).
+    pub async fn record_imported_answer(
+        &self,
+        a: &NewAnswerVersion,
+        status: AnswerStatus,
+    ) -> StoreResult<Option<i64>> {
+        let now = self.now_ms();
+        let op = || format!("import answer '{}' ({})", a.answer_id, a.language);
+        let actor = actor_of(a.author_id);
+        let notify = self.backend() == Backend::Postgres;
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            let known: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM answer_versions WHERE answer_id = $1 AND language = $2 \
+                 AND content = $3",
+            )
+            .bind(&a.answer_id)
+            .bind(&a.language)
+            .bind(&a.content)
+            .fetch_one(&mut *tx)
+            .await
+            .op(op)?;
+            if known > 0 {
+                return Ok(None);
+            }
+            let version: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM answer_versions WHERE answer_id = $1",
+            )
+            .bind(&a.answer_id)
+            .fetch_one(&mut *tx)
+            .await
+            .op(op)?;
+            if status != AnswerStatus::Draft {
+                sqlx::query(
+                    "UPDATE answer_versions SET status = 'retired' WHERE answer_id = $1 \
+                     AND language = $2 AND status = 'validated'",
+                )
+                .bind(&a.answer_id)
+                .bind(&a.language)
+                .execute(&mut *tx)
+                .await
+                .op(op)?;
+            }
+            sqlx::query(
+                "INSERT INTO answer_versions (answer_id, version, status, title, language, content, \
+                 valid_from, valid_until, author_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&a.answer_id)
+            .bind(version)
+            .bind(status.as_str())
+            .bind(&a.title)
+            .bind(&a.language)
+            .bind(&a.content)
+            .bind(&a.valid_from)
+            .bind(&a.valid_until)
+            .bind(a.author_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .op(op)?;
+            audit_append!(tx, now, actor.clone(), "answer.import",
+                format!("answer:{}@{version}", a.answer_id), json!({"status": status.as_str()})).op(op)?;
+            bump_kb_revision!(tx, now, notify).op(op)?;
+            tx.commit().await.op(op)?;
+            Ok(Some(version))
+        })
+    }
+
+    /// The knowledge-base revision: bumped by every change of the standard answers
+    /// (never by a read). A node whose index was built at an older revision
+    /// rebuilds it.
+    pub async fn kb_revision(&self) -> StoreResult<i64> {
+        with_pool!(self, p => {
+            sqlx::query_scalar("SELECT revision FROM kb_revision WHERE id = 1")
+                .fetch_one(p)
+                .await
+                .op(|| "read the knowledge-base revision".to_string())
+        })
+    }
+
+    /// How many answer versions exist, whatever their status. Zero means the
+    /// standard answers were never recorded here (a store older than the answers
+    /// sync, or a node without answers): a node then keeps the answers of its local
+    /// index rather than emptying it.
+    pub async fn count_answer_versions(&self) -> StoreResult<i64> {
+        with_pool!(self, p => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM answer_versions")
+                .fetch_one(p)
+                .await
+                .op(|| "count answer versions".to_string())
+        })
+    }
+
+    /// On PostgreSQL, a connection listening on `facteur_kb`: its `recv` returns as
+    /// soon as another process commits a change of the standard answers. `None` on
+    /// SQLite, where nodes poll [`Store::kb_revision`].
+    pub async fn kb_listener(&self) -> StoreResult<Option<KbListener>> {
+        match &self.pool {
+            crate::Pool::Sqlite(_) => Ok(None),
+            crate::Pool::Postgres(p) => {
+                let op = || format!("listen on channel {KB_CHANNEL}");
+                let mut l = sqlx::postgres::PgListener::connect_with(p).await.op(op)?;
+                l.listen(KB_CHANNEL).await.op(op)?;
+                Ok(Some(KbListener(l)))
+            }
+        }
     }
 
     pub async fn get_answer_version(
