@@ -18,7 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .enumerate()
         .filter(|(i, a)| {
-            let flag_value = *i > 0 && matches!(args[i - 1].as_str(), "--seeds" | "--save");
+            let flag_value =
+                *i > 0 && matches!(args[i - 1].as_str(), "--seeds" | "--save" | "--first-seed");
             !(a.contains('=') || a.starts_with("--") || flag_value)
         })
         .map(|(_, a)| a)
@@ -33,12 +34,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|i| args.get(i + 1))
             .and_then(|s| s.parse().ok())
             .unwrap_or(1);
+        // `--first-seed K` starts the draws at K: fresh fold draws to confirm a
+        // setting chosen on the first ones.
+        let first: u64 = args
+            .iter()
+            .position(|a| a == "--first-seed")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
         let t = std::time::Instant::now();
         let mut f1s = Vec::new();
         let mut accs = Vec::new();
-        for s in 1..=seeds {
+        for s in first..first + seeds {
             let mut c = cfg.clone();
-            if seeds > 1 {
+            if seeds > 1 || first > 1 {
                 c.seed = s;
             }
             let cv = cross_validate(&train_ex, &c, 5)?;

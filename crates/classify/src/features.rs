@@ -144,7 +144,20 @@ pub struct FeatureSpec {
     /// Also emit char n-grams (length >= 3) spanning a word boundary, like
     /// scikit-learn's `char` analyzer: they carry short phrases ("e a" in "taxe a").
     pub char_cross: bool,
+    /// French function words ([`STOP_WORDS`]) dropped: 1 = from the word view
+    /// (bigrams then join the neighbouring content words), 2 = from both views.
+    pub stop_words: u8,
 }
+
+/// Folded French function words (after elision removal): frequent in every class,
+/// they carry no request type.
+pub const STOP_WORDS: &[&str] = &[
+    "a", "au", "aux", "avec", "ce", "ces", "cet", "cette", "dans", "de", "des", "du", "elle",
+    "elles", "en", "est", "et", "etre", "il", "ils", "je", "la", "le", "les", "leur", "leurs",
+    "lui", "ma", "mes", "mon", "ne", "nos", "notre", "nous", "on", "ou", "par", "pas", "pour",
+    "qu", "que", "qui", "sa", "se", "ses", "son", "sont", "sur", "un", "une", "vos", "votre",
+    "vous", "y",
+];
 
 /// Minimal French stemmer on accent-folded lowercase words (after Savoy's / Lucene's
 /// `FrenchMinimalStemmer`): folds plural and feminine/infinitive endings so
@@ -185,7 +198,15 @@ pub fn extract(normalized: &str, spec: &FeatureSpec, mut emit: impl FnMut(u64, u
     let mut padded: Vec<u8> = Vec::with_capacity(64);
     for word in normalized.split(' ').filter(|w| !w.is_empty()) {
         let wb = word.as_bytes();
+        let stop = spec.stop_words > 0 && STOP_WORDS.contains(&word);
+        if stop && spec.stop_words >= 2 {
+            continue;
+        }
         let ws = if spec.stem { stem(wb) } else { wb };
+        if stop {
+            char_ngrams(wb, spec, &mut padded, &mut emit);
+            continue;
+        }
         emit(hash_bytes(SEED_WORD, ws), VIEW_WORD);
         if spec.word_bigrams {
             if let Some(p) = prev_word {
@@ -197,24 +218,7 @@ pub fn extract(normalized: &str, spec: &FeatureSpec, mut emit: impl FnMut(u64, u
             }
         }
         prev_word = Some(ws);
-
-        padded.clear();
-        padded.push(b' ');
-        padded.extend_from_slice(wb);
-        padded.push(b' ');
-        let n = padded.len();
-        for start in 0..n {
-            let mut h = FNV_OFFSET ^ SEED_CHAR;
-            let end_max = (start + spec.char_max).min(n);
-            for (len, &b) in padded[start..end_max].iter().enumerate() {
-                h = fnv_byte(h, b);
-                let len = len + 1;
-                // A lone padding space carries no information.
-                if len >= spec.char_min && !(len == 1 && b == b' ') {
-                    emit(fmix64(h ^ len as u64), VIEW_CHAR);
-                }
-            }
-        }
+        char_ngrams(wb, spec, &mut padded, &mut emit);
     }
     if spec.char_cross {
         // Only n-grams with a space strictly inside: the others are the word-bounded
@@ -236,6 +240,79 @@ pub fn extract(normalized: &str, spec: &FeatureSpec, mut emit: impl FnMut(u64, u
                 if len == 1 && c == b' ' {
                     break;
                 }
+            }
+        }
+    }
+}
+
+/// Supervised term weights (a class-aware IDF): for feature j, `g_j = max_c ln(p/q)`
+/// with p = (df in class c + 1) / (|c| + 2) and q the same outside c, clamped at 0;
+/// returns `(1 - s) + s * g_j / mean(g)` per feature. `pairs` holds one
+/// (feature, class) entry per document containing the feature (sorted here);
+/// `df[j]` the document frequency, `y` the class of every document.
+pub(crate) fn supervised_factors(
+    pairs: &mut [(u32, u32)],
+    df: &[u32],
+    y: &[u32],
+    n_classes: usize,
+    s: f32,
+) -> Vec<f32> {
+    let mut size = vec![0f32; n_classes];
+    for &c in y {
+        if let Some(v) = size.get_mut(c as usize) {
+            *v += 1.0;
+        }
+    }
+    let n = y.len() as f32;
+    pairs.sort_unstable();
+    let mut g = vec![0f32; df.len()];
+    let mut k = 0;
+    while k < pairs.len() {
+        let (j, c) = pairs[k];
+        let mut m = 1;
+        while k + m < pairs.len() && pairs[k + m] == (j, c) {
+            m += 1;
+        }
+        k += m;
+        let (Some(&nc), Some(&d)) = (size.get(c as usize), df.get(j as usize)) else {
+            continue;
+        };
+        let p = (m as f32 + 1.0) / (nc + 2.0);
+        let q = ((d as f32 - m as f32).max(0.0) + 1.0) / ((n - nc).max(0.0) + 2.0);
+        let r = (p / q).ln().max(0.0);
+        if r > g[j as usize] {
+            g[j as usize] = r;
+        }
+    }
+    let mean = g.iter().sum::<f32>() / g.len().max(1) as f32;
+    if mean <= 0.0 {
+        return vec![1.0; df.len()];
+    }
+    g.iter().map(|&v| (1.0 - s) + s * v / mean).collect()
+}
+
+/// Word-bounded char n-grams of one word (padded with a space on both sides).
+#[inline]
+fn char_ngrams(
+    wb: &[u8],
+    spec: &FeatureSpec,
+    padded: &mut Vec<u8>,
+    emit: &mut impl FnMut(u64, u8),
+) {
+    padded.clear();
+    padded.push(b' ');
+    padded.extend_from_slice(wb);
+    padded.push(b' ');
+    let n = padded.len();
+    for start in 0..n {
+        let mut h = FNV_OFFSET ^ SEED_CHAR;
+        let end_max = (start + spec.char_max).min(n);
+        for (len, &b) in padded[start..end_max].iter().enumerate() {
+            h = fnv_byte(h, b);
+            let len = len + 1;
+            // A lone padding space carries no information.
+            if len >= spec.char_min && !(len == 1 && b == b' ') {
+                emit(fmix64(h ^ len as u64), VIEW_CHAR);
             }
         }
     }
@@ -274,6 +351,7 @@ mod tests {
             word_bigrams: false,
             stem: false,
             char_cross: false,
+            stop_words: 0,
         };
         let mut got = Vec::new();
         extract("impot", &spec, |h, v| {
@@ -292,6 +370,7 @@ mod tests {
             word_bigrams: true,
             stem: false,
             char_cross: false,
+            stop_words: 0,
         };
         let mut words = 0;
         let mut chars = Vec::new();
@@ -315,6 +394,38 @@ mod tests {
     }
 
     #[test]
+    fn supervised_factors_favour_class_specific_features() {
+        // 4 docs of class 0, 4 of class 1. Feature 0 in every doc, feature 1 only in
+        // the class-0 docs, feature 2 in one doc of each class.
+        let y = [0u32, 0, 0, 0, 1, 1, 1, 1];
+        let mut pairs = Vec::new();
+        for (d, &c) in y.iter().enumerate() {
+            pairs.push((0u32, c));
+            if c == 0 {
+                pairs.push((1, c));
+            }
+            if d == 0 || d == 4 {
+                pairs.push((2, c));
+            }
+        }
+        let df = [8u32, 4, 2];
+        let f = supervised_factors(&mut pairs, &df, &y, 2, 1.0);
+        assert!(f[1] > f[0] && f[1] > f[2], "{f:?}");
+        // Evenly spread features get no supervised boost (g = 0).
+        assert_eq!(f[0], 0.0);
+        assert_eq!(f[2], 0.0);
+        // s = 0 is plain IDF; s = 0.5 is halfway.
+        assert!(supervised_factors(&mut pairs, &df, &y, 2, 0.0)
+            .iter()
+            .all(|&v| v == 1.0));
+        let h = supervised_factors(&mut pairs, &df, &y, 2, 0.5);
+        assert!((h[1] - (0.5 + 0.5 * f[1])).abs() < 1e-5);
+        // Out-of-range classes or features are skipped, not a panic.
+        let mut bad = vec![(9u32, 0u32), (0, 7)];
+        assert_eq!(supervised_factors(&mut bad, &df, &y, 2, 1.0), vec![1.0; 3]);
+    }
+
+    #[test]
     fn stem_folds_plural_and_feminine_forms_only_on_long_words() {
         let st = |w: &str| String::from_utf8_lossy(stem(w.as_bytes())).into_owned();
         assert_eq!(st("declarations"), st("declaration"));
@@ -333,6 +444,7 @@ mod tests {
             word_bigrams: false,
             stem: true,
             char_cross: false,
+            stop_words: 0,
         };
         let words = |t: &str| {
             let mut v = Vec::new();
@@ -355,6 +467,7 @@ mod tests {
                 word_bigrams: false,
                 stem: false,
                 char_cross,
+                stop_words: 0,
             };
             let mut n = 0;
             extract("ab cd", &spec, |_, v| n += usize::from(v == VIEW_CHAR));
@@ -370,6 +483,7 @@ mod tests {
             word_bigrams: false,
             stem: false,
             char_cross: true,
+            stop_words: 0,
         };
         let mut n = 0;
         extract("impot", &spec, |_, _| n += 1);
@@ -378,6 +492,7 @@ mod tests {
             "impot",
             &FeatureSpec {
                 char_cross: false,
+                stop_words: 0,
                 ..spec
             },
             |_, _| m += 1,

@@ -15,7 +15,9 @@ mod error;
 mod eval;
 pub mod features;
 mod format;
+mod lsa;
 mod model;
+mod offsets;
 mod svm;
 
 pub use data::{read_jsonl, Example};

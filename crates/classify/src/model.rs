@@ -30,6 +30,8 @@ pub struct TrainConfig {
     pub stem: bool,
     /// Char n-grams across word boundaries too (see `FeatureSpec::char_cross`).
     pub char_cross: bool,
+    /// French function words dropped (see `FeatureSpec::stop_words`).
+    pub stop_words: u8,
     /// Exponent applied to the smooth IDF (1 = usual TF-IDF, 0 = plain TF): on very
     /// small training sets document frequencies are noisy.
     pub idf_power: f32,
@@ -80,6 +82,32 @@ pub struct TrainConfig {
     pub cs_mix: f32,
     /// C of that Crammer–Singer model.
     pub cs_c: f32,
+    /// Per-class score offsets fitted for macro-F1 on the out-of-fold margins (see
+    /// `offsets::fit_offsets`): grid step (0 = off), grid radius in steps, and a
+    /// shrink factor toward 0. They are added to the bias: no prediction cost.
+    pub class_offsets: f32,
+    pub offset_radius: usize,
+    pub offset_shrink: f32,
+    /// Prior correction: `prior_offset * ln(mean class size / class size)` added to
+    /// each class's bias (> 0 favours rare classes, which macro-F1 rewards).
+    pub prior_offset: f32,
+    /// Label names split at ':' '(' ')' ',' into parts, each part added as one more
+    /// example of its class (only when a name has 2+ parts).
+    pub label_parts: bool,
+    /// Label-name prototype: `label_proto * v(name)` (the name's unit feature vector)
+    /// added to its class's weights, a cosine-to-the-name score folded into the
+    /// linear model (0 = off).
+    pub label_proto: f32,
+    /// LSA view (see `lsa`): number of top singular directions of the training
+    /// matrix appended as extra features (0 = off), and their weight. Folded back
+    /// into the word/char weights after training. Not combined with `fusion`.
+    pub lsa_rank: usize,
+    pub lsa_weight: f32,
+    /// Supervised term weighting: each feature's IDF is multiplied by
+    /// `(1 - s) + s * g / mean(g)`, g its best class log-ratio (see
+    /// `features::supervised_factors`); 0 = plain IDF. Stored in the IDF vector,
+    /// so prediction is unchanged.
+    pub supervised: f32,
 }
 
 impl Default for TrainConfig {
@@ -92,6 +120,7 @@ impl Default for TrainConfig {
             word_bigrams: true,
             stem: true,
             char_cross: false,
+            stop_words: 0,
             idf_power: 1.0,
             label_examples: 1,
             nb: 0.0,
@@ -111,6 +140,15 @@ impl Default for TrainConfig {
             crammer_singer: true,
             cs_mix: 0.0,
             cs_c: 2.0,
+            class_offsets: 0.0,
+            offset_radius: 6,
+            offset_shrink: 1.0,
+            prior_offset: 0.0,
+            label_parts: false,
+            label_proto: 0.0,
+            lsa_rank: 0,
+            lsa_weight: 1.0,
+            supervised: 0.0,
         }
     }
 }
@@ -123,6 +161,7 @@ impl TrainConfig {
             word_bigrams: self.word_bigrams,
             stem: self.stem,
             char_cross: self.char_cross,
+            stop_words: self.stop_words,
         }
     }
     fn thread_count(&self) -> usize {
@@ -374,14 +413,21 @@ impl Core {
     }
 
     /// Fits vocabulary, IDF and SVM on the given texts (labels are class ids).
-    pub fn fit(texts: &[&str], y: &[u32], n_classes: usize, cfg: &TrainConfig) -> Core {
+    pub fn fit(
+        texts: &[&str],
+        y: &[u32],
+        n_classes: usize,
+        cfg: &TrainConfig,
+        protos: &[(u32, &str)],
+    ) -> Core {
         let spec = cfg.spec();
         let mut map = FeatMap::default();
         let mut hashes = Vec::new();
         let mut views = Vec::new();
         let mut df: Vec<u32> = Vec::new();
         let mut seen: Vec<u32> = Vec::new();
-        for t in texts {
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        for (doc, t) in texts.iter().enumerate() {
             seen.clear();
             let norm = features::normalize(t);
             features::extract(&norm, &spec, |h, view| {
@@ -399,12 +445,21 @@ impl Core {
             for &id in &seen {
                 df[id as usize] += 1;
             }
+            if cfg.supervised > 0.0 {
+                let c = y.get(doc).copied().unwrap_or(0);
+                pairs.extend(seen.iter().map(|&id| (id, c)));
+            }
         }
         let n = texts.len() as f32;
         let idf: Vec<f32> = df
             .iter()
             .map(|&d| (((1.0 + n) / (1.0 + d as f32)).ln() + 1.0).powf(cfg.idf_power))
             .collect();
+        let mut idf = idf;
+        if cfg.supervised > 0.0 {
+            let f = features::supervised_factors(&mut pairs, &df, y, n_classes, cfg.supervised);
+            idf.iter_mut().zip(&f).for_each(|(i, f)| *i *= f);
+        }
         let nf = hashes.len();
         let mut core = Core {
             spec,
@@ -434,16 +489,27 @@ impl Core {
             seed: cfg.seed,
             nb: cfg.nb,
         };
+        let lsa = if cfg.lsa_rank > 0 && cfg.fusion <= 0.0 && cfg.lsa_weight > 0.0 {
+            crate::lsa::top_right_singular(&x, cfg.lsa_rank, cfg.seed)
+        } else {
+            Vec::new()
+        };
+        let xs = if lsa.is_empty() {
+            None
+        } else {
+            Some(with_lsa_view(&x, &lsa, cfg.lsa_weight))
+        };
+        let xt = xs.as_ref().unwrap_or(&x);
         let mut ws = if cfg.crammer_singer {
-            svm::train_cs(&x, y, n_classes, &params)
+            svm::train_cs(xt, y, n_classes, &params)
         } else if cfg.fusion > 0.0 && cfg.word_weight > 0.0 {
             fused_views(&x, &core.views, y, n_classes, &params, cfg)
         } else {
-            svm::train_ovr(&x, y, n_classes, &params, cfg.thread_count())
+            svm::train_ovr(xt, y, n_classes, &params, cfg.thread_count())
         };
         if cfg.cs_mix > 0.0 && !cfg.crammer_singer {
             let cs = svm::train_cs(
-                &x,
+                xt,
                 y,
                 n_classes,
                 &SvmParams {
@@ -457,6 +523,15 @@ impl Core {
                     .zip(&c.w)
                     .for_each(|(o, c)| *o = (1.0 - a) * *o + a * c);
                 o.b = (1.0 - a) * o.b + a * c.b;
+            }
+        }
+        if !lsa.is_empty() {
+            for cw in ws.iter_mut() {
+                let wz: Vec<f32> = cw.w.split_off(nf);
+                for (v, &z) in lsa.iter().zip(&wz) {
+                    let a = cfg.lsa_weight * z;
+                    cw.w.iter_mut().zip(v).for_each(|(w, &v)| *w += a * v);
+                }
             }
         }
         if cfg.centroid_weight > 0.0 {
@@ -475,10 +550,45 @@ impl Core {
                 }
             }
         }
+        for &(c, t) in protos {
+            core.vectorize(t, &mut ids, &mut row);
+            if let Some(cw) = ws.get_mut(c as usize) {
+                for &(j, v) in &row {
+                    cw.w[j as usize] += cfg.label_proto * v;
+                }
+            }
+        }
         core.bias = ws.iter().map(|cw| cw.b).collect();
+        if cfg.prior_offset != 0.0 {
+            let mut cnt = vec![0f32; n_classes];
+            y.iter().for_each(|&c| cnt[c as usize] += 1.0);
+            let mean = y.len() as f32 / n_classes.max(1) as f32;
+            for (b, &n) in core.bias.iter_mut().zip(&cnt) {
+                *b += cfg.prior_offset * (mean / n.max(1.0)).ln();
+            }
+        }
         quantize(&mut core, &ws, cfg.prune);
         core
     }
+}
+
+/// The training matrix with `weight * (v · x)` appended for each LSA direction v:
+/// a dense block of `lsa.len()` extra columns after the `x.n_features` sparse ones.
+fn with_lsa_view(x: &Csr, lsa: &[Vec<f32>], weight: f32) -> Csr {
+    let nf = x.n_features;
+    let mut out = Csr::new(nf + lsa.len());
+    let mut row: Vec<(u32, f32)> = Vec::new();
+    for r in 0..x.rows() {
+        let (idx, val) = x.row(r);
+        row.clear();
+        row.extend(idx.iter().copied().zip(val.iter().copied()));
+        for (k, v) in lsa.iter().enumerate() {
+            let z: f32 = idx.iter().zip(val).map(|(&j, &x)| v[j as usize] * x).sum();
+            row.push(((nf + k) as u32, weight * z));
+        }
+        out.push_row(&row);
+    }
+    out
 }
 
 /// Trains one SVM per view and folds the score mix into one weight matrix (see
@@ -631,7 +741,50 @@ fn fit_with_extras(texts: &[&str], y: &[u32], labels: &[String], cfg: &TrainConf
             }
         }
     }
-    Core::fit(&tt, &ty, labels.len(), cfg)
+    let mut protos: Vec<(u32, &str)> = Vec::new();
+    for (c, l) in labels.iter().enumerate() {
+        if cfg.label_min_words == 0 || descriptive_label(l, cfg.label_min_words) {
+            if cfg.label_parts {
+                let parts: Vec<&str> = l
+                    .split([':', '(', ')', ','])
+                    .map(str::trim)
+                    .filter(|p| descriptive_label(p, 1))
+                    .collect();
+                if parts.len() >= 2 {
+                    for p in parts {
+                        tt.push(p);
+                        ty.push(c as u32);
+                    }
+                }
+            }
+            if cfg.label_proto > 0.0 {
+                protos.push((c as u32, l.as_str()));
+            }
+        }
+    }
+    Core::fit(&tt, &ty, labels.len(), cfg, &protos)
+}
+
+/// Per-class offsets fitted on out-of-fold margins (zeros when off).
+fn class_offsets(d: &Labelled, cfg: &TrainConfig, scores: &[Vec<f32>]) -> Vec<f32> {
+    let truth: Vec<usize> = d.y.iter().map(|&c| c as usize).collect();
+    crate::offsets::fit_offsets(
+        scores,
+        &truth,
+        d.labels.len(),
+        cfg.class_offsets,
+        cfg.offset_radius,
+        2,
+        cfg.offset_shrink,
+    )
+}
+
+fn add_offsets(core: &mut Core, delta: &[f32]) {
+    add_offsets_row(&mut core.bias, delta);
+}
+
+fn add_offsets_row(row: &mut [f32], delta: &[f32]) {
+    row.iter_mut().zip(delta).for_each(|(b, d)| *b += d);
 }
 
 /// Out-of-fold margins (every example scored by a model that never saw it) and,
@@ -639,11 +792,16 @@ fn fit_with_extras(texts: &[&str], y: &[u32], labels: &[String], cfg: &TrainConf
 /// fit are independent jobs spread over the training threads (each job then trains
 /// single-threaded): this keeps both cores busy whatever the solver, including the
 /// Crammer–Singer one, which cannot split its work by class.
+///
+/// With `nested` and class offsets on, each fold model gets its own offsets from an
+/// inner out-of-fold run on its training part only (cross-validation must not fit
+/// them on the fold it scores); the final model's offsets are the caller's business.
 fn oof_and_final(
     d: &Labelled,
     cfg: &TrainConfig,
     k: usize,
     with_final: bool,
+    nested: bool,
     progress: &mut dyn FnMut(TrainProgress),
 ) -> (Vec<Vec<f32>>, Option<Core>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -664,6 +822,22 @@ fn oof_and_final(
                 tt.push(t);
                 ty.push(y);
             }
+        }
+        if nested && cfg.class_offsets > 0.0 {
+            let sub = Labelled {
+                texts: tt,
+                y: ty,
+                labels: d.labels.clone(),
+            };
+            let one = TrainConfig {
+                threads: 1,
+                ..inner.clone()
+            };
+            let (s, core) = oof_and_final(&sub, &one, k, true, false, &mut |_| {});
+            let mut core =
+                core.unwrap_or_else(|| fit_with_extras(&sub.texts, &sub.y, &sub.labels, &one));
+            add_offsets(&mut core, &class_offsets(&sub, cfg, &s));
+            return core;
         }
         fit_with_extras(&tt, &ty, &d.labels, &inner)
     };
@@ -781,7 +955,7 @@ pub fn cross_validate(
 ) -> Result<CvMetrics, ClassifyError> {
     let d = label_examples(examples)?;
     let k = k.clamp(2, examples.len().max(2));
-    let (scores, _) = oof_and_final(&d, cfg, k, false, &mut |_| {});
+    let (scores, _) = oof_and_final(&d, cfg, k, false, true, &mut |_| {});
     Ok(cv_outcome(&d, cfg, &scores, k).metrics)
 }
 
@@ -807,10 +981,20 @@ pub fn train(
     let start = std::time::Instant::now();
     let d = label_examples(examples)?;
     let k = cfg.cv_folds.clamp(2, 20);
-    let (scores, core) = oof_and_final(&d, cfg, k, true, progress);
-    let cv = cv_outcome(&d, cfg, &scores, k);
+    let (mut scores, core) = oof_and_final(&d, cfg, k, true, false, progress);
     // The final job always runs; the fallback only guards against a future change.
-    let core = core.unwrap_or_else(|| fit_with_extras(&d.texts, &d.y, &d.labels, cfg));
+    let mut core = core.unwrap_or_else(|| fit_with_extras(&d.texts, &d.y, &d.labels, cfg));
+    // Offsets from the out-of-fold margins go to the final model; the calibration
+    // below then sees the margins as the final model will produce them (its CV
+    // macro-F1 is therefore optimistic by the offsets' in-sample fit).
+    let delta = class_offsets(&d, cfg, &scores);
+    if delta.iter().any(|&v| v != 0.0) {
+        add_offsets(&mut core, &delta);
+        for s in scores.iter_mut() {
+            add_offsets_row(s, &delta);
+        }
+    }
+    let cv = cv_outcome(&d, cfg, &scores, k);
     let train_seconds = start.elapsed().as_secs_f64();
     tracing::info!(
         examples = examples.len(),
