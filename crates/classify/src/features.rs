@@ -144,20 +144,7 @@ pub struct FeatureSpec {
     /// Also emit char n-grams (length >= 3) spanning a word boundary, like
     /// scikit-learn's `char` analyzer: they carry short phrases ("e a" in "taxe a").
     pub char_cross: bool,
-    /// French function words ([`STOP_WORDS`]) dropped: 1 = from the word view
-    /// (bigrams then join the neighbouring content words), 2 = from both views.
-    pub stop_words: u8,
 }
-
-/// Folded French function words (after elision removal): frequent in every class,
-/// they carry no request type.
-pub const STOP_WORDS: &[&str] = &[
-    "a", "au", "aux", "avec", "ce", "ces", "cet", "cette", "dans", "de", "des", "du", "elle",
-    "elles", "en", "est", "et", "etre", "il", "ils", "je", "la", "le", "les", "leur", "leurs",
-    "lui", "ma", "mes", "mon", "ne", "nos", "notre", "nous", "on", "ou", "par", "pas", "pour",
-    "qu", "que", "qui", "sa", "se", "ses", "son", "sont", "sur", "un", "une", "vos", "votre",
-    "vous", "y",
-];
 
 /// Minimal French stemmer on accent-folded lowercase words (after Savoy's / Lucene's
 /// `FrenchMinimalStemmer`): folds plural and feminine/infinitive endings so
@@ -198,15 +185,7 @@ pub fn extract(normalized: &str, spec: &FeatureSpec, mut emit: impl FnMut(u64, u
     let mut padded: Vec<u8> = Vec::with_capacity(64);
     for word in normalized.split(' ').filter(|w| !w.is_empty()) {
         let wb = word.as_bytes();
-        let stop = spec.stop_words > 0 && STOP_WORDS.contains(&word);
-        if stop && spec.stop_words >= 2 {
-            continue;
-        }
         let ws = if spec.stem { stem(wb) } else { wb };
-        if stop {
-            char_ngrams(wb, spec, &mut padded, &mut emit);
-            continue;
-        }
         emit(hash_bytes(SEED_WORD, ws), VIEW_WORD);
         if spec.word_bigrams {
             if let Some(p) = prev_word {
@@ -351,7 +330,6 @@ mod tests {
             word_bigrams: false,
             stem: false,
             char_cross: false,
-            stop_words: 0,
         };
         let mut got = Vec::new();
         extract("impot", &spec, |h, v| {
@@ -370,7 +348,6 @@ mod tests {
             word_bigrams: true,
             stem: false,
             char_cross: false,
-            stop_words: 0,
         };
         let mut words = 0;
         let mut chars = Vec::new();
@@ -444,7 +421,6 @@ mod tests {
             word_bigrams: false,
             stem: true,
             char_cross: false,
-            stop_words: 0,
         };
         let words = |t: &str| {
             let mut v = Vec::new();
@@ -467,7 +443,6 @@ mod tests {
                 word_bigrams: false,
                 stem: false,
                 char_cross,
-                stop_words: 0,
             };
             let mut n = 0;
             extract("ab cd", &spec, |_, v| n += usize::from(v == VIEW_CHAR));
@@ -483,7 +458,6 @@ mod tests {
             word_bigrams: false,
             stem: false,
             char_cross: true,
-            stop_words: 0,
         };
         let mut n = 0;
         extract("impot", &spec, |_, _| n += 1);
@@ -492,7 +466,6 @@ mod tests {
             "impot",
             &FeatureSpec {
                 char_cross: false,
-                stop_words: 0,
                 ..spec
             },
             |_, _| m += 1,

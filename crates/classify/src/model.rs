@@ -30,8 +30,6 @@ pub struct TrainConfig {
     pub stem: bool,
     /// Char n-grams across word boundaries too (see `FeatureSpec::char_cross`).
     pub char_cross: bool,
-    /// French function words dropped (see `FeatureSpec::stop_words`).
-    pub stop_words: u8,
     /// Exponent applied to the smooth IDF (1 = usual TF-IDF, 0 = plain TF): on very
     /// small training sets document frequencies are noisy.
     pub idf_power: f32,
@@ -88,12 +86,6 @@ pub struct TrainConfig {
     pub class_offsets: f32,
     pub offset_radius: usize,
     pub offset_shrink: f32,
-    /// Prior correction: `prior_offset * ln(mean class size / class size)` added to
-    /// each class's bias (> 0 favours rare classes, which macro-F1 rewards).
-    pub prior_offset: f32,
-    /// Label names split at ':' '(' ')' ',' into parts, each part added as one more
-    /// example of its class (only when a name has 2+ parts).
-    pub label_parts: bool,
     /// Label-name prototype: `label_proto * v(name)` (the name's unit feature vector)
     /// added to its class's weights, a cosine-to-the-name score folded into the
     /// linear model (0 = off).
@@ -120,7 +112,6 @@ impl Default for TrainConfig {
             word_bigrams: true,
             stem: true,
             char_cross: false,
-            stop_words: 0,
             idf_power: 1.0,
             label_examples: 1,
             nb: 0.0,
@@ -143,8 +134,6 @@ impl Default for TrainConfig {
             class_offsets: 0.0,
             offset_radius: 6,
             offset_shrink: 1.0,
-            prior_offset: 0.0,
-            label_parts: false,
             label_proto: 0.0,
             lsa_rank: 0,
             lsa_weight: 1.0,
@@ -161,7 +150,6 @@ impl TrainConfig {
             word_bigrams: self.word_bigrams,
             stem: self.stem,
             char_cross: self.char_cross,
-            stop_words: self.stop_words,
         }
     }
     fn thread_count(&self) -> usize {
@@ -559,14 +547,6 @@ impl Core {
             }
         }
         core.bias = ws.iter().map(|cw| cw.b).collect();
-        if cfg.prior_offset != 0.0 {
-            let mut cnt = vec![0f32; n_classes];
-            y.iter().for_each(|&c| cnt[c as usize] += 1.0);
-            let mean = y.len() as f32 / n_classes.max(1) as f32;
-            for (b, &n) in core.bias.iter_mut().zip(&cnt) {
-                *b += cfg.prior_offset * (mean / n.max(1.0)).ln();
-            }
-        }
         quantize(&mut core, &ws, cfg.prune);
         core
     }
@@ -741,27 +721,16 @@ fn fit_with_extras(texts: &[&str], y: &[u32], labels: &[String], cfg: &TrainConf
             }
         }
     }
-    let mut protos: Vec<(u32, &str)> = Vec::new();
-    for (c, l) in labels.iter().enumerate() {
-        if cfg.label_min_words == 0 || descriptive_label(l, cfg.label_min_words) {
-            if cfg.label_parts {
-                let parts: Vec<&str> = l
-                    .split([':', '(', ')', ','])
-                    .map(str::trim)
-                    .filter(|p| descriptive_label(p, 1))
-                    .collect();
-                if parts.len() >= 2 {
-                    for p in parts {
-                        tt.push(p);
-                        ty.push(c as u32);
-                    }
-                }
-            }
-            if cfg.label_proto > 0.0 {
-                protos.push((c as u32, l.as_str()));
-            }
-        }
-    }
+    // Label-name prototypes pass the same gate as label-name examples.
+    let protos: Vec<(u32, &str)> = labels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            cfg.label_proto > 0.0
+                && (cfg.label_min_words == 0 || descriptive_label(l, cfg.label_min_words))
+        })
+        .map(|(c, l)| (c as u32, l.as_str()))
+        .collect();
     Core::fit(&tt, &ty, labels.len(), cfg, &protos)
 }
 
@@ -1294,6 +1263,34 @@ pub(crate) mod tests {
                 },
             ),
             (
+                "supervised term weights",
+                TrainConfig {
+                    supervised: 0.6,
+                    ..TrainConfig::default()
+                },
+            ),
+            (
+                "label prototypes",
+                TrainConfig {
+                    label_proto: 0.3,
+                    ..TrainConfig::default()
+                },
+            ),
+            (
+                "lsa view",
+                TrainConfig {
+                    lsa_rank: 4,
+                    ..TrainConfig::default()
+                },
+            ),
+            (
+                "class offsets",
+                TrainConfig {
+                    class_offsets: 0.05,
+                    ..TrainConfig::default()
+                },
+            ),
+            (
                 "ovr + cs mix",
                 TrainConfig {
                     crammer_singer: false,
@@ -1316,6 +1313,47 @@ pub(crate) mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn nested_cv_fits_class_offsets_per_fold_and_stays_accurate() {
+        let on = TrainConfig {
+            class_offsets: 0.05,
+            ..TrainConfig::default()
+        };
+        let cv = cross_validate(&toy(), &on, 4).expect("cv");
+        assert!(cv.accuracy > 0.8, "{cv:?}");
+        // Offsets land in the final model's bias (the toy classes are balanced, so
+        // the out-of-fold fit may keep them at 0, but never changes the class count).
+        let m = train(&toy(), &on, &mut |_| {}).expect("train");
+        assert_eq!(m.core.bias.len(), 3);
+        assert!(m.core.bias.iter().all(|b| b.is_finite()));
+    }
+
+    #[test]
+    fn off_options_leave_the_default_model_unchanged() {
+        // The round-4 options at their neutral values are the default model exactly.
+        let explicit = TrainConfig {
+            class_offsets: 0.0,
+            label_proto: 0.0,
+            lsa_rank: 0,
+            supervised: 0.0,
+            ..TrainConfig::default()
+        };
+        let a = train(&toy(), &TrainConfig::default(), &mut |_| {}).expect("train");
+        let b = train(&toy(), &explicit, &mut |_| {}).expect("train");
+        assert_eq!(a.oof, b.oof);
+        // Supervised weighting does change the IDF vector.
+        let s = train(
+            &toy(),
+            &TrainConfig {
+                supervised: 0.6,
+                ..TrainConfig::default()
+            },
+            &mut |_| {},
+        )
+        .expect("train");
+        assert_ne!(a.core.idf, s.core.idf);
     }
 
     #[test]
