@@ -8,7 +8,8 @@ DATA=${1:-../shared/data/bench}
 PEERS=../shared/bench/baselines.py
 python3 -c 'import sklearn, fasttext' 2>/dev/null || pip install -q "numpy<2" scikit-learn fasttext-wheel==0.9.2
 cargo build --release -q -p facteur
-BIN=target/release/facteur
+# Respect a per-developer target dir (CARGO_TARGET_DIR), else the repo's target/.
+BIN=${CARGO_TARGET_DIR:-target}/release/facteur
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 printf '%-14s %-18s %8s %8s %9s %12s %8s\n' dataset system macro-F1 accuracy train_s pred/s cov@95P
