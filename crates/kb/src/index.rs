@@ -170,6 +170,42 @@ pub struct ImportReport {
     pub seconds: f64,
 }
 
+/// The index documents of standard answers; `taxonomy` gives the request-type
+/// labels searched alongside the text.
+fn answer_docs(answers: &[StandardAnswer], taxonomy: Option<&Taxonomy>) -> Vec<IndexDoc> {
+    answers
+        .iter()
+        .map(|a| {
+            let labels: Vec<String> = a
+                .request_types
+                .iter()
+                .map(|rt| {
+                    taxonomy
+                        .and_then(|t| t.request_types.iter().find(|r| &r.id == rt))
+                        .map(|r| r.label.clone())
+                        .unwrap_or_else(|| rt.replace('-', " "))
+                })
+                .collect();
+            IndexDoc {
+                key: format!("answer:{}:{}", a.id, a.language),
+                id: a.id.clone(),
+                kind: DocKind::Answer,
+                title: a.title.clone(),
+                description: String::new(),
+                breadcrumb: labels.join(" > "),
+                text: strip_markers(&a.body),
+                url: String::new(),
+                language: a.language.clone(),
+                request_types: a.request_types.clone(),
+                status: a.status.as_str().to_string(),
+                valid_from: a.valid_from.as_number(),
+                valid_until: a.valid_until.as_number(),
+                payload: serde_json::to_string(a).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
 struct Fields {
     key: Field,
     id: Field,
@@ -593,44 +629,60 @@ impl KnowledgeBase {
         let started = std::time::Instant::now();
         let taxonomy = taxonomy_path.map(Taxonomy::load).transpose()?;
         let (answers, errors) = load_dir(dir, taxonomy.as_ref(), today)?;
-        let docs = answers
-            .iter()
-            .map(|a| {
-                let labels: Vec<String> = a
-                    .request_types
-                    .iter()
-                    .map(|rt| {
-                        taxonomy
-                            .as_ref()
-                            .and_then(|t| t.request_types.iter().find(|r| &r.id == rt))
-                            .map(|r| r.label.clone())
-                            .unwrap_or_else(|| rt.replace('-', " "))
-                    })
-                    .collect();
-                IndexDoc {
-                    key: format!("answer:{}:{}", a.id, a.language),
-                    id: a.id.clone(),
-                    kind: DocKind::Answer,
-                    title: a.title.clone(),
-                    description: String::new(),
-                    breadcrumb: labels.join(" > "),
-                    text: strip_markers(&a.body),
-                    url: String::new(),
-                    language: a.language.clone(),
-                    request_types: a.request_types.clone(),
-                    status: a.status.as_str().to_string(),
-                    valid_from: a.valid_from.as_number(),
-                    valid_until: a.valid_until.as_number(),
-                    payload: serde_json::to_string(a).unwrap_or_default(),
-                }
-            })
-            .collect();
+        let docs = answer_docs(&answers, taxonomy.as_ref());
         let mut report = self.apply("answers", docs)?;
         report.seconds = started.elapsed().as_secs_f64();
         for e in &errors {
             tracing::warn!(error = %e, "standard answer rejected");
         }
         Ok((report, errors))
+    }
+
+    /// Makes the answers part of the index exactly `answers` (typically the
+    /// validated versions held by the store, which is the source of truth on a node
+    /// with a database); the fiches are left as imported. Incremental like an
+    /// import: unchanged answers are not rewritten, so calling it when nothing
+    /// changed writes nothing. `taxonomy` only gives the request-type labels.
+    pub fn sync_answers(
+        &mut self,
+        answers: &[StandardAnswer],
+        taxonomy: Option<&Taxonomy>,
+    ) -> Result<ImportReport, KbError> {
+        let started = std::time::Instant::now();
+        let mut report = self.apply("answers", answer_docs(answers, taxonomy))?;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// A second handle on the same index directory, with its own reader. Used to
+    /// update the index while this handle keeps serving searches from the snapshot
+    /// it loaded, then swap handles: readers never see a half-applied update.
+    pub fn reopen(&self) -> Result<Self, KbError> {
+        match self.dir.parent() {
+            Some(data_dir) => Self::open(data_dir),
+            None => Err(KbError::Io {
+                path: self.dir.clone(),
+                source: std::io::Error::other("the index directory has no parent"),
+            }),
+        }
+    }
+
+    /// The index writer. Another process on the same data directory (a `serve`
+    /// and a `worker` on one host) may hold the writer lock for the moment it
+    /// applies the same update: wait for it rather than fail.
+    fn writer(&self) -> Result<IndexWriter, KbError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match self.index.writer_with_num_threads(1, 100_000_000) {
+                Err(tantivy::TantivyError::LockFailure(
+                    tantivy::directory::error::LockError::LockBusy,
+                    _,
+                )) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                r => return r.map_err(self.ie()),
+            }
+        }
     }
 
     /// Writes the difference between what `source` provided before and `docs`.
@@ -660,10 +712,7 @@ impl KnowledgeBase {
         if writes.is_empty() && removed.is_empty() {
             return Ok(report);
         }
-        let mut writer: IndexWriter = self
-            .index
-            .writer_with_num_threads(1, 100_000_000)
-            .map_err(self.ie())?;
+        let mut writer: IndexWriter = self.writer()?;
         for k in &removed {
             writer.delete_term(Term::from_field_text(self.f.key, k));
         }

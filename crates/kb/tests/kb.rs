@@ -548,3 +548,65 @@ fn search_results_are_identical_after_reopening() {
         assert_eq!(&after, b, "{q}");
     }
 }
+
+/// The answers part follows a given set (what a node does with the store's
+/// validated answers): changed text is found, removed answers are gone, the fiches
+/// are untouched, the handle that was serving keeps its snapshot, and syncing the
+/// same set again writes nothing.
+#[test]
+fn sync_answers_replaces_the_answers_part_only() {
+    let (tmp, serving) = kb_with_answers();
+    let fiches_before = serving
+        .search(
+            "impôt",
+            &SearchOptions {
+                kind: Some(DocKind::Fiche),
+                ..fiche_opts()
+            },
+        )
+        .unwrap()
+        .len();
+    let taxonomy = Taxonomy::load(&taxonomy_path()).unwrap();
+    let (mut answers, _) = load_dir(&answers_dir(), Some(&taxonomy), IMPORT_DAY).unwrap();
+    assert!(answers.len() >= 3);
+    let removed = answers.pop().unwrap();
+    answers[0]
+        .body
+        .push_str("\nNouveau paragraphe : mot-témoin zorglubesque.\n");
+    let changed = answers[0].id.clone();
+
+    let mut next = serving.reopen().unwrap();
+    let r = next.sync_answers(&answers, Some(&taxonomy)).unwrap();
+    assert_eq!((r.updated, r.removed, r.added), (1, 1, 0), "{r:?}");
+    let hits = next.search_ids("zorglubesque", 5).unwrap();
+    assert_eq!(hits.first(), Some(&changed), "{hits:?}");
+    assert!(next
+        .answers()
+        .iter()
+        .all(|a| (&a.id, &a.language) != (&removed.id, &removed.language)));
+    let fiches_after = next
+        .search(
+            "impôt",
+            &SearchOptions {
+                kind: Some(DocKind::Fiche),
+                ..fiche_opts()
+            },
+        )
+        .unwrap()
+        .len();
+    assert_eq!(fiches_before, fiches_after);
+    // The old handle still answers from the snapshot it loaded.
+    assert!(serving.search_ids("zorglubesque", 5).unwrap().is_empty());
+    assert!(serving.answers().iter().any(|a| a.id == removed.id));
+    // Nothing changed: nothing written.
+    let again = next.sync_answers(&answers, Some(&taxonomy)).unwrap();
+    assert_eq!((again.added, again.updated, again.removed), (0, 0, 0));
+    assert_eq!(again.unchanged, answers.len());
+    // And a fresh open of the directory sees the synced state.
+    drop(next);
+    let fresh = KnowledgeBase::open(tmp.path()).unwrap();
+    assert_eq!(
+        fresh.search_ids("zorglubesque", 5).unwrap().first(),
+        Some(&changed)
+    );
+}

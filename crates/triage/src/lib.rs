@@ -107,7 +107,9 @@ impl Default for TriageOptions {
 /// nothing is retrieved.
 pub struct Engine {
     detector: Detector,
-    model: Option<Model>,
+    /// Shared, so an engine rebuilt around a refreshed knowledge base
+    /// ([`Engine::with_kb`]) does not reload nor copy the model.
+    model: Option<std::sync::Arc<Model>>,
     kb: Option<KnowledgeBase>,
     pub options: TriageOptions,
 }
@@ -116,14 +118,26 @@ impl Engine {
     pub fn new(model: Option<Model>, kb: Option<KnowledgeBase>, options: TriageOptions) -> Self {
         Self {
             detector: Detector::new(),
-            model,
+            model: model.map(std::sync::Arc::new),
             kb,
             options,
         }
     }
 
+    /// The same engine (model, options) around another knowledge base: what a
+    /// node swaps in when the standard answers changed, while messages being
+    /// triaged finish with the engine they started with.
+    pub fn with_kb(&self, kb: Option<KnowledgeBase>) -> Self {
+        Self {
+            detector: self.detector,
+            model: self.model.clone(),
+            kb,
+            options: self.options.clone(),
+        }
+    }
+
     pub fn model(&self) -> Option<&Model> {
-        self.model.as_ref()
+        self.model.as_deref()
     }
 
     pub fn kb(&self) -> Option<&KnowledgeBase> {

@@ -29,6 +29,38 @@ pub fn routes() -> Router<AppState> {
         .route("/api/messages/{id}/assign", post(assign))
         .route("/api/messages/{id}/escalate", post(escalate))
         .route("/api/outbox", get(outbox))
+        .route("/api/kb/search", get(kb_search))
+}
+
+#[derive(Deserialize, Default)]
+pub struct KbSearchParams {
+    pub q: String,
+    pub limit: Option<u32>,
+}
+
+/// Search this node's knowledge base as its drafting sees it now: lets an agent
+/// look an answer up, and an operator check that a node follows the standard
+/// answers of the database (the `revision` it was synced at). Read-only; any
+/// signed-in role (agents draft from these answers).
+async fn kb_search(
+    State(st): State<AppState>,
+    a: Authed,
+    Query(p): Query<KbSearchParams>,
+) -> WebResult<Json<Value>> {
+    a.require_role(facteur_core::Role::Agent)?;
+    let kb = st.kb.clone().ok_or(WebError::NotFound)?;
+    let q = p.q.trim().to_string();
+    if q.is_empty() || q.len() > 1000 {
+        return Err(WebError::BadRequest("q: 1 to 1000 characters".into()));
+    }
+    let limit = p.limit.unwrap_or(10).clamp(1, 50) as usize;
+    let revision = kb.revision();
+    // Ranking is CPU work: off the async workers.
+    let hits = tokio::task::spawn_blocking(move || kb.search(&q, limit))
+        .await
+        .map_err(|e| WebError::Internal(format!("kb search task: {e}")))?
+        .map_err(WebError::Internal)?;
+    Ok(Json(json!({ "revision": revision, "hits": hits })))
 }
 
 pub async fn health(State(st): State<AppState>) -> (axum::http::StatusCode, Json<Value>) {
@@ -310,7 +342,16 @@ pub fn openapi_doc() -> Value {
             "/api/messages/{id}/assign": action("Assign to a user",
                 Some(json!({"type": "object", "required": ["user_id"], "properties": {"user_id": {"type": "integer"}}}))),
             "/api/messages/{id}/escalate": action("Escalate", None),
-            "/api/outbox": {"get": {"summary": "Validated replies and their sending state", "responses": {"200": {"description": "OK"}, "401": err()}}}
+            "/api/outbox": {"get": {"summary": "Validated replies and their sending state", "responses": {"200": {"description": "OK"}, "401": err()}}},
+            "/api/kb/search": {"get": {"summary": "Search this node's knowledge base (usable standard answers and fiches) as drafting sees it now",
+                "parameters": [
+                    {"name": "q", "in": "query", "required": true, "schema": {"type": "string", "maxLength": 1000}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50}}
+                ],
+                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "revision": {"type": ["integer", "null"], "description": "The database's knowledge-base revision this node's answers were synced at."},
+                    "hits": {"type": "array", "items": {"type": "object"}}}}}}},
+                    "400": err(), "401": err(), "404": err()}}}
         }
     })
 }
@@ -327,6 +368,7 @@ mod tests {
             "/api/messages/{id}/validate",
             "/api/messages/{id}/reject",
             "/api/outbox",
+            "/api/kb/search",
         ] {
             assert!(doc["paths"].get(p).is_some(), "{p} missing");
         }

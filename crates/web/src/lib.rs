@@ -85,6 +85,26 @@ pub trait Retriage: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
+/// Read access to this node's knowledge base as triage uses it right now. The
+/// CLI implements it over its triage engine, which it swaps when the standard
+/// answers change in the store; a trait so the web crate needs no engine.
+pub trait KbSearch: Send + Sync + 'static {
+    /// The store's knowledge-base revision the answers were last synced at
+    /// (`None`: not synced from a store, e.g. no answers recorded there).
+    fn revision(&self) -> Option<i64>;
+    /// Usable answers and fiches matching `query`, best first.
+    fn search(&self, query: &str, limit: usize) -> Result<Vec<KbHit>, String>;
+}
+
+/// One search result; `body` is the answer's text (with its `{{variables}}`)
+/// for a standard answer, `None` for a fiche.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KbHit {
+    #[serde(flatten)]
+    pub hit: facteur_kb::Hit,
+    pub body: Option<String>,
+}
+
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -95,6 +115,8 @@ pub struct AppState {
     /// CPU accounting of triage, filled by the CLI (which runs triage); `None`
     /// shows "non mesuré" on the transparency sheet rather than a guess.
     pub compute: Option<Arc<facteur_learn::ComputeMeter>>,
+    /// This node's knowledge base (`GET /api/kb/search`); `None`: 404.
+    pub kb: Option<Arc<dyn KbSearch>>,
     pub(crate) runtime: Arc<Runtime>,
 }
 
@@ -119,12 +141,18 @@ impl AppState {
             taxonomy: Arc::new(taxonomy),
             config: Arc::new(config),
             compute: None,
+            kb: None,
             runtime: Arc::new(Runtime::default()),
         }
     }
 
     pub fn with_triage(mut self, engine: Arc<dyn Retriage>) -> Self {
         self.triage = Some(engine);
+        self
+    }
+
+    pub fn with_kb(mut self, kb: Arc<dyn KbSearch>) -> Self {
+        self.kb = Some(kb);
         self
     }
 

@@ -1655,3 +1655,74 @@ async fn supervisor_promotes_in_their_name_and_rolls_back_from_the_page() {
         .iter()
         .any(|r| r.action == "model.rollback" && r.actor == format!("user:{sup_id}")));
 }
+
+/// A node's knowledge base as the CLI exposes it: here a real index of the demo
+/// answers of the repository.
+struct IndexKb(facteur_kb::KnowledgeBase);
+
+impl facteur_web::KbSearch for IndexKb {
+    fn revision(&self) -> Option<i64> {
+        Some(7)
+    }
+    fn search(&self, query: &str, limit: usize) -> Result<Vec<facteur_web::KbHit>, String> {
+        let opts = facteur_kb::SearchOptions {
+            limit,
+            ..Default::default()
+        };
+        let hits = self.0.search(query, &opts).map_err(|e| e.to_string())?;
+        Ok(hits
+            .into_iter()
+            .map(|hit| facteur_web::KbHit {
+                body: self
+                    .0
+                    .answers()
+                    .iter()
+                    .find(|a| a.id == hit.id && a.language == hit.language)
+                    .map(|a| a.body.clone()),
+                hit,
+            })
+            .collect())
+    }
+}
+
+#[tokio::test]
+async fn kb_search_api_needs_a_session_and_shows_this_nodes_answers() {
+    let f = fixture().await;
+    // Without a knowledge base on this node: 404 (after the session check).
+    let (agent, _) = login(&f.app, "agent").await;
+    let res = send(&f.app, get("/api/kb/search?q=paiement", Some(&agent))).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    let kb_dir = tempfile::tempdir().unwrap();
+    let mut kb = facteur_kb::KnowledgeBase::open(kb_dir.path()).unwrap();
+    let answers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../answers");
+    let (_, errors) = kb
+        .import_answers(&answers.join("demo"), Some(&answers.join("taxonomy.toml")))
+        .unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let state = AppState::new(f.store.clone(), taxonomy(), WebConfig::default())
+        .with_kb(Arc::new(IndexKb(kb)));
+    let app = router(state);
+
+    let res = send(&app, get("/api/kb/search?q=d%C3%A9lai+de+paiement", None)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let (agent, _) = login(&app, "agent").await;
+    let res = send(&app, get("/api/kb/search?q=", Some(&agent))).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = send(
+        &app,
+        get(
+            "/api/kb/search?q=d%C3%A9lai+de+paiement&limit=3",
+            Some(&agent),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(v["revision"], 7);
+    let hits = v["hits"].as_array().unwrap();
+    assert!(!hits.is_empty() && hits.len() <= 3, "{v}");
+    let top = &hits[0];
+    assert_eq!(top["id"], "delais-paiement", "{v}");
+    assert!(top["body"].as_str().unwrap().contains("délai de paiement"));
+}
