@@ -48,6 +48,15 @@ pub struct Config {
     /// Mark session cookies `Secure` (set it when served behind TLS).
     #[serde(default)]
     pub secure_cookies: bool,
+    /// How often (seconds) `serve` and `worker` check the database's
+    /// knowledge-base revision and rebuild the answers of their index when it
+    /// moved. On PostgreSQL a NOTIFY wakes them at once; this is the fallback.
+    #[serde(default = "default_kb_refresh_secs")]
+    pub kb_refresh_secs: u64,
+    /// Finished jobs (done, or failed for good) older than this many days are
+    /// deleted by `facteur worker`.
+    #[serde(default = "default_jobs_retention_days")]
+    pub jobs_retention_days: u32,
     #[serde(default, rename = "mailbox")]
     pub mailboxes: Vec<MailboxConfig>,
 }
@@ -112,6 +121,20 @@ pub struct SmtpConfig {
     pub password_file: Option<PathBuf>,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Prove delivery after a crash: send each reply's copy to the mailbox's own
+    /// address and look for it over IMAP before ever resending. Default: on when
+    /// the mailbox has an `[mailbox.imap]` section (it needs one).
+    #[serde(default)]
+    pub delivery_check: Option<bool>,
+    /// How long a missing copy may still be in the relay's queue before the reply
+    /// counts as never delivered and is sent again. Must exceed the relay's local
+    /// delivery delay.
+    #[serde(default = "default_delivery_grace")]
+    pub delivery_check_grace_secs: u64,
+}
+
+fn default_delivery_grace() -> u64 {
+    600
 }
 
 fn default_after_store() -> String {
@@ -160,6 +183,12 @@ fn default_service_name() -> String {
 fn default_outbox_lease() -> u64 {
     300
 }
+fn default_kb_refresh_secs() -> u64 {
+    5
+}
+fn default_jobs_retention_days() -> u32 {
+    7
+}
 fn default_answers_dir() -> PathBuf {
     PathBuf::from("./answers")
 }
@@ -191,6 +220,8 @@ impl Default for Config {
             contact: default_contact(),
             service_name: default_service_name(),
             secure_cookies: false,
+            kb_refresh_secs: default_kb_refresh_secs(),
+            jobs_retention_days: default_jobs_retention_days(),
             mailboxes: Vec::new(),
         }
     }
@@ -230,7 +261,8 @@ impl Config {
     }
 
     /// `FACTEUR_DATA_DIR`, `FACTEUR_DATABASE_URL`, `FACTEUR_MODEL_DIR`,
-    /// `FACTEUR_LISTEN`, `FACTEUR_LANG`, `FACTEUR_MIN_CONFIDENCE`.
+    /// `FACTEUR_LISTEN`, `FACTEUR_LANG`, `FACTEUR_MIN_CONFIDENCE`,
+    /// `FACTEUR_KB_REFRESH_SECS`, `FACTEUR_JOBS_RETENTION_DAYS`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         if let Some(v) = get("FACTEUR_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -252,6 +284,16 @@ impl Config {
                 format!("FACTEUR_MIN_CONFIDENCE={v:?} is not a number between 0 and 1")
             })?;
         }
+        if let Some(v) = get("FACTEUR_KB_REFRESH_SECS") {
+            self.kb_refresh_secs = v.parse().with_context(|| {
+                format!("FACTEUR_KB_REFRESH_SECS={v:?} is not a whole number of seconds")
+            })?;
+        }
+        if let Some(v) = get("FACTEUR_JOBS_RETENTION_DAYS") {
+            self.jobs_retention_days = v.parse().with_context(|| {
+                format!("FACTEUR_JOBS_RETENTION_DAYS={v:?} is not a whole number of days")
+            })?;
+        }
         self.check()
     }
 
@@ -264,6 +306,12 @@ impl Config {
         }
         if !matches!(self.language.as_str(), "fr" | "en") {
             bail!("language = {:?}: use \"fr\" or \"en\"", self.language);
+        }
+        if self.kb_refresh_secs == 0 {
+            bail!("kb_refresh_secs = 0: give the seconds between two checks of the knowledge-base revision (default 5)");
+        }
+        if self.jobs_retention_days == 0 {
+            bail!("jobs_retention_days = 0: keep finished jobs at least one day (default 7)");
         }
         let mut names: Vec<&str> = self.mailboxes.iter().map(|m| m.name.as_str()).collect();
         names.sort_unstable();
@@ -338,6 +386,25 @@ tls = "none"
         assert_eq!(cfg.data_dir, PathBuf::from("/srv/facteur"));
         assert_eq!(cfg.database_url(), "postgres://x@127.0.0.1/f");
         assert_eq!(cfg.model_dir(), PathBuf::from("/srv/facteur/model"));
+    }
+
+    #[test]
+    fn kb_refresh_and_job_retention_defaults_file_and_env() {
+        let cfg = Config::from_toml(SAMPLE).unwrap();
+        assert_eq!((cfg.kb_refresh_secs, cfg.jobs_retention_days), (5, 7));
+        let mut cfg = Config::from_toml("kb_refresh_secs = 2\njobs_retention_days = 30\n").unwrap();
+        assert_eq!((cfg.kb_refresh_secs, cfg.jobs_retention_days), (2, 30));
+        cfg.apply_env(|k| (k == "FACTEUR_KB_REFRESH_SECS").then(|| "1".to_string()))
+            .unwrap();
+        assert_eq!(cfg.kb_refresh_secs, 1);
+        let err = cfg
+            .apply_env(|k| (k == "FACTEUR_JOBS_RETENTION_DAYS").then(|| "soon".to_string()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("FACTEUR_JOBS_RETENTION_DAYS"),
+            "{err}"
+        );
+        assert!(Config::from_toml("kb_refresh_secs = 0").is_err());
     }
 
     #[test]

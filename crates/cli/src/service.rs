@@ -20,7 +20,15 @@ use std::sync::Arc;
 
 pub struct Service {
     pub store: Store,
-    pub engine: Arc<Engine>,
+    /// Swapped whole when the standard answers change in the store (see
+    /// [`Service::refresh_kb`]); read it with [`Service::engine`].
+    engine: std::sync::RwLock<Arc<Engine>>,
+    /// The store's knowledge-base revision the answers of the index were synced
+    /// at; -1 before the first sync.
+    kb_revision: std::sync::atomic::AtomicI64,
+    /// One rebuild at a time (the refresher, a start-up sync, `demo`).
+    kb_sync: tokio::sync::Mutex<()>,
+    taxonomy_path: std::path::PathBuf,
     /// Model version label recorded with each triage (the model file's creation
     /// time and data hash), so feedback can say which model suggested what.
     pub model_version: Option<String>,
@@ -76,7 +84,7 @@ impl Service {
             }
         };
         let kb_dir = cfg.data_dir.join("kb");
-        let kb = if kb_dir.is_dir() {
+        let mut kb = if kb_dir.is_dir() {
             Some(
                 facteur_kb::KnowledgeBase::open(&cfg.data_dir).with_context(|| {
                     format!(
@@ -88,6 +96,38 @@ impl Service {
         } else {
             None
         };
+        // The store is the source of truth for the standard answers: bring the
+        // local index in line before anything is triaged. A new node with an empty
+        // data directory builds its answers index here from the database alone.
+        let mut kb_revision = -1;
+        match StoreAnswers::read(&store, &cfg.taxonomy_path()).await {
+            Ok(Some(current)) => {
+                let synced = match kb.take() {
+                    Some(k) => Ok(k),
+                    None => facteur_kb::KnowledgeBase::open(&cfg.data_dir),
+                }
+                .and_then(|mut k| {
+                    current.apply(&mut k)?;
+                    Ok(k)
+                });
+                match synced {
+                    Ok(k) => {
+                        kb = Some(k);
+                        kb_revision = current.revision;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot sync the knowledge base with the store at start-up; the refresher retries");
+                        if kb_dir.join("meta.json").is_file() {
+                            kb = facteur_kb::KnowledgeBase::open(&cfg.data_dir).ok();
+                        }
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot read the standard answers of the store; the refresher retries")
+            }
+        }
         let options = TriageOptions {
             policy: RoutingPolicy {
                 min_confidence: cfg.min_confidence,
@@ -100,7 +140,10 @@ impl Service {
         };
         let svc = Arc::new(Service {
             store,
-            engine: Arc::new(Engine::new(model, kb, options)),
+            engine: std::sync::RwLock::new(Arc::new(Engine::new(model, kb, options))),
+            kb_revision: std::sync::atomic::AtomicI64::new(kb_revision),
+            kb_sync: tokio::sync::Mutex::new(()),
+            taxonomy_path: cfg.taxonomy_path(),
             model_version,
             signatures: Default::default(),
             data_dir: cfg.data_dir.clone(),
@@ -110,6 +153,119 @@ impl Service {
         });
         svc.ensure_mailboxes(&cfg.mailboxes).await?;
         Ok(svc)
+    }
+
+    /// The triage engine as it is now. Callers keep the `Arc` for the message they
+    /// work on: a knowledge-base refresh swaps in a new engine without disturbing
+    /// them.
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The store's knowledge-base revision this node's answers follow (`None`
+    /// before the first sync, or when the store holds no answers).
+    pub fn kb_revision(&self) -> Option<i64> {
+        let r = self.kb_revision.load(std::sync::atomic::Ordering::SeqCst);
+        (r >= 0).then_some(r)
+    }
+
+    /// When the store's knowledge-base revision moved since the last sync,
+    /// rebuild the answers part of the index from the store's validated answers
+    /// and swap the engine. The new index is prepared on a second handle while
+    /// the current engine keeps serving; on any failure the current engine stays.
+    /// Returns the new revision when something was rebuilt.
+    pub async fn refresh_kb(&self) -> Result<Option<i64>> {
+        let _one = self.kb_sync.lock().await;
+        let seen = self.kb_revision.load(std::sync::atomic::Ordering::SeqCst);
+        // Read the revision before the answers: a change committed in between is
+        // then seen again at the next check, never missed.
+        let revision = self.store.kb_revision().await?;
+        if revision == seen {
+            return Ok(None);
+        }
+        let Some(current) = StoreAnswers::read(&self.store, &self.taxonomy_path).await? else {
+            return Ok(None);
+        };
+        let engine = self.engine();
+        let data_dir = self.data_dir.clone();
+        let (next, report) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let mut kb = match engine.kb() {
+                Some(k) => k.reopen()?,
+                None => facteur_kb::KnowledgeBase::open(&data_dir)?,
+            };
+            let report = current.apply(&mut kb)?;
+            Ok((engine.with_kb(Some(kb)), report))
+        })
+        .await
+        .context("the knowledge-base rebuild task stopped")?
+        .context("cannot rebuild the knowledge base from the store")?;
+        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        self.kb_revision
+            .store(revision, std::sync::atomic::Ordering::SeqCst);
+        tracing::info!(
+            revision,
+            added = report.added,
+            updated = report.updated,
+            removed = report.removed,
+            unchanged = report.unchanged,
+            "knowledge base follows the store's standard answers"
+        );
+        Ok(Some(revision))
+    }
+
+    /// The refresher of `serve` and `worker`: on PostgreSQL it LISTENs on
+    /// `facteur_kb` to refresh as soon as another node commits a change; on both
+    /// backends it also checks the revision every `every` (the only way on
+    /// SQLite, and the safety net when a notification is lost).
+    pub fn spawn_kb_refresher(
+        self: &Arc<Self>,
+        every: std::time::Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let svc = self.clone();
+        tokio::spawn(async move {
+            let postgres = svc.store.backend() == facteur_store::Backend::Postgres;
+            let mut listener: Option<facteur_store::KbListener> = None;
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                if postgres && listener.is_none() {
+                    match svc.store.kb_listener().await {
+                        Ok(l) => listener = l,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot LISTEN for knowledge-base changes; polling only")
+                        }
+                    }
+                }
+                let mut lost = false;
+                {
+                    let notified = async {
+                        match listener.as_mut() {
+                            Some(l) => l.recv().await.map(|_| ()),
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        r = notified => if let Err(e) = r {
+                            tracing::warn!(error = %e, "knowledge-base notifications lost; polling until they are back");
+                            lost = true;
+                        },
+                        _ = tokio::time::sleep(every) => {}
+                        r = stop.changed() => if r.is_err() { break } else { continue },
+                    }
+                }
+                if lost {
+                    listener = None;
+                }
+                if let Err(e) = svc.refresh_kb().await {
+                    tracing::error!(error = %format!("{e:#}"), "knowledge-base refresh failed; keeping the current one");
+                }
+            }
+        })
     }
 
     /// Create the mailboxes the config declares (by name), and remember each one's
@@ -210,7 +366,7 @@ impl Service {
             signature: self.signature_of(mailbox_id),
             category,
         };
-        let engine = self.engine.clone();
+        let engine = self.engine();
         let mail = mail.clone();
         let meter = self.compute.clone();
         let mut t = tokio::task::spawn_blocking(move || {
@@ -401,6 +557,106 @@ impl facteur_web::Retriage for WebRetriage {
                 .map(|_| ())
                 .map_err(|e| format!("{e:#}"))
         })
+    }
+}
+
+/// The standard answers the store holds now, as the index wants them.
+struct StoreAnswers {
+    revision: i64,
+    answers: Vec<facteur_kb::StandardAnswer>,
+    taxonomy: Option<facteur_kb::Taxonomy>,
+}
+
+impl StoreAnswers {
+    /// `None` when the store holds no answer version at all: the answers were
+    /// never recorded there (a store from before this sync), so the local index
+    /// keeps the answers it imported rather than being emptied.
+    async fn read(store: &Store, taxonomy_path: &std::path::Path) -> Result<Option<Self>> {
+        let revision = store.kb_revision().await?;
+        if store.count_answer_versions().await? == 0 {
+            return Ok(None);
+        }
+        let versions = store.validated_answers().await?;
+        let today = facteur_kb::Date::today();
+        let mut answers = Vec::with_capacity(versions.len());
+        for v in versions {
+            let origin = std::path::PathBuf::from(format!("store:{}@{}", v.answer_id, v.version));
+            // Validated once with the taxonomy of the node that saved it; not
+            // re-checked against this node's taxonomy, which only gives labels.
+            match facteur_kb::answers::parse_answer(&origin, &v.content, None, today) {
+                Ok(mut a) => {
+                    // The store decides the status and the version drafts cite.
+                    a.status = facteur_kb::AnswerStatus::Validated;
+                    a.version = u32::try_from(v.version).unwrap_or(u32::MAX);
+                    a.id = v.answer_id.clone();
+                    answers.push(a);
+                }
+                Err(errs) => {
+                    let kinds: Vec<_> = errs.iter().map(|e| e.kind).collect();
+                    tracing::warn!(answer = %v.answer_id, version = v.version, problems = ?kinds,
+                        "validated answer of the store not indexed (expired or invalid)");
+                }
+            }
+        }
+        let taxonomy = if taxonomy_path.is_file() {
+            match facteur_kb::Taxonomy::load(taxonomy_path) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!(error = %e, "taxonomy unreadable: answers indexed without request-type labels");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Some(Self {
+            revision,
+            answers,
+            taxonomy,
+        }))
+    }
+
+    fn apply(
+        &self,
+        kb: &mut facteur_kb::KnowledgeBase,
+    ) -> Result<facteur_kb::ImportReport, facteur_kb::KbError> {
+        kb.sync_answers(&self.answers, self.taxonomy.as_ref())
+    }
+}
+
+/// The web app's view of this node's knowledge base: always the current engine's.
+pub struct NodeKb(pub Arc<Service>);
+
+impl facteur_web::KbSearch for NodeKb {
+    fn revision(&self) -> Option<i64> {
+        self.0.kb_revision()
+    }
+
+    fn search(&self, query: &str, limit: usize) -> Result<Vec<facteur_web::KbHit>, String> {
+        let engine = self.0.engine();
+        let Some(kb) = engine.kb() else {
+            return Ok(Vec::new());
+        };
+        let opts = facteur_kb::SearchOptions {
+            limit,
+            snippets: true,
+            ..facteur_kb::SearchOptions::default()
+        };
+        let hits = kb.search(query, &opts).map_err(|e| e.to_string())?;
+        Ok(hits
+            .into_iter()
+            .map(|hit| facteur_web::KbHit {
+                body: (hit.kind == facteur_kb::DocKind::Answer)
+                    .then(|| {
+                        kb.answers()
+                            .iter()
+                            .find(|a| a.id == hit.id && a.language == hit.language)
+                            .map(|a| a.body.clone())
+                    })
+                    .flatten(),
+                hit,
+            })
+            .collect())
     }
 }
 

@@ -138,6 +138,11 @@ fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
     }];
     super::runtime()?.block_on(async move {
         let svc = Service::open(&demo_cfg).await?;
+        // The store is where every node reads the standard answers from.
+        let taxonomy = facteur_kb::answers::Taxonomy::load(&a.answers.join("taxonomy.toml"))?;
+        let (answers, _) = facteur_kb::answers::load_dir(&a.answers.join("demo"), Some(&taxonomy), facteur_kb::Date::today())?;
+        super::kb::record_answers(&svc.store, &answers).await?;
+        svc.refresh_kb().await?;
         let mailbox = svc.mailbox_id("sip-demo").await?;
         let mut passwords = Vec::new();
         for (user, name, role) in ACCOUNTS {

@@ -22,6 +22,10 @@ pub enum KbCommand {
         /// Print a JSON summary on stdout.
         #[arg(long)]
         json: bool,
+        /// Only index locally: do not record the answers in the database (which is
+        /// otherwise the source every `serve`/`worker` node follows).
+        #[arg(long)]
+        no_store: bool,
     },
     /// Search the knowledge base and show the passages that matched.
     Search {
@@ -84,8 +88,15 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
             taxonomy,
             paths,
             json,
+            no_store,
         } => {
             let dir = data_dir.unwrap_or_else(|| cfg.data_dir.clone());
+            // The database of that data directory, unless one is configured.
+            let db_url = cfg
+                .database_url
+                .clone()
+                .unwrap_or_else(|| format!("sqlite:{}", dir.join("facteur.db").display()));
+            let mut recorded = RecordReport::default();
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
             let mut kb = KnowledgeBase::open(&dir)
@@ -106,6 +117,11 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                         .import_answers(p, tax.as_deref())
                         .with_context(|| format!("cannot import the answers in {}", p.display()))?;
                     answer_errors.extend(errors.into_iter().map(|e| e.to_string()));
+                    if !no_store {
+                        let r = record_answer_dir(&db_url, p, tax.as_deref())?;
+                        recorded.recorded += r.recorded;
+                        recorded.unchanged += r.unchanged;
+                    }
                     reports.push(serde_json::json!({"path": p.display().to_string(), "kind": "answers", "report": report}));
                 } else {
                     let report = kb
@@ -120,9 +136,11 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                 eprintln!("warning: {e}");
             }
             if json {
-                super::print_json(
-                    &serde_json::json!({"imports": reports, "answer_errors": answer_errors}),
-                )?;
+                super::print_json(&serde_json::json!({
+                    "imports": reports,
+                    "answer_errors": answer_errors,
+                    "store": (!no_store).then_some(&recorded),
+                }))?;
             } else {
                 for r in &reports {
                     println!(
@@ -136,6 +154,12 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                     println!(
                         "{} answer file(s) rejected, see the warnings above",
                         answer_errors.len()
+                    );
+                }
+                if !no_store && recorded.recorded + recorded.unchanged > 0 {
+                    println!(
+                        "database: {} new answer version(s), {} already known",
+                        recorded.recorded, recorded.unchanged
                     );
                 }
             }
@@ -223,6 +247,76 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// What recording answer files in the store did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct RecordReport {
+    /// New versions (content the store had never seen).
+    pub recorded: usize,
+    /// Files whose content the store already holds.
+    pub unchanged: usize,
+}
+
+/// Record the valid answer files of `dir` in the store of `db_url`, each as a
+/// version with its file's status, so every node's index follows them.
+fn record_answer_dir(db_url: &str, dir: &Path, taxonomy: Option<&Path>) -> Result<RecordReport> {
+    let tax = taxonomy
+        .map(facteur_kb::answers::Taxonomy::load)
+        .transpose()?;
+    let (answers, _) = facteur_kb::answers::load_dir(dir, tax.as_ref(), facteur_kb::Date::today())?;
+    super::runtime()?.block_on(async {
+        let store = facteur_store::Store::open(db_url).await.with_context(|| {
+            format!(
+                "cannot open the database {} to record the answers (use --no-store to only index them locally)",
+                crate::service::redact_url(db_url)
+            )
+        })?;
+        let r = record_answers(&store, &answers).await;
+        store.close().await;
+        r
+    })
+}
+
+/// Record answers read from files as versions of the store (idempotent: content
+/// the store already holds for that answer and language creates nothing).
+pub async fn record_answers(
+    store: &facteur_store::Store,
+    answers: &[facteur_kb::StandardAnswer],
+) -> Result<RecordReport> {
+    let mut report = RecordReport::default();
+    for a in answers {
+        let content = std::fs::read_to_string(&a.path)
+            .with_context(|| format!("cannot read {}", a.path.display()))?
+            .replace("\r\n", "\n");
+        let status = match a.status {
+            facteur_kb::AnswerStatus::Draft => facteur_core::AnswerStatus::Draft,
+            facteur_kb::AnswerStatus::Validated => facteur_core::AnswerStatus::Validated,
+            facteur_kb::AnswerStatus::Retired => facteur_core::AnswerStatus::Retired,
+        };
+        let new = facteur_store::NewAnswerVersion {
+            answer_id: a.id.clone(),
+            title: a.title.clone(),
+            language: a.language.clone(),
+            content,
+            valid_from: Some(a.valid_from.to_string()),
+            valid_until: Some(a.valid_until.to_string()),
+            author_id: None,
+        };
+        match store
+            .record_imported_answer(&new, status)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot record the answer {} in the database",
+                    a.path.display()
+                )
+            })? {
+            Some(_) => report.recorded += 1,
+            None => report.unchanged += 1,
+        }
+    }
+    Ok(report)
 }
 
 /// The kind as users read it.

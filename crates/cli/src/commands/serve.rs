@@ -2,7 +2,7 @@
 //! the mailbox connectors and the SMTP outbox) in one process.
 
 use crate::config::Config;
-use crate::service::{Service, WebRetriage};
+use crate::service::{NodeKb, Service, WebRetriage};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::sync::Arc;
@@ -64,7 +64,10 @@ pub async fn serve_service(
         tracing::info!(pending, "triaged messages left untriaged by a previous run");
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::new();
+    let mut tasks = vec![svc.spawn_kb_refresher(
+        std::time::Duration::from_secs(cfg.kb_refresh_secs.max(1)),
+        stop_rx.clone(),
+    )];
     if connectors {
         tasks.extend(
             crate::commands::sync::spawn_connectors(cfg, svc.clone(), stop_rx.clone()).await?,
@@ -72,7 +75,8 @@ pub async fn serve_service(
     }
     let state = facteur_web::AppState::new(svc.store.clone(), taxonomy(cfg)?, web_config(cfg))
         .with_triage(Arc::new(WebRetriage(svc.clone())))
-        .with_compute(svc.compute.clone());
+        .with_compute(svc.compute.clone())
+        .with_kb(Arc::new(NodeKb(svc.clone())));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: is another process using it? Choose another with --listen"))?;

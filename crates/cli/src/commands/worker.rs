@@ -138,6 +138,16 @@ pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
             let _ = stop_tx.send(true);
         });
 
+        let refresher = svc.spawn_kb_refresher(
+            Duration::from_secs(cfg.kb_refresh_secs.max(1)),
+            stop_rx.clone(),
+        );
+        let purger = tokio::spawn(purge_loop(
+            svc.store.clone(),
+            Duration::from_secs(u64::from(cfg.jobs_retention_days.max(1)) * 24 * 3600),
+            stop_rx.clone(),
+        ));
+
         let mut imap = Vec::new();
         if !a.no_imap {
             let hook: facteur_connect::SharedHook = Arc::new(EnqueueTriage(svc.store.clone()));
@@ -158,16 +168,14 @@ pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
             }
         }
 
-        let sender_task = if a.no_send {
-            None
-        } else {
-            relay(cfg)?.map(|c| {
-                let sender = Sender::new(svc.store.clone(), c, worker.clone())
-                    .with_lease(Duration::from_secs(cfg.outbox_lease_seconds));
+        let sender_task = match relay(cfg)? {
+            Some(c) if !a.no_send => {
+                let sender = super::sync::sender(cfg, &svc, c, worker.clone()).await?;
                 let stop = stop_rx.clone();
                 let interval = Duration::from_millis(a.send_interval_ms);
-                tokio::spawn(send_loop(sender, interval, stop))
-            })
+                Some(tokio::spawn(send_loop(sender, interval, stop)))
+            }
+            _ => None,
         };
 
         let mut stats = triage_loop(&svc, &worker, &a, stop_rx.clone()).await;
@@ -181,6 +189,8 @@ pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
             let _ = t.await;
             stats.imap_stored += status.get().total_stored;
         }
+        let _ = refresher.await;
+        let _ = purger.await;
         stats.seconds = started.elapsed().as_secs_f64();
         if a.json_stats {
             super::print_json(&stats)?;
@@ -226,6 +236,29 @@ async fn wait_for_stop() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// How often a worker purges finished jobs. Every worker does it: the delete is
+/// idempotent and cheap when there is nothing to delete.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Delete finished jobs older than `retention`, at start and then hourly.
+async fn purge_loop(store: Store, retention: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        match store.purge_finished_jobs(retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                retention_days = retention.as_secs() / 86_400,
+                "finished jobs purged"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot purge finished jobs; retrying later"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PURGE_EVERY) => {}
+            r = stop.changed() => if r.is_err() || *stop.borrow() { break },
+        }
     }
 }
 

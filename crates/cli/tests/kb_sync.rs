@@ -1,0 +1,386 @@
+//! Every node's knowledge base follows the standard answers of the database.
+//!
+//! Two real `facteur serve` processes (own ports, own data directories) share one
+//! database. Node A imported the answer files; node B starts with an EMPTY data
+//! directory and builds its answers index from the database alone. A supervisor
+//! edits and validates a standard answer through node A's web app (login, CSRF,
+//! form posts), and node B's `GET /api/kb/search` must show the new text within
+//! seconds: the propagation delay is measured and printed.
+//!
+//! PostgreSQL (LISTEN/NOTIFY + polling) needs FACTEUR_TEST_PG_URL and `psql`;
+//! without them that case says it is skipped — except under CI. The SQLite case
+//! (two processes on one database file, polling) always runs.
+
+mod common;
+use common::{repo, unique};
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "superviseure-kb-sync-2025";
+/// Pre-session CSRF token of the login form (double submit: any 64-hex value).
+const LOGIN_CSRF: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const ANSWER: &str = "delais-paiement";
+const MARKER: &str = "zorglubesque";
+
+fn facteur(config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_facteur"));
+    c.arg("--config")
+        .arg(config)
+        .env_remove("FACTEUR_DATA_DIR")
+        .env_remove("FACTEUR_DATABASE_URL")
+        .env_remove("FACTEUR_KB_REFRESH_SECS");
+    c
+}
+
+fn write_config(dir: &Path, name: &str, db: &str, refresh_secs: u64) -> PathBuf {
+    let data = dir.join(name);
+    let cfg = format!(
+        "data_dir = \"{}\"\ndatabase_url = \"{db}\"\nanswers_dir = \"{}\"\nkb_refresh_secs = {refresh_secs}\n",
+        data.display(),
+        repo().join("answers").display(),
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+fn run_ok(mut c: Command, stdin: Option<&str>) -> String {
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{c:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `facteur serve` process, killed when dropped.
+struct Node {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(config: &Path, dir: &Path, name: &str) -> Node {
+    let port = free_port();
+    let log = dir.join(format!("{name}.log"));
+    let child = facteur(config)
+        .args(["serve", "--no-connectors", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let node = Node { child, port, log };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok((200, _, _)) = http(node.port, "GET", "/health", &[], None) {
+            return node;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {name} did not start: {}",
+            std::fs::read_to_string(&node.log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+type Headers = Vec<(String, String)>;
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<(u16, Headers, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok((status, headers, body.to_string()))
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Signs in on `port`; returns (the Cookie header value, the session's CSRF token).
+fn login(port: u16) -> (String, String) {
+    let (status, headers, body) = http(
+        port,
+        "POST",
+        "/login",
+        &[("Cookie", &format!("facteur_login_csrf={LOGIN_CSRF}"))],
+        Some(&format!(
+            "username=sup&password={}&csrf={LOGIN_CSRF}",
+            enc(PASSWORD)
+        )),
+    )
+    .unwrap();
+    assert_eq!(status, 303, "login: {body}");
+    let session = headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .find_map(|(_, v)| {
+            v.split(';')
+                .next()
+                .filter(|c| c.starts_with("facteur_session="))
+        })
+        .expect("session cookie")
+        .to_string();
+    let (status, _, me) = http(port, "GET", "/api/me", &[("Cookie", &session)], None).unwrap();
+    assert_eq!(status, 200, "{me}");
+    let me: serde_json::Value = serde_json::from_str(&me).unwrap();
+    (session, me["csrf_token"].as_str().unwrap().to_string())
+}
+
+/// `GET /api/kb/search` on a node: (revision, hits).
+fn search(port: u16, cookie: &str, q: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let (status, _, body) = http(
+        port,
+        "GET",
+        &format!("/api/kb/search?limit=5&q={}", enc(q)),
+        &[("Cookie", cookie)],
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    (v["revision"].clone(), v["hits"].as_array().unwrap().clone())
+}
+
+fn shows_marker(hits: &[serde_json::Value]) -> bool {
+    hits.iter()
+        .any(|h| h["id"] == ANSWER && h["body"].as_str().is_some_and(|b| b.contains(MARKER)))
+}
+
+/// The whole scenario on database `db`; returns the propagation delay to node B.
+fn answer_edit_reaches_the_other_node(db: &str, refresh_secs: u64) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_a = write_config(dir.path(), "a", db, refresh_secs);
+    let cfg_b = write_config(dir.path(), "b", db, refresh_secs);
+    // Node A imports the answer files: its index and the database.
+    let mut import = facteur(&cfg_a);
+    import
+        .args(["kb", "import", "--json"])
+        .arg(repo().join("answers/demo"));
+    let out: serde_json::Value = serde_json::from_str(run_ok(import, None).trim()).unwrap();
+    assert!(out["store"]["recorded"].as_u64().unwrap() >= 30, "{out}");
+    let mut add = facteur(&cfg_a);
+    add.args(["user", "add", "--username", "sup", "--role", "supervisor"]);
+    run_ok(add, Some(&format!("{PASSWORD}\n")));
+
+    assert!(!dir.path().join("b").exists(), "node B starts with nothing");
+    let a = serve(&cfg_a, dir.path(), "a");
+    let b = serve(&cfg_b, dir.path(), "b");
+    // Sessions live in the database: one sign-in serves both nodes.
+    let (cookie, csrf) = login(a.port);
+
+    // B built its answers index from the database alone.
+    let (rev_b, hits) = search(b.port, &cookie, "délai de paiement");
+    assert_eq!(
+        hits.first().map(|h| h["id"].clone()),
+        Some(ANSWER.into()),
+        "{hits:?}"
+    );
+    assert!(rev_b.as_i64().is_some(), "B follows a revision: {rev_b}");
+    assert!(!shows_marker(&search(b.port, &cookie, MARKER).1));
+
+    // The supervisor edits the answer on node A (new draft version) …
+    let original =
+        std::fs::read_to_string(repo().join("answers/demo").join(format!("{ANSWER}.md"))).unwrap();
+    let edited = original.replacen(
+        "Nous restons à votre disposition",
+        &format!(
+            "Mot-témoin de la synchronisation : {MARKER}.\n\nNous restons à votre disposition"
+        ),
+        1,
+    );
+    assert_ne!(edited, original);
+    let (status, _, body) = http(
+        a.port,
+        "POST",
+        &format!("/answers/{ANSWER}"),
+        &[("Cookie", &cookie)],
+        Some(&format!("content={}&csrf={}", enc(&edited), enc(&csrf))),
+    )
+    .unwrap();
+    assert_eq!(status, 303, "save: {body}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let version = rt.block_on(async {
+        let s = facteur_store::Store::open(db).await.unwrap();
+        let v = s.list_answer_versions(ANSWER).await.unwrap();
+        s.close().await;
+        v.iter().map(|v| v.version).max().unwrap()
+    });
+    // A draft is not used for drafting: B must not show it.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !shows_marker(&search(b.port, &cookie, MARKER).1),
+        "a draft leaked"
+    );
+
+    // … and validates it.
+    let (status, _, body) = http(
+        a.port,
+        "POST",
+        &format!("/answers/{ANSWER}/{version}/validate"),
+        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+        Some(""),
+    )
+    .unwrap();
+    assert_eq!(status, 303, "validate: {body}");
+    let validated_at = Instant::now();
+    let deadline = validated_at + Duration::from_secs(30);
+    let delay = loop {
+        let (rev, hits) = search(b.port, &cookie, MARKER);
+        if shows_marker(&hits) {
+            assert!(
+                rev.as_i64() > rev_b.as_i64(),
+                "revision moved: {rev} > {rev_b}"
+            );
+            break validated_at.elapsed();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node B never showed the new text: {}",
+            std::fs::read_to_string(&b.log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Node A follows too, and B logged the revision it moved to.
+    let a_deadline = Instant::now() + Duration::from_secs(30);
+    while !shows_marker(&search(a.port, &cookie, MARKER).1) {
+        assert!(
+            Instant::now() < a_deadline,
+            "node A never showed the new text"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(b);
+    drop(a);
+    let log_b = std::fs::read_to_string(dir.path().join("b.log")).unwrap();
+    assert!(
+        log_b.contains("knowledge base follows the store"),
+        "{log_b}"
+    );
+    assert!(!log_b.contains(MARKER), "answer text in the logs");
+    delay
+}
+
+#[test]
+fn postgres_answer_edit_on_one_node_reaches_the_other_within_seconds() {
+    let pg = match std::env::var("FACTEUR_TEST_PG_URL") {
+        Ok(u) if !u.is_empty() => u,
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("FACTEUR_TEST_PG_URL unset under CI (run through scripts/test.sh)");
+            }
+            eprintln!("SKIPPED: FACTEUR_TEST_PG_URL unset");
+            return;
+        }
+    };
+    let name = unique("kbsync");
+    let out = Command::new("psql")
+        .args([
+            &pg,
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("psql on the PATH");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = format!("{}/{name}", pg.rsplit_once('/').unwrap().0);
+    // Polling every 5 s (the default): only NOTIFY can make it much faster.
+    let delay = answer_edit_reaches_the_other_node(&db, 5);
+    println!(
+        "kb propagation (PostgreSQL, LISTEN/NOTIFY, poll 5 s): {} ms",
+        delay.as_millis()
+    );
+    assert!(delay < Duration::from_secs(10), "{delay:?}");
+}
+
+#[test]
+fn sqlite_answer_edit_on_one_process_reaches_the_other_by_polling() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("shared.db").display());
+    let delay = answer_edit_reaches_the_other_node(&db, 1);
+    println!(
+        "kb propagation (SQLite, poll 1 s): {} ms",
+        delay.as_millis()
+    );
+    assert!(delay < Duration::from_secs(10), "{delay:?}");
+}
