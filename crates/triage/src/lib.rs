@@ -329,3 +329,28 @@ impl Engine {
 fn language_code(l: &Language) -> String {
     l.code().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_kb_keeps_the_options_and_replaces_only_the_knowledge_base() {
+        let options = TriageOptions {
+            passages: 7,
+            ..TriageOptions::default()
+        };
+        let engine = Engine::new(None, None, options);
+        assert!(engine.kb().is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let kb = KnowledgeBase::open(dir.path()).unwrap();
+        let next = engine.with_kb(Some(kb));
+        assert!(next.kb().is_some());
+        assert_eq!(next.options.passages, 7);
+        assert!(next.model().is_none());
+        // The old engine is untouched (callers holding it finish their message).
+        assert!(engine.kb().is_none());
+        let t = next.triage_raw("t", b"Subject: RIB\r\n\r\nBonjour, changement de RIB.\r\n");
+        assert_eq!(t.subject, "RIB");
+    }
+}
