@@ -73,12 +73,17 @@ CONF
     export FACTEUR_TEST_DOVECOT_CONF="$D/dovecot/dovecot.conf"
     export FACTEUR_TEST_DOVECOT_MAIL="$D/dovecot/mail"
 
-    # SMTP: every message received lands in a Maildir the tests read.
+    # SMTP: every message received lands in a Maildir the tests read; recipients in
+    # the local domain local.test are also delivered into their Dovecot INBOX, as a
+    # relay's local delivery would (Facteur's proof-of-delivery copy comes back that way).
     mkdir -p "$D/smtp/tmp" "$D/smtp/new" "$D/smtp/cur"
-    /usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:10025 -c aiosmtpd.handlers.Mailbox "$D/smtp" >"$D/smtp.log" 2>&1 &
+    local here
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    /usr/bin/python3 "$here/smtp_sink.py" 127.0.0.1 10025 "$D/smtp" "$D/dovecot/mail" local.test >"$D/smtp.log" 2>&1 &
     echo $! >"$D/smtp.pid"
     export FACTEUR_TEST_SMTP="127.0.0.1:10025"
     export FACTEUR_TEST_SMTP_MAILDIR="$D/smtp"
+    export FACTEUR_TEST_SMTP_LOCAL_DOMAIN="local.test"
 
     # ChromeDriver for the browser tests (the tests start Chromium through it).
     chromedriver --port=9515 --allowed-ips=127.0.0.1 >"$D/chromedriver.log" 2>&1 &

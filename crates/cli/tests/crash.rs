@@ -19,6 +19,8 @@ struct Services {
     smtp: String,
     smtp_maildir: PathBuf,
     dovecot_mail: PathBuf,
+    /// The relay's local domain: its recipients land in their Dovecot INBOX.
+    local_domain: String,
 }
 
 fn services(test: &str) -> Option<Services> {
@@ -34,6 +36,8 @@ fn services(test: &str) -> Option<Services> {
             smtp,
             smtp_maildir: m.into(),
             dovecot_mail: d.into(),
+            local_domain: get("FACTEUR_TEST_SMTP_LOCAL_DOMAIN")
+                .unwrap_or_else(|| "local.test".into()),
         }),
         _ => {
             if std::env::var_os("CI").is_some() {
@@ -68,6 +72,7 @@ folder = "INBOX"
 host = "{sh}"
 port = {sp}
 tls = "none"
+delivery_check_grace_secs = 2
 "#,
         data = dir.join("data").display(),
         answers = repo().join("answers").display(),
@@ -251,16 +256,13 @@ fn kill_9_during_imap_sync_loses_and_duplicates_nothing() {
     );
 }
 
-/// KNOWN DEFECT, kept visible: a kill -9 that lands between the durable hand-off
-/// marker and the SMTP end-of-data dot (the fsync of the marker, a few ms) records a
-/// reply as sent that never left — seen once in a handful of runs (98 of 100
-/// arrived). The protocol and its window are described in
-/// `crates/connect/src/smtp.rs`; closing it needs a check on the server side
-/// (e.g. the IMAP Sent folder) before a reconciled reply is counted as sent. Run
-/// with `--ignored` to see it; the in-process crash tests of facteur-connect cover
-/// the crash points outside that window.
+/// kill -9 at several points while `facteur sync` sends 100 validated replies, then
+/// restart: every reply arrives exactly once. The mailbox's address is in the test
+/// relay's local domain, so each reply's copy comes back into its Dovecot INBOX:
+/// that copy is how a restarted sender tells "the relay took it" from "the dot never
+/// left" for a reply killed right after its hand-off marker (see
+/// `crates/connect/src/smtp.rs`), and ingest must not queue those copies as mail.
 #[test]
-#[ignore = "known loss window between the hand-off marker and the SMTP dot (see doc comment)"]
 fn kill_9_during_sending_sends_every_reply_exactly_once() {
     let Some(s) = services("kill_9_during_sending") else {
         return;
@@ -268,7 +270,8 @@ fn kill_9_during_sending_sends_every_reply_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let tag = unique("crashsend");
     let to_domain = format!("{tag}.example.test");
-    let config = write_config(dir.path(), &s, &tag, "sip.test@example.test");
+    let own = format!("sip-{tag}@{}", s.local_domain);
+    let config = write_config(dir.path(), &s, &own, &own);
     // 100 citizen messages, each from an address in this test's own domain.
     let messages: Vec<Vec<u8>> = (0..100)
         .map(|i| {
@@ -325,6 +328,7 @@ fn kill_9_during_sending_sends_every_reply_exactly_once() {
     // Leases of killed senders expire (the lease is short under test), then a clean
     // run finishes the work.
     let deadline = Instant::now() + Duration::from_secs(180);
+    let (mut reconciled, mut resent) = (0, 0);
     loop {
         let out = facteur(&config).args(["sync", "--json"]).output().unwrap();
         assert!(
@@ -332,6 +336,9 @@ fn kill_9_during_sending_sends_every_reply_exactly_once() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        reconciled += v["send_report"]["reconciled"].as_i64().unwrap_or(0);
+        resent += v["send_report"]["resent_after_check"].as_i64().unwrap_or(0);
         let out = facteur(&config)
             .args(["outbox", "--json"])
             .output()
@@ -347,8 +354,33 @@ fn kill_9_during_sending_sends_every_reply_exactly_once() {
         }
         std::thread::sleep(Duration::from_secs(2));
     }
+    eprintln!("after restart: {reconciled} replies proven delivered by their copy, {resent} sent again because no copy came back");
     let ids = received_replies(&s.smtp_maildir, &to_domain);
     let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), 100, "every reply arrives");
     assert_eq!(ids.len(), 100, "no reply arrives twice");
+
+    // One more sync reads the copies back: each is the proof of delivery of its
+    // reply, and none becomes a message in the agents' queue.
+    let out = facteur(&config).args(["sync", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count_json(&config), 100, "copies of replies are not mail");
+    let out = facteur(&config)
+        .args(["outbox", "--json"])
+        .output()
+        .unwrap();
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 100);
+    let confirmed = rows
+        .iter()
+        .filter(|r| r["delivery_confirmed_at"].is_i64())
+        .count();
+    assert_eq!(confirmed, 100, "every reply's copy came back");
 }

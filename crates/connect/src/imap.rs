@@ -457,6 +457,53 @@ async fn apply_after_store(
     }
 }
 
+/// Is a message with this Message-ID in the mailbox's folder (or in the folder
+/// ingest moves messages to)? This is how a sender that crashed after handing a
+/// reply to the relay learns whether the relay took it: the relay delivers the
+/// reply's copy to the service's own address (see the smtp module). Read-only:
+/// `EXAMINE`, never `SELECT`, so nothing is flagged.
+pub async fn message_id_present(cfg: &ImapConfig, message_id: &str) -> ConnectResult<bool> {
+    let bare = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
+    // The id goes into a quoted IMAP string: refuse what could break out of it
+    // (our own reply ids are `local@domain` tokens).
+    if bare.is_empty()
+        || bare
+            .chars()
+            .any(|c| c == '"' || c == '\\' || c.is_control())
+    {
+        return Err(ConnectError::Config {
+            mailbox: cfg.mailbox.clone(),
+            detail: format!("cannot search for the Message-ID {bare:?}"),
+        });
+    }
+    let (mut session, _) = connect(cfg).await?;
+    let mut folders = vec![cfg.folder.clone()];
+    if let AfterStore::Move(f) = &cfg.after_store {
+        folders.push(f.clone());
+    }
+    let mut found = false;
+    for folder in &folders {
+        match timed(cfg, "EXAMINE", session.examine(folder)).await {
+            Ok(_) => {}
+            // The move folder may not exist yet: nothing was moved there.
+            Err(_) if folder != &cfg.folder => continue,
+            Err(e) => return Err(e),
+        }
+        let query = format!("HEADER Message-ID \"<{bare}>\"");
+        let uids = timed(cfg, "SEARCH Message-ID", session.uid_search(&query)).await?;
+        if !uids.is_empty() {
+            found = true;
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(cfg.io_timeout, session.logout()).await;
+    Ok(found)
+}
+
 /// Open, protect and log in. Returns the session and whether IDLE is offered.
 pub(crate) async fn connect(cfg: &ImapConfig) -> ConnectResult<(Session, bool)> {
     let server = cfg.server();

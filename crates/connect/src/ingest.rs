@@ -29,6 +29,9 @@ pub struct SyncReport {
     pub errors: Vec<String>,
     /// The folder's UIDVALIDITY changed and it was read again from the start.
     pub full_resync: bool,
+    /// Copies of Facteur's own sent replies that came back through the mailbox:
+    /// recorded as proof of delivery on the outbox row, not stored as new mail.
+    pub own_replies: u64,
 }
 
 impl SyncReport {
@@ -39,6 +42,7 @@ impl SyncReport {
         self.defects += other.defects;
         self.errors.extend(other.errors.iter().cloned());
         self.full_resync |= other.full_resync;
+        self.own_replies += other.own_replies;
     }
 }
 
@@ -120,6 +124,10 @@ pub(crate) async fn ingest_one(
         ));
         mail.raw_size = usize::try_from(size).unwrap_or(usize::MAX);
     }
+    if oversized.is_none() && is_own_reply(store, mailbox_name, mailbox_id, &mail).await? {
+        report.own_replies += 1;
+        return Ok(());
+    }
     let has_defects = !mail.defects.is_empty();
     let mut new = NewMessage::from_parsed(mailbox_id, raw, &mail);
     if oversized.is_some() {
@@ -152,6 +160,61 @@ pub(crate) async fn ingest_one(
         InsertOutcome::Duplicate(_) => report.duplicates_skipped += 1,
     }
     Ok(())
+}
+
+/// Is this the copy of one of our own sent replies, delivered back to the service's
+/// address by the relay? Then it is recorded as the reply's proof of delivery and
+/// not stored: it must not reach the agents' queue as a citizen's message.
+///
+/// The Message-ID alone is not enough: a citizen's client may reuse the id of the
+/// reply it answers, and that mail must never be dropped. The text must also be the
+/// validated text, and the message must belong to this mailbox.
+async fn is_own_reply(
+    store: &Store,
+    mailbox_name: &str,
+    mailbox_id: i64,
+    mail: &ParsedMail,
+) -> ConnectResult<bool> {
+    if mail.message_id.trim().is_empty() {
+        return Ok(false);
+    }
+    let store_err = |source| ConnectError::Store {
+        mailbox: mailbox_name.to_string(),
+        source,
+    };
+    let Some(reply) = store
+        .find_outbox_by_reply_id(&mail.message_id)
+        .await
+        .map_err(store_err)?
+    else {
+        return Ok(false);
+    };
+    if squash(&reply.body) != squash(&mail.body_text) {
+        return Ok(false);
+    }
+    let parent = store
+        .get_message(reply.message_id)
+        .await
+        .map_err(store_err)?;
+    if parent.map(|m| m.mailbox_id) != Some(mailbox_id) {
+        return Ok(false);
+    }
+    let first = store
+        .confirm_outbox_delivery(reply.id, &format!("ingest:{mailbox_name}"), "mailbox")
+        .await
+        .map_err(store_err)?;
+    tracing::info!(
+        outbox = reply.id,
+        first,
+        "copy of a sent reply came back: delivery confirmed"
+    );
+    Ok(true)
+}
+
+/// Whitespace-insensitive form of a text: transfer encodings and line wrapping may
+/// change line ends and trailing spaces, never the words.
+fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Store messages read from files (`facteur import`): same idempotency and report

@@ -24,8 +24,10 @@ mod tls;
 
 pub use config::{AfterStore, ImapConfig, SmtpConfig, TlsMode};
 pub use error::{scrub, ConnectError, ConnectResult};
-pub use imap::{ImapIngest, IoStream, MailboxStatus, StatusHandle};
+pub use imap::{message_id_present, ImapIngest, IoStream, MailboxStatus, StatusHandle};
 pub use ingest::{import_raw, FnHook, IngestHook, NoHook, SharedHook, StoredMessage, SyncReport};
 #[doc(hidden)]
 pub use smtp::CrashPoint;
-pub use smtp::{build_reply, reply_subject, SendOutcome, SendReport, Sender, VALIDATED_BY_HEADER};
+pub use smtp::{
+    build_reply, reply_subject, DeliveryCheck, SendOutcome, SendReport, Sender, VALIDATED_BY_HEADER,
+};

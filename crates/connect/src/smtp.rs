@@ -9,15 +9,26 @@
 //!
 //! 1. `claim_outbox` leases a row (`sending`, lease owner, lease expiry) and
 //!    returns it with its marker.
-//! 2. If the marker is set, a previous attempt committed the message to the
-//!    server and then died (or lost its lease) before `mark_sent`: the row is
-//!    marked sent **without sending again** (and an `outbox.reconciled` audit row
-//!    says so).
-//! 3. Otherwise: connect, `MAIL FROM`, `RCPT TO`, `DATA`, stream the whole
-//!    message. Only when every byte of it is flushed to the socket is the marker
-//!    written (one committed database write, durable on return, and refused
-//!    unless this sender still holds the lease), and only then is the
-//!    terminating `.` sent: before the dot, an SMTP server must discard the
+//! 2. If the marker is set, a previous attempt handed the message to the server
+//!    and then died (or lost its lease) before `mark_sent`. Whether the server got
+//!    the end-of-data dot is unknown, so the sender **checks before retrying**
+//!    ([`DeliveryCheck`]): every reply is also sent, as an envelope recipient
+//!    only, to the service's own address, and the relay delivers that copy into the
+//!    service's IMAP mailbox. An SMTP transaction is accepted for all recipients or
+//!    none, so finding the copy (IMAP `SEARCH HEADER Message-ID`, by the reply's
+//!    stable Message-ID; or already seen by ingest, which records it as
+//!    `delivery_confirmed_at` and never queues it as mail) proves the citizen's
+//!    copy was accepted: the row is marked sent without sending again
+//!    (`outbox.reconciled`, `verified: true`). No copy yet: retried later. No copy
+//!    after the grace period (longer than the relay's local delivery delay): the
+//!    dot never arrived, the marker is cleared (`outbox.not_delivered`) and the
+//!    reply is sent again, under the same Message-ID. A mailbox without a check
+//!    (no IMAP) keeps the older rule: recorded as sent, `verified: false`.
+//! 3. Otherwise: connect, `MAIL FROM`, `RCPT TO` (the citizen, then the copy),
+//!    `DATA`, stream the whole message. Only when every byte of it is flushed to
+//!    the socket is the marker written (one committed database write, durable on
+//!    return, and refused unless this sender still holds the lease), and only then
+//!    is the terminating `.` sent: before the dot, an SMTP server must discard the
 //!    transaction if the client vanishes. If the marker cannot be written (lease
 //!    lost, database down) the dot is never sent: the attempt fails before the
 //!    hand-off and is safely retried.
@@ -25,22 +36,22 @@
 //!    after the dot (4xx/5xx) is a known outcome: `mark_failed` clears the marker
 //!    (5xx permanent, for an agent to see; 4xx retried with backoff). A network
 //!    error after the marker is an unknown outcome: `mark_send_uncertain` keeps
-//!    the marker, so the retry reconciles instead of resending.
+//!    the marker, so the retry goes through the check of step 2.
 //!
 //! The dot waits for the marker inside the connection's byte stream
 //! ([`GatedStream`]): lettre's data hook is a synchronous iterator, which cannot
 //! await a database write, so the iterator only *arms* the gate and the next
 //! write on the socket — the dot — is held until the marker is committed.
 //!
-//! Residual window, honestly: the marker is committed a few milliseconds
-//! *before* the dot leaves. A crash between that commit and the `write` of the
-//! dot means the server never got the dot, but recovery believes it did: that
-//! reply is recorded as sent and is lost (at most once, never twice). Likewise,
-//! once the marker exists, a network error before the server's answer is treated
-//! as "delivered" on the next attempt. Conversely a crash after the server's
-//! `5xx` but before `mark_failed` would also be recorded as sent. Everything
-//! before the marker (connection, envelope, body transfer) is safely retried.
+//! What remains, honestly: with a check, a reply is sent twice only if its copy
+//! takes longer than the grace period to reach the mailbox (a relay queue stalled
+//! for longer than `delivery_check_grace_secs`); the second copy carries the same
+//! Message-ID, which mail clients collapse. Without a check, the few milliseconds
+//! between the marker's commit and the dot can lose a reply (at most once, never
+//! twice). A crash after the server's `5xx` but before `mark_failed` is settled by
+//! the check as "not delivered" and retried, which the server refuses again.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -60,7 +71,7 @@ use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
-use crate::config::{SmtpConfig, TlsMode};
+use crate::config::{ImapConfig, SmtpConfig, TlsMode};
 use crate::error::{scrub, ConnectError, ConnectResult};
 
 /// The header naming the agent who validated the text.
@@ -74,6 +85,9 @@ pub enum CrashPoint {
     BeforeData,
     /// After the server's 250, before `mark_sent`.
     AfterAccept,
+    /// After the hand-off marker is durable, before the dot leaves: the one
+    /// window only a delivery check can resolve.
+    AfterMarker,
 }
 
 /// One sending pass.
@@ -82,6 +96,9 @@ pub struct SendReport {
     pub sent: u64,
     /// Recognised as already sent by an earlier attempt (hand-off marker).
     pub reconciled: u64,
+    /// Handed off by an earlier attempt, but the delivery check found no copy
+    /// after the grace period: sent again (counted in `sent` too).
+    pub resent_after_check: u64,
     pub retry_later: u64,
     pub failed_permanently: u64,
     pub errors: Vec<String>,
@@ -91,6 +108,9 @@ pub struct SendReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendOutcome {
     Sent,
+    /// Sent again after a delivery check found the earlier hand-off never
+    /// reached the relay.
+    Resent,
     Reconciled,
     RetryLater,
     FailedPermanently,
@@ -178,6 +198,36 @@ fn bare_id(id: &str) -> &str {
 
 type CrashFilter = Arc<dyn Fn(i64) -> bool + Send + Sync>;
 
+/// How a sender proves, after a crash, whether a handed-off reply reached the
+/// relay: every reply also goes (envelope recipient only, never a header) to the
+/// service's own address; the relay delivers that copy to the service's IMAP
+/// mailbox, where it can be searched by the reply's stable Message-ID. One SMTP
+/// transaction is accepted for all its recipients or for none, so the copy's
+/// presence proves the citizen's copy was accepted too.
+#[derive(Debug, Clone)]
+pub struct DeliveryCheck {
+    /// The service's own mailbox, where the copy lands.
+    pub imap: ImapConfig,
+    /// The address the copy is sent to (the mailbox's own address).
+    pub copy_to: String,
+    /// How long after the hand-off a missing copy may still be in transit (the
+    /// relay's local delivery delay). After it, a missing copy means the dot never
+    /// reached the relay, and the reply is sent again.
+    pub grace: Duration,
+}
+
+/// What a delivery check concluded about a handed-off reply.
+enum Verdict {
+    /// The relay took it (`verified`: proven by the copy; otherwise assumed, with
+    /// no check configured for the mailbox).
+    Delivered { verified: bool },
+    /// Unknown for now (copy not there yet, IMAP unreachable): retry later, never
+    /// resend blindly.
+    Wait(String),
+    /// No copy after the grace period: the relay never took it.
+    NotDelivered(String),
+}
+
 /// Sends what is in the outbox.
 pub struct Sender {
     store: Store,
@@ -185,6 +235,8 @@ pub struct Sender {
     worker: String,
     lease: Duration,
     crash: Vec<(CrashPoint, CrashFilter)>,
+    /// Per Facteur mailbox id.
+    checks: HashMap<i64, DeliveryCheck>,
 }
 
 impl Sender {
@@ -197,7 +249,16 @@ impl Sender {
             worker: worker.into(),
             lease: Duration::from_secs(300),
             crash: Vec::new(),
+            checks: HashMap::new(),
         }
+    }
+
+    /// Send a copy of each reply of `mailbox_id` to its own address and use it to
+    /// settle crashed attempts (see [`DeliveryCheck`]). Without a check, a reply
+    /// whose attempt died after the hand-off marker is recorded as sent unverified.
+    pub fn with_delivery_check(mut self, mailbox_id: i64, check: DeliveryCheck) -> Self {
+        self.checks.insert(mailbox_id, check);
+        self
     }
 
     /// How long a claim is held. Must exceed the slowest SMTP transaction, or a
@@ -236,6 +297,10 @@ impl Sender {
             };
             match self.process(&item).await {
                 Ok(SendOutcome::Sent) => report.sent += 1,
+                Ok(SendOutcome::Resent) => {
+                    report.sent += 1;
+                    report.resent_after_check += 1;
+                }
                 Ok(SendOutcome::Reconciled) => report.reconciled += 1,
                 Ok(SendOutcome::RetryLater) => report.retry_later += 1,
                 Ok(SendOutcome::FailedPermanently) => report.failed_permanently += 1,
@@ -277,36 +342,68 @@ impl Sender {
             outbox_id: id,
             source,
         };
+        let mut resent = false;
         if item.handed_off_at.is_some() {
-            self.store
-                .mark_sent(id, &self.worker)
-                .await
-                .map_err(store_err)?;
-            let _ = self
-                .store
-                .audit(
-                    &format!("worker:{}", self.worker),
-                    "outbox.reconciled",
-                    &format!("outbox:{id}"),
-                    &serde_json::json!({"attempts": item.attempts}),
-                )
-                .await;
-            tracing::info!(
-                outbox = id,
-                "reply already handed to SMTP by an earlier attempt: not resent"
-            );
-            return Ok(SendOutcome::Reconciled);
+            match self.check_delivery(item).await {
+                Verdict::Delivered { verified } => {
+                    self.store
+                        .mark_sent(id, &self.worker)
+                        .await
+                        .map_err(store_err)?;
+                    let _ = self
+                        .store
+                        .audit(
+                            &format!("worker:{}", self.worker),
+                            "outbox.reconciled",
+                            &format!("outbox:{id}"),
+                            &serde_json::json!({"attempts": item.attempts, "verified": verified}),
+                        )
+                        .await;
+                    if verified {
+                        tracing::info!(
+                            outbox = id,
+                            "reply handed off by an earlier attempt and its copy was delivered: not resent"
+                        );
+                    } else {
+                        tracing::warn!(
+                            outbox = id,
+                            "reply handed off by an earlier attempt: recorded as sent without proof (no delivery check for its mailbox)"
+                        );
+                    }
+                    return Ok(SendOutcome::Reconciled);
+                }
+                Verdict::Wait(why) => {
+                    self.store
+                        .mark_send_uncertain(id, &self.worker, &why)
+                        .await
+                        .map_err(store_err)?;
+                    return Ok(SendOutcome::RetryLater);
+                }
+                Verdict::NotDelivered(why) => {
+                    self.store
+                        .clear_outbox_hand_off(id, &self.worker, &why)
+                        .await
+                        .map_err(store_err)?;
+                    tracing::warn!(
+                        outbox = id,
+                        "handed-off reply never reached the relay: sending it again"
+                    );
+                    resent = true;
+                }
+            }
         }
         match self.transmit(item).await {
-            Ok(Some(CrashPoint::BeforeData)) | Ok(Some(CrashPoint::AfterAccept)) => {
-                Ok(SendOutcome::Crashed)
-            }
+            Ok(Some(_)) => Ok(SendOutcome::Crashed),
             Ok(None) => {
                 self.store
                     .mark_sent(id, &self.worker)
                     .await
                     .map_err(store_err)?;
-                Ok(SendOutcome::Sent)
+                Ok(if resent {
+                    SendOutcome::Resent
+                } else {
+                    SendOutcome::Sent
+                })
             }
             Err(TransmitError {
                 detail,
@@ -340,6 +437,55 @@ impl Sender {
         }
     }
 
+    /// Settle a reply an earlier attempt handed off (marker set, not recorded
+    /// as sent). Never concludes "not delivered" without positive evidence of
+    /// absence: the copy missing from the mailbox after the grace period.
+    async fn check_delivery(&self, item: &OutboxItem) -> Verdict {
+        if item.delivery_confirmed_at.is_some() {
+            return Verdict::Delivered { verified: true };
+        }
+        let mailbox_id = match self.store.get_message(item.message_id).await {
+            Ok(Some(m)) => m.mailbox_id,
+            Ok(None) => return Verdict::Delivered { verified: false },
+            Err(e) => return Verdict::Wait(format!("delivery check: store: {e}")),
+        };
+        let Some(check) = self.checks.get(&mailbox_id) else {
+            return Verdict::Delivered { verified: false };
+        };
+        match crate::imap::message_id_present(&check.imap, &item.reply_message_id).await {
+            Ok(true) => {
+                let actor = format!("worker:{}", self.worker);
+                if let Err(e) = self
+                    .store
+                    .confirm_outbox_delivery(item.id, &actor, "imap search")
+                    .await
+                {
+                    return Verdict::Wait(format!("delivery check: store: {e}"));
+                }
+                Verdict::Delivered { verified: true }
+            }
+            Ok(false) => {
+                let since = item.handed_off_at.unwrap_or(0);
+                let age_ms = self.store.now_ms().saturating_sub(since);
+                let grace_ms = i64::try_from(check.grace.as_millis()).unwrap_or(i64::MAX);
+                if age_ms < grace_ms {
+                    Verdict::Wait(format!(
+                        "delivery not confirmed yet ({} s after hand-off, grace {} s)",
+                        age_ms / 1000,
+                        grace_ms / 1000
+                    ))
+                } else {
+                    Verdict::NotDelivered(format!(
+                        "no copy in mailbox '{}' {} s after hand-off",
+                        check.imap.mailbox,
+                        age_ms / 1000
+                    ))
+                }
+            }
+            Err(e) => Verdict::Wait(format!("delivery check: {e}")),
+        }
+    }
+
     /// One SMTP transaction. `Ok(Some(p))` = the simulated crash `p` happened.
     async fn transmit(&self, item: &OutboxItem) -> Result<Option<CrashPoint>, TransmitError> {
         let fail = |detail: String, permanent: bool| TransmitError {
@@ -347,10 +493,11 @@ impl Sender {
             permanent,
             marker_written: false,
         };
-        let from = self
+        let (from, mailbox_id) = self
             .sender_address(item)
             .await
             .map_err(|e| fail(e, false))?;
+        let copy_to = self.checks.get(&mailbox_id).map(|c| c.copy_to.clone());
         let msg = build_reply(item, &from).map_err(|e| fail(e, true))?;
         let envelope = msg.envelope().clone();
         let bytes = msg.formatted();
@@ -384,6 +531,9 @@ impl Sender {
         };
         // Our own socket under lettre, so the dot can wait for the marker.
         let gate = Arc::new(Gate::default());
+        if crash_here(CrashPoint::AfterMarker) {
+            gate.crash_after_marker();
+        }
         let connect_err = |detail: String| fail(detail, false);
         let server = format!("{}:{}", self.cfg.host, self.cfg.port);
         let tcp = tokio::time::timeout(
@@ -444,6 +594,22 @@ impl Sender {
                 .await
                 .map_err(smtp_err)?;
         }
+        if let Some(copy) = &copy_to {
+            let addr: lettre::Address = copy.parse().map_err(|e| {
+                fail(
+                    format!("delivery-check address '{copy}' is not valid: {e}"),
+                    true,
+                )
+            })?;
+            conn.command(Rcpt::new(addr, vec![])).await.map_err(|e| {
+                let mut err = smtp_err(e);
+                err.detail = format!(
+                    "{} (the relay refused the delivery-check copy to {copy}: let the relay accept it, or turn delivery_check off)",
+                    err.detail
+                );
+                err
+            })?;
+        }
         if crash_here(CrashPoint::BeforeData) {
             conn.abort().await;
             return Ok(Some(CrashPoint::BeforeData));
@@ -461,6 +627,12 @@ impl Sender {
         };
         let sent = conn.message_iter(&mut marker).await;
         let written = gate.marker_written();
+        if written && gate.crashed() {
+            // A killed process says nothing more: the server is still in DATA
+            // (a QUIT would be read as message text), so just drop the socket.
+            drop(conn);
+            return Ok(Some(CrashPoint::AfterMarker));
+        }
         match sent {
             Ok(_) => {
                 let _ = conn.quit().await;
@@ -480,7 +652,8 @@ impl Sender {
         }
     }
 
-    async fn sender_address(&self, item: &OutboxItem) -> Result<String, String> {
+    /// The mailbox's From (display name and address) and its id.
+    async fn sender_address(&self, item: &OutboxItem) -> Result<(String, i64), String> {
         let msg = self
             .store
             .get_message(item.message_id)
@@ -494,7 +667,7 @@ impl Sender {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("mailbox {} of the reply is gone", msg.mailbox_id))?;
         let name = mb.name.replace(['"', '\\', '\r', '\n'], " ");
-        Ok(format!("\"{name}\" <{}>", mb.address))
+        Ok((format!("\"{name}\" <{}>", mb.address), mb.id))
     }
 }
 
@@ -541,6 +714,10 @@ struct Gate {
 struct GateState {
     pending: Option<MarkFuture>,
     written: bool,
+    /// Tests: fail the dot's write once the marker is durable, as a process
+    /// killed in that window would.
+    crash_after_marker: bool,
+    crashed: bool,
 }
 
 impl Gate {
@@ -548,6 +725,16 @@ impl Gate {
         if let Ok(mut s) = self.state.lock() {
             s.pending = Some(mark);
         }
+    }
+
+    fn crash_after_marker(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.crash_after_marker = true;
+        }
+    }
+
+    fn crashed(&self) -> bool {
+        self.state.lock().map(|s| s.crashed).unwrap_or(false)
     }
 
     fn marker_written(&self) -> bool {
@@ -567,6 +754,13 @@ impl Gate {
             Poll::Ready(r) => {
                 s.pending = None;
                 match r {
+                    Ok(()) if s.crash_after_marker => {
+                        s.written = true;
+                        s.crashed = true;
+                        Poll::Ready(Err(std::io::Error::other(
+                            "simulated crash after the hand-off marker",
+                        )))
+                    }
                     Ok(()) => {
                         s.written = true;
                         Poll::Ready(Ok(()))
@@ -668,6 +862,7 @@ mod tests {
             sent_at: None,
             created_at: 0,
             handed_off_at: None,
+            delivery_confirmed_at: None,
         }
     }
 

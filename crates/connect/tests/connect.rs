@@ -906,6 +906,202 @@ async fn smtp_100_replies_exactly_once_despite_crashes() {
     assert!(seen.values().all(|n| *n == 1), "none twice: {seen:?}");
 }
 
+/// The crash window a hand-off marker alone cannot settle — marker durable, dot
+/// never sent — and its twin — dot accepted, `mark_sent` never written — are told
+/// apart by the reply's copy that the relay delivers to the service's own mailbox:
+/// the first is sent again (once the grace period has passed), the second is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_check_resends_only_what_never_reached_the_relay() {
+    let Some(v) = services(
+        "delivery_check",
+        &[
+            "FACTEUR_TEST_SMTP",
+            "FACTEUR_TEST_SMTP_MAILDIR",
+            "FACTEUR_TEST_SMTP_LOCAL_DOMAIN",
+            "FACTEUR_TEST_IMAP",
+            "FACTEUR_TEST_IMAP_PASSWORD",
+        ],
+    ) else {
+        return;
+    };
+    let (host, port) = v[0].rsplit_once(':').unwrap();
+    let port: u16 = port.parse().unwrap();
+    let maildir = PathBuf::from(&v[1]);
+    let (ihost, iport) = v[3].rsplit_once(':').unwrap();
+    let iport: u16 = iport.parse().unwrap();
+    let run = unique("check");
+    // The service's own address is in the relay's local domain: its copy of each
+    // reply is delivered into that Dovecot account.
+    let own = format!("sip-{run}@{}", v[2]);
+    let e = env().await;
+    let mailbox = e
+        .store
+        .create_mailbox(
+            &NewMailbox {
+                name: "sip-check".into(),
+                address: own.clone(),
+                signature: String::new(),
+                settings: serde_json::json!({}),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let agent = e
+        .store
+        .create_user(
+            &NewUser {
+                username: run.clone(),
+                display_name: "Agent Contrôle".into(),
+                password_hash: "x".into(),
+                role: Role::Supervisor,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let mut reply_ids: HashMap<i64, String> = HashMap::new();
+    for k in 0..18 {
+        let raw = format!(
+            "From: Citoyen {k} <c{k}@{run}.example>\r\nTo: {own}\r\nSubject: Question {k}\r\n\
+             Message-ID: <q{k}.{run}@example>\r\n\r\nBonjour, question {k}\r\n"
+        );
+        let r = facteur_connect::import_raw(
+            &e.store,
+            mailbox,
+            [facteur_mail::RawMessage {
+                origin: "t".into(),
+                bytes: raw.into_bytes(),
+            }],
+            &facteur_connect::NoHook,
+        )
+        .await;
+        assert_eq!(r.stored, 1, "{:?}", r.errors);
+        let msg = e
+            .store
+            .thread_messages(&format!("q{k}.{run}@example"))
+            .await
+            .unwrap()
+            .remove(0);
+        let reply_id = format!("r{k}.{run}@local");
+        let out = e
+            .store
+            .validate_and_queue(&ValidateReply {
+                message_id: msg.id,
+                user_id: agent,
+                body: format!("Madame, Monsieur,\n\nRéponse validée n°{k}.\n\nCordialement"),
+                reply_message_id: reply_id.clone(),
+                to_address: format!("c{k}@{run}.example"),
+                subject: format!("Question {k}"),
+                in_reply_to: Some(format!("q{k}.{run}@example")),
+                references: vec![],
+            })
+            .await
+            .unwrap();
+        reply_ids.insert(out, reply_id);
+    }
+    let mut smtp = SmtpConfig::new(host, port);
+    smtp.tls = TlsMode::None;
+    smtp.io_timeout = Duration::from_secs(20);
+    let mut imap = cfg(ihost, iport, &own, &v[4]);
+    imap.mailbox = "sip-check".into();
+    let check = facteur_connect::DeliveryCheck {
+        imap: imap.clone(),
+        copy_to: own.clone(),
+        grace: Duration::from_secs(120),
+    };
+    let clock = Arc::new(ManualClock::new(e.store.now_ms()));
+    let store = e.store.clone().with_clock(clock.clone());
+    let dot_never_sent: HashSet<i64> = reply_ids.keys().copied().filter(|id| id % 3 == 0).collect();
+    let accepted_unrecorded: HashSet<i64> =
+        reply_ids.keys().copied().filter(|id| id % 3 == 1).collect();
+    let first = Sender::new(store.clone(), smtp.clone(), format!("{run}-a"))
+        .with_lease(Duration::from_secs(60))
+        .with_delivery_check(mailbox, check.clone())
+        .with_simulated_crash(CrashPoint::AfterMarker, |id| id % 3 == 0)
+        .with_simulated_crash(CrashPoint::AfterAccept, |id| id % 3 == 1);
+    let r1 = first.drain().await;
+    assert!(r1.errors.is_empty(), "{:?}", r1.errors);
+    assert_eq!(
+        r1.sent as usize,
+        18 - dot_never_sent.len() - accepted_unrecorded.len()
+    );
+    for id in dot_never_sent.iter().chain(&accepted_unrecorded) {
+        let row = e.store.get_outbox(*id).await.unwrap().unwrap();
+        assert_eq!(row.state, OutboxState::Sending);
+        assert!(row.handed_off_at.is_some(), "marker of {id}");
+    }
+    drop(first);
+
+    // Restart once the leases expired, but within the grace period: the accepted
+    // ones are proven by their copy; the others are not resent yet.
+    clock.advance(Duration::from_secs(61));
+    let second = Sender::new(store.clone(), smtp.clone(), format!("{run}-b"))
+        .with_delivery_check(mailbox, check.clone());
+    let r2 = second.drain().await;
+    assert!(r2.errors.is_empty(), "{:?}", r2.errors);
+    assert_eq!(r2.reconciled as usize, accepted_unrecorded.len());
+    assert_eq!(r2.sent, 0, "nothing resent inside the grace period");
+    assert_eq!(r2.retry_later as usize, dot_never_sent.len());
+    for id in &accepted_unrecorded {
+        let row = e.store.get_outbox(*id).await.unwrap().unwrap();
+        assert_eq!(row.state, OutboxState::Sent);
+        assert!(row.delivery_confirmed_at.is_some());
+    }
+
+    // After the grace period, no copy means the dot never left: sent again, once.
+    clock.advance(Duration::from_secs(180));
+    let r3 = second.drain().await;
+    assert!(r3.errors.is_empty(), "{:?}", r3.errors);
+    assert_eq!(r3.resent_after_check as usize, dot_never_sent.len());
+    assert_eq!(r3.sent as usize, dot_never_sent.len());
+    assert_eq!(e.store.outbox_count(OutboxState::Sent).await.unwrap(), 18);
+    assert_eq!(second.drain().await, Default::default());
+
+    // The outside world got each reply exactly once.
+    let wanted: HashSet<&String> = reply_ids.values().collect();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for raw in maildir_messages(&maildir) {
+        let p = facteur_mail::parse_message(&raw);
+        if wanted.contains(&p.message_id) {
+            *seen.entry(p.message_id).or_default() += 1;
+        }
+    }
+    assert_eq!(seen.len(), 18, "every reply arrived: {seen:?}");
+    assert!(seen.values().all(|n| *n == 1), "none twice: {seen:?}");
+
+    // The copies come back through IMAP ingest: recognised, recorded as proof of
+    // delivery, never queued as citizens' mail.
+    let before = e.store.count_messages(Some(mailbox)).await.unwrap();
+    let mut ingest = ImapIngest::new(e.store.clone(), mailbox, imap);
+    let r = ingest.sync_once().await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!((r.fetched, r.stored, r.own_replies), (18, 0, 18));
+    assert_eq!(e.store.count_messages(Some(mailbox)).await.unwrap(), before);
+    for id in reply_ids.keys() {
+        let row = e.store.get_outbox(*id).await.unwrap().unwrap();
+        assert!(row.delivery_confirmed_at.is_some(), "copy of {id} seen");
+    }
+
+    // A citizen's mail that reuses a reply's Message-ID with other text is mail:
+    // stored, never swallowed as a copy.
+    let rid = reply_ids.values().next().unwrap();
+    let forged = format!(
+        "From: c@{run}.example\r\nTo: {own}\r\nSubject: Re: Question\r\nMessage-ID: <{rid}>\r\n\r\nMerci, mais j'ai une autre question.\r\n"
+    );
+    let r = facteur_connect::import_raw(
+        &e.store,
+        mailbox,
+        [facteur_mail::RawMessage {
+            origin: "forged".into(),
+            bytes: forged.into_bytes(),
+        }],
+        &facteur_connect::NoHook,
+    )
+    .await;
+    assert_eq!((r.stored, r.own_replies), (1, 0), "{:?}", r.errors);
+}
+
 /// A minimal SMTP server that refuses every recipient with `reply` (no real
 /// server is needed to prove the failure paths).
 async fn refusing_smtp(reply: &'static str) -> u16 {

@@ -167,6 +167,7 @@ const TABLES: &[Table] = &[
             ("sent_at", I),
             ("created_at", I),
             ("handed_off_at", I),
+            ("delivery_confirmed_at", I),
         ],
         order_by: "id",
         serial: Some("id"),

@@ -41,11 +41,12 @@ struct OutboxRow {
     sent_at: Option<i64>,
     created_at: i64,
     handed_off_at: Option<i64>,
+    delivery_confirmed_at: Option<i64>,
 }
 
 const OUTBOX_COLS: &str = "id, message_id, reply_message_id, to_address, subject, in_reply_to, \
     references_hdr, body, validated_by, validated_by_name, state, attempts, last_error, \
-    next_attempt_at, lease_owner, lease_until, sent_at, created_at, handed_off_at";
+    next_attempt_at, lease_owner, lease_until, sent_at, created_at, handed_off_at, delivery_confirmed_at";
 
 impl OutboxRow {
     fn into_item(self) -> StoreResult<OutboxItem> {
@@ -77,6 +78,7 @@ impl OutboxRow {
             sent_at: self.sent_at,
             created_at: self.created_at,
             handed_off_at: self.handed_off_at,
+            delivery_confirmed_at: self.delivery_confirmed_at,
         })
     }
 }
@@ -305,6 +307,104 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// The outbox row whose reply carries this Message-ID (given with or without
+    /// angle brackets, stored either way).
+    pub async fn find_outbox_by_reply_id(
+        &self,
+        message_id: &str,
+    ) -> StoreResult<Option<OutboxItem>> {
+        let bare = message_id
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim();
+        if bare.is_empty() {
+            return Ok(None);
+        }
+        let bracketed = format!("<{bare}>");
+        let row: Option<OutboxRow> = with_pool!(self, p => {
+            sqlx::query_as(&format!(
+                "SELECT {OUTBOX_COLS} FROM outbox WHERE reply_message_id IN ($1, $2) LIMIT 1"
+            ))
+            .bind(bare)
+            .bind(&bracketed)
+            .fetch_optional(p)
+            .await
+            .op(|| "find outbox by reply Message-ID".to_string())
+        })?;
+        row.map(OutboxRow::into_item).transpose()
+    }
+
+    /// Record the server-side proof that a reply left: its copy came back through
+    /// the service's own mailbox (`how` says where it was seen). Idempotent: `true`
+    /// only the first time, which is also the only time it is audited.
+    pub async fn confirm_outbox_delivery(
+        &self,
+        outbox_id: i64,
+        actor: &str,
+        how: &str,
+    ) -> StoreResult<bool> {
+        let now = self.now_ms();
+        let op = || format!("confirm delivery of outbox {outbox_id}");
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            let n = sqlx::query(
+                "UPDATE outbox SET delivery_confirmed_at = $1 \
+                 WHERE id = $2 AND delivery_confirmed_at IS NULL",
+            )
+            .bind(now)
+            .bind(outbox_id)
+            .execute(&mut *tx)
+            .await
+            .op(op)?
+            .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            audit_append!(tx, now, actor.to_string(), "outbox.delivery_confirmed",
+                format!("outbox:{outbox_id}"), json!({"seen": how})).op(op)?;
+            tx.commit().await.op(op)?;
+            Ok(true)
+        })
+    }
+
+    /// A delivery check found no copy of a handed-off reply after the grace
+    /// period: the end-of-data dot never reached the server. The lease holder
+    /// clears the hand-off marker (audited with `reason`) and may send again.
+    pub async fn clear_outbox_hand_off(
+        &self,
+        outbox_id: i64,
+        worker: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        let now = self.now_ms();
+        let op = || format!("clear hand-off of outbox {outbox_id} by worker '{worker}'");
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            let n = sqlx::query(
+                "UPDATE outbox SET handed_off_at = NULL \
+                 WHERE id = $1 AND state = 'sending' AND lease_owner = $2 \
+                 AND delivery_confirmed_at IS NULL",
+            )
+            .bind(outbox_id)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await
+            .op(op)?
+            .rows_affected();
+            if n == 0 {
+                return Err(StoreError::Conflict {
+                    op: op(),
+                    detail: "not leased by this worker, or its delivery is confirmed".into(),
+                });
+            }
+            audit_append!(tx, now, format!("worker:{worker}"), "outbox.not_delivered",
+                format!("outbox:{outbox_id}"), json!({"reason": reason})).op(op)?;
+            tx.commit().await.op(op)?;
+            Ok(())
+        })
     }
 
     /// Outbox rows, newest first, for the outbox page. `mailbox_ids: None` = all

@@ -329,6 +329,9 @@ pub struct OutboxItem {
     /// Set just before the SMTP end-of-data: a later attempt that finds it
     /// reconciles instead of resending (see facteur-connect's smtp module).
     pub handed_off_at: Option<Millis>,
+    /// The relay delivered the reply's copy back to the service's own mailbox: the
+    /// server-side proof that it left (see facteur-connect's smtp module).
+    pub delivery_confirmed_at: Option<Millis>,
 }
 
 // ---------------------------------------------------------------- versions

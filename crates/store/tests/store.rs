@@ -1275,6 +1275,80 @@ async fn handoff_marker_is_for_the_lease_holder_and_cleared_by_known_failures() 
 }
 
 #[tokio::test]
+async fn delivery_confirmation_is_found_by_reply_id_and_guards_the_marker() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let sup = user(s, "sup", Role::Supervisor).await;
+    let m1 = s.insert_message(&msg(mb, 1)).await.unwrap().id();
+    let m2 = s.insert_message(&msg(mb, 2)).await.unwrap().id();
+    let o1 = s
+        .validate_and_queue(&reply(m1, sup, "<r1@x>"))
+        .await
+        .unwrap();
+    let o2 = s.validate_and_queue(&reply(m2, sup, "r2@x")).await.unwrap();
+    // Found whichever way the id is written, on either side.
+    for (q, want) in [("r1@x", o1), ("<r1@x>", o1), (" <r2@x> ", o2), ("r2@x", o2)] {
+        assert_eq!(
+            s.find_outbox_by_reply_id(q).await.unwrap().map(|o| o.id),
+            Some(want),
+            "{q}"
+        );
+    }
+    assert!(s.find_outbox_by_reply_id("r3@x").await.unwrap().is_none());
+    assert!(s.find_outbox_by_reply_id("<>").await.unwrap().is_none());
+
+    // A handed-off reply with no proof of delivery: the holder may clear the marker.
+    let lease = Duration::from_secs(60);
+    let c = s.claim_outbox("w1", lease).await.unwrap().unwrap();
+    assert_eq!(c.id, o1);
+    s.mark_outbox_handed_off(o1, "w1").await.unwrap();
+    assert!(s
+        .clear_outbox_hand_off(o1, "w2", "no copy")
+        .await
+        .unwrap_err()
+        .is_conflict());
+    s.clear_outbox_hand_off(o1, "w1", "no copy after 300 s")
+        .await
+        .unwrap();
+    assert_eq!(s.get_outbox(o1).await.unwrap().unwrap().handed_off_at, None);
+
+    // Confirmation is recorded once, and then the marker can no longer be cleared.
+    s.mark_outbox_handed_off(o1, "w1").await.unwrap();
+    assert!(s
+        .confirm_outbox_delivery(o1, "imap:a", "INBOX")
+        .await
+        .unwrap());
+    assert!(!s
+        .confirm_outbox_delivery(o1, "imap:a", "INBOX")
+        .await
+        .unwrap());
+    let row = s.get_outbox(o1).await.unwrap().unwrap();
+    assert_eq!(row.delivery_confirmed_at, Some(db.clock_now()));
+    assert!(s
+        .clear_outbox_hand_off(o1, "w1", "no copy")
+        .await
+        .unwrap_err()
+        .is_conflict());
+    assert!(row.handed_off_at.is_some());
+    let confirmations = raw_count(
+        &db,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'outbox.delivery_confirmed'",
+    )
+    .await;
+    assert_eq!(confirmations, 1);
+    assert_eq!(
+        raw_count(
+            &db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'outbox.not_delivered'"
+        )
+        .await,
+        1
+    );
+    assert!(s.verify_audit().await.unwrap().ok);
+}
+
+#[tokio::test]
 async fn jobs_enqueue_idempotent_claim_complete_fail_and_take_over() {
     let db = test_store().await;
     let s = &db.store;

@@ -106,12 +106,18 @@ pub fn outbox(cfg: &Config, a: OutboxArgs) -> Result<()> {
                     "last_error": item.last_error,
                     "validated_by": item.validated_by_name,
                     "sent_at": item.sent_at,
+                    "delivery_confirmed_at": item.delivery_confirmed_at,
                 }))?;
             } else {
                 println!(
-                    "{:>6}  {:<8} {:<3} {}  ({})",
+                    "{:>6}  {:<8}{} {:<3} {}  ({})",
                     item.id,
                     item.state.as_str(),
+                    if item.delivery_confirmed_at.is_some() {
+                        "✓"
+                    } else {
+                        " "
+                    },
                     item.attempts,
                     item.subject,
                     item.validated_by_name

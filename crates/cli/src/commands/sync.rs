@@ -71,6 +71,58 @@ pub fn smtp_config(b: &MailboxConfig) -> Result<Option<SmtpConfig>> {
     Ok(Some(c))
 }
 
+/// The delivery checks of every mailbox that has one (see
+/// `facteur_connect::DeliveryCheck`): on by default for a mailbox with IMAP.
+pub async fn delivery_checks(
+    cfg: &Config,
+    svc: &Service,
+) -> Result<Vec<(i64, facteur_connect::DeliveryCheck)>> {
+    let mut out = Vec::new();
+    for b in &cfg.mailboxes {
+        let wanted = b.smtp.as_ref().and_then(|s| s.delivery_check);
+        let grace = b
+            .smtp
+            .as_ref()
+            .map(|s| s.delivery_check_grace_secs)
+            .unwrap_or(600);
+        let imap = imap_config(b)?;
+        match (imap, wanted) {
+            (Some(imap), None | Some(true)) => {
+                let id = svc.mailbox_id(&b.name).await?;
+                out.push((
+                    id,
+                    facteur_connect::DeliveryCheck {
+                        imap,
+                        copy_to: b.address.clone(),
+                        grace: Duration::from_secs(grace),
+                    },
+                ));
+            }
+            (None, Some(true)) => bail!(
+                "mailbox {:?}: delivery_check = true needs a [mailbox.imap] section (the copy of each reply is looked for there)",
+                b.name
+            ),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// A sender with the delivery checks of the config.
+pub async fn sender(
+    cfg: &Config,
+    svc: &Service,
+    relay: SmtpConfig,
+    worker: String,
+) -> Result<Sender> {
+    let mut s = Sender::new(svc.store.clone(), relay, worker)
+        .with_lease(Duration::from_secs(cfg.outbox_lease_seconds));
+    for (id, check) in delivery_checks(cfg, svc).await? {
+        s = s.with_delivery_check(id, check);
+    }
+    Ok(s)
+}
+
 fn worker_id() -> String {
     format!("{}-{}", hostname(), std::process::id())
 }
@@ -114,8 +166,7 @@ pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
             // One sender drains the whole outbox: the outbox rows carry their mailbox,
             // and the first mailbox with SMTP settings is the relay.
             if let Some(c) = boxes.iter().find_map(|b| smtp_config(b).transpose()) {
-                let sender = Sender::new(svc.store.clone(), c?, worker_id())
-                    .with_lease(Duration::from_secs(cfg.outbox_lease_seconds));
+                let sender = sender(cfg, &svc, c?, worker_id()).await?;
                 let r = sender.drain().await;
                 sent_total = r.sent as usize;
                 sent.insert("report".into(), serde_json::to_value(&r)?);
@@ -164,8 +215,7 @@ pub async fn spawn_connectors(
         }
     }
     if let Some(c) = relay {
-        let sender = Sender::new(svc.store.clone(), c, worker_id())
-            .with_lease(Duration::from_secs(cfg.outbox_lease_seconds));
+        let sender = sender(cfg, &svc, c, worker_id()).await?;
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             sender.run(Duration::from_secs(5), stop).await
