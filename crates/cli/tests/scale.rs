@@ -23,6 +23,9 @@ struct Services {
     pg: String,
     smtp: String,
     smtp_maildir: PathBuf,
+    imap: String,
+    /// The relay's local domain: its recipients land in their Dovecot INBOX.
+    local_domain: String,
 }
 
 fn services(test: &str) -> Option<Services> {
@@ -31,18 +34,22 @@ fn services(test: &str) -> Option<Services> {
         get("FACTEUR_TEST_PG_URL"),
         get("FACTEUR_TEST_SMTP"),
         get("FACTEUR_TEST_SMTP_MAILDIR"),
+        get("FACTEUR_TEST_IMAP"),
     ) {
-        (Some(pg), Some(smtp), Some(m)) => Some(Services {
+        (Some(pg), Some(smtp), Some(m), Some(imap)) => Some(Services {
             pg,
             smtp,
             smtp_maildir: m.into(),
+            imap,
+            local_domain: get("FACTEUR_TEST_SMTP_LOCAL_DOMAIN")
+                .unwrap_or_else(|| "local.test".into()),
         }),
         _ => {
             if std::env::var_os("CI").is_some() {
-                panic!("{test}: PostgreSQL/SMTP are not running (run the tests through scripts/test.sh)");
+                panic!("{test}: PostgreSQL/SMTP/IMAP are not running (run the tests through scripts/test.sh)");
             }
             eprintln!(
-                "{test}: SKIPPED — FACTEUR_TEST_PG_URL/SMTP unset; run through scripts/test.sh"
+                "{test}: SKIPPED — FACTEUR_TEST_PG_URL/SMTP/IMAP unset; run through scripts/test.sh"
             );
             None
         }
@@ -111,8 +118,12 @@ fn demo_dir() -> &'static Path {
     })
 }
 
-fn write_config(dir: &Path, s: &Services, db: &str) -> PathBuf {
+/// The service's mailbox has its own address in the relay's local domain and an
+/// IMAP account there: the copy of each sent reply comes back into it, which is
+/// how a sender settles a reply whose sender was killed after its hand-off.
+fn write_config(dir: &Path, s: &Services, db: &str, own: &str) -> PathBuf {
     let (sh, sp) = s.smtp.split_once(':').unwrap();
+    let (ih, ip) = s.imap.split_once(':').unwrap();
     let cfg = format!(
         r#"data_dir = "{data}"
 database_url = "{db}"
@@ -120,11 +131,18 @@ answers_dir = "{answers}"
 outbox_lease_seconds = 3
 [[mailbox]]
 name = "sip-test"
-address = "sip.test@example.test"
+address = "{own}"
+[mailbox.imap]
+host = "{ih}"
+port = {ip}
+tls = "none"
+user = "{own}"
+password_env = "FACTEUR_IMAP_PASSWORD"
 [mailbox.smtp]
 host = "{sh}"
 port = {sp}
 tls = "none"
+delivery_check_grace_secs = 2
 "#,
         data = demo_dir().display(),
         answers = repo().join("answers").display(),
@@ -138,6 +156,10 @@ fn facteur(config: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_facteur"));
     c.arg("--config")
         .arg(config)
+        .env(
+            "FACTEUR_IMAP_PASSWORD",
+            std::env::var("FACTEUR_TEST_IMAP_PASSWORD").unwrap_or_default(),
+        )
         .env_remove("FACTEUR_DATA_DIR")
         .env_remove("FACTEUR_DATABASE_URL");
     c
@@ -196,7 +218,8 @@ fn workers_share_triage_and_sending_and_survive_kill_9() {
     };
     let dir = tempfile::tempdir().unwrap();
     let db = fresh_db(&s, "scale");
-    let config = write_config(dir.path(), &s, &db);
+    let own = format!("{}@{}", unique("sip-scale"), s.local_domain);
+    let config = write_config(dir.path(), &s, &db, &own);
     let mbox = dir.path().join("in.mbox");
     let ok = Command::new(env!("CARGO_BIN_EXE_facteur"))
         .args(["demo", "mailbox", "--count", &MESSAGES.to_string(), "--out"])
@@ -346,6 +369,23 @@ fn workers_share_triage_and_sending_and_survive_kill_9() {
     let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
     assert_eq!(distinct.len(), REPLIES, "every reply arrives");
     assert_eq!(ids.len(), REPLIES, "no reply arrives twice");
+    // The copies come back through the mailbox (one syncer among the workers):
+    // each becomes its reply's proof of delivery, none a message to triage.
+    wait_until(
+        "every reply's copy seen by IMAP ingest",
+        Duration::from_secs(300),
+        || {
+            psql_i64(
+                &db,
+                "SELECT count(*) FROM outbox WHERE delivery_confirmed_at IS NOT NULL",
+            ) == REPLIES as i64
+        },
+    );
+    assert_eq!(
+        psql_i64(&db, "SELECT count(*) FROM messages"),
+        n,
+        "copies of replies are not stored as mail"
+    );
 
     // The survivors stop cleanly on SIGTERM and report their share of the work.
     let mut triaged = 0;
@@ -371,7 +411,7 @@ fn migrate_demo_from_sqlite_to_postgres_keeps_everything() {
     std::fs::copy(demo_dir().join("facteur.db"), &src).unwrap();
     let from = format!("sqlite:{}", src.display());
     let db = fresh_db(&s, "migrate");
-    let out = facteur(&write_config(dir.path(), &s, &db))
+    let out = facteur(&write_config(dir.path(), &s, &db, "sip.test@example.test"))
         .args(["migrate", "--json", "--from", &from, "--to", &db])
         .output()
         .unwrap();
