@@ -21,6 +21,7 @@
 mod audit;
 mod error;
 mod jobs;
+mod learn_controls;
 mod messages;
 mod migrate;
 mod outbox;
@@ -42,6 +43,7 @@ use sqlx::sqlite::{
 pub use audit::{AuditReport, AuditRow};
 pub use error::{StoreError, StoreResult};
 pub use jobs::{Job, JobState};
+pub use learn_controls::{ImportedControls, StoredExclusion, StoredSwitch, SWITCH_SCOPE_KINDS};
 pub use migrate::{copied_tables, CopyReport, TableCount};
 pub use outbox::{retry_delay_ms, MAX_SEND_ATTEMPTS};
 pub use types::*;

@@ -256,6 +256,29 @@ const TABLES: &[Table] = &[
         order_by: "mailbox_id",
         serial: None,
     },
+    Table {
+        name: "kill_switches",
+        cols: &[
+            ("scope_kind", T),
+            ("scope_value", T),
+            ("reason", T),
+            ("set_by", I),
+            ("set_at", I),
+        ],
+        order_by: "scope_kind, scope_value",
+        serial: None,
+    },
+    Table {
+        name: "training_exclusions",
+        cols: &[
+            ("example_id", I),
+            ("reason", T),
+            ("excluded_by", I),
+            ("excluded_at", I),
+        ],
+        order_by: "example_id",
+        serial: None,
+    },
 ];
 
 /// Names of the tables `copy_to` copies (tests check it against the schema).
