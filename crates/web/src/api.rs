@@ -268,7 +268,9 @@ async fn outbox(State(st): State<AppState>, a: Authed) -> WebResult<Json<Value>>
                 "id": o.id, "message_id": o.message_id, "subject": o.subject,
                 "state": o.state, "attempts": o.attempts, "validated_by": o.validated_by,
                 "validated_by_name": o.validated_by_name, "created_at": o.created_at,
-                "sent_at": o.sent_at,
+                "sent_at": o.sent_at, "last_error": o.last_error,
+                "next_attempt_at": o.next_attempt_at,
+                "delivery_confirmed_at": o.delivery_confirmed_at,
             })
         })
         .collect();

@@ -142,6 +142,14 @@ catalogue! {
     Outbox => "Boîte d'envoi", "Outbox";
     ValidatedBy => "Validé par", "Validated by";
     Attempts => "Tentatives", "Attempts";
+    OutboxQueued => "En attente d'envoi", "Queued";
+    OutboxSending => "Envoi en cours", "Sending";
+    OutboxSent => "Envoyée", "Sent";
+    OutboxFailed => "Échec", "Failed";
+    OutboxRetry => "nouvel essai prévu", "retry scheduled";
+    OutboxPermanent => "échec définitif : à reprendre par un agent", "permanent failure: needs an agent";
+    DeliveryConfirmed => "Remise confirmée : la copie est revenue dans la boîte du service", "Delivery confirmed: the copy came back into the service's mailbox";
+    ColDelivery => "Remise", "Delivery";
     To => "Destinataire", "To";
     StandardAnswers => "Réponses types", "Standard answers";
     NewAnswer => "Nouvelle réponse type", "New standard answer";

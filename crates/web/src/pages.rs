@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
-use facteur_core::{AnswerStatus, MessageState, Role};
+use facteur_core::{AnswerStatus, MessageState, OutboxState, Role};
 use facteur_kb::answers::parse_answer;
 use facteur_store::{
     NewAnswerVersion, NewMailbox, NewUser, QueueCursor, QueuePage, QueueQuery, QueueSort,
@@ -917,15 +917,37 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                 th scope="col" { (t(Msg::ValidatedBy)) }
                 th scope="col" { (t(Msg::Attempts)) }
                 th scope="col" { (t(Msg::ColAge)) }
+                th scope="col" { (t(Msg::ColDelivery)) }
             } }
             tbody {
                 @for o in &items {
                     tr.outbox-row data-state=(o.state.as_str()) {
                         td { a href={ "/messages/" (o.message_id) } { (o.subject) } }
-                        td { (o.state.as_str()) }
+                        td {
+                            (t(match o.state {
+                                OutboxState::Queued => Msg::OutboxQueued,
+                                OutboxState::Sending => Msg::OutboxSending,
+                                OutboxState::Sent => Msg::OutboxSent,
+                                OutboxState::Failed => Msg::OutboxFailed,
+                            }))
+                            @if o.state == OutboxState::Failed {
+                                // The error text is the server's or the connector's
+                                // (never mail content), so the agent can act on it.
+                                br;
+                                small.outbox-error {
+                                    (if o.next_attempt_at.is_some() { t(Msg::OutboxRetry) } else { t(Msg::OutboxPermanent) })
+                                    @if let Some(e) = &o.last_error { " — " (e) }
+                                }
+                            }
+                        }
                         td { (o.validated_by_name) }
                         td { (o.attempts) }
                         td { (age(lang, now, o.created_at)) }
+                        td {
+                            @if o.delivery_confirmed_at.is_some() {
+                                span.delivery-confirmed title=(t(Msg::DeliveryConfirmed)) { "✓" }
+                            }
+                        }
                     }
                 }
             }

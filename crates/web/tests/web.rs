@@ -667,6 +667,7 @@ async fn validate_queues_exactly_the_edited_text_with_the_agents_name() {
     assert!(out.contains("id=\"outbox\""));
     assert!(out.contains("Agnès Agent"));
     assert!(out.contains("data-state=\"queued\""));
+    assert!(out.contains("En attente d'envoi"), "state shown in French");
     let res = send(
         &f.app,
         post_form(
@@ -677,6 +678,31 @@ async fn validate_queues_exactly_the_edited_text_with_the_agents_name() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
+
+    // A permanent failure is shown to the agent with the server's reason; a
+    // delivery proven by the copy that came back is marked.
+    let claimed = f
+        .store
+        .claim_outbox("w-test", std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("claimable");
+    assert_eq!(claimed.id, o.id);
+    f.store
+        .mark_failed(o.id, "w-test", true, "550 5.1.1 mailbox unknown")
+        .await
+        .unwrap();
+    let out = text(send(&f.app, get("/outbox", Some(&token))).await).await;
+    assert!(out.contains("data-state=\"failed\""), "{out}");
+    assert!(out.contains("échec définitif"), "{out}");
+    assert!(out.contains("550 5.1.1 mailbox unknown"), "{out}");
+    assert!(!out.contains("class=\"delivery-confirmed\""));
+    f.store
+        .confirm_outbox_delivery(o.id, "test", "mailbox")
+        .await
+        .unwrap();
+    let out = text(send(&f.app, get("/outbox", Some(&token))).await).await;
+    assert!(out.contains("class=\"delivery-confirmed\""), "{out}");
 }
 
 #[tokio::test]
