@@ -99,6 +99,10 @@ pub struct ImapConfig {
     /// `leave`, or `move:FOLDER`.
     #[serde(default = "default_after_store")]
     pub after_store: String,
+    /// Mirror every sent reply into this folder (created if missing), e.g. `Sent`,
+    /// so agents see Facteur's replies in their mail client. Off by default.
+    #[serde(default)]
+    pub sent_folder: Option<String>,
     /// Larger messages are stored as their header only, with an `oversized` defect.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: u32,

@@ -46,6 +46,10 @@ pub struct ImapConfig {
     pub password: String,
     /// Folder to read, `INBOX` by default.
     pub folder: String,
+    /// Where sent replies are mirrored (IMAP APPEND, flagged `\Seen`), so agents
+    /// using a mail client see them; `None` = no mirror. Never searched by the
+    /// delivery check: a copy we appended ourselves proves nothing.
+    pub sent_folder: Option<String>,
     pub after_store: AfterStore,
     /// Messages above this size are stored as headers only, with an `Oversized` defect.
     pub max_message_bytes: u32,
@@ -73,6 +77,7 @@ impl ImapConfig {
             user: user.to_string(),
             password: password.to_string(),
             folder: "INBOX".to_string(),
+            sent_folder: None,
             after_store: AfterStore::FlagSeen,
             max_message_bytes: 25 * 1024 * 1024,
             ca_file: None,

@@ -463,23 +463,7 @@ async fn apply_after_store(
 /// reply's copy to the service's own address (see the smtp module). Read-only:
 /// `EXAMINE`, never `SELECT`, so nothing is flagged.
 pub async fn message_id_present(cfg: &ImapConfig, message_id: &str) -> ConnectResult<bool> {
-    let bare = message_id
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim();
-    // The id goes into a quoted IMAP string: refuse what could break out of it
-    // (our own reply ids are `local@domain` tokens).
-    if bare.is_empty()
-        || bare
-            .chars()
-            .any(|c| c == '"' || c == '\\' || c.is_control())
-    {
-        return Err(ConnectError::Config {
-            mailbox: cfg.mailbox.clone(),
-            detail: format!("cannot search for the Message-ID {bare:?}"),
-        });
-    }
+    let bare = search_safe_id(cfg, message_id)?;
     let (mut session, _) = connect(cfg).await?;
     let mut folders = vec![cfg.folder.clone()];
     if let AfterStore::Move(f) = &cfg.after_store {
@@ -502,6 +486,62 @@ pub async fn message_id_present(cfg: &ImapConfig, message_id: &str) -> ConnectRe
     }
     let _ = tokio::time::timeout(cfg.io_timeout, session.logout()).await;
     Ok(found)
+}
+
+/// Mirror a sent reply into `folder` (created when missing), once: a reply
+/// already there under its Message-ID is not appended again, so a retried mirror
+/// after a crash leaves one copy. `Ok(false)` = it was already there.
+pub async fn append_once(
+    cfg: &ImapConfig,
+    folder: &str,
+    message_id: &str,
+    bytes: &[u8],
+) -> ConnectResult<bool> {
+    let bare = search_safe_id(cfg, message_id)?;
+    let (mut session, _) = connect(cfg).await?;
+    if timed(cfg, "EXAMINE sent folder", session.examine(folder))
+        .await
+        .is_err()
+    {
+        timed(cfg, "CREATE sent folder", session.create(folder)).await?;
+        timed(cfg, "EXAMINE sent folder", session.examine(folder)).await?;
+    }
+    let query = format!("HEADER Message-ID \"<{bare}>\"");
+    let uids = timed(cfg, "SEARCH Message-ID", session.uid_search(&query)).await?;
+    let appended = if uids.is_empty() {
+        timed(
+            cfg,
+            "APPEND sent reply",
+            session.append(folder, Some("(\\Seen)"), None, bytes),
+        )
+        .await?;
+        true
+    } else {
+        false
+    };
+    let _ = tokio::time::timeout(cfg.io_timeout, session.logout()).await;
+    Ok(appended)
+}
+
+/// The bare Message-ID, refused when it could break out of a quoted IMAP string
+/// (our own reply ids are `local@domain` tokens).
+fn search_safe_id<'a>(cfg: &ImapConfig, message_id: &'a str) -> ConnectResult<&'a str> {
+    let bare = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
+    if bare.is_empty()
+        || bare
+            .chars()
+            .any(|c| c == '"' || c == '\\' || c.is_control())
+    {
+        return Err(ConnectError::Config {
+            mailbox: cfg.mailbox.clone(),
+            detail: format!("cannot search for the Message-ID {bare:?}"),
+        });
+    }
+    Ok(bare)
 }
 
 /// Open, protect and log in. Returns the session and whether IDLE is offered.

@@ -24,7 +24,9 @@ mod tls;
 
 pub use config::{AfterStore, ImapConfig, SmtpConfig, TlsMode};
 pub use error::{scrub, ConnectError, ConnectResult};
-pub use imap::{message_id_present, ImapIngest, IoStream, MailboxStatus, StatusHandle};
+pub use imap::{
+    append_once, message_id_present, ImapIngest, IoStream, MailboxStatus, StatusHandle,
+};
 pub use ingest::{import_raw, FnHook, IngestHook, NoHook, SharedHook, StoredMessage, SyncReport};
 #[doc(hidden)]
 pub use smtp::CrashPoint;

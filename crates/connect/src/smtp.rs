@@ -237,6 +237,9 @@ pub struct Sender {
     crash: Vec<(CrashPoint, CrashFilter)>,
     /// Per Facteur mailbox id.
     checks: HashMap<i64, DeliveryCheck>,
+    /// Per Facteur mailbox id: the IMAP account whose `sent_folder` mirrors
+    /// sent replies.
+    mirrors: HashMap<i64, ImapConfig>,
 }
 
 impl Sender {
@@ -250,6 +253,48 @@ impl Sender {
             lease: Duration::from_secs(300),
             crash: Vec::new(),
             checks: HashMap::new(),
+            mirrors: HashMap::new(),
+        }
+    }
+
+    /// Mirror each sent reply of `mailbox_id` into `imap.sent_folder` (no-op when
+    /// it is `None`). Best effort: the reply has left whatever happens here, so a
+    /// failed mirror is logged, never retried as a send.
+    pub fn with_sent_folder(mut self, mailbox_id: i64, imap: ImapConfig) -> Self {
+        if imap.sent_folder.is_some() {
+            self.mirrors.insert(mailbox_id, imap);
+        }
+        self
+    }
+
+    /// Append the reply to its mailbox's sent folder, once.
+    async fn mirror(&self, item: &OutboxItem) {
+        if self.mirrors.is_empty() {
+            return;
+        }
+        let (from, mailbox_id) = match self.sender_address(item).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(outbox = item.id, error = %e, "sent-folder mirror skipped");
+                return;
+            }
+        };
+        let Some(imap) = self.mirrors.get(&mailbox_id) else {
+            return;
+        };
+        let Some(folder) = imap.sent_folder.as_deref() else {
+            return;
+        };
+        let bytes = match build_reply(item, &from) {
+            Ok(m) => m.formatted(),
+            Err(e) => {
+                tracing::warn!(outbox = item.id, error = %e, "sent-folder mirror skipped");
+                return;
+            }
+        };
+        if let Err(e) = crate::imap::append_once(imap, folder, &item.reply_message_id, &bytes).await
+        {
+            tracing::warn!(outbox = item.id, error = %e, "sent-folder mirror failed");
         }
     }
 
@@ -350,6 +395,7 @@ impl Sender {
                         .mark_sent(id, &self.worker)
                         .await
                         .map_err(store_err)?;
+                    self.mirror(item).await;
                     let _ = self
                         .store
                         .audit(
@@ -399,6 +445,7 @@ impl Sender {
                     .mark_sent(id, &self.worker)
                     .await
                     .map_err(store_err)?;
+                self.mirror(item).await;
                 Ok(if resent {
                     SendOutcome::Resent
                 } else {

@@ -1036,8 +1036,12 @@ async fn delivery_check_resends_only_what_never_reached_the_relay() {
     // Restart once the leases expired, but within the grace period: the accepted
     // ones are proven by their copy; the others are not resent yet.
     clock.advance(Duration::from_secs(61));
+    // The second sender also mirrors what it sends (or settles) into "Sent".
+    let mut with_sent = imap.clone();
+    with_sent.sent_folder = Some("Sent".into());
     let second = Sender::new(store.clone(), smtp.clone(), format!("{run}-b"))
-        .with_delivery_check(mailbox, check.clone());
+        .with_delivery_check(mailbox, check.clone())
+        .with_sent_folder(mailbox, with_sent.clone());
     let r2 = second.drain().await;
     assert!(r2.errors.is_empty(), "{:?}", r2.errors);
     assert_eq!(r2.reconciled as usize, accepted_unrecorded.len());
@@ -1057,6 +1061,23 @@ async fn delivery_check_resends_only_what_never_reached_the_relay() {
     assert_eq!(r3.sent as usize, dot_never_sent.len());
     assert_eq!(e.store.outbox_count(OutboxState::Sent).await.unwrap(), 18);
     assert_eq!(second.drain().await, Default::default());
+
+    // Every reply the second sender settled is in "Sent" once, read; mirroring
+    // again changes nothing.
+    let settled = dot_never_sent.len() + accepted_unrecorded.len();
+    let mut adm = admin(ihost, iport, &own, &v[4]).await;
+    let sent_box = adm.select("Sent").await.unwrap();
+    assert_eq!(sent_box.exists as usize, settled);
+    assert!(adm.uid_search("UNSEEN").await.unwrap().is_empty());
+    let some_id = &reply_ids[dot_never_sent.iter().next().unwrap()];
+    let again =
+        facteur_connect::append_once(&with_sent, "Sent", some_id, b"Subject: x\r\n\r\nx\r\n")
+            .await
+            .unwrap();
+    assert!(!again, "already mirrored: not appended twice");
+    let sent_box = adm.select("Sent").await.unwrap();
+    assert_eq!(sent_box.exists as usize, settled);
+    let _ = adm.logout().await;
 
     // The outside world got each reply exactly once.
     let wanted: HashSet<&String> = reply_ids.values().collect();

@@ -41,6 +41,7 @@ pub fn imap_config(b: &MailboxConfig) -> Result<Option<ImapConfig>> {
     let mut c = ImapConfig::new(&b.name, &i.host, i.port, &i.user, &password);
     c.tls = tls(i.tls);
     c.folder = i.folder.clone();
+    c.sent_folder = i.sent_folder.clone().filter(|f| !f.trim().is_empty());
     c.max_message_bytes = i.max_message_bytes;
     c.ca_file = i.ca_file.clone();
     c.after_store = match i.after_store.as_str() {
@@ -119,6 +120,11 @@ pub async fn sender(
         .with_lease(Duration::from_secs(cfg.outbox_lease_seconds));
     for (id, check) in delivery_checks(cfg, svc).await? {
         s = s.with_delivery_check(id, check);
+    }
+    for b in &cfg.mailboxes {
+        if let Some(imap) = imap_config(b)?.filter(|c| c.sent_folder.is_some()) {
+            s = s.with_sent_folder(svc.mailbox_id(&b.name).await?, imap);
+        }
     }
     Ok(s)
 }
