@@ -10,13 +10,18 @@ use crate::config::{Config, MailboxConfig};
 use anyhow::{Context, Result};
 use facteur_connect::{IngestHook, StoredMessage};
 use facteur_core::{workflow::MessageState, ParsedMail, RoutingPolicy};
-use facteur_learn::review::{FileSwitches, ReviewStatus, SwitchStore};
+use facteur_learn::review::{KillSwitch, ReviewStatus, SwitchStore};
+use facteur_learn::StoreSwitches;
 use facteur_store::{NewMailbox, NewTriage, QueuePage, QueueQuery, QueueSort, Store};
 use facteur_triage::{Engine, Overrides, TriageOptions, Triaged};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+
+/// How long the service reuses the kill switches it read: a switch reaches every
+/// node within this delay (plus the triage already running).
+pub const SWITCH_CACHE: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub struct Service {
     pub store: Store,
@@ -38,6 +43,10 @@ pub struct Service {
     /// The active model's review status, refreshed at most once a minute: reading it
     /// scans the review records, too costly per message.
     review: tokio::sync::Mutex<(Option<std::time::Instant>, Option<ReviewStatus>)>,
+    /// The kill switches as last read from the store, and when. Kept at most
+    /// [`SWITCH_CACHE`]: a switch pulled on any node must reach this one within
+    /// seconds, and one small query every 2 s is nothing next to a triage.
+    switches: tokio::sync::Mutex<Option<(std::time::Instant, Vec<KillSwitch>)>>,
     /// CPU time spent triaging, for the transparency sheet's cost per 1,000 messages.
     pub compute: Arc<facteur_learn::ComputeMeter>,
 }
@@ -149,6 +158,7 @@ impl Service {
             data_dir: cfg.data_dir.clone(),
             strict_review: cfg.strict_review,
             review: tokio::sync::Mutex::new((None, None)),
+            switches: tokio::sync::Mutex::new(None),
             compute: Arc::new(facteur_learn::ComputeMeter::new()),
         });
         svc.ensure_mailboxes(&cfg.mailboxes).await?;
@@ -428,13 +438,8 @@ impl Service {
 
     /// Whether drafts may be offered for this mailbox and request type now.
     pub async fn suggestions_enabled(&self, mailbox_id: i64, request_type: Option<&str>) -> bool {
-        let switches = match FileSwitches::in_data_dir(&self.data_dir).switches().await {
-            Ok(s) => s,
-            Err(e) => {
-                // Unreadable switches: fail safe, no suggestion.
-                tracing::warn!(error = %e, "cannot read the kill switches");
-                return false;
-            }
+        let Some(switches) = self.kill_switches().await else {
+            return false;
         };
         let review = self.review_status().await;
         facteur_learn::review::suggestions_enabled(
@@ -444,6 +449,33 @@ impl Service {
             review.as_ref(),
             self.strict_review,
         )
+    }
+
+    /// The kill switches in force, from the database every node shares (cached
+    /// at most [`SWITCH_CACHE`]). `None` when they cannot be read: the caller
+    /// fails safe and offers no suggestion, and the next call reads again.
+    pub async fn kill_switches(&self) -> Option<Vec<KillSwitch>> {
+        let mut guard = self.switches.lock().await;
+        if let Some((at, s)) = guard.as_ref() {
+            if at.elapsed() < SWITCH_CACHE {
+                return Some(s.clone());
+            }
+        }
+        // The legacy file of this node's data directory is imported on first use.
+        match StoreSwitches::with_data_dir(self.store.clone(), &self.data_dir)
+            .switches()
+            .await
+        {
+            Ok(s) => {
+                *guard = Some((std::time::Instant::now(), s.clone()));
+                Some(s)
+            }
+            Err(e) => {
+                *guard = None;
+                tracing::warn!(error = %e, "cannot read the kill switches");
+                None
+            }
+        }
     }
 
     /// The active registry model's review status (None without a promoted model).

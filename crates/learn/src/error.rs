@@ -21,6 +21,8 @@ pub enum LearnError {
     },
     #[error("{path}: {detail}")]
     BadFile { path: PathBuf, detail: String },
+    #[error("stored kill switch has an unknown scope {kind}:{value}")]
+    BadSwitch { kind: String, value: String },
     #[error("{action} refused: a named supervisor is required")]
     NoSupervisor { action: &'static str },
     #[error("{action} refused: user {user_id} is not an active supervisor or administrator")]

@@ -168,28 +168,31 @@ pub fn merge_training(base: &[Example], feedback: &[Example]) -> Vec<Example> {
     out
 }
 
-/// Where supervisors' exclusions live. The store has no table for them yet
-/// (requested in notes/store-requests.md); the file implementation below is the
-/// stop-gap, and switching to the store is one line at the call site.
+/// Where supervisors' exclusions live: [`crate::controls::StoreExclusions`], in
+/// the database, so a model trained on any node leaves the same examples out.
 #[allow(async_fn_in_trait)]
 pub trait ExclusionStore {
     async fn excluded(&self) -> crate::LearnResult<HashSet<i64>>;
-    async fn exclude(&self, example_id: i64, by: i64, reason: &str) -> crate::LearnResult<()>;
+    /// Exclude an example (by its id, the agent action's id). Returns false when
+    /// it was already excluded (the first exclusion is kept).
+    async fn exclude(&self, example_id: i64, by: i64, reason: &str) -> crate::LearnResult<bool>;
 }
 
-/// Exclusions as JSON lines `{"id","by","at","reason"}` in a file under the data
-/// directory. Append-only, so concurrent appends cannot lose one.
+/// The JSON-lines file `{"id","by","at","reason"}` older versions kept the
+/// exclusions in, under one node's data directory. Only read now, by the
+/// one-time import into the store ([`crate::controls::import_legacy`]).
 #[derive(Debug, Clone)]
 pub struct FileExclusions {
     pub path: std::path::PathBuf,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct ExclusionLine {
-    id: i64,
-    by: i64,
-    at: i64,
-    reason: String,
+/// One line of the legacy exclusions file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExclusionLine {
+    pub id: i64,
+    pub by: i64,
+    pub at: i64,
+    pub reason: String,
 }
 
 impl FileExclusions {
@@ -198,16 +201,15 @@ impl FileExclusions {
             path: data_dir.join("learn").join("exclusions.jsonl"),
         }
     }
-}
 
-impl ExclusionStore for FileExclusions {
-    async fn excluded(&self) -> crate::LearnResult<HashSet<i64>> {
+    /// Every line of the file; empty when there is no file.
+    pub fn read(&self) -> crate::LearnResult<Vec<ExclusionLine>> {
         let raw = match std::fs::read_to_string(&self.path) {
             Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(crate::error::io_err("read", &self.path)(e)),
         };
-        let mut out = HashSet::new();
+        let mut out = Vec::new();
         for (i, line) in raw.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -217,34 +219,9 @@ impl ExclusionStore for FileExclusions {
                     path: self.path.clone(),
                     detail: format!("line {}: {e}", i + 1),
                 })?;
-            out.insert(l.id);
+            out.push(l);
         }
         Ok(out)
-    }
-
-    async fn exclude(&self, example_id: i64, by: i64, reason: &str) -> crate::LearnResult<()> {
-        use std::io::Write;
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(crate::error::io_err("create", dir))?;
-        }
-        let at = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-        let line = serde_json::to_string(&ExclusionLine {
-            id: example_id,
-            by,
-            at,
-            reason: reason.to_string(),
-        })
-        .unwrap_or_default();
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(crate::error::io_err("open", &self.path))?;
-        writeln!(f, "{line}").map_err(crate::error::io_err("append to", &self.path))?;
-        f.sync_data()
-            .map_err(crate::error::io_err("sync", &self.path))?;
-        tracing::info!(example_id, by, "training example excluded");
-        Ok(())
     }
 }
 
@@ -368,13 +345,21 @@ mod tests {
         assert_eq!(m[0].label, "b");
     }
 
-    #[tokio::test]
-    async fn file_exclusions_round_trip() {
+    #[test]
+    fn legacy_exclusions_file_is_read_line_by_line() {
         let dir = tempfile::tempdir().expect("tempdir");
         let f = FileExclusions::in_data_dir(dir.path());
-        assert!(f.excluded().await.expect("empty").is_empty());
-        f.exclude(3, 1, "duplicate").await.expect("exclude");
-        f.exclude(9, 1, "spam").await.expect("exclude");
-        assert_eq!(f.excluded().await.expect("read"), HashSet::from([3, 9]));
+        assert!(f.read().expect("no file").is_empty());
+        std::fs::create_dir_all(dir.path().join("learn")).expect("mkdir");
+        std::fs::write(
+            &f.path,
+            "{\"id\":3,\"by\":1,\"at\":10,\"reason\":\"duplicate\"}\n\n{\"id\":9,\"by\":1,\"at\":11,\"reason\":\"spam\"}\n",
+        )
+        .expect("write");
+        let lines = f.read().expect("read");
+        assert_eq!(lines.iter().map(|l| l.id).collect::<Vec<_>>(), vec![3, 9]);
+        std::fs::write(&f.path, "{\"id\":3}\n").expect("write");
+        let err = f.read().unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
     }
 }

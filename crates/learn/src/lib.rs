@@ -8,6 +8,7 @@
 
 pub mod chart;
 pub mod collect;
+pub mod controls;
 pub mod drift;
 mod error;
 pub mod feedback;
@@ -16,6 +17,7 @@ pub mod review;
 pub mod transparency;
 
 pub use chart::{svg_chart, ChartSeries};
+pub use controls::{import_legacy, StoreExclusions, StoreSwitches};
 pub use drift::{
     drift_report, psi, time_given_back, DriftAlert, DriftReport, DriftThresholds, Level,
     Observation, TimeConfig, Vocabulary, WeekIndicators, WeekTime,

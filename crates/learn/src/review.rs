@@ -75,8 +75,32 @@ pub struct ReviewRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "scope", content = "value", rename_all = "snake_case")]
 pub enum SwitchScope {
+    /// Every draft suggestion of the service (an incident, a bad model).
+    All,
     Mailbox(i64),
     RequestType(String),
+}
+
+impl SwitchScope {
+    /// `(scope_kind, scope_value)` as the store keeps them.
+    pub fn to_stored(&self) -> (&'static str, String) {
+        match self {
+            SwitchScope::All => ("all", String::new()),
+            SwitchScope::Mailbox(m) => ("mailbox", m.to_string()),
+            SwitchScope::RequestType(t) => ("request_type", t.clone()),
+        }
+    }
+
+    /// The inverse of [`SwitchScope::to_stored`]; `None` for a kind or a value it
+    /// never writes.
+    pub fn from_stored(kind: &str, value: &str) -> Option<SwitchScope> {
+        match kind {
+            "all" if value.is_empty() => Some(SwitchScope::All),
+            "mailbox" => value.parse().ok().map(SwitchScope::Mailbox),
+            "request_type" if !value.is_empty() => Some(SwitchScope::RequestType(value.into())),
+            _ => None,
+        }
+    }
 }
 
 /// Suggestions switched off by a supervisor, at once, until switched back on.
@@ -88,9 +112,10 @@ pub struct KillSwitch {
     pub reason: String,
 }
 
-/// Whether the pipeline may offer a draft. Off when a switch covers the mailbox or
-/// the request type; with `strict_review`, also off when the model is overdue for
-/// review or when there is no review status at all (no model has been promoted).
+/// Whether the pipeline may offer a draft. Off when a switch covers the whole
+/// service, the mailbox or the request type; with `strict_review`, also off when
+/// the model is overdue for review or when there is no review status at all (no
+/// model has been promoted).
 pub fn suggestions_enabled(
     mailbox_id: i64,
     request_type: Option<&str>,
@@ -99,6 +124,7 @@ pub fn suggestions_enabled(
     strict_review: bool,
 ) -> bool {
     let switched_off = switches.iter().any(|s| match &s.scope {
+        SwitchScope::All => true,
         SwitchScope::Mailbox(m) => *m == mailbox_id,
         SwitchScope::RequestType(t) => request_type == Some(t.as_str()),
     });
@@ -108,20 +134,20 @@ pub fn suggestions_enabled(
     !(strict_review && review.is_none_or(|r| r.overdue))
 }
 
-/// Where kill switches live. The store has no table yet (requested in
-/// notes/store-requests.md); [`FileSwitches`] is the stop-gap, and moving to the
-/// store changes one line at the call site.
+/// Where kill switches live: [`crate::controls::StoreSwitches`], in the database
+/// every node shares, so a switch pulled on one node is obeyed by all.
 #[allow(async_fn_in_trait)]
 pub trait SwitchStore {
     async fn switches(&self) -> crate::LearnResult<Vec<KillSwitch>>;
     /// Turn suggestions off for a scope (replaces an existing switch on it).
     async fn switch_off(&self, s: KillSwitch) -> crate::LearnResult<()>;
-    /// Turn suggestions back on for a scope.
-    async fn switch_on(&self, scope: &SwitchScope) -> crate::LearnResult<()>;
+    /// Turn suggestions back on for a scope, by a named user (audited).
+    async fn switch_on(&self, scope: &SwitchScope, by: i64) -> crate::LearnResult<()>;
 }
 
-/// Switches as one JSON file, rewritten atomically (write + rename) so a crash
-/// never leaves half a file: a lost switch would silently resume suggestions.
+/// The JSON file older versions kept the switches in, under one node's data
+/// directory. Only read now, by the one-time import into the store
+/// ([`crate::controls::import_legacy`]).
 #[derive(Debug, Clone)]
 pub struct FileSwitches {
     pub path: std::path::PathBuf,
@@ -134,20 +160,8 @@ impl FileSwitches {
         }
     }
 
-    fn write(&self, all: &[KillSwitch]) -> crate::LearnResult<()> {
-        use crate::error::io_err;
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
-        }
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(all).unwrap_or_default())
-            .map_err(io_err("write", &tmp))?;
-        std::fs::rename(&tmp, &self.path).map_err(io_err("rename", &self.path))
-    }
-}
-
-impl SwitchStore for FileSwitches {
-    async fn switches(&self) -> crate::LearnResult<Vec<KillSwitch>> {
+    /// The switches of the file; empty when there is no file.
+    pub fn read(&self) -> crate::LearnResult<Vec<KillSwitch>> {
         match std::fs::read(&self.path) {
             Ok(b) => serde_json::from_slice(&b).map_err(|e| crate::LearnError::BadFile {
                 path: self.path.clone(),
@@ -156,21 +170,6 @@ impl SwitchStore for FileSwitches {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(crate::error::io_err("read", &self.path)(e)),
         }
-    }
-
-    async fn switch_off(&self, s: KillSwitch) -> crate::LearnResult<()> {
-        let mut all = self.switches().await?;
-        all.retain(|x| x.scope != s.scope);
-        tracing::warn!(scope = ?s.scope, by = s.set_by, "suggestions switched off");
-        all.push(s);
-        self.write(&all)
-    }
-
-    async fn switch_on(&self, scope: &SwitchScope) -> crate::LearnResult<()> {
-        let mut all = self.switches().await?;
-        all.retain(|x| &x.scope != scope);
-        tracing::info!(?scope, "suggestions switched back on");
-        self.write(&all)
     }
 }
 
@@ -245,32 +244,46 @@ mod tests {
         assert!(suggestions_enabled(1, None, &[], None, false));
     }
 
-    #[tokio::test]
-    async fn file_switches_round_trip() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let f = FileSwitches::in_data_dir(dir.path());
-        assert!(f.switches().await.expect("empty").is_empty());
-        let sw = |scope| KillSwitch {
-            scope,
+    #[test]
+    fn a_whole_service_switch_covers_everything_and_scopes_round_trip() {
+        let all = vec![KillSwitch {
+            scope: SwitchScope::All,
             set_by: 1,
             set_at: T0,
-            reason: "r".into(),
-        };
-        f.switch_off(sw(SwitchScope::Mailbox(2)))
-            .await
-            .expect("off");
-        f.switch_off(sw(SwitchScope::RequestType("deces".into())))
-            .await
-            .expect("off");
-        f.switch_off(sw(SwitchScope::Mailbox(2)))
-            .await
-            .expect("again");
-        let all = f.switches().await.expect("read");
+            reason: "panne".into(),
+        }];
+        assert!(!suggestions_enabled(1, None, &all, None, false));
+        assert!(!suggestions_enabled(9, Some("deces"), &all, None, false));
+        for scope in [
+            SwitchScope::All,
+            SwitchScope::Mailbox(42),
+            SwitchScope::RequestType("pas-taux".into()),
+        ] {
+            let (k, v) = scope.to_stored();
+            assert_eq!(SwitchScope::from_stored(k, &v), Some(scope));
+        }
+        assert_eq!(SwitchScope::from_stored("mailbox", "x"), None);
+        assert_eq!(SwitchScope::from_stored("request_type", ""), None);
+        assert_eq!(SwitchScope::from_stored("planet", "mars"), None);
+    }
+
+    #[test]
+    fn legacy_file_reads_what_older_versions_wrote() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = FileSwitches::in_data_dir(dir.path());
+        assert!(f.read().expect("no file").is_empty());
+        std::fs::create_dir_all(dir.path().join("learn")).expect("mkdir");
+        std::fs::write(
+            &f.path,
+            r#"[{"scope":{"scope":"mailbox","value":2},"set_by":1,"set_at":5,"reason":"r"},
+               {"scope":{"scope":"request_type","value":"deces"},"set_by":1,"set_at":6,"reason":"s"}]"#,
+        )
+        .expect("write");
+        let all = f.read().expect("read");
         assert_eq!(all.len(), 2);
-        assert!(!suggestions_enabled(2, None, &all, None, false));
-        f.switch_on(&SwitchScope::Mailbox(2)).await.expect("on");
-        let all = f.switches().await.expect("read");
-        assert!(suggestions_enabled(2, None, &all, None, false));
+        assert_eq!(all[0].scope, SwitchScope::Mailbox(2));
         assert!(!suggestions_enabled(1, Some("deces"), &all, None, false));
+        std::fs::write(&f.path, "not json").expect("write");
+        assert!(matches!(f.read(), Err(crate::LearnError::BadFile { .. })));
     }
 }

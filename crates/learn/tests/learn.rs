@@ -399,7 +399,7 @@ async fn full_loop_from_corrections_to_a_better_model() {
     );
     assert_eq!(one.provenance.user_id, e.agent);
     assert!(fb.iter().any(|x| matches!(x.evidence, Evidence::IsNot(_))));
-    let exclusions = FileExclusions::in_data_dir(dir);
+    let exclusions = StoreExclusions::with_data_dir(store.clone(), dir);
     exclusions
         .exclude(one.id, e.sup, "test exclusion")
         .await

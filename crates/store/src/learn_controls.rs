@@ -46,11 +46,13 @@ pub struct ImportedControls {
 /// The scope kinds the schema accepts (its CHECK constraint says the same).
 pub const SWITCH_SCOPE_KINDS: &[&str] = &["all", "mailbox", "request_type"];
 
+/// Audit target of a switch: `mailbox:3`, `request_type:deces`, `all` (the
+/// names the web app audited before the switches moved here).
 fn switch_target(kind: &str, value: &str) -> String {
     if value.is_empty() {
-        format!("switch:{kind}")
+        kind.to_string()
     } else {
-        format!("switch:{kind}:{value}")
+        format!("{kind}:{value}")
     }
 }
 
@@ -96,7 +98,7 @@ impl Store {
             .await
             .op(op)?;
             // The reason is free text: only its length goes to the audit log.
-            audit_append!(tx, now, actor_of(Some(by)), "learn.switch_off",
+            audit_append!(tx, now, actor_of(Some(by)), "kill_switch.off",
                 switch_target(scope_kind, scope_value), json!({"reason_len": reason.len()})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())
@@ -123,7 +125,7 @@ impl Store {
                 .op(op)?
                 .rows_affected();
             if n > 0 {
-                audit_append!(tx, now, actor_of(Some(by)), "learn.switch_on",
+                audit_append!(tx, now, actor_of(Some(by)), "kill_switch.on",
                     switch_target(scope_kind, scope_value), json!({})).op(op)?;
             }
             tx.commit().await.op(op)?;
@@ -170,7 +172,7 @@ impl Store {
             .op(op)?
             .rows_affected();
             if n > 0 {
-                audit_append!(tx, now, actor_of(Some(by)), "learn.exclude",
+                audit_append!(tx, now, actor_of(Some(by)), "feedback.exclude",
                     format!("example:{example_id}"), json!({"reason_len": reason.len()})).op(op)?;
             }
             tx.commit().await.op(op)?;

@@ -116,12 +116,16 @@ async fn switches_upsert_per_scope_delete_and_are_audited() {
         );
 
         // An unknown scope kind is refused by the schema, and nothing is audited.
-        let before = audit_actions(s, "learn.").await.len();
+        let before = audit_actions(s, "kill_switch.").await.len();
         assert!(
             s.switch_off("planet", "mars", "x", 7).await.is_err(),
             "{b:?}"
         );
-        assert_eq!(audit_actions(s, "learn.").await.len(), before, "{b:?}");
+        assert_eq!(
+            audit_actions(s, "kill_switch.").await.len(),
+            before,
+            "{b:?}"
+        );
 
         assert!(s.switch_on("mailbox", "3", 9).await.unwrap(), "{b:?}");
         assert!(
@@ -132,35 +136,27 @@ async fn switches_upsert_per_scope_delete_and_are_audited() {
         assert_eq!(left.len(), 2, "{b:?}");
         assert!(left.iter().all(|x| x.scope_kind != "mailbox"), "{b:?}");
 
-        let audited = audit_actions(s, "learn.").await;
+        let audited = audit_actions(s, "kill_switch.").await;
         assert_eq!(
             audited,
             vec![
                 (
                     "user:7".into(),
-                    "learn.switch_off".into(),
-                    "switch:mailbox:3".into()
+                    "kill_switch.off".into(),
+                    "mailbox:3".into()
                 ),
                 (
                     "user:7".into(),
-                    "learn.switch_off".into(),
-                    "switch:request_type:deces".into()
+                    "kill_switch.off".into(),
+                    "request_type:deces".into()
                 ),
+                ("user:8".into(), "kill_switch.off".into(), "all".into()),
                 (
                     "user:8".into(),
-                    "learn.switch_off".into(),
-                    "switch:all".into()
+                    "kill_switch.off".into(),
+                    "mailbox:3".into()
                 ),
-                (
-                    "user:8".into(),
-                    "learn.switch_off".into(),
-                    "switch:mailbox:3".into()
-                ),
-                (
-                    "user:9".into(),
-                    "learn.switch_on".into(),
-                    "switch:mailbox:3".into()
-                ),
+                ("user:9".into(), "kill_switch.on".into(), "mailbox:3".into()),
             ],
             "{b:?}: one audit row per change, none for a no-op"
         );
@@ -239,7 +235,7 @@ async fn exclusions_are_idempotent_and_audited_once() {
             ],
             "{b:?}: the first exclusion is kept"
         );
-        let audited = audit_actions(s, "learn.exclude").await;
+        let audited = audit_actions(s, "feedback.exclude").await;
         assert_eq!(audited.len(), 2, "{b:?}: {audited:?}");
         assert_eq!(audited[0].2, "example:42");
         assert!(s.verify_audit().await.unwrap().ok, "{b:?}");

@@ -18,8 +18,9 @@ use facteur_learn::registry::{self, RegistryConfig};
 use facteur_learn::transparency::{TransparencySheet, Volumes};
 use facteur_learn::{
     drift_report, review_status, svg_chart, time_given_back, transparency, ChartSeries,
-    ComputeCost, DriftThresholds, FileSwitches, KillSwitch, LearnError, Level, ModelVersionView,
-    ReviewDecision, SwitchScope, SwitchStore, TimeConfig, TransparencyInput, WeekIndicators,
+    ComputeCost, DriftThresholds, ExclusionStore, KillSwitch, LearnError, Level, ModelVersionView,
+    ReviewDecision, StoreExclusions, StoreSwitches, SwitchScope, SwitchStore, TimeConfig,
+    TransparencyInput, WeekIndicators,
 };
 use maud::{html, Markup, PreEscaped};
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,22 @@ fn registry_cfg(st: &AppState) -> RegistryConfig {
 
 fn data_dir(st: &AppState) -> Option<&FsPath> {
     st.config.data_dir.as_deref()
+}
+
+/// The kill switches, in the database every node shares (a legacy file of this
+/// node's data directory is imported on first use).
+fn switch_store(st: &AppState) -> StoreSwitches {
+    match data_dir(st) {
+        Some(d) => StoreSwitches::with_data_dir(st.store.clone(), d),
+        None => StoreSwitches::new(st.store.clone()),
+    }
+}
+
+fn exclusion_store(st: &AppState) -> StoreExclusions {
+    match data_dir(st) {
+        Some(d) => StoreExclusions::with_data_dir(st.store.clone(), d),
+        None => StoreExclusions::new(st.store.clone()),
+    }
 }
 
 fn need_data_dir(st: &AppState) -> WebResult<&FsPath> {
@@ -167,6 +184,18 @@ pub struct PublicSheet {
     /// False when the running process has no CPU accounting: the cost is then
     /// unknown, not zero.
     pub compute_measured: bool,
+    /// Kill switches in force now, by kind (no reason, no name): the public can
+    /// see that a supervisor stopped suggestions, not why.
+    pub suggestions_switched_off: SwitchCounts,
+    /// Agent-feedback examples a supervisor excluded from training.
+    pub training_exclusions: usize,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct SwitchCounts {
+    pub whole_service: bool,
+    pub mailboxes: usize,
+    pub request_types: usize,
 }
 
 async fn public_sheet(st: &AppState) -> WebResult<PublicSheet> {
@@ -196,10 +225,25 @@ async fn public_sheet(st: &AppState) -> WebResult<PublicSheet> {
             cpu_seconds_per_1000_messages: None,
         }),
     });
+    let mut switched = SwitchCounts::default();
+    for s in switch_store(st).switches().await.map_err(learn_err)? {
+        match s.scope {
+            SwitchScope::All => switched.whole_service = true,
+            SwitchScope::Mailbox(_) => switched.mailboxes += 1,
+            SwitchScope::RequestType(_) => switched.request_types += 1,
+        }
+    }
+    let training_exclusions = exclusion_store(st)
+        .excluded()
+        .await
+        .map_err(learn_err)?
+        .len();
     Ok(PublicSheet {
         sheet,
         messages_by_state: by_state,
         compute_measured: compute.is_some_and(|c| c.cpu_seconds_per_1000_messages.is_some()),
+        suggestions_switched_off: switched,
+        training_exclusions,
     })
 }
 
@@ -346,6 +390,16 @@ pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<R
                 tbody { @for (state, n) in &p.messages_by_state { tr { td { (state) } td { (n) } } } }
             }
         }
+        section #oversight-controls aria-labelledby="controls-h" {
+            h2 #controls-h { (t("Contrôles des superviseurs", "Supervisors' controls")) }
+            @let sw = &p.suggestions_switched_off;
+            p #switches-in-force {
+                (t("Suggestions coupées", "Suggestions switched off")) " : "
+                @if sw.whole_service { (t("pour tout le service", "for the whole service")) }
+                @else { (sw.mailboxes) " " (t("boîte(s)", "mailbox(es)")) ", " (sw.request_types) " " (t("type(s) de demande", "request type(s)")) }
+            }
+            p #training-exclusions { (t("Exemples exclus de l'apprentissage", "Examples excluded from training")) " : " (p.training_exclusions) }
+        }
         section #compute aria-labelledby="compute-h" {
             h2 #compute-h { (t("Coût de calcul mesuré", "Measured compute cost")) }
             p { (compute_text) }
@@ -476,13 +530,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
             .find(|m| m.id == id)
             .map_or_else(|| format!("#{id}"), |m| m.name.clone())
     };
-    let switches = match data_dir(&st) {
-        Some(d) => FileSwitches::in_data_dir(d)
-            .switches()
-            .await
-            .map_err(learn_err)?,
-        None => Vec::new(),
-    };
+    let switches = switch_store(&st).switches().await.map_err(learn_err)?;
     let is_off = |scope: &SwitchScope| switches.iter().any(|s| &s.scope == scope);
     let inds = indicators(&th);
     let mut alerts: Vec<_> = report.alerts.iter().collect();
@@ -588,10 +636,21 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
         }
         section #kill-switches aria-labelledby="switches-h" {
             h2 #switches-h { (t("Couper les suggestions", "Switch suggestions off")) }
-            @if data_dir(&st).is_none() {
-                p.error { (t("Aucun répertoire de données configuré : les coupures ne peuvent pas être enregistrées.", "No data directory configured: switches cannot be stored.")) }
-            } @else {
-                p.note { (t("Effet immédiat sur les messages triés ensuite ; chaque action est journalisée.", "Takes effect on the next triaged messages; every action is logged.")) }
+            {
+                p.note { (t("Effet sous quelques secondes sur tous les serveurs du service, pour les messages triés ensuite ; chaque action est journalisée.", "Takes effect within seconds on every server of the service, for the next triaged messages; every action is logged.")) }
+                table #switch-all {
+                    caption { (t("Tout le service", "Whole service")) }
+                    thead { tr { th scope="col" { (t("Portée", "Scope")) } th scope="col" { (t("Suggestions", "Suggestions")) } th scope="col" { (t("Action", "Action")) } } }
+                    tbody {
+                        @let off = is_off(&SwitchScope::All);
+                        @let label = t("Tout le service", "Whole service");
+                        tr {
+                            th scope="row" { (label) }
+                            td { @if off { span.switch-off { (t("coupées", "off")) } } @else { (t("actives", "on")) } }
+                            td { (switch_button(&a, lang, "all", "", !off, label)) }
+                        }
+                    }
+                }
                 table #switch-mailboxes {
                     caption { (t("Par boîte", "Per mailbox")) }
                     thead { tr { th scope="col" { (t("Boîte", "Mailbox")) } th scope="col" { (t("Suggestions", "Suggestions")) } th scope="col" { (t("Action", "Action")) } } }
@@ -642,8 +701,8 @@ pub async fn kill_switch(
     Form(f): Form<SwitchForm>,
 ) -> WebResult<Response> {
     a.require_role(Role::Supervisor)?;
-    let dir = need_data_dir(&st)?;
     let scope = match f.scope.as_str() {
+        "all" => SwitchScope::All,
         "mailbox" => {
             let id: i64 = f
                 .value
@@ -664,13 +723,10 @@ pub async fn kill_switch(
         }
         _ => return Err(WebError::BadRequest("unknown switch scope".into())),
     };
-    let target = match &scope {
-        SwitchScope::Mailbox(m) => format!("mailbox:{m}"),
-        SwitchScope::RequestType(t) => format!("request_type:{t}"),
-    };
     let reason: String = f.reason.trim().chars().take(MAX_REASON_CHARS).collect();
-    let switches = FileSwitches::in_data_dir(dir);
-    let action = match f.action.as_str() {
+    // The store audits each change in its own transaction.
+    let switches = switch_store(&st);
+    match f.action.as_str() {
         "off" => {
             switches
                 .switch_off(KillSwitch {
@@ -681,22 +737,15 @@ pub async fn kill_switch(
                 })
                 .await
                 .map_err(learn_err)?;
-            "kill_switch.off"
         }
         "on" => {
-            switches.switch_on(&scope).await.map_err(learn_err)?;
-            "kill_switch.on"
+            switches
+                .switch_on(&scope, a.user.id)
+                .await
+                .map_err(learn_err)?;
         }
         _ => return Err(WebError::BadRequest("action must be 'off' or 'on'".into())),
-    };
-    st.store
-        .audit(
-            &format!("user:{}", a.user.id),
-            action,
-            &target,
-            &serde_json::json!({ "reason": reason }),
-        )
-        .await?;
+    }
     Ok(Redirect::to("/supervision#kill-switches").into_response())
 }
 

@@ -1409,7 +1409,7 @@ async fn agents_cannot_reach_supervision_or_models() {
         let res = send(&f.app, post_form(path, Some(&agent), &body)).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
-    assert!(!data.path().join("learn/kill_switches.json").exists());
+    assert!(f.store.list_kill_switches().await.unwrap().is_empty());
     let reviews = facteur_learn::registry::list_reviews(&f.store)
         .await
         .unwrap();
@@ -1436,7 +1436,6 @@ async fn kill_switch_needs_csrf_and_is_stored_and_audited() {
     let data = tempfile::tempdir().unwrap();
     let f = fixture_with(learn_config(data.path())).await;
     let (sup, csrf) = login(&f.app, "super").await;
-    let file = data.path().join("learn/kill_switches.json");
     let body = format!(
         "action=off&scope=mailbox&value={}&reason=incident+en+cours",
         f.mb_a
@@ -1448,7 +1447,7 @@ async fn kill_switch_needs_csrf_and_is_stored_and_audited() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(!file.exists());
+    assert!(f.store.list_kill_switches().await.unwrap().is_empty());
 
     let res = send(
         &f.app,
@@ -1460,11 +1459,13 @@ async fn kill_switch_needs_csrf_and_is_stored_and_audited() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let switches: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    assert_eq!(switches[0]["scope"]["scope"], "mailbox");
-    assert_eq!(switches[0]["scope"]["value"], f.mb_a);
-    assert_eq!(switches[0]["reason"], "incident en cours");
+    // In the database every node shares, not in a file of this node.
+    let switches = f.store.list_kill_switches().await.unwrap();
+    assert_eq!(switches.len(), 1);
+    assert_eq!(switches[0].scope_kind, "mailbox");
+    assert_eq!(switches[0].scope_value, f.mb_a.to_string());
+    assert_eq!(switches[0].reason, "incident en cours");
+    assert!(!data.path().join("learn/kill_switches.json").exists());
     let audit = f.store.list_audit(0, 1000).await.unwrap();
     let row = audit
         .iter()
@@ -1496,11 +1497,28 @@ async fn kill_switch_needs_csrf_and_is_stored_and_audited() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let left = std::fs::read_to_string(&file).unwrap();
-    assert!(
-        left.contains("\"rib\"") && !left.contains("\"mailbox\""),
-        "{left}"
+    let left = f.store.list_kill_switches().await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(
+        (left[0].scope_kind.as_str(), left[0].scope_value.as_str()),
+        ("request_type", "rib")
     );
+    // The whole service, shown on the public sheet without its reason.
+    let res = send(
+        &f.app,
+        post_form(
+            "/supervision/switches",
+            Some(&sup),
+            &format!("csrf={csrf}&action=off&scope=all&value=&reason=secret+incident"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let sheet = text(send(&f.app, get("/transparence.json", None)).await).await;
+    let sheet: serde_json::Value = serde_json::from_str(&sheet).unwrap();
+    assert_eq!(sheet["suggestions_switched_off"]["whole_service"], true);
+    assert_eq!(sheet["suggestions_switched_off"]["request_types"], 1);
+    assert!(!sheet.to_string().contains("secret"));
     let audit = f.store.list_audit(0, 1000).await.unwrap();
     assert!(audit.iter().any(|r| r.action == "kill_switch.on"));
     // Unknown scopes and types are refused, not stored.

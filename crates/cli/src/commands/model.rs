@@ -7,9 +7,10 @@ use crate::config::Config;
 use crate::service::Service;
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use facteur_learn::feedback::{ExclusionStore, FileExclusions};
+use facteur_learn::feedback::ExclusionStore;
 use facteur_learn::registry::{self, RegistryConfig, TrainRequest};
 use facteur_learn::review::ReviewDecision;
+use facteur_learn::StoreExclusions;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -134,7 +135,9 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                     Vec::new()
                 } else {
                     let fb = facteur_learn::collect::collect_feedback(&svc.store).await?;
-                    let excluded = FileExclusions::in_data_dir(&data_dir).excluded().await?;
+                    let excluded = StoreExclusions::with_data_dir(svc.store.clone(), &data_dir)
+                        .excluded()
+                        .await?;
                     facteur_learn::feedback::training_examples(&fb, &excluded)
                 };
                 let trained_by = user_id(&svc, by.as_deref()).await?;
@@ -191,16 +194,37 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                     .with_context(|| format!("no account named {by:?}: see `facteur user list`"))?;
                 facteur_learn::registry::authorize(Some(&user), "exclusion")
                     .context("exclusion refused: it needs an active supervisor or admin")?;
-                FileExclusions::in_data_dir(&data_dir)
-                    .exclude(message, user.id, &reason)
-                    .await?;
-                svc.store
-                    .audit(&format!("user:{}", user.id), "feedback.exclude", &format!("message:{message}"), &serde_json::json!({"reason_len": reason.len()}))
-                    .await?;
+                // Training leaves examples out by example id (the agent action's
+                // id): exclude every example this message's feedback yields.
+                let msg = svc
+                    .store
+                    .get_message(message)
+                    .await?
+                    .with_context(|| format!("message {message} does not exist"))?;
+                let actions = svc.store.list_actions(message).await?;
+                let examples = facteur_learn::feedback::examples_from_actions(
+                    facteur_learn::feedback::MessageFeedback {
+                        message_id: msg.id,
+                        mailbox_id: msg.mailbox_id,
+                        pseudonymised_text: &msg.pseudonymised_text,
+                        actions: &actions,
+                    },
+                );
+                let ids: Vec<i64> = examples.iter().map(|e| e.id).collect();
+                // The store audits each new exclusion; excluding again is a no-op.
+                let store = StoreExclusions::with_data_dir(svc.store.clone(), &data_dir);
+                let mut newly = 0;
+                for id in &ids {
+                    if store.exclude(*id, user.id, &reason).await? {
+                        newly += 1;
+                    }
+                }
                 if json {
-                    super::print_json(&serde_json::json!({"excluded": message}))?;
+                    super::print_json(&serde_json::json!({"message": message, "examples": ids, "newly_excluded": newly}))?;
+                } else if ids.is_empty() {
+                    println!("message {message} has no agent feedback to exclude: nothing to do");
                 } else {
-                    println!("message {message} excluded from training");
+                    println!("message {message}: {} feedback example(s) excluded from training ({newly} new)", ids.len());
                 }
             }
             ModelCommand::Review { version, by, decision, note, json } => {
