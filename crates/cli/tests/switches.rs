@@ -8,6 +8,10 @@
 //! Node B reads the switches at most every 2 s (`SWITCH_CACHE`), so the test
 //! waits that long after each switch, no more.
 //!
+//! `facteur model exclude` is checked here too: the exclusion lands in the
+//! database (by example id, which is what training leaves out), and a legacy
+//! exclusions file of the node's data directory is imported once.
+//!
 //! PostgreSQL needs FACTEUR_TEST_PG_URL and `psql`; without them that case says
 //! it is skipped — except under CI. The SQLite case (two processes on one
 //! database file) always runs.
@@ -60,6 +64,16 @@ fn run_ok(mut c: Command, stdin: Option<&str>) -> String {
 
 /// A demo data directory (model + knowledge base), one copy per node.
 fn demo_data(dir: &Path) -> PathBuf {
+    let demo = demo_with_store(dir);
+    // Only the model and the index: the demo's own SQLite store is not the
+    // shared database.
+    std::fs::remove_file(demo.join("facteur.db")).ok();
+    demo
+}
+
+/// The demo service: model, index, and its SQLite store of triaged messages with
+/// the demo accounts (`agent`, `superviseur`, `admin`).
+fn demo_with_store(dir: &Path) -> PathBuf {
     let demo = dir.join("demo");
     let mut c = Command::new(env!("CARGO_BIN_EXE_facteur"));
     c.args([
@@ -78,9 +92,6 @@ fn demo_data(dir: &Path) -> PathBuf {
     .env_remove("FACTEUR_DATABASE_URL")
     .env_remove("FACTEUR_DATA_DIR");
     run_ok(c, None);
-    // Only the model and the index: the demo's own SQLite store is not the
-    // shared database.
-    std::fs::remove_file(demo.join("facteur.db")).ok();
     demo
 }
 
@@ -372,4 +383,84 @@ fn sqlite_a_switch_pulled_through_one_process_reaches_the_other() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("shared.db").display());
     a_switch_on_node_a_stops_drafts_on_node_b(&db);
+}
+
+#[test]
+fn model_exclude_records_the_messages_examples_in_the_database_and_imports_the_legacy_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo_with_store(dir.path());
+    let db = format!("sqlite:{}", demo.join("facteur.db").display());
+    let cfg = write_config(dir.path(), "demo", &demo, &db);
+    // A legacy exclusions file, as older versions wrote it.
+    std::fs::create_dir_all(demo.join("learn")).unwrap();
+    std::fs::write(
+        demo.join("learn/exclusions.jsonl"),
+        "{\"id\":987654,\"by\":2,\"at\":1700000000000,\"reason\":\"ancien\"}\n",
+    )
+    .unwrap();
+    // An agent corrects the category of a triaged message: one feedback example.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(Store::open(&db)).unwrap();
+    let (message, action) = rt.block_on(async {
+        let agent = store.get_user_by_username("agent").await.unwrap().unwrap();
+        let mb = store.list_mailboxes().await.unwrap()[0].id;
+        let rows = store
+            .list_queue(&QueueQuery {
+                mailbox_ids: Some(vec![mb]),
+                states: vec![],
+                category: None,
+                assigned_to: None,
+                sort: QueueSort::Age,
+                page: QueuePage::First,
+                limit: 1,
+            })
+            .await
+            .unwrap();
+        let id = rows[0].id;
+        store.correct_category(id, agent.id, "deces").await.unwrap();
+        let actions = store.list_actions(id).await.unwrap();
+        (id, actions.last().unwrap().id)
+    });
+
+    let exclude = |by: &str| {
+        let mut c = facteur(&cfg);
+        c.args([
+            "model", "exclude", "--json", "--reason", "doublon", "--by", by,
+        ])
+        .args(["--message", &message.to_string()]);
+        c
+    };
+    // An agent may not exclude.
+    let out = exclude("agent").output().unwrap();
+    assert!(!out.status.success());
+    let out: serde_json::Value =
+        serde_json::from_str(run_ok(exclude("superviseur"), None).trim()).unwrap();
+    assert_eq!(out["examples"], serde_json::json!([action]), "{out}");
+    assert_eq!(out["newly_excluded"], 1, "{out}");
+    // Again: nothing new, nothing audited twice.
+    let again: serde_json::Value =
+        serde_json::from_str(run_ok(exclude("superviseur"), None).trim()).unwrap();
+    assert_eq!(again["newly_excluded"], 0, "{again}");
+
+    let (ids, audited) = rt.block_on(async {
+        let ids: Vec<i64> = store
+            .list_training_exclusions()
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.example_id)
+            .collect();
+        let audit = store.list_audit(0, 100_000).await.unwrap();
+        let audited = audit
+            .iter()
+            .filter(|r| r.action == "feedback.exclude")
+            .map(|r| r.target.clone())
+            .collect::<Vec<_>>();
+        (ids, audited)
+    });
+    assert_eq!(ids, vec![action, 987654]);
+    assert_eq!(audited, vec![format!("example:{action}")]);
+    assert!(!demo.join("learn/exclusions.jsonl").exists());
+    assert!(demo.join("learn/exclusions.jsonl.imported").is_file());
+    rt.block_on(store.close());
 }
