@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Load test of the agents' queue page: 10,000 triaged messages, wrk with 64
-# connections for 30 s on loopback. Target: 0 errors, p99 < 100 ms.
+# connections for 60 s on loopback. Target: 0 errors, p99 < 100 ms.
 # Usage: bench/web-load.sh [messages] [duration]   (needs wrk: apt-get install -y wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MESSAGES=${1:-10000}
-DURATION=${2:-30s}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-web}
+DURATION=${2:-60s}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 
 cargo build --release -q -p facteur-web --example seed_queue
