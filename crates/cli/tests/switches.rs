@@ -464,3 +464,142 @@ fn model_exclude_records_the_messages_examples_in_the_database_and_imports_the_l
     assert!(demo.join("learn/exclusions.jsonl.imported").is_file());
     rt.block_on(store.close());
 }
+
+/// The same switches from the command line (an incident at night, the web app
+/// down): only a supervisor may pull one, the scope is checked, it shows in
+/// `model switch list`, mail triaged while it is off gets no draft, and switching
+/// back on brings drafts back.
+#[test]
+fn cli_switch_off_and_on_governs_drafts() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo_with_store(dir.path());
+    let db = format!("sqlite:{}", demo.join("facteur.db").display());
+    let cfg = write_config(dir.path(), "cli", &demo, &db);
+    let switch = |args: &[&str]| {
+        let mut c = facteur(&cfg);
+        c.args(["model", "switch"]).args(args);
+        c
+    };
+    let out = switch(&["off", "--scope", "all", "--by", "agent", "--reason", "x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "an agent may not pull a switch");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("supervisor"));
+    let out = switch(&[
+        "off",
+        "--scope",
+        "everything",
+        "--by",
+        "superviseur",
+        "--reason",
+        "x",
+    ])
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mailbox:NAME"),
+        "the error says what to write"
+    );
+    // Batches of demo mail imported (and triaged inline) before, during and after
+    // the switch: drafts, none, drafts again.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(Store::open(&db)).unwrap();
+    let mut seen: HashSet<i64> = HashSet::new();
+    let drafts = |seed: u64, seen: &mut HashSet<i64>| -> (usize, usize) {
+        let mbox = dir.path().join(format!("cli-{seed}.mbox"));
+        let mut gen = Command::new(env!("CARGO_BIN_EXE_facteur"));
+        gen.args([
+            "demo",
+            "mailbox",
+            "--count",
+            "12",
+            "--seed",
+            &seed.to_string(),
+        ])
+        .arg("--out")
+        .arg(&mbox)
+        .arg("--answers")
+        .arg(repo().join("answers"))
+        .arg("--shared-data")
+        .arg(shared());
+        run_ok(gen, None);
+        let mut imp = facteur(&cfg);
+        imp.args(["import", "--json", "--mailbox", MAILBOX])
+            .arg(&mbox);
+        run_ok(imp, None);
+        rt.block_on(async {
+            let mb = store.get_mailbox_by_name(MAILBOX).await.unwrap().unwrap();
+            let rows = store
+                .list_queue(&QueueQuery {
+                    mailbox_ids: Some(vec![mb.id]),
+                    states: vec![],
+                    category: None,
+                    assigned_to: None,
+                    sort: QueueSort::Age,
+                    page: QueuePage::First,
+                    limit: 500,
+                })
+                .await
+                .unwrap();
+            let mut new = 0;
+            let mut with_draft = 0;
+            for r in rows.into_iter().filter(|r| seen.insert(r.id)) {
+                new += 1;
+                let t = store
+                    .latest_triage(r.id)
+                    .await
+                    .unwrap()
+                    .expect("triaged at import");
+                with_draft += usize::from(t.draft_text.is_some());
+            }
+            (new, with_draft)
+        })
+    };
+    let (_, _) = drafts(0, &mut seen); // marks the demo's own messages as seen
+    let (new_before, drafts_before) = drafts(1, &mut seen);
+    assert!(new_before > 0);
+    assert!(
+        drafts_before > 0,
+        "demo mail gets drafts: {drafts_before} of {new_before}"
+    );
+    let scope = format!("mailbox:{MAILBOX}");
+    let off: serde_json::Value = serde_json::from_str(
+        run_ok(
+            switch(&[
+                "off",
+                "--json",
+                "--scope",
+                &scope,
+                "--by",
+                "superviseur",
+                "--reason",
+                "incident",
+            ]),
+            None,
+        )
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(off["suggestions"], "off", "{off}");
+    let list = run_ok(switch(&["list", "--json"]), None);
+    let rows: Vec<serde_json::Value> = list
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{list}");
+    assert_eq!(rows[0]["scope"]["kind"], "mailbox");
+    assert_eq!(rows[0]["reason"], "incident");
+
+    let (new_off, drafts_off) = drafts(2, &mut seen);
+    assert!(new_off > 0);
+    assert_eq!(drafts_off, 0, "no draft while switched off");
+    run_ok(
+        switch(&["on", "--scope", &scope, "--by", "superviseur"]),
+        None,
+    );
+    assert!(run_ok(switch(&["list", "--json"]), None).trim().is_empty());
+    let (new_on, drafts_on) = drafts(3, &mut seen);
+    assert!(new_on > 0);
+    assert!(drafts_on > 0, "drafts come back: {drafts_on} of {new_on}");
+}

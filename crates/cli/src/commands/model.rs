@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use facteur_learn::feedback::ExclusionStore;
 use facteur_learn::registry::{self, RegistryConfig, TrainRequest};
-use facteur_learn::review::ReviewDecision;
-use facteur_learn::StoreExclusions;
+use facteur_learn::review::{KillSwitch, ReviewDecision, SwitchScope, SwitchStore};
+use facteur_learn::{StoreExclusions, StoreSwitches};
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -76,6 +76,11 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Kill switches: stop or resume draft suggestions for the whole service, a
+    /// mailbox or a request type. Shared through the database: every node obeys
+    /// within seconds. The same switches as the supervision page.
+    #[command(subcommand)]
+    Switch(SwitchCommand),
     /// Record the quarterly review of a version: keep, retrain or withdraw.
     Review {
         version: String,
@@ -89,6 +94,141 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SwitchCommand {
+    /// The switches in force, with who set them, when and why.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop draft suggestions (messages are still stored and classified; agents
+    /// answer by hand). Needs a named supervisor or admin.
+    Off {
+        /// `all`, `mailbox:NAME` or `type:REQUEST_TYPE`.
+        #[arg(long)]
+        scope: String,
+        #[arg(long, value_name = "USER")]
+        by: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume draft suggestions for a scope. Needs a named supervisor or admin.
+    On {
+        /// `all`, `mailbox:NAME` or `type:REQUEST_TYPE`.
+        #[arg(long)]
+        scope: String,
+        #[arg(long, value_name = "USER")]
+        by: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `all`, `mailbox:NAME` or `type:REQUEST_TYPE` → the scope, resolving the
+/// mailbox name.
+async fn parse_scope(svc: &Service, scope: &str) -> Result<SwitchScope> {
+    let scope = scope.trim();
+    if scope == "all" {
+        return Ok(SwitchScope::All);
+    }
+    if let Some(name) = scope.strip_prefix("mailbox:") {
+        let mb = svc
+            .store
+            .get_mailbox_by_name(name)
+            .await?
+            .with_context(|| {
+                format!("no mailbox named {name:?}: see the [[mailbox]] sections of the config")
+            })?;
+        return Ok(SwitchScope::Mailbox(mb.id));
+    }
+    if let Some(t) = scope.strip_prefix("type:").filter(|t| !t.trim().is_empty()) {
+        return Ok(SwitchScope::RequestType(t.trim().to_string()));
+    }
+    anyhow::bail!("scope {scope:?}: use all, mailbox:NAME or type:REQUEST_TYPE")
+}
+
+fn scope_json(s: &SwitchScope) -> serde_json::Value {
+    let (kind, value) = s.to_stored();
+    serde_json::json!({"kind": kind, "value": value})
+}
+
+async fn switch(svc: &Service, data_dir: &std::path::Path, cmd: SwitchCommand) -> Result<()> {
+    let switches = StoreSwitches::with_data_dir(svc.store.clone(), data_dir);
+    let supervisor = |by: String| async move {
+        let user = svc
+            .store
+            .get_user_by_username(&by)
+            .await?
+            .with_context(|| format!("no account named {by:?}: see `facteur user list`"))?;
+        facteur_learn::registry::authorize(Some(&user), "kill switch")
+            .context("kill switch refused: it needs an active supervisor or admin")
+    };
+    match cmd {
+        SwitchCommand::List { json } => {
+            let list = switches.switches().await?;
+            if json {
+                for s in &list {
+                    super::print_json(&serde_json::json!({
+                        "scope": scope_json(&s.scope), "set_by": s.set_by,
+                        "set_at": s.set_at, "reason": s.reason,
+                    }))?;
+                }
+            } else if list.is_empty() {
+                println!("no kill switch in force: drafts are suggested");
+            } else {
+                for s in &list {
+                    let (kind, value) = s.scope.to_stored();
+                    println!("{kind}:{value}  set by user {} — {}", s.set_by, s.reason);
+                }
+            }
+        }
+        SwitchCommand::Off {
+            scope,
+            by,
+            reason,
+            json,
+        } => {
+            if reason.trim().is_empty() {
+                anyhow::bail!("a kill switch needs a reason (--reason \"...\"): it is shown to supervisors and kept in the audit log");
+            }
+            let scope = parse_scope(svc, &scope).await?;
+            let by = supervisor(by).await?;
+            switches
+                .switch_off(KillSwitch {
+                    scope: scope.clone(),
+                    set_by: by,
+                    set_at: 0,
+                    reason,
+                })
+                .await?;
+            if json {
+                super::print_json(
+                    &serde_json::json!({"scope": scope_json(&scope), "suggestions": "off"}),
+                )?;
+            } else {
+                let (kind, value) = scope.to_stored();
+                println!("suggestions off for {kind}:{value}, on every node within seconds");
+            }
+        }
+        SwitchCommand::On { scope, by, json } => {
+            let scope = parse_scope(svc, &scope).await?;
+            let by = supervisor(by).await?;
+            switches.switch_on(&scope, by).await?;
+            if json {
+                super::print_json(
+                    &serde_json::json!({"scope": scope_json(&scope), "suggestions": "on"}),
+                )?;
+            } else {
+                let (kind, value) = scope.to_stored();
+                println!("suggestions back on for {kind}:{value}");
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn user_id(svc: &Service, name: Option<&str>) -> Result<Option<i64>> {
@@ -227,6 +367,7 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                     println!("message {message}: {} feedback example(s) excluded from training ({newly} new)", ids.len());
                 }
             }
+            ModelCommand::Switch(cmd) => switch(&svc, &data_dir, cmd).await?,
             ModelCommand::Review { version, by, decision, note, json } => {
                 let decision = match decision.as_str() {
                     "keep" => ReviewDecision::Keep,
