@@ -27,7 +27,8 @@ use std::path::PathBuf;
 pub struct Cli {
     /// Config file (TOML). Default: $FACTEUR_CONFIG, else ./facteur.toml when present.
     /// Environment variables FACTEUR_DATA_DIR, FACTEUR_DATABASE_URL, FACTEUR_MODEL_DIR,
-    /// FACTEUR_LISTEN, FACTEUR_LANG and FACTEUR_MIN_CONFIDENCE override the file.
+    /// FACTEUR_LISTEN, FACTEUR_LANG, FACTEUR_MIN_CONFIDENCE, FACTEUR_KB_REFRESH_SECS and
+    /// FACTEUR_JOBS_RETENTION_DAYS override the file.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -38,6 +38,7 @@ pub struct DemoArgs {
 pub enum DemoCommand {
     /// Only write a demo mailbox as an mbox file (for tests and benchmarks).
     Mailbox {
+        /// Where to write the mbox.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         #[arg(long, default_value_t = 500)]
@@ -46,6 +47,7 @@ pub enum DemoCommand {
         seed: u64,
         #[arg(long, value_name = "DIR", default_value = "./answers")]
         answers: PathBuf,
+        /// The shared data folder (default: $FACTEUR_SHARED_DATA, ../shared/data or ./shared/data).
         #[arg(long, value_name = "DIR")]
         shared_data: Option<PathBuf>,
         /// Mailbox address the demo mails are sent to.

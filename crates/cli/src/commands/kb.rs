@@ -29,30 +29,36 @@ pub enum KbCommand {
     },
     /// Search the knowledge base and show the passages that matched.
     Search {
+        /// The data directory holding the index (default: the config's data_dir).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
         query: String,
         /// How many results.
         #[arg(long, short = 'n', default_value_t = 10)]
         limit: usize,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Evaluate retrieval on graded queries {"query","relevant":{id:grade}}: nDCG@10, recall@10, MRR@10, queries/s.
     Eval {
+        /// The data directory holding the index (default: the config's data_dir).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
         #[arg(long, value_name = "Q.jsonl")]
         queries: PathBuf,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Check standard-answer files without importing them: every error with its file and line.
     Check {
+        /// The request-type taxonomy (default: taxonomy.toml in or above the answers folder).
         #[arg(long, value_name = "FILE")]
         taxonomy: Option<PathBuf>,
         #[arg(required = true, value_name = "DIR")]
         dir: PathBuf,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 pub enum ModelCommand {
     /// Every model version with its status, metrics and review dates.
     List {
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -32,11 +33,13 @@ pub enum ModelCommand {
         /// Who trains it (user name), recorded with the version.
         #[arg(long, value_name = "USER")]
         by: Option<String>,
+        /// A free note kept with the record.
         #[arg(long)]
         note: Option<String>,
         /// Train on the base examples only, without the agents' feedback.
         #[arg(long)]
         no_feedback: bool,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -45,21 +48,26 @@ pub enum ModelCommand {
         version: String,
         #[arg(long, value_name = "EVAL.jsonl")]
         data: PathBuf,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Make a candidate the active model. Needs a named supervisor or admin.
     Promote {
         version: String,
+        /// The account (user name) that acts: recorded in the audit log.
         #[arg(long, value_name = "USER")]
         by: Option<String>,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Go back to the previously active model. Needs a named supervisor or admin.
     Rollback {
+        /// The account (user name) that acts: recorded in the audit log.
         #[arg(long, value_name = "USER")]
         by: Option<String>,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -69,10 +77,13 @@ pub enum ModelCommand {
         /// The message whose feedback must not be learned from.
         #[arg(long, value_name = "MESSAGE_ID")]
         message: i64,
+        /// The account (user name) that acts: recorded in the audit log.
         #[arg(long, value_name = "USER")]
         by: String,
+        /// Why: shown to supervisors and kept in the audit log.
         #[arg(long)]
         reason: String,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -84,13 +95,16 @@ pub enum ModelCommand {
     /// Record the quarterly review of a version: keep, retrain or withdraw.
     Review {
         version: String,
+        /// The account (user name) that acts: recorded in the audit log.
         #[arg(long, value_name = "USER")]
         by: Option<String>,
         /// keep, retrain or withdraw.
         #[arg(long)]
         decision: String,
+        /// A free note kept with the record.
         #[arg(long)]
         note: Option<String>,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -100,6 +114,7 @@ pub enum ModelCommand {
 pub enum SwitchCommand {
     /// The switches in force, with who set them, when and why.
     List {
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -109,10 +124,13 @@ pub enum SwitchCommand {
         /// `all`, `mailbox:NAME` or `type:REQUEST_TYPE`.
         #[arg(long)]
         scope: String,
+        /// The account (user name) that acts: recorded in the audit log.
         #[arg(long, value_name = "USER")]
         by: String,
+        /// Why: shown to supervisors and kept in the audit log.
         #[arg(long)]
         reason: String,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -121,8 +139,10 @@ pub enum SwitchCommand {
         /// `all`, `mailbox:NAME` or `type:REQUEST_TYPE`.
         #[arg(long)]
         scope: String,
+        /// The account (user name) that acts: recorded in the audit log.
         #[arg(long, value_name = "USER")]
         by: String,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },

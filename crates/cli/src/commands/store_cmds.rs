@@ -10,8 +10,10 @@ use facteur_core::workflow::{OutboxState, Role};
 pub enum MessagesCommand {
     /// Count the messages in the store: {"count": N}.
     Count {
+        /// Count only this mailbox (by name).
         #[arg(long, value_name = "NAME")]
         mailbox: Option<String>,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -34,8 +36,10 @@ pub enum UserCommand {
     /// Create an account. The password is read from standard input (one line), or
     /// generated and printed once with --generate-password.
     Add {
+        /// The login name.
         #[arg(long)]
         username: String,
+        /// The name shown in the app and in the validated-by header (default: the login name).
         #[arg(long)]
         display_name: Option<String>,
         /// agent, supervisor or admin.
@@ -44,13 +48,16 @@ pub enum UserCommand {
         /// Mailboxes an agent may open (by name; repeat or comma-separate).
         #[arg(long, value_delimiter = ',')]
         mailbox: Vec<String>,
+        /// Generate a strong password and print it once, instead of reading one from stdin.
         #[arg(long)]
         generate_password: bool,
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
     /// List accounts.
     List {
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -60,6 +67,7 @@ pub enum UserCommand {
 pub enum AuditCommand {
     /// Recompute the hash chain of the audit log and report the first tampered row.
     Verify {
+        /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
     },
