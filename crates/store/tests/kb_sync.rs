@@ -3,79 +3,20 @@
 //! PostgreSQL database when FACTEUR_TEST_PG_URL is set (e.g.
 //! `postgres://postgres@127.0.0.1:15432/postgres`).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
+use common::TestDb;
 use facteur_core::AnswerStatus;
-use facteur_store::{Backend, JobState, ManualClock, NewAnswerVersion, Store};
+use facteur_store::{Backend, JobState, NewAnswerVersion, Store};
 use serde_json::json;
 
 const T0: i64 = 1_760_000_000_000;
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-struct TestDb {
-    store: Store,
-    url: String,
-    clock: Arc<ManualClock>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-async fn sqlite_db() -> TestDb {
-    let clock = Arc::new(ManualClock::new(T0));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite:{}", dir.path().join("facteur.db").display());
-    let store = Store::open(&url).await.expect("open sqlite store");
-    TestDb {
-        store: store.with_clock(clock.clone()),
-        url,
-        clock,
-        _dir: Some(dir),
-    }
-}
-
-async fn pg_db(admin_url: &str) -> TestDb {
-    let clock = Arc::new(ManualClock::new(T0));
-    let name = format!(
-        "facteur_kbsync_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    let admin = sqlx::PgPool::connect(admin_url)
-        .await
-        .expect("connect admin");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&admin)
-        .await
-        .expect("drop db");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create db");
-    admin.close().await;
-    let base = admin_url.rsplit_once('/').map(|x| x.0).unwrap_or(admin_url);
-    let url = format!("{base}/{name}");
-    let store = Store::open(&url).await.expect("open pg store");
-    TestDb {
-        store: store.with_clock(clock.clone()),
-        url,
-        clock,
-        _dir: None,
-    }
-}
-
-/// SQLite always; PostgreSQL too when FACTEUR_TEST_PG_URL is set.
 async fn backends() -> Vec<TestDb> {
-    let mut v = vec![sqlite_db().await];
-    match std::env::var("FACTEUR_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => v.push(pg_db(&url).await),
-        // scripts/test.sh runs the store suite once without it (SQLite only),
-        // then the workspace with it.
-        _ => eprintln!("PostgreSQL case SKIPPED: FACTEUR_TEST_PG_URL unset"),
-    }
-    v
+    common::backends("facteur_kbsync", T0).await
 }
 
 fn answer(id: &str, content: &str) -> NewAnswerVersion {
@@ -186,10 +127,10 @@ async fn postgres_notifies_listeners_at_commit() {
         eprintln!("SKIPPED: FACTEUR_TEST_PG_URL unset");
         return;
     };
-    let sqlite = sqlite_db().await;
+    let sqlite = common::sqlite_db(T0).await;
     assert!(sqlite.store.kb_listener().await.unwrap().is_none());
 
-    let db = pg_db(&admin).await;
+    let db = common::pg_db(&admin, "facteur_kbsync", T0).await;
     assert_eq!(db.store.backend(), Backend::Postgres);
     let mut listener = db.store.kb_listener().await.unwrap().expect("pg listener");
     // Another process (another pool on the same database) changes an answer.
@@ -269,7 +210,6 @@ async fn purge_deletes_only_finished_jobs_older_than_the_cutoff() {
             s.enqueue_job("triage", "1", &json!({})).await.unwrap(),
             facteur_store::InsertOutcome::Inserted(_)
         ));
-        let _ = &db.url;
         s.close().await;
     }
 }

@@ -3,74 +3,17 @@
 //! database when FACTEUR_TEST_PG_URL is set (e.g.
 //! `postgres://postgres@127.0.0.1:15432/postgres`).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use facteur_store::{ManualClock, Store, StoredExclusion, StoredSwitch};
+use common::TestDb;
+use facteur_store::{Store, StoredExclusion, StoredSwitch};
 
 const T0: i64 = 1_770_000_000_000;
 
-struct TestDb {
-    store: Store,
-    url: String,
-    clock: Arc<ManualClock>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-async fn sqlite_db() -> TestDb {
-    let clock = Arc::new(ManualClock::new(T0));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite:{}", dir.path().join("facteur.db").display());
-    let store = Store::open(&url).await.expect("open sqlite store");
-    TestDb {
-        store: store.with_clock(clock.clone()),
-        url,
-        clock,
-        _dir: Some(dir),
-    }
-}
-
-async fn pg_db(admin_url: &str) -> TestDb {
-    let clock = Arc::new(ManualClock::new(T0));
-    let name = format!(
-        "facteur_learnctl_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    let admin = sqlx::PgPool::connect(admin_url)
-        .await
-        .expect("connect admin");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&admin)
-        .await
-        .expect("drop db");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create db");
-    admin.close().await;
-    let base = admin_url.rsplit_once('/').map(|x| x.0).unwrap_or(admin_url);
-    let url = format!("{base}/{name}");
-    let store = Store::open(&url).await.expect("open pg store");
-    TestDb {
-        store: store.with_clock(clock.clone()),
-        url,
-        clock,
-        _dir: None,
-    }
-}
-
-/// SQLite always; PostgreSQL too when FACTEUR_TEST_PG_URL is set.
 async fn backends() -> Vec<TestDb> {
-    let mut v = vec![sqlite_db().await];
-    match std::env::var("FACTEUR_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => v.push(pg_db(&url).await),
-        _ => eprintln!("PostgreSQL case SKIPPED: FACTEUR_TEST_PG_URL unset"),
-    }
-    v
+    common::backends("facteur_learnctl", T0).await
 }
 
 async fn audit_actions(s: &Store, prefix: &str) -> Vec<(String, String, String)> {
@@ -317,7 +260,7 @@ async fn importing_legacy_controls_keeps_their_authors_and_never_overrides_the_s
 async fn copying_a_sqlite_store_carries_switches_and_exclusions() {
     // Source: always SQLite. Targets: SQLite, and PostgreSQL when configured.
     for target in backends().await {
-        let src = sqlite_db().await;
+        let src = common::sqlite_db(T0).await;
         src.store.switch_off("all", "", "panne", 2).await.unwrap();
         src.store
             .switch_off("mailbox", "4", "incident", 2)

@@ -2,71 +2,27 @@
 //! file by default, or a fresh PostgreSQL database when FACTEUR_TEST_PG_URL is set
 //! (e.g. `postgres://postgres@127.0.0.1:15432/postgres`).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
+
+use common::TestDb;
 
 use facteur_core::{AnswerStatus, MessageState, OutboxState, RejectReason, Role, Route};
 use facteur_store::{
-    Backend, InsertOutcome, JobState, ManualClock, NewAnswerVersion, NewMailbox, NewMessage,
-    NewTriage, NewUser, QueueCursor, QueuePage, QueueQuery, QueueSort, Store, StoreError,
-    ValidateReply,
+    Backend, InsertOutcome, JobState, NewAnswerVersion, NewMailbox, NewMessage, NewTriage, NewUser,
+    QueueCursor, QueuePage, QueueQuery, QueueSort, Store, StoreError, ValidateReply,
 };
 use serde_json::json;
 
 const T0: i64 = 1_750_000_000_000;
 
-struct TestDb {
-    store: Store,
-    url: String,
-    clock: Arc<ManualClock>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
+/// A fresh PostgreSQL database when FACTEUR_TEST_PG_URL is set, else a fresh
+/// SQLite file.
 async fn test_store() -> TestDb {
-    let clock = Arc::new(ManualClock::new(T0));
-    if let Ok(admin_url) = std::env::var("FACTEUR_TEST_PG_URL") {
-        let name = format!(
-            "facteur_test_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst),
-            T0 % 1000
-        );
-        let admin = sqlx::PgPool::connect(&admin_url)
-            .await
-            .expect("connect admin");
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-            .execute(&admin)
-            .await
-            .expect("drop db");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .expect("create db");
-        admin.close().await;
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|x| x.0)
-            .unwrap_or(&admin_url);
-        let url = format!("{base}/{name}");
-        let store = Store::open(&url).await.expect("open pg store");
-        return TestDb {
-            store: store.with_clock(clock.clone()),
-            url,
-            clock,
-            _dir: None,
-        };
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite:{}", dir.path().join("facteur.db").display());
-    let store = Store::open(&url).await.expect("open sqlite store");
-    TestDb {
-        store: store.with_clock(clock.clone()),
-        url,
-        clock,
-        _dir: Some(dir),
+    match std::env::var("FACTEUR_TEST_PG_URL") {
+        Ok(admin_url) => common::pg_db(&admin_url, "facteur_test", T0).await,
+        Err(_) => common::sqlite_db(T0).await,
     }
 }
 
@@ -1589,13 +1545,9 @@ async fn concurrent_mailbox_leases_have_one_winner() {
 #[tokio::test]
 async fn copy_sqlite_store_to_the_test_backend_keeps_ids_and_audit_chain() {
     // Source: always SQLite. Target: PostgreSQL when FACTEUR_TEST_PG_URL is set.
-    let dir = tempfile::tempdir().unwrap();
-    let src_url = format!("sqlite:{}", dir.path().join("src.db").display());
-    let clock = Arc::new(ManualClock::new(T0));
-    let src = Store::open(&src_url)
-        .await
-        .unwrap()
-        .with_clock(clock.clone());
+    let src_db = common::sqlite_db(T0).await;
+    let src = src_db.store.clone();
+    let clock = src_db.clock.clone();
     let sup = user(&src, "sup", Role::Supervisor).await;
     let agent = user(&src, "agent", Role::Agent).await;
     // Ids with gaps, so a copy that renumbers would be caught.
