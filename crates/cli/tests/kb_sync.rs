@@ -12,29 +12,17 @@
 //! (two processes on one database file, polling) always runs.
 
 mod common;
-use common::{repo, unique};
+use common::{
+    facteur, form_enc, free_port, fresh_pg_db, http_request, pg_url_or_skip, repo, run_ok, sign_in,
+};
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "superviseure-kb-sync-2025";
-/// Pre-session CSRF token of the login form (double submit: any 64-hex value).
-const LOGIN_CSRF: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const ANSWER: &str = "delais-paiement";
 const MARKER: &str = "zorglubesque";
-
-fn facteur(config: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_facteur"));
-    c.arg("--config")
-        .arg(config)
-        .env_remove("FACTEUR_DATA_DIR")
-        .env_remove("FACTEUR_DATABASE_URL")
-        .env_remove("FACTEUR_KB_REFRESH_SECS");
-    c
-}
 
 fn write_config(dir: &Path, name: &str, db: &str, refresh_secs: u64) -> PathBuf {
     let data = dir.join(name);
@@ -46,33 +34,6 @@ fn write_config(dir: &Path, name: &str, db: &str, refresh_secs: u64) -> PathBuf 
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, cfg).unwrap();
     path
-}
-
-fn run_ok(mut c: Command, stdin: Option<&str>) -> String {
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    } else {
-        drop(child.stdin.take());
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{c:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A `facteur serve` process, killed when dropped.
@@ -103,7 +64,7 @@ fn serve(config: &Path, dir: &Path, name: &str) -> Node {
     let node = Node { child, port, log };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok((200, _, _)) = http(node.port, "GET", "/health", &[], None) {
+        if let Ok((200, _, _)) = http_request(node.port, "GET", "/health", &[], None) {
             return node;
         }
         assert!(
@@ -115,97 +76,12 @@ fn serve(config: &Path, dir: &Path, name: &str) -> Node {
     }
 }
 
-type Headers = Vec<(String, String)>;
-
-/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> std::io::Result<(u16, Headers, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if let Some(b) = body {
-        req.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            b.len()
-        ));
-    }
-    req.push_str("\r\n");
-    req.push_str(body.unwrap_or(""));
-    s.write_all(req.as_bytes())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Ok((status, headers, body.to_string()))
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// Signs in on `port`; returns (the Cookie header value, the session's CSRF token).
-fn login(port: u16) -> (String, String) {
-    let (status, headers, body) = http(
-        port,
-        "POST",
-        "/login",
-        &[("Cookie", &format!("facteur_login_csrf={LOGIN_CSRF}"))],
-        Some(&format!(
-            "username=sup&password={}&csrf={LOGIN_CSRF}",
-            enc(PASSWORD)
-        )),
-    )
-    .unwrap();
-    assert_eq!(status, 303, "login: {body}");
-    let session = headers
-        .iter()
-        .filter(|(k, _)| k == "set-cookie")
-        .find_map(|(_, v)| {
-            v.split(';')
-                .next()
-                .filter(|c| c.starts_with("facteur_session="))
-        })
-        .expect("session cookie")
-        .to_string();
-    let (status, _, me) = http(port, "GET", "/api/me", &[("Cookie", &session)], None).unwrap();
-    assert_eq!(status, 200, "{me}");
-    let me: serde_json::Value = serde_json::from_str(&me).unwrap();
-    (session, me["csrf_token"].as_str().unwrap().to_string())
-}
-
 /// `GET /api/kb/search` on a node: (revision, hits).
 fn search(port: u16, cookie: &str, q: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
-    let (status, _, body) = http(
+    let (status, _, body) = http_request(
         port,
         "GET",
-        &format!("/api/kb/search?limit=5&q={}", enc(q)),
+        &format!("/api/kb/search?limit=5&q={}", form_enc(q)),
         &[("Cookie", cookie)],
         None,
     )
@@ -240,7 +116,7 @@ fn answer_edit_reaches_the_other_node(db: &str, refresh_secs: u64) -> Duration {
     let a = serve(&cfg_a, dir.path(), "a");
     let b = serve(&cfg_b, dir.path(), "b");
     // Sessions live in the database: one sign-in serves both nodes.
-    let (cookie, csrf) = login(a.port);
+    let (cookie, csrf) = sign_in(a.port, "sup", PASSWORD);
 
     // B built its answers index from the database alone.
     let (rev_b, hits) = search(b.port, &cookie, "délai de paiement");
@@ -263,12 +139,16 @@ fn answer_edit_reaches_the_other_node(db: &str, refresh_secs: u64) -> Duration {
         1,
     );
     assert_ne!(edited, original);
-    let (status, _, body) = http(
+    let (status, _, body) = http_request(
         a.port,
         "POST",
         &format!("/answers/{ANSWER}"),
         &[("Cookie", &cookie)],
-        Some(&format!("content={}&csrf={}", enc(&edited), enc(&csrf))),
+        Some(&format!(
+            "content={}&csrf={}",
+            form_enc(&edited),
+            form_enc(&csrf)
+        )),
     )
     .unwrap();
     assert_eq!(status, 303, "save: {body}");
@@ -287,7 +167,7 @@ fn answer_edit_reaches_the_other_node(db: &str, refresh_secs: u64) -> Duration {
     );
 
     // … and validates it.
-    let (status, _, body) = http(
+    let (status, _, body) = http_request(
         a.port,
         "POST",
         &format!("/answers/{ANSWER}/{version}/validate"),
@@ -336,34 +216,10 @@ fn answer_edit_reaches_the_other_node(db: &str, refresh_secs: u64) -> Duration {
 
 #[test]
 fn postgres_answer_edit_on_one_node_reaches_the_other_within_seconds() {
-    let pg = match std::env::var("FACTEUR_TEST_PG_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            if std::env::var_os("CI").is_some() {
-                panic!("FACTEUR_TEST_PG_URL unset under CI (run through scripts/test.sh)");
-            }
-            eprintln!("SKIPPED: FACTEUR_TEST_PG_URL unset");
-            return;
-        }
+    let Some(pg) = pg_url_or_skip() else {
+        return;
     };
-    let name = unique("kbsync");
-    let out = Command::new("psql")
-        .args([
-            &pg,
-            "-At",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .output()
-        .expect("psql on the PATH");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let db = format!("{}/{name}", pg.rsplit_once('/').unwrap().0);
+    let db = fresh_pg_db(&pg, "kbsync");
     // Polling every 5 s (the default): only NOTIFY can make it much faster.
     let delay = answer_edit_reaches_the_other_node(&db, 5);
     println!(

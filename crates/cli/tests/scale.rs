@@ -9,7 +9,7 @@
 //! CI, where a missing service is a failure.
 
 mod common;
-use common::{received_replies, repo, shared, unique, validate_replies};
+use common::{fresh_pg_db, psql, received_replies, repo, shared, unique, validate_replies};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -56,19 +56,6 @@ fn services(test: &str) -> Option<Services> {
     }
 }
 
-fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([url, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .expect("psql on the PATH");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 fn psql_i64(url: &str, sql: &str) -> i64 {
     let v = psql(url, sql);
     v.parse()
@@ -77,12 +64,7 @@ fn psql_i64(url: &str, sql: &str) -> i64 {
 
 /// A fresh database of its own on the shared server; returns its URL.
 fn fresh_db(s: &Services, prefix: &str) -> String {
-    let name = unique(prefix);
-    psql(&s.pg, &format!("CREATE DATABASE {name}"));
-    match s.pg.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("FACTEUR_TEST_PG_URL has no database part: {}", s.pg),
-    }
+    fresh_pg_db(&s.pg, prefix)
 }
 
 /// The demo service (model, knowledge base and a SQLite store of triaged demo

@@ -17,10 +17,12 @@
 //! database file) always runs.
 
 mod common;
-use common::{form_enc, free_port, http_request, repo, shared, sign_in, unique};
+use common::{
+    facteur, form_enc, free_port, fresh_pg_db, http_request, pg_url_or_skip, repo, run_ok, shared,
+    sign_in,
+};
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,35 +34,6 @@ const MAILBOX: &str = "sip-test";
 /// Longer than the service's switch cache (2 s), with a margin for a triage
 /// already under way when the switch was pulled.
 const SETTLE: Duration = Duration::from_millis(2_500);
-
-fn facteur(config: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_facteur"));
-    c.arg("--config")
-        .arg(config)
-        .env_remove("FACTEUR_DATA_DIR")
-        .env_remove("FACTEUR_DATABASE_URL")
-        .env_remove("FACTEUR_KB_REFRESH_SECS");
-    c
-}
-
-fn run_ok(mut c: Command, stdin: Option<&str>) -> String {
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    } else {
-        drop(child.stdin.take());
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{c:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A demo data directory (model + knowledge base), one copy per node.
 fn demo_data(dir: &Path) -> PathBuf {
@@ -165,8 +138,31 @@ fn worker(config: &Path, log: &Path) -> Proc {
     )
 }
 
-/// A fresh batch of demo mail (its own seed), imported through node A's config
-/// with the triage left to the workers; returns the new messages' ids.
+/// The ids of the mailbox's queue.
+fn queue_ids(rt: &tokio::runtime::Runtime, store: &Store) -> Vec<i64> {
+    rt.block_on(async {
+        let mb = store.get_mailbox_by_name(MAILBOX).await.unwrap().unwrap();
+        store
+            .list_queue(&QueueQuery {
+                mailbox_ids: Some(vec![mb.id]),
+                states: vec![],
+                category: None,
+                assigned_to: None,
+                sort: QueueSort::Age,
+                page: QueuePage::First,
+                limit: 500,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+    })
+}
+
+/// A fresh batch of demo mail (its own seed), imported through `cfg` — triaged
+/// on arrival, or left to the workers with `defer_triage`; returns the new
+/// messages' ids (those not in `seen`, which it extends).
 fn import_batch(
     rt: &tokio::runtime::Runtime,
     store: &Store,
@@ -174,6 +170,7 @@ fn import_batch(
     cfg: &Path,
     seed: u64,
     seen: &mut HashSet<i64>,
+    defer_triage: bool,
 ) -> Vec<i64> {
     let mbox = dir.join(format!("batch-{seed}.mbox"));
     let mut gen = Command::new(env!("CARGO_BIN_EXE_facteur"));
@@ -193,29 +190,17 @@ fn import_batch(
     .arg(shared());
     run_ok(gen, None);
     let mut imp = facteur(cfg);
-    imp.args(["import", "--json", "--defer-triage", "--mailbox", MAILBOX])
-        .arg(&mbox);
+    imp.args(["import", "--json", "--mailbox", MAILBOX]);
+    if defer_triage {
+        imp.arg("--defer-triage");
+    }
+    imp.arg(&mbox);
     let out: serde_json::Value = serde_json::from_str(run_ok(imp, None).trim()).unwrap();
     assert!(out["stored"].as_u64().unwrap() > 0, "{out}");
-    let ids: Vec<i64> = rt.block_on(async {
-        let mb = store.get_mailbox_by_name(MAILBOX).await.unwrap().unwrap();
-        store
-            .list_queue(&QueueQuery {
-                mailbox_ids: Some(vec![mb.id]),
-                states: vec![],
-                category: None,
-                assigned_to: None,
-                sort: QueueSort::Age,
-                page: QueuePage::First,
-                limit: 500,
-            })
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.id)
-            .filter(|id| !seen.contains(id))
-            .collect()
-    });
+    let ids: Vec<i64> = queue_ids(rt, store)
+        .into_iter()
+        .filter(|id| !seen.contains(id))
+        .collect();
     assert_eq!(ids.len() as u64, out["stored"].as_u64().unwrap(), "{out}");
     seen.extend(&ids);
     ids
@@ -285,7 +270,7 @@ fn a_switch_on_node_a_stops_drafts_on_node_b(db: &str) {
     let mut seen = HashSet::new();
 
     // Baseline: node B drafts replies.
-    let ids = import_batch(&rt, &store, dir.path(), &cfg_a, 1, &mut seen);
+    let ids = import_batch(&rt, &store, dir.path(), &cfg_a, 1, &mut seen, true);
     let before = drafts_after_triage(&rt, &store, &ids, &log_b);
     assert!(
         before > 0,
@@ -305,7 +290,7 @@ fn a_switch_on_node_a_stops_drafts_on_node_b(db: &str) {
         &format!("action=off&scope=mailbox&value={}&reason=incident", mb.id),
     );
     std::thread::sleep(SETTLE);
-    let ids = import_batch(&rt, &store, dir.path(), &cfg_a, 2, &mut seen);
+    let ids = import_batch(&rt, &store, dir.path(), &cfg_a, 2, &mut seen, true);
     let off = drafts_after_triage(&rt, &store, &ids, &log_b);
     assert_eq!(
         off,
@@ -322,7 +307,7 @@ fn a_switch_on_node_a_stops_drafts_on_node_b(db: &str) {
         &format!("action=on&scope=mailbox&value={}", mb.id),
     );
     std::thread::sleep(SETTLE);
-    let ids = import_batch(&rt, &store, dir.path(), &cfg_a, 3, &mut seen);
+    let ids = import_batch(&rt, &store, dir.path(), &cfg_a, 3, &mut seen, true);
     let on = drafts_after_triage(&rt, &store, &ids, &log_b);
     assert!(
         on > 0,
@@ -347,34 +332,10 @@ fn a_switch_on_node_a_stops_drafts_on_node_b(db: &str) {
 
 #[test]
 fn postgres_a_switch_pulled_through_one_node_reaches_the_other() {
-    let pg = match std::env::var("FACTEUR_TEST_PG_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            if std::env::var_os("CI").is_some() {
-                panic!("FACTEUR_TEST_PG_URL unset under CI (run through scripts/test.sh)");
-            }
-            eprintln!("SKIPPED: FACTEUR_TEST_PG_URL unset");
-            return;
-        }
+    let Some(pg) = pg_url_or_skip() else {
+        return;
     };
-    let name = unique("switches");
-    let out = Command::new("psql")
-        .args([
-            &pg,
-            "-At",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .output()
-        .expect("psql on the PATH");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let db = format!("{}/{name}", pg.rsplit_once('/').unwrap().0);
+    let db = fresh_pg_db(&pg, "switches");
     a_switch_on_node_a_stops_drafts_on_node_b(&db);
 }
 
@@ -505,58 +466,23 @@ fn cli_switch_off_and_on_governs_drafts() {
     // the switch: drafts, none, drafts again.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = rt.block_on(Store::open(&db)).unwrap();
-    let mut seen: HashSet<i64> = HashSet::new();
+    let mut seen: HashSet<i64> = queue_ids(&rt, &store).into_iter().collect();
     let drafts = |seed: u64, seen: &mut HashSet<i64>| -> (usize, usize) {
-        let mbox = dir.path().join(format!("cli-{seed}.mbox"));
-        let mut gen = Command::new(env!("CARGO_BIN_EXE_facteur"));
-        gen.args([
-            "demo",
-            "mailbox",
-            "--count",
-            "12",
-            "--seed",
-            &seed.to_string(),
-        ])
-        .arg("--out")
-        .arg(&mbox)
-        .arg("--answers")
-        .arg(repo().join("answers"))
-        .arg("--shared-data")
-        .arg(shared());
-        run_ok(gen, None);
-        let mut imp = facteur(&cfg);
-        imp.args(["import", "--json", "--mailbox", MAILBOX])
-            .arg(&mbox);
-        run_ok(imp, None);
-        rt.block_on(async {
-            let mb = store.get_mailbox_by_name(MAILBOX).await.unwrap().unwrap();
-            let rows = store
-                .list_queue(&QueueQuery {
-                    mailbox_ids: Some(vec![mb.id]),
-                    states: vec![],
-                    category: None,
-                    assigned_to: None,
-                    sort: QueueSort::Age,
-                    page: QueuePage::First,
-                    limit: 500,
-                })
-                .await
-                .unwrap();
-            let mut new = 0;
-            let mut with_draft = 0;
-            for r in rows.into_iter().filter(|r| seen.insert(r.id)) {
-                new += 1;
+        let ids = import_batch(&rt, &store, dir.path(), &cfg, seed, seen, false);
+        let with_draft = rt.block_on(async {
+            let mut n = 0;
+            for id in &ids {
                 let t = store
-                    .latest_triage(r.id)
+                    .latest_triage(*id)
                     .await
                     .unwrap()
                     .expect("triaged at import");
-                with_draft += usize::from(t.draft_text.is_some());
+                n += usize::from(t.draft_text.is_some());
             }
-            (new, with_draft)
-        })
+            n
+        });
+        (ids.len(), with_draft)
     };
-    let (_, _) = drafts(0, &mut seen); // marks the demo's own messages as seen
     let (new_before, drafts_before) = drafts(1, &mut seen);
     assert!(new_before > 0);
     assert!(

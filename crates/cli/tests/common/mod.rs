@@ -221,3 +221,76 @@ pub fn sign_in(port: u16, username: &str, password: &str) -> (String, String) {
     let me: serde_json::Value = serde_json::from_str(&me).unwrap();
     (session, me["csrf_token"].as_str().unwrap().to_string())
 }
+
+/// `facteur --config CONFIG`, with the environment overrides a developer's shell
+/// might carry removed, so the config file alone decides.
+pub fn facteur(config: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_facteur"));
+    c.arg("--config")
+        .arg(config)
+        .env_remove("FACTEUR_DATA_DIR")
+        .env_remove("FACTEUR_DATABASE_URL")
+        .env_remove("FACTEUR_KB_REFRESH_SECS");
+    c
+}
+
+/// Runs `c` (feeding `stdin` when given), asserts success and returns stdout.
+pub fn run_ok(mut c: std::process::Command, stdin: Option<&str>) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{c:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `psql URL -c SQL`, asserting success; returns the trimmed output.
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .args([url, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql on the PATH");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A fresh database of its own on the server of `admin_url`; returns its URL.
+pub fn fresh_pg_db(admin_url: &str, prefix: &str) -> String {
+    let name = unique(prefix);
+    psql(admin_url, &format!("CREATE DATABASE {name}"));
+    match admin_url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("FACTEUR_TEST_PG_URL has no database part: {admin_url}"),
+    }
+}
+
+/// FACTEUR_TEST_PG_URL, or `None` (the caller skips) — a panic under CI, where a
+/// missing service is a failure.
+pub fn pg_url_or_skip() -> Option<String> {
+    match std::env::var("FACTEUR_TEST_PG_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("FACTEUR_TEST_PG_URL unset under CI (run through scripts/test.sh)");
+            }
+            eprintln!("SKIPPED: FACTEUR_TEST_PG_URL unset");
+            None
+        }
+    }
+}
