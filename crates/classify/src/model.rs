@@ -98,7 +98,10 @@ pub struct TrainConfig {
     /// Supervised term weighting: each feature's IDF is multiplied by
     /// `(1 - s) + s * g / mean(g)`, g its best class log-ratio (see
     /// `features::supervised_factors`); 0 = plain IDF. Stored in the IDF vector,
-    /// so prediction is unchanged.
+    /// so prediction is unchanged. On by default since round 5 (docs/CLASSIFIER.md);
+    /// a model file written before the field existed was trained with plain IDF, so
+    /// a missing field reads as 0, not as today's default.
+    #[serde(default)]
     pub supervised: f32,
 }
 
@@ -137,7 +140,7 @@ impl Default for TrainConfig {
             label_proto: 0.0,
             lsa_rank: 0,
             lsa_weight: 1.0,
-            supervised: 0.0,
+            supervised: 0.6,
         }
     }
 }
@@ -1332,28 +1335,39 @@ pub(crate) mod tests {
 
     #[test]
     fn off_options_leave_the_default_model_unchanged() {
-        // The round-4 options at their neutral values are the default model exactly.
+        // The off options at their neutral values are the default model exactly.
         let explicit = TrainConfig {
             class_offsets: 0.0,
             label_proto: 0.0,
             lsa_rank: 0,
-            supervised: 0.0,
+            supervised: 0.6,
             ..TrainConfig::default()
         };
         let a = train(&toy(), &TrainConfig::default(), &mut |_| {}).expect("train");
         let b = train(&toy(), &explicit, &mut |_| {}).expect("train");
         assert_eq!(a.oof, b.oof);
-        // Supervised weighting does change the IDF vector.
-        let s = train(
+        // Supervised weighting (on by default) does change the IDF vector.
+        let plain = train(
             &toy(),
             &TrainConfig {
-                supervised: 0.6,
+                supervised: 0.0,
                 ..TrainConfig::default()
             },
             &mut |_| {},
         )
         .expect("train");
-        assert_ne!(a.core.idf, s.core.idf);
+        assert_ne!(a.core.idf, plain.core.idf);
+    }
+
+    #[test]
+    fn metadata_without_the_supervised_field_reads_as_plain_idf() {
+        // Models written before round 5 have no `supervised` key and were trained
+        // with plain IDF; the container-level serde default must not report 0.6.
+        let mut v = serde_json::to_value(TrainConfig::default()).expect("json");
+        v.as_object_mut().expect("object").remove("supervised");
+        let old: TrainConfig = serde_json::from_value(v).expect("config");
+        assert_eq!(old.supervised, 0.0);
+        assert_eq!(TrainConfig::default().supervised, 0.6);
     }
 
     #[test]
