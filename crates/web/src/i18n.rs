@@ -126,6 +126,7 @@ catalogue! {
     Suggestions => "Réponses suggérées", "Suggested answers";
     Why => "Pourquoi", "Why";
     NoSuggestion => "Aucune suggestion : le modèle s'abstient.", "No suggestion: the model abstains.";
+    DraftWithdrawn => "Suggestion retirée : un superviseur a coupé les suggestions pour cette boîte ou ce type de demande. Rédigez la réponse vous-même.", "Suggestion withdrawn: a supervisor switched suggestions off for this mailbox or request type. Write the reply yourself.";
     Draft => "Brouillon de réponse", "Draft reply";
     ValidateSend => "Valider et envoyer", "Validate and send";
     CorrectCategory => "Corriger la catégorie", "Correct the category";

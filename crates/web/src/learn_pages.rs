@@ -62,7 +62,7 @@ fn data_dir(st: &AppState) -> Option<&FsPath> {
 
 /// The kill switches, in the database every node shares (a legacy file of this
 /// node's data directory is imported on first use).
-fn switch_store(st: &AppState) -> StoreSwitches {
+pub(crate) fn switch_store(st: &AppState) -> StoreSwitches {
     match data_dir(st) {
         Some(d) => StoreSwitches::with_data_dir(st.store.clone(), d),
         None => StoreSwitches::new(st.store.clone()),

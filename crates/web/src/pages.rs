@@ -568,8 +568,20 @@ pub async fn message(
         .collect();
     let revealed = st.is_revealed(&a.session.id, id);
     let now = st.store.now_ms();
+    // A kill switch pulled after this message was triaged also withdraws the draft
+    // already prepared for it: the supervisor stopped that suggestion, so no agent
+    // should be handed it. Fails safe like triage: switches that cannot be read
+    // withdraw the draft.
+    let withdrawn = triage.as_ref().is_some_and(|tr| tr.draft_text.is_some())
+        && draft_withdrawn(
+            &st,
+            m.mailbox_id,
+            triage.as_ref().and_then(|tr| tr.category.as_deref()),
+        )
+        .await;
     let draft_text = triage
         .as_ref()
+        .filter(|_| !withdrawn)
         .and_then(|tr| tr.draft_text.clone())
         .unwrap_or_default();
     let open = m.state.is_open();
@@ -656,6 +668,9 @@ pub async fn message(
         section #suggestions aria-labelledby="suggestions-h" {
             h2 #suggestions-h { (t(Msg::Suggestions)) }
             @match &triage {
+                Some(_) if withdrawn => {
+                    p #draft-withdrawn.note { (t(Msg::DraftWithdrawn)) }
+                }
                 Some(tr) if tr.answer_id.is_some() => {
                     p.suggestion {
                         strong { (tr.answer_id.as_deref().unwrap_or("")) }
@@ -727,6 +742,19 @@ pub struct BodyParams {
 /// The original mail, sanitised, for the sandboxed iframe. Its own CSP (`sandbox`,
 /// nothing loads but images on request) and only for a session that revealed the
 /// message (the reveal is audited).
+/// Whether a kill switch in force covers this message's mailbox or the request type
+/// its draft was prepared for.
+async fn draft_withdrawn(st: &AppState, mailbox_id: i64, request_type: Option<&str>) -> bool {
+    use facteur_learn::review::{suggestions_enabled, SwitchStore};
+    match crate::learn_pages::switch_store(st).switches().await {
+        Ok(sw) => !suggestions_enabled(mailbox_id, request_type, &sw, None, false),
+        Err(e) => {
+            tracing::warn!(error = %e, "kill switches unreadable: prepared draft withheld");
+            true
+        }
+    }
+}
+
 pub async fn message_body(
     State(st): State<AppState>,
     a: Authed,

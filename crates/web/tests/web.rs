@@ -1770,3 +1770,72 @@ async fn kb_search_api_needs_a_session_and_shows_this_nodes_answers() {
     assert_eq!(top["id"], "delais-paiement", "{v}");
     assert!(top["body"].as_str().unwrap().contains("délai de paiement"));
 }
+
+#[tokio::test]
+async fn a_switch_withdraws_the_drafts_already_prepared() {
+    let data = tempfile::tempdir().unwrap();
+    let f = fixture_with(learn_config(data.path())).await;
+    let (agent, _) = login(&f.app, "agent").await;
+    let (sup, csrf) = login(&f.app, "super").await;
+    let page = |who: &str| get(&format!("/messages/{}", f.msg_a), Some(who));
+    let html = text(send(&f.app, page(&agent)).await).await;
+    assert!(html.contains("voici la démarche"), "{html}");
+    assert!(html.contains("rib-changement"));
+    assert!(!html.contains("draft-withdrawn"));
+
+    let switch = |body: String| post_form("/supervision/switches", Some(&sup), &body);
+    // Another mailbox's switch leaves this message alone.
+    let res = send(
+        &f.app,
+        switch(format!(
+            "csrf={csrf}&action=off&scope=mailbox&value={}",
+            f.mb_b
+        )),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = text(send(&f.app, page(&agent)).await).await;
+    assert!(html.contains("voici la démarche"), "{html}");
+
+    // The draft's request type switched off: the prepared draft and its suggestion
+    // are withdrawn from the agent's page at once, with a notice saying why.
+    let res = send(
+        &f.app,
+        switch(format!(
+            "csrf={csrf}&action=off&scope=request_type&value=rib"
+        )),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = text(send(&f.app, page(&agent)).await).await;
+    assert!(!html.contains("voici la démarche"), "{html}");
+    assert!(!html.contains("rib-changement"), "{html}");
+    assert!(html.contains("id=\"draft-withdrawn\""), "{html}");
+    assert!(html.contains("Suggestion retirée"));
+    // The agent can still write and validate a reply of their own.
+    assert!(html.contains("id=\"draft-form\""));
+
+    // Back on: the draft is offered again.
+    let res = send(
+        &f.app,
+        switch(format!(
+            "csrf={csrf}&action=on&scope=request_type&value=rib"
+        )),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = text(send(&f.app, page(&agent)).await).await;
+    assert!(html.contains("voici la démarche"), "{html}");
+    assert!(!html.contains("draft-withdrawn"));
+
+    // The whole service switched off withdraws it too.
+    let res = send(
+        &f.app,
+        switch(format!("csrf={csrf}&action=off&scope=all&value=")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = text(send(&f.app, page(&agent)).await).await;
+    assert!(!html.contains("voici la démarche"), "{html}");
+    assert!(html.contains("id=\"draft-withdrawn\""));
+}
