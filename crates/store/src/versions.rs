@@ -149,6 +149,13 @@ impl Store {
         let notify = self.backend() == Backend::Postgres;
         with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;
+            // Bump the revision first: its row lock serialises every writer of the
+            // standard answers until commit (SQLite's BEGIN IMMEDIATE already does),
+            // so on PostgreSQL two supervisors saving the same answer at once get
+            // versions n+1 and n+2 instead of a primary-key clash, and two
+            // validations cannot leave two versions validated. An early return
+            // rolls the bump back.
+            bump_kb_revision!(tx, now, notify).op(op)?;
             let version: i64 = sqlx::query_scalar(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM answer_versions WHERE answer_id = $1",
             )
@@ -175,7 +182,6 @@ impl Store {
             .op(op)?;
             audit_append!(tx, now, actor.clone(), "answer.create",
                 format!("answer:{}@{version}", a.answer_id), json!({})).op(op)?;
-            bump_kb_revision!(tx, now, notify).op(op)?;
             tx.commit().await.op(op)?;
             Ok(version)
         })
@@ -196,6 +202,8 @@ impl Store {
         let notify = self.backend() == Backend::Postgres;
         with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;
+            // First, to serialise answer writers (see create_answer_version).
+            bump_kb_revision!(tx, now, notify).op(op)?;
             let lang: Option<String> = sqlx::query_scalar(
                 "SELECT language FROM answer_versions WHERE answer_id = $1 AND version = $2",
             )
@@ -226,7 +234,6 @@ impl Store {
                 .op(op)?;
             audit_append!(tx, now, format!("user:{by}"), "answer.status",
                 format!("answer:{answer_id}@{version}"), json!({"status": status.as_str()})).op(op)?;
-            bump_kb_revision!(tx, now, notify).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())
         })
@@ -253,6 +260,8 @@ impl Store {
         let notify = self.backend() == Backend::Postgres;
         with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;
+            // First, to serialise answer writers (see create_answer_version).
+            bump_kb_revision!(tx, now, notify).op(op)?;
             let known: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM answer_versions WHERE answer_id = $1 AND language = $2 \
                  AND content = $3",
@@ -304,7 +313,6 @@ impl Store {
             .op(op)?;
             audit_append!(tx, now, actor.clone(), "answer.import",
                 format!("answer:{}@{version}", a.answer_id), json!({"status": status.as_str()})).op(op)?;
-            bump_kb_revision!(tx, now, notify).op(op)?;
             tx.commit().await.op(op)?;
             Ok(Some(version))
         })

@@ -213,3 +213,61 @@ async fn purge_deletes_only_finished_jobs_older_than_the_cutoff() {
         s.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_answer_edits_from_several_nodes_get_distinct_versions() {
+    for db in backends().await {
+        let b = db.store.backend();
+        // Eight nodes (their own pools) save the same answer at the same moment.
+        let mut nodes = Vec::new();
+        for _ in 0..8 {
+            nodes.push(Store::open(&db.url).await.unwrap());
+        }
+        let mut saves = tokio::task::JoinSet::new();
+        for (i, s) in nodes.iter().enumerate() {
+            let s = s.clone();
+            saves.spawn(async move {
+                s.create_answer_version(&answer("delais", &format!("texte {i}")))
+                    .await
+            });
+        }
+        let mut versions: Vec<i64> = saves
+            .join_all()
+            .await
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| panic!("{b:?}: concurrent save failed: {e}")))
+            .collect();
+        versions.sort_unstable();
+        assert_eq!(versions, (1..=8).collect::<Vec<i64>>(), "{b:?}");
+        assert_eq!(db.store.kb_revision().await.unwrap(), 8, "{b:?}");
+
+        // Two supervisors validate two different versions at once: one stays
+        // validated, never both.
+        let (x, y) = tokio::join!(
+            nodes[0].set_answer_status("delais", 3, AnswerStatus::Validated, 1),
+            nodes[1].set_answer_status("delais", 5, AnswerStatus::Validated, 2),
+        );
+        x.unwrap();
+        y.unwrap();
+        let valid = db.store.validated_answers().await.unwrap();
+        assert_eq!(valid.len(), 1, "{b:?}: {valid:?}");
+        assert!([3, 5].contains(&valid[0].version), "{b:?}");
+
+        // The same file imported by two nodes at once is recorded once.
+        let file = answer("dons", "fichier");
+        let (x, y) = tokio::join!(
+            nodes[2].record_imported_answer(&file, AnswerStatus::Validated),
+            nodes[3].record_imported_answer(&file, AnswerStatus::Validated),
+        );
+        let created = [x.unwrap(), y.unwrap()];
+        assert_eq!(
+            created.iter().filter(|v| v.is_some()).count(),
+            1,
+            "{b:?}: {created:?}"
+        );
+        assert_eq!(
+            db.store.list_answer_versions("dons").await.unwrap().len(),
+            1
+        );
+    }
+}
