@@ -12,20 +12,26 @@ pub struct Example {
 
 /// Reads JSON lines `{"text", "label"}`, skipping blank lines. Errors name the file
 /// and the 1-based line so whoever curates the data can fix it; the offending text
-/// itself is never echoed (it may hold personal data).
+/// itself is never echoed (it may hold personal data). A UTF-8 byte-order mark (as
+/// spreadsheet and Windows editors write) and CRLF line ends are accepted; a line
+/// that is not UTF-8 is reported by its number rather than as a whole-file failure.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Example>, ClassifyError> {
-    let raw = std::fs::read_to_string(path).map_err(|source| ClassifyError::Io {
+    let raw = std::fs::read(path).map_err(|error| ClassifyError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
+    let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&raw);
     let mut out = Vec::new();
-    for (i, line) in raw.lines().enumerate() {
+    for (i, line) in raw.split(|&b| b == b'\n').enumerate() {
         let line_no = i + 1;
         let bad = |message: String| ClassifyError::BadLine {
             path: path.to_path_buf(),
             line: line_no,
             message,
         };
+        let line = std::str::from_utf8(line)
+            .map_err(|_| bad("not UTF-8 text: save the file as UTF-8".into()))?;
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             continue;
         }
@@ -99,5 +105,22 @@ mod tests {
         }
         let missing = read_jsonl(Path::new("/nonexistent/x.jsonl")).expect_err("missing file");
         assert!(missing.to_string().contains("/nonexistent/x.jsonl"));
+        // Said once, not repeated by an error chain.
+        assert!(std::error::Error::source(&missing).is_none());
+        assert_eq!(missing.to_string().matches("No such file").count(), 1);
+        let mut f = tempfile::NamedTempFile::new().expect("tempfile");
+        f.write_all(b"{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"imp\xf4t\",\"label\":\"y\"}\n")
+            .expect("write");
+        let err = read_jsonl(f.path()).expect_err("latin-1 line").to_string();
+        assert!(err.contains(":2: not UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn accepts_a_byte_order_mark_and_crlf_lines() {
+        let f = file("\u{feff}{\"text\":\"a b\",\"label\":\"x\"}\r\n\r\n{\"text\":\"c\",\"label\":\"y\"}\r\n");
+        let ex = read_jsonl(f.path()).expect("ok");
+        assert_eq!(ex.len(), 2);
+        assert_eq!(ex[0].text, "a b");
+        assert_eq!(ex[1].label, "y");
     }
 }

@@ -3,10 +3,12 @@ use std::path::PathBuf;
 /// Everything that can go wrong in the classifier, each naming the input at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ClassifyError {
-    #[error("cannot read {path}: {source}")]
+    // The I/O error is part of the message and deliberately not a `source`: the
+    // CLI prints the whole chain, which would say it twice.
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}:{line}: {message}")]
     BadLine {
@@ -30,9 +32,9 @@ pub enum ClassifyError {
     },
     #[error("{path}: model file is corrupt: {message}")]
     Corrupt { path: PathBuf, message: String },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }

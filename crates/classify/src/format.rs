@@ -104,7 +104,7 @@ fn payload(m: &Model) -> Result<Vec<u8>, serde_json::Error> {
 pub(crate) fn save(m: &Model, dir: &Path) -> Result<(), ClassifyError> {
     let wr = |path: &Path, e: std::io::Error| ClassifyError::Write {
         path: path.to_path_buf(),
-        source: e,
+        error: e,
     };
     std::fs::create_dir_all(dir).map_err(|e| wr(dir, e))?;
     let bin = dir.join("model.bin");
@@ -128,9 +128,9 @@ pub(crate) fn save(m: &Model, dir: &Path) -> Result<(), ClassifyError> {
 
 pub(crate) fn load(dir: &Path) -> Result<Model, ClassifyError> {
     let path = dir.join("model.bin");
-    let bytes = std::fs::read(&path).map_err(|source| ClassifyError::Io {
+    let bytes = std::fs::read(&path).map_err(|error| ClassifyError::Io {
         path: path.clone(),
-        source,
+        error,
     })?;
     let corrupt = |message: String| ClassifyError::Corrupt {
         path: path.clone(),

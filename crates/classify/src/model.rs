@@ -1175,6 +1175,50 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn trains_on_awkward_but_valid_data() {
+        // A class with a single example, texts with no word at all, one huge text,
+        // labels that are only punctuation or non-Latin: hostile-looking taxonomies
+        // still train, and prediction stays a probability distribution.
+        let mut ex = toy();
+        ex.push(Example {
+            text: "un seul exemple pour cette classe".into(),
+            label: "singleton".into(),
+        });
+        ex.push(Example {
+            text: "??? !!! ...".into(),
+            label: "???".into(),
+        });
+        ex.push(Example {
+            text: "Ποιο είναι το ποσοστό φόρου".into(),
+            label: "Φόρος".into(),
+        });
+        ex.push(Example {
+            text: "impôt ".repeat(20_000),
+            label: "???".into(),
+        });
+        let m = train(&ex, &TrainConfig::default(), &mut |_| {}).expect("train");
+        assert_eq!(m.meta().labels.len(), toy_labels() + 3);
+        for text in ["", "???", "un seul exemple", "φόρου", &"x".repeat(100_000)] {
+            let p = m.predict(text);
+            let total: f32 = p.top.iter().map(|s| s.probability).sum();
+            assert!(!p.top.is_empty(), "{text:.20}");
+            assert!(
+                p.top.iter().all(|s| (0.0..=1.0).contains(&s.probability)),
+                "{text:.20}"
+            );
+            assert!(total <= 1.0001, "{text:.20}: {total}");
+            assert!(p.confidence.is_finite());
+        }
+    }
+
+    fn toy_labels() -> usize {
+        let mut l: Vec<_> = toy().into_iter().map(|e| e.label).collect();
+        l.sort();
+        l.dedup();
+        l.len()
+    }
+
+    #[test]
     fn rejects_degenerate_training_sets() {
         assert!(matches!(
             train(&[], &TrainConfig::default(), &mut |_| {}),
