@@ -158,14 +158,16 @@ pub fn resolve_password(
     if let Some(var) = env {
         return match std::env::var(var) {
             Ok(v) => Ok(Some(v)),
-            Err(_) => bail!(
+            Err(_) => bail!(tr!(
+                "boîte {mailbox:?} : la variable d'environnement {var} (password_env) n'est pas définie",
                 "mailbox {mailbox:?}: the environment variable {var} (password_env) is not set"
-            ),
+            )),
         };
     }
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).with_context(|| {
-            format!(
+            tr!(
+                "boîte {mailbox:?} : impossible de lire le fichier de mot de passe {}",
                 "mailbox {mailbox:?}: cannot read the password file {}",
                 path.display()
             )
@@ -250,12 +252,19 @@ impl Config {
 
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| {
-            format!(
+            tr!(
+                "impossible de lire le fichier de configuration {} : vérifiez le chemin donné par --config ou FACTEUR_CONFIG",
                 "cannot read the config file {}: check the path given with --config or FACTEUR_CONFIG",
                 path.display()
             )
         })?;
-        Self::from_toml(&text).with_context(|| format!("invalid config file {}", path.display()))
+        Self::from_toml(&text).with_context(|| {
+            tr!(
+                "fichier de configuration invalide {}",
+                "invalid config file {}",
+                path.display()
+            )
+        })
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {
@@ -285,17 +294,26 @@ impl Config {
         }
         if let Some(v) = get("FACTEUR_MIN_CONFIDENCE") {
             self.min_confidence = v.parse().with_context(|| {
-                format!("FACTEUR_MIN_CONFIDENCE={v:?} is not a number between 0 and 1")
+                tr!(
+                    "FACTEUR_MIN_CONFIDENCE={v:?} n'est pas un nombre entre 0 et 1",
+                    "FACTEUR_MIN_CONFIDENCE={v:?} is not a number between 0 and 1"
+                )
             })?;
         }
         if let Some(v) = get("FACTEUR_KB_REFRESH_SECS") {
             self.kb_refresh_secs = v.parse().with_context(|| {
-                format!("FACTEUR_KB_REFRESH_SECS={v:?} is not a whole number of seconds")
+                tr!(
+                    "FACTEUR_KB_REFRESH_SECS={v:?} n'est pas un nombre entier de secondes",
+                    "FACTEUR_KB_REFRESH_SECS={v:?} is not a whole number of seconds"
+                )
             })?;
         }
         if let Some(v) = get("FACTEUR_JOBS_RETENTION_DAYS") {
             self.jobs_retention_days = v.parse().with_context(|| {
-                format!("FACTEUR_JOBS_RETENTION_DAYS={v:?} is not a whole number of days")
+                tr!(
+                    "FACTEUR_JOBS_RETENTION_DAYS={v:?} n'est pas un nombre entier de jours",
+                    "FACTEUR_JOBS_RETENTION_DAYS={v:?} is not a whole number of days"
+                )
             })?;
         }
         self.check()
@@ -303,27 +321,39 @@ impl Config {
 
     fn check(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.min_confidence) {
-            bail!(
+            bail!(tr!(
+                "min_confidence = {} doit être entre 0 et 1",
                 "min_confidence = {} must be between 0 and 1",
                 self.min_confidence
-            );
+            ));
         }
         if !matches!(self.language.as_str(), "fr" | "en") {
-            bail!("language = {:?}: use \"fr\" or \"en\"", self.language);
+            bail!(tr!(
+                "language = {:?} : utilisez \"fr\" ou \"en\"",
+                "language = {:?}: use \"fr\" or \"en\"",
+                self.language
+            ));
         }
         if self.kb_refresh_secs == 0 {
-            bail!("kb_refresh_secs = 0: give the seconds between two checks of the knowledge-base revision (default 5)");
+            bail!(crate::i18n::tr(
+                "kb_refresh_secs = 0 : donnez le nombre de secondes entre deux vérifications de la révision de la base de connaissances (5 par défaut)",
+                "kb_refresh_secs = 0: give the seconds between two checks of the knowledge-base revision (default 5)"
+            ));
         }
         if self.jobs_retention_days == 0 {
-            bail!("jobs_retention_days = 0: keep finished jobs at least one day (default 7)");
+            bail!(crate::i18n::tr(
+                "jobs_retention_days = 0 : gardez les tâches terminées au moins un jour (7 par défaut)",
+                "jobs_retention_days = 0: keep finished jobs at least one day (default 7)"
+            ));
         }
         let mut names: Vec<&str> = self.mailboxes.iter().map(|m| m.name.as_str()).collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-            bail!(
+            bail!(tr!(
+                "la boîte {:?} est déclarée deux fois : donnez à chaque [[mailbox]] un nom unique",
                 "mailbox {:?} is declared twice: give each [[mailbox]] a unique name",
                 w[0]
-            );
+            ));
         }
         Ok(())
     }
@@ -414,13 +444,14 @@ tls = "none"
     #[test]
     fn bad_values_are_refused_with_a_hint() {
         let err = Config::from_toml("min_confidence = 3.0").unwrap_err();
-        assert!(err.to_string().contains("between 0 and 1"), "{err}");
+        // French by default (unit tests never switch the process to English).
+        assert!(err.to_string().contains("entre 0 et 1"), "{err}");
         let err = Config::from_toml("unknown_key = 1").unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
         let twice = "[[mailbox]]\nname='a'\naddress='a@x'\n[[mailbox]]\nname='a'\naddress='b@x'\n";
         assert!(Config::from_toml(twice)
             .unwrap_err()
             .to_string()
-            .contains("declared twice"));
+            .contains("déclarée deux fois"));
     }
 }

@@ -65,16 +65,29 @@ fn read_jsonl_field(
     source: &'static str,
     filter: impl Fn(&serde_json::Value) -> bool,
 ) -> Result<Vec<Question>> {
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let f = std::fs::File::open(path)
+        .with_context(|| tr!("impossible d'ouvrir {}", "cannot open {}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line =
-            line.with_context(|| format!("{}:{}: unreadable line", path.display(), i + 1))?;
+        let line = line.with_context(|| {
+            tr!(
+                "{}:{} : ligne illisible",
+                "{}:{}: unreadable line",
+                path.display(),
+                i + 1
+            )
+        })?;
         if line.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
+        let v: serde_json::Value = serde_json::from_str(&line).with_context(|| {
+            tr!(
+                "{}:{} : JSON invalide",
+                "{}:{}: invalid JSON",
+                path.display(),
+                i + 1
+            )
+        })?;
         if !filter(&v) {
             continue;
         }
@@ -141,8 +154,11 @@ pub fn load_questions(shared: &Path, answers_dir: &Path) -> Result<Vec<Question>
     }
     anyhow::ensure!(
         !qs.is_empty(),
-        "no question found under {}",
-        shared.display()
+        tr!(
+            "aucune question trouvée sous {}",
+            "no question found under {}",
+            shared.display()
+        )
     );
     Ok(qs)
 }

@@ -2,14 +2,18 @@
 //! holds product logic; each subcommand parses its arguments, loads what it needs
 //! and calls the library that owns the work.
 
+// First, so that its `tr!` macro is in scope in every module below.
+#[macro_use]
+mod i18n;
 mod commands;
 mod config;
 mod demo_mail;
+mod help_fr;
 mod progress;
 mod service;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Facteur: a self-hosted assistant for shared public-service mailboxes.
@@ -95,16 +99,33 @@ pub struct KbArgs {
 
 fn main() {
     restore_sigpipe();
-    let cli = Cli::parse();
+    // The help is printed before the config file is read: FACTEUR_LANG alone.
+    let lang = i18n::Lang::from_env();
+    i18n::set_lang(lang);
+    let cli = parse_cli(lang);
     init_tracing();
     if let Err(err) = run(cli) {
-        eprintln!("error: {err:#}");
+        eprintln!("{} {err:#}", i18n::tr("erreur :", "error:"));
         std::process::exit(1);
     }
 }
 
+/// `Cli::parse()`, with the help texts in French unless the language is English.
+fn parse_cli(lang: i18n::Lang) -> Cli {
+    let cmd = match lang {
+        i18n::Lang::Fr => help_fr::french(Cli::command()),
+        i18n::Lang::En => Cli::command(),
+    };
+    let matches = cmd.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 fn run(cli: Cli) -> Result<()> {
     let cfg = config::Config::load(cli.config.as_deref())?;
+    // From here on, the config's `language` (itself overridden by FACTEUR_LANG).
+    if let Some(lang) = i18n::Lang::parse(&cfg.language) {
+        i18n::set_lang(lang);
+    }
     match cli.command {
         Command::Train(a) => commands::train::run(&cfg, a),
         Command::Eval(a) => commands::eval::run(&cfg, a),

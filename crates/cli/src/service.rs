@@ -57,14 +57,16 @@ impl Service {
     /// each when present.
     pub async fn open(cfg: &Config) -> Result<Arc<Service>> {
         std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
-            format!(
+            tr!(
+                "impossible de créer le dossier de données {}",
                 "cannot create the data directory {}",
                 cfg.data_dir.display()
             )
         })?;
         let url = cfg.database_url();
         let store = Store::open(&url).await.with_context(|| {
-            format!(
+            tr!(
+                "impossible d'ouvrir la base de données {} : vérifiez database_url dans la configuration ou FACTEUR_DATABASE_URL",
                 "cannot open the database {}: check database_url in the config or FACTEUR_DATABASE_URL",
                 redact_url(&url)
             )
@@ -87,20 +89,17 @@ impl Service {
                 }
             }
             Err(e) => {
-                return Err(anyhow::anyhow!(e)).context(
+                return Err(anyhow::anyhow!(e)).context(crate::i18n::tr(
+                    "impossible de charger le modèle actif du registre : `facteur model list` l'affiche, `facteur model rollback` rétablit le précédent",
                     "cannot load the active model of the registry: `facteur model list` shows it, `facteur model rollback` restores the previous one",
-                )
+                ))
             }
         };
         let kb_dir = cfg.data_dir.join("kb");
         let mut kb = if kb_dir.is_dir() {
             Some(
-                facteur_kb::KnowledgeBase::open(&cfg.data_dir).with_context(|| {
-                    format!(
-                        "cannot open the knowledge base in {}",
-                        cfg.data_dir.display()
-                    )
-                })?,
+                facteur_kb::KnowledgeBase::open(&cfg.data_dir)
+                    .with_context(|| crate::commands::kb::open_kb_failed(&cfg.data_dir))?,
             )
         } else {
             None
@@ -210,8 +209,14 @@ impl Service {
             Ok((engine.with_kb(Some(kb)), report))
         })
         .await
-        .context("the knowledge-base rebuild task stopped")?
-        .context("cannot rebuild the knowledge base from the store")?;
+        .context(crate::i18n::tr(
+            "la tâche de reconstruction de la base de connaissances s'est arrêtée",
+            "the knowledge-base rebuild task stopped",
+        ))?
+        .context(crate::i18n::tr(
+            "impossible de reconstruire la base de connaissances depuis la base de données",
+            "cannot rebuild the knowledge base from the store",
+        ))?;
         *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
         self.kb_revision
             .store(revision, std::sync::atomic::Ordering::SeqCst);
@@ -323,8 +328,12 @@ impl Service {
                     Err(e) => match self.store.get_mailbox_by_name(name).await? {
                         Some(m) => (m.id, m.signature),
                         None => {
-                            return Err(anyhow::anyhow!(e))
-                                .with_context(|| format!("cannot create the mailbox {name:?}"))
+                            return Err(anyhow::anyhow!(e)).with_context(|| {
+                                tr!(
+                                    "impossible de créer la boîte {name:?}",
+                                    "cannot create the mailbox {name:?}"
+                                )
+                            })
                         }
                     },
                 }
@@ -344,9 +353,10 @@ impl Service {
                 }
                 Ok(m.id)
             }
-            None => anyhow::bail!(
+            None => anyhow::bail!(tr!(
+                "aucune boîte nommée {name:?} : déclarez-la dans la configuration ([[mailbox]] name = {name:?}) ou créez-la dans les pages d'administration",
                 "no mailbox named {name:?}: declare it in the config ([[mailbox]] name = {name:?}) or create it in the admin pages"
-            ),
+            )),
         }
     }
 
@@ -390,7 +400,10 @@ impl Service {
             t
         })
         .await
-        .context("the triage task stopped")?;
+        .context(crate::i18n::tr(
+            "la tâche de tri s'est arrêtée",
+            "the triage task stopped",
+        ))?;
         // A supervisor's kill switch or an overdue review (with strict_review) turns
         // suggestions off at once: the message goes to a person, with no draft.
         if t.draft.is_some()
@@ -432,7 +445,12 @@ impl Service {
                     .collect(),
             })
             .await
-            .with_context(|| format!("cannot record the triage of message {id}"))?;
+            .with_context(|| {
+                tr!(
+                    "impossible d'enregistrer le tri du message {id}",
+                    "cannot record the triage of message {id}"
+                )
+            })?;
         Ok(t)
     }
 
@@ -502,11 +520,12 @@ impl Service {
     /// Re-triage from the stored raw bytes (after a restart, or after an agent
     /// corrected the category).
     pub async fn retriage(&self, id: i64, category: Option<String>) -> Result<Triaged> {
-        let msg = self
-            .store
-            .get_message(id)
-            .await?
-            .with_context(|| format!("message {id} does not exist"))?;
+        let msg = self.store.get_message(id).await?.with_context(|| {
+            tr!(
+                "le message {id} n'existe pas",
+                "message {id} does not exist"
+            )
+        })?;
         let raw = self.store.get_raw(id).await?.unwrap_or_default();
         let parsed = facteur_mail::parse_message(&raw);
         self.triage_stored(id, msg.mailbox_id, &parsed, category)

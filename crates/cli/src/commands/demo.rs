@@ -41,10 +41,13 @@ pub enum DemoCommand {
         /// Where to write the mbox.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// How many demo messages.
         #[arg(long, default_value_t = 500)]
         count: usize,
+        /// Random seed: the same seed writes the same mailbox.
         #[arg(long, default_value_t = 20261129)]
         seed: u64,
+        /// The standard answers folder (with taxonomy.toml and demo/).
         #[arg(long, value_name = "DIR", default_value = "./answers")]
         answers: PathBuf,
         /// The shared data folder (default: $FACTEUR_SHARED_DATA, ../shared/data or ./shared/data).
@@ -57,9 +60,12 @@ pub enum DemoCommand {
 }
 
 fn shared(explicit: Option<PathBuf>) -> Result<PathBuf> {
-    explicit.or_else(demo_mail::shared_data_dir).context(
-        "cannot find the shared data: pass --shared-data DIR (the folder holding service-public-fiches-2020/) or set FACTEUR_SHARED_DATA",
-    )
+    explicit
+        .or_else(demo_mail::shared_data_dir)
+        .context(crate::i18n::tr(
+            "données partagées introuvables : passez --shared-data DOSSIER (le dossier contenant service-public-fiches-2020/) ou définissez FACTEUR_SHARED_DATA",
+            "cannot find the shared data: pass --shared-data DIR (the folder holding service-public-fiches-2020/) or set FACTEUR_SHARED_DATA",
+        ))
 }
 
 pub fn write_mailbox(
@@ -74,8 +80,8 @@ pub fn write_mailbox(
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).ok();
     }
-    let f =
-        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let f = std::fs::File::create(out)
+        .with_context(|| tr!("impossible de créer {}", "cannot create {}", out.display()))?;
     let mut w = std::io::BufWriter::new(f);
     let labelled = demo_mail::write_mbox(&mut w, &questions, count, seed, to)?;
     std::io::Write::flush(&mut w)?;
@@ -99,9 +105,13 @@ pub fn run(cfg: &Config, a: DemoArgs) -> Result<()> {
                     &serde_json::json!({"mbox": out.display().to_string(), "messages": count, "labelled": labelled}),
                 )
             } else {
+                let out = out.display();
                 println!(
-                    "{count} demo messages written to {} ({labelled} with a demo label)",
-                    out.display()
+                    "{}",
+                    tr!(
+                        "{count} messages de démonstration écrits dans {out} ({labelled} avec une étiquette de démonstration)",
+                        "{count} demo messages written to {out} ({labelled} with a demo label)"
+                    )
                 );
                 Ok(())
             }
@@ -186,12 +196,19 @@ fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
         if a.json {
             super::print_json(&summary)?;
         } else {
-            println!("Démo Facteur prête dans {} ({} messages importés, {} déjà présents).", a.data_dir.display(), report.stored, report.duplicates_skipped);
-            println!("Comptes de démonstration (mots de passe affichés une seule fois) :");
+            let (dir, stored, already) = (a.data_dir.display(), report.stored, report.duplicates_skipped);
+            println!("{}", tr!(
+                "Démo Facteur prête dans {dir} ({stored} messages importés, {already} déjà présents).",
+                "Facteur demo ready in {dir} ({stored} messages imported, {already} already there)."
+            ));
+            println!("{}", crate::i18n::tr(
+                "Comptes de démonstration (mots de passe affichés une seule fois) :",
+                "Demo accounts (passwords shown once):"
+            ));
             for (u, r, p) in &passwords {
                 println!("  {u:<12} ({r:<10}) {p}");
             }
-            println!("Ouvrez http://{}/login", a.listen);
+            println!("{}", tr!("Ouvrez http://{}/login", "Open http://{}/login", a.listen));
         }
         if a.no_serve {
             return Ok(());
@@ -210,29 +227,46 @@ struct Built {
 fn build(a: &DemoArgs) -> Result<Built> {
     let shared_dir = shared(a.shared_data.clone())?;
     let dir = &a.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let pb = progress::bar(4, "demo");
+    std::fs::create_dir_all(dir)
+        .with_context(|| tr!("impossible de créer {}", "cannot create {}", dir.display()))?;
+    let pb = progress::bar(4, crate::i18n::tr("démo", "demo"));
     // 1. Knowledge base: the tax fiches and the demo standard answers.
-    let mut kb = facteur_kb::KnowledgeBase::open(dir)
-        .with_context(|| format!("cannot open the knowledge base in {}", dir.display()))?;
+    let mut kb =
+        facteur_kb::KnowledgeBase::open(dir).with_context(|| super::kb::open_kb_failed(dir))?;
     let fiches = shared_dir
         .join("service-public-fiches-2020")
         .join("kb_fiscalite.jsonl");
-    kb.import_fiches(&fiches)
-        .with_context(|| format!("cannot import {}", fiches.display()))?;
+    kb.import_fiches(&fiches).with_context(|| {
+        tr!(
+            "impossible d'importer {}",
+            "cannot import {}",
+            fiches.display()
+        )
+    })?;
     let demo_answers = a.answers.join("demo");
     let taxonomy = a.answers.join("taxonomy.toml");
     let (_, errors) = kb
         .import_answers(&demo_answers, Some(&taxonomy))
-        .with_context(|| format!("cannot import the answers of {}", demo_answers.display()))?;
+        .with_context(|| {
+            tr!(
+                "impossible d'importer les réponses types de {}",
+                "cannot import the answers of {}",
+                demo_answers.display()
+            )
+        })?;
     for e in &errors {
-        eprintln!("warning: {e}");
+        eprintln!("{} {e}", crate::i18n::tr("attention :", "warning:"));
     }
     pb.inc(1);
     // 2. Demo model from the demo examples.
     let examples_path = demo_answers.join("examples.jsonl");
-    let examples = facteur_classify::read_jsonl(&examples_path)
-        .with_context(|| format!("cannot read {}", examples_path.display()))?;
+    let examples = facteur_classify::read_jsonl(&examples_path).with_context(|| {
+        tr!(
+            "impossible de lire {}",
+            "cannot read {}",
+            examples_path.display()
+        )
+    })?;
     let mut model = facteur_classify::train(
         &examples,
         &facteur_classify::TrainConfig::default(),

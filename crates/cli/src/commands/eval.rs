@@ -23,12 +23,20 @@ pub struct EvalArgs {
 pub fn run(cfg: &Config, a: EvalArgs) -> Result<()> {
     let dir = a.model.clone().unwrap_or_else(|| cfg.model_dir());
     let model = super::load_model(&dir)?;
-    let examples = read_jsonl(&a.data)
-        .with_context(|| format!("cannot read evaluation data {}", a.data.display()))?;
+    let examples = read_jsonl(&a.data).with_context(|| {
+        tr!(
+            "impossible de lire les données d'évaluation {}",
+            "cannot read evaluation data {}",
+            a.data.display()
+        )
+    })?;
     anyhow::ensure!(
         !examples.is_empty(),
-        "{} holds no example",
-        a.data.display()
+        tr!(
+            "{} ne contient aucun exemple",
+            "{} holds no example",
+            a.data.display()
+        )
     );
     let report = evaluate(&model, &examples);
     let mut v = serde_json::to_value(&report)?;
@@ -45,6 +53,9 @@ pub fn run(cfg: &Config, a: EvalArgs) -> Result<()> {
         super::print_json(&v)?;
     } else {
         println!(
+            "{}",
+            tr!(
+            "{} exemples  exactitude {:.4}  macro-F1 {:.4}  couverture@95%P {:.3}  ECE {:.3}  {:.0} prédictions/s (1 fil)",
             "{} examples  accuracy {:.4}  macro-F1 {:.4}  coverage@95%P {:.3}  ECE {:.3}  {:.0} predictions/s (1 thread)",
             report.examples,
             report.accuracy,
@@ -52,6 +63,7 @@ pub fn run(cfg: &Config, a: EvalArgs) -> Result<()> {
             report.coverage_at_95_precision,
             report.expected_calibration_error,
             report.predict_per_second
+            )
         );
         if a.per_class {
             for c in &report.per_class {

@@ -41,8 +41,13 @@ pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
         };
         let mut summary = facteur_connect::SyncReport::default();
         for src in &sources {
-            let messages = facteur_mail::read_source(src)
-                .with_context(|| format!("cannot read {}", src.path.display()))?;
+            let messages = facteur_mail::read_source(src).with_context(|| {
+                tr!(
+                    "impossible de lire {}",
+                    "cannot read {}",
+                    src.path.display()
+                )
+            })?;
             let r =
                 facteur_connect::import_raw(&svc.store, mailbox_id, messages, hook.as_ref()).await;
             summary.fetched += r.fetched;
@@ -57,15 +62,19 @@ pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
             super::print_json(&summary)?;
         } else {
             println!(
-                "{} read, {} stored, {} already there, {} with defects, {} errors",
-                summary.fetched,
-                summary.stored,
-                summary.duplicates_skipped,
-                summary.defects,
-                summary.errors.len()
+                "{}",
+                tr!(
+                    "{} lus, {} stockés, {} déjà présents, {} avec défauts, {} erreurs",
+                    "{} read, {} stored, {} already there, {} with defects, {} errors",
+                    summary.fetched,
+                    summary.stored,
+                    summary.duplicates_skipped,
+                    summary.defects,
+                    summary.errors.len()
+                )
             );
             for e in &summary.errors {
-                eprintln!("error: {e}");
+                eprintln!("{} {e}", crate::i18n::tr("erreur :", "error:"));
             }
         }
         Ok(())

@@ -17,6 +17,7 @@ pub enum KbCommand {
         /// Taxonomy of request types for the answers (default: taxonomy.toml in or above each answer folder).
         #[arg(long, value_name = "FILE")]
         taxonomy: Option<PathBuf>,
+        /// Fiche files (.jsonl) and standard-answer folders to import.
         #[arg(required = true, value_name = "FILE.jsonl|DIR")]
         paths: Vec<PathBuf>,
         /// Print a JSON summary on stdout.
@@ -32,6 +33,7 @@ pub enum KbCommand {
         /// The data directory holding the index (default: the config's data_dir).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
+        /// What to look for, in plain words.
         query: String,
         /// How many results.
         #[arg(long, short = 'n', default_value_t = 10)]
@@ -45,6 +47,7 @@ pub enum KbCommand {
         /// The data directory holding the index (default: the config's data_dir).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
+        /// Graded queries, JSON lines {"query","relevant":{id:grade}}.
         #[arg(long, value_name = "Q.jsonl")]
         queries: PathBuf,
         /// Machine-readable output (JSON) for scripts.
@@ -56,6 +59,7 @@ pub enum KbCommand {
         /// The request-type taxonomy (default: taxonomy.toml in or above the answers folder).
         #[arg(long, value_name = "FILE")]
         taxonomy: Option<PathBuf>,
+        /// The standard-answers folder to check.
         #[arg(required = true, value_name = "DIR")]
         dir: PathBuf,
         /// Machine-readable output (JSON) for scripts.
@@ -67,14 +71,14 @@ pub enum KbCommand {
 /// Open a data directory that must already hold an index.
 pub fn open_existing(dir: &Path) -> Result<KnowledgeBase> {
     if !dir.exists() {
-        bail!(
+        bail!(tr!(
+            "le dossier de données {} n'existe pas : créez-le avec `facteur kb import --data-dir {} FICHES.jsonl DOSSIER_REPONSES`",
             "the data directory {} does not exist: create it with `facteur kb import --data-dir {} FICHES.jsonl ANSWERS_DIR`",
             dir.display(),
             dir.display()
-        );
+        ));
     }
-    KnowledgeBase::open(dir)
-        .with_context(|| format!("cannot open the knowledge base in {}", dir.display()))
+    KnowledgeBase::open(dir).with_context(|| open_kb_failed(dir))
 }
 
 /// The taxonomy next to an answer folder: DIR/taxonomy.toml or DIR/../taxonomy.toml.
@@ -103,25 +107,35 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| format!("sqlite:{}", dir.join("facteur.db").display()));
             let mut recorded = RecordReport::default();
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-            let mut kb = KnowledgeBase::open(&dir)
-                .with_context(|| format!("cannot open the knowledge base in {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| {
+                tr!(
+                    "impossible de créer le dossier de données {}",
+                    "cannot create the data directory {}",
+                    dir.display()
+                )
+            })?;
+            let mut kb = KnowledgeBase::open(&dir).with_context(|| open_kb_failed(&dir))?;
             let pb = progress::bar(paths.len() as u64, "import");
             let mut reports = Vec::new();
             let mut answer_errors = Vec::new();
             for p in &paths {
                 if !p.exists() {
-                    bail!(
+                    bail!(tr!(
+                        "{} n'existe pas : donnez des fichiers de fiches (.jsonl) ou des dossiers de réponses types",
                         "{} does not exist: give fiche files (.jsonl) or answer folders",
                         p.display()
-                    );
+                    ));
                 }
                 if p.is_dir() {
                     let tax = taxonomy.clone().or_else(|| find_taxonomy(p));
-                    let (report, errors) = kb
-                        .import_answers(p, tax.as_deref())
-                        .with_context(|| format!("cannot import the answers in {}", p.display()))?;
+                    let (report, errors) =
+                        kb.import_answers(p, tax.as_deref()).with_context(|| {
+                            tr!(
+                                "impossible d'importer les réponses types de {}",
+                                "cannot import the answers in {}",
+                                p.display()
+                            )
+                        })?;
                     answer_errors.extend(errors.into_iter().map(|e| e.to_string()));
                     if !no_store {
                         let r = record_answer_dir(&db_url, p, tax.as_deref())?;
@@ -130,16 +144,20 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                     }
                     reports.push(serde_json::json!({"path": p.display().to_string(), "kind": "answers", "report": report}));
                 } else {
-                    let report = kb
-                        .import_fiches(p)
-                        .with_context(|| format!("cannot import the fiches of {}", p.display()))?;
+                    let report = kb.import_fiches(p).with_context(|| {
+                        tr!(
+                            "impossible d'importer les fiches de {}",
+                            "cannot import the fiches of {}",
+                            p.display()
+                        )
+                    })?;
                     reports.push(serde_json::json!({"path": p.display().to_string(), "kind": "fiches", "report": report}));
                 }
                 pb.inc(1);
             }
             pb.finish_and_clear();
             for e in &answer_errors {
-                eprintln!("warning: {e}");
+                eprintln!("{} {e}", crate::i18n::tr("attention :", "warning:"));
             }
             if json {
                 super::print_json(&serde_json::json!({
@@ -158,14 +176,23 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                 }
                 if !answer_errors.is_empty() {
                     println!(
-                        "{} answer file(s) rejected, see the warnings above",
-                        answer_errors.len()
+                        "{}",
+                        tr!(
+                            "{} fichier(s) de réponse type refusé(s), voir les avertissements ci-dessus",
+                            "{} answer file(s) rejected, see the warnings above",
+                            answer_errors.len()
+                        )
                     );
                 }
                 if !no_store && recorded.recorded + recorded.unchanged > 0 {
                     println!(
-                        "database: {} new answer version(s), {} already known",
-                        recorded.recorded, recorded.unchanged
+                        "{}",
+                        tr!(
+                            "base de données : {} nouvelle(s) version(s) de réponse, {} déjà connue(s)",
+                            "database: {} new answer version(s), {} already known",
+                            recorded.recorded,
+                            recorded.unchanged
+                        )
                     );
                 }
             }
@@ -189,7 +216,10 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                 return super::print_json(&hits);
             }
             if hits.is_empty() {
-                println!("no result for {query:?}");
+                println!(
+                    "{}",
+                    tr!("aucun résultat pour {query:?}", "no result for {query:?}")
+                );
             }
             for (i, h) in hits.iter().enumerate() {
                 println!(
@@ -213,15 +243,28 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
         } => {
             let dir = data_dir.unwrap_or_else(|| cfg.data_dir.clone());
             let kb = open_existing(&dir)?;
-            let qs = facteur_kb::read_queries(&queries)
-                .with_context(|| format!("cannot read queries {}", queries.display()))?;
+            let qs = facteur_kb::read_queries(&queries).with_context(|| {
+                tr!(
+                    "impossible de lire les requêtes {}",
+                    "cannot read queries {}",
+                    queries.display()
+                )
+            })?;
             let report = facteur_kb::evaluate(&kb, &qs);
             if json {
                 return super::print_json(&report);
             }
             println!(
-                "{} queries  nDCG@10 {:.4}  recall@10 {:.4}  MRR@10 {:.4}  {:.0} queries/s (1 thread)",
-                report.queries, report.ndcg_at_10, report.recall_at_10, report.mrr_at_10, report.queries_per_second
+                "{}",
+                tr!(
+                    "{} requêtes  nDCG@10 {:.4}  rappel@10 {:.4}  MRR@10 {:.4}  {:.0} requêtes/s (1 fil)",
+                    "{} queries  nDCG@10 {:.4}  recall@10 {:.4}  MRR@10 {:.4}  {:.0} queries/s (1 thread)",
+                    report.queries,
+                    report.ndcg_at_10,
+                    report.recall_at_10,
+                    report.mrr_at_10,
+                    report.queries_per_second
+                )
             );
             Ok(())
         }
@@ -242,7 +285,14 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
             if json {
                 super::print_json(&serde_json::json!({"valid": answers, "errors": errs}))?;
             } else {
-                println!("{answers} valid answer file(s), {} error(s)", errs.len());
+                let n = errs.len();
+                println!(
+                    "{}",
+                    tr!(
+                        "{answers} fichier(s) de réponse type valide(s), {n} erreur(s)",
+                        "{answers} valid answer file(s), {n} error(s)"
+                    )
+                );
                 for e in &errs {
                     println!("  {e}");
                 }
@@ -273,7 +323,8 @@ fn record_answer_dir(db_url: &str, dir: &Path, taxonomy: Option<&Path>) -> Resul
     let (answers, _) = facteur_kb::answers::load_dir(dir, tax.as_ref(), facteur_kb::Date::today())?;
     super::runtime()?.block_on(async {
         let store = facteur_store::Store::open(db_url).await.with_context(|| {
-            format!(
+            tr!(
+                "impossible d'ouvrir la base de données {} pour y enregistrer les réponses (--no-store pour seulement les indexer localement)",
                 "cannot open the database {} to record the answers (use --no-store to only index them locally)",
                 crate::service::redact_url(db_url)
             )
@@ -293,7 +344,7 @@ pub async fn record_answers(
     let mut report = RecordReport::default();
     for a in answers {
         let content = std::fs::read_to_string(&a.path)
-            .with_context(|| format!("cannot read {}", a.path.display()))?
+            .with_context(|| tr!("impossible de lire {}", "cannot read {}", a.path.display()))?
             .replace("\r\n", "\n");
         let status = match a.status {
             facteur_kb::AnswerStatus::Draft => facteur_core::AnswerStatus::Draft,
@@ -313,7 +364,8 @@ pub async fn record_answers(
             .record_imported_answer(&new, status)
             .await
             .with_context(|| {
-                format!(
+                tr!(
+                    "impossible d'enregistrer la réponse type {} dans la base de données",
                     "cannot record the answer {} in the database",
                     a.path.display()
                 )
@@ -329,6 +381,16 @@ pub async fn record_answers(
 pub fn kind_name(k: facteur_kb::DocKind) -> &'static str {
     match k {
         facteur_kb::DocKind::Fiche => "fiche",
+        // A product term, in both languages (as on the web pages).
         facteur_kb::DocKind::Answer => "réponse type",
     }
+}
+
+/// The error context of a knowledge base that cannot be opened.
+pub fn open_kb_failed(dir: &Path) -> String {
+    tr!(
+        "impossible d'ouvrir la base de connaissances de {}",
+        "cannot open the knowledge base in {}",
+        dir.display()
+    )
 }

@@ -26,32 +26,52 @@ pub struct MigrateArgs {
 
 pub fn run(a: MigrateArgs) -> Result<()> {
     if a.from.trim() == a.to.trim() {
-        bail!("--from and --to name the same database: give a fresh, empty target");
+        bail!(tr!(
+            "--from et --to désignent la même base : donnez une cible neuve et vide",
+            "--from and --to name the same database: give a fresh, empty target"
+        ));
     }
     if let Some(path) = a.from.strip_prefix("sqlite:") {
         let path = path.trim_start_matches("//");
         let path = path.split('?').next().unwrap_or(path);
         if !std::path::Path::new(path).is_file() {
-            bail!("the source database {path} does not exist: give --from sqlite:PATH of the service's facteur.db");
+            bail!(tr!(
+                "la base source {path} n'existe pas : donnez --from sqlite:CHEMIN du facteur.db du service",
+                "the source database {path} does not exist: give --from sqlite:PATH of the service's facteur.db"
+            ));
         }
     }
     super::runtime()?.block_on(async {
         let source = Store::open(&a.from)
             .await
-            .with_context(|| format!("cannot open the source database {}", redact_url(&a.from)))?;
+            .with_context(|| {
+                tr!(
+                    "impossible d'ouvrir la base source {}",
+                    "cannot open the source database {}",
+                    redact_url(&a.from)
+                )
+            })?;
         let target = Store::open(&a.to)
             .await
-            .with_context(|| format!("cannot open the target database {}", redact_url(&a.to)))?;
+            .with_context(|| {
+                tr!(
+                    "impossible d'ouvrir la base cible {}",
+                    "cannot open the target database {}",
+                    redact_url(&a.to)
+                )
+            })?;
         let report = match source.copy_to(&target).await {
             Ok(r) => r,
-            Err(StoreError::Conflict { op, detail }) => bail!(
+            Err(StoreError::Conflict { op, detail }) => bail!(tr!(
+                "la cible {} contient déjà des données ({op} : {detail}) : migrez vers une base neuve et vide (CREATE DATABASE …), rien n'a été copié",
                 "the target {} already holds data ({op}: {detail}): migrate into a fresh, empty database (CREATE DATABASE …), nothing was copied",
                 redact_url(&a.to)
-            ),
+            )),
             Err(e) => {
-                return Err(anyhow::anyhow!(e)).context(
+                return Err(anyhow::anyhow!(e)).context(crate::i18n::tr(
+                    "la copie a échoué et a été annulée : la cible n'en contient rien",
                     "the copy failed and was rolled back: the target holds nothing of it",
-                )
+                ))
             }
         };
         source.close().await;
@@ -59,26 +79,51 @@ pub fn run(a: MigrateArgs) -> Result<()> {
         if a.json {
             super::print_json(&report)?;
         } else {
-            println!("{:<28} {:>10} {:>10}", "table", "source", "target");
+            let tr = crate::i18n::tr;
+            println!(
+                "{:<28} {:>10} {:>10}",
+                "table",
+                "source",
+                tr("cible", "target")
+            );
             for t in &report.tables {
-                let mark = if t.source == t.target { "" } else { "  <- differs" };
+                let mark = if t.source == t.target {
+                    ""
+                } else {
+                    tr("  <- différent", "  <- differs")
+                };
                 println!("{:<28} {:>10} {:>10}{mark}", t.table, t.source, t.target);
             }
+            let state = if report.target_audit.ok {
+                tr("vérifiée", "verified")
+            } else {
+                tr("ROMPUE", "BROKEN")
+            };
             println!(
-                "audit chain on the target: {} rows, {}",
-                report.target_audit.rows,
-                if report.target_audit.ok {
-                    "verified"
-                } else {
-                    "BROKEN"
-                }
+                "{}",
+                tr!(
+                    "chaîne d'audit de la cible : {} lignes, {}",
+                    "audit chain on the target: {} rows, {}",
+                    report.target_audit.rows,
+                    state
+                )
             );
         }
         if !report.ok {
-            bail!("the copy does not match the source (see the report): do not switch the service to the target");
+            bail!(tr!(
+                "la copie ne correspond pas à la source (voir le rapport) : ne basculez pas le service sur la cible",
+                "the copy does not match the source (see the report): do not switch the service to the target"
+            ));
         }
         if !a.json {
-            println!("ok: point database_url at {} and start the service", redact_url(&a.to));
+            println!(
+                "{}",
+                tr!(
+                    "ok : faites pointer database_url vers {} et démarrez le service",
+                    "ok: point database_url at {} and start the service",
+                    redact_url(&a.to)
+                )
+            );
         }
         Ok(())
     })

@@ -20,7 +20,8 @@ use std::path::Path;
 /// Load a model directory with an error that says what to do.
 pub fn load_model(dir: &Path) -> Result<facteur_classify::Model> {
     facteur_classify::Model::load(dir).with_context(|| {
-        format!(
+        tr!(
+            "impossible de charger le modèle de {} : entraînez-en un avec `facteur train --data TRAIN.jsonl --model {}`",
             "cannot load the model in {}: train one with `facteur train --data TRAIN.jsonl --model {}`",
             dir.display(),
             dir.display()
@@ -39,5 +40,8 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")
+        .context(crate::i18n::tr(
+            "impossible de démarrer l'environnement d'exécution asynchrone",
+            "cannot start the async runtime",
+        ))
 }

@@ -45,7 +45,10 @@ pub enum ModelCommand {
     },
     /// Evaluate a version on labelled examples.
     Eval {
+        /// The model version (as `facteur model list` shows it).
+        #[arg(id = "model_version", value_name = "VERSION")]
         version: String,
+        /// Labelled examples, JSON lines {"text": …, "label": …}.
         #[arg(long, value_name = "EVAL.jsonl")]
         data: PathBuf,
         /// Machine-readable output (JSON) for scripts.
@@ -54,6 +57,8 @@ pub enum ModelCommand {
     },
     /// Make a candidate the active model. Needs a named supervisor or admin.
     Promote {
+        /// The model version (as `facteur model list` shows it).
+        #[arg(id = "model_version", value_name = "VERSION")]
         version: String,
         /// The account (user name) that acts: recorded in the audit log.
         #[arg(long, value_name = "USER")]
@@ -94,6 +99,8 @@ pub enum ModelCommand {
     Switch(SwitchCommand),
     /// Record the quarterly review of a version: keep, retrain or withdraw.
     Review {
+        /// The model version (as `facteur model list` shows it).
+        #[arg(id = "model_version", value_name = "VERSION")]
         version: String,
         /// The account (user name) that acts: recorded in the audit log.
         #[arg(long, value_name = "USER")]
@@ -161,14 +168,20 @@ async fn parse_scope(svc: &Service, scope: &str) -> Result<SwitchScope> {
             .get_mailbox_by_name(name)
             .await?
             .with_context(|| {
-                format!("no mailbox named {name:?}: see the [[mailbox]] sections of the config")
+                tr!(
+                    "aucune boîte nommée {name:?} : voir les sections [[mailbox]] de la configuration",
+                    "no mailbox named {name:?}: see the [[mailbox]] sections of the config"
+                )
             })?;
         return Ok(SwitchScope::Mailbox(mb.id));
     }
     if let Some(t) = scope.strip_prefix("type:").filter(|t| !t.trim().is_empty()) {
         return Ok(SwitchScope::RequestType(t.trim().to_string()));
     }
-    anyhow::bail!("scope {scope:?}: use all, mailbox:NAME or type:REQUEST_TYPE")
+    anyhow::bail!(tr!(
+        "portée {scope:?} : utilisez all, mailbox:NAME ou type:REQUEST_TYPE",
+        "scope {scope:?}: use all, mailbox:NAME or type:REQUEST_TYPE"
+    ))
 }
 
 fn scope_json(s: &SwitchScope) -> serde_json::Value {
@@ -183,9 +196,13 @@ async fn switch(svc: &Service, data_dir: &std::path::Path, cmd: SwitchCommand) -
             .store
             .get_user_by_username(&by)
             .await?
-            .with_context(|| format!("no account named {by:?}: see `facteur user list`"))?;
-        facteur_learn::registry::authorize(Some(&user), "kill switch")
-            .context("kill switch refused: it needs an active supervisor or admin")
+            .with_context(|| no_account(&by))?;
+        facteur_learn::registry::authorize(Some(&user), "kill switch").context(
+            crate::i18n::tr(
+                "interrupteur refusé : il faut un superviseur (supervisor) ou un administrateur (admin) actif",
+                "kill switch refused: it needs an active supervisor or admin",
+            ),
+        )
     };
     match cmd {
         SwitchCommand::List { json } => {
@@ -198,11 +215,25 @@ async fn switch(svc: &Service, data_dir: &std::path::Path, cmd: SwitchCommand) -
                     }))?;
                 }
             } else if list.is_empty() {
-                println!("no kill switch in force: drafts are suggested");
+                println!(
+                    "{}",
+                    crate::i18n::tr(
+                        "aucun interrupteur en vigueur : les brouillons sont suggérés",
+                        "no kill switch in force: drafts are suggested"
+                    )
+                );
             } else {
                 for s in &list {
                     let (kind, value) = s.scope.to_stored();
-                    println!("{kind}:{value}  set by user {} — {}", s.set_by, s.reason);
+                    println!(
+                        "{}",
+                        tr!(
+                            "{kind}:{value}  posé par l'utilisateur {} — {}",
+                            "{kind}:{value}  set by user {} — {}",
+                            s.set_by,
+                            s.reason
+                        )
+                    );
                 }
             }
         }
@@ -213,7 +244,10 @@ async fn switch(svc: &Service, data_dir: &std::path::Path, cmd: SwitchCommand) -
             json,
         } => {
             if reason.trim().is_empty() {
-                anyhow::bail!("a kill switch needs a reason (--reason \"...\"): it is shown to supervisors and kept in the audit log");
+                anyhow::bail!(tr!(
+                    "un interrupteur demande un motif (--reason \"...\") : il est montré aux superviseurs et conservé dans le journal d'audit",
+                    "a kill switch needs a reason (--reason \"...\"): it is shown to supervisors and kept in the audit log"
+                ));
             }
             let scope = parse_scope(svc, &scope).await?;
             let by = supervisor(by).await?;
@@ -231,7 +265,13 @@ async fn switch(svc: &Service, data_dir: &std::path::Path, cmd: SwitchCommand) -
                 )?;
             } else {
                 let (kind, value) = scope.to_stored();
-                println!("suggestions off for {kind}:{value}, on every node within seconds");
+                println!(
+                    "{}",
+                    tr!(
+                        "suggestions suspendues pour {kind}:{value}, sur chaque nœud en quelques secondes",
+                        "suggestions off for {kind}:{value}, on every node within seconds"
+                    )
+                );
             }
         }
         SwitchCommand::On { scope, by, json } => {
@@ -244,7 +284,13 @@ async fn switch(svc: &Service, data_dir: &std::path::Path, cmd: SwitchCommand) -
                 )?;
             } else {
                 let (kind, value) = scope.to_stored();
-                println!("suggestions back on for {kind}:{value}");
+                println!(
+                    "{}",
+                    tr!(
+                        "suggestions reprises pour {kind}:{value}",
+                        "suggestions back on for {kind}:{value}"
+                    )
+                );
             }
         }
     }
@@ -258,14 +304,31 @@ async fn user_id(svc: &Service, name: Option<&str>) -> Result<Option<i64>> {
             svc.store
                 .get_user_by_username(n)
                 .await?
-                .with_context(|| format!("no account named {n:?}: see `facteur user list`"))?
+                .with_context(|| no_account(n))?
                 .id,
         )),
     }
 }
 
+/// The error of a `--by` that names no account.
+fn no_account(name: &str) -> String {
+    tr!(
+        "aucun compte nommé {name:?} : voir `facteur user list`",
+        "no account named {name:?}: see `facteur user list`"
+    )
+}
+
+/// The context of a refused supervisor action (promotion, rollback, review).
+fn needs_supervisor(fr_action: &str, en_action: &str) -> String {
+    tr!(
+        "{fr_action} refusée : il faut --by avec l'identifiant d'un superviseur (supervisor) ou administrateur (admin) actif",
+        "{en_action} refused: it needs --by with the user name of an active supervisor or admin"
+    )
+}
+
 fn read(path: &std::path::Path) -> Result<Vec<facteur_classify::Example>> {
-    facteur_classify::read_jsonl(path).with_context(|| format!("cannot read {}", path.display()))
+    facteur_classify::read_jsonl(path)
+        .with_context(|| tr!("impossible de lire {}", "cannot read {}", path.display()))
 }
 
 pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
@@ -281,7 +344,13 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                         super::print_json(v)?;
                     }
                 } else if versions.is_empty() {
-                    println!("no model version yet: train one with `facteur model train`");
+                    println!(
+                        "{}",
+                        crate::i18n::tr(
+                            "aucune version de modèle pour l'instant : entraînez-en une avec `facteur model train`",
+                            "no model version yet: train one with `facteur model train`"
+                        )
+                    );
                 } else {
                     for v in &versions {
                         println!("{}", serde_json::to_string(v)?);
@@ -311,7 +380,15 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                 if json {
                     super::print_json(&outcome)?;
                 } else {
-                    println!("candidate {} trained ({} feedback examples)", outcome.candidate.version, feedback.len());
+                    println!(
+                        "{}",
+                        tr!(
+                            "candidat {} entraîné ({} exemples issus des retours)",
+                            "candidate {} trained ({} feedback examples)",
+                            outcome.candidate.version,
+                            feedback.len()
+                        )
+                    );
                     println!("{}", serde_json::to_string_pretty(&outcome)?);
                 }
             }
@@ -326,9 +403,9 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
             }
             ModelCommand::Promote { version, by, json } => {
                 let by = user_id(&svc, by.as_deref()).await?;
-                let r = registry::promote(&svc.store, &data_dir, &reg, &version, by).await.context(
-                    "promotion refused: it needs --by with the user name of an active supervisor or admin",
-                )?;
+                let r = registry::promote(&svc.store, &data_dir, &reg, &version, by)
+                    .await
+                    .with_context(|| needs_supervisor("promotion", "promotion"))?;
                 if json {
                     super::print_json(&r)?;
                 } else {
@@ -337,9 +414,9 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
             }
             ModelCommand::Rollback { by, json } => {
                 let by = user_id(&svc, by.as_deref()).await?;
-                let r = registry::rollback(&svc.store, &data_dir, &reg, by).await.context(
-                    "rollback refused: it needs --by with the user name of an active supervisor or admin",
-                )?;
+                let r = registry::rollback(&svc.store, &data_dir, &reg, by)
+                    .await
+                    .with_context(|| needs_supervisor("restauration", "rollback"))?;
                 if json {
                     super::print_json(&r)?;
                 } else {
@@ -351,16 +428,25 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                     .store
                     .get_user_by_username(&by)
                     .await?
-                    .with_context(|| format!("no account named {by:?}: see `facteur user list`"))?;
-                facteur_learn::registry::authorize(Some(&user), "exclusion")
-                    .context("exclusion refused: it needs an active supervisor or admin")?;
+                    .with_context(|| no_account(&by))?;
+                facteur_learn::registry::authorize(Some(&user), "exclusion").context(
+                    crate::i18n::tr(
+                        "exclusion refusée : il faut un superviseur (supervisor) ou un administrateur (admin) actif",
+                        "exclusion refused: it needs an active supervisor or admin",
+                    ),
+                )?;
                 // Training leaves examples out by example id (the agent action's
                 // id): exclude every example this message's feedback yields.
                 let msg = svc
                     .store
                     .get_message(message)
                     .await?
-                    .with_context(|| format!("message {message} does not exist"))?;
+                    .with_context(|| {
+                        tr!(
+                            "le message {message} n'existe pas",
+                            "message {message} does not exist"
+                        )
+                    })?;
                 let actions = svc.store.list_actions(message).await?;
                 let examples = facteur_learn::feedback::examples_from_actions(
                     facteur_learn::feedback::MessageFeedback {
@@ -382,9 +468,22 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                 if json {
                     super::print_json(&serde_json::json!({"message": message, "examples": ids, "newly_excluded": newly}))?;
                 } else if ids.is_empty() {
-                    println!("message {message} has no agent feedback to exclude: nothing to do");
+                    println!(
+                        "{}",
+                        tr!(
+                            "le message {message} n'a aucun retour d'agent à exclure : rien à faire",
+                            "message {message} has no agent feedback to exclude: nothing to do"
+                        )
+                    );
                 } else {
-                    println!("message {message}: {} feedback example(s) excluded from training ({newly} new)", ids.len());
+                    let n = ids.len();
+                    println!(
+                        "{}",
+                        tr!(
+                            "message {message} : {n} exemple(s) issu(s) des retours exclu(s) de l'entraînement ({newly} nouveau(x))",
+                            "message {message}: {n} feedback example(s) excluded from training ({newly} new)"
+                        )
+                    );
                 }
             }
             ModelCommand::Switch(cmd) => switch(&svc, &data_dir, cmd).await?,
@@ -393,13 +492,16 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                     "keep" => ReviewDecision::Keep,
                     "retrain" => ReviewDecision::Retrain,
                     "withdraw" => ReviewDecision::Withdraw,
-                    other => anyhow::bail!("decision {other:?}: use keep, retrain or withdraw"),
+                    other => anyhow::bail!(tr!(
+                        "décision {other:?} : utilisez keep (garder), retrain (réentraîner) ou withdraw (retirer)",
+                        "decision {other:?}: use keep, retrain or withdraw"
+                    )),
                 };
                 let by = user_id(&svc, by.as_deref()).await?;
                 let seen = serde_json::to_value(registry::get_version(&svc.store, &data_dir, &reg, &version).await?)?;
                 let r = registry::record_review(&svc.store, &version, by, decision, seen, note)
                     .await
-                    .context("review refused: it needs --by with the user name of an active supervisor or admin")?;
+                    .with_context(|| needs_supervisor("revue", "review"))?;
                 if json {
                     super::print_json(&r)?;
                 } else {

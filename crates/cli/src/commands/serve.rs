@@ -21,8 +21,13 @@ pub struct ServeArgs {
 pub fn taxonomy(cfg: &Config) -> Result<facteur_kb::answers::Taxonomy> {
     let path = cfg.taxonomy_path();
     if path.is_file() {
-        facteur_kb::answers::Taxonomy::load(&path)
-            .with_context(|| format!("cannot load the taxonomy {}", path.display()))
+        facteur_kb::answers::Taxonomy::load(&path).with_context(|| {
+            tr!(
+                "impossible de charger la taxonomie {}",
+                "cannot load the taxonomy {}",
+                path.display()
+            )
+        })
     } else {
         tracing::warn!(path = %path.display(), "no taxonomy file: category corrections offer no choice");
         Ok(facteur_kb::answers::Taxonomy::default())
@@ -79,12 +84,21 @@ pub async fn serve_service(
         .with_kb(Arc::new(NodeKb(svc.clone())));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {listen}: is another process using it? Choose another with --listen"))?;
-    eprintln!("Facteur écoute sur http://{listen}  (Ctrl-C pour arrêter)");
+        .with_context(|| tr!(
+            "impossible d'écouter sur {listen} : un autre processus l'utilise-t-il ? Choisissez-en une autre avec --listen",
+            "cannot listen on {listen}: is another process using it? Choose another with --listen"
+        ))?;
+    eprintln!(
+        "{}",
+        tr!(
+            "Facteur écoute sur http://{listen}  (Ctrl-C pour arrêter)",
+            "Facteur listening on http://{listen}  (Ctrl-C to stop)"
+        )
+    );
     let server = facteur_web::serve(listener, state);
     tokio::select! {
-        r = server => r.context("the web server stopped")?,
-        _ = tokio::signal::ctrl_c() => eprintln!("arrêt demandé"),
+        r = server => r.context(crate::i18n::tr("le serveur web s'est arrêté", "the web server stopped"))?,
+        _ = tokio::signal::ctrl_c() => eprintln!("{}", crate::i18n::tr("arrêt demandé", "stop requested")),
     }
     let _ = stop_tx.send(true);
     for t in tasks {

@@ -27,6 +27,7 @@ pub struct OutboxArgs {
     /// Only replies in this state (queued, sending, sent, failed).
     #[arg(long)]
     pub state: Option<String>,
+    /// At most this many replies.
     #[arg(long, default_value_t = 200)]
     pub limit: u32,
 }
@@ -95,7 +96,10 @@ pub fn outbox(cfg: &Config, a: OutboxArgs) -> Result<()> {
     let wanted = match a.state.as_deref() {
         None => None,
         Some(s) => Some(OutboxState::parse(s).with_context(|| {
-            format!("unknown state {s:?}: use queued, sending, sent or failed")
+            tr!(
+                "état inconnu {s:?} : utilisez queued (en attente), sending (en cours), sent (envoyé) ou failed (échec)",
+                "unknown state {s:?}: use queued, sending, sent or failed"
+            )
         })?),
     };
     super::runtime()?.block_on(async {
@@ -148,16 +152,26 @@ pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
                 generate_password,
                 json,
             } => {
-                let role = Role::parse(&role)
-                    .with_context(|| format!("unknown role {role:?}: use agent, supervisor or admin"))?;
+                let role = Role::parse(&role).with_context(|| {
+                    tr!(
+                        "rôle inconnu {role:?} : utilisez agent, supervisor (superviseur) ou admin (administrateur)",
+                        "unknown role {role:?}: use agent, supervisor or admin"
+                    )
+                })?;
                 let password = if generate_password {
                     random_password()
                 } else {
                     let mut line = String::new();
-                    std::io::stdin().read_line(&mut line).context("cannot read the password on standard input")?;
+                    std::io::stdin().read_line(&mut line).context(crate::i18n::tr(
+                        "impossible de lire le mot de passe sur l'entrée standard",
+                        "cannot read the password on standard input",
+                    ))?;
                     let p = line.trim_end_matches(['\r', '\n']).to_string();
                     if p.chars().count() < 12 {
-                        bail!("the password must have at least 12 characters");
+                        bail!(crate::i18n::tr(
+                            "le mot de passe doit compter au moins 12 caractères (ou --generate-password pour en générer un)",
+                            "the password must have at least 12 characters"
+                        ));
                     }
                     p
                 };
@@ -169,9 +183,19 @@ pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
                     }
                     super::print_json(&v)?;
                 } else {
-                    println!("account {username} created ({})", role.as_str());
+                    let role = role.as_str();
+                    println!(
+                        "{}",
+                        tr!("compte {username} créé ({role})", "account {username} created ({role})")
+                    );
                     if generate_password {
-                        println!("password (shown once): {password}");
+                        println!(
+                            "{}",
+                            tr!(
+                                "mot de passe (affiché une seule fois) : {password}",
+                                "password (shown once): {password}"
+                            )
+                        );
                     }
                 }
                 Ok(())
@@ -181,7 +205,8 @@ pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
                     if json {
                         super::print_json(&serde_json::json!({"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role.as_str(), "active": u.active}))?;
                     } else {
-                        println!("{:>4} {:<20} {:<10} {}", u.id, u.username, u.role.as_str(), if u.active { "" } else { "(inactive)" });
+                        let inactive = if u.active { "" } else { crate::i18n::tr("(inactif)", "(inactive)") };
+                        println!("{:>4} {:<20} {:<10} {}", u.id, u.username, u.role.as_str(), inactive);
                     }
                 }
                 Ok(())
@@ -212,7 +237,12 @@ pub async fn create_user(
             None,
         )
         .await
-        .with_context(|| format!("cannot create the account {username:?}"))?;
+        .with_context(|| {
+            tr!(
+                "impossible de créer le compte {username:?}",
+                "cannot create the account {username:?}"
+            )
+        })?;
     for m in mailboxes {
         let mailbox_id = svc.mailbox_id(m).await?;
         svc.store
@@ -252,13 +282,22 @@ pub fn audit(cfg: &Config, cmd: AuditCommand) -> Result<()> {
             super::print_json(&report)?;
         } else if report.ok {
             println!(
-                "audit log intact: {} rows, hash chain verified",
-                report.rows
+                "{}",
+                tr!(
+                    "journal d'audit intact : {} lignes, chaîne de hachage vérifiée",
+                    "audit log intact: {} rows, hash chain verified",
+                    report.rows
+                )
             );
         } else {
             println!(
-                "AUDIT LOG TAMPERED: the chain breaks at row {:?} ({} rows checked)",
-                report.first_bad_seq, report.rows
+                "{}",
+                tr!(
+                    "JOURNAL D'AUDIT ALTÉRÉ : la chaîne se rompt à la ligne {:?} ({} lignes vérifiées)",
+                    "AUDIT LOG TAMPERED: the chain breaks at row {:?} ({} rows checked)",
+                    report.first_bad_seq,
+                    report.rows
+                )
             );
         }
         if !report.ok {

@@ -39,12 +39,15 @@ pub fn run(cfg: &Config, a: SuggestArgs) -> Result<()> {
     let engine = super::triage::engine(cfg, a.model.as_ref(), Some(&data_dir), options)?;
     let raw = if a.mail.as_os_str() == "-" {
         let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .context("cannot read standard input")?;
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context(crate::i18n::tr(
+            "impossible de lire l'entrée standard",
+            "cannot read standard input",
+        ))?;
         buf
     } else {
         std::fs::read(&a.mail).with_context(|| {
-            format!(
+            tr!(
+                "impossible de lire {} : donnez le chemin d'un fichier .eml",
                 "cannot read {}: give the path of an .eml file",
                 a.mail.display()
             )
@@ -54,18 +57,31 @@ pub fn run(cfg: &Config, a: SuggestArgs) -> Result<()> {
     if a.json {
         return super::print_json(&t);
     }
-    println!("Objet      : {}", t.subject);
-    println!("Langue     : {}", t.language);
+    let confidence = t.confidence * 100.0;
+    println!("{}", tr!("Objet      : {}", "Subject    : {}", t.subject));
+    println!("{}", tr!("Langue     : {}", "Language   : {}", t.language));
     match &t.category {
-        Some(c) => println!("Catégorie  : {c} (confiance {:.0} %)", t.confidence * 100.0),
+        Some(c) => println!(
+            "{}",
+            tr!(
+                "Catégorie  : {c} (confiance {confidence:.0} %)",
+                "Category   : {c} (confidence {confidence:.0}%)"
+            )
+        ),
         None => println!(
-            "Catégorie  : — (abstention, confiance {:.0} %)",
-            t.confidence * 100.0
+            "{}",
+            tr!(
+                "Catégorie  : — (abstention, confiance {confidence:.0} %)",
+                "Category   : — (abstained, confidence {confidence:.0}%)"
+            )
         ),
     }
-    println!("Orientation: {:?}", t.route);
+    println!("{}", tr!("Orientation: {:?}", "Route      : {:?}", t.route));
     if !t.pii.is_empty() {
-        println!("Données personnelles : {:?}", t.pii);
+        println!(
+            "{}",
+            tr!("Données personnelles : {:?}", "Personal data : {:?}", t.pii)
+        );
     }
     for p in &t.passages {
         println!(
@@ -81,25 +97,37 @@ pub fn run(cfg: &Config, a: SuggestArgs) -> Result<()> {
     }
     match &t.draft {
         Some(d) => {
+            let fallback = if d.language_fallback {
+                crate::i18n::tr(
+                    ", rédigé en français faute de variante",
+                    ", written in French for want of a variant",
+                )
+            } else {
+                ""
+            };
             println!(
-                "\n--- Brouillon (réponse type {} v{}, {}{}) ---\n{}",
-                d.answer_id,
-                d.answer_version,
-                d.language,
-                if d.language_fallback {
-                    ", rédigé en français faute de variante"
-                } else {
-                    ""
-                },
-                d.text
+                "{}",
+                tr!(
+                    "\n--- Brouillon (réponse type {} v{}, {}{}) ---\n{}",
+                    "\n--- Draft (standard answer {} v{}, {}{}) ---\n{}",
+                    d.answer_id,
+                    d.answer_version,
+                    d.language,
+                    fallback,
+                    d.text
+                )
             );
         }
-        None => println!(
-            "\nPas de brouillon : {}",
-            t.no_draft_reason
-                .as_deref()
-                .unwrap_or("aucune réponse type validée ne convient")
-        ),
+        None => {
+            let reason = t.no_draft_reason.as_deref().unwrap_or(crate::i18n::tr(
+                "aucune réponse type validée ne convient",
+                "no validated standard answer fits",
+            ));
+            println!(
+                "{}",
+                tr!("\nPas de brouillon : {}", "\nNo draft: {}", reason)
+            );
+        }
     }
     Ok(())
 }

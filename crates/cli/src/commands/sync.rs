@@ -49,10 +49,11 @@ pub fn imap_config(b: &MailboxConfig) -> Result<Option<ImapConfig>> {
         "leave" => AfterStore::Leave,
         other => match other.strip_prefix("move:") {
             Some(folder) if !folder.is_empty() => AfterStore::Move(folder.to_string()),
-            _ => bail!(
+            _ => bail!(tr!(
+                "boîte {:?} : after_store = {other:?} : utilisez \"seen\", \"leave\" ou \"move:DOSSIER\"",
                 "mailbox {:?}: after_store = {other:?}: use \"seen\", \"leave\" or \"move:FOLDER\"",
                 b.name
-            ),
+            )),
         },
     };
     Ok(Some(c))
@@ -99,10 +100,11 @@ pub async fn delivery_checks(
                     },
                 ));
             }
-            (None, Some(true)) => bail!(
+            (None, Some(true)) => bail!(tr!(
+                "boîte {:?} : delivery_check = true demande une section [mailbox.imap] (la copie de chaque réponse y est recherchée)",
                 "mailbox {:?}: delivery_check = true needs a [mailbox.imap] section (the copy of each reply is looked for there)",
                 b.name
-            ),
+            )),
             _ => {}
         }
     }
@@ -149,7 +151,10 @@ pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
             .filter(|b| a.mailbox.as_deref().is_none_or(|n| n == b.name))
             .collect();
         if boxes.is_empty() {
-            bail!("no mailbox to sync: declare [[mailbox]] sections with [mailbox.imap] in the config");
+            bail!(crate::i18n::tr(
+                "aucune boîte à relever : déclarez des sections [[mailbox]] avec [mailbox.imap] dans la configuration",
+                "no mailbox to sync: declare [[mailbox]] sections with [mailbox.imap] in the config"
+            ));
         }
         let hook: facteur_connect::SharedHook = Arc::new(TriageHook(svc.clone()));
         let mut total = SyncReport::default();
@@ -188,11 +193,20 @@ pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
             super::print_json(&v)?;
         } else {
             println!(
-                "{} fetched, {} stored, {} already there, {} with defects, {} sent, {} errors",
-                total.fetched, total.stored, total.duplicates_skipped, total.defects, sent_total, total.errors.len()
+                "{}",
+                tr!(
+                    "{} relevés, {} stockés, {} déjà présents, {} avec défauts, {} envoyés, {} erreurs",
+                    "{} fetched, {} stored, {} already there, {} with defects, {} sent, {} errors",
+                    total.fetched,
+                    total.stored,
+                    total.duplicates_skipped,
+                    total.defects,
+                    sent_total,
+                    total.errors.len()
+                )
             );
             for e in &total.errors {
-                eprintln!("error: {e}");
+                eprintln!("{} {e}", crate::i18n::tr("erreur :", "error:"));
             }
         }
         Ok(())

@@ -25,29 +25,53 @@ pub struct TrainArgs {
 pub fn run(cfg: &Config, a: TrainArgs) -> Result<()> {
     let dir = a.model.clone().unwrap_or_else(|| cfg.model_dir());
     let examples = read_jsonl(&a.data)
-        .with_context(|| format!("cannot read training data {}", a.data.display()))?;
+        .with_context(|| {
+            tr!(
+                "impossible de lire les données d'entraînement {} : vérifiez le chemin, le fichier doit contenir des lignes JSON {{\"text\": …, \"label\": …}}",
+                "cannot read training data {}",
+                a.data.display()
+            )
+        })?;
     anyhow::ensure!(
         !examples.is_empty(),
-        "{} holds no example: it needs JSON lines {{\"text\": …, \"label\": …}}",
-        a.data.display()
+        tr!(
+            "{} ne contient aucun exemple : il faut des lignes JSON {{\"text\": …, \"label\": …}}",
+            "{} holds no example: it needs JSON lines {{\"text\": …, \"label\": …}}",
+            a.data.display()
+        )
     );
     let train_cfg = TrainConfig::default();
-    let pb = progress::bar(0, "training");
+    let pb = progress::bar(0, crate::i18n::tr("entraînement", "training"));
     let start = Instant::now();
     let mut model = train(&examples, &train_cfg, &mut |p| {
         pb.set_length(p.total as u64);
         pb.set_position(p.done as u64);
         pb.set_message(p.stage);
     })
-    .with_context(|| format!("training on {} failed", a.data.display()))?;
+    .with_context(|| {
+        tr!(
+            "l'entraînement sur {} a échoué",
+            "training on {} failed",
+            a.data.display()
+        )
+    })?;
     pb.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     model.set_target_precision(a.target_precision);
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the model directory {}", dir.display()))?;
-    model
-        .save(&dir)
-        .with_context(|| format!("cannot write the model into {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| {
+        tr!(
+            "impossible de créer le dossier du modèle {}",
+            "cannot create the model directory {}",
+            dir.display()
+        )
+    })?;
+    model.save(&dir).with_context(|| {
+        tr!(
+            "impossible d'écrire le modèle dans {}",
+            "cannot write the model into {}",
+            dir.display()
+        )
+    })?;
     let summary = serde_json::json!({
         "model": dir.display().to_string(),
         "examples": examples.len(),
@@ -59,11 +83,15 @@ pub fn run(cfg: &Config, a: TrainArgs) -> Result<()> {
         super::print_json(&summary)?;
     } else {
         println!(
-            "model written to {}: {} examples, {} labels, trained in {:.2} s",
-            dir.display(),
-            examples.len(),
-            model.labels().len(),
-            secs
+            "{}",
+            tr!(
+                "modèle écrit dans {} : {} exemples, {} étiquettes, entraîné en {:.2} s",
+                "model written to {}: {} examples, {} labels, trained in {:.2} s",
+                dir.display(),
+                examples.len(),
+                model.labels().len(),
+                secs
+            )
         );
     }
     Ok(())

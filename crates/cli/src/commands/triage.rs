@@ -88,7 +88,10 @@ pub fn run(cfg: &Config, a: TriageArgs) -> Result<()> {
         let mut buf = Vec::new();
         std::io::stdin()
             .read_to_end(&mut buf)
-            .context("cannot read standard input")?;
+            .context(crate::i18n::tr(
+                "impossible de lire l'entrée standard",
+                "cannot read standard input",
+            ))?;
         for raw in facteur_mail::split_input(&buf, "-") {
             let t = engine.triage_raw(&raw.origin, &raw.bytes);
             emit(&t, &mut out)?;
@@ -97,10 +100,15 @@ pub fn run(cfg: &Config, a: TriageArgs) -> Result<()> {
     if !file_paths.is_empty() {
         let sources = facteur_mail::discover(&file_paths)?;
         let total: u64 = sources.iter().map(|s| s.size).sum();
-        let pb = progress::bytes_bar(total, "triage");
+        let pb = progress::bytes_bar(total, crate::i18n::tr("tri", "triage"));
         for src in &sources {
-            let messages = facteur_mail::read_source(src)
-                .with_context(|| format!("cannot read {}", src.path.display()))?;
+            let messages = facteur_mail::read_source(src).with_context(|| {
+                tr!(
+                    "impossible de lire {}",
+                    "cannot read {}",
+                    src.path.display()
+                )
+            })?;
             for raw in messages {
                 let t = engine.triage_raw(&raw.origin, &raw.bytes);
                 emit(&t, &mut out)?;

@@ -134,7 +134,13 @@ pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
             wait_for_stop().await;
-            eprintln!("arrêt demandé: fin du travail en cours");
+            eprintln!(
+                "{}",
+                crate::i18n::tr(
+                    "arrêt demandé : fin du travail en cours",
+                    "stop requested: finishing the work in progress"
+                )
+            );
             let _ = stop_tx.send(true);
         });
 
@@ -196,8 +202,16 @@ pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
             super::print_json(&stats)?;
         } else {
             eprintln!(
-                "worker {}: {} triaged, {} skipped, {} failed, {} sent",
-                stats.worker, stats.triaged, stats.skipped, stats.failed, stats.sent
+                "{}",
+                tr!(
+                    "processus {} : {} triés, {} ignorés, {} en échec, {} envoyés",
+                    "worker {}: {} triaged, {} skipped, {} failed, {} sent",
+                    stats.worker,
+                    stats.triaged,
+                    stats.skipped,
+                    stats.failed,
+                    stats.sent
+                )
             );
         }
         Ok(())
