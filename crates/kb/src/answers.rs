@@ -101,6 +101,8 @@ impl Taxonomy {
 
     /// Parses a taxonomy; the error is (line, message).
     pub fn parse(text: &str) -> Result<Self, (usize, String)> {
+        // Windows editors save UTF-8 with a byte-order mark; TOML would refuse it.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         toml::from_str::<Taxonomy>(text).map_err(|e| {
             let line = e.span().map(|s| line_of_offset(text, s.start)).unwrap_or(1);
             (line, e.message().to_string())
@@ -249,6 +251,8 @@ pub fn parse_answer(
         kind,
         message,
     };
+    // A byte-order mark (Windows editors) would hide the opening `+++`.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let Some((front, front_line, body, body_line)) = split_front_matter(text) else {
         return Err(vec![err(
             1,
@@ -680,6 +684,24 @@ mod tests {
         assert!(a.body.starts_with("Bonjour {{civilite}}"));
         assert!(a.is_usable(today()));
         assert!(!a.is_usable(Date::new(2028, 1, 1)));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        // As saved by Windows editors: same answer, same line numbers.
+        let a = parse(&format!("\u{feff}{GOOD}")).unwrap();
+        assert_eq!(a.id, "coordonnees-bancaires");
+        let e = one_error(&format!(
+            "\u{feff}{}",
+            GOOD.replace("version = 1", "version = = 1")
+        ));
+        assert_eq!(
+            e.line,
+            one_error(&GOOD.replace("version = 1", "version = = 1")).line
+        );
+        let t = Taxonomy::parse("\u{feff}[[request_type]]\nid = \"rib\"\nlabel = \"RIB\"\n")
+            .expect("taxonomy with a BOM");
+        assert_eq!(t.request_types[0].id, "rib");
     }
 
     #[test]

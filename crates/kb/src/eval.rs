@@ -37,6 +37,11 @@ pub fn read_queries(path: &Path) -> Result<Vec<RelevanceQuery>, KbError> {
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.map_err(io)?;
+        let line = if i == 0 {
+            line.trim_start_matches('\u{feff}')
+        } else {
+            &line
+        };
         if line.trim().is_empty() {
             continue;
         }

@@ -587,10 +587,16 @@ impl KnowledgeBase {
                 path: path.to_path_buf(),
                 source: e,
             })?;
+            // A byte-order mark on the first line (Windows exports) is not data.
+            let line = if i == 0 {
+                line.trim_start_matches('\u{feff}')
+            } else {
+                &line
+            };
             if line.trim().is_empty() {
                 continue;
             }
-            match fiche_doc(&line) {
+            match fiche_doc(line) {
                 Ok(d) => docs.push(d),
                 Err(msg) => skipped.push(format!("{}:{}: {msg}", path.display(), i + 1)),
             }

@@ -309,6 +309,21 @@ fn import_is_incremental_and_idempotent() {
 }
 
 #[test]
+fn fiches_saved_with_a_byte_order_mark_and_crlf_import_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixtures().join("fiches_sample.jsonl")).unwrap();
+    let windows = tmp.path().join("fiches_windows.jsonl");
+    std::fs::write(
+        &windows,
+        format!("\u{feff}{}", text.lines().collect::<Vec<_>>().join("\r\n")),
+    )
+    .unwrap();
+    let mut kb = KnowledgeBase::open(&tmp.path().join("idx")).unwrap();
+    let r = kb.import_fiches(&windows).unwrap();
+    assert_eq!((r.added, r.skipped.len()), (59, 0), "{:?}", r.skipped);
+}
+
+#[test]
 fn synonyms_find_avis_d_imposition_from_feuille_d_impot() {
     let (_t, mut kb) = kb_with_answers();
     let opts = SearchOptions {
