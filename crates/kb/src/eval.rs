@@ -45,7 +45,7 @@ pub fn read_queries(path: &Path) -> Result<Vec<RelevanceQuery>, KbError> {
         if line.trim().is_empty() {
             continue;
         }
-        let q: RelevanceQuery = serde_json::from_str(&line).map_err(|e| KbError::BadLine {
+        let q: RelevanceQuery = serde_json::from_str(line).map_err(|e| KbError::BadLine {
             path: path.to_path_buf(),
             line: i + 1,
             message: format!("expected {{\"query\", \"topic\", \"relevant\": {{id: grade}}}}: {e}"),
