@@ -1777,65 +1777,43 @@ async fn a_switch_withdraws_the_drafts_already_prepared() {
     let f = fixture_with(learn_config(data.path())).await;
     let (agent, _) = login(&f.app, "agent").await;
     let (sup, csrf) = login(&f.app, "super").await;
-    let page = |who: &str| get(&format!("/messages/{}", f.msg_a), Some(who));
-    let html = text(send(&f.app, page(&agent)).await).await;
-    assert!(html.contains("voici la démarche"), "{html}");
-    assert!(html.contains("rib-changement"));
-    assert!(!html.contains("draft-withdrawn"));
-
-    let switch = |body: String| post_form("/supervision/switches", Some(&sup), &body);
+    let agent_page = || async {
+        let html =
+            text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&agent))).await).await;
+        let offered = html.contains("voici la démarche") && html.contains("rib-changement");
+        let notice = html.contains("id=\"draft-withdrawn\"");
+        // Offered and withdrawn are exclusive; either way the agent can still reply.
+        assert!(offered != notice, "{html}");
+        assert!(html.contains("id=\"draft-form\""), "{html}");
+        if notice {
+            assert!(html.contains("Suggestion retirée"), "{html}");
+        }
+        offered
+    };
+    let switch = |action: &'static str, scope: &'static str, value: String| {
+        let req = post_form(
+            "/supervision/switches",
+            Some(&sup),
+            &format!("csrf={csrf}&action={action}&scope={scope}&value={value}"),
+        );
+        async { assert_eq!(send(&f.app, req).await.status(), StatusCode::SEE_OTHER) }
+    };
+    assert!(agent_page().await, "offered before any switch");
     // Another mailbox's switch leaves this message alone.
-    let res = send(
-        &f.app,
-        switch(format!(
-            "csrf={csrf}&action=off&scope=mailbox&value={}",
-            f.mb_b
-        )),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let html = text(send(&f.app, page(&agent)).await).await;
-    assert!(html.contains("voici la démarche"), "{html}");
-
+    switch("off", "mailbox", f.mb_b.to_string()).await;
+    assert!(agent_page().await);
     // The draft's request type switched off: the prepared draft and its suggestion
     // are withdrawn from the agent's page at once, with a notice saying why.
-    let res = send(
-        &f.app,
-        switch(format!(
-            "csrf={csrf}&action=off&scope=request_type&value=rib"
-        )),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let html = text(send(&f.app, page(&agent)).await).await;
-    assert!(!html.contains("voici la démarche"), "{html}");
-    assert!(!html.contains("rib-changement"), "{html}");
-    assert!(html.contains("id=\"draft-withdrawn\""), "{html}");
-    assert!(html.contains("Suggestion retirée"));
-    // The agent can still write and validate a reply of their own.
-    assert!(html.contains("id=\"draft-form\""));
-
+    switch("off", "request_type", "rib".into()).await;
+    assert!(!agent_page().await);
     // Back on: the draft is offered again.
-    let res = send(
-        &f.app,
-        switch(format!(
-            "csrf={csrf}&action=on&scope=request_type&value=rib"
-        )),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let html = text(send(&f.app, page(&agent)).await).await;
-    assert!(html.contains("voici la démarche"), "{html}");
-    assert!(!html.contains("draft-withdrawn"));
-
-    // The whole service switched off withdraws it too.
-    let res = send(
-        &f.app,
-        switch(format!("csrf={csrf}&action=off&scope=all&value=")),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let html = text(send(&f.app, page(&agent)).await).await;
-    assert!(!html.contains("voici la démarche"), "{html}");
-    assert!(html.contains("id=\"draft-withdrawn\""));
+    switch("on", "request_type", "rib".into()).await;
+    assert!(agent_page().await);
+    // This mailbox, or the whole service, switched off withdraws it too.
+    switch("off", "mailbox", f.mb_a.to_string()).await;
+    assert!(!agent_page().await);
+    switch("on", "mailbox", f.mb_a.to_string()).await;
+    assert!(agent_page().await);
+    switch("off", "all", String::new()).await;
+    assert!(!agent_page().await);
 }
