@@ -13,10 +13,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+mod common;
+
+use common::light_hash;
 use facteur_core::{Role, Route};
-use facteur_kb::answers::{RequestType, Taxonomy};
+use facteur_kb::answers::Taxonomy;
 use facteur_store::{NewMailbox, NewMessage, NewTriage, NewUser, Store};
 use facteur_web::{AppState, WebConfig};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
@@ -144,32 +145,13 @@ async fn screenshot(c: &Client, name: &str) -> Result<(), String> {
 
 // ------------------------------------------------------------------ the app under test
 
-/// Cheap Argon2 parameters (the PHC string carries them): the real code path,
-/// fast in debug builds.
-fn light_hash(password: &str) -> String {
-    let params = Params::new(1024, 1, 1, None).unwrap();
-    let a = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0").unwrap();
-    a.hash_password(password.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
-}
-
 fn taxonomy() -> Taxonomy {
-    let rt = |id: &str, label: &str| RequestType {
-        id: id.into(),
-        label: label.into(),
-        label_en: None,
-        description: None,
-    };
-    Taxonomy {
-        request_types: vec![
-            rt("rib", "Coordonnées bancaires"),
-            rt("avis", "Avis d'impôt"),
-            rt("delai", "Délai de paiement"),
-            rt("attestation", "Attestation de résidence fiscale"),
-        ],
-    }
+    common::taxonomy(&[
+        ("rib", "Coordonnées bancaires"),
+        ("avis", "Avis d'impôt"),
+        ("delai", "Délai de paiement"),
+        ("attestation", "Attestation de résidence fiscale"),
+    ])
 }
 
 struct Seed<'a> {

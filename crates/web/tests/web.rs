@@ -2,13 +2,14 @@
 //! store: auth, cookies, CSRF, roles, the validate → outbox path, headers and mail
 //! sanitising.
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+mod common;
+
 use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
 use axum::Router;
+use common::light_hash;
 use facteur_core::{MessageState, Role, Route};
-use facteur_kb::answers::{RequestType, Taxonomy};
+use facteur_kb::answers::Taxonomy;
 use std::sync::Arc;
 
 use facteur_store::{ManualClock, NewMailbox, NewMessage, NewTriage, NewUser, Store};
@@ -53,30 +54,11 @@ struct Fixture {
     msg_b: i64,
 }
 
-/// Cheap Argon2 parameters: the PHC string carries them, so verification in the
-/// app stays fast in debug builds while using the real code path.
-fn light_hash(password: &str) -> String {
-    let params = Params::new(1024, 1, 1, None).unwrap();
-    let a = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0").unwrap();
-    a.hash_password(password.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
-}
-
 fn taxonomy() -> Taxonomy {
-    let rt = |id: &str, label: &str| RequestType {
-        id: id.into(),
-        label: label.into(),
-        label_en: None,
-        description: None,
-    };
-    Taxonomy {
-        request_types: vec![
-            rt("rib", "Changement de coordonnées bancaires"),
-            rt("avis", "Avis d'impôt"),
-        ],
-    }
+    common::taxonomy(&[
+        ("rib", "Changement de coordonnées bancaires"),
+        ("avis", "Avis d'impôt"),
+    ])
 }
 
 async fn add_message(store: &Store, mailbox: i64, raw: &str, draft: &str) -> i64 {
