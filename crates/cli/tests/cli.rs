@@ -361,9 +361,161 @@ fn demo_mailbox_is_deterministic_and_triageable() {
 
 #[test]
 fn help_lists_every_command() {
-    let out = run(bin().arg("--help"));
-    let help = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["train", "eval", "triage", "suggest", "kb", "demo"] {
-        assert!(help.contains(cmd), "--help does not mention {cmd}");
+    for lang in ["fr", "en"] {
+        let out = run(bin().arg("--help").env("FACTEUR_LANG", lang));
+        let help = String::from_utf8_lossy(&out.stdout);
+        for cmd in ["train", "eval", "triage", "suggest", "kb", "demo"] {
+            assert!(help.contains(cmd), "--help ({lang}) does not mention {cmd}");
+        }
+        assert!(
+            help.contains("FACTEUR_LANG"),
+            "--help ({lang}) hides FACTEUR_LANG"
+        );
     }
+}
+
+/// The help speaks French by default, whatever LANG says (servers in French offices
+/// often run with LANG=en_US), and English with FACTEUR_LANG=en — the English of the
+/// doc comments, clap's headings included.
+#[test]
+fn help_is_french_by_default_and_english_with_facteur_lang_en() {
+    let help = |lang: Option<&str>, args: &[&str]| {
+        let mut c = bin();
+        c.args(args)
+            .env_remove("FACTEUR_LANG")
+            .env("LANG", "en_US.UTF-8")
+            .env("LC_ALL", "en_US.UTF-8");
+        if let Some(l) = lang {
+            c.env("FACTEUR_LANG", l);
+        }
+        String::from_utf8(run(&mut c).stdout).unwrap()
+    };
+    let fr = help(None, &["--help"]);
+    assert!(
+        fr.contains("Entraîne un classifieur de types de demande"),
+        "{fr}"
+    );
+    assert!(
+        fr.contains("Utilisation :") && fr.contains("Commandes :"),
+        "{fr}"
+    );
+    assert!(fr.contains("Affiche l'aide"), "{fr}");
+    assert!(
+        !fr.contains("Usage:") && !fr.contains("Train a request-type"),
+        "{fr}"
+    );
+    let fr_train = help(Some("fr"), &["train", "--help"]);
+    assert!(fr_train.contains("Exemples d'entraînement"), "{fr_train}");
+    assert!(fr_train.contains("[défaut\u{a0}: 0.95]"), "{fr_train}");
+
+    let en = help(Some("en"), &["--help"]);
+    assert!(
+        en.contains("Train a request-type classifier from JSON lines"),
+        "{en}"
+    );
+    assert!(
+        en.contains("Usage: facteur") && en.contains("Commands:"),
+        "{en}"
+    );
+    assert!(en.contains("Print help"), "{en}");
+    assert!(
+        !en.contains("Entraîne") && !en.contains("Utilisation"),
+        "{en}"
+    );
+    let en_train = help(Some("en"), &["train", "--help"]);
+    assert!(
+        en_train.contains("Training examples, JSON lines") && en_train.contains("[default: 0.95]"),
+        "{en_train}"
+    );
+}
+
+/// A missing training file: the error names the file and says what to check, in
+/// French by default, in English with FACTEUR_LANG=en — and the config's
+/// `language` is followed too.
+#[test]
+fn errors_are_french_by_default_and_english_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = |env: Option<&str>, config: Option<&Path>| {
+        let mut c = bin();
+        c.env_remove("FACTEUR_LANG")
+            .env("LANG", "en_US.UTF-8")
+            .args(["train", "--data", "nope.jsonl", "--model"])
+            .arg(dir.path().join("m"))
+            .current_dir(dir.path());
+        if let Some(l) = env {
+            c.env("FACTEUR_LANG", l);
+        }
+        if let Some(cfg) = config {
+            c.arg("--config").arg(cfg);
+        }
+        let out = c.output().unwrap();
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let fr = train(None, None);
+    assert!(
+        fr.starts_with("erreur : impossible de lire les données d'entraînement nope.jsonl"),
+        "{fr}"
+    );
+    assert!(fr.contains("vérifiez le chemin"), "says what to do: {fr}");
+    let en = train(Some("en"), None);
+    assert!(
+        en.starts_with("error: cannot read training data nope.jsonl"),
+        "{en}"
+    );
+    assert!(!en.contains("impossible"), "{en}");
+
+    // `language = "en"` in the config file, FACTEUR_LANG unset: English; the
+    // environment variable wins over the file.
+    let cfg = dir.path().join("facteur.toml");
+    std::fs::write(&cfg, "language = \"en\"\n").unwrap();
+    let en = train(None, Some(&cfg));
+    assert!(en.starts_with("error: cannot read training data"), "{en}");
+    let fr = train(Some("fr"), Some(&cfg));
+    assert!(fr.starts_with("erreur : impossible de lire"), "{fr}");
+
+    // A summary line in each language, and --json the same in both.
+    let data = dir.path().join("train.jsonl");
+    let mut lines = String::new();
+    for i in 0..20 {
+        let (text, label) = if i % 2 == 0 {
+            ("je souhaite modifier mon prélèvement à la source", "pas")
+        } else {
+            ("je n'ai pas reçu mon avis de taxe foncière", "foncier")
+        };
+        lines.push_str(&format!(
+            "{{\"text\":\"{text} {i}\",\"label\":\"{label}\"}}\n"
+        ));
+    }
+    std::fs::write(&data, lines).unwrap();
+    let summary = |lang: &str, json: bool| {
+        let mut c = bin();
+        c.env("FACTEUR_LANG", lang)
+            .args(["train", "--data"])
+            .arg(&data)
+            .arg("--model")
+            .arg(dir.path().join(format!("m-{lang}")));
+        if json {
+            c.arg("--json");
+        }
+        String::from_utf8(run(&mut c).stdout).unwrap()
+    };
+    let fr = summary("fr", false);
+    assert!(
+        fr.starts_with("modèle écrit dans") && fr.contains("20 exemples"),
+        "{fr}"
+    );
+    let en = summary("en", false);
+    assert!(
+        en.starts_with("model written to") && en.contains("20 examples"),
+        "{en}"
+    );
+    let keys = |s: String| {
+        let v: Value = serde_json::from_str(s.trim()).unwrap();
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        (k, v["examples"].clone(), v["labels"].clone())
+    };
+    assert_eq!(keys(summary("fr", true)), keys(summary("en", true)));
 }

@@ -455,11 +455,21 @@ fn migrate_demo_from_sqlite_to_postgres_keeps_everything() {
     // says what to do; nothing is duplicated.
     let out = facteur(&pg_config)
         .args(["migrate", "--from", &from, "--to", &db])
+        .env("FACTEUR_LANG", "en")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("already holds data"), "{err}");
+    // The same refusal in French by default.
+    let out = facteur(&pg_config)
+        .args(["migrate", "--from", &from, "--to", &db])
+        .env_remove("FACTEUR_LANG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("contient déjà des données"), "{err}");
     assert_eq!(psql_i64(&db, "SELECT count(*) FROM messages"), messages);
 }
 
