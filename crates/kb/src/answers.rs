@@ -87,6 +87,22 @@ pub struct RequestType {
 }
 
 impl Taxonomy {
+    /// A taxonomy of `(id, French label)` pairs, without English labels or
+    /// descriptions (demo data, tests, examples).
+    pub fn from_labels(types: &[(&str, &str)]) -> Self {
+        Taxonomy {
+            request_types: types
+                .iter()
+                .map(|(id, label)| RequestType {
+                    id: (*id).into(),
+                    label: (*label).into(),
+                    label_en: None,
+                    description: None,
+                })
+                .collect(),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Self, KbError> {
         let text = std::fs::read_to_string(path).map_err(|e| KbError::Io {
             path: path.to_path_buf(),

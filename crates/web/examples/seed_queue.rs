@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use facteur_core::{Role, Route};
-use facteur_kb::answers::{RequestType, Taxonomy};
+use facteur_kb::answers::Taxonomy;
 use facteur_store::{NewMailbox, NewMessage, NewTriage, NewUser, Store};
 use facteur_web::{AppState, WebConfig};
 
@@ -134,17 +134,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Some(listen) = a.listen else {
         return Ok(());
     };
-    let taxonomy = Taxonomy {
-        request_types: TYPES
-            .iter()
-            .map(|(id, label)| RequestType {
-                id: (*id).into(),
-                label: (*label).into(),
-                label_en: None,
-                description: None,
-            })
-            .collect(),
-    };
+    let taxonomy = Taxonomy::from_labels(TYPES);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("LISTENING=http://{}", listener.local_addr()?);
     use std::io::Write;

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::progress;
 use crate::service::{Service, TriageHook};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -41,13 +41,7 @@ pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
         };
         let mut summary = facteur_connect::SyncReport::default();
         for src in &sources {
-            let messages = facteur_mail::read_source(src).with_context(|| {
-                tr!(
-                    "impossible de lire {}",
-                    "cannot read {}",
-                    src.path.display()
-                )
-            })?;
+            let messages = super::read_source(src)?;
             let r =
                 facteur_connect::import_raw(&svc.store, mailbox_id, messages, hook.as_ref()).await;
             summary.fetched += r.fetched;

@@ -29,6 +29,17 @@ pub fn load_model(dir: &Path) -> Result<facteur_classify::Model> {
     })
 }
 
+/// Read the messages of one mail source (file, mbox, Maildir), naming it on error.
+pub fn read_source(src: &facteur_mail::MailSource) -> Result<Vec<facteur_mail::RawMessage>> {
+    facteur_mail::read_source(src).with_context(|| {
+        tr!(
+            "impossible de lire {}",
+            "cannot read {}",
+            src.path.display()
+        )
+    })
+}
+
 /// Print one JSON value on stdout, as one line.
 pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     println!("{}", serde_json::to_string(v)?);

@@ -102,13 +102,7 @@ pub fn run(cfg: &Config, a: TriageArgs) -> Result<()> {
         let total: u64 = sources.iter().map(|s| s.size).sum();
         let pb = progress::bytes_bar(total, crate::i18n::tr("tri", "triage"));
         for src in &sources {
-            let messages = facteur_mail::read_source(src).with_context(|| {
-                tr!(
-                    "impossible de lire {}",
-                    "cannot read {}",
-                    src.path.display()
-                )
-            })?;
+            let messages = super::read_source(src)?;
             for raw in messages {
                 let t = engine.triage_raw(&raw.origin, &raw.bytes);
                 emit(&t, &mut out)?;

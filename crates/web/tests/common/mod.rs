@@ -3,7 +3,7 @@
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use facteur_kb::answers::{RequestType, Taxonomy};
+use facteur_kb::answers::Taxonomy;
 
 /// Cheap Argon2 parameters: the PHC string carries them, so verification in the
 /// app stays fast in debug builds while using the real code path.
@@ -18,15 +18,5 @@ pub fn light_hash(password: &str) -> String {
 
 /// A taxonomy of `(id, French label)` pairs.
 pub fn taxonomy(types: &[(&str, &str)]) -> Taxonomy {
-    Taxonomy {
-        request_types: types
-            .iter()
-            .map(|(id, label)| RequestType {
-                id: (*id).into(),
-                label: (*label).into(),
-                label_en: None,
-                description: None,
-            })
-            .collect(),
-    }
+    Taxonomy::from_labels(types)
 }
