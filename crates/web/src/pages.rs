@@ -507,26 +507,70 @@ fn attachments(parsed: &Value) -> Vec<(String, String, u64)> {
 
 /// Matched passages as the triage stored them: shown field by field, never as raw
 /// HTML, whatever their shape.
+/// The knowledge-base hits stored with the triage (`facteur_kb::Hit` as JSON): title,
+/// link to the fiche, and the matched passages with the query's terms marked, so the
+/// agent sees why an answer was suggested.
 fn passages_view(passages: &Value) -> Markup {
-    let items: Vec<&Value> = match passages {
-        Value::Array(v) => v.iter().collect(),
-        Value::Null => Vec::new(),
-        other => vec![other],
+    let items: &[Value] = match passages {
+        Value::Array(v) => v,
+        _ => &[],
     };
     html! {
         ul.passages {
             @for p in items {
                 li.passage {
-                    @if let Some(title) = p.get("title").and_then(Value::as_str) { strong { (title) } " " }
-                    @if let Some(id) = p.get("id").or_else(|| p.get("doc_id")).and_then(Value::as_str) { code { (id) } " " }
+                    @let title = p.get("title").and_then(Value::as_str).unwrap_or("");
+                    @match p.get("url").and_then(Value::as_str).filter(|u| u.starts_with("https://")) {
+                        Some(url) => { a href=(url) rel="noopener noreferrer" target="_blank" { strong { (title) } } " " }
+                        None => { strong { (title) } " " }
+                    }
+                    @if let Some(id) = p.get("id").and_then(Value::as_str) { code { (id) } " " }
                     @if let Some(s) = p.get("score").and_then(Value::as_f64) { span.score { "(" (format!("{s:.2}")) ")" } }
-                    @if let Some(text) = p.get("text").or_else(|| p.get("passage")).and_then(Value::as_str) {
-                        blockquote { (text) }
-                    } @else if let Some(s) = p.as_str() {
-                        blockquote { (s) }
+                    @for snippet in p.get("passages").and_then(Value::as_array).into_iter().flatten() {
+                        @if let Some(text) = snippet.get("text").and_then(Value::as_str) {
+                            blockquote { (highlighted(text, snippet.get("highlights"))) }
+                        }
                     }
                 }
             }
+        }
+    }
+}
+
+/// `text` with the byte ranges of `highlights` (`[[start, end], …]`, as the snippet
+/// generator gives them) wrapped in `<mark>`. Ranges that overlap, run backwards or
+/// fall inside a character are skipped: the stored JSON is data, not trusted input.
+fn highlighted(text: &str, highlights: Option<&Value>) -> Markup {
+    let mut ranges: Vec<(usize, usize)> = highlights
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            let r = r.as_array()?;
+            let start = usize::try_from(r.first()?.as_u64()?).ok()?;
+            let end = usize::try_from(r.get(1)?.as_u64()?).ok()?;
+            (start < end
+                && end <= text.len()
+                && text.is_char_boundary(start)
+                && text.is_char_boundary(end))
+            .then_some((start, end))
+        })
+        .collect();
+    ranges.sort_unstable();
+    let mut pieces: Vec<(&str, bool)> = Vec::new();
+    let mut at = 0;
+    for (start, end) in ranges {
+        if start < at {
+            continue;
+        }
+        pieces.push((&text[at..start], false));
+        pieces.push((&text[start..end], true));
+        at = end;
+    }
+    pieces.push((&text[at..], false));
+    html! {
+        @for (piece, marked) in pieces {
+            @if marked { mark { (piece) } } @else { (piece) }
         }
     }
 }
@@ -1416,4 +1460,61 @@ pub async fn mailbox_create(
         )
         .await?;
     Ok(Redirect::to("/admin/mailboxes").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn render(text: &str, h: Value) -> String {
+        highlighted(text, Some(&h)).into_string()
+    }
+
+    #[test]
+    fn highlights_are_marked_and_the_text_escaped() {
+        let text = "Délai de paiement <script>x</script> de l'impôt";
+        // "Délai" is 6 bytes (é is two); "impôt" at the end.
+        let start = text.find("impôt").unwrap();
+        let out = render(text, json!([[0, 6], [start, text.len()]]));
+        assert_eq!(
+            out,
+            "<mark>Délai</mark> de paiement &lt;script&gt;x&lt;/script&gt; de l'<mark>impôt</mark>"
+        );
+    }
+
+    #[test]
+    fn bad_ranges_are_skipped_not_trusted() {
+        let text = "Délai de paiement";
+        // Inside the two-byte é, backwards, past the end, overlapping, not numbers.
+        let out = render(
+            text,
+            json!([[2, 4], [9, 3], [9, 99], [0, 6], [3, 8], ["a", 1], [9]]),
+        );
+        assert_eq!(out, "<mark>Délai</mark> de paiement");
+        assert_eq!(highlighted(text, None).into_string(), text);
+    }
+
+    #[test]
+    fn stored_hits_show_title_link_and_marked_passages() {
+        let hit = facteur_kb::Hit {
+            id: "F1991".into(),
+            kind: facteur_kb::DocKind::Fiche,
+            title: "Revenus fonciers".into(),
+            url: Some("https://www.service-public.fr/particuliers/vosdroits/F1991".into()),
+            language: "fr".into(),
+            score: 20.7,
+            passages: vec![facteur_kb::Passage {
+                text: "vous devez déclarer les loyers".into(),
+                highlights: vec![(11, 20)],
+            }],
+        };
+        let out = passages_view(&serde_json::to_value(vec![hit]).unwrap()).into_string();
+        assert!(out.contains("<mark>déclarer</mark>"), "{out}");
+        assert!(out.contains("href=\"https://www.service-public.fr/particuliers/vosdroits/F1991\""));
+        assert!(out.contains("<code>F1991</code>"));
+        // A link that is not https is shown as plain text.
+        let js = json!([{"title": "x", "url": "javascript:alert(1)"}]);
+        assert!(!passages_view(&js).into_string().contains("href"));
+    }
 }

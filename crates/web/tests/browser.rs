@@ -203,7 +203,12 @@ async fn add(store: &Store, mailbox: i64, n: usize, s: &Seed<'_>) -> i64 {
             answer_id: Some(format!("{}-standard", s.category)),
             answer_version: Some(2),
             draft_text: Some(s.draft.into()),
-            passages: json!([{"id": format!("{}-standard", s.category), "title": "Réponse type validée", "text": "Extrait de la réponse type qui justifie la suggestion.", "score": 11.2}]),
+            passages: common::stored_passages(
+                &format!("{}-standard", s.category),
+                "Réponse type validée",
+                "Extrait de la réponse type qui justifie la suggestion.",
+                "justifie",
+            ),
             language: Some("fr".into()),
             pseudonymised_text: None,
             pii_kinds: vec![],
@@ -463,6 +468,9 @@ async fn agent_validates_an_edited_draft_and_finds_it_in_the_outbox() {
             let first = app.lyon[0];
             wait_path(&c, &format!("/messages/{first}"), None).await?;
             find(&c, "#draft").await?;
+            // Why it was suggested: the stored passage, its matched word marked.
+            let why = find(&c, "#suggestions mark").await?.text().await.map_err(|e| e.to_string())?;
+            assert_eq!(why, "justifie");
             screenshot(&c, "message.png").await?;
 
             // Keyboard: j opens the next message, k comes back to this one.

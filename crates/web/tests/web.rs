@@ -78,7 +78,12 @@ async fn add_message(store: &Store, mailbox: i64, raw: &str, draft: &str) -> i64
             answer_id: Some("rib-changement".into()),
             answer_version: Some(1),
             draft_text: Some(draft.into()),
-            passages: serde_json::json!([{"id": "rib-changement", "title": "Changer de RIB", "text": "modifier vos coordonnées bancaires", "score": 12.5}]),
+            passages: common::stored_passages(
+                "rib-changement",
+                "Changer de RIB",
+                "modifier vos coordonnées bancaires",
+                "coordonnées",
+            ),
             language: Some("fr".into()),
             pseudonymised_text: None,
             pii_kinds: vec![],
@@ -1762,7 +1767,9 @@ async fn a_switch_withdraws_the_drafts_already_prepared() {
     let agent_page = || async {
         let html =
             text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&agent))).await).await;
-        let offered = html.contains("voici la démarche") && html.contains("rib-changement");
+        let offered = html.contains("voici la démarche")
+            && html.contains("rib-changement")
+            && html.contains("<mark>coordonnées</mark>");
         let notice = html.contains("id=\"draft-withdrawn\"");
         // Offered and withdrawn are exclusive; either way the agent can still reply.
         assert!(offered != notice, "{html}");

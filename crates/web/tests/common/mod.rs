@@ -20,3 +20,22 @@ pub fn light_hash(password: &str) -> String {
 pub fn taxonomy(types: &[(&str, &str)]) -> Taxonomy {
     Taxonomy::from_labels(types)
 }
+
+/// Triage passages exactly as the pipeline stores them: serialised
+/// `facteur_kb::Hit`s, one passage each with the first occurrence of `marked` highlighted.
+pub fn stored_passages(id: &str, title: &str, text: &str, marked: &str) -> serde_json::Value {
+    let start = text.find(marked).expect("marked word in text");
+    let hit = facteur_kb::Hit {
+        id: id.into(),
+        kind: facteur_kb::DocKind::Answer,
+        title: title.into(),
+        url: None,
+        language: "fr".into(),
+        score: 12.5,
+        passages: vec![facteur_kb::Passage {
+            text: text.into(),
+            highlights: vec![(start, start + marked.len())],
+        }],
+    };
+    serde_json::to_value(vec![hit]).expect("hits as JSON")
+}
