@@ -7,6 +7,7 @@
 pub mod mail;
 pub mod pii;
 pub mod prediction;
+pub mod reply;
 pub mod routing;
 pub mod workflow;
 

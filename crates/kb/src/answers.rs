@@ -603,9 +603,11 @@ pub(crate) fn contact_allowed(c: &Contact, links: &[String]) -> bool {
     links.iter().any(|l| c.matches(l))
 }
 
-/// Visible marker for a value the agent must complete: never an invented value.
+/// Visible marker for a value the agent must complete: never an invented value. The
+/// format lives in `facteur_core::reply`, which also refuses to queue a reply that
+/// still contains one.
 pub fn missing_marker(name: &str) -> String {
-    format!("[[à compléter : {name}]]")
+    facteur_core::reply::missing_marker(name)
 }
 
 /// Result of filling a template.

@@ -33,6 +33,12 @@ pub enum StoreError {
     InvalidState { op: String, state: String },
     #[error("{op}: conflict: {detail}")]
     Conflict { op: String, detail: String },
+    /// The reply may not be sent as it is (blank, or fields left to complete).
+    #[error("{op}: {problem}")]
+    ReplyRefused {
+        op: String,
+        problem: facteur_core::reply::ReplyProblem,
+    },
     #[error("{op}: stored value is corrupt: {detail}")]
     Corrupt { op: String, detail: String },
 }

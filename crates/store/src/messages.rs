@@ -431,6 +431,11 @@ impl Store {
     /// outbox id. Fails (and changes nothing) if the user may not access the
     /// mailbox, the message is not open, or the reply Message-ID is already used.
     pub async fn validate_and_queue(&self, v: &ValidateReply) -> StoreResult<i64> {
+        // Checked here, not only in the forms: every path to the outbox passes here.
+        facteur_core::reply::check_reply(&v.body).map_err(|problem| StoreError::ReplyRefused {
+            op: format!("validate message {} by user {}", v.message_id, v.user_id),
+            problem,
+        })?;
         let out = self
             .apply_action(ActionSpec {
                 op: format!("validate message {} by user {}", v.message_id, v.user_id),

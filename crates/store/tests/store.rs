@@ -510,6 +510,26 @@ async fn validate_and_queue_is_atomic() {
         "no body or address in audit: {details}"
     );
 
+    // A reply with a field left to complete is refused by the store itself,
+    // whatever the entry point, and changes nothing.
+    let mut unfinished = reply(m2, agent, "<reply-2@dgfip.example>");
+    unfinished.body = "Bonjour [[à compléter : civilite]] Martin,".into();
+    let audit_rows = s.verify_audit().await.unwrap().rows;
+    let refused = s.validate_and_queue(&unfinished).await;
+    assert!(
+        matches!(
+            &refused,
+            Err(StoreError::ReplyRefused { problem: facteur_core::reply::ReplyProblem::Unfilled(f), .. }) if f == &["civilite".to_string()]
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(s.verify_audit().await.unwrap().rows, audit_rows);
+    assert!(s.get_outbox_for_message(m2).await.unwrap().is_none());
+    assert_eq!(
+        s.get_message(m2).await.unwrap().unwrap().state,
+        MessageState::ReadyToValidate
+    );
+
     // Validating twice is refused (state is no longer open).
     let again = s
         .validate_and_queue(&reply(m1, agent, "<reply-1b@x>"))

@@ -32,9 +32,9 @@ pub async fn validate(st: &AppState, a: &Authed, id: i64, text: &str) -> WebResu
     // Browsers send CRLF in textareas; the outbox keeps the agent's text as typed
     // but with one line-ending convention.
     let body = text.replace("\r\n", "\n");
-    if body.trim().is_empty() {
-        return Err(WebError::BadRequest("the reply is empty".into()));
-    }
+    // Checked again by the store (whatever the entry point); here so that nothing
+    // else is done for a reply that cannot go.
+    facteur_core::reply::check_reply(&body).map_err(WebError::ReplyRefused)?;
     let to = m
         .from_address
         .clone()

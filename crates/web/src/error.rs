@@ -5,6 +5,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use facteur_core::reply::ReplyProblem;
 use facteur_store::StoreError;
 
 use crate::i18n::Msg;
@@ -23,6 +24,9 @@ pub enum WebError {
     Conflict(String),
     #[error("missing or invalid CSRF token")]
     Csrf,
+    /// The reply may not be queued as typed (blank, or `[[à compléter : …]]` left).
+    #[error("{0}")]
+    ReplyRefused(facteur_core::reply::ReplyProblem),
     #[error("too many failed login attempts")]
     RateLimited,
     #[error("internal error: {0}")]
@@ -36,6 +40,7 @@ impl WebError {
             WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::ReplyRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -49,6 +54,8 @@ impl WebError {
             WebError::Forbidden => Msg::Forbidden,
             WebError::NotFound => Msg::NotFound,
             WebError::BadRequest(_) => Msg::BadRequest,
+            WebError::ReplyRefused(ReplyProblem::Empty) => Msg::ReplyEmpty,
+            WebError::ReplyRefused(ReplyProblem::Unfilled(_)) => Msg::ReplyUnfilled,
             WebError::Conflict(_) => Msg::Conflict,
             WebError::Csrf => Msg::CsrfFailed,
             WebError::RateLimited => Msg::TooManyAttempts,
@@ -63,6 +70,8 @@ impl WebError {
             WebError::Forbidden => "forbidden",
             WebError::NotFound => "not_found",
             WebError::BadRequest(_) => "bad_request",
+            WebError::ReplyRefused(ReplyProblem::Empty) => "reply_empty",
+            WebError::ReplyRefused(ReplyProblem::Unfilled(_)) => "reply_unfilled",
             WebError::Conflict(_) => "conflict",
             WebError::Csrf => "csrf",
             WebError::RateLimited => "rate_limited",
@@ -80,6 +89,7 @@ impl From<StoreError> for WebError {
                 WebError::Conflict(format!("message is in state '{state}'"))
             }
             StoreError::Conflict { .. } => WebError::Conflict("already exists".into()),
+            StoreError::ReplyRefused { problem, .. } => WebError::ReplyRefused(problem.clone()),
             _ => {
                 // The store's errors name ids, never personal data: safe to log.
                 tracing::error!(error = %e, "store operation failed");

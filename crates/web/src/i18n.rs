@@ -183,6 +183,9 @@ catalogue! {
     Forbidden => "Accès refusé.", "Access denied.";
     NotFound => "Introuvable.", "Not found.";
     BadRequest => "Requête invalide.", "Invalid request.";
+    FieldsToComplete => "À compléter avant de valider :", "To complete before validating:";
+    ReplyEmpty => "La réponse est vide : écrivez-la avant de valider.", "The reply is empty: write it before validating.";
+    ReplyUnfilled => "La réponse contient encore des champs à compléter : remplacez chacun par la bonne valeur, puis validez. Revenez à la page précédente : votre texte y est conservé. Rien n'a été envoyé.", "The reply still has fields to complete: replace each with the right value, then validate. Go back to the previous page: your text is kept there. Nothing was sent.";
     CsrfFailed => "Jeton de sécurité invalide : rechargez la page.", "Invalid security token: reload the page.";
     Conflict => "Action impossible dans l'état actuel du message.", "Action not possible in the message's current state.";
     ServerError => "Erreur interne.", "Internal error.";

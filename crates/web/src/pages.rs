@@ -734,6 +734,13 @@ pub async fn message(
                 form #draft-form method="post" action={ "/messages/" (id) "/validate" } {
                     (csrf_input(&a))
                     label for="draft" { (t(Msg::Draft)) }
+                    @let unfilled = facteur_core::reply::unfilled_fields(&draft_text);
+                    @if !unfilled.is_empty() {
+                        p #unfilled-fields.warning role="note" {
+                            (t(Msg::FieldsToComplete)) " "
+                            @for f in &unfilled { code { (facteur_core::reply::missing_marker(f)) } " " }
+                        }
+                    }
                     textarea #draft name="text" rows="16" cols="80" { (draft_text) }
                     button #validate type="submit" { (t(Msg::ValidateSend)) }
                 }

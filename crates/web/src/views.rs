@@ -155,6 +155,13 @@ pub async fn render_errors(State(st): State<AppState>, req: Request, next: Next)
     let status = err.status();
     let detail = match &err {
         WebError::BadRequest(d) | WebError::Conflict(d) => Some(d.clone()),
+        WebError::ReplyRefused(facteur_core::reply::ReplyProblem::Unfilled(fields)) => Some(
+            fields
+                .iter()
+                .map(|f| facteur_core::reply::missing_marker(f))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         _ => None,
     };
     let body = html! {

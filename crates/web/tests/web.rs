@@ -1806,3 +1806,71 @@ async fn a_switch_withdraws_the_drafts_already_prepared() {
     switch("off", "all", String::new()).await;
     assert!(!agent_page().await);
 }
+
+#[tokio::test]
+async fn a_reply_with_fields_left_to_complete_is_refused_and_nothing_is_queued() {
+    let f = fixture().await;
+    let draft =
+        "Bonjour [[à compléter : civilite]] Girard,\nVotre avis de [[à compléter : annee]].";
+    let id = add_message(
+        &f.store,
+        f.mb_a,
+        &HOSTILE_MAIL.replace("hostile-1@", "unfilled-1@"),
+        draft,
+    )
+    .await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    assert!(page.contains("id=\"unfilled-fields\""), "{page}");
+    assert!(
+        page.contains("<code>[[à compléter : annee]]</code>"),
+        "{page}"
+    );
+
+    let validate = |text: &str| {
+        post_form(
+            &format!("/messages/{id}/validate"),
+            Some(&token),
+            &format!("csrf={csrf}&text={}", enc(text)),
+        )
+    };
+    // As drafted, then with one field still left: refused, in French, nothing queued.
+    for body in [
+        draft,
+        "Bonjour Madame Girard,\nVotre avis de [[à compléter : annee]].",
+    ] {
+        let res = send(&f.app, validate(body)).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = text(res).await;
+        assert!(html.contains("champs à compléter"), "{html}");
+        assert!(html.contains("Rien n'a été envoyé"), "{html}");
+    }
+    let res = send(&f.app, validate("   ")).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(res).await.contains("La réponse est vide"));
+    assert!(f.store.list_outbox(None, 10).await.unwrap().is_empty());
+    // The same rule on the JSON API, with a stable code.
+    let res = send(
+        &f.app,
+        Request::post(format!("/api/messages/{id}/validate"))
+            .header(header::COOKIE, format!("facteur_session={token}"))
+            .header("x-csrf-token", &csrf)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(serde_json::json!({"text": draft}).to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(body["error"], "reply_unfilled", "{body}");
+    assert!(f.store.list_outbox(None, 10).await.unwrap().is_empty());
+
+    // Completed: queued.
+    let res = send(
+        &f.app,
+        validate("Bonjour Madame Girard,\nVotre avis de 2024."),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(f.store.list_outbox(None, 10).await.unwrap().len(), 1);
+}
