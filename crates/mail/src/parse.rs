@@ -60,8 +60,52 @@ pub fn parse_message(raw: &[u8]) -> ParsedMail {
         ));
     }
     out.content_hash = content_hash;
+    if strip_nul_chars(&mut out) {
+        out.defects.push(Defect::new(
+            DefectKind::InvalidCharsetBytes,
+            "NUL characters in the text: removed",
+        ));
+    }
     dedup_defects(&mut out.defects);
     out
+}
+
+/// Removes U+0000 from every decoded text field; returns whether there was any.
+/// Why: a NUL carries no meaning in mail text, and PostgreSQL refuses it in `text`
+/// and `jsonb` values, so one such message would stay untriaged there (and break
+/// `facteur migrate`). The raw bytes keep it: nothing of the original is lost.
+fn strip_nul_chars(m: &mut ParsedMail) -> bool {
+    fn strip(s: &mut String) -> bool {
+        if s.contains('\0') {
+            s.retain(|c| c != '\0');
+            true
+        } else {
+            false
+        }
+    }
+    fn strip_addr(a: &mut MailAddress) -> bool {
+        let n = a.name.as_mut().is_some_and(strip);
+        a.address.as_mut().is_some_and(strip) | n
+    }
+    let mut any = strip(&mut m.message_id) | strip(&mut m.subject) | strip(&mut m.body_text);
+    any |= m.body_html.as_mut().is_some_and(strip);
+    any |= m.date.as_mut().is_some_and(strip);
+    for a in m
+        .from
+        .iter_mut()
+        .chain(m.reply_to.iter_mut())
+        .chain(m.to.iter_mut())
+        .chain(m.cc.iter_mut())
+    {
+        any |= strip_addr(a);
+    }
+    for s in m.in_reply_to.iter_mut().chain(m.references.iter_mut()) {
+        any |= strip(s);
+    }
+    for att in &mut m.attachments {
+        any |= att.filename.as_mut().is_some_and(strip) | strip(&mut att.content_type);
+    }
+    any
 }
 
 /// The same defect reported twice (for two parts with the same detail) says nothing
@@ -356,6 +400,25 @@ mod tests {
     /// Minimised from a cargo-fuzz crash: trips a `debug_assert!` inside mail-parser
     /// 0.11.9 ("Invalid part ID, could not find multipart").
     const NESTED_EMPTY_RFC822: &[u8] = b"Content-Type: multipart/mixed;\n boundary=\"=_b\"\n\n--=_b\nContent-Type: message/rfc822;\n\nContent-Type: message/rfc822;\n\n\n--=_b--";
+
+    #[test]
+    fn nul_characters_are_removed_from_the_text_and_reported() {
+        let raw = b"From: Jean\0 <jean@example.org>\r\nSubject: Avis\0 d'imp\xc3\xb4t\r\nMessage-ID: <n\0ul@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBonjour\0,\r\nmon avis\0\0 est faux.\r\n";
+        let m = parse_message(raw);
+        let json = serde_json::to_string(&m).expect("json");
+        assert!(!json.contains("\\u0000"), "{json}");
+        assert_eq!(m.subject, "Avis d'impôt");
+        assert!(m.body_text.contains("Bonjour,"), "{:?}", m.body_text);
+        assert!(m.body_text.contains("mon avis est faux."));
+        assert!(
+            m.defects.iter().any(|d| d.detail.contains("NUL")),
+            "{:?}",
+            m.defects
+        );
+        // Clean mail gets no such defect.
+        let clean = parse_message(b"Subject: x\r\n\r\nBonjour\r\n");
+        assert!(!clean.defects.iter().any(|d| d.detail.contains("NUL")));
+    }
 
     #[test]
     fn dependency_panic_costs_one_message_not_the_process() {
