@@ -589,9 +589,15 @@ fn collect_md(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let entry = entry?;
         let p = entry.path();
         let ft = entry.file_type()?;
+        // A folder's README.md documents the folder (as answers/README.md does);
+        // it is not an answer, so neither `kb check` nor `kb import` reads it.
+        let readme = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.eq_ignore_ascii_case("readme.md"));
         if ft.is_dir() {
             collect_md(&p, out)?;
-        } else if p.extension().and_then(|e| e.to_str()) == Some("md") {
+        } else if p.extension().and_then(|e| e.to_str()) == Some("md") && !readme {
             out.push(p);
         }
     }

@@ -254,6 +254,10 @@ fn malformed_file_among_good_ones_does_not_stop_the_others() {
             .replace("Cordialement,", "Cordialement, {{service}}"),
     )
     .unwrap();
+    // A folder's README is documentation, not a malformed answer.
+    std::fs::write(tmp.path().join("README.md"), "# Nos réponses types\n").unwrap();
+    std::fs::create_dir_all(tmp.path().join("sub")).unwrap();
+    std::fs::write(tmp.path().join("sub/Readme.md"), "Notes\n").unwrap();
     let tax = Taxonomy::load(&taxonomy_path()).unwrap();
     let (answers, errors) = load_dir(tmp.path(), Some(&tax), IMPORT_DAY).unwrap();
     assert_eq!(answers.len(), 5);
