@@ -138,6 +138,16 @@ fn parse_unguarded(raw: &[u8]) -> ParsedMail {
                 out.body_text =
                     String::from_utf8_lossy(raw.get(at..).unwrap_or_default()).into_owned();
             }
+            // A multipart without a boundary cannot be split: the parser files the
+            // whole body as one opaque part and the citizen's text disappears. Read
+            // the body as text instead, so the agent and the classifier see it.
+            let unsplittable = out
+                .defects
+                .iter()
+                .any(|d| d.kind == DefectKind::NoBoundaryInMultipart);
+            if unsplittable && out.body_text.trim().is_empty() {
+                out.body_text = unsplit_body_text(raw);
+            }
         }
         None => {
             if !out
@@ -154,6 +164,47 @@ fn parse_unguarded(raw: &[u8]) -> ParsedMail {
         }
     }
     out
+}
+
+/// The text of a body that could not be split into parts: every line after the
+/// headers except MIME scaffolding (boundary lines, part headers), as HTML-to-text
+/// when it looks like HTML.
+fn unsplit_body_text(raw: &[u8]) -> String {
+    let start = [&b"\r\n\r\n"[..], b"\n\n"]
+        .iter()
+        .filter_map(|sep| {
+            raw.windows(sep.len())
+                .position(|w| w == *sep)
+                .map(|i| i + sep.len())
+        })
+        .min()
+        .unwrap_or(raw.len());
+    let body = String::from_utf8_lossy(raw.get(start..).unwrap_or_default());
+    let mut kept = String::new();
+    for line in body.lines() {
+        let t = line.trim_start();
+        let lower = t.get(..t.len().min(26)).unwrap_or("").to_ascii_lowercase();
+        if t.starts_with("--")
+            || lower.starts_with("content-type:")
+            || lower.starts_with("content-transfer-encoding:")
+            || lower.starts_with("content-disposition:")
+            || lower.starts_with("mime-version:")
+        {
+            continue;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    let lower = kept.to_ascii_lowercase();
+    if lower.contains("<html")
+        || lower.contains("<body")
+        || lower.contains("<p>")
+        || lower.contains("<div")
+    {
+        html::html_to_text(&kept)
+    } else {
+        kept.trim().to_string()
+    }
 }
 
 fn fill_from_message(msg: &Message<'_>, out: &mut ParsedMail) {
@@ -400,6 +451,27 @@ mod tests {
     /// Minimised from a cargo-fuzz crash: trips a `debug_assert!` inside mail-parser
     /// 0.11.9 ("Invalid part ID, could not find multipart").
     const NESTED_EMPTY_RFC822: &[u8] = b"Content-Type: multipart/mixed;\n boundary=\"=_b\"\n\n--=_b\nContent-Type: message/rfc822;\n\nContent-Type: message/rfc822;\n\n\n--=_b--";
+
+    #[test]
+    fn a_multipart_without_boundary_still_shows_its_text() {
+        let raw = "From: a@example.org\r\nSubject: =?iso-8859-1?Q?pr=E9l=E8vement?=\r\nContent-Type: multipart/alternative; boundary=\r\nContent-Transfer-Encoding: base64\r\n\r\n--\r\nContent-Type: text/html; charset=unknown-charset\r\n\r\n<html><body><p>Bonjour, je n'arrive pas à modifier mon prélèvement à la source <script>alert(1)</script></p></body></html>\r\n--\r\n";
+        let m = parse_message(raw.as_bytes());
+        assert!(
+            m.defects
+                .iter()
+                .any(|d| d.kind == DefectKind::NoBoundaryInMultipart),
+            "{:?}",
+            m.defects
+        );
+        assert!(
+            m.body_text
+                .contains("je n'arrive pas à modifier mon prélèvement"),
+            "{:?}",
+            m.body_text
+        );
+        assert!(!m.body_text.contains("alert"), "{:?}", m.body_text);
+        assert!(!m.body_text.contains("Content-Type"), "{:?}", m.body_text);
+    }
 
     #[test]
     fn nul_characters_are_removed_from_the_text_and_reported() {
