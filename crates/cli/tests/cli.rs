@@ -519,3 +519,89 @@ fn errors_are_french_by_default_and_english_on_request() {
     };
     assert_eq!(keys(summary("fr", true)), keys(summary("en", true)));
 }
+
+/// Output of a command expected to fail: (stdout, stderr).
+fn run_err(cmd: &mut Command) -> (String, String) {
+    let out = cmd.output().expect("facteur runs");
+    assert!(
+        !out.status.success(),
+        "facteur should have failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `facteur eval` on data whose labels the model does not know says so.
+#[test]
+fn eval_warns_when_no_label_is_known_to_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m");
+    run(bin()
+        .args(["train", "--data"])
+        .arg(repo().join("answers/demo/examples.jsonl"))
+        .arg("--model")
+        .arg(&model));
+    let out = run(bin()
+        .args(["eval", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(shared().join("bench/sp_dossiers_test.jsonl")));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("aucune étiquette"), "{err}");
+}
+
+/// The French CLI speaks French: routes, personal data, outbox states, and a
+/// French line above the library's reason when mail is missing.
+#[test]
+fn french_output_has_no_english_leftovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    run(bin()
+        .args(["kb", "import", "--no-store", "--data-dir"])
+        .arg(&data)
+        .arg(repo().join("answers/demo")));
+    let out = run(bin()
+        .args(["suggest", "--data-dir"])
+        .arg(&data)
+        .arg(fixture("demande-rib.eml")));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let route = text.lines().find(|l| l.starts_with("Orientation")).unwrap();
+    assert!(
+        [
+            "abstention",
+            "prêt à valider",
+            "recherche nécessaire",
+            "à escalader"
+        ]
+        .iter()
+        .any(|w| route.contains(w)),
+        "{route}"
+    );
+    let pii = text
+        .lines()
+        .find(|l| l.starts_with("Données personnelles"))
+        .unwrap_or_else(|| panic!("no personal data line: {text}"));
+    assert!(
+        pii.contains("téléphone") && pii.contains("nom de personne"),
+        "{pii}"
+    );
+    let out = run(bin()
+        .env("FACTEUR_LANG", "en")
+        .args(["suggest", "--data-dir"])
+        .arg(&data)
+        .arg(fixture("demande-rib.eml")));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("Route") && l.contains("abstain")),
+        "{text}"
+    );
+
+    let (_, err) = run_err(bin().args(["triage", "/nonexistent/mail.eml"]));
+    assert!(err.contains("courrier introuvable"), "{err}");
+    assert!(err.contains("/nonexistent/mail.eml"), "{err}");
+}

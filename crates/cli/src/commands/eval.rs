@@ -38,6 +38,28 @@ pub fn run(cfg: &Config, a: EvalArgs) -> Result<()> {
             a.data.display()
         )
     );
+    // Data labelled with another taxonomy than the model's scores 0 everywhere:
+    // say why instead of letting a bare 0 pass for a bad model.
+    let known: std::collections::HashSet<&str> =
+        model.labels().iter().map(String::as_str).collect();
+    if !examples.iter().any(|e| known.contains(e.label.as_str())) {
+        let mut theirs: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
+        theirs.sort();
+        theirs.dedup();
+        let mut ours: Vec<String> = model.labels().to_vec();
+        ours.sort();
+        eprintln!(
+            "{}",
+            tr!(
+                "attention : aucune étiquette de {} n'est connue du modèle de {} (données : {} ; modèle : {}) : les scores ci-dessous ne mesurent rien. Évaluez sur des données de la même taxonomie que l'entraînement",
+                "warning: no label of {} is known to the model of {} (data: {}; model: {}): the scores below measure nothing. Evaluate on data of the same taxonomy as the training",
+                a.data.display(),
+                dir.display(),
+                super::few(&theirs),
+                super::few(&ours)
+            )
+        );
+    }
     let report = evaluate(&model, &examples);
     let mut v = serde_json::to_value(&report)?;
     if let Some(obj) = v.as_object_mut() {

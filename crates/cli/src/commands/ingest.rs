@@ -31,7 +31,7 @@ pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
         if !a.defer_triage {
             svc.triage_pending().await?;
         }
-        let sources = facteur_mail::discover(&a.paths)?;
+        let sources = super::discover(&a.paths)?;
         let total: u64 = sources.iter().map(|s| s.size).sum();
         let pb = progress::bytes_bar(total, "import");
         let hook: Box<dyn facteur_connect::IngestHook> = if a.defer_triage {

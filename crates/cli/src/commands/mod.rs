@@ -56,3 +56,124 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
             "cannot start the async runtime",
         ))
 }
+
+/// The labels (sorted, distinct) that the service's taxonomy (`taxonomy.toml` of
+/// the answers folder) does not know, with the taxonomy's path. `Ok(None)` when
+/// there is no taxonomy file to check against. A model that predicts such a label
+/// never finds a standard answer for it, and a supervisor cannot switch it off by
+/// type from the web form.
+pub fn labels_outside_taxonomy<'a>(
+    cfg: &crate::config::Config,
+    labels: impl IntoIterator<Item = &'a str>,
+) -> Result<Option<(std::path::PathBuf, Vec<String>)>> {
+    let path = cfg.taxonomy_path();
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let taxonomy = facteur_kb::answers::Taxonomy::load(&path).with_context(|| {
+        tr!(
+            "impossible de charger la taxonomie {}",
+            "cannot load the taxonomy {}",
+            path.display()
+        )
+    })?;
+    let unknown: std::collections::BTreeSet<String> = labels
+        .into_iter()
+        .filter(|l| !taxonomy.contains(l))
+        .map(str::to_string)
+        .collect();
+    Ok(Some((path, unknown.into_iter().collect())))
+}
+
+/// "a, b, c, … (N in all)": a few labels, enough to recognise the mistake.
+pub fn few(labels: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut s = labels
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if labels.len() > SHOWN {
+        s.push_str(", …");
+    }
+    s
+}
+
+/// Warn on stderr that training data carries labels outside the taxonomy (or that
+/// there is no taxonomy to check them against).
+pub fn warn_labels_outside_taxonomy<'a>(
+    cfg: &crate::config::Config,
+    data: &Path,
+    labels: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    match labels_outside_taxonomy(cfg, labels)? {
+        None => eprintln!(
+            "{}",
+            tr!(
+                "attention : pas de taxonomie ({}) : les étiquettes de {} n'ont pas pu être vérifiées",
+                "warning: no taxonomy ({}): the labels of {} could not be checked",
+                cfg.taxonomy_path().display(),
+                data.display()
+            )
+        ),
+        Some((_, unknown)) if unknown.is_empty() => {}
+        Some((path, unknown)) => eprintln!(
+            "{}",
+            tr!(
+                "attention : {} étiquette(s) de {} absente(s) de la taxonomie {} : {}. Le modèle prédira des types de demande sans réponse type ; corrigez les étiquettes ou la taxonomie (`facteur model promote` refusera ce modèle sans --force)",
+                "warning: {} label(s) of {} are not in the taxonomy {}: {}. The model will predict request types that have no standard answer; fix the labels or the taxonomy (`facteur model promote` will refuse this model without --force)",
+                unknown.len(),
+                data.display(),
+                path.display(),
+                few(&unknown)
+            )
+        ),
+    }
+    Ok(())
+}
+
+/// Find the mail sources of the paths given on the command line, with a line in the
+/// user's language above the library's (English) reason.
+pub fn discover(paths: &[std::path::PathBuf]) -> Result<Vec<facteur_mail::MailSource>> {
+    facteur_mail::discover(paths).context(crate::i18n::tr(
+        "courrier introuvable ou illisible : donnez un fichier .eml, un fichier mbox, un dossier Maildir ou - pour l'entrée standard",
+        "mail not found or unreadable: give an .eml file, an mbox file, a Maildir folder or - for standard input",
+    ))
+}
+
+/// A route in words of the user's language (the JSON output keeps the code).
+pub fn route_words(r: facteur_core::Route) -> &'static str {
+    use facteur_core::Route;
+    match r {
+        Route::ReadyToValidate => crate::i18n::tr("prêt à valider", "ready to validate"),
+        Route::NeedsResearch => crate::i18n::tr("recherche nécessaire", "needs research"),
+        Route::Escalate => crate::i18n::tr("à escalader", "escalate"),
+        Route::Abstain => crate::i18n::tr("abstention", "abstain"),
+    }
+}
+
+/// A kind of personal data in words of the user's language.
+pub fn pii_words(k: facteur_core::PiiKind) -> &'static str {
+    use facteur_core::PiiKind;
+    match k {
+        PiiKind::FiscalNumber => crate::i18n::tr("numéro fiscal", "tax number"),
+        PiiKind::Nir => crate::i18n::tr("numéro de sécurité sociale", "social security number"),
+        PiiKind::Iban => crate::i18n::tr("IBAN", "IBAN"),
+        PiiKind::Phone => crate::i18n::tr("téléphone", "phone"),
+        PiiKind::Email => crate::i18n::tr("adresse électronique", "e-mail address"),
+        PiiKind::PostalAddress => crate::i18n::tr("adresse postale", "postal address"),
+        PiiKind::PersonName => crate::i18n::tr("nom de personne", "person name"),
+    }
+}
+
+/// An outbox state in words of the user's language.
+pub fn outbox_state_words(s: facteur_core::OutboxState) -> &'static str {
+    use facteur_core::OutboxState;
+    match s {
+        OutboxState::Queued => crate::i18n::tr("en attente", "queued"),
+        OutboxState::Sending => crate::i18n::tr("en cours", "sending"),
+        OutboxState::Sent => crate::i18n::tr("envoyé", "sent"),
+        OutboxState::Failed => crate::i18n::tr("échec", "failed"),
+    }
+}

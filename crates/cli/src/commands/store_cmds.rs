@@ -122,9 +122,9 @@ pub fn outbox(cfg: &Config, a: OutboxArgs) -> Result<()> {
                 }))?;
             } else {
                 println!(
-                    "{:>6}  {:<8}{} {:<3} {}  ({})",
+                    "{:>6}  {:<10}{} {:<3} {}  ({})",
                     item.id,
-                    item.state.as_str(),
+                    super::outbox_state_words(item.state),
                     if item.delivery_confirmed_at.is_some() {
                         "✓"
                     } else {

@@ -76,11 +76,29 @@ pub fn run(cfg: &Config, a: SuggestArgs) -> Result<()> {
             )
         ),
     }
-    println!("{}", tr!("Orientation: {:?}", "Route      : {:?}", t.route));
+    println!(
+        "{}",
+        tr!(
+            "Orientation: {}",
+            "Route      : {}",
+            super::route_words(t.route)
+        )
+    );
     if !t.pii.is_empty() {
+        let mut kinds: Vec<&str> = Vec::new();
+        for k in &t.pii {
+            let w = super::pii_words(*k);
+            if !kinds.contains(&w) {
+                kinds.push(w);
+            }
+        }
         println!(
             "{}",
-            tr!("Données personnelles : {:?}", "Personal data : {:?}", t.pii)
+            tr!(
+                "Données personnelles : {}",
+                "Personal data : {}",
+                kinds.join(", ")
+            )
         );
     }
     for p in &t.passages {

@@ -40,6 +40,15 @@ pub fn run(cfg: &Config, a: TrainArgs) -> Result<()> {
             a.data.display()
         )
     );
+    // The service's own model (no --model): its labels must be request types of
+    // the taxonomy. A benchmark model written elsewhere may use any labels.
+    if a.model.is_none() {
+        super::warn_labels_outside_taxonomy(
+            cfg,
+            &a.data,
+            examples.iter().map(|e| e.label.as_str()),
+        )?;
+    }
     let train_cfg = TrainConfig::default();
     let pb = progress::bar(0, crate::i18n::tr("entraînement", "training"));
     let start = Instant::now();

@@ -71,11 +71,11 @@ pub fn run(cfg: &Config, a: TriageArgs) -> Result<()> {
         } else {
             writeln!(
                 out,
-                "{}\t{}\t{:.2}\t{:?}\t{}",
+                "{}\t{}\t{:.2}\t{}\t{}",
                 t.origin,
                 t.category.as_deref().unwrap_or("-"),
                 t.confidence,
-                t.route,
+                super::route_words(t.route),
                 t.subject
             )?;
         }
@@ -98,7 +98,7 @@ pub fn run(cfg: &Config, a: TriageArgs) -> Result<()> {
         }
     }
     if !file_paths.is_empty() {
-        let sources = facteur_mail::discover(&file_paths)?;
+        let sources = super::discover(&file_paths)?;
         let total: u64 = sources.iter().map(|s| s.size).sum();
         let pb = progress::bytes_bar(total, crate::i18n::tr("tri", "triage"));
         for src in &sources {
