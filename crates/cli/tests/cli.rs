@@ -535,6 +535,194 @@ fn run_err(cmd: &mut Command) -> (String, String) {
     )
 }
 
+/// The actions of the audit log of a data dir's SQLite store.
+fn audit_actions(data: &Path) -> Vec<String> {
+    let url = format!("sqlite:{}", data.join("facteur.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = facteur_store::Store::open(&url).await.unwrap();
+        let rows = store.list_audit(0, 100_000).await.unwrap();
+        store.close().await;
+        rows.into_iter().map(|r| r.action).collect()
+    })
+}
+
+/// A service with the demo taxonomy and a supervisor `sup`: returns its config.
+fn service_with_supervisor(dir: &Path) -> PathBuf {
+    let config = dir.join("facteur.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\nanswers_dir = {:?}\n",
+            dir.join("data").display().to_string(),
+            repo().join("answers").display().to_string()
+        ),
+    )
+    .unwrap();
+    run(bin().arg("--config").arg(&config).args([
+        "user",
+        "add",
+        "--username",
+        "sup",
+        "--role",
+        "supervisor",
+        "--generate-password",
+        "--json",
+    ]));
+    config
+}
+
+/// Kill switches on a mistyped request type are refused (they would stop
+/// nothing); the reason is optional as on the web form.
+#[test]
+fn switch_refuses_an_unknown_request_type_and_needs_no_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = service_with_supervisor(dir.path());
+    let switch = |args: &[&str]| {
+        let mut c = bin();
+        c.arg("--config")
+            .arg(&config)
+            .args(["model", "switch"])
+            .args(args);
+        c
+    };
+    let (_, err) = run_err(&mut switch(&[
+        "off",
+        "--scope",
+        "type:nope",
+        "--by",
+        "sup",
+        "--reason",
+        "x",
+    ]));
+    assert!(
+        err.contains("type de demande inconnu") && err.contains("taxonomy.toml"),
+        "{err}"
+    );
+    assert!(err.contains("coordonnees-bancaires"), "{err}");
+    let (_, err) =
+        run_err(switch(&["off", "--scope", "type:nope", "--by", "sup"]).env("FACTEUR_LANG", "en"));
+    assert!(err.contains("unknown request type"), "{err}");
+    let listed = json_lines(&run(&mut switch(&["list", "--json"])));
+    assert!(listed.is_empty(), "{listed:?}");
+
+    run(&mut switch(&[
+        "off",
+        "--scope",
+        "type:coordonnees-bancaires",
+        "--by",
+        "sup",
+    ]));
+    let listed = json_lines(&run(&mut switch(&["list", "--json"])));
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["scope"]["value"], "coordonnees-bancaires");
+    assert_eq!(listed[0]["reason"], "");
+}
+
+/// `model train` on labels outside the taxonomy warns, `model promote` refuses such
+/// a candidate unless `--force` (audited); the model commands speak the user's
+/// language without `--json` and keep their JSON with it.
+#[test]
+fn model_commands_check_labels_and_print_summaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = service_with_supervisor(dir.path());
+    let model = |args: &[&str]| {
+        let mut c = bin();
+        c.arg("--config").arg(&config).arg("model").args(args);
+        c
+    };
+    let examples = repo().join("answers/demo/examples.jsonl");
+    let eval = repo().join("answers/demo/eval.jsonl");
+    // The demo examples with some labels renamed out of the taxonomy.
+    let bad = dir.path().join("bad.jsonl");
+    let text = std::fs::read_to_string(&examples)
+        .unwrap()
+        .replace("\"coordonnees-bancaires\"", "\"rib-perso\"");
+    std::fs::write(&bad, text).unwrap();
+
+    let out = run(model(&["train", "--by", "sup", "--no-feedback", "--base"])
+        .arg(&bad)
+        .arg("--eval")
+        .arg(&eval));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 étiquette(s)") && err.contains("rib-perso"),
+        "{err}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("candidat") && stdout.contains("F1 macro"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('{'), "raw JSON: {stdout}");
+    let bad_version = json_lines(&run(&mut model(&["list", "--json"])))[0]["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (_, err) = run_err(&mut model(&["promote", &bad_version, "--by", "sup"]));
+    assert!(
+        err.contains("promotion refusée") && err.contains("rib-perso"),
+        "{err}"
+    );
+    let out = run(&mut model(&[
+        "promote",
+        &bad_version,
+        "--by",
+        "sup",
+        "--force",
+    ]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("promue par sup"), "{stdout}");
+    assert!(
+        audit_actions(&dir.path().join("data")).contains(&"model.promote.forced".to_string()),
+        "the forced promotion is audited"
+    );
+
+    // A good candidate: no warning; the JSON of `train` is kept as it was.
+    let out = run(model(&["train", "--json", "--no-feedback", "--base"])
+        .arg(&examples)
+        .arg("--eval")
+        .arg(&eval));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("taxonomie"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outcome = &json_lines(&out)[0];
+    assert!(outcome["candidate"]["version"].is_string(), "{outcome}");
+    assert!(
+        outcome["comparison"]["macro_f1_delta"].is_number(),
+        "{outcome}"
+    );
+    let good = outcome["candidate"]["version"].as_str().unwrap();
+    let out = run(model(&["eval", good, "--data"])
+        .arg(&eval)
+        .env("FACTEUR_LANG", "en"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("macro-F1") && !stdout.contains('{'),
+        "{stdout}"
+    );
+    let out = run(&mut model(&["promote", good, "--by", "sup"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("active"));
+    let out = run(&mut model(&["rollback", "--by", "sup"]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("retour à la version {bad_version}")),
+        "{stdout}"
+    );
+    let out = run(&mut model(&[
+        "review",
+        good,
+        "--by",
+        "sup",
+        "--decision",
+        "keep",
+    ]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("garder"), "{stdout}");
+}
+
 /// `facteur eval` on data whose labels the model does not know says so.
 #[test]
 fn eval_warns_when_no_label_is_known_to_the_model() {

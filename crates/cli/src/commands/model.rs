@@ -63,6 +63,10 @@ pub enum ModelCommand {
         /// The account (user name) that acts: recorded in the audit log.
         #[arg(long, value_name = "USER")]
         by: Option<String>,
+        /// Promote even when the candidate knows request types that are not in the
+        /// taxonomy (recorded in the audit log).
+        #[arg(long)]
+        force: bool,
         /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
@@ -134,8 +138,9 @@ pub enum SwitchCommand {
         /// The account (user name) that acts: recorded in the audit log.
         #[arg(long, value_name = "USER")]
         by: String,
-        /// Why: shown to supervisors and kept in the audit log.
-        #[arg(long)]
+        /// Why (optional, as in the web form): shown to supervisors and kept in the
+        /// audit log.
+        #[arg(long, default_value = "")]
         reason: String,
         /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
@@ -157,7 +162,17 @@ pub enum SwitchCommand {
 
 /// `all`, `mailbox:NAME` or `type:REQUEST_TYPE` → the scope, resolving the
 /// mailbox name.
-async fn parse_scope(svc: &Service, scope: &str) -> Result<SwitchScope> {
+///
+/// With `taxonomy`, a request type must be one of its ids: a mistyped type would
+/// otherwise make a switch that stops nothing while the supervisor believes the
+/// drafts stopped. Without a taxonomy file the type is accepted with a warning.
+/// Turning a switch back on is not checked, so that a switch on a type since
+/// removed from the taxonomy can still be lifted.
+async fn parse_scope(
+    svc: &Service,
+    scope: &str,
+    taxonomy: Option<&std::path::Path>,
+) -> Result<SwitchScope> {
     let scope = scope.trim();
     if scope == "all" {
         return Ok(SwitchScope::All);
@@ -176,11 +191,51 @@ async fn parse_scope(svc: &Service, scope: &str) -> Result<SwitchScope> {
         return Ok(SwitchScope::Mailbox(mb.id));
     }
     if let Some(t) = scope.strip_prefix("type:").filter(|t| !t.trim().is_empty()) {
-        return Ok(SwitchScope::RequestType(t.trim().to_string()));
+        let t = t.trim();
+        if let Some(path) = taxonomy {
+            check_request_type(t, path)?;
+        }
+        return Ok(SwitchScope::RequestType(t.to_string()));
     }
     anyhow::bail!(tr!(
         "portée {scope:?} : utilisez all, mailbox:NAME ou type:REQUEST_TYPE",
         "scope {scope:?}: use all, mailbox:NAME or type:REQUEST_TYPE"
+    ))
+}
+
+/// Refuse a request type that the service's taxonomy does not know.
+fn check_request_type(t: &str, path: &std::path::Path) -> Result<()> {
+    if !path.is_file() {
+        eprintln!(
+            "{}",
+            tr!(
+                "attention : pas de taxonomie ({}) : le type {t:?} n'a pas pu être vérifié",
+                "warning: no taxonomy ({}): the type {t:?} could not be checked",
+                path.display()
+            )
+        );
+        return Ok(());
+    }
+    let taxonomy = facteur_kb::answers::Taxonomy::load(path).with_context(|| {
+        tr!(
+            "impossible de charger la taxonomie {}",
+            "cannot load the taxonomy {}",
+            path.display()
+        )
+    })?;
+    if taxonomy.contains(t) {
+        return Ok(());
+    }
+    let ids: Vec<&str> = taxonomy
+        .request_types
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect();
+    anyhow::bail!(tr!(
+        "type de demande inconnu {t:?} : les types valides sont les id des [[request_type]] de {} ({})",
+        "unknown request type {t:?}: the valid types are the ids of the [[request_type]] entries of {} ({})",
+        path.display(),
+        ids.join(", ")
     ))
 }
 
@@ -189,7 +244,12 @@ fn scope_json(s: &SwitchScope) -> serde_json::Value {
     serde_json::json!({"kind": kind, "value": value})
 }
 
-async fn switch(svc: &Service, data_dir: &std::path::Path, cmd: SwitchCommand) -> Result<()> {
+async fn switch(
+    svc: &Service,
+    data_dir: &std::path::Path,
+    taxonomy: &std::path::Path,
+    cmd: SwitchCommand,
+) -> Result<()> {
     let switches = StoreSwitches::with_data_dir(svc.store.clone(), data_dir);
     let supervisor = |by: String| async move {
         let user = svc
@@ -225,13 +285,18 @@ async fn switch(svc: &Service, data_dir: &std::path::Path, cmd: SwitchCommand) -
             } else {
                 for s in &list {
                     let (kind, value) = s.scope.to_stored();
+                    let why = if s.reason.is_empty() {
+                        "-"
+                    } else {
+                        s.reason.as_str()
+                    };
                     println!(
                         "{}",
                         tr!(
                             "{kind}:{value}  posé par l'utilisateur {} — {}",
                             "{kind}:{value}  set by user {} — {}",
                             s.set_by,
-                            s.reason
+                            why
                         )
                     );
                 }
@@ -243,13 +308,7 @@ async fn switch(svc: &Service, data_dir: &std::path::Path, cmd: SwitchCommand) -
             reason,
             json,
         } => {
-            if reason.trim().is_empty() {
-                anyhow::bail!(tr!(
-                    "un interrupteur demande un motif (--reason \"...\") : il est montré aux superviseurs et conservé dans le journal d'audit",
-                    "a kill switch needs a reason (--reason \"...\"): it is shown to supervisors and kept in the audit log"
-                ));
-            }
-            let scope = parse_scope(svc, &scope).await?;
+            let scope = parse_scope(svc, &scope, Some(taxonomy)).await?;
             let by = supervisor(by).await?;
             switches
                 .switch_off(KillSwitch {
@@ -275,7 +334,7 @@ async fn switch(svc: &Service, data_dir: &std::path::Path, cmd: SwitchCommand) -
             }
         }
         SwitchCommand::On { scope, by, json } => {
-            let scope = parse_scope(svc, &scope).await?;
+            let scope = parse_scope(svc, &scope, None).await?;
             let by = supervisor(by).await?;
             switches.switch_on(&scope, by).await?;
             if json {
@@ -293,6 +352,182 @@ async fn switch(svc: &Service, data_dir: &std::path::Path, cmd: SwitchCommand) -
                 );
             }
         }
+    }
+    Ok(())
+}
+
+use facteur_core::ModelStatus;
+use facteur_learn::registry::{Comparison, EvalSummary, ModelVersionView, PromotionReceipt};
+use facteur_learn::review::iso_date;
+
+fn status_word(s: ModelStatus) -> &'static str {
+    match s {
+        ModelStatus::Candidate => crate::i18n::tr("candidat", "candidate"),
+        ModelStatus::Active => crate::i18n::tr("actif", "active"),
+        ModelStatus::Retired => crate::i18n::tr("retiré", "retired"),
+    }
+}
+
+/// The user name of an account id (the id itself when the account is gone).
+async fn username(svc: &Service, id: Option<i64>) -> String {
+    match id {
+        None => "-".into(),
+        Some(id) => match svc.store.get_user(id).await {
+            Ok(Some(u)) => u.username,
+            _ => format!("#{id}"),
+        },
+    }
+}
+
+/// `facteur model list` (and `train`) for a person: one row per version.
+async fn print_versions(svc: &Service, versions: &[ModelVersionView]) -> Result<()> {
+    let header = [
+        "version",
+        crate::i18n::tr("statut", "status"),
+        crate::i18n::tr("entraîné le", "trained"),
+        crate::i18n::tr("exemples", "examples"),
+        crate::i18n::tr("F1 macro", "macro-F1"),
+        crate::i18n::tr("couv.@95", "cov.@95"),
+        crate::i18n::tr("promu par", "promoted by"),
+        crate::i18n::tr("promu le", "promoted"),
+        crate::i18n::tr("revue avant", "review due"),
+    ];
+    let mut rows = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+    for v in versions {
+        let rec = v.record.as_ref();
+        let review = match &v.review {
+            Some(r) if r.overdue => tr!("{} (en retard)", "{} (overdue)", r.due_on),
+            Some(r) => r.due_on.clone(),
+            None => "-".into(),
+        };
+        rows.push(vec![
+            v.version.clone(),
+            status_word(v.status).to_string(),
+            iso_date(rec.map_or(v.created_at, |r| r.trained_at)),
+            rec.map_or("-".into(), |r| r.training_examples.to_string()),
+            rec.map_or("-".into(), |r| format!("{:.3}", r.eval.macro_f1)),
+            rec.map_or("-".into(), |r| {
+                format!("{:.3}", r.eval.coverage_at_95_precision)
+            }),
+            if v.promoted_by.is_some() {
+                username(svc, v.promoted_by).await
+            } else {
+                "-".into()
+            },
+            v.promoted_at.map_or("-".into(), iso_date),
+            review,
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    for v in versions {
+        if let Some(n) = v
+            .record
+            .as_ref()
+            .and_then(|r| r.note.as_deref())
+            .filter(|n| !n.is_empty())
+        {
+            println!("{}", tr!("note de {} : {n}", "note of {}: {n}", v.version));
+        }
+    }
+    Ok(())
+}
+
+fn print_eval(s: &EvalSummary) {
+    println!(
+        "{}",
+        tr!(
+            "{} exemples  exactitude {:.3}  F1 macro {:.3}  couverture@95%P {:.3}  ECE {:.3}",
+            "{} examples  accuracy {:.3}  macro-F1 {:.3}  coverage@95%P {:.3}  ECE {:.3}",
+            s.examples,
+            s.accuracy,
+            s.macro_f1,
+            s.coverage_at_95_precision,
+            s.expected_calibration_error
+        )
+    );
+    for (label, f1) in &s.per_class_f1 {
+        println!("  {label:<40} F1 {f1:.3}");
+    }
+}
+
+fn print_comparison(c: &Comparison) {
+    println!(
+        "{}",
+        tr!(
+            "par rapport à la version active {} : F1 macro {:+.3}, couverture {:+.3}, calibration (ECE) {:+.3}",
+            "against the active version {}: macro-F1 {:+.3}, coverage {:+.3}, calibration (ECE) {:+.3}",
+            c.active,
+            c.macro_f1_delta,
+            c.coverage_delta,
+            c.calibration_delta
+        )
+    );
+    if !c.same_eval_set {
+        println!(
+            "  {}",
+            crate::i18n::tr(
+                "attention : mesurées sur des jeux d'évaluation différents, ces différences ne sont pas comparables",
+                "warning: measured on different evaluation sets, these differences are not comparable"
+            )
+        );
+    }
+    if !c.regressions.is_empty() {
+        println!(
+            "  {}",
+            tr!(
+                "types de demande en recul (F1 -0,05 ou pire) : {}",
+                "request types getting worse (F1 -0.05 or worse): {}",
+                c.regressions.join(", ")
+            )
+        );
+    }
+}
+
+async fn print_receipt(svc: &Service, r: &PromotionReceipt) -> Result<()> {
+    let who = username(svc, Some(r.promoted_by)).await;
+    let date = iso_date(r.promoted_at);
+    let previous = r.previous.clone().unwrap_or_else(|| "-".into());
+    if r.rollback {
+        println!(
+            "{}",
+            tr!(
+                "retour à la version {} (active jusque-là : {previous}), par {who} le {date}",
+                "rolled back to version {} (active until now: {previous}), by {who} on {date}",
+                r.version
+            )
+        );
+    } else {
+        println!(
+            "{}",
+            tr!(
+                "version {} active (précédente : {previous}), promue par {who} le {date}",
+                "version {} active (previous: {previous}), promoted by {who} on {date}",
+                r.version
+            )
+        );
+    }
+    if let Some(rv) = &r.review {
+        println!(
+            "  {}",
+            tr!(
+                "revue trimestrielle avant le {}",
+                "quarterly review due by {}",
+                rv.due_on
+            )
+        );
+    }
+    if let Some(c) = &r.comparison {
+        print_comparison(c);
     }
     Ok(())
 }
@@ -352,13 +587,12 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                         )
                     );
                 } else {
-                    for v in &versions {
-                        println!("{}", serde_json::to_string(v)?);
-                    }
+                    print_versions(&svc, &versions).await?;
                 }
             }
             ModelCommand::Train { base, eval, by, note, no_feedback, json } => {
-                let base = read(&base)?;
+                let base_path = base;
+                let base = read(&base_path)?;
                 let eval = read(&eval)?;
                 let feedback = if no_feedback {
                     Vec::new()
@@ -369,6 +603,13 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                         .await?;
                     facteur_learn::feedback::training_examples(&fb, &excluded)
                 };
+                // The candidate is for this service: its labels must be the
+                // service's request types.
+                super::warn_labels_outside_taxonomy(
+                    cfg,
+                    &base_path,
+                    base.iter().chain(&feedback).map(|e| e.label.as_str()),
+                )?;
                 let trained_by = user_id(&svc, by.as_deref()).await?;
                 let outcome = registry::train_candidate(
                     &svc.store,
@@ -389,7 +630,10 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                             feedback.len()
                         )
                     );
-                    println!("{}", serde_json::to_string_pretty(&outcome)?);
+                    print_versions(&svc, std::slice::from_ref(&outcome.candidate)).await?;
+                    if let Some(c) = &outcome.comparison {
+                        print_comparison(c);
+                    }
                 }
             }
             ModelCommand::Eval { version, data, json } => {
@@ -398,18 +642,50 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                 if json {
                     super::print_json(&s)?;
                 } else {
-                    println!("{}", serde_json::to_string_pretty(&s)?);
+                    println!("{}", tr!("version {version}", "version {version}"));
+                    print_eval(&s);
                 }
             }
-            ModelCommand::Promote { version, by, json } => {
+            ModelCommand::Promote { version, by, force, json } => {
                 let by = user_id(&svc, by.as_deref()).await?;
+                // A model predicting request types the taxonomy lacks would suggest
+                // categories with no standard answer: refused unless forced.
+                let labels = registry::get_version(&svc.store, &data_dir, &reg, &version)
+                    .await
+                    .ok()
+                    .and_then(|v| v.record)
+                    .map(|r| r.taxonomy)
+                    .unwrap_or_default();
+                let unknown = match super::labels_outside_taxonomy(cfg, labels.iter().map(String::as_str))? {
+                    Some((path, unknown)) if !unknown.is_empty() => Some((path, unknown)),
+                    _ => None,
+                };
+                if let (Some((path, unknown)), false) = (&unknown, force) {
+                    anyhow::bail!(tr!(
+                        "promotion refusée : la version {version} connaît {} type(s) de demande absent(s) de la taxonomie {} ({}). Corrigez les étiquettes et réentraînez, ou ajoutez --force (consigné dans le journal d'audit)",
+                        "promotion refused: version {version} knows {} request type(s) that are not in the taxonomy {} ({}). Fix the labels and retrain, or add --force (recorded in the audit log)",
+                        unknown.len(),
+                        path.display(),
+                        super::few(unknown)
+                    ));
+                }
                 let r = registry::promote(&svc.store, &data_dir, &reg, &version, by)
                     .await
                     .with_context(|| needs_supervisor("promotion", "promotion"))?;
+                if let Some((_, unknown)) = &unknown {
+                    svc.store
+                        .audit(
+                            &format!("user:{}", r.promoted_by),
+                            "model.promote.forced",
+                            &format!("model:{version}"),
+                            &serde_json::json!({"labels_outside_taxonomy": unknown}),
+                        )
+                        .await?;
+                }
                 if json {
                     super::print_json(&r)?;
                 } else {
-                    println!("{}", serde_json::to_string_pretty(&r)?);
+                    print_receipt(&svc, &r).await?;
                 }
             }
             ModelCommand::Rollback { by, json } => {
@@ -420,7 +696,7 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                 if json {
                     super::print_json(&r)?;
                 } else {
-                    println!("{}", serde_json::to_string_pretty(&r)?);
+                    print_receipt(&svc, &r).await?;
                 }
             }
             ModelCommand::Exclude { message, by, reason, json } => {
@@ -486,7 +762,7 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                     );
                 }
             }
-            ModelCommand::Switch(cmd) => switch(&svc, &data_dir, cmd).await?,
+            ModelCommand::Switch(cmd) => switch(&svc, &data_dir, &cfg.taxonomy_path(), cmd).await?,
             ModelCommand::Review { version, by, decision, note, json } => {
                 let decision = match decision.as_str() {
                     "keep" => ReviewDecision::Keep,
@@ -505,7 +781,24 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                 if json {
                     super::print_json(&r)?;
                 } else {
-                    println!("{}", serde_json::to_string_pretty(&r)?);
+                    let who = username(&svc, Some(r.reviewed_by)).await;
+                    let date = iso_date(r.reviewed_at);
+                    let decision = match r.decision {
+                        ReviewDecision::Keep => crate::i18n::tr("garder", "keep"),
+                        ReviewDecision::Retrain => crate::i18n::tr("réentraîner", "retrain"),
+                        ReviewDecision::Withdraw => crate::i18n::tr("retirer", "withdraw"),
+                    };
+                    println!(
+                        "{}",
+                        tr!(
+                            "revue de la version {} enregistrée : décision « {decision} », par {who} le {date}",
+                            "review of version {} recorded: decision \"{decision}\", by {who} on {date}",
+                            r.version
+                        )
+                    );
+                    if let Some(n) = r.note.as_deref().filter(|n| !n.is_empty()) {
+                        println!("  {}", tr!("note : {n}", "note: {n}"));
+                    }
                 }
             }
         }
