@@ -292,6 +292,8 @@ const FRENCH: &[(&str, &str)] = &[
      "Le motif : montré aux superviseurs et conservé dans le journal d'audit"),
     ("Why (optional, as in the web form): shown to supervisors and kept in the audit log",
      "Le motif (facultatif, comme dans le formulaire web) : montré aux superviseurs et conservé dans le journal d'audit"),
+    ("Give the demo accounts that already exist new passwords (by default a re-run keeps them)",
+     "Donne de nouveaux mots de passe aux comptes de démonstration qui existent déjà (par défaut, une nouvelle exécution les garde)"),
     ("Promote even when the candidate knows request types that are not in the taxonomy (recorded in the audit log)",
      "Promeut même si le candidat connaît des types de demande absents de la taxonomie (consigné dans le journal d'audit)"),
     ("Kill switches: stop or resume draft suggestions for the whole service, a mailbox or a request type. Shared through the database: every node obeys within seconds. The same switches as the supervision page",

@@ -82,6 +82,14 @@ impl Service {
                     let meta = m.meta();
                     let hash: String = meta.training_sha256.chars().take(12).collect();
                     let label = format!("model-{}-{hash}", meta.created_at);
+                    // Drafts from a model the registry does not know: the
+                    // transparency sheet, the model pages and the reviews say
+                    // "no model" while this one suggests. Say so to the operator.
+                    tracing::warn!(
+                        model = %label,
+                        dir = %model_dir.display(),
+                        "using a model that is not in the model registry: the transparency sheet and the supervision page will say no model is active; register it with `facteur model train` and `facteur model promote`"
+                    );
                     (Some(m), Some(label))
                 } else {
                     tracing::warn!("no model: messages are stored but not classified");

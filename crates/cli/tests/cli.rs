@@ -535,6 +535,101 @@ fn run_err(cmd: &mut Command) -> (String, String) {
     )
 }
 
+fn demo(data: &Path, extra: &[&str]) -> Output {
+    run(bin()
+        .args(["demo", "--no-serve", "--count", "30", "--data-dir"])
+        .arg(data)
+        .arg("--answers")
+        .arg(repo().join("answers"))
+        .arg("--shared-data")
+        .arg(shared())
+        .args(extra))
+}
+
+/// The demo model is a version of the model registry (so the transparency sheet
+/// and the model pages tell the truth), registered once however often the demo is
+/// rebuilt; a rebuild keeps the accounts' passwords; `--no-serve` says how to serve
+/// the demo, and the README's way of pointing the CLI at the demo works.
+#[test]
+fn demo_registers_its_model_once_keeps_passwords_and_says_how_to_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let first = demo(&data, &[]);
+    let text = String::from_utf8_lossy(&first.stdout);
+    let config = data.canonicalize().unwrap().join("facteur.toml");
+    assert!(config.is_file(), "the demo writes its config");
+    assert!(
+        text.contains(&format!("facteur --config {} serve", config.display())),
+        "--no-serve says how to serve the demo: {text}"
+    );
+    assert!(!text.contains("Ouvrez http"), "{text}");
+    assert!(text.contains("Modèle de démonstration"), "{text}");
+
+    let list = |env_data_dir: bool| {
+        let mut c = bin();
+        if env_data_dir {
+            c.env("FACTEUR_DATA_DIR", &data);
+        } else {
+            c.arg("--config").arg(&config);
+        }
+        json_lines(&run(c.args(["model", "list", "--json"])))
+    };
+    let versions = list(true);
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    let v = &versions[0];
+    assert_eq!(v["status"], "active", "{v}");
+    assert_eq!(v["record"]["note"], "demo", "{v}");
+    assert!(v["promoted_by"].as_i64().is_some(), "{v}");
+    assert!(v["record"]["eval"]["examples"].as_u64().unwrap() > 0, "{v}");
+
+    // Promoted by the demo supervisor, in the audit log.
+    let promotions = audit_actions(&data)
+        .iter()
+        .filter(|a| *a == "model.promote")
+        .count();
+    assert_eq!(promotions, 1);
+
+    // A rebuild: one version still, passwords unchanged.
+    let again = demo(&data, &["--json"]);
+    let summary = &json_lines(&again)[0];
+    for acc in summary["accounts"].as_array().unwrap() {
+        assert_eq!(acc["password_unchanged"], true, "{acc}");
+        assert!(acc["password"].is_null(), "{acc}");
+    }
+    assert_eq!(summary["model_version"], v["version"], "{summary}");
+    let versions = list(false);
+    assert_eq!(
+        versions.len(),
+        1,
+        "a second demo run registered again: {versions:?}"
+    );
+    assert_eq!(versions[0]["status"], "active");
+    // Unless asked.
+    let reset = demo(&data, &["--json", "--reset-passwords"]);
+    let summary = &json_lines(&reset)[0];
+    for acc in summary["accounts"].as_array().unwrap() {
+        assert!(
+            acc["password"].as_str().is_some_and(|p| p.len() >= 20),
+            "{acc}"
+        );
+    }
+
+    // The README's one-liner.
+    let count = run(bin()
+        .env("FACTEUR_DATA_DIR", &data)
+        .args(["messages", "count", "--json"]));
+    assert!(json_lines(&count)[0]["count"].as_u64().unwrap() > 0);
+
+    // The human model list is a table in the user's language, not JSON.
+    let human = run(bin().arg("--config").arg(&config).args(["model", "list"]));
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("statut") && human.contains("actif"),
+        "{human}"
+    );
+    assert!(!human.contains('{'), "{human}");
+}
+
 /// The actions of the audit log of a data dir's SQLite store.
 fn audit_actions(data: &Path) -> Vec<String> {
     let url = format!("sqlite:{}", data.join("facteur.db").display());

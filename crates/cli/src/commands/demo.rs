@@ -5,6 +5,8 @@ use crate::service::Service;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use facteur_core::workflow::Role;
+use facteur_core::ModelStatus;
+use facteur_learn::registry::{self, ModelVersionView, RegistryConfig, TrainRequest};
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -32,6 +34,10 @@ pub struct DemoArgs {
     /// Address to serve on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Give the demo accounts that already exist new passwords (by default a re-run
+    /// keeps them).
+    #[arg(long)]
+    pub reset_passwords: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -130,25 +136,214 @@ const ACCOUNTS: &[(&str, &str, Role)] = &[
     ("admin", "Admin Démo", Role::Admin),
 ];
 
-/// Load the demo into the store (mailbox, accounts, messages triaged on arrival)
-/// and serve it.
-fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
+/// The demo's config: what `serve_demo` serves, also written as `facteur.toml` in the
+/// demo folder so that `facteur --config DIR/facteur.toml …` (serve, model list,
+/// messages count) works on the demo later.
+fn demo_config(cfg: &Config, a: &DemoArgs) -> Config {
     let mut demo_cfg = cfg.clone();
-    demo_cfg.data_dir = a.data_dir.clone();
+    demo_cfg.data_dir = absolute(&a.data_dir);
     demo_cfg.database_url = None;
     demo_cfg.model_dir = None;
-    demo_cfg.answers_dir = a.answers.clone();
+    demo_cfg.answers_dir = absolute(&a.answers);
     demo_cfg.mailboxes = vec![MailboxConfig {
         name: "sip-demo".into(),
         address: "sip.demo@example.test".into(),
-        signature: Some(
-            "Le service des impôts des particuliers de Démo-sur-Loire\n(données de démonstration)"
-                .into(),
-        ),
+        signature: Some(DEMO_SIGNATURE.into()),
         imap: None,
         smtp: None,
     }];
+    demo_cfg
+}
+
+const DEMO_SIGNATURE: &str =
+    "Le service des impôts des particuliers de Démo-sur-Loire\n(données de démonstration)";
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    })
+}
+
+/// `facteur.toml` of the demo folder (absolute paths: it is read from anywhere).
+fn write_demo_config(demo_cfg: &Config) -> Result<PathBuf> {
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let text = format!(
+        "# Written by `facteur demo`: the demo service.\n\
+         data_dir = {}\n\
+         answers_dir = {}\n\n\
+         [[mailbox]]\n\
+         name = \"sip-demo\"\n\
+         address = \"sip.demo@example.test\"\n\
+         signature = {}\n",
+        q(&demo_cfg.data_dir.display().to_string()),
+        q(&demo_cfg.answers_dir.display().to_string()),
+        q(DEMO_SIGNATURE),
+    );
+    let path = demo_cfg.data_dir.join("facteur.toml");
+    std::fs::write(&path, text)
+        .with_context(|| tr!("impossible d'écrire {}", "cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// A demo account after this run: its new password, or `None` when it existed and
+/// kept its password.
+struct DemoAccount {
+    username: &'static str,
+    role: Role,
+    id: i64,
+    created: bool,
+    password: Option<String>,
+}
+
+/// Create the demo accounts, or give existing ones new passwords only when asked:
+/// a re-run must not lock out people who use the demo.
+async fn demo_accounts(store: &facteur_store::Store, reset: bool) -> Result<Vec<DemoAccount>> {
+    let hash = |p: &str| facteur_web::auth::hash_password(p).map_err(|e| anyhow::anyhow!("{e}"));
+    let mut out = Vec::new();
+    for (user, name, role) in ACCOUNTS {
+        let account = match store.get_user_by_username(user).await? {
+            Some(u) if reset => {
+                let password = super::store_cmds::random_password();
+                store.set_password_hash(u.id, &hash(&password)?).await?;
+                DemoAccount {
+                    username: user,
+                    role: *role,
+                    id: u.id,
+                    created: false,
+                    password: Some(password),
+                }
+            }
+            Some(u) => DemoAccount {
+                username: user,
+                role: *role,
+                id: u.id,
+                created: false,
+                password: None,
+            },
+            None => {
+                let password = super::store_cmds::random_password();
+                let id = store
+                    .create_user(
+                        &facteur_store::NewUser {
+                            username: user.to_string(),
+                            display_name: name.to_string(),
+                            password_hash: hash(&password)?,
+                            role: *role,
+                        },
+                        None,
+                    )
+                    .await
+                    .with_context(|| {
+                        tr!(
+                            "impossible de créer le compte {user:?}",
+                            "cannot create the account {user:?}"
+                        )
+                    })?;
+                DemoAccount {
+                    username: user,
+                    role: *role,
+                    id,
+                    created: true,
+                    password: Some(password),
+                }
+            }
+        };
+        out.push(account);
+    }
+    Ok(out)
+}
+
+/// The demo model as a version of the model registry, active and promoted by the
+/// demo's supervisor, evaluated on the demo evaluation set: the transparency sheet,
+/// the model pages and the supervision page then tell the truth about the model
+/// that makes the demo's drafts. Registered once: a re-run finds the version noted
+/// "demo" and registers nothing; a service whose supervisor already made another
+/// version active keeps it. Returns the demo version.
+async fn register_demo_model(
+    store: &facteur_store::Store,
+    data_dir: &Path,
+    answers: &Path,
+    supervisor: i64,
+) -> Result<Option<ModelVersionView>> {
+    let reg = RegistryConfig::default();
+    let versions = registry::list(store, data_dir, &reg).await?;
+    let demo = versions
+        .iter()
+        .rev()
+        .find(|v| v.record.as_ref().and_then(|r| r.note.as_deref()) == Some(DEMO_NOTE));
+    if let Some(v) = demo {
+        return Ok(Some(v.clone()));
+    }
+    if let Some(active) = versions.iter().find(|v| v.status == ModelStatus::Active) {
+        tracing::info!(version = %active.version, "an active model is already registered: the demo model is not");
+        return Ok(None);
+    }
+    let read = |p: PathBuf| {
+        facteur_classify::read_jsonl(&p)
+            .with_context(|| tr!("impossible de lire {}", "cannot read {}", p.display()))
+    };
+    let examples = read(answers.join("demo").join("examples.jsonl"))?;
+    let eval = read(answers.join("demo").join("eval.jsonl"))?;
+    let outcome = registry::train_candidate(
+        store,
+        data_dir,
+        &reg,
+        TrainRequest {
+            base: &examples,
+            feedback: &[],
+            eval_set: &eval,
+            trained_by: Some(supervisor),
+            note: Some(DEMO_NOTE.to_string()),
+        },
+    )
+    .await?;
+    let version = outcome.candidate.version;
+    // Audited by the store (`model.promote`, by the demo supervisor).
+    registry::promote(store, data_dir, &reg, &version, Some(supervisor)).await?;
+    Ok(Some(
+        registry::get_version(store, data_dir, &reg, &version).await?,
+    ))
+}
+
+/// The note of the demo model's registry record: how a re-run recognises it.
+const DEMO_NOTE: &str = "demo";
+
+/// Load the demo into the store (accounts, demo model in the registry, mailbox,
+/// messages triaged on arrival) and serve it.
+fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
+    let demo_cfg = demo_config(cfg, a);
+    let config_path = write_demo_config(&demo_cfg)?;
     super::runtime()?.block_on(async move {
+        // Accounts and the registry first, on the store alone, so that the service
+        // opens with the registered demo model active.
+        let url = demo_cfg.database_url();
+        let store = facteur_store::Store::open(&url).await.with_context(|| {
+            tr!("impossible d'ouvrir la base de données {}", "cannot open the database {}", url)
+        })?;
+        let accounts = demo_accounts(&store, a.reset_passwords).await?;
+        let supervisor = accounts
+            .iter()
+            .find(|acc| acc.role == Role::Supervisor)
+            .map(|acc| acc.id)
+            .context("demo supervisor account")?;
+        let demo_model = register_demo_model(&store, &demo_cfg.data_dir, &demo_cfg.answers_dir, supervisor).await?;
+        store.close().await;
+        // The model directory (what `--model`-less commands and a store without
+        // registry fall back to) holds the same model.
+        if let Some(v) = &demo_model {
+            let model_dir = demo_cfg.data_dir.join("model");
+            std::fs::create_dir_all(&model_dir)?;
+            for f in ["model.bin", "model.json"] {
+                let (from, to) = (v.dir.join(f), model_dir.join(f));
+                if from.is_file() {
+                    std::fs::copy(&from, &to).with_context(|| {
+                        tr!("impossible de copier {} vers {}", "cannot copy {} to {}", from.display(), to.display())
+                    })?;
+                }
+            }
+        }
         let svc = Service::open(&demo_cfg).await?;
         // The store is where every node reads the standard answers from.
         let taxonomy = facteur_kb::answers::Taxonomy::load(&a.answers.join("taxonomy.toml"))?;
@@ -156,19 +351,8 @@ fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
         super::kb::record_answers(&svc.store, &answers).await?;
         svc.refresh_kb().await?;
         let mailbox = svc.mailbox_id("sip-demo").await?;
-        let mut passwords = Vec::new();
-        for (user, name, role) in ACCOUNTS {
-            let password = super::store_cmds::random_password();
-            match svc.store.get_user_by_username(user).await? {
-                Some(u) => {
-                    let hash = facteur_web::auth::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
-                    svc.store.set_password_hash(u.id, &hash).await?;
-                }
-                None => {
-                    super::store_cmds::create_user(&svc, user, Some(name), *role, &password, &["sip-demo".to_string()]).await?;
-                }
-            }
-            passwords.push((user.to_string(), role.as_str(), password));
+        for acc in accounts.iter().filter(|acc| acc.created) {
+            svc.store.set_mailbox_access(acc.id, mailbox, true, None).await?;
         }
         let raws = facteur_mail::read_source(&facteur_mail::MailSource {
             size: std::fs::metadata(&built.mbox).map(|m| m.len()).unwrap_or(0),
@@ -185,13 +369,28 @@ fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
             pb.inc(chunk.len() as u64);
         }
         pb.finish_and_clear();
+        let demo_eval = match demo_model.as_ref().and_then(|v| v.record.as_ref()) {
+            Some(r) => serde_json::json!({"macro_f1": r.eval.macro_f1, "accuracy": r.eval.accuracy, "examples": r.eval.examples}),
+            None => serde_json::Value::Null,
+        };
+        let serve_cmd = format!(
+            "facteur --config {} serve --listen {}",
+            config_path.display(),
+            a.listen
+        );
         let summary = serde_json::json!({
             "data_dir": a.data_dir.display().to_string(),
             "url": format!("http://{}", a.listen),
             "stored": report.stored,
             "already_there": report.duplicates_skipped,
-            "accounts": passwords.iter().map(|(u, r, p)| serde_json::json!({"username": u, "role": r, "password": p})).collect::<Vec<_>>(),
-            "demo_eval": built.eval,
+            "accounts": accounts.iter().map(|acc| serde_json::json!({
+                "username": acc.username, "role": acc.role.as_str(), "password": acc.password,
+                "password_unchanged": acc.password.is_none(),
+            })).collect::<Vec<_>>(),
+            "demo_eval": demo_eval,
+            "model_version": demo_model.as_ref().map(|v| v.version.clone()),
+            "config": config_path.display().to_string(),
+            "serve_command": serve_cmd,
         });
         if a.json {
             super::print_json(&summary)?;
@@ -201,14 +400,40 @@ fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
                 "Démo Facteur prête dans {dir} ({stored} messages importés, {already} déjà présents).",
                 "Facteur demo ready in {dir} ({stored} messages imported, {already} already there)."
             ));
-            println!("{}", crate::i18n::tr(
-                "Comptes de démonstration (mots de passe affichés une seule fois) :",
-                "Demo accounts (passwords shown once):"
-            ));
-            for (u, r, p) in &passwords {
-                println!("  {u:<12} ({r:<10}) {p}");
+            if let Some(v) = &demo_model {
+                println!("{}", tr!(
+                    "Modèle de démonstration : version {} (active dans le registre).",
+                    "Demo model: version {} (active in the registry).",
+                    v.version
+                ));
             }
-            println!("{}", tr!("Ouvrez http://{}/login", "Open http://{}/login", a.listen));
+            if accounts.iter().any(|acc| acc.password.is_some()) {
+                println!("{}", crate::i18n::tr(
+                    "Comptes de démonstration (mots de passe affichés une seule fois) :",
+                    "Demo accounts (passwords shown once):"
+                ));
+            } else {
+                println!("{}", crate::i18n::tr("Comptes de démonstration :", "Demo accounts:"));
+            }
+            for acc in &accounts {
+                let (u, r) = (acc.username, acc.role.as_str());
+                match &acc.password {
+                    Some(p) => println!("  {u:<12} ({r:<10}) {p}"),
+                    None => println!("  {u:<12} ({r:<10}) {}", crate::i18n::tr(
+                        "mot de passe inchangé (--reset-passwords pour en donner un nouveau)",
+                        "password unchanged (--reset-passwords gives a new one)"
+                    )),
+                }
+            }
+            if a.no_serve {
+                println!("{}", tr!(
+                    "Pour la servir : {serve_cmd}  (puis ouvrez http://{}/login)",
+                    "To serve it: {serve_cmd}  (then open http://{}/login)",
+                    a.listen
+                ));
+            } else {
+                println!("{}", tr!("Ouvrez http://{}/login", "Open http://{}/login", a.listen));
+            }
         }
         if a.no_serve {
             return Ok(());
@@ -220,7 +445,6 @@ fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
 /// What `build` made.
 struct Built {
     mbox: PathBuf,
-    eval: serde_json::Value,
 }
 
 /// Build the whole demo: knowledge base, model, mailbox.
@@ -258,24 +482,8 @@ fn build(a: &DemoArgs) -> Result<Built> {
         eprintln!("{} {e}", crate::i18n::tr("attention :", "warning:"));
     }
     pb.inc(1);
-    // 2. Demo model from the demo examples.
-    let examples_path = demo_answers.join("examples.jsonl");
-    let examples = facteur_classify::read_jsonl(&examples_path).with_context(|| {
-        tr!(
-            "impossible de lire {}",
-            "cannot read {}",
-            examples_path.display()
-        )
-    })?;
-    let mut model = facteur_classify::train(
-        &examples,
-        &facteur_classify::TrainConfig::default(),
-        &mut |_| {},
-    )?;
-    model.set_target_precision(0.95);
-    let model_dir = dir.join("model");
-    std::fs::create_dir_all(&model_dir)?;
-    model.save(&model_dir)?;
+    // 2. The demo model is trained and registered in `serve_demo`, once the
+    // store is open (the registry lives there).
     pb.inc(1);
     // 3. Demo mailbox.
     let mbox = dir.join("demo-mailbox.mbox");
@@ -288,23 +496,9 @@ fn build(a: &DemoArgs) -> Result<Built> {
         "sip.demo@example.test",
     )?;
     pb.inc(1);
-    // 4. Evaluate the demo model on the fixed demo evaluation set.
-    let eval_path = demo_answers.join("eval.jsonl");
-    let report = if eval_path.is_file() {
-        let ev = facteur_classify::read_jsonl(&eval_path)?;
-        Some(facteur_classify::evaluate(&model, &ev))
-    } else {
-        None
-    };
     pb.finish_and_clear();
-    let eval = match &report {
-        Some(r) => {
-            serde_json::json!({"macro_f1": r.macro_f1, "accuracy": r.accuracy, "examples": r.examples})
-        }
-        None => serde_json::Value::Null,
-    };
     if errors.is_empty() {
         tracing::info!("demo answers all valid");
     }
-    Ok(Built { mbox, eval })
+    Ok(Built { mbox })
 }
