@@ -429,6 +429,17 @@ fn migrate_demo_from_sqlite_to_postgres_keeps_everything() {
     // The service on PostgreSQL verifies its audit chain with the usual command.
     // (No [[mailbox]] in this config: opening the service then writes nothing, so
     // the chain checked is exactly the copied one.)
+    // The registry's model files (the demo model is active) live in the data
+    // directory, not in the database: they move with it.
+    let pgdata = dir.path().join("pgdata");
+    std::fs::create_dir_all(&pgdata).unwrap();
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(demo_dir().join("models"))
+        .arg(&pgdata)
+        .status()
+        .unwrap();
+    assert!(copied.success());
     let pg_config = dir.path().join("pg.toml");
     std::fs::write(
         &pg_config,

@@ -119,8 +119,8 @@ pub fn run(a: MigrateArgs) -> Result<()> {
             println!(
                 "{}",
                 tr!(
-                    "ok : faites pointer database_url vers {} et démarrez le service",
-                    "ok: point database_url at {} and start the service",
+                    "ok : faites pointer database_url vers {} et démarrez le service avec le même dossier de données (son sous-dossier models/ contient les modèles du registre)",
+                    "ok: point database_url at {} and start the service with the same data directory (its models/ folder holds the registry's models)",
                     redact_url(&a.to)
                 )
             );
