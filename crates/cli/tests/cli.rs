@@ -888,3 +888,58 @@ fn french_output_has_no_english_leftovers() {
     assert!(err.contains("courrier introuvable"), "{err}");
     assert!(err.contains("/nonexistent/mail.eml"), "{err}");
 }
+
+/// The outbox's human output names the sending states in French (English on
+/// request), and a model used outside the registry is reported on stderr.
+#[test]
+fn outbox_states_are_translated_and_an_unregistered_model_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("facteur.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[[mailbox]]\nname = \"sip-test\"\naddress = \"sip@example.test\"\n",
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    run(bin()
+        .arg("--config")
+        .arg(&config)
+        .args(["import", "--mailbox", "sip-test"])
+        .arg(fixture("demande-rib.eml")));
+    let url = format!("sqlite:{}", data.join("facteur.db").display());
+    common::validate_replies(
+        &url,
+        "sip-test",
+        1,
+        |_| "citoyen@example.test".into(),
+        |id| format!("<reply-{id}@example.test>"),
+    );
+    let out = run(bin().arg("--config").arg(&config).arg("outbox"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("en attente") && !text.contains("queued"),
+        "{text}"
+    );
+    let out = run(bin()
+        .arg("--config")
+        .arg(&config)
+        .env("FACTEUR_LANG", "en")
+        .arg("outbox"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("queued"));
+
+    // A model in the model directory that the registry does not know.
+    run(bin()
+        .args(["train", "--data"])
+        .arg(repo().join("answers/demo/examples.jsonl"))
+        .arg("--model")
+        .arg(data.join("model")));
+    let out = run(bin()
+        .arg("--config")
+        .arg(&config)
+        .args(["messages", "count"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not in the model registry"), "{err}");
+}
