@@ -39,7 +39,12 @@ pub async fn validate(st: &AppState, a: &Authed, id: i64, text: &str) -> WebResu
         .from_address
         .clone()
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| WebError::BadRequest("the message has no sender address".into()))?;
+        .ok_or_else(|| {
+            WebError::bad(
+                "Le message n'a pas d'adresse d'expéditeur : impossible d'y répondre.",
+                "The message has no sender address: it cannot be answered.",
+            )
+        })?;
     let mailbox = st.store.get_mailbox(m.mailbox_id).await?;
     let domain = mailbox
         .as_ref()
@@ -73,9 +78,10 @@ pub async fn validate(st: &AppState, a: &Authed, id: i64, text: &str) -> WebResu
 pub async fn correct(st: &AppState, a: &Authed, id: i64, category: &str) -> WebResult<i64> {
     load_message(st, a, id).await?;
     if !st.taxonomy.contains(category) {
-        return Err(WebError::BadRequest(format!(
-            "unknown request type '{category}'"
-        )));
+        return Err(WebError::bad(
+            format!("Type de demande inconnu : « {category} »."),
+            format!("Unknown request type '{category}'."),
+        ));
     }
     let action = st.store.correct_category(id, a.user.id, category).await?;
     if let Some(engine) = &st.triage {
@@ -90,8 +96,12 @@ pub async fn correct(st: &AppState, a: &Authed, id: i64, category: &str) -> WebR
 
 pub async fn reject(st: &AppState, a: &Authed, id: i64, reason: &str) -> WebResult<i64> {
     load_message(st, a, id).await?;
-    let reason = RejectReason::parse(reason)
-        .ok_or_else(|| WebError::BadRequest(format!("unknown reject reason '{reason}'")))?;
+    let reason = RejectReason::parse(reason).ok_or_else(|| {
+        WebError::bad(
+            format!("Motif de rejet inconnu : « {reason} »."),
+            format!("Unknown reject reason '{reason}'."),
+        )
+    })?;
     Ok(st.store.reject_draft(id, a.user.id, reason).await?)
 }
 
@@ -102,11 +112,17 @@ pub async fn assign(st: &AppState, a: &Authed, id: i64, to_user: i64) -> WebResu
         .get_user(to_user)
         .await?
         .filter(|u| u.active)
-        .ok_or_else(|| WebError::BadRequest(format!("unknown or inactive user {to_user}")))?;
+        .ok_or_else(|| {
+            WebError::bad(
+                format!("Utilisateur {to_user} inconnu ou désactivé."),
+                format!("Unknown or inactive user {to_user}."),
+            )
+        })?;
     if target.role == Role::Agent && !st.store.user_can_access(target.id, m.mailbox_id).await? {
-        return Err(WebError::BadRequest(format!(
-            "user {to_user} has no access to this mailbox"
-        )));
+        return Err(WebError::bad(
+            format!("L'utilisateur {to_user} n'a pas accès à cette boîte."),
+            format!("User {to_user} has no access to this mailbox."),
+        ));
     }
     Ok(st.store.assign(id, a.user.id, to_user).await?)
 }

@@ -3,7 +3,7 @@
 //! document is hand-written: a dozen routes do not justify a code generator that
 //! downloads assets at build time.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use facteur_core::MessageState;
@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::actions;
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
+use crate::extract::{JsonBody, Path, Query};
 use crate::{data, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -51,7 +52,10 @@ async fn kb_search(
     let kb = st.kb.clone().ok_or(WebError::NotFound)?;
     let q = p.q.trim().to_string();
     if q.is_empty() || q.len() > 1000 {
-        return Err(WebError::BadRequest("q: 1 to 1000 characters".into()));
+        return Err(WebError::bad(
+            "La recherche doit compter de 1 à 1000 caractères.",
+            "The search must have 1 to 1000 characters.",
+        ));
     }
     let limit = p.limit.unwrap_or(10).clamp(1, 50) as usize;
     let revision = kb.revision();
@@ -131,16 +135,22 @@ async fn list_messages(
         Some(s) => match MessageState::parse(s) {
             Some(state) => vec![state],
             None => crate::pages::tab_states(s)
-                .ok_or_else(|| WebError::BadRequest(format!("unknown state '{s}'")))?
+                .ok_or_else(|| {
+                    WebError::bad(
+                        format!("État inconnu : « {s} »."),
+                        format!("Unknown state '{s}'."),
+                    )
+                })?
                 .to_vec(),
         },
     };
-    let page = match p.after.as_deref().filter(|s| !s.is_empty()) {
-        Some(c) => QueuePage::After(
-            QueueCursor::decode(c).ok_or_else(|| WebError::BadRequest("bad cursor".into()))?,
-        ),
-        None => QueuePage::First,
-    };
+    let page =
+        match p.after.as_deref().filter(|s| !s.is_empty()) {
+            Some(c) => QueuePage::After(QueueCursor::decode(c).ok_or_else(|| {
+                WebError::bad("Curseur de page invalide.", "Invalid page cursor.")
+            })?),
+            None => QueuePage::First,
+        };
     let limit = p.limit.unwrap_or(50).clamp(1, 500);
     let rows = st
         .store
@@ -161,7 +171,39 @@ async fn list_messages(
     let next = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|r| r.cursor.encode()))
         .flatten();
-    Ok(Json(json!({ "messages": rows, "next": next })))
+    let switches = if rows
+        .iter()
+        .any(|r| r.state == MessageState::ReadyToValidate)
+    {
+        crate::pages::load_switches(&st).await
+    } else {
+        Some(Vec::new())
+    };
+    // Subject pseudonymised and sender omitted unless this session revealed the
+    // message (the audited UI action); a draft a kill switch withdrew is not ready.
+    let messages: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let revealed = st.is_revealed(&a.session.id, r.id);
+            let mut v = json!({
+                "id": r.id,
+                "mailbox_id": r.mailbox_id,
+                "subject": crate::pages::shown_subject(&r.subject, r.from_name.as_deref(), revealed),
+                "received_at": r.received_at,
+                "state": r.state,
+                "category": r.category,
+                "confidence": r.confidence,
+                "assigned_to": r.assigned_to,
+                "draft_ready": r.state == MessageState::ReadyToValidate
+                    && !crate::pages::draft_withdrawn(switches.as_deref(), r.mailbox_id, r.category.as_deref()),
+            });
+            if revealed {
+                v["from_name"] = json!(r.from_name);
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "messages": messages, "next": next })))
 }
 
 async fn get_message(
@@ -170,12 +212,27 @@ async fn get_message(
     Path(id): Path<i64>,
 ) -> WebResult<Json<Value>> {
     let m = actions::load_message(&st, &a, id).await?;
-    let triage = st.store.latest_triage(id).await?;
-    // The pseudonymised text only: unmasking goes through the audited UI action.
-    Ok(Json(json!({
+    let mut triage = st.store.latest_triage(id).await?;
+    // Same rule as the page: a kill switch covering the mailbox or the draft's
+    // request type withdraws the prepared draft.
+    let mut withdrawn = false;
+    if let Some(tr) = triage.as_mut().filter(|tr| tr.draft_text.is_some()) {
+        withdrawn = crate::pages::draft_withdrawn(
+            crate::pages::load_switches(&st).await.as_deref(),
+            m.mailbox_id,
+            tr.category.as_deref(),
+        );
+        if withdrawn {
+            tr.draft_text = None;
+        }
+    }
+    let revealed = st.is_revealed(&a.session.id, id);
+    // The pseudonymised text and subject only: unmasking goes through the audited
+    // UI action, after which the original subject and sender show here too.
+    let mut v = json!({
         "id": m.id,
         "mailbox_id": m.mailbox_id,
-        "subject": m.subject,
+        "subject": crate::pages::shown_subject(&m.subject, m.from_name.as_deref(), revealed),
         "received_at": m.received_at,
         "state": m.state,
         "category": m.category,
@@ -186,7 +243,13 @@ async fn get_message(
         "flags": m.flags,
         "text": m.pseudonymised_text,
         "triage": triage,
-    })))
+        "draft_withdrawn": withdrawn,
+    });
+    if revealed {
+        v["from_name"] = json!(m.from_name);
+        v["from_address"] = json!(m.from_address);
+    }
+    Ok(Json(v))
 }
 
 #[derive(Deserialize)]
@@ -198,7 +261,7 @@ async fn validate(
     State(st): State<AppState>,
     a: Authed,
     Path(id): Path<i64>,
-    Json(b): Json<ValidateBody>,
+    JsonBody(b): JsonBody<ValidateBody>,
 ) -> WebResult<Json<Value>> {
     let outbox_id = actions::validate(&st, &a, id, &b.text).await?;
     Ok(Json(json!({"outbox_id": outbox_id})))
@@ -213,7 +276,7 @@ async fn correct(
     State(st): State<AppState>,
     a: Authed,
     Path(id): Path<i64>,
-    Json(b): Json<CorrectBody>,
+    JsonBody(b): JsonBody<CorrectBody>,
 ) -> WebResult<Json<Value>> {
     let action_id = actions::correct(&st, &a, id, &b.category).await?;
     Ok(Json(json!({"action_id": action_id})))
@@ -228,7 +291,7 @@ async fn reject(
     State(st): State<AppState>,
     a: Authed,
     Path(id): Path<i64>,
-    Json(b): Json<RejectBody>,
+    JsonBody(b): JsonBody<RejectBody>,
 ) -> WebResult<Json<Value>> {
     let action_id = actions::reject(&st, &a, id, &b.reason).await?;
     Ok(Json(json!({"action_id": action_id})))
@@ -243,7 +306,7 @@ async fn assign(
     State(st): State<AppState>,
     a: Authed,
     Path(id): Path<i64>,
-    Json(b): Json<AssignBody>,
+    JsonBody(b): JsonBody<AssignBody>,
 ) -> WebResult<Json<Value>> {
     let action_id = actions::assign(&st, &a, id, b.user_id).await?;
     Ok(Json(json!({"action_id": action_id})))
@@ -265,7 +328,8 @@ async fn outbox(State(st): State<AppState>, a: Authed) -> WebResult<Json<Value>>
         .into_iter()
         .map(|o| {
             json!({
-                "id": o.id, "message_id": o.message_id, "subject": o.subject,
+                "id": o.id, "message_id": o.message_id,
+                "subject": crate::pages::shown_subject(&o.subject, None, st.is_revealed(&a.session.id, o.message_id)),
                 "state": o.state, "attempts": o.attempts, "validated_by": o.validated_by,
                 "validated_by_name": o.validated_by_name, "created_at": o.created_at,
                 "sent_at": o.sent_at, "last_error": o.last_error,
@@ -332,7 +396,7 @@ pub fn openapi_doc() -> Value {
                 "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {
                     "messages": {"type": "array", "items": {"type": "object"}}, "next": {"type": ["string", "null"]}}}}}},
                     "400": err(), "401": err(), "403": err()}}},
-            "/api/messages/{id}": {"get": {"summary": "A message (pseudonymised text) and its latest triage",
+            "/api/messages/{id}": {"get": {"summary": "A message (pseudonymised text and subject; sender only after the audited reveal in the UI) and its latest triage (draft_text null and draft_withdrawn true when a kill switch covers it)",
                 "parameters": [id_param.clone()], "responses": {"200": {"description": "OK"}, "401": err(), "403": err(), "404": err()}}},
             "/api/messages/{id}/validate": action("Validate and queue exactly this text, signed by the caller",
                 Some(json!({"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}))),

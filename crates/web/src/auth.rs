@@ -258,8 +258,11 @@ pub async fn session_layer(State(st): State<AppState>, mut req: Request, next: N
         if let Some(a) = &authed {
             let (ok, rebuilt) = check_csrf(req, a.csrf()).await;
             let Some(r) = rebuilt else {
-                return WebError::BadRequest("form body too large or unreadable".into())
-                    .into_response();
+                return WebError::bad(
+                    "Formulaire trop volumineux ou illisible.",
+                    "Form body too large or unreadable.",
+                )
+                .into_response();
             };
             req = r;
             if !ok {

@@ -8,7 +8,37 @@ use axum::response::{IntoResponse, Response};
 use facteur_core::reply::ReplyProblem;
 use facteur_store::StoreError;
 
-use crate::i18n::Msg;
+use crate::i18n::{Lang, Msg};
+
+/// What exactly was wrong, in both languages: the page shows it in the agent's
+/// language under the error's headline, the API and the logs use the English.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
+    pub fr: String,
+    pub en: String,
+}
+
+impl Detail {
+    pub fn new(fr: impl Into<String>, en: impl Into<String>) -> Self {
+        Self {
+            fr: fr.into(),
+            en: en.into(),
+        }
+    }
+
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Fr => &self.fr,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.en)
+    }
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum WebError {
@@ -19,9 +49,15 @@ pub enum WebError {
     #[error("not found")]
     NotFound,
     #[error("bad request: {0}")]
-    BadRequest(String),
-    #[error("conflict: {0}")]
-    Conflict(String),
+    BadRequest(Detail),
+    /// A request axum could not read (form, JSON body, path, query string), with
+    /// the status axum chose (400, 415, 422…).
+    #[error("invalid request: {1}")]
+    Rejected(StatusCode, Detail),
+    /// The action clashes with what exists: `msg` says which clash in words that
+    /// fit the action (a taken username, no previous model, the message's state…).
+    #[error("conflict: {}{}", .msg.text(Lang::En), .detail.as_ref().map(|d| format!(" {d}")).unwrap_or_default())]
+    Conflict { msg: Msg, detail: Option<Detail> },
     #[error("missing or invalid CSRF token")]
     Csrf,
     /// The reply may not be queued as typed (blank, or `[[à compléter : …]]` left).
@@ -40,8 +76,9 @@ impl WebError {
             WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Rejected(s, _) => *s,
             WebError::ReplyRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::Conflict { .. } => StatusCode::CONFLICT,
             WebError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -53,13 +90,47 @@ impl WebError {
             WebError::Unauthenticated => Msg::Login,
             WebError::Forbidden => Msg::Forbidden,
             WebError::NotFound => Msg::NotFound,
-            WebError::BadRequest(_) => Msg::BadRequest,
+            WebError::BadRequest(_) | WebError::Rejected(..) => Msg::BadRequest,
             WebError::ReplyRefused(ReplyProblem::Empty) => Msg::ReplyEmpty,
             WebError::ReplyRefused(ReplyProblem::Unfilled(_)) => Msg::ReplyUnfilled,
-            WebError::Conflict(_) => Msg::Conflict,
+            WebError::Conflict { msg, .. } => *msg,
             WebError::Csrf => Msg::CsrfFailed,
             WebError::RateLimited => Msg::TooManyAttempts,
             WebError::Internal(_) => Msg::ServerError,
+        }
+    }
+
+    /// A 400 with its detail in both languages.
+    pub fn bad(fr: impl Into<String>, en: impl Into<String>) -> Self {
+        WebError::BadRequest(Detail::new(fr, en))
+    }
+
+    /// A 409 whose headline is `msg`.
+    pub fn conflict(msg: Msg) -> Self {
+        WebError::Conflict { msg, detail: None }
+    }
+
+    /// The detail shown under the headline, in `lang`.
+    pub fn detail(&self, lang: Lang) -> Option<String> {
+        match self {
+            WebError::BadRequest(d) | WebError::Rejected(_, d) => Some(d.text(lang).to_string()),
+            WebError::Conflict { detail, .. } => detail.as_ref().map(|d| d.text(lang).to_string()),
+            WebError::ReplyRefused(ReplyProblem::Unfilled(fields)) => Some(
+                fields
+                    .iter()
+                    .map(|f| facteur_core::reply::missing_marker(f))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            _ => None,
+        }
+    }
+
+    /// A store conflict ("already exists") told as `msg`; other store errors as usual.
+    pub fn store_conflict_as(e: StoreError, msg: Msg) -> Self {
+        match e {
+            StoreError::Conflict { .. } => WebError::conflict(msg),
+            other => WebError::from(other),
         }
     }
 
@@ -69,10 +140,10 @@ impl WebError {
             WebError::Unauthenticated => "unauthenticated",
             WebError::Forbidden => "forbidden",
             WebError::NotFound => "not_found",
-            WebError::BadRequest(_) => "bad_request",
+            WebError::BadRequest(_) | WebError::Rejected(..) => "bad_request",
             WebError::ReplyRefused(ReplyProblem::Empty) => "reply_empty",
             WebError::ReplyRefused(ReplyProblem::Unfilled(_)) => "reply_unfilled",
-            WebError::Conflict(_) => "conflict",
+            WebError::Conflict { .. } => "conflict",
             WebError::Csrf => "csrf",
             WebError::RateLimited => "rate_limited",
             WebError::Internal(_) => "internal",
@@ -85,10 +156,20 @@ impl From<StoreError> for WebError {
         match &e {
             StoreError::NotFound { .. } => WebError::NotFound,
             StoreError::Forbidden { .. } => WebError::Forbidden,
-            StoreError::InvalidState { state, .. } => {
-                WebError::Conflict(format!("message is in state '{state}'"))
-            }
-            StoreError::Conflict { .. } => WebError::Conflict("already exists".into()),
+            StoreError::InvalidState { state, .. } => WebError::Conflict {
+                msg: Msg::Conflict,
+                detail: Some(match facteur_core::MessageState::parse(state) {
+                    Some(s) => Detail::new(
+                        format!(
+                            "État du message : {}.",
+                            crate::pages::state_label(Lang::Fr, s)
+                        ),
+                        format!("Message state: {}.", crate::pages::state_label(Lang::En, s)),
+                    ),
+                    None => Detail::new(format!("État : {state}."), format!("State: {state}.")),
+                }),
+            },
+            StoreError::Conflict { .. } => WebError::conflict(Msg::AlreadyExists),
             StoreError::ReplyRefused { problem, .. } => WebError::ReplyRefused(problem.clone()),
             _ => {
                 // The store's errors name ids, never personal data: safe to log.

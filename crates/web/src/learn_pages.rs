@@ -9,9 +9,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path as FsPath, PathBuf};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Json;
+
+use crate::extract::{Form, Path};
 use facteur_core::{ModelStatus, Role};
 use facteur_learn::collect::collect_observations;
 use facteur_learn::registry::{self, RegistryConfig};
@@ -78,7 +80,10 @@ fn exclusion_store(st: &AppState) -> StoreExclusions {
 
 fn need_data_dir(st: &AppState) -> WebResult<&FsPath> {
     data_dir(st).ok_or_else(|| {
-        WebError::BadRequest("no data directory is configured for the model registry".into())
+        WebError::bad(
+            "Aucun répertoire de données n'est configuré pour le registre des modèles.",
+            "No data directory is configured for the model registry.",
+        )
     })
 }
 
@@ -87,9 +92,8 @@ fn learn_err(e: LearnError) -> WebError {
         LearnError::Store(e) => WebError::from(e),
         LearnError::NoSupervisor { .. } | LearnError::NotSupervisor { .. } => WebError::Forbidden,
         LearnError::UnknownVersion(_) => WebError::NotFound,
-        LearnError::WrongStatus { .. } | LearnError::NothingToRollBack => {
-            WebError::Conflict(e.to_string())
-        }
+        LearnError::NothingToRollBack => WebError::conflict(Msg::NothingToRollBack),
+        LearnError::WrongStatus { .. } => WebError::conflict(Msg::ModelWrongStatus),
         other => {
             // Learn errors name versions and files, never message text: safe to log.
             tracing::error!(error = %other, "model registry operation failed");
@@ -387,7 +391,9 @@ pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<R
             p { (t("Messages reçus", "Messages received")) " : " (s.volumes.messages_handled) }
             table {
                 thead { tr { th scope="col" { (t("État", "State")) } th scope="col" { (t("Messages", "Messages")) } } }
-                tbody { @for (state, n) in &p.messages_by_state { tr { td { (state) } td { (n) } } } }
+                tbody { @for (state, n) in &p.messages_by_state {
+                    tr { td data-state=(state) { (facteur_core::MessageState::parse(state).map(|s| crate::pages::state_label(lang, s)).unwrap_or(state.as_str())) } td { (n) } }
+                } }
             }
         }
         section #oversight-controls aria-labelledby="controls-h" {
@@ -704,11 +710,12 @@ pub async fn kill_switch(
     let scope = match f.scope.as_str() {
         "all" => SwitchScope::All,
         "mailbox" => {
-            let id: i64 = f
-                .value
-                .trim()
-                .parse()
-                .map_err(|_| WebError::BadRequest("mailbox id must be a number".into()))?;
+            let id: i64 = f.value.trim().parse().map_err(|_| {
+                WebError::bad(
+                    "L'identifiant de boîte doit être un nombre.",
+                    "The mailbox id must be a number.",
+                )
+            })?;
             if !st.store.list_mailboxes().await?.iter().any(|m| m.id == id) {
                 return Err(WebError::NotFound);
             }
@@ -721,7 +728,12 @@ pub async fn kill_switch(
             }
             SwitchScope::RequestType(id.to_string())
         }
-        _ => return Err(WebError::BadRequest("unknown switch scope".into())),
+        _ => {
+            return Err(WebError::bad(
+                "Portée de coupure inconnue.",
+                "Unknown switch scope.",
+            ))
+        }
     };
     let reason: String = f.reason.trim().chars().take(MAX_REASON_CHARS).collect();
     // The store audits each change in its own transaction.
@@ -744,7 +756,12 @@ pub async fn kill_switch(
                 .await
                 .map_err(learn_err)?;
         }
-        _ => return Err(WebError::BadRequest("action must be 'off' or 'on'".into())),
+        _ => {
+            return Err(WebError::bad(
+                "L'action doit être « off » ou « on ».",
+                "The action must be 'off' or 'on'.",
+            ))
+        }
     }
     Ok(Redirect::to("/supervision#kill-switches").into_response())
 }

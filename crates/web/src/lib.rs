@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod data;
 pub mod error;
+pub mod extract;
 pub mod i18n;
 pub mod learn_pages;
 pub mod metrics;

@@ -6,11 +6,10 @@
 use std::sync::OnceLock;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
-use facteur_core::{AnswerStatus, MessageState, OutboxState, Role};
+use facteur_core::{AgentActionKind, AnswerStatus, MessageState, OutboxState, Role};
 use facteur_kb::answers::parse_answer;
 use facteur_store::{
     NewAnswerVersion, NewMailbox, NewUser, QueueCursor, QueuePage, QueueQuery, QueueSort,
@@ -21,10 +20,14 @@ use serde_json::Value;
 
 use crate::actions;
 use crate::auth::{self, Authed};
-use crate::error::{WebError, WebResult};
+use crate::error::{Detail, WebError, WebResult};
+use crate::extract::{Form, Path, Query};
 use crate::i18n::{Lang, Msg};
 use crate::sanitize::{mail_body_csp, sanitize_mail_html};
-use crate::views::{age, confidence, csrf_input, folded_text, page, trusted};
+use crate::views::{
+    age, answer_status_label, confidence, csrf_input, defect_label, folded_text, page, role_label,
+    trusted,
+};
 use crate::{data, AppState};
 
 // ------------------------------------------------------------------ static
@@ -314,19 +317,24 @@ pub async fn queue(
         .await?
         .ok_or(WebError::NotFound)?;
     let tab = p.tab.as_deref().unwrap_or("ready");
-    let states =
-        tab_states(tab).ok_or_else(|| WebError::BadRequest(format!("unknown tab '{tab}'")))?;
+    let states = tab_states(tab).ok_or_else(|| {
+        WebError::bad(
+            format!("Onglet inconnu : « {tab} »."),
+            format!("Unknown tab '{tab}'."),
+        )
+    })?;
     let sort = match p.sort.as_deref() {
         Some("confidence") => QueueSort::Confidence,
         _ => QueueSort::Age,
     };
     let category = p.category.clone().filter(|c| !c.is_empty());
-    let page_pos = match p.after.as_deref().filter(|s| !s.is_empty()) {
-        Some(c) => QueuePage::After(
-            QueueCursor::decode(c).ok_or_else(|| WebError::BadRequest("bad cursor".into()))?,
-        ),
-        None => QueuePage::First,
-    };
+    let page_pos =
+        match p.after.as_deref().filter(|s| !s.is_empty()) {
+            Some(c) => QueuePage::After(QueueCursor::decode(c).ok_or_else(|| {
+                WebError::bad("Curseur de page invalide.", "Invalid page cursor.")
+            })?),
+            None => QueuePage::First,
+        };
     let rows = st
         .store
         .list_queue(&QueueQuery {
@@ -360,6 +368,32 @@ pub async fn queue(
     let next = (rows.len() as u32 == PAGE_SIZE)
         .then(|| rows.last().map(|r| r.cursor.encode()))
         .flatten();
+    // Read once for the page, not per row.
+    let switches = if rows
+        .iter()
+        .any(|r| r.state == MessageState::ReadyToValidate)
+    {
+        load_switches(&st).await
+    } else {
+        Some(Vec::new())
+    };
+    let shown: Vec<(String, bool)> = rows
+        .iter()
+        .map(|r| {
+            let subject = if r.subject.is_empty() {
+                "—".to_string()
+            } else {
+                shown_subject(
+                    &r.subject,
+                    r.from_name.as_deref(),
+                    st.is_revealed(&a.session.id, r.id),
+                )
+            };
+            let draft_ready = r.state == MessageState::ReadyToValidate
+                && !draft_withdrawn(switches.as_deref(), r.mailbox_id, r.category.as_deref());
+            (subject, draft_ready)
+        })
+        .collect();
     let body = html! {
         nav.tabs aria-label=(t(Msg::Queue)) {
             ul {
@@ -399,13 +433,13 @@ pub async fn queue(
                 th scope="col" { (t(Msg::ColDraft)) }
             } }
             tbody {
-                @for (i, r) in rows.iter().enumerate() {
+                @for (i, (r, (subject, draft_ready))) in rows.iter().zip(&shown).enumerate() {
                     tr.queue-row data-id=(r.id) {
-                        td { a.open href=(message_href(r.id, i.checked_sub(1).and_then(|p| rows.get(p)).map(|p| p.id))) { (if r.subject.is_empty() { "—" } else { r.subject.as_str() }) } }
+                        td { a.open href=(message_href(r.id, i.checked_sub(1).and_then(|p| rows.get(p)).map(|p| p.id))) { (subject) } }
                         td { (r.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
                         td { (confidence(r.confidence)) }
                         td { (age(lang, now, r.received_at)) }
-                        td { (if r.state == MessageState::ReadyToValidate { t(Msg::Yes) } else { t(Msg::No) }) }
+                        td.draft-ready { (if *draft_ready { t(Msg::Yes) } else { t(Msg::No) }) }
                     }
                 }
             }
@@ -616,18 +650,31 @@ pub async fn message(
     // already prepared for it: the supervisor stopped that suggestion, so no agent
     // should be handed it. Fails safe like triage: switches that cannot be read
     // withdraw the draft.
-    let withdrawn = triage.as_ref().is_some_and(|tr| tr.draft_text.is_some())
-        && draft_withdrawn(
-            &st,
+    let withdrawn = match triage.as_ref().filter(|tr| tr.draft_text.is_some()) {
+        Some(tr) => draft_withdrawn(
+            load_switches(&st).await.as_deref(),
             m.mailbox_id,
-            triage.as_ref().and_then(|tr| tr.category.as_deref()),
-        )
-        .await;
+            tr.category.as_deref(),
+        ),
+        None => false,
+    };
+    // A draft the agent rejected after this triage is not offered again: the
+    // textarea starts empty until a new triage (e.g. after a category correction).
+    let rejected = match &triage {
+        Some(tr) if tr.draft_text.is_some() => st
+            .store
+            .list_actions(id)
+            .await?
+            .iter()
+            .any(|act| act.kind == AgentActionKind::Reject.as_str() && act.at >= tr.created_at),
+        _ => false,
+    };
     let draft_text = triage
         .as_ref()
-        .filter(|_| !withdrawn)
+        .filter(|_| !withdrawn && !rejected)
         .and_then(|tr| tr.draft_text.clone())
         .unwrap_or_default();
+    let defects = mail_defects(&m.parsed);
     let open = m.state.is_open();
     // The next message of the same tab (oldest first), for keyboard flow (j).
     let next_id = match TABS.iter().find(|(_, _, states)| states.contains(&m.state)) {
@@ -674,6 +721,13 @@ pub async fn message(
         section #newtext aria-labelledby="newtext-h" {
             h2 #newtext-h { (t(Msg::NewText)) }
             p.note { (t(Msg::PersonalDataMasked)) }
+            @if !defects.is_empty() {
+                p #mail-defects.warning role="note" {
+                    strong { (t(Msg::MalformedMail)) } " : "
+                    (defects.iter().map(|k| defect_label(lang, *k)).collect::<Vec<_>>().join(" ; "))
+                    ". " (t(Msg::MalformedMailAdvice))
+                }
+            }
             (folded_text(lang, &m.pseudonymised_text))
         }
         section #original aria-labelledby="original-h" {
@@ -701,8 +755,9 @@ pub async fn message(
                 h2 #thread-h { (t(Msg::Thread)) }
                 ol {
                     @for tm in thread.iter().filter(|tm| a.can_access(tm.mailbox_id)) {
+                        @let subject = shown_subject(&tm.subject, tm.from_name.as_deref(), st.is_revealed(&a.session.id, tm.id));
                         li {
-                            @if tm.id == id { strong { (tm.subject) } } @else { a href={ "/messages/" (tm.id) } { (tm.subject) } }
+                            @if tm.id == id { strong { (subject) } } @else { a href={ "/messages/" (tm.id) } { (subject) } }
                             " — " (state_label(lang, tm.state))
                         }
                     }
@@ -734,6 +789,9 @@ pub async fn message(
                 form #draft-form method="post" action={ "/messages/" (id) "/validate" } {
                     (csrf_input(&a))
                     label for="draft" { (t(Msg::Draft)) }
+                    @if rejected {
+                        p #draft-rejected.note { (t(Msg::DraftRejected)) }
+                    }
                     @let unfilled = facteur_core::reply::unfilled_fields(&draft_text);
                     @if !unfilled.is_empty() {
                         p #unfilled-fields.warning role="note" {
@@ -780,7 +838,7 @@ pub async fn message(
     let title = if m.subject.is_empty() {
         "—".to_string()
     } else {
-        m.subject.clone()
+        shown_subject(&m.subject, m.from_name.as_deref(), revealed)
     };
     Ok(page(lang, &title, Some(&a), body).into_response())
 }
@@ -793,17 +851,67 @@ pub struct BodyParams {
 /// The original mail, sanitised, for the sandboxed iframe. Its own CSP (`sandbox`,
 /// nothing loads but images on request) and only for a session that revealed the
 /// message (the reveal is audited).
-/// Whether a kill switch in force covers this message's mailbox or the request type
-/// its draft was prepared for.
-async fn draft_withdrawn(st: &AppState, mailbox_id: i64, request_type: Option<&str>) -> bool {
-    use facteur_learn::review::{suggestions_enabled, SwitchStore};
+/// The kill switches in force, read once per request (a queue page checks every
+/// row against the same list). `None`: they could not be read, which withdraws
+/// every prepared draft, failing safe like triage.
+pub(crate) async fn load_switches(st: &AppState) -> Option<Vec<facteur_learn::KillSwitch>> {
+    use facteur_learn::review::SwitchStore;
     match crate::learn_pages::switch_store(st).switches().await {
-        Ok(sw) => !suggestions_enabled(mailbox_id, request_type, &sw, None, false),
+        Ok(sw) => Some(sw),
         Err(e) => {
-            tracing::warn!(error = %e, "kill switches unreadable: prepared draft withheld");
-            true
+            tracing::warn!(error = %e, "kill switches unreadable: prepared drafts withheld");
+            None
         }
     }
+}
+
+/// Whether a kill switch in force covers this mailbox or the request type a draft
+/// was prepared for: the supervisor stopped that suggestion, so no agent (page,
+/// queue or API) should be handed it.
+pub(crate) fn draft_withdrawn(
+    switches: Option<&[facteur_learn::KillSwitch]>,
+    mailbox_id: i64,
+    request_type: Option<&str>,
+) -> bool {
+    match switches {
+        Some(sw) => {
+            !facteur_learn::review::suggestions_enabled(mailbox_id, request_type, sw, None, false)
+        }
+        None => true,
+    }
+}
+
+/// The subject as this session may see it: pseudonymised with the pipeline's
+/// detector (the sender's name masked wherever it recurs, as triage does for the
+/// body) unless the agent revealed the message through the audited action.
+pub(crate) fn shown_subject(subject: &str, from_name: Option<&str>, revealed: bool) -> String {
+    if revealed {
+        return subject.to_string();
+    }
+    let names: Vec<&str> = from_name
+        .filter(|n| !n.trim().is_empty())
+        .into_iter()
+        .collect();
+    facteur_privacy::Detector::new()
+        .pseudonymise_with_names(subject, &names)
+        .text
+}
+
+/// The defects the parser recorded for this mail (stored with it at ingest),
+/// each kind once, in the order met.
+fn mail_defects(parsed: &Value) -> Vec<facteur_core::DefectKind> {
+    let defects: Vec<facteur_core::Defect> = parsed
+        .get("defects")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let mut kinds = Vec::new();
+    for d in defects {
+        if !kinds.contains(&d.kind) {
+            kinds.push(d.kind);
+        }
+    }
+    kinds
 }
 
 pub async fn message_body(
@@ -1001,7 +1109,7 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
             tbody {
                 @for o in &items {
                     tr.outbox-row data-state=(o.state.as_str()) {
-                        td { a href={ "/messages/" (o.message_id) } { (o.subject) } }
+                        td { a href={ "/messages/" (o.message_id) } { (shown_subject(&o.subject, None, st.is_revealed(&a.session.id, o.message_id))) } }
                         td {
                             (t(match o.state {
                                 OutboxState::Queued => Msg::OutboxQueued,
@@ -1058,7 +1166,7 @@ pub async fn answers(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRe
                         td { (v.title) }
                         td { (v.language) }
                         td { (v.version) }
-                        td { (v.status.as_str()) }
+                        td data-status=(v.status.as_str()) { (answer_status_label(lang, v.status)) }
                     }
                 }
             }
@@ -1072,14 +1180,14 @@ fn answer_form(
     a: &Authed,
     action: &str,
     content: &str,
-    errors: &[(usize, String)],
+    errors: &[(usize, Detail)],
 ) -> Markup {
     let t = |m: Msg| m.text(lang);
     html! {
         @if !errors.is_empty() {
             section #answer-errors role="alert" aria-labelledby="errors-h" {
                 h2 #errors-h { (t(Msg::ValidationErrors)) }
-                ul { @for (line, msg) in errors { li { (t(Msg::Line)) " " (line) " : " (msg) } } }
+                ul { @for (line, msg) in errors { li { (t(Msg::Line)) " " (line) " : " (msg.text(lang)) } } }
             }
         }
         form #answer-form method="post" action=(action) {
@@ -1107,6 +1215,42 @@ pub struct AnswerForm {
     pub content: String,
 }
 
+/// A knowledge-base validation error in the agent's language. The library's
+/// messages are English; the French is written here by kind, with the field or
+/// value the library quoted between backticks, and the line shown beside it.
+fn answer_error_detail(e: &facteur_kb::answers::AnswerError) -> Detail {
+    use facteur_kb::answers::AnswerErrorKind as K;
+    let quoted = e.message.split('`').nth(1).unwrap_or("").to_string();
+    let q = if quoted.is_empty() {
+        String::new()
+    } else {
+        format!(" « {quoted} »")
+    };
+    let fr = match e.kind {
+        K::Io => "fichier illisible".to_string(),
+        K::FrontMatter => format!(
+            "en-tête TOML (entre les lignes +++) invalide{q} : corrigez la syntaxe (textes entre guillemets, dates comme 2025-01-31, listes entre [ ], statut draft, validated ou retired)"
+        ),
+        K::MissingField => format!("champ{q} absent ou vide dans l'en-tête : ajoutez-le"),
+        K::UndeclaredVariable => format!(
+            "la variable{q} est utilisée sans être déclarée : ajoutez-la à `variables` ou retirez-la du texte"
+        ),
+        K::UnusedVariable => format!(
+            "la variable{q} est déclarée mais jamais utilisée : retirez-la de `variables` ou utilisez-la dans le texte"
+        ),
+        K::UnknownRequestType => format!(
+            "le type de demande{q} n'est pas dans la taxonomie : corrigez l'identifiant ou ajoutez-le à taxonomy.toml"
+        ),
+        K::Expired => "réponse validée mais expirée : revoyez-la et prolongez valid_until, ou passez son statut à retired".to_string(),
+        K::InvalidDates => "valid_from est postérieure à valid_until : corrigez les dates".to_string(),
+        K::LinkNotWhitelisted => format!(
+            "le lien{q} n'est pas dans `links` : ajoutez-le à la liste après vérification, ou retirez-le"
+        ),
+        K::Duplicate => format!("doublon{q} : cet identifiant est déjà utilisé"),
+    };
+    Detail::new(fr, e.message.clone())
+}
+
 /// Validates an answer file with the knowledge base's own rules (front matter,
 /// variables, links, dates, taxonomy) and stores it as a new draft version.
 async fn save_answer(
@@ -1114,7 +1258,7 @@ async fn save_answer(
     a: &Authed,
     expected_id: Option<&str>,
     content: &str,
-) -> WebResult<Result<String, Vec<(usize, String)>>> {
+) -> WebResult<Result<String, Vec<(usize, Detail)>>> {
     let content = content.replace("\r\n", "\n");
     let today = facteur_kb::Date::today();
     let parsed = parse_answer(
@@ -1125,11 +1269,22 @@ async fn save_answer(
     );
     let ans = match parsed {
         Ok(ans) => ans,
-        Err(errs) => return Ok(Err(errs.into_iter().map(|e| (e.line, e.message)).collect())),
+        Err(errs) => {
+            return Ok(Err(errs
+                .iter()
+                .map(|e| (e.line, answer_error_detail(e)))
+                .collect()))
+        }
     };
     if let Some(id) = expected_id {
         if ans.id != id {
-            return Ok(Err(vec![(1, format!("the id must stay '{id}'"))]));
+            return Ok(Err(vec![(
+                1,
+                Detail::new(
+                    format!("l'identifiant doit rester « {id} »"),
+                    format!("the id must stay '{id}'"),
+                ),
+            )]));
         }
     }
     st.store
@@ -1173,7 +1328,7 @@ async fn answer_page(
     lang: Lang,
     a: &Authed,
     id: &str,
-    draft: Option<(&str, &[(usize, String)])>,
+    draft: Option<(&str, &[(usize, Detail)])>,
 ) -> WebResult<Html<String>> {
     let t = |m: Msg| m.text(lang);
     let versions = st.store.list_answer_versions(id).await?;
@@ -1200,7 +1355,7 @@ async fn answer_page(
             tbody {
                 @for v in &versions {
                     tr {
-                        td { (v.version) } td { (v.language) } td { (v.status.as_str()) }
+                        td { (v.version) } td { (v.language) } td data-status=(v.status.as_str()) { (answer_status_label(lang, v.status)) }
                         td { (v.valid_from.as_deref().unwrap_or("")) } td { (v.valid_until.as_deref().unwrap_or("")) }
                         td {
                             @if v.status == AnswerStatus::Draft {
@@ -1306,7 +1461,7 @@ pub async fn users(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResu
             tbody {
                 @for u in &users {
                     tr.user-row {
-                        td { (u.username) } td { (u.display_name) } td { (u.role.as_str()) }
+                        td { (u.username) } td { (u.display_name) } td { (role_label(lang, u.role)) }
                         td { (if u.active { t(Msg::Yes) } else { t(Msg::No) }) }
                         td {
                             @if u.active && u.id != a.user.id {
@@ -1327,7 +1482,7 @@ pub async fn users(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResu
             p { label for="nu-password" { (t(Msg::Password)) } input #nu-password type="password" name="password" autocomplete="new-password" minlength="12" required; }
             p {
                 label for="nu-role" { (t(Msg::Role)) }
-                select #nu-role name="role" { @for r in Role::ALL { option value=(r.as_str()) { (r.as_str()) } } }
+                select #nu-role name="role" { @for r in Role::ALL { option value=(r.as_str()) { (role_label(lang, *r)) } } }
             }
             fieldset {
                 legend { (t(Msg::Mailboxes)) }
@@ -1360,15 +1515,17 @@ pub async fn user_create(
     let (username, display_name, password) =
         (get("username"), get("display_name"), get("password"));
     let role =
-        Role::parse(&get("role")).ok_or_else(|| WebError::BadRequest("unknown role".into()))?;
+        Role::parse(&get("role")).ok_or_else(|| WebError::bad("Rôle inconnu.", "Unknown role."))?;
     if username.is_empty() || display_name.is_empty() {
-        return Err(WebError::BadRequest(
-            "username and display name are required".into(),
+        return Err(WebError::bad(
+            "L'identifiant et le nom affiché sont obligatoires.",
+            "The username and the display name are required.",
         ));
     }
     if password.chars().count() < 12 {
-        return Err(WebError::BadRequest(
-            "the password must have at least 12 characters".into(),
+        return Err(WebError::bad(
+            "Le mot de passe doit compter au moins 12 caractères.",
+            "The password must have at least 12 characters.",
         ));
     }
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
@@ -1385,11 +1542,12 @@ pub async fn user_create(
             },
             Some(a.user.id),
         )
-        .await?;
+        .await
+        .map_err(|e| WebError::store_conflict_as(e, Msg::UsernameTaken))?;
     for (_, v) in pairs.iter().filter(|(k, _)| k == "mailbox") {
         let mb: i64 = v
             .parse()
-            .map_err(|_| WebError::BadRequest("bad mailbox id".into()))?;
+            .map_err(|_| WebError::bad("Identifiant de boîte invalide.", "Invalid mailbox id."))?;
         st.store
             .set_mailbox_access(id, mb, true, Some(a.user.id))
             .await?;
@@ -1404,8 +1562,9 @@ pub async fn user_deactivate(
 ) -> WebResult<Response> {
     a.require_role(Role::Admin)?;
     if id == a.user.id {
-        return Err(WebError::BadRequest(
-            "you cannot deactivate yourself".into(),
+        return Err(WebError::bad(
+            "Vous ne pouvez pas désactiver votre propre compte.",
+            "You cannot deactivate your own account.",
         ));
     }
     let u = st.store.get_user(id).await?.ok_or(WebError::NotFound)?;
@@ -1451,9 +1610,22 @@ pub async fn mailbox_create(
 ) -> WebResult<Response> {
     a.require_role(Role::Admin)?;
     if f.name.trim().is_empty() || !f.address.contains('@') {
-        return Err(WebError::BadRequest(
-            "a name and an e-mail address are required".into(),
+        return Err(WebError::bad(
+            "Un nom et une adresse électronique sont obligatoires.",
+            "A name and an e-mail address are required.",
         ));
+    }
+    // The store keeps names unique; one address per mailbox is checked here so
+    // that replies never leave two mailboxes under the same sender.
+    let address = f.address.trim();
+    if st
+        .store
+        .list_mailboxes()
+        .await?
+        .iter()
+        .any(|m| m.address.trim().eq_ignore_ascii_case(address))
+    {
+        return Err(WebError::conflict(Msg::MailboxTaken));
     }
     st.store
         .create_mailbox(
@@ -1465,7 +1637,8 @@ pub async fn mailbox_create(
             },
             Some(a.user.id),
         )
-        .await?;
+        .await
+        .map_err(|e| WebError::store_conflict_as(e, Msg::MailboxNameTaken))?;
     Ok(Redirect::to("/admin/mailboxes").into_response())
 }
 

@@ -57,7 +57,7 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
                                 }
                             }
                         }
-                        span.whoami { (u.user.display_name) " (" (u.user.role.as_str()) ")" }
+                        span.whoami { (u.user.display_name) " (" (role_label(lang, u.user.role)) ")" }
                     }
                     a.lang-switch href={ "/lang/" (other.code()) } lang=(other.code()) { (t(Msg::SwitchLanguage)) }
                     @if let Some(u) = user {
@@ -90,6 +90,48 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
         }
     };
     Html(markup.into_string())
+}
+
+/// A role in words (the code stays in form values).
+pub fn role_label(lang: Lang, r: Role) -> &'static str {
+    match r {
+        Role::Agent => Msg::RoleAgent,
+        Role::Supervisor => Msg::RoleSupervisor,
+        Role::Admin => Msg::RoleAdmin,
+    }
+    .text(lang)
+}
+
+/// A standard answer's status in words.
+pub fn answer_status_label(lang: Lang, s: facteur_core::AnswerStatus) -> &'static str {
+    use facteur_core::AnswerStatus;
+    match s {
+        AnswerStatus::Draft => Msg::AnswerDraft,
+        AnswerStatus::Validated => Msg::AnswerValidated,
+        AnswerStatus::Retired => Msg::AnswerRetired,
+    }
+    .text(lang)
+}
+
+/// A mail defect in words, for the agent.
+pub fn defect_label(lang: Lang, k: facteur_core::DefectKind) -> &'static str {
+    use facteur_core::DefectKind as D;
+    match k {
+        D::MissingHeaderBodySeparator => Msg::DefectHeaderBody,
+        D::InvalidHeader => Msg::DefectInvalidHeader,
+        D::NoBoundaryInMultipart => Msg::DefectNoBoundary,
+        D::StartBoundaryNotFound => Msg::DefectStartBoundary,
+        D::CloseBoundaryNotFound => Msg::DefectCloseBoundary,
+        D::InvalidTransferEncoding => Msg::DefectTransferEncoding,
+        D::UnknownCharset => Msg::DefectUnknownCharset,
+        D::InvalidCharsetBytes => Msg::DefectCharsetBytes,
+        D::InvalidEncodedContent => Msg::DefectEncodedContent,
+        D::MissingMessageId => Msg::DefectMessageId,
+        D::Oversized => Msg::DefectOversized,
+        D::NotAMessage => Msg::DefectNotAMessage,
+        D::Other => Msg::DefectOther,
+    }
+    .text(lang)
 }
 
 /// "3 h", "2 j": backlog age the way agents say it.
@@ -145,25 +187,20 @@ pub async fn render_errors(State(st): State<AppState>, req: Request, next: Next)
     let Some(err) = res.extensions().get::<WebError>().cloned() else {
         return res;
     };
+    let detail = err.detail(lang);
     if api {
-        let body = serde_json::json!({"error": err.code(), "message": err.to_string()});
+        // The caller's language, like the pages; `error` is the stable code.
+        let message = match &detail {
+            Some(d) => format!("{} {d}", err.msg().text(lang)),
+            None => err.msg().text(lang).to_string(),
+        };
+        let body = serde_json::json!({"error": err.code(), "message": message});
         return (err.status(), axum::Json(body)).into_response();
     }
     if matches!(err, WebError::Unauthenticated) {
         return Redirect::to("/login").into_response();
     }
     let status = err.status();
-    let detail = match &err {
-        WebError::BadRequest(d) | WebError::Conflict(d) => Some(d.clone()),
-        WebError::ReplyRefused(facteur_core::reply::ReplyProblem::Unfilled(fields)) => Some(
-            fields
-                .iter()
-                .map(|f| facteur_core::reply::missing_marker(f))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        _ => None,
-    };
     let body = html! {
         p.error role="alert" { (err.msg().text(lang)) }
         @if let Some(d) = detail { p { (d) } }

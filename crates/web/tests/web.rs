@@ -1874,3 +1874,536 @@ async fn a_reply_with_fields_left_to_complete_is_refused_and_nothing_is_queued()
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(f.store.list_outbox(None, 10).await.unwrap().len(), 1);
 }
+
+/// A GET with the session and a language cookie.
+fn get_lang(path: &str, token: &str, lang: &str) -> Request<Body> {
+    Request::get(path)
+        .header(
+            header::COOKIE,
+            format!("facteur_session={token}; facteur_lang={lang}"),
+        )
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn json_of(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
+}
+
+const PII_SUBJECT: &str = "Jean Dupont - numero fiscal 1234567890123 - tel 06 12 34 56 78";
+
+#[tokio::test]
+async fn subjects_with_personal_data_are_masked_until_revealed() {
+    let f = fixture().await;
+    let raw = HOSTILE_MAIL
+        .replace("hostile-1@", "pii-subject-1@")
+        .replace(
+            "Subject: Changement de RIB",
+            &format!("Subject: {PII_SUBJECT}"),
+        )
+        .replace("Jeanne Martin <jeanne@", "Jean Dupont <jean.dupont@");
+    let id = add_message(&f.store, f.mb_a, &raw, "Bonjour,\nvoici.").await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let leaks = |s: &str| {
+        ["1234567890123", "06 12 34 56 78", "Dupont", "jean.dupont@"]
+            .into_iter()
+            .filter(|p| s.contains(p))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    assert!(leaks(&page).is_empty(), "{:?} in {page}", leaks(&page));
+    let title = page
+        .split("<title>")
+        .nth(1)
+        .unwrap()
+        .split("</title>")
+        .next()
+        .unwrap();
+    assert!(
+        title.contains("[NUMERO_FISCAL_1]") || title.contains("[TELEPHONE_1]"),
+        "{title}"
+    );
+    let queue = text(
+        send(
+            &f.app,
+            get(
+                &format!("/mailboxes/{}/queue?tab=ready", f.mb_a),
+                Some(&token),
+            ),
+        )
+        .await,
+    )
+    .await;
+    assert!(queue.contains(&format!("data-id=\"{id}\"")), "{queue}");
+    assert!(leaks(&queue).is_empty(), "{:?} in {queue}", leaks(&queue));
+    let list = text(
+        send(
+            &f.app,
+            get(&format!("/api/messages?mailbox={}", f.mb_a), Some(&token)),
+        )
+        .await,
+    )
+    .await;
+    assert!(leaks(&list).is_empty(), "{:?} in {list}", leaks(&list));
+    let row = json_of(&list)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .cloned()
+        .unwrap();
+    assert!(row.get("from_name").is_none(), "{row}");
+    let one = text(send(&f.app, get(&format!("/api/messages/{id}"), Some(&token))).await).await;
+    assert!(leaks(&one).is_empty(), "{:?} in {one}", leaks(&one));
+
+    // After the audited reveal, this session sees the original subject and sender.
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{id}/reveal"),
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    assert!(page.contains(&format!("<h1>{PII_SUBJECT}</h1>")), "{page}");
+    let one =
+        json_of(&text(send(&f.app, get(&format!("/api/messages/{id}"), Some(&token))).await).await);
+    assert_eq!(one["subject"], PII_SUBJECT);
+    assert_eq!(one["from_address"], "jean.dupont@example.org");
+    // Another session of the same agent has not revealed it.
+    let (other, _) = login(&f.app, "agent").await;
+    let one = text(send(&f.app, get(&format!("/api/messages/{id}"), Some(&other))).await).await;
+    assert!(leaks(&one).is_empty(), "{one}");
+}
+
+#[tokio::test]
+async fn a_switch_withdraws_drafts_from_the_queue_and_the_api() {
+    let data = tempfile::tempdir().unwrap();
+    let f = fixture_with(learn_config(data.path())).await;
+    let (agent, _) = login(&f.app, "agent").await;
+    let (sup, csrf) = login(&f.app, "super").await;
+    let draft_cell = || async {
+        let q = text(
+            send(
+                &f.app,
+                get(
+                    &format!("/mailboxes/{}/queue?tab=ready", f.mb_a),
+                    Some(&agent),
+                ),
+            )
+            .await,
+        )
+        .await;
+        let row = q
+            .split(&format!("data-id=\"{}\"", f.msg_a))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{q}"));
+        row.split("class=\"draft-ready\">")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let api = || async {
+        json_of(
+            &text(
+                send(
+                    &f.app,
+                    get(&format!("/api/messages/{}", f.msg_a), Some(&agent)),
+                )
+                .await,
+            )
+            .await,
+        )
+    };
+    assert_eq!(draft_cell().await, "oui");
+    let v = api().await;
+    assert_eq!(v["triage"]["draft_text"], "Bonjour,\nvoici la démarche.");
+    assert_eq!(v["draft_withdrawn"], false);
+    let res = send(
+        &f.app,
+        post_form(
+            "/supervision/switches",
+            Some(&sup),
+            &format!("csrf={csrf}&action=off&scope=request_type&value=rib"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(draft_cell().await, "non");
+    let v = api().await;
+    assert!(v["triage"]["draft_text"].is_null(), "{v}");
+    assert_eq!(v["draft_withdrawn"], true);
+    let list = json_of(
+        &text(
+            send(
+                &f.app,
+                get(&format!("/api/messages?mailbox={}", f.mb_a), Some(&agent)),
+            )
+            .await,
+        )
+        .await,
+    );
+    assert_eq!(list["messages"][0]["draft_ready"], false, "{list}");
+}
+
+#[tokio::test]
+async fn a_malformed_mail_says_so_on_its_page() {
+    let f = fixture().await;
+    // A multipart without boundary: the citizen's text ends up as an "attachment".
+    let raw = "From: Paul Roux <paul@example.org>\r\n\
+To: sip@impots.example\r\n\
+Subject: Ma demande\r\n\
+Message-ID: <noboundary-1@example.org>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed\r\n\
+\r\n\
+Bonjour, je conteste ma taxe d'habitation.\r\n";
+    let parsed = facteur_mail::parse_message(raw.as_bytes());
+    assert!(
+        parsed
+            .defects
+            .iter()
+            .any(|d| d.kind == facteur_core::DefectKind::NoBoundaryInMultipart),
+        "{:?}",
+        parsed.defects
+    );
+    let id = add_message(&f.store, f.mb_a, raw, "d").await;
+    let (token, _) = login(&f.app, "agent").await;
+    let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    assert!(page.contains("id=\"mail-defects\""), "{page}");
+    assert!(page.contains("Ce courriel est mal formé"), "{page}");
+    assert!(page.contains("sans délimiteur"), "{page}");
+    assert!(page.contains("pièces jointes"), "{page}");
+    let page = text(send(&f.app, get_lang(&format!("/messages/{id}"), &token, "en")).await).await;
+    assert!(page.contains("This mail is malformed"), "{page}");
+    assert!(page.contains("multipart without a boundary"), "{page}");
+    // A well-formed mail has no notice.
+    let page = text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&token))).await).await;
+    assert!(!page.contains("id=\"mail-defects\""), "{page}");
+}
+
+#[tokio::test]
+async fn conflicts_say_what_clashes() {
+    let data = tempfile::tempdir().unwrap();
+    let f = fixture_with(learn_config(data.path())).await;
+    let (admin, csrf) = login(&f.app, "admin").await;
+    let res = send(
+        &f.app,
+        post_form(
+            "/admin/users",
+            Some(&admin),
+            &format!("csrf={csrf}&username=agent&display_name=Autre&password=un-mot-de-passe-long&role=agent"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = text(res).await;
+    assert!(
+        page.contains("Ce nom d&#39;utilisateur existe déjà.")
+            || page.contains("Ce nom d'utilisateur existe déjà."),
+        "{page}"
+    );
+    assert!(
+        !page.contains("Action impossible") && !page.contains("already exists"),
+        "{page}"
+    );
+    for (body, expected) in [
+        (
+            "name=Autre&address=sip.lyon%40impots.example",
+            "Une boîte avec cette adresse existe déjà.",
+        ),
+        (
+            "name=SIP+Lyon&address=autre%40impots.example",
+            "Une boîte portant ce nom existe déjà.",
+        ),
+    ] {
+        let res = send(
+            &f.app,
+            post_form(
+                "/admin/mailboxes",
+                Some(&admin),
+                &format!("csrf={csrf}&{body}"),
+            ),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        let page = text(res).await;
+        assert!(page.contains(expected), "{page}");
+        assert!(!page.contains("Action impossible"), "{page}");
+    }
+    assert_eq!(f.store.list_mailboxes().await.unwrap().len(), 2);
+    let (sup, csrf) = login(&f.app, "super").await;
+    let res = send(
+        &f.app,
+        post_form("/modeles/rollback", Some(&sup), &format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = text(res).await;
+    assert!(
+        page.contains("Aucune version précédente à laquelle revenir."),
+        "{page}"
+    );
+    assert!(!page.contains("rollback refused"), "{page}");
+    // Message actions keep the message-state wording, with the state in words.
+    let (agent, csrf) = login(&f.app, "agent").await;
+    let validate = || {
+        post_form(
+            &format!("/messages/{}/validate", f.msg_a),
+            Some(&agent),
+            &format!("csrf={csrf}&text=Bonjour"),
+        )
+    };
+    assert_eq!(
+        send(&f.app, validate()).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let res = send(&f.app, validate()).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = text(res).await;
+    assert!(
+        page.contains("Action impossible dans l&#39;état actuel du message.")
+            || page.contains("Action impossible dans l'état actuel du message."),
+        "{page}"
+    );
+    assert!(page.contains("Validé, en attente d"), "{page}");
+    assert!(!page.contains("validated'"), "{page}");
+}
+
+#[tokio::test]
+async fn the_french_ui_shows_no_english_details_or_raw_codes() {
+    let data = tempfile::tempdir().unwrap();
+    let f = fixture_with(learn_config(data.path())).await;
+    let (agent, csrf) = login(&f.app, "agent").await;
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/correct", f.msg_a),
+            Some(&agent),
+            &format!("csrf={csrf}&category=zzz"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = text(res).await;
+    assert!(
+        page.contains("Type de demande inconnu : « zzz »."),
+        "{page}"
+    );
+    assert!(!page.contains("unknown request type"), "{page}");
+
+    let (admin, csrf) = login(&f.app, "admin").await;
+    let res = send(
+        &f.app,
+        post_form(
+            "/admin/users",
+            Some(&admin),
+            &format!("csrf={csrf}&username=neuf&display_name=Neuf&password=court&role=agent"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = text(res).await;
+    assert!(page.contains("au moins 12 caractères"), "{page}");
+    assert!(!page.contains("characters"), "{page}");
+    let users = text(send(&f.app, get("/admin/users", Some(&admin))).await).await;
+    assert!(
+        users.contains("<option value=\"supervisor\">Superviseur</option>"),
+        "{users}"
+    );
+    assert!(users.contains("<td>Superviseur</td>"), "{users}");
+    assert!(users.contains("Adam Admin (Administrateur)"), "{users}");
+    assert!(
+        !users.contains(">supervisor<") && !users.contains("(admin)"),
+        "{users}"
+    );
+    let users = text(send(&f.app, get_lang("/admin/users", &admin, "en")).await).await;
+    assert!(users.contains("Adam Admin (Administrator)"), "{users}");
+
+    let (sup, csrf) = login(&f.app, "super").await;
+    let bad = ANSWER_OK.replace("[\"rib\"]", "[\"donz\"]");
+    let post_answer = |lang: &str| {
+        Request::post("/answers")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                header::COOKIE,
+                format!("facteur_session={sup}; facteur_lang={lang}"),
+            )
+            .body(Body::from(format!("csrf={csrf}&content={}", enc(&bad))))
+            .unwrap()
+    };
+    let res = send(&f.app, post_answer("fr")).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = text(res).await;
+    assert!(
+        page.contains("ligne 6 : le type de demande « donz » n&#39;est pas dans la taxonomie")
+            || page.contains("ligne 6 : le type de demande « donz » n'est pas dans la taxonomie"),
+        "{page}"
+    );
+    assert!(!page.contains("is not in the taxonomy"), "{page}");
+    let page = text(send(&f.app, post_answer("en")).await).await;
+    assert!(
+        page.contains("line 6 : request type `donz` is not in the taxonomy"),
+        "{page}"
+    );
+    // Statuses in words.
+    let ok = send(
+        &f.app,
+        post_form(
+            "/answers",
+            Some(&sup),
+            &format!("csrf={csrf}&content={}", enc(ANSWER_OK)),
+        ),
+    )
+    .await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    let list = text(send(&f.app, get("/answers", Some(&sup))).await).await;
+    assert!(
+        list.contains("data-status=\"draft\">Brouillon</td>"),
+        "{list}"
+    );
+    // The public sheet names states in words.
+    let sheet = text(send(&f.app, get("/transparence", None)).await).await;
+    assert!(
+        sheet.contains("data-state=\"ready_to_validate\">Prêts à valider</td>"),
+        "{sheet}"
+    );
+    assert!(!sheet.contains(">ready_to_validate<"), "{sheet}");
+}
+
+#[tokio::test]
+async fn malformed_requests_get_the_error_page_or_json() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    // A form without its field.
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/validate", f.msg_a),
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = text(res).await;
+    assert!(page.contains("<html lang=\"fr\""), "{page}");
+    assert!(page.contains("Requête invalide."), "{page}");
+    assert!(
+        page.contains("Le formulaire envoyé est incomplet"),
+        "{page}"
+    );
+    assert!(!page.contains("Failed to deserialize"), "{page}");
+    // A path that is not a number.
+    let res = send(&f.app, get("/messages/abc", Some(&token))).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = text(res).await;
+    assert!(page.contains("Adresse invalide"), "{page}");
+    assert!(!page.contains("Cannot parse"), "{page}");
+    let page = text(send(&f.app, get_lang("/messages/abc", &token, "en")).await).await;
+    assert!(page.contains("Invalid address"), "{page}");
+    // The API answers JSON, for a bad body and a bad path.
+    for (path, body) in [
+        (format!("/api/messages/{}/validate", f.msg_a), "{not json"),
+        (
+            format!("/api/messages/{}/validate", f.msg_a),
+            "{\"txt\": 1}",
+        ),
+        (
+            "/api/messages/abc/validate".to_string(),
+            "{\"text\": \"x\"}",
+        ),
+    ] {
+        let res = send(
+            &f.app,
+            Request::post(&path)
+                .header(header::COOKIE, format!("facteur_session={token}"))
+                .header("x-csrf-token", &csrf)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+        assert!(res.status().is_client_error(), "{path} {body}");
+        assert!(res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        let v = json_of(&text(res).await);
+        assert_eq!(v["error"], "bad_request", "{v}");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Requête invalide."),
+            "{v}"
+        );
+    }
+    // CSRF and sign-in still come first.
+    let res = send(
+        &f.app,
+        post_form(&format!("/messages/{}/validate", f.msg_a), Some(&token), ""),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = send(&f.app, get("/messages/abc", None)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(f.store.list_outbox(None, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_rejected_draft_is_not_offered_again() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let path = format!("/messages/{}", f.msg_a);
+    let page = text(send(&f.app, get(&path, Some(&token))).await).await;
+    assert!(page.contains("voici la démarche.</textarea>"), "{page}");
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("{path}/reject"),
+            Some(&token),
+            &format!("csrf={csrf}&reason=outdated_answer"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = text(send(&f.app, get(&path, Some(&token))).await).await;
+    assert!(!page.contains("voici la démarche"), "{page}");
+    assert!(page.contains("id=\"draft-rejected\""), "{page}");
+    assert!(page.contains("></textarea>"), "{page}");
+    // A new triage (e.g. after a category correction) offers its draft again.
+    // (Store times are in milliseconds: make sure it comes strictly later.)
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    f.store
+        .record_triage(&NewTriage {
+            message_id: f.msg_a,
+            model_version: Some("m1".into()),
+            category: Some("avis".into()),
+            confidence: Some(0.9),
+            route: Route::ReadyToValidate,
+            answer_id: Some("avis".into()),
+            answer_version: Some(1),
+            draft_text: Some("Nouveau brouillon".into()),
+            passages: serde_json::json!([]),
+            language: Some("fr".into()),
+            pseudonymised_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+        })
+        .await
+        .unwrap();
+    let page = text(send(&f.app, get(&path, Some(&token))).await).await;
+    assert!(page.contains("Nouveau brouillon</textarea>"), "{page}");
+}

@@ -1,0 +1,127 @@
+//! axum's `Form`, `Json`, `Path` and `Query`, with their rejections turned into
+//! [`WebError`]s: a malformed request then gets the same answer as any other
+//! error (an HTML page in the agent's language, or `{"error","message"}` JSON on
+//! /api/) instead of axum's plain English text.
+
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+
+use crate::error::{Detail, WebError};
+
+/// The English detail axum gives, kept for the English UI and the logs: it names
+/// fields of our own forms, never what the user typed in them.
+fn rejected(status: axum::http::StatusCode, fr: &str, en: &str, axum_text: String) -> WebError {
+    tracing::debug!(status = %status, detail = %axum_text, "request rejected");
+    WebError::Rejected(status, Detail::new(fr, format!("{en} ({axum_text})")))
+}
+
+impl From<FormRejection> for WebError {
+    fn from(r: FormRejection) -> Self {
+        rejected(
+            r.status(),
+            "Le formulaire envoyé est incomplet ou mal formé : rechargez la page et recommencez.",
+            "The form sent is incomplete or malformed: reload the page and try again.",
+            r.body_text(),
+        )
+    }
+}
+
+impl From<JsonRejection> for WebError {
+    fn from(r: JsonRejection) -> Self {
+        rejected(
+            r.status(),
+            "Le corps JSON de la requête est absent, mal formé ou incomplet.",
+            "The request's JSON body is missing, malformed or incomplete.",
+            r.body_text(),
+        )
+    }
+}
+
+impl From<PathRejection> for WebError {
+    fn from(r: PathRejection) -> Self {
+        rejected(
+            r.status(),
+            "Adresse invalide : un identifiant n'a pas le format attendu.",
+            "Invalid address: an identifier is not in the expected format.",
+            r.body_text(),
+        )
+    }
+}
+
+impl From<QueryRejection> for WebError {
+    fn from(r: QueryRejection) -> Self {
+        rejected(
+            r.status(),
+            "Paramètres d'adresse invalides.",
+            "Invalid query parameters.",
+            r.body_text(),
+        )
+    }
+}
+
+/// `axum::Form` answering with a [`WebError`].
+pub struct Form<T>(pub T);
+
+impl<T, S> FromRequest<S> for Form<T>
+where
+    axum::Form<T>: FromRequest<S, Rejection = FormRejection>,
+    S: Send + Sync,
+{
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, WebError> {
+        let axum::Form(v) = axum::Form::<T>::from_request(req, state).await?;
+        Ok(Form(v))
+    }
+}
+
+/// `axum::Json` as a request body, answering with a [`WebError`].
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, WebError> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(JsonBody(v))
+    }
+}
+
+/// `axum::extract::Path` answering with a [`WebError`].
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    axum::extract::Path<T>: FromRequestParts<S, Rejection = PathRejection>,
+    S: Send + Sync,
+{
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
+        let axum::extract::Path(v) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Path(v))
+    }
+}
+
+/// `axum::extract::Query` answering with a [`WebError`].
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    axum::extract::Query<T>: FromRequestParts<S, Rejection = QueryRejection>,
+    S: Send + Sync,
+{
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
+        let axum::extract::Query(v) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Query(v))
+    }
+}
