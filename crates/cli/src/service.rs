@@ -56,6 +56,19 @@ impl Service {
     /// the model of the configured model dir and the knowledge base of the data dir,
     /// each when present.
     pub async fn open(cfg: &Config) -> Result<Arc<Service>> {
+        Self::open_with(cfg, false).await
+    }
+
+    /// Like [`Service::open`] for the administrative commands (messages, outbox,
+    /// users, audit, model registry): an active model whose files cannot be loaded
+    /// is reported and left out instead of stopping the command, since these
+    /// commands do not classify — and `model list` / `model rollback` are how the
+    /// operator repairs exactly that situation.
+    pub async fn open_admin(cfg: &Config) -> Result<Arc<Service>> {
+        Self::open_with(cfg, true).await
+    }
+
+    async fn open_with(cfg: &Config, tolerate_model_error: bool) -> Result<Arc<Service>> {
         std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
             tr!(
                 "impossible de créer le dossier de données {}",
@@ -95,6 +108,10 @@ impl Service {
                     tracing::warn!("no model: messages are stored but not classified");
                     (None, None)
                 }
+            }
+            Err(e) if tolerate_model_error => {
+                tracing::error!(error = %e, "the registry's active model cannot be loaded: this command goes on without it; `facteur model list` shows it, `facteur model rollback` restores the previous one");
+                (None, None)
             }
             Err(e) => {
                 return Err(anyhow::anyhow!(e)).context(crate::i18n::tr(

@@ -628,6 +628,35 @@ fn demo_registers_its_model_once_keeps_passwords_and_says_how_to_serve() {
         "{human}"
     );
     assert!(!human.contains('{'), "{human}");
+
+    // The active version's files lost (a data dir restored without models/): the
+    // administrative commands still work — `model list` is how one sees and
+    // repairs it — while triage refuses with a message that says what to do.
+    std::fs::remove_dir_all(data.join("models")).unwrap();
+    let listed = json_lines(&run(bin()
+        .arg("--config")
+        .arg(&config)
+        .args(["model", "list", "--json"])));
+    assert_eq!(listed[0]["status"], "active", "{listed:?}");
+    for args in [
+        &["audit", "verify", "--json"][..],
+        &["messages", "count", "--json"],
+    ] {
+        run(bin().arg("--config").arg(&config).args(args));
+    }
+    let eml = dir.path().join("one.eml");
+    std::fs::write(&eml, "Subject: RIB\r\n\r\nBonjour, je change de RIB.\r\n").unwrap();
+    let out = bin()
+        .arg("--config")
+        .arg(&config)
+        .args(["import", "--mailbox"])
+        .arg("sip-demo")
+        .arg(&eml)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("facteur model rollback"), "{err}");
 }
 
 /// The actions of the audit log of a data dir's SQLite store.

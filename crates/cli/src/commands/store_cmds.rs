@@ -77,7 +77,7 @@ pub enum AuditCommand {
 pub fn messages(cfg: &Config, cmd: MessagesCommand) -> Result<()> {
     let MessagesCommand::Count { mailbox, json } = cmd;
     super::runtime()?.block_on(async {
-        let svc = Service::open(cfg).await?;
+        let svc = Service::open_admin(cfg).await?;
         let id = match &mailbox {
             Some(name) => Some(svc.mailbox_id(name).await?),
             None => None,
@@ -103,7 +103,7 @@ pub fn outbox(cfg: &Config, a: OutboxArgs) -> Result<()> {
         })?),
     };
     super::runtime()?.block_on(async {
-        let svc = Service::open(cfg).await?;
+        let svc = Service::open_admin(cfg).await?;
         let items = svc.store.list_outbox(None, a.limit).await?;
         for item in items.iter().filter(|i| wanted.is_none_or(|w| i.state == w)) {
             if a.json {
@@ -142,7 +142,7 @@ pub fn outbox(cfg: &Config, a: OutboxArgs) -> Result<()> {
 
 pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
     super::runtime()?.block_on(async {
-        let svc = Service::open(cfg).await?;
+        let svc = Service::open_admin(cfg).await?;
         match cmd {
             UserCommand::Add {
                 username,
@@ -276,7 +276,7 @@ pub fn random_password() -> String {
 pub fn audit(cfg: &Config, cmd: AuditCommand) -> Result<()> {
     let AuditCommand::Verify { json } = cmd;
     super::runtime()?.block_on(async {
-        let svc = Service::open(cfg).await?;
+        let svc = Service::open_admin(cfg).await?;
         let report = svc.store.verify_audit().await?;
         if json {
             super::print_json(&report)?;
