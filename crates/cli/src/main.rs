@@ -164,8 +164,11 @@ fn init_tracing() {
     let filter = std::env::var("FACTEUR_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "warn".to_string());
+    use std::io::IsTerminal;
+    // Colours only on a terminal: a log file or a journal gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if std::env::var("FACTEUR_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();

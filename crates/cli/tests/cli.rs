@@ -972,3 +972,36 @@ fn outbox_states_are_translated_and_an_unregistered_model_is_reported() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not in the model registry"), "{err}");
 }
+
+#[test]
+fn logs_to_a_file_carry_no_terminal_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("train.jsonl");
+    let mut lines = String::new();
+    for (label, words) in [
+        ("rib", "changer mon rib bancaire"),
+        ("avis", "avis d'impôt perdu"),
+    ] {
+        for i in 0..6 {
+            lines.push_str(&format!(
+                "{{\"text\":\"{words} {i}\",\"label\":\"{label}\"}}\n"
+            ));
+        }
+    }
+    std::fs::write(&data, lines).unwrap();
+    let out = run(bin()
+        .env("FACTEUR_LOG", "info")
+        .args(["train", "--data"])
+        .arg(&data)
+        .arg("--model")
+        .arg(dir.path().join("m")));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("classifier trained"),
+        "the info log is there: {log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a piped log: {log:?}"
+    );
+}
