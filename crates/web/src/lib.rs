@@ -188,6 +188,10 @@ impl AppState {
 
 /// The whole app.
 pub fn router(state: AppState) -> Router {
+    // Subjects are pseudonymised on every queue page: compile the detector's
+    // patterns now rather than in the first agent's request.
+    let _ = facteur_privacy::Detector::new()
+        .detect("Madame Jeanne Martin, 3 rue des Lilas 69001 Lyon, 06 12 34 56 78, j@example.org");
     let routes = Router::new()
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login_submit))
