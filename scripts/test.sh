@@ -12,11 +12,14 @@ services_start
 trap services_stop EXIT
 LOG=$(mktemp)
 # The store suite runs twice: on SQLite (the embedded default) and on PostgreSQL.
+status=0
+# --no-fail-fast: one failing test binary must not hide the results of the others.
 echo "== store tests on SQLite"
-env -u FACTEUR_TEST_PG_URL cargo test --locked -p facteur-store "$@" 2>&1 | tee -a "$LOG"
+env -u FACTEUR_TEST_PG_URL cargo test --locked --no-fail-fast -p facteur-store "$@" 2>&1 | tee -a "$LOG" || status=1
 echo "== whole workspace (store on PostgreSQL, real IMAP, SMTP and Chromium)"
-cargo test --workspace --locked "$@" 2>&1 | tee -a "$LOG"
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee -a "$LOG" || status=1
 # One closing line for the whole run (cargo's own last line is the doc-tests').
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) g += $(i-1) } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, g }' "$LOG"
 rm -f "$LOG"
+exit "$status"

@@ -214,15 +214,15 @@ impl Service {
     pub async fn refresh_kb(&self) -> Result<Option<i64>> {
         let _one = self.kb_sync.lock().await;
         let seen = self.kb_revision.load(std::sync::atomic::Ordering::SeqCst);
-        // Read the revision before the answers: a change committed in between is
-        // then seen again at the next check, never missed.
-        let revision = self.store.kb_revision().await?;
-        if revision == seen {
+        // A cheap check first; the answers and the revision this node will report
+        // are then read from one snapshot, so the two always match.
+        if self.store.kb_revision().await? == seen {
             return Ok(None);
         }
         let Some(current) = StoreAnswers::read(&self.store, &self.taxonomy_path).await? else {
             return Ok(None);
         };
+        let revision = current.revision;
         let engine = self.engine();
         let data_dir = self.data_dir.clone();
         let (next, report) = tokio::task::spawn_blocking(move || -> Result<_> {
@@ -648,11 +648,12 @@ impl StoreAnswers {
     /// never recorded there (a store from before this sync), so the local index
     /// keeps the answers it imported rather than being emptied.
     async fn read(store: &Store, taxonomy_path: &std::path::Path) -> Result<Option<Self>> {
-        let revision = store.kb_revision().await?;
-        if store.count_answer_versions().await? == 0 {
+        // One snapshot: the revision this node then reports is exactly the one
+        // its answers come from.
+        let (revision, count, versions) = store.validated_answers_snapshot().await?;
+        if count == 0 {
             return Ok(None);
         }
-        let versions = store.validated_answers().await?;
         let today = facteur_kb::Date::today();
         let mut answers = Vec::with_capacity(versions.len());
         for v in versions {

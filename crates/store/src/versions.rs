@@ -389,6 +389,47 @@ impl Store {
         rows.into_iter().map(AnswerRow::into_answer).collect()
     }
 
+    /// The knowledge-base revision, how many answer versions exist, and the
+    /// validated answers, all read from one snapshot, so a node that rebuilds its
+    /// index from them can say exactly which revision it serves (separate reads
+    /// could pair an old revision with newer answers).
+    pub async fn validated_answers_snapshot(&self) -> StoreResult<(i64, i64, Vec<AnswerVersion>)> {
+        let op = || "read a snapshot of the standard answers".to_string();
+        let pg = self.backend() == Backend::Postgres;
+        let (revision, count, rows): (i64, i64, Vec<AnswerRow>) = with_pool!(self, p => {
+            // SQLite: a deferred transaction reads one WAL snapshot from its first
+            // statement on. PostgreSQL: REPEATABLE READ gives the same.
+            let mut tx = p.begin().await.op(op)?;
+            if pg {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .execute(&mut *tx)
+                    .await
+                    .op(op)?;
+            }
+            let revision: i64 = sqlx::query_scalar("SELECT revision FROM kb_revision WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await
+                .op(op)?;
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM answer_versions")
+                .fetch_one(&mut *tx)
+                .await
+                .op(op)?;
+            let rows: Vec<AnswerRow> = sqlx::query_as(&format!(
+                "SELECT {ANSWER_COLS} FROM answer_versions WHERE status = 'validated' ORDER BY answer_id, language"
+            ))
+            .fetch_all(&mut *tx)
+            .await
+            .op(op)?;
+            tx.commit().await.op(op)?;
+            (revision, count, rows)
+        });
+        let answers = rows
+            .into_iter()
+            .map(AnswerRow::into_answer)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((revision, count, answers))
+    }
+
     /// The latest version of every answer id, whatever its status (the
     /// supervisor's list shows drafts and retired answers too), by answer id.
     pub async fn list_answers(&self) -> StoreResult<Vec<AnswerVersion>> {

@@ -271,3 +271,32 @@ async fn concurrent_answer_edits_from_several_nodes_get_distinct_versions() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_answers_snapshot_pairs_the_revision_with_its_answers() {
+    for db in backends().await {
+        let s = &db.store;
+        let b = s.backend();
+        assert_eq!(
+            s.validated_answers_snapshot().await.unwrap(),
+            (0, 0, vec![]),
+            "{b:?}"
+        );
+        let v = s
+            .create_answer_version(&answer("delais", "v1"))
+            .await
+            .unwrap();
+        s.set_answer_status("delais", v, AnswerStatus::Validated, 1)
+            .await
+            .unwrap();
+        s.create_answer_version(&answer("delais", "v2 brouillon"))
+            .await
+            .unwrap();
+        let (rev, count, valid) = s.validated_answers_snapshot().await.unwrap();
+        assert_eq!(rev, s.kb_revision().await.unwrap(), "{b:?}");
+        assert_eq!(count, 2, "{b:?}");
+        assert_eq!(valid, s.validated_answers().await.unwrap(), "{b:?}");
+        assert_eq!(valid.len(), 1);
+        assert_eq!(valid[0].content, "v1");
+    }
+}
