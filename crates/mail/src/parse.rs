@@ -49,7 +49,15 @@ pub fn parse_message(raw: &[u8]) -> ParsedMail {
         }
     };
 
-    if out.message_id.is_empty() {
+    // Before the Message-ID fallback: an id made only of NULs is no id at all
+    // (found by fuzzing).
+    if strip_nul_chars(&mut out) {
+        out.defects.push(Defect::new(
+            DefectKind::InvalidCharsetBytes,
+            "NUL characters in the text: removed",
+        ));
+    }
+    if out.message_id.trim().is_empty() {
         out.message_id = format!(
             "{}@facteur.invalid",
             content_hash.get(..32).unwrap_or(&content_hash)
@@ -60,12 +68,6 @@ pub fn parse_message(raw: &[u8]) -> ParsedMail {
         ));
     }
     out.content_hash = content_hash;
-    if strip_nul_chars(&mut out) {
-        out.defects.push(Defect::new(
-            DefectKind::InvalidCharsetBytes,
-            "NUL characters in the text: removed",
-        ));
-    }
     dedup_defects(&mut out.defects);
     out
 }
@@ -471,6 +473,24 @@ mod tests {
         );
         assert!(!m.body_text.contains("alert"), "{:?}", m.body_text);
         assert!(!m.body_text.contains("Content-Type"), "{:?}", m.body_text);
+    }
+
+    #[test]
+    fn a_message_id_of_nul_characters_gets_a_derived_id() {
+        // Minimised from a cargo-fuzz crash (bench/fuzz.sh, session 3).
+        let m = parse_message(b"Return-r: bar.org\nMessage-ID: \0\0\0\0<6.c3d\n\n\n");
+        assert!(!m.message_id.is_empty());
+        assert!(!m.message_id.contains('\0'));
+        let m = parse_message(b"Message-ID: \0\0\0\0\n\nBonjour\n");
+        assert!(
+            m.message_id.ends_with("@facteur.invalid"),
+            "{}",
+            m.message_id
+        );
+        assert!(m
+            .defects
+            .iter()
+            .any(|d| d.kind == DefectKind::MissingMessageId));
     }
 
     #[test]
