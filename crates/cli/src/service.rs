@@ -199,6 +199,13 @@ impl Service {
             .clone()
     }
 
+    /// The current engine and the knowledge-base revision its answers were built
+    /// from, read under the engine lock that `refresh_kb` swaps both under.
+    pub fn engine_and_revision(&self) -> (Arc<Engine>, Option<i64>) {
+        let engine = self.engine.read().unwrap_or_else(|p| p.into_inner());
+        (engine.clone(), self.kb_revision())
+    }
+
     /// The store's knowledge-base revision this node's answers follow (`None`
     /// before the first sync, or when the store holds no answers).
     pub fn kb_revision(&self) -> Option<i64> {
@@ -242,9 +249,13 @@ impl Service {
             "impossible de reconstruire la base de connaissances depuis la base de données",
             "cannot rebuild the knowledge base from the store",
         ))?;
-        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
-        self.kb_revision
-            .store(revision, std::sync::atomic::Ordering::SeqCst);
+        {
+            // Both under the write lock: a reader sees the old pair or the new one.
+            let mut engine = self.engine.write().unwrap_or_else(|p| p.into_inner());
+            *engine = Arc::new(next);
+            self.kb_revision
+                .store(revision, std::sync::atomic::Ordering::SeqCst);
+        }
         tracing::info!(
             revision,
             added = report.added,
@@ -705,14 +716,15 @@ impl StoreAnswers {
 pub struct NodeKb(pub Arc<Service>);
 
 impl facteur_web::KbSearch for NodeKb {
-    fn revision(&self) -> Option<i64> {
-        self.0.kb_revision()
-    }
-
-    fn search(&self, query: &str, limit: usize) -> Result<Vec<facteur_web::KbHit>, String> {
-        let engine = self.0.engine();
+    fn search(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Option<i64>, Vec<facteur_web::KbHit>), String> {
+        // The engine and the revision it was built at, read together.
+        let (engine, revision) = self.0.engine_and_revision();
         let Some(kb) = engine.kb() else {
-            return Ok(Vec::new());
+            return Ok((revision, Vec::new()));
         };
         let opts = facteur_kb::SearchOptions {
             limit,
@@ -720,7 +732,7 @@ impl facteur_web::KbSearch for NodeKb {
             ..facteur_kb::SearchOptions::default()
         };
         let hits = kb.search(query, &opts).map_err(|e| e.to_string())?;
-        Ok(hits
+        let hits = hits
             .into_iter()
             .map(|hit| facteur_web::KbHit {
                 body: (hit.kind == facteur_kb::DocKind::Answer)
@@ -733,7 +745,8 @@ impl facteur_web::KbSearch for NodeKb {
                     .flatten(),
                 hit,
             })
-            .collect())
+            .collect();
+        Ok((revision, hits))
     }
 }
 

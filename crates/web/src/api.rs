@@ -58,9 +58,8 @@ async fn kb_search(
         ));
     }
     let limit = p.limit.unwrap_or(10).clamp(1, 50) as usize;
-    let revision = kb.revision();
     // Ranking is CPU work: off the async workers.
-    let hits = tokio::task::spawn_blocking(move || kb.search(&q, limit))
+    let (revision, hits) = tokio::task::spawn_blocking(move || kb.search(&q, limit))
         .await
         .map_err(|e| WebError::Internal(format!("kb search task: {e}")))?
         .map_err(WebError::Internal)?;

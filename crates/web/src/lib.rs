@@ -90,11 +90,12 @@ pub trait Retriage: Send + Sync + 'static {
 /// CLI implements it over its triage engine, which it swaps when the standard
 /// answers change in the store; a trait so the web crate needs no engine.
 pub trait KbSearch: Send + Sync + 'static {
-    /// The store's knowledge-base revision the answers were last synced at
-    /// (`None`: not synced from a store, e.g. no answers recorded there).
-    fn revision(&self) -> Option<i64>;
-    /// Usable answers and fiches matching `query`, best first.
-    fn search(&self, query: &str, limit: usize) -> Result<Vec<KbHit>, String>;
+    /// Usable answers and fiches matching `query`, best first, with the store's
+    /// knowledge-base revision of the very index that was searched (`None`: not
+    /// synced from a store, e.g. no answers recorded there). One call returns both
+    /// so that a refresh between two calls cannot pair new answers with an old
+    /// revision.
+    fn search(&self, query: &str, limit: usize) -> Result<(Option<i64>, Vec<KbHit>), String>;
 }
 
 /// One search result; `body` is the answer's text (with its `{{variables}}`)

@@ -1692,16 +1692,17 @@ async fn supervisor_promotes_in_their_name_and_rolls_back_from_the_page() {
 struct IndexKb(facteur_kb::KnowledgeBase);
 
 impl facteur_web::KbSearch for IndexKb {
-    fn revision(&self) -> Option<i64> {
-        Some(7)
-    }
-    fn search(&self, query: &str, limit: usize) -> Result<Vec<facteur_web::KbHit>, String> {
+    fn search(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Option<i64>, Vec<facteur_web::KbHit>), String> {
         let opts = facteur_kb::SearchOptions {
             limit,
             ..Default::default()
         };
         let hits = self.0.search(query, &opts).map_err(|e| e.to_string())?;
-        Ok(hits
+        let hits = hits
             .into_iter()
             .map(|hit| facteur_web::KbHit {
                 body: self
@@ -1712,7 +1713,8 @@ impl facteur_web::KbSearch for IndexKb {
                     .map(|a| a.body.clone()),
                 hit,
             })
-            .collect())
+            .collect();
+        Ok((Some(7), hits))
     }
 }
 
