@@ -1005,3 +1005,27 @@ fn logs_to_a_file_carry_no_terminal_colour_codes() {
         "escape codes in a piped log: {log:?}"
     );
 }
+
+#[test]
+fn serve_says_whether_the_listen_address_is_invalid_or_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |listen: &str| {
+        bin()
+            .env("FACTEUR_DATA_DIR", dir.path())
+            .args(["serve", "--no-connectors", "--listen", listen])
+            .output()
+            .unwrap()
+    };
+    let out = serve("nonsense");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("adresse d'écoute invalide"), "{err}");
+    assert!(!err.contains("autre processus"), "{err}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = serve(&addr);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("un autre processus utilise déjà"), "{err}");
+}

@@ -82,12 +82,28 @@ pub async fn serve_service(
         .with_triage(Arc::new(WebRetriage(svc.clone())))
         .with_compute(svc.compute.clone())
         .with_kb(Arc::new(NodeKb(svc.clone())));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| tr!(
-            "impossible d'écouter sur {listen} : un autre processus l'utilise-t-il ? Choisissez-en une autre avec --listen",
-            "cannot listen on {listen}: is another process using it? Choose another with --listen"
-        ))?;
+    // An address that does not parse is not "in use": say which mistake it is.
+    if tokio::net::lookup_host(listen).await.is_err() {
+        anyhow::bail!(tr!(
+            "adresse d'écoute invalide {listen:?} : attendu HÔTE:PORT, par exemple 127.0.0.1:8080 (option --listen ou listen dans la configuration)",
+            "invalid listen address {listen:?}: expected HOST:PORT, e.g. 127.0.0.1:8080 (--listen or listen in the config)"
+        ));
+    }
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => anyhow::bail!(tr!(
+            "impossible d'écouter sur {listen} : un autre processus utilise déjà cette adresse. Arrêtez-le ou choisissez-en une autre avec --listen",
+            "cannot listen on {listen}: another process already uses this address. Stop it or choose another with --listen"
+        )),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                tr!(
+                    "impossible d'écouter sur {listen} : vérifiez l'adresse et les droits (un port sous 1024 demande des privilèges), ou choisissez-en une autre avec --listen",
+                    "cannot listen on {listen}: check the address and the permissions (a port below 1024 needs privileges), or choose another with --listen"
+                )
+            })
+        }
+    };
     eprintln!(
         "{}",
         tr!(
