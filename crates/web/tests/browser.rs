@@ -146,7 +146,7 @@ async fn screenshot(c: &Client, name: &str) -> Result<(), String> {
 // ------------------------------------------------------------------ the app under test
 
 fn taxonomy() -> Taxonomy {
-    common::taxonomy(&[
+    Taxonomy::from_labels(&[
         ("rib", "Coordonnées bancaires"),
         ("avis", "Avis d'impôt"),
         ("delai", "Délai de paiement"),

@@ -55,7 +55,7 @@ struct Fixture {
 }
 
 fn taxonomy() -> Taxonomy {
-    common::taxonomy(&[
+    Taxonomy::from_labels(&[
         ("rib", "Changement de coordonnées bancaires"),
         ("avis", "Avis d'impôt"),
     ])

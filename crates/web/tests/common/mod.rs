@@ -3,7 +3,6 @@
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use facteur_kb::answers::Taxonomy;
 
 /// Cheap Argon2 parameters: the PHC string carries them, so verification in the
 /// app stays fast in debug builds while using the real code path.
@@ -14,11 +13,6 @@ pub fn light_hash(password: &str) -> String {
     a.hash_password(password.as_bytes(), &salt)
         .unwrap()
         .to_string()
-}
-
-/// A taxonomy of `(id, French label)` pairs.
-pub fn taxonomy(types: &[(&str, &str)]) -> Taxonomy {
-    Taxonomy::from_labels(types)
 }
 
 /// Triage passages exactly as the pipeline stores them: serialised
