@@ -258,13 +258,54 @@ impl Config {
                 path.display()
             )
         })?;
-        Self::from_toml(&text).with_context(|| {
+        let mut cfg = Self::from_toml(&text).with_context(|| {
             tr!(
                 "fichier de configuration invalide {}",
                 "invalid config file {}",
                 path.display()
             )
-        })
+        })?;
+        if let Some(base) = path.parent() {
+            cfg.resolve_paths_from(base, &text);
+        }
+        Ok(cfg)
+    }
+
+    /// Relative paths written in a config file are relative to the file's folder,
+    /// as in Cargo's config: `facteur --config /etc/facteur/facteur.toml serve`
+    /// then finds `answers_dir = "answers"` whatever the working directory, where it
+    /// used to look in the working directory and serve without a taxonomy. Defaults
+    /// the file does not set, and environment overrides, stay relative to the
+    /// working directory.
+    fn resolve_paths_from(&mut self, base: &Path, text: &str) {
+        if base.as_os_str().is_empty() || base == Path::new(".") {
+            return;
+        }
+        let written: toml::Table = toml::from_str(text).unwrap_or_default();
+        let join = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if written.contains_key("data_dir") {
+            join(&mut self.data_dir);
+        }
+        if written.contains_key("answers_dir") {
+            join(&mut self.answers_dir);
+        }
+        if let Some(p) = &mut self.model_dir {
+            join(p);
+        }
+        for mb in &mut self.mailboxes {
+            if let Some(imap) = &mut mb.imap {
+                imap.password_file.iter_mut().for_each(join);
+                imap.ca_file.iter_mut().for_each(join);
+            }
+            if let Some(smtp) = &mut mb.smtp {
+                smtp.password_file.iter_mut().for_each(join);
+                smtp.ca_file.iter_mut().for_each(join);
+            }
+        }
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {
@@ -406,6 +447,43 @@ tls = "none"
         assert_eq!(imap.tls, TlsMode::None);
         assert_eq!(cfg.mailboxes[0].smtp.as_ref().unwrap().port, 10025);
         assert_eq!(cfg.database_url(), "sqlite:./facteur-data/facteur.db");
+    }
+
+    #[test]
+    fn relative_paths_of_a_config_file_are_relative_to_its_folder() {
+        let dir = std::env::temp_dir().join(format!("facteur-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("facteur.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "answers_dir = \"answers\"\nmodel_dir = \"/abs/model\"\n{}",
+                SAMPLE.replace(
+                    "password_env = \"FACTEUR_IMAP_PASSWORD\"",
+                    "password_file = \"secrets/imap\""
+                )
+            ),
+        )
+        .unwrap();
+        let cfg = Config::from_file(&file).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Written relative: from the file's folder ("./facteur-data" included).
+        assert_eq!(cfg.answers_dir, dir.join("answers"));
+        assert_eq!(cfg.data_dir, dir.join("./facteur-data"));
+        let imap = cfg.mailboxes[0].imap.as_ref().unwrap();
+        assert_eq!(
+            imap.password_file.as_deref(),
+            Some(&*dir.join("secrets/imap"))
+        );
+        // Absolute paths are kept; what the file does not set keeps its default.
+        assert_eq!(cfg.model_dir.as_deref(), Some(Path::new("/abs/model")));
+        let bare = dir.with_extension("bare");
+        std::fs::create_dir_all(&bare).unwrap();
+        std::fs::write(bare.join("f.toml"), "language = \"en\"\n").unwrap();
+        let cfg = Config::from_file(&bare.join("f.toml")).unwrap();
+        std::fs::remove_dir_all(&bare).unwrap();
+        assert_eq!(cfg.answers_dir, PathBuf::from("./answers"));
+        assert_eq!(cfg.data_dir, PathBuf::from("./facteur-data"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 // First, so that its `tr!` macro is in scope in every module below.
 #[macro_use]
 mod i18n;
+mod clap_fr;
 mod commands;
 mod config;
 mod demo_mail;
@@ -116,8 +117,22 @@ fn parse_cli(lang: i18n::Lang) -> Cli {
         i18n::Lang::Fr => help_fr::french(Cli::command()),
         i18n::Lang::En => Cli::command(),
     };
-    let matches = cmd.get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    let matches = cmd
+        .try_get_matches()
+        .unwrap_or_else(|e| exit_on_usage_error(e, lang));
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| exit_on_usage_error(e, lang))
+}
+
+/// clap's exit (help, version, or a usage error with status 2), the error in French
+/// unless the language is English.
+fn exit_on_usage_error(e: clap::Error, lang: i18n::Lang) -> ! {
+    if lang == i18n::Lang::Fr && e.use_stderr() {
+        if let Some(msg) = clap_fr::french(&e) {
+            eprint!("{msg}");
+            std::process::exit(e.exit_code());
+        }
+    }
+    e.exit()
 }
 
 fn run(cli: Cli) -> Result<()> {

@@ -476,19 +476,7 @@ fn errors_are_french_by_default_and_english_on_request() {
     assert!(fr.starts_with("erreur : impossible de lire"), "{fr}");
 
     // A summary line in each language, and --json the same in both.
-    let data = dir.path().join("train.jsonl");
-    let mut lines = String::new();
-    for i in 0..20 {
-        let (text, label) = if i % 2 == 0 {
-            ("je souhaite modifier mon prélèvement à la source", "pas")
-        } else {
-            ("je n'ai pas reçu mon avis de taxe foncière", "foncier")
-        };
-        lines.push_str(&format!(
-            "{{\"text\":\"{text} {i}\",\"label\":\"{label}\"}}\n"
-        ));
-    }
-    std::fs::write(&data, lines).unwrap();
+    let data = two_class_jsonl(dir.path(), 20);
     let summary = |lang: &str, json: bool| {
         let mut c = bin();
         c.env("FACTEUR_LANG", lang)
@@ -518,6 +506,108 @@ fn errors_are_french_by_default_and_english_on_request() {
         (k, v["examples"].clone(), v["labels"].clone())
     };
     assert_eq!(keys(summary("fr", true)), keys(summary("en", true)));
+}
+
+#[test]
+fn command_line_mistakes_are_french_by_default_with_status_2() {
+    let mistake = |lang: Option<&str>, args: &[&str]| {
+        let mut c = bin();
+        c.env_remove("FACTEUR_LANG").args(args);
+        if let Some(l) = lang {
+            c.env("FACTEUR_LANG", l);
+        }
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "usage errors exit with 2");
+        assert!(out.stdout.is_empty());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let fr = mistake(None, &["eval", "--modle", "m"]);
+    assert!(
+        fr.starts_with("erreur : argument inattendu « --modle »"),
+        "{fr}"
+    );
+    assert!(
+        fr.contains("vouliez-vous dire l'argument « --model »"),
+        "{fr}"
+    );
+    assert!(fr.contains("Utilisation : facteur eval"), "{fr}");
+    assert!(!fr.contains("error:") && !fr.contains("Usage:"), "{fr}");
+    let fr = mistake(None, &["trian"]);
+    assert!(fr.contains("sous-commande inconnue « trian »"), "{fr}");
+    let en = mistake(Some("en"), &["eval", "--modle", "m"]);
+    assert!(
+        en.starts_with("error: unexpected argument '--modle'"),
+        "{en}"
+    );
+    // Help is still help, on stdout with status 0.
+    let out = bin()
+        .env_remove("FACTEUR_LANG")
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Utilisation"));
+}
+
+#[test]
+fn paths_in_a_config_file_are_relative_to_its_folder() {
+    // A service folder with its config and answers; run from elsewhere.
+    let svc = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir(svc.path().join("answers")).unwrap();
+    std::fs::write(
+        svc.path().join("answers/taxonomy.toml"),
+        "[[request_type]]\nid = \"pas\"\nlabel = \"Prélèvement à la source\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        svc.path().join("facteur.toml"),
+        "data_dir = \"data\"\nanswers_dir = \"answers\"\n",
+    )
+    .unwrap();
+    let data = two_class_jsonl(elsewhere.path(), 12);
+    let out = run(bin()
+        .env("FACTEUR_LANG", "fr")
+        .arg("--config")
+        .arg(svc.path().join("facteur.toml"))
+        .args(["train", "--data"])
+        .arg(&data)
+        .current_dir(elsewhere.path()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let said = String::from_utf8_lossy(&out.stdout);
+    // The service's model went to the config's data_dir.
+    assert!(
+        said.contains(&svc.path().join("data").display().to_string()),
+        "{said}"
+    );
+    assert!(std::fs::read_dir(elsewhere.path()).unwrap().count() == 1);
+    // The taxonomy was found next to the config, not in the working directory:
+    // the unknown label is reported against it.
+    let tax = svc.path().join("answers").join("taxonomy.toml");
+    assert!(
+        err.contains(&format!("absente(s) de la taxonomie {}", tax.display()))
+            && err.contains("foncier"),
+        "{err}"
+    );
+    assert!(!err.contains("pas de taxonomie"), "{err}");
+}
+
+/// `dir/train.jsonl`: `n` examples of two request types, "pas" and "foncier".
+fn two_class_jsonl(dir: &Path, n: usize) -> PathBuf {
+    let mut lines = String::new();
+    for i in 0..n {
+        let (text, label) = if i % 2 == 0 {
+            ("je souhaite modifier mon prélèvement à la source", "pas")
+        } else {
+            ("je n'ai pas reçu mon avis de taxe foncière", "foncier")
+        };
+        lines.push_str(&format!(
+            "{{\"text\":\"{text} {i}\",\"label\":\"{label}\"}}\n"
+        ));
+    }
+    let path = dir.join("train.jsonl");
+    std::fs::write(&path, lines).unwrap();
+    path
 }
 
 /// Output of a command expected to fail: (stdout, stderr).

@@ -17,8 +17,11 @@ pub struct ServeArgs {
     pub no_connectors: bool,
 }
 
-/// Load the taxonomy the web app offers for category corrections.
-pub fn taxonomy(cfg: &Config) -> Result<facteur_kb::answers::Taxonomy> {
+/// Load the taxonomy the web app offers for category corrections. Without a
+/// taxonomy file the agents would be offered no category at all, so the active
+/// model's request types are offered instead (ids as labels), with a warning that
+/// says where the file was looked for.
+pub fn taxonomy(cfg: &Config, model_labels: &[String]) -> Result<facteur_kb::answers::Taxonomy> {
     let path = cfg.taxonomy_path();
     if path.is_file() {
         facteur_kb::answers::Taxonomy::load(&path).with_context(|| {
@@ -29,8 +32,21 @@ pub fn taxonomy(cfg: &Config) -> Result<facteur_kb::answers::Taxonomy> {
             )
         })
     } else {
-        tracing::warn!(path = %path.display(), "no taxonomy file: category corrections offer no choice");
-        Ok(facteur_kb::answers::Taxonomy::default())
+        eprintln!(
+            "{}",
+            tr!(
+                "attention : pas de taxonomie {} : les corrections de catégorie proposent les {} types de demande du modèle actif, sans leurs libellés. Indiquez answers_dir dans la configuration (chemin relatif au fichier de configuration)",
+                "warning: no taxonomy {}: category corrections offer the active model's {} request types, without their labels. Set answers_dir in the config (relative to the config file)",
+                path.display(),
+                model_labels.len()
+            )
+        );
+        tracing::warn!(path = %path.display(), "no taxonomy file: category corrections offer the model's labels");
+        let pairs: Vec<(&str, &str)> = model_labels
+            .iter()
+            .map(|l| (l.as_str(), l.as_str()))
+            .collect();
+        Ok(facteur_kb::answers::Taxonomy::from_labels(&pairs))
     }
 }
 
@@ -78,10 +94,19 @@ pub async fn serve_service(
             crate::commands::sync::spawn_connectors(cfg, svc.clone(), stop_rx.clone()).await?,
         );
     }
-    let state = facteur_web::AppState::new(svc.store.clone(), taxonomy(cfg)?, web_config(cfg))
-        .with_triage(Arc::new(WebRetriage(svc.clone())))
-        .with_compute(svc.compute.clone())
-        .with_kb(Arc::new(NodeKb(svc.clone())));
+    let model_labels: Vec<String> = svc
+        .engine()
+        .model()
+        .map(|m| m.labels().to_vec())
+        .unwrap_or_default();
+    let state = facteur_web::AppState::new(
+        svc.store.clone(),
+        taxonomy(cfg, &model_labels)?,
+        web_config(cfg),
+    )
+    .with_triage(Arc::new(WebRetriage(svc.clone())))
+    .with_compute(svc.compute.clone())
+    .with_kb(Arc::new(NodeKb(svc.clone())));
     // An address that does not parse is not "in use": say which mistake it is.
     if tokio::net::lookup_host(listen).await.is_err() {
         anyhow::bail!(tr!(
@@ -121,4 +146,31 @@ pub async fn serve_service(
         let _ = t.await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_taxonomy_file_corrections_offer_the_model_request_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            answers_dir: dir.path().join("absent"),
+            ..Config::default()
+        };
+        let labels = vec!["avis-imposition".to_string(), "pas".to_string()];
+        let tax = taxonomy(&cfg, &labels).unwrap();
+        assert!(tax.contains("avis-imposition") && tax.contains("pas"));
+        assert!(!tax.contains("autre"));
+        // With the file, the file wins (labels and all).
+        std::fs::create_dir(dir.path().join("absent")).unwrap();
+        std::fs::write(
+            dir.path().join("absent/taxonomy.toml"),
+            "[[request_type]]\nid = \"autre\"\nlabel = \"Autre demande\"\n",
+        )
+        .unwrap();
+        let tax = taxonomy(&cfg, &labels).unwrap();
+        assert!(tax.contains("autre") && !tax.contains("pas"));
+    }
 }
