@@ -2,7 +2,9 @@
 """Paired holdout on a TRAIN file only: repeated 80/20 per-class splits drawn exactly as
 ../shared/data/bench/make_bench.py draws the test split (other seeds), ours vs the peer
 LinearSVC char_wb 2-5. Usage: bench/holdout.py TRAIN.jsonl N_SPLITS ["key=value ..." ...]
-(env BENCH = bench_classify binary, SHARE = test share). Never given a *_test file."""
+(env BENCH = bench_classify binary, SHARE = test share, SEED_BASE = split seeds are
+SEED_BASE+1..SEED_BASE+N, default 1000 as in round 5; round 6 used 5000 and 7000 for
+fresh draws). Never given a *_test file."""
 import json, random, collections, subprocess, sys, tempfile, os
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
@@ -23,8 +25,11 @@ def main():
     rows = [json.loads(l) for l in open(src, encoding="utf-8") if l.strip()]
     res = collections.defaultdict(list)
     d = tempfile.mkdtemp()
+    base = int(os.environ.get("SEED_BASE", "1000"))
+    secs = collections.defaultdict(list)
+    print(f"seed base {base}, splits {base + 1}..{base + n}", file=sys.stderr)
     for s in range(1, n + 1):
-        tr, te = split_by_label(rows, 1000 + s)
+        tr, te = split_by_label(rows, base + s)
         ptr, pte = f"{d}/tr.jsonl", f"{d}/te.jsonl"
         for p, rr in ((ptr, tr), (pte, te)):
             with open(p, "w", encoding="utf-8") as f:
@@ -37,8 +42,12 @@ def main():
             out = subprocess.run([BIN, ptr, pte, "--save", f"{d}/m"] + c.split(), capture_output=True, text=True, check=True).stdout
             j = json.loads(out.strip().splitlines()[-1])
             res[c or "default"].append(j["report"]["macro_f1"])
+            secs[c or "default"].append(j["train_seconds"])
         print(s, {k: round(v[-1], 4) for k, v in res.items()}, file=sys.stderr)
     import statistics as st
+    print(f"seed base {base}, {n} splits of {src}")
+    for k, v in res.items():
+        if k in secs: print(f"{k:40s} mean train seconds {st.mean(secs[k]):.2f} (max {max(secs[k]):.2f})")
     for k, v in res.items():
         diff = [a - b for a, b in zip(v, res["peer"])]
         dd = [a - b for a, b in zip(v, res[configs[0] or "default"])]

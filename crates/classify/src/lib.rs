@@ -24,7 +24,9 @@ pub use data::{read_jsonl, Example};
 pub use error::ClassifyError;
 pub use eval::{evaluate, ClassReport, EvalReport};
 pub use format::FORMAT_VERSION;
-pub use model::{cross_validate, train, CvMetrics, Model, ModelMeta, TrainConfig, TrainProgress};
+pub use model::{
+    cross_validate, train, BagKind, CvMetrics, Model, ModelMeta, TrainConfig, TrainProgress,
+};
 
 impl Model {
     /// Writes `dir/model.bin` (binary, checksummed) and `dir/model.json` (metadata).

@@ -103,6 +103,30 @@ pub struct TrainConfig {
     /// a missing field reads as 0, not as today's default.
     #[serde(default)]
     pub supervised: f32,
+    /// Bagging folded into the weights (round 6, docs/CLASSIFIER.md): the final
+    /// weights are `(1 − λ)·w_full + λ·mean(w_bag)`, λ = `bag_mix` (0 = off), each bag
+    /// an SVM fitted in the final model's feature space (same vocabulary, IDF and
+    /// supervised factors) on a subset chosen by `bag_kind`. Linear, so prediction is
+    /// unchanged. The out-of-fold models that fit the calibration are not bagged:
+    /// they still never see the examples they score. A missing field reads as 0.
+    #[serde(default)]
+    pub bag_mix: f32,
+    pub bag_kind: BagKind,
+    /// Bags for the `Seeds` and `Bootstrap` kinds (`Folds` uses `cv_folds`).
+    pub bag_count: usize,
+}
+
+/// What each bag of `TrainConfig::bag_mix` trains on.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BagKind {
+    /// The training part of each calibration CV fold (CV-bagging).
+    #[default]
+    Folds,
+    /// All rows, another solver shuffle seed per bag.
+    Seeds,
+    /// A stratified bootstrap sample per bag.
+    Bootstrap,
 }
 
 impl Default for TrainConfig {
@@ -141,6 +165,9 @@ impl Default for TrainConfig {
             lsa_rank: 0,
             lsa_weight: 1.0,
             supervised: 0.6,
+            bag_mix: 0.0,
+            bag_kind: BagKind::Folds,
+            bag_count: 5,
         }
     }
 }
@@ -403,11 +430,13 @@ impl Core {
         s
     }
 
-    /// Fits vocabulary, IDF and SVM on the given texts (labels are class ids).
+    /// Fits vocabulary, IDF and SVM on the given texts (labels are class ids). Rows
+    /// from `n_real` on are label-name examples: every bag keeps them (see `bag_mix`).
     pub fn fit(
         texts: &[&str],
         y: &[u32],
         n_classes: usize,
+        n_real: usize,
         cfg: &TrainConfig,
         protos: &[(u32, &str)],
     ) -> Core {
@@ -491,31 +520,7 @@ impl Core {
             Some(with_lsa_view(&x, &lsa, cfg.lsa_weight))
         };
         let xt = xs.as_ref().unwrap_or(&x);
-        let mut ws = if cfg.crammer_singer {
-            svm::train_cs(xt, y, n_classes, &params)
-        } else if cfg.fusion > 0.0 && cfg.word_weight > 0.0 {
-            fused_views(&x, &core.views, y, n_classes, &params, cfg)
-        } else {
-            svm::train_ovr(xt, y, n_classes, &params, cfg.thread_count())
-        };
-        if cfg.cs_mix > 0.0 && !cfg.crammer_singer {
-            let cs = svm::train_cs(
-                xt,
-                y,
-                n_classes,
-                &SvmParams {
-                    c: f64::from(cfg.cs_c),
-                    ..params
-                },
-            );
-            let a = cfg.cs_mix.clamp(0.0, 1.0);
-            for (o, c) in ws.iter_mut().zip(cs) {
-                o.w.iter_mut()
-                    .zip(&c.w)
-                    .for_each(|(o, c)| *o = (1.0 - a) * *o + a * c);
-                o.b = (1.0 - a) * o.b + a * c.b;
-            }
-        }
+        let mut ws = solve_bagged(xt, &x, &core.views, y, n_real, n_classes, &params, cfg);
         if !lsa.is_empty() {
             for cw in ws.iter_mut() {
                 let wz: Vec<f32> = cw.w.split_off(nf);
@@ -553,6 +558,231 @@ impl Core {
         quantize(&mut core, &ws, cfg.prune);
         core
     }
+}
+
+/// One fit of the configured solver (Crammer–Singer, view fusion or one-vs-rest,
+/// plus the optional Crammer–Singer mix) on `xt`; `x` is the matrix without the LSA
+/// columns, which view fusion uses.
+#[allow(clippy::too_many_arguments)]
+fn solve_once(
+    xt: &Csr,
+    x: &Csr,
+    views: &[u8],
+    y: &[u32],
+    n_classes: usize,
+    params: &SvmParams,
+    cfg: &TrainConfig,
+    threads: usize,
+) -> Vec<svm::ClassWeights> {
+    let cfg = &TrainConfig {
+        threads,
+        ..cfg.clone()
+    };
+    let mut ws = if cfg.crammer_singer {
+        svm::train_cs(xt, y, n_classes, params)
+    } else if cfg.fusion > 0.0 && cfg.word_weight > 0.0 {
+        fused_views(x, views, y, n_classes, params, cfg)
+    } else {
+        svm::train_ovr(xt, y, n_classes, params, cfg.thread_count())
+    };
+    if cfg.cs_mix > 0.0 && !cfg.crammer_singer {
+        let cs = svm::train_cs(
+            xt,
+            y,
+            n_classes,
+            &SvmParams {
+                c: f64::from(cfg.cs_c),
+                ..*params
+            },
+        );
+        let a = cfg.cs_mix.clamp(0.0, 1.0);
+        for (o, c) in ws.iter_mut().zip(cs) {
+            o.w.iter_mut()
+                .zip(&c.w)
+                .for_each(|(o, c)| *o = (1.0 - a) * *o + a * c);
+            o.b = (1.0 - a) * o.b + a * c.b;
+        }
+    }
+    ws
+}
+
+/// The rows each bag trains on (see `TrainConfig::bag_mix`), as indices into the
+/// training matrix, possibly repeated (bootstrap). Rows from `n_real` on are
+/// label-name examples and belong to every bag, as they belong to every CV fold.
+/// `None` = all rows (the `Seeds` kind, which varies only the solver's order).
+pub(crate) fn bag_rows(
+    y: &[u32],
+    n_real: usize,
+    n_classes: usize,
+    cfg: &TrainConfig,
+) -> Vec<Option<Vec<usize>>> {
+    let n_real = n_real.min(y.len());
+    let extras = n_real..y.len();
+    match cfg.bag_kind {
+        BagKind::Folds => {
+            // The same stratified assignment as the out-of-fold pass of `train`
+            // (same seed, same real rows in the same order): bag j is the training
+            // part of CV fold j, refitted in the final model's feature space.
+            let k = cfg.cv_folds.clamp(2, 20);
+            let folds = stratified_folds(&y[..n_real], n_classes, k, cfg.seed);
+            (0..k)
+                .map(|j| {
+                    let mut rows: Vec<usize> = (0..n_real).filter(|&i| folds[i] != j).collect();
+                    rows.extend(extras.clone());
+                    Some(rows)
+                })
+                .collect()
+        }
+        BagKind::Seeds => (0..cfg.bag_count.max(1)).map(|_| None).collect(),
+        BagKind::Bootstrap => {
+            // Stratified bootstrap: each class resampled to its own size, so every
+            // class keeps examples in every bag.
+            let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+            for (i, &c) in y[..n_real].iter().enumerate() {
+                if let Some(b) = by_class.get_mut(c as usize) {
+                    b.push(i);
+                }
+            }
+            let mut rng = Rng::new(cfg.seed ^ 0xb007_57a9);
+            (0..cfg.bag_count.max(1))
+                .map(|_| {
+                    let mut rows = Vec::with_capacity(y.len());
+                    for members in &by_class {
+                        for _ in 0..members.len() {
+                            rows.push(members[rng.below(members.len())]);
+                        }
+                    }
+                    rows.extend(extras.clone());
+                    Some(rows)
+                })
+                .collect()
+        }
+    }
+}
+
+/// `(1 − λ)·full + λ·mean(bags)`, weights and biases: every member is linear in the
+/// same features, so the averaged scores are the scores of this one model. `full`
+/// may be absent when λ = 1.
+pub(crate) fn mix_bags(
+    full: Option<Vec<svm::ClassWeights>>,
+    bags: &[Vec<svm::ClassWeights>],
+    lambda: f32,
+) -> Vec<svm::ClassWeights> {
+    let lambda = if full.is_some() {
+        lambda.clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    let share = if bags.is_empty() {
+        0.0
+    } else {
+        lambda / bags.len() as f32
+    };
+    let mut out = match full {
+        Some(mut f) => {
+            for cw in f.iter_mut() {
+                cw.w.iter_mut().for_each(|w| *w *= 1.0 - lambda);
+                cw.b *= 1.0 - lambda;
+            }
+            f
+        }
+        None => bags
+            .first()
+            .map(|b| {
+                b.iter()
+                    .map(|cw| svm::ClassWeights {
+                        w: vec![0.0; cw.w.len()],
+                        b: 0.0,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    for bag in bags {
+        for (o, cw) in out.iter_mut().zip(bag) {
+            o.w.iter_mut()
+                .zip(&cw.w)
+                .for_each(|(o, &w)| *o += share * w);
+            o.b += share * cw.b;
+        }
+    }
+    out
+}
+
+/// The weights of the final linear model: one solve on everything, or with
+/// `bag_mix > 0` that solve mixed with the mean of bag solves in the same feature
+/// space. The solves are independent jobs over `cfg.thread_count()` threads; the
+/// result does not depend on the thread count (bag order is fixed).
+#[allow(clippy::too_many_arguments)]
+fn solve_bagged(
+    xt: &Csr,
+    x: &Csr,
+    views: &[u8],
+    y: &[u32],
+    n_real: usize,
+    n_classes: usize,
+    params: &SvmParams,
+    cfg: &TrainConfig,
+) -> Vec<svm::ClassWeights> {
+    let threads = cfg.thread_count();
+    if cfg.bag_mix <= 0.0 {
+        return solve_once(xt, x, views, y, n_classes, params, cfg, threads);
+    }
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let bags = bag_rows(y, n_real, n_classes, cfg);
+    let with_full = cfg.bag_mix < 1.0;
+    // Job 0 = the full solve (when needed), then one job per bag.
+    let jobs = bags.len() + 1;
+    let job = |j: usize| -> Option<Vec<svm::ClassWeights>> {
+        if j == 0 {
+            return with_full.then(|| solve_once(xt, x, views, y, n_classes, params, cfg, 1));
+        }
+        let p = SvmParams {
+            seed: params.seed.wrapping_add(j as u64 * 0x9e37_79b9),
+            ..*params
+        };
+        match &bags[j - 1] {
+            None => Some(solve_once(xt, x, views, y, n_classes, &p, cfg, 1)),
+            Some(rows) => {
+                let (sub_t, sub_x, sub_y) = (xt.select(rows), x.select(rows), select(y, rows));
+                Some(solve_once(
+                    &sub_t, &sub_x, views, &sub_y, n_classes, &p, cfg, 1,
+                ))
+            }
+        }
+    };
+    let mut out: Vec<Option<Vec<svm::ClassWeights>>> = (0..jobs).map(|_| None).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..threads.clamp(1, jobs))
+            .map(|_| {
+                let (next, job) = (&next, &job);
+                sc.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let j = next.fetch_add(1, Ordering::Relaxed);
+                        if j >= jobs {
+                            break done;
+                        }
+                        done.push((j, job(j)));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            // A panic in a worker is a bug in the solver; propagate it as is.
+            for (j, w) in h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
+                out[j] = w;
+            }
+        }
+    });
+    let full = out[0].take();
+    let bag_ws: Vec<Vec<svm::ClassWeights>> = out.into_iter().skip(1).flatten().collect();
+    mix_bags(full, &bag_ws, cfg.bag_mix)
+}
+
+fn select(y: &[u32], rows: &[usize]) -> Vec<u32> {
+    rows.iter().filter_map(|&r| y.get(r).copied()).collect()
 }
 
 /// The training matrix with `weight * (v · x)` appended for each LSA direction v:
@@ -734,7 +964,7 @@ fn fit_with_extras(texts: &[&str], y: &[u32], labels: &[String], cfg: &TrainConf
         })
         .map(|(c, l)| (c as u32, l.as_str()))
         .collect();
-    Core::fit(&tt, &ty, labels.len(), cfg, &protos)
+    Core::fit(&tt, &ty, labels.len(), texts.len(), cfg, &protos)
 }
 
 /// Per-class offsets fitted on out-of-fold margins (zeros when off).
@@ -784,9 +1014,27 @@ fn oof_and_final(
     if workers > 1 {
         inner.threads = 1;
     }
+    if with_final {
+        // Calibration folds of `train` are single fits even when the final model is
+        // bagged: they still never see the examples they score, and bagging them
+        // too would multiply training time by the bag count. Cross-validation
+        // (`with_final` off) bags every fold model, since it measures the design.
+        inner.bag_mix = 0.0;
+    }
+    // With bagging the final fit holds several solves: it runs first and spreads
+    // them over all the training threads while the other workers take the folds.
+    let final_cfg = TrainConfig {
+        threads: cfg.thread_count(),
+        ..cfg.clone()
+    };
     let fit_job = |j: usize| -> Core {
         if j == k {
-            return fit_with_extras(&d.texts, &d.y, &d.labels, &inner);
+            let c = if cfg.bag_mix > 0.0 {
+                &final_cfg
+            } else {
+                &inner
+            };
+            return fit_with_extras(&d.texts, &d.y, &d.labels, c);
         }
         let (mut tt, mut ty) = (Vec::new(), Vec::new());
         for ((&t, &y), &fi) in d.texts.iter().zip(&d.y).zip(&folds) {
@@ -821,8 +1069,13 @@ fn oof_and_final(
         for _ in 0..workers {
             let (tx, next, fit_job) = (tx.clone(), &next, &fit_job);
             sc.spawn(move || loop {
-                let j = next.fetch_add(1, Ordering::Relaxed);
-                if j >= jobs || tx.send((j, fit_job(j))).is_err() {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= jobs {
+                    break;
+                }
+                // Dispatch order: the final fit first (the longest job), then folds.
+                let j = if with_final { (n + k) % jobs } else { n };
+                if tx.send((j, fit_job(j))).is_err() {
                     break;
                 }
             });
@@ -1338,6 +1591,13 @@ pub(crate) mod tests {
                 },
             ),
             (
+                "bagged folds",
+                TrainConfig {
+                    bag_mix: 0.5,
+                    ..TrainConfig::default()
+                },
+            ),
+            (
                 "ovr + cs mix",
                 TrainConfig {
                     crammer_singer: false,
@@ -1412,6 +1672,171 @@ pub(crate) mod tests {
         let old: TrainConfig = serde_json::from_value(v).expect("config");
         assert_eq!(old.supervised, 0.0);
         assert_eq!(TrainConfig::default().supervised, 0.6);
+    }
+
+    fn linear_scores(ws: &[svm::ClassWeights], row: &[(u32, f32)]) -> Vec<f32> {
+        ws.iter()
+            .map(|cw| cw.b + row.iter().map(|&(j, v)| cw.w[j as usize] * v).sum::<f32>())
+            .collect()
+    }
+
+    #[test]
+    fn mixed_bags_score_exactly_as_the_averaged_scores() {
+        // Folding the bags into one weight matrix is exact: the mixed model's
+        // margins are (1 − λ)·full + λ·mean(bags) on any input.
+        let mut rng = Rng::new(9);
+        let mut member = || -> Vec<svm::ClassWeights> {
+            (0..3)
+                .map(|_| svm::ClassWeights {
+                    w: (0..20)
+                        .map(|_| rng.below(2001) as f32 / 1000.0 - 1.0)
+                        .collect(),
+                    b: rng.below(2001) as f32 / 1000.0 - 1.0,
+                })
+                .collect()
+        };
+        let full = member();
+        let bags: Vec<_> = (0..4).map(|_| member()).collect();
+        let rows: Vec<Vec<(u32, f32)>> = vec![
+            vec![(0, 0.5), (7, -0.25), (19, 1.0)],
+            vec![(3, 0.1)],
+            vec![],
+        ];
+        for lambda in [0.0f32, 0.3, 0.5, 1.0] {
+            let copy: Vec<_> = full
+                .iter()
+                .map(|c| svm::ClassWeights {
+                    w: c.w.clone(),
+                    b: c.b,
+                })
+                .collect();
+            let mixed = mix_bags(Some(copy), &bags, lambda);
+            for row in &rows {
+                let got = linear_scores(&mixed, row);
+                let f = linear_scores(&full, row);
+                for c in 0..3 {
+                    let mean: f32 = bags.iter().map(|b| linear_scores(b, row)[c]).sum::<f32>()
+                        / bags.len() as f32;
+                    let want = (1.0 - lambda) * f[c] + lambda * mean;
+                    assert!(
+                        (got[c] - want).abs() < 1e-5,
+                        "λ {lambda}: {} vs {want}",
+                        got[c]
+                    );
+                }
+            }
+        }
+        // Without a full fit (λ = 1) the mix is the plain mean of the bags.
+        let only = mix_bags(None, &bags, 1.0);
+        let row = &rows[0];
+        let mean0: f32 = bags.iter().map(|b| linear_scores(b, row)[0]).sum::<f32>() / 4.0;
+        assert!((linear_scores(&only, row)[0] - mean0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn fold_bags_are_the_calibration_folds_and_keep_label_examples() {
+        let y: Vec<u32> = (0..60).map(|i| (i % 3) as u32).chain([0, 1, 2]).collect();
+        let n_real = 60;
+        let cfg = TrainConfig {
+            bag_mix: 0.5,
+            ..TrainConfig::default()
+        };
+        let folds = stratified_folds(&y[..n_real], 3, cfg.cv_folds, cfg.seed);
+        let bags = bag_rows(&y, n_real, 3, &cfg);
+        assert_eq!(bags.len(), cfg.cv_folds);
+        for (j, bag) in bags.iter().enumerate() {
+            let rows = bag.as_ref().expect("fold bags select rows");
+            let want: Vec<usize> = (0..n_real)
+                .filter(|&i| folds[i] != j)
+                .chain(n_real..y.len())
+                .collect();
+            assert_eq!(rows, &want, "bag {j}");
+        }
+        // Bootstrap bags keep every class at its size, plus the label rows.
+        let boot = TrainConfig {
+            bag_kind: BagKind::Bootstrap,
+            bag_count: 3,
+            ..cfg.clone()
+        };
+        for bag in bag_rows(&y, n_real, 3, &boot) {
+            let rows = bag.expect("bootstrap selects rows");
+            assert_eq!(rows.len(), y.len());
+            for c in 0..3u32 {
+                let n = rows[..n_real].iter().filter(|&&r| y[r] == c).count();
+                assert_eq!(n, 20);
+            }
+            assert!(rows[..n_real].iter().all(|&r| r < n_real));
+            assert_eq!(&rows[n_real..], &[60, 61, 62]);
+        }
+        // Seed bags use every row.
+        let seeds = TrainConfig {
+            bag_kind: BagKind::Seeds,
+            bag_count: 4,
+            ..cfg
+        };
+        let b = bag_rows(&y, n_real, 3, &seeds);
+        assert_eq!(b.len(), 4);
+        assert!(b.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn bagging_changes_the_final_model_but_not_the_out_of_fold_calibration() {
+        let off = train(&toy(), &TrainConfig::default(), &mut |_| {}).expect("train");
+        for kind in [BagKind::Folds, BagKind::Seeds, BagKind::Bootstrap] {
+            for lambda in [0.5, 1.0] {
+                let cfg = TrainConfig {
+                    bag_mix: lambda,
+                    bag_kind: kind,
+                    ..TrainConfig::default()
+                };
+                let on = train(&toy(), &cfg, &mut |_| {}).expect("train");
+                // The calibration margins still come from single fold models that
+                // never saw the examples they score: the very same points.
+                assert_eq!(on.oof, off.oof, "{kind:?} {lambda}");
+                assert_eq!(on.meta().temperature, off.meta().temperature);
+                // The final weights are not the unbagged ones.
+                assert_ne!(on.core.q, off.core.q, "{kind:?} {lambda}");
+                assert_eq!(on.predict("bail de location").top[0].label, "logement");
+                assert_eq!(on.predict("impot sur le revenu").top[0].label, "impots");
+            }
+        }
+    }
+
+    #[test]
+    fn bagged_training_does_not_depend_on_the_thread_count() {
+        let cfg = |threads| TrainConfig {
+            bag_mix: 0.5,
+            threads,
+            ..TrainConfig::default()
+        };
+        let a = train(&toy(), &cfg(1), &mut |_| {}).expect("train");
+        let b = train(&toy(), &cfg(2), &mut |_| {}).expect("train");
+        let c = train(&toy(), &cfg(3), &mut |_| {}).expect("train");
+        assert_eq!(a.core.q, b.core.q);
+        assert_eq!(a.core.q, c.core.q);
+        assert_eq!(a.core.bias, c.core.bias);
+        // Cross-validation bags each fold model inside its own training part.
+        let cv_off = cross_validate(&toy(), &TrainConfig::default(), 4).expect("cv");
+        let cv_on = cross_validate(&toy(), &cfg(2), 4).expect("cv");
+        assert!(cv_on.accuracy > 0.8, "{cv_on:?}");
+        assert_eq!(cv_on.folds, cv_off.folds);
+    }
+
+    #[test]
+    fn metadata_without_bagging_fields_reads_as_unbagged() {
+        let mut v = serde_json::to_value(TrainConfig {
+            bag_mix: 0.5,
+            ..TrainConfig::default()
+        })
+        .expect("json");
+        let o = v.as_object_mut().expect("object");
+        for k in ["bag_mix", "bag_kind", "bag_count"] {
+            o.remove(k);
+        }
+        let old: TrainConfig = serde_json::from_value(v).expect("config");
+        assert_eq!(old.bag_mix, 0.0);
+        let kind: BagKind = serde_json::from_str("\"bootstrap\"").expect("kind");
+        assert_eq!(kind, BagKind::Bootstrap);
     }
 
     #[test]

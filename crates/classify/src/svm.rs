@@ -32,6 +32,17 @@ impl Csr {
     pub fn rows(&self) -> usize {
         self.indptr.len().saturating_sub(1)
     }
+    /// The given rows, in that order (repeats allowed; out-of-range rows skipped).
+    pub fn select(&self, rows: &[usize]) -> Csr {
+        let mut out = Csr::new(self.n_features);
+        for &r in rows.iter().filter(|&&r| r < self.rows()) {
+            let (a, b) = (self.indptr[r], self.indptr[r + 1]);
+            out.indices.extend_from_slice(&self.indices[a..b]);
+            out.values.extend_from_slice(&self.values[a..b]);
+            out.indptr.push(out.indices.len());
+        }
+        out
+    }
     #[inline]
     pub fn row(&self, r: usize) -> (&[u32], &[f32]) {
         let (a, b) = (self.indptr[r], self.indptr[r + 1]);
