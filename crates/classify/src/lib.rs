@@ -15,6 +15,7 @@ mod error;
 mod eval;
 pub mod features;
 mod format;
+mod lr;
 mod lsa;
 mod model;
 mod offsets;

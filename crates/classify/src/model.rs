@@ -114,6 +114,15 @@ pub struct TrainConfig {
     pub bag_kind: BagKind,
     /// Bags for the `Seeds` and `Bootstrap` kinds (`Folds` uses `cv_folds`).
     pub bag_count: usize,
+    /// Multinomial logistic-regression member (see `lr`): its weights, put on the
+    /// SVM's margin scale, get this share of the mix (0 = off). Fitted inside every
+    /// fit (calibration folds too), so calibration sees the mixed model. Linear:
+    /// prediction is unchanged. A missing field reads as 0.
+    #[serde(default)]
+    pub lr_mix: f32,
+    /// Its loss weight C (objective ½‖W‖² + C Σ loss) and SGD epochs.
+    pub lr_c: f32,
+    pub lr_epochs: usize,
 }
 
 /// What each bag of `TrainConfig::bag_mix` trains on.
@@ -168,6 +177,9 @@ impl Default for TrainConfig {
             bag_mix: 0.0,
             bag_kind: BagKind::Folds,
             bag_count: 5,
+            lr_mix: 0.0,
+            lr_c: 10.0,
+            lr_epochs: 10,
         }
     }
 }
@@ -521,6 +533,21 @@ impl Core {
         };
         let xt = xs.as_ref().unwrap_or(&x);
         let mut ws = solve_bagged(xt, &x, &core.views, y, n_real, n_classes, &params, cfg);
+        if cfg.lr_mix > 0.0 {
+            let lr = crate::lr::train_softmax(
+                xt,
+                y,
+                n_classes,
+                &crate::lr::LrParams {
+                    c: f64::from(cfg.lr_c),
+                    epochs: cfg.lr_epochs,
+                    balanced: cfg.balanced,
+                    bias: cfg.bias,
+                    seed: cfg.seed,
+                },
+            );
+            mix_standardised(&mut ws, &lr, xt, cfg.lr_mix);
+        }
         if !lsa.is_empty() {
             for cw in ws.iter_mut() {
                 let wz: Vec<f32> = cw.w.split_off(nf);
@@ -779,6 +806,33 @@ fn solve_bagged(
     let full = out[0].take();
     let bag_ws: Vec<Vec<svm::ClassWeights>> = out.into_iter().skip(1).flatten().collect();
     mix_bags(full, &bag_ws, cfg.bag_mix)
+}
+
+/// `ws ← (1 − μ)·ws + μ·(σ_ws/σ_other)·other`: the second member is first put on the
+/// first one's margin scale (σ = `lr::margin_spread` on the training rows), so μ is
+/// a share of influence rather than of raw weight, and the mix keeps the SVM's
+/// scale (the temperature is fitted on the out-of-fold margins of the same mix).
+pub(crate) fn mix_standardised(
+    ws: &mut [svm::ClassWeights],
+    other: &[svm::ClassWeights],
+    x: &Csr,
+    mu: f32,
+) {
+    let mu = mu.clamp(0.0, 1.0);
+    let (sa, sb) = (
+        crate::lr::margin_spread(x, ws),
+        crate::lr::margin_spread(x, other),
+    );
+    if !(sa > 0.0 && sb > 0.0 && sa.is_finite() && sb.is_finite()) {
+        return;
+    }
+    let f = mu * sa / sb;
+    for (o, c) in ws.iter_mut().zip(other) {
+        o.w.iter_mut()
+            .zip(&c.w)
+            .for_each(|(o, &c)| *o = (1.0 - mu) * *o + f * c);
+        o.b = (1.0 - mu) * o.b + f * c.b;
+    }
 }
 
 fn select(y: &[u32], rows: &[usize]) -> Vec<u32> {
@@ -1598,6 +1652,13 @@ pub(crate) mod tests {
                 },
             ),
             (
+                "logistic member",
+                TrainConfig {
+                    lr_mix: 0.5,
+                    ..TrainConfig::default()
+                },
+            ),
+            (
                 "ovr + cs mix",
                 TrainConfig {
                     crammer_singer: false,
@@ -1793,6 +1854,13 @@ pub(crate) mod tests {
                 // The calibration margins still come from single fold models that
                 // never saw the examples they score: the very same points.
                 assert_eq!(on.oof, off.oof, "{kind:?} {lambda}");
+                let ex = toy();
+                let d = label_examples(&ex).expect("labels");
+                let raw = |c: &TrainConfig| {
+                    let mut quiet = |_: TrainProgress| {};
+                    oof_and_final(&d, c, 5, true, false, &mut quiet).0
+                };
+                assert_eq!(raw(&cfg), raw(&TrainConfig::default()), "{kind:?} {lambda}");
                 assert_eq!(on.meta().temperature, off.meta().temperature);
                 // The final weights are not the unbagged ones.
                 assert_ne!(on.core.q, off.core.q, "{kind:?} {lambda}");
@@ -1837,6 +1905,99 @@ pub(crate) mod tests {
         assert_eq!(old.bag_mix, 0.0);
         let kind: BagKind = serde_json::from_str("\"bootstrap\"").expect("kind");
         assert_eq!(kind, BagKind::Bootstrap);
+    }
+
+    #[test]
+    fn standardised_mix_is_linear_and_keeps_the_first_members_scale() {
+        let mut x = Csr::new(5);
+        let rows = [
+            vec![(0u32, 0.6f32), (4, 0.8)],
+            vec![(1, 1.0)],
+            vec![(2, 0.5), (3, 0.5), (4, 0.7)],
+        ];
+        for r in &rows {
+            x.push_row(r);
+        }
+        let member = |f: f32| -> Vec<svm::ClassWeights> {
+            (0..2)
+                .map(|c| svm::ClassWeights {
+                    w: (0..5)
+                        .map(|j| f * ((j * 3 + c * 7) % 5) as f32 - 1.0)
+                        .collect(),
+                    b: f * c as f32,
+                })
+                .collect()
+        };
+        let (a, b) = (member(1.0), member(-3.0));
+        let (sa, sb) = (
+            crate::lr::margin_spread(&x, &a),
+            crate::lr::margin_spread(&x, &b),
+        );
+        for mu in [0.0f32, 0.4, 1.0] {
+            let mut m: Vec<svm::ClassWeights> = a
+                .iter()
+                .map(|c| svm::ClassWeights {
+                    w: c.w.clone(),
+                    b: c.b,
+                })
+                .collect();
+            mix_standardised(&mut m, &b, &x, mu);
+            for r in &rows {
+                let (got, fa, fb) = (
+                    linear_scores(&m, r),
+                    linear_scores(&a, r),
+                    linear_scores(&b, r),
+                );
+                for c in 0..2 {
+                    let want = (1.0 - mu) * fa[c] + mu * sa / sb * fb[c];
+                    assert!((got[c] - want).abs() < 1e-4, "μ {mu}: {} vs {want}", got[c]);
+                }
+            }
+            if mu == 1.0 {
+                // The second member alone, on the first one's margin scale.
+                let s = crate::lr::margin_spread(&x, &m);
+                assert!((s - sa).abs() < 1e-4 * sa, "{s} vs {sa}");
+            }
+        }
+    }
+
+    #[test]
+    fn logistic_member_enters_every_fit_including_the_calibration_folds() {
+        let cfg = TrainConfig {
+            lr_mix: 0.5,
+            ..TrainConfig::default()
+        };
+        let off = train(&toy(), &TrainConfig::default(), &mut |_| {}).expect("train");
+        let on = train(&toy(), &cfg, &mut |_| {}).expect("train");
+        // The out-of-fold margins come from mixed fold models (so the temperature
+        // is fitted on the model family that predicts), not from plain SVMs.
+        let ex = toy();
+        let d = label_examples(&ex).expect("labels");
+        let mut quiet = |_: TrainProgress| {};
+        let (s_on, _) = oof_and_final(&d, &cfg, 5, true, false, &mut quiet);
+        let (s_off, _) = oof_and_final(&d, &TrainConfig::default(), 5, true, false, &mut quiet);
+        assert_eq!(s_on.len(), s_off.len());
+        assert_ne!(s_on, s_off);
+        assert_ne!(on.core.q, off.core.q);
+        assert!(on.meta().cv.accuracy > 0.8, "{:?}", on.meta().cv);
+        // Deterministic and independent of the thread count.
+        let two = train(
+            &toy(),
+            &TrainConfig {
+                threads: 2,
+                ..cfg.clone()
+            },
+            &mut |_| {},
+        )
+        .expect("train");
+        let one = train(&toy(), &TrainConfig { threads: 1, ..cfg }, &mut |_| {}).expect("train");
+        assert_eq!(one.oof, two.oof);
+        assert_eq!(one.core.q, two.core.q);
+        // A model file written before the field existed reads as no LR member.
+        let mut v = serde_json::to_value(TrainConfig::default()).expect("json");
+        v.as_object_mut().expect("object").remove("lr_mix");
+        let old: TrainConfig = serde_json::from_value(v).expect("config");
+        assert_eq!(old.lr_mix, 0.0);
     }
 
     #[test]
