@@ -31,6 +31,12 @@ pub enum StoreError {
     Forbidden { op: String },
     #[error("{op}: message is in state '{state}'")]
     InvalidState { op: String, state: String },
+    /// Another mailbox already has this address (compared as
+    /// `mailbox_address_key`): replies must never leave two mailboxes under the
+    /// same sender. Enforced by a unique index, so it holds under concurrent
+    /// creations too.
+    #[error("{op}: another mailbox already has this address")]
+    MailboxAddressTaken { op: String },
     #[error("{op}: conflict: {detail}")]
     Conflict { op: String, detail: String },
     /// The reply may not be sent as it is (blank, or fields left to complete).
@@ -57,7 +63,7 @@ impl StoreError {
     /// "already done").
     pub fn is_conflict(&self) -> bool {
         match self {
-            StoreError::Conflict { .. } => true,
+            StoreError::Conflict { .. } | StoreError::MailboxAddressTaken { .. } => true,
             StoreError::Db { source, .. } => is_unique_violation(source),
             _ => false,
         }

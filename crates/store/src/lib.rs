@@ -46,6 +46,7 @@ pub use jobs::{Job, JobState};
 pub use learn_controls::{ImportedControls, StoredExclusion, StoredSwitch, SWITCH_SCOPE_KINDS};
 pub use migrate::{copied_tables, CopyReport, TableCount};
 pub use outbox::{retry_delay_ms, MAX_SEND_ATTEMPTS};
+pub use people::mailbox_address_key;
 pub use types::*;
 pub use versions::{KbListener, KB_CHANNEL};
 
@@ -205,10 +206,21 @@ impl Store {
             });
         };
         tracing::info!(backend = ?backend_of(&pool), "store opened and migrated");
-        Ok(Store {
+        let store = Store {
             pool,
             clock: Arc::new(SystemClock),
-        })
+        };
+        // Duplicates older than the unique address index stay usable (migration
+        // 0006): say so at every start until an administrator sorts them out.
+        match store.mailboxes_sharing_an_address().await {
+            Ok(ids) if !ids.is_empty() => tracing::warn!(
+                mailboxes = ?ids,
+                "mailboxes share their address with an older mailbox: replies leave several mailboxes under one sender; rename or retire them"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not check mailbox addresses"),
+        }
+        Ok(store)
     }
 
     /// Replace the clock (tests, simulations).

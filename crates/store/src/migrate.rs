@@ -61,6 +61,7 @@ const TABLES: &[Table] = &[
             ("signature", T),
             ("settings", T),
             ("created_at", I),
+            ("address_key", T),
         ],
         order_by: "id",
         serial: Some("id"),

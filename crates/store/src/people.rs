@@ -4,11 +4,36 @@ use facteur_core::Role;
 use serde_json::json;
 
 use crate::audit::audit_append;
-use crate::error::{OpContext, StoreError, StoreResult};
+use crate::error::{is_unique_violation, OpContext, StoreError, StoreResult};
 use crate::types::parse_json;
 use crate::{
     sha256_hex, with_pool, BeginWrite, Mailbox, Millis, NewMailbox, NewUser, Session, Store, User,
 };
+
+/// The unique index behind one-mailbox-per-address (migration 0006).
+const ADDRESS_INDEX: &str = "mailboxes_address_unique";
+
+/// A mailbox address as the database compares it for uniqueness: spaces, tabs
+/// and line breaks around it removed, ASCII letters lower-cased. The same rule
+/// as the migration that introduced the index (SQL `trim` + ASCII fold), so keys
+/// written before and after it agree; callers checking for a duplicate before
+/// creating a mailbox should compare these keys too.
+pub fn mailbox_address_key(address: &str) -> String {
+    address
+        .trim_matches([' ', '\t', '\r', '\n'])
+        .to_ascii_lowercase()
+}
+
+/// True when `e` is the address index refusing a second mailbox. PostgreSQL names
+/// the index; SQLite names the column in its message.
+fn is_address_key_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) if is_unique_violation(e) => {
+            d.constraint() == Some(ADDRESS_INDEX) || d.message().contains("mailboxes.address_key")
+        }
+        _ => false,
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -227,22 +252,42 @@ impl Store {
         let settings = new.settings.to_string();
         with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO mailboxes (name, address, signature, settings, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            let id: Result<i64, sqlx::Error> = sqlx::query_scalar(
+                "INSERT INTO mailboxes (name, address, address_key, signature, settings, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(&new.name)
             .bind(&new.address)
+            .bind(mailbox_address_key(&new.address))
             .bind(&new.signature)
             .bind(&settings)
             .bind(now)
             .fetch_one(&mut *tx)
-            .await
-            .op(op)?;
+            .await;
+            let id = match id {
+                Err(e) if is_address_key_violation(&e) => {
+                    return Err(StoreError::MailboxAddressTaken { op: op() });
+                }
+                other => other.op(op)?,
+            };
             audit_append!(tx, now, actor.clone(), "mailbox.create", format!("mailbox:{id}"),
                 json!({})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(id)
+        })
+    }
+
+    /// Mailboxes whose address an older mailbox already has (ids, oldest first).
+    /// Only databases created before the address became unique can hold them: the
+    /// migration kept them working rather than fail or rewrite an address replies
+    /// leave from (see migrations/*/0006_mailbox_address_unique.sql), and an
+    /// administrator should rename or retire them.
+    pub async fn mailboxes_sharing_an_address(&self) -> StoreResult<Vec<i64>> {
+        with_pool!(self, p => {
+            sqlx::query_scalar("SELECT id FROM mailboxes WHERE address_key IS NULL ORDER BY id")
+                .fetch_all(p)
+                .await
+                .op(|| "list mailboxes sharing an address".to_string())
         })
     }
 

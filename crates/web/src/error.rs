@@ -170,6 +170,7 @@ impl From<StoreError> for WebError {
                 }),
             },
             StoreError::Conflict { .. } => WebError::conflict(Msg::AlreadyExists),
+            StoreError::MailboxAddressTaken { .. } => WebError::conflict(Msg::MailboxTaken),
             StoreError::ReplyRefused { problem, .. } => WebError::ReplyRefused(problem.clone()),
             _ => {
                 // The store's errors name ids, never personal data: safe to log.
@@ -189,3 +190,27 @@ impl IntoResponse for WebError {
 }
 
 pub type WebResult<T> = Result<T, WebError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mailbox_address_refused_by_the_database_reads_like_the_handler_check() {
+        // Two creations racing past the handler's check: the loser gets the store's
+        // refusal, which must tell the same thing as the check itself.
+        let e = WebError::from(StoreError::MailboxAddressTaken {
+            op: "create mailbox 'x'".into(),
+        });
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        assert_eq!(e.msg(), Msg::MailboxTaken);
+        assert_eq!(e.code(), "conflict");
+        let e = WebError::store_conflict_as(
+            StoreError::MailboxAddressTaken {
+                op: "create mailbox 'x'".into(),
+            },
+            Msg::MailboxNameTaken,
+        );
+        assert_eq!(e.msg(), Msg::MailboxTaken);
+    }
+}

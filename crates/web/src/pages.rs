@@ -1615,15 +1615,17 @@ pub async fn mailbox_create(
             "A name and an e-mail address are required.",
         ));
     }
-    // The store keeps names unique; one address per mailbox is checked here so
-    // that replies never leave two mailboxes under the same sender.
-    let address = f.address.trim();
+    // One address per mailbox, so that replies never leave two mailboxes under the
+    // same sender. Checked here for a prompt answer; the store's unique index
+    // (compared by the same key) holds it when two creations race past this check,
+    // and its refusal is told with the same message (WebError::from).
+    let key = facteur_store::mailbox_address_key(&f.address);
     if st
         .store
         .list_mailboxes()
         .await?
         .iter()
-        .any(|m| m.address.trim().eq_ignore_ascii_case(address))
+        .any(|m| facteur_store::mailbox_address_key(&m.address) == key)
     {
         return Err(WebError::conflict(Msg::MailboxTaken));
     }

@@ -2409,3 +2409,46 @@ async fn a_rejected_draft_is_not_offered_again() {
     let page = text(send(&f.app, get(&path, Some(&token))).await).await;
     assert!(page.contains("Nouveau brouillon</textarea>"), "{page}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_mailbox_creations_with_one_address_create_one() {
+    let f = fixture().await;
+    let (admin, csrf) = login(&f.app, "admin").await;
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let app = f.app.clone();
+            let req = post_form(
+                "/admin/mailboxes",
+                Some(&admin),
+                &format!("csrf={csrf}&name=Nouvelle+{i}&address=Nouvelle%40impots.example"),
+            );
+            tokio::spawn(async move { send(&app, req).await })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tasks {
+        let res = t.await.unwrap();
+        if res.status() == StatusCode::SEE_OTHER {
+            created += 1;
+        } else {
+            // Refused by the handler's check or, racing past it, by the database:
+            // the same words either way.
+            assert_eq!(res.status(), StatusCode::CONFLICT);
+            let page = text(res).await;
+            assert!(
+                page.contains("Une boîte avec cette adresse existe déjà."),
+                "{page}"
+            );
+        }
+    }
+    assert_eq!(created, 1);
+    let same: Vec<_> = f
+        .store
+        .list_mailboxes()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.address.eq_ignore_ascii_case("nouvelle@impots.example"))
+        .collect();
+    assert_eq!(same.len(), 1, "{same:?}");
+}

@@ -34,6 +34,19 @@ pub async fn sqlite_db(t0: i64) -> TestDb {
 /// starting at `t0`.
 pub async fn pg_db(admin_url: &str, prefix: &str, t0: i64) -> TestDb {
     let clock = Arc::new(ManualClock::new(t0));
+    let url = pg_empty_db(admin_url, prefix).await;
+    let store = Store::open(&url).await.expect("open pg store");
+    TestDb {
+        store: store.with_clock(clock.clone()),
+        url,
+        clock,
+        _dir: None,
+    }
+}
+
+/// A fresh, empty (unmigrated) database named `PREFIX_PID_N` on the server of
+/// `admin_url`; returns its URL.
+pub async fn pg_empty_db(admin_url: &str, prefix: &str) -> String {
     let name = format!(
         "{prefix}_{}_{}",
         std::process::id(),
@@ -52,14 +65,7 @@ pub async fn pg_db(admin_url: &str, prefix: &str, t0: i64) -> TestDb {
         .expect("create db");
     admin.close().await;
     let base = admin_url.rsplit_once('/').map(|x| x.0).unwrap_or(admin_url);
-    let url = format!("{base}/{name}");
-    let store = Store::open(&url).await.expect("open pg store");
-    TestDb {
-        store: store.with_clock(clock.clone()),
-        url,
-        clock,
-        _dir: None,
-    }
+    format!("{base}/{name}")
 }
 
 /// SQLite always; PostgreSQL too when FACTEUR_TEST_PG_URL is set.
