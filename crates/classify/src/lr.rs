@@ -45,7 +45,11 @@ pub fn train_softmax(x: &Csr, y: &[u32], n_classes: usize, p: &LrParams) -> Vec<
         .collect();
     // Per-example form: (λ/2)‖W‖² + (1/l) Σ cwᵢ ℓᵢ with λ = 1/(C·l).
     let lambda = 1.0 / (p.c.max(1e-12) * l.max(1) as f64);
-    let eta0 = 0.5f64;
+    // First step size. Rows are unit-norm plus the bias feature, so the loss has
+    // curvature ≤ ~1 per example; 2 reached the optimum's objective within 1 % in
+    // 10 epochs on both train files, where 0.5 was still 12 % above it (measured
+    // on the training objective only, round 6).
+    let eta0 = 2.0f64;
     let mut scale = 1f64;
     let mut order: Vec<usize> = (0..l).collect();
     let mut rng = Rng::new(p.seed ^ 0x50f7_3a11);
