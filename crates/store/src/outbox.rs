@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::audit::audit_append;
 use crate::error::{OpContext, StoreError, StoreResult};
-use crate::{with_pool, Backend, BeginWrite, Millis, OutboxItem, Store};
+use crate::{with_pool, Backend, BeginWrite, Millis, OutboxItem, OutboxListing, Store};
 
 /// After this many attempts a failure is treated as permanent.
 pub const MAX_SEND_ATTEMPTS: i64 = 12;
@@ -42,6 +42,14 @@ struct OutboxRow {
     created_at: i64,
     handed_off_at: Option<i64>,
     delivery_confirmed_at: Option<i64>,
+}
+
+/// An outbox row joined with the answered message's sender name.
+#[derive(sqlx::FromRow)]
+struct ListingRow {
+    #[sqlx(flatten)]
+    row: OutboxRow,
+    from_name: Option<String>,
 }
 
 const OUTBOX_COLS: &str = "id, message_id, reply_message_id, to_address, subject, in_reply_to, \
@@ -407,42 +415,65 @@ impl Store {
         })
     }
 
-    /// Outbox rows, newest first, for the outbox page. `mailbox_ids: None` = all
-    /// mailboxes (supervisors); agents pass theirs.
+    /// Outbox rows, newest first. `mailbox_ids: None` = all mailboxes
+    /// (supervisors); agents pass theirs.
     pub async fn list_outbox(
         &self,
         mailbox_ids: Option<&[i64]>,
         limit: u32,
     ) -> StoreResult<Vec<OutboxItem>> {
+        Ok(self
+            .list_outbox_with_senders(mailbox_ids, limit)
+            .await?
+            .into_iter()
+            .map(|l| l.item)
+            .collect())
+    }
+
+    /// Outbox rows as the outbox page and API show them, newest first: each with
+    /// the sender's display name of the message it answers, so its subject is
+    /// pseudonymised with the same known name as on the message page.
+    pub async fn list_outbox_with_senders(
+        &self,
+        mailbox_ids: Option<&[i64]>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxListing>> {
         let limit = i64::from(limit.clamp(1, 1000));
         let cols = OUTBOX_COLS
             .split(", ")
             .map(|c| format!("o.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
+        let from = format!(
+            "SELECT {cols}, m.from_name AS from_name FROM outbox o JOIN messages m ON m.id = o.message_id"
+        );
         let sql = match mailbox_ids {
-            None => format!("SELECT {cols} FROM outbox o ORDER BY o.id DESC LIMIT $1"),
+            None => format!("{from} ORDER BY o.id DESC LIMIT $1"),
             Some([]) => return Ok(Vec::new()),
             Some(ids) => {
                 let ph = (0..ids.len())
                     .map(|i| format!("${}", i + 2))
                     .collect::<Vec<_>>()
                     .join(", ");
-                format!(
-                    "SELECT {cols} FROM outbox o JOIN messages m ON m.id = o.message_id \
-                     WHERE m.mailbox_id IN ({ph}) ORDER BY o.id DESC LIMIT $1"
-                )
+                format!("{from} WHERE m.mailbox_id IN ({ph}) ORDER BY o.id DESC LIMIT $1")
             }
         };
         let op = || "list outbox".to_string();
-        let rows: Vec<OutboxRow> = with_pool!(self, p => {
-            let mut q = sqlx::query_as::<_, OutboxRow>(&sql).bind(limit);
+        let rows: Vec<ListingRow> = with_pool!(self, p => {
+            let mut q = sqlx::query_as::<_, ListingRow>(&sql).bind(limit);
             for id in mailbox_ids.unwrap_or_default() {
                 q = q.bind(*id);
             }
             q.fetch_all(p).await.op(op)
         })?;
-        rows.into_iter().map(OutboxRow::into_item).collect()
+        rows.into_iter()
+            .map(|r| {
+                Ok(OutboxListing {
+                    item: r.row.into_item()?,
+                    from_name: r.from_name,
+                })
+            })
+            .collect()
     }
 
     /// Count of outbox rows per state (dashboards, health checks).

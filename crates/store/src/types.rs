@@ -334,6 +334,15 @@ pub struct OutboxItem {
     pub delivery_confirmed_at: Option<Millis>,
 }
 
+/// An outbox row as listed for people to read: with the display name of the
+/// sender of the message it answers (None when the mail had none), which the
+/// pseudonymiser needs as a known name to mask that name in the subject.
+#[derive(Debug, Clone)]
+pub struct OutboxListing {
+    pub item: OutboxItem,
+    pub from_name: Option<String>,
+}
+
 // ---------------------------------------------------------------- versions
 
 #[derive(Debug, Clone)]

@@ -325,10 +325,11 @@ async fn outbox(State(st): State<AppState>, a: Authed) -> WebResult<Json<Value>>
     let items = data::outbox_items(&st.store, filter, 200).await?;
     let items: Vec<Value> = items
         .into_iter()
-        .map(|o| {
+        .map(|listed| {
+            let o = listed.item;
             json!({
                 "id": o.id, "message_id": o.message_id,
-                "subject": crate::pages::shown_subject(&o.subject, None, st.is_revealed(&a.session.id, o.message_id)),
+                "subject": crate::pages::shown_subject(&o.subject, listed.from_name.as_deref(), st.is_revealed(&a.session.id, o.message_id)),
                 "state": o.state, "attempts": o.attempts, "validated_by": o.validated_by,
                 "validated_by_name": o.validated_by_name, "created_at": o.created_at,
                 "sent_at": o.sent_at, "last_error": o.last_error,

@@ -2,7 +2,7 @@
 //! store API is a one-line change here.
 
 use facteur_core::MessageState;
-use facteur_store::{AnswerVersion, OutboxItem, Store, StoreResult};
+use facteur_store::{AnswerVersion, OutboxListing, Store, StoreResult};
 
 /// Messages per state for /metrics (every state, zeros included).
 pub async fn messages_by_state(store: &Store) -> StoreResult<Vec<(Option<MessageState>, i64)>> {
@@ -14,13 +14,17 @@ pub async fn messages_by_state(store: &Store) -> StoreResult<Vec<(Option<Message
         .collect())
 }
 
-/// Recent outbox items of these mailboxes (`None` = all), newest first.
+/// Recent outbox items of these mailboxes (`None` = all), newest first, each
+/// with the answered sender's name (to mask it in the subject, as the message
+/// page does).
 pub async fn outbox_items(
     store: &Store,
     mailbox_ids: Option<Vec<i64>>,
     limit: u32,
-) -> StoreResult<Vec<OutboxItem>> {
-    store.list_outbox(mailbox_ids.as_deref(), limit).await
+) -> StoreResult<Vec<OutboxListing>> {
+    store
+        .list_outbox_with_senders(mailbox_ids.as_deref(), limit)
+        .await
 }
 
 /// The latest version of every standard answer, drafts and retired included.

@@ -1107,9 +1107,10 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                 th scope="col" { (t(Msg::ColDelivery)) }
             } }
             tbody {
-                @for o in &items {
+                @for listed in &items {
+                    @let o = &listed.item;
                     tr.outbox-row data-state=(o.state.as_str()) {
-                        td { a href={ "/messages/" (o.message_id) } { (shown_subject(&o.subject, None, st.is_revealed(&a.session.id, o.message_id))) } }
+                        td { a href={ "/messages/" (o.message_id) } { (shown_subject(&o.subject, listed.from_name.as_deref(), st.is_revealed(&a.session.id, o.message_id))) } }
                         td {
                             (t(match o.state {
                                 OutboxState::Queued => Msg::OutboxQueued,

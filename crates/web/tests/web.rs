@@ -2410,6 +2410,68 @@ async fn a_rejected_draft_is_not_offered_again() {
     assert!(page.contains("Nouveau brouillon</textarea>"), "{page}");
 }
 
+#[tokio::test]
+async fn outbox_subjects_mask_the_senders_name_as_the_message_page_does() {
+    let f = fixture().await;
+    // A surname the detector does not recognise from the subject alone: only the
+    // sender's display name, a known name for the pseudonymiser, gives it away.
+    let subject = "Dossier Kerbrat suite";
+    assert!(
+        facteur_privacy::Detector::new()
+            .pseudonymise(subject)
+            .text
+            .contains("Kerbrat"),
+        "pick a name the detector misses alone, or this test proves nothing"
+    );
+    let raw = HOSTILE_MAIL
+        .replace("hostile-1@", "outbox-name-1@")
+        .replace("Subject: Changement de RIB", &format!("Subject: {subject}"))
+        .replace("Jeanne Martin <jeanne@", "Yannick Kerbrat <yk@");
+    let id = add_message(&f.store, f.mb_a, &raw, "Bonjour,\nvoici.").await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    // The message page masks it (the reference behaviour).
+    let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    assert!(!page.contains("Kerbrat"), "{page}");
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{id}/validate"),
+            Some(&token),
+            &format!("csrf={csrf}&text=Bonjour%2C%0Avoici+la+r%C3%A9ponse."),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(f.store.get_outbox_for_message(id).await.unwrap().is_some());
+    let outbox = text(send(&f.app, get("/outbox", Some(&token))).await).await;
+    assert!(outbox.contains(&format!("/messages/{id}")), "{outbox}");
+    assert!(!outbox.contains("Kerbrat"), "{outbox}");
+    assert!(outbox.contains("Dossier [NOM_1] suite"), "{outbox}");
+    let api = text(send(&f.app, get("/api/outbox", Some(&token))).await).await;
+    let row = json_of(&api)["outbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["message_id"] == id)
+        .cloned()
+        .unwrap();
+    assert_eq!(row["subject"], "Re: Dossier [NOM_1] suite", "{api}");
+    assert!(!api.contains("Kerbrat"), "{api}");
+    // After the audited reveal this session sees the subject as received.
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{id}/reveal"),
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let outbox = text(send(&f.app, get("/outbox", Some(&token))).await).await;
+    assert!(outbox.contains(subject), "{outbox}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn simultaneous_mailbox_creations_with_one_address_create_one() {
     let f = fixture().await;
