@@ -112,6 +112,9 @@ struct ActionTarget {
     assigned_to: Option<i64>,
     model_version: Option<String>,
     draft_text: Option<String>,
+    /// The latest triage when the action was taken: recorded in the action's
+    /// `before`, it says which draft a reject refused without comparing times.
+    triage_id: Option<i64>,
 }
 
 /// One agent action, as data, so a single transactional routine applies all kinds.
@@ -574,7 +577,8 @@ impl Store {
             let target: Option<ActionTarget> = sqlx::query_as(&format!(
                 "SELECT m.mailbox_id, m.state, m.category, m.assigned_to, \
                  (SELECT t.model_version FROM triage_results t WHERE t.message_id = m.id ORDER BY t.id DESC LIMIT 1) AS model_version, \
-                 (SELECT t.draft_text FROM triage_results t WHERE t.message_id = m.id ORDER BY t.id DESC LIMIT 1) AS draft_text \
+                 (SELECT t.draft_text FROM triage_results t WHERE t.message_id = m.id ORDER BY t.id DESC LIMIT 1) AS draft_text, \
+                 (SELECT t.id FROM triage_results t WHERE t.message_id = m.id ORDER BY t.id DESC LIMIT 1) AS triage_id \
                  FROM messages m WHERE m.id = $1{lock}"
             ))
             .bind(spec.message_id)
@@ -666,6 +670,7 @@ impl Store {
                 "state": state.as_str(),
                 "category": target.category,
                 "assigned_to": target.assigned_to,
+                "triage_id": target.triage_id,
             });
             let action_id: i64 = sqlx::query_scalar(
                 "INSERT INTO agent_actions (message_id, user_id, at, kind, before, after, model_version) \

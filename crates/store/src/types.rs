@@ -304,6 +304,16 @@ pub struct ActionRecord {
     pub model_version: Option<String>,
 }
 
+impl ActionRecord {
+    /// The message's latest triage when the action was taken (`before.triage_id`):
+    /// row ids only grow, so "did this reject refuse that draft" is an equality,
+    /// never a comparison of millisecond timestamps that can tie. `None` for
+    /// actions recorded before it was kept, or taken on a message never triaged.
+    pub fn triage_id(&self) -> Option<i64> {
+        self.before.get("triage_id").and_then(Value::as_i64)
+    }
+}
+
 // ---------------------------------------------------------------- outbox
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

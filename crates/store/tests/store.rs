@@ -644,6 +644,10 @@ async fn other_agent_actions_record_state_action_and_audit() {
     let reject = &s.list_actions(m).await.unwrap()[2];
     assert_eq!(reject.after["reason"], json!("outdated_answer"));
     assert_eq!(reject.before["state"], json!("ready_to_validate"));
+    // The reject names the triage whose draft it refused (not a time to compare).
+    let triage_id = s.latest_triage(m).await.unwrap().map(|t| t.id);
+    assert!(triage_id.is_some());
+    assert_eq!(reject.triage_id(), triage_id);
     let audit = s.list_audit(0, 100).await.unwrap();
     let actions: Vec<&str> = audit
         .iter()

@@ -658,15 +658,12 @@ pub async fn message(
         ),
         None => false,
     };
-    // A draft the agent rejected after this triage is not offered again: the
-    // textarea starts empty until a new triage (e.g. after a category correction).
+    // A draft the agent rejected is not offered again: the textarea starts empty
+    // until a new triage (e.g. after a category correction).
     let rejected = match &triage {
-        Some(tr) if tr.draft_text.is_some() => st
-            .store
-            .list_actions(id)
-            .await?
-            .iter()
-            .any(|act| act.kind == AgentActionKind::Reject.as_str() && act.at >= tr.created_at),
+        Some(tr) if tr.draft_text.is_some() => {
+            draft_rejected(&st.store.list_actions(id).await?, tr)
+        }
         _ => false,
     };
     let draft_text = triage
@@ -879,6 +876,24 @@ pub(crate) fn draft_withdrawn(
         }
         None => true,
     }
+}
+
+/// True when one of `actions` rejected the draft of triage `tr`. A reject names the
+/// triage it refused (its id, recorded by the store), so a re-triage in the same
+/// millisecond as a reject is told apart from it. Rejects recorded before the
+/// store kept that id fall back to their time: at or after the triage counts as
+/// rejecting it (on a tie, hiding a draft is the safe side).
+pub(crate) fn draft_rejected(
+    actions: &[facteur_store::ActionRecord],
+    tr: &facteur_store::TriageResult,
+) -> bool {
+    actions
+        .iter()
+        .filter(|act| act.kind == AgentActionKind::Reject.as_str())
+        .any(|act| match act.triage_id() {
+            Some(t) => t == tr.id,
+            None => act.at >= tr.created_at,
+        })
 }
 
 /// The subject as this session may see it: pseudonymised with the pipeline's
@@ -1649,6 +1664,68 @@ pub async fn mailbox_create(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn triage(id: i64, created_at: i64) -> facteur_store::TriageResult {
+        facteur_store::TriageResult {
+            id,
+            message_id: 1,
+            model_version: None,
+            category: None,
+            confidence: None,
+            route: facteur_core::Route::ReadyToValidate,
+            answer_id: None,
+            answer_version: None,
+            draft_text: Some("brouillon".into()),
+            passages: json!([]),
+            created_at,
+        }
+    }
+
+    fn action(kind: AgentActionKind, at: i64, before: Value) -> facteur_store::ActionRecord {
+        facteur_store::ActionRecord {
+            id: 1,
+            message_id: 1,
+            user_id: 1,
+            at,
+            kind: kind.as_str().into(),
+            before,
+            after: json!({}),
+            model_version: None,
+        }
+    }
+
+    #[test]
+    fn a_reject_hides_the_draft_of_the_triage_it_named_whatever_the_clock() {
+        let reject_of_7 = action(AgentActionKind::Reject, 100, json!({"triage_id": 7}));
+        // Same millisecond everywhere: only the triage id decides.
+        assert!(draft_rejected(
+            std::slice::from_ref(&reject_of_7),
+            &triage(7, 100)
+        ));
+        assert!(!draft_rejected(
+            std::slice::from_ref(&reject_of_7),
+            &triage(8, 100)
+        ));
+        // Even a triage stamped earlier than the reject (clock stepped back).
+        assert!(!draft_rejected(
+            std::slice::from_ref(&reject_of_7),
+            &triage(8, 50)
+        ));
+        // Other actions never hide a draft.
+        let validate = action(AgentActionKind::ValidateSend, 100, json!({"triage_id": 8}));
+        assert!(!draft_rejected(&[validate], &triage(8, 100)));
+        // Rejects from before the id was recorded: by time, a tie hides.
+        let legacy = action(
+            AgentActionKind::Reject,
+            100,
+            json!({"state": "ready_to_validate"}),
+        );
+        assert!(draft_rejected(
+            std::slice::from_ref(&legacy),
+            &triage(8, 100)
+        ));
+        assert!(!draft_rejected(&[legacy], &triage(8, 101)));
+    }
 
     fn render(text: &str, h: Value) -> String {
         highlighted(text, Some(&h)).into_string()

@@ -2411,6 +2411,66 @@ async fn a_rejected_draft_is_not_offered_again() {
 }
 
 #[tokio::test]
+async fn a_draft_re_triaged_in_the_same_millisecond_as_its_rejection_is_offered() {
+    // The clock never moves: reject and re-triage share one millisecond, the case
+    // a timestamp comparison cannot order.
+    let clock = Arc::new(ManualClock::new(T0));
+    let f = fixture_clocked(WebConfig::default(), Some(clock)).await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let path = format!("/messages/{}", f.msg_a);
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("{path}/reject"),
+            Some(&token),
+            &format!("csrf={csrf}&reason=outdated_answer"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Rejected in the same millisecond as it was triaged: still hidden.
+    let page = text(send(&f.app, get(&path, Some(&token))).await).await;
+    assert!(!page.contains("voici la démarche"), "{page}");
+    assert!(page.contains("id=\"draft-rejected\""), "{page}");
+    // Re-triaged in that same millisecond: the new draft is offered.
+    f.store
+        .record_triage(&NewTriage {
+            message_id: f.msg_a,
+            model_version: Some("m1".into()),
+            category: Some("avis".into()),
+            confidence: Some(0.9),
+            route: Route::ReadyToValidate,
+            answer_id: Some("avis".into()),
+            answer_version: Some(1),
+            draft_text: Some("Nouveau brouillon".into()),
+            passages: serde_json::json!([]),
+            language: Some("fr".into()),
+            pseudonymised_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+        })
+        .await
+        .unwrap();
+    let page = text(send(&f.app, get(&path, Some(&token))).await).await;
+    assert!(page.contains("Nouveau brouillon</textarea>"), "{page}");
+    assert!(!page.contains("id=\"draft-rejected\""), "{page}");
+    // And rejecting that one, still in the same millisecond, hides it.
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("{path}/reject"),
+            Some(&token),
+            &format!("csrf={csrf}&reason=outdated_answer"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = text(send(&f.app, get(&path, Some(&token))).await).await;
+    assert!(!page.contains("Nouveau brouillon"), "{page}");
+    assert!(page.contains("id=\"draft-rejected\""), "{page}");
+}
+
+#[tokio::test]
 async fn outbox_subjects_mask_the_senders_name_as_the_message_page_does() {
     let f = fixture().await;
     // A surname the detector does not recognise from the subject alone: only the
