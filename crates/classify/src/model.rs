@@ -1706,11 +1706,14 @@ pub(crate) mod tests {
             label_proto: 0.0,
             lsa_rank: 0,
             supervised: 0.6,
+            bag_mix: 0.0,
+            lr_mix: 0.0,
             ..TrainConfig::default()
         };
         let a = train(&toy(), &TrainConfig::default(), &mut |_| {}).expect("train");
         let b = train(&toy(), &explicit, &mut |_| {}).expect("train");
         assert_eq!(a.oof, b.oof);
+        assert_eq!(a.core.q, b.core.q);
         // Supervised weighting (on by default) does change the IDF vector.
         let plain = train(
             &toy(),
