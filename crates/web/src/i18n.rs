@@ -218,7 +218,8 @@ catalogue! {
     DefectOther => "autre anomalie", "other anomaly";
     ServerError => "Erreur interne.", "Internal error.";
     KeyboardHelp => "Raccourcis clavier", "Keyboard shortcuts";
-    KeyHelpText => "j / k : message suivant / précédent ; e : modifier le brouillon ; v : valider ; ? : aide", "j / k: next / previous message; e: edit draft; v: validate; ?: help";
+    KeyHelpText => "j / k : message suivant / précédent ; e : modifier le brouillon ; v puis v : valider et envoyer ; ? : aide", "j / k: next / previous message; e: edit draft; v then v: validate and send; ?: help";
+    ValidateKeyConfirm => "Appuyez de nouveau sur v pour valider et envoyer (Échap pour annuler).", "Press v again to validate and send (Esc to cancel).";
     SwitchLanguage => "English", "Français";
     From => "De", "From";
     Done => "Action enregistrée.", "Action recorded.";

@@ -798,6 +798,9 @@ pub async fn message(
                     }
                     textarea #draft name="text" rows="16" cols="80" { (draft_text) }
                     button #validate type="submit" { (t(Msg::ValidateSend)) }
+                    // Shown by app.js after a first `v`: the shortcut only arms the
+                    // button, a second `v` (or Enter on it) sends.
+                    p #validate-confirm.warning role="status" hidden { (t(Msg::ValidateKeyConfirm)) }
                 }
                 form #correct-form method="post" action={ "/messages/" (id) "/correct" } {
                     (csrf_input(&a))

@@ -1,7 +1,39 @@
 // Progressive enhancement only: every action works without this file.
-// Keyboard: j/k move in the queue, e edits the draft, v validates, ? shows help.
+// Keyboard: j/k move in the queue, e edits the draft, v then v validates and
+// sends, ? shows help.
 (function () {
   "use strict";
+  // Validating queues the reply for sending: one stray key press must not do it.
+  // A first `v` arms the button (focused, highlighted, a prompt shown); only a
+  // second `v` within CONFIRM_MS, or Enter/click on the focused button, sends.
+  var CONFIRM_MS = 4000;
+  var armedUntil = 0;
+  var disarmTimer = null;
+  function disarm() {
+    armedUntil = 0;
+    if (disarmTimer) { clearTimeout(disarmTimer); disarmTimer = null; }
+    var b = document.getElementById("validate");
+    if (b) b.classList.remove("armed");
+    var p = document.getElementById("validate-confirm");
+    if (p) p.hidden = true;
+  }
+  function validateKey() {
+    var b = document.getElementById("validate");
+    if (!b) return false;
+    if (armedUntil > Date.now()) {
+      disarm();
+      b.click();
+      return true;
+    }
+    armedUntil = Date.now() + CONFIRM_MS;
+    b.classList.add("armed");
+    b.focus();
+    var p = document.getElementById("validate-confirm");
+    if (p) p.hidden = false;
+    if (disarmTimer) clearTimeout(disarmTimer);
+    disarmTimer = setTimeout(disarm, CONFIRM_MS);
+    return true;
+  }
   function typing(el) {
     if (!el) return false;
     var t = el.tagName;
@@ -37,12 +69,15 @@
   document.addEventListener("keydown", function (ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (ev.key === "Escape") {
+      disarm();
       var h = document.getElementById("help");
       if (h && !h.hidden) { h.hidden = true; }
       if (typing(document.activeElement)) document.activeElement.blur();
       return;
     }
     if (typing(ev.target)) return;
+    // Any other key cancels a pending confirmation.
+    if (ev.key !== "v" && armedUntil) disarm();
     switch (ev.key) {
       case "j": move(1); ev.preventDefault(); break;
       case "k": move(-1); ev.preventDefault(); break;
@@ -52,8 +87,7 @@
         break;
       }
       case "v": {
-        var v = document.getElementById("validate");
-        if (v) { ev.preventDefault(); v.click(); }
+        if (validateKey()) ev.preventDefault();
         break;
       }
       case "?": toggleHelp(); ev.preventDefault(); break;

@@ -523,6 +523,117 @@ async fn agent_validates_an_edited_draft_and_finds_it_in_the_outbox() {
     .await;
 }
 
+/// Validating queues the reply for sending, so its shortcut asks twice: one `v`
+/// only arms the button and says so; a second `v` sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_v_shortcut_asks_for_confirmation_before_sending() {
+    let app = start_app("<p>Bonjour</p>").await;
+    with_browser(|c| async {
+        let r = async {
+            log_in(&c, &app, "agnes").await?;
+            let first = app.lyon[0];
+            let path = format!("/messages/{first}");
+            c.goto(&format!("{}{path}", app.base))
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_path(&c, &path, None).await?;
+            find(&c, "#draft").await?;
+            let queued = || async {
+                app.store
+                    .get_outbox_for_message(first)
+                    .await
+                    .map(|o| o.is_some())
+                    .map_err(|e| e.to_string())
+            };
+            let prompt_shown = || async {
+                find(&c, "#validate-confirm")
+                    .await
+                    .ok()?
+                    .is_displayed()
+                    .await
+                    .ok()
+            };
+
+            assert_ne!(prompt_shown().await, Some(true), "no prompt before any key");
+
+            // One press: nothing queued, still on the message…
+            press(&c, 'v').await?;
+            // (Give a wrongly sent form every chance to land.)
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            assert!(!queued().await?, "a single v queued the reply");
+            wait_path(&c, &path, None).await?;
+            // …the button armed and the prompt shown.
+            wait_until("the confirmation prompt", || async {
+                prompt_shown().await.filter(|shown| *shown)
+            })
+            .await?;
+            let text = find(&c, "#validate-confirm")
+                .await?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            assert!(
+                text.contains("Appuyez de nouveau sur v pour valider et envoyer"),
+                "{text}"
+            );
+            let armed = js(
+                &c,
+                "var b = document.getElementById('validate'); \
+                 return [b.classList.contains('armed'), document.activeElement === b];",
+            )
+            .await?;
+            assert_eq!(
+                armed,
+                json!([true, true]),
+                "the button is highlighted and focused"
+            );
+
+            // Escape cancels: the next v arms again instead of sending.
+            press(&c, '\u{E00C}').await?;
+            wait_until("the prompt hidden after Escape", || async {
+                prompt_shown().await.filter(|shown| !*shown)
+            })
+            .await?;
+            press(&c, 'v').await?;
+            wait_until("the prompt again", || async {
+                prompt_shown().await.filter(|shown| *shown)
+            })
+            .await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert!(!queued().await?, "v after Escape queued the reply");
+
+            // The confirmation lapses after a few seconds: v then re-arms only.
+            wait_until("the prompt to lapse", || async {
+                prompt_shown().await.filter(|shown| !*shown)
+            })
+            .await?;
+            press(&c, 'v').await?;
+            wait_until("the prompt once more", || async {
+                prompt_shown().await.filter(|shown| *shown)
+            })
+            .await?;
+            assert!(
+                !queued().await?,
+                "v after the prompt lapsed queued the reply"
+            );
+
+            // The second press confirms: validated, queued, back to the queue.
+            press(&c, 'v').await?;
+            wait_path(
+                &c,
+                &format!("/mailboxes/{}/queue", app.mb_a),
+                Some("tab=ready"),
+            )
+            .await?;
+            assert!(queued().await?, "the confirmed v did not queue the reply");
+            Ok(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_gets_403_on_another_mailbox() {
     let app = start_app("<p>Bonjour</p>").await;
