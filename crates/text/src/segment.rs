@@ -463,34 +463,40 @@ fn label_forward(
     header_end: usize,
 ) -> usize {
     let n = lines.len();
-    fill(labels, start, header_end.min(n), SegmentKind::Forwarded);
-    let mut i = header_end;
-    // The forwarded message's own header lines.
-    while i < n && (lines[i].blank || header_key_line(&header_f(&lines[i]))) {
-        labels[i] = Some(SegmentKind::Forwarded);
-        i += 1;
-    }
-    while i < n {
-        if !lines[i].blank {
-            let f = lines[i].f.as_str();
-            if forward_marker(f) {
-                return label_forward(lines, labels, i, i + 1);
-            }
-            let wrapped_reply = reply_header_start(f)
-                && (i + 1..(i + 3).min(n)).any(|k| ends_like_reply(&lines[k].f));
-            if reply_header_line(f) || wrapped_reply || original_message_marker(f) {
-                return i;
-            }
-            if let Some((end, _)) = outlook_block(lines, i) {
-                if end > i {
+    let (mut start, mut header_end) = (start, header_end);
+    // A loop, not recursion on each nested forward marker: a hostile body of
+    // 100,000 marker lines overflowed the stack (an abort, the message lost).
+    'forward: loop {
+        fill(labels, start, header_end.min(n), SegmentKind::Forwarded);
+        let mut i = header_end;
+        // The forwarded message's own header lines.
+        while i < n && (lines[i].blank || header_key_line(&header_f(&lines[i]))) {
+            labels[i] = Some(SegmentKind::Forwarded);
+            i += 1;
+        }
+        while i < n {
+            if !lines[i].blank {
+                let f = lines[i].f.as_str();
+                if forward_marker(f) {
+                    (start, header_end) = (i, i + 1);
+                    continue 'forward;
+                }
+                let wrapped_reply = reply_header_start(f)
+                    && (i + 1..(i + 3).min(n)).any(|k| ends_like_reply(&lines[k].f));
+                if reply_header_line(f) || wrapped_reply || original_message_marker(f) {
                     return i;
                 }
+                if let Some((end, _)) = outlook_block(lines, i) {
+                    if end > i {
+                        return i;
+                    }
+                }
             }
+            labels[i] = Some(SegmentKind::Forwarded);
+            i += 1;
         }
-        labels[i] = Some(SegmentKind::Forwarded);
-        i += 1;
+        return n;
     }
-    n
 }
 
 fn relabel_separator_before(
@@ -927,22 +933,30 @@ fn label_own(lines: &[Line], labels: &mut [Option<SegmentKind>]) {
 
     // Closing: the last strong closing, or a weak one followed only by a contact
     // block; then back over the closing lines just before it.
+    //
+    // Each line is classified once and the two conditions on a weak closing (some
+    // text before it, only a contact block after it) are read from precomputed
+    // bounds: checking them per line by rescanning was quadratic, and 100 KB of
+    // "merci" lines took 10 s.
+    let closings: Vec<Option<Closing>> = free.iter().map(|&i| closing_line(&lines[i].f)).collect();
+    // Index of the first line that is not a closing: a weak closing after it has
+    // text before it.
+    let first_text = closings.iter().position(Option::is_none);
+    // Start of the longest run of contact-like lines that ends the body.
+    let contact_tail = free
+        .iter()
+        .rposition(|&j| !contact_like(lines[j].raw, &lines[j].f))
+        .map_or(0, |p| p + 1);
     let mut last: Option<usize> = None;
-    for (k, &i) in free.iter().enumerate().rev() {
-        match closing_line(&lines[i].f) {
+    for (k, closing) in closings.iter().enumerate().rev() {
+        match closing {
             Some(Closing::Strong) => {
                 last = Some(k);
                 break;
             }
             // Thanks opening the mail ("Merci pour votre réponse. Je…") are text.
-            Some(Closing::Weak)
-                if free[..k]
-                    .iter()
-                    .any(|&j| closing_line(&lines[j].f).is_none()) =>
-            {
-                let tail_ok = free[k + 1..]
-                    .iter()
-                    .all(|&j| contact_like(lines[j].raw, &lines[j].f));
+            Some(Closing::Weak) if first_text.is_some_and(|t| t < k) => {
+                let tail_ok = k + 1 >= contact_tail;
                 if tail_ok && last.is_none() {
                     last = Some(k);
                 }
@@ -952,12 +966,12 @@ fn label_own(lines: &[Line], labels: &mut [Option<SegmentKind>]) {
     }
     if let Some(l) = last {
         let mut c = l;
-        while c > 0 && closing_line(&lines[free[c - 1]].f).is_some() {
+        while c > 0 && closings[c - 1].is_some() {
             c -= 1;
         }
         // A mail that is only thanks + "Cordialement": the thanks are its content.
         if c == 0 {
-            while c < l && closing_line(&lines[free[c]].f) == Some(Closing::Weak) {
+            while c < l && closings[c] == Some(Closing::Weak) {
                 c += 1;
             }
         }
