@@ -128,14 +128,46 @@ fn resolve(text: &str, mut cands: Vec<Candidate>) -> Vec<Candidate> {
             c.start,
         )
     });
+    let mut taken = Disjoint::default();
     let mut kept: Vec<Candidate> = Vec::with_capacity(cands.len());
     for c in cands {
-        if kept.iter().all(|k| c.end <= k.start || k.end <= c.start) {
+        if taken.insert_if_free(c.start, c.end) {
             kept.push(c);
         }
     }
     kept.sort_by_key(|c| c.start);
     kept
+}
+
+/// A set of pairwise disjoint byte ranges `[start, end)`, keyed by start.
+///
+/// Why not a Vec checked one by one: every candidate was compared with every kept
+/// span, and a hostile body with 100,000 findings (1 MB of "DUPONT " or of
+/// "De : x@y.fr" lines) took 26 s; a lookup here is O(log n).
+#[derive(Default)]
+pub(crate) struct Disjoint {
+    spans: std::collections::BTreeMap<usize, usize>,
+}
+
+impl Disjoint {
+    /// Whether `[start, end)` overlaps a range in the set. The ranges are
+    /// disjoint, so their ends grow with their starts: the range starting last
+    /// before `end` is the only one that can reach past `start`.
+    pub(crate) fn overlaps(&self, start: usize, end: usize) -> bool {
+        self.spans
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, &e)| e > start)
+    }
+
+    /// Adds `[start, end)` unless it overlaps; returns whether it was added.
+    pub(crate) fn insert_if_free(&mut self, start: usize, end: usize) -> bool {
+        if self.overlaps(start, end) {
+            return false;
+        }
+        self.spans.insert(start, end);
+        true
+    }
 }
 
 /// "12 rue de la Paix, 75002 Paris" is one address, not two; "33000 Bordeaux

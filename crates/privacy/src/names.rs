@@ -505,32 +505,31 @@ pub(crate) fn find_known(text: &str, known: &[&str], out: &mut Vec<Candidate>) {
     }
     forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
     forms.dedup();
+    // A text beyond 4 GiB cannot arrive by mail; the offsets below are u32 to keep
+    // the index at 4 bytes per text byte, so scan at most that much.
+    let text = &text[..text.floor_char_boundary(text.len().min(u32::MAX as usize))];
     // The lowercased text with each whitespace run (NBSP included) folded to one
-    // space, and for every byte of it the byte range of its source char in `text`.
+    // space, and for every byte of it the start of its source char in `text`.
+    // (Forms never end in a space, so a match's end is the end of the source char
+    // of its last byte; no second index is needed.)
     let mut lower = String::with_capacity(text.len());
-    let mut src_start: Vec<usize> = Vec::with_capacity(text.len());
-    let mut src_end: Vec<usize> = Vec::with_capacity(text.len());
+    let mut src_start: Vec<u32> = Vec::with_capacity(text.len());
     let mut in_space = false;
     for (i, c) in text.char_indices() {
-        let end = i + c.len_utf8();
+        let at = i as u32; // i < u32::MAX: the text was cut above.
         if c.is_whitespace() {
             if in_space {
-                if let Some(e) = src_end.last_mut() {
-                    *e = end;
-                }
                 continue;
             }
             in_space = true;
             lower.push(' ');
-            src_start.push(i);
-            src_end.push(end);
+            src_start.push(at);
             continue;
         }
         in_space = false;
         for lc in c.to_lowercase() {
             for _ in 0..lc.len_utf8() {
-                src_start.push(i);
-                src_end.push(end);
+                src_start.push(at);
             }
             lower.push(lc);
         }
@@ -538,21 +537,48 @@ pub(crate) fn find_known(text: &str, known: &[&str], out: &mut Vec<Candidate>) {
     let boundary = |c: Option<char>| !c.is_some_and(char::is_alphanumeric);
     // Longest forms first; a shorter form inside a longer match ("Jean" inside
     // "Jean Dupont") is not a second occurrence.
-    let mut taken: Vec<(usize, usize)> = Vec::new();
-    for form in &forms {
-        for (j, _) in lower.match_indices(form.as_str()) {
-            let k = j + form.len();
-            let (start, end) = (src_start[j], src_end[k - 1]);
-            if !boundary(prev_char(text, start)) || !boundary(next_char(text, end)) {
-                continue;
-            }
-            if taken.iter().any(|&(s, e)| start < e && s < end) {
-                continue;
-            }
-            taken.push((start, end));
+    let mut taken = crate::Disjoint::default();
+    for (form, j) in occurrences(&lower, &forms) {
+        let k = j + forms[form].len();
+        let start = src_start[j] as usize;
+        let last = src_start[k - 1] as usize;
+        let end = last + next_char(text, last).map_or(0, char::len_utf8);
+        if !boundary(prev_char(text, start)) || !boundary(next_char(text, end)) {
+            continue;
+        }
+        if taken.insert_if_free(start, end) {
             push(out, Some((start, end)));
         }
     }
+}
+
+/// Every occurrence of each pattern in `hay`, as `(pattern index, byte offset)`,
+/// ordered by pattern then offset, with the occurrences of one pattern not
+/// overlapping each other: exactly what `hay.match_indices(pattern)` gives for
+/// each pattern in turn.
+///
+/// Why one automaton instead of that loop: the patterns come from the message
+/// (a From display name, names found in the body), so a hostile sender controls
+/// their number, and one scan of the text per pattern was quadratic.
+fn occurrences(hay: &str, patterns: &[String]) -> Vec<(usize, usize)> {
+    let Ok(ac) = aho_corasick::AhoCorasick::new(patterns) else {
+        return Vec::new();
+    };
+    let mut all: Vec<(usize, usize)> = ac
+        .find_overlapping_iter(hay)
+        .map(|m| (m.pattern().as_usize(), m.start()))
+        .collect();
+    all.sort_unstable();
+    // match_indices resumes after each match: drop overlaps within one pattern.
+    let mut next_free = (usize::MAX, 0);
+    all.retain(|&(p, at)| {
+        if next_free.0 == p && at < next_free.1 {
+            return false;
+        }
+        next_free = (p, at + patterns[p].len());
+        true
+    });
+    all
 }
 
 /// Other occurrences of names found from context ("Dupont" in the body after
@@ -571,13 +597,11 @@ pub(crate) fn propagate(text: &str, found: &[String], out: &mut Vec<Candidate>) 
     }
     forms.sort();
     forms.dedup();
-    for form in &forms {
-        for (i, _) in text.match_indices(form.as_str()) {
-            let e = i + form.len();
-            let boundary = |c: Option<char>| !c.is_some_and(char::is_alphanumeric);
-            if boundary(prev_char(text, i)) && boundary(next_char(text, e)) {
-                push(out, Some((i, e)));
-            }
+    let boundary = |c: Option<char>| !c.is_some_and(char::is_alphanumeric);
+    for (form, i) in occurrences(text, &forms) {
+        let e = i + forms[form].len();
+        if boundary(prev_char(text, i)) && boundary(next_char(text, e)) {
+            push(out, Some((i, e)));
         }
     }
 }
