@@ -363,6 +363,27 @@ impl Service {
                     // (workers, imports): another one created it first.
                     Err(e) => match self.store.get_mailbox_by_name(name).await? {
                         Some(m) => (m.id, m.signature),
+                        None if matches!(
+                            e,
+                            facteur_store::StoreError::MailboxAddressTaken { .. }
+                        ) =>
+                        {
+                            // Most often a mailbox renamed in the config: the
+                            // database still knows it under its old name.
+                            let key = facteur_store::mailbox_address_key(address);
+                            let owner = self
+                                .store
+                                .list_mailboxes()
+                                .await?
+                                .into_iter()
+                                .find(|m| facteur_store::mailbox_address_key(&m.address) == key)
+                                .map(|m| m.name)
+                                .unwrap_or_default();
+                            anyhow::bail!(tr!(
+                                "impossible de créer la boîte {name:?} : la boîte {owner:?} a déjà l'adresse {address}, et une adresse ne sert qu'à une boîte. Si la boîte a été renommée dans la configuration, reprenez son nom (name = {owner:?}) ; sinon, donnez-lui une autre adresse",
+                                "cannot create the mailbox {name:?}: the mailbox {owner:?} already has the address {address}, and an address serves one mailbox only. If the mailbox was renamed in the config, use its name again (name = {owner:?}); otherwise give it another address"
+                            ));
+                        }
                         None => {
                             return Err(anyhow::anyhow!(e)).with_context(|| {
                                 tr!(

@@ -82,7 +82,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn write_config(dir: &Path, name: &str, data: &Path, db: &str) -> PathBuf {
     let cfg = format!(
         "data_dir = \"{}\"\ndatabase_url = \"{db}\"\nanswers_dir = \"{}\"\n\
-         [[mailbox]]\nname = \"{MAILBOX}\"\naddress = \"sip.demo@example.test\"\n",
+         [[mailbox]]\nname = \"{MAILBOX}\"\naddress = \"sip.test@example.test\"\n",
         data.display(),
         repo().join("answers").display(),
     );
@@ -436,6 +436,28 @@ fn cli_switch_off_and_on_governs_drafts() {
     let demo = demo_with_store(dir.path());
     let db = format!("sqlite:{}", demo.join("facteur.db").display());
     let cfg = write_config(dir.path(), "cli", &demo, &db);
+    // The demo's mailbox under another name (a rename in the config): refused,
+    // naming the mailbox that owns the address and what to write instead.
+    let renamed = dir.path().join("renamed.toml");
+    std::fs::write(
+        &renamed,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("sip.test@example.test", "SIP.demo@example.test"),
+    )
+    .unwrap();
+    let out = facteur(&renamed)
+        .env("FACTEUR_LANG", "fr")
+        .args(["messages", "count"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("la boîte \"sip-demo\" a déjà l'adresse SIP.demo@example.test")
+            && err.contains("name = \"sip-demo\""),
+        "{err}"
+    );
     let switch = |args: &[&str]| {
         let mut c = facteur(&cfg);
         c.args(["model", "switch"]).args(args);
