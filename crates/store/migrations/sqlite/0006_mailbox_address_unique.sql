@@ -1,4 +1,4 @@
--- Round 6: one mailbox per sender address, enforced by the database. The admin
+-- One mailbox per sender address, enforced by the database. The admin
 -- page checked it before inserting, but two creations at once could both pass
 -- the check. Keep in step with migrations/postgres/0006_mailbox_address_unique.sql.
 --
