@@ -344,7 +344,8 @@ pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Failed logins per (username, client IP) in a sliding window. In memory on
+/// Login attempts per (username, client IP) in a sliding window: failures, and
+/// attempts still being checked (see [`LoginLimiter::try_attempt`]). In memory on
 /// purpose: it is a brake on guessing, and losing it on restart costs nothing.
 #[derive(Debug, Default)]
 pub struct LoginLimiter {
@@ -373,6 +374,35 @@ impl LoginLimiter {
             q.pop_front();
         }
         q.len() >= max as usize
+    }
+
+    /// Counts an attempt *before* its password is checked, and says whether it may
+    /// go ahead: false when the pair already has `max` attempts in the window.
+    /// Check and count happen under one lock, so guesses sent in parallel cannot
+    /// all pass the check before the first failure is recorded (they did with
+    /// `is_blocked` then `record_failure`: every one of 24 simultaneous guesses was
+    /// verified). A successful login gives its attempt back with [`Self::clear`].
+    pub fn try_attempt(
+        &self,
+        username: &str,
+        ip: &str,
+        now: Millis,
+        window_ms: i64,
+        max: u32,
+    ) -> bool {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, q| q.back().is_some_and(|t| now - *t < window_ms));
+        }
+        let q = map.entry(Self::key(username, ip)).or_default();
+        while q.front().is_some_and(|t| now - *t >= window_ms) {
+            q.pop_front();
+        }
+        if q.len() >= max as usize {
+            return false;
+        }
+        q.push_back(now);
+        true
     }
 
     pub fn record_failure(&self, username: &str, ip: &str, now: Millis) {
@@ -438,5 +468,19 @@ mod tests {
         assert!(l.is_blocked("ALICE", "1.2.3.4", 10, 1000, 5));
         assert!(!l.is_blocked("alice", "5.6.7.8", 10, 1000, 5));
         assert!(!l.is_blocked("alice", "1.2.3.4", 1004, 1000, 5));
+    }
+
+    #[test]
+    fn attempts_are_counted_before_the_check_and_given_back_on_success() {
+        let l = LoginLimiter::default();
+        for i in 0..3 {
+            assert!(l.try_attempt("bob", "ip", i, 1000, 3));
+        }
+        assert!(!l.try_attempt("BOB", "ip", 5, 1000, 3));
+        assert!(l.try_attempt("bob", "other-ip", 5, 1000, 3));
+        // The window slides: the first attempt (t=0) is forgotten at t=1000.
+        assert!(l.try_attempt("bob", "ip", 1000, 1000, 3));
+        l.clear("bob", "ip");
+        assert!(l.try_attempt("bob", "ip", 1001, 1000, 3));
     }
 }

@@ -140,7 +140,9 @@ pub async fn login_submit(
     let now = st.store.now_ms();
     let window = st.config.login_window.as_millis() as i64;
     let limiter = &st.runtime.limiter;
-    if limiter.is_blocked(&f.username, &ip, now, window, st.config.login_max_failures) {
+    // Counted now, before the (slow) password check, so parallel guesses queue on
+    // the limit too; a success gives the attempt back below.
+    if !limiter.try_attempt(&f.username, &ip, now, window, st.config.login_max_failures) {
         tracing::warn!("login rate limit hit");
         let mut r = login_page(
             &st,
@@ -167,7 +169,6 @@ pub async fn login_submit(
         .await
         .unwrap_or(false);
     let Some(user) = user.filter(|_| ok) else {
-        limiter.record_failure(&f.username, &ip, now);
         let _ = st
             .store
             .audit("anonymous", "login.failed", "login", &serde_json::json!({}))

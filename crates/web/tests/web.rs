@@ -2574,3 +2574,60 @@ async fn simultaneous_mailbox_creations_with_one_address_create_one() {
         .collect();
     assert_eq!(same.len(), 1, "{same:?}");
 }
+
+/// Guesses fired in parallel must not slip past the limiter: each one is counted
+/// before its password is checked, so at most `login_max_failures` are verified
+/// in a window however many arrive at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_login_guesses_are_limited_like_sequential_ones() {
+    let f = fixture().await;
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let app = f.app.clone();
+            let req = login_req(&format!("username=agent&password=guess-{i}"));
+            tokio::spawn(async move { send(&app, req).await.status() })
+        })
+        .collect();
+    let (mut verified, mut limited) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::UNAUTHORIZED => verified += 1,
+            StatusCode::TOO_MANY_REQUESTS => limited += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(verified, 5, "guesses checked against the password");
+    assert_eq!(limited, 19);
+    // The right password is refused too until the window passes.
+    let res = send(
+        &f.app,
+        login_req(&format!("username=agent&password={PASSWORD}")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A successful login still clears the pair's failures (the reservation taken
+/// before checking the password is given back).
+#[tokio::test]
+async fn a_successful_login_does_not_count_as_a_failure() {
+    let f = fixture().await;
+    for _ in 0..8 {
+        let res = send(
+            &f.app,
+            login_req(&format!("username=agent&password={PASSWORD}")),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+    for _ in 0..4 {
+        let res = send(&f.app, login_req("username=agent&password=nope")).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = send(
+        &f.app,
+        login_req(&format!("username=agent&password={PASSWORD}")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
