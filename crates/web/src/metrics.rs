@@ -34,12 +34,29 @@ pub async fn track(State(st): State<AppState>, req: Request, next: Next) -> Resp
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method()).to_string();
     let res = next.run(req).await;
     st.runtime
         .metrics
         .record(&method, &route, res.status().as_u16());
     res
+}
+
+/// The standard methods by name, anything else as `other`: a client may send any
+/// token as a method, and one series per invented method would grow the counters
+/// (and /metrics, which is public) without bound.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 fn esc(v: &str) -> String {

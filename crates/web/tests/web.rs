@@ -2631,3 +2631,27 @@ async fn a_successful_login_does_not_count_as_a_failure() {
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
+
+/// Anyone can send requests with invented methods; the request counter must not
+/// grow one series per method (unbounded memory and /metrics size, unauthenticated).
+#[tokio::test]
+async fn invented_http_methods_do_not_grow_the_metrics() {
+    let f = fixture().await;
+    for i in 0..3 {
+        let req = Request::builder()
+            .method(format!("XFOO{i}").as_str())
+            .uri("/health")
+            .body(Body::empty())
+            .unwrap();
+        let res = send(&f.app, req).await;
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let m = text(send(&f.app, get("/metrics", None)).await).await;
+    assert!(!m.contains("XFOO"), "{m}");
+    assert!(
+        m.contains(
+            "facteur_http_requests_total{method=\"other\",route=\"/health\",status=\"405\"} 3"
+        ),
+        "{m}"
+    );
+}
