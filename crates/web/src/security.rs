@@ -1,6 +1,6 @@
 //! Security headers on every response. A handler that needs a different policy
-//! (the sandboxed mail body) sets its own header first; this layer never
-//! overwrites one already present.
+//! (the sandboxed mail body, the cacheable static files) sets its own header
+//! first; this layer never overwrites one already present.
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
@@ -18,6 +18,11 @@ pub async fn headers(req: Request, next: Next) -> Response {
             .or_insert(HeaderValue::from_static(value));
     };
     set(h, "content-security-policy", CSP);
+    // Pages and API answers carry subjects, names and, once revealed, the
+    // original mail: kept out of browser and proxy caches, so that neither the
+    // Back button nor the next user of a shared computer finds them after logout.
+    // Static files set their own (public) caching.
+    set(h, "cache-control", "no-store");
     set(h, "x-frame-options", "DENY");
     set(h, "x-content-type-options", "nosniff");
     set(h, "referrer-policy", "no-referrer");

@@ -2655,3 +2655,43 @@ async fn invented_http_methods_do_not_grow_the_metrics() {
         "{m}"
     );
 }
+
+/// Signed-in pages and API answers carry mail subjects, names and (once revealed)
+/// the original mail: no browser or proxy may keep a copy that the Back button
+/// or the next user of a shared office computer could read after logout.
+#[tokio::test]
+async fn pages_with_mail_data_are_never_cached() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/reveal", f.msg_a),
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    for path in [
+        format!("/messages/{}", f.msg_a),
+        format!("/messages/{}/body", f.msg_a),
+        format!("/mailboxes/{}/queue", f.mb_a),
+        format!("/api/messages/{}", f.msg_a),
+        "/api/messages".to_string(),
+        "/outbox".to_string(),
+        "/nope".to_string(),
+    ] {
+        let res = send(&f.app, get(&path, Some(&token))).await;
+        assert_eq!(
+            res.headers()
+                .get(header::CACHE_CONTROL)
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    // Static files keep their own caching.
+    let res = send(&f.app, get("/static/app.css", None)).await;
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=3600");
+}
