@@ -221,6 +221,9 @@ impl Store {
         })
     }
 
+    /// Replace a user's password hash and end all their sessions in the same
+    /// transaction: a password is changed because it (or a session cookie) may
+    /// have leaked, so whoever holds an old session must sign in again.
     pub async fn set_password_hash(&self, id: i64, password_hash: &str) -> StoreResult<()> {
         let now = self.now_ms();
         let op = || format!("set password of user {id}");
@@ -236,8 +239,14 @@ impl Store {
             if n == 0 {
                 return Err(StoreError::NotFound { op: op() });
             }
+            let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .op(op)?
+                .rows_affected();
             audit_append!(tx, now, format!("user:{id}"), "user.password", format!("user:{id}"),
-                json!({})).op(op)?;
+                json!({"sessions_ended": ended})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())
         })
