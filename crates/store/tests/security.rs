@@ -1,15 +1,35 @@
 //! Security properties the store guarantees whatever calls it, checked on SQLite
 //! and, when FACTEUR_TEST_PG_URL is set, on PostgreSQL: a password change ends
-//! the user's sessions.
+//! the user's sessions, the audit log cannot be rewritten by an upsert, and
+//! errors (which callers log) name no person.
 
 mod common;
 
 use std::time::Duration;
 
+use common::TestDb;
 use facteur_core::Role;
-use facteur_store::NewUser;
+use facteur_store::{Backend, NewMailbox, NewUser};
+use serde_json::json;
 
 const T0: i64 = 1_750_000_000_000;
+
+async fn raw_exec(db: &TestDb, sql: &str) -> Result<u64, sqlx::Error> {
+    match db.store.backend() {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await?;
+            let r = sqlx::raw_sql(sql).execute(&pool).await;
+            pool.close().await;
+            r.map(|r| r.rows_affected())
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await?;
+            let r = sqlx::raw_sql(sql).execute(&pool).await;
+            pool.close().await;
+            r.map(|r| r.rows_affected())
+        }
+    }
+}
 
 fn new_user(username: &str) -> NewUser {
     NewUser {
@@ -51,5 +71,63 @@ async fn a_password_change_ends_the_users_sessions() {
         assert!(s.get_session(TOKEN_B).await.unwrap().is_none());
         assert!(s.get_session(TOKEN_C).await.unwrap().is_some());
         assert!(s.verify_audit().await.unwrap().ok);
+    }
+}
+
+/// An upsert is an UPDATE or a DELETE + INSERT in disguise: SQLite's `INSERT OR
+/// REPLACE` deletes the old row without firing delete triggers (unless recursive
+/// triggers are on), so the append-only rule must refuse it explicitly.
+#[tokio::test]
+async fn upserts_cannot_rewrite_the_audit_log() {
+    for db in common::backends("facteur_sec_audit", T0).await {
+        let s = &db.store;
+        for n in 0..3 {
+            s.create_mailbox(
+                &NewMailbox {
+                    name: format!("mb{n}"),
+                    address: format!("mb{n}@dgfip.example"),
+                    signature: String::new(),
+                    settings: json!({}),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        }
+        let before = s.list_audit(0, 10).await.unwrap();
+        assert_eq!(before.len(), 3);
+        let cols = "seq, at, actor, action, target, details, prev_hash, hash";
+        let forged = "SELECT seq, at, 'mallory', action, target, details, prev_hash, hash \
+             FROM audit_log WHERE seq = 2";
+        let attempts: Vec<String> = match s.backend() {
+            Backend::Sqlite => vec![
+                format!("INSERT OR REPLACE INTO audit_log ({cols}) {forged}"),
+                format!("REPLACE INTO audit_log ({cols}) {forged}"),
+                format!(
+                    "INSERT INTO audit_log ({cols}) {forged} \
+                     ON CONFLICT (seq) DO UPDATE SET actor = 'mallory'"
+                ),
+            ],
+            Backend::Postgres => vec![format!(
+                "INSERT INTO audit_log ({cols}) {forged} \
+                 ON CONFLICT (seq) DO UPDATE SET actor = 'mallory'"
+            )],
+        };
+        for sql in attempts {
+            let r = raw_exec(&db, &sql).await;
+            let err = r.expect_err(&sql).to_string();
+            assert!(err.contains("append-only"), "{sql}: {err}");
+        }
+        let after = s.list_audit(0, 10).await.unwrap();
+        assert_eq!(
+            after.iter().map(|r| r.actor.as_str()).collect::<Vec<_>>(),
+            before.iter().map(|r| r.actor.as_str()).collect::<Vec<_>>()
+        );
+        assert!(s.verify_audit().await.unwrap().ok);
+        // Appending still works.
+        s.audit("user:1", "login", "user:1", &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(s.verify_audit().await.unwrap().rows, 4);
     }
 }
