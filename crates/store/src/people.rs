@@ -125,7 +125,8 @@ impl Store {
     /// Create a user (audited as done by `by`, `None` = bootstrap/CLI).
     pub async fn create_user(&self, new: &NewUser, by: Option<i64>) -> StoreResult<i64> {
         let now = self.now_ms();
-        let op = || format!("create user '{}'", new.username);
+        // Not the username: callers log store errors, and a login names a person.
+        let op = || format!("create user (role {})", new.role.as_str());
         let actor = actor_of(by);
         with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;

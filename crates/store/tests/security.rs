@@ -131,3 +131,26 @@ async fn upserts_cannot_rewrite_the_audit_log() {
         assert_eq!(s.verify_audit().await.unwrap().rows, 4);
     }
 }
+
+/// Store errors are logged by their callers (the web app logs every unexpected
+/// one): they name users by id, never by their login.
+#[tokio::test]
+async fn errors_do_not_name_users() {
+    for db in common::backends("facteur_sec_err", T0).await {
+        let s = &db.store;
+        s.close().await;
+        let e = s
+            .create_user(&new_user("jeanne.dupont"), None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("jeanne"), "{e}");
+        assert!(e.contains("create user"), "{e}");
+        let e = s
+            .get_user_by_username("jeanne.dupont")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("jeanne"), "{e}");
+    }
+}
