@@ -226,8 +226,24 @@ impl Store {
     /// transaction: a password is changed because it (or a session cookie) may
     /// have leaked, so whoever holds an old session must sign in again.
     pub async fn set_password_hash(&self, id: i64, password_hash: &str) -> StoreResult<()> {
+        self.set_password_hash_by(id, password_hash, Some(id))
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Self::set_password_hash`] done by `by` (the user themself, an
+    /// administrator resetting it, `None` = system): the audit entry names who
+    /// acted, so a reset by someone else can be told from a change by the user.
+    /// Returns how many sessions ended.
+    pub async fn set_password_hash_by(
+        &self,
+        id: i64,
+        password_hash: &str,
+        by: Option<i64>,
+    ) -> StoreResult<u64> {
         let now = self.now_ms();
         let op = || format!("set password of user {id}");
+        let actor = actor_of(by);
         with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;
             let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
@@ -246,10 +262,10 @@ impl Store {
                 .await
                 .op(op)?
                 .rows_affected();
-            audit_append!(tx, now, format!("user:{id}"), "user.password", format!("user:{id}"),
+            audit_append!(tx, now, actor.clone(), "user.password", format!("user:{id}"),
                 json!({"sessions_ended": ended})).op(op)?;
             tx.commit().await.op(op)?;
-            Ok(())
+            Ok(ended)
         })
     }
 

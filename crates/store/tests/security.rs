@@ -74,6 +74,44 @@ async fn a_password_change_ends_the_users_sessions() {
     }
 }
 
+/// An administrator's reset is audited in the administrator's name (a change by
+/// the user in the user's), says how many sessions ended, and names nobody.
+#[tokio::test]
+async fn a_password_reset_is_audited_as_done_by_whoever_did_it() {
+    for db in common::backends("facteur_sec_pw_by", T0).await {
+        let s = &db.store;
+        let ttl = Duration::from_secs(3600);
+        let u = s.create_user(&new_user("jdupont"), None).await.unwrap();
+        let admin = s.create_user(&new_user("radmin"), None).await.unwrap();
+        s.create_session(TOKEN_A, u, "csrf-a", ttl).await.unwrap();
+        s.create_session(TOKEN_B, u, "csrf-b", ttl).await.unwrap();
+        let ended = s
+            .set_password_hash_by(u, "$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3", Some(admin))
+            .await
+            .unwrap();
+        assert_eq!(ended, 2, "{:?}", s.backend());
+        assert!(s.get_session(TOKEN_A).await.unwrap().is_none());
+        let rows = s.list_audit(0, 100).await.unwrap();
+        let last = rows
+            .iter()
+            .rev()
+            .find(|r| r.action == "user.password")
+            .unwrap();
+        assert_eq!(last.actor, format!("user:{admin}"));
+        assert_eq!(last.target, format!("user:{u}"));
+        let details = last.details.to_string();
+        assert!(
+            !details.contains("jdupont") && !details.contains("argon2"),
+            "{details}"
+        );
+        assert!(
+            s.set_password_hash_by(9_999, "x", None).await.is_err(),
+            "an unknown user is an error, not a silent no-op"
+        );
+        assert!(s.verify_audit().await.unwrap().ok);
+    }
+}
+
 /// An upsert is an UPDATE or a DELETE + INSERT in disguise: SQLite's `INSERT OR
 /// REPLACE` deletes the old row without firing delete triggers (unless recursive
 /// triggers are on), so the append-only rule must refuse it explicitly.

@@ -33,6 +33,18 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Largest form body the CSRF check buffers (drafts are text, never uploads).
 const MAX_FORM_BYTES: usize = 1 << 20;
 
+/// The one password policy, for every place a password is chosen (the account
+/// page, the admin form, `facteur user add` and `user passwd`): length is what
+/// resists guessing (NIST SP 800-63B); no composition rules, which push users to
+/// predictable patterns.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// True when `password` meets [`MIN_PASSWORD_CHARS`] (counted in characters, not
+/// bytes, so accented letters count once).
+pub fn password_long_enough(password: &str) -> bool {
+    password.chars().count() >= MIN_PASSWORD_CHARS
+}
+
 /// Argon2id with the crate's default (OWASP-recommended) parameters.
 pub fn hash_password(password: &str) -> Result<String, WebError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -433,6 +445,15 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong", &h));
         assert!(!verify_password("x", "not a phc string"));
+    }
+
+    #[test]
+    fn password_policy_counts_characters() {
+        assert!(!password_long_enough("onze-caract"));
+        assert!(password_long_enough("douze-caract"));
+        // 12 characters, 18 bytes: long enough.
+        assert!(password_long_enough("éééééééé1234"));
+        assert!(!password_long_enough("ééééééé1234"));
     }
 
     #[test]

@@ -229,6 +229,17 @@ catalogue! {
     Minutes => "min", "min";
     Hours => "h", "h";
     Days => "j", "d";
+    MyAccount => "Mon compte", "My account";
+    ChangePassword => "Changer de mot de passe", "Change password";
+    CurrentPassword => "Mot de passe actuel", "Current password";
+    NewPassword => "Nouveau mot de passe", "New password";
+    ConfirmPassword => "Confirmation du nouveau mot de passe", "Confirm the new password";
+    PasswordRule => "Au moins 12 caractères. Une phrase de plusieurs mots est plus sûre et plus facile à retenir.", "At least 12 characters. A phrase of several words is safer and easier to remember.";
+    PasswordChanged => "Mot de passe modifié. Vos autres sessions ont été fermées : les navigateurs où vous étiez connecté vous demanderont le nouveau mot de passe.", "Password changed. Your other sessions were signed out: browsers where you were signed in will ask for the new password.";
+    WrongCurrentPassword => "Mot de passe actuel incorrect.", "Wrong current password.";
+    PasswordsDiffer => "Le nouveau mot de passe et sa confirmation diffèrent.", "The new password and its confirmation differ.";
+    PasswordTooShort => "Le nouveau mot de passe doit compter au moins 12 caractères.", "The new password must have at least 12 characters.";
+    PasswordUnchanged => "Le nouveau mot de passe doit être différent de l'actuel.", "The new password must differ from the current one.";
 }
 
 #[cfg(test)]

@@ -197,6 +197,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login_submit))
         .route("/logout", post(pages::logout))
+        .route("/compte", get(pages::account))
+        .route("/compte/mot-de-passe", post(pages::change_password))
         .route("/lang/{code}", get(pages::set_lang))
         .route("/mailboxes/{id}/queue", get(pages::queue))
         .route("/messages/{id}", get(pages::message))

@@ -229,6 +229,158 @@ pub async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Response 
     r
 }
 
+// ------------------------------------------------------------------ account
+
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    /// Set by the redirect after a successful change, to say so.
+    #[serde(default)]
+    pub changed: Option<String>,
+}
+
+/// The "my account" page: who is signed in, and the password change form.
+fn account_page(
+    lang: Lang,
+    a: &Authed,
+    status: StatusCode,
+    notice: Option<Msg>,
+    error: Option<Msg>,
+) -> Response {
+    let t = |m: Msg| m.text(lang);
+    let body = html! {
+        @if let Some(n) = notice { p.notice #account-notice role="status" { (t(n)) } }
+        @if let Some(e) = error { p.error #account-error role="alert" { (t(e)) } }
+        dl {
+            dt { (t(Msg::Username)) } dd { (a.user.username) }
+            dt { (t(Msg::DisplayName)) } dd { (a.user.display_name) }
+            dt { (t(Msg::Role)) } dd { (role_label(lang, a.user.role)) }
+        }
+        h2 { (t(Msg::ChangePassword)) }
+        form #password-form method="post" action="/compte/mot-de-passe" {
+            (csrf_input(a))
+            p {
+                label for="current-password" { (t(Msg::CurrentPassword)) }
+                input #current-password type="password" name="current" autocomplete="current-password" required;
+            }
+            p {
+                label for="new-password" { (t(Msg::NewPassword)) }
+                input #new-password type="password" name="new" autocomplete="new-password"
+                    minlength=(auth::MIN_PASSWORD_CHARS) required aria-describedby="password-rule";
+                span #password-rule .hint { (t(Msg::PasswordRule)) }
+            }
+            p {
+                label for="confirm-password" { (t(Msg::ConfirmPassword)) }
+                input #confirm-password type="password" name="confirm" autocomplete="new-password"
+                    minlength=(auth::MIN_PASSWORD_CHARS) required;
+            }
+            button type="submit" { (t(Msg::ChangePassword)) }
+        }
+    };
+    (status, page(lang, t(Msg::MyAccount), Some(a), body)).into_response()
+}
+
+pub async fn account(lang: Lang, a: Authed, Query(q): Query<AccountQuery>) -> Response {
+    let notice = q.changed.is_some().then_some(Msg::PasswordChanged);
+    account_page(lang, &a, StatusCode::OK, notice, None)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    pub current: String,
+    #[serde(default)]
+    pub new: String,
+    #[serde(default)]
+    pub confirm: String,
+}
+
+/// Change one's own password (CSRF checked by the session layer). The current
+/// password is verified like a login and counted by the same limiter, so a
+/// borrowed session cannot be used to guess it. On success every session of the
+/// user ends, this one included, and a fresh one replaces it in the cookie:
+/// a password is changed because something may have leaked, and if it is this
+/// very cookie, keeping it alive would keep the intruder in.
+pub async fn change_password(
+    State(st): State<AppState>,
+    lang: Lang,
+    a: Authed,
+    auth::ClientIp(ip): auth::ClientIp,
+    Form(f): Form<PasswordForm>,
+) -> WebResult<Response> {
+    let refuse = |status, msg| Ok(account_page(lang, &a, status, None, Some(msg)));
+    if f.new != f.confirm {
+        return refuse(StatusCode::BAD_REQUEST, Msg::PasswordsDiffer);
+    }
+    if !auth::password_long_enough(&f.new) {
+        return refuse(StatusCode::BAD_REQUEST, Msg::PasswordTooShort);
+    }
+    let now = st.store.now_ms();
+    let window = st.config.login_window.as_millis() as i64;
+    let limiter = &st.runtime.limiter;
+    let username = a.user.username.clone();
+    if !limiter.try_attempt(&username, &ip, now, window, st.config.login_max_failures) {
+        tracing::warn!("password change rate limit hit");
+        let mut r = account_page(
+            lang,
+            &a,
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            Some(Msg::TooManyAttempts),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
+        return Ok(r);
+    }
+    // The hash as stored now, not as it was when the session was resolved.
+    let user = st
+        .store
+        .get_user(a.user.id)
+        .await?
+        .ok_or(WebError::Unauthenticated)?;
+    let (current, hash) = (f.current.clone(), user.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&current, &hash))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        st.store
+            .audit(
+                &format!("user:{}", a.user.id),
+                "user.password_failed",
+                &format!("user:{}", a.user.id),
+                &serde_json::json!({}),
+            )
+            .await?;
+        return refuse(StatusCode::FORBIDDEN, Msg::WrongCurrentPassword);
+    }
+    limiter.clear(&username, &ip);
+    if f.new == f.current {
+        return refuse(StatusCode::BAD_REQUEST, Msg::PasswordUnchanged);
+    }
+    let new = f.new.clone();
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&new))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))??;
+    // Ends every session of the user (this one too) and audits it, in one transaction.
+    st.store
+        .set_password_hash_by(a.user.id, &hash, Some(a.user.id))
+        .await?;
+    let token = auth::random_token();
+    let csrf = auth::random_token();
+    st.store
+        .create_session(&token, a.user.id, &csrf, st.config.session_ttl)
+        .await?;
+    let cookie = auth::session_cookie(
+        &token,
+        st.config.secure_cookies,
+        st.config.session_ttl.as_secs(),
+    );
+    let mut r = Redirect::to("/compte?changed=1").into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
 pub async fn set_lang(State(st): State<AppState>, Path(code): Path<String>) -> Response {
     let lang = Lang::parse(&code).unwrap_or(st.config.default_lang);
     let secure = if st.config.secure_cookies {
@@ -1542,10 +1694,10 @@ pub async fn user_create(
             "The username and the display name are required.",
         ));
     }
-    if password.chars().count() < 12 {
+    if !auth::password_long_enough(&password) {
         return Err(WebError::bad(
-            "Le mot de passe doit compter au moins 12 caractères.",
-            "The password must have at least 12 characters.",
+            Msg::PasswordTooShort.text(Lang::Fr),
+            Msg::PasswordTooShort.text(Lang::En),
         ));
     }
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))

@@ -55,6 +55,7 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
                                     li { a href="/admin/users" { (t(Msg::Accounts)) } }
                                     li { a href="/admin/mailboxes" { (t(Msg::Mailboxes)) } }
                                 }
+                                li { a #my-account href="/compte" { (t(Msg::MyAccount)) } }
                             }
                         }
                         span.whoami { (u.user.display_name) " (" (role_label(lang, u.user.role)) ")" }

@@ -2695,3 +2695,223 @@ async fn pages_with_mail_data_are_never_cached() {
     let res = send(&f.app, get("/static/app.css", None)).await;
     assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=3600");
 }
+
+/// The session token a response sets, if any.
+fn set_session_token(res: &Response<Body>) -> Option<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .filter_map(|c| c.split(';').next())
+        .filter_map(|c| c.strip_prefix("facteur_session="))
+        .find(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+/// The password change form as the account page posts it.
+fn password_form(
+    token: &str,
+    csrf: &str,
+    current: &str,
+    new: &str,
+    confirm: &str,
+) -> Request<Body> {
+    post_form(
+        "/compte/mot-de-passe",
+        Some(token),
+        &format!(
+            "csrf={csrf}&current={}&new={}&confirm={}",
+            enc(current),
+            enc(new),
+            enc(confirm)
+        ),
+    )
+}
+
+/// Every role reaches "Mon compte" from the navigation; a signed-in user changes
+/// their password: the old one stops working, the new one works, every other
+/// session of theirs ends, and this browser carries on with a fresh session.
+#[tokio::test]
+async fn agents_change_their_own_password_and_other_sessions_end() {
+    let f = fixture().await;
+    for who in ["agent", "super", "admin"] {
+        let (token, _) = login(&f.app, who).await;
+        let res = send(&f.app, get("/outbox", Some(&token))).await;
+        let html = text(res).await;
+        assert!(html.contains(r#"href="/compte""#), "{who}: no account link");
+        assert!(html.contains("Mon compte"), "{who}");
+        let res = send(&f.app, get_lang("/compte", &token, "en")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(text(res).await.contains("My account"));
+    }
+    let (token, csrf) = login(&f.app, "agent").await;
+    let (other, _) = login(&f.app, "agent").await;
+    let (colleague, _) = login(&f.app, "super").await;
+    let new = "une phrase de passe toute neuve";
+    let res = send(&f.app, password_form(&token, &csrf, PASSWORD, new, new)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/compte?changed=1");
+    let fresh = set_session_token(&res).expect("a fresh session cookie");
+    assert_ne!(fresh, token);
+
+    // This browser carries on with the fresh session, and is told what happened.
+    let res = send(&f.app, get("/compte?changed=1", Some(&fresh))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(text(res).await.contains("Mot de passe modifié"));
+    let me = send(&f.app, get("/api/me", Some(&fresh))).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    // Every earlier session of the agent ended (the one that made the change too);
+    // a colleague's did not.
+    for old in [&token, &other] {
+        let res = send(&f.app, get("/api/me", Some(old))).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = send(&f.app, get("/api/me", Some(&colleague))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // The old password no longer signs in; the new one does.
+    let res = send(
+        &f.app,
+        login_req(&format!("username=agent&password={}", enc(PASSWORD))),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = send(
+        &f.app,
+        login_req(&format!("username=agent&password={}", enc(new))),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    // Audited in the agent's name, without the password or the username.
+    let rows = f.store.list_audit(0, 10_000).await.unwrap();
+    let row = rows
+        .iter()
+        .rev()
+        .find(|r| r.action == "user.password")
+        .expect("audited");
+    assert_eq!(row.actor, format!("user:{}", f.agent));
+    assert_eq!(row.target, format!("user:{}", f.agent));
+    // The agent's session of the navigation check, `token` and `other`.
+    assert_eq!(row.details["sessions_ended"], 3);
+    let details = row.details.to_string();
+    assert!(
+        !details.contains("agent") && !details.contains("phrase"),
+        "{details}"
+    );
+}
+
+/// A wrong current password, a confirmation that differs, a short password, a
+/// password equal to the current one and a missing CSRF token are refused and
+/// change nothing; wrong current passwords count in the login limiter.
+#[tokio::test]
+async fn password_changes_are_refused_when_checks_fail() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let good = "une phrase de passe toute neuve";
+    let cases = [
+        (
+            "wrong-current-password",
+            good,
+            good,
+            StatusCode::FORBIDDEN,
+            "Mot de passe actuel incorrect",
+        ),
+        (
+            PASSWORD,
+            good,
+            "une autre phrase de passe",
+            StatusCode::BAD_REQUEST,
+            "sa confirmation diffèrent",
+        ),
+        (
+            PASSWORD,
+            "court-11car",
+            "court-11car",
+            StatusCode::BAD_REQUEST,
+            "au moins 12 caractères",
+        ),
+        (
+            PASSWORD,
+            PASSWORD,
+            PASSWORD,
+            StatusCode::BAD_REQUEST,
+            "différent de l'actuel",
+        ),
+    ];
+    for (current, new, confirm, status, says) in cases {
+        let res = send(&f.app, password_form(&token, &csrf, current, new, confirm)).await;
+        assert_eq!(res.status(), status, "{says}");
+        assert!(set_session_token(&res).is_none(), "{says}");
+        let html = text(res).await;
+        assert!(html.contains(says), "{says}: {html}");
+        // The form is shown again with this session's token, ready for another try.
+        assert!(html.contains(&csrf), "{says}");
+    }
+    // Without the CSRF token: refused by the session layer.
+    let res = send(
+        &f.app,
+        post_form(
+            "/compte/mot-de-passe",
+            Some(&token),
+            &format!(
+                "current={}&new={}&confirm={}",
+                enc(PASSWORD),
+                enc(good),
+                enc(good)
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = send(
+        &f.app,
+        post_form(
+            "/compte/mot-de-passe",
+            Some(&token),
+            &format!(
+                "csrf={}&current={}&new={}&confirm={}",
+                "0".repeat(64),
+                enc(PASSWORD),
+                enc(good),
+                enc(good)
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Nothing changed: the session lives and the old password still signs in.
+    assert_eq!(
+        send(&f.app, get("/api/me", Some(&token))).await.status(),
+        StatusCode::OK
+    );
+    assert!(!f
+        .store
+        .list_audit(0, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .any(|r| r.action == "user.password"));
+    let (token, csrf) = login(&f.app, "agent").await;
+
+    // Guessing the current password through a borrowed session hits the login
+    // limiter: 5 wrong guesses, then even the right one is refused, and so is a login.
+    for i in 0..5 {
+        let res = send(
+            &f.app,
+            password_form(&token, &csrf, &format!("guess-{i}"), good, good),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "guess {i}");
+    }
+    let res = send(&f.app, password_form(&token, &csrf, PASSWORD, good, good)).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key(header::RETRY_AFTER));
+    assert!(text(res).await.contains("Trop de tentatives"));
+    let res = send(
+        &f.app,
+        login_req(&format!("username=agent&password={}", enc(PASSWORD))),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
