@@ -1119,3 +1119,137 @@ fn serve_says_whether_the_listen_address_is_invalid_or_taken() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("un autre processus utilise déjà"), "{err}");
 }
+
+/// `facteur user passwd` with `input` on standard input.
+fn passwd(config: &Path, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = bin()
+        .arg("--config")
+        .arg(config)
+        .args(["user", "passwd"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("facteur runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// An administrator resets a password from the command line: generated and
+/// printed once (or read from stdin, same length rule as everywhere), the old
+/// one stops working, the account's sessions end, and the audit log names the
+/// administrator given with --by, who must be an active admin.
+#[test]
+fn user_passwd_resets_a_password_ends_sessions_and_audits_who_did_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = service_with_supervisor(dir.path());
+    let out = run(bin().arg("--config").arg(&config).args([
+        "user",
+        "add",
+        "--username",
+        "root",
+        "--role",
+        "admin",
+        "--generate-password",
+        "--json",
+    ]));
+    let root_id = json_lines(&out)[0]["id"].as_i64().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("data/facteur.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (sup_id, old_hash) = rt.block_on(async {
+        let s = facteur_store::Store::open(&url).await.unwrap();
+        let u = s.get_user_by_username("sup").await.unwrap().unwrap();
+        s.create_session(
+            &"a".repeat(64),
+            u.id,
+            "csrf",
+            std::time::Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+        s.close().await;
+        (u.id, u.password_hash)
+    });
+
+    // Generated, printed once in the JSON, the session ended.
+    let out = passwd(
+        &config,
+        &["--username", "sup", "--by", "root", "--json"],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = &json_lines(&out)[0];
+    assert_eq!(v["id"], sup_id);
+    assert_eq!(v["sessions_ended"], 1);
+    let generated = v["password"].as_str().unwrap().to_string();
+    assert_eq!(generated.chars().count(), 20);
+    let (hash, session, audit) = rt.block_on(async {
+        let s = facteur_store::Store::open(&url).await.unwrap();
+        let u = s.get_user(sup_id).await.unwrap().unwrap();
+        let session = s.get_session(&"a".repeat(64)).await.unwrap();
+        let audit = s.list_audit(0, 100_000).await.unwrap();
+        s.close().await;
+        (u.password_hash, session.is_some(), audit)
+    });
+    assert!(facteur_web::auth::verify_password(&generated, &hash));
+    assert!(!facteur_web::auth::verify_password(&generated, &old_hash));
+    assert!(!session, "the old session must have ended");
+    let row = audit
+        .iter()
+        .rev()
+        .find(|r| r.action == "user.password")
+        .unwrap();
+    assert_eq!(row.actor, format!("user:{root_id}"));
+    assert_eq!(row.target, format!("user:{sup_id}"));
+    assert!(!row.details.to_string().contains(&generated));
+
+    // From stdin: too short is refused (and changes nothing), a long one is set
+    // and never printed.
+    let out = passwd(
+        &config,
+        &["--username", "sup", "--password-stdin"],
+        "court\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("au moins 12 caractères"));
+    let chosen = "une phrase choisie par l'admin";
+    let out = passwd(
+        &config,
+        &["--username", "sup", "--password-stdin", "--json"],
+        &format!("{chosen}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = &json_lines(&out)[0];
+    assert!(v.get("password").is_none(), "{v}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(chosen));
+    let hash = rt.block_on(async {
+        let s = facteur_store::Store::open(&url).await.unwrap();
+        let h = s.get_user(sup_id).await.unwrap().unwrap().password_hash;
+        s.close().await;
+        h
+    });
+    assert!(facteur_web::auth::verify_password(chosen, &hash));
+
+    // --by must name an active admin; the account must exist.
+    let out = passwd(&config, &["--username", "root", "--by", "sup"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("administrateur"));
+    let out = passwd(&config, &["--username", "nobody"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("aucun compte nommé \"nobody\""));
+}

@@ -56,6 +56,22 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Reset an account's password: a new one is generated and printed once, or read
+    /// from standard input with --password-stdin. Ends all the account's sessions.
+    Passwd {
+        /// The login name of the account.
+        #[arg(long)]
+        username: String,
+        /// Read the new password from standard input (one line) instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The administrator (user name) who resets it: recorded in the audit log.
+        #[arg(long, value_name = "USER")]
+        by: Option<String>,
+        /// Machine-readable output (JSON) for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// List accounts.
     List {
         /// Machine-readable output (JSON) for scripts.
@@ -161,19 +177,7 @@ pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
                 let password = if generate_password {
                     random_password()
                 } else {
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line).context(crate::i18n::tr(
-                        "impossible de lire le mot de passe sur l'entrée standard",
-                        "cannot read the password on standard input",
-                    ))?;
-                    let p = line.trim_end_matches(['\r', '\n']).to_string();
-                    if p.chars().count() < 12 {
-                        bail!(crate::i18n::tr(
-                            "le mot de passe doit compter au moins 12 caractères (ou --generate-password pour en générer un)",
-                            "the password must have at least 12 characters"
-                        ));
-                    }
-                    p
+                    read_password("--generate-password")?
                 };
                 let id = create_user(&svc, &username, display_name.as_deref(), role, &password, &mailbox).await?;
                 if json {
@@ -200,6 +204,69 @@ pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
                 }
                 Ok(())
             }
+            UserCommand::Passwd {
+                username,
+                password_stdin,
+                by,
+                json,
+            } => {
+                let by = match by.as_deref() {
+                    None => None,
+                    Some(name) => Some(admin_id(&svc, name).await?),
+                };
+                let user = svc
+                    .store
+                    .get_user_by_username(&username)
+                    .await?
+                    .with_context(|| {
+                        tr!(
+                            "aucun compte nommé {username:?} : voir `facteur user list`",
+                            "no account named {username:?}: see `facteur user list`"
+                        )
+                    })?;
+                let password = if password_stdin {
+                    read_password("sans --password-stdin")?
+                } else {
+                    random_password()
+                };
+                let hash = facteur_web::auth::hash_password(&password)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let ended = svc
+                    .store
+                    .set_password_hash_by(user.id, &hash, by)
+                    .await
+                    .with_context(|| {
+                        tr!(
+                            "impossible de changer le mot de passe de {username:?}",
+                            "cannot change the password of {username:?}"
+                        )
+                    })?;
+                if json {
+                    let mut v = serde_json::json!({"id": user.id, "username": username, "sessions_ended": ended});
+                    if !password_stdin {
+                        v["password"] = serde_json::json!(password);
+                    }
+                    super::print_json(&v)?;
+                } else {
+                    println!(
+                        "{}",
+                        tr!(
+                            "mot de passe de {username} changé ; sessions fermées : {ended}",
+                            "password of {username} changed; sessions ended: {ended}"
+                        )
+                    );
+                    if !password_stdin {
+                        println!(
+                            "{}",
+                            tr!(
+                                "mot de passe (affiché une seule fois) : {password}",
+                                "password (shown once): {password}"
+                            )
+                        );
+                    }
+                }
+                Ok(())
+            }
             UserCommand::List { json } => {
                 for u in svc.store.list_users().await? {
                     if json {
@@ -213,6 +280,44 @@ pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
             }
         }
     })
+}
+
+/// One password line from standard input, checked against the web app's policy
+/// (the same rule everywhere a password is chosen). `alternative` names the option
+/// that generates one instead, for the error message.
+fn read_password(alternative: &str) -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context(crate::i18n::tr(
+            "impossible de lire le mot de passe sur l'entrée standard",
+            "cannot read the password on standard input",
+        ))?;
+    let p = line.trim_end_matches(['\r', '\n']).to_string();
+    if !facteur_web::auth::password_long_enough(&p) {
+        let min = facteur_web::auth::MIN_PASSWORD_CHARS;
+        bail!(tr!(
+            "le mot de passe doit compter au moins {min} caractères (ou {alternative} pour en générer un)",
+            "the password must have at least {min} characters"
+        ));
+    }
+    Ok(p)
+}
+
+/// The id of the active administrator named by `--by`: a password reset in
+/// someone's name must be one they may do.
+async fn admin_id(svc: &Service, name: &str) -> Result<i64> {
+    match svc.store.get_user_by_username(name).await? {
+        Some(u) if u.active && u.role == Role::Admin => Ok(u.id),
+        Some(_) => bail!(tr!(
+            "--by {name:?} : ce compte n'est pas un administrateur (admin) actif",
+            "--by {name:?}: this account is not an active admin"
+        )),
+        None => bail!(tr!(
+            "--by : aucun compte nommé {name:?} : voir `facteur user list`",
+            "--by: no account named {name:?}: see `facteur user list`"
+        )),
+    }
 }
 
 /// Create an account with an argon2 hash and its mailbox access.
