@@ -236,6 +236,16 @@ pub async fn session_layer(State(st): State<AppState>, mut req: Request, next: N
         cookie(req.headers(), SESSION_COOKIE).filter(|t| !public && plausible_token(t))
     {
         match st.store.get_session(token).await {
+            Ok(Some((session, _)))
+                if st.store.now_ms().saturating_sub(session.created_at)
+                    >= st.config.session_max_lifetime.as_millis() as i64 =>
+            {
+                // Past its absolute lifetime however active it was: end it for good
+                // (the sign-in page follows, as for an idle session).
+                if let Err(e) = st.store.delete_session(token).await {
+                    tracing::warn!(error = %e, "end session past its maximum lifetime");
+                }
+            }
             Ok(Some((session, user))) => {
                 let now = st.store.now_ms();
                 // Slide the expiry at most once a minute: a write per request would

@@ -41,7 +41,12 @@ pub struct WebConfig {
     /// Mark cookies `Secure`. Off on plain-http loopback, on behind TLS.
     pub secure_cookies: bool,
     pub default_lang: Lang,
+    /// Idle expiry: a session unused this long ends (each request slides it).
     pub session_ttl: Duration,
+    /// Absolute lifetime from sign-in, however active the session: a cookie
+    /// copied from a shared or unattended computer stops working by the next
+    /// working day even if someone keeps using it.
+    pub session_max_lifetime: Duration,
     /// Failed logins allowed per (username, IP) inside `login_window`.
     pub login_max_failures: u32,
     pub login_window: Duration,
@@ -65,6 +70,9 @@ impl Default for WebConfig {
             secure_cookies: false,
             default_lang: Lang::Fr,
             session_ttl: Duration::from_secs(8 * 3600),
+            // A long working day (sign in at 8:00, still valid at 19:00), never
+            // overnight.
+            session_max_lifetime: Duration::from_secs(12 * 3600),
             login_max_failures: 5,
             login_window: Duration::from_secs(15 * 60),
             reveal_ttl: Duration::from_secs(15 * 60),

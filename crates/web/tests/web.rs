@@ -2915,3 +2915,50 @@ async fn password_changes_are_refused_when_checks_fail() {
     .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// A session in constant use still ends 12 hours after sign-in (the idle expiry
+/// alone would let it live for ever); the store's clock stands in for the hours.
+#[tokio::test]
+async fn sessions_end_twelve_hours_after_sign_in_however_active() {
+    use std::time::Duration;
+    let clock = Arc::new(ManualClock::new(1_750_000_000_000));
+    let f = fixture_clocked(WebConfig::default(), Some(clock.clone())).await;
+    let (token, _) = login(&f.app, "agent").await;
+    // Used every hour: the idle expiry (8 h) never strikes.
+    for hour in 1..12 {
+        clock.advance(Duration::from_secs(3600));
+        let res = send(&f.app, get("/api/me", Some(&token))).await;
+        assert_eq!(res.status(), StatusCode::OK, "hour {hour}");
+    }
+    clock.advance(Duration::from_secs(3599));
+    let res = send(&f.app, get("/api/me", Some(&token))).await;
+    assert_eq!(res.status(), StatusCode::OK, "one second before 12 h");
+    clock.advance(Duration::from_secs(1));
+    let res = send(&f.app, get("/api/me", Some(&token))).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "at 12 h");
+    let page = format!("/mailboxes/{}/queue", f.mb_a);
+    let res = send(&f.app, get(&page, Some(&token))).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/login");
+    // Ended for good in the database, not only refused.
+    assert!(f.store.get_session(&token).await.unwrap().is_none());
+    // Signing in again gives a new 12 hours.
+    let (token, _) = login(&f.app, "agent").await;
+    let res = send(&f.app, get("/api/me", Some(&token))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // The lifetime is a setting.
+    let clock = Arc::new(ManualClock::new(1_750_000_000_000));
+    let f = fixture_clocked(
+        WebConfig {
+            session_max_lifetime: Duration::from_secs(600),
+            ..WebConfig::default()
+        },
+        Some(clock.clone()),
+    )
+    .await;
+    let (token, _) = login(&f.app, "agent").await;
+    clock.advance(Duration::from_secs(600));
+    let res = send(&f.app, get("/api/me", Some(&token))).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
