@@ -182,6 +182,18 @@ pub async fn login_submit(
         );
     };
     limiter.clear(&f.username, &ip);
+    // Signing in from a browser that is already signed in (possibly as someone
+    // else) replaces its session: the old one would otherwise stay valid, unseen,
+    // until it expired, for whoever kept a copy of that cookie.
+    if let Some(old) =
+        auth::cookie(&headers, auth::SESSION_COOKIE).filter(|t| auth::plausible_token(t))
+    {
+        match st.store.delete_session(old).await {
+            Ok(true) => tracing::info!("login replaced the browser's previous session"),
+            Ok(false) => {}
+            Err(e) => return WebError::from(e).into_response(),
+        }
+    }
     let token = auth::random_token();
     let csrf = auth::random_token();
     if let Err(e) = st

@@ -2962,3 +2962,64 @@ async fn sessions_end_twelve_hours_after_sign_in_however_active() {
     let res = send(&f.app, get("/api/me", Some(&token))).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Signing in again from a browser that is already signed in ends the session
+/// its cookie carried (same user or another one); other browsers keep theirs.
+#[tokio::test]
+async fn signing_in_again_ends_the_browsers_previous_session() {
+    let f = fixture().await;
+    let (elsewhere, _) = login(&f.app, "agent").await;
+    for who in ["agent", "super"] {
+        let (old, _) = login(&f.app, "agent").await;
+        let res = send(
+            &f.app,
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(
+                    header::COOKIE,
+                    format!("facteur_login_csrf={LOGIN_CSRF}; facteur_session={old}"),
+                )
+                .body(Body::from(format!(
+                    "username={who}&password={PASSWORD}&csrf={LOGIN_CSRF}"
+                )))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{who}");
+        let new = set_session_token(&res).expect("a new session");
+        assert_ne!(new, old);
+        let res = send(&f.app, get("/api/me", Some(&old))).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{who}: old session");
+        assert!(f.store.get_session(&old).await.unwrap().is_none());
+        let res = send(&f.app, get("/api/me", Some(&new))).await;
+        assert_eq!(res.status(), StatusCode::OK, "{who}: new session");
+        assert_eq!(
+            send(&f.app, get("/api/me", Some(&elsewhere)))
+                .await
+                .status(),
+            StatusCode::OK,
+            "{who}: another browser's session"
+        );
+    }
+    // A failed attempt from a signed-in browser ends nothing.
+    let (current, _) = login(&f.app, "agent").await;
+    let res = send(
+        &f.app,
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                header::COOKIE,
+                format!("facteur_login_csrf={LOGIN_CSRF}; facteur_session={current}"),
+            )
+            .body(Body::from(format!(
+                "username=agent&password=nope&csrf={LOGIN_CSRF}"
+            )))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&f.app, get("/api/me", Some(&current))).await.status(),
+        StatusCode::OK
+    );
+}
