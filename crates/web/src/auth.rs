@@ -379,31 +379,12 @@ impl LoginLimiter {
         (username.trim().to_lowercase(), ip.to_string())
     }
 
-    /// True when this pair already has `max` failures inside the window.
-    pub fn is_blocked(
-        &self,
-        username: &str,
-        ip: &str,
-        now: Millis,
-        window_ms: i64,
-        max: u32,
-    ) -> bool {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(q) = map.get_mut(&Self::key(username, ip)) else {
-            return false;
-        };
-        while q.front().is_some_and(|t| now - *t >= window_ms) {
-            q.pop_front();
-        }
-        q.len() >= max as usize
-    }
-
     /// Counts an attempt *before* its password is checked, and says whether it may
     /// go ahead: false when the pair already has `max` attempts in the window.
     /// Check and count happen under one lock, so guesses sent in parallel cannot
-    /// all pass the check before the first failure is recorded (they did with
-    /// `is_blocked` then `record_failure`: every one of 24 simultaneous guesses was
-    /// verified). A successful login gives its attempt back with [`Self::clear`].
+    /// all pass the check before the first failure is recorded (with a check and a
+    /// separate record, every one of 24 simultaneous guesses was verified). A
+    /// successful login gives its attempt back with [`Self::clear`].
     pub fn try_attempt(
         &self,
         username: &str,
@@ -413,6 +394,8 @@ impl LoginLimiter {
         max: u32,
     ) -> bool {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        // Bound memory under a spray of usernames: forget the pairs whose
+        // attempts have all left the window.
         if map.len() > 100_000 {
             map.retain(|_, q| q.back().is_some_and(|t| now - *t < window_ms));
         }
@@ -425,17 +408,6 @@ impl LoginLimiter {
         }
         q.push_back(now);
         true
-    }
-
-    pub fn record_failure(&self, username: &str, ip: &str, now: Millis) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Bound memory under a spray of usernames: forget the oldest half.
-        if map.len() > 100_000 {
-            map.retain(|_, q| q.back().is_some_and(|t| now - *t < 15 * 60_000));
-        }
-        map.entry(Self::key(username, ip))
-            .or_default()
-            .push_back(now);
     }
 
     pub fn clear(&self, username: &str, ip: &str) {
@@ -487,18 +459,6 @@ mod tests {
         assert!(ct_eq("abc", "abc"));
         assert!(!ct_eq("abc", "abd"));
         assert!(!ct_eq("abc", "ab"));
-    }
-
-    #[test]
-    fn limiter_blocks_after_max_and_window_slides() {
-        let l = LoginLimiter::default();
-        for i in 0..5 {
-            assert!(!l.is_blocked("Alice", "1.2.3.4", i, 1000, 5));
-            l.record_failure("alice", "1.2.3.4", i);
-        }
-        assert!(l.is_blocked("ALICE", "1.2.3.4", 10, 1000, 5));
-        assert!(!l.is_blocked("alice", "5.6.7.8", 10, 1000, 5));
-        assert!(!l.is_blocked("alice", "1.2.3.4", 1004, 1000, 5));
     }
 
     #[test]

@@ -2388,24 +2388,7 @@ async fn a_rejected_draft_is_not_offered_again() {
     // A new triage (e.g. after a category correction) offers its draft again.
     // (Store times are in milliseconds: make sure it comes strictly later.)
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    f.store
-        .record_triage(&NewTriage {
-            message_id: f.msg_a,
-            model_version: Some("m1".into()),
-            category: Some("avis".into()),
-            confidence: Some(0.9),
-            route: Route::ReadyToValidate,
-            answer_id: Some("avis".into()),
-            answer_version: Some(1),
-            draft_text: Some("Nouveau brouillon".into()),
-            passages: serde_json::json!([]),
-            language: Some("fr".into()),
-            pseudonymised_text: None,
-            pii_kinds: vec![],
-            flags: vec![],
-        })
-        .await
-        .unwrap();
+    retriage_with_new_draft(&f.store, f.msg_a).await;
     let page = text(send(&f.app, get(&path, Some(&token))).await).await;
     assert!(page.contains("Nouveau brouillon</textarea>"), "{page}");
 }
@@ -2433,24 +2416,7 @@ async fn a_draft_re_triaged_in_the_same_millisecond_as_its_rejection_is_offered(
     assert!(!page.contains("voici la démarche"), "{page}");
     assert!(page.contains("id=\"draft-rejected\""), "{page}");
     // Re-triaged in that same millisecond: the new draft is offered.
-    f.store
-        .record_triage(&NewTriage {
-            message_id: f.msg_a,
-            model_version: Some("m1".into()),
-            category: Some("avis".into()),
-            confidence: Some(0.9),
-            route: Route::ReadyToValidate,
-            answer_id: Some("avis".into()),
-            answer_version: Some(1),
-            draft_text: Some("Nouveau brouillon".into()),
-            passages: serde_json::json!([]),
-            language: Some("fr".into()),
-            pseudonymised_text: None,
-            pii_kinds: vec![],
-            flags: vec![],
-        })
-        .await
-        .unwrap();
+    retriage_with_new_draft(&f.store, f.msg_a).await;
     let page = text(send(&f.app, get(&path, Some(&token))).await).await;
     assert!(page.contains("Nouveau brouillon</textarea>"), "{page}");
     assert!(!page.contains("id=\"draft-rejected\""), "{page}");
@@ -3022,4 +2988,27 @@ async fn signing_in_again_ends_the_browsers_previous_session() {
         send(&f.app, get("/api/me", Some(&current))).await.status(),
         StatusCode::OK
     );
+}
+
+/// A new triage of `message` (as after a category correction) whose draft reads
+/// "Nouveau brouillon".
+async fn retriage_with_new_draft(store: &Store, message: i64) {
+    store
+        .record_triage(&NewTriage {
+            message_id: message,
+            model_version: Some("m1".into()),
+            category: Some("avis".into()),
+            confidence: Some(0.9),
+            route: Route::ReadyToValidate,
+            answer_id: Some("avis".into()),
+            answer_version: Some(1),
+            draft_text: Some("Nouveau brouillon".into()),
+            passages: serde_json::json!([]),
+            language: Some("fr".into()),
+            pseudonymised_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+        })
+        .await
+        .unwrap();
 }
