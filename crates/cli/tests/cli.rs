@@ -1253,3 +1253,27 @@ fn user_passwd_resets_a_password_ends_sessions_and_audits_who_did_it() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("aucun compte nommé \"nobody\""));
 }
+
+#[test]
+fn triage_reads_an_oversized_message_from_its_header_with_a_defect() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.eml");
+    let mut bytes = b"Subject: Pieces jointes\r\nMessage-ID: <big@example.test>\r\nFrom: A <a@example.test>\r\n\r\nBonjour\r\n".to_vec();
+    bytes.extend(std::iter::repeat_n(
+        b'A',
+        facteur_mail::DEFAULT_MAX_MESSAGE_BYTES,
+    ));
+    std::fs::write(&path, &bytes).unwrap();
+    let out = run(bin().args(["triage", "--json"]).arg(&path));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    let m = &lines[0];
+    assert_eq!(m["subject"], "Pieces jointes");
+    assert_eq!(m["message_id"], "big@example.test");
+    let defects = m["defects"].to_string();
+    assert!(defects.contains("oversized"), "{defects}");
+    assert!(
+        !m["body"].as_str().unwrap().contains("AAAA"),
+        "the body is not read"
+    );
+}

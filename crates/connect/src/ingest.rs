@@ -230,16 +230,19 @@ pub async fn import_raw(
     let name = format!("#{mailbox_id}");
     for m in messages {
         report.fetched += 1;
-        if let Err(e) = ingest_one(
-            store,
-            &name,
-            mailbox_id,
-            None,
-            Payload::Full(m.bytes),
-            hook,
-            &mut report,
-        )
-        .await
+        // A file can hold a message of any size: keep a huge one as IMAP sync
+        // does, its header stored with an `Oversized` defect (the file keeps the rest).
+        let limit = facteur_mail::DEFAULT_MAX_MESSAGE_BYTES;
+        let payload = if m.bytes.len() > limit {
+            Payload::HeaderOnly {
+                header: facteur_mail::header_block(&m.bytes).to_vec(),
+                size: m.bytes.len() as u64,
+                limit: limit as u64,
+            }
+        } else {
+            Payload::Full(m.bytes)
+        };
+        if let Err(e) = ingest_one(store, &name, mailbox_id, None, payload, hook, &mut report).await
         {
             report.errors.push(format!("{}: {e}", m.origin));
         }
@@ -297,6 +300,37 @@ mod tests {
         assert_eq!((r2.fetched, r2.stored, r2.duplicates_skipped), (5, 3, 2));
         assert_eq!(calls.load(Ordering::SeqCst), 8);
         assert_eq!(store.count_messages(Some(mb)).await.unwrap(), 8);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_file_message_is_stored_from_its_header_with_a_defect() {
+        let (_d, store, mb) = store().await;
+        let limit = facteur_mail::DEFAULT_MAX_MESSAGE_BYTES;
+        let mut bytes = raw(1, "big.eml").bytes;
+        bytes.extend(std::iter::repeat_n(b'A', limit));
+        let r = import_raw(
+            &store,
+            mb,
+            [RawMessage {
+                origin: "big.eml".into(),
+                bytes,
+            }],
+            &NoHook,
+        )
+        .await;
+        assert_eq!((r.stored, r.defects), (1, 1), "{:?}", r.errors);
+        // The only message of a fresh database.
+        let m = store.get_message(1).await.unwrap().unwrap();
+        assert_eq!(m.subject, "Demande 1");
+        assert!(m.flags.iter().any(|f| f == "oversized"), "{:?}", m.flags);
+        let defects = m.parsed["defects"].to_string();
+        assert!(defects.contains("oversized"), "{defects}");
+        let stored = store.get_raw(m.id).await.unwrap().unwrap();
+        assert!(
+            stored.len() < 200,
+            "only the header is stored: {}",
+            stored.len()
+        );
     }
 
     #[tokio::test]

@@ -146,8 +146,11 @@ impl Engine {
 
     /// Triage raw bytes. Never fails: a malformed message is triaged as well as it can
     /// be and its defects are reported.
+    /// A message above [`facteur_mail::DEFAULT_MAX_MESSAGE_BYTES`] is triaged from
+    /// its header only, with an `oversized` defect, as IMAP sync stores it.
     pub fn triage_raw(&self, origin: &str, raw: &[u8]) -> Triaged {
-        let parsed = facteur_mail::parse_message(raw);
+        let parsed =
+            facteur_mail::parse_message_capped(raw, facteur_mail::DEFAULT_MAX_MESSAGE_BYTES);
         self.triage_parsed(origin, &parsed)
     }
 
