@@ -9,16 +9,25 @@ use axum::http::request::Parts;
 
 use crate::error::{Detail, WebError};
 
-/// The English detail axum gives, kept for the English UI and the logs: it names
-/// fields of our own forms, never what the user typed in them.
-fn rejected(status: axum::http::StatusCode, fr: &str, en: &str, axum_text: String) -> WebError {
-    tracing::debug!(status = %status, detail = %axum_text, "request rejected");
+/// The English detail axum gives is shown to the user who sent the request (in
+/// the English UI), but never logged: a JSON type error quotes the value sent
+/// (`invalid type: string "…"`), which can be a reply to a citizen. The log
+/// keeps the kind of rejection and the status only.
+fn rejected(
+    kind: &'static str,
+    status: axum::http::StatusCode,
+    fr: &str,
+    en: &str,
+    axum_text: String,
+) -> WebError {
+    tracing::debug!(status = %status, kind, "request rejected");
     WebError::Rejected(status, Detail::new(fr, format!("{en} ({axum_text})")))
 }
 
 impl From<FormRejection> for WebError {
     fn from(r: FormRejection) -> Self {
         rejected(
+            "form",
             r.status(),
             "Le formulaire envoyé est incomplet ou mal formé : rechargez la page et recommencez.",
             "The form sent is incomplete or malformed: reload the page and try again.",
@@ -30,6 +39,7 @@ impl From<FormRejection> for WebError {
 impl From<JsonRejection> for WebError {
     fn from(r: JsonRejection) -> Self {
         rejected(
+            "json",
             r.status(),
             "Le corps JSON de la requête est absent, mal formé ou incomplet.",
             "The request's JSON body is missing, malformed or incomplete.",
@@ -41,6 +51,7 @@ impl From<JsonRejection> for WebError {
 impl From<PathRejection> for WebError {
     fn from(r: PathRejection) -> Self {
         rejected(
+            "path",
             r.status(),
             "Adresse invalide : un identifiant n'a pas le format attendu.",
             "Invalid address: an identifier is not in the expected format.",
@@ -52,6 +63,7 @@ impl From<PathRejection> for WebError {
 impl From<QueryRejection> for WebError {
     fn from(r: QueryRejection) -> Self {
         rejected(
+            "query",
             r.status(),
             "Paramètres d'adresse invalides.",
             "Invalid query parameters.",
@@ -123,5 +135,58 @@ where
         let axum::extract::Query(v) =
             axum::extract::Query::<T>::from_request_parts(parts, state).await?;
         Ok(Query(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer into a shared buffer, for the log capture below.
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_rejected_value_reaches_its_sender_but_not_the_logs() {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .finish();
+        let axum_text = "Failed to deserialize the JSON body into the target type: reply: \
+                         invalid type: string \"Bonjour M. Kerbrat\", expected a map"
+            .to_string();
+        let err = tracing::subscriber::with_default(subscriber, || {
+            rejected(
+                "json",
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "fr",
+                "en",
+                axum_text,
+            )
+        });
+        let logged = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logged.contains("request rejected") && logged.contains("json"),
+            "{logged}"
+        );
+        assert!(!logged.contains("Kerbrat"), "{logged}");
+        let WebError::Rejected(status, detail) = err else {
+            panic!("not a rejection");
+        };
+        assert_eq!(status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(detail.text(crate::i18n::Lang::En).contains("Kerbrat"));
     }
 }
