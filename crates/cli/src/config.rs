@@ -48,6 +48,13 @@ pub struct Config {
     /// Mark session cookies `Secure` (set it when served behind TLS).
     #[serde(default)]
     pub secure_cookies: bool,
+    /// A web session ends after this many idle minutes (default 480, 8 h)…
+    #[serde(default = "default_session_idle_minutes")]
+    pub session_idle_minutes: u32,
+    /// …and this many hours after sign-in however active (default 12: one
+    /// working day, so a session on a shared computer does not outlive it).
+    #[serde(default = "default_session_max_hours")]
+    pub session_max_hours: u32,
     /// How often (seconds) `serve` and `worker` check the database's
     /// knowledge-base revision and rebuild the answers of their index when it
     /// moved. On PostgreSQL a NOTIFY wakes them at once; this is the fallback.
@@ -198,6 +205,12 @@ fn default_jobs_retention_days() -> u32 {
 fn default_answers_dir() -> PathBuf {
     PathBuf::from("./answers")
 }
+fn default_session_idle_minutes() -> u32 {
+    8 * 60
+}
+fn default_session_max_hours() -> u32 {
+    12
+}
 fn default_listen() -> String {
     "127.0.0.1:8080".to_string()
 }
@@ -226,6 +239,8 @@ impl Default for Config {
             contact: default_contact(),
             service_name: default_service_name(),
             secure_cookies: false,
+            session_idle_minutes: default_session_idle_minutes(),
+            session_max_hours: default_session_max_hours(),
             kb_refresh_secs: default_kb_refresh_secs(),
             jobs_retention_days: default_jobs_retention_days(),
             mailboxes: Vec::new(),
@@ -361,6 +376,17 @@ impl Config {
     }
 
     fn check(&self) -> Result<()> {
+        if self.session_idle_minutes == 0
+            || self.session_max_hours == 0
+            || u64::from(self.session_idle_minutes) > u64::from(self.session_max_hours) * 60
+        {
+            bail!(tr!(
+                "session_idle_minutes = {} et session_max_hours = {} : il faut deux valeurs positives, la première au plus égale à la seconde (en minutes)",
+                "session_idle_minutes = {} and session_max_hours = {}: both must be positive, the first at most the second (in minutes)",
+                self.session_idle_minutes,
+                self.session_max_hours
+            ));
+        }
         if !(0.0..=1.0).contains(&self.min_confidence) {
             bail!(tr!(
                 "min_confidence = {} doit être entre 0 et 1",
@@ -484,6 +510,25 @@ tls = "none"
         std::fs::remove_dir_all(&bare).unwrap();
         assert_eq!(cfg.answers_dir, PathBuf::from("./answers"));
         assert_eq!(cfg.data_dir, PathBuf::from("./facteur-data"));
+    }
+
+    #[test]
+    fn session_lifetimes_are_configurable_and_checked() {
+        let cfg = Config::from_toml("").unwrap();
+        assert_eq!((cfg.session_idle_minutes, cfg.session_max_hours), (480, 12));
+        let cfg = Config::from_toml("session_idle_minutes = 30\nsession_max_hours = 9\n").unwrap();
+        assert_eq!((cfg.session_idle_minutes, cfg.session_max_hours), (30, 9));
+        for bad in [
+            "session_idle_minutes = 0\n",
+            "session_max_hours = 0\n",
+            "session_idle_minutes = 600\nsession_max_hours = 9\n",
+        ] {
+            let e = Config::from_toml(bad).unwrap_err();
+            assert!(
+                format!("{e:#}").contains("session_max_hours"),
+                "{bad}: {e:#}"
+            );
+        }
     }
 
     #[test]

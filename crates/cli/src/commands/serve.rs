@@ -61,6 +61,10 @@ pub fn web_config(cfg: &Config) -> facteur_web::WebConfig {
         data_dir: Some(cfg.data_dir.clone()),
         contact: cfg.contact.clone(),
         service_name: cfg.service_name.clone(),
+        session_ttl: std::time::Duration::from_secs(u64::from(cfg.session_idle_minutes) * 60),
+        session_max_lifetime: std::time::Duration::from_secs(
+            u64::from(cfg.session_max_hours) * 3600,
+        ),
         ..facteur_web::WebConfig::default()
     }
 }
@@ -172,5 +176,18 @@ mod tests {
         .unwrap();
         let tax = taxonomy(&cfg, &labels).unwrap();
         assert!(tax.contains("autre") && !tax.contains("pas"));
+    }
+
+    #[test]
+    fn the_web_app_gets_the_configured_session_lifetimes() {
+        let cfg = Config::from_toml("session_idle_minutes = 45\nsession_max_hours = 10\n").unwrap();
+        let web = web_config(&cfg);
+        assert_eq!(web.session_ttl.as_secs(), 45 * 60);
+        assert_eq!(web.session_max_lifetime.as_secs(), 10 * 3600);
+        // The defaults are the web app's own.
+        let web = web_config(&Config::default());
+        let own = facteur_web::WebConfig::default();
+        assert_eq!(web.session_ttl, own.session_ttl);
+        assert_eq!(web.session_max_lifetime, own.session_max_lifetime);
     }
 }
