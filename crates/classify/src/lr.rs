@@ -119,12 +119,7 @@ pub fn margin_spread(x: &Csr, ws: &[ClassWeights]) -> f32 {
     for r in 0..x.rows() {
         let (idx, val) = x.row(r);
         for (a, cw) in s.iter_mut().zip(ws) {
-            *a = cw.b
-                + idx
-                    .iter()
-                    .zip(val)
-                    .map(|(&j, &v)| cw.w.get(j as usize).copied().unwrap_or(0.0) * v)
-                    .sum::<f32>();
+            *a = cw.score(idx, val);
         }
         let mean = s.iter().sum::<f32>() / k as f32;
         acc += s
@@ -163,16 +158,7 @@ mod tests {
         let ws = train_softmax(&x, &y, 3, &p);
         for (r, &yr) in y.iter().enumerate() {
             let (idx, val) = x.row(r);
-            let scores: Vec<f32> = ws
-                .iter()
-                .map(|cw| {
-                    cw.b + idx
-                        .iter()
-                        .zip(val)
-                        .map(|(&j, &v)| cw.w[j as usize] * v)
-                        .sum::<f32>()
-                })
-                .collect();
+            let scores: Vec<f32> = ws.iter().map(|cw| cw.score(idx, val)).collect();
             let best = (0..3).max_by(|&a, &b| scores[a].total_cmp(&scores[b]));
             assert_eq!(best, Some(yr as usize), "row {r}: {scores:?}");
         }

@@ -222,6 +222,19 @@ pub struct ClassWeights {
     pub b: f32,
 }
 
+impl ClassWeights {
+    /// The linear score of one sparse row (`Csr::row`); a feature beyond the
+    /// weights scores 0.
+    pub fn score(&self, idx: &[u32], val: &[f32]) -> f32 {
+        self.b
+            + idx
+                .iter()
+                .zip(val)
+                .map(|(&j, &v)| self.w.get(j as usize).copied().unwrap_or(0.0) * v)
+                .sum::<f32>()
+    }
+}
+
 /// Trains one binary SVM per class, spreading classes over `threads` OS threads.
 pub fn train_ovr(
     x: &Csr,
@@ -528,16 +541,7 @@ mod tests {
         let ws = train_ovr(&x, &y, 3, &p, 2);
         for r in 0..x.rows() {
             let (idx, val) = x.row(r);
-            let scores: Vec<f32> = ws
-                .iter()
-                .map(|cw| {
-                    cw.b + idx
-                        .iter()
-                        .zip(val)
-                        .map(|(&j, &v)| cw.w[j as usize] * v)
-                        .sum::<f32>()
-                })
-                .collect();
+            let scores: Vec<f32> = ws.iter().map(|cw| cw.score(idx, val)).collect();
             let best = (0..3)
                 .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
                 .unwrap_or(0);
@@ -610,16 +614,7 @@ mod tests {
         let ws = train_cs(&x, &y, 3, &p);
         for (r, &t) in y.iter().enumerate() {
             let (idx, val) = x.row(r);
-            let s: Vec<f32> = ws
-                .iter()
-                .map(|cw| {
-                    cw.b + idx
-                        .iter()
-                        .zip(val)
-                        .map(|(&j, &v)| cw.w[j as usize] * v)
-                        .sum::<f32>()
-                })
-                .collect();
+            let s: Vec<f32> = ws.iter().map(|cw| cw.score(idx, val)).collect();
             let t = t as usize;
             // Multiclass margin: the true class beats every other by about 1.
             for (m, &v) in s.iter().enumerate() {
