@@ -156,6 +156,18 @@ pub fn outbox(cfg: &Config, a: OutboxArgs) -> Result<()> {
     })
 }
 
+/// A generated password, printed once for the admin to hand over (never stored
+/// in clear, never shown again).
+fn say_password_once(password: &str) {
+    println!(
+        "{}",
+        tr!(
+            "mot de passe (affiché une seule fois) : {password}",
+            "password (shown once): {password}"
+        )
+    );
+}
+
 pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
     super::runtime()?.block_on(async {
         let svc = Service::open_admin(cfg).await?;
@@ -193,13 +205,7 @@ pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
                         tr!("compte {username} créé ({role})", "account {username} created ({role})")
                     );
                     if generate_password {
-                        println!(
-                            "{}",
-                            tr!(
-                                "mot de passe (affiché une seule fois) : {password}",
-                                "password (shown once): {password}"
-                            )
-                        );
+                        say_password_once(&password);
                     }
                 }
                 Ok(())
@@ -256,13 +262,7 @@ pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
                         )
                     );
                     if !password_stdin {
-                        println!(
-                            "{}",
-                            tr!(
-                                "mot de passe (affiché une seule fois) : {password}",
-                                "password (shown once): {password}"
-                            )
-                        );
+                        say_password_once(&password);
                     }
                 }
                 Ok(())
