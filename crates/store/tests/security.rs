@@ -7,29 +7,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestDb;
+use common::raw_exec;
 use facteur_core::Role;
 use facteur_store::{Backend, NewMailbox, NewUser};
 use serde_json::json;
 
 const T0: i64 = 1_750_000_000_000;
-
-async fn raw_exec(db: &TestDb, sql: &str) -> Result<u64, sqlx::Error> {
-    match db.store.backend() {
-        Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(&db.url).await?;
-            let r = sqlx::raw_sql(sql).execute(&pool).await;
-            pool.close().await;
-            r.map(|r| r.rows_affected())
-        }
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(&db.url).await?;
-            let r = sqlx::raw_sql(sql).execute(&pool).await;
-            pool.close().await;
-            r.map(|r| r.rows_affected())
-        }
-    }
-}
 
 fn new_user(username: &str) -> NewUser {
     NewUser {

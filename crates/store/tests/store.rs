@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TestDb;
+use common::{raw_exec, TestDb};
 
 use facteur_core::{AnswerStatus, MessageState, OutboxState, RejectReason, Role, Route};
 use facteur_store::{
@@ -23,24 +23,6 @@ async fn test_store() -> TestDb {
     match std::env::var("FACTEUR_TEST_PG_URL") {
         Ok(admin_url) => common::pg_db(&admin_url, "facteur_test", T0).await,
         Err(_) => common::sqlite_db(T0).await,
-    }
-}
-
-/// Raw SQL behind the store's back (tampering, bulk seeding).
-async fn raw_exec(db: &TestDb, sql: &str) -> Result<u64, sqlx::Error> {
-    match db.store.backend() {
-        Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(&db.url).await?;
-            let r = sqlx::raw_sql(sql).execute(&pool).await;
-            pool.close().await;
-            r.map(|r| r.rows_affected())
-        }
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(&db.url).await?;
-            let r = sqlx::raw_sql(sql).execute(&pool).await;
-            pool.close().await;
-            r.map(|r| r.rows_affected())
-        }
     }
 }
 

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use facteur_store::{ManualClock, Store};
+use facteur_store::{Backend, ManualClock, Store};
 
 pub struct TestDb {
     pub store: Store,
@@ -78,4 +78,22 @@ pub async fn backends(prefix: &str, t0: i64) -> Vec<TestDb> {
         _ => eprintln!("PostgreSQL case SKIPPED: FACTEUR_TEST_PG_URL unset"),
     }
     v
+}
+
+/// Raw SQL behind the store's back (tampering, bulk seeding): the rows affected.
+pub async fn raw_exec(db: &TestDb, sql: &str) -> Result<u64, sqlx::Error> {
+    match db.store.backend() {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await?;
+            let r = sqlx::raw_sql(sql).execute(&pool).await;
+            pool.close().await;
+            r.map(|r| r.rows_affected())
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await?;
+            let r = sqlx::raw_sql(sql).execute(&pool).await;
+            pool.close().await;
+            r.map(|r| r.rows_affected())
+        }
+    }
 }
