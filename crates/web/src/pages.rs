@@ -194,15 +194,10 @@ pub async fn login_submit(
             Err(e) => return WebError::from(e).into_response(),
         }
     }
-    let token = auth::random_token();
-    let csrf = auth::random_token();
-    if let Err(e) = st
-        .store
-        .create_session(&token, user.id, &csrf, st.config.session_ttl)
-        .await
-    {
-        return WebError::from(e).into_response();
-    }
+    let cookie = match new_session_cookie(&st, user.id).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
     let _ = st
         .store
         .audit(
@@ -212,13 +207,8 @@ pub async fn login_submit(
             &serde_json::json!({}),
         )
         .await;
-    let cookie = auth::session_cookie(
-        &token,
-        st.config.secure_cookies,
-        st.config.session_ttl.as_secs(),
-    );
     let mut r = Redirect::to("/").into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    if let Some(v) = cookie {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     // The pre-session token has served; a new one comes with the next login form.
@@ -376,21 +366,29 @@ pub async fn change_password(
     st.store
         .set_password_hash_by(a.user.id, &hash, Some(a.user.id))
         .await?;
+    let cookie = new_session_cookie(&st, a.user.id).await?;
+    let mut r = Redirect::to("/compte?changed=1").into_response();
+    if let Some(v) = cookie {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+/// A new session for `user_id` (the store keeps only its token's hash), and the
+/// Set-Cookie value that hands the token to the browser: sign-in and a password
+/// change both open one.
+async fn new_session_cookie(st: &AppState, user_id: i64) -> Result<Option<HeaderValue>, WebError> {
     let token = auth::random_token();
     let csrf = auth::random_token();
     st.store
-        .create_session(&token, a.user.id, &csrf, st.config.session_ttl)
+        .create_session(&token, user_id, &csrf, st.config.session_ttl)
         .await?;
     let cookie = auth::session_cookie(
         &token,
         st.config.secure_cookies,
         st.config.session_ttl.as_secs(),
     );
-    let mut r = Redirect::to("/compte?changed=1").into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    Ok(r)
+    Ok(HeaderValue::from_str(&cookie).ok())
 }
 
 pub async fn set_lang(State(st): State<AppState>, Path(code): Path<String>) -> Response {
