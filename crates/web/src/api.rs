@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use facteur_core::MessageState;
-use facteur_store::{QueueCursor, QueuePage, QueueQuery, QueueSort};
+use facteur_store::{QueueQuery, QueueSort};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -143,13 +143,7 @@ async fn list_messages(
                 .to_vec(),
         },
     };
-    let page =
-        match p.after.as_deref().filter(|s| !s.is_empty()) {
-            Some(c) => QueuePage::After(QueueCursor::decode(c).ok_or_else(|| {
-                WebError::bad("Curseur de page invalide.", "Invalid page cursor.")
-            })?),
-            None => QueuePage::First,
-        };
+    let page = crate::pages::queue_page(p.after.as_deref())?;
     let limit = p.limit.unwrap_or(50).clamp(1, 500);
     let rows = st
         .store

@@ -491,13 +491,7 @@ pub async fn queue(
         _ => QueueSort::Age,
     };
     let category = p.category.clone().filter(|c| !c.is_empty());
-    let page_pos =
-        match p.after.as_deref().filter(|s| !s.is_empty()) {
-            Some(c) => QueuePage::After(QueueCursor::decode(c).ok_or_else(|| {
-                WebError::bad("Curseur de page invalide.", "Invalid page cursor.")
-            })?),
-            None => QueuePage::First,
-        };
+    let page_pos = queue_page(p.after.as_deref())?;
     let rows = st
         .store
         .list_queue(&QueueQuery {
@@ -1824,6 +1818,17 @@ pub async fn mailbox_create(
         .await
         .map_err(|e| WebError::store_conflict_as(e, Msg::MailboxNameTaken))?;
     Ok(Redirect::to("/admin/mailboxes").into_response())
+}
+
+/// The queue page a request asks for: the first, or the one after the opaque
+/// cursor `after` of the page before (the queue page and `/api/messages`).
+pub(crate) fn queue_page(after: Option<&str>) -> WebResult<QueuePage> {
+    match after.filter(|s| !s.is_empty()) {
+        Some(c) => QueueCursor::decode(c)
+            .map(QueuePage::After)
+            .ok_or_else(|| WebError::bad("Curseur de page invalide.", "Invalid page cursor.")),
+        None => Ok(QueuePage::First),
+    }
 }
 
 #[cfg(test)]
