@@ -277,7 +277,7 @@ impl ImapIngest {
         let Some(session) = self.session.as_mut() else {
             return Ok(());
         };
-        let mailbox = timed(&cfg, "SELECT", session.select(&cfg.folder)).await?;
+        let mailbox = timed(&cfg, "SELECT", session.select(wire_name(&cfg.folder))).await?;
         let uidvalidity = mailbox.uid_validity.unwrap_or(0);
         let store_err = |source| ConnectError::Store {
             mailbox: cfg.mailbox.clone(),
@@ -316,6 +316,9 @@ impl ImapIngest {
         todo.dedup_by_key(|(u, _)| *u);
 
         let mut last_done = start.saturating_sub(1);
+        // The lowest UID the server listed, still has, and did not send.
+        let mut hole: Option<u32> = None;
+        let mut hole_err: Option<ConnectError> = None;
         let batch = cfg.batch_size.max(1) as usize;
         for chunk in todo.chunks(batch) {
             let (small, big): (Vec<_>, Vec<_>) = chunk
@@ -361,7 +364,32 @@ impl ImapIngest {
                     }
                 }
             }
-            // UIDs listed but not returned were expunged in between: nothing to store.
+            // UIDs listed but not returned were expunged in between — or the
+            // connection ended early, or the server answered NO: async-imap ends a
+            // FETCH stream quietly on either. Only the server, asked again on a
+            // live connection, can tell; a UID it still has is a hole the sync
+            // position must not pass, or that message would never be fetched.
+            let missing: Vec<u32> = chunk
+                .iter()
+                .map(|(u, _)| *u)
+                .filter(|u| !payloads.contains_key(u))
+                .collect();
+            if !missing.is_empty() {
+                let kept = still_present(session, &cfg, &missing).await?;
+                if let Some(first) = kept.first() {
+                    tracing::warn!(mailbox = %cfg.mailbox, uids = %uid_set(kept.iter().copied()),
+                        "server did not send messages it still has: fetched again next pass");
+                    hole = hole.or(Some(*first));
+                    hole_err.get_or_insert(ConnectError::Imap {
+                        mailbox: cfg.mailbox.clone(),
+                        step: "FETCH messages".into(),
+                        detail: format!(
+                            "the server did not send UID(s) {} although it still has them: they will be fetched again on the next pass",
+                            uid_set(kept.iter().copied())
+                        ),
+                    });
+                }
+            }
             let mut done = Vec::with_capacity(payloads.len());
             let mut failure = None;
             for (uid, payload) in payloads {
@@ -394,6 +422,10 @@ impl ImapIngest {
                 (Some(_), Some(d)) => *d,
                 (Some(_), None) => last_done,
             };
+            if let Some(h) = hole {
+                // Never past a message the server still owes us.
+                last_done = last_done.min(h.saturating_sub(1));
+            }
             self.store
                 .set_sync_position(self.mailbox_id, &cfg.folder, uidvalidity, last_done)
                 .await
@@ -408,8 +440,115 @@ impl ImapIngest {
                 .await
                 .map_err(store_err)?;
         }
-        Ok(())
+        match hole_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
+}
+
+/// Which of `uids` (sorted) the selected folder still holds. Each step is checked
+/// against its tagged OK (`NOOP` before, to receive pending expunges, and after, to
+/// prove the answer in between was complete): a connection that ended is an
+/// error here, never an empty answer.
+async fn still_present(
+    session: &mut Session,
+    cfg: &ImapConfig,
+    uids: &[u32],
+) -> ConnectResult<Vec<u32>> {
+    timed(cfg, "NOOP", session.run_command_and_check_ok("NOOP")).await?;
+    let set = uid_set(uids.iter().copied());
+    let back: Vec<Fetch> = timed(cfg, "FETCH check", async {
+        session.uid_fetch(&set, "(UID)").await?.try_collect().await
+    })
+    .await?;
+    timed(cfg, "NOOP", session.run_command_and_check_ok("NOOP")).await?;
+    let back: std::collections::HashSet<u32> = back.iter().filter_map(|f| f.uid).collect();
+    Ok(uids.iter().copied().filter(|u| back.contains(u)).collect())
+}
+
+/// A folder name as it goes on the wire: IMAP names are modified UTF-7 (RFC 3501
+/// §5.1.3), and servers refuse raw UTF-8 ("Mailbox name is not valid mUTF-7"),
+/// while administrators write the name their mail client shows ("Réclamations",
+/// "Envoyés"). A name that is already valid modified UTF-7 is kept as written, so
+/// configurations holding the encoded form keep working.
+pub(crate) fn wire_name(name: &str) -> String {
+    if is_modified_utf7(name) {
+        return name.to_string();
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    let mut run: Vec<u16> = Vec::new();
+    let flush = |out: &mut String, run: &mut Vec<u16>| {
+        if run.is_empty() {
+            return;
+        }
+        let bytes: Vec<u8> = run.iter().flat_map(|u| u.to_be_bytes()).collect();
+        out.push('&');
+        out.push_str(&modified_base64(&bytes));
+        out.push('-');
+        run.clear();
+    };
+    for c in name.chars() {
+        if (' '..='~').contains(&c) {
+            flush(&mut out, &mut run);
+            out.push(c);
+            if c == '&' {
+                out.push('-');
+            }
+        } else {
+            let mut buf = [0u16; 2];
+            run.extend_from_slice(c.encode_utf16(&mut buf));
+        }
+    }
+    flush(&mut out, &mut run);
+    out
+}
+
+const MUTF7_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+
+/// Printable ASCII where every `&` opens a shift (`&-`, or base64 then `-`).
+fn is_modified_utf7(name: &str) -> bool {
+    let b = name.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(0x20..=0x7e).contains(&c) {
+            return false;
+        }
+        if c == b'&' {
+            let Some(end) = b[i + 1..].iter().position(|&x| x == b'-') else {
+                return false;
+            };
+            if !b[i + 1..i + 1 + end]
+                .iter()
+                .all(|x| MUTF7_ALPHABET.contains(x))
+            {
+                return false;
+            }
+            i += end + 2;
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+/// Base64 with `,` for `/` and no padding (RFC 3501 §5.1.3).
+fn modified_base64(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let chars = chunk.len() + 1;
+        for k in 0..chars {
+            let idx = (n >> (18 - 6 * k)) & 0x3f;
+            out.push(MUTF7_ALPHABET[idx as usize] as char);
+        }
+    }
+    out
 }
 
 async fn apply_after_store(
@@ -432,13 +571,13 @@ async fn apply_after_store(
             .await
         }
         AfterStore::Move(folder) => {
-            let moved = timed(cfg, "MOVE", session.uid_mv(&set, folder)).await;
+            let moved = timed(cfg, "MOVE", session.uid_mv(&set, wire_name(folder))).await;
             if moved.is_ok() {
                 return Ok(());
             }
             // No MOVE extension: the RFC 3501 way. COPY first, so a crash leaves
             // a copy in both folders rather than in none.
-            timed(cfg, "COPY", session.uid_copy(&set, folder)).await?;
+            timed(cfg, "COPY", session.uid_copy(&set, wire_name(folder))).await?;
             timed(cfg, "STORE \\Deleted", async {
                 let _: Vec<Fetch> = session
                     .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
@@ -471,7 +610,7 @@ pub async fn message_id_present(cfg: &ImapConfig, message_id: &str) -> ConnectRe
     }
     let mut found = false;
     for folder in &folders {
-        match timed(cfg, "EXAMINE", session.examine(folder)).await {
+        match timed(cfg, "EXAMINE", session.examine(wire_name(folder))).await {
             Ok(_) => {}
             // The move folder may not exist yet: nothing was moved there.
             Err(_) if folder != &cfg.folder => continue,
@@ -499,12 +638,13 @@ pub async fn append_once(
 ) -> ConnectResult<bool> {
     let bare = search_safe_id(cfg, message_id)?;
     let (mut session, _) = connect(cfg).await?;
-    if timed(cfg, "EXAMINE sent folder", session.examine(folder))
+    let wire = wire_name(folder);
+    if timed(cfg, "EXAMINE sent folder", session.examine(&wire))
         .await
         .is_err()
     {
-        timed(cfg, "CREATE sent folder", session.create(folder)).await?;
-        timed(cfg, "EXAMINE sent folder", session.examine(folder)).await?;
+        timed(cfg, "CREATE sent folder", session.create(&wire)).await?;
+        timed(cfg, "EXAMINE sent folder", session.examine(&wire)).await?;
     }
     let query = format!("HEADER Message-ID \"<{bare}>\"");
     let uids = timed(cfg, "SEARCH Message-ID", session.uid_search(&query)).await?;
@@ -512,7 +652,7 @@ pub async fn append_once(
         timed(
             cfg,
             "APPEND sent reply",
-            session.append(folder, Some("(\\Seen)"), None, bytes),
+            session.append(&wire, Some("(\\Seen)"), None, bytes),
         )
         .await?;
         true
@@ -687,6 +827,27 @@ pub(crate) fn uid_set(uids: impl IntoIterator<Item = u32>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folder_names_go_out_in_modified_utf7() {
+        assert_eq!(wire_name("INBOX"), "INBOX");
+        assert_eq!(wire_name("Réclamations"), "R&AOk-clamations");
+        assert_eq!(wire_name("Traités"), "Trait&AOk-s");
+        assert_eq!(wire_name("Impôts & taxes"), "Imp&APQ-ts &- taxes");
+        // RFC 3501 §5.1.3's own example.
+        assert_eq!(
+            wire_name("~peter/mail/台北/日本語"),
+            "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
+        );
+        // Outside the BMP: a surrogate pair in one shift.
+        assert_eq!(wire_name("a😀"), "a&2D3eAA-");
+        // Already encoded, or plain ASCII with a valid shift: unchanged.
+        assert_eq!(wire_name("R&AOk-clamations"), "R&AOk-clamations");
+        assert_eq!(wire_name("A &- B"), "A &- B");
+        // A bare `&` is not valid modified UTF-7: encoded.
+        assert_eq!(wire_name("A & B"), "A &- B");
+        assert_eq!(wire_name("a&b"), "a&-b");
+    }
 
     #[test]
     fn uid_sets_are_compact() {

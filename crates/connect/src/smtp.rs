@@ -66,7 +66,7 @@ use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
 };
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
-use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
@@ -630,6 +630,31 @@ impl Sender {
                 .map_err(smtp_err)?;
         }
         let mut params = Vec::new();
+        // An address with a non-ASCII local part or domain (RFC 6531: a citizen's
+        // "élodie@…") must be declared with SMTPUTF8, or a strict relay (Postfix)
+        // refuses it; a relay without the extension cannot carry it at all, which
+        // no retry changes: a permanent failure that says why.
+        let utf8_addresses: Vec<String> = envelope
+            .from()
+            .into_iter()
+            .chain(envelope.to())
+            .map(|a| a.to_string())
+            .chain(copy_to.iter().cloned())
+            .filter(|a| !a.is_ascii())
+            .collect();
+        if !utf8_addresses.is_empty() {
+            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+                conn.abort().await;
+                return Err(fail(
+                    format!(
+                        "SMTP {server} does not accept internationalised addresses (no SMTPUTF8): {} cannot be reached through this relay; correct the address or use a relay with SMTPUTF8",
+                        utf8_addresses.join(", ")
+                    ),
+                    true,
+                ));
+            }
+            params.push(MailParameter::SmtpUtfEight);
+        }
         if !bytes.is_ascii() {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }

@@ -1380,3 +1380,574 @@ async fn smtp_marker_is_shared_between_hosts_and_a_lost_lease_never_sends() {
         assert_eq!(copies, 1, "reply {k} delivered exactly once");
     }
 }
+
+// ------------------------------------------------------------------ review: edge cases
+
+/// A folder named as agents see it in their mail client ("Réclamations", moved to
+/// "Traités"): IMAP wants modified UTF-7 on the wire, Dovecot refuses raw UTF-8.
+#[tokio::test]
+async fn imap_non_ascii_folder_names_work_for_select_move_and_sent() {
+    let Some((host, port, pw)) = imap_env("non_ascii_folder") else {
+        return;
+    };
+    let user = unique("utf7");
+    let run = unique("r");
+    let e = env().await;
+    let mut adm = admin(&host, port, &user, &pw).await;
+    // "Réclamations" and "Traités" in modified UTF-7, as a mail client creates them.
+    adm.create("R&AOk-clamations").await.unwrap();
+    for k in 0..3 {
+        append(&mut adm, "R&AOk-clamations", &french(k, &run)).await;
+    }
+    let mut c = cfg(&host, port, &user, &pw);
+    c.folder = "Réclamations".into();
+    c.after_store = AfterStore::Move("Traités".into());
+    adm.create("Trait&AOk-s").await.unwrap();
+    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c.clone());
+    let r = ingest.sync_once().await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.stored, 3);
+    // Moved out of "Réclamations" into "Traités".
+    assert!(uids_and_flags(&mut adm, "R&AOk-clamations")
+        .await
+        .is_empty());
+    assert_eq!(uids_and_flags(&mut adm, "Trait&AOk-s").await.len(), 3);
+    // The position is kept under the configured name: a second pass reads nothing.
+    assert!(e
+        .store
+        .get_sync_position(e.mailbox_id, "Réclamations")
+        .await
+        .unwrap()
+        .is_some());
+    let r = ingest.sync_once().await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.fetched, 0);
+
+    // The delivery check searches the move folder too, and the sent mirror is
+    // created under its UTF-7 name ("Envoyés").
+    let present = facteur_connect::message_id_present(&c, &format!("fr1.{run}@example.test"))
+        .await
+        .unwrap();
+    assert!(present, "found in the move folder 'Traités'");
+    let appended = facteur_connect::append_once(
+        &c,
+        "Envoyés",
+        &format!("sent.{run}@x"),
+        format!("Message-ID: <sent.{run}@x>\r\nSubject: x\r\n\r\nx\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert!(appended);
+    assert_eq!(uids_and_flags(&mut adm, "Envoy&AOk-s").await.len(), 1);
+    // A name already written in UTF-7 by the administrator keeps working.
+    let mut c2 = cfg(&host, port, &user, &pw);
+    c2.folder = "Trait&AOk-s".into();
+    c2.after_store = AfterStore::Leave;
+    let e2 = env().await;
+    let r = ImapIngest::new(e2.store.clone(), e2.mailbox_id, c2)
+        .sync_once()
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.stored, 3);
+}
+
+/// A proxy to the IMAP server that closes the connection cleanly right after
+/// `cut_after` complete `FETCH … BODY[]` responses: the client sees an orderly
+/// end of stream between two responses, not a broken one.
+async fn cutting_proxy(target: (String, u16), cut_after: usize) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = l.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let Ok(out) = TcpStream::connect((target.0.as_str(), target.1)).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = inbound.into_split();
+                let (mut sr, mut sw) = out.into_split();
+                let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let a = armed.clone();
+                let up = tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        if String::from_utf8_lossy(&buf[..n]).contains("BODY.PEEK[]") {
+                            a.store(true, Ordering::SeqCst);
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                let mut reader = BufReader::new(&mut sr);
+                let mut count = 0;
+                loop {
+                    let mut line = Vec::new();
+                    match reader.read_until(b'\n', &mut line).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    let fetch = armed.load(Ordering::SeqCst)
+                        && line.starts_with(b"* ")
+                        && String::from_utf8_lossy(&line).contains(" FETCH ");
+                    let mut whole = line.clone();
+                    // Follow literals: `{n}\r\n` then n bytes, then the rest of the line.
+                    let mut cur = line;
+                    while cur.ends_with(b"}\r\n") {
+                        let s = String::from_utf8_lossy(&cur).to_string();
+                        let n: usize = s[s.rfind('{').unwrap() + 1..s.len() - 3]
+                            .trim_end_matches('+')
+                            .parse()
+                            .unwrap();
+                        let mut lit = vec![0u8; n];
+                        if reader.read_exact(&mut lit).await.is_err() {
+                            return;
+                        }
+                        whole.extend_from_slice(&lit);
+                        cur = Vec::new();
+                        if reader.read_until(b'\n', &mut cur).await.is_err() {
+                            return;
+                        }
+                        whole.extend_from_slice(&cur);
+                    }
+                    if cw.write_all(&whole).await.is_err() {
+                        break;
+                    }
+                    if fetch && String::from_utf8_lossy(&whole).contains("BODY[]") {
+                        count += 1;
+                        if count == cut_after {
+                            let _ = cw.shutdown().await;
+                            break;
+                        }
+                    }
+                }
+                up.abort();
+            });
+        }
+    });
+    port
+}
+
+/// The server (or a middlebox) closes the connection in the middle of a FETCH,
+/// between two responses: the messages it never sent must be fetched by the next
+/// pass, not taken for expunged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_connection_closed_mid_fetch_loses_nothing() {
+    let Some((host, port, pw)) = imap_env("closed_mid_fetch") else {
+        return;
+    };
+    for after_store in [AfterStore::Leave, AfterStore::FlagSeen] {
+        let user = unique("cut");
+        let run = unique("r");
+        let e = env().await;
+        let mut adm = admin(&host, port, &user, &pw).await;
+        for k in 0..8 {
+            append(&mut adm, "INBOX", &french(k, &run)).await;
+        }
+        let cut = cutting_proxy((host.clone(), port), 3).await;
+        let mut c = cfg("127.0.0.1", cut, &user, &pw);
+        c.after_store = after_store.clone();
+        let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c);
+        let r1 = ingest.sync_once().await;
+        // Then the connection is fine again.
+        let mut c = cfg(&host, port, &user, &pw);
+        c.after_store = after_store.clone();
+        let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c);
+        let r2 = ingest.sync_once().await;
+        assert!(r2.errors.is_empty(), "{:?}", r2.errors);
+        assert_eq!(
+            e.store.count_messages(Some(e.mailbox_id)).await.unwrap(),
+            8,
+            "{after_store:?}: first pass {r1:?}, second pass {r2:?}"
+        );
+        for k in 0..8 {
+            let mid = format!("fr{k}.{run}@example.test");
+            assert_eq!(
+                e.store.thread_messages(&mid).await.unwrap().len(),
+                1,
+                "{mid}"
+            );
+        }
+        assert!(
+            !r1.errors.is_empty(),
+            "{after_store:?}: a cut connection is reported: {r1:?}"
+        );
+    }
+}
+
+/// Deleted on the server (by an agent in a mail client) after the UID list was
+/// read and before its batch is fetched: nothing to store, no error, and every
+/// other message exactly once.
+struct ExpungeOnce {
+    host: String,
+    port: u16,
+    user: String,
+    pw: String,
+    victim: u32,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl IngestHook for ExpungeOnce {
+    fn on_stored<'a>(&'a self, _m: &'a StoredMessage) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if self.done.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            let mut adm = admin(&self.host, self.port, &self.user, &self.pw).await;
+            adm.select("INBOX").await.unwrap();
+            let _: Vec<async_imap::types::Fetch> = adm
+                .uid_store(self.victim.to_string(), "+FLAGS.SILENT (\\Deleted)")
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            let _: Vec<u32> = adm
+                .uid_expunge(self.victim.to_string())
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            let _ = adm.logout().await;
+        })
+    }
+}
+
+#[tokio::test]
+async fn imap_message_deleted_between_listing_and_fetch_is_skipped_cleanly() {
+    let Some((host, port, pw)) = imap_env("deleted_before_fetch") else {
+        return;
+    };
+    let user = unique("gone");
+    let run = unique("r");
+    let e = env().await;
+    let mut adm = admin(&host, port, &user, &pw).await;
+    for k in 0..6 {
+        append(&mut adm, "INBOX", &french(k, &run)).await;
+    }
+    let hook = Arc::new(ExpungeOnce {
+        host: host.clone(),
+        port,
+        user: user.clone(),
+        pw: pw.clone(),
+        victim: 5,
+        done: std::sync::atomic::AtomicBool::new(false),
+    });
+    let mut c = cfg(&host, port, &user, &pw);
+    c.batch_size = 2;
+    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c).with_hook(hook);
+    let mut r = ingest.sync_once().await;
+    if !r.errors.is_empty() {
+        // The server may report the vanished message on this pass; the next one
+        // must settle everything.
+        r = ingest.sync_once().await;
+    }
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(e.store.count_messages(Some(e.mailbox_id)).await.unwrap(), 5);
+    for k in [0, 1, 2, 3, 5] {
+        let mid = format!("fr{k}.{run}@example.test");
+        assert_eq!(
+            e.store.thread_messages(&mid).await.unwrap().len(),
+            1,
+            "{mid}"
+        );
+    }
+    let r = ingest.sync_once().await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!((r.fetched, r.stored), (0, 0));
+    let flags = uids_and_flags(&mut adm, "INBOX").await;
+    assert_eq!(flags.len(), 5);
+    assert!(flags.iter().all(|(_, s)| *s));
+}
+
+/// An agent, and one citizen message with a validated reply queued for it.
+async fn queued_reply(e: &Env, run: &str, to: &str, subject: &str, body: &str) -> (i64, String) {
+    let agent = e
+        .store
+        .create_user(
+            &NewUser {
+                username: unique("agent"),
+                display_name: "Hélène Martin".into(),
+                password_hash: "x".into(),
+                role: Role::Supervisor,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let parent = format!("q.{run}@citoyen.example");
+    let root = format!("root.{run}@citoyen.example");
+    let raw = format!(
+        "From: c@citoyen.example\r\nTo: sip-paris@dgfip.example\r\nSubject: Q\r\n\
+         Message-ID: <{parent}>\r\nReferences: <{root}>\r\nIn-Reply-To: <{root}>\r\n\r\nQuestion\r\n"
+    );
+    let r = facteur_connect::import_raw(
+        &e.store,
+        e.mailbox_id,
+        [facteur_mail::RawMessage {
+            origin: "t".into(),
+            bytes: raw.into_bytes(),
+        }],
+        &facteur_connect::NoHook,
+    )
+    .await;
+    assert_eq!(r.stored, 1, "{:?}", r.errors);
+    let msg = e.store.thread_messages(&root).await.unwrap()[0].id;
+    let reply_id = format!("reply.{run}@dgfip.example");
+    let out = e
+        .store
+        .validate_and_queue(&ValidateReply {
+            message_id: msg,
+            user_id: agent,
+            body: body.into(),
+            reply_message_id: reply_id.clone(),
+            to_address: to.into(),
+            subject: subject.into(),
+            in_reply_to: Some(parent),
+            references: vec![format!("<{root}>")],
+        })
+        .await
+        .unwrap();
+    (out, reply_id)
+}
+
+/// An SMTP server as strict as Postfix about internationalised addresses: a
+/// non-ASCII address is refused unless MAIL FROM declared SMTPUTF8. Accepted
+/// messages are kept (envelope recipients and bytes).
+/// What the strict server accepted: envelope recipients and message bytes.
+type Accepted = Arc<Mutex<Vec<(Vec<String>, Vec<u8>)>>>;
+
+async fn strict_smtp(advertise_utf8: bool) -> (u16, Accepted) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let got: Accepted = Arc::default();
+    let g = got.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let g = g.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut r = BufReader::new(r);
+                let _ = w.write_all(b"220 strict ESMTP\r\n").await;
+                let (mut utf8, mut rcpts) = (false, Vec::new());
+                loop {
+                    let mut line = Vec::new();
+                    match r.read_until(b'\n', &mut line).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    let text = String::from_utf8_lossy(&line).to_string();
+                    let up = text.to_ascii_uppercase();
+                    let answer = if up.starts_with("EHLO") {
+                        if advertise_utf8 {
+                            "250-strict\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n".to_string()
+                        } else {
+                            "250-strict\r\n250 8BITMIME\r\n".to_string()
+                        }
+                    } else if up.starts_with("MAIL") {
+                        utf8 = up.contains("SMTPUTF8");
+                        rcpts.clear();
+                        "250 ok\r\n".into()
+                    } else if up.starts_with("RCPT") {
+                        if !line.is_ascii() && !utf8 {
+                            "553 5.6.7 Must declare SMTPUTF8 to send unicode address\r\n".into()
+                        } else {
+                            rcpts.push(text.trim_end().to_string());
+                            "250 ok\r\n".into()
+                        }
+                    } else if up.starts_with("DATA") {
+                        let _ = w.write_all(b"354 go\r\n").await;
+                        let mut body = Vec::new();
+                        loop {
+                            let mut l = Vec::new();
+                            match r.read_until(b'\n', &mut l).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(_) => {}
+                            }
+                            if l == b".\r\n" {
+                                break;
+                            }
+                            body.extend_from_slice(&l);
+                        }
+                        g.lock().unwrap().push((rcpts.clone(), body));
+                        "250 queued\r\n".into()
+                    } else if up.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n").await;
+                        break;
+                    } else {
+                        "250 ok\r\n".into()
+                    };
+                    if w.write_all(answer.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+/// A citizen whose address has an accented local part (RFC 6531) gets the
+/// reply; a relay without SMTPUTF8 is a permanent failure the agent can read.
+#[tokio::test]
+async fn smtp_non_ascii_recipient_declares_smtputf8() {
+    let e = env().await;
+    let run = unique("eai");
+    let (id, reply_id) = queued_reply(
+        &e,
+        &run,
+        "Élodie Gaëlle <élodie.gaëlle@exemple.fr>",
+        "Taxe foncière",
+        "Madame,\n\nVotre demande est traitée.\n\nCordialement",
+    )
+    .await;
+    let (port, got) = strict_smtp(true).await;
+    let mut smtp = SmtpConfig::new("127.0.0.1", port);
+    smtp.tls = TlsMode::None;
+    let r = Sender::new(e.store.clone(), smtp, format!("{run}-a"))
+        .drain()
+        .await;
+    let row = e.store.get_outbox(id).await.unwrap().unwrap();
+    assert_eq!(row.state, OutboxState::Sent, "{r:?} {:?}", row.last_error);
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].0[0].contains("élodie.gaëlle@exemple.fr"),
+        "{:?}",
+        got[0].0
+    );
+    let p = facteur_mail::parse_message(&got[0].1);
+    assert_eq!(p.message_id, reply_id);
+    assert_eq!(
+        p.to[0].address.as_deref(),
+        Some("élodie.gaëlle@exemple.fr"),
+        "{:?}",
+        p.to
+    );
+
+    // A relay that cannot carry such an address: failed for good, with a reason.
+    let run = unique("eai2");
+    let e = env().await;
+    let (id, _) = queued_reply(&e, &run, "élodie@exemple.fr", "Q", "Réponse").await;
+    let (port, got) = strict_smtp(false).await;
+    let mut smtp = SmtpConfig::new("127.0.0.1", port);
+    smtp.tls = TlsMode::None;
+    let r = Sender::new(e.store.clone(), smtp, format!("{run}-b"))
+        .drain()
+        .await;
+    let row = e.store.get_outbox(id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state, r.failed_permanently),
+        (OutboxState::Failed, 1),
+        "{r:?}"
+    );
+    assert!(row.next_attempt_at.is_none(), "not retried forever");
+    let why = row.last_error.unwrap_or_default();
+    assert!(why.contains("SMTPUTF8"), "{why}");
+    assert!(got.lock().unwrap().is_empty());
+}
+
+/// French text read back from the real sink: body, subject, the citizen's and the
+/// agent's names survive the trip, and the reply threads under the citizen's mail.
+#[tokio::test]
+async fn smtp_french_text_reads_back_intact_from_the_sink() {
+    let Some(v) = services(
+        "smtp_french",
+        &["FACTEUR_TEST_SMTP", "FACTEUR_TEST_SMTP_MAILDIR"],
+    ) else {
+        return;
+    };
+    let (host, port) = v[0].rsplit_once(':').unwrap();
+    let maildir = PathBuf::from(&v[1]);
+    let e = env().await;
+    let run = unique("fr");
+    let body = "Madame Gaëlle Lœuillet,\n\nL’« avis d’impôt » de l’œuvre est disponible : \
+                coût 12,50 €, déjà réglé à 100 %.\nÇa ne change rien pour l’année 2025… \
+                Une ligne assez longue pour être coupée par l’encodage quoted-printable sans perdre un seul caractère accentué : éèêëàâîïôöùûüÿç.\n\n\
+                Cordialement,\nHélène Martin";
+    let (id, reply_id) = queued_reply(
+        &e,
+        &run,
+        "Gaëlle Lœuillet <gaelle@citoyen.example>",
+        "Réclamation « taxe d’habitation » – œuvre",
+        body,
+    )
+    .await;
+    let mut smtp = SmtpConfig::new(host, port.parse().unwrap());
+    smtp.tls = TlsMode::None;
+    let r = Sender::new(e.store.clone(), smtp, format!("{run}-a"))
+        .drain()
+        .await;
+    assert_eq!(r.sent, 1, "{r:?}");
+    assert_eq!(
+        e.store.get_outbox(id).await.unwrap().unwrap().state,
+        OutboxState::Sent
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let raw = maildir_messages(&maildir)
+        .into_iter()
+        .find(|m| facteur_mail::parse_message(m).message_id == reply_id)
+        .expect("reply in the sink");
+    let p = facteur_mail::parse_message(&raw);
+    assert_eq!(p.body_text.replace("\r\n", "\n").trim_end(), body);
+    assert_eq!(p.subject, "Re: Réclamation « taxe d’habitation » – œuvre");
+    assert_eq!(p.to[0].name.as_deref(), Some("Gaëlle Lœuillet"));
+    assert_eq!(p.in_reply_to, vec![format!("q.{run}@citoyen.example")]);
+    assert_eq!(
+        p.references,
+        vec![
+            format!("root.{run}@citoyen.example"),
+            format!("q.{run}@citoyen.example")
+        ]
+    );
+    // Headers are 7-bit (RFC 2047), so any relay carries them.
+    let head = facteur_mail::header_block(&raw);
+    assert!(head.is_ascii(), "{}", String::from_utf8_lossy(head));
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let validated = text
+        .lines()
+        .find(|l| l.starts_with("X-Facteur-Validated-By:"))
+        .unwrap();
+    let decoded = facteur_mail::parse_message(
+        format!("{validated}\r\nSubject: {}\r\n\r\n", &validated[24..]).as_bytes(),
+    );
+    assert_eq!(decoded.subject, "Hélène Martin", "{validated}");
+}
+
+/// Nobody listens on the relay's port: retried later with backoff, never marked
+/// sent, never failed for good on the first try.
+#[tokio::test]
+async fn smtp_connection_refused_is_retried_later() {
+    let e = env().await;
+    let run = unique("refused");
+    let (id, _) = queued_reply(&e, &run, "a@x.example", "Q", "Réponse").await;
+    let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let mut smtp = SmtpConfig::new("127.0.0.1", port);
+    smtp.tls = TlsMode::None;
+    let r = Sender::new(e.store.clone(), smtp, format!("{run}-a"))
+        .drain()
+        .await;
+    assert_eq!(
+        (r.sent, r.retry_later, r.failed_permanently),
+        (0, 1, 0),
+        "{r:?}"
+    );
+    let row = e.store.get_outbox(id).await.unwrap().unwrap();
+    assert_eq!(row.state, OutboxState::Failed);
+    assert!(row.next_attempt_at.is_some());
+    assert!(row.handed_off_at.is_none());
+    assert!(row.sent_at.is_none());
+    assert!(row
+        .last_error
+        .unwrap_or_default()
+        .contains(&port.to_string()));
+}
