@@ -583,6 +583,19 @@ impl Sender {
         }
         let connect_err = |detail: String| fail(detail, false);
         let server = format!("{}:{}", self.cfg.host, self.cfg.port);
+        // lettre bounds only the TCP connect: a relay that stops answering would
+        // hold this sender, and every reply queued behind it, forever. Every
+        // step is bounded by `io_timeout`.
+        let limit = self.cfg.io_timeout;
+        let late = |step: &str| {
+            fail(
+                format!(
+                    "SMTP {server}: no answer within {} s ({step})",
+                    limit.as_secs()
+                ),
+                false,
+            )
+        };
         let tcp = tokio::time::timeout(
             self.cfg.io_timeout,
             tokio::net::TcpStream::connect((self.cfg.host.as_str(), self.cfg.port)),
@@ -595,9 +608,13 @@ impl Sender {
             .map_err(|e| connect_err(format!("SMTP {server}: {e}")))?;
         let io: Box<dyn SmtpIo> = match self.cfg.tls {
             TlsMode::Tls => Box::new(
-                crate::tls::handshake(tcp, &self.cfg.host, self.cfg.ca_file.as_deref())
-                    .await
-                    .map_err(|e| connect_err(format!("SMTP {server}: TLS: {e}")))?,
+                tokio::time::timeout(
+                    limit,
+                    crate::tls::handshake(tcp, &self.cfg.host, self.cfg.ca_file.as_deref()),
+                )
+                .await
+                .map_err(|_| late("TLS handshake"))?
+                .map_err(|e| connect_err(format!("SMTP {server}: TLS: {e}")))?,
             ),
             _ => Box::new(tcp),
         };
@@ -606,9 +623,13 @@ impl Sender {
             peer,
             gate: gate.clone(),
         };
-        let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
-            .await
-            .map_err(smtp_err)?;
+        let mut conn = tokio::time::timeout(
+            limit,
+            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello),
+        )
+        .await
+        .map_err(|_| late("greeting"))?
+        .map_err(smtp_err)?;
         if self.cfg.tls == TlsMode::Starttls {
             if !conn.can_starttls() {
                 return Err(fail(
@@ -619,15 +640,20 @@ impl Sender {
                     false,
                 ));
             }
-            conn.starttls(tls(&self.cfg.host)?, &hello)
+            tokio::time::timeout(limit, conn.starttls(tls(&self.cfg.host)?, &hello))
                 .await
+                .map_err(|_| late("STARTTLS"))?
                 .map_err(smtp_err)?;
         }
         if let (Some(user), Some(password)) = (&self.cfg.user, &self.cfg.password) {
             let creds = Credentials::new(user.clone(), password.clone());
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
-                .await
-                .map_err(smtp_err)?;
+            tokio::time::timeout(
+                limit,
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds),
+            )
+            .await
+            .map_err(|_| late("AUTH"))?
+            .map_err(smtp_err)?;
         }
         let mut params = Vec::new();
         // An address with a non-ASCII local part or domain (RFC 6531: a citizen's
@@ -644,7 +670,7 @@ impl Sender {
             .collect();
         if !utf8_addresses.is_empty() {
             if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
-                conn.abort().await;
+                let _ = tokio::time::timeout(limit, conn.abort()).await;
                 return Err(fail(
                     format!(
                         "SMTP {server} does not accept internationalised addresses (no SMTPUTF8): {} cannot be reached through this relay; correct the address or use a relay with SMTPUTF8",
@@ -658,12 +684,17 @@ impl Sender {
         if !bytes.is_ascii() {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
-        conn.command(Mail::new(envelope.from().cloned(), params))
-            .await
-            .map_err(smtp_err)?;
+        tokio::time::timeout(
+            limit,
+            conn.command(Mail::new(envelope.from().cloned(), params)),
+        )
+        .await
+        .map_err(|_| late("MAIL FROM"))?
+        .map_err(smtp_err)?;
         for to in envelope.to() {
-            conn.command(Rcpt::new(to.clone(), vec![]))
+            tokio::time::timeout(limit, conn.command(Rcpt::new(to.clone(), vec![])))
                 .await
+                .map_err(|_| late("RCPT TO"))?
                 .map_err(smtp_err)?;
         }
         if let Some(copy) = &copy_to {
@@ -673,7 +704,10 @@ impl Sender {
                     true,
                 )
             })?;
-            conn.command(Rcpt::new(addr, vec![])).await.map_err(|e| {
+            let copied = tokio::time::timeout(limit, conn.command(Rcpt::new(addr, vec![])))
+                .await
+                .map_err(|_| late("RCPT TO copy"))?;
+            copied.map_err(|e| {
                 let mut err = smtp_err(e);
                 err.detail = format!(
                     "{} (the relay refused the delivery-check copy to {copy}: let the relay accept it, or turn delivery_check off)",
@@ -686,7 +720,10 @@ impl Sender {
             conn.abort().await;
             return Ok(Some(CrashPoint::BeforeData));
         }
-        conn.command(Data).await.map_err(smtp_err)?;
+        tokio::time::timeout(limit, conn.command(Data))
+            .await
+            .map_err(|_| late("DATA"))?
+            .map_err(smtp_err)?;
         let store = self.store.clone();
         let worker = self.worker.clone();
         let outbox_id = item.id;
@@ -697,7 +734,7 @@ impl Sender {
                 store.mark_outbox_handed_off(outbox_id, &worker).await
             })),
         };
-        let sent = conn.message_iter(&mut marker).await;
+        let sent = tokio::time::timeout(limit, conn.message_iter(&mut marker)).await;
         let written = gate.marker_written();
         if written && gate.crashed() {
             // A killed process says nothing more: the server is still in DATA
@@ -705,9 +742,16 @@ impl Sender {
             drop(conn);
             return Ok(Some(CrashPoint::AfterMarker));
         }
+        let Ok(sent) = sent else {
+            // No answer to the message: if the marker is durable the dot may have
+            // arrived, an unknown outcome the delivery check settles.
+            let mut err = late("end of data");
+            err.marker_written = written;
+            return Err(err);
+        };
         match sent {
             Ok(_) => {
-                let _ = conn.quit().await;
+                let _ = tokio::time::timeout(limit, conn.quit()).await;
                 if crash_here(CrashPoint::AfterAccept) {
                     return Ok(Some(CrashPoint::AfterAccept));
                 }

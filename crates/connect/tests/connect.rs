@@ -1951,3 +1951,78 @@ async fn smtp_connection_refused_is_retried_later() {
         .unwrap_or_default()
         .contains(&port.to_string()));
 }
+
+/// A relay that accepts the connection and then says nothing, at `stall`: before
+/// its greeting, or after the end-of-data dot (the reply was handed off).
+async fn silent_smtp(stall_after_dot: bool) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut r = BufReader::new(r);
+                if !stall_after_dot {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    return;
+                }
+                let _ = w.write_all(b"220 slow ESMTP\r\n").await;
+                let mut in_data = false;
+                loop {
+                    let mut line = Vec::new();
+                    match r.read_until(b'\n', &mut line).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    if in_data {
+                        if line == b".\r\n" {
+                            // Took the message, never says so.
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            return;
+                        }
+                        continue;
+                    }
+                    let up = String::from_utf8_lossy(&line).to_ascii_uppercase();
+                    let answer: &[u8] = if up.starts_with("EHLO") {
+                        b"250-slow\r\n250 8BITMIME\r\n"
+                    } else if up.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go\r\n"
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    if w.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A relay that stops answering must not freeze the outbox: each step is bounded
+/// by `io_timeout`. Silent before the hand-off: a plain retry later. Silent after
+/// the dot: the outcome is unknown, so the hand-off marker stays for the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_silent_relay_times_out_and_is_retried() {
+    for after_dot in [false, true] {
+        let e = env().await;
+        let run = unique("silent");
+        let (id, _) = queued_reply(&e, &run, "a@x.example", "Q", "Réponse").await;
+        let mut smtp = SmtpConfig::new("127.0.0.1", silent_smtp(after_dot).await);
+        smtp.tls = TlsMode::None;
+        smtp.io_timeout = Duration::from_secs(2);
+        let sender = Sender::new(e.store.clone(), smtp, format!("{run}-a"));
+        let r = tokio::time::timeout(Duration::from_secs(30), sender.drain())
+            .await
+            .unwrap_or_else(|_| panic!("after_dot={after_dot}: the sender hung on a silent relay"));
+        assert_eq!((r.sent, r.retry_later), (0, 1), "{r:?}");
+        let row = e.store.get_outbox(id).await.unwrap().unwrap();
+        assert_eq!(row.state, OutboxState::Failed);
+        assert!(row.next_attempt_at.is_some());
+        assert_eq!(row.handed_off_at.is_some(), after_dot, "{row:?}");
+        assert!(row.last_error.unwrap_or_default().contains("2 s"));
+    }
+}
