@@ -2026,3 +2026,50 @@ async fn smtp_silent_relay_times_out_and_is_retried() {
         assert!(row.last_error.unwrap_or_default().contains("2 s"));
     }
 }
+
+/// Ingest's identity is (Message-ID, content hash): two different messages under
+/// one Message-ID are both kept, messages without one get a stable derived id,
+/// and an identical copy is stored once.
+#[tokio::test]
+async fn imap_same_or_missing_message_id_keeps_every_distinct_message_once() {
+    let Some((host, port, pw)) = imap_env("same_message_id") else {
+        return;
+    };
+    let user = unique("mid");
+    let run = unique("r");
+    let e = env().await;
+    let mut adm = admin(&host, port, &user, &pw).await;
+    let same = |body: &str| {
+        format!("From: a@x.example\r\nSubject: Q\r\nMessage-ID: <dup.{run}@x>\r\n\r\n{body}\r\n")
+    };
+    let none = |body: &str| {
+        format!("From: a@x.example\r\nSubject: Sans identifiant\r\n\r\n{body} {run}\r\n")
+    };
+    for raw in [
+        same("Première demande"),
+        same("Une autre demande"),
+        none("Bonjour"),
+        none("Bonsoir"),
+        none("Bonjour"),
+    ] {
+        append(&mut adm, "INBOX", raw.as_bytes()).await;
+    }
+    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, cfg(&host, port, &user, &pw));
+    let r = ingest.sync_once().await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!((r.fetched, r.stored, r.duplicates_skipped), (5, 4, 1));
+    assert_eq!(e.store.count_messages(Some(e.mailbox_id)).await.unwrap(), 4);
+    assert_eq!(
+        e.store
+            .thread_messages(&format!("dup.{run}@x"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // All five flagged: the identical copy is known, so it is settled too.
+    assert!(uids_and_flags(&mut adm, "INBOX")
+        .await
+        .iter()
+        .all(|(_, s)| *s));
+}
