@@ -629,6 +629,30 @@ pub struct Filled {
 /// could smuggle one in. A `nom` missing while `civilite` is known is dropped so the
 /// greeting reads "Bonjour Madame," rather than showing a marker mid-greeting.
 pub fn fill_template(body: &str, values: &BTreeMap<String, String>, links: &[String]) -> Filled {
+    fill_template_with(body, values, &BTreeMap::new(), links)
+}
+
+/// [`fill_template`] with `trusted` values the service wrote itself (the mailbox
+/// signature an administrator configured): unlike values read from a citizen's mail,
+/// they keep their line breaks (a signature is a block of lines) and their own contact
+/// points (the service's address or phone, which no answer lists in `links`). Their
+/// contact points are allowed only as written in them: a citizen's value still loses
+/// any other one.
+pub fn fill_template_with(
+    body: &str,
+    values: &BTreeMap<String, String>,
+    trusted: &BTreeMap<String, String>,
+    links: &[String],
+) -> Filled {
+    let block = |v: &str| -> String {
+        let v = v.replace("{{", "").replace("}}", "").replace("\r\n", "\n");
+        let lines: Vec<&str> = v.split(['\n', '\r']).map(str::trim_end).collect();
+        lines.join("\n").trim().to_string()
+    };
+    let mut allowed: Vec<String> = links.to_vec();
+    for v in trusted.values() {
+        allowed.extend(find_contacts(&block(v)).into_iter().map(|c| c.text));
+    }
     let clean = |v: &str| -> String {
         // Values are single-line and may not reopen a template marker.
         v.replace("{{", "")
@@ -649,7 +673,11 @@ pub fn fill_template(body: &str, values: &BTreeMap<String, String>, links: &[Str
         };
         out.push_str(&rest[..open]);
         let name = after[..close].trim();
-        match values.get(name).map(|v| clean(v)).filter(|v| !v.is_empty()) {
+        let value = match trusted.get(name) {
+            Some(v) => Some(block(v)),
+            None => values.get(name).map(|v| clean(v)),
+        };
+        match value.filter(|v| !v.is_empty()) {
             Some(v) => out.push_str(&v),
             None if name == "nom" && drop_nom => {
                 // Remove the space we would leave before the punctuation.
@@ -668,7 +696,7 @@ pub fn fill_template(body: &str, values: &BTreeMap<String, String>, links: &[Str
     }
     // Any unterminated `{{` is dropped rather than leaked.
     out.push_str(&rest.replace("{{", ""));
-    let text = crate::links::strip_unlisted(&out, links);
+    let text = crate::links::strip_unlisted(&out, &allowed);
     Filled { text, unfilled }
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use facteur_core::Language;
 use serde::Serialize;
 
-use crate::answers::{fill_template, StandardAnswer};
+use crate::answers::{fill_template_with, StandardAnswer};
 use crate::index::{DocKind, Hit, KnowledgeBase, SearchOptions};
 use crate::Date;
 
@@ -153,12 +153,18 @@ pub fn draft(
         },
     };
     let mut values: BTreeMap<String, String> = ctx.extra.clone();
+    // The mailbox's signature is the service's own text: a block of lines with the
+    // service's contact points, kept as configured (see `fill_template_with`).
+    values.remove("signature");
+    let mut trusted: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(s) = &ctx.signature {
+        trusted.insert("signature".into(), s.clone());
+    }
     for (k, v) in [
         ("civilite", &ctx.civilite),
         ("nom", &ctx.nom),
         ("annee", &ctx.annee),
         ("reference", &ctx.reference),
-        ("signature", &ctx.signature),
     ] {
         match v {
             Some(v) => {
@@ -171,7 +177,7 @@ pub fn draft(
         }
     }
     values.insert("date_du_jour".into(), today.french());
-    let filled = fill_template(&answer.body, &values, &answer.links);
+    let filled = fill_template_with(&answer.body, &values, &trusted, &answer.links);
     DraftOutcome::Draft {
         answer_id: answer.id.clone(),
         answer_version: answer.version,

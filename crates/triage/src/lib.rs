@@ -67,6 +67,46 @@ pub struct Triaged {
     pub no_draft_reason: Option<String>,
 }
 
+/// The value a mail gives when it gives exactly one: with two ("revenus 2023 … et
+/// 2022", two references) choosing is the agent's call, so the draft shows a marker.
+fn only<T>(values: &[T]) -> Option<&T> {
+    match values {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+/// The year `{{annee}}` stands for. Every answer uses it as the income year ("vos
+/// revenus de {{annee}}", "les dons versés en {{annee}}"), while a mail's years are
+/// often tax or campaign years: "ma déclaration 2024", "mon avis d'impôt 2024" are
+/// about 2023 income. So the draft takes a year only when the new text names one
+/// year, and names it as income; anything else is left to the agent rather than
+/// guessed or shifted.
+fn income_year(body: &str, fields: &Fields) -> Option<String> {
+    let year = only(&fields.tax_years)?;
+    let folded = facteur_text::fold(body);
+    let as_income = [
+        "revenus",
+        "revenus de",
+        "revenus de l'annee",
+        "revenus percus en",
+        "revenus en",
+        "income for",
+        "income of",
+        "income in",
+    ]
+    .iter()
+    .any(|p| {
+        folded.match_indices(&format!("{p} {year}")).any(|(i, m)| {
+            // "revenus 2023" but not "revenus 20231" nor "nouveaux revenus" mid-word.
+            let before = folded[..i].chars().next_back();
+            let after = folded[i + m.len()..].chars().next();
+            !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+        })
+    });
+    as_income.then(|| year.to_string())
+}
+
 /// Per-message settings that override the engine's defaults.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -228,8 +268,8 @@ impl Engine {
             let ctx = DraftContext {
                 civilite: correspondent.civilite.clone(),
                 nom: correspondent.name.clone(),
-                annee: fields.tax_years.first().map(|y| y.to_string()),
-                reference: fields.references.first().cloned(),
+                annee: income_year(&body, &fields),
+                reference: only(&fields.references).cloned(),
                 signature: over
                     .signature
                     .clone()
