@@ -106,9 +106,27 @@ fn main() {
     let cli = parse_cli(lang);
     init_tracing();
     if let Err(err) = run(cli) {
-        eprintln!("{} {err:#}", i18n::tr("erreur :", "error:"));
+        eprintln!("{} {}", i18n::tr("erreur :", "error:"), render_error(&err));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes on one line, as anyhow's `{:#}` does, but without saying a
+/// cause twice: library errors (thiserror) that quote their source in their own message
+/// also expose it as `source()`, and `{:#}` then printed "…: No such file or directory
+/// (os error 2): No such file or directory (os error 2)".
+fn render_error(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 /// `Cli::parse()`, with the help texts in French unless the language is English.
@@ -189,5 +207,48 @@ fn init_tracing() {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_error;
+
+    /// A library error that quotes its source, as thiserror's `KbError::Io` does.
+    #[derive(Debug)]
+    struct Quoting {
+        path: &'static str,
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Quoting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot read {}: {}", self.path, self.source)
+        }
+    }
+
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_quoted_is_said_once_and_others_are_kept() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let err = anyhow::Error::new(Quoting {
+            path: "./answers/taxonomy.toml",
+            source: io,
+        })
+        .context("impossible d'importer les réponses types");
+        assert_eq!(
+            render_error(&err),
+            "impossible d'importer les réponses types: cannot read ./answers/taxonomy.toml: No such file or directory"
+        );
+        let plain = anyhow::anyhow!("disque plein").context("impossible d'écrire le modèle");
+        assert_eq!(
+            render_error(&plain),
+            "impossible d'écrire le modèle: disque plein"
+        );
     }
 }

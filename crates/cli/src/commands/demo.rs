@@ -74,6 +74,20 @@ fn shared(explicit: Option<PathBuf>) -> Result<PathBuf> {
         ))
 }
 
+/// The demo's standard answers folder, checked before any work: run from elsewhere than
+/// the repository, the default `./answers` is missing, and the error deep inside the
+/// import ("cannot read ./answers/taxonomy.toml") does not say which option fixes it.
+fn answers_folder(dir: &Path) -> Result<()> {
+    if dir.join("taxonomy.toml").is_file() && dir.join("demo").is_dir() {
+        return Ok(());
+    }
+    anyhow::bail!(tr!(
+        "réponses types de démonstration introuvables dans {} : lancez la commande depuis le dossier du dépôt Facteur, ou passez --answers DOSSIER (le dossier answers/ du dépôt, qui contient taxonomy.toml et demo/)",
+        "demo standard answers not found in {}: run the command from the Facteur repository folder, or pass --answers DIR (the repository's answers/ folder, holding taxonomy.toml and demo/)",
+        dir.display()
+    ))
+}
+
 pub fn write_mailbox(
     out: &Path,
     count: usize,
@@ -105,6 +119,7 @@ pub fn run(cfg: &Config, a: DemoArgs) -> Result<()> {
             to,
         }) => {
             let shared_dir = shared(shared_data)?;
+            answers_folder(&answers)?;
             let labelled = write_mailbox(&out, count, seed, &answers, &shared_dir, &to)?;
             if a.json {
                 super::print_json(
@@ -450,6 +465,7 @@ struct Built {
 /// Build the whole demo: knowledge base, model, mailbox.
 fn build(a: &DemoArgs) -> Result<Built> {
     let shared_dir = shared(a.shared_data.clone())?;
+    answers_folder(&a.answers)?;
     let dir = &a.data_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| tr!("impossible de créer {}", "cannot create {}", dir.display()))?;
