@@ -1277,3 +1277,24 @@ fn triage_reads_an_oversized_message_from_its_header_with_a_defect() {
         "the body is not read"
     );
 }
+
+/// Run from outside the repository, the demo's default `./answers` is missing: the
+/// error names the folder and the option that fixes it (and says its cause only once),
+/// and nothing is built.
+#[test]
+fn demo_away_from_the_repository_says_to_pass_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["demo", "--no-serve", "--count", "5", "--shared-data"])
+        .arg(shared())
+        .output()
+        .expect("facteur runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("./answers") && err.contains("--answers DOSSIER"),
+        "{err}"
+    );
+    assert!(!dir.path().join("facteur-demo").exists(), "nothing built");
+}
