@@ -65,6 +65,45 @@ pub async fn collect_feedback(store: &Store) -> LearnResult<Vec<FeedbackExample>
     Ok(out)
 }
 
+/// What the model said of a message: (top label, confidence, abstained).
+///
+/// After a category correction the service re-triages the message with the
+/// agent's type (confidence 1, never abstaining) so that the draft follows the
+/// agent. Taking that latest triage as the model's prediction would count every
+/// correction as a confident right answer and hide the very drift the
+/// corrections reveal. The store keeps only the latest triage, so the model's
+/// label is the category the first correction replaced (its `before`), the state
+/// the first action found tells whether it abstained, and the confidence is
+/// unknown.
+fn model_prediction(
+    t: &facteur_store::TriageResult,
+    actions: &[facteur_store::ActionRecord],
+) -> (Option<String>, Option<f32>, bool) {
+    let first_correction = actions
+        .iter()
+        .find(|a| a.kind == AgentActionKind::CorrectCategory.as_str());
+    match first_correction {
+        Some(c) if t.created_at >= c.at => {
+            let label = c
+                .before
+                .get("category")
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            let abstained = actions
+                .first()
+                .and_then(|a| a.before.get("state"))
+                .and_then(|s| s.as_str())
+                == Some(MessageState::Abstained.as_str());
+            (label, None, abstained)
+        }
+        _ => (
+            t.category.clone(),
+            t.confidence,
+            t.route == facteur_core::Route::Abstain,
+        ),
+    }
+}
+
 /// Drift observations of messages received since `since`: the latest triage,
 /// OOV against the active model's vocabulary, and what agents did with drafts.
 pub async fn collect_observations(
@@ -94,12 +133,13 @@ pub async fn collect_observations(
                 .map(|o| edit_distance(d, &o.body)),
             _ => None,
         };
+        let (predicted, confidence, abstained) = model_prediction(&t, &actions);
         out.push(Observation {
             mailbox_id: row.mailbox_id,
             at: row.received_at,
-            predicted: t.category.clone(),
-            confidence: t.confidence,
-            abstained: t.route == facteur_core::Route::Abstain,
+            predicted,
+            confidence,
+            abstained,
             oov_tokens,
             tokens,
             draft_shown,

@@ -118,7 +118,8 @@ pub fn examples_from_actions(m: MessageFeedback<'_>) -> Vec<FeedbackExample> {
 
 /// The training examples that feedback yields: per message, the latest
 /// non-excluded evidence decides (a correction after a validation wins; a later
-/// "wrong type" rejection of the same label withdraws it). Excluded examples are
+/// "wrong type" rejection of the same label withdraws it; a later validation
+/// that merely carries the rejected label does not restore it). Excluded examples are
 /// ignored entirely, as if the action had not happened.
 pub fn training_examples(examples: &[FeedbackExample], excluded: &HashSet<i64>) -> Vec<Example> {
     let mut latest: BTreeMap<i64, &FeedbackExample> = BTreeMap::new();
@@ -130,6 +131,12 @@ pub fn training_examples(examples: &[FeedbackExample], excluded: &HashSet<i64>) 
     for e in ordered {
         match (&e.evidence, latest.get(&e.message_id).map(|x| &x.evidence)) {
             (Evidence::IsNot(no), Some(Evidence::Is(yes))) if no != yes => {}
+            // Sending after a "wrong type" rejection without correcting the
+            // category: the store copies the message's (rejected) category into
+            // the validation, which says nothing new. Only a correction undoes a
+            // rejection.
+            (Evidence::Is(yes), Some(Evidence::IsNot(no)))
+                if yes == no && e.provenance.action == AgentActionKind::ValidateSend => {}
             _ => {
                 latest.insert(e.message_id, e);
             }
@@ -322,6 +329,39 @@ mod tests {
         )]);
         assert_eq!(training_examples(&ex, &HashSet::new()).len(), 1);
         assert!(training_examples(&ex, &HashSet::from([5])).is_empty());
+    }
+
+    /// A draft rejected as "wrong type", then a reply written by hand and sent
+    /// without correcting the category: the validation carries the category the
+    /// agent just rejected (the store copies the message's category), so it must
+    /// not turn the rejected type back into a positive example.
+    #[test]
+    fn sending_a_hand_written_reply_after_a_wrong_type_rejection_confirms_nothing() {
+        let ex = msg(&[
+            action(1, 10, "reject", "a", json!({"reason": "wrong_type"})),
+            action(
+                2,
+                20,
+                "validate_send",
+                "a",
+                json!({"category": "a", "edited": true}),
+            ),
+        ]);
+        assert!(training_examples(&ex, &HashSet::new()).is_empty());
+        // An explicit correction still decides, before or after the sending.
+        let ex = msg(&[
+            action(1, 10, "reject", "a", json!({"reason": "wrong_type"})),
+            action(2, 15, "correct_category", "a", json!({"category": "b"})),
+            action(3, 20, "validate_send", "b", json!({"category": "b"})),
+        ]);
+        let t = training_examples(&ex, &HashSet::new());
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].label, "b");
+        let ex = msg(&[
+            action(1, 10, "reject", "a", json!({"reason": "wrong_type"})),
+            action(2, 20, "correct_category", "a", json!({"category": "a"})),
+        ]);
+        assert_eq!(training_examples(&ex, &HashSet::new()).len(), 1);
     }
 
     #[test]
