@@ -476,6 +476,36 @@ impl Store {
             .collect()
     }
 
+    /// Outbox rows in one state, newest first, at most `limit`. The filter is in the
+    /// query: filtering a newest-first page afterwards (as `facteur outbox --state`
+    /// once did) hides an old failed reply behind `limit` newer sent ones.
+    pub async fn list_outbox_in_state(
+        &self,
+        state: OutboxState,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxItem>> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        let cols = OUTBOX_COLS
+            .split(", ")
+            .map(|c| format!("o.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {cols}, m.from_name AS from_name FROM outbox o JOIN messages m ON m.id = o.message_id \
+             WHERE o.state = $2 ORDER BY o.id DESC LIMIT $1"
+        );
+        let op = || format!("list outbox in state {state}");
+        let rows: Vec<ListingRow> = with_pool!(self, p => {
+            sqlx::query_as::<_, ListingRow>(&sql)
+                .bind(limit)
+                .bind(state.as_str())
+                .fetch_all(p)
+                .await
+                .op(op)
+        })?;
+        rows.into_iter().map(|r| r.row.into_item()).collect()
+    }
+
     /// Count of outbox rows per state (dashboards, health checks).
     pub async fn outbox_count(&self, state: OutboxState) -> StoreResult<i64> {
         with_pool!(self, p => {

@@ -1129,6 +1129,44 @@ async fn list_outbox_counts_by_state_and_list_answers() {
         ]
     );
     assert_eq!(s.validated_answers().await.unwrap().len(), 1);
+
+    // One state, filtered in the query: the oldest reply failed, and a page of the
+    // newest row only would not show it.
+    let lease = Duration::from_secs(60);
+    let first = s.claim_outbox("w", lease).await.unwrap().unwrap();
+    assert_eq!(first.id, outbox_ids[0]);
+    s.mark_failed(first.id, "w", true, "550 refused")
+        .await
+        .unwrap();
+    let second = s.claim_outbox("w", lease).await.unwrap().unwrap();
+    s.mark_sent(second.id, "w").await.unwrap();
+    assert_eq!(s.list_outbox(None, 1).await.unwrap()[0].id, outbox_ids[2]);
+    let ids_in = |v: Vec<facteur_store::OutboxItem>| v.iter().map(|o| o.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids_in(
+            s.list_outbox_in_state(OutboxState::Failed, 1)
+                .await
+                .unwrap()
+        ),
+        vec![outbox_ids[0]]
+    );
+    assert_eq!(
+        ids_in(s.list_outbox_in_state(OutboxState::Sent, 5).await.unwrap()),
+        vec![outbox_ids[1]]
+    );
+    assert_eq!(
+        ids_in(
+            s.list_outbox_in_state(OutboxState::Queued, 5)
+                .await
+                .unwrap()
+        ),
+        vec![outbox_ids[2]]
+    );
+    assert!(s
+        .list_outbox_in_state(OutboxState::Sending, 5)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]

@@ -120,8 +120,20 @@ pub fn outbox(cfg: &Config, a: OutboxArgs) -> Result<()> {
     };
     super::runtime()?.block_on(async {
         let svc = Service::open_admin(cfg).await?;
-        let items = svc.store.list_outbox(None, a.limit).await?;
-        for item in items.iter().filter(|i| wanted.is_none_or(|w| i.state == w)) {
+        let items = match wanted {
+            Some(state) => svc.store.list_outbox_in_state(state, a.limit).await?,
+            None => svc.store.list_outbox(None, a.limit).await?,
+        };
+        if items.is_empty() && !a.json {
+            eprintln!(
+                "{}",
+                crate::i18n::tr(
+                    "Aucune réponse dans la boîte d'envoi.",
+                    "No reply in the outbox."
+                )
+            );
+        }
+        for item in &items {
             if a.json {
                 super::print_json(&serde_json::json!({
                     "id": item.id,
