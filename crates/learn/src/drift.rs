@@ -195,6 +195,47 @@ pub fn psi(expected: &BTreeMap<String, f64>, actual: &BTreeMap<String, f64>, eps
         .sum()
 }
 
+/// Pseudo-count added to every label of a week before its PSI: an absent label
+/// then weighs like half a message instead of the `psi_epsilon` floor, which
+/// made every small week look like a collapse of the types it happened to lack.
+pub const PSI_PSEUDO_COUNT: f64 = 0.5;
+
+/// The PSI of one week's predicted counts against the training shares, net of
+/// what sampling alone gives. With `n` messages over `k` labels, a week drawn
+/// from the very training mix has a PSI of about `(k - 1) / n` (PSI is close to a
+/// chi-square over `n`): 1.0 for 30 request types and 30 messages, far above the
+/// 0.2 alert threshold. That expected noise is subtracted (floored at 0) after
+/// smoothing the counts, so the value and its threshold mean "shift beyond
+/// chance" at any weekly volume, while a large shift still shows.
+pub fn weekly_psi(
+    expected: &BTreeMap<String, f64>,
+    counts: &BTreeMap<String, usize>,
+    eps: f64,
+) -> f64 {
+    let n: usize = counts.values().sum();
+    if n == 0 {
+        return 0.0;
+    }
+    let keys: std::collections::BTreeSet<&String> = expected.keys().chain(counts.keys()).collect();
+    let k = keys.len();
+    let smoothed: BTreeMap<String, f64> = keys
+        .into_iter()
+        .map(|l| {
+            (
+                l.clone(),
+                counts.get(l).copied().unwrap_or(0) as f64 + PSI_PSEUDO_COUNT,
+            )
+        })
+        .collect();
+    let noise = k.saturating_sub(1) as f64 / n as f64;
+    let v = psi(expected, &smoothed, eps) - noise;
+    if v.is_finite() {
+        v.max(0.0)
+    } else {
+        0.0
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
@@ -224,6 +265,7 @@ pub struct WeekIndicators {
     pub week: String,
     pub week_start: String,
     pub messages: usize,
+    /// [`weekly_psi`]: the shift of the predicted mix beyond sampling noise.
     pub psi: f64,
     pub psi_level: Level,
     pub predicted_distribution: BTreeMap<String, usize>,
@@ -281,9 +323,7 @@ pub fn drift_report(
                 *dist.entry(l.clone()).or_default() += 1;
             }
         }
-        let actual: BTreeMap<String, f64> =
-            dist.iter().map(|(k, v)| (k.clone(), *v as f64)).collect();
-        let psi_v = psi(training, &actual, th.psi_epsilon);
+        let psi_v = weekly_psi(training, &dist, th.psi_epsilon);
         let enough = n >= th.min_messages;
         let psi_level = if !enough {
             Level::Ok
@@ -560,6 +600,64 @@ mod tests {
         assert_eq!(r.weeks[0].confidence_histogram[9], 40);
         th.min_messages = 100;
         assert!(drift_report(&o, &training, &th).alerts.is_empty());
+    }
+
+    /// A mailbox whose mix is exactly the training mix (30 request types, equal
+    /// shares) must not raise PSI alerts at ordinary weekly volumes: with a few
+    /// dozen messages many types are absent from a week by chance alone. A real
+    /// shift (one type from 3 % to 20 % of the mail) must still alert.
+    #[test]
+    fn a_stable_mix_does_not_alert_at_small_weekly_volumes_but_a_shift_does() {
+        let labels: Vec<String> = (0..30).map(|i| format!("t{i:02}")).collect();
+        let training: BTreeMap<String, f64> =
+            labels.iter().map(|l| (l.clone(), 1.0 / 30.0)).collect();
+        let mut seed = 42u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as f64 / (1u64 << 31) as f64
+        };
+        let mut o = Vec::new();
+        for week in 0..8i64 {
+            for i in 0..60i64 {
+                let l = &labels[((next() * 30.0) as usize).min(29)];
+                o.push(obs(1, T0 + week * WEEK + i, l));
+            }
+        }
+        let r = drift_report(&o, &training, &DriftThresholds::default());
+        assert_eq!(r.weeks.len(), 8);
+        let psi_alerts: Vec<f64> = r
+            .alerts
+            .iter()
+            .filter(|a| a.indicator == "psi" && a.level == Level::Alert)
+            .map(|a| a.value)
+            .collect();
+        assert!(psi_alerts.is_empty(), "false PSI alerts: {psi_alerts:?}");
+        assert!(r.weeks.iter().all(|w| w.psi.is_finite() && w.psi >= 0.0));
+        // 200 messages, a fifth of them of one type.
+        let mut shifted = Vec::new();
+        for i in 0..200i64 {
+            let l = if next() < 0.2 {
+                &labels[0]
+            } else {
+                &labels[1 + ((next() * 29.0) as usize).min(28)]
+            };
+            shifted.push(obs(1, T0 + i, l));
+        }
+        let r = drift_report(&shifted, &training, &DriftThresholds::default());
+        assert_eq!(r.weeks[0].psi_level, Level::Alert, "{:?}", r.weeks[0].psi);
+        // No traffic, or one class on both sides: zero, not NaN.
+        assert!(drift_report(&[], &training, &DriftThresholds::default())
+            .weeks
+            .is_empty());
+        let one = dist(&[("a", 1.0)]);
+        let r = drift_report(
+            &(0..40).map(|i| obs(1, T0 + i, "a")).collect::<Vec<_>>(),
+            &one,
+            &DriftThresholds::default(),
+        );
+        assert_eq!(r.weeks[0].psi, 0.0);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use facteur_learn::feedback::ExclusionStore;
 use facteur_learn::registry::{self, RegistryConfig, TrainRequest};
 use facteur_learn::review::{KillSwitch, ReviewDecision, SwitchScope, SwitchStore};
-use facteur_learn::{StoreExclusions, StoreSwitches};
+use facteur_learn::{LearnError, StoreExclusions, StoreSwitches};
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -553,12 +553,46 @@ fn no_account(name: &str) -> String {
     )
 }
 
-/// The context of a refused supervisor action (promotion, rollback, review).
-fn needs_supervisor(fr_action: &str, en_action: &str) -> String {
-    tr!(
-        "{fr_action} refusée : il faut --by avec l'identifiant d'un superviseur (supervisor) ou administrateur (admin) actif",
-        "{en_action} refused: it needs --by with the user name of an active supervisor or admin"
-    )
+/// A registry refusal (promotion, rollback, review) as the person at the terminal
+/// needs it: in their language, naming the real cause and what to do. Each cause
+/// has its own sentence: wrapping every failure in "it needs a supervisor" told a
+/// supervisor who had given `--by` that the version was missing a supervisor when
+/// it was unknown, already active, or had nothing to roll back to.
+fn refusal(e: LearnError, fr_action: &str, en_action: &str) -> anyhow::Error {
+    let msg = match &e {
+        LearnError::NoSupervisor { .. } => tr!(
+            "{fr_action} refusée : il faut --by avec l'identifiant d'un superviseur (supervisor) ou administrateur (admin) actif",
+            "{en_action} refused: it needs --by with the user name of an active supervisor or admin"
+        ),
+        LearnError::NotSupervisor { .. } => tr!(
+            "{fr_action} refusée : le compte donné par --by n'est pas un superviseur (supervisor) ou administrateur (admin) actif ; voir `facteur user list`",
+            "{en_action} refused: the account given with --by is not an active supervisor or admin; see `facteur user list`"
+        ),
+        LearnError::UnknownVersion(v) => tr!(
+            "{fr_action} refusée : aucune version de modèle {v:?} ; voir `facteur model list`",
+            "{en_action} refused: no model version {v:?}; see `facteur model list`"
+        ),
+        LearnError::WrongStatus { version, .. } => tr!(
+            "{fr_action} refusée : la version {version} est déjà le modèle actif, rien à faire ; voir `facteur model list`",
+            "{en_action} refused: version {version} is already the active model, nothing to do; see `facteur model list`"
+        ),
+        LearnError::NothingToRollBack => tr!(
+            "{fr_action} refusée : aucune version n'a été active avant le modèle actuel. Pour changer de modèle, entraînez un candidat (`facteur model train`) puis promouvez-le (`facteur model promote`)",
+            "{en_action} refused: no version was active before the current model. To change the model, train a candidate (`facteur model train`) then promote it (`facteur model promote`)"
+        ),
+        LearnError::Classify { version, .. } => {
+            let msg = tr!(
+                "{fr_action} refusée : les fichiers de la version {version} ne se chargent pas ; réentraînez un candidat (`facteur model train`)",
+                "{en_action} refused: the files of version {version} do not load; train a new candidate (`facteur model train`)"
+            );
+            return anyhow::Error::new(e).context(msg);
+        }
+        _ => {
+            let msg = tr!("{fr_action} impossible", "{en_action} failed");
+            return anyhow::Error::new(e).context(msg);
+        }
+    };
+    anyhow::anyhow!(msg)
 }
 
 fn read(path: &std::path::Path) -> Result<Vec<facteur_classify::Example>> {
@@ -671,7 +705,7 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                 }
                 let r = registry::promote(&svc.store, &data_dir, &reg, &version, by)
                     .await
-                    .with_context(|| needs_supervisor("promotion", "promotion"))?;
+                    .map_err(|e| refusal(e, "promotion", "promotion"))?;
                 if let Some((_, unknown)) = &unknown {
                     svc.store
                         .audit(
@@ -692,7 +726,7 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                 let by = user_id(&svc, by.as_deref()).await?;
                 let r = registry::rollback(&svc.store, &data_dir, &reg, by)
                     .await
-                    .with_context(|| needs_supervisor("restauration", "rollback"))?;
+                    .map_err(|e| refusal(e, "restauration", "rollback"))?;
                 if json {
                     super::print_json(&r)?;
                 } else {
@@ -774,10 +808,14 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                     )),
                 };
                 let by = user_id(&svc, by.as_deref()).await?;
-                let seen = serde_json::to_value(registry::get_version(&svc.store, &data_dir, &reg, &version).await?)?;
+                let seen = serde_json::to_value(
+                    registry::get_version(&svc.store, &data_dir, &reg, &version)
+                        .await
+                        .map_err(|e| refusal(e, "revue", "review"))?,
+                )?;
                 let r = registry::record_review(&svc.store, &version, by, decision, seen, note)
                     .await
-                    .with_context(|| needs_supervisor("revue", "review"))?;
+                    .map_err(|e| refusal(e, "revue", "review"))?;
                 if json {
                     super::print_json(&r)?;
                 } else {
@@ -804,4 +842,88 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `{:#}`-like rendering of the whole chain, as `main` prints it.
+    fn shown(e: anyhow::Error) -> String {
+        e.chain()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(": ")
+    }
+
+    #[test]
+    fn each_refusal_names_its_own_cause_in_french_with_what_to_do() {
+        crate::i18n::set_lang(crate::i18n::Lang::Fr);
+        let no_by = shown(refusal(
+            LearnError::NoSupervisor {
+                action: "promotion",
+            },
+            "promotion",
+            "promotion",
+        ));
+        assert!(
+            no_by.starts_with("promotion refusée : il faut --by"),
+            "{no_by}"
+        );
+        assert!(!no_by.contains("refused"), "English leaked: {no_by}");
+
+        let unknown = shown(refusal(
+            LearnError::UnknownVersion("m-nope".into()),
+            "promotion",
+            "promotion",
+        ));
+        assert!(
+            unknown.contains("aucune version de modèle \"m-nope\""),
+            "{unknown}"
+        );
+        assert!(unknown.contains("facteur model list"), "{unknown}");
+        assert!(
+            !unknown.contains("--by"),
+            "not a supervisor problem: {unknown}"
+        );
+        assert!(
+            !unknown.contains("not registered"),
+            "English leaked: {unknown}"
+        );
+
+        let active = shown(refusal(
+            LearnError::WrongStatus {
+                version: "m1".into(),
+                status: "active".into(),
+                detail: "it is already active",
+            },
+            "promotion",
+            "promotion",
+        ));
+        assert!(active.contains("m1 est déjà le modèle actif"), "{active}");
+        assert!(!active.contains("--by"), "{active}");
+
+        let nothing = shown(refusal(
+            LearnError::NothingToRollBack,
+            "restauration",
+            "rollback",
+        ));
+        assert!(
+            nothing.starts_with("restauration refusée : aucune version"),
+            "{nothing}"
+        );
+        assert!(nothing.contains("facteur model promote"), "{nothing}");
+        assert!(!nothing.contains("--by"), "{nothing}");
+
+        let agent = shown(refusal(
+            LearnError::NotSupervisor {
+                action: "review",
+                user_id: 3,
+            },
+            "revue",
+            "review",
+        ));
+        assert!(agent.contains("n'est pas un superviseur"), "{agent}");
+        assert!(agent.contains("facteur user list"), "{agent}");
+    }
 }
