@@ -1,6 +1,7 @@
 //! Where messages come from: single .eml files, mbox files, Maildir folders, stdin.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -35,17 +36,46 @@ pub struct MailSource {
 /// (read cur and new); a file whose first non-empty line starts with "From " is an
 /// mbox; any other file is one .eml message. Hidden entries (`.name`) are skipped.
 /// Missing path -> MailError naming the path and saying what to do.
+///
+/// Each file and folder is read once, however it is reached: a symlink loop
+/// (`dir/up -> ..`) or a folder named twice on the command line would otherwise
+/// yield the same messages again and again.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<MailSource>, MailError> {
     let mut out = Vec::new();
+    let mut seen = HashSet::new();
     for p in paths {
         let meta = fs::metadata(p).map_err(|e| MailError::io(p, e))?;
+        if !seen.insert(identity(p, &meta)) {
+            continue;
+        }
         if meta.is_dir() {
-            walk_dir(p, &mut out)?;
+            walk_dir(p, &mut out, &mut seen)?;
         } else {
             out.push(file_source(p, meta.len())?);
         }
     }
     Ok(out)
+}
+
+/// What makes two paths the same file or folder: device and inode where there are
+/// inodes (no extra system call: the metadata is already read), else the canonical path.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Identity {
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Inode(u64, u64),
+    #[cfg_attr(unix, allow(dead_code))]
+    Path(PathBuf),
+}
+
+#[cfg(unix)]
+fn identity(_path: &Path, meta: &fs::Metadata) -> Identity {
+    use std::os::unix::fs::MetadataExt;
+    Identity::Inode(meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn identity(path: &Path, _meta: &fs::Metadata) -> Identity {
+    Identity::Path(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
 }
 
 fn is_maildir(dir: &Path) -> bool {
@@ -62,7 +92,11 @@ fn sorted_entries(dir: &Path) -> Result<Vec<fs::DirEntry>, MailError> {
     Ok(entries)
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<MailSource>) -> Result<(), MailError> {
+fn walk_dir(
+    dir: &Path,
+    out: &mut Vec<MailSource>,
+    seen: &mut HashSet<Identity>,
+) -> Result<(), MailError> {
     if is_maildir(dir) {
         let size = maildir_files(dir)?
             .iter()
@@ -83,8 +117,12 @@ fn walk_dir(dir: &Path, out: &mut Vec<MailSource>) -> Result<(), MailError> {
             tracing::warn!(path = %path.display(), "skipping unreadable entry");
             continue;
         };
+        if !seen.insert(identity(&path, &meta)) {
+            tracing::debug!(path = %path.display(), "already read through another path");
+            continue;
+        }
         if meta.is_dir() {
-            walk_dir(&path, out)?;
+            walk_dir(&path, out, seen)?;
         } else if meta.is_file() {
             out.push(file_source(&path, meta.len())?);
         }
