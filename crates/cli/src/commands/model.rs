@@ -439,7 +439,27 @@ async fn print_versions(svc: &Service, versions: &[ModelVersionView]) -> Result<
             println!("{}", tr!("note de {} : {n}", "note of {}: {n}", v.version));
         }
     }
+    if let Some(w) = overdue_warning(versions) {
+        println!("{w}");
+    }
     Ok(())
+}
+
+/// The loud line under the table when the active model is past its review date:
+/// a "(en retard)" in a table cell is easy to miss, and the product asks that an
+/// overdue review be shown everywhere, with what to do about it.
+fn overdue_warning(versions: &[ModelVersionView]) -> Option<String> {
+    let (v, r) = versions
+        .iter()
+        .find_map(|v| v.review.as_ref().filter(|r| r.overdue).map(|r| (v, r)))?;
+    let late = -r.days_left;
+    Some(tr!(
+        "ATTENTION : la revue trimestrielle du modèle actif {} est en retard depuis le {} ({late} jour(s)). Un superviseur doit l'examiner et l'enregistrer : facteur model review {} --by UTILISATEUR --decision keep|retrain|withdraw",
+        "WARNING: the quarterly review of the active model {} is overdue since {} ({late} day(s)). A supervisor must examine it and record it: facteur model review {} --by USER --decision keep|retrain|withdraw",
+        v.version,
+        r.due_on,
+        v.version
+    ))
 }
 
 fn print_eval(s: &EvalSummary) {
@@ -925,5 +945,40 @@ mod tests {
         ));
         assert!(agent.contains("n'est pas un superviseur"), "{agent}");
         assert!(agent.contains("facteur user list"), "{agent}");
+    }
+
+    fn version(review: Option<facteur_learn::ReviewStatus>) -> ModelVersionView {
+        ModelVersionView {
+            version: "m1".into(),
+            status: ModelStatus::Active,
+            created_at: 0,
+            trained_by: None,
+            promoted_by: Some(2),
+            promoted_at: Some(0),
+            review,
+            last_review: None,
+            record: None,
+            dir: PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn an_overdue_review_gets_a_loud_line_with_the_command_to_run() {
+        crate::i18n::set_lang(crate::i18n::Lang::Fr);
+        const DAY: i64 = 24 * 3600 * 1000;
+        // Promoted 30/11/2026: due 90 days later, 28/02/2027; seen on 03/03/2027.
+        let promoted = 1_796_000_262_958;
+        let late = facteur_learn::review_status(promoted, None, promoted + 93 * DAY, 90);
+        assert_eq!(late.due_on, "2027-02-28");
+        let w = overdue_warning(&[version(Some(late))]).expect("a warning");
+        assert!(w.starts_with("ATTENTION"), "{w}");
+        assert!(
+            w.contains("en retard depuis le 2027-02-28 (3 jour(s))"),
+            "{w}"
+        );
+        assert!(w.contains("facteur model review m1 --by"), "{w}");
+        let fine = facteur_learn::review_status(promoted, None, promoted + 89 * DAY, 90);
+        assert_eq!(overdue_warning(&[version(Some(fine))]), None);
+        assert_eq!(overdue_warning(&[version(None)]), None);
     }
 }
