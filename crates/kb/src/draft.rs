@@ -85,6 +85,23 @@ fn passages(kb: &KnowledgeBase, text: &str, today: Date, snippets: bool) -> Vec<
     })
 }
 
+/// The correspondent's civility in the language of the chosen variant. The mail
+/// reader says "Monsieur" / "Madame" whatever the mail's language, and an English
+/// draft must not open with "Dear Monsieur Smith". "Madame" becomes "Ms", which says
+/// nothing of marital status, as "Madame" does not. Other words pass as given.
+fn civility_in(language: &str, civilite: &str) -> String {
+    let c = civilite.trim();
+    let folded = c.trim_end_matches('.').to_lowercase();
+    let word = match (language, folded.as_str()) {
+        ("en", "monsieur" | "m") => "Mr",
+        ("en", "madame" | "mme" | "mademoiselle" | "mlle") => "Ms",
+        ("fr", "mr" | "mister") => "Monsieur",
+        ("fr", "mrs" | "ms" | "miss") => "Madame",
+        _ => return c.to_string(),
+    };
+    word.to_string()
+}
+
 /// Proposes a reply for a message of `request_type` classified with `confidence`.
 pub fn draft(
     kb: &KnowledgeBase,
@@ -160,8 +177,12 @@ pub fn draft(
     if let Some(s) = &ctx.signature {
         trusted.insert("signature".into(), s.clone());
     }
+    let civilite = ctx
+        .civilite
+        .as_deref()
+        .map(|c| civility_in(&answer.language, c));
     for (k, v) in [
-        ("civilite", &ctx.civilite),
+        ("civilite", &civilite),
         ("nom", &ctx.nom),
         ("annee", &ctx.annee),
         ("reference", &ctx.reference),

@@ -13,11 +13,14 @@ const TAXONOMY: &str = "[[request_type]]\nid = \"delais-paiement\"\nlabel = \"D�
 
 const ANSWER: &str = "+++\nid = \"delais-paiement\"\ntitle = \"Délai de paiement\"\nversion = 1\nstatus = \"validated\"\nrequest_types = [\"delais-paiement\"]\nvalid_from = 2020-11-01\nvalid_until = 2027-12-31\nlanguage = \"fr\"\nvariables = [\"civilite\", \"nom\", \"echeance\", \"signature\"]\nlinks = [\"https://www.impots.gouv.fr\"]\nauthor = \"A\"\nreviewed_by = \"B\"\n+++\nBonjour {{civilite}} {{nom}},\n\nVotre échéance du {{echeance}} peut être reportée. Merci {{nom}} de rappeler l'échéance du {{ echeance }} et de consulter https://www.impots.gouv.fr.\n\nCordialement,\n\n{{signature}}\n";
 
+const ANSWER_EN: &str = "+++\nid = \"delais-paiement\"\ntitle = \"Payment plan\"\nversion = 1\nstatus = \"validated\"\nrequest_types = [\"delais-paiement\"]\nvalid_from = 2020-11-01\nvalid_until = 2027-12-31\nlanguage = \"en\"\nvariables = [\"civilite\", \"nom\", \"signature\"]\nlinks = []\nauthor = \"A\"\nreviewed_by = \"B\"\n+++\nDear {{civilite}} {{nom}},\n\nA payment plan may be granted.\n\nYours sincerely,\n\n{{signature}}\n";
+
 fn kb() -> (tempfile::TempDir, KnowledgeBase) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("answers");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("delais-paiement.md"), ANSWER).unwrap();
+    std::fs::write(dir.join("delais-paiement.en.md"), ANSWER_EN).unwrap();
     std::fs::write(tmp.path().join("taxonomy.toml"), TAXONOMY).unwrap();
     let mut kb = KnowledgeBase::open(&tmp.path().join("kb")).unwrap();
     let (_, errors) = kb
@@ -117,4 +120,39 @@ fn fill_template_keeps_a_value_from_reopening_markers() {
     v.insert("signature".to_string(), "SIP\n{{nom}}".to_string());
     let f = fill_template("Bonjour {{nom}},\n{{signature}}", &v, &[]);
     assert!(!f.text.contains("{{"), "{}", f.text);
+}
+
+#[test]
+fn the_civility_is_written_in_the_language_of_the_draft() {
+    let (_t, kb) = kb();
+    // The correspondent reader says "Monsieur" / "Madame" whatever the mail's
+    // language: an English draft must not open with "Dear Monsieur Smith".
+    let mail = "Hello, I cannot pay my income tax on time, may I get a payment plan?";
+    for (civ, want) in [("Monsieur", "Dear Mr Smith,"), ("Madame", "Dear Ms Smith,")] {
+        let c = DraftContext {
+            civilite: Some(civ.into()),
+            nom: Some("Smith".into()),
+            language: Language::En,
+            ..ctx()
+        };
+        let (text, _) = text_and_unfilled(draft(&kb, Some("delais-paiement"), 0.9, 0.5, mail, &c));
+        assert!(text.starts_with(want), "{civ}: {text}");
+    }
+    // The French draft keeps the French word; unknown stays a marker in both.
+    let c = DraftContext {
+        civilite: Some("Madame".into()),
+        ..ctx()
+    };
+    let (text, _) = text_and_unfilled(draft(&kb, Some("delais-paiement"), 0.9, 0.5, MAIL, &c));
+    assert!(text.starts_with("Bonjour Madame Le Goff,"), "{text}");
+    let c = DraftContext {
+        civilite: None,
+        language: Language::En,
+        ..ctx()
+    };
+    let (text, _) = text_and_unfilled(draft(&kb, Some("delais-paiement"), 0.9, 0.5, mail, &c));
+    assert!(
+        text.starts_with("Dear [[à compléter : civilite]] Le Goff,"),
+        "{text}"
+    );
 }

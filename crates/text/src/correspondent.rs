@@ -93,7 +93,9 @@ const PARTICLES: &[&str] = &[
 fn civility_of(token: &str) -> Option<&'static str> {
     match fold(token).trim_end_matches('.') {
         "m" | "mr" | "monsieur" => Some("Monsieur"),
-        "mme" | "madame" | "mlle" | "mademoiselle" => Some("Madame"),
+        // English titles too: an English display name "Mrs Jane Smith" must not give
+        // the name "Mrs Jane Smith" (the draft maps the civility back to English).
+        "mme" | "madame" | "mlle" | "mademoiselle" | "mrs" | "ms" | "miss" => Some("Madame"),
         _ => None,
     }
 }
@@ -306,6 +308,16 @@ mod tests {
         assert_eq!(r, Correspondent::default());
         let r = correspondent(&clean(""), None);
         assert_eq!(r, Correspondent::default());
+    }
+
+    #[test]
+    fn english_titles_are_civilities_not_names() {
+        let c = clean("Hello, I have not received my tax notice.\nThanks");
+        for from in ["Mrs Jane Smith", "Ms. Jane Smith", "Miss Jane Smith"] {
+            let r = correspondent(&c, Some(from));
+            assert_eq!(r.name.as_deref(), Some("Jane Smith"), "{from}");
+            assert_eq!(r.civilite.as_deref(), Some("Madame"), "{from}");
+        }
     }
 
     #[test]

@@ -331,3 +331,21 @@ fn the_mailbox_signature_is_kept_as_configured() {
     );
     assert!(!d.contains("01 99 88 77 66"), "{d}");
 }
+
+#[test]
+fn an_english_mail_gets_an_english_civility() {
+    let (_t, e) = engine();
+    let body = "Subject: tax notice\n\nHello,\nI have not received my tax notice this year. Could you send me a copy of it please?\nThank you\n";
+    for (from, want) in [
+        ("From: \"Mr John Smith\" <j@x.uk>\n", "Dear Mr John Smith,"),
+        ("From: \"Mrs Jane Smith\" <j@x.uk>\n", "Dear Ms Jane Smith,"),
+        ("From: \"Ms. Jane Smith\" <j@x.uk>\n", "Dear Ms Jane Smith,"),
+        (
+            "From: \"Jane Smith\" <j@x.uk>\n",
+            "Dear [[à compléter : civilite]] Jane Smith,",
+        ),
+    ] {
+        let d = draft_of(&e, &format!("{from}{body}"), "avis-imposition");
+        assert_eq!(first_line(&d), want, "{from}");
+    }
+}
