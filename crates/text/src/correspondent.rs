@@ -138,7 +138,12 @@ fn name_like(s: &str, allow_lowercase: bool) -> Option<(Option<&'static str>, St
         }
         let first = t.chars().next()?;
         let particle = k > 0 && k < last && PARTICLES.contains(&tf.as_str());
-        if !first.is_uppercase() && !particle && !allow_lowercase {
+        // "d'Artagnan", "d'Estaing": an elided particle glued to a capitalised name.
+        let elided = k > 0
+            && t.strip_prefix("d'")
+                .and_then(|r| r.chars().next())
+                .is_some_and(char::is_uppercase);
+        if !first.is_uppercase() && !particle && !elided && !allow_lowercase {
             return None;
         }
     }
@@ -205,13 +210,20 @@ fn from_signature(cleaned: &Cleaned) -> Option<Found> {
 }
 
 fn from_display(name: &str) -> Option<Found> {
-    // "Dupont, Jean" is written so by some directories: keep as written.
-    let cleaned = name.replacen(',', "", 1);
-    name_like(&cleaned, true).map(|(civ, _)| Found {
+    // "Dupont, Jean" is written so by some directories (surname, given name): the
+    // greeting reads it back in order, "Jean Dupont", rather than "Dupont, Jean,".
+    let s = soften(name);
+    let unquoted = s.trim().trim_matches('"').trim();
+    let reordered = match unquoted.split_once(',') {
+        Some((last, first)) if !first.contains(',') && !first.trim().is_empty() => {
+            format!("{} {}", first.trim(), last.trim())
+        }
+        _ => unquoted.to_string(),
+    };
+    name_like(&reordered, true).map(|(civ, _)| Found {
         civ,
         name: Some({
-            let s = soften(name);
-            let t = s.trim().trim_matches('"').trim();
+            let t = reordered.as_str();
             // Drop the civility the name started with.
             let mut parts = t.splitn(2, char::is_whitespace);
             match (parts.next(), parts.next()) {
@@ -308,6 +320,41 @@ mod tests {
         assert_eq!(r, Correspondent::default());
         let r = correspondent(&clean(""), None);
         assert_eq!(r, Correspondent::default());
+    }
+
+    #[test]
+    fn elided_particle_names_are_names() {
+        let c = clean("Bonjour,\nJe n'ai pas reçu mon avis.\nCordialement,\nPierre d'Artagnan");
+        assert_eq!(
+            correspondent(&c, None).name.as_deref(),
+            Some("Pierre d'Artagnan")
+        );
+        let c = clean(
+            "Bonjour,\nJe n'ai pas reçu mon avis.\nBien à vous,\nMme Valérie d\u{2019}Estaing",
+        );
+        let r = correspondent(&c, None);
+        assert_eq!(r.name.as_deref(), Some("Valérie d'Estaing"));
+        assert_eq!(r.civilite.as_deref(), Some("Madame"));
+        // Still not a sentence: "Cordialement, merci d'avance".
+        let c = clean("Bonjour,\nMa question.\nCordialement,\nmerci d'avance");
+        assert_eq!(correspondent(&c, None).name, None);
+    }
+
+    #[test]
+    fn a_directory_display_name_is_put_back_in_reading_order() {
+        // "Dupont, Jean" would read "Bonjour Madame Dupont, Jean," in the greeting.
+        let c = clean("Bonjour, où en est mon remboursement ?\nMerci");
+        for (from, want) in [
+            ("Dupont, Jean", "Jean Dupont"),
+            ("\"LE GOFF, Marie-Ève\"", "Marie-Ève LE GOFF"),
+            ("Dupont Jean", "Dupont Jean"),
+        ] {
+            assert_eq!(
+                correspondent(&c, Some(from)).name.as_deref(),
+                Some(want),
+                "{from}"
+            );
+        }
     }
 
     #[test]

@@ -86,6 +86,11 @@ fn greeting_takes_name_and_civility_only_from_the_mail() {
             "From: =?ISO-8859-1?Q?Fran=E7ois_d'Artagnan?= <f@x.fr>\n",
             "Bonjour [[à compléter : civilite]] François d'Artagnan,",
         ),
+        // Directory order "Surname, Given name" is read back in order.
+        (
+            "From: \"Dupont, Jean\" <j@x.fr>\n",
+            "Bonjour [[à compléter : civilite]] Jean Dupont,",
+        ),
         (
             "From: \"M. Ahmed Benali\" <a@x.fr>\n",
             "Bonjour Monsieur Ahmed Benali,",
@@ -108,6 +113,25 @@ fn greeting_takes_name_and_civility_only_from_the_mail() {
         "avis-imposition",
     );
     assert_eq!(first_line(&d), "Bonjour Madame Claire Petit,");
+    let d = draft_of(
+        &e,
+        "From: x@x.fr\nSubject: avis\n\nBonjour,\nJe n'ai pas reçu mon avis.\nCordialement,\nPierre d'Artagnan\n",
+        "avis-imposition",
+    );
+    assert_eq!(
+        first_line(&d),
+        "Bonjour [[à compléter : civilite]] Pierre d'Artagnan,"
+    );
+    // "Je soussigné(e)" says nothing of the civility.
+    let d = draft_of(
+        &e,
+        "From: x@x.fr\nSubject: avis\n\nBonjour,\nJe soussigné(e) Camille Dupont demande mon avis.\n",
+        "avis-imposition",
+    );
+    assert_eq!(
+        first_line(&d),
+        "Bonjour [[à compléter : civilite]] Camille Dupont,"
+    );
     // The signature names someone else than the From: no civility from the From.
     let d = draft_of(
         &e,
@@ -348,4 +372,56 @@ fn an_english_mail_gets_an_english_civility() {
         let d = draft_of(&e, &format!("{from}{body}"), "avis-imposition");
         assert_eq!(first_line(&d), want, "{from}");
     }
+}
+
+#[test]
+fn nothing_is_taken_from_a_quoted_or_forwarded_message_nor_from_the_greeting() {
+    let (_t, e) = engine();
+    let markers = "Bonjour [[à compléter : civilite]] [[à compléter : nom]],";
+    // Outlook quoting (no ">"): another person's year, reference and signature.
+    let d = draft_of(
+        &e,
+        "From: x@x.fr\nSubject: dons\n\nBonjour,\nComment déclarer mes dons ?\n\n-----Message d'origine-----\nDe : Paul Martin <p@y.fr>\nEnvoyé : lundi 3 mars 2024 10:00\nÀ : sip@dgfip.finances.gouv.fr\nObjet : dons\n\nBonjour, pour mes revenus 2019, référence de l'avis : 2023 12 345678 9\nCordialement,\nM. Paul Martin\n",
+        "dons",
+    );
+    assert_eq!(first_line(&d), markers, "{d}");
+    assert!(
+        dons_year_line(&d).contains("[[à compléter : annee]]"),
+        "{d}"
+    );
+    // A forwarded mail: its author is not the correspondent.
+    let d = draft_of(
+        &e,
+        "From: x@x.fr\nSubject: Fwd: dons\n\nBonjour,\nJe vous transfère la question de mon père.\n\n---------- Forwarded message ---------\nFrom: Paul Martin <p@y.fr>\nDate: Mon, 3 Mar 2024\nSubject: dons\n\nBonjour, pour mes revenus 2019 comment déclarer mes dons ?\nCordialement,\nM. Paul Martin\n",
+        "dons",
+    );
+    assert_eq!(first_line(&d), markers, "{d}");
+    assert!(
+        dons_year_line(&d).contains("[[à compléter : annee]]"),
+        "{d}"
+    );
+    // "Bonjour Madame Martin" addresses the agent, not the writer.
+    let d = draft_of(
+        &e,
+        "From: x@x.fr\nSubject: avis\n\nBonjour Madame Martin,\nJe n'ai pas reçu mon avis.\nMerci\n",
+        "avis-imposition",
+    );
+    assert_eq!(first_line(&d), markers, "{d}");
+    // Written on behalf of someone else: no guess.
+    let d = draft_of(
+        &e,
+        "From: x@x.fr\nSubject: avis\n\nBonjour,\nJe n'ai pas reçu mon avis.\nCordialement\n\nMme Dupont (pour M. Dupont, décédé)\n",
+        "avis-imposition",
+    );
+    assert_eq!(first_line(&d), markers, "{d}");
+    // A subject-only mail: the subject is the text.
+    let d = draft_of(
+        &e,
+        "From: Jean Dupont <j@x.fr>\nSubject: Dons revenus 2023\n\n",
+        "dons",
+    );
+    assert!(
+        dons_year_line(&d).starts_with("Les dons versés en 2023 "),
+        "{d}"
+    );
 }
