@@ -176,26 +176,209 @@ fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, MailError> {
     Ok(files)
 }
 
+/// All the messages of a source at once. For small sources and tests: commands that
+/// may meet a whole archive use [`read_messages`], which holds one message at a time.
 pub fn read_source(src: &MailSource) -> Result<Vec<RawMessage>, MailError> {
-    let read = |p: &Path| fs::read(p).map_err(|e| MailError::io(p, e));
-    match src.kind {
-        SourceKind::Eml => Ok(vec![RawMessage {
-            origin: src.path.display().to_string(),
-            bytes: read(&src.path)?,
-        }]),
+    read_messages(src)?.collect()
+}
+
+/// The messages of a source one by one, each read from disk when asked for.
+///
+/// Why not read the file and split it: an mbox export of a mailbox's archive is
+/// often several gigabytes, and a Maildir holds one file per message; reading all
+/// of it first took twice the archive's size in memory (the file, then the
+/// messages copied out of it). Here memory is one message, and [`consumed`]
+/// (bytes read so far) lets a progress bar move within a big file.
+///
+/// The mbox is split exactly as [`split_mbox`] splits it (a property test checks
+/// both on arbitrary bytes).
+///
+/// [`consumed`]: MessageReader::consumed
+pub fn read_messages(src: &MailSource) -> Result<MessageReader, MailError> {
+    let origin = src.path.display().to_string();
+    let inner = match src.kind {
+        SourceKind::Eml => Inner::Eml(Some(src.path.clone())),
+        SourceKind::Maildir => Inner::Maildir(maildir_files(&src.path)?.into_iter()),
         SourceKind::Mbox => {
-            let bytes = read(&src.path)?;
-            Ok(mbox_messages(&bytes, &src.path.display().to_string()))
+            let f = fs::File::open(&src.path).map_err(|e| MailError::io(&src.path, e))?;
+            Inner::Mbox {
+                path: src.path.clone(),
+                stream: MboxStream::new(std::io::BufReader::with_capacity(1 << 16, f)),
+            }
         }
-        SourceKind::Maildir => maildir_files(&src.path)?
-            .into_iter()
-            .map(|p| {
-                Ok(RawMessage {
-                    origin: p.display().to_string(),
-                    bytes: read(&p)?,
-                })
-            })
-            .collect(),
+    };
+    Ok(MessageReader {
+        inner,
+        origin,
+        consumed: 0,
+    })
+}
+
+/// See [`read_messages`].
+pub struct MessageReader {
+    inner: Inner,
+    origin: String,
+    consumed: u64,
+}
+
+enum Inner {
+    Eml(Option<PathBuf>),
+    Maildir(std::vec::IntoIter<PathBuf>),
+    Mbox {
+        path: PathBuf,
+        stream: MboxStream<std::io::BufReader<fs::File>>,
+    },
+}
+
+impl MessageReader {
+    /// Bytes read from disk so far.
+    pub fn consumed(&self) -> u64 {
+        match &self.inner {
+            Inner::Mbox { stream, .. } => stream.consumed(),
+            _ => self.consumed,
+        }
+    }
+}
+
+impl Iterator for MessageReader {
+    type Item = Result<RawMessage, MailError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let read_file = |p: &Path| fs::read(p).map_err(|e| MailError::io(p, e));
+        match &mut self.inner {
+            Inner::Eml(path) => {
+                let p = path.take()?;
+                Some(read_file(&p).map(|bytes| {
+                    self.consumed += bytes.len() as u64;
+                    RawMessage {
+                        origin: self.origin.clone(),
+                        bytes,
+                    }
+                }))
+            }
+            Inner::Maildir(files) => {
+                let p = files.next()?;
+                Some(read_file(&p).map(|bytes| {
+                    self.consumed += bytes.len() as u64;
+                    RawMessage {
+                        origin: p.display().to_string(),
+                        bytes,
+                    }
+                }))
+            }
+            Inner::Mbox { path, stream } => match stream.next_message() {
+                Ok(Some((n, bytes))) => Some(Ok(RawMessage {
+                    origin: format!("{}#{n}", self.origin),
+                    bytes,
+                })),
+                Ok(None) => None,
+                Err(e) => {
+                    // One read error ends the source: what follows cannot be trusted.
+                    let e = MailError::io(path, e);
+                    self.inner = Inner::Eml(None);
+                    Some(Err(e))
+                }
+            },
+        }
+    }
+}
+
+/// [`split_mbox`] over a reader, one message at a time (see there for the rules).
+pub struct MboxStream<R> {
+    reader: R,
+    line: Vec<u8>,
+    /// The current message so far, without a trailing blank line held in `blank`.
+    cur: Vec<u8>,
+    /// The last line read, when blank: padding if a separator follows, else content.
+    blank: Option<Vec<u8>>,
+    at_start: bool,
+    /// A separator has been seen: `cur` is a message, not text before the first one.
+    in_message: bool,
+    done: bool,
+    count: usize,
+    consumed: u64,
+}
+
+impl<R: std::io::BufRead> MboxStream<R> {
+    pub fn new(reader: R) -> Self {
+        MboxStream {
+            reader,
+            line: Vec::new(),
+            cur: Vec::new(),
+            blank: None,
+            at_start: true,
+            in_message: false,
+            done: false,
+            count: 0,
+            consumed: 0,
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// The next message (its number from 1, and its bytes with `>From ` unescaped),
+    /// or `None` at the end.
+    pub fn next_message(&mut self) -> std::io::Result<Option<(usize, Vec<u8>)>> {
+        while !self.done {
+            self.line.clear();
+            let n = loop {
+                match self.reader.read_until(b'\n', &mut self.line) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    other => break other?,
+                }
+            };
+            self.consumed += n as u64;
+            if n == 0 {
+                self.done = true;
+                // The last message loses only the padding blank line after it; a
+                // message that is nothing but a blank line keeps it (as split_mbox).
+                if let Some(b) = self.blank.take() {
+                    if self.cur.is_empty() || !self.in_message {
+                        self.cur.extend_from_slice(&b);
+                    }
+                }
+                let text = std::mem::take(&mut self.cur);
+                if self.in_message || text.iter().any(|b| !b.is_ascii_whitespace()) {
+                    return Ok(Some(self.emit(text)));
+                }
+                return Ok(None);
+            }
+            let separator =
+                (self.at_start || self.blank.is_some()) && self.line.starts_with(b"From ");
+            self.at_start = false;
+            if separator {
+                self.blank = None;
+                let text = std::mem::take(&mut self.cur);
+                let had_message = std::mem::replace(&mut self.in_message, true);
+                if had_message || text.iter().any(|b| !b.is_ascii_whitespace()) {
+                    return Ok(Some(self.emit(text)));
+                }
+            } else {
+                if let Some(b) = self.blank.take() {
+                    self.cur.extend_from_slice(&b);
+                }
+                let bare = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+                let bare = bare.strip_suffix(b"\r").unwrap_or(bare);
+                if bare.is_empty() {
+                    self.blank = Some(self.line.clone());
+                } else {
+                    self.cur.extend_from_slice(&self.line);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn emit(&mut self, text: Vec<u8>) -> (usize, Vec<u8>) {
+        self.count += 1;
+        let bytes = match unescape_mbox_from(&text) {
+            Cow::Borrowed(_) => text,
+            Cow::Owned(o) => o,
+        };
+        (self.count, bytes)
     }
 }
 

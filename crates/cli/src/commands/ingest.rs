@@ -24,6 +24,11 @@ pub struct ImportArgs {
     pub defer_triage: bool,
 }
 
+/// Messages stored per batch by `import`, and the bytes a batch may hold: enough to
+/// keep the store busy, small enough that a big archive never sits in memory.
+const IMPORT_BATCH: usize = 200;
+const IMPORT_BATCH_BYTES: usize = 64 << 20;
+
 pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
     super::runtime()?.block_on(async {
         let svc = Service::open(cfg).await?;
@@ -41,15 +46,41 @@ pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
         };
         let mut summary = facteur_connect::SyncReport::default();
         for src in &sources {
-            let messages = super::read_source(src)?;
-            let r =
-                facteur_connect::import_raw(&svc.store, mailbox_id, messages, hook.as_ref()).await;
-            summary.fetched += r.fetched;
-            summary.stored += r.stored;
-            summary.duplicates_skipped += r.duplicates_skipped;
-            summary.defects += r.defects;
-            summary.errors.extend(r.errors);
-            pb.inc(src.size);
+            // Stored in batches as they are read: memory stays at one batch however
+            // big the archive, and the bar moves within a big mbox. A read error
+            // stops the command after what was read before it is stored (a re-run
+            // skips those as duplicates).
+            let mut messages = super::read_messages(src)?.peekable();
+            while messages.peek().is_some() {
+                let mut batch = Vec::new();
+                let (mut batch_bytes, mut read) = (0usize, 0u64);
+                let mut failed = None;
+                while batch.len() < IMPORT_BATCH && batch_bytes < IMPORT_BATCH_BYTES {
+                    match messages.next() {
+                        Some(Ok((m, step))) => {
+                            batch_bytes += m.bytes.len();
+                            read += step;
+                            batch.push(m);
+                        }
+                        Some(Err(e)) => {
+                            failed = Some(e);
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                let r =
+                    facteur_connect::import_raw(&svc.store, mailbox_id, batch, hook.as_ref()).await;
+                summary.fetched += r.fetched;
+                summary.stored += r.stored;
+                summary.duplicates_skipped += r.duplicates_skipped;
+                summary.defects += r.defects;
+                summary.errors.extend(r.errors);
+                pb.inc(read);
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+            }
         }
         pb.finish_and_clear();
         if a.json {

@@ -29,15 +29,28 @@ pub fn load_model(dir: &Path) -> Result<facteur_classify::Model> {
     })
 }
 
-/// Read the messages of one mail source (file, mbox, Maildir), naming it on error.
-pub fn read_source(src: &facteur_mail::MailSource) -> Result<Vec<facteur_mail::RawMessage>> {
-    facteur_mail::read_source(src).with_context(|| {
+/// The messages of one mail source (file, mbox, Maildir), read one at a time so that
+/// an archive of any size fits in memory; each item names the source on error.
+pub fn read_messages(
+    src: &facteur_mail::MailSource,
+) -> Result<impl Iterator<Item = Result<(facteur_mail::RawMessage, u64)>> + '_> {
+    let cannot_read = move || {
         tr!(
             "impossible de lire {}",
             "cannot read {}",
             src.path.display()
         )
-    })
+    };
+    let mut reader = facteur_mail::read_messages(src).with_context(cannot_read)?;
+    let mut done = 0u64;
+    // Each message comes with the bytes read since the previous one, for a progress bar.
+    Ok(std::iter::from_fn(move || {
+        let item = reader.next()?;
+        let now = reader.consumed();
+        let step = now.saturating_sub(done);
+        done = now;
+        Some(item.map(|m| (m, step)).with_context(cannot_read))
+    }))
 }
 
 /// Print one JSON value on stdout, as one line.

@@ -102,12 +102,12 @@ pub fn run(cfg: &Config, a: TriageArgs) -> Result<()> {
         let total: u64 = sources.iter().map(|s| s.size).sum();
         let pb = progress::bytes_bar(total, crate::i18n::tr("tri", "triage"));
         for src in &sources {
-            let messages = super::read_source(src)?;
-            for raw in messages {
+            for item in super::read_messages(src)? {
+                let (raw, read) = item?;
                 let t = engine.triage_raw(&raw.origin, &raw.bytes);
                 emit(&t, &mut out)?;
+                pb.inc(read);
             }
-            pb.inc(src.size);
         }
         pb.finish_and_clear();
     }

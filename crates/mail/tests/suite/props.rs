@@ -1,6 +1,6 @@
 //! Property tests: hostile input never panics, and mbox splitting loses nothing.
 
-use facteur_mail::{html_to_text, parse_message, split_mbox, unescape_mbox_from};
+use facteur_mail::{html_to_text, parse_message, split_mbox, unescape_mbox_from, MboxStream};
 use proptest::prelude::*;
 
 /// A plausible message skeleton whose pieces proptest mutates: real structure reaches
@@ -80,6 +80,39 @@ proptest! {
         for m in split_mbox(&raw) {
             let _ = unescape_mbox_from(m);
         }
+    }
+
+    /// The streaming reader that `facteur triage` and `import` use on mbox files
+    /// splits exactly as `split_mbox` does, on any bytes, whatever the read sizes.
+    #[test]
+    fn mbox_stream_splits_as_split_mbox(
+        pieces in prop::collection::vec(
+            prop_oneof![
+                Just(b"From a@b Mon Jan  1 00:00:00 2024\n".to_vec()),
+                Just(b"From \r\n".to_vec()),
+                Just(b">From x\n".to_vec()),
+                Just(b">>From y\r\n".to_vec()),
+                Just(b"\n".to_vec()),
+                Just(b"\r\n".to_vec()),
+                Just(b" \t\n".to_vec()),
+                Just(b"Subject: x\n".to_vec()),
+                prop::collection::vec(any::<u8>(), 0..12),
+            ],
+            0..40,
+        ),
+        buf in 1usize..64,
+    ) {
+        let raw: Vec<u8> = pieces.concat();
+        let want: Vec<Vec<u8>> =
+            split_mbox(&raw).into_iter().map(|m| unescape_mbox_from(m).into_owned()).collect();
+        let mut stream = MboxStream::new(std::io::BufReader::with_capacity(buf, &raw[..]));
+        let mut got = Vec::new();
+        while let Some((n, m)) = stream.next_message().unwrap() {
+            prop_assert_eq!(n, got.len() + 1);
+            got.push(m);
+        }
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(stream.consumed(), raw.len() as u64);
     }
 
     /// Writing messages as an mbox (separator line, `>From ` quoting, padding blank
