@@ -254,7 +254,7 @@ fn references_come_from_the_new_text_never_from_quoted_history() {
         "reclamation",
     );
     assert!(
-        reference_line(&d).contains("sous la référence 2023 12 3456789 1."),
+        reference_line(&d).contains("dossier de référence 2023 12 3456789 1."),
         "{d}"
     );
     let d = draft_of(
