@@ -493,6 +493,8 @@ impl Service {
                 passages: serde_json::to_value(&t.passages).unwrap_or_default(),
                 language: Some(t.language.clone()),
                 pseudonymised_text: Some(t.body_pseudonymised.clone()),
+                // What the model read: feedback on this message trains on it.
+                classify_text: Some(t.classify_text.clone()),
                 pii_kinds: t.pii.clone(),
                 flags: t
                     .flags

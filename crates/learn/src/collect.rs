@@ -42,8 +42,10 @@ async fn all_messages(store: &Store, since: Option<Millis>) -> LearnResult<Vec<Q
     Ok(out)
 }
 
-/// Every labelled example agents produced, with provenance, from each message's
-/// stored pseudonymised text.
+/// Every labelled example agents produced, with provenance, from the text the
+/// classifier read for each message ([`facteur_store::Message::training_text`]:
+/// pseudonymised subject and new text, the very input of the live model), or the
+/// pseudonymised body for messages triaged before that text was recorded.
 pub async fn collect_feedback(store: &Store) -> LearnResult<Vec<FeedbackExample>> {
     let mut out = Vec::new();
     for row in all_messages(store, None).await? {
@@ -57,7 +59,7 @@ pub async fn collect_feedback(store: &Store) -> LearnResult<Vec<FeedbackExample>
         out.extend(examples_from_actions(MessageFeedback {
             message_id: m.id,
             mailbox_id: m.mailbox_id,
-            pseudonymised_text: &m.pseudonymised_text,
+            pseudonymised_text: m.training_text(),
             actions: &actions,
         }));
     }
@@ -118,7 +120,8 @@ pub async fn collect_observations(
         };
         let actions = store.list_actions(row.id).await?;
         let (oov_tokens, tokens) = match (vocab, store.get_message(row.id).await?) {
-            (Some(v), Some(m)) => v.oov_counts(&m.pseudonymised_text),
+            // Unseen words of what the model was given, not of the body alone.
+            (Some(v), Some(m)) => v.oov_counts(m.training_text()),
             _ => (0, 0),
         };
         let draft_shown = t.draft_text.is_some();

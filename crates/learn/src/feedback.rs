@@ -34,8 +34,10 @@ pub struct Provenance {
     pub suggested: Option<String>,
 }
 
-/// One labelled example. `text` is the message's pseudonymised text: the raw
-/// mail never enters the training store.
+/// One labelled example. `text` is what the classifier read for the message
+/// (pseudonymised subject and new text, see `facteur_triage::classify_text`), so
+/// the model learns from the input it is given live; the raw mail never enters
+/// the training store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedbackExample {
     /// The action id: stable key for exclusion.
@@ -52,6 +54,9 @@ pub struct FeedbackExample {
 pub struct MessageFeedback<'a> {
     pub message_id: i64,
     pub mailbox_id: i64,
+    /// The text to learn from: pass [`facteur_store::Message::training_text`]
+    /// (what the classifier read, or the pseudonymised body of messages triaged
+    /// before it was recorded), never the raw mail.
     pub pseudonymised_text: &'a str,
     /// Actions in the order they happened.
     pub actions: &'a [ActionRecord],

@@ -327,6 +327,7 @@ async fn full_loop_from_corrections_to_a_better_model() {
                 passages: serde_json::json!([]),
                 language: Some("fr".into()),
                 pseudonymised_text: None,
+                classify_text: None,
                 pii_kinds: vec![],
                 flags: vec![],
             })

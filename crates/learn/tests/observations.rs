@@ -23,6 +23,7 @@ fn triage(id: i64, category: &str, confidence: f32, route: Route) -> NewTriage {
         passages: serde_json::json!([]),
         language: Some("fr".into()),
         pseudonymised_text: None,
+        classify_text: None,
         pii_kinds: vec![],
         flags: vec![],
     }

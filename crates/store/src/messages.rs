@@ -27,6 +27,7 @@ struct MessageRow {
     thread_id: Option<String>,
     parsed: String,
     pseudonymised_text: String,
+    classify_text: Option<String>,
     language: Option<String>,
     state: String,
     assigned_to: Option<i64>,
@@ -38,8 +39,8 @@ struct MessageRow {
 }
 
 const MESSAGE_COLS: &str = "id, mailbox_id, message_id, content_hash, subject, from_name, \
-    from_address, date, received_at, thread_id, parsed, pseudonymised_text, language, state, \
-    assigned_to, category, confidence, pii_kinds, flags, updated_at";
+    from_address, date, received_at, thread_id, parsed, pseudonymised_text, classify_text, \
+    language, state, assigned_to, category, confidence, pii_kinds, flags, updated_at";
 
 impl MessageRow {
     fn into_message(self) -> StoreResult<Message> {
@@ -57,6 +58,7 @@ impl MessageRow {
             thread_id: self.thread_id,
             parsed: parse_json(&self.parsed),
             pseudonymised_text: self.pseudonymised_text,
+            classify_text: self.classify_text,
             language: self.language,
             state,
             assigned_to: self.assigned_to,
@@ -345,7 +347,8 @@ impl Store {
             sqlx::query(
                 "UPDATE messages SET state = $1, category = $2, confidence = $3, \
                  language = COALESCE($4, language), pseudonymised_text = COALESCE($5, pseudonymised_text), \
-                 pii_kinds = $6, flags = $7, updated_at = $8 WHERE id = $9",
+                 pii_kinds = $6, flags = $7, updated_at = $8, \
+                 classify_text = COALESCE($10, classify_text) WHERE id = $9",
             )
             .bind(state.as_str())
             .bind(&t.category)
@@ -356,6 +359,7 @@ impl Store {
             .bind(&flags)
             .bind(now)
             .bind(t.message_id)
+            .bind(&t.classify_text)
             .execute(&mut *tx)
             .await
             .op(op)?;

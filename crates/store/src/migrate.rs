@@ -101,6 +101,7 @@ const TABLES: &[Table] = &[
             ("thread_id", T),
             ("parsed", T),
             ("pseudonymised_text", T),
+            ("classify_text", T),
             ("language", T),
             ("state", T),
             ("assigned_to", I),

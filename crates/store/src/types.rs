@@ -151,7 +151,12 @@ pub struct Message {
     pub received_at: Millis,
     pub thread_id: Option<String>,
     pub parsed: Value,
+    /// The pseudonymised new text: what agents see before an audited reveal.
     pub pseudonymised_text: String,
+    /// What the classifier read at the latest triage (pseudonymised subject and
+    /// new text); `None` for a message triaged before it was recorded (migration
+    /// 0008) or not triaged yet. Read it through [`Message::training_text`].
+    pub classify_text: Option<String>,
     pub language: Option<String>,
     pub state: MessageState,
     pub assigned_to: Option<i64>,
@@ -160,6 +165,20 @@ pub struct Message {
     pub pii_kinds: Vec<PiiKind>,
     pub flags: Vec<String>,
     pub updated_at: Millis,
+}
+
+impl Message {
+    /// The text a model learns from for this message: what the classifier read
+    /// at triage, so that a correction teaches the model the text it is given
+    /// live. Messages triaged before that text was recorded fall back to the
+    /// pseudonymised body, what training used until then: still no personal
+    /// data, only without the subject.
+    pub fn training_text(&self) -> &str {
+        match self.classify_text.as_deref() {
+            Some(t) if !t.trim().is_empty() => t,
+            _ => &self.pseudonymised_text,
+        }
+    }
 }
 
 // ---------------------------------------------------------------- queue
@@ -256,6 +275,11 @@ pub struct NewTriage {
     pub passages: Value,
     pub language: Option<String>,
     pub pseudonymised_text: Option<String>,
+    /// What the classifier read (`Triaged::classify_text`), kept with the
+    /// message for training from feedback; `None` keeps the stored one. A field
+    /// every caller must fill on purpose: leaving it out is how training and
+    /// serving drifted apart.
+    pub classify_text: Option<String>,
     pub pii_kinds: Vec<PiiKind>,
     pub flags: Vec<String>,
 }

@@ -99,6 +99,7 @@ async fn triage(s: &Store, id: i64, route: Route, category: &str, confidence: f3
         passages: json!([]),
         language: Some("fr".into()),
         pseudonymised_text: Some("Bonjour [NOM_1]".into()),
+        classify_text: Some("question\nBonjour [NOM_1]".into()),
         pii_kinds: vec![],
         flags: vec![],
     })
@@ -662,6 +663,7 @@ async fn other_agent_actions_record_state_action_and_audit() {
             passages: json!([]),
             language: None,
             pseudonymised_text: None,
+            classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
         })
@@ -1693,6 +1695,16 @@ async fn copy_sqlite_store_to_the_test_backend_keeps_ids_and_audit_chain() {
     assert_eq!(live, copied);
 
     let t = db.store.clone().with_clock(clock.clone());
+    // The classify text (migration 0008) travels with the message.
+    assert_eq!(
+        t.get_message(ids[0])
+            .await
+            .unwrap()
+            .unwrap()
+            .classify_text
+            .as_deref(),
+        Some("question\nBonjour [NOM_1]")
+    );
     for &id in [ids[0], ids[449]].iter() {
         assert_eq!(
             t.get_message(id).await.unwrap(),

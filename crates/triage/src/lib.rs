@@ -43,8 +43,14 @@ pub struct Triaged {
     pub language: String,
     /// The cleaned new text: what the classifier read.
     pub body: String,
-    /// The same with personal data replaced by placeholders: what logs and models see.
+    /// The same with personal data replaced by placeholders: what logs and agents
+    /// see before an audited reveal.
     pub body_pseudonymised: String,
+    /// Exactly what the classifier read: [`classify_text`] of the pseudonymised
+    /// subject and body. The store keeps it with the message, and training from
+    /// agents' feedback uses it, so a corrected message teaches the model the very
+    /// text the model reads live (subject included, personal data masked).
+    pub classify_text: String,
     pub segments: Vec<Segment>,
     pub category: Option<String>,
     pub confidence: f32,
@@ -105,6 +111,28 @@ fn income_year(body: &str, fields: &Fields) -> Option<String> {
         })
     });
     as_income.then(|| year.to_string())
+}
+
+/// The text the classifier reads for a message: the pseudonymised subject, a line
+/// break, the pseudonymised new text (just the body when there is no subject).
+///
+/// Why pseudonymised: this text is stored with the message and becomes a
+/// training example when an agent validates or corrects the category, and
+/// training data must hold no personal data (the raw mail never enters it). If
+/// the live model read the raw text instead, it would meet "1234567890123" or
+/// "Jeanne Martin" where its feedback examples say `[NUMERO_FISCAL_1]` or
+/// `[NOM_1]`: the same message would be two different inputs, at serving and at
+/// training. Placeholders are stable tokens, and a request type never depends
+/// on whose the number or the name is.
+///
+/// Why the subject: it often carries the request on its own ("Demande de délai
+/// de paiement"), live and in training alike.
+pub fn classify_text(subject_pseudonymised: &str, body_pseudonymised: &str) -> String {
+    if subject_pseudonymised.trim().is_empty() {
+        body_pseudonymised.to_string()
+    } else {
+        format!("{subject_pseudonymised}\n{body_pseudonymised}")
+    }
 }
 
 /// Per-message settings that override the engine's defaults.
@@ -219,7 +247,8 @@ impl Engine {
         }
         let protected = self.detector.pseudonymise_with_names(&body, &known_names);
         // The kinds reported cover the whole message (signatures carry phones and
-        // addresses), while the pseudonymised body is the new text models read.
+        // addresses), while the pseudonymised body is the new text agents see and,
+        // behind the pseudonymised subject, what the model reads.
         let mut pii = protected.kinds();
         let whole = format!("{}\n{}", parsed.subject, parsed.body_text);
         pii.extend(
@@ -232,12 +261,16 @@ impl Engine {
         pii.dedup();
         let fields = facteur_text::extract_fields(&body);
         let flags = facteur_text::detect_flags(&body);
-        // The subject often carries the request on its own ("Demande de délai").
-        let classify_text = if parsed.subject.is_empty() {
-            body.clone()
+        // The subject often carries the request on its own ("Demande de délai"), and
+        // may name the sender or quote a fiscal number: masked with the same names.
+        let subject_pseudonymised = if parsed.subject.trim().is_empty() {
+            String::new()
         } else {
-            format!("{}\n{}", parsed.subject, body)
+            self.detector
+                .pseudonymise_with_names(&parsed.subject, &known_names)
+                .text
         };
+        let classify_text = classify_text(&subject_pseudonymised, &protected.text);
         let prediction = match &over.category {
             Some(c) => Some(Prediction {
                 label: Some(c.clone()),
@@ -348,6 +381,7 @@ impl Engine {
             language: language_code(&language),
             body,
             body_pseudonymised: protected.text.clone(),
+            classify_text,
             segments: cleaned.segments.clone(),
             category,
             confidence,
@@ -395,5 +429,117 @@ mod tests {
         assert!(engine.kb().is_none());
         let t = next.triage_raw("t", b"Subject: RIB\r\n\r\nBonjour, changement de RIB.\r\n");
         assert_eq!(t.subject, "RIB");
+    }
+
+    /// A mail whose subject names the request and whose body and headers carry
+    /// the personal data a citizen writes: fiscal number, IBAN, e-mail, the name
+    /// of the From header.
+    const MAIL: &[u8] = "From: Jeanne Martin <jeanne.martin@example.test>\r\n\
+Subject: Demande de =?UTF-8?B?ZMOpbGFp?= de paiement - Jeanne Martin 1234567890123\r\n\
+Message-ID: <skew-1@example.test>\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Bonjour,\r\n\
+Je ne peux pas payer mon impôt en une fois. Mon numéro fiscal : 1234567890123,\r\n\
+mon IBAN FR76 3000 6000 0112 3456 7890 189, écrivez-moi à jeanne.martin@example.test.\r\n\
+Jeanne Martin\r\n"
+        .as_bytes();
+
+    const RAW_PII: [&str; 5] = [
+        "1234567890123",
+        "FR76",
+        "3000 6000",
+        "jeanne.martin@example.test",
+        "Martin",
+    ];
+
+    #[test]
+    fn the_classifier_reads_the_pseudonymised_subject_and_body() {
+        let t = Engine::new(None, None, TriageOptions::default()).triage_raw("t", MAIL);
+        let (subject, body) = t
+            .classify_text
+            .split_once('\n')
+            .expect("subject line, then body");
+        assert!(
+            subject.starts_with("Demande de délai de paiement"),
+            "{subject}"
+        );
+        assert!(subject.contains("[NOM_1]"), "{subject}");
+        assert!(subject.contains("[NUMERO_FISCAL_1]"), "{subject}");
+        assert_eq!(body, t.body_pseudonymised);
+        assert!(body.contains("[IBAN_1]"), "{body}");
+        for raw in RAW_PII {
+            assert!(
+                !t.classify_text.contains(raw),
+                "{raw} in {}",
+                t.classify_text
+            );
+        }
+        // The function of the message is the published one.
+        assert_eq!(
+            t.classify_text,
+            classify_text(subject, &t.body_pseudonymised)
+        );
+    }
+
+    #[test]
+    fn without_a_subject_the_classifier_reads_the_body_alone() {
+        let engine = Engine::new(None, None, TriageOptions::default());
+        let t = engine.triage_raw("t", b"Subject:  \r\n\r\nBonjour, changement de RIB.\r\n");
+        assert_eq!(t.classify_text, t.body_pseudonymised);
+        assert!(t.classify_text.contains("changement de RIB"));
+        // A mail with only a subject reads it (the body falls back to it).
+        let t = engine.triage_raw("t", b"Subject: Changement de RIB\r\n\r\n");
+        assert_eq!(t.classify_text, "Changement de RIB\nChangement de RIB");
+    }
+
+    /// The live prediction is the model's prediction of `classify_text`: the text
+    /// stored for feedback training is the text the model was given.
+    #[test]
+    fn the_live_prediction_is_the_prediction_of_the_classify_text() {
+        let mut examples = Vec::new();
+        for (label, texts) in [
+            (
+                "delais-paiement",
+                [
+                    "Demande de délai de paiement pour mon impôt",
+                    "je ne peux pas payer en une fois, un échéancier est-il possible",
+                    "délai de paiement de la taxe foncière [NUMERO_FISCAL_1]",
+                    "Pouvez-vous m'accorder un délai pour payer",
+                ],
+            ),
+            (
+                "coordonnees-bancaires",
+                [
+                    "Changement de RIB pour le prélèvement",
+                    "nouveau compte bancaire [IBAN_1] pour mes prélèvements",
+                    "modifier mes coordonnées bancaires",
+                    "j'ai changé de banque, merci de prélever sur mon nouveau compte",
+                ],
+            ),
+        ] {
+            for t in texts {
+                examples.push(facteur_classify::Example {
+                    text: t.to_string(),
+                    label: label.to_string(),
+                });
+            }
+        }
+        let cfg = facteur_classify::TrainConfig {
+            threads: 1,
+            cv_folds: 2,
+            ..Default::default()
+        };
+        let model = facteur_classify::train(&examples, &cfg, &mut |_| {}).expect("train");
+        let expected = model.predict(
+            &Engine::new(None, None, TriageOptions::default())
+                .triage_raw("t", MAIL)
+                .classify_text,
+        );
+        let t = Engine::new(Some(model), None, TriageOptions::default()).triage_raw("t", MAIL);
+        assert_eq!(t.category, expected.label);
+        assert_eq!(t.confidence, expected.confidence);
+        assert_eq!(t.top, expected.top);
+        assert!(!t.top.is_empty());
     }
 }

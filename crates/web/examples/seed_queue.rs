@@ -112,6 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 passages: serde_json::json!([]),
                 language: Some("fr".into()),
                 pseudonymised_text: None,
+                classify_text: None,
                 pii_kinds: vec![],
                 flags: vec![],
             })

@@ -211,6 +211,7 @@ async fn add(store: &Store, mailbox: i64, n: usize, s: &Seed<'_>) -> i64 {
             ),
             language: Some("fr".into()),
             pseudonymised_text: None,
+            classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
         })

@@ -86,6 +86,7 @@ async fn add_message(store: &Store, mailbox: i64, raw: &str, draft: &str) -> i64
             ),
             language: Some("fr".into()),
             pseudonymised_text: None,
+            classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
         })
@@ -3006,6 +3007,7 @@ async fn retriage_with_new_draft(store: &Store, message: i64) {
             passages: serde_json::json!([]),
             language: Some("fr".into()),
             pseudonymised_text: None,
+            classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
         })
