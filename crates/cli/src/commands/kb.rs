@@ -128,20 +128,43 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                 }
                 if p.is_dir() {
                     let tax = taxonomy.clone().or_else(|| find_taxonomy(p));
-                    let (report, errors) =
-                        kb.import_answers(p, tax.as_deref()).with_context(|| {
-                            tr!(
-                                "impossible d'importer les réponses types de {}",
-                                "cannot import the answers in {}",
-                                p.display()
-                            )
-                        })?;
-                    answer_errors.extend(errors.into_iter().map(|e| e.to_string()));
-                    if !no_store {
-                        let r = record_answer_dir(&db_url, p, tax.as_deref())?;
-                        recorded.recorded += r.recorded;
-                        recorded.unchanged += r.unchanged;
-                    }
+                    let import_failed = || {
+                        tr!(
+                            "impossible d'importer les réponses types de {}",
+                            "cannot import the answers in {}",
+                            p.display()
+                        )
+                    };
+                    // With a database, the index mirrors the store's validated
+                    // answers (as every serve/worker does), never the files: a
+                    // supervisor's later edit stays what this node drafts from.
+                    let stored = if no_store {
+                        None
+                    } else {
+                        let d = record_answer_dir(&db_url, p, tax.as_deref())?;
+                        recorded.recorded += d.recorded.recorded;
+                        recorded.unchanged += d.recorded.unchanged;
+                        Some(d)
+                    };
+                    let report = match stored {
+                        Some(StoredDir {
+                            validated: Some(answers),
+                            errors,
+                            taxonomy,
+                            ..
+                        }) => {
+                            answer_errors.extend(errors);
+                            kb.sync_answers(&answers, taxonomy.as_ref())
+                                .with_context(import_failed)?
+                        }
+                        _ => {
+                            let (report, errors) = kb
+                                .import_answers(p, tax.as_deref())
+                                .with_context(import_failed)?;
+                            answer_errors.extend(errors.into_iter().map(|e| e.to_string()));
+                            report
+                        }
+                    };
                     reports.push(serde_json::json!({"path": p.display().to_string(), "kind": "answers", "report": report}));
                 } else {
                     let report = kb.import_fiches(p).with_context(|| {
@@ -314,14 +337,27 @@ pub struct RecordReport {
     pub unchanged: usize,
 }
 
+/// An answer folder recorded in the store.
+struct StoredDir {
+    recorded: RecordReport,
+    /// The files refused, each with its file and line.
+    errors: Vec<String>,
+    /// The store's validated answers after recording, which the local index must
+    /// mirror; `None` when the store holds no answer version at all.
+    validated: Option<Vec<facteur_kb::StandardAnswer>>,
+    taxonomy: Option<facteur_kb::answers::Taxonomy>,
+}
+
 /// Record the valid answer files of `dir` in the store of `db_url`, each as a
 /// version with its file's status, so every node's index follows them.
-fn record_answer_dir(db_url: &str, dir: &Path, taxonomy: Option<&Path>) -> Result<RecordReport> {
+fn record_answer_dir(db_url: &str, dir: &Path, taxonomy: Option<&Path>) -> Result<StoredDir> {
     let tax = taxonomy
         .map(facteur_kb::answers::Taxonomy::load)
         .transpose()?;
-    let (answers, _) = facteur_kb::answers::load_dir(dir, tax.as_ref(), facteur_kb::Date::today())?;
-    super::runtime()?.block_on(async {
+    let today = facteur_kb::Date::today();
+    let (answers, errors) = facteur_kb::answers::load_dir(dir, tax.as_ref(), today)?;
+    let errors = errors.into_iter().map(|e| e.to_string()).collect();
+    let (recorded, (_, count, versions)) = super::runtime()?.block_on(async {
         let store = facteur_store::Store::open(db_url).await.with_context(|| {
             tr!(
                 "impossible d'ouvrir la base de données {} pour y enregistrer les réponses (--no-store pour seulement les indexer localement)",
@@ -330,9 +366,47 @@ fn record_answer_dir(db_url: &str, dir: &Path, taxonomy: Option<&Path>) -> Resul
             )
         })?;
         let r = record_answers(&store, &answers).await;
+        let snapshot = match &r {
+            Ok(_) => store
+                .validated_answers_snapshot()
+                .await
+                .map_err(anyhow::Error::from),
+            Err(_) => Ok((0, 0, Vec::new())),
+        };
         store.close().await;
-        r
-    })
+        anyhow::Ok((r?, snapshot?))
+    })?;
+    let mut stored = StoredDir {
+        recorded,
+        errors,
+        validated: None,
+        taxonomy: tax,
+    };
+    if count == 0 {
+        return Ok(stored);
+    }
+    // The same reading of a stored version as the refresher of serve/worker
+    // (`service::StoreAnswers`), so both write identical documents and neither
+    // rewrites what the other indexed.
+    let mut validated = Vec::with_capacity(versions.len());
+    for v in versions {
+        let origin = PathBuf::from(format!("store:{}@{}", v.answer_id, v.version));
+        match facteur_kb::answers::parse_answer(&origin, &v.content, None, today) {
+            Ok(mut a) => {
+                a.status = facteur_kb::AnswerStatus::Validated;
+                a.version = u32::try_from(v.version).unwrap_or(u32::MAX);
+                a.id = v.answer_id.clone();
+                validated.push(a);
+            }
+            Err(errs) => {
+                let kinds: Vec<_> = errs.iter().map(|e| e.kind).collect();
+                tracing::warn!(answer = %v.answer_id, version = v.version, problems = ?kinds,
+                    "validated answer of the store not indexed (expired or invalid)");
+            }
+        }
+    }
+    stored.validated = Some(validated);
+    Ok(stored)
 }
 
 /// Record answers read from files as versions of the store (idempotent: content

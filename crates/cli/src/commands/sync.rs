@@ -209,6 +209,17 @@ pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
                 eprintln!("{} {e}", crate::i18n::tr("erreur :", "error:"));
             }
         }
+        // A run that could not read a mailbox or send a reply must fail for the
+        // cron job or timer that started it; the summary above still says what
+        // was done. (It used to exit 0, so monitoring saw success while no mail
+        // came in.)
+        if !total.errors.is_empty() {
+            bail!(tr!(
+                "{} erreur(s) pendant la relève ou l'envoi (détail ci-dessus) : vérifiez host, port, tls, user et le mot de passe (password_env ou password_file) des sections [mailbox.imap] et [mailbox.smtp], puis relancez `facteur sync`",
+                "{} error(s) while syncing or sending (details above): check host, port, tls, user and the password (password_env or password_file) of the [mailbox.imap] and [mailbox.smtp] sections, then run `facteur sync` again",
+                total.errors.len()
+            ));
+        }
         Ok(())
     })
 }

@@ -1,0 +1,204 @@
+//! An administrator's first installation, step by step as the README tells it: what
+//! a script or a cron job sees from `facteur sync`, and what `facteur kb import` does
+//! to a node that follows the database's standard answers.
+//!
+//! `sync_exits_non_zero_when_a_mailbox_cannot_be_read` needs the real Dovecot of
+//! `scripts/services.sh` (FACTEUR_TEST_IMAP); without it it says SKIPPED, and fails
+//! under CI.
+
+mod common;
+use common::{facteur, repo, run_ok, unique};
+
+use std::path::{Path, PathBuf};
+
+fn write(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("facteur.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A sync run by cron or a systemd timer must tell its caller when a mailbox could
+/// not be read (wrong password, server down): it used to print the errors and exit
+/// 0, so the office's monitoring saw a successful run while no mail came in.
+#[test]
+fn sync_exits_non_zero_when_a_mailbox_cannot_be_read() {
+    let Some(imap) = std::env::var("FACTEUR_TEST_IMAP")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        if std::env::var_os("CI").is_some() {
+            panic!("FACTEUR_TEST_IMAP unset under CI (run through scripts/test.sh)");
+        }
+        eprintln!("SKIPPED: FACTEUR_TEST_IMAP unset; run through scripts/test.sh");
+        return;
+    };
+    let (host, port) = imap.split_once(':').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let user = unique("install");
+    let cfg = write(
+        dir.path(),
+        &format!(
+            r#"data_dir = "data"
+answers_dir = "{answers}"
+[[mailbox]]
+name = "sip-test"
+address = "{user}@local.test"
+[mailbox.imap]
+host = "{host}"
+port = {port}
+tls = "none"
+user = "{user}"
+password_env = "FACTEUR_INSTALL_IMAP_PASSWORD"
+"#,
+            answers = repo().join("answers").display(),
+        ),
+    );
+    // The right password: a clean run, exit 0.
+    let mut ok = facteur(&cfg);
+    ok.args(["sync", "--json", "--no-send"])
+        .env("FACTEUR_INSTALL_IMAP_PASSWORD", "secret");
+    let v: serde_json::Value = serde_json::from_str(run_ok(ok, None).trim()).unwrap();
+    assert_eq!(v["errors"], serde_json::json!([]), "{v}");
+
+    // A wrong password: the JSON summary still names the error on stdout, and the
+    // exit status says the run failed, with a French line on stderr saying what to check.
+    let out = facteur(&cfg)
+        .args(["sync", "--json", "--no-send"])
+        .env("FACTEUR_INSTALL_IMAP_PASSWORD", "not-the-password")
+        .env_remove("FACTEUR_LANG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON summary ({e}): {stderr}"));
+    assert_eq!(v["errors"].as_array().map(Vec::len), Some(1), "{v}");
+    assert!(
+        !out.status.success(),
+        "a sync that could not read its mailbox exited 0: {v}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("[mailbox.imap]"), "{stderr}");
+
+    // The same without --json: the human summary, the error, and a failure status.
+    let out = facteur(&cfg)
+        .args(["sync", "--no-send"])
+        .env("FACTEUR_INSTALL_IMAP_PASSWORD", "not-the-password")
+        .env_remove("FACTEUR_LANG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 erreurs"));
+}
+
+/// The database's validated answers are the truth every node mirrors (docs/SCALE.md):
+/// re-running `facteur kb import answers/` — documented as idempotent, and as never
+/// undoing a supervisor's later edit — used to write the files' text back over the
+/// edit in the node's local index, so that node drafted from the superseded text.
+#[test]
+fn kb_import_keeps_a_supervisors_validated_edit_in_the_local_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        &format!(
+            "data_dir = \"data\"\nanswers_dir = \"{}\"\n",
+            repo().join("answers").display()
+        ),
+    );
+    let db = format!("sqlite:{}", dir.path().join("data/facteur.db").display());
+    let import = || {
+        let mut c = facteur(&cfg);
+        c.args(["kb", "import", "--json"])
+            .arg(repo().join("answers/demo"));
+        let out: serde_json::Value = serde_json::from_str(run_ok(c, None).trim()).unwrap();
+        out
+    };
+    let first = import();
+    assert!(
+        first["store"]["recorded"].as_u64().unwrap() >= 30,
+        "{first}"
+    );
+
+    // A supervisor edits and validates an answer (what the web app's form does).
+    const ANSWER: &str = "delais-paiement";
+    const MARKER: &str = "Zygomorphe";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use facteur_store::{NewAnswerVersion, NewUser, Store};
+        let store = Store::open(&db).await.unwrap();
+        let sup = store
+            .create_user(
+                &NewUser {
+                    username: "sup".into(),
+                    display_name: "Superviseure".into(),
+                    password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+                    role: facteur_core::workflow::Role::Supervisor,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        let current = store
+            .validated_answers()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|v| v.answer_id == ANSWER && v.language == "fr")
+            .expect("the imported answer is validated in the store");
+        let content = current.content.replacen(
+            "Si vous rencontrez",
+            &format!("{MARKER} : nouvelle consigne du service. Si vous rencontrez"),
+            1,
+        );
+        assert_ne!(content, current.content);
+        let version = store
+            .create_answer_version(&NewAnswerVersion {
+                answer_id: ANSWER.into(),
+                title: current.title.clone(),
+                language: "fr".into(),
+                content,
+                valid_from: current.valid_from.clone(),
+                valid_until: current.valid_until.clone(),
+                author_id: Some(sup),
+            })
+            .await
+            .unwrap();
+        store
+            .set_answer_status(ANSWER, version, facteur_core::AnswerStatus::Validated, sup)
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let search = |q: &str| -> Vec<serde_json::Value> {
+        let mut c = facteur(&cfg);
+        c.args(["kb", "search", "--json", q]);
+        serde_json::from_str(run_ok(c, None).trim()).unwrap()
+    };
+    let shows_edit = || search(MARKER).iter().any(|h| h["id"] == ANSWER);
+    // Any command that opens the service brings the local index in line.
+    run_ok(
+        {
+            let mut c = facteur(&cfg);
+            c.args(["messages", "count", "--json"]);
+            c
+        },
+        None,
+    );
+    assert!(shows_edit(), "the node follows the store's validated edit");
+
+    // The administrator re-runs the documented import of the unchanged files.
+    let again = import();
+    assert_eq!(again["store"]["recorded"], 0, "{again}");
+    assert!(
+        shows_edit(),
+        "re-importing the files put the superseded text back in the index: {again}"
+    );
+    // And, the index already mirroring the store, the re-import changes nothing.
+    let answers = again["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "answers")
+        .unwrap();
+    assert_eq!(answers["report"]["added"], 0, "{again}");
+    assert_eq!(answers["report"]["updated"], 0, "{again}");
+}
