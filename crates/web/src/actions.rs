@@ -26,6 +26,86 @@ fn reply_subject(subject: &str) -> String {
     }
 }
 
+/// Whether `id` is the stand-in `facteur_mail::parse_message` gives a message
+/// without Message-ID (`<content hash prefix>@facteur.invalid`): not an id the
+/// citizen's mail client knows.
+pub fn is_placeholder_message_id(id: &str) -> bool {
+    id.trim_end_matches('>')
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case("facteur.invalid"))
+}
+
+/// Where a reply to a message goes. Computed once by [`reply_recipient`] for both
+/// the message page and [`validate`], so what the agent is shown is what is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyRecipient {
+    /// The address the reply is sent to; `None`: the message cannot be answered.
+    pub to: Option<String>,
+    /// The sender (From) address.
+    pub from: Option<String>,
+    /// `to` is the message's Reply-To, which is not the sender. Anyone can set a
+    /// Reply-To (web forms and relays do, so do fraudsters), so the page flags it.
+    pub via_reply_to: bool,
+    /// The message has a Reply-To that is not a usable address: it was ignored
+    /// and the reply goes to the sender.
+    pub reply_to_ignored: bool,
+}
+
+/// The reply goes to the message's Reply-To when it holds a usable address, else
+/// to its sender: a message relayed by a web form or a service comes From a
+/// no-reply address with the citizen in Reply-To (RFC 5322 §3.6.2). Only the
+/// header block of the raw message is parsed (the stored row keeps no Reply-To).
+pub async fn reply_recipient(st: &AppState, m: &Message) -> WebResult<ReplyRecipient> {
+    let from = m.from_address.clone().filter(|s| !s.trim().is_empty());
+    let reply_to = st.store.get_raw(m.id).await?.and_then(|raw| {
+        facteur_mail::parse_message(facteur_mail::header_block(&raw))
+            .reply_to
+            .map(|a| a.address.unwrap_or_default())
+    });
+    let usable = reply_to
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| plausible_address(a))
+        .map(str::to_string);
+    let via_reply_to = match (&usable, &from) {
+        (Some(r), Some(f)) => !r.eq_ignore_ascii_case(f.trim()),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    Ok(ReplyRecipient {
+        reply_to_ignored: reply_to.is_some() && usable.is_none(),
+        to: usable.or_else(|| from.clone()),
+        from,
+        via_reply_to,
+    })
+}
+
+/// A bare `local@domain` the SMTP sender can address: dot-atom local part (no
+/// quoted forms), domain of dot-separated labels of letters, digits and hyphens.
+/// Deliberately narrower than RFC 5322: a Reply-To outside it falls back to the
+/// sender rather than queueing a reply that cannot leave.
+fn plausible_address(a: &str) -> bool {
+    let Some((local, domain)) = a.rsplit_once('@') else {
+        return false;
+    };
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(atext));
+    let domain_ok = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    local_ok && domain_ok
+}
+
 /// Validate and queue exactly `text`, under the agent's name. Returns the outbox id.
 pub async fn validate(st: &AppState, a: &Authed, id: i64, text: &str) -> WebResult<i64> {
     let m = load_message(st, a, id).await?;
@@ -35,16 +115,12 @@ pub async fn validate(st: &AppState, a: &Authed, id: i64, text: &str) -> WebResu
     // Checked again by the store (whatever the entry point); here so that nothing
     // else is done for a reply that cannot go.
     facteur_core::reply::check_reply(&body).map_err(WebError::ReplyRefused)?;
-    let to = m
-        .from_address
-        .clone()
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| {
-            WebError::bad(
-                "Le message n'a pas d'adresse d'expéditeur : impossible d'y répondre.",
-                "The message has no sender address: it cannot be answered.",
-            )
-        })?;
+    let to = reply_recipient(st, &m).await?.to.ok_or_else(|| {
+        WebError::bad(
+            "Le message n'a pas d'adresse d'expéditeur : impossible d'y répondre.",
+            "The message has no sender address: it cannot be answered.",
+        )
+    })?;
     let mailbox = st.store.get_mailbox(m.mailbox_id).await?;
     let domain = mailbox
         .as_ref()
@@ -61,7 +137,13 @@ pub async fn validate(st: &AppState, a: &Authed, id: i64, text: &str) -> WebResu
                 .collect()
         })
         .unwrap_or_default();
-    references.push(m.message_id.clone());
+    // A message without Message-ID is stored under a made-up id: claiming to
+    // answer it would point the citizen's mail client at a message that never
+    // existed. Its own References (real ids) still thread the reply (RFC 5322
+    // §3.6.4: the parent's Message-ID is added "if any").
+    let parent = Some(m.message_id.clone()).filter(|id| !is_placeholder_message_id(id));
+    references.retain(|r| !is_placeholder_message_id(r));
+    references.extend(parent.clone());
     let reply = ValidateReply {
         message_id: m.id,
         user_id: a.user.id,
@@ -69,7 +151,7 @@ pub async fn validate(st: &AppState, a: &Authed, id: i64, text: &str) -> WebResu
         reply_message_id: format!("facteur-{}@{domain}", &random_token()[..32]),
         to_address: to,
         subject: reply_subject(&m.subject),
-        in_reply_to: Some(m.message_id.clone()),
+        in_reply_to: parent,
         references,
     };
     Ok(st.store.validate_and_queue(&reply).await?)
@@ -144,6 +226,47 @@ pub async fn reveal(st: &AppState, a: &Authed, id: i64) -> WebResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholder_ids_are_recognised() {
+        assert!(is_placeholder_message_id(
+            "0123456789abcdef0123456789abcdef@facteur.invalid"
+        ));
+        assert!(is_placeholder_message_id("x@FACTEUR.INVALID>"));
+        assert!(!is_placeholder_message_id("demo-1@demo.facteur.invalid"));
+        assert!(!is_placeholder_message_id("abc@impots.gouv.fr"));
+        assert!(!is_placeholder_message_id("facteur.invalid"));
+    }
+
+    #[test]
+    fn plausible_addresses() {
+        for ok in [
+            "citoyen@y.example",
+            "jean.dupont+sip@mairie-lyon.fr",
+            "a@localhost",
+            "elise@exâmple.fr",
+        ] {
+            assert!(plausible_address(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "@",
+            "citoyen@",
+            "@y.example",
+            "a b@y.example",
+            "a..b@y.example",
+            ".a@y.example",
+            "élise@y.example",
+            "a@y..example",
+            "a@-y.example",
+            "a@y_z.example",
+            "pas une adresse",
+            "<a@b.c>",
+            "a@b.c\r\nBcc: x@y.z",
+        ] {
+            assert!(!plausible_address(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn reply_subject_adds_re_once() {

@@ -220,6 +220,10 @@ async fn get_message(
         }
     }
     let revealed = st.is_revealed(&a.session.id, id);
+    // Where `POST /api/messages/{id}/validate` would send the reply: the same
+    // computation as the page and the action. Whether it is someone other than
+    // the sender is always said; the address itself is personal data.
+    let recipient = actions::reply_recipient(&st, &m).await?;
     // The pseudonymised text and subject only: unmasking goes through the audited
     // UI action, after which the original subject and sender show here too.
     let mut v = json!({
@@ -237,10 +241,12 @@ async fn get_message(
         "text": m.pseudonymised_text,
         "triage": triage,
         "draft_withdrawn": withdrawn,
+        "reply_via_reply_to": recipient.via_reply_to,
     });
     if revealed {
         v["from_name"] = json!(m.from_name);
         v["from_address"] = json!(m.from_address);
+        v["reply_address"] = json!(recipient.to);
     }
     Ok(Json(v))
 }

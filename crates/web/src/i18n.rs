@@ -222,6 +222,12 @@ catalogue! {
     ValidateKeyConfirm => "Appuyez de nouveau sur v pour valider et envoyer (Échap pour annuler).", "Press v again to validate and send (Esc to cancel).";
     SwitchLanguage => "English", "Français";
     From => "De", "From";
+    ReplyGoesTo => "Réponse envoyée à", "Reply sent to";
+    ReplyToGivenBy => "adresse de réponse indiquée par le message ; expéditeur :", "reply address given by the message; sender:";
+    ReplyToSenderMasked => "l'expéditeur (adresse masquée)", "the sender (address masked)";
+    ReplyToOtherMasked => "une adresse de réponse indiquée par le message, différente de l'expéditeur (masquée) : affichez les données personnelles pour la vérifier avant de valider.", "a reply address given by the message, not the sender (masked): reveal personal data to check it before validating.";
+    ReplyToIgnored => "l'adresse de réponse indiquée par le message n'est pas valide : la réponse va à l'expéditeur.", "the reply address given by the message is not valid: the reply goes to the sender.";
+    NoReplyAddress => "aucune adresse : ce message ne peut pas recevoir de réponse.", "no address: this message cannot be answered.";
     Done => "Action enregistrée.", "Action recorded.";
     Back => "Retour à la file", "Back to the queue";
     NextMessage => "Message suivant", "Next message";

@@ -6,7 +6,7 @@
 //! The sheet is public on purpose (the unions asked for it): it is built from
 //! model records, counts and configuration only, never from users or messages.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path as FsPath, PathBuf};
 
 use axum::extract::State;
@@ -21,8 +21,8 @@ use facteur_learn::transparency::{TransparencySheet, Volumes};
 use facteur_learn::{
     drift_report, review_status, svg_chart, time_given_back, transparency, ChartSeries,
     ComputeCost, DriftThresholds, ExclusionStore, KillSwitch, LearnError, Level, ModelVersionView,
-    ReviewDecision, StoreExclusions, StoreSwitches, SwitchScope, SwitchStore, TimeConfig,
-    TransparencyInput, WeekIndicators,
+    Observation, ReviewDecision, StoreExclusions, StoreSwitches, SwitchScope, SwitchStore,
+    TimeConfig, TransparencyInput, WeekIndicators,
 };
 use maud::{html, Markup, PreEscaped};
 use serde::{Deserialize, Serialize};
@@ -509,6 +509,70 @@ fn switch_button(
     }
 }
 
+/// The model version that triaged each message received since `since`, keyed by
+/// (mailbox, received_at): the key a drift observation carries (it has no message
+/// id nor model version). One key can hold several messages.
+async fn triage_versions(
+    store: &facteur_store::Store,
+    since: facteur_store::Millis,
+) -> WebResult<HashMap<(i64, facteur_store::Millis), Vec<Option<String>>>> {
+    use facteur_core::MessageState;
+    use facteur_store::{QueuePage, QueueQuery};
+    let mut out: HashMap<_, Vec<_>> = HashMap::new();
+    let mut page = QueuePage::First;
+    loop {
+        let rows = store
+            .list_queue(&QueueQuery {
+                mailbox_ids: None,
+                states: MessageState::ALL.to_vec(),
+                limit: 500,
+                page,
+                ..Default::default()
+            })
+            .await?;
+        let Some(last) = rows.last() else { break };
+        page = QueuePage::After(last.cursor);
+        let n = rows.len();
+        for r in rows.iter().filter(|r| r.received_at >= since) {
+            if let Some(t) = store.latest_triage(r.id).await? {
+                out.entry((r.mailbox_id, r.received_at))
+                    .or_default()
+                    .push(t.model_version);
+            }
+        }
+        if n < 500 {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The observations of messages the active model triaged, and how many others
+/// were left out.
+///
+/// Drift compares a week's predicted mix with the ACTIVE model's training mix, so
+/// a week predicted by an earlier version (or before any model) would report that
+/// version's habits as drift of the active one — or hide a real one. Grouping by
+/// version and comparing each with its own training mix was the alternative: its
+/// alerts would be about versions no longer in use, which the supervisor cannot
+/// act on (switches and reviews apply to the active model), so only the active
+/// model's predictions count.
+/// Observations are matched to triages by (mailbox, received_at); a key shared by
+/// messages of different versions, or unknown (received after the walk), is left
+/// out rather than guessed.
+fn active_model_observations(
+    obs: Vec<Observation>,
+    by_key: &HashMap<(i64, facteur_store::Millis), Vec<Option<String>>>,
+    active: &str,
+) -> (Vec<Observation>, usize) {
+    let (kept, left): (Vec<_>, Vec<_>) = obs.into_iter().partition(|o| {
+        by_key.get(&(o.mailbox_id, o.at)).is_some_and(|versions| {
+            !versions.is_empty() && versions.iter().all(|v| v.as_deref() == Some(active))
+        })
+    });
+    (kept, left.len())
+}
+
 pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
     a.require_role(Role::Supervisor)?;
     let t = |fr, en| tr(lang, fr, en);
@@ -527,8 +591,17 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
         .await
         .map_err(learn_err)?;
     let th = DriftThresholds::default();
-    let report = drift_report(&obs, &training, &th);
+    // Time given back counts every draft, whichever model wrote it; drift is the
+    // active model's own.
     let times = time_given_back(&obs, &TimeConfig::default());
+    let (obs, other_model) = match active {
+        Some(v) => {
+            let by_key = triage_versions(&st.store, since).await?;
+            active_model_observations(obs, &by_key, &v.version)
+        }
+        None => (obs, 0),
+    };
+    let report = drift_report(&obs, &training, &th);
     let mailboxes = st.store.list_mailboxes().await?;
     let mb_name = |id: i64| {
         mailboxes
@@ -545,6 +618,12 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
     let body = html! {
         @if active.is_none() {
             p.note #no-model { (t("Aucun modèle actif : la dérive est mesurée sans répartition de référence.", "No active model: drift is measured without a reference distribution.")) }
+        }
+        @if other_model > 0 {
+            p.note #other-model-messages {
+                (other_model) " " (t("messages triés par une version antérieure du modèle (ou sans modèle) ne sont pas comparés à la répartition d'entraînement du modèle actif : la dérive ne porte que sur ses propres prédictions.",
+                    "messages triaged by an earlier model version (or without a model) are not compared with the active model's training mix: drift covers its own predictions only."))
+            }
         }
         section #alerts aria-labelledby="alerts-h" {
             h2 #alerts-h { (t("Alertes", "Alerts")) }
@@ -949,6 +1028,49 @@ pub async fn model_review(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_observations_of_the_active_model_are_kept() {
+        let o = |mailbox_id, at| Observation {
+            mailbox_id,
+            at,
+            predicted: Some("rib".into()),
+            confidence: Some(0.9),
+            abstained: false,
+            oov_tokens: 0,
+            tokens: 0,
+            draft_shown: false,
+            sent_edit_distance: None,
+            corrected: false,
+            opened_at: None,
+            validated_at: None,
+        };
+        let v = |s: &str| Some(s.to_string());
+        let by_key: HashMap<_, _> = [
+            ((1, 10), vec![v("m2")]),
+            ((1, 11), vec![v("m1")]),
+            ((1, 12), vec![None]),
+            // Two messages received at the same millisecond, different versions.
+            ((1, 13), vec![v("m2"), v("m1")]),
+            ((1, 14), vec![v("m2"), v("m2")]),
+            ((2, 10), vec![v("m1")]),
+        ]
+        .into_iter()
+        .collect();
+        let obs = vec![
+            o(1, 10),
+            o(1, 11),
+            o(1, 12),
+            o(1, 13),
+            o(1, 14),
+            o(1, 14),
+            o(2, 10),
+            o(3, 99),
+        ];
+        let (kept, left) = active_model_observations(obs, &by_key, "m2");
+        assert_eq!(kept, vec![o(1, 10), o(1, 14), o(1, 14)]);
+        assert_eq!(left, 5);
+    }
 
     #[test]
     fn dates_read_the_french_way_in_french_only() {

@@ -853,6 +853,8 @@ pub async fn message(
         None => None,
     };
     let atts = attachments(&m.parsed);
+    // The same computation as the validate action: what is shown is what is used.
+    let recipient = actions::reply_recipient(&st, &m).await?;
     let body = html! {
         dl.meta {
             dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) { (state_label(lang, m.state)) }
@@ -954,6 +956,7 @@ pub async fn message(
                         }
                     }
                     textarea #draft name="text" rows="16" cols="80" { (draft_text) }
+                    (recipient_view(lang, &recipient, revealed))
                     button #validate type="submit" { (t(Msg::ValidateSend)) }
                     // Shown by app.js after a first `v`: the shortcut only arms the
                     // button, a second `v` (or Enter on it) sends.
@@ -998,6 +1001,34 @@ pub async fn message(
         shown_subject(&m.subject, m.from_name.as_deref(), revealed)
     };
     Ok(page(lang, &title, Some(&a), body).into_response())
+}
+
+/// Where the reply will go, next to the button that sends it. A Reply-To can be
+/// set by anyone, so a recipient that is not the sender is flagged. Addresses are
+/// personal data: shown only once this session revealed the message; before, the
+/// agent is still told whether the reply goes to someone other than the sender.
+fn recipient_view(lang: Lang, r: &actions::ReplyRecipient, revealed: bool) -> Markup {
+    let t = |m: Msg| m.text(lang);
+    html! {
+        p #reply-recipient .warning[r.via_reply_to || r.reply_to_ignored] role="note" {
+            (t(Msg::ReplyGoesTo)) " : "
+            @match (&r.to, revealed) {
+                (None, _) => { (t(Msg::NoReplyAddress)) }
+                (Some(to), true) => {
+                    strong { (to) }
+                    @if r.via_reply_to {
+                        " (" (t(Msg::ReplyToGivenBy)) " " (r.from.as_deref().unwrap_or("—")) ")"
+                    }
+                }
+                (Some(_), false) => {
+                    @if r.via_reply_to { (t(Msg::ReplyToOtherMasked)) } @else { (t(Msg::ReplyToSenderMasked)) }
+                }
+            }
+            @if r.reply_to_ignored && r.to.is_some() {
+                " — " (t(Msg::ReplyToIgnored))
+            }
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]

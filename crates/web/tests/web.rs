@@ -3014,3 +3014,292 @@ async fn retriage_with_new_draft(store: &Store, message: i64) {
         .await
         .unwrap();
 }
+
+/// `HOSTILE_MAIL` under another Message-ID, with its From line replaced and extra
+/// header lines (e.g. a Reply-To) added after it.
+fn relayed_mail(id: &str, from: &str, extra_headers: &str) -> String {
+    HOSTILE_MAIL.replace("hostile-1@example.org", id).replace(
+        "From: Jeanne Martin <jeanne@example.org>\r\n",
+        &format!("From: {from}\r\n{extra_headers}"),
+    )
+}
+
+/// Validates `id` with a fixed text and returns its outbox row.
+async fn validate_and_get(
+    f: &Fixture,
+    token: &str,
+    csrf: &str,
+    id: i64,
+) -> facteur_store::OutboxItem {
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{id}/validate"),
+            Some(token),
+            &format!("csrf={csrf}&text={}", enc("Bonjour,\nvoici.\nCordialement")),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "validate {id}");
+    f.store
+        .get_outbox_for_message(id)
+        .await
+        .unwrap()
+        .expect("outbox row")
+}
+
+async fn reveal_and_view(f: &Fixture, token: &str, csrf: &str, id: i64) -> String {
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{id}/reveal"),
+            Some(token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    text(send(&f.app, get(&format!("/messages/{id}"), Some(token))).await).await
+}
+
+/// A message relayed by a web form (From: a no-reply address, Reply-To: the
+/// citizen) is answered to the citizen, and the page says where the reply goes
+/// and that it is not the sender — masked until the audited reveal.
+#[tokio::test]
+async fn the_reply_goes_to_reply_to_and_the_page_says_so() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let raw = relayed_mail(
+        "relayed-1@x.example",
+        "Formulaire <noreply@x.example>",
+        "Reply-To: Jean Citoyen <citoyen@y.example>\r\n",
+    );
+    let id = add_message(&f.store, f.mb_a, &raw, "Bonjour,\nvoici.").await;
+
+    // Masked: no address, but the agent is told the reply does not go to the sender.
+    let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    let recipient = |page: &str| {
+        page.split("id=\"reply-recipient\"")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no #reply-recipient in {page}"))
+            .split("</p>")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let masked = recipient(&page);
+    assert!(masked.contains("Réponse envoyée à"), "{masked}");
+    assert!(masked.contains("différente de l"), "{masked}");
+    assert!(!page.contains("citoyen@y.example"), "masked until revealed");
+    let api = |token: String| {
+        let app = f.app.clone();
+        async move {
+            json_of(
+                &text(send(&app, get(&format!("/api/messages/{id}"), Some(&token))).await).await,
+            )
+        }
+    };
+    let one = api(token.clone()).await;
+    assert_eq!(one["reply_via_reply_to"], true, "{one}");
+    assert!(one.get("reply_address").is_none(), "{one}");
+
+    let page = reveal_and_view(&f, &token, &csrf, id).await;
+    let shown = recipient(&page);
+    assert!(
+        shown.contains("Réponse envoyée à : <strong>citoyen@y.example</strong>"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("adresse de réponse indiquée par le message"),
+        "{shown}"
+    );
+    assert!(shown.contains("expéditeur : noreply@x.example"), "{shown}");
+    let one = api(token.clone()).await;
+    assert_eq!(one["reply_address"], "citoyen@y.example", "{one}");
+
+    let o = validate_and_get(&f, &token, &csrf, id).await;
+    assert_eq!(o.to_address, "citoyen@y.example");
+
+    // Without Reply-To: unchanged, to the sender, and no "differs" note.
+    let page = reveal_and_view(&f, &token, &csrf, f.msg_a).await;
+    let shown = recipient(&page);
+    assert!(
+        shown.contains("Réponse envoyée à : <strong>jeanne@example.org</strong>"),
+        "{shown}"
+    );
+    assert!(!shown.contains("expéditeur :"), "{shown}");
+    let o = validate_and_get(&f, &token, &csrf, f.msg_a).await;
+    assert_eq!(o.to_address, "jeanne@example.org");
+
+    // A Reply-To equal to From is no warning either.
+    let raw = relayed_mail(
+        "same-1@x.example",
+        "Jeanne <jeanne@example.org>",
+        "Reply-To: <Jeanne@Example.org>\r\n",
+    );
+    let id = add_message(&f.store, f.mb_a, &raw, "Bonjour,\nvoici.").await;
+    let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    assert!(!recipient(&page).contains("différente de l"), "{page}");
+}
+
+/// An empty or unusable Reply-To is ignored: the reply goes to From, and the page
+/// says the message's reply address was not used.
+#[tokio::test]
+async fn an_invalid_reply_to_falls_back_to_the_sender() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    for (k, reply_to) in [
+        "Reply-To:\r\n",
+        "Reply-To: <>\r\n",
+        "Reply-To: pas une adresse\r\n",
+        "Reply-To: citoyen@\r\n",
+        "Reply-To: <@y.example>\r\n",
+        "Reply-To: citoyen@y..example\r\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let raw = relayed_mail(
+            &format!("bad-reply-to-{k}@x.example"),
+            "Jeanne <jeanne@example.org>",
+            reply_to,
+        );
+        let id = add_message(&f.store, f.mb_a, &raw, "Bonjour,\nvoici.").await;
+        let page = reveal_and_view(&f, &token, &csrf, id).await;
+        assert!(
+            page.contains("Réponse envoyée à : <strong>jeanne@example.org</strong>"),
+            "{reply_to}: {page}"
+        );
+        let o = validate_and_get(&f, &token, &csrf, id).await;
+        assert_eq!(o.to_address, "jeanne@example.org", "{reply_to}");
+    }
+}
+
+/// A citizen's message without Message-ID is stored under a made-up
+/// `…@facteur.invalid` id: the reply must not claim to answer that id.
+#[tokio::test]
+async fn a_reply_never_threads_on_a_made_up_message_id() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let no_id = HOSTILE_MAIL.replace("Message-ID: <hostile-1@example.org>\r\n", "");
+    let id = add_message(&f.store, f.mb_a, &no_id, "Bonjour,\nvoici.").await;
+    let m = f.store.get_message(id).await.unwrap().unwrap();
+    assert!(
+        m.message_id.ends_with("@facteur.invalid"),
+        "{}",
+        m.message_id
+    );
+    let o = validate_and_get(&f, &token, &csrf, id).await;
+    assert_eq!(o.in_reply_to, None);
+    assert!(o.references.is_empty(), "{:?}", o.references);
+
+    // Its own References (real ids) are kept, as RFC 5322 §3.6.4 says; only the
+    // placeholder is left out.
+    let with_refs = no_id.replace(
+        "Subject: Changement de RIB\r\n",
+        "Subject: Changement de RIB\r\nReferences: <earlier-1@impots.example>\r\n",
+    );
+    let id = add_message(&f.store, f.mb_a, &with_refs, "Bonjour,\nvoici.").await;
+    let o = validate_and_get(&f, &token, &csrf, id).await;
+    assert_eq!(o.in_reply_to, None);
+    assert_eq!(o.references, vec!["earlier-1@impots.example".to_string()]);
+
+    // A real Message-ID still threads.
+    let o = validate_and_get(&f, &token, &csrf, f.msg_a).await;
+    assert_eq!(o.in_reply_to.as_deref(), Some("hostile-1@example.org"));
+    assert_eq!(o.references, vec!["hostile-1@example.org".to_string()]);
+}
+
+/// Drift compares the active model's predictions with its own training mix: weeks
+/// (or parts of weeks) predicted by an earlier version are not its drift. Here the
+/// old model "m1" saw only "rib" while the active "m2" (trained 50/50) sees a
+/// balanced mix, except one week where it sees only "avis": that week alone alerts.
+#[tokio::test]
+async fn drift_compares_only_the_active_models_predictions() {
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0 + 21 * DAY + 3_600_000));
+    let f = fixture_clocked(learn_config(data.path()), Some(clock)).await;
+    promote_model(&f.store, "m1").await;
+    promote_model(&f.store, "m2").await;
+    let mut k = 0;
+    let mut add = |day: i64, model: &'static str, category: &'static str| {
+        k += 1;
+        let n = k;
+        let store = f.store.clone();
+        let mb = f.mb_a;
+        async move {
+            let raw = format!(
+                "From: c{n}@citoyen.example\r\nMessage-ID: <drift-{n}@citoyen.example>\r\n\
+                 Subject: demande {n}\r\n\r\nBonjour {n}\r\n"
+            );
+            let parsed = facteur_mail::parse_message(raw.as_bytes());
+            let mut nm = NewMessage::from_parsed(mb, raw.into_bytes(), &parsed);
+            nm.received_at = Some(T0 + day * DAY + i64::from(n));
+            let id = store.insert_message(&nm).await.unwrap().id();
+            store
+                .record_triage(&NewTriage {
+                    message_id: id,
+                    model_version: Some(model.into()),
+                    category: Some(category.into()),
+                    confidence: Some(0.9),
+                    route: Route::ReadyToValidate,
+                    answer_id: None,
+                    answer_version: None,
+                    draft_text: None,
+                    passages: serde_json::json!([]),
+                    language: Some("fr".into()),
+                    pseudonymised_text: None,
+                    classify_text: None,
+                    pii_kinds: vec![],
+                    flags: vec![],
+                })
+                .await
+                .unwrap();
+        }
+    };
+    for i in 0..30 {
+        // Week 1: the old model only, all "rib".
+        add(1, "m1", "rib").await;
+        // Week 2: both, the old one all "rib", the active one balanced.
+        add(8, "m1", "rib").await;
+        add(8, "m2", if i % 2 == 0 { "rib" } else { "avis" }).await;
+        // Week 3: the active model, all "avis": real drift.
+        add(15, "m2", "avis").await;
+    }
+    let (sup, _) = login(&f.app, "super").await;
+    let html = text(send(&f.app, get("/supervision", Some(&sup))).await).await;
+    let alerts = html
+        .split("id=\"alert-list\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no alert list: {html}"))
+        .split("</table>")
+        .next()
+        .unwrap();
+    assert_eq!(
+        alerts.matches("<tr>").count() - 1,
+        1,
+        "one alert row: {alerts}"
+    );
+    assert!(alerts.contains("2025-W27"), "{alerts}");
+    assert!(
+        !alerts.contains("2025-W25") && !alerts.contains("2025-W26"),
+        "{alerts}"
+    );
+    // The mixed week counts the active model's 30 messages only, and the page
+    // says how many messages of an earlier version were left out (60 + the
+    // fixture's 2, triaged by "m1").
+    let note = html
+        .split("id=\"other-model-messages\">")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no note on other versions: {html}"))
+        .split("</p>")
+        .next()
+        .unwrap();
+    assert!(note.starts_with("62 messages"), "{note}");
+    let w26 = html
+        .split("<th scope=\"row\">2025-W26</th>")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no row for the mixed week: {html}"));
+    assert!(w26.starts_with("<td>30</td>"), "{w26}");
+    assert!(!html.contains("<th scope=\"row\">2025-W25</th>"), "{html}");
+}
