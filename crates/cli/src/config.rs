@@ -349,12 +349,18 @@ impl Config {
             self.language = v;
         }
         if let Some(v) = get("FACTEUR_MIN_CONFIDENCE") {
-            self.min_confidence = v.parse().with_context(|| {
+            let bad = || {
                 tr!(
                     "FACTEUR_MIN_CONFIDENCE={v:?} n'est pas un nombre entre 0 et 1",
                     "FACTEUR_MIN_CONFIDENCE={v:?} is not a number between 0 and 1"
                 )
-            })?;
+            };
+            self.min_confidence = v.parse().with_context(bad)?;
+            // Named here: `check` would blame `min_confidence` of the file, which
+            // the administrator would then look for in vain.
+            if !(0.0..=1.0).contains(&self.min_confidence) {
+                bail!(bad());
+            }
         }
         if let Some(v) = get("FACTEUR_KB_REFRESH_SECS") {
             self.kb_refresh_secs = v.parse().with_context(|| {
@@ -562,6 +568,18 @@ tls = "none"
             "{err}"
         );
         assert!(Config::from_toml("kb_refresh_secs = 0").is_err());
+    }
+
+    #[test]
+    fn an_out_of_range_env_override_is_named_as_the_variable() {
+        let mut cfg = Config::from_toml(SAMPLE).unwrap();
+        let err = cfg
+            .apply_env(|k| (k == "FACTEUR_MIN_CONFIDENCE").then(|| "2".to_string()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("FACTEUR_MIN_CONFIDENCE=\"2\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -202,3 +202,88 @@ fn kb_import_keeps_a_supervisors_validated_edit_in_the_local_index() {
     assert_eq!(answers["report"]["added"], 0, "{again}");
     assert_eq!(answers["report"]["updated"], 0, "{again}");
 }
+
+/// An archive imported by a script: when the database refuses some messages, the
+/// summary counts them in `errors` and the exit status must say the import is
+/// incomplete (it used to exit 0, so the script went on and the archive was
+/// considered moved). The refusal is a real PostgreSQL error, raised by a trigger
+/// on one subject.
+#[test]
+fn import_exits_non_zero_when_a_message_could_not_be_stored() {
+    let Some(admin) = common::pg_url_or_skip() else {
+        return;
+    };
+    let db = common::fresh_pg_db(&admin, "facteur_install");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        &format!(
+            "data_dir = \"data\"\ndatabase_url = \"{db}\"\nanswers_dir = \"{}\"\n\
+             [[mailbox]]\nname = \"sip\"\naddress = \"sip@example.test\"\n",
+            repo().join("answers").display()
+        ),
+    );
+    // Migrate the database first, then make it refuse one message.
+    let mut count = facteur(&cfg);
+    count.args(["messages", "count", "--json"]);
+    run_ok(count, None);
+    common::psql(
+        &db,
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'disque plein (test)'; END $$; \
+         CREATE TRIGGER refuse BEFORE INSERT ON messages FOR EACH ROW \
+         WHEN (NEW.subject = 'Refus') EXECUTE FUNCTION refuse();",
+    );
+    let mbox = dir.path().join("archive.mbox");
+    std::fs::write(
+        &mbox,
+        "From a@example.org Mon Nov 30 09:00:00 2026\nFrom: a@example.org\nSubject: Avis\n\
+         Message-ID: <ok-1@example.org>\n\nBonjour, mon avis d'impot.\n\n\
+         From b@example.org Mon Nov 30 09:00:00 2026\nFrom: b@example.org\nSubject: Refus\n\
+         Message-ID: <ko-1@example.org>\n\nBonjour, un autre message.\n",
+    )
+    .unwrap();
+    let out = facteur(&cfg)
+        .args(["import", "--json", "--mailbox", "sip"])
+        .arg(&mbox)
+        .env_remove("FACTEUR_LANG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON summary ({e}): {stderr}"));
+    assert_eq!(
+        (v["fetched"].as_u64(), v["stored"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["errors"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an import that left a message out exited {:?}: {v}",
+        out.status.code()
+    );
+    assert!(stderr.contains("relancez"), "{stderr}");
+    assert_eq!(common::psql(&db, "SELECT count(*) FROM messages"), "1");
+}
+
+/// SCALE.md writes `--from sqlite:PATH`; an administrator who gives the bare path
+/// of the `facteur.db` is told the exact option to write, in French.
+#[test]
+fn migrate_from_a_bare_path_says_to_write_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("facteur.db");
+    std::fs::write(&db, b"").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_facteur"))
+        .current_dir(dir.path())
+        .args(["migrate", "--from", "facteur.db", "--to"])
+        .arg("postgres://facteur@127.0.0.1:1/facteur")
+        .env_remove("FACTEUR_LANG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--from sqlite:facteur.db"), "{stderr}");
+    assert!(!stderr.contains("unsupported"), "{stderr}");
+}

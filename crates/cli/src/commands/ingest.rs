@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::progress;
 use crate::service::{Service, TriageHook};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -101,6 +101,15 @@ pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
             for e in &summary.errors {
                 eprintln!("{} {e}", crate::i18n::tr("erreur :", "error:"));
             }
+        }
+        // A script must not take an archive for imported when messages are
+        // missing (it used to exit 0). What was stored stays; a re-run skips it.
+        if !summary.errors.is_empty() {
+            bail!(tr!(
+                "{} message(s) non enregistré(s) (détail ci-dessus) : corrigez la cause puis relancez la même commande ; les messages déjà enregistrés seront ignorés",
+                "{} message(s) not stored (details above): fix the cause, then run the same command again; the messages already stored are skipped",
+                summary.errors.len()
+            ));
         }
         Ok(())
     })

@@ -24,7 +24,31 @@ pub struct MigrateArgs {
     pub json: bool,
 }
 
+/// A database URL the store opens, or an error saying what to write: an
+/// administrator often gives the bare path of the `facteur.db`.
+fn check_url(option: &str, url: &str) -> Result<()> {
+    let url = url.trim();
+    if ["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|p| url.starts_with(p))
+    {
+        return Ok(());
+    }
+    if url.ends_with(".db") || std::path::Path::new(url).is_file() {
+        bail!(tr!(
+            "{option} {url} : une base SQLite s'écrit avec son préfixe, {option} sqlite:{url}",
+            "{option} {url}: a SQLite database is written with its prefix, {option} sqlite:{url}"
+        ));
+    }
+    bail!(tr!(
+        "{option} {url} : attendu sqlite:CHEMIN (le facteur.db du service) ou postgres://UTILISATEUR@HÔTE/BASE",
+        "{option} {url}: expected sqlite:PATH (the service's facteur.db) or postgres://USER@HOST/DATABASE"
+    ));
+}
+
 pub fn run(a: MigrateArgs) -> Result<()> {
+    check_url("--from", &a.from)?;
+    check_url("--to", &a.to)?;
     if a.from.trim() == a.to.trim() {
         bail!(tr!(
             "--from et --to désignent la même base : donnez une cible neuve et vide",
