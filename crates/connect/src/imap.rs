@@ -245,8 +245,20 @@ impl ImapIngest {
             return;
         };
         let mut handle = session.idle();
-        if handle.init().await.is_err() {
-            return;
+        // Bounded like every other step: a server that goes silent as IDLE starts
+        // would otherwise hold the loop here for ever (no sync, no shutdown).
+        // Either failure drops the session; the next sync reconnects.
+        match tokio::time::timeout(self.cfg.io_timeout, handle.init()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(mailbox = %self.cfg.mailbox, error = %e, "IDLE could not start");
+                return;
+            }
+            Err(_) => {
+                let e = timeout_err(&self.cfg, "IDLE");
+                tracing::warn!(mailbox = %self.cfg.mailbox, error = %e, "IDLE start timed out");
+                return;
+            }
         }
         let outcome = {
             let (fut, stop) = handle.wait_with_timeout(wait);

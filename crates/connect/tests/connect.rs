@@ -2073,3 +2073,108 @@ async fn imap_same_or_missing_message_id_keeps_every_distinct_message_once() {
         .iter()
         .all(|(_, s)| *s));
 }
+
+/// A proxy to the IMAP server that goes silent when the client starts IDLE: the
+/// command is swallowed, nothing more comes back, the connection stays open.
+/// Counts the IDLE commands it swallowed.
+async fn silent_at_idle(listener: TcpListener, target: (String, u16), idles: Arc<AtomicUsize>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    loop {
+        let Ok((inbound, _)) = listener.accept().await else {
+            return;
+        };
+        let target = target.clone();
+        let idles = idles.clone();
+        tokio::spawn(async move {
+            let Ok(out) = TcpStream::connect((target.0.as_str(), target.1)).await else {
+                return;
+            };
+            let (in_r, mut in_w) = inbound.into_split();
+            let (mut out_r, mut out_w) = out.into_split();
+            let down = tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut out_r, &mut in_w).await;
+            });
+            let mut lines = BufReader::new(in_r);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match lines.read_until(b'\n', &mut line).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if line.to_ascii_uppercase().ends_with(b" IDLE\r\n") {
+                    idles.fetch_add(1, Ordering::SeqCst);
+                    // Silent from now on: read and drop whatever the client sends.
+                    while matches!(lines.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
+                        line.clear();
+                    }
+                    break;
+                }
+                if out_w.write_all(&line).await.is_err() {
+                    break;
+                }
+            }
+            down.abort();
+        });
+    }
+}
+
+/// A server that goes silent as IDLE starts must not stall the connector: the
+/// start is bounded by `io_timeout`, the session is dropped, the next sync
+/// reconnects and fetches what arrived meanwhile, and shutdown is honoured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_idle_start_on_a_silent_server_times_out_and_sync_goes_on() {
+    let Some((host, port, pw)) = imap_env("idle_silent") else {
+        return;
+    };
+    let user = unique("idlesilent");
+    let run = unique("r");
+    let e = env().await;
+    let mut adm = admin(&host, port, &user, &pw).await;
+    append(&mut adm, "INBOX", &french(0, &run)).await;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_port = listener.local_addr().unwrap().port();
+    let idles = Arc::new(AtomicUsize::new(0));
+    let p = tokio::spawn(silent_at_idle(
+        listener,
+        (host.clone(), port),
+        idles.clone(),
+    ));
+    let mut c = cfg("127.0.0.1", proxy_port, &user, &pw);
+    c.io_timeout = Duration::from_secs(2);
+    c.poll_interval = Duration::from_secs(600);
+    let mut ingest = ImapIngest::new(e.store.clone(), e.mailbox_id, c);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move { ingest.run(rx).await });
+
+    let store = e.store.clone();
+    let mb = e.mailbox_id;
+    wait_for("the first sync", Duration::from_secs(20), || {
+        let store = store.clone();
+        async move { store.count_messages(Some(mb)).await.unwrap() == 1 }
+    })
+    .await;
+    wait_for("IDLE on the silent proxy", Duration::from_secs(20), || {
+        let n = idles.load(Ordering::SeqCst);
+        async move { n >= 1 }
+    })
+    .await;
+    // Arrives while the connector waits for the IDLE go-ahead that never comes.
+    append(&mut adm, "INBOX", &french(1, &run)).await;
+    wait_for(
+        "the second message after the IDLE start timed out",
+        Duration::from_secs(15),
+        || {
+            let store = store.clone();
+            async move { store.count_messages(Some(mb)).await.unwrap() == 2 }
+        },
+    )
+    .await;
+    tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the loop ends on shutdown even during a silent IDLE start")
+        .unwrap();
+    p.abort();
+}
