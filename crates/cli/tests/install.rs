@@ -287,3 +287,91 @@ fn migrate_from_a_bare_path_says_to_write_sqlite() {
     assert!(stderr.contains("--from sqlite:facteur.db"), "{stderr}");
     assert!(!stderr.contains("unsupported"), "{stderr}");
 }
+
+/// The README's exactly-once sending: the copy of a sent reply comes back through
+/// the service's mailbox and is recorded as proof of delivery. `facteur sync --json`
+/// reports those copies as `own_replies`; its summary used to drop the field (and
+/// `full_resync`), always printing 0 and false whatever the connector saw.
+#[test]
+fn sync_summary_counts_the_copies_of_sent_replies() {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (Some(imap), Some(smtp)) = (get("FACTEUR_TEST_IMAP"), get("FACTEUR_TEST_SMTP")) else {
+        if std::env::var_os("CI").is_some() {
+            panic!("FACTEUR_TEST_IMAP/SMTP unset under CI (run through scripts/test.sh)");
+        }
+        eprintln!("SKIPPED: FACTEUR_TEST_IMAP/SMTP unset; run through scripts/test.sh");
+        return;
+    };
+    let local = get("FACTEUR_TEST_SMTP_LOCAL_DOMAIN").unwrap_or_else(|| "local.test".into());
+    let (ih, ip) = imap.split_once(':').unwrap();
+    let (sh, sp) = smtp.split_once(':').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let user = format!("{}@{local}", unique("installcopy"));
+    let cfg = write(
+        dir.path(),
+        &format!(
+            r#"data_dir = "data"
+answers_dir = "{answers}"
+[[mailbox]]
+name = "sip-test"
+address = "{user}"
+[mailbox.imap]
+host = "{ih}"
+port = {ip}
+tls = "none"
+user = "{user}"
+password_env = "FACTEUR_INSTALL_IMAP_PASSWORD"
+[mailbox.smtp]
+host = "{sh}"
+port = {sp}
+tls = "none"
+"#,
+            answers = repo().join("answers").display(),
+        ),
+    );
+    let eml = dir.path().join("demande.eml");
+    std::fs::write(
+        &eml,
+        "From: citoyen@example.org\r\nTo: sip@example.test\r\nSubject: Avis\r\n\
+         Message-ID: <installcopy-1@example.org>\r\n\r\nBonjour, mon avis d'impot.\r\n",
+    )
+    .unwrap();
+    let mut imp = facteur(&cfg);
+    imp.args(["import", "--json", "--mailbox", "sip-test"])
+        .arg(&eml);
+    run_ok(imp, None);
+    let db = format!("sqlite:{}", dir.path().join("data/facteur.db").display());
+    let reply_id = format!("{}@example.test", unique("installcopy-reply"));
+    common::validate_replies(
+        &db,
+        "sip-test",
+        1,
+        |_| "citoyen@example.org".into(),
+        |_| reply_id.clone(),
+    );
+    let sync = || -> serde_json::Value {
+        let mut c = facteur(&cfg);
+        c.args(["sync", "--json"])
+            .env("FACTEUR_INSTALL_IMAP_PASSWORD", "secret");
+        serde_json::from_str(run_ok(c, None).trim()).unwrap()
+    };
+    let first = sync();
+    assert_eq!(first["sent"], 1, "{first}");
+    // The relay delivers the copy into the mailbox; the next sync reads it back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut copies = 0;
+    while copies == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let v = sync();
+        assert_eq!(v["stored"], 0, "a copy of a reply is not mail: {v}");
+        if v["fetched"].as_u64() == Some(1) {
+            copies = v["own_replies"].as_u64().unwrap_or(0);
+            assert_eq!(copies, 1, "the copy read back is not reported: {v}");
+        }
+    }
+    assert_eq!(copies, 1, "the copy never came back");
+    let mut out = facteur(&cfg);
+    out.args(["outbox", "--json"]);
+    let row: serde_json::Value = serde_json::from_str(run_ok(out, None).trim()).unwrap();
+    assert!(row["delivery_confirmed_at"].is_i64(), "{row}");
+}

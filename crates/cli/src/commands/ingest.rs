@@ -71,11 +71,7 @@ pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
                 }
                 let r =
                     facteur_connect::import_raw(&svc.store, mailbox_id, batch, hook.as_ref()).await;
-                summary.fetched += r.fetched;
-                summary.stored += r.stored;
-                summary.duplicates_skipped += r.duplicates_skipped;
-                summary.defects += r.defects;
-                summary.errors.extend(r.errors);
+                summary.merge(&r);
                 pb.inc(read);
                 if let Some(e) = failed {
                     return Err(e);

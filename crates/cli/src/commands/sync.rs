@@ -164,12 +164,9 @@ pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
             if let Some(c) = imap_config(b)? {
                 let mut ingest = ImapIngest::new(svc.store.clone(), mailbox_id, c)
                     .with_hook(hook.clone());
-                let r = ingest.sync_once().await;
-                total.fetched += r.fetched;
-                total.stored += r.stored;
-                total.duplicates_skipped += r.duplicates_skipped;
-                total.defects += r.defects;
-                total.errors.extend(r.errors);
+                // Every field, `own_replies` and `full_resync` included (a
+                // field-by-field sum here once dropped those two).
+                total.merge(&ingest.sync_once().await);
             }
         }
         let mut sent_total = 0usize;
