@@ -375,3 +375,27 @@ tls = "none"
     let row: serde_json::Value = serde_json::from_str(run_ok(out, None).trim()).unwrap();
     assert!(row["delivery_confirmed_at"].is_i64(), "{row}");
 }
+
+/// `facteur sync --mailbox NAME` with a misspelt name used to say "declare
+/// [[mailbox]] sections", which the config already has: it must name the
+/// unknown mailbox and list the declared ones.
+#[test]
+fn sync_of_an_unknown_mailbox_names_it_and_lists_the_declared_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "data_dir = \"data\"\n[[mailbox]]\nname = \"sip-exemple\"\naddress = \"sip@example.test\"\n",
+    );
+    let out = facteur(&cfg)
+        .args(["sync", "--mailbox", "sip-exempel"])
+        .env_remove("FACTEUR_LANG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("\"sip-exempel\"") && stderr.contains("sip-exemple"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("déclarez des sections"), "{stderr}");
+}

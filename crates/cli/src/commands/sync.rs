@@ -150,6 +150,14 @@ pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
             .iter()
             .filter(|b| a.mailbox.as_deref().is_none_or(|n| n == b.name))
             .collect();
+        if let (Some(name), true) = (&a.mailbox, boxes.is_empty() && !cfg.mailboxes.is_empty()) {
+            let declared: Vec<&str> = cfg.mailboxes.iter().map(|b| b.name.as_str()).collect();
+            bail!(tr!(
+                "aucune boîte nommée {name:?} dans la configuration : boîtes déclarées : {}",
+                "no mailbox named {name:?} in the config: declared mailboxes: {}",
+                declared.join(", ")
+            ));
+        }
         if boxes.is_empty() {
             bail!(crate::i18n::tr(
                 "aucune boîte à relever : déclarez des sections [[mailbox]] avec [mailbox.imap] dans la configuration",
