@@ -1120,6 +1120,38 @@ fn serve_says_whether_the_listen_address_is_invalid_or_taken() {
     assert!(err.contains("un autre processus utilise déjà"), "{err}");
 }
 
+/// `systemctl stop` sends SIGTERM: serve stops its background work and exits 0,
+/// as on Ctrl-C, instead of dying in the middle of a step.
+#[cfg(unix)]
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = bin()
+        .env("FACTEUR_DATA_DIR", dir.path())
+        .args(["serve", "--no-connectors", "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(std::time::Instant::now() < deadline, "serve never listened");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("arrêt demandé"), "{err}");
+}
+
 /// `facteur user passwd` with `input` on standard input.
 fn passwd(config: &Path, args: &[&str], input: &str) -> Output {
     use std::io::Write;

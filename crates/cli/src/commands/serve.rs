@@ -143,7 +143,9 @@ pub async fn serve_service(
     let server = facteur_web::serve(listener, state);
     tokio::select! {
         r = server => r.context(crate::i18n::tr("le serveur web s'est arrêté", "the web server stopped"))?,
-        _ = tokio::signal::ctrl_c() => eprintln!("{}", crate::i18n::tr("arrêt demandé", "stop requested")),
+        // SIGTERM too: `systemctl stop` must stop the connectors between two steps,
+        // as Ctrl-C does, not kill the process in the middle of one.
+        _ = super::worker::wait_for_stop() => eprintln!("{}", crate::i18n::tr("arrêt demandé", "stop requested")),
     }
     let _ = stop_tx.send(true);
     for t in tasks {

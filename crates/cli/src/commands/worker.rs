@@ -231,7 +231,7 @@ fn relay(cfg: &Config) -> Result<Option<facteur_connect::SmtpConfig>> {
 }
 
 /// Ctrl-C or SIGTERM (what `systemctl stop` and container runtimes send).
-async fn wait_for_stop() {
+pub(crate) async fn wait_for_stop() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
