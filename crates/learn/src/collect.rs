@@ -44,8 +44,9 @@ async fn all_messages(store: &Store, since: Option<Millis>) -> LearnResult<Vec<Q
 
 /// Every labelled example agents produced, with provenance, from the text the
 /// classifier read for each message ([`facteur_store::Message::training_text`]:
-/// pseudonymised subject and new text, the very input of the live model), or the
-/// pseudonymised body for messages triaged before that text was recorded.
+/// subject and new text with personal data removed, the very input of the live
+/// model), or the pseudonymised body for messages triaged before that text was
+/// recorded.
 pub async fn collect_feedback(store: &Store) -> LearnResult<Vec<FeedbackExample>> {
     let mut out = Vec::new();
     for row in all_messages(store, None).await? {

@@ -35,9 +35,9 @@ pub struct Provenance {
 }
 
 /// One labelled example. `text` is what the classifier read for the message
-/// (pseudonymised subject and new text, see `facteur_triage::classify_text`), so
-/// the model learns from the input it is given live; the raw mail never enters
-/// the training store.
+/// (subject and new text with personal data removed, see
+/// `facteur_triage::classify_text`), so the model learns from the input it is
+/// given live; the raw mail never enters the training store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedbackExample {
     /// The action id: stable key for exclusion.

@@ -153,9 +153,9 @@ pub struct Message {
     pub parsed: Value,
     /// The pseudonymised new text: what agents see before an audited reveal.
     pub pseudonymised_text: String,
-    /// What the classifier read at the latest triage (pseudonymised subject and
-    /// new text); `None` for a message triaged before it was recorded (migration
-    /// 0008) or not triaged yet. Read it through [`Message::training_text`].
+    /// What the classifier read at the latest triage (subject and new text,
+    /// personal data removed: `facteur_triage::classify_text`); `None` for a
+    /// message triaged before it was recorded (migration 0008) or not triaged yet. Read it through [`Message::training_text`].
     pub classify_text: Option<String>,
     pub language: Option<String>,
     pub state: MessageState,

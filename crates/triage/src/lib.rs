@@ -9,8 +9,8 @@
 
 use facteur_classify::Model;
 use facteur_core::{
-    route, Defect, Language, ParsedMail, PiiKind, Prediction, Route, RoutingPolicy, ScoredLabel,
-    Segment,
+    route, Defect, Language, ParsedMail, PiiKind, PiiSpan, Prediction, Route, RoutingPolicy,
+    ScoredLabel, Segment,
 };
 use facteur_kb::{DraftContext, DraftOutcome, Hit, KnowledgeBase, SearchOptions};
 use facteur_privacy::Detector;
@@ -46,10 +46,11 @@ pub struct Triaged {
     /// The same with personal data replaced by placeholders: what logs and agents
     /// see before an audited reveal.
     pub body_pseudonymised: String,
-    /// Exactly what the classifier read: [`classify_text`] of the pseudonymised
-    /// subject and body. The store keeps it with the message, and training from
-    /// agents' feedback uses it, so a corrected message teaches the model the very
-    /// text the model reads live (subject included, personal data masked).
+    /// Exactly what the classifier read: [`classify_text`] of the subject and the
+    /// new text, personal data removed. The store keeps it with the message, and
+    /// training from agents' feedback uses it, so a corrected message teaches the
+    /// model the very text the model reads live (subject included, no personal
+    /// data).
     pub classify_text: String,
     pub segments: Vec<Segment>,
     pub category: Option<String>,
@@ -113,26 +114,52 @@ fn income_year(body: &str, fields: &Fields) -> Option<String> {
     as_income.then(|| year.to_string())
 }
 
-/// The text the classifier reads for a message: the pseudonymised subject, a line
-/// break, the pseudonymised new text (just the body when there is no subject).
+/// The text the classifier reads for a message: the subject, a line break, the
+/// new text (just the new text when there is no subject), both with their
+/// personal data removed by [`without_personal_data`].
 ///
-/// Why pseudonymised: this text is stored with the message and becomes a
+/// Why without personal data: this text is stored with the message and becomes a
 /// training example when an agent validates or corrects the category, and
 /// training data must hold no personal data (the raw mail never enters it). If
-/// the live model read the raw text instead, it would meet "1234567890123" or
-/// "Jeanne Martin" where its feedback examples say `[NUMERO_FISCAL_1]` or
-/// `[NOM_1]`: the same message would be two different inputs, at serving and at
-/// training. Placeholders are stable tokens, and a request type never depends
-/// on whose the number or the name is.
+/// the live model read the raw text instead, a message would be one input at
+/// serving and another in training. A request type never depends on whose the
+/// number or the name is.
 ///
 /// Why the subject: it often carries the request on its own ("Demande de délai
 /// de paiement"), live and in training alike.
-pub fn classify_text(subject_pseudonymised: &str, body_pseudonymised: &str) -> String {
-    if subject_pseudonymised.trim().is_empty() {
-        body_pseudonymised.to_string()
+pub fn classify_text(subject_without_pii: &str, body_without_pii: &str) -> String {
+    if subject_without_pii.trim().is_empty() {
+        body_without_pii.to_string()
     } else {
-        format!("{subject_pseudonymised}\n{body_pseudonymised}")
+        format!("{subject_without_pii}\n{body_without_pii}")
     }
+}
+
+/// `text` with each detected value (`spans`, as the detector returns them: sorted,
+/// disjoint, on char boundaries) replaced by a space rather than by its
+/// placeholder. The classifier folds `[NUMERO_FISCAL_1]` into the words "numero
+/// fiscal 1": "Mon numéro fiscal : [NUMERO_FISCAL_1]" would say "numéro fiscal"
+/// twice, and "[NOM_1]" would read as the word "nom". Measured through the
+/// pipeline on held-out demo mail, placeholders pulled messages quoting their
+/// fiscal number towards "première déclaration" (top-1 accuracy 0.902 → 0.886);
+/// removing the values leaves the words around them, as in the raw-text examples
+/// a base model is trained on, where a number or a name is an unseen token.
+pub fn without_personal_data(text: &str, spans: &[PiiSpan]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for s in spans {
+        // Spans come from the detector for this very text; stay panic-free anyway.
+        if s.start < last || s.end > text.len() || s.start > s.end {
+            continue;
+        }
+        if let (Some(before), true) = (text.get(last..s.start), text.is_char_boundary(s.end)) {
+            out.push_str(before);
+            out.push(' ');
+            last = s.end;
+        }
+    }
+    out.push_str(text.get(last..).unwrap_or_default());
+    out
 }
 
 /// Per-message settings that override the engine's defaults.
@@ -247,8 +274,7 @@ impl Engine {
         }
         let protected = self.detector.pseudonymise_with_names(&body, &known_names);
         // The kinds reported cover the whole message (signatures carry phones and
-        // addresses), while the pseudonymised body is the new text agents see and,
-        // behind the pseudonymised subject, what the model reads.
+        // addresses), while the pseudonymised body is the new text agents see.
         let mut pii = protected.kinds();
         let whole = format!("{}\n{}", parsed.subject, parsed.body_text);
         pii.extend(
@@ -263,14 +289,18 @@ impl Engine {
         let flags = facteur_text::detect_flags(&body);
         // The subject often carries the request on its own ("Demande de délai"), and
         // may name the sender or quote a fiscal number: masked with the same names.
-        let subject_pseudonymised = if parsed.subject.trim().is_empty() {
+        let subject_for_model = if parsed.subject.trim().is_empty() {
             String::new()
         } else {
-            self.detector
-                .pseudonymise_with_names(&parsed.subject, &known_names)
-                .text
+            let spans = self
+                .detector
+                .detect_with_names(&parsed.subject, &known_names);
+            without_personal_data(&parsed.subject, &spans)
         };
-        let classify_text = classify_text(&subject_pseudonymised, &protected.text);
+        let classify_text = classify_text(
+            &subject_for_model,
+            &without_personal_data(&body, &protected.spans),
+        );
         let prediction = match &over.category {
             Some(c) => Some(Prediction {
                 label: Some(c.clone()),
@@ -454,20 +484,18 @@ Jeanne Martin\r\n"
     ];
 
     #[test]
-    fn the_classifier_reads_the_pseudonymised_subject_and_body() {
+    fn the_classifier_reads_the_subject_and_body_without_personal_data() {
         let t = Engine::new(None, None, TriageOptions::default()).triage_raw("t", MAIL);
         let (subject, body) = t
             .classify_text
             .split_once('\n')
             .expect("subject line, then body");
         assert!(
-            subject.starts_with("Demande de délai de paiement"),
+            subject.starts_with("Demande de délai de paiement - "),
             "{subject}"
         );
-        assert!(subject.contains("[NOM_1]"), "{subject}");
-        assert!(subject.contains("[NUMERO_FISCAL_1]"), "{subject}");
-        assert_eq!(body, t.body_pseudonymised);
-        assert!(body.contains("[IBAN_1]"), "{body}");
+        assert!(body.contains("Mon numéro fiscal :"), "{body}");
+        assert!(body.contains("mon IBAN"), "{body}");
         for raw in RAW_PII {
             assert!(
                 !t.classify_text.contains(raw),
@@ -475,11 +503,34 @@ Jeanne Martin\r\n"
                 t.classify_text
             );
         }
-        // The function of the message is the published one.
+        // Values are removed, not replaced by placeholders the classifier would
+        // read as the words "numero fiscal", "nom"…
+        assert!(!t.classify_text.contains('['), "{}", t.classify_text);
+        // The agents' copy keeps its placeholders.
+        assert!(t.body_pseudonymised.contains("[IBAN_1]"));
+        assert_eq!(t.classify_text, classify_text(subject, body));
+    }
+
+    #[test]
+    fn removing_personal_data_never_panics_on_odd_spans() {
+        let span = |start, end| PiiSpan {
+            kind: PiiKind::PersonName,
+            start,
+            end,
+            placeholder: "[NOM_1]".into(),
+        };
         assert_eq!(
-            t.classify_text,
-            classify_text(subject, &t.body_pseudonymised)
+            without_personal_data("Bonjour Jean Dupont.", &[span(8, 19)]),
+            "Bonjour  ."
         );
+        // Inside a multi-byte char, overlapping, out of range: skipped.
+        let t = "é Jean";
+        assert_eq!(
+            without_personal_data(t, &[span(1, 2), span(3, 7), span(2, 99)]),
+            "é  "
+        );
+        assert_eq!(without_personal_data(t, &[span(4, 99)]), t);
+        assert_eq!(without_personal_data("", &[span(0, 0)]), " ");
     }
 
     #[test]
