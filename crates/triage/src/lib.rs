@@ -277,24 +277,30 @@ impl Engine {
         // addresses), while the pseudonymised body is the new text agents see.
         let mut pii = protected.kinds();
         let whole = format!("{}\n{}", parsed.subject, parsed.body_text);
-        pii.extend(
-            self.detector
-                .detect_with_names(&whole, &known_names)
-                .into_iter()
-                .map(|s| s.kind),
-        );
+        let whole_spans = self.detector.detect_with_names(&whole, &known_names);
+        pii.extend(whole_spans.iter().map(|s| s.kind));
         pii.sort();
         pii.dedup();
         let fields = facteur_text::extract_fields(&body);
         let flags = facteur_text::detect_flags(&body);
         // The subject often carries the request on its own ("Demande de délai"), and
-        // may name the sender or quote a fiscal number: masked with the same names.
+        // may name the sender or quote a fiscal number. Its findings are those of
+        // the whole-message pass above (which starts with the subject): no second
+        // pass, and a name found in the body is removed from the subject too. A
+        // finding running past the subject's end is cut there (a char boundary:
+        // the "\n" follows).
         let subject_for_model = if parsed.subject.trim().is_empty() {
             String::new()
         } else {
-            let spans = self
-                .detector
-                .detect_with_names(&parsed.subject, &known_names);
+            let end = parsed.subject.len();
+            let spans: Vec<PiiSpan> = whole_spans
+                .iter()
+                .filter(|s| s.start < end)
+                .map(|s| PiiSpan {
+                    end: s.end.min(end),
+                    ..s.clone()
+                })
+                .collect();
             without_personal_data(&parsed.subject, &spans)
         };
         let classify_text = classify_text(
@@ -509,6 +515,32 @@ Jeanne Martin\r\n"
         // The agents' copy keeps its placeholders.
         assert!(t.body_pseudonymised.contains("[IBAN_1]"));
         assert_eq!(t.classify_text, classify_text(subject, body));
+    }
+
+    /// The subject's findings come from the whole-message pass: a name only the
+    /// body announces ("je soussignée …", no display name in From) leaves the
+    /// subject too.
+    #[test]
+    fn a_name_found_in_the_body_is_removed_from_the_subject() {
+        let raw = "From: jm@example.test\r\nSubject: Dossier de Jeanne Martin\r\n\r\n\
+            Je soussignée Jeanne Martin, demande un délai de paiement.\r\n";
+        let t = Engine::new(None, None, TriageOptions::default()).triage_raw("t", raw.as_bytes());
+        assert!(
+            t.body_pseudonymised.contains("[NOM_1]"),
+            "{}",
+            t.body_pseudonymised
+        );
+        assert!(
+            t.classify_text.starts_with("Dossier de "),
+            "{}",
+            t.classify_text
+        );
+        assert!(!t.classify_text.contains("Martin"), "{}", t.classify_text);
+        assert!(
+            t.classify_text.contains("délai de paiement"),
+            "{}",
+            t.classify_text
+        );
     }
 
     #[test]
