@@ -183,6 +183,16 @@ impl Store {
         } else if database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://")
         {
+            // One plain connection first: the pool retries a refused connection until
+            // its 30 s acquire timeout and then reports only "pool timed out", which
+            // hides the cause (server down, wrong port, bad password, no database).
+            {
+                use sqlx::Connection;
+                let conn = sqlx::PgConnection::connect(database_url)
+                    .await
+                    .map_err(|e| StoreError::open(database_url, e))?;
+                let _ = conn.close().await;
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .connect(database_url)
