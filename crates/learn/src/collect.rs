@@ -154,6 +154,9 @@ pub async fn collect_observations(
             // The store records no "opened" event yet (requested).
             opened_at: None,
             validated_at,
+            // The store keeps the latest triage only: after a category correction
+            // this is the version that re-triaged the message, the one active then.
+            model_version: t.model_version.clone(),
         });
     }
     Ok(out)

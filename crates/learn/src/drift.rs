@@ -102,6 +102,10 @@ pub struct Observation {
     /// When the agent opened the message, if known, and validated the reply.
     pub opened_at: Option<Millis>,
     pub validated_at: Option<Millis>,
+    /// The model version of the message's triage (`None`: triaged without a
+    /// model). Drift compares a prediction with its own model's training mix, so
+    /// the supervision page keeps only the active version's observations.
+    pub model_version: Option<String>,
 }
 
 impl Observation {
@@ -120,6 +124,7 @@ impl Observation {
             corrected: false,
             opened_at: None,
             validated_at: None,
+            model_version: None,
         }
     }
 }
@@ -577,6 +582,7 @@ mod tests {
             corrected: false,
             opened_at: None,
             validated_at: Some(at),
+            model_version: Some("m1".into()),
         }
     }
 

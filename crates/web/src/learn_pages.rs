@@ -6,7 +6,7 @@
 //! The sheet is public on purpose (the unions asked for it): it is built from
 //! model records, counts and configuration only, never from users or messages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path as FsPath, PathBuf};
 
 use axum::extract::State;
@@ -509,44 +509,6 @@ fn switch_button(
     }
 }
 
-/// The model version that triaged each message received since `since`, keyed by
-/// (mailbox, received_at): the key a drift observation carries (it has no message
-/// id nor model version). One key can hold several messages.
-async fn triage_versions(
-    store: &facteur_store::Store,
-    since: facteur_store::Millis,
-) -> WebResult<HashMap<(i64, facteur_store::Millis), Vec<Option<String>>>> {
-    use facteur_core::MessageState;
-    use facteur_store::{QueuePage, QueueQuery};
-    let mut out: HashMap<_, Vec<_>> = HashMap::new();
-    let mut page = QueuePage::First;
-    loop {
-        let rows = store
-            .list_queue(&QueueQuery {
-                mailbox_ids: None,
-                states: MessageState::ALL.to_vec(),
-                limit: 500,
-                page,
-                ..Default::default()
-            })
-            .await?;
-        let Some(last) = rows.last() else { break };
-        page = QueuePage::After(last.cursor);
-        let n = rows.len();
-        for r in rows.iter().filter(|r| r.received_at >= since) {
-            if let Some(t) = store.latest_triage(r.id).await? {
-                out.entry((r.mailbox_id, r.received_at))
-                    .or_default()
-                    .push(t.model_version);
-            }
-        }
-        if n < 500 {
-            break;
-        }
-    }
-    Ok(out)
-}
-
 /// The observations of messages the active model triaged, and how many others
 /// were left out.
 ///
@@ -557,19 +519,10 @@ async fn triage_versions(
 /// alerts would be about versions no longer in use, which the supervisor cannot
 /// act on (switches and reviews apply to the active model), so only the active
 /// model's predictions count.
-/// Observations are matched to triages by (mailbox, received_at); a key shared by
-/// messages of different versions, or unknown (received after the walk), is left
-/// out rather than guessed.
-fn active_model_observations(
-    obs: Vec<Observation>,
-    by_key: &HashMap<(i64, facteur_store::Millis), Vec<Option<String>>>,
-    active: &str,
-) -> (Vec<Observation>, usize) {
-    let (kept, left): (Vec<_>, Vec<_>) = obs.into_iter().partition(|o| {
-        by_key.get(&(o.mailbox_id, o.at)).is_some_and(|versions| {
-            !versions.is_empty() && versions.iter().all(|v| v.as_deref() == Some(active))
-        })
-    });
+fn active_model_observations(obs: Vec<Observation>, active: &str) -> (Vec<Observation>, usize) {
+    let (kept, left): (Vec<_>, Vec<_>) = obs
+        .into_iter()
+        .partition(|o| o.model_version.as_deref() == Some(active));
     (kept, left.len())
 }
 
@@ -595,10 +548,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
     // active model's own.
     let times = time_given_back(&obs, &TimeConfig::default());
     let (obs, other_model) = match active {
-        Some(v) => {
-            let by_key = triage_versions(&st.store, since).await?;
-            active_model_observations(obs, &by_key, &v.version)
-        }
+        Some(v) => active_model_observations(obs, &v.version),
         None => (obs, 0),
     };
     let report = drift_report(&obs, &training, &th);
@@ -1031,8 +981,8 @@ mod tests {
 
     #[test]
     fn only_observations_of_the_active_model_are_kept() {
-        let o = |mailbox_id, at| Observation {
-            mailbox_id,
+        let o = |at, version: Option<&str>| Observation {
+            mailbox_id: 1,
             at,
             predicted: Some("rib".into()),
             confidence: Some(0.9),
@@ -1044,32 +994,17 @@ mod tests {
             corrected: false,
             opened_at: None,
             validated_at: None,
+            model_version: version.map(str::to_string),
         };
-        let v = |s: &str| Some(s.to_string());
-        let by_key: HashMap<_, _> = [
-            ((1, 10), vec![v("m2")]),
-            ((1, 11), vec![v("m1")]),
-            ((1, 12), vec![None]),
-            // Two messages received at the same millisecond, different versions.
-            ((1, 13), vec![v("m2"), v("m1")]),
-            ((1, 14), vec![v("m2"), v("m2")]),
-            ((2, 10), vec![v("m1")]),
-        ]
-        .into_iter()
-        .collect();
         let obs = vec![
-            o(1, 10),
-            o(1, 11),
-            o(1, 12),
-            o(1, 13),
-            o(1, 14),
-            o(1, 14),
-            o(2, 10),
-            o(3, 99),
+            o(10, Some("m2")),
+            o(11, Some("m1")),
+            o(12, None),
+            o(13, Some("m2")),
         ];
-        let (kept, left) = active_model_observations(obs, &by_key, "m2");
-        assert_eq!(kept, vec![o(1, 10), o(1, 14), o(1, 14)]);
-        assert_eq!(left, 5);
+        let (kept, left) = active_model_observations(obs, "m2");
+        assert_eq!(kept, vec![o(10, Some("m2")), o(13, Some("m2"))]);
+        assert_eq!(left, 2);
     }
 
     #[test]

@@ -782,7 +782,7 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                     facteur_learn::feedback::MessageFeedback {
                         message_id: msg.id,
                         mailbox_id: msg.mailbox_id,
-                        pseudonymised_text: &msg.pseudonymised_text,
+                        pseudonymised_text: msg.training_text(),
                         actions: &actions,
                     },
                 );
