@@ -84,6 +84,7 @@ pub async fn serve_service(
     listen: &str,
     connectors: bool,
 ) -> Result<()> {
+    let stop = super::worker::stop_signal();
     let pending = svc.triage_pending().await?;
     if pending > 0 {
         tracing::info!(pending, "triaged messages left untriaged by a previous run");
@@ -145,7 +146,7 @@ pub async fn serve_service(
         r = server => r.context(crate::i18n::tr("le serveur web s'est arrêté", "the web server stopped"))?,
         // SIGTERM too: `systemctl stop` must stop the connectors between two steps,
         // as Ctrl-C does, not kill the process in the middle of one.
-        _ = super::worker::wait_for_stop() => eprintln!("{}", crate::i18n::tr("arrêt demandé", "stop requested")),
+        _ = stop => eprintln!("{}", crate::i18n::tr("arrêt demandé", "stop requested")),
     }
     let _ = stop_tx.send(true);
     for t in tasks {

@@ -128,12 +128,13 @@ fn worker_id() -> String {
 
 pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
     super::runtime()?.block_on(async move {
+        let stop = stop_signal();
         let svc = Service::open(cfg).await?;
         let worker = worker_id();
         let started = Instant::now();
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
-            wait_for_stop().await;
+            stop.await;
             eprintln!(
                 "{}",
                 crate::i18n::tr(
@@ -231,25 +232,36 @@ fn relay(cfg: &Config) -> Result<Option<facteur_connect::SmtpConfig>> {
 }
 
 /// Ctrl-C or SIGTERM (what `systemctl stop` and container runtimes send).
-pub(crate) async fn wait_for_stop() {
+///
+/// The handlers are installed when this is called, not when the future is first
+/// polled: until then the signal's default action kills the process, so callers
+/// call it first thing (a SIGTERM sent as soon as `serve` listens used to kill it).
+/// Must be called inside the Tokio runtime.
+pub(crate) fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let int = signal(SignalKind::interrupt()).ok();
+        let term = signal(SignalKind::terminate()).ok();
+        async move {
+            match (int, term) {
+                (Some(mut int), Some(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
