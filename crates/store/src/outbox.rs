@@ -438,29 +438,75 @@ impl Store {
         mailbox_ids: Option<&[i64]>,
         limit: u32,
     ) -> StoreResult<Vec<OutboxListing>> {
+        self.outbox_listing(mailbox_ids, None, limit).await
+    }
+
+    /// Outbox rows in one state, newest first, at most `limit`. The filter is in the
+    /// query: filtering a newest-first page afterwards (as `facteur outbox --state`
+    /// once did) hides an old failed reply behind `limit` newer sent ones.
+    pub async fn list_outbox_in_state(
+        &self,
+        state: OutboxState,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxItem>> {
+        Ok(self
+            .outbox_listing(None, Some(state), limit)
+            .await?
+            .into_iter()
+            .map(|l| l.item)
+            .collect())
+    }
+
+    /// The one outbox listing query, newest first: optionally only some mailboxes'
+    /// replies, optionally only one state.
+    async fn outbox_listing(
+        &self,
+        mailbox_ids: Option<&[i64]>,
+        state: Option<OutboxState>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxListing>> {
         let limit = i64::from(limit.clamp(1, 1000));
         let cols = OUTBOX_COLS
             .split(", ")
             .map(|c| format!("o.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let from = format!(
-            "SELECT {cols}, m.from_name AS from_name FROM outbox o JOIN messages m ON m.id = o.message_id"
-        );
-        let sql = match mailbox_ids {
-            None => format!("{from} ORDER BY o.id DESC LIMIT $1"),
+        // $1 is the limit, then the state if any, then the mailbox ids.
+        let mut filters = Vec::new();
+        let mut next = 2;
+        if state.is_some() {
+            filters.push(format!("o.state = ${next}"));
+            next += 1;
+        }
+        match mailbox_ids {
+            None => {}
             Some([]) => return Ok(Vec::new()),
             Some(ids) => {
-                let ph = (0..ids.len())
-                    .map(|i| format!("${}", i + 2))
+                let ph = (next..next + ids.len())
+                    .map(|i| format!("${i}"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                format!("{from} WHERE m.mailbox_id IN ({ph}) ORDER BY o.id DESC LIMIT $1")
+                filters.push(format!("m.mailbox_id IN ({ph})"));
             }
+        }
+        let filter = if filters.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", filters.join(" AND "))
         };
-        let op = || "list outbox".to_string();
+        let sql = format!(
+            "SELECT {cols}, m.from_name AS from_name FROM outbox o JOIN messages m ON m.id = o.message_id\
+             {filter} ORDER BY o.id DESC LIMIT $1"
+        );
+        let op = || match state {
+            Some(st) => format!("list outbox in state {st}"),
+            None => "list outbox".to_string(),
+        };
         let rows: Vec<ListingRow> = with_pool!(self, p => {
             let mut q = sqlx::query_as::<_, ListingRow>(&sql).bind(limit);
+            if let Some(st) = state {
+                q = q.bind(st.as_str());
+            }
             for id in mailbox_ids.unwrap_or_default() {
                 q = q.bind(*id);
             }
@@ -474,36 +520,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Outbox rows in one state, newest first, at most `limit`. The filter is in the
-    /// query: filtering a newest-first page afterwards (as `facteur outbox --state`
-    /// once did) hides an old failed reply behind `limit` newer sent ones.
-    pub async fn list_outbox_in_state(
-        &self,
-        state: OutboxState,
-        limit: u32,
-    ) -> StoreResult<Vec<OutboxItem>> {
-        let limit = i64::from(limit.clamp(1, 1000));
-        let cols = OUTBOX_COLS
-            .split(", ")
-            .map(|c| format!("o.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {cols}, m.from_name AS from_name FROM outbox o JOIN messages m ON m.id = o.message_id \
-             WHERE o.state = $2 ORDER BY o.id DESC LIMIT $1"
-        );
-        let op = || format!("list outbox in state {state}");
-        let rows: Vec<ListingRow> = with_pool!(self, p => {
-            sqlx::query_as::<_, ListingRow>(&sql)
-                .bind(limit)
-                .bind(state.as_str())
-                .fetch_all(p)
-                .await
-                .op(op)
-        })?;
-        rows.into_iter().map(|r| r.row.into_item()).collect()
     }
 
     /// Count of outbox rows per state (dashboards, health checks).
