@@ -53,4 +53,5 @@ def main():
         dd = [a - b for a, b in zip(v, res[configs[0] or "default"])]
         se = lambda x: (st.stdev(x) / len(x) ** 0.5) if len(x) > 1 else 0.0
         print(f"{k:40s} mean {st.mean(v):.4f}  vs peer {st.mean(diff):+.4f} ± {se(diff):.4f} wins {sum(x>0 for x in diff)}/{len(diff)}  vs first {st.mean(dd):+.4f} ± {se(dd):.4f} wins {sum(x>0 for x in dd)}/{len(dd)}")
-main()
+if __name__ == "__main__":
+    main()

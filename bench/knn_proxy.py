@@ -4,21 +4,14 @@ class-centroid member help a linear SVM on short questions? sklearn LinearSVC on
 char_wb 2-5 + 0.5 x word 1-2 TF-IDF (balanced classes) against the same SVM mixed with
 k-NN (k 3/7) or Rocchio cosine scores, on 80/20 per-class splits drawn as make_bench.py
 draws its test split. Usage: bench/knn_proxy.py TRAIN.jsonl N_SPLITS SEED_BASE"""
-import json, random, collections, sys, os
+import json, collections, sys, os
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 from sklearn.metrics import f1_score
 from scipy.sparse import hstack
-def split_by_label(rows, seed, share=0.2):
-    by = collections.defaultdict(list)
-    for r in rows: by[r["label"]].append(r["text"])
-    rng = random.Random(seed); tr, te = [], []
-    for l in sorted(by):
-        t = sorted(set(by[l])); rng.shuffle(t)
-        k = int(round(len(t) * share)) if len(t) >= 3 else 0
-        te += [{"text": x, "label": l} for x in t[:k]]; tr += [{"text": x, "label": l} for x in t[k:]]
-    rng.shuffle(tr); return tr, te
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from holdout import split_by_label  # the same draw as bench/holdout.py (SHARE, default 0.2)
 src=sys.argv[1]; n=int(sys.argv[2]); base=int(sys.argv[3])
 rows=[json.loads(l) for l in open(src) if l.strip()]
 res=collections.defaultdict(list)
