@@ -65,6 +65,19 @@ pub fn parse_message_capped(raw: &[u8], max: usize) -> ParsedMail {
     mail
 }
 
+/// The domain of the stand-in id [`parse_message`] gives a message without
+/// Message-ID (`.invalid` is reserved by RFC 2606: no real id ends with it).
+const PLACEHOLDER_ID_DOMAIN: &str = "facteur.invalid";
+
+/// Whether `id` is the stand-in [`parse_message`] gives a message without
+/// Message-ID: not an id the correspondent's mail client knows, so a reply must
+/// not claim to answer it (In-Reply-To, References).
+pub fn is_placeholder_message_id(id: &str) -> bool {
+    id.trim_end_matches('>')
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(PLACEHOLDER_ID_DOMAIN))
+}
+
 /// Never panics, never fails: hostile bytes give a ParsedMail with defects.
 ///
 /// The message id is the idempotency key of ingest, so a message without one gets a
@@ -105,7 +118,7 @@ pub fn parse_message(raw: &[u8]) -> ParsedMail {
     }
     if out.message_id.trim().is_empty() {
         out.message_id = format!(
-            "{}@facteur.invalid",
+            "{}@{PLACEHOLDER_ID_DOMAIN}",
             content_hash.get(..32).unwrap_or(&content_hash)
         );
         out.defects.push(Defect::new(
@@ -539,6 +552,20 @@ fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholder_ids_are_recognised() {
+        assert!(is_placeholder_message_id(
+            &parse_message(b"Subject: x\r\n\r\nbody").message_id
+        ));
+        assert!(is_placeholder_message_id(
+            "0123456789abcdef0123456789abcdef@facteur.invalid"
+        ));
+        assert!(is_placeholder_message_id("x@FACTEUR.INVALID>"));
+        assert!(!is_placeholder_message_id("demo-1@demo.facteur.invalid"));
+        assert!(!is_placeholder_message_id("abc@impots.gouv.fr"));
+        assert!(!is_placeholder_message_id("facteur.invalid"));
+    }
 
     #[test]
     fn an_oversized_message_is_read_from_its_header_with_a_defect() {

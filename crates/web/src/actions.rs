@@ -26,14 +26,7 @@ fn reply_subject(subject: &str) -> String {
     }
 }
 
-/// Whether `id` is the stand-in `facteur_mail::parse_message` gives a message
-/// without Message-ID (`<content hash prefix>@facteur.invalid`): not an id the
-/// citizen's mail client knows.
-pub fn is_placeholder_message_id(id: &str) -> bool {
-    id.trim_end_matches('>')
-        .rsplit_once('@')
-        .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case("facteur.invalid"))
-}
+use facteur_mail::is_placeholder_message_id;
 
 /// Where a reply to a message goes. Computed once by [`reply_recipient`] for both
 /// the message page and [`validate`], so what the agent is shown is what is used.
@@ -226,17 +219,6 @@ pub async fn reveal(st: &AppState, a: &Authed, id: i64) -> WebResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholder_ids_are_recognised() {
-        assert!(is_placeholder_message_id(
-            "0123456789abcdef0123456789abcdef@facteur.invalid"
-        ));
-        assert!(is_placeholder_message_id("x@FACTEUR.INVALID>"));
-        assert!(!is_placeholder_message_id("demo-1@demo.facteur.invalid"));
-        assert!(!is_placeholder_message_id("abc@impots.gouv.fr"));
-        assert!(!is_placeholder_message_id("facteur.invalid"));
-    }
 
     #[test]
     fn plausible_addresses() {
