@@ -101,6 +101,9 @@ impl NewMessage {
             "in_reply_to": mail.in_reply_to,
             "references": mail.references,
             "raw_size": mail.raw_size,
+            // Where a reply goes (the web app reads it on every message page and
+            // validation): null without a Reply-To, "" for one with no address.
+            "reply_to": mail.reply_to.as_ref().map(|a| a.address.clone().unwrap_or_default()),
         });
         NewMessage {
             mailbox_id,

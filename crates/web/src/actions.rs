@@ -46,15 +46,19 @@ pub struct ReplyRecipient {
 
 /// The reply goes to the message's Reply-To when it holds a usable address, else
 /// to its sender: a message relayed by a web form or a service comes From a
-/// no-reply address with the citizen in Reply-To (RFC 5322 §3.6.2). Only the
-/// header block of the raw message is parsed (the stored row keeps no Reply-To).
+/// no-reply address with the citizen in Reply-To (RFC 5322 §3.6.2). The Reply-To
+/// is kept at ingest in the row's `parsed` JSON; only a message stored before that
+/// key existed has the header block of its raw message parsed again.
 pub async fn reply_recipient(st: &AppState, m: &Message) -> WebResult<ReplyRecipient> {
     let from = m.from_address.clone().filter(|s| !s.trim().is_empty());
-    let reply_to = st.store.get_raw(m.id).await?.and_then(|raw| {
-        facteur_mail::parse_message(facteur_mail::header_block(&raw))
-            .reply_to
-            .map(|a| a.address.unwrap_or_default())
-    });
+    let reply_to = match m.parsed.get("reply_to") {
+        Some(stored) => stored.as_str().map(str::to_string),
+        None => st.store.get_raw(m.id).await?.and_then(|raw| {
+            facteur_mail::parse_message(facteur_mail::header_block(&raw))
+                .reply_to
+                .map(|a| a.address.unwrap_or_default())
+        }),
+    };
     let usable = reply_to
         .as_deref()
         .map(str::trim)

@@ -62,8 +62,20 @@ fn taxonomy() -> Taxonomy {
 }
 
 async fn add_message(store: &Store, mailbox: i64, raw: &str, draft: &str) -> i64 {
+    add_message_with(store, mailbox, raw, draft, |_| {}).await
+}
+
+/// [`add_message`], with `edit` applied to the row before it is stored.
+async fn add_message_with(
+    store: &Store,
+    mailbox: i64,
+    raw: &str,
+    draft: &str,
+    edit: impl FnOnce(&mut NewMessage),
+) -> i64 {
     let parsed = facteur_mail::parse_message(raw.as_bytes());
     let mut nm = NewMessage::from_parsed(mailbox, raw.as_bytes().to_vec(), &parsed);
+    edit(&mut nm);
     // Hostile markup in the pseudonymised text too: the page must escape it.
     nm.pseudonymised_text =
         "Bonjour [NOM_1], <script>alert('masked')</script>\n> ancien message cité\n> suite".into();
@@ -3173,6 +3185,35 @@ async fn an_invalid_reply_to_falls_back_to_the_sender() {
         let o = validate_and_get(&f, &token, &csrf, id).await;
         assert_eq!(o.to_address, "jeanne@example.org", "{reply_to}");
     }
+}
+
+/// A message stored before ingest kept the Reply-To in `parsed`: read from its raw
+/// header, it goes to the same place.
+#[tokio::test]
+async fn a_message_stored_without_its_reply_to_key_reads_it_from_the_raw_header() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let raw = relayed_mail(
+        "relayed-old@x.example",
+        "Formulaire <noreply@x.example>",
+        "Reply-To: Jean Citoyen <citoyen@y.example>\r\n",
+    );
+    let id = add_message_with(&f.store, f.mb_a, &raw, "Bonjour,\nvoici.", |nm| {
+        assert!(nm
+            .parsed
+            .as_object_mut()
+            .unwrap()
+            .remove("reply_to")
+            .is_some());
+    })
+    .await;
+    let page = reveal_and_view(&f, &token, &csrf, id).await;
+    assert!(
+        page.contains("Réponse envoyée à : <strong>citoyen@y.example</strong>"),
+        "{page}"
+    );
+    let o = validate_and_get(&f, &token, &csrf, id).await;
+    assert_eq!(o.to_address, "citoyen@y.example");
 }
 
 /// A citizen's message without Message-ID is stored under a made-up
