@@ -546,21 +546,14 @@ fn is_modified_utf7(name: &str) -> bool {
     true
 }
 
-/// Base64 with `,` for `/` and no padding (RFC 3501 §5.1.3).
+/// Base64 with the IMAP alphabet (`,` for `/`) and no padding (RFC 3501 §5.1.3).
 fn modified_base64(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        let chars = chunk.len() + 1;
-        for k in 0..chars {
-            let idx = (n >> (18 - 6 * k)) & 0x3f;
-            out.push(MUTF7_ALPHABET[idx as usize] as char);
-        }
-    }
-    out
+    use base64::Engine;
+    const MUTF7: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::IMAP_MUTF7,
+        base64::engine::general_purpose::NO_PAD,
+    );
+    MUTF7.encode(bytes)
 }
 
 async fn apply_after_store(
