@@ -677,6 +677,37 @@ struct StoreAnswers {
     taxonomy: Option<facteur_kb::Taxonomy>,
 }
 
+/// The standard answers the store's validated versions hold, as every node
+/// indexes them (`serve`/`worker` refresh and `kb import`), so all of them write
+/// identical documents and none rewrites what another indexed. A version that no
+/// longer parses (expired, invalid) is logged and left out.
+pub fn answers_of_store_versions(
+    versions: Vec<facteur_store::AnswerVersion>,
+    today: facteur_kb::Date,
+) -> Vec<facteur_kb::StandardAnswer> {
+    let mut answers = Vec::with_capacity(versions.len());
+    for v in versions {
+        let origin = std::path::PathBuf::from(format!("store:{}@{}", v.answer_id, v.version));
+        // Validated once with the taxonomy of the node that saved it; not
+        // re-checked against this node's taxonomy, which only gives labels.
+        match facteur_kb::answers::parse_answer(&origin, &v.content, None, today) {
+            Ok(mut a) => {
+                // The store decides the status and the version drafts cite.
+                a.status = facteur_kb::AnswerStatus::Validated;
+                a.version = u32::try_from(v.version).unwrap_or(u32::MAX);
+                a.id = v.answer_id.clone();
+                answers.push(a);
+            }
+            Err(errs) => {
+                let kinds: Vec<_> = errs.iter().map(|e| e.kind).collect();
+                tracing::warn!(answer = %v.answer_id, version = v.version, problems = ?kinds,
+                    "validated answer of the store not indexed (expired or invalid)");
+            }
+        }
+    }
+    answers
+}
+
 impl StoreAnswers {
     /// `None` when the store holds no answer version at all: the answers were
     /// never recorded there (a store from before this sync), so the local index
@@ -688,27 +719,7 @@ impl StoreAnswers {
         if count == 0 {
             return Ok(None);
         }
-        let today = facteur_kb::Date::today();
-        let mut answers = Vec::with_capacity(versions.len());
-        for v in versions {
-            let origin = std::path::PathBuf::from(format!("store:{}@{}", v.answer_id, v.version));
-            // Validated once with the taxonomy of the node that saved it; not
-            // re-checked against this node's taxonomy, which only gives labels.
-            match facteur_kb::answers::parse_answer(&origin, &v.content, None, today) {
-                Ok(mut a) => {
-                    // The store decides the status and the version drafts cite.
-                    a.status = facteur_kb::AnswerStatus::Validated;
-                    a.version = u32::try_from(v.version).unwrap_or(u32::MAX);
-                    a.id = v.answer_id.clone();
-                    answers.push(a);
-                }
-                Err(errs) => {
-                    let kinds: Vec<_> = errs.iter().map(|e| e.kind).collect();
-                    tracing::warn!(answer = %v.answer_id, version = v.version, problems = ?kinds,
-                        "validated answer of the store not indexed (expired or invalid)");
-                }
-            }
-        }
+        let answers = answers_of_store_versions(versions, facteur_kb::Date::today());
         let taxonomy = if taxonomy_path.is_file() {
             match facteur_kb::Taxonomy::load(taxonomy_path) {
                 Ok(t) => Some(t),

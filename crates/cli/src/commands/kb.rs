@@ -385,26 +385,8 @@ fn record_answer_dir(db_url: &str, dir: &Path, taxonomy: Option<&Path>) -> Resul
     if count == 0 {
         return Ok(stored);
     }
-    // The same reading of a stored version as the refresher of serve/worker
-    // (`service::StoreAnswers`), so both write identical documents and neither
-    // rewrites what the other indexed.
-    let mut validated = Vec::with_capacity(versions.len());
-    for v in versions {
-        let origin = PathBuf::from(format!("store:{}@{}", v.answer_id, v.version));
-        match facteur_kb::answers::parse_answer(&origin, &v.content, None, today) {
-            Ok(mut a) => {
-                a.status = facteur_kb::AnswerStatus::Validated;
-                a.version = u32::try_from(v.version).unwrap_or(u32::MAX);
-                a.id = v.answer_id.clone();
-                validated.push(a);
-            }
-            Err(errs) => {
-                let kinds: Vec<_> = errs.iter().map(|e| e.kind).collect();
-                tracing::warn!(answer = %v.answer_id, version = v.version, problems = ?kinds,
-                    "validated answer of the store not indexed (expired or invalid)");
-            }
-        }
-    }
+    // The same reading of a stored version as the refresher of serve/worker.
+    let validated = crate::service::answers_of_store_versions(versions, today);
     stored.validated = Some(validated);
     Ok(stored)
 }
