@@ -388,29 +388,8 @@ fn fill_from_message(msg: &Message<'_>, out: &mut ParsedMail) {
                 }
                 .to_string()
             });
-        // Not `contents()` for nested messages: it indexes parts[0] unchecked.
-        let contents = match &part.body {
-            PartType::Message(m) => m
-                .parts
-                .first()
-                .and_then(|p| {
-                    m.raw_message
-                        .get(p.offset_header as usize..p.offset_end as usize)
-                })
-                .unwrap_or_default(),
-            PartType::Multipart(_) => &[],
-            PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
-            PartType::Binary(b) | PartType::InlineBinary(b) => b.as_ref(),
-        };
-        let is_uu = part
-            .content_transfer_encoding()
-            .is_some_and(uuencode::is_uuencode_cte);
-        let (size, sha256) = if is_uu {
-            let decoded = uuencode::decode_part(contents);
-            (decoded.len(), sha256_hex(&decoded))
-        } else {
-            (contents.len(), sha256_hex(contents))
-        };
+        let contents = attachment_contents(part);
+        let (size, sha256) = (contents.len(), sha256_hex(&contents));
         out.attachments.push(AttachmentMeta {
             filename: part.attachment_name().map(clean_header_text),
             content_type,
@@ -418,6 +397,80 @@ fn fill_from_message(msg: &Message<'_>, out: &mut ParsedMail) {
             sha256,
         });
     }
+}
+
+/// The bytes of one attachment as an agent downloads them, and as its
+/// `AttachmentMeta::sha256` is computed: uuencoded parts decoded, a nested
+/// message as its raw text.
+fn attachment_contents<'a>(part: &'a mail_parser::MessagePart<'_>) -> std::borrow::Cow<'a, [u8]> {
+    use std::borrow::Cow;
+    // Not `contents()` for nested messages: it indexes parts[0] unchecked.
+    let contents: &[u8] = match &part.body {
+        PartType::Message(m) => m
+            .parts
+            .first()
+            .and_then(|p| {
+                m.raw_message
+                    .get(p.offset_header as usize..p.offset_end as usize)
+            })
+            .unwrap_or_default(),
+        PartType::Multipart(_) => &[],
+        PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
+        PartType::Binary(b) | PartType::InlineBinary(b) => b.as_ref(),
+    };
+    let is_uu = part
+        .content_transfer_encoding()
+        .is_some_and(uuencode::is_uuencode_cte);
+    if is_uu {
+        Cow::Owned(uuencode::decode_part(contents))
+    } else {
+        Cow::Borrowed(contents)
+    }
+}
+
+/// The content of the attachment whose SHA-256 (hex, any case) is `sha256`, as
+/// listed in [`ParsedMail::attachments`] by [`parse_message_capped`] with the
+/// same `max`; `None` when no attachment has that hash.
+///
+/// Why here: stored mail is hostile input, and only this crate parses it with
+/// the guards it needs (panics caught, nested messages dropped without
+/// recursion, the size cap). The web app's download route used to re-parse the
+/// raw mail with mail-parser directly and a mail of 100,000 nested messages
+/// aborted the whole server on each download.
+pub fn attachment_by_sha256(raw: &[u8], sha256: &str, max: usize) -> Option<Vec<u8>> {
+    if raw.len() > max || sha256.len() != 64 {
+        // Read from the header only at ingest: no attachment was listed.
+        return None;
+    }
+    let want = sha256.to_ascii_lowercase();
+    std::panic::catch_unwind(|| {
+        let msg = parser().parse(raw)?;
+        let mut found = msg
+            .attachments()
+            .map(attachment_contents)
+            .find(|c| sha256_hex(c) == want)
+            .map(|c| c.into_owned());
+        if found.is_none() {
+            // Files an old mailer inlined uuencoded in the text.
+            let text = body_text_of(&msg);
+            if text.contains("begin ") {
+                found = uuencode::extract(&text)
+                    .1
+                    .into_iter()
+                    .map(|b| b.data)
+                    .find(|d| sha256_hex(d) == want);
+            }
+        }
+        drop_flat(msg);
+        found
+    })
+    .unwrap_or_else(|_| {
+        tracing::warn!(
+            raw_size = raw.len(),
+            "MIME parser panicked on an attachment download"
+        );
+        None
+    })
 }
 
 /// Header text may carry control characters after decoding (hostile or broken

@@ -181,3 +181,59 @@ fn large_headers_and_bodies_stay_readable() {
         assert_eq!(m.body_text.trim(), "Bonjour", "{name}");
     }
 }
+
+/// The attachment download reads stored mail again: 100,000 nested messages
+/// (the review's 3 MB mail) must neither overflow the stack nor lose the
+/// attachment, and its hash is the one ingest listed.
+#[test]
+fn attachment_of_a_hundred_thousand_nested_messages_is_found() {
+    let raw = nested_messages(100_000);
+    let m = parse_message(&raw);
+    let sha = &m
+        .attachments
+        .first()
+        .expect("the nested message is listed")
+        .sha256;
+    let got = facteur_mail::attachment_by_sha256(&raw, sha, usize::MAX).expect("found");
+    assert!(got.starts_with(b"Subject: TR: avis"), "{:?}", &got[..20]);
+    assert_eq!(
+        facteur_mail::attachment_by_sha256(&raw, &"0".repeat(64), usize::MAX),
+        None
+    );
+    // Above the cap nothing was listed at ingest, and nothing is parsed now.
+    assert_eq!(facteur_mail::attachment_by_sha256(&raw, sha, 1000), None);
+}
+
+/// Plain and uuencoded attachments come back byte for byte under the hash
+/// ingest gave them.
+#[test]
+fn attachments_come_back_by_their_hash() {
+    let raw = format!(
+        "{HDR}Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+         Content-Type: text/plain\r\n\r\nVoir la pièce jointe.\r\n\
+         begin 644 note.txt\r\n#86)C\r\n`\r\nend\r\n--b\r\n\
+         Content-Type: application/pdf; name=\"avis.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"avis.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"
+    );
+    let m = parse_message(raw.as_bytes());
+    assert_eq!(m.attachments.len(), 2, "{:?}", m.attachments);
+    for a in &m.attachments {
+        let got = facteur_mail::attachment_by_sha256(
+            raw.as_bytes(),
+            &a.sha256.to_uppercase(),
+            usize::MAX,
+        )
+        .unwrap_or_else(|| panic!("{a:?}"));
+        assert_eq!(got.len(), a.size);
+    }
+    let pdf = m
+        .attachments
+        .iter()
+        .find(|a| a.filename.as_deref() == Some("avis.pdf"))
+        .unwrap();
+    assert_eq!(
+        facteur_mail::attachment_by_sha256(raw.as_bytes(), &pdf.sha256, usize::MAX).unwrap(),
+        b"%PDF-1.4\n"
+    );
+}
