@@ -64,8 +64,50 @@ pub struct Config {
     /// deleted by `facteur worker`.
     #[serde(default = "default_jobs_retention_days")]
     pub jobs_retention_days: u32,
+    // --- Security hardening (issue #14) -------------------------------------
+    /// Reverse proxies (IPs or CIDR networks) whose `X-Forwarded-For` is
+    /// believed; nobody else's is. Set it when serving behind a proxy, or every
+    /// client shares the proxy's address for the login limits and `/metrics`.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Networks allowed to read `/metrics` (default: loopback only).
+    #[serde(default = "default_metrics_allow")]
+    pub metrics_allow: Vec<String>,
+    /// A file holding a bearer token that opens `/metrics` from anywhere (the
+    /// token itself is never written in this file).
+    #[serde(default)]
+    pub metrics_token_file: Option<PathBuf>,
+    /// Sign-in attempts one client IP may make per 15 minutes, whatever the usernames.
+    #[serde(default = "default_login_max_per_ip")]
+    pub login_max_per_ip: u32,
+    /// The secret key of the audit chain, kept outside the database (default
+    /// `<data_dir>/audit.key`, created on first use, readable by the service
+    /// only). Every node sharing a database needs a copy of the same file.
+    #[serde(default)]
+    pub audit_key_file: Option<PathBuf>,
+    // --- end of issue #14 keys ------------------------------------------------
     #[serde(default, rename = "mailbox")]
     pub mailboxes: Vec<MailboxConfig>,
+}
+
+fn default_metrics_allow() -> Vec<String> {
+    vec!["127.0.0.0/8".to_string(), "::1/128".to_string()]
+}
+fn default_login_max_per_ip() -> u32 {
+    100
+}
+
+/// An IP address or a CIDR network, as written in `trusted_proxies` / `metrics_allow`.
+pub fn parse_network(key: &str, s: &str) -> Result<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            anyhow::anyhow!(tr!(
+                "{key} : {s:?} n'est ni une adresse IP ni un réseau (par exemple 10.0.0.5 ou 10.0.0.0/24)",
+                "{key}: {s:?} is neither an IP address nor a network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+            ))
+        })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -243,6 +285,11 @@ impl Default for Config {
             session_max_hours: default_session_max_hours(),
             kb_refresh_secs: default_kb_refresh_secs(),
             jobs_retention_days: default_jobs_retention_days(),
+            trusted_proxies: Vec::new(),
+            metrics_allow: default_metrics_allow(),
+            metrics_token_file: None,
+            login_max_per_ip: default_login_max_per_ip(),
+            audit_key_file: None,
             mailboxes: Vec::new(),
         }
     }
@@ -311,6 +358,8 @@ impl Config {
         if let Some(p) = &mut self.model_dir {
             join(p);
         }
+        self.metrics_token_file.iter_mut().for_each(join);
+        self.audit_key_file.iter_mut().for_each(join);
         for mb in &mut self.mailboxes {
             if let Some(imap) = &mut mb.imap {
                 imap.password_file.iter_mut().for_each(join);
@@ -331,7 +380,8 @@ impl Config {
 
     /// `FACTEUR_DATA_DIR`, `FACTEUR_DATABASE_URL`, `FACTEUR_MODEL_DIR`,
     /// `FACTEUR_LISTEN`, `FACTEUR_LANG`, `FACTEUR_MIN_CONFIDENCE`,
-    /// `FACTEUR_KB_REFRESH_SECS`, `FACTEUR_JOBS_RETENTION_DAYS`.
+    /// `FACTEUR_KB_REFRESH_SECS`, `FACTEUR_JOBS_RETENTION_DAYS`,
+    /// `FACTEUR_TRUSTED_PROXIES` (comma-separated), `FACTEUR_AUDIT_KEY_FILE`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         if let Some(v) = get("FACTEUR_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -369,6 +419,17 @@ impl Config {
                     "FACTEUR_KB_REFRESH_SECS={v:?} is not a whole number of seconds"
                 )
             })?;
+        }
+        if let Some(v) = get("FACTEUR_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+        }
+        if let Some(v) = get("FACTEUR_AUDIT_KEY_FILE") {
+            self.audit_key_file = Some(PathBuf::from(v));
         }
         if let Some(v) = get("FACTEUR_JOBS_RETENTION_DAYS") {
             self.jobs_retention_days = v.parse().with_context(|| {
@@ -419,6 +480,18 @@ impl Config {
                 "jobs_retention_days = 0: keep finished jobs at least one day (default 7)"
             ));
         }
+        for n in &self.trusted_proxies {
+            parse_network("trusted_proxies", n)?;
+        }
+        for n in &self.metrics_allow {
+            parse_network("metrics_allow", n)?;
+        }
+        if self.login_max_per_ip == 0 {
+            bail!(crate::i18n::tr(
+                "login_max_per_ip = 0 : aucune connexion ne serait possible (100 par défaut)",
+                "login_max_per_ip = 0: nobody could sign in (default 100)"
+            ));
+        }
         let mut names: Vec<&str> = self.mailboxes.iter().map(|m| m.name.as_str()).collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
@@ -435,6 +508,13 @@ impl Config {
         self.model_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("model"))
+    }
+
+    /// Where the audit chain's key lives: `audit_key_file`, else `<data_dir>/audit.key`.
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.key"))
     }
 
     pub fn taxonomy_path(&self) -> PathBuf {

@@ -267,6 +267,10 @@ const FRENCH: &[(&str, &str)] = &[
     ("The append-only audit log", "Le journal d'audit (ajout seul)"),
     ("Recompute the hash chain of the audit log and report the first tampered row",
      "Recalcule la chaîne de hachage du journal d'audit et signale la première ligne altérée"),
+    ("A head printed earlier by `facteur audit head` (SEQ:HASH): the log must still lead through it",
+     "Une tête affichée auparavant par `facteur audit head` (SEQ:HACHAGE) : le journal doit toujours passer par elle"),
+    ("Print the audit log's head (SEQ:HASH) to keep outside the database",
+     "Affiche la tête du journal d'audit (SEQ:HACHAGE), à conserver hors de la base"),
     // model
     ("The model registry: list, train a candidate from agents' corrections, evaluate, promote, roll back, review",
      "Le registre des modèles : lister, entraîner un candidat sur les corrections des agents, évaluer, promouvoir, revenir en arrière, revoir"),

@@ -5,6 +5,7 @@
 // First, so that its `tr!` macro is in scope in every module below.
 #[macro_use]
 mod i18n;
+mod audit_key;
 mod clap_fr;
 mod commands;
 mod config;
@@ -175,7 +176,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit { command } => commands::store_cmds::audit(&cfg, command),
         Command::Model { command } => commands::model::run(&cfg, command),
         Command::Worker(a) => commands::worker::run(&cfg, a),
-        Command::Migrate(a) => commands::migrate::run(a),
+        Command::Migrate(a) => commands::migrate::run(&cfg, a),
     }
 }
 

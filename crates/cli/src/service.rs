@@ -84,6 +84,7 @@ impl Service {
                 redact_url(&url)
             )
         })?;
+        let store = crate::audit_key::keyed(cfg, store).await?;
         // The active version of the registry wins; without one, the model directory
         // (what `facteur train --model` and `facteur demo` write).
         let (model, model_version) = match facteur_learn::registry::active(&store, &cfg.data_dir).await {

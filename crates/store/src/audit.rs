@@ -5,6 +5,16 @@
 //! where canonical(row) is the compact JSON array
 //! `[seq, at, actor, action, target, details]` and `details` is the exact stored
 //! string. Changing any byte of a row, or removing a row, breaks the chain.
+//!
+//! A plain hash chain only proves anything if the attacker cannot recompute it:
+//! a review dropped the triggers, changed a reveal into an escalation,
+//! recomputed every hash and the head, and `audit verify` said the log was
+//! intact. So the chain is keyed: with an [`AuditKey`] (a secret file outside
+//! the database), hash_n = HMAC-SHA256(key, hash_{n-1} || canonical(row_n)) for
+//! every row after the key's `unkeyed_until` (rows written before the key
+//! existed stay plain SHA-256, as they were written). [`Store::audit_head`]
+//! gives the head to anchor elsewhere, and [`Store::verify_audit_anchored`]
+//! checks the log still leads through it.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -34,6 +44,84 @@ pub struct AuditReport {
     pub ok: bool,
     /// The first row whose link or hash does not match (or the first missing seq).
     pub first_bad_seq: Option<i64>,
+}
+
+/// The secret that keys the audit chain, and the last row written before it
+/// existed. Both live in a file outside the database (`audit_key_file`), so
+/// that whoever can rewrite the database cannot move the boundary either.
+#[derive(Clone)]
+pub struct AuditKey {
+    pub key: [u8; 32],
+    /// Rows with `seq <= unkeyed_until` were chained with plain SHA-256.
+    pub unkeyed_until: i64,
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditKey")
+            .field("unkeyed_until", &self.unkeyed_until)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The last row of the chain: what an operator anchors outside the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditHead {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl std::fmt::Display for AuditHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+impl std::str::FromStr for AuditHead {
+    type Err = String;
+    /// `SEQ:HASH`, as [`AuditHead`]'s `Display` writes it.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (seq, hash) = s
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("{s:?} is not SEQ:HASH"))?;
+        let seq = seq
+            .parse()
+            .map_err(|_| format!("{seq:?} is not a number"))?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("{hash:?} is not a 64-hex-digit hash"));
+        }
+        Ok(AuditHead {
+            seq,
+            hash: hash.to_ascii_lowercase(),
+        })
+    }
+}
+
+/// The hash of row `seq`: keyed when a key covers that row.
+pub(crate) fn row_hash(
+    key: Option<&AuditKey>,
+    prev: &str,
+    seq: i64,
+    at: Millis,
+    actor: &str,
+    action: &str,
+    target: &str,
+    details: &str,
+) -> String {
+    match key.filter(|k| seq > k.unkeyed_until) {
+        Some(k) => {
+            use hmac::{Hmac, Mac};
+            let canonical =
+                serde_json::json!([seq, at, actor, action, target, details]).to_string();
+            let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&k.key)
+                .expect("HMAC takes any key length");
+            m.update(prev.as_bytes());
+            m.update(canonical.as_bytes());
+            hex::encode(m.finalize().into_bytes())
+        }
+        None => chain_hash(prev, seq, at, actor, action, target, details),
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -66,7 +154,8 @@ pub(crate) fn chain_hash(
 /// The head row update comes first in the append so concurrent appenders queue
 /// on it (row lock on PostgreSQL) instead of forking the chain.
 macro_rules! audit_append {
-    ($tx:expr, $now:expr, $actor:expr, $action:expr, $target:expr, $details:expr) => {{
+    ($store:expr, $tx:expr, $now:expr, $actor:expr, $action:expr, $target:expr, $details:expr) => {{
+        let key: Option<std::sync::Arc<$crate::audit::AuditKey>> = $store.audit_key.clone();
         let now: i64 = $now;
         let actor: String = $actor;
         let action: &str = $action;
@@ -78,8 +167,16 @@ macro_rules! audit_append {
             )
             .fetch_one(&mut *$tx)
             .await?;
-            let hash =
-                $crate::audit::chain_hash(&prev, seq, now, &actor, action, &target, &details);
+            let hash = $crate::audit::row_hash(
+                key.as_deref(),
+                &prev,
+                seq,
+                now,
+                &actor,
+                action,
+                &target,
+                &details,
+            );
             sqlx::query(
                 "INSERT INTO audit_log (seq, at, actor, action, target, details, prev_hash, hash) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -121,7 +218,7 @@ impl Store {
         let op = || format!("append audit '{action}' on {target}");
         with_pool!(self, p => {
             let mut tx = crate::BeginWrite::begin_write(p).await.op(op)?;
-            let seq = audit_append!(tx, now, actor.to_string(), action, target.to_string(), details).op(op)?;
+            let seq = audit_append!(self, tx, now, actor.to_string(), action, target.to_string(), details).op(op)?;
             tx.commit().await.op(op)?;
             Ok(seq)
         })
@@ -162,6 +259,92 @@ impl Store {
         })
     }
 
+    /// The chain's last row, to anchor outside the database (`facteur audit head`).
+    pub async fn audit_head(&self) -> StoreResult<AuditHead> {
+        let (seq, hash): (i64, String) = with_pool!(self, p => {
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(p)
+                .await
+                .op(|| "read audit head".to_string())
+        })?;
+        Ok(AuditHead { seq, hash })
+    }
+
+    /// The hash the chain's last row must have under this store's key, when
+    /// that row is keyed: `Some(false)` means the key is not the one the chain
+    /// was written with (a node given another node's database but not its key
+    /// file). Checks one row, so it is cheap enough for every start.
+    pub async fn audit_key_matches(&self) -> StoreResult<Option<bool>> {
+        let Some(key) = self.audit_key.as_deref() else {
+            return Ok(None);
+        };
+        let head = self.audit_head().await?;
+        if head.seq <= key.unkeyed_until {
+            return Ok(None);
+        }
+        let rows = self.audit_batch(head.seq - 1, 1).await?;
+        Ok(rows.first().map(|r| {
+            r.hash
+                == row_hash(
+                    Some(key),
+                    &r.prev_hash,
+                    r.seq,
+                    r.at,
+                    &r.actor,
+                    &r.action,
+                    &r.target,
+                    &r.details,
+                )
+        }))
+    }
+
+    /// Whether the chain's last row is plain SHA-256 (or there is none): false
+    /// means it was keyed, so a node without the key file must not start a new
+    /// key over it.
+    pub async fn audit_last_row_is_plain(&self) -> StoreResult<bool> {
+        let head = self.audit_head().await?;
+        if head.seq == 0 {
+            return Ok(true);
+        }
+        let rows = self.audit_batch(head.seq - 1, 1).await?;
+        Ok(rows.first().is_none_or(|r| {
+            r.hash
+                == chain_hash(
+                    &r.prev_hash,
+                    r.seq,
+                    r.at,
+                    &r.actor,
+                    &r.action,
+                    &r.target,
+                    &r.details,
+                )
+        }))
+    }
+
+    /// [`Self::verify_audit`], and also that the chain still leads through
+    /// `anchor` (a head printed earlier by `facteur audit head` and kept outside
+    /// the database): a log rewritten before that point fails here even if the
+    /// rewriter knew the key.
+    pub async fn verify_audit_anchored(&self, anchor: &AuditHead) -> StoreResult<AuditReport> {
+        let mut report = self.verify_audit().await?;
+        if !report.ok {
+            return Ok(report);
+        }
+        let row = self.audit_batch(anchor.seq - 1, 1).await?;
+        let through = row
+            .first()
+            .is_some_and(|r| r.seq == anchor.seq && r.hash.eq_ignore_ascii_case(&anchor.hash));
+        if !through {
+            tracing::warn!(
+                seq = anchor.seq,
+                "audit chain does not lead through the anchored head"
+            );
+            report.ok = false;
+            report.first_bad_seq = Some(anchor.seq.max(1));
+        }
+        Ok(report)
+    }
+
     /// Recompute the whole chain. Also compares with the head counter, so rows
     /// cut off the end are detected too.
     pub async fn verify_audit(&self) -> StoreResult<AuditReport> {
@@ -182,8 +365,15 @@ impl Store {
             }
             for r in &batch {
                 rows += 1;
-                let recomputed = chain_hash(
-                    &prev, r.seq, r.at, &r.actor, &r.action, &r.target, &r.details,
+                let recomputed = row_hash(
+                    self.audit_key.as_deref(),
+                    &prev,
+                    r.seq,
+                    r.at,
+                    &r.actor,
+                    &r.action,
+                    &r.target,
+                    &r.details,
                 );
                 if r.seq != expected_seq || r.prev_hash != prev || r.hash != recomputed {
                     tracing::warn!(seq = r.seq, "audit chain broken");
@@ -217,6 +407,33 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyed_rows_need_the_key_and_older_rows_stay_plain() {
+        let k = AuditKey {
+            key: [7; 32],
+            unkeyed_until: 1,
+        };
+        let plain = chain_hash(GENESIS_HASH, 2, 10, "a", "b", "c", "{}");
+        let keyed = row_hash(Some(&k), GENESIS_HASH, 2, 10, "a", "b", "c", "{}");
+        assert_ne!(plain, keyed);
+        let other = AuditKey {
+            key: [8; 32],
+            ..k.clone()
+        };
+        assert_ne!(
+            keyed,
+            row_hash(Some(&other), GENESIS_HASH, 2, 10, "a", "b", "c", "{}")
+        );
+        assert_eq!(
+            row_hash(Some(&k), GENESIS_HASH, 1, 10, "a", "b", "c", "{}"),
+            chain_hash(GENESIS_HASH, 1, 10, "a", "b", "c", "{}")
+        );
+        let head: AuditHead = format!("12:{}", keyed.to_uppercase()).parse().unwrap();
+        assert_eq!(head.to_string(), format!("12:{keyed}"));
+        assert!("12".parse::<AuditHead>().is_err());
+        assert!("x:ab".parse::<AuditHead>().is_err());
+    }
 
     #[test]
     fn chain_hash_depends_on_every_field() {

@@ -301,7 +301,7 @@ impl Store {
             .op(op)?
             .rows_affected();
             if n > 0 {
-                crate::audit::audit_append!(tx, now, "system".to_string(), "jobs.purge",
+                crate::audit::audit_append!(self, tx, now, "system".to_string(), "jobs.purge",
                     "jobs".to_string(), serde_json::json!({"deleted": n, "finished_before": cutoff}))
                 .op(op)?;
             }

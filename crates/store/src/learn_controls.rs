@@ -98,7 +98,7 @@ impl Store {
             .await
             .op(op)?;
             // The reason is free text: only its length goes to the audit log.
-            audit_append!(tx, now, actor_of(Some(by)), "kill_switch.off",
+            audit_append!(self, tx, now, actor_of(Some(by)), "kill_switch.off",
                 switch_target(scope_kind, scope_value), json!({"reason_len": reason.len()})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())
@@ -125,7 +125,7 @@ impl Store {
                 .op(op)?
                 .rows_affected();
             if n > 0 {
-                audit_append!(tx, now, actor_of(Some(by)), "kill_switch.on",
+                audit_append!(self, tx, now, actor_of(Some(by)), "kill_switch.on",
                     switch_target(scope_kind, scope_value), json!({})).op(op)?;
             }
             tx.commit().await.op(op)?;
@@ -172,7 +172,7 @@ impl Store {
             .op(op)?
             .rows_affected();
             if n > 0 {
-                audit_append!(tx, now, actor_of(Some(by)), "feedback.exclude",
+                audit_append!(self, tx, now, actor_of(Some(by)), "feedback.exclude",
                     format!("example:{example_id}"), json!({"reason_len": reason.len()})).op(op)?;
             }
             tx.commit().await.op(op)?;
@@ -225,7 +225,7 @@ impl Store {
                 .op(op)?
                 .rows_affected();
             }
-            audit_append!(tx, now, "system".to_string(), "learn.import", source.to_string(),
+            audit_append!(self, tx, now, "system".to_string(), "learn.import", source.to_string(),
                 json!({
                     "switches": done.switches,
                     "exclusions": done.exclusions,

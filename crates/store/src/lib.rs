@@ -40,7 +40,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use audit::{AuditReport, AuditRow};
+pub use audit::{AuditHead, AuditKey, AuditReport, AuditRow};
 pub use error::{StoreError, StoreResult};
 pub use jobs::{Job, JobState};
 pub use learn_controls::{ImportedControls, StoredExclusion, StoredSwitch, SWITCH_SCOPE_KINDS};
@@ -144,6 +144,8 @@ impl BeginWrite for PgPool {
 pub struct Store {
     pub(crate) pool: Pool,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The audit chain's key (see [`audit::AuditKey`]); `None`: plain SHA-256.
+    pub(crate) audit_key: Option<Arc<audit::AuditKey>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -198,13 +200,16 @@ impl Store {
                 .connect(database_url)
                 .await
                 .map_err(|e| StoreError::open(database_url, e))?;
-            sqlx::migrate!("migrations/postgres")
-                .run(&pool)
-                .await
-                .map_err(|e| StoreError::Migrate {
+            let migrator = sqlx::migrate!("migrations/postgres");
+            // A runtime role that may not alter the schema (see
+            // docs/SECURITY.md) can still open an up-to-date database: migrations
+            // run only when some are pending, and then need the owner role.
+            if !pg_migrations_applied(&pool, &migrator).await {
+                migrator.run(&pool).await.map_err(|e| StoreError::Migrate {
                     backend: "postgres",
                     source: e,
                 })?;
+            }
             Pool::Postgres(pool)
         } else {
             return Err(StoreError::UnsupportedUrl {
@@ -219,6 +224,7 @@ impl Store {
         let store = Store {
             pool,
             clock: Arc::new(SystemClock),
+            audit_key: None,
         };
         // Duplicates older than the unique address index stay usable (migration
         // 0006): say so at every start until an administrator sorts them out.
@@ -239,6 +245,13 @@ impl Store {
         self
     }
 
+    /// Key the audit chain from now on (the CLI loads the key from
+    /// `audit_key_file`, outside the database).
+    pub fn with_audit_key(mut self, key: audit::AuditKey) -> Store {
+        self.audit_key = Some(Arc::new(key));
+        self
+    }
+
     pub fn backend(&self) -> Backend {
         backend_of(&self.pool)
     }
@@ -251,6 +264,23 @@ impl Store {
     pub async fn close(&self) {
         with_pool!(self, p => p.close().await)
     }
+}
+
+/// True when every migration of `migrator` is recorded as applied (read with
+/// SELECT only); false when some are pending or the table cannot be read.
+async fn pg_migrations_applied(pool: &PgPool, migrator: &sqlx::migrate::Migrator) -> bool {
+    let applied: Vec<i64> =
+        match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await
+        {
+            Ok(v) => v,
+            Err(_) => return false,
+        };
+    migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .all(|m| applied.contains(&m.version))
 }
 
 fn backend_of(pool: &Pool) -> Backend {

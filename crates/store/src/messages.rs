@@ -363,7 +363,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .op(op)?;
-            audit_append!(tx, now, "system".to_string(), "message.triage",
+            audit_append!(self, tx, now, "system".to_string(), "message.triage",
                 format!("message:{}", t.message_id), details).op(op)?;
             tx.commit().await.op(op)?;
             Ok(id)
@@ -711,7 +711,7 @@ impl Store {
                 "after": after,
                 "model_version": target.model_version,
             });
-            audit_append!(tx, now, format!("user:{}", spec.user_id),
+            audit_append!(self, tx, now, format!("user:{}", spec.user_id),
                 &format!("message.{}", spec.kind.as_str()),
                 format!("message:{}", spec.message_id), details).op(op)?;
             tx.commit().await.op(op)?;

@@ -185,7 +185,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .op(op)?;
-            audit_append!(tx, now, format!("worker:{worker}"), "outbox.sent",
+            audit_append!(self, tx, now, format!("worker:{worker}"), "outbox.sent",
                 format!("outbox:{outbox_id}"), json!({"message": message_id})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())
@@ -259,7 +259,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .op(op)?;
-            audit_append!(tx, now, format!("worker:{worker}"), "outbox.failed",
+            audit_append!(self, tx, now, format!("worker:{worker}"), "outbox.failed",
                 format!("outbox:{outbox_id}"), json!({"permanent": permanent, "attempts": attempts, "uncertain": !clear_marker})).op(op)?;
             tx.commit().await.op(op)?;
             tracing::warn!(outbox = outbox_id, attempts, permanent, "send attempt failed");
@@ -371,7 +371,7 @@ impl Store {
             if n == 0 {
                 return Ok(false);
             }
-            audit_append!(tx, now, actor.to_string(), "outbox.delivery_confirmed",
+            audit_append!(self, tx, now, actor.to_string(), "outbox.delivery_confirmed",
                 format!("outbox:{outbox_id}"), json!({"seen": how})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(true)
@@ -408,7 +408,7 @@ impl Store {
                     detail: "not leased by this worker, or its delivery is confirmed".into(),
                 });
             }
-            audit_append!(tx, now, format!("worker:{worker}"), "outbox.not_delivered",
+            audit_append!(self, tx, now, format!("worker:{worker}"), "outbox.not_delivered",
                 format!("outbox:{outbox_id}"), json!({"reason": reason})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())

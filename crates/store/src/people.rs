@@ -143,7 +143,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .op(op)?;
-            audit_append!(tx, now, actor.clone(), "user.create", format!("user:{id}"),
+            audit_append!(self, tx, now, actor.clone(), "user.create", format!("user:{id}"),
                 json!({"role": new.role.as_str()})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(id)
@@ -215,7 +215,7 @@ impl Store {
                     .await
                     .op(op)?;
             }
-            audit_append!(tx, now, actor.clone(), "user.update", format!("user:{id}"),
+            audit_append!(self, tx, now, actor.clone(), "user.update", format!("user:{id}"),
                 json!({"role": role.as_str(), "active": active})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())
@@ -262,7 +262,7 @@ impl Store {
                 .await
                 .op(op)?
                 .rows_affected();
-            audit_append!(tx, now, actor.clone(), "user.password", format!("user:{id}"),
+            audit_append!(self, tx, now, actor.clone(), "user.password", format!("user:{id}"),
                 json!({"sessions_ended": ended})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(ended)
@@ -296,7 +296,7 @@ impl Store {
                 }
                 other => other.op(op)?,
             };
-            audit_append!(tx, now, actor.clone(), "mailbox.create", format!("mailbox:{id}"),
+            audit_append!(self, tx, now, actor.clone(), "mailbox.create", format!("mailbox:{id}"),
                 json!({})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(id)
@@ -368,7 +368,7 @@ impl Store {
         with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;
             sqlx::query(sql).bind(user_id).bind(mailbox_id).execute(&mut *tx).await.op(op)?;
-            audit_append!(tx, now, actor.clone(), "mailbox.access", format!("user:{user_id}"),
+            audit_append!(self, tx, now, actor.clone(), "mailbox.access", format!("user:{user_id}"),
                 json!({"mailbox": mailbox_id, "allowed": allowed})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())

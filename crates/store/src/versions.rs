@@ -180,7 +180,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .op(op)?;
-            audit_append!(tx, now, actor.clone(), "answer.create",
+            audit_append!(self, tx, now, actor.clone(), "answer.create",
                 format!("answer:{}@{version}", a.answer_id), json!({})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(version)
@@ -232,7 +232,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .op(op)?;
-            audit_append!(tx, now, format!("user:{by}"), "answer.status",
+            audit_append!(self, tx, now, format!("user:{by}"), "answer.status",
                 format!("answer:{answer_id}@{version}"), json!({"status": status.as_str()})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())
@@ -311,7 +311,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .op(op)?;
-            audit_append!(tx, now, actor.clone(), "answer.import",
+            audit_append!(self, tx, now, actor.clone(), "answer.import",
                 format!("answer:{}@{version}", a.answer_id), json!({"status": status.as_str()})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(Some(version))
@@ -484,7 +484,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .op(op)?;
-            audit_append!(tx, now, actor.clone(), "model.create", format!("model:{id}"), json!({})).op(op)?;
+            audit_append!(self, tx, now, actor.clone(), "model.create", format!("model:{id}"), json!({})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())
         })
@@ -523,7 +523,7 @@ impl Store {
             if n == 0 {
                 return Err(StoreError::NotFound { op: op() });
             }
-            audit_append!(tx, now, format!("user:{by}"), "model.promote", format!("model:{id}"),
+            audit_append!(self, tx, now, format!("user:{by}"), "model.promote", format!("model:{id}"),
                 json!({"previous": previous})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(())

@@ -135,6 +135,29 @@ pub fn classify_text(subject_without_pii: &str, body_without_pii: &str) -> Strin
     }
 }
 
+/// How much of a message's text triage reads (cleaning, personal data,
+/// classification, drafting). 64 KiB is some 30 pages of mail text, far above any
+/// request; the bound keeps triage of a message at the 25 MB size cap under a
+/// second of CPU. See `analysed_part`.
+pub const MAX_ANALYSED_BYTES: usize = 64 * 1024;
+
+/// The first [`MAX_ANALYSED_BYTES`] of `text` (cut at a line end when there is
+/// one in the last 4 KiB, else at a character boundary), and how many bytes were
+/// left out.
+fn analysed_part(text: &str) -> (&str, usize) {
+    if text.len() <= MAX_ANALYSED_BYTES {
+        return (text, 0);
+    }
+    let mut end = MAX_ANALYSED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    if let Some(nl) = text[end.saturating_sub(4096)..end].rfind('\n') {
+        end = end.saturating_sub(4096) + nl + 1;
+    }
+    (&text[..end], text.len() - end)
+}
+
 /// `text` with each detected value (`spans`, as the detector returns them: sorted,
 /// disjoint, on char boundaries) replaced by a space rather than by its
 /// placeholder. The classifier folds `[NUMERO_FISCAL_1]` into the words "numero
@@ -256,6 +279,26 @@ impl Engine {
     /// Triage with per-message settings: the mailbox's signature, or a category an
     /// agent chose (the draft then follows the agent, not the model).
     pub fn triage_with(&self, origin: &str, parsed: &ParsedMail, over: &Overrides) -> Triaged {
+        // Bound the work per message: a 25 MB mail of personal-data-like text cost
+        // about a minute of CPU here. A request is stated in its first pages; what
+        // follows is read by no one before the audited reveal of the original.
+        let (text, cut) = analysed_part(&parsed.body_text);
+        let cut_parsed;
+        let parsed = if cut > 0 {
+            let mut p = parsed.clone();
+            p.body_text = text.to_string();
+            p.defects.push(Defect::new(
+                facteur_core::DefectKind::Oversized,
+                format!(
+                    "text longer than {MAX_ANALYSED_BYTES} bytes: triage read the first {} and masked only those; the {cut} bytes after them are in the original only",
+                    text.len()
+                ),
+            ));
+            cut_parsed = p;
+            &cut_parsed
+        } else {
+            parsed
+        };
         let cleaned = facteur_text::clean(&parsed.body_text);
         let mut body = cleaned.new_text();
         if body.trim().is_empty() {
@@ -446,6 +489,34 @@ fn language_code(l: &Language) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_first_part_of_a_huge_text_is_analysed() {
+        let line = "Jeanne Martin, 06 12 34 56 78, FR76 3000 6000 0112 3456 7890 189\n";
+        let huge = line.repeat(2 * MAX_ANALYSED_BYTES / line.len());
+        let (part, cut) = analysed_part(&huge);
+        assert!(part.len() <= MAX_ANALYSED_BYTES && part.ends_with('\n'));
+        assert_eq!(part.len() + cut, huge.len());
+        assert_eq!(analysed_part("court"), ("court", 0));
+        // A cut never splits a character.
+        let accents = "é".repeat(MAX_ANALYSED_BYTES);
+        let (part, _) = analysed_part(&accents);
+        assert!(part.chars().all(|c| c == 'é'));
+        let engine = Engine::new(None, None, TriageOptions::default());
+        let mut parsed = ParsedMail {
+            subject: "Avis".into(),
+            body_text: huge,
+            ..ParsedMail::default()
+        };
+        parsed.message_id = "x@y".into();
+        let t = engine.triage_parsed("-", &parsed);
+        assert!(t.body_pseudonymised.len() <= MAX_ANALYSED_BYTES + 1024);
+        assert!(!t.body_pseudonymised.contains("06 12 34 56 78"));
+        assert!(t
+            .defects
+            .iter()
+            .any(|d| d.kind == facteur_core::DefectKind::Oversized));
+    }
 
     #[test]
     fn with_kb_keeps_the_options_and_replaces_only_the_knowledge_base() {

@@ -4,9 +4,6 @@
 //! Facteur's own database (hashed token, CSRF token, audited) and those crates pin
 //! sqlx versions that clash with the store's.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -17,7 +14,7 @@ use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use facteur_core::Role;
-use facteur_store::{Millis, Session, User};
+use facteur_store::{Session, User};
 
 use crate::error::WebError;
 use crate::i18n::Lang;
@@ -189,19 +186,61 @@ impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Authed {
     }
 }
 
-/// The client's IP from the socket (`serve` installs it), "local" under tests.
-/// Deliberately not X-Forwarded-For: a client could forge it to dodge the limiter.
+/// The client's IP: the socket's peer, or — only when that peer is one of
+/// `trusted_proxies` — the nearest address in `X-Forwarded-For` that is not a
+/// trusted proxy. "local" without a socket (tests through `oneshot`).
+///
+/// Anyone else's `X-Forwarded-For` is ignored: a client could otherwise pick the
+/// address the login limits apply to.
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+/// See [`ClientIp`].
+pub fn client_ip(
+    peer: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let mut client = peer;
+    // Right to left: each trusted hop vouches for the address before it.
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            // Garbage from a client in front of the proxy: stop at what the
+            // proxy itself vouched for.
+            Err(_) => break,
+        }
+    }
+    Some(client)
+}
+
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
         Ok(ClientIp(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
+            client_ip(peer, &parts.headers, &st.config.trusted_proxies)
+                .map(|ip| ip.to_string())
                 .unwrap_or_else(|| "local".to_string()),
         ))
     }
@@ -366,56 +405,6 @@ pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Login attempts per (username, client IP) in a sliding window: failures, and
-/// attempts still being checked (see [`LoginLimiter::try_attempt`]). In memory on
-/// purpose: it is a brake on guessing, and losing it on restart costs nothing.
-#[derive(Debug, Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<(String, String), VecDeque<Millis>>>,
-}
-
-impl LoginLimiter {
-    fn key(username: &str, ip: &str) -> (String, String) {
-        (username.trim().to_lowercase(), ip.to_string())
-    }
-
-    /// Counts an attempt *before* its password is checked, and says whether it may
-    /// go ahead: false when the pair already has `max` attempts in the window.
-    /// Check and count happen under one lock, so guesses sent in parallel cannot
-    /// all pass the check before the first failure is recorded (with a check and a
-    /// separate record, every one of 24 simultaneous guesses was verified). A
-    /// successful login gives its attempt back with [`Self::clear`].
-    pub fn try_attempt(
-        &self,
-        username: &str,
-        ip: &str,
-        now: Millis,
-        window_ms: i64,
-        max: u32,
-    ) -> bool {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Bound memory under a spray of usernames: forget the pairs whose
-        // attempts have all left the window.
-        if map.len() > 100_000 {
-            map.retain(|_, q| q.back().is_some_and(|t| now - *t < window_ms));
-        }
-        let q = map.entry(Self::key(username, ip)).or_default();
-        while q.front().is_some_and(|t| now - *t >= window_ms) {
-            q.pop_front();
-        }
-        if q.len() >= max as usize {
-            return false;
-        }
-        q.push_back(now);
-        true
-    }
-
-    pub fn clear(&self, username: &str, ip: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&Self::key(username, ip));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,16 +451,26 @@ mod tests {
     }
 
     #[test]
-    fn attempts_are_counted_before_the_check_and_given_back_on_success() {
-        let l = LoginLimiter::default();
-        for i in 0..3 {
-            assert!(l.try_attempt("bob", "ip", i, 1000, 3));
-        }
-        assert!(!l.try_attempt("BOB", "ip", 5, 1000, 3));
-        assert!(l.try_attempt("bob", "other-ip", 5, 1000, 3));
-        // The window slides: the first attempt (t=0) is forgotten at t=1000.
-        assert!(l.try_attempt("bob", "ip", 1000, 1000, 3));
-        l.clear("bob", "ip");
-        assert!(l.try_attempt("bob", "ip", 1001, 1000, 3));
+    fn forwarded_for_is_believed_from_trusted_proxies_only() {
+        let proxy: ipnet::IpNet = "10.0.0.0/24".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "1.2.3.4, 203.0.113.9, 10.0.0.2".parse().unwrap(),
+        );
+        let ip = |peer: &str, trusted: &[ipnet::IpNet], h: &HeaderMap| {
+            client_ip(Some(peer.parse().unwrap()), h, trusted).map(|i| i.to_string())
+        };
+        // Through the proxy chain: the first untrusted hop from the right.
+        assert_eq!(ip("10.0.0.1", &[proxy], &h).as_deref(), Some("203.0.113.9"));
+        // A client that is not a proxy gains nothing by sending the header.
+        assert_eq!(
+            ip("198.51.100.7", &[proxy], &h).as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(ip("10.0.0.1", &[], &h).as_deref(), Some("10.0.0.1"));
+        h.insert("x-forwarded-for", "not-an-ip".parse().unwrap());
+        assert_eq!(ip("10.0.0.1", &[proxy], &h).as_deref(), Some("10.0.0.1"));
+        assert_eq!(client_ip(None, &h, &[proxy]), None);
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod learn_pages;
+pub mod login_guard;
 pub mod metrics;
 pub mod pages;
 pub mod sanitize;
@@ -47,9 +48,24 @@ pub struct WebConfig {
     /// copied from a shared or unattended computer stops working by the next
     /// working day even if someone keeps using it.
     pub session_max_lifetime: Duration,
-    /// Failed logins allowed per (username, IP) inside `login_window`.
+    /// Failed logins an (account, IP) pair may make inside `login_window` before
+    /// each of its next attempts waits (1 s, 2 s, 4 s… up to a minute). No
+    /// lockout: other clients still sign in to that account.
     pub login_max_failures: u32,
     pub login_window: Duration,
+    /// Sign-in attempts one IP may make inside `login_window`, whatever the
+    /// usernames (a spray of fresh usernames is limited too).
+    pub login_max_per_ip: u32,
+    /// Password hashes computed at once (Argon2 takes about 19 MiB each);
+    /// beyond a short queue, sign-ins get 503 + Retry-After. Default: the cores.
+    pub hash_concurrency: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed; everyone else's is
+    /// ignored, so a client cannot pick the IP the limits apply to.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Who may read `/metrics` without a token: these networks (default loopback).
+    pub metrics_allow: Vec<ipnet::IpNet>,
+    /// A bearer token that opens `/metrics` from anywhere (`None`: no token).
+    pub metrics_token: Option<String>,
     /// How long a "reveal personal data" click keeps the original visible.
     pub reveal_ttl: Duration,
     /// Where the model registry keeps its files and the kill switches
@@ -75,6 +91,16 @@ impl Default for WebConfig {
             session_max_lifetime: Duration::from_secs(12 * 3600),
             login_max_failures: 5,
             login_window: Duration::from_secs(15 * 60),
+            login_max_per_ip: 100,
+            hash_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            trusted_proxies: Vec::new(),
+            metrics_allow: vec![
+                "127.0.0.0/8".parse().expect("loopback network"),
+                "::1/128".parse().expect("loopback network"),
+            ],
+            metrics_token: None,
             reveal_ttl: Duration::from_secs(15 * 60),
             data_dir: None,
             contact: "Délégué à la protection des données du service".to_string(),
@@ -130,10 +156,9 @@ pub struct AppState {
     pub(crate) runtime: Arc<Runtime>,
 }
 
-/// Process-local state: login failures, reveal grants, request counters.
-#[derive(Default)]
+/// Process-local state: login guard, reveal grants, request counters.
 pub(crate) struct Runtime {
-    pub limiter: auth::LoginLimiter,
+    pub guard: login_guard::LoginGuard,
     /// (session id, message id) → until when the original is visible. The grant
     /// is created only by the logged reveal action, so every view is audited.
     pub reveals: Mutex<HashMap<(String, i64), Millis>>,
@@ -149,10 +174,20 @@ impl AppState {
             store,
             triage: None,
             taxonomy: Arc::new(taxonomy),
+            runtime: Arc::new(Runtime {
+                guard: login_guard::LoginGuard::new(login_guard::GuardConfig {
+                    free_failures: config.login_max_failures,
+                    max_per_ip: config.login_max_per_ip,
+                    window: config.login_window,
+                    hash_concurrency: config.hash_concurrency,
+                }),
+                reveals: Mutex::default(),
+                metrics: metrics::Metrics::default(),
+                review_banner: Mutex::default(),
+            }),
             config: Arc::new(config),
             compute: None,
             kb: None,
-            runtime: Arc::new(Runtime::default()),
         }
     }
 
@@ -267,7 +302,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ))
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
+        ))
         .with_state(state)
 }
 

@@ -65,7 +65,42 @@ fn esc(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-pub async fn metrics(State(st): State<AppState>) -> Response {
+/// Whether this request may read `/metrics`: from `metrics_allow` (default
+/// loopback; the client as [`crate::auth::client_ip`] resolves it, so a trusted
+/// proxy's clients are judged by their own address), or with the configured
+/// bearer token. In-process calls (no socket) are allowed.
+fn metrics_allowed(st: &AppState, parts: &axum::http::request::Parts) -> bool {
+    if let Some(want) = st.config.metrics_token.as_deref().filter(|t| !t.is_empty()) {
+        let given = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given.is_some_and(|g| crate::auth::ct_eq(g.trim(), want)) {
+            return true;
+        }
+    }
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if peer.is_none() {
+        return true;
+    }
+    crate::auth::client_ip(peer, &parts.headers, &st.config.trusted_proxies)
+        .is_some_and(|ip| st.config.metrics_allow.iter().any(|n| n.contains(&ip)))
+}
+
+pub async fn metrics(State(st): State<AppState>, req: axum::extract::Request) -> Response {
+    let (parts, _) = req.into_parts();
+    if !metrics_allowed(&st, &parts) {
+        tracing::warn!("/metrics refused to a client outside metrics_allow");
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            "metrics: allowed from metrics_allow networks or with the metrics token\n",
+        )
+            .into_response();
+    }
     let mut out = String::new();
     out.push_str("# HELP facteur_http_requests_total HTTP requests by route and status.\n");
     out.push_str("# TYPE facteur_http_requests_total counter\n");

@@ -80,7 +80,7 @@ fn login_page(
     username: &str,
 ) -> Response {
     let t = |m: Msg| m.text(lang);
-    let token = auth::random_token();
+    let token = crate::login_guard::login_csrf_token();
     let html = page(
         lang,
         t(Msg::Login),
@@ -132,43 +132,60 @@ pub async fn login_submit(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
+    let now = st.store.now_ms();
+    let guard = &st.runtime.guard;
+    // Double submit *and* signed by this server: a token the client made up fails.
     let cookie_token = auth::cookie(&headers, auth::LOGIN_CSRF_COOKIE).unwrap_or("");
-    if !auth::plausible_token(cookie_token) || !auth::ct_eq(cookie_token, &f.csrf) {
-        tracing::warn!("login refused: missing or mismatched pre-session CSRF token");
+    if !auth::ct_eq(cookie_token, &f.csrf) || !crate::login_guard::check_login_csrf(&f.csrf) {
+        tracing::warn!("login refused: missing, mismatched or unsigned pre-session CSRF token");
         return login_page(&st, StatusCode::FORBIDDEN, lang, Some(Msg::CsrfFailed), "");
     }
-    let now = st.store.now_ms();
-    let window = st.config.login_window.as_millis() as i64;
-    let limiter = &st.runtime.limiter;
-    // Counted now, before the (slow) password check, so parallel guesses queue on
-    // the limit too; a success gives the attempt back below.
-    if !limiter.try_attempt(&f.username, &ip, now, window, st.config.login_max_failures) {
-        tracing::warn!("login rate limit hit");
-        let mut r = login_page(
-            &st,
-            StatusCode::TOO_MANY_REQUESTS,
-            lang,
-            Some(Msg::TooManyAttempts),
-            &f.username,
-        );
+    let refused = |r: crate::login_guard::Refusal| {
+        let (status, retry) = match r {
+            crate::login_guard::Refusal::TooMany(s) => (StatusCode::TOO_MANY_REQUESTS, s),
+            crate::login_guard::Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, 1),
+        };
+        tracing::warn!(status = status.as_u16(), "login attempt turned away");
+        let mut r = login_page(&st, status, lang, Some(Msg::TooManyAttempts), &f.username);
         r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
-        return r;
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+        r
+    };
+    // Counted now, before the (slow) password check, so parallel guesses queue on
+    // the limits too.
+    let _ticket = match guard.admit(&ip, now) {
+        Ok(t) => t,
+        Err(r) => return refused(r),
+    };
+    let delay = guard.delay(&f.username, &ip, now);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
+    let permit = match guard.hash_permit().await {
+        Ok(p) => p,
+        Err(r) => return refused(r),
+    };
     let user = match st.store.get_user_by_username(f.username.trim()).await {
         Ok(u) => u.filter(|u| u.active),
         Err(e) => return WebError::from(e).into_response(),
     };
+    // An unknown username costs the same hash as a known one, so response time
+    // does not reveal which accounts exist.
     let hash = user
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_string());
     let password = f.password.clone();
-    // Argon2 is deliberately slow: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    // Argon2 is deliberately slow: keep it off the async workers, one per core.
+    let ok = tokio::task::spawn_blocking(move || {
+        let ok = auth::verify_password(&password, &hash);
+        drop(permit);
+        ok
+    })
+    .await
+    .unwrap_or(false);
     let Some(user) = user.filter(|_| ok) else {
+        guard.record_failure(&f.username, &ip, st.store.now_ms());
         let _ = st
             .store
             .audit("anonymous", "login.failed", "login", &serde_json::json!({}))
@@ -181,7 +198,7 @@ pub async fn login_submit(
             &f.username,
         );
     };
-    limiter.clear(&f.username, &ip);
+    guard.clear(&f.username, &ip);
     // Signing in from a browser that is already signed in (possibly as someone
     // else) replaces its session: the old one would otherwise stay valid, unseen,
     // until it expired, for whoever kept a copy of that cookie.
@@ -297,8 +314,9 @@ pub struct PasswordForm {
 }
 
 /// Change one's own password (CSRF checked by the session layer). The current
-/// password is verified like a login and counted by the same limiter, so a
-/// borrowed session cannot be used to guess it. On success every session of the
+/// password is verified like a login, under the same guard (per-IP budget,
+/// growing delays, bounded hashing), so a borrowed session cannot be used to
+/// guess it. On success every session of the
 /// user ends, this one included, and a fresh one replaces it in the cookie:
 /// a password is changed because something may have leaked, and if it is this
 /// very cookie, keeping it alive would keep the intruder in.
@@ -317,22 +335,31 @@ pub async fn change_password(
         return refuse(StatusCode::BAD_REQUEST, Msg::PasswordTooShort);
     }
     let now = st.store.now_ms();
-    let window = st.config.login_window.as_millis() as i64;
-    let limiter = &st.runtime.limiter;
+    let guard = &st.runtime.guard;
     let username = a.user.username.clone();
-    if !limiter.try_attempt(&username, &ip, now, window, st.config.login_max_failures) {
-        tracing::warn!("password change rate limit hit");
-        let mut r = account_page(
-            lang,
-            &a,
-            StatusCode::TOO_MANY_REQUESTS,
-            None,
-            Some(Msg::TooManyAttempts),
-        );
+    let turned_away = |r: crate::login_guard::Refusal| {
+        tracing::warn!("password change attempt turned away");
+        let (status, retry) = match r {
+            crate::login_guard::Refusal::TooMany(s) => (StatusCode::TOO_MANY_REQUESTS, s),
+            crate::login_guard::Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, 1),
+        };
+        let mut r = account_page(lang, &a, status, None, Some(Msg::TooManyAttempts));
         r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
-        return Ok(r);
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+        Ok(r)
+    };
+    let _ticket = match guard.admit(&ip, now) {
+        Ok(t) => t,
+        Err(r) => return turned_away(r),
+    };
+    let delay = guard.delay(&username, &ip, now);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
+    let permit = match guard.hash_permit().await {
+        Ok(p) => p,
+        Err(r) => return turned_away(r),
+    };
     // The hash as stored now, not as it was when the session was resolved.
     let user = st
         .store
@@ -340,10 +367,15 @@ pub async fn change_password(
         .await?
         .ok_or(WebError::Unauthenticated)?;
     let (current, hash) = (f.current.clone(), user.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&current, &hash))
-        .await
-        .unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || {
+        let ok = auth::verify_password(&current, &hash);
+        drop(permit);
+        ok
+    })
+    .await
+    .unwrap_or(false);
     if !ok {
+        guard.record_failure(&username, &ip, st.store.now_ms());
         st.store
             .audit(
                 &format!("user:{}", a.user.id),
@@ -354,7 +386,7 @@ pub async fn change_password(
             .await?;
         return refuse(StatusCode::FORBIDDEN, Msg::WrongCurrentPassword);
     }
-    limiter.clear(&username, &ip);
+    guard.clear(&username, &ip);
     if f.new == f.current {
         return refuse(StatusCode::BAD_REQUEST, Msg::PasswordUnchanged);
     }

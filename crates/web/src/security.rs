@@ -10,9 +10,23 @@ use axum::response::Response;
 /// No inline script or style anywhere in the app: the CSP would block them.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-pub async fn headers(req: Request, next: Next) -> Response {
+/// Browsers that saw the site over TLS keep to TLS for a year (only sent when
+/// `secure_cookies` says the app is served over TLS).
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+pub async fn headers(
+    axum::extract::State(st): axum::extract::State<crate::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if st.config.secure_cookies {
+        h.insert(
+            HeaderName::from_static("strict-transport-security"),
+            HeaderValue::from_static(HSTS),
+        );
+    }
     let set = |h: &mut axum::http::HeaderMap, name: &'static str, value: &'static str| {
         h.entry(HeaderName::from_static(name))
             .or_insert(HeaderValue::from_static(value));

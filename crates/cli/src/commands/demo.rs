@@ -337,6 +337,7 @@ fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
         let store = facteur_store::Store::open(&url).await.with_context(|| {
             tr!("impossible d'ouvrir la base de données {}", "cannot open the database {}", url)
         })?;
+        let store = crate::audit_key::keyed(&demo_cfg, store).await?;
         let accounts = demo_accounts(&store, a.reset_passwords).await?;
         let supervisor = accounts
             .iter()

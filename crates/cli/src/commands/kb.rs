@@ -141,7 +141,7 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                     let stored = if no_store {
                         None
                     } else {
-                        let d = record_answer_dir(&db_url, p, tax.as_deref())?;
+                        let d = record_answer_dir(cfg, &db_url, p, tax.as_deref())?;
                         recorded.recorded += d.recorded.recorded;
                         recorded.unchanged += d.recorded.unchanged;
                         Some(d)
@@ -350,7 +350,12 @@ struct StoredDir {
 
 /// Record the valid answer files of `dir` in the store of `db_url`, each as a
 /// version with its file's status, so every node's index follows them.
-fn record_answer_dir(db_url: &str, dir: &Path, taxonomy: Option<&Path>) -> Result<StoredDir> {
+fn record_answer_dir(
+    cfg: &Config,
+    db_url: &str,
+    dir: &Path,
+    taxonomy: Option<&Path>,
+) -> Result<StoredDir> {
     let tax = taxonomy
         .map(facteur_kb::answers::Taxonomy::load)
         .transpose()?;
@@ -365,6 +370,7 @@ fn record_answer_dir(db_url: &str, dir: &Path, taxonomy: Option<&Path>) -> Resul
                 crate::service::redact_url(db_url)
             )
         })?;
+        let store = crate::audit_key::keyed(cfg, store).await?;
         let r = record_answers(&store, &answers).await;
         let snapshot = match &r {
             Ok(_) => store

@@ -46,7 +46,7 @@ fn check_url(option: &str, url: &str) -> Result<()> {
     ));
 }
 
-pub fn run(a: MigrateArgs) -> Result<()> {
+pub fn run(cfg: &crate::config::Config, a: MigrateArgs) -> Result<()> {
     check_url("--from", &a.from)?;
     check_url("--to", &a.to)?;
     if a.from.trim() == a.to.trim() {
@@ -84,6 +84,12 @@ pub fn run(a: MigrateArgs) -> Result<()> {
                     redact_url(&a.to)
                 )
             })?;
+        // The chain is copied byte for byte: the target verifies under the
+        // source's key, which stays in the same file.
+        let (source, target) = match crate::audit_key::existing(cfg)? {
+            Some(k) => (source.with_audit_key(k.clone()), target.with_audit_key(k)),
+            None => (source, target),
+        };
         let report = match source.copy_to(&target).await {
             Ok(r) => r,
             Err(StoreError::Conflict { op, detail }) => bail!(tr!(

@@ -50,8 +50,33 @@ pub fn taxonomy(cfg: &Config, model_labels: &[String]) -> Result<facteur_kb::ans
     }
 }
 
-pub fn web_config(cfg: &Config) -> facteur_web::WebConfig {
-    facteur_web::WebConfig {
+pub fn web_config(cfg: &Config) -> Result<facteur_web::WebConfig> {
+    let nets = |key: &str, list: &[String]| -> Result<Vec<ipnet::IpNet>> {
+        list.iter()
+            .map(|n| crate::config::parse_network(key, n))
+            .collect()
+    };
+    let metrics_token = match &cfg.metrics_token_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| {
+                    tr!(
+                        "impossible de lire metrics_token_file {}",
+                        "cannot read metrics_token_file {}",
+                        p.display()
+                    )
+                })?
+                .trim()
+                .to_string(),
+        )
+        .filter(|t| !t.is_empty()),
+        None => None,
+    };
+    Ok(facteur_web::WebConfig {
+        trusted_proxies: nets("trusted_proxies", &cfg.trusted_proxies)?,
+        metrics_allow: nets("metrics_allow", &cfg.metrics_allow)?,
+        metrics_token,
+        login_max_per_ip: cfg.login_max_per_ip,
         secure_cookies: cfg.secure_cookies,
         default_lang: if cfg.language == "en" {
             facteur_web::Lang::En
@@ -66,6 +91,21 @@ pub fn web_config(cfg: &Config) -> facteur_web::WebConfig {
             u64::from(cfg.session_max_hours) * 3600,
         ),
         ..facteur_web::WebConfig::default()
+    })
+}
+
+/// Plain-http session cookies are readable by anyone on the network path: say
+/// so when the listen address is reachable from elsewhere.
+fn warn_if_exposed(listen: &std::net::SocketAddr, secure_cookies: bool) {
+    if !listen.ip().is_loopback() && !secure_cookies {
+        eprintln!(
+            "{}",
+            tr!(
+                "attention : Facteur écoute sur {listen}, une adresse joignable hors de cette machine, avec secure_cookies = false : les cookies de session circulent en clair. Servez-le derrière TLS (un proxy inverse) avec secure_cookies = true, ou écoutez sur 127.0.0.1",
+                "warning: Facteur listens on {listen}, an address reachable from other machines, with secure_cookies = false: session cookies travel in clear. Serve it behind TLS (a reverse proxy) with secure_cookies = true, or listen on 127.0.0.1"
+            )
+        );
+        tracing::warn!(%listen, "listening on a non-loopback address without secure cookies");
     }
 }
 
@@ -107,7 +147,7 @@ pub async fn serve_service(
     let state = facteur_web::AppState::new(
         svc.store.clone(),
         taxonomy(cfg, &model_labels)?,
-        web_config(cfg),
+        web_config(cfg)?,
     )
     .with_triage(Arc::new(WebRetriage(svc.clone())))
     .with_compute(svc.compute.clone())
@@ -134,6 +174,9 @@ pub async fn serve_service(
             })
         }
     };
+    if let Ok(addr) = listener.local_addr() {
+        warn_if_exposed(&addr, cfg.secure_cookies);
+    }
     eprintln!(
         "{}",
         tr!(
@@ -184,11 +227,11 @@ mod tests {
     #[test]
     fn the_web_app_gets_the_configured_session_lifetimes() {
         let cfg = Config::from_toml("session_idle_minutes = 45\nsession_max_hours = 10\n").unwrap();
-        let web = web_config(&cfg);
+        let web = web_config(&cfg).unwrap();
         assert_eq!(web.session_ttl.as_secs(), 45 * 60);
         assert_eq!(web.session_max_lifetime.as_secs(), 10 * 3600);
         // The defaults are the web app's own.
-        let web = web_config(&Config::default());
+        let web = web_config(&Config::default()).unwrap();
         let own = facteur_web::WebConfig::default();
         assert_eq!(web.session_ttl, own.session_ttl);
         assert_eq!(web.session_max_lifetime, own.session_max_lifetime);

@@ -84,6 +84,15 @@ pub enum UserCommand {
 pub enum AuditCommand {
     /// Recompute the hash chain of the audit log and report the first tampered row.
     Verify {
+        /// A head printed earlier by `facteur audit head` (SEQ:HASH): the log must still lead through it.
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<facteur_store::AuditHead>,
+        /// Machine-readable output (JSON) for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the audit log's head (SEQ:HASH) to keep outside the database.
+    Head {
         /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
@@ -391,10 +400,27 @@ pub fn random_password() -> String {
 }
 
 pub fn audit(cfg: &Config, cmd: AuditCommand) -> Result<()> {
-    let AuditCommand::Verify { json } = cmd;
+    let (expect_head, json) = match cmd {
+        AuditCommand::Verify { expect_head, json } => (expect_head, json),
+        AuditCommand::Head { json } => {
+            return super::runtime()?.block_on(async {
+                let svc = Service::open_admin(cfg).await?;
+                let head = svc.store.audit_head().await?;
+                if json {
+                    super::print_json(&head)?;
+                } else {
+                    println!("{head}");
+                }
+                Ok(())
+            })
+        }
+    };
     super::runtime()?.block_on(async {
         let svc = Service::open_admin(cfg).await?;
-        let report = svc.store.verify_audit().await?;
+        let report = match &expect_head {
+            Some(h) => svc.store.verify_audit_anchored(h).await?,
+            None => svc.store.verify_audit().await?,
+        };
         if json {
             super::print_json(&report)?;
         } else if report.ok {

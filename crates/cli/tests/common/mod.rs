@@ -187,18 +187,35 @@ pub fn form_enc(s: &str) -> String {
         .collect()
 }
 
+/// The login form's pre-session CSRF token (the server signs it; the same value
+/// goes in the `facteur_login_csrf` cookie and the `csrf` field).
+pub fn login_csrf(port: u16) -> String {
+    let (status, headers, body) = http_request(port, "GET", "/login", &[], None).unwrap();
+    assert_eq!(status, 200, "login form: {body}");
+    headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .find_map(|(_, v)| {
+            v.split(';')
+                .next()
+                .and_then(|c| c.strip_prefix("facteur_login_csrf="))
+        })
+        .expect("login CSRF cookie")
+        .to_string()
+}
+
 /// Signs `username` in on a `facteur serve` at `port` through the login form
-/// (double-submit pre-session CSRF token); returns (the Cookie header value, the
-/// session's CSRF token from `/api/me`).
+/// (the server-signed pre-session CSRF token, double-submitted); returns (the
+/// Cookie header value, the session's CSRF token from `/api/me`).
 pub fn sign_in(port: u16, username: &str, password: &str) -> (String, String) {
-    const LOGIN_CSRF: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let token = login_csrf(port);
     let (status, headers, body) = http_request(
         port,
         "POST",
         "/login",
-        &[("Cookie", &format!("facteur_login_csrf={LOGIN_CSRF}"))],
+        &[("Cookie", &format!("facteur_login_csrf={token}"))],
         Some(&format!(
-            "username={}&password={}&csrf={LOGIN_CSRF}",
+            "username={}&password={}&csrf={token}",
             form_enc(username),
             form_enc(password)
         )),
