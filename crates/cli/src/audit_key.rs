@@ -124,6 +124,16 @@ pub async fn keyed(cfg: &Config, store: Store) -> Result<Store> {
     Ok(store)
 }
 
+/// `store` with the key of `cfg` when its file exists, unchecked: for `facteur
+/// audit verify` and `head`, which must report a rewritten chain rather than
+/// refuse to open it.
+pub fn for_verification(cfg: &Config, store: Store) -> Result<Store> {
+    Ok(match existing(cfg)? {
+        Some(k) => store.with_audit_key(k),
+        None => store,
+    })
+}
+
 /// The key of `cfg` when its file exists (for a store that must not create one,
 /// e.g. a migration's target).
 pub fn existing(cfg: &Config) -> Result<Option<AuditKey>> {

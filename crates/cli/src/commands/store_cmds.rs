@@ -399,13 +399,27 @@ pub fn random_password() -> String {
     out
 }
 
+/// The store with the audit key as it is on disk, not checked against the chain
+/// (a service refuses a key that does not match; verification reports it).
+async fn open_for_audit(cfg: &Config) -> Result<facteur_store::Store> {
+    let url = cfg.database_url();
+    let store = facteur_store::Store::open(&url).await.with_context(|| {
+        tr!(
+            "impossible d'ouvrir la base de données {} : vérifiez database_url dans la configuration ou FACTEUR_DATABASE_URL",
+            "cannot open the database {}: check database_url in the config or FACTEUR_DATABASE_URL",
+            crate::service::redact_url(&url)
+        )
+    })?;
+    crate::audit_key::for_verification(cfg, store)
+}
+
 pub fn audit(cfg: &Config, cmd: AuditCommand) -> Result<()> {
     let (expect_head, json) = match cmd {
         AuditCommand::Verify { expect_head, json } => (expect_head, json),
         AuditCommand::Head { json } => {
             return super::runtime()?.block_on(async {
-                let svc = Service::open_admin(cfg).await?;
-                let head = svc.store.audit_head().await?;
+                let store = open_for_audit(cfg).await?;
+                let head = store.audit_head().await?;
                 if json {
                     super::print_json(&head)?;
                 } else {
@@ -416,10 +430,10 @@ pub fn audit(cfg: &Config, cmd: AuditCommand) -> Result<()> {
         }
     };
     super::runtime()?.block_on(async {
-        let svc = Service::open_admin(cfg).await?;
+        let store = open_for_audit(cfg).await?;
         let report = match &expect_head {
-            Some(h) => svc.store.verify_audit_anchored(h).await?,
-            None => svc.store.verify_audit().await?,
+            Some(h) => store.verify_audit_anchored(h).await?,
+            None => store.verify_audit().await?,
         };
         if json {
             super::print_json(&report)?;
