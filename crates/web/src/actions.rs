@@ -109,6 +109,12 @@ pub async fn validate(st: &AppState, a: &Authed, id: i64, text: &str) -> WebResu
     // Browsers send CRLF in textareas; the outbox keeps the agent's text as typed
     // but with one line-ending convention.
     let body = text.replace("\r\n", "\n");
+    // The draft was shown masked until the reveal: its placeholders stand for
+    // the citizen's real values, which the reply carries.
+    let body = match st.store.latest_triage(id).await?.and_then(|t| t.draft_text) {
+        Some(draft) => crate::pages::drafts::unmask_draft(&body, &draft, m.from_name.as_deref()),
+        None => body,
+    };
     // Checked again by the store (whatever the entry point); here so that nothing
     // else is done for a reply that cannot go.
     facteur_core::reply::check_reply(&body).map_err(WebError::ReplyRefused)?;

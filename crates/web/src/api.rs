@@ -220,6 +220,12 @@ async fn get_message(
         }
     }
     let revealed = st.is_revealed(&a.session.id, id);
+    if let Some(tr) = triage.as_mut() {
+        tr.draft_text = tr
+            .draft_text
+            .as_deref()
+            .map(|d| crate::pages::drafts::shown_draft(d, m.from_name.as_deref(), revealed));
+    }
     // Where `POST /api/messages/{id}/validate` would send the reply: the same
     // computation as the page and the action. Whether it is someone other than
     // the sender is always said; the address itself is personal data.
@@ -332,7 +338,7 @@ async fn outbox(State(st): State<AppState>, a: Authed) -> WebResult<Json<Value>>
                 "subject": crate::pages::drafts::shown_subject(&o.subject, listed.from_name.as_deref(), st.is_revealed(&a.session.id, o.message_id)),
                 "state": o.state, "attempts": o.attempts, "validated_by": o.validated_by,
                 "validated_by_name": o.validated_by_name, "created_at": o.created_at,
-                "sent_at": o.sent_at, "last_error": o.last_error,
+                "sent_at": o.sent_at, "last_error": o.last_error.as_deref().map(crate::pages::drafts::shown_relay_error),
                 "next_attempt_at": o.next_attempt_at,
                 "delivery_confirmed_at": o.delivery_confirmed_at,
             })

@@ -1,5 +1,5 @@
 //! Sign-in and sign-out, with the pre-session CSRF double submit and the
-//! login rate limiter.
+//! login guard (signed CSRF token, bounded hashing, per-IP limits, growing delays).
 
 use std::sync::OnceLock;
 

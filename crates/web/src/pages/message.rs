@@ -183,7 +183,14 @@ pub async fn message(
     let draft_text = triage
         .as_ref()
         .filter(|_| !withdrawn && !rejected)
-        .and_then(|tr| tr.draft_text.clone())
+        .and_then(|tr| tr.draft_text.as_deref())
+        .map(|d| {
+            crate::pages::drafts::shown_draft(
+                d,
+                m.from_name.as_deref(),
+                st.is_revealed(&a.session.id, id),
+            )
+        })
         .unwrap_or_default();
     let defects = mail_defects(&m.parsed);
     let open = m.state.is_open();
@@ -464,17 +471,16 @@ pub async fn attachment(
         .map(|(n, _, _)| n)
         .ok_or(WebError::NotFound)?;
     let raw = st.store.get_raw(id).await?.ok_or(WebError::NotFound)?;
-    let parsed = mail_parser::MessageParser::default()
-        .parse(&raw)
-        .ok_or(WebError::NotFound)?;
-    let content = parsed
-        .attachments()
-        .map(|p| p.contents().to_vec())
-        .find(|c| {
-            use sha2::{Digest, Sha256};
-            hex::encode(Sha256::digest(c)) == sha
-        })
-        .ok_or(WebError::NotFound)?;
+    // Stored mail is hostile: read it back through facteur-mail only (the
+    // parser's depth and drop guards, the size cap), off the async workers.
+    // Parsing it here directly aborted the whole server on a mail of 100,000
+    // nested messages.
+    let content = tokio::task::spawn_blocking(move || {
+        facteur_mail::attachment_by_sha256(&raw, &sha, facteur_mail::DEFAULT_MAX_MESSAGE_BYTES)
+    })
+    .await
+    .map_err(|e| WebError::Internal(format!("read attachment of message {id}: {e}")))?
+    .ok_or(WebError::NotFound)?;
     let ascii: String = name
         .chars()
         .map(|c| {

@@ -45,7 +45,7 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                                 br;
                                 small.outbox-error {
                                     (if o.next_attempt_at.is_some() { t(Msg::OutboxRetry) } else { t(Msg::OutboxPermanent) })
-                                    @if let Some(e) = &o.last_error { " — " (e) }
+                                    @if let Some(e) = &o.last_error { " — " (crate::pages::drafts::shown_relay_error(e)) }
                                 }
                             }
                         }
