@@ -505,50 +505,6 @@ fn audit_rewrite_is_detected_and_the_runtime_role_cannot_rewrite() {
         String::from_utf8_lossy(&out.stdout)
     );
 
-    // The review's rewrite, as the owner: triggers off, one row changed, every
-    // hash recomputed the way the plain chain was, the head too.
-    psql(&db, "ALTER TABLE audit_log DISABLE TRIGGER USER");
-    psql(
-        &db,
-        "UPDATE audit_log SET action = 'message.escalate' WHERE seq = (SELECT max(seq) FROM audit_log)",
-    );
-    let rows = psql(
-        &db,
-        "SELECT seq || E'\\t' || at || E'\\t' || actor || E'\\t' || action || E'\\t' || target || E'\\t' || details FROM audit_log ORDER BY seq",
-    );
-    let mut prev = "0".repeat(64);
-    for line in rows.lines() {
-        let f: Vec<&str> = line.splitn(6, '\t').collect();
-        let (seq, at): (i64, i64) = (f[0].parse().unwrap(), f[1].parse().unwrap());
-        let canonical = serde_json::json!([seq, at, f[2], f[3], f[4], f[5]]).to_string();
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        h.update(prev.as_bytes());
-        h.update(canonical.as_bytes());
-        let hash = hex::encode(h.finalize());
-        psql(
-            &db,
-            &format!(
-                "UPDATE audit_log SET prev_hash = '{prev}', hash = '{hash}' WHERE seq = {seq}"
-            ),
-        );
-        prev = hash;
-    }
-    psql(
-        &db,
-        &format!("UPDATE audit_head SET hash = '{prev}' WHERE id = 1"),
-    );
-    psql(&db, "ALTER TABLE audit_log ENABLE TRIGGER USER");
-    let out = facteur_out(&cfg, &["audit", "verify", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "rewrite detected: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let out = facteur_out(&cfg, &["audit", "verify", "--expect-head", &anchor]);
-    assert_eq!(out.status.code(), Some(4));
-
     // The runtime role.
     let role = common::unique("facteur_app_");
     psql(&admin, &format!("CREATE ROLE {role} LOGIN PASSWORD 'app'"));
@@ -602,6 +558,59 @@ fn audit_rewrite_is_detected_and_the_runtime_role_cannot_rewrite() {
     let srv = Server::start(&app_cfg, &app_dir);
     let (cookie, _) = common::sign_in(srv.port, "sup", PASSWORD);
     assert!(!cookie.is_empty());
+    drop(srv);
+
+    // The review's rewrite, as the owner: triggers off, one row changed, every
+    // hash recomputed the way the plain chain was, the head too.
+    psql(&db, "ALTER TABLE audit_log DISABLE TRIGGER USER");
+    psql(
+        &db,
+        "UPDATE audit_log SET action = 'message.escalate' WHERE seq = (SELECT max(seq) FROM audit_log)",
+    );
+    let rows = psql(
+        &db,
+        "SELECT seq || E'\\t' || at || E'\\t' || actor || E'\\t' || action || E'\\t' || target || E'\\t' || details FROM audit_log ORDER BY seq",
+    );
+    let mut prev = "0".repeat(64);
+    for line in rows.lines() {
+        let f: Vec<&str> = line.splitn(6, '\t').collect();
+        let (seq, at): (i64, i64) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+        let canonical = serde_json::json!([seq, at, f[2], f[3], f[4], f[5]]).to_string();
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(prev.as_bytes());
+        h.update(canonical.as_bytes());
+        let hash = hex::encode(h.finalize());
+        psql(
+            &db,
+            &format!(
+                "UPDATE audit_log SET prev_hash = '{prev}', hash = '{hash}' WHERE seq = {seq}"
+            ),
+        );
+        prev = hash;
+    }
+    psql(
+        &db,
+        &format!("UPDATE audit_head SET hash = '{prev}' WHERE id = 1"),
+    );
+    psql(&db, "ALTER TABLE audit_log ENABLE TRIGGER USER");
+    let out = facteur_out(&cfg, &["audit", "verify", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "rewrite detected: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = facteur_out(&cfg, &["audit", "verify", "--expect-head", &anchor]);
+    assert_eq!(out.status.code(), Some(4));
+
+    // A node refuses to write under a key the chain no longer matches.
+    let out = facteur(&cfg)
+        .args(["serve", "--no-connectors", "--listen"])
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
 }
 
 // ------------------------------------------------------------------ 6. operations
@@ -730,4 +739,136 @@ fn a_mail_at_the_size_cap_of_personal_data_is_triaged_quickly() {
     // Debug build, shared machine: a generous bound that the old minute (release)
     // could never meet. The release figure is in docs/SECURITY.md.
     assert!(took < Duration::from_secs(45), "{took:?}");
+}
+
+// ------------------------------------------------------------------ 5. personal data
+
+/// The store as the service opens it: with the audit key of its data folder
+/// (a row appended without it would break the keyed chain, and the next
+/// `serve` would rightly refuse to start).
+async fn keyed_store(db: &str, key_file: &Path) -> facteur_store::Store {
+    let t: toml::Table = toml::from_str(&std::fs::read_to_string(key_file).unwrap()).unwrap();
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&hex::decode(t["key"].as_str().unwrap()).unwrap());
+    facteur_store::Store::open(db)
+        .await
+        .unwrap()
+        .with_audit_key(facteur_store::AuditKey {
+            key,
+            unkeyed_until: t["unkeyed_until"].as_integer().unwrap(),
+        })
+}
+
+/// Item 5: the draft fills `{{nom}}` from the original mail, so the API and the
+/// message page showed the citizen's real name without a reveal (bulk harvest
+/// through `GET /api/messages/ID`). Now the draft is masked until the audited
+/// reveal, and validation puts the real values back in the reply.
+#[test]
+fn no_real_name_in_any_response_before_a_reveal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), None, "");
+    let eml = dir.path().join("rib.eml");
+    std::fs::write(
+        &eml,
+        "From: Jeanne Martin <jeanne.martin@example.org>\r\nTo: sip@example.test\r\n\
+         Subject: Changement de RIB\r\nMessage-ID: <rib-pii@example.org>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n\
+         Bonjour, je souhaite changer mon RIB.\r\nJeanne Martin\r\n",
+    )
+    .unwrap();
+    let mut imp = facteur(&cfg);
+    imp.args(["import", "--mailbox", "sip"]).arg(&eml);
+    run_ok(imp, None);
+    add_supervisor(&cfg, "sup");
+    // The draft as drafting fills it from the mail ({{nom}} → the real name).
+    let db = format!("sqlite:{}", dir.path().join("data/facteur.db").display());
+    let draft = "Bonjour Madame Jeanne Martin,\nvotre demande de changement de RIB est enregistrée.\nCordialement";
+    let rt = rt();
+    let id = rt.block_on(async {
+        let store = keyed_store(&db, &dir.path().join("data/audit.key")).await;
+        let mailbox = store.get_mailbox_by_name("sip").await.unwrap().unwrap();
+        let m = store
+            .list_queue(&facteur_store::QueueQuery {
+                mailbox_ids: Some(vec![mailbox.id]),
+                states: vec![],
+                category: None,
+                assigned_to: None,
+                sort: facteur_store::QueueSort::Age,
+                page: facteur_store::QueuePage::First,
+                limit: 10,
+            })
+            .await
+            .unwrap()[0]
+            .id;
+        let stored = store.get_message(m).await.unwrap().unwrap();
+        store
+            .record_triage(&facteur_store::NewTriage {
+                message_id: m,
+                model_version: None,
+                category: Some("rib".into()),
+                confidence: Some(0.9),
+                route: facteur_core::Route::ReadyToValidate,
+                answer_id: Some("changement-rib".into()),
+                answer_version: Some(1),
+                draft_text: Some(draft.into()),
+                passages: serde_json::json!([]),
+                language: Some("fr".into()),
+                pseudonymised_text: Some(stored.pseudonymised_text.clone()),
+                classify_text: None,
+                pii_kinds: vec![],
+                flags: vec![],
+            })
+            .await
+            .unwrap();
+        store.close().await;
+        m
+    });
+    let srv = Server::start(&cfg, dir.path());
+    let (cookie, csrf) = common::sign_in(srv.port, "sup", PASSWORD);
+    for path in [
+        format!("/api/messages/{id}"),
+        format!("/messages/{id}"),
+        "/api/messages".to_string(),
+        format!("/mailboxes/1/queue"),
+        "/outbox".to_string(),
+        "/api/outbox".to_string(),
+    ] {
+        let (status, _, body) =
+            common::http_request(srv.port, "GET", &path, &[("Cookie", &cookie)], None).unwrap();
+        assert!(status == 200 || status == 404, "{path}: {status}");
+        assert!(!body.contains("Martin"), "{path} shows the name: {body}");
+        assert!(!body.contains("jeanne.martin@"), "{path} shows the address");
+    }
+    // The agent validates the draft as shown (masked): the reply carries the name.
+    let (_, _, body) = common::http_request(
+        srv.port,
+        "GET",
+        &format!("/api/messages/{id}"),
+        &[("Cookie", &cookie)],
+        None,
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let shown = v["triage"]["draft_text"].as_str().unwrap().to_string();
+    assert!(shown.contains("[NOM_"), "{shown}");
+    let (status, _, body) = common::http_request(
+        srv.port,
+        "POST",
+        &format!("/messages/{id}/validate"),
+        &[("Cookie", &cookie)],
+        Some(&format!(
+            "csrf={}&text={}",
+            form_enc(&csrf),
+            form_enc(&shown)
+        )),
+    )
+    .unwrap();
+    assert!(status == 303 || status == 200, "validate: {status} {body}");
+    let sent = rt.block_on(async {
+        let store = facteur_store::Store::open(&db).await.unwrap();
+        let o = store.get_outbox_for_message(id).await.unwrap().unwrap();
+        store.close().await;
+        o.body
+    });
+    assert!(sent.contains("Madame Jeanne Martin"), "{sent}");
 }
