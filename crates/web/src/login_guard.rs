@@ -215,7 +215,7 @@ impl LoginGuard {
     }
 
     /// How long this (account, IP) pair waits before its password is checked:
-    /// nothing for its first `free_failures` failures in the window, then 1 s,
+    /// nothing until it has `free_failures` failures in the window, then 1 s,
     /// 2 s, 4 s… up to a minute. The account stays open to every other client.
     pub fn delay(&self, username: &str, ip: &str, now: Millis) -> Duration {
         let window = self.window_ms();
@@ -224,11 +224,12 @@ impl LoginGuard {
             return Duration::ZERO;
         };
         prune(q, now, window);
-        let over = (q.len() as u32).saturating_sub(self.cfg.free_failures);
-        if over == 0 {
+        let failures = q.len() as u32;
+        if failures < self.cfg.free_failures {
             return Duration::ZERO;
         }
-        Duration::from_secs(1u64 << (over - 1).min(6)).min(MAX_DELAY)
+        let over = failures - self.cfg.free_failures;
+        Duration::from_secs(1u64 << over.min(6)).min(MAX_DELAY)
     }
 
     pub fn record_failure(&self, username: &str, ip: &str, now: Millis) {
@@ -316,9 +317,7 @@ mod tests {
     #[test]
     fn delays_grow_for_the_failing_pair_only() {
         let g = guard();
-        for i in 0..2 {
-            g.record_failure("Alice", "evil", i);
-        }
+        g.record_failure("Alice", "evil", 0);
         assert_eq!(g.delay("alice", "evil", 5), Duration::ZERO);
         g.record_failure("alice", "evil", 5);
         assert_eq!(g.delay("alice", "evil", 6), Duration::from_secs(1));

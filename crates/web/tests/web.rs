@@ -448,7 +448,7 @@ async fn bad_passwords_are_refused_then_slowed_down_without_lockout() {
     let t = std::time::Instant::now();
     let res = send(
         &f.app,
-        login_req(&format!("username=AGENT&password={PASSWORD}")),
+        login_req(&format!("username=agent&password={PASSWORD}")),
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
