@@ -99,6 +99,7 @@ impl std::str::FromStr for AuditHead {
 }
 
 /// The hash of row `seq`: keyed when a key covers that row.
+#[allow(clippy::too_many_arguments)] // the row's fields, as chain_hash takes them
 pub(crate) fn row_hash(
     key: Option<&AuditKey>,
     prev: &str,
