@@ -829,7 +829,7 @@ fn no_real_name_in_any_response_before_a_reveal() {
         format!("/api/messages/{id}"),
         format!("/messages/{id}"),
         "/api/messages".to_string(),
-        format!("/mailboxes/1/queue"),
+        "/mailboxes/1/queue".to_string(),
         "/outbox".to_string(),
         "/api/outbox".to_string(),
     ] {
