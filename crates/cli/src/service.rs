@@ -124,7 +124,7 @@ impl Service {
         let mut kb = if kb_dir.is_dir() {
             Some(
                 facteur_kb::KnowledgeBase::open(&cfg.data_dir)
-                    .with_context(|| crate::commands::kb::open_kb_failed(&cfg.data_dir))?,
+                    .with_context(|| open_kb_failed(&cfg.data_dir))?,
             )
         } else {
             None
@@ -804,6 +804,15 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// The error context of a knowledge base that cannot be opened.
+pub fn open_kb_failed(dir: &std::path::Path) -> String {
+    tr!(
+        "impossible d'ouvrir la base de connaissances de {}",
+        "cannot open the knowledge base in {}",
+        dir.display()
+    )
 }
 
 #[cfg(test)]

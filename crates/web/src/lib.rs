@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod chart;
 pub mod data;
 pub mod error;
 pub mod extract;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::drafts::{draft_rejected, draft_withdrawn, load_switches, shown_subject};
-use super::queue::{type_label, urlencode, TABS};
+use super::queue::{message_href, type_label, urlencode, TABS};
 use crate::actions;
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
@@ -120,15 +120,6 @@ fn highlighted(text: &str, highlights: Option<&Value>) -> Markup {
         @for (piece, marked) in pieces {
             @if marked { mark { (piece) } } @else { (piece) }
         }
-    }
-}
-
-/// A message link that remembers the message before it in the list, so `k` on the
-/// message page can step back (the store pages forward only).
-pub(super) fn message_href(id: i64, prev: Option<i64>) -> String {
-    match prev {
-        Some(p) => format!("/messages/{id}?prev={p}"),
-        None => format!("/messages/{id}"),
     }
 }
 

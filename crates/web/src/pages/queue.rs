@@ -8,7 +8,6 @@ use maud::html;
 use serde::Deserialize;
 
 use super::drafts::{draft_withdrawn, load_switches, shown_subject};
-use super::message::message_href;
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
 use crate::extract::{Path, Query};
@@ -258,5 +257,14 @@ pub(crate) fn queue_page(after: Option<&str>) -> WebResult<QueuePage> {
             .map(QueuePage::After)
             .ok_or_else(|| WebError::bad("Curseur de page invalide.", "Invalid page cursor.")),
         None => Ok(QueuePage::First),
+    }
+}
+
+/// A message link that remembers the message before it in the list, so `k` on the
+/// message page can step back (the store pages forward only).
+pub(super) fn message_href(id: i64, prev: Option<i64>) -> String {
+    match prev {
+        Some(p) => format!("/messages/{id}?prev={p}"),
+        None => format!("/messages/{id}"),
     }
 }
