@@ -151,7 +151,7 @@ pub async fn model_promote(
     )
     .await
     .map_err(learn_err)?;
-    forget_review_status(&st);
+    forget_review_status(&st).await;
     Ok(Redirect::to("/modeles").into_response())
 }
 
@@ -161,7 +161,7 @@ pub async fn model_rollback(State(st): State<AppState>, a: Authed) -> WebResult<
     registry::rollback(&st.store, dir, &registry_cfg(&st), Some(a.user.id))
         .await
         .map_err(learn_err)?;
-    forget_review_status(&st);
+    forget_review_status(&st).await;
     Ok(Redirect::to("/modeles").into_response())
 }
 
@@ -192,6 +192,6 @@ pub async fn model_review(
     registry::record_review(&st.store, &version, Some(a.user.id), f.decision, seen, note)
         .await
         .map_err(learn_err)?;
-    forget_review_status(&st);
+    forget_review_status(&st).await;
     Ok(Redirect::to("/modeles").into_response())
 }

@@ -157,7 +157,8 @@ async fn compute_overdue(st: &AppState, now: i64) -> Result<Option<String>, Lear
 }
 
 /// After a promotion, rollback or review the banner must change at once.
-pub(super) fn forget_review_status(st: &AppState) {
+pub(super) async fn forget_review_status(st: &AppState) {
+    st.suggestions.forget().await;
     *st.runtime
         .review_banner
         .lock()

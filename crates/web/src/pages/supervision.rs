@@ -394,6 +394,8 @@ pub async fn kill_switch(
             ))
         }
     }
+    // Every draft this process hands out from now on sees the change.
+    st.suggestions.forget().await;
     Ok(Redirect::to("/supervision#kill-switches").into_response())
 }
 
