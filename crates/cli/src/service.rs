@@ -10,18 +10,12 @@ use crate::config::{Config, MailboxConfig};
 use anyhow::{Context, Result};
 use facteur_connect::{IngestHook, StoredMessage};
 use facteur_core::{workflow::MessageState, ParsedMail, RoutingPolicy};
-use facteur_learn::review::{KillSwitch, ReviewStatus, SwitchStore};
-use facteur_learn::StoreSwitches;
 use facteur_store::{NewMailbox, NewTriage, QueuePage, QueueQuery, QueueSort, Store};
 use facteur_triage::{Engine, Overrides, TriageOptions, Triaged};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-
-/// How long the service reuses the kill switches it read: a switch reaches every
-/// node within this delay (plus the triage already running).
-pub const SWITCH_CACHE: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub struct Service {
     pub store: Store,
@@ -39,14 +33,9 @@ pub struct Service {
     pub model_version: Option<String>,
     signatures: std::sync::RwLock<HashMap<i64, String>>,
     data_dir: std::path::PathBuf,
-    strict_review: bool,
-    /// The active model's review status, refreshed at most once a minute: reading it
-    /// scans the review records, too costly per message.
-    review: tokio::sync::Mutex<(Option<std::time::Instant>, Option<ReviewStatus>)>,
-    /// The kill switches as last read from the store, and when. Kept at most
-    /// [`SWITCH_CACHE`]: a switch pulled on any node must reach this one within
-    /// seconds, and one small query every 2 s is nothing next to a triage.
-    switches: tokio::sync::Mutex<Option<(std::time::Instant, Vec<KillSwitch>)>>,
+    /// The one rule for "may a draft be offered" (kill switches, strict review),
+    /// with its caches; the web app of a `serve` process shares it.
+    pub suggestions: Arc<facteur_app::Suggestions>,
     /// CPU time spent triaging, for the transparency sheet's cost per 1,000 messages.
     pub compute: Arc<facteur_learn::ComputeMeter>,
 }
@@ -125,7 +114,7 @@ impl Service {
         let mut kb = if kb_dir.is_dir() {
             Some(
                 facteur_kb::KnowledgeBase::open(&cfg.data_dir)
-                    .with_context(|| crate::commands::kb::open_kb_failed(&cfg.data_dir))?,
+                    .with_context(|| open_kb_failed(&cfg.data_dir))?,
             )
         } else {
             None
@@ -172,6 +161,12 @@ impl Service {
             draft: true,
             signature: None,
         };
+        let suggestions = Arc::new(facteur_app::Suggestions::new(
+            store.clone(),
+            Some(cfg.data_dir.clone()),
+            cfg.strict_review,
+            facteur_learn::registry::RegistryConfig::default().review_period_days,
+        ));
         let svc = Arc::new(Service {
             store,
             engine: std::sync::RwLock::new(Arc::new(Engine::new(model, kb, options))),
@@ -181,9 +176,7 @@ impl Service {
             model_version,
             signatures: Default::default(),
             data_dir: cfg.data_dir.clone(),
-            strict_review: cfg.strict_review,
-            review: tokio::sync::Mutex::new((None, None)),
-            switches: tokio::sync::Mutex::new(None),
+            suggestions,
             compute: Arc::new(facteur_learn::ComputeMeter::new()),
         });
         svc.ensure_mailboxes(&cfg.mailboxes).await?;
@@ -516,65 +509,9 @@ impl Service {
 
     /// Whether drafts may be offered for this mailbox and request type now.
     pub async fn suggestions_enabled(&self, mailbox_id: i64, request_type: Option<&str>) -> bool {
-        let Some(switches) = self.kill_switches().await else {
-            return false;
-        };
-        let review = self.review_status().await;
-        facteur_learn::review::suggestions_enabled(
-            mailbox_id,
-            request_type,
-            &switches,
-            review.as_ref(),
-            self.strict_review,
-        )
-    }
-
-    /// The kill switches in force, from the database every node shares (cached
-    /// at most [`SWITCH_CACHE`]). `None` when they cannot be read: the caller
-    /// fails safe and offers no suggestion, and the next call reads again.
-    pub async fn kill_switches(&self) -> Option<Vec<KillSwitch>> {
-        let mut guard = self.switches.lock().await;
-        if let Some((at, s)) = guard.as_ref() {
-            if at.elapsed() < SWITCH_CACHE {
-                return Some(s.clone());
-            }
-        }
-        // The legacy file of this node's data directory is imported on first use.
-        match StoreSwitches::with_data_dir(self.store.clone(), &self.data_dir)
-            .switches()
+        self.suggestions
+            .suggestions_enabled(mailbox_id, request_type)
             .await
-        {
-            Ok(s) => {
-                *guard = Some((std::time::Instant::now(), s.clone()));
-                Some(s)
-            }
-            Err(e) => {
-                *guard = None;
-                tracing::warn!(error = %e, "cannot read the kill switches");
-                None
-            }
-        }
-    }
-
-    /// The active registry model's review status (None without a promoted model).
-    pub async fn review_status(&self) -> Option<ReviewStatus> {
-        let mut guard = self.review.lock().await;
-        let fresh = guard
-            .0
-            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(60));
-        if !fresh {
-            let cfg = facteur_learn::registry::RegistryConfig::default();
-            let status =
-                match facteur_learn::registry::list(&self.store, &self.data_dir, &cfg).await {
-                    Ok(versions) => versions.into_iter().find_map(|v| v.review),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot read the model registry");
-                        None
-                    }
-                };
-            *guard = (Some(std::time::Instant::now()), status);
-        }
-        guard.1.clone()
     }
 
     /// Re-triage from the stored raw bytes (after a restart, or after an agent
@@ -805,6 +742,15 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// The error context of a knowledge base that cannot be opened.
+pub fn open_kb_failed(dir: &std::path::Path) -> String {
+    tr!(
+        "impossible d'ouvrir la base de connaissances de {}",
+        "cannot open the knowledge base in {}",
+        dir.display()
+    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! that triages the mail imported with `--defer-triage`. A supervisor switches
 //! suggestions off for the mailbox through node A's form (login, CSRF); messages
 //! node B triages afterwards get no draft. Switched back on, drafts come back.
-//! Node B reads the switches at most every 2 s (`SWITCH_CACHE`), so the test
+//! Node B reads the switches at most every 2 s (`facteur_app::SWITCH_CACHE`), so the test
 //! waits that long after each switch, no more.
 //!
 //! `facteur model exclude` is checked here too: the exclusion lands in the

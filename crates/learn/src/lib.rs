@@ -2,11 +2,11 @@
 //! registered, compared, promoted and reviewed every 3 months, drift is measured,
 //! and the transparency sheet is built from the same records.
 //!
-//! Layout: `feedback`, `drift`, `review`, `chart` and `transparency` are pure
+//! Layout: `feedback`, `drift`, `review` and `transparency` are pure
 //! (testable without a database); `registry` and `collect` talk to the store and
-//! the model files under `<data_dir>/models/<version>/`.
+//! the model files under `<data_dir>/models/<version>/`. Learn computes, the web
+//! app draws (its `chart` module renders the dashboards' SVG).
 
-pub mod chart;
 pub mod collect;
 pub mod controls;
 pub mod drift;
@@ -16,7 +16,6 @@ pub mod registry;
 pub mod review;
 pub mod transparency;
 
-pub use chart::{svg_chart, ChartSeries};
 pub use controls::{import_legacy, StoreExclusions, StoreSwitches};
 pub use drift::{
     drift_report, psi, time_given_back, DriftAlert, DriftReport, DriftThresholds, Level,

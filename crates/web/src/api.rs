@@ -164,13 +164,13 @@ async fn list_messages(
     let next = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|r| r.cursor.encode()))
         .flatten();
-    let switches = if rows
+    let rules = if rows
         .iter()
         .any(|r| r.state == MessageState::ReadyToValidate)
     {
-        crate::pages::drafts::load_switches(&st).await
+        Some(st.suggestions.rules().await)
     } else {
-        Some(Vec::new())
+        None
     };
     // Subject pseudonymised and sender omitted unless this session revealed the
     // message (the audited UI action); a draft a kill switch withdrew is not ready.
@@ -181,14 +181,14 @@ async fn list_messages(
             let mut v = json!({
                 "id": r.id,
                 "mailbox_id": r.mailbox_id,
-                "subject": crate::pages::drafts::shown_subject(&r.subject, r.from_name.as_deref(), revealed),
+                "subject": facteur_app::shown_subject(&r.subject, r.from_name.as_deref(), revealed),
                 "received_at": r.received_at,
                 "state": r.state,
                 "category": r.category,
                 "confidence": r.confidence,
                 "assigned_to": r.assigned_to,
                 "draft_ready": r.state == MessageState::ReadyToValidate
-                    && !crate::pages::drafts::draft_withdrawn(switches.as_deref(), r.mailbox_id, r.category.as_deref()),
+                    && rules.as_ref().is_some_and(|rl| !rl.withdrawn(r.mailbox_id, r.category.as_deref())),
             });
             if revealed {
                 v["from_name"] = json!(r.from_name);
@@ -210,11 +210,11 @@ async fn get_message(
     // request type withdraws the prepared draft.
     let mut withdrawn = false;
     if let Some(tr) = triage.as_mut().filter(|tr| tr.draft_text.is_some()) {
-        withdrawn = crate::pages::drafts::draft_withdrawn(
-            crate::pages::drafts::load_switches(&st).await.as_deref(),
-            m.mailbox_id,
-            tr.category.as_deref(),
-        );
+        withdrawn = st
+            .suggestions
+            .rules()
+            .await
+            .withdrawn(m.mailbox_id, tr.category.as_deref());
         if withdrawn {
             tr.draft_text = None;
         }
@@ -235,7 +235,7 @@ async fn get_message(
     let mut v = json!({
         "id": m.id,
         "mailbox_id": m.mailbox_id,
-        "subject": crate::pages::drafts::shown_subject(&m.subject, m.from_name.as_deref(), revealed),
+        "subject": facteur_app::shown_subject(&m.subject, m.from_name.as_deref(), revealed),
         "received_at": m.received_at,
         "state": m.state,
         "category": m.category,
@@ -335,7 +335,7 @@ async fn outbox(State(st): State<AppState>, a: Authed) -> WebResult<Json<Value>>
             let o = listed.item;
             json!({
                 "id": o.id, "message_id": o.message_id,
-                "subject": crate::pages::drafts::shown_subject(&o.subject, listed.from_name.as_deref(), st.is_revealed(&a.session.id, o.message_id)),
+                "subject": facteur_app::shown_subject(&o.subject, listed.from_name.as_deref(), st.is_revealed(&a.session.id, o.message_id)),
                 "state": o.state, "attempts": o.attempts, "validated_by": o.validated_by,
                 "validated_by_name": o.validated_by_name, "created_at": o.created_at,
                 "sent_at": o.sent_at, "last_error": o.last_error.as_deref().map(crate::pages::drafts::shown_relay_error),

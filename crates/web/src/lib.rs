@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod chart;
 pub mod data;
 pub mod error;
 pub mod extract;
@@ -67,9 +68,9 @@ pub struct WebConfig {
     pub metrics_token: Option<String>,
     /// How long a "reveal personal data" click keeps the original visible.
     pub reveal_ttl: Duration,
-    /// Where the model registry keeps its files and the kill switches
-    /// (`<data_dir>/models`, `<data_dir>/learn`). `None`: no model registered, the
-    /// supervision pages say so and switches cannot be set.
+    /// Where the model registry keeps its files (`<data_dir>/models`). The kill
+    /// switches are in the store; a legacy switch file under `<data_dir>/learn` is
+    /// imported on first use. `None`: no model files, the supervision pages say so.
     pub data_dir: Option<PathBuf>,
     /// Shown on the public transparency sheet (a service address, never a person).
     pub contact: String,
@@ -152,6 +153,9 @@ pub struct AppState {
     pub compute: Option<Arc<facteur_learn::ComputeMeter>>,
     /// This node's knowledge base (`GET /api/kb/search`); `None`: 404.
     pub kb: Option<Arc<dyn KbSearch>>,
+    /// The one rule for "may a draft be offered", with its kill-switch and review
+    /// caches; shared with the CLI's triage when it runs in the same process.
+    pub suggestions: Arc<facteur_app::Suggestions>,
     pub(crate) runtime: Arc<Runtime>,
 }
 
@@ -169,7 +173,14 @@ pub(crate) struct Runtime {
 
 impl AppState {
     pub fn new(store: Store, taxonomy: Taxonomy, config: WebConfig) -> Self {
+        let suggestions = Arc::new(facteur_app::Suggestions::new(
+            store.clone(),
+            config.data_dir.clone(),
+            false,
+            config.review_period_days,
+        ));
         Self {
+            suggestions,
             store,
             triage: None,
             taxonomy: Arc::new(taxonomy),
@@ -192,6 +203,12 @@ impl AppState {
 
     pub fn with_triage(mut self, engine: Arc<dyn Retriage>) -> Self {
         self.triage = Some(engine);
+        self
+    }
+
+    /// Share the triage service's draft gate (its caches and `strict_review`).
+    pub fn with_suggestions(mut self, gate: Arc<facteur_app::Suggestions>) -> Self {
+        self.suggestions = gate;
         self
     }
 

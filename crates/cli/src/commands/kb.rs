@@ -78,7 +78,7 @@ pub fn open_existing(dir: &Path) -> Result<KnowledgeBase> {
             dir.display()
         ));
     }
-    KnowledgeBase::open(dir).with_context(|| open_kb_failed(dir))
+    KnowledgeBase::open(dir).with_context(|| crate::service::open_kb_failed(dir))
 }
 
 /// The taxonomy next to an answer folder: DIR/taxonomy.toml or DIR/../taxonomy.toml.
@@ -114,7 +114,8 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                     dir.display()
                 )
             })?;
-            let mut kb = KnowledgeBase::open(&dir).with_context(|| open_kb_failed(&dir))?;
+            let mut kb =
+                KnowledgeBase::open(&dir).with_context(|| crate::service::open_kb_failed(&dir))?;
             let pb = progress::bar(paths.len() as u64, "import");
             let mut reports = Vec::new();
             let mut answer_errors = Vec::new();
@@ -446,13 +447,4 @@ pub fn kind_name(k: facteur_kb::DocKind) -> &'static str {
         // A product term, in both languages (as on the web pages).
         facteur_kb::DocKind::Answer => "réponse type",
     }
-}
-
-/// The error context of a knowledge base that cannot be opened.
-pub fn open_kb_failed(dir: &Path) -> String {
-    tr!(
-        "impossible d'ouvrir la base de connaissances de {}",
-        "cannot open the knowledge base in {}",
-        dir.display()
-    )
 }

@@ -151,6 +151,7 @@ pub async fn serve_service(
     )
     .with_triage(Arc::new(WebRetriage(svc.clone())))
     .with_compute(svc.compute.clone())
+    .with_suggestions(svc.suggestions.clone())
     .with_kb(Arc::new(NodeKb(svc.clone())));
     // An address that does not parse is not "in use": say which mistake it is.
     if tokio::net::lookup_host(listen).await.is_err() {

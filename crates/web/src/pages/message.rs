@@ -9,8 +9,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::drafts::{draft_rejected, draft_withdrawn, load_switches, shown_subject};
-use super::queue::{type_label, urlencode, TABS};
+use super::queue::{message_href, type_label, urlencode, TABS};
 use crate::actions;
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
@@ -19,6 +18,7 @@ use crate::i18n::{state_label, Lang, Msg};
 use crate::sanitize::{mail_body_csp, sanitize_mail_html};
 use crate::views::{age, confidence, csrf_input, defect_label, folded_text, page, trusted};
 use crate::AppState;
+use facteur_app::{draft_rejected, shown_subject};
 
 const REASONS: &[(&str, Msg)] = &[
     ("wrong_type", Msg::ReasonWrongType),
@@ -123,15 +123,6 @@ fn highlighted(text: &str, highlights: Option<&Value>) -> Markup {
     }
 }
 
-/// A message link that remembers the message before it in the list, so `k` on the
-/// message page can step back (the store pages forward only).
-pub(super) fn message_href(id: i64, prev: Option<i64>) -> String {
-    match prev {
-        Some(p) => format!("/messages/{id}?prev={p}"),
-        None => format!("/messages/{id}"),
-    }
-}
-
 #[derive(Deserialize, Default)]
 pub struct MessageParams {
     pub prev: Option<i64>,
@@ -165,11 +156,11 @@ pub async fn message(
     // should be handed it. Fails safe like triage: switches that cannot be read
     // withdraw the draft.
     let withdrawn = match triage.as_ref().filter(|tr| tr.draft_text.is_some()) {
-        Some(tr) => draft_withdrawn(
-            load_switches(&st).await.as_deref(),
-            m.mailbox_id,
-            tr.category.as_deref(),
-        ),
+        Some(tr) => st
+            .suggestions
+            .rules()
+            .await
+            .withdrawn(m.mailbox_id, tr.category.as_deref()),
         None => false,
     };
     // A draft the agent rejected is not offered again: the textarea starts empty

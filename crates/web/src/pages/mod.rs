@@ -11,7 +11,7 @@ pub mod account;
 pub mod admin;
 pub mod answers;
 pub mod assets;
-pub mod drafts;
+pub(crate) mod drafts;
 pub mod login;
 pub mod message;
 pub mod message_actions;

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use crate::extract::{Form, Path};
 use facteur_core::{ModelStatus, Role};
 use facteur_learn::registry;
-use facteur_learn::{review_status, LearnError, ReviewDecision};
+use facteur_learn::ReviewDecision;
 use maud::html;
 use serde::Deserialize;
 
@@ -17,61 +17,6 @@ use crate::error::{WebError, WebResult};
 use crate::i18n::{display_date, Lang, Msg};
 use crate::views::{csrf_input, page};
 use crate::AppState;
-
-/// The date the active model's review fell due, if it is overdue now. Cached for
-/// a minute: every signed-in page asks, and the review log is scanned to answer.
-pub async fn review_overdue_since(st: &AppState) -> Option<String> {
-    let now = st.store.now_ms();
-    {
-        let g = st
-            .runtime
-            .review_banner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some((at, v)) = g.as_ref() {
-            if now >= *at && now - *at < BANNER_TTL_MS {
-                return v.clone();
-            }
-        }
-    }
-    let v = match compute_overdue(st, now).await {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(error = %e, "review status unavailable");
-            None
-        }
-    };
-    *st.runtime
-        .review_banner
-        .lock()
-        .unwrap_or_else(|p| p.into_inner()) = Some((now, v.clone()));
-    v
-}
-
-async fn compute_overdue(st: &AppState, now: i64) -> Result<Option<String>, LearnError> {
-    let Some(active) = st.store.active_model().await? else {
-        return Ok(None);
-    };
-    let Some(promoted_at) = active.promoted_at else {
-        return Ok(None);
-    };
-    let last = registry::list_reviews(&st.store)
-        .await?
-        .into_iter()
-        .filter(|r| r.version == active.id)
-        .map(|r| r.reviewed_at)
-        .max();
-    let s = review_status(promoted_at, last, now, st.config.review_period_days);
-    Ok(s.overdue.then_some(s.due_on))
-}
-
-/// After a promotion, rollback or review the banner must change at once.
-fn forget_review_status(st: &AppState) {
-    *st.runtime
-        .review_banner
-        .lock()
-        .unwrap_or_else(|p| p.into_inner()) = None;
-}
 
 fn status_text(lang: Lang, s: ModelStatus) -> &'static str {
     match s {
@@ -206,7 +151,7 @@ pub async fn model_promote(
     )
     .await
     .map_err(learn_err)?;
-    forget_review_status(&st);
+    forget_review_status(&st).await;
     Ok(Redirect::to("/modeles").into_response())
 }
 
@@ -216,7 +161,7 @@ pub async fn model_rollback(State(st): State<AppState>, a: Authed) -> WebResult<
     registry::rollback(&st.store, dir, &registry_cfg(&st), Some(a.user.id))
         .await
         .map_err(learn_err)?;
-    forget_review_status(&st);
+    forget_review_status(&st).await;
     Ok(Redirect::to("/modeles").into_response())
 }
 
@@ -247,6 +192,6 @@ pub async fn model_review(
     registry::record_review(&st.store, &version, Some(a.user.id), f.decision, seen, note)
         .await
         .map_err(learn_err)?;
-    forget_review_status(&st);
+    forget_review_status(&st).await;
     Ok(Redirect::to("/modeles").into_response())
 }

@@ -5,12 +5,12 @@ use axum::response::{IntoResponse, Response};
 use facteur_core::OutboxState;
 use maud::html;
 
-use super::drafts::shown_subject;
 use crate::auth::Authed;
 use crate::error::WebResult;
 use crate::i18n::{Lang, Msg};
 use crate::views::{age, page};
 use crate::{data, AppState};
+use facteur_app::shown_subject;
 
 pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
     let t = |m: Msg| m.text(lang);

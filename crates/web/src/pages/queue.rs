@@ -7,14 +7,13 @@ use facteur_store::{QueueCursor, QueuePage, QueueQuery, QueueSort};
 use maud::html;
 use serde::Deserialize;
 
-use super::drafts::{draft_withdrawn, load_switches, shown_subject};
-use super::message::message_href;
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
 use crate::extract::{Path, Query};
 use crate::i18n::{Lang, Msg};
 use crate::views::{age, confidence, page};
 use crate::AppState;
+use facteur_app::shown_subject;
 
 pub async fn home(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
     let t = |m: Msg| m.text(lang);
@@ -130,13 +129,13 @@ pub async fn queue(
         .then(|| rows.last().map(|r| r.cursor.encode()))
         .flatten();
     // Read once for the page, not per row.
-    let switches = if rows
+    let rules = if rows
         .iter()
         .any(|r| r.state == MessageState::ReadyToValidate)
     {
-        load_switches(&st).await
+        Some(st.suggestions.rules().await)
     } else {
-        Some(Vec::new())
+        None
     };
     let shown: Vec<(String, bool)> = rows
         .iter()
@@ -151,7 +150,9 @@ pub async fn queue(
                 )
             };
             let draft_ready = r.state == MessageState::ReadyToValidate
-                && !draft_withdrawn(switches.as_deref(), r.mailbox_id, r.category.as_deref());
+                && rules
+                    .as_ref()
+                    .is_some_and(|rl| !rl.withdrawn(r.mailbox_id, r.category.as_deref()));
             (subject, draft_ready)
         })
         .collect();
@@ -258,5 +259,14 @@ pub(crate) fn queue_page(after: Option<&str>) -> WebResult<QueuePage> {
             .map(QueuePage::After)
             .ok_or_else(|| WebError::bad("Curseur de page invalide.", "Invalid page cursor.")),
         None => Ok(QueuePage::First),
+    }
+}
+
+/// A message link that remembers the message before it in the list, so `k` on the
+/// message page can step back (the store pages forward only).
+pub(super) fn message_href(id: i64, prev: Option<i64>) -> String {
+    match prev {
+        Some(p) => format!("/messages/{id}?prev={p}"),
+        None => format!("/messages/{id}"),
     }
 }

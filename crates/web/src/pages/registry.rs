@@ -106,3 +106,61 @@ pub(super) fn num(v: f64) -> String {
         "—".into()
     }
 }
+
+// ------------------------------------------------------------ review banner
+
+/// The date the active model's review fell due, if it is overdue now. Cached for
+/// a minute: every signed-in page asks, and the review log is scanned to answer.
+pub async fn review_overdue_since(st: &AppState) -> Option<String> {
+    let now = st.store.now_ms();
+    {
+        let g = st
+            .runtime
+            .review_banner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((at, v)) = g.as_ref() {
+            if now >= *at && now - *at < BANNER_TTL_MS {
+                return v.clone();
+            }
+        }
+    }
+    let v = match compute_overdue(st, now).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "review status unavailable");
+            None
+        }
+    };
+    *st.runtime
+        .review_banner
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some((now, v.clone()));
+    v
+}
+
+async fn compute_overdue(st: &AppState, now: i64) -> Result<Option<String>, LearnError> {
+    let Some(active) = st.store.active_model().await? else {
+        return Ok(None);
+    };
+    let Some(promoted_at) = active.promoted_at else {
+        return Ok(None);
+    };
+    let last = facteur_learn::registry::list_reviews(&st.store)
+        .await?
+        .into_iter()
+        .filter(|r| r.version == active.id)
+        .map(|r| r.reviewed_at)
+        .max();
+    let s = facteur_learn::review_status(promoted_at, last, now, st.config.review_period_days);
+    Ok(s.overdue.then_some(s.due_on))
+}
+
+/// After a promotion, rollback or review the banner must change at once.
+pub(super) async fn forget_review_status(st: &AppState) {
+    st.suggestions.forget().await;
+    *st.runtime
+        .review_banner
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = None;
+}

@@ -8,14 +8,15 @@ use facteur_core::{ModelStatus, Role};
 use facteur_learn::collect::collect_observations;
 use facteur_learn::registry;
 use facteur_learn::{
-    drift_report, svg_chart, time_given_back, ChartSeries, DriftThresholds, KillSwitch, Level,
-    Observation, SwitchScope, SwitchStore, TimeConfig, WeekIndicators,
+    drift_report, time_given_back, DriftThresholds, KillSwitch, Level, Observation, SwitchScope,
+    SwitchStore, TimeConfig, WeekIndicators,
 };
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
 use super::registry::*;
 use crate::auth::Authed;
+use crate::chart::{svg_chart, ChartSeries};
 use crate::error::{WebError, WebResult};
 use crate::i18n::{Lang, Msg};
 use crate::pages::queue::type_label;
@@ -393,6 +394,8 @@ pub async fn kill_switch(
             ))
         }
     }
+    // Every draft this process hands out from now on sees the change.
+    st.suggestions.forget().await;
     Ok(Redirect::to("/supervision#kill-switches").into_response())
 }
 

@@ -61,9 +61,12 @@ pub fn svg_chart(
     const R: f64 = 16.0;
     const T: f64 = 36.0;
     const B: f64 = 48.0;
+    // A stable id from the title, so two charts on one page do not share it
+    // (the web app has no classifier to borrow its feature hash from).
     let id: String = {
-        let h = facteur_classify::features::hash_bytes(7, title.as_bytes());
-        format!("chart-{h:016x}")
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(title.as_bytes());
+        format!("chart-{}", hex::encode(&h[..8]))
     };
     let finite = series
         .iter()
@@ -269,5 +272,30 @@ mod tests {
         assert!(!svg.contains("NaN"));
         let svg = svg_chart(&[], Some(1.0), &["a".into()], "vide2");
         assert!(svg.contains("seuil"));
+    }
+
+    #[test]
+    fn two_series_of_twelve_weeks_draw_every_point_and_label_the_last_week() {
+        // Moved from learn's drift test when the chart moved to web.
+        let weeks: Vec<String> = (1..=12).map(|w| format!("2025-W{w:02}")).collect();
+        let psi1: Vec<f64> = (0..12).map(|i| 0.01 * i as f64).collect();
+        let psi2: Vec<f64> = (0..12).map(|i| 0.3 - 0.01 * i as f64).collect();
+        let svg = svg_chart(
+            &[
+                ChartSeries {
+                    name: "Boîte 1".into(),
+                    values: psi1.iter().map(|v| Some(*v)).collect(),
+                },
+                ChartSeries {
+                    name: "Boîte 2".into(),
+                    values: psi2.iter().map(|v| Some(*v)).collect(),
+                },
+            ],
+            Some(0.2),
+            &weeks,
+            "Dérive des types de demande (PSI)",
+        );
+        assert_eq!(svg.matches("<circle").count(), 24);
+        assert!(svg.contains(&weeks[11]));
     }
 }

@@ -1,0 +1,13 @@
+//! The application layer: the rules that say what happens to a message, shared by
+//! the CLI's triage and the web app so that both apply the same rule.
+//!
+//! Today it holds the rule "may a prepared draft be offered" ([`drafts`]): one
+//! [`Suggestions`] gate, with its kill-switch and review caches, used by triage,
+//! the queue, the message page and the API.
+#![warn(missing_docs)]
+
+pub mod drafts;
+pub mod error;
+
+pub use drafts::{draft_rejected, shown_subject, DraftRules, Suggestions, SWITCH_CACHE};
+pub use error::AppError;
