@@ -306,4 +306,68 @@ mod tests {
             "{e}"
         );
     }
+
+    /// A model file written by commit 3df3c54 (tag `classifier-experiments`, the last
+    /// one with the training experiments) from `fixtures/model_3df3c54/train.jsonl`
+    /// with the default config and one thread. The experiments' fields are still in
+    /// its `model.json`: it must load, and predict exactly what that code predicted.
+    fn compat_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model_3df3c54")
+    }
+
+    fn expected_on_probes(dir: &std::path::Path) -> Vec<(String, facteur_core::Prediction)> {
+        let probes = std::fs::read_to_string(dir.join("probes.jsonl")).expect("probes");
+        let expected = std::fs::read_to_string(dir.join("expected.jsonl")).expect("expected");
+        let probes: Vec<String> = probes
+            .lines()
+            .map(|l| {
+                #[derive(serde::Deserialize)]
+                struct P {
+                    text: String,
+                }
+                serde_json::from_str::<P>(l).expect("probe").text
+            })
+            .collect();
+        let expected: Vec<facteur_core::Prediction> = expected
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("expected prediction"))
+            .collect();
+        assert_eq!(probes.len(), expected.len());
+        assert!(probes.len() >= 30);
+        probes.into_iter().zip(expected).collect()
+    }
+
+    #[test]
+    fn model_file_written_before_the_cleanup_predicts_identically() {
+        let dir = compat_dir();
+        let m = Model::load(&dir).expect("the 3df3c54 model file loads");
+        assert_eq!(m.labels().len(), 6);
+        let mut answered = 0;
+        for (text, want) in expected_on_probes(&dir) {
+            let got = m.predict(&text);
+            assert_eq!(got, want, "prediction changed on {text:?}");
+            answered += usize::from(!got.abstained);
+        }
+        assert!(answered > 20, "the fixture should mostly answer");
+    }
+
+    /// The shipped training path is unchanged too: retraining on the same examples
+    /// with today's code gives the very predictions the 3df3c54 code gave. (Update
+    /// the fixture only for a deliberate change of training, keeping the old file.)
+    #[test]
+    fn retraining_the_fixture_gives_the_same_predictions() {
+        let dir = compat_dir();
+        let ex = crate::read_jsonl(&dir.join("train.jsonl")).expect("train.jsonl");
+        let cfg = TrainConfig {
+            threads: 1,
+            ..Default::default()
+        };
+        let m = train(&ex, &cfg, &mut |_| {}).expect("train");
+        let old = Model::load(&dir).expect("load");
+        assert_eq!(m.meta().abstain_threshold, old.meta().abstain_threshold);
+        assert_eq!(m.meta().temperature, old.meta().temperature);
+        for (text, want) in expected_on_probes(&dir) {
+            assert_eq!(m.predict(&text), want, "training changed on {text:?}");
+        }
+    }
 }
