@@ -3,8 +3,10 @@
 //! hand-rolled little-endian layout keeps the file compact (i8 weights) and lets us
 //! refuse a wrong, truncated or future-version file with a clear message.
 
-use crate::model::{Core, FeatMap, Model, ModelMeta};
+use crate::model::Model;
+use crate::scorer::{Core, FeatMap};
 use crate::ClassifyError;
+use crate::ModelMeta;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -165,11 +167,39 @@ pub(crate) fn load(dir: &Path) -> Result<Model, ClassifyError> {
     parse(p).map_err(corrupt)
 }
 
+/// The one retired experiment that changed the features a reader must compute:
+/// `char_cross` (tag `classifier-experiments`). A file trained with it on would be
+/// misread by today's feature extraction, so it is refused, not silently scored.
+/// Every other retired field was folded into the stored weights at training time.
+fn refuse_retired_features(meta: &[u8]) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Retired {
+        #[serde(default)]
+        char_cross: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        config: Retired,
+    }
+    let m: Meta = serde_json::from_slice(meta).map_err(|e| format!("bad metadata: {e}"))?;
+    if m.config.char_cross {
+        return Err(
+            "trained with cross-boundary char n-grams (char_cross), which this build \
+             no longer computes: retrain the model, or read it with the \
+             classifier-experiments tag"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 fn parse(p: &[u8]) -> Result<Model, String> {
     let mut r = R { b: p, pos: 0 };
     let ml = r.len(1)?;
+    let meta_bytes = r.take(ml)?;
     let meta: ModelMeta =
-        serde_json::from_slice(r.take(ml)?).map_err(|e| format!("bad metadata: {e}"))?;
+        serde_json::from_slice(meta_bytes).map_err(|e| format!("bad metadata: {e}"))?;
+    refuse_retired_features(meta_bytes)?;
     let nf = r.len(8 + 4 + 1 + 4 + 4)?;
     let hashes: Vec<u64> = (0..nf).map(|_| r.u64()).collect::<Result<_, _>>()?;
     let idf: Vec<f32> = (0..nf).map(|_| r.f32()).collect::<Result<_, _>>()?;
@@ -233,7 +263,7 @@ fn parse(p: &[u8]) -> Result<Model, String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::model::tests::toy;
+    use crate::train::tests::toy;
     use crate::{train, ClassifyError, Model, TrainConfig};
 
     #[test]
@@ -368,6 +398,19 @@ mod tests {
         assert_eq!(m.meta().temperature, old.meta().temperature);
         for (text, want) in expected_on_probes(&dir) {
             assert_eq!(m.predict(&text), want, "training changed on {text:?}");
+        }
+    }
+
+    #[test]
+    fn a_model_trained_with_cross_boundary_ngrams_is_refused() {
+        let on = br#"{"config": {"char_cross": true, "c": 2.5}}"#;
+        let e = super::refuse_retired_features(on).expect_err("must refuse");
+        assert!(e.contains("char_cross") && e.contains("retrain"), "{e}");
+        for ok in [
+            &br#"{"config": {"char_cross": false}}"#[..],
+            br#"{"config": {"c": 2.5}}"#,
+        ] {
+            assert!(super::refuse_retired_features(ok).is_ok());
         }
     }
 }
