@@ -64,6 +64,18 @@ pub struct TrainConfig {
     /// a missing field reads as 0, not as today's default.
     #[serde(default)]
     pub supervised: f32,
+    /// Per-type abstain thresholds with shrinkage (see `abstain`): a model file
+    /// written before the field existed has one global threshold, so a missing
+    /// field reads as off.
+    #[serde(default)]
+    pub per_type_thresholds: bool,
+    /// Pseudo-examples pulling each type's threshold towards the global one.
+    pub type_prior: f32,
+    /// Evidence guard against out-of-scope mail (see `abstain`): the quantile of the
+    /// out-of-fold top scores of correct predictions a text must reach (0 = off; a
+    /// missing field reads as off).
+    #[serde(default)]
+    pub evidence_quantile: f32,
 }
 
 impl Default for TrainConfig {
@@ -89,6 +101,9 @@ impl Default for TrainConfig {
             bias: 1.0,
             label_min_words: 1,
             supervised: 0.6,
+            per_type_thresholds: true,
+            type_prior: 100.0,
+            evidence_quantile: 0.1,
         }
     }
 }
@@ -150,6 +165,17 @@ pub struct ModelMeta {
     pub cv: CvMetrics,
     pub train_seconds: f64,
     pub config: TrainConfig,
+    /// Abstain threshold of each type, by label index (empty = `abstain_threshold`
+    /// for every type, as in model files written before them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub type_thresholds: Vec<f32>,
+    /// Minimum evidence (top raw score) for an answer (`None` = no guard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_floor: Option<f32>,
+    /// The type predicted for each stored out-of-fold point, so
+    /// `Model::set_target_precision` can refit the per-type thresholds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oof_types: Vec<u16>,
 }
 
 #[cfg(test)]

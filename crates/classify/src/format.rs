@@ -382,14 +382,18 @@ mod tests {
     }
 
     /// The shipped training path is unchanged too: retraining on the same examples
-    /// with today's code gives the very predictions the 3df3c54 code gave. (Update
+    /// with today's code and that commit's abstain rule gives the very predictions
+    /// the 3df3c54 code gave. (Update
     /// the fixture only for a deliberate change of training, keeping the old file.)
     #[test]
     fn retraining_the_fixture_gives_the_same_predictions() {
         let dir = compat_dir();
         let ex = crate::read_jsonl(&dir.join("train.jsonl")).expect("train.jsonl");
+        // The abstain rule of 3df3c54: one global threshold, no evidence guard.
         let cfg = TrainConfig {
             threads: 1,
+            per_type_thresholds: false,
+            evidence_quantile: 0.0,
             ..Default::default()
         };
         let m = train(&ex, &cfg, &mut |_| {}).expect("train");

@@ -9,6 +9,7 @@
 //!
 //! Design, with the cross-validation figures that chose it: docs/CLASSIFIER.md.
 
+mod abstain;
 mod calib;
 mod config;
 mod data;

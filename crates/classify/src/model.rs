@@ -1,6 +1,7 @@
 //! A trained model: the linear scorer, its calibration and abstain threshold, and
 //! prediction.
 
+use crate::abstain;
 use crate::calib;
 use crate::config::ModelMeta;
 use crate::scorer::Core;
@@ -38,6 +39,7 @@ impl Model {
     /// the target precision.
     pub fn predict(&self, text: &str) -> Prediction {
         let mut p = self.core.scores(text);
+        let evidence = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         calib::softmax_t(&mut p, self.meta.temperature);
         let k = self.meta.config.top_k.clamp(1, p.len().max(1));
         let order = top_k(&p, k);
@@ -51,7 +53,14 @@ impl Model {
             })
             .collect();
         let confidence = top.first().map(|s| s.probability).unwrap_or(0.0);
-        let abstained = confidence < self.meta.abstain_threshold;
+        let abstained = !abstain::answers(
+            self.meta.abstain_threshold,
+            &self.meta.type_thresholds,
+            self.meta.evidence_floor,
+            order.first().copied().unwrap_or(0),
+            confidence,
+            evidence,
+        );
         Prediction {
             label: if abstained {
                 None
@@ -64,6 +73,15 @@ impl Model {
         }
     }
 
+    /// The top raw SVM score of a text: how much evidence for any type its known
+    /// features carry, before the softmax makes the scores relative.
+    pub fn evidence(&self, text: &str) -> f32 {
+        self.core
+            .scores(text)
+            .into_iter()
+            .fold(f32::NEG_INFINITY, f32::max)
+    }
+
     pub fn labels(&self) -> &[String] {
         &self.meta.labels
     }
@@ -72,19 +90,46 @@ impl Model {
         &self.meta
     }
 
-    /// Moves the abstain threshold to another target precision using the stored
-    /// out-of-fold confidences (no retraining, no test data).
+    /// Moves the abstain thresholds to another target precision using the stored
+    /// out-of-fold confidences (no retraining, no test data). The coverage figure
+    /// is then the confidence rule's alone (the evidence of out-of-fold points is not
+    /// stored).
     pub fn set_target_precision(&mut self, p: f32) {
         let p = p.clamp(0.0, 1.0);
         self.meta.target_precision = p;
         self.meta.abstain_threshold = calib::threshold_for_precision(&self.oof, p);
+        if !self.meta.type_thresholds.is_empty() && self.meta.oof_types.len() == self.oof.len() {
+            self.meta.type_thresholds = abstain::type_thresholds(
+                &self.oof,
+                &self.meta.oof_types,
+                self.meta.labels.len(),
+                p,
+                self.meta.config.type_prior,
+                self.meta.abstain_threshold,
+            );
+        }
         let n = self.oof.len().max(1) as f64;
-        self.meta.cv.coverage_at_target = self
+        let answered = self
             .oof
             .iter()
-            .filter(|x| x.0 >= self.meta.abstain_threshold)
-            .count() as f64
-            / n;
+            .enumerate()
+            .filter(|&(i, x)| {
+                let c = self
+                    .meta
+                    .oof_types
+                    .get(i)
+                    .map_or(usize::MAX, |&c| usize::from(c));
+                abstain::answers(
+                    self.meta.abstain_threshold,
+                    &self.meta.type_thresholds,
+                    None,
+                    c,
+                    x.0,
+                    0.0,
+                )
+            })
+            .count();
+        self.meta.cv.coverage_at_target = answered as f64 / n;
     }
 }
 

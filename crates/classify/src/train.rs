@@ -1,6 +1,7 @@
 //! Training: the Crammer–Singer SVM on TF-IDF features, the out-of-fold run that
 //! fits the softmax temperature and the abstain threshold, and cross-validation.
 
+use crate::abstain;
 use crate::calib;
 use crate::config::{CvMetrics, ModelMeta, TrainConfig, TrainProgress};
 use crate::eval::macro_f1_ids;
@@ -260,6 +261,10 @@ struct CvOutcome {
     metrics: CvMetrics,
     points: Vec<(f32, bool)>,
     threshold: f32,
+    /// Type predicted for each point, per-type thresholds and the evidence floor.
+    types: Vec<u16>,
+    type_thresholds: Vec<f32>,
+    evidence_floor: Option<f32>,
 }
 
 fn cv_outcome(d: &Labelled, cfg: &TrainConfig, scores: &[Vec<f32>], k: usize) -> CvOutcome {
@@ -276,10 +281,43 @@ fn cv_outcome(d: &Labelled, cfg: &TrainConfig, scores: &[Vec<f32>], k: usize) ->
             (p[a], a == t)
         })
         .collect();
+    let types: Vec<u16> = pred.iter().map(|&c| c as u16).collect();
+    let evidence: Vec<f32> = scores
+        .iter()
+        .map(|s| s.iter().copied().fold(f32::NEG_INFINITY, f32::max))
+        .collect();
     let threshold = calib::threshold_for_precision(&points, cfg.target_precision);
+    let type_thresholds = if cfg.per_type_thresholds {
+        abstain::type_thresholds(
+            &points,
+            &types,
+            d.labels.len(),
+            cfg.target_precision,
+            cfg.type_prior,
+            threshold,
+        )
+    } else {
+        Vec::new()
+    };
+    let correct_pts: Vec<bool> = points.iter().map(|p| p.1).collect();
+    let evidence_floor = abstain::evidence_floor(&evidence, &correct_pts, cfg.evidence_quantile);
     let n = truth.len().max(1) as f64;
     let correct = pred.iter().zip(&truth).filter(|(p, t)| p == t).count();
-    let answered = points.iter().filter(|p| p.0 >= threshold).count();
+    let answered = points
+        .iter()
+        .zip(&types)
+        .zip(&evidence)
+        .filter(|((p, &c), &e)| {
+            abstain::answers(
+                threshold,
+                &type_thresholds,
+                evidence_floor,
+                usize::from(c),
+                p.0,
+                e,
+            )
+        })
+        .count();
     CvOutcome {
         metrics: CvMetrics {
             folds: k,
@@ -291,6 +329,9 @@ fn cv_outcome(d: &Labelled, cfg: &TrainConfig, scores: &[Vec<f32>], k: usize) ->
         },
         points,
         threshold,
+        types,
+        type_thresholds,
+        evidence_floor,
     }
 }
 
@@ -358,6 +399,13 @@ pub fn train(
         cv: cv.metrics,
         train_seconds,
         config: cfg.clone(),
+        type_thresholds: cv.type_thresholds,
+        evidence_floor: cv.evidence_floor,
+        oof_types: if cfg.per_type_thresholds {
+            cv.types
+        } else {
+            Vec::new()
+        },
     };
     Ok(Model {
         core,
@@ -587,5 +635,32 @@ pub(crate) mod tests {
         // One report per job (5 folds + final fit), counting up to the total.
         assert_eq!(progress.last(), Some(&(6, 6)));
         assert!(progress.windows(2).all(|w| w[1].0 == w[0].0 + 1));
+    }
+
+    #[test]
+    fn per_type_thresholds_and_the_evidence_guard_are_fitted_and_kept() {
+        let mut m = train(&toy(), &TrainConfig::default(), &mut |_| {}).expect("train");
+        assert_eq!(m.meta().type_thresholds.len(), 3);
+        assert_eq!(m.meta().oof_types.len(), m.oof.len());
+        assert!(m.meta().evidence_floor.is_some());
+        assert!(!m.predict("declaration de revenus impot").abstained);
+        // No known feature: no evidence for any type, whatever the softmax says.
+        assert!(m.predict("xylophone zebre quokka").abstained);
+        m.set_target_precision(0.5);
+        let low = m.meta().type_thresholds.clone();
+        m.set_target_precision(1.0);
+        assert!(m
+            .meta()
+            .type_thresholds
+            .iter()
+            .zip(&low)
+            .all(|(h, l)| h >= l));
+        let off = TrainConfig {
+            per_type_thresholds: false,
+            evidence_quantile: 0.0,
+            ..TrainConfig::default()
+        };
+        let g = train(&toy(), &off, &mut |_| {}).expect("train");
+        assert!(g.meta().type_thresholds.is_empty() && g.meta().evidence_floor.is_none());
     }
 }
