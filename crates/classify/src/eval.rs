@@ -24,8 +24,9 @@ pub struct EvalReport {
     pub coverage_at_95_precision: f64,
     /// Precision on the messages answered at that coverage.
     pub accuracy_at_95_precision: f64,
-    /// Share answered at the model's own (out-of-fold) abstain threshold, and the
-    /// precision on those: what the service would really see.
+    /// Share answered by the model's own abstain rule (thresholds and evidence guard
+    /// fitted out of fold), and the precision on those: what the service would really
+    /// see.
     pub coverage_at_model_threshold: f64,
     pub precision_at_model_threshold: f64,
     pub expected_calibration_error: f64,
@@ -118,7 +119,6 @@ pub fn evaluate(model: &Model, examples: &[Example]) -> EvalReport {
     let mut pred = Vec::with_capacity(examples.len());
     let mut points = Vec::with_capacity(examples.len());
     let mut answered = (0usize, 0usize);
-    let threshold = model.meta().abstain_threshold;
     for (e, &t) in examples.iter().zip(&truth) {
         let p = model.predict(&e.text);
         let id = p
@@ -128,7 +128,7 @@ pub fn evaluate(model: &Model, examples: &[Example]) -> EvalReport {
             .unwrap_or(usize::MAX);
         pred.push(id);
         points.push((p.confidence, id == t));
-        if p.confidence >= threshold {
+        if !p.abstained {
             answered.0 += 1;
             answered.1 += usize::from(id == t);
         }

@@ -24,7 +24,6 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 const SEED_CHAR: u64 = 0x9e37_79b9_7f4a_7c15;
 const SEED_WORD: u64 = 0xc2b2_ae3d_27d4_eb4f;
 const SEED_BIGRAM: u64 = 0x1656_67b1_9e37_79f9;
-const SEED_CROSS: u64 = 0x27d4_eb2f_1656_67c5;
 
 #[inline]
 fn fnv_byte(h: u64, b: u8) -> u64 {
@@ -141,9 +140,6 @@ pub struct FeatureSpec {
     pub word_bigrams: bool,
     /// Word-view tokens go through [`stem`] (the char view keeps surface forms).
     pub stem: bool,
-    /// Also emit char n-grams (length >= 3) spanning a word boundary, like
-    /// scikit-learn's `char` analyzer: they carry short phrases ("e a" in "taxe a").
-    pub char_cross: bool,
 }
 
 /// Minimal French stemmer on accent-folded lowercase words (after Savoy's / Lucene's
@@ -198,29 +194,6 @@ pub fn extract(normalized: &str, spec: &FeatureSpec, mut emit: impl FnMut(u64, u
         }
         prev_word = Some(ws);
         char_ngrams(wb, spec, &mut padded, &mut emit);
-    }
-    if spec.char_cross {
-        // Only n-grams with a space strictly inside: the others are the word-bounded
-        // ones above.
-        let b = normalized.as_bytes();
-        for start in 0..b.len() {
-            let mut h = FNV_OFFSET ^ SEED_CROSS;
-            let mut inner_space = false;
-            let end_max = (start + spec.char_max).min(b.len());
-            for (len, &c) in b[start..end_max].iter().enumerate() {
-                h = fnv_byte(h, c);
-                let len = len + 1;
-                if len >= 3 && inner_space && c != b' ' {
-                    emit(fmix64(h ^ len as u64), VIEW_CHAR);
-                }
-                if len >= 2 && c == b' ' {
-                    inner_space = true;
-                }
-                if len == 1 && c == b' ' {
-                    break;
-                }
-            }
-        }
     }
 }
 
@@ -329,7 +302,6 @@ mod tests {
             char_max: 3,
             word_bigrams: false,
             stem: false,
-            char_cross: false,
         };
         let mut got = Vec::new();
         extract("impot", &spec, |h, v| {
@@ -347,7 +319,6 @@ mod tests {
             char_max: 3,
             word_bigrams: true,
             stem: false,
-            char_cross: false,
         };
         let mut words = 0;
         let mut chars = Vec::new();
@@ -420,7 +391,6 @@ mod tests {
             char_max: 3,
             word_bigrams: false,
             stem: true,
-            char_cross: false,
         };
         let words = |t: &str| {
             let mut v = Vec::new();
@@ -432,44 +402,5 @@ mod tests {
             v
         };
         assert_eq!(words("declarations"), words("declaration"));
-    }
-
-    #[test]
-    fn char_cross_adds_only_ngrams_spanning_a_word_boundary() {
-        let count = |char_max: usize, char_cross: bool| {
-            let spec = FeatureSpec {
-                char_min: 2,
-                char_max,
-                word_bigrams: false,
-                stem: false,
-                char_cross,
-            };
-            let mut n = 0;
-            extract("ab cd", &spec, |_, v| n += usize::from(v == VIEW_CHAR));
-            n
-        };
-        // char_max 3: only "b c"; char_max 4: "ab c", "b c", "b cd".
-        assert_eq!(count(3, true) - count(3, false), 1);
-        assert_eq!(count(4, true) - count(4, false), 3);
-        // A single word has no boundary to cross.
-        let spec = FeatureSpec {
-            char_min: 2,
-            char_max: 5,
-            word_bigrams: false,
-            stem: false,
-            char_cross: true,
-        };
-        let mut n = 0;
-        extract("impot", &spec, |_, _| n += 1);
-        let mut m = 0;
-        extract(
-            "impot",
-            &FeatureSpec {
-                char_cross: false,
-                ..spec
-            },
-            |_, _| m += 1,
-        );
-        assert_eq!(n, m);
     }
 }

@@ -3,8 +3,10 @@
 //! hand-rolled little-endian layout keeps the file compact (i8 weights) and lets us
 //! refuse a wrong, truncated or future-version file with a clear message.
 
-use crate::model::{Core, FeatMap, Model, ModelMeta};
+use crate::model::Model;
+use crate::scorer::{Core, FeatMap};
 use crate::ClassifyError;
+use crate::ModelMeta;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -165,11 +167,39 @@ pub(crate) fn load(dir: &Path) -> Result<Model, ClassifyError> {
     parse(p).map_err(corrupt)
 }
 
+/// The one retired experiment that changed the features a reader must compute:
+/// `char_cross` (tag `classifier-experiments`). A file trained with it on would be
+/// misread by today's feature extraction, so it is refused, not silently scored.
+/// Every other retired field was folded into the stored weights at training time.
+fn refuse_retired_features(meta: &[u8]) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Retired {
+        #[serde(default)]
+        char_cross: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        config: Retired,
+    }
+    let m: Meta = serde_json::from_slice(meta).map_err(|e| format!("bad metadata: {e}"))?;
+    if m.config.char_cross {
+        return Err(
+            "trained with cross-boundary char n-grams (char_cross), which this build \
+             no longer computes: retrain the model, or read it with the \
+             classifier-experiments tag"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 fn parse(p: &[u8]) -> Result<Model, String> {
     let mut r = R { b: p, pos: 0 };
     let ml = r.len(1)?;
+    let meta_bytes = r.take(ml)?;
     let meta: ModelMeta =
-        serde_json::from_slice(r.take(ml)?).map_err(|e| format!("bad metadata: {e}"))?;
+        serde_json::from_slice(meta_bytes).map_err(|e| format!("bad metadata: {e}"))?;
+    refuse_retired_features(meta_bytes)?;
     let nf = r.len(8 + 4 + 1 + 4 + 4)?;
     let hashes: Vec<u64> = (0..nf).map(|_| r.u64()).collect::<Result<_, _>>()?;
     let idf: Vec<f32> = (0..nf).map(|_| r.f32()).collect::<Result<_, _>>()?;
@@ -233,7 +263,7 @@ fn parse(p: &[u8]) -> Result<Model, String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::model::tests::toy;
+    use crate::train::tests::toy;
     use crate::{train, ClassifyError, Model, TrainConfig};
 
     #[test]
@@ -305,5 +335,86 @@ mod tests {
             matches!(e, ClassifyError::BadMagic { .. }) && e.to_string().contains(&name),
             "{e}"
         );
+    }
+
+    /// A model file written by commit 3df3c54 (tag `classifier-experiments`, the last
+    /// one with the training experiments) from `fixtures/model_3df3c54/train.jsonl`
+    /// with the default config and one thread. The experiments' fields are still in
+    /// its `model.json`: it must load, and predict exactly what that code predicted.
+    fn compat_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model_3df3c54")
+    }
+
+    fn expected_on_probes(dir: &std::path::Path) -> Vec<(String, facteur_core::Prediction)> {
+        let probes = std::fs::read_to_string(dir.join("probes.jsonl")).expect("probes");
+        let expected = std::fs::read_to_string(dir.join("expected.jsonl")).expect("expected");
+        let probes: Vec<String> = probes
+            .lines()
+            .map(|l| {
+                #[derive(serde::Deserialize)]
+                struct P {
+                    text: String,
+                }
+                serde_json::from_str::<P>(l).expect("probe").text
+            })
+            .collect();
+        let expected: Vec<facteur_core::Prediction> = expected
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("expected prediction"))
+            .collect();
+        assert_eq!(probes.len(), expected.len());
+        assert!(probes.len() >= 30);
+        probes.into_iter().zip(expected).collect()
+    }
+
+    #[test]
+    fn model_file_written_before_the_cleanup_predicts_identically() {
+        let dir = compat_dir();
+        let m = Model::load(&dir).expect("the 3df3c54 model file loads");
+        assert_eq!(m.labels().len(), 6);
+        let mut answered = 0;
+        for (text, want) in expected_on_probes(&dir) {
+            let got = m.predict(&text);
+            assert_eq!(got, want, "prediction changed on {text:?}");
+            answered += usize::from(!got.abstained);
+        }
+        assert!(answered > 20, "the fixture should mostly answer");
+    }
+
+    /// The shipped training path is unchanged too: retraining on the same examples
+    /// with today's code and that commit's abstain rule gives the very predictions
+    /// the 3df3c54 code gave. (Update
+    /// the fixture only for a deliberate change of training, keeping the old file.)
+    #[test]
+    fn retraining_the_fixture_gives_the_same_predictions() {
+        let dir = compat_dir();
+        let ex = crate::read_jsonl(&dir.join("train.jsonl")).expect("train.jsonl");
+        // The abstain rule of 3df3c54: one global threshold, no evidence guard.
+        let cfg = TrainConfig {
+            threads: 1,
+            per_type_thresholds: false,
+            evidence_quantile: 0.0,
+            ..Default::default()
+        };
+        let m = train(&ex, &cfg, &mut |_| {}).expect("train");
+        let old = Model::load(&dir).expect("load");
+        assert_eq!(m.meta().abstain_threshold, old.meta().abstain_threshold);
+        assert_eq!(m.meta().temperature, old.meta().temperature);
+        for (text, want) in expected_on_probes(&dir) {
+            assert_eq!(m.predict(&text), want, "training changed on {text:?}");
+        }
+    }
+
+    #[test]
+    fn a_model_trained_with_cross_boundary_ngrams_is_refused() {
+        let on = br#"{"config": {"char_cross": true, "c": 2.5}}"#;
+        let e = super::refuse_retired_features(on).expect_err("must refuse");
+        assert!(e.contains("char_cross") && e.contains("retrain"), "{e}");
+        for ok in [
+            &br#"{"config": {"char_cross": false}}"#[..],
+            br#"{"config": {"c": 2.5}}"#,
+        ] {
+            assert!(super::refuse_retired_features(ok).is_ok());
+        }
     }
 }

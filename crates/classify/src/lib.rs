@@ -9,25 +9,26 @@
 //!
 //! Design, with the cross-validation figures that chose it: docs/CLASSIFIER.md.
 
+mod abstain;
 mod calib;
+mod config;
 mod data;
 mod error;
 mod eval;
 pub mod features;
 mod format;
-mod lr;
-mod lsa;
 mod model;
-mod offsets;
+mod scorer;
 mod svm;
+mod train;
 
+pub use config::{CvMetrics, ModelMeta, TrainConfig, TrainProgress};
 pub use data::{read_jsonl, Example};
 pub use error::ClassifyError;
 pub use eval::{evaluate, ClassReport, EvalReport};
 pub use format::FORMAT_VERSION;
-pub use model::{
-    cross_validate, train, BagKind, CvMetrics, Model, ModelMeta, TrainConfig, TrainProgress,
-};
+pub use model::Model;
+pub use train::{cross_validate, train};
 
 impl Model {
     /// Writes `dir/model.bin` (binary, checksummed) and `dir/model.json` (metadata).

@@ -1,8 +1,8 @@
-//! One-vs-rest linear SVM (L2-regularised, squared hinge loss) trained by dual
-//! coordinate descent with shrinking — the algorithm of liblinear's solver 1
-//! (Hsieh et al., ICML 2008). Hand-written because it is the product's core and a
-//! few hundred lines here avoid a native dependency; it is fast on sparse short texts
-//! because most negatives leave the active set after one or two passes.
+//! The Crammer–Singer multiclass linear SVM (L2-regularised, hinge loss) trained by
+//! dual coordinate descent with shrinking, liblinear's solver 4 (Keerthi et al.,
+//! KDD 2008). Hand-written because it is the product's core and a few hundred lines
+//! here avoid a native dependency. The one-vs-rest solver and NB scaling that were
+//! tried beside it are in the `classifier-experiments` tag (docs/CLASSIFIER.md).
 
 /// Sparse row-major matrix of training vectors.
 #[derive(Default, Debug, Clone)]
@@ -32,17 +32,6 @@ impl Csr {
     pub fn rows(&self) -> usize {
         self.indptr.len().saturating_sub(1)
     }
-    /// The given rows, in that order (repeats allowed; out-of-range rows skipped).
-    pub fn select(&self, rows: &[usize]) -> Csr {
-        let mut out = Csr::new(self.n_features);
-        for &r in rows.iter().filter(|&&r| r < self.rows()) {
-            let (a, b) = (self.indptr[r], self.indptr[r + 1]);
-            out.indices.extend_from_slice(&self.indices[a..b]);
-            out.values.extend_from_slice(&self.values[a..b]);
-            out.indptr.push(out.indices.len());
-        }
-        out
-    }
     #[inline]
     pub fn row(&self, r: usize) -> (&[u32], &[f32]) {
         let (a, b) = (self.indptr[r], self.indptr[r + 1]);
@@ -60,8 +49,6 @@ pub struct SvmParams {
     pub eps: f64,
     pub bias: f32,
     pub seed: u64,
-    /// NB log-count-ratio scaling strength (0 = off), see `TrainConfig::nb`.
-    pub nb: f32,
 }
 
 /// Small deterministic PRNG (splitmix64): training must be reproducible.
@@ -88,133 +75,6 @@ impl Rng {
     }
 }
 
-/// Trains one binary problem; returns (weights, bias weight).
-fn solve_binary(x: &Csr, y: &[i8], cp: f64, cn: f64, p: &SvmParams, seed: u64) -> (Vec<f32>, f32) {
-    let l = x.rows();
-    let mut w = vec![0f64; x.n_features];
-    let mut wb = 0f64;
-    let mut alpha = vec![0f64; l];
-    let bias = f64::from(p.bias);
-    let diag: Vec<f64> = y
-        .iter()
-        .map(|&yi| if yi > 0 { 0.5 / cp } else { 0.5 / cn })
-        .collect();
-    let qd: Vec<f64> = (0..l)
-        .map(|i| {
-            let (_, v) = x.row(i);
-            diag[i] + v.iter().map(|&a| f64::from(a) * f64::from(a)).sum::<f64>() + bias * bias
-        })
-        .collect();
-    let mut index: Vec<usize> = (0..l).collect();
-    let mut active = l;
-    let mut pg_max_old = f64::INFINITY;
-    let mut pg_min_old = f64::NEG_INFINITY;
-    let mut rng = Rng::new(seed);
-    let mut iter = 0;
-    while iter < p.max_iter {
-        let mut pg_max_new = f64::NEG_INFINITY;
-        let mut pg_min_new = f64::INFINITY;
-        rng.shuffle(&mut index[..active]);
-        let mut s = 0;
-        while s < active {
-            let i = index[s];
-            let yi = f64::from(y[i]);
-            let (idx, val) = x.row(i);
-            let mut dot = wb * bias;
-            for (&j, &v) in idx.iter().zip(val) {
-                dot += w[j as usize] * f64::from(v);
-            }
-            let g = yi * dot - 1.0 + alpha[i] * diag[i];
-            let mut pg = 0.0;
-            if alpha[i] == 0.0 {
-                if g > pg_max_old {
-                    active -= 1;
-                    index.swap(s, active);
-                    continue;
-                } else if g < 0.0 {
-                    pg = g;
-                }
-            } else {
-                pg = g;
-            }
-            pg_max_new = pg_max_new.max(pg);
-            pg_min_new = pg_min_new.min(pg);
-            if pg.abs() > 1e-12 {
-                let old = alpha[i];
-                alpha[i] = (old - g / qd[i]).max(0.0);
-                let d = (alpha[i] - old) * yi;
-                for (&j, &v) in idx.iter().zip(val) {
-                    w[j as usize] += d * f64::from(v);
-                }
-                wb += d * bias;
-            }
-            s += 1;
-        }
-        iter += 1;
-        if pg_max_new - pg_min_new <= p.eps {
-            if active == l {
-                break;
-            }
-            active = l;
-            pg_max_old = f64::INFINITY;
-            pg_min_old = f64::NEG_INFINITY;
-            continue;
-        }
-        pg_max_old = if pg_max_new <= 0.0 {
-            f64::INFINITY
-        } else {
-            pg_max_new
-        };
-        pg_min_old = if pg_min_new >= 0.0 {
-            f64::NEG_INFINITY
-        } else {
-            pg_min_new
-        };
-    }
-    let _ = pg_min_old;
-    (
-        w.into_iter().map(|v| v as f32).collect(),
-        (wb * bias) as f32,
-    )
-}
-
-/// Per-feature scaling of one binary problem: `(1 - nb) + nb * r / mean|r|` with r the
-/// log ratio of the feature's smoothed document frequency in the positive vs the
-/// negative examples (Wang & Manning 2012, binarised counts, alpha = 1). The mean is
-/// over features seen in the positive class, so the scale stays comparable to 1 and
-/// the same C works with and without it.
-fn nb_scale(x: &Csr, y: &[i8], df_all: &[f32], nb: f32) -> Vec<f32> {
-    let nf = x.n_features;
-    let mut pos = vec![0f32; nf];
-    for (r, &yi) in y.iter().enumerate() {
-        if yi > 0 {
-            let (idx, _) = x.row(r);
-            idx.iter().for_each(|&j| pos[j as usize] += 1.0);
-        }
-    }
-    let (sp, sa): (f32, f32) = (pos.iter().sum(), df_all.iter().sum());
-    let (np, nn) = (sp + nf as f32, (sa - sp) + nf as f32);
-    let mut r: Vec<f32> = pos
-        .iter()
-        .zip(df_all)
-        .map(|(&p, &a)| ((p + 1.0) / np).ln() - ((a - p + 1.0) / nn).ln())
-        .collect();
-    let (mut sum, mut cnt) = (0f32, 0usize);
-    for (rv, &p) in r.iter().zip(&pos) {
-        if p > 0.0 {
-            sum += rv.abs();
-            cnt += 1;
-        }
-    }
-    let mean = if cnt > 0 && sum > 0.0 {
-        sum / cnt as f32
-    } else {
-        1.0
-    };
-    r.iter_mut().for_each(|v| *v = (1.0 - nb) + nb * *v / mean);
-    r
-}
-
 /// Weights of one class: dense over features, plus the bias term (already
 /// multiplied by the bias feature value).
 pub struct ClassWeights {
@@ -222,6 +82,7 @@ pub struct ClassWeights {
     pub b: f32,
 }
 
+#[cfg(test)]
 impl ClassWeights {
     /// The linear score of one sparse row (`Csr::row`); a feature beyond the
     /// weights scores 0.
@@ -233,95 +94,6 @@ impl ClassWeights {
                 .map(|(&j, &v)| self.w.get(j as usize).copied().unwrap_or(0.0) * v)
                 .sum::<f32>()
     }
-}
-
-/// Trains one binary SVM per class, spreading classes over `threads` OS threads.
-pub fn train_ovr(
-    x: &Csr,
-    y: &[u32],
-    n_classes: usize,
-    p: &SvmParams,
-    threads: usize,
-) -> Vec<ClassWeights> {
-    let n = y.len().max(1) as f64;
-    let mut counts = vec![0usize; n_classes];
-    for &c in y {
-        counts[c as usize] += 1;
-    }
-    // Document frequency of each feature, overall and per class (for NB scaling).
-    let nb_on = p.nb > 0.0;
-    let mut df_all = vec![0f32; if nb_on { x.n_features } else { 0 }];
-    if nb_on {
-        x.indices.iter().for_each(|&j| df_all[j as usize] += 1.0);
-    }
-    let solve = |c: usize| -> ClassWeights {
-        let yy: Vec<i8> = y
-            .iter()
-            .map(|&l| if l as usize == c { 1 } else { -1 })
-            .collect();
-        let scale = nb_on.then(|| nb_scale(x, &yy, &df_all, p.nb));
-        let scaled;
-        let xc = match &scale {
-            Some(s) => {
-                let mut xs = x.clone();
-                for (v, &j) in xs.values.iter_mut().zip(&x.indices) {
-                    *v *= s[j as usize];
-                }
-                scaled = xs;
-                &scaled
-            }
-            None => x,
-        };
-        let cp = if p.balanced && counts[c] > 0 {
-            p.c * n / (n_classes as f64 * counts[c] as f64)
-        } else {
-            p.c
-        };
-        let (mut w, b) = solve_binary(
-            xc,
-            &yy,
-            cp,
-            p.c,
-            p,
-            p.seed ^ (c as u64).wrapping_mul(0x9e37),
-        );
-        if let Some(s) = &scale {
-            w.iter_mut().zip(s).for_each(|(w, s)| *w *= s);
-        }
-        ClassWeights { w, b }
-    };
-    let threads = threads.clamp(1, n_classes.max(1));
-    if threads == 1 {
-        return (0..n_classes).map(solve).collect();
-    }
-    let mut out: Vec<Option<ClassWeights>> = (0..n_classes).map(|_| None).collect();
-    std::thread::scope(|sc| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let solve = &solve;
-                sc.spawn(move || {
-                    (t..n_classes)
-                        .step_by(threads)
-                        .map(|c| (c, solve(c)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            // A panic in a worker is a bug in this module; propagate it as is.
-            for (c, cw) in h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
-                out[c] = Some(cw);
-            }
-        }
-    });
-    out.into_iter()
-        .map(|o| {
-            o.unwrap_or_else(|| ClassWeights {
-                w: vec![0.0; x.n_features],
-                b: 0.0,
-            })
-        })
-        .collect()
 }
 
 /// Crammer–Singer multiclass SVM (one joint problem, hinge loss) by the dual
@@ -520,80 +292,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn separates_a_toy_problem() {
-        // Three classes, each owning one feature, plus a shared noise feature.
-        let mut x = Csr::new(4);
-        let mut y = Vec::new();
-        for k in 0..30u32 {
-            let c = k % 3;
-            x.push_row(&[(c, 1.0), (3, 0.3)]);
-            y.push(c);
-        }
-        let p = SvmParams {
-            c: 1.0,
-            balanced: false,
-            max_iter: 200,
-            eps: 0.01,
-            bias: 1.0,
-            seed: 7,
-            nb: 0.0,
-        };
-        let ws = train_ovr(&x, &y, 3, &p, 2);
-        for r in 0..x.rows() {
-            let (idx, val) = x.row(r);
-            let scores: Vec<f32> = ws.iter().map(|cw| cw.score(idx, val)).collect();
-            let best = (0..3)
-                .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
-                .unwrap_or(0);
-            assert_eq!(best as u32, y[r]);
-            // Margin reached: the true class scores positive, others negative.
-            assert!(scores[y[r] as usize] > 0.5, "{scores:?}");
-        }
-        // Single-thread gives the same weights (determinism).
-        let ws1 = train_ovr(&x, &y, 3, &p, 1);
-        assert_eq!(ws1[1].w, ws[1].w);
-    }
-
-    #[test]
-    fn nb_scale_favours_features_of_the_positive_class() {
-        // Feature 0 only in positives, 1 only in negatives, 2 everywhere.
-        let mut x = Csr::new(3);
-        let mut y = Vec::new();
-        for k in 0..20 {
-            if k % 2 == 0 {
-                x.push_row(&[(0, 0.5), (2, 0.5)]);
-                y.push(1i8);
-            } else {
-                x.push_row(&[(1, 0.5), (2, 0.5)]);
-                y.push(-1i8);
-            }
-        }
-        let mut df = vec![0f32; 3];
-        x.indices.iter().for_each(|&j| df[j as usize] += 1.0);
-        let s = nb_scale(&x, &y, &df, 1.0);
-        assert!(s[0] > 0.5, "{s:?}");
-        assert!(s[1] < -0.5, "{s:?}");
-        assert!(s[2].abs() < 0.2, "{s:?}");
-        // Half strength interpolates towards 1; zero strength is the plain SVM.
-        let h = nb_scale(&x, &y, &df, 0.5);
-        assert!((h[0] - (0.5 + 0.5 * s[0])).abs() < 1e-5);
-        assert!(nb_scale(&x, &y, &df, 0.0).iter().all(|&v| v == 1.0));
-        // Training with NB scaling still separates the toy problem.
-        let yc: Vec<u32> = y.iter().map(|&v| u32::from(v > 0)).collect();
-        let p = SvmParams {
-            c: 1.0,
-            balanced: false,
-            max_iter: 200,
-            eps: 0.01,
-            bias: 1.0,
-            seed: 3,
-            nb: 1.0,
-        };
-        let ws = train_ovr(&x, &yc, 2, &p, 1);
-        assert!(ws[1].w[0] > ws[1].w[1], "{:?}", ws[1].w);
-    }
-
-    #[test]
     fn crammer_singer_separates_a_toy_problem_deterministically() {
         let mut x = Csr::new(4);
         let mut y = Vec::new();
@@ -609,7 +307,6 @@ mod tests {
             eps: 0.01,
             bias: 1.0,
             seed: 7,
-            nb: 0.0,
         };
         let ws = train_cs(&x, &y, 3, &p);
         for (r, &t) in y.iter().enumerate() {

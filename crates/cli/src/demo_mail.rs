@@ -1,7 +1,11 @@
-//! The demo mailbox: real French questions from the shared data (official service-public
-//! questions, real citizen search queries, and the demo request examples) wrapped as
-//! e-mails the way citizens write them — greetings, closings, phone signatures,
-//! quoted history, the odd fictitious fiscal number — and marked as demo data.
+//! The demo mailbox: a tax office's mail. About 80 % are tax requests of the 30 demo
+//! types, in plausible proportions (the PAS rate, the tax notice and bank details far
+//! more often than a non-resident's question), taken from the demo's held-apart mails
+//! (`answers/demo/eval.jsonl`), never from the examples the demo model trains on
+//! (`examples.jsonl`); the other 20 % are out of scope: real service-public questions
+//! outside taxation and real labour-law queries. Each is wrapped as an e-mail the way
+//! citizens write them — greetings, closings, phone signatures, quoted history, the
+//! odd fictitious fiscal number — and marked as demo data.
 //!
 //! Deterministic for a given seed, so benchmarks and tests see the same mailbox.
 
@@ -103,34 +107,24 @@ fn read_jsonl_field(
     Ok(out)
 }
 
-/// Collect the questions: demo examples (labelled), official tax questions, then other
-/// official questions and real citizen queries for variety.
+/// Collect the questions: the demo's held-apart tax mails (labelled, not the demo
+/// model's training examples), then out-of-scope questions: official questions outside
+/// taxation and real labour-law queries.
 pub fn load_questions(shared: &Path, answers_dir: &Path) -> Result<Vec<Question>> {
     let mut qs = Vec::new();
-    let examples = answers_dir.join("demo").join("examples.jsonl");
-    if examples.is_file() {
+    let mailbox = answers_dir.join("demo").join("eval.jsonl");
+    if mailbox.is_file() {
         qs.extend(read_jsonl_field(
-            &examples,
+            &mailbox,
             "text",
             Some("label"),
-            "demo-examples",
+            "demo-mailbox",
             |_| true,
         )?);
     }
     let qr = shared
         .join("service-public-fiches-2020")
         .join("questions_reponses.jsonl");
-    qs.extend(read_jsonl_field(
-        &qr,
-        "question",
-        None,
-        "service-public",
-        |v| {
-            v.get("is_fiscalite")
-                .and_then(|b| b.as_bool())
-                .unwrap_or(false)
-        },
-    )?);
     qs.extend(read_jsonl_field(
         &qr,
         "question",
@@ -523,8 +517,48 @@ pub fn write_mbox_message(out: &mut dyn Write, bytes: &[u8]) -> std::io::Result<
     out.write_all(b"\n")
 }
 
+/// Relative frequency of each demo type in a tax office's mailbox (an estimate from
+/// what such offices report receiving most: withholding rate, notices, bank details,
+/// deadlines and payments first; rare situations last). A type missing here weighs 1.
+const TYPE_WEIGHTS: &[(&str, usize)] = &[
+    ("pas-taux", 12),
+    ("avis-imposition", 10),
+    ("coordonnees-bancaires", 8),
+    ("date-limite-declaration", 7),
+    ("declaration-rectificative", 7),
+    ("moyens-paiement", 6),
+    ("delais-paiement", 6),
+    ("changement-adresse", 6),
+    ("taxe-fonciere", 6),
+    ("reclamation", 5),
+    ("taxe-habitation-secondaire", 5),
+    ("mensualisation-impots-locaux", 5),
+    ("changement-situation-familiale", 4),
+    ("premiere-declaration", 4),
+    ("pas-taux-individualise", 3),
+    ("taxe-habitation", 3),
+    ("taxe-habitation-demenagement", 3),
+    ("asdir-justificatif", 3),
+    ("penalite-retard-paiement", 3),
+    ("remise-gracieuse", 3),
+    ("retard-declaration", 3),
+    ("emploi-domicile", 3),
+    ("garde-enfants", 3),
+    ("frais-reels", 3),
+    ("dons", 2),
+    ("pension-alimentaire", 2),
+    ("enfant-majeur-rattachement", 2),
+    ("revenus-fonciers", 2),
+    ("deces", 2),
+    ("non-residents", 1),
+];
+
+/// Share of the mailbox that is tax mail of a demo type, in percent.
+pub const IN_SCOPE_PERCENT: u64 = 80;
+
 /// Write `count` demo mails as an mbox (mboxrd: body lines starting with "From " are
-/// escaped). Returns how many of them carry a demo label.
+/// escaped): `IN_SCOPE_PERCENT` % labelled tax mail, types drawn by `TYPE_WEIGHTS`,
+/// the rest out of scope. Returns how many of them carry a demo label.
 pub fn write_mbox(
     out: &mut dyn Write,
     questions: &[Question],
@@ -533,21 +567,41 @@ pub fn write_mbox(
     to: &str,
 ) -> Result<usize> {
     let mut rng = Rng::new(seed);
+    let mut by_type: std::collections::BTreeMap<&str, Vec<&Question>> = Default::default();
+    let mut outside: Vec<&Question> = Vec::new();
+    for q in questions {
+        match &q.label {
+            Some(l) => by_type.entry(l.as_str()).or_default().push(q),
+            None => outside.push(q),
+        }
+    }
+    let weight = |t: &str| {
+        TYPE_WEIGHTS
+            .iter()
+            .find(|(n, _)| *n == t)
+            .map_or(1, |(_, w)| *w)
+    };
+    let types: Vec<(&str, usize)> = by_type.keys().map(|&t| (t, weight(t))).collect();
+    let total: usize = types.iter().map(|t| t.1).sum();
     let mut labelled = 0;
     for n in 0..count {
-        // Favour the tax questions: a tax office's mailbox.
-        let q = if rng.chance(70) {
-            let tax: Vec<&Question> = questions
-                .iter()
-                .filter(|q| q.source != "cdtn-queries")
-                .collect();
-            if tax.is_empty() {
-                rng.pick(questions)
-            } else {
-                tax[rng.below(tax.len())]
+        let in_scope = !types.is_empty() && (outside.is_empty() || rng.chance(IN_SCOPE_PERCENT));
+        let q = if in_scope {
+            let mut r = rng.below(total);
+            let mut pick = types[0].0;
+            for &(t, w) in &types {
+                if r < w {
+                    pick = t;
+                    break;
+                }
+                r -= w;
             }
-        } else {
+            let pool = &by_type[pick];
+            pool[rng.below(pool.len())]
+        } else if outside.is_empty() {
             rng.pick(questions)
+        } else {
+            outside[rng.below(outside.len())]
         };
         let mail = wrap(n, q, to, &mut rng);
         labelled += usize::from(mail.label.is_some());
@@ -599,5 +653,45 @@ mod tests {
         let one = String::from_utf8(one).unwrap();
         assert!(one.contains("\n>From here\n"), "{one}");
         assert!(one.contains("\n>>From there\n"), "{one}");
+    }
+
+    /// About 80 % of the mailbox is labelled tax mail in weighted proportions, the rest
+    /// out of scope, and no labelled text is one the demo model trains on.
+    #[test]
+    fn mailbox_is_mostly_tax_mail_never_the_training_examples() {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../answers/demo");
+        let mut qs = read_jsonl_field(
+            &demo.join("eval.jsonl"),
+            "text",
+            Some("label"),
+            "demo-mailbox",
+            |_| true,
+        )
+        .unwrap();
+        let training: std::collections::HashSet<String> =
+            read_jsonl_field(&demo.join("examples.jsonl"), "text", None, "x", |_| true)
+                .unwrap()
+                .into_iter()
+                .map(|q| q.text)
+                .collect();
+        assert!(qs.iter().all(|q| !training.contains(&q.text)));
+        qs.extend((0..50).map(|i| Question {
+            text: format!("Question hors champ numéro {i} sur le permis de conduire"),
+            label: None,
+            source: "service-public",
+        }));
+        let mut out = Vec::new();
+        let n = 2000;
+        let labelled = write_mbox(&mut out, &qs, n, 20261129, "sip@example.test").unwrap();
+        let share = labelled as f64 / n as f64;
+        assert!((0.76..0.84).contains(&share), "{share}");
+        let text = String::from_utf8(out).unwrap();
+        let count = |t: &str| {
+            text.matches(&format!("X-Facteur-Demo-Label: {t}\n"))
+                .count()
+        };
+        // Weighted: the PAS rate far more often than a non-resident's question.
+        assert!(count("pas-taux") > 4 * count("non-residents").max(1));
+        assert!(count("non-residents") > 0);
     }
 }

@@ -61,7 +61,8 @@ fn outlook_reply_crlf_nbsp_disclaimer() {
     let f = extract_fields(&text);
     assert_eq!(f.tax_years, vec![2024]);
     assert_eq!(f.dates, vec!["2024-10-15"]);
-    assert_eq!(detect_flags(&text), vec![Flag::LegalDeadline]);
+    // "payer avant le 15 octobre" is a routine deadline, not a formal notice.
+    assert_eq!(detect_flags(&text), vec![]);
 }
 
 #[test]

@@ -1,0 +1,666 @@
+//! Training: the Crammer–Singer SVM on TF-IDF features, the out-of-fold run that
+//! fits the softmax temperature and the abstain threshold, and cross-validation.
+
+use crate::abstain;
+use crate::calib;
+use crate::config::{CvMetrics, ModelMeta, TrainConfig, TrainProgress};
+use crate::eval::macro_f1_ids;
+use crate::features;
+use crate::model::Model;
+use crate::scorer::{quantize, Core, FeatMap};
+use crate::svm::{self, Csr, Rng, SvmParams};
+use crate::{ClassifyError, Example};
+use std::collections::HashMap;
+
+impl Core {
+    /// Fits vocabulary, IDF and SVM on the given texts (labels are class ids).
+    pub(crate) fn fit(texts: &[&str], y: &[u32], n_classes: usize, cfg: &TrainConfig) -> Core {
+        let spec = cfg.spec();
+        let mut map = FeatMap::default();
+        let mut hashes = Vec::new();
+        let mut views = Vec::new();
+        let mut df: Vec<u32> = Vec::new();
+        let mut seen: Vec<u32> = Vec::new();
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        for (doc, t) in texts.iter().enumerate() {
+            seen.clear();
+            let norm = features::normalize(t);
+            features::extract(&norm, &spec, |h, view| {
+                let next = hashes.len() as u32;
+                let id = *map.entry(h).or_insert_with(|| {
+                    hashes.push(h);
+                    views.push(view);
+                    df.push(0);
+                    next
+                });
+                seen.push(id);
+            });
+            seen.sort_unstable();
+            seen.dedup();
+            for &id in &seen {
+                df[id as usize] += 1;
+            }
+            if cfg.supervised > 0.0 {
+                let c = y.get(doc).copied().unwrap_or(0);
+                pairs.extend(seen.iter().map(|&id| (id, c)));
+            }
+        }
+        let n = texts.len() as f32;
+        let mut idf: Vec<f32> = df
+            .iter()
+            .map(|&d| (((1.0 + n) / (1.0 + d as f32)).ln() + 1.0).powf(cfg.idf_power))
+            .collect();
+        if cfg.supervised > 0.0 {
+            let f = features::supervised_factors(&mut pairs, &df, y, n_classes, cfg.supervised);
+            idf.iter_mut().zip(&f).for_each(|(i, f)| *i *= f);
+        }
+        let nf = hashes.len();
+        let mut core = Core {
+            spec,
+            word_weight: cfg.word_weight,
+            map,
+            hashes,
+            idf,
+            views,
+            offsets: vec![0; nf + 1],
+            classes: Vec::new(),
+            q: Vec::new(),
+            scale: vec![0.0; nf],
+            bias: vec![0.0; n_classes],
+        };
+        let mut x = Csr::new(nf);
+        let (mut ids, mut row) = (Vec::new(), Vec::new());
+        for t in texts {
+            core.vectorize(t, &mut ids, &mut row);
+            x.push_row(&row);
+        }
+        let params = SvmParams {
+            c: f64::from(cfg.c),
+            balanced: cfg.balanced,
+            max_iter: cfg.max_iter.max(1),
+            eps: f64::from(cfg.eps),
+            bias: cfg.bias,
+            seed: cfg.seed,
+        };
+        let ws = svm::train_cs(&x, y, n_classes, &params);
+        core.bias = ws.iter().map(|cw| cw.b).collect();
+        quantize(&mut core, &ws, cfg.prune);
+        core
+    }
+}
+
+pub(crate) struct Labelled<'a> {
+    pub texts: Vec<&'a str>,
+    pub y: Vec<u32>,
+    pub labels: Vec<String>,
+}
+
+pub(crate) fn label_examples(examples: &[Example]) -> Result<Labelled<'_>, ClassifyError> {
+    if examples.is_empty() {
+        return Err(ClassifyError::NoExamples);
+    }
+    let mut labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
+    labels.sort();
+    labels.dedup();
+    if labels.len() < 2 {
+        return Err(ClassifyError::TooFewLabels(labels.len()));
+    }
+    if labels.len() > usize::from(u16::MAX) {
+        return Err(ClassifyError::TooManyLabels(labels.len()));
+    }
+    let index: HashMap<&str, u32> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i as u32))
+        .collect();
+    let y = examples
+        .iter()
+        .map(|e| index.get(e.label.as_str()).copied().unwrap_or(0))
+        .collect();
+    Ok(Labelled {
+        texts: examples.iter().map(|e| e.text.as_str()).collect(),
+        y,
+        labels,
+    })
+}
+
+/// Stratified fold assignment: each class is shuffled and dealt round-robin, with a
+/// running offset so small classes do not all land in the first fold.
+pub(crate) fn stratified_folds(y: &[u32], n_classes: usize, k: usize, seed: u64) -> Vec<usize> {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (i, &c) in y.iter().enumerate() {
+        by_class[c as usize].push(i);
+    }
+    let mut rng = Rng::new(seed);
+    let mut fold = vec![0; y.len()];
+    let mut pos = 0usize;
+    for members in by_class.iter_mut() {
+        rng.shuffle(members);
+        for &i in members.iter() {
+            fold[i] = pos % k.max(1);
+            pos += 1;
+        }
+    }
+    fold
+}
+
+/// Whether a label name reads as words (see `TrainConfig::label_min_words`).
+pub(crate) fn descriptive_label(label: &str, min_words: usize) -> bool {
+    let norm = features::normalize(label);
+    let words = norm
+        .split(' ')
+        .filter(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_alphabetic()))
+        .count();
+    words >= min_words
+}
+
+/// Fits a model on real examples plus the label-name examples the
+/// config asks for: the same path for every CV fold and the final fit.
+fn fit_with_extras(texts: &[&str], y: &[u32], labels: &[String], cfg: &TrainConfig) -> Core {
+    let mut tt: Vec<&str> = texts.to_vec();
+    let mut ty: Vec<u32> = y.to_vec();
+    for _ in 0..cfg.label_examples {
+        for (c, l) in labels.iter().enumerate() {
+            if cfg.label_min_words == 0 || descriptive_label(l, cfg.label_min_words) {
+                tt.push(l.as_str());
+                ty.push(c as u32);
+            }
+        }
+    }
+    Core::fit(&tt, &ty, labels.len(), cfg)
+}
+
+/// Out-of-fold margins (every example scored by a model that never saw it) and,
+/// when `with_final`, the model fitted on everything. The k fold fits and the final
+/// fit are independent jobs spread over the training threads (each job then trains
+/// single-threaded): the Crammer–Singer solver cannot split its work by class, so
+/// this is what keeps every core busy.
+fn oof_and_final(
+    d: &Labelled,
+    cfg: &TrainConfig,
+    k: usize,
+    with_final: bool,
+    progress: &mut dyn FnMut(TrainProgress),
+) -> (Vec<Vec<f32>>, Option<Core>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let folds = stratified_folds(&d.y, d.labels.len(), k, cfg.seed);
+    let jobs = k + usize::from(with_final);
+    let workers = cfg.thread_count().clamp(1, jobs);
+    let mut inner = cfg.clone();
+    if workers > 1 {
+        inner.threads = 1;
+    }
+    let fit_job = |j: usize| -> Core {
+        if j == k {
+            return fit_with_extras(&d.texts, &d.y, &d.labels, &inner);
+        }
+        let (mut tt, mut ty) = (Vec::new(), Vec::new());
+        for ((&t, &y), &fi) in d.texts.iter().zip(&d.y).zip(&folds) {
+            if fi != j {
+                tt.push(t);
+                ty.push(y);
+            }
+        }
+        fit_with_extras(&tt, &ty, &d.labels, &inner)
+    };
+    let mut out = vec![Vec::new(); d.texts.len()];
+    let mut final_core = None;
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Core)>();
+    std::thread::scope(|sc| {
+        for _ in 0..workers {
+            let (tx, next, fit_job) = (tx.clone(), &next, &fit_job);
+            sc.spawn(move || loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= jobs {
+                    break;
+                }
+                // Dispatch order: the final fit first (the longest job), then folds.
+                let j = if with_final { (n + k) % jobs } else { n };
+                if tx.send((j, fit_job(j))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (done, (j, core)) in rx.into_iter().enumerate() {
+            if j == k {
+                final_core = Some(core);
+            } else {
+                for ((o, &t), &fi) in out.iter_mut().zip(&d.texts).zip(&folds) {
+                    if fi == j {
+                        *o = core.scores(t);
+                    }
+                }
+            }
+            progress(TrainProgress {
+                done: done + 1,
+                total: jobs,
+                stage: if j == k {
+                    "final fit"
+                } else {
+                    "cross-validation"
+                },
+            });
+        }
+    });
+    (out, final_core)
+}
+
+pub(crate) fn argmax(s: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in s.iter().enumerate() {
+        if *v > s[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+struct CvOutcome {
+    metrics: CvMetrics,
+    points: Vec<(f32, bool)>,
+    threshold: f32,
+    /// Type predicted for each point, per-type thresholds and the evidence floor.
+    types: Vec<u16>,
+    type_thresholds: Vec<f32>,
+    evidence_floor: Option<f32>,
+}
+
+fn cv_outcome(d: &Labelled, cfg: &TrainConfig, scores: &[Vec<f32>], k: usize) -> CvOutcome {
+    let truth: Vec<usize> = d.y.iter().map(|&c| c as usize).collect();
+    let pred: Vec<usize> = scores.iter().map(|s| argmax(s)).collect();
+    let temperature = calib::fit_temperature(scores, &truth);
+    let points: Vec<(f32, bool)> = scores
+        .iter()
+        .zip(&truth)
+        .map(|(s, &t)| {
+            let mut p = s.clone();
+            calib::softmax_t(&mut p, temperature);
+            let a = argmax(&p);
+            (p[a], a == t)
+        })
+        .collect();
+    let types: Vec<u16> = pred.iter().map(|&c| c as u16).collect();
+    let evidence: Vec<f32> = scores
+        .iter()
+        .map(|s| s.iter().copied().fold(f32::NEG_INFINITY, f32::max))
+        .collect();
+    let threshold = calib::threshold_for_precision(&points, cfg.target_precision);
+    let type_thresholds = if cfg.per_type_thresholds {
+        abstain::type_thresholds(
+            &points,
+            &types,
+            d.labels.len(),
+            cfg.target_precision,
+            cfg.type_prior,
+            threshold,
+        )
+    } else {
+        Vec::new()
+    };
+    let correct_pts: Vec<bool> = points.iter().map(|p| p.1).collect();
+    let evidence_floor = abstain::evidence_floor(&evidence, &correct_pts, cfg.evidence_quantile);
+    let n = truth.len().max(1) as f64;
+    let correct = pred.iter().zip(&truth).filter(|(p, t)| p == t).count();
+    let answered = points
+        .iter()
+        .zip(&types)
+        .zip(&evidence)
+        .filter(|((p, &c), &e)| {
+            abstain::answers(
+                threshold,
+                &type_thresholds,
+                evidence_floor,
+                usize::from(c),
+                p.0,
+                e,
+            )
+        })
+        .count();
+    CvOutcome {
+        metrics: CvMetrics {
+            folds: k,
+            accuracy: correct as f64 / n,
+            macro_f1: macro_f1_ids(&truth, &pred, d.labels.len()),
+            expected_calibration_error: calib::ece(&points),
+            temperature,
+            coverage_at_target: answered as f64 / n,
+        },
+        points,
+        threshold,
+        types,
+        type_thresholds,
+        evidence_floor,
+    }
+}
+
+/// k-fold stratified cross-validation on training data: the only procedure used to
+/// choose hyper-parameters (test splits are for reporting once).
+pub fn cross_validate(
+    examples: &[Example],
+    cfg: &TrainConfig,
+    k: usize,
+) -> Result<CvMetrics, ClassifyError> {
+    let d = label_examples(examples)?;
+    let k = k.clamp(2, examples.len().max(2));
+    let (scores, _) = oof_and_final(&d, cfg, k, false, &mut |_| {});
+    Ok(cv_outcome(&d, cfg, &scores, k).metrics)
+}
+
+pub(crate) fn training_sha256(examples: &[Example]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for e in examples {
+        h.update(e.text.as_bytes());
+        h.update([0u8]);
+        h.update(e.label.as_bytes());
+        h.update([b'\n']);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Trains the final model on all examples, after a k-fold out-of-fold run that fits
+/// the softmax temperature and the abstain threshold on data the models never saw.
+pub fn train(
+    examples: &[Example],
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(TrainProgress),
+) -> Result<Model, ClassifyError> {
+    let start = std::time::Instant::now();
+    let d = label_examples(examples)?;
+    let k = cfg.cv_folds.clamp(2, 20);
+    let (scores, core) = oof_and_final(&d, cfg, k, true, progress);
+    // The final job always runs; the fallback only guards against a future change.
+    let core = core.unwrap_or_else(|| fit_with_extras(&d.texts, &d.y, &d.labels, cfg));
+    let cv = cv_outcome(&d, cfg, &scores, k);
+    let train_seconds = start.elapsed().as_secs_f64();
+    tracing::info!(
+        examples = examples.len(),
+        labels = d.labels.len(),
+        features = core.hashes.len(),
+        cv_macro_f1 = cv.metrics.macro_f1,
+        train_seconds,
+        "classifier trained"
+    );
+    let meta = ModelMeta {
+        format_version: crate::format::FORMAT_VERSION,
+        created_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        n_examples: examples.len(),
+        training_sha256: training_sha256(examples),
+        labels: d.labels.clone(),
+        n_features: core.hashes.len(),
+        abstain_threshold: cv.threshold,
+        target_precision: cfg.target_precision,
+        temperature: cv.metrics.temperature,
+        cv: cv.metrics,
+        train_seconds,
+        config: cfg.clone(),
+        type_thresholds: cv.type_thresholds,
+        evidence_floor: cv.evidence_floor,
+        oof_types: if cfg.per_type_thresholds {
+            cv.types
+        } else {
+            Vec::new()
+        },
+    };
+    Ok(Model {
+        core,
+        meta,
+        oof: cv.points,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn toy() -> Vec<Example> {
+        let topics = [
+            (
+                "impots",
+                [
+                    "declaration de revenus",
+                    "impot sur le revenu",
+                    "avis d'imposition",
+                    "taux de prelevement a la source",
+                ],
+            ),
+            (
+                "logement",
+                [
+                    "aide au logement apl",
+                    "bail de location",
+                    "depot de garantie du loyer",
+                    "taxe d'habitation logement",
+                ],
+            ),
+            (
+                "travail",
+                [
+                    "contrat de travail cdi",
+                    "rupture conventionnelle",
+                    "licenciement pour faute",
+                    "conges payes salarie",
+                ],
+            ),
+        ];
+        let mut v = Vec::new();
+        for (label, texts) in topics {
+            for (i, t) in texts.iter().enumerate() {
+                for suffix in ["", " question", " svp", " urgent"] {
+                    v.push(Example {
+                        text: format!("{t}{suffix} {i}"),
+                        label: label.into(),
+                    });
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn label_names_become_training_examples() {
+        // No example mentions "chomage" or "retraite": only the label names do.
+        let mut ex = Vec::new();
+        for i in 0..6 {
+            ex.push(Example {
+                text: format!("allocation perte emploi inscription dossier {i}"),
+                label: "chomage".into(),
+            });
+            ex.push(Example {
+                text: format!("pension depart age liquidation dossier {i}"),
+                label: "retraite".into(),
+            });
+        }
+        let on = TrainConfig {
+            label_examples: 1,
+            ..TrainConfig::default()
+        };
+        let off = TrainConfig {
+            label_examples: 0,
+            ..TrainConfig::default()
+        };
+        let m_on = train(&ex, &on, &mut |_| {}).expect("train");
+        let m_off = train(&ex, &off, &mut |_| {}).expect("train");
+        let p = |m: &Model, t: &str, l: &str| {
+            m.predict(t)
+                .top
+                .iter()
+                .find(|s| s.label == l)
+                .map(|s| s.probability)
+                .unwrap_or(0.0)
+        };
+        assert_eq!(m_on.predict("question chomage").top[0].label, "chomage");
+        assert_eq!(m_on.predict("question retraite").top[0].label, "retraite");
+        assert!(p(&m_on, "question chomage", "chomage") > p(&m_off, "question chomage", "chomage"));
+        // The label examples are never scored out of fold: the stored out-of-fold
+        // points are exactly the real examples.
+        assert_eq!(m_on.oof.len(), ex.len());
+        assert_eq!(m_on.meta().n_examples, ex.len());
+    }
+
+    #[test]
+    fn trains_on_awkward_but_valid_data() {
+        // A class with a single example, texts with no word at all, one huge text,
+        // labels that are only punctuation or non-Latin: hostile-looking taxonomies
+        // still train, and prediction stays a probability distribution.
+        let mut ex = toy();
+        ex.push(Example {
+            text: "un seul exemple pour cette classe".into(),
+            label: "singleton".into(),
+        });
+        ex.push(Example {
+            text: "??? !!! ...".into(),
+            label: "???".into(),
+        });
+        ex.push(Example {
+            text: "Ποιο είναι το ποσοστό φόρου".into(),
+            label: "Φόρος".into(),
+        });
+        ex.push(Example {
+            text: "impôt ".repeat(20_000),
+            label: "???".into(),
+        });
+        let m = train(&ex, &TrainConfig::default(), &mut |_| {}).expect("train");
+        assert_eq!(m.meta().labels.len(), toy_labels() + 3);
+        for text in ["", "???", "un seul exemple", "φόρου", &"x".repeat(100_000)] {
+            let p = m.predict(text);
+            let total: f32 = p.top.iter().map(|s| s.probability).sum();
+            assert!(!p.top.is_empty(), "{text:.20}");
+            assert!(
+                p.top.iter().all(|s| (0.0..=1.0).contains(&s.probability)),
+                "{text:.20}"
+            );
+            assert!(total <= 1.0001, "{text:.20}: {total}");
+            assert!(p.confidence.is_finite());
+        }
+    }
+
+    fn toy_labels() -> usize {
+        let mut l: Vec<_> = toy().into_iter().map(|e| e.label).collect();
+        l.sort();
+        l.dedup();
+        l.len()
+    }
+
+    #[test]
+    fn rejects_degenerate_training_sets() {
+        assert!(matches!(
+            train(&[], &TrainConfig::default(), &mut |_| {}),
+            Err(ClassifyError::NoExamples)
+        ));
+        let one = vec![
+            Example {
+                text: "a".into(),
+                label: "x".into()
+            };
+            3
+        ];
+        assert!(matches!(
+            train(&one, &TrainConfig::default(), &mut |_| {}),
+            Err(ClassifyError::TooFewLabels(1))
+        ));
+    }
+
+    #[test]
+    fn folds_are_stratified() {
+        let y: Vec<u32> = (0..100).map(|i| (i % 4) as u32).collect();
+        let f = stratified_folds(&y, 4, 5, 1);
+        for fold in 0..5 {
+            for c in 0..4u32 {
+                let n = (0..100).filter(|&i| f[i] == fold && y[i] == c).count();
+                assert_eq!(n, 5);
+            }
+        }
+    }
+
+    #[test]
+    fn opaque_label_codes_are_not_used_as_examples() {
+        assert!(descriptive_label("Achat ou vente d'un logement", 1));
+        assert!(descriptive_label("Élections", 1));
+        assert!(descriptive_label("13eme-mois", 1));
+        for code in ["C017", "42", "x_1", "", "--"] {
+            assert!(!descriptive_label(code, 1), "{code}");
+        }
+        assert!(!descriptive_label("Élections", 2));
+        // With code labels the gate gives exactly the no-label-example model.
+        let ex: Vec<Example> = toy()
+            .into_iter()
+            .map(|e| Example {
+                label: format!("C{:03}", e.label.len()),
+                ..e
+            })
+            .collect();
+        let gated = TrainConfig {
+            label_examples: 1,
+            label_min_words: 1,
+            ..TrainConfig::default()
+        };
+        let none = TrainConfig {
+            label_examples: 0,
+            ..TrainConfig::default()
+        };
+        let a = train(&ex, &gated, &mut |_| {}).expect("train");
+        let b = train(&ex, &none, &mut |_| {}).expect("train");
+        assert_eq!(a.meta().n_features, b.meta().n_features);
+        assert_eq!(a.oof, b.oof);
+        for t in ["bail de location", "avis d'imposition", "c007"] {
+            assert_eq!(a.predict(t), b.predict(t));
+        }
+    }
+
+    #[test]
+    fn parallel_folds_give_the_same_model_as_one_thread() {
+        let one = TrainConfig {
+            threads: 1,
+            ..TrainConfig::default()
+        };
+        let two = TrainConfig {
+            threads: 2,
+            ..TrainConfig::default()
+        };
+        let mut progress = Vec::new();
+        let a = train(&toy(), &one, &mut |_| {}).expect("train");
+        let b = train(&toy(), &two, &mut |p| progress.push((p.done, p.total))).expect("train");
+        assert_eq!(a.oof, b.oof);
+        assert_eq!(a.meta().cv, b.meta().cv);
+        assert_eq!(
+            a.predict("taux de prelevement"),
+            b.predict("taux de prelevement")
+        );
+        // One report per job (5 folds + final fit), counting up to the total.
+        assert_eq!(progress.last(), Some(&(6, 6)));
+        assert!(progress.windows(2).all(|w| w[1].0 == w[0].0 + 1));
+    }
+
+    #[test]
+    fn per_type_thresholds_and_the_evidence_guard_are_fitted_and_kept() {
+        let mut m = train(&toy(), &TrainConfig::default(), &mut |_| {}).expect("train");
+        assert_eq!(m.meta().type_thresholds.len(), 3);
+        assert_eq!(m.meta().oof_types.len(), m.oof.len());
+        assert!(m.meta().evidence_floor.is_some());
+        assert!(!m.predict("declaration de revenus impot").abstained);
+        // No known feature: no evidence for any type, whatever the softmax says.
+        assert!(m.predict("xylophone zebre quokka").abstained);
+        m.set_target_precision(0.5);
+        let low = m.meta().type_thresholds.clone();
+        m.set_target_precision(1.0);
+        assert!(m
+            .meta()
+            .type_thresholds
+            .iter()
+            .zip(&low)
+            .all(|(h, l)| h >= l));
+        let off = TrainConfig {
+            per_type_thresholds: false,
+            evidence_quantile: 0.0,
+            ..TrainConfig::default()
+        };
+        let g = train(&toy(), &off, &mut |_| {}).expect("train");
+        assert!(g.meta().type_thresholds.is_empty() && g.meta().evidence_floor.is_none());
+    }
+}
