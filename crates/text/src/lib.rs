@@ -18,5 +18,5 @@ pub use correspondent::{correspondent, Correspondent};
 pub use fields::{extract_fields, Fields};
 pub use flags::{detect_flags, Flag};
 pub use language::detect_language;
-pub use normalize::{fold, split_lines};
+pub use normalize::{fold, is_blank, split_lines, trim_ws};
 pub use segment::{clean, Cleaned};

@@ -3,7 +3,8 @@
 
 use facteur_core::{Language, SegmentKind};
 use facteur_text::{
-    clean, correspondent, detect_flags, detect_language, extract_fields, split_lines, Flag,
+    clean, correspondent, detect_flags, detect_language, extract_fields, is_blank, split_lines,
+    Flag,
 };
 use proptest::prelude::*;
 
@@ -152,7 +153,7 @@ fn no_loss_on_the_shared_mime_corpus() {
 fn non_blank(s: &str) -> Vec<&str> {
     split_lines(s)
         .into_iter()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !is_blank(l))
         .collect()
 }
 
@@ -189,6 +190,10 @@ const TRICKY: &[&str] = &[
     " \u{a0} ",
     "\t",
     "é\u{301}\u{202f}’",
+    "\u{200b}",
+    "\u{feff}  Envoyé de mon iPhone",
+    "\u{a0}\u{a0}-- ",
+    "  > cité\u{2028}Cordialement",
 ];
 
 fn mail_like() -> impl Strategy<Value = String> {
@@ -213,7 +218,7 @@ proptest! {
         let c = clean(&body);
         let mut rebuilt: Vec<&str> = Vec::new();
         for s in &c.segments {
-            prop_assert!(!s.text.trim().is_empty(), "empty segment");
+            prop_assert!(!is_blank(&s.text), "empty segment");
             rebuilt.extend(non_blank(&s.text));
         }
         prop_assert_eq!(rebuilt, non_blank(&body));
