@@ -7,6 +7,7 @@
 //! on every incoming mail before anything else looks at it, and mail is hostile
 //! input. Nothing is logged: the text is personal data.
 
+mod auto_reply;
 mod correspondent;
 mod fields;
 mod flags;
@@ -14,6 +15,7 @@ mod language;
 mod normalize;
 mod segment;
 
+pub use auto_reply::auto_reply_text;
 pub use correspondent::{correspondent, Correspondent};
 pub use fields::{extract_fields, Fields};
 pub use flags::{detect_flags, Flag};

@@ -9,8 +9,8 @@
 
 use facteur_classify::Model;
 use facteur_core::{
-    route, Defect, Language, ParsedMail, PiiKind, PiiSpan, Prediction, Route, RoutingPolicy,
-    ScoredLabel, Segment,
+    route_mail, Automatic, AutomaticSignal, Defect, Language, ParsedMail, PiiKind, PiiSpan,
+    Prediction, Route, RoutingPolicy, ScoredLabel, Segment,
 };
 use facteur_kb::{DraftContext, DraftOutcome, Hit, KnowledgeBase, SearchOptions};
 use facteur_privacy::Detector;
@@ -64,6 +64,10 @@ pub struct Triaged {
     pub defects: Vec<Defect>,
     pub attachments: usize,
     pub route: Route,
+    /// Set when a machine wrote the mail (auto-reply, bounce): route
+    /// [`Route::Automatic`], never a draft.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automatic: Option<Automatic>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     /// The knowledge-base documents that matched, with the passages that show why.
     pub passages: Vec<Hit>,
@@ -329,11 +333,27 @@ impl Engine {
             None => (None, 0.0, true, Vec::new()),
         };
 
+        // Headers and report structure first (mail), then the words (text).
+        let mut automatic = parsed.automatic.clone().or_else(|| {
+            facteur_text::auto_reply_text(&parsed.subject, &body)
+                .then(|| Automatic::auto_reply(AutomaticSignal::Text))
+        });
+        // A bounce's diagnostic quotes the failed address ("550 5.1.1
+        // <jean@…>: unknown user"): it is stored and shown masked, like the body.
+        if let Some(report) = automatic.as_mut().and_then(|a| a.bounce.as_mut()) {
+            let mask = |s: &String| self.detector.pseudonymise(s).text;
+            report.diagnostic = report.diagnostic.as_ref().map(mask);
+            report.recipient = report.recipient.as_ref().map(mask);
+        }
+
         let mut passages = Vec::new();
         let mut draft = None;
         let mut no_draft_reason = None;
         let mut has_answer = false;
-        if let Some(kb) = &self.kb {
+        if automatic.is_some() {
+            // Nothing to answer: no retrieval, no draft, whatever the model says.
+            no_draft_reason = Some("automatic mail (auto-reply or bounce): no reply".into());
+        } else if let Some(kb) = &self.kb {
             let ctx = DraftContext {
                 civilite: correspondent.civilite.clone(),
                 nom: correspondent.name.clone(),
@@ -402,7 +422,13 @@ impl Engine {
         // Without a knowledge base there is no answer to check; route on the
         // prediction alone so bulk triage still sorts the queue.
         let answer_known = if self.kb.is_some() { has_answer } else { true };
-        let route = route(&self.options.policy, sensitive, conf, answer_known);
+        let route = route_mail(
+            &self.options.policy,
+            automatic.is_some(),
+            sensitive,
+            conf,
+            answer_known,
+        );
         let from = parsed
             .from
             .as_ref()
@@ -430,10 +456,15 @@ impl Engine {
             defects: parsed.defects.clone(),
             attachments: parsed.attachments.len(),
             route,
+            automatic,
             passages,
             // An escalated message keeps its draft for the person who takes it over;
             // an abstention never shows one.
-            draft: if route == Route::Abstain { None } else { draft },
+            draft: if matches!(route, Route::Abstain | Route::Automatic) {
+                None
+            } else {
+                draft
+            },
             no_draft_reason,
         }
     }

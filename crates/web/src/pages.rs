@@ -625,6 +625,7 @@ pub fn state_label(lang: Lang, s: MessageState) -> &'static str {
         MessageState::Validated => Msg::StateValidated,
         MessageState::Sent => Msg::TabSent,
         MessageState::Closed => Msg::StateClosed,
+        MessageState::Automatic => Msg::StateAutomatic,
     };
     m.text(lang)
 }
@@ -1323,6 +1324,7 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                                 OutboxState::Sending => Msg::OutboxSending,
                                 OutboxState::Sent => Msg::OutboxSent,
                                 OutboxState::Failed => Msg::OutboxFailed,
+                                OutboxState::Undelivered => Msg::OutboxUndelivered,
                             }))
                             @if o.state == OutboxState::Failed {
                                 // The error text is the server's or the connector's
