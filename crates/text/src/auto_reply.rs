@@ -119,9 +119,7 @@ const CLUES: &[&[&str]] = &[
 /// folded.
 pub fn auto_reply_text(subject: &str, text: &str) -> bool {
     let subj = fold_prefix(subject, 200);
-    let subj = subj
-        .trim_start_matches(['[', ' '])
-        .to_string();
+    let subj = subj.trim_start_matches(['[', ' ']).to_string();
     if SUBJECT_PREFIXES.iter().any(|p| subj.starts_with(p)) {
         return true;
     }
