@@ -14,6 +14,7 @@ mod flags;
 mod language;
 mod normalize;
 mod segment;
+mod thanks;
 
 pub use auto_reply::auto_reply_text;
 pub use correspondent::{correspondent, Correspondent};
@@ -22,3 +23,4 @@ pub use flags::{detect_flags, Flag};
 pub use language::detect_language;
 pub use normalize::{fold, is_blank, split_lines, trim_ws};
 pub use segment::{clean, Cleaned};
+pub use thanks::thanks_only;

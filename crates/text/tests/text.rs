@@ -238,5 +238,10 @@ proptest! {
         }
         let _ = detect_flags(&text);
         let _ = correspondent(&clean(&text), Some(&text));
+        let _ = facteur_text::auto_reply_text(&text, &text);
+        // Anything with a question mark is never "thanks only".
+        if text.contains('?') {
+            prop_assert!(!facteur_text::thanks_only(&text));
+        }
     }
 }

@@ -68,6 +68,9 @@ pub struct Triaged {
     /// [`Route::Automatic`], never a draft.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub automatic: Option<Automatic>,
+    /// The new text only thanks or closes the exchange: no draft, and the agent
+    /// is offered "clore sans réponse" (close without reply).
+    pub thanks_only: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     /// The knowledge-base documents that matched, with the passages that show why.
     pub passages: Vec<Hit>,
@@ -346,6 +349,8 @@ impl Engine {
             report.recipient = report.recipient.as_ref().map(mask);
         }
 
+        let thanks_only = automatic.is_none() && facteur_text::thanks_only(&body);
+
         let mut passages = Vec::new();
         let mut draft = None;
         let mut no_draft_reason = None;
@@ -353,6 +358,8 @@ impl Engine {
         if automatic.is_some() {
             // Nothing to answer: no retrieval, no draft, whatever the model says.
             no_draft_reason = Some("automatic mail (auto-reply or bounce): no reply".into());
+        } else if thanks_only {
+            no_draft_reason = Some("thanks only: close without reply (clore sans réponse)".into());
         } else if let Some(kb) = &self.kb {
             let ctx = DraftContext {
                 civilite: correspondent.civilite.clone(),
@@ -422,13 +429,17 @@ impl Engine {
         // Without a knowledge base there is no answer to check; route on the
         // prediction alone so bulk triage still sorts the queue.
         let answer_known = if self.kb.is_some() { has_answer } else { true };
-        let route = route_mail(
+        let mut route = route_mail(
             &self.options.policy,
             automatic.is_some(),
             sensitive,
             conf,
             answer_known,
         );
+        // A thanks-only mail has no draft to validate: a person confirms the close.
+        if thanks_only && route == Route::ReadyToValidate {
+            route = Route::NeedsResearch;
+        }
         let from = parsed
             .from
             .as_ref()
@@ -457,6 +468,7 @@ impl Engine {
             attachments: parsed.attachments.len(),
             route,
             automatic,
+            thanks_only,
             passages,
             // An escalated message keeps its draft for the person who takes it over;
             // an abstention never shows one.

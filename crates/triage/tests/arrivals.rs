@@ -126,11 +126,51 @@ fn automatic_mail_precision_and_recall_per_kind() {
 }
 
 #[test]
+fn thanks_only_precision_and_recall() {
+    let e = engine();
+    let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
+    let mut wrong = Vec::new();
+    for folder in [
+        "auto_replies",
+        "bounces",
+        "thanks_only",
+        "questions_with_thanks",
+    ] {
+        for (name, t) in triage_folder(&e, folder) {
+            let is = folder == "thanks_only";
+            match (t.thanks_only, is) {
+                (true, true) => tp += 1,
+                (true, false) => {
+                    fp += 1;
+                    wrong.push(format!("false thanks-only: {folder}/{name}"));
+                }
+                (false, true) => {
+                    fn_ += 1;
+                    wrong.push(format!("missed thanks-only: {folder}/{name} {:?}", t.body));
+                }
+                _ => {}
+            }
+            if t.thanks_only {
+                assert!(t.draft.is_none(), "{name}");
+            }
+        }
+    }
+    let p = tp as f64 / (tp + fp).max(1) as f64;
+    let r = tp as f64 / (tp + fn_).max(1) as f64;
+    println!("thanks-only: precision {p:.3}, recall {r:.3}");
+    for w in &wrong {
+        println!("  {w}");
+    }
+    assert_eq!(fp, 0, "{wrong:?}");
+    assert!(r >= 0.9, "{wrong:?}");
+}
+
+#[test]
 fn no_real_question_is_decided_no_answer_needed() {
     let e = engine();
     let wrong: Vec<String> = triage_folder(&e, "questions_with_thanks")
         .into_iter()
-        .filter(|(_, t)| t.route == Route::Automatic || t.automatic.is_some())
+        .filter(|(_, t)| t.route == Route::Automatic || t.automatic.is_some() || t.thanks_only)
         .map(|(n, _)| n)
         .collect();
     println!(
