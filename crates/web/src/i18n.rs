@@ -151,6 +151,7 @@ catalogue! {
     OutboxSent => "Envoyée", "Sent";
     OutboxFailed => "Échec", "Failed";
     OutboxUndelivered => "Non distribuée", "Undelivered";
+    ConfirmAutomaticSend => "Envoyer quand même (j'ai vérifié que ce n'est pas une boucle de réponses automatiques)", "Send anyway (I checked this is not an auto-reply loop)";
     RecipientAutomatic => "Le dernier courriel de ce destinataire était une réponse automatique : la réponse n'est pas mise en file sans confirmation d'un agent.", "The last mail from this recipient was an auto-reply: the reply is not queued unless an agent confirms.";
     OutboxRetry => "nouvel essai prévu", "retry scheduled";
     OutboxPermanent => "échec définitif : à reprendre par un agent", "permanent failure: needs an agent";
