@@ -504,7 +504,46 @@ impl Service {
                     "cannot record the triage of message {id}"
                 )
             })?;
+        self.link_bounce(id, &t).await?;
         Ok(t)
+    }
+
+    /// A bounce of one of our replies marks that outbox row "non distribuée",
+    /// found by the Message-ID of the returned message. A delay notice (4.x.x)
+    /// marks nothing: the relay keeps trying.
+    async fn link_bounce(&self, id: i64, t: &Triaged) -> Result<()> {
+        let Some(report) = t.automatic.as_ref().and_then(|a| a.bounce.as_ref()) else {
+            return Ok(());
+        };
+        if report.is_temporary() {
+            return Ok(());
+        }
+        let Some(original) = report.original_message_id.as_deref() else {
+            return Ok(());
+        };
+        let Some(row) = self.store.find_outbox_by_reply_id(original).await? else {
+            return Ok(());
+        };
+        let marked = self
+            .store
+            .mark_outbox_undelivered(
+                row.id,
+                report.status.as_deref(),
+                report.diagnostic.as_deref(),
+                id,
+            )
+            .await
+            .with_context(|| {
+                tr!(
+                    "impossible de marquer la réponse {} comme non distribuée",
+                    "cannot mark reply {} as undelivered",
+                    row.id
+                )
+            })?;
+        if marked {
+            tracing::info!(outbox = row.id, bounce = id, "reply reported undelivered");
+        }
+        Ok(())
     }
 
     /// Whether drafts may be offered for this mailbox and request type now.

@@ -979,6 +979,7 @@ mod tests {
             created_at: 0,
             handed_off_at: None,
             delivery_confirmed_at: None,
+            undelivered: None,
         }
     }
 

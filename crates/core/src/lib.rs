@@ -4,6 +4,7 @@
 //! This crate does no I/O on purpose: it can be reasoned about and tested alone,
 //! and every adapter (mail, store, web, connectors) depends on it, never the reverse.
 
+pub mod automatic;
 pub mod mail;
 pub mod pii;
 pub mod prediction;
@@ -11,12 +12,13 @@ pub mod reply;
 pub mod routing;
 pub mod workflow;
 
+pub use automatic::{Automatic, AutomaticKind, AutomaticSignal, BounceFormat, BounceReport};
 pub use mail::{
     AttachmentMeta, Defect, DefectKind, Language, MailAddress, ParsedMail, Segment, SegmentKind,
 };
 pub use pii::{PiiKind, PiiSpan, Pseudonymised};
 pub use prediction::{Prediction, ScoredLabel};
-pub use routing::{route, Route, RoutingPolicy};
+pub use routing::{route, route_mail, Route, RoutingPolicy};
 pub use workflow::{
     AgentAction, AgentActionKind, AnswerStatus, MessageState, ModelStatus, OutboxState,
     RejectReason, Role,

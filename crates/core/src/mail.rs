@@ -151,6 +151,11 @@ pub struct ParsedMail {
     /// SHA-256 of the raw bytes, hex: with the Message-ID, the idempotency key of ingest.
     pub content_hash: String,
     pub raw_size: usize,
+    /// Set when the headers or the report structure show a machine wrote it (an
+    /// auto-reply or a bounce): such mail is never answered. Absent in rows
+    /// stored before the detection existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic: Option<crate::automatic::Automatic>,
 }
 
 /// The role a stretch of the body plays. The agent sees every segment; only

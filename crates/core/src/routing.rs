@@ -14,6 +14,9 @@ pub enum Route {
     Escalate,
     /// The model is unsure: no draft rather than a wrong one.
     Abstain,
+    /// Written by a machine (auto-reply, bounce): "automatique — pas de réponse",
+    /// never a draft.
+    Automatic,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +58,23 @@ pub fn route(
     }
 }
 
+/// Decide the route of a message that may have been written by a machine.
+/// Automatic mail wins over everything, sensitivity included: an out-of-office
+/// reply saying "urgent : contactez mon collègue" is no citizen in distress, and
+/// any draft to an auto-responder risks a mail loop.
+pub fn route_mail(
+    policy: &RoutingPolicy,
+    automatic: bool,
+    sensitive: bool,
+    confidence: Option<f32>,
+    has_validated_answer: bool,
+) -> Route {
+    if automatic {
+        return Route::Automatic;
+    }
+    route(policy, sensitive, confidence, has_validated_answer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +92,25 @@ mod tests {
         assert_eq!(route(&p, false, None, true), Route::Abstain);
         assert_eq!(route(&p, false, Some(0.9), false), Route::NeedsResearch);
         assert_eq!(route(&p, false, Some(0.9), true), Route::ReadyToValidate);
+    }
+
+    #[test]
+    fn automatic_mail_is_never_routed_to_a_draft() {
+        let p = RoutingPolicy::default();
+        for sensitive in [false, true] {
+            for conf in [None, Some(0.1), Some(0.99)] {
+                for answer in [false, true] {
+                    assert_eq!(
+                        route_mail(&p, true, sensitive, conf, answer),
+                        Route::Automatic
+                    );
+                    assert_eq!(
+                        route_mail(&p, false, sensitive, conf, answer),
+                        route(&p, sensitive, conf, answer)
+                    );
+                }
+            }
+        }
     }
 
     #[test]

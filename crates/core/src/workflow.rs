@@ -78,6 +78,9 @@ coded_enum! {
         Sent => "sent",
         /// Closed without a reply (spam, duplicate, handled elsewhere).
         Closed => "closed",
+        /// Written by a machine (auto-reply, bounce): "automatique — pas de
+        /// réponse". Not in the work queues, and no draft is ever offered.
+        Automatic => "automatic",
     }
 }
 
@@ -102,6 +105,7 @@ impl From<Route> for MessageState {
             Route::NeedsResearch => MessageState::NeedsResearch,
             Route::Escalate => MessageState::Escalated,
             Route::Abstain => MessageState::Abstained,
+            Route::Automatic => MessageState::Automatic,
         }
     }
 }
@@ -177,6 +181,9 @@ coded_enum! {
         Sending => "sending",
         Sent => "sent",
         Failed => "failed",
+        /// Sent, then reported back by a bounce ("non distribuée"): the citizen
+        /// never received it. The row keeps the status and masked diagnostic.
+        Undelivered => "undelivered",
     }
 }
 
@@ -223,6 +230,7 @@ mod tests {
         ] {
             assert!(MessageState::from(r).is_open());
         }
+        assert!(!MessageState::from(Route::Automatic).is_open());
         assert!(!MessageState::Sent.is_open());
         assert_eq!(AgentAction::Escalate.kind(), AgentActionKind::Escalate);
     }

@@ -10,6 +10,7 @@
 //!
 //! [`DefectKind`]: facteur_core::DefectKind
 
+mod automatic;
 mod defects;
 mod error;
 pub mod html;

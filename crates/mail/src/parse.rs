@@ -372,6 +372,7 @@ fn fill_from_message(msg: &Message<'_>, out: &mut ParsedMail) {
         text = clean;
     }
     out.body_text = text;
+    out.automatic = crate::automatic::detect(msg, &out.subject, &out.body_text);
 
     for part in msg.attachments() {
         let content_type = part

@@ -45,6 +45,11 @@ pub enum StoreError {
         op: String,
         problem: facteur_core::reply::ReplyProblem,
     },
+    /// The last mail from the reply's recipient was written by a machine (an
+    /// auto-reply): sending risks a mail loop, so an agent must confirm
+    /// (`Store::validate_and_queue_confirmed`).
+    #[error("{op}: the last mail from this recipient was an auto-reply; an agent must confirm")]
+    RecipientAutomatic { op: String },
     #[error("{op}: stored value is corrupt: {detail}")]
     Corrupt { op: String, detail: String },
 }

@@ -437,7 +437,55 @@ impl Store {
     /// message → `validated`, action row, outbox row, audit row. Returns the
     /// outbox id. Fails (and changes nothing) if the user may not access the
     /// mailbox, the message is not open, or the reply Message-ID is already used.
+    ///
+    /// Refuses with [`StoreError::RecipientAutomatic`] when the last mail from the
+    /// recipient's address was an auto-reply (state `automatic`): answering an
+    /// auto-responder risks a mail loop. An agent who checked may confirm with
+    /// [`Store::validate_and_queue_confirmed`].
     pub async fn validate_and_queue(&self, v: &ValidateReply) -> StoreResult<i64> {
+        if self.last_mail_from_is_automatic(&v.to_address).await? {
+            return Err(StoreError::RecipientAutomatic {
+                op: format!("validate message {} by user {}", v.message_id, v.user_id),
+            });
+        }
+        self.validate_inner(v, false).await
+    }
+
+    /// [`Store::validate_and_queue`] after an agent confirmed sending to an
+    /// address whose last mail was an auto-reply (recorded in the action and the
+    /// audit row).
+    pub async fn validate_and_queue_confirmed(&self, v: &ValidateReply) -> StoreResult<i64> {
+        let confirmed = self.last_mail_from_is_automatic(&v.to_address).await?;
+        self.validate_inner(v, confirmed).await
+    }
+
+    /// Whether the latest stored mail from `address` (compared as given and
+    /// lowercased) was written by a machine: an auto-reply or a bounce.
+    pub async fn last_mail_from_is_automatic(&self, address: &str) -> StoreResult<bool> {
+        let address = address.trim();
+        if address.is_empty() {
+            return Ok(false);
+        }
+        let lower = address.to_lowercase();
+        let state: Option<String> = with_pool!(self, p => {
+            sqlx::query_scalar(
+                "SELECT state FROM messages WHERE from_address IN ($1, $2) \
+                 ORDER BY received_at DESC, id DESC LIMIT 1",
+            )
+            .bind(address)
+            .bind(&lower)
+            .fetch_optional(p)
+            .await
+            .op(|| "read the last mail state of a reply's recipient".to_string())
+        })?;
+        Ok(state.as_deref() == Some(MessageState::Automatic.as_str()))
+    }
+
+    async fn validate_inner(
+        &self,
+        v: &ValidateReply,
+        confirmed_automatic: bool,
+    ) -> StoreResult<i64> {
         // Checked here, not only in the forms: every path to the outbox passes here.
         facteur_core::reply::check_reply(&v.body).map_err(|problem| StoreError::ReplyRefused {
             op: format!("validate message {} by user {}", v.message_id, v.user_id),
@@ -453,7 +501,11 @@ impl Store {
                 set_state: Some(MessageState::Validated),
                 set_category: None,
                 set_assigned: None,
-                extra: json!({}),
+                extra: if confirmed_automatic {
+                    json!({"confirmed_automatic_recipient": true})
+                } else {
+                    json!({})
+                },
                 outbox: Some(v),
                 return_raw: false,
             })
@@ -743,6 +795,7 @@ pub(crate) fn route_code(r: Route) -> &'static str {
         Route::NeedsResearch => "needs_research",
         Route::Escalate => "escalate",
         Route::Abstain => "abstain",
+        Route::Automatic => "automatic",
     }
 }
 
@@ -752,6 +805,7 @@ fn parse_route(s: &str) -> Option<Route> {
         "needs_research" => Route::NeedsResearch,
         "escalate" => Route::Escalate,
         "abstain" => Route::Abstain,
+        "automatic" => Route::Automatic,
         _ => return None,
     })
 }

@@ -13,7 +13,9 @@ use serde_json::json;
 
 use crate::audit::audit_append;
 use crate::error::{OpContext, StoreError, StoreResult};
-use crate::{with_pool, Backend, BeginWrite, Millis, OutboxItem, OutboxListing, Store};
+use crate::{
+    with_pool, Backend, BeginWrite, Millis, OutboxItem, OutboxListing, Store, Undelivered,
+};
 
 /// After this many attempts a failure is treated as permanent.
 pub const MAX_SEND_ATTEMPTS: i64 = 12;
@@ -42,6 +44,10 @@ struct OutboxRow {
     created_at: i64,
     handed_off_at: Option<i64>,
     delivery_confirmed_at: Option<i64>,
+    undelivered_at: Option<i64>,
+    undelivered_status: Option<String>,
+    undelivered_diagnostic: Option<String>,
+    undelivered_by_message: Option<i64>,
 }
 
 /// An outbox row joined with the answered message's sender name.
@@ -54,7 +60,8 @@ struct ListingRow {
 
 const OUTBOX_COLS: &str = "id, message_id, reply_message_id, to_address, subject, in_reply_to, \
     references_hdr, body, validated_by, validated_by_name, state, attempts, last_error, \
-    next_attempt_at, lease_owner, lease_until, sent_at, created_at, handed_off_at, delivery_confirmed_at";
+    next_attempt_at, lease_owner, lease_until, sent_at, created_at, handed_off_at, delivery_confirmed_at, \
+    undelivered_at, undelivered_status, undelivered_diagnostic, undelivered_by_message";
 
 impl OutboxRow {
     fn into_item(self) -> StoreResult<OutboxItem> {
@@ -87,6 +94,12 @@ impl OutboxRow {
             created_at: self.created_at,
             handed_off_at: self.handed_off_at,
             delivery_confirmed_at: self.delivery_confirmed_at,
+            undelivered: self.undelivered_at.map(|at| Undelivered {
+                at,
+                status: self.undelivered_status,
+                diagnostic: self.undelivered_diagnostic,
+                bounce_message: self.undelivered_by_message,
+            }),
         })
     }
 }
@@ -373,6 +386,52 @@ impl Store {
             }
             audit_append!(self, tx, now, actor.to_string(), "outbox.delivery_confirmed",
                 format!("outbox:{outbox_id}"), json!({"seen": how})).op(op)?;
+            tx.commit().await.op(op)?;
+            Ok(true)
+        })
+    }
+
+    /// A bounce reported this reply as not delivered: the row becomes
+    /// `undelivered` ("non distribuée") with the status and the diagnostic (the
+    /// caller masks its personal data), linked to the stored bounce message.
+    /// Only a reply that left (or was handed off) can bounce. Idempotent: `true`
+    /// only the first time, which is also the only time it is audited (status
+    /// only: the diagnostic may name the recipient).
+    pub async fn mark_outbox_undelivered(
+        &self,
+        outbox_id: i64,
+        status: Option<&str>,
+        diagnostic: Option<&str>,
+        bounce_message: i64,
+    ) -> StoreResult<bool> {
+        let now = self.now_ms();
+        let op = || format!("mark outbox {outbox_id} undelivered by message {bounce_message}");
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            let n = sqlx::query(
+                "UPDATE outbox SET state = $1, undelivered_at = $2, undelivered_status = $3, \
+                 undelivered_diagnostic = $4, undelivered_by_message = $5, lease_owner = NULL, \
+                 lease_until = NULL, next_attempt_at = NULL \
+                 WHERE id = $6 AND undelivered_at IS NULL \
+                 AND (state = $7 OR handed_off_at IS NOT NULL)",
+            )
+            .bind(OutboxState::Undelivered.as_str())
+            .bind(now)
+            .bind(status)
+            .bind(diagnostic)
+            .bind(bounce_message)
+            .bind(outbox_id)
+            .bind(OutboxState::Sent.as_str())
+            .execute(&mut *tx)
+            .await
+            .op(op)?
+            .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            audit_append!(tx, now, "system".to_string(), "outbox.undelivered",
+                format!("outbox:{outbox_id}"),
+                json!({"status": status, "bounce_message": bounce_message})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(true)
         })

@@ -369,6 +369,21 @@ pub struct OutboxItem {
     /// The relay delivered the reply's copy back to the service's own mailbox: the
     /// server-side proof that it left (see facteur-connect's smtp module).
     pub delivery_confirmed_at: Option<Millis>,
+    /// A bounce reported the reply as not delivered (state `undelivered`).
+    pub undelivered: Option<Undelivered>,
+}
+
+/// What a bounce said about a reply: shown as "non distribuée" to the agent who
+/// validated it. The diagnostic is stored with personal data masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Undelivered {
+    pub at: Millis,
+    /// RFC 3463 status, e.g. `5.1.1`.
+    pub status: Option<String>,
+    /// The remote server's words, personal data masked.
+    pub diagnostic: Option<String>,
+    /// The stored bounce message.
+    pub bounce_message: Option<i64>,
 }
 
 /// An outbox row as listed for people to read: with the display name of the

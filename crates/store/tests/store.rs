@@ -1749,3 +1749,98 @@ async fn copy_sqlite_store_to_the_test_backend_keeps_ids_and_audit_chain() {
     // A non-empty target is refused.
     assert!(src.copy_to(&t).await.unwrap_err().is_conflict());
 }
+
+/// Issue 19: a bounce marks a sent reply "undelivered" once (audited with the
+/// status only), and a reply to an address whose last mail was automatic is
+/// refused until an agent confirms.
+#[tokio::test]
+async fn bounces_mark_replies_undelivered_and_auto_replies_guard_the_outbox() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let agent = user(s, "agent", Role::Supervisor).await;
+    let m1 = s.insert_message(&msg(mb, 1)).await.unwrap().id();
+    let m2 = s.insert_message(&msg(mb, 2)).await.unwrap().id();
+    let o1 = s
+        .validate_and_queue(&reply(m1, agent, "r1@x"))
+        .await
+        .unwrap();
+    let bounce = s
+        .insert_message(&NewMessage {
+            from_address: Some("mailer-daemon@relay.example".into()),
+            ..msg(mb, 3)
+        })
+        .await
+        .unwrap()
+        .id();
+    triage(s, bounce, Route::Automatic, "none", 0.0).await;
+    assert_eq!(
+        s.get_message(bounce).await.unwrap().unwrap().state,
+        MessageState::Automatic
+    );
+    // A queued reply never left: nothing to mark.
+    assert!(!s
+        .mark_outbox_undelivered(o1, Some("5.1.1"), Some("550 [EMAIL_1] unknown"), bounce)
+        .await
+        .unwrap());
+    let c = s
+        .claim_outbox("w1", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.id, o1);
+    s.mark_sent(o1, "w1").await.unwrap();
+    assert!(s
+        .mark_outbox_undelivered(o1, Some("5.1.1"), Some("550 [EMAIL_1] unknown"), bounce)
+        .await
+        .unwrap());
+    assert!(!s
+        .mark_outbox_undelivered(o1, Some("5.1.1"), Some("again"), bounce)
+        .await
+        .unwrap());
+    let row = s.get_outbox(o1).await.unwrap().unwrap();
+    assert_eq!(row.state, OutboxState::Undelivered);
+    let u = row.undelivered.unwrap();
+    assert_eq!(u.status.as_deref(), Some("5.1.1"));
+    assert_eq!(u.diagnostic.as_deref(), Some("550 [EMAIL_1] unknown"));
+    assert_eq!(u.bounce_message, Some(bounce));
+    assert_eq!(s.outbox_count(OutboxState::Undelivered).await.unwrap(), 1);
+    assert_eq!(
+        raw_count(
+            &db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'outbox.undelivered'"
+        )
+        .await,
+        1
+    );
+
+    // The citizen's out-of-office arrives: the next reply to them waits for a person.
+    assert!(!s
+        .last_mail_from_is_automatic("citoyen@example.test")
+        .await
+        .unwrap());
+    let ooo = s.insert_message(&msg(mb, 4)).await.unwrap().id();
+    triage(s, ooo, Route::Automatic, "none", 0.0).await;
+    assert!(s
+        .last_mail_from_is_automatic("Citoyen@Example.test")
+        .await
+        .unwrap());
+    match s.validate_and_queue(&reply(m2, agent, "r2@x")).await {
+        Err(StoreError::RecipientAutomatic { .. }) => {}
+        other => panic!("queued a reply to an auto-responder: {other:?}"),
+    }
+    assert_eq!(
+        s.get_message(m2).await.unwrap().unwrap().state,
+        MessageState::New
+    );
+    let o2 = s
+        .validate_and_queue_confirmed(&reply(m2, agent, "r2@x"))
+        .await
+        .unwrap();
+    assert!(s.get_outbox(o2).await.unwrap().is_some());
+    let confirmed = s.list_actions(m2).await.unwrap();
+    assert!(confirmed
+        .iter()
+        .any(|a| a.after["confirmed_automatic_recipient"] == json!(true)));
+    assert!(s.verify_audit().await.unwrap().ok);
+}

@@ -7,16 +7,20 @@
 //! on every incoming mail before anything else looks at it, and mail is hostile
 //! input. Nothing is logged: the text is personal data.
 
+mod auto_reply;
 mod correspondent;
 mod fields;
 mod flags;
 mod language;
 mod normalize;
 mod segment;
+mod thanks;
 
+pub use auto_reply::auto_reply_text;
 pub use correspondent::{correspondent, Correspondent};
 pub use fields::{extract_fields, Fields};
 pub use flags::{detect_flags, Flag};
 pub use language::detect_language;
-pub use normalize::{fold, split_lines};
+pub use normalize::{fold, is_blank, split_lines, trim_ws};
 pub use segment::{clean, Cleaned};
+pub use thanks::thanks_only;

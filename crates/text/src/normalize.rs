@@ -9,7 +9,10 @@
 //! runs on every line of every mail and only needs the Latin letters French, English
 //! and neighbouring languages use.
 
-/// Split into lines on `\n`, `\r\n` and lone `\r`, without the terminators.
+/// Split into lines on `\n`, `\r\n`, lone `\r` and the Unicode line breaks some
+/// converters emit (U+0085 NEL, U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR),
+/// without the terminators: a signature after a U+2028 is on its own line for the
+/// reader, so it must be for the cleaner too.
 ///
 /// This is the line definition of [`crate::clean`]'s no-loss guarantee: every
 /// non-blank line this function yields for the body is found, unchanged, in exactly
@@ -33,6 +36,20 @@ pub fn split_lines(body: &str) -> Vec<&str> {
                 }
                 start = i + 1;
             }
+            // U+0085 is C2 85; U+2028 / U+2029 are E2 80 A8 / E2 80 A9. These lead
+            // bytes start a character, so the slices stay on char boundaries.
+            0xC2 if bytes.get(i + 1) == Some(&0x85) => {
+                out.push(&body[start..i]);
+                i += 1;
+                start = i + 1;
+            }
+            0xE2 if bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(&0xA8) | Some(&0xA9)) =>
+            {
+                out.push(&body[start..i]);
+                i += 2;
+                start = i + 1;
+            }
             _ => {}
         }
         i += 1;
@@ -43,9 +60,34 @@ pub fn split_lines(body: &str) -> Vec<&str> {
     out
 }
 
-/// A line is blank when it holds only (Unicode) whitespace, NBSP included.
+/// Characters that take no room on screen (zero-width spaces and joiners, word
+/// joiner, byte-order mark, soft hyphen). Webmail and HTML-to-text conversion leave
+/// them at the start of lines, where they hide a marker from a prefix check just as
+/// an indent would.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{ad}'
+    )
+}
+
+/// Whitespace of any kind (NBSP, narrow NBSP, figure and ideographic spaces, tabs)
+/// or an invisible character.
+fn is_space_like(c: char) -> bool {
+    c.is_whitespace() || is_invisible(c)
+}
+
+/// `line` without leading and trailing whitespace of any kind nor invisible
+/// characters: what a marker check on the raw line must look at, since an indented
+/// " Envoyé de mon iPhone" or "\u{a0}> cité" is the same marker.
+pub fn trim_ws(line: &str) -> &str {
+    line.trim_matches(is_space_like)
+}
+
+/// A line is blank when it holds only whitespace (NBSP included) and invisible
+/// characters.
 pub fn is_blank(line: &str) -> bool {
-    line.trim().is_empty()
+    trim_ws(line).is_empty()
 }
 
 /// Fold `s` into `out`: lowercase, no accents, `'` for every apostrophe, `"` for
@@ -71,7 +113,7 @@ pub fn fold_into(s: &str, out: &mut String, max_chars: usize) {
             continue;
         }
         // Combining marks (decomposed accents) vanish.
-        if ('\u{300}'..='\u{36f}').contains(&c) || c == '\u{200b}' || c == '\u{feff}' {
+        if ('\u{300}'..='\u{36f}').contains(&c) || is_invisible(c) {
             continue;
         }
         if pending_space {
@@ -172,6 +214,17 @@ mod tests {
         assert_eq!(split_lines("a\n"), vec!["a"]);
         assert_eq!(split_lines("a\n\nb"), vec!["a", "", "b"]);
         assert!(split_lines("").is_empty());
+        assert_eq!(
+            split_lines("a\u{2028}b\u{2029}c\u{85}d\u{e9}"),
+            vec!["a", "b", "c", "d\u{e9}"]
+        );
+    }
+
+    #[test]
+    fn invisible_and_odd_spaces_are_trimmed_and_folded_away() {
+        assert_eq!(trim_ws("\u{200b}\u{a0} > x\u{feff}"), "> x");
+        assert!(is_blank("\u{200b}\u{a0}\u{2060}\t"));
+        assert_eq!(fold("\u{feff}\u{2060}Envoy\u{e9}\u{ad} de"), "envoye de");
     }
 
     #[test]

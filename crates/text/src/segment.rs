@@ -16,7 +16,7 @@
 
 use facteur_core::{Segment, SegmentKind};
 
-use crate::normalize::{fold_prefix, is_blank, split_lines};
+use crate::normalize::{fold_prefix, is_blank, split_lines, trim_ws};
 
 /// Lines longer than this (in chars) are only examined on their first part: no
 /// marker, greeting or closing is that long.
@@ -35,7 +35,7 @@ impl Cleaned {
     /// then the forwarded content *is* the request.
     pub fn new_text(&self) -> String {
         let own = self.text_of(SegmentKind::NewText);
-        if !own.trim().is_empty() {
+        if !is_blank(&own) {
             return own;
         }
         self.forwarded_body()
@@ -320,8 +320,7 @@ fn outlook_block(lines: &[Line], i: usize) -> Option<(usize, bool)> {
             }
             let subj = f.get(k.len()..).unwrap_or("").trim();
             return Some((j + 1, subject_is_forward(subj)));
-        } else if !starts_with_any(&f, OTHER_HEADER_KEYS) && !lines[j].raw.starts_with([' ', '\t'])
-        {
+        } else if !starts_with_any(&f, OTHER_HEADER_KEYS) && !starts_indented(lines[j].raw) {
             // Address lists wrap onto indented continuation lines; anything else
             // means this was not a header block.
             if !f.contains('@') && !f.ends_with(';') && !f.ends_with(',') {
@@ -337,6 +336,12 @@ fn subject_is_forward(subj: &str) -> bool {
     ["tr:", "tr :", "fw:", "fw :", "fwd:", "fwd :", "transfert"]
         .iter()
         .any(|p| subj.starts_with(p))
+}
+
+/// An address-list continuation line: indented by any kind of whitespace (a tab,
+/// spaces, NBSP after HTML conversion).
+fn starts_indented(raw: &str) -> bool {
+    raw.starts_with(|c: char| c.is_whitespace() || crate::normalize::is_invisible(c))
 }
 
 fn separator_line(f: &str) -> bool {
@@ -418,7 +423,7 @@ fn label_history(lines: &[Line], labels: &mut [Option<SegmentKind>]) {
                 relabel_separator_before(lines, labels, i, SegmentKind::Quoted);
                 fill(labels, i, end, SegmentKind::Quoted);
                 let next = next_non_blank(lines, end);
-                if next.is_some_and(|k| lines[k].raw.trim_start().starts_with('>')) {
+                if next.is_some_and(|k| trim_ws(lines[k].raw).starts_with('>')) {
                     // Interleaved / bottom-posted reply: only the `>` lines are history.
                     i = end;
                     continue;
@@ -442,7 +447,7 @@ fn label_history(lines: &[Line], labels: &mut [Option<SegmentKind>]) {
                 return;
             }
             None => {
-                if lines[i].raw.trim_start().starts_with('>') {
+                if trim_ws(lines[i].raw).starts_with('>') {
                     labels[i] = Some(SegmentKind::Quoted);
                 } else {
                     own_seen = true;
@@ -621,7 +626,11 @@ fn greeting_line(raw: &str, f: &str) -> bool {
     // The rest must be titles or names, not a sentence: "Bonjour, j'ai une
     // question" is new text.
     let raw_words: Vec<&str> = raw
-        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!' | ':' | ';'))
+        .split(|c: char| {
+            c.is_whitespace()
+                || crate::normalize::is_invisible(c)
+                || matches!(c, ',' | '.' | '!' | ':' | ';')
+        })
         .filter(|s| !s.is_empty())
         .collect();
     let skip = w.split(' ').count();
@@ -775,32 +784,32 @@ fn closing_line(f: &str) -> Option<Closing> {
     None
 }
 
+/// Lines that start a mail client's or device's signature (folded prefixes).
+const SIGNATURE_MARKERS: &[&str] = &[
+    "envoye de mon ",
+    "envoye depuis mon ",
+    "envoye a partir de ",
+    "envoye avec ",
+    "envoye de ma tablette",
+    "sent from my ",
+    "sent from outlook",
+    "sent with ",
+    "get outlook for",
+    "obtenir outlook pour",
+    "telecharger outlook pour",
+    "provenance : courrier pour windows",
+    "provenance : mail pour windows",
+    "provenance :",
+    "von meinem iphone gesendet",
+    "enviado desde mi",
+];
+
 fn signature_marker(raw: &str, f: &str) -> bool {
-    let t = raw.trim_end();
-    t == "--"
-        || t == "-- "
+    // "-- " (RFC 3676) however indented or padded with NBSP: only the dashes count.
+    trim_ws(raw) == "--"
         || f == "--"
         || f == "---"
-        || [
-            "envoye de mon ",
-            "envoye depuis mon ",
-            "envoye a partir de ",
-            "envoye avec ",
-            "envoye de ma tablette",
-            "sent from my ",
-            "sent from outlook",
-            "sent with ",
-            "get outlook for",
-            "obtenir outlook pour",
-            "telecharger outlook pour",
-            "provenance : courrier pour windows",
-            "provenance : mail pour windows",
-            "provenance :",
-            "von meinem iphone gesendet",
-            "enviado desde mi",
-        ]
-        .iter()
-        .any(|p| f.starts_with(p))
+        || SIGNATURE_MARKERS.iter().any(|p| f.starts_with(p))
 }
 
 const DISCLAIMER_STARTS: &[&str] = &[
@@ -853,7 +862,7 @@ fn disclaimer_line(f: &str) -> bool {
 /// A sentence ("Je vous envoie le document.") is not: it must carry a digit, an
 /// address or a link, or be mostly capitalised words, or be very short.
 fn contact_like(raw: &str, f: &str) -> bool {
-    let raw = raw.trim();
+    let raw = trim_ws(raw);
     if raw.chars().count() > 90 || f.ends_with('?') || f.ends_with('.') && !f.ends_with("..") {
         return false;
     }
@@ -1026,6 +1035,10 @@ fn group(lines: &[Line], labels: &[Option<SegmentKind>]) -> Vec<Segment> {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "segment_ws_tests.rs"]
+mod ws_tests;
 
 #[cfg(test)]
 mod tests {

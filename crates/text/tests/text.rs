@@ -3,7 +3,8 @@
 
 use facteur_core::{Language, SegmentKind};
 use facteur_text::{
-    clean, correspondent, detect_flags, detect_language, extract_fields, split_lines, Flag,
+    clean, correspondent, detect_flags, detect_language, extract_fields, is_blank, split_lines,
+    Flag,
 };
 use proptest::prelude::*;
 
@@ -153,7 +154,7 @@ fn no_loss_on_the_shared_mime_corpus() {
 fn non_blank(s: &str) -> Vec<&str> {
     split_lines(s)
         .into_iter()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !is_blank(l))
         .collect()
 }
 
@@ -190,6 +191,10 @@ const TRICKY: &[&str] = &[
     " \u{a0} ",
     "\t",
     "é\u{301}\u{202f}’",
+    "\u{200b}",
+    "\u{feff}  Envoyé de mon iPhone",
+    "\u{a0}\u{a0}-- ",
+    "  > cité\u{2028}Cordialement",
 ];
 
 fn mail_like() -> impl Strategy<Value = String> {
@@ -214,7 +219,7 @@ proptest! {
         let c = clean(&body);
         let mut rebuilt: Vec<&str> = Vec::new();
         for s in &c.segments {
-            prop_assert!(!s.text.trim().is_empty(), "empty segment");
+            prop_assert!(!is_blank(&s.text), "empty segment");
             rebuilt.extend(non_blank(&s.text));
         }
         prop_assert_eq!(rebuilt, non_blank(&body));
@@ -234,5 +239,10 @@ proptest! {
         }
         let _ = detect_flags(&text);
         let _ = correspondent(&clean(&text), Some(&text));
+        let _ = facteur_text::auto_reply_text(&text, &text);
+        // Anything with a question mark is never "thanks only".
+        if text.contains('?') {
+            prop_assert!(!facteur_text::thanks_only(&text));
+        }
     }
 }

@@ -9,8 +9,8 @@
 
 use facteur_classify::Model;
 use facteur_core::{
-    route, Defect, Language, ParsedMail, PiiKind, PiiSpan, Prediction, Route, RoutingPolicy,
-    ScoredLabel, Segment,
+    route_mail, Automatic, AutomaticSignal, Defect, Language, ParsedMail, PiiKind, PiiSpan,
+    Prediction, Route, RoutingPolicy, ScoredLabel, Segment,
 };
 use facteur_kb::{DraftContext, DraftOutcome, Hit, KnowledgeBase, SearchOptions};
 use facteur_privacy::Detector;
@@ -64,6 +64,13 @@ pub struct Triaged {
     pub defects: Vec<Defect>,
     pub attachments: usize,
     pub route: Route,
+    /// Set when a machine wrote the mail (auto-reply, bounce): route
+    /// [`Route::Automatic`], never a draft.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automatic: Option<Automatic>,
+    /// The new text only thanks or closes the exchange: no draft, and the agent
+    /// is offered "clore sans réponse" (close without reply).
+    pub thanks_only: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     /// The knowledge-base documents that matched, with the passages that show why.
     pub passages: Vec<Hit>,
@@ -372,11 +379,31 @@ impl Engine {
             None => (None, 0.0, true, Vec::new()),
         };
 
+        // Headers and report structure first (mail), then the words (text).
+        let mut automatic = parsed.automatic.clone().or_else(|| {
+            facteur_text::auto_reply_text(&parsed.subject, &body)
+                .then(|| Automatic::auto_reply(AutomaticSignal::Text))
+        });
+        // A bounce's diagnostic quotes the failed address ("550 5.1.1
+        // <jean@…>: unknown user"): it is stored and shown masked, like the body.
+        if let Some(report) = automatic.as_mut().and_then(|a| a.bounce.as_mut()) {
+            let mask = |s: &String| self.detector.pseudonymise(s).text;
+            report.diagnostic = report.diagnostic.as_ref().map(mask);
+            report.recipient = report.recipient.as_ref().map(mask);
+        }
+
+        let thanks_only = automatic.is_none() && facteur_text::thanks_only(&body);
+
         let mut passages = Vec::new();
         let mut draft = None;
         let mut no_draft_reason = None;
         let mut has_answer = false;
-        if let Some(kb) = &self.kb {
+        if automatic.is_some() {
+            // Nothing to answer: no retrieval, no draft, whatever the model says.
+            no_draft_reason = Some("automatic mail (auto-reply or bounce): no reply".into());
+        } else if thanks_only {
+            no_draft_reason = Some("thanks only: close without reply (clore sans réponse)".into());
+        } else if let Some(kb) = &self.kb {
             let ctx = DraftContext {
                 civilite: correspondent.civilite.clone(),
                 nom: correspondent.name.clone(),
@@ -445,7 +472,17 @@ impl Engine {
         // Without a knowledge base there is no answer to check; route on the
         // prediction alone so bulk triage still sorts the queue.
         let answer_known = if self.kb.is_some() { has_answer } else { true };
-        let route = route(&self.options.policy, sensitive, conf, answer_known);
+        let mut route = route_mail(
+            &self.options.policy,
+            automatic.is_some(),
+            sensitive,
+            conf,
+            answer_known,
+        );
+        // A thanks-only mail has no draft to validate: a person confirms the close.
+        if thanks_only && route == Route::ReadyToValidate {
+            route = Route::NeedsResearch;
+        }
         let from = parsed
             .from
             .as_ref()
@@ -473,10 +510,16 @@ impl Engine {
             defects: parsed.defects.clone(),
             attachments: parsed.attachments.len(),
             route,
+            automatic,
+            thanks_only,
             passages,
             // An escalated message keeps its draft for the person who takes it over;
             // an abstention never shows one.
-            draft: if route == Route::Abstain { None } else { draft },
+            draft: if matches!(route, Route::Abstain | Route::Automatic) {
+                None
+            } else {
+                draft
+            },
             no_draft_reason,
         }
     }

@@ -104,7 +104,16 @@ fn plausible_address(a: &str) -> bool {
 }
 
 /// Validate and queue exactly `text`, under the agent's name. Returns the outbox id.
-pub async fn validate(st: &AppState, a: &Authed, id: i64, text: &str) -> WebResult<i64> {
+///
+/// `confirm_automatic`: the agent ticked "send anyway" after being told the last
+/// mail from the recipient was an auto-reply (the store refuses otherwise).
+pub async fn validate(
+    st: &AppState,
+    a: &Authed,
+    id: i64,
+    text: &str,
+    confirm_automatic: bool,
+) -> WebResult<i64> {
     let m = load_message(st, a, id).await?;
     // Browsers send CRLF in textareas; the outbox keeps the agent's text as typed
     // but with one line-ending convention.
@@ -157,7 +166,11 @@ pub async fn validate(st: &AppState, a: &Authed, id: i64, text: &str) -> WebResu
         in_reply_to: parent,
         references,
     };
-    Ok(st.store.validate_and_queue(&reply).await?)
+    Ok(if confirm_automatic {
+        st.store.validate_and_queue_confirmed(&reply).await?
+    } else {
+        st.store.validate_and_queue(&reply).await?
+    })
 }
 
 pub async fn correct(st: &AppState, a: &Authed, id: i64, category: &str) -> WebResult<i64> {

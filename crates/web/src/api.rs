@@ -260,6 +260,9 @@ async fn get_message(
 #[derive(Deserialize)]
 pub struct ValidateBody {
     pub text: String,
+    /// Send although the last mail from the recipient was an auto-reply.
+    #[serde(default)]
+    pub confirm_automatic: bool,
 }
 
 async fn validate(
@@ -268,7 +271,7 @@ async fn validate(
     Path(id): Path<i64>,
     JsonBody(b): JsonBody<ValidateBody>,
 ) -> WebResult<Json<Value>> {
-    let outbox_id = actions::validate(&st, &a, id, &b.text).await?;
+    let outbox_id = actions::validate(&st, &a, id, &b.text, b.confirm_automatic).await?;
     Ok(Json(json!({"outbox_id": outbox_id})))
 }
 

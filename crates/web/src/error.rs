@@ -172,6 +172,7 @@ impl From<StoreError> for WebError {
             StoreError::Conflict { .. } => WebError::conflict(Msg::AlreadyExists),
             StoreError::MailboxAddressTaken { .. } => WebError::conflict(Msg::MailboxTaken),
             StoreError::ReplyRefused { problem, .. } => WebError::ReplyRefused(problem.clone()),
+            StoreError::RecipientAutomatic { .. } => WebError::conflict(Msg::RecipientAutomatic),
             _ => {
                 // The store's errors name ids, never personal data: safe to log.
                 tracing::error!(error = %e, "store operation failed");

@@ -105,6 +105,7 @@ catalogue! {
     StateAbstained => "Sans suggestion", "No suggestion";
     StateValidated => "Validé, en attente d'envoi", "Validated, waiting to be sent";
     StateClosed => "Clos", "Closed";
+    StateAutomatic => "Automatique — pas de réponse", "Automatic — no reply";
     Yes => "oui", "yes";
     No => "non", "no";
     Filter => "Filtrer", "Filter";
@@ -149,6 +150,9 @@ catalogue! {
     OutboxSending => "Envoi en cours", "Sending";
     OutboxSent => "Envoyée", "Sent";
     OutboxFailed => "Échec", "Failed";
+    OutboxUndelivered => "Non distribuée", "Undelivered";
+    ConfirmAutomaticSend => "Envoyer quand même (j'ai vérifié que ce n'est pas une boucle de réponses automatiques)", "Send anyway (I checked this is not an auto-reply loop)";
+    RecipientAutomatic => "Le dernier courriel de ce destinataire était une réponse automatique : la réponse n'est pas mise en file sans confirmation d'un agent.", "The last mail from this recipient was an auto-reply: the reply is not queued unless an agent confirms.";
     OutboxRetry => "nouvel essai prévu", "retry scheduled";
     OutboxPermanent => "échec définitif : à reprendre par un agent", "permanent failure: needs an agent";
     DeliveryConfirmed => "Remise confirmée : la copie est revenue dans la boîte du service", "Delivery confirmed: the copy came back into the service's mailbox";
@@ -260,6 +264,7 @@ pub fn state_label(lang: Lang, s: MessageState) -> &'static str {
         MessageState::Validated => Msg::StateValidated,
         MessageState::Sent => Msg::TabSent,
         MessageState::Closed => Msg::StateClosed,
+        MessageState::Automatic => Msg::StateAutomatic,
     };
     m.text(lang)
 }

@@ -3361,3 +3361,96 @@ async fn drift_compares_only_the_active_models_predictions() {
     assert!(w26.starts_with("<td>30</td>"), "{w26}");
     assert!(!html.contains("<th scope=\"row\">2025-W25</th>"), "{html}");
 }
+
+/// Issue 19: the citizen's out-of-office answered last. The message page warns
+/// the agent; validating is refused (409) until the agent ticks "send anyway";
+/// a bounce of the reply then shows "Non distribuée" with its status on the
+/// outbox page, and the auto-reply itself is labelled automatic.
+#[tokio::test]
+async fn a_reply_to_an_auto_responder_needs_the_agents_confirmation_and_a_bounce_shows() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let ooo = add_message_with(
+        &f.store,
+        f.mb_a,
+        &HOSTILE_MAIL.replace("hostile-1@", "ooo-1@"),
+        "",
+        |m| m.received_at = Some(i64::MAX / 4),
+    )
+    .await;
+    f.store
+        .record_triage(&NewTriage {
+            message_id: ooo,
+            model_version: None,
+            category: None,
+            confidence: None,
+            route: Route::Automatic,
+            answer_id: None,
+            answer_version: None,
+            draft_text: None,
+            passages: serde_json::json!([]),
+            language: Some("fr".into()),
+            pseudonymised_text: None,
+            classify_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+        })
+        .await
+        .unwrap();
+    let page = text(send(&f.app, get(&format!("/messages/{ooo}"), Some(&token))).await).await;
+    assert!(page.contains("data-state=\"automatic\""), "{page}");
+    assert!(page.contains("Automatique — pas de réponse"), "{page}");
+    assert!(
+        !page.contains("id=\"validate\""),
+        "a draft form for an auto-reply"
+    );
+
+    let page = text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&token))).await).await;
+    assert!(page.contains("id=\"recipient-automatic\""), "{page}");
+    let url = format!("/messages/{}/validate", f.msg_a);
+    let res = send(
+        &f.app,
+        post_form(&url, Some(&token), &format!("csrf={csrf}&text=Bonjour")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(f
+        .store
+        .get_outbox_for_message(f.msg_a)
+        .await
+        .unwrap()
+        .is_none());
+    let res = send(
+        &f.app,
+        post_form(
+            &url,
+            Some(&token),
+            &format!("csrf={csrf}&text=Bonjour&confirm_automatic=1"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let o = f
+        .store
+        .get_outbox_for_message(f.msg_a)
+        .await
+        .unwrap()
+        .expect("queued once confirmed");
+
+    // It leaves, then bounces.
+    f.store
+        .claim_outbox("w", std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    f.store.mark_sent(o.id, "w").await.unwrap();
+    assert!(f
+        .store
+        .mark_outbox_undelivered(o.id, Some("5.1.1"), Some("550 [EMAIL_1] unknown"), ooo)
+        .await
+        .unwrap());
+    let out = text(send(&f.app, get("/outbox", Some(&token))).await).await;
+    assert!(out.contains("data-state=\"undelivered\""), "{out}");
+    assert!(out.contains("Non distribuée"), "{out}");
+    assert!(out.contains("5.1.1 — 550 [EMAIL_1] unknown"), "{out}");
+}

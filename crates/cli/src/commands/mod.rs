@@ -163,6 +163,7 @@ pub fn route_words(r: facteur_core::Route) -> &'static str {
         Route::NeedsResearch => crate::i18n::tr("recherche nécessaire", "needs research"),
         Route::Escalate => crate::i18n::tr("à escalader", "escalate"),
         Route::Abstain => crate::i18n::tr("abstention", "abstain"),
+        Route::Automatic => crate::i18n::tr("automatique — pas de réponse", "automatic — no reply"),
     }
 }
 
@@ -188,5 +189,6 @@ pub fn outbox_state_words(s: facteur_core::OutboxState) -> &'static str {
         OutboxState::Sending => crate::i18n::tr("en cours", "sending"),
         OutboxState::Sent => crate::i18n::tr("envoyé", "sent"),
         OutboxState::Failed => crate::i18n::tr("échec", "failed"),
+        OutboxState::Undelivered => crate::i18n::tr("non distribuée", "undelivered"),
     }
 }

@@ -156,6 +156,8 @@ pub fn outbox(cfg: &Config, a: OutboxArgs) -> Result<()> {
                     "validated_by": item.validated_by_name,
                     "sent_at": item.sent_at,
                     "delivery_confirmed_at": item.delivery_confirmed_at,
+                    // A bounce said it never arrived: status and masked diagnostic.
+                    "undelivered": item.undelivered,
                 }))?;
             } else {
                 println!(

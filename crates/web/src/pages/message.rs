@@ -210,6 +210,11 @@ pub async fn message(
     let atts = attachments(&m.parsed);
     // The same computation as the validate action: what is shown is what is used.
     let recipient = actions::reply_recipient(&st, &m).await?;
+    // An auto-responder answered last: sending needs the agent's explicit consent.
+    let recipient_automatic = match recipient.to.as_deref() {
+        Some(to) if m.state.is_open() => st.store.last_mail_from_is_automatic(to).await?,
+        _ => false,
+    };
     let body = html! {
         dl.meta {
             dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) { (state_label(lang, m.state)) }
@@ -312,6 +317,13 @@ pub async fn message(
                     }
                     textarea #draft name="text" rows="16" cols="80" { (draft_text) }
                     (recipient_view(lang, &recipient, revealed))
+                    @if recipient_automatic {
+                        p #recipient-automatic.warning role="note" { (t(Msg::RecipientAutomatic)) }
+                        label for="confirm-automatic" {
+                            input #confirm-automatic type="checkbox" name="confirm_automatic" value="1";
+                            " " (t(Msg::ConfirmAutomaticSend))
+                        }
+                    }
                     button #validate type="submit" { (t(Msg::ValidateSend)) }
                     // Shown by app.js after a first `v`: the shortcut only arms the
                     // button, a second `v` (or Enter on it) sends.

@@ -14,6 +14,9 @@ use crate::AppState;
 #[derive(Deserialize)]
 pub struct TextForm {
     pub text: String,
+    /// Ticked when the last mail from the recipient was an auto-reply.
+    #[serde(default)]
+    pub confirm_automatic: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -41,7 +44,7 @@ pub async fn validate(
     Path(id): Path<i64>,
     Form(f): Form<TextForm>,
 ) -> WebResult<Response> {
-    actions::validate(&st, &a, id, &f.text).await?;
+    actions::validate(&st, &a, id, &f.text, f.confirm_automatic.is_some()).await?;
     let m = actions::load_message(&st, &a, id).await?;
     Ok(Redirect::to(&format!("/mailboxes/{}/queue?tab=ready", m.mailbox_id)).into_response())
 }

@@ -38,6 +38,7 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                                 OutboxState::Sending => Msg::OutboxSending,
                                 OutboxState::Sent => Msg::OutboxSent,
                                 OutboxState::Failed => Msg::OutboxFailed,
+                                OutboxState::Undelivered => Msg::OutboxUndelivered,
                             }))
                             @if o.state == OutboxState::Failed {
                                 // The error text is the server's or the connector's
@@ -46,6 +47,18 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                                 small.outbox-error {
                                     (if o.next_attempt_at.is_some() { t(Msg::OutboxRetry) } else { t(Msg::OutboxPermanent) })
                                     @if let Some(e) = &o.last_error { " — " (crate::pages::drafts::shown_relay_error(e)) }
+                                }
+                            }
+                            @if let Some(u) = &o.undelivered {
+                                // What the bounce said, personal data masked at
+                                // triage, and the bounce itself.
+                                br;
+                                small.outbox-undelivered {
+                                    @if let Some(s) = &u.status { (s) }
+                                    @if let Some(d) = &u.diagnostic { " — " (d) }
+                                    @if let Some(b) = u.bounce_message {
+                                        " " a href={ "/messages/" (b) } { "↩" }
+                                    }
                                 }
                             }
                         }
