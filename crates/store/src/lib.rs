@@ -19,6 +19,8 @@
 //!   both backends and ordering is exact.
 
 mod audit;
+mod backup;
+mod citizen;
 mod error;
 mod jobs;
 mod learn_controls;
@@ -27,6 +29,8 @@ mod migrate;
 mod outbox;
 mod people;
 mod queue;
+mod retention;
+mod schema;
 mod types;
 mod versions;
 
@@ -41,12 +45,16 @@ use sqlx::sqlite::{
 };
 
 pub use audit::{AuditReport, AuditRow};
+pub use backup::{AuditHead, SnapshotInfo};
+pub use citizen::{Citizen, ErasureReport};
 pub use error::{StoreError, StoreResult};
 pub use jobs::{Job, JobState};
 pub use learn_controls::{ImportedControls, StoredExclusion, StoredSwitch, SWITCH_SCOPE_KINDS};
 pub use migrate::{copied_tables, CopyReport, TableCount};
 pub use outbox::{retry_delay_ms, MAX_SEND_ATTEMPTS};
 pub use people::mailbox_address_key;
+pub use retention::{PurgeReport, RetentionPolicy};
+pub use schema::{schema_status, MigrationInfo, SchemaStatus};
 pub use types::*;
 pub use versions::{KbListener, KB_CHANNEL};
 
@@ -175,10 +183,7 @@ impl Store {
             sqlx::migrate!("migrations/sqlite")
                 .run(&pool)
                 .await
-                .map_err(|e| StoreError::Migrate {
-                    backend: "sqlite",
-                    source: e,
-                })?;
+                .map_err(|e| schema::migrate_error("sqlite", e))?;
             Pool::Sqlite(pool)
         } else if database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://")
@@ -201,10 +206,7 @@ impl Store {
             sqlx::migrate!("migrations/postgres")
                 .run(&pool)
                 .await
-                .map_err(|e| StoreError::Migrate {
-                    backend: "postgres",
-                    source: e,
-                })?;
+                .map_err(|e| schema::migrate_error("postgres", e))?;
             Pool::Postgres(pool)
         } else {
             return Err(StoreError::UnsupportedUrl {
