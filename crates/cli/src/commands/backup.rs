@@ -76,6 +76,12 @@ fn sqlite_path(cfg: &Config) -> Result<PathBuf> {
     Ok(PathBuf::from(p.split('?').next().unwrap_or(p)))
 }
 
+/// True for a folder holding a backup under way or done (`data/` + `manifest.json`,
+/// or the `data/facteur.db` snapshot being written).
+fn is_backup_root(dir: &Path) -> bool {
+    dir.join("manifest.json").is_file() || dir.join("data").join(DB_FILE).is_file()
+}
+
 fn sha256_file(path: &Path) -> Result<(u64, String)> {
     let mut f = std::fs::File::open(path)
         .with_context(|| tr!("impossible de lire {}", "cannot read {}", path.display()))?;
@@ -90,6 +96,8 @@ fn empty_or_missing(dir: &Path) -> Result<bool> {
 
 /// Copy the files under `from` into `to` (skipping the database and its
 /// journals), appending their entries under `prefix`.
+/// A backup folder inside the data directory (`/var/lib/facteur/backups/…`) is
+/// skipped: it would otherwise copy itself.
 fn copy_tree(from: &Path, to: &Path, prefix: &str, out: &mut Vec<FileEntry>) -> Result<()> {
     if !from.is_dir() {
         return Ok(());
@@ -102,6 +110,9 @@ fn copy_tree(from: &Path, to: &Path, prefix: &str, out: &mut Vec<FileEntry>) -> 
             continue;
         }
         let (src, dst) = (e.path(), to.join(&name));
+        if is_backup_root(&src) {
+            continue;
+        }
         let rel = if prefix.is_empty() {
             name.clone()
         } else {
