@@ -18,6 +18,16 @@ echo "== store tests on SQLite"
 env -u FACTEUR_TEST_PG_URL cargo test --locked --no-fail-fast -p facteur-store "$@" 2>&1 | tee -a "$LOG" || status=1
 echo "== whole workspace (store on PostgreSQL, real IMAP, SMTP and Chromium)"
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee -a "$LOG" || status=1
+echo "== Debian package: dpkg -i, systemd-analyze verify, facteur commands as the facteur user"
+# The debug binary the workspace tests just built (a release build would cost ~11 min).
+if [ "$(id -u)" = 0 ]; then
+    cargo build --locked -p facteur 2>&1 | tail -1
+    bash scripts/test-package.sh target/debug/facteur 2>&1 | tee -a "$LOG" || status=1
+elif [ -n "${CI:-}" ]; then
+    echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (the package test needs root under CI)" | tee -a "$LOG"; status=1
+else
+    echo "package test SKIPPED: needs root"
+fi
 # One closing line for the whole run (cargo's own last line is the doc-tests').
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) g += $(i-1) } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, g }' "$LOG"

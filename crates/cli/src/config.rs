@@ -86,6 +86,13 @@ pub struct Config {
     #[serde(default)]
     pub audit_key_file: Option<PathBuf>,
     // --- end of issue #14 keys ------------------------------------------------
+    // -- Retention of citizens' data (issue 20): `[retention]` with
+    // `raw_mail_days` (the original mail, default 90), `message_days`
+    // (everything about a closed message, default 365) and `training_days`
+    // (the pseudonymised text kept for training, default 730). Applied daily by
+    // `serve` and `worker` (and `facteur retention purge`).
+    #[serde(default)]
+    pub retention: facteur_store::RetentionPolicy,
     #[serde(default, rename = "mailbox")]
     pub mailboxes: Vec<MailboxConfig>,
 }
@@ -290,6 +297,7 @@ impl Default for Config {
             metrics_token_file: None,
             login_max_per_ip: default_login_max_per_ip(),
             audit_key_file: None,
+            retention: facteur_store::RetentionPolicy::default(),
             mailboxes: Vec::new(),
         }
     }
@@ -472,6 +480,16 @@ impl Config {
             bail!(crate::i18n::tr(
                 "kb_refresh_secs = 0 : donnez le nombre de secondes entre deux vérifications de la révision de la base de connaissances (5 par défaut)",
                 "kb_refresh_secs = 0: give the seconds between two checks of the knowledge-base revision (default 5)"
+            ));
+        }
+        if !self.retention.is_ordered() {
+            let r = &self.retention;
+            bail!(tr!(
+                "[retention] raw_mail_days = {}, message_days = {}, training_days = {} : chaque étape efface plus que la précédente, il faut 0 < raw_mail_days <= message_days <= training_days",
+                "[retention] raw_mail_days = {}, message_days = {}, training_days = {}: each stage removes more than the one before, so 0 < raw_mail_days <= message_days <= training_days",
+                r.raw_mail_days,
+                r.message_days,
+                r.training_days
             ));
         }
         if self.jobs_retention_days == 0 {

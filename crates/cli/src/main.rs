@@ -86,6 +86,22 @@ pub enum Command {
     /// Copy a whole service from one database to another (SQLite to PostgreSQL),
     /// then verify the counts and the audit chain.
     Migrate(commands::migrate::MigrateArgs),
+    /// Back up a SQLite service while it runs: database snapshot, knowledge base,
+    /// model registry and answers, with a manifest of checksums.
+    Backup(commands::backup::BackupArgs),
+    /// Restore a backup into an empty data directory, checking the checksums, the
+    /// counts and the audit chain.
+    Restore(commands::backup::RestoreArgs),
+    /// Retention of citizens' data: apply the [retention] delays.
+    Retention {
+        #[command(subcommand)]
+        command: commands::retention::RetentionCommand,
+    },
+    /// Data-subject rights: export everything about one person, or erase it.
+    Citizen {
+        #[command(subcommand)]
+        command: commands::citizen::CitizenCommand,
+    },
     /// The append-only audit log.
     Audit {
         #[command(subcommand)]
@@ -177,6 +193,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Model { command } => commands::model::run(&cfg, command),
         Command::Worker(a) => commands::worker::run(&cfg, a),
         Command::Migrate(a) => commands::migrate::run(&cfg, a),
+        Command::Backup(a) => commands::backup::backup(&cfg, a),
+        Command::Restore(a) => commands::backup::restore(&cfg, a),
+        Command::Retention { command } => commands::retention::run(&cfg, command),
+        Command::Citizen { command } => commands::citizen::run(&cfg, command),
     }
 }
 

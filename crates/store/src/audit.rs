@@ -65,7 +65,7 @@ impl std::fmt::Debug for AuditKey {
 }
 
 /// The last row of the chain: what an operator anchors outside the database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AuditHead {
     pub seq: i64,
     pub hash: String,

@@ -19,6 +19,10 @@ pub enum StoreError {
         #[source]
         source: sqlx::migrate::MigrateError,
     },
+    /// A newer Facteur already upgraded this database: running an older one
+    /// against it could misread its rows.
+    #[error("the database has migration {version}, unknown to this version of Facteur (which knows up to {latest_known}): it was upgraded by a newer Facteur; install that version or newer, or restore the backup taken before the upgrade")]
+    DatabaseNewer { version: i64, latest_known: i64 },
     #[error("{op}: {source}")]
     Db {
         op: String,

@@ -19,6 +19,8 @@
 //!   both backends and ordering is exact.
 
 mod audit;
+mod backup;
+mod citizen;
 mod error;
 mod jobs;
 mod learn_controls;
@@ -27,6 +29,8 @@ mod migrate;
 mod outbox;
 mod people;
 mod queue;
+mod retention;
+mod schema;
 mod types;
 mod versions;
 
@@ -41,12 +45,16 @@ use sqlx::sqlite::{
 };
 
 pub use audit::{AuditHead, AuditKey, AuditReport, AuditRow};
+pub use backup::SnapshotInfo;
+pub use citizen::{Citizen, ErasureReport};
 pub use error::{StoreError, StoreResult};
 pub use jobs::{Job, JobState};
 pub use learn_controls::{ImportedControls, StoredExclusion, StoredSwitch, SWITCH_SCOPE_KINDS};
 pub use migrate::{copied_tables, CopyReport, TableCount};
 pub use outbox::{retry_delay_ms, MAX_SEND_ATTEMPTS};
 pub use people::mailbox_address_key;
+pub use retention::{PurgeReport, RetentionPolicy};
+pub use schema::{schema_status, MigrationInfo, SchemaStatus};
 pub use types::*;
 pub use versions::{KbListener, KB_CHANNEL};
 
@@ -177,10 +185,7 @@ impl Store {
             sqlx::migrate!("migrations/sqlite")
                 .run(&pool)
                 .await
-                .map_err(|e| StoreError::Migrate {
-                    backend: "sqlite",
-                    source: e,
-                })?;
+                .map_err(|e| schema::migrate_error("sqlite", e))?;
             Pool::Sqlite(pool)
         } else if database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://")
@@ -205,10 +210,10 @@ impl Store {
             // docs/SECURITY.md) can still open an up-to-date database: migrations
             // run only when some are pending, and then need the owner role.
             if !pg_migrations_applied(&pool, &migrator).await {
-                migrator.run(&pool).await.map_err(|e| StoreError::Migrate {
-                    backend: "postgres",
-                    source: e,
-                })?;
+                migrator
+                    .run(&pool)
+                    .await
+                    .map_err(|e| schema::migrate_error("postgres", e))?;
             }
             Pool::Postgres(pool)
         } else {
@@ -277,10 +282,14 @@ async fn pg_migrations_applied(pool: &PgPool, migrator: &sqlx::migrate::Migrator
             Ok(v) => v,
             Err(_) => return false,
         };
-    migrator
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
-        .all(|m| applied.contains(&m.version))
+    let known = |v: &i64| migrator.iter().any(|m| m.version == *v);
+    // A version this build does not know means a newer Facteur upgraded the
+    // database: run the migrator, which refuses it (`StoreError::DatabaseNewer`).
+    applied.iter().all(known)
+        && migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .all(|m| applied.contains(&m.version))
 }
 
 fn backend_of(pool: &Pool) -> Backend {

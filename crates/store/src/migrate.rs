@@ -110,6 +110,8 @@ const TABLES: &[Table] = &[
             ("pii_kinds", T),
             ("flags", T),
             ("updated_at", I),
+            ("raw_purged_at", I),
+            ("content_purged_at", I),
         ],
         order_by: "id",
         serial: Some("id"),
@@ -206,6 +208,7 @@ const TABLES: &[Table] = &[
             ("promoted_by", I),
             ("promoted_at", I),
             ("review_due", I),
+            ("erasure_flagged_at", I),
         ],
         order_by: "id",
         serial: None,
@@ -479,7 +482,7 @@ impl Store {
         })
     }
 
-    async fn count_table(&self, table: &str) -> StoreResult<i64> {
+    pub(crate) async fn count_table(&self, table: &str) -> StoreResult<i64> {
         with_pool!(self, p => {
             sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
                 .fetch_one(p)

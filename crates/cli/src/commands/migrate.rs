@@ -13,15 +13,26 @@ use facteur_store::{Store, StoreError};
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
     /// The source database, e.g. `sqlite:/var/lib/facteur/facteur.db`.
-    #[arg(long, value_name = "URL")]
-    pub from: String,
+    #[arg(long, value_name = "URL", required_unless_present = "check")]
+    pub from: Option<String>,
     /// The target database, e.g. `postgres://facteur@db/facteur`: created tables,
     /// but no data (a fresh database).
-    #[arg(long, value_name = "URL")]
-    pub to: String,
+    #[arg(long, value_name = "URL", required_unless_present = "check")]
+    pub to: Option<String>,
+    /// Change nothing: list the schema migrations this version will apply to the
+    /// configured database at its next start (before an upgrade), and whether the
+    /// database is newer than this version. Exit status 0 either way but newer.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub check: bool,
     /// Print the report as one JSON line {"tables":[{"table","source","target"}],"target_audit","ok"}.
     #[arg(long)]
     pub json: bool,
+}
+
+struct Copy {
+    from: String,
+    to: String,
+    json: bool,
 }
 
 /// A database URL the store opens, or an error saying what to write: an
@@ -46,7 +57,52 @@ fn check_url(option: &str, url: &str) -> Result<()> {
     ));
 }
 
+/// `facteur migrate --check`.
+fn check(cfg: &crate::config::Config, json: bool) -> Result<()> {
+    let url = cfg.database_url();
+    super::runtime()?.block_on(async {
+        let status = facteur_store::schema_status(&url).await.with_context(|| {
+            tr!(
+                "impossible de lire le schéma de {}",
+                "cannot read the schema of {}",
+                redact_url(&url)
+            )
+        })?;
+        if json {
+            super::print_json(&status)?;
+        } else if status.pending.is_empty() && status.unknown.is_empty() {
+            println!("{}", crate::i18n::tr("schéma à jour : aucune migration à appliquer", "schema up to date: no migration to apply"));
+        } else {
+            for m in &status.pending {
+                println!("{}", tr!("à appliquer : {:04} {}", "to apply: {:04} {}", m.version, m.description));
+            }
+        }
+        if !status.unknown.is_empty() {
+            bail!(tr!(
+                "la base a des migrations inconnues de cette version ({:?}) : elle a été mise à jour par une version plus récente de Facteur",
+                "the database has migrations unknown to this version ({:?}): a newer Facteur upgraded it",
+                status.unknown
+            ));
+        }
+        Ok(())
+    })
+}
+
 pub fn run(cfg: &crate::config::Config, a: MigrateArgs) -> Result<()> {
+    if a.check {
+        return check(cfg, a.json);
+    }
+    let (Some(from), Some(to)) = (a.from.clone(), a.to.clone()) else {
+        bail!(crate::i18n::tr(
+            "donnez --from et --to, ou --check",
+            "give --from and --to, or --check"
+        ));
+    };
+    let a = Copy {
+        from,
+        to,
+        json: a.json,
+    };
     check_url("--from", &a.from)?;
     check_url("--to", &a.to)?;
     if a.from.trim() == a.to.trim() {

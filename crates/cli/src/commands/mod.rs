@@ -1,11 +1,14 @@
 //! One module per subcommand.
 
+pub mod backup;
+pub mod citizen;
 pub mod demo;
 pub mod eval;
 pub mod ingest;
 pub mod kb;
 pub mod migrate;
 pub mod model;
+pub mod retention;
 pub mod serve;
 pub mod store_cmds;
 pub mod suggest;

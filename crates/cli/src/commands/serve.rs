@@ -134,6 +134,11 @@ pub async fn serve_service(
         std::time::Duration::from_secs(cfg.kb_refresh_secs.max(1)),
         stop_rx.clone(),
     )];
+    tasks.push(tokio::spawn(super::retention::daily_purge(
+        svc.store.clone(),
+        cfg.retention,
+        stop_rx.clone(),
+    )));
     if connectors {
         tasks.extend(
             crate::commands::sync::spawn_connectors(cfg, svc.clone(), stop_rx.clone()).await?,

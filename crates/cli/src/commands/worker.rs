@@ -155,6 +155,12 @@ pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
             stop_rx.clone(),
         ));
 
+        let retention = tokio::spawn(super::retention::daily_purge(
+            svc.store.clone(),
+            cfg.retention,
+            stop_rx.clone(),
+        ));
+
         let mut imap = Vec::new();
         if !a.no_imap {
             let hook: facteur_connect::SharedHook = Arc::new(EnqueueTriage(svc.store.clone()));
@@ -198,6 +204,7 @@ pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
         }
         let _ = refresher.await;
         let _ = purger.await;
+        let _ = retention.await;
         stats.seconds = started.elapsed().as_secs_f64();
         if a.json_stats {
             super::print_json(&stats)?;
