@@ -27,6 +27,7 @@ mod migrate;
 mod outbox;
 mod people;
 mod queue;
+mod sso;
 mod types;
 mod versions;
 
@@ -47,6 +48,7 @@ pub use learn_controls::{ImportedControls, StoredExclusion, StoredSwitch, SWITCH
 pub use migrate::{copied_tables, CopyReport, TableCount};
 pub use outbox::{retry_delay_ms, MAX_SEND_ATTEMPTS};
 pub use people::mailbox_address_key;
+pub use sso::{OidcPending, SsoOutcome, SsoSignIn, SSO_PASSWORD_HASH};
 pub use types::*;
 pub use versions::{KbListener, KB_CHANNEL};
 

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod i18n;
 pub mod learn_pages;
 pub mod metrics;
+pub mod oidc;
 pub mod pages;
 pub mod sanitize;
 pub mod security;
@@ -62,6 +63,9 @@ pub struct WebConfig {
     pub service_name: String,
     /// Model review period (days), as in the registry's configuration.
     pub review_period_days: u32,
+    /// The local sign-in form (username + password). Off when every agent
+    /// signs in through the identity provider ([`oidc`]).
+    pub local_login: bool,
 }
 
 impl Default for WebConfig {
@@ -80,6 +84,7 @@ impl Default for WebConfig {
             contact: "Délégué à la protection des données du service".to_string(),
             service_name: "Facteur".to_string(),
             review_period_days: 90,
+            local_login: true,
         }
     }
 }
@@ -127,6 +132,9 @@ pub struct AppState {
     pub compute: Option<Arc<facteur_learn::ComputeMeter>>,
     /// This node's knowledge base (`GET /api/kb/search`); `None`: 404.
     pub kb: Option<Arc<dyn KbSearch>>,
+    /// Single sign-on through the administration's identity provider; `None`:
+    /// not configured, the `/oidc/*` routes answer 404.
+    pub oidc: Option<Arc<oidc::Oidc>>,
     pub(crate) runtime: Arc<Runtime>,
 }
 
@@ -152,6 +160,7 @@ impl AppState {
             config: Arc::new(config),
             compute: None,
             kb: None,
+            oidc: None,
             runtime: Arc::new(Runtime::default()),
         }
     }
@@ -163,6 +172,11 @@ impl AppState {
 
     pub fn with_kb(mut self, kb: Arc<dyn KbSearch>) -> Self {
         self.kb = Some(kb);
+        self
+    }
+
+    pub fn with_oidc(mut self, oidc: Arc<oidc::Oidc>) -> Self {
+        self.oidc = Some(oidc);
         self
     }
 
@@ -201,10 +215,18 @@ pub fn router(state: AppState) -> Router {
     // patterns now rather than in the first agent's request.
     let _ = facteur_privacy::Detector::new()
         .detect("Madame Jeanne Martin, 3 rue des Lilas 69001 Lyon, 06 12 34 56 78, j@example.org");
+    let login_submit = if state.config.local_login {
+        post(pages::login_submit)
+    } else {
+        post(oidc::local_login_disabled)
+    };
     let routes = Router::new()
         .route("/", get(pages::home))
-        .route("/login", get(pages::login_form).post(pages::login_submit))
-        .route("/logout", post(pages::logout))
+        .route("/login", get(pages::login_form).merge(login_submit))
+        .route("/logout", post(oidc::logout))
+        .route("/oidc/login", get(oidc::login))
+        .route("/oidc/callback", get(oidc::callback))
+        .route("/oidc/logout", post(oidc::logout))
         .route("/compte", get(pages::account))
         .route("/compte/mot-de-passe", post(pages::change_password))
         .route("/lang/{code}", get(pages::set_lang))
