@@ -133,7 +133,7 @@ async fn list_messages(
         None => Vec::new(),
         Some(s) => match MessageState::parse(s) {
             Some(state) => vec![state],
-            None => crate::pages::tab_states(s)
+            None => crate::pages::queue::tab_states(s)
                 .ok_or_else(|| {
                     WebError::bad(
                         format!("État inconnu : « {s} »."),
@@ -143,7 +143,7 @@ async fn list_messages(
                 .to_vec(),
         },
     };
-    let page = crate::pages::queue_page(p.after.as_deref())?;
+    let page = crate::pages::queue::queue_page(p.after.as_deref())?;
     let limit = p.limit.unwrap_or(50).clamp(1, 500);
     let rows = st
         .store
@@ -168,7 +168,7 @@ async fn list_messages(
         .iter()
         .any(|r| r.state == MessageState::ReadyToValidate)
     {
-        crate::pages::load_switches(&st).await
+        crate::pages::drafts::load_switches(&st).await
     } else {
         Some(Vec::new())
     };
@@ -181,14 +181,14 @@ async fn list_messages(
             let mut v = json!({
                 "id": r.id,
                 "mailbox_id": r.mailbox_id,
-                "subject": crate::pages::shown_subject(&r.subject, r.from_name.as_deref(), revealed),
+                "subject": crate::pages::drafts::shown_subject(&r.subject, r.from_name.as_deref(), revealed),
                 "received_at": r.received_at,
                 "state": r.state,
                 "category": r.category,
                 "confidence": r.confidence,
                 "assigned_to": r.assigned_to,
                 "draft_ready": r.state == MessageState::ReadyToValidate
-                    && !crate::pages::draft_withdrawn(switches.as_deref(), r.mailbox_id, r.category.as_deref()),
+                    && !crate::pages::drafts::draft_withdrawn(switches.as_deref(), r.mailbox_id, r.category.as_deref()),
             });
             if revealed {
                 v["from_name"] = json!(r.from_name);
@@ -210,8 +210,8 @@ async fn get_message(
     // request type withdraws the prepared draft.
     let mut withdrawn = false;
     if let Some(tr) = triage.as_mut().filter(|tr| tr.draft_text.is_some()) {
-        withdrawn = crate::pages::draft_withdrawn(
-            crate::pages::load_switches(&st).await.as_deref(),
+        withdrawn = crate::pages::drafts::draft_withdrawn(
+            crate::pages::drafts::load_switches(&st).await.as_deref(),
             m.mailbox_id,
             tr.category.as_deref(),
         );
@@ -229,7 +229,7 @@ async fn get_message(
     let mut v = json!({
         "id": m.id,
         "mailbox_id": m.mailbox_id,
-        "subject": crate::pages::shown_subject(&m.subject, m.from_name.as_deref(), revealed),
+        "subject": crate::pages::drafts::shown_subject(&m.subject, m.from_name.as_deref(), revealed),
         "received_at": m.received_at,
         "state": m.state,
         "category": m.category,
@@ -329,7 +329,7 @@ async fn outbox(State(st): State<AppState>, a: Authed) -> WebResult<Json<Value>>
             let o = listed.item;
             json!({
                 "id": o.id, "message_id": o.message_id,
-                "subject": crate::pages::shown_subject(&o.subject, listed.from_name.as_deref(), st.is_revealed(&a.session.id, o.message_id)),
+                "subject": crate::pages::drafts::shown_subject(&o.subject, listed.from_name.as_deref(), st.is_revealed(&a.session.id, o.message_id)),
                 "state": o.state, "attempts": o.attempts, "validated_by": o.validated_by,
                 "validated_by_name": o.validated_by_name, "created_at": o.created_at,
                 "sent_at": o.sent_at, "last_error": o.last_error,

@@ -132,7 +132,7 @@ pub struct Authed {
     /// Mailboxes this user may open (all of them for supervisors and admins).
     pub mailboxes: Vec<i64>,
     /// ISO date the active model's review fell due, when it is overdue: every
-    /// signed-in page shows it (see [`crate::learn_pages::review_overdue_since`]).
+    /// signed-in page shows it (see [`crate::pages::models::review_overdue_since`]).
     pub review_overdue_since: Option<String>,
 }
 
@@ -261,7 +261,7 @@ pub async fn session_layer(State(st): State<AppState>, mut req: Request, next: N
                             user,
                             session,
                             mailboxes,
-                            review_overdue_since: crate::learn_pages::review_overdue_since(&st)
+                            review_overdue_since: crate::pages::models::review_overdue_since(&st)
                                 .await,
                         })
                     }

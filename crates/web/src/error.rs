@@ -162,9 +162,9 @@ impl From<StoreError> for WebError {
                     Some(s) => Detail::new(
                         format!(
                             "État du message : {}.",
-                            crate::pages::state_label(Lang::Fr, s)
+                            crate::i18n::state_label(Lang::Fr, s)
                         ),
-                        format!("Message state: {}.", crate::pages::state_label(Lang::En, s)),
+                        format!("Message state: {}.", crate::i18n::state_label(Lang::En, s)),
                     ),
                     None => Detail::new(format!("État : {state}."), format!("State: {state}.")),
                 }),

@@ -4,6 +4,7 @@
 //! Hand-written rather than a Fluent/gettext crate: the catalogue is small, fixed at
 //! build time, and a `match` costs nothing per request.
 
+use facteur_core::MessageState;
 use serde::{Deserialize, Serialize};
 
 /// UI language. French is the default (French public administration).
@@ -248,6 +249,29 @@ catalogue! {
     PasswordUnchanged => "Le nouveau mot de passe doit être différent de l'actuel.", "The new password must differ from the current one.";
 }
 
+/// A message state in words (the code stays in `data-state` for scripts and tests).
+pub fn state_label(lang: Lang, s: MessageState) -> &'static str {
+    let m = match s {
+        MessageState::New => Msg::TabNew,
+        MessageState::ReadyToValidate => Msg::TabReady,
+        MessageState::NeedsResearch => Msg::TabResearch,
+        MessageState::Escalated => Msg::TabEscalated,
+        MessageState::Abstained => Msg::StateAbstained,
+        MessageState::Validated => Msg::StateValidated,
+        MessageState::Sent => Msg::TabSent,
+        MessageState::Closed => Msg::StateClosed,
+    };
+    m.text(lang)
+}
+
+pub fn display_date(lang: Lang, iso: &str) -> String {
+    let parts: Vec<&str> = iso.split('-').collect();
+    match (lang, parts.as_slice()) {
+        (Lang::Fr, [y, m, d]) => format!("{d}/{m}/{y}"),
+        _ => iso.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +299,12 @@ mod tests {
         );
         assert_eq!(Lang::from_accept_language("de, es"), None);
         assert_eq!(Lang::from_accept_language(";;,q="), None);
+    }
+
+    #[test]
+    fn dates_read_the_french_way_in_french_only() {
+        assert_eq!(display_date(Lang::Fr, "2025-09-13"), "13/09/2025");
+        assert_eq!(display_date(Lang::En, "2025-09-13"), "2025-09-13");
+        assert_eq!(display_date(Lang::Fr, "garbage"), "garbage");
     }
 }

@@ -13,7 +13,6 @@ pub mod data;
 pub mod error;
 pub mod extract;
 pub mod i18n;
-pub mod learn_pages;
 pub mod metrics;
 pub mod oidc;
 pub mod pages;
@@ -216,65 +215,110 @@ pub fn router(state: AppState) -> Router {
     let _ = facteur_privacy::Detector::new()
         .detect("Madame Jeanne Martin, 3 rue des Lilas 69001 Lyon, 06 12 34 56 78, j@example.org");
     let login_submit = if state.config.local_login {
-        post(pages::login_submit)
+        post(pages::login::login_submit)
     } else {
         post(oidc::local_login_disabled)
     };
     let routes = Router::new()
-        .route("/", get(pages::home))
-        .route("/login", get(pages::login_form).merge(login_submit))
+        .route("/", get(pages::queue::home))
+        .route("/login", get(pages::login::login_form).merge(login_submit))
         .route("/logout", post(oidc::logout))
         .route("/oidc/login", get(oidc::login))
         .route("/oidc/callback", get(oidc::callback))
         .route("/oidc/logout", post(oidc::logout))
-        .route("/compte", get(pages::account))
-        .route("/compte/mot-de-passe", post(pages::change_password))
-        .route("/lang/{code}", get(pages::set_lang))
-        .route("/mailboxes/{id}/queue", get(pages::queue))
-        .route("/messages/{id}", get(pages::message))
-        .route("/messages/{id}/body", get(pages::message_body))
-        .route("/messages/{id}/attachments/{sha}", get(pages::attachment))
-        .route("/messages/{id}/validate", post(pages::validate))
-        .route("/messages/{id}/correct", post(pages::correct))
-        .route("/messages/{id}/reject", post(pages::reject))
-        .route("/messages/{id}/assign", post(pages::assign))
-        .route("/messages/{id}/escalate", post(pages::escalate))
-        .route("/messages/{id}/reveal", post(pages::reveal))
-        .route("/outbox", get(pages::outbox))
-        .route("/answers", get(pages::answers).post(pages::answer_create))
-        .route("/answers/new", get(pages::answer_new))
+        .route("/compte", get(pages::account::account))
+        .route(
+            "/compte/mot-de-passe",
+            post(pages::account::change_password),
+        )
+        .route("/lang/{code}", get(pages::account::set_lang))
+        .route("/mailboxes/{id}/queue", get(pages::queue::queue))
+        .route("/messages/{id}", get(pages::message::message))
+        .route("/messages/{id}/body", get(pages::message::message_body))
+        .route(
+            "/messages/{id}/attachments/{sha}",
+            get(pages::message::attachment),
+        )
+        .route(
+            "/messages/{id}/validate",
+            post(pages::message_actions::validate),
+        )
+        .route(
+            "/messages/{id}/correct",
+            post(pages::message_actions::correct),
+        )
+        .route(
+            "/messages/{id}/reject",
+            post(pages::message_actions::reject),
+        )
+        .route(
+            "/messages/{id}/assign",
+            post(pages::message_actions::assign),
+        )
+        .route(
+            "/messages/{id}/escalate",
+            post(pages::message_actions::escalate),
+        )
+        .route(
+            "/messages/{id}/reveal",
+            post(pages::message_actions::reveal),
+        )
+        .route("/outbox", get(pages::outbox::outbox))
+        .route(
+            "/answers",
+            get(pages::answers::answers).post(pages::answers::answer_create),
+        )
+        .route("/answers/new", get(pages::answers::answer_new))
         .route(
             "/answers/{id}",
-            get(pages::answer_edit).post(pages::answer_save),
+            get(pages::answers::answer_edit).post(pages::answers::answer_save),
         )
-        .route("/answers/{id}/{version}/retire", post(pages::answer_retire))
+        .route(
+            "/answers/{id}/{version}/retire",
+            post(pages::answers::answer_retire),
+        )
         .route(
             "/answers/{id}/{version}/validate",
-            post(pages::answer_validate),
+            post(pages::answers::answer_validate),
         )
-        .route("/admin/users", get(pages::users).post(pages::user_create))
-        .route("/admin/users/{id}/deactivate", post(pages::user_deactivate))
+        .route(
+            "/admin/users",
+            get(pages::admin::users).post(pages::admin::user_create),
+        )
+        .route(
+            "/admin/users/{id}/deactivate",
+            post(pages::admin::user_deactivate),
+        )
         .route(
             "/admin/mailboxes",
-            get(pages::mailboxes).post(pages::mailbox_create),
+            get(pages::admin::mailboxes).post(pages::admin::mailbox_create),
         )
-        .route("/transparence", get(learn_pages::transparence))
-        .route("/transparence.json", get(learn_pages::transparence_json))
-        .route("/supervision", get(learn_pages::supervision))
-        .route("/supervision/switches", post(learn_pages::kill_switch))
-        .route("/modeles", get(learn_pages::models))
-        .route("/modeles/rollback", post(learn_pages::model_rollback))
+        .route("/transparence", get(pages::transparency::transparence))
+        .route(
+            "/transparence.json",
+            get(pages::transparency::transparence_json),
+        )
+        .route("/supervision", get(pages::supervision::supervision))
+        .route(
+            "/supervision/switches",
+            post(pages::supervision::kill_switch),
+        )
+        .route("/modeles", get(pages::models::models))
+        .route("/modeles/rollback", post(pages::models::model_rollback))
         .route(
             "/modeles/{version}/promote",
-            post(learn_pages::model_promote),
+            post(pages::models::model_promote),
         )
-        .route("/modeles/{version}/review", post(learn_pages::model_review))
-        .route("/static/app.js", get(pages::static_js))
-        .route("/static/app.css", get(pages::static_css))
+        .route(
+            "/modeles/{version}/review",
+            post(pages::models::model_review),
+        )
+        .route("/static/app.js", get(pages::assets::static_js))
+        .route("/static/app.css", get(pages::assets::static_css))
         .route("/health", get(api::health))
         .route("/metrics", get(metrics::metrics))
         .merge(api::routes())
-        .fallback(pages::not_found);
+        .fallback(pages::assets::not_found);
 
     routes
         .layer(axum::middleware::from_fn_with_state(

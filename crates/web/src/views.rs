@@ -70,7 +70,7 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
                 }
                 @if let Some(due) = user.and_then(|u| u.review_overdue_since.as_deref()) {
                     div.review-banner #review-banner role="alert" {
-                        (t(Msg::ReviewOverdueSince)) " " (crate::learn_pages::display_date(lang, due)) "."
+                        (t(Msg::ReviewOverdueSince)) " " (crate::i18n::display_date(lang, due)) "."
                         @if user.is_some_and(|u| u.user.role != Role::Agent) {
                             " " a href="/modeles" { (t(Msg::ReviewNow)) }
                         }

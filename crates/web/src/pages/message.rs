@@ -1,0 +1,561 @@
+//! One message: the page an agent works from (prepared draft, passages, reply
+//! recipient), the sanitised original for the sandboxed iframe, and attachments.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+use facteur_store::{QueueCursor, QueuePage, QueueQuery, QueueSort};
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::drafts::{draft_rejected, draft_withdrawn, load_switches, shown_subject};
+use super::queue::{type_label, urlencode, TABS};
+use crate::actions;
+use crate::auth::Authed;
+use crate::error::{WebError, WebResult};
+use crate::extract::{Path, Query};
+use crate::i18n::{state_label, Lang, Msg};
+use crate::sanitize::{mail_body_csp, sanitize_mail_html};
+use crate::views::{age, confidence, csrf_input, defect_label, folded_text, page, trusted};
+use crate::AppState;
+
+const REASONS: &[(&str, Msg)] = &[
+    ("wrong_type", Msg::ReasonWrongType),
+    ("outdated_answer", Msg::ReasonOutdated),
+    ("needs_research", Msg::ReasonResearch),
+    ("tone", Msg::ReasonTone),
+    ("other", Msg::ReasonOther),
+];
+
+/// The attachment metadata stored at ingest.
+fn attachments(parsed: &Value) -> Vec<(String, String, u64)> {
+    parsed
+        .get("attachments")
+        .and_then(Value::as_array)
+        .map(|v| {
+            v.iter()
+                .filter_map(|a| {
+                    let sha = a.get("sha256")?.as_str()?.to_string();
+                    if !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return None;
+                    }
+                    let name = a
+                        .get("filename")
+                        .and_then(Value::as_str)
+                        .unwrap_or("piece-jointe")
+                        .to_string();
+                    let size = a.get("size").and_then(Value::as_u64).unwrap_or(0);
+                    Some((name, sha, size))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Matched passages as the triage stored them: shown field by field, never as raw
+/// HTML, whatever their shape.
+/// The knowledge-base hits stored with the triage (`facteur_kb::Hit` as JSON): title,
+/// link to the fiche, and the matched passages with the query's terms marked, so the
+/// agent sees why an answer was suggested.
+fn passages_view(passages: &Value) -> Markup {
+    let items: &[Value] = match passages {
+        Value::Array(v) => v,
+        _ => &[],
+    };
+    html! {
+        ul.passages {
+            @for p in items {
+                li.passage {
+                    @let title = p.get("title").and_then(Value::as_str).unwrap_or("");
+                    @match p.get("url").and_then(Value::as_str).filter(|u| u.starts_with("https://")) {
+                        Some(url) => { a href=(url) rel="noopener noreferrer" target="_blank" { strong { (title) } } " " }
+                        None => { strong { (title) } " " }
+                    }
+                    @if let Some(id) = p.get("id").and_then(Value::as_str) { code { (id) } " " }
+                    @if let Some(s) = p.get("score").and_then(Value::as_f64) { span.score { "(" (format!("{s:.2}")) ")" } }
+                    @for snippet in p.get("passages").and_then(Value::as_array).into_iter().flatten() {
+                        @if let Some(text) = snippet.get("text").and_then(Value::as_str) {
+                            blockquote { (highlighted(text, snippet.get("highlights"))) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `text` with the byte ranges of `highlights` (`[[start, end], …]`, as the snippet
+/// generator gives them) wrapped in `<mark>`. Ranges that overlap, run backwards or
+/// fall inside a character are skipped: the stored JSON is data, not trusted input.
+fn highlighted(text: &str, highlights: Option<&Value>) -> Markup {
+    let mut ranges: Vec<(usize, usize)> = highlights
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            let r = r.as_array()?;
+            let start = usize::try_from(r.first()?.as_u64()?).ok()?;
+            let end = usize::try_from(r.get(1)?.as_u64()?).ok()?;
+            (start < end
+                && end <= text.len()
+                && text.is_char_boundary(start)
+                && text.is_char_boundary(end))
+            .then_some((start, end))
+        })
+        .collect();
+    ranges.sort_unstable();
+    let mut pieces: Vec<(&str, bool)> = Vec::new();
+    let mut at = 0;
+    for (start, end) in ranges {
+        if start < at {
+            continue;
+        }
+        pieces.push((&text[at..start], false));
+        pieces.push((&text[start..end], true));
+        at = end;
+    }
+    pieces.push((&text[at..], false));
+    html! {
+        @for (piece, marked) in pieces {
+            @if marked { mark { (piece) } } @else { (piece) }
+        }
+    }
+}
+
+/// A message link that remembers the message before it in the list, so `k` on the
+/// message page can step back (the store pages forward only).
+pub(super) fn message_href(id: i64, prev: Option<i64>) -> String {
+    match prev {
+        Some(p) => format!("/messages/{id}?prev={p}"),
+        None => format!("/messages/{id}"),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct MessageParams {
+    pub prev: Option<i64>,
+}
+
+pub async fn message(
+    State(st): State<AppState>,
+    lang: Lang,
+    a: Authed,
+    Path(id): Path<i64>,
+    Query(mp): Query<MessageParams>,
+) -> WebResult<Response> {
+    let t = |m: Msg| m.text(lang);
+    let m = actions::load_message(&st, &a, id).await?;
+    let triage = st.store.latest_triage(id).await?;
+    let thread = match &m.thread_id {
+        Some(tid) => st.store.thread_messages(tid).await?,
+        None => Vec::new(),
+    };
+    let users: Vec<_> = st
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .filter(|u| u.active)
+        .collect();
+    let revealed = st.is_revealed(&a.session.id, id);
+    let now = st.store.now_ms();
+    // A kill switch pulled after this message was triaged also withdraws the draft
+    // already prepared for it: the supervisor stopped that suggestion, so no agent
+    // should be handed it. Fails safe like triage: switches that cannot be read
+    // withdraw the draft.
+    let withdrawn = match triage.as_ref().filter(|tr| tr.draft_text.is_some()) {
+        Some(tr) => draft_withdrawn(
+            load_switches(&st).await.as_deref(),
+            m.mailbox_id,
+            tr.category.as_deref(),
+        ),
+        None => false,
+    };
+    // A draft the agent rejected is not offered again: the textarea starts empty
+    // until a new triage (e.g. after a category correction).
+    let rejected = match &triage {
+        Some(tr) if tr.draft_text.is_some() => {
+            draft_rejected(&st.store.list_actions(id).await?, tr)
+        }
+        _ => false,
+    };
+    let draft_text = triage
+        .as_ref()
+        .filter(|_| !withdrawn && !rejected)
+        .and_then(|tr| tr.draft_text.clone())
+        .unwrap_or_default();
+    let defects = mail_defects(&m.parsed);
+    let open = m.state.is_open();
+    // The next message of the same tab (oldest first), for keyboard flow (j).
+    let next_id = match TABS.iter().find(|(_, _, states)| states.contains(&m.state)) {
+        Some((_, _, states)) => st
+            .store
+            .list_queue(&QueueQuery {
+                mailbox_ids: Some(vec![m.mailbox_id]),
+                states: states.to_vec(),
+                category: None,
+                assigned_to: None,
+                sort: QueueSort::Age,
+                page: QueuePage::After(QueueCursor {
+                    received_at: m.received_at,
+                    confidence: m.confidence.map(f64::from).unwrap_or(-1.0),
+                    id: m.id,
+                }),
+                limit: 1,
+            })
+            .await?
+            .first()
+            .map(|r| r.id),
+        None => None,
+    };
+    let atts = attachments(&m.parsed);
+    // The same computation as the validate action: what is shown is what is used.
+    let recipient = actions::reply_recipient(&st, &m).await?;
+    let body = html! {
+        dl.meta {
+            dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) { (state_label(lang, m.state)) }
+            dt { (t(Msg::ColType)) } dd #category-current { (m.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
+            dt { (t(Msg::ColConfidence)) } dd { (confidence(m.confidence)) }
+            dt { (t(Msg::ColAge)) } dd { (age(lang, now, m.received_at)) }
+            @if revealed {
+                dt { (t(Msg::From)) } dd { (m.from_name.as_deref().unwrap_or("")) " <" (m.from_address.as_deref().unwrap_or("")) ">" }
+            }
+        }
+        nav.message-nav aria-label=(t(Msg::Queue)) {
+            @if let Some(p) = mp.prev.filter(|p| *p != id) {
+                a #prev-message rel="prev" href={ "/messages/" (p) } { (t(Msg::PreviousMessage)) } " · "
+            }
+            a #back-to-queue href={ "/mailboxes/" (m.mailbox_id) "/queue" } { (t(Msg::Back)) }
+            @if let Some(n) = next_id {
+                " · " a #next-message rel="next" href=(message_href(n, Some(id))) { (t(Msg::NextMessage)) }
+            }
+        }
+        section #newtext aria-labelledby="newtext-h" {
+            h2 #newtext-h { (t(Msg::NewText)) }
+            p.note { (t(Msg::PersonalDataMasked)) }
+            @if !defects.is_empty() {
+                p #mail-defects.warning role="note" {
+                    strong { (t(Msg::MalformedMail)) } " : "
+                    (defects.iter().map(|k| defect_label(lang, *k)).collect::<Vec<_>>().join(" ; "))
+                    ". " (t(Msg::MalformedMailAdvice))
+                }
+            }
+            (folded_text(lang, &m.pseudonymised_text))
+        }
+        section #original aria-labelledby="original-h" {
+            h2 #original-h { (t(Msg::OriginalMail)) }
+            @if revealed {
+                iframe #mail-body name="mail-body" title=(t(Msg::OriginalMail)) sandbox="" referrerpolicy="no-referrer" src={ "/messages/" (id) "/body" } {}
+                p { a #show-images href={ "/messages/" (id) "/body?images=1" } target="mail-body" { (t(Msg::ShowImages)) } }
+                @if !atts.is_empty() {
+                    h3 { (t(Msg::Attachments)) }
+                    ul #attachments {
+                        @for (name, sha, size) in &atts {
+                            li { a href={ "/messages/" (id) "/attachments/" (sha) } download=(name) { (t(Msg::Download)) " " (name) } " (" (size) " o)" }
+                        }
+                    }
+                }
+            } @else {
+                form #reveal-form method="post" action={ "/messages/" (id) "/reveal" } {
+                    (csrf_input(&a))
+                    button #reveal type="submit" { (t(Msg::RevealPii)) }
+                }
+            }
+        }
+        @if thread.len() > 1 {
+            section #thread aria-labelledby="thread-h" {
+                h2 #thread-h { (t(Msg::Thread)) }
+                ol {
+                    @for tm in thread.iter().filter(|tm| a.can_access(tm.mailbox_id)) {
+                        @let subject = shown_subject(&tm.subject, tm.from_name.as_deref(), st.is_revealed(&a.session.id, tm.id));
+                        li {
+                            @if tm.id == id { strong { (subject) } } @else { a href={ "/messages/" (tm.id) } { (subject) } }
+                            " — " (state_label(lang, tm.state))
+                        }
+                    }
+                }
+            }
+        }
+        section #suggestions aria-labelledby="suggestions-h" {
+            h2 #suggestions-h { (t(Msg::Suggestions)) }
+            @match &triage {
+                Some(_) if withdrawn => {
+                    p #draft-withdrawn.note { (t(Msg::DraftWithdrawn)) }
+                }
+                Some(tr) if tr.answer_id.is_some() => {
+                    p.suggestion {
+                        strong { (tr.answer_id.as_deref().unwrap_or("")) }
+                        @if let Some(v) = tr.answer_version { " v" (v) }
+                        " — " (t(Msg::ColConfidence)) " " (confidence(tr.confidence))
+                        @if let Some(mv) = &tr.model_version { " — " code { (mv) } }
+                    }
+                    h3 { (t(Msg::Why)) }
+                    (passages_view(&tr.passages))
+                }
+                _ => { p { (t(Msg::NoSuggestion)) } }
+            }
+        }
+        @if open {
+            section #actions aria-labelledby="draft-h" {
+                h2 #draft-h { (t(Msg::Draft)) }
+                form #draft-form method="post" action={ "/messages/" (id) "/validate" } {
+                    (csrf_input(&a))
+                    label for="draft" { (t(Msg::Draft)) }
+                    @if rejected {
+                        p #draft-rejected.note { (t(Msg::DraftRejected)) }
+                    }
+                    @let unfilled = facteur_core::reply::unfilled_fields(&draft_text);
+                    @if !unfilled.is_empty() {
+                        p #unfilled-fields.warning role="note" {
+                            (t(Msg::FieldsToComplete)) " "
+                            @for f in &unfilled { code { (facteur_core::reply::missing_marker(f)) } " " }
+                        }
+                    }
+                    textarea #draft name="text" rows="16" cols="80" { (draft_text) }
+                    (recipient_view(lang, &recipient, revealed))
+                    button #validate type="submit" { (t(Msg::ValidateSend)) }
+                    // Shown by app.js after a first `v`: the shortcut only arms the
+                    // button, a second `v` (or Enter on it) sends.
+                    p #validate-confirm.warning role="status" hidden { (t(Msg::ValidateKeyConfirm)) }
+                }
+                form #correct-form method="post" action={ "/messages/" (id) "/correct" } {
+                    (csrf_input(&a))
+                    label for="new-category" { (t(Msg::CorrectCategory)) }
+                    select #new-category name="category" {
+                        @for rt in &st.taxonomy.request_types {
+                            option value=(rt.id) selected[m.category.as_deref() == Some(rt.id.as_str())] { (type_label(&st, lang, &rt.id)) }
+                        }
+                    }
+                    button type="submit" { (t(Msg::CorrectCategory)) }
+                }
+                form #reject-form method="post" action={ "/messages/" (id) "/reject" } {
+                    (csrf_input(&a))
+                    label for="reason" { (t(Msg::Reason)) }
+                    select #reason name="reason" {
+                        @for (code, label) in REASONS { option value=(code) { (t(*label)) } }
+                    }
+                    button type="submit" { (t(Msg::RejectDraft)) }
+                }
+                form #assign-form method="post" action={ "/messages/" (id) "/assign" } {
+                    (csrf_input(&a))
+                    label for="assignee" { (t(Msg::AssignTo)) }
+                    select #assignee name="user_id" {
+                        @for u in &users { option value=(u.id) selected[m.assigned_to == Some(u.id)] { (u.display_name) } }
+                    }
+                    button type="submit" { (t(Msg::Assign)) }
+                }
+                form #escalate-form method="post" action={ "/messages/" (id) "/escalate" } {
+                    (csrf_input(&a))
+                    button #escalate type="submit" { (t(Msg::Escalate)) }
+                }
+            }
+        }
+    };
+    let title = if m.subject.is_empty() {
+        "—".to_string()
+    } else {
+        shown_subject(&m.subject, m.from_name.as_deref(), revealed)
+    };
+    Ok(page(lang, &title, Some(&a), body).into_response())
+}
+
+/// Where the reply will go, next to the button that sends it. A Reply-To can be
+/// set by anyone, so a recipient that is not the sender is flagged. Addresses are
+/// personal data: shown only once this session revealed the message; before, the
+/// agent is still told whether the reply goes to someone other than the sender.
+fn recipient_view(lang: Lang, r: &actions::ReplyRecipient, revealed: bool) -> Markup {
+    let t = |m: Msg| m.text(lang);
+    html! {
+        p #reply-recipient .warning[r.via_reply_to || r.reply_to_ignored] role="note" {
+            (t(Msg::ReplyGoesTo)) " : "
+            @match (&r.to, revealed) {
+                (None, _) => { (t(Msg::NoReplyAddress)) }
+                (Some(to), true) => {
+                    strong { (to) }
+                    @if r.via_reply_to {
+                        " (" (t(Msg::ReplyToGivenBy)) " " (r.from.as_deref().unwrap_or("—")) ")"
+                    }
+                }
+                (Some(_), false) => {
+                    @if r.via_reply_to { (t(Msg::ReplyToOtherMasked)) } @else { (t(Msg::ReplyToSenderMasked)) }
+                }
+            }
+            @if r.reply_to_ignored && r.to.is_some() {
+                " — " (t(Msg::ReplyToIgnored))
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct BodyParams {
+    pub images: Option<String>,
+}
+
+/// The defects the parser recorded for this mail (stored with it at ingest),
+/// each kind once, in the order met.
+fn mail_defects(parsed: &Value) -> Vec<facteur_core::DefectKind> {
+    let defects: Vec<facteur_core::Defect> = parsed
+        .get("defects")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let mut kinds = Vec::new();
+    for d in defects {
+        if !kinds.contains(&d.kind) {
+            kinds.push(d.kind);
+        }
+    }
+    kinds
+}
+
+/// The original mail, sanitised, for the sandboxed iframe. Its own CSP (`sandbox`,
+/// nothing loads but images on request) and only for a session that revealed the
+/// message (the reveal is audited).
+pub async fn message_body(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Query(p): Query<BodyParams>,
+) -> WebResult<Response> {
+    actions::load_message(&st, &a, id).await?;
+    if !st.is_revealed(&a.session.id, id) {
+        return Err(WebError::Forbidden);
+    }
+    let raw = st.store.get_raw(id).await?.ok_or(WebError::NotFound)?;
+    let show_images = p.images.as_deref() == Some("1");
+    let parsed = facteur_mail::parse_message(&raw);
+    let inner = match &parsed.body_html {
+        Some(h) => sanitize_mail_html(h, show_images),
+        None => html! { pre { (parsed.body_text) } }.into_string(),
+    };
+    let doc = html! {
+        (maud::DOCTYPE)
+        html { head { meta charset="utf-8"; } body { (trusted(inner)) } }
+    };
+    let mut r = Html(doc.into_string()).into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&mail_body_csp(show_images)) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+/// An attachment as bytes to save, never to render.
+pub async fn attachment(
+    State(st): State<AppState>,
+    a: Authed,
+    Path((id, sha)): Path<(i64, String)>,
+) -> WebResult<Response> {
+    let m = actions::load_message(&st, &a, id).await?;
+    if !st.is_revealed(&a.session.id, id) {
+        return Err(WebError::Forbidden);
+    }
+    let sha = sha.to_ascii_lowercase();
+    let name = attachments(&m.parsed)
+        .into_iter()
+        .find(|(_, s, _)| s.eq_ignore_ascii_case(&sha))
+        .map(|(n, _, _)| n)
+        .ok_or(WebError::NotFound)?;
+    let raw = st.store.get_raw(id).await?.ok_or(WebError::NotFound)?;
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .ok_or(WebError::NotFound)?;
+    let content = parsed
+        .attachments()
+        .map(|p| p.contents().to_vec())
+        .find(|c| {
+            use sha2::{Digest, Sha256};
+            hex::encode(Sha256::digest(c)) == sha
+        })
+        .ok_or(WebError::NotFound)?;
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
+        ascii,
+        urlencode(&name)
+    );
+    let mut r = content.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn render(text: &str, h: Value) -> String {
+        highlighted(text, Some(&h)).into_string()
+    }
+
+    #[test]
+    fn highlights_are_marked_and_the_text_escaped() {
+        let text = "Délai de paiement <script>x</script> de l'impôt";
+        // "Délai" is 6 bytes (é is two); "impôt" at the end.
+        let start = text.find("impôt").unwrap();
+        let out = render(text, json!([[0, 6], [start, text.len()]]));
+        assert_eq!(
+            out,
+            "<mark>Délai</mark> de paiement &lt;script&gt;x&lt;/script&gt; de l'<mark>impôt</mark>"
+        );
+    }
+
+    #[test]
+    fn bad_ranges_are_skipped_not_trusted() {
+        let text = "Délai de paiement";
+        // Inside the two-byte é, backwards, past the end, overlapping, not numbers.
+        let out = render(
+            text,
+            json!([[2, 4], [9, 3], [9, 99], [0, 6], [3, 8], ["a", 1], [9]]),
+        );
+        assert_eq!(out, "<mark>Délai</mark> de paiement");
+        assert_eq!(highlighted(text, None).into_string(), text);
+    }
+
+    #[test]
+    fn stored_hits_show_title_link_and_marked_passages() {
+        let hit = facteur_kb::Hit {
+            id: "F1991".into(),
+            kind: facteur_kb::DocKind::Fiche,
+            title: "Revenus fonciers".into(),
+            url: Some("https://www.service-public.fr/particuliers/vosdroits/F1991".into()),
+            language: "fr".into(),
+            score: 20.7,
+            passages: vec![facteur_kb::Passage {
+                text: "vous devez déclarer les loyers".into(),
+                highlights: vec![(11, 20)],
+            }],
+        };
+        let out = passages_view(&serde_json::to_value(vec![hit]).unwrap()).into_string();
+        assert!(out.contains("<mark>déclarer</mark>"), "{out}");
+        assert!(out.contains("href=\"https://www.service-public.fr/particuliers/vosdroits/F1991\""));
+        assert!(out.contains("<code>F1991</code>"));
+        // A link that is not https is shown as plain text.
+        let js = json!([{"title": "x", "url": "javascript:alert(1)"}]);
+        assert!(!passages_view(&js).into_string().contains("href"));
+    }
+}

@@ -1,0 +1,95 @@
+//! The forms of the message page: validate, correct, reject, assign, escalate,
+//! reveal. Each answers with a 303 back to the message.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::actions;
+use crate::auth::Authed;
+use crate::error::WebResult;
+use crate::extract::{Form, Path};
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct TextForm {
+    pub text: String,
+}
+
+#[derive(Deserialize)]
+pub struct CategoryForm {
+    pub category: String,
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    pub reason: String,
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    pub user_id: i64,
+}
+
+fn back_to(id: i64) -> Response {
+    Redirect::to(&format!("/messages/{id}")).into_response()
+}
+
+pub async fn validate(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Form(f): Form<TextForm>,
+) -> WebResult<Response> {
+    actions::validate(&st, &a, id, &f.text).await?;
+    let m = actions::load_message(&st, &a, id).await?;
+    Ok(Redirect::to(&format!("/mailboxes/{}/queue?tab=ready", m.mailbox_id)).into_response())
+}
+
+pub async fn correct(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Form(f): Form<CategoryForm>,
+) -> WebResult<Response> {
+    actions::correct(&st, &a, id, &f.category).await?;
+    Ok(back_to(id))
+}
+
+pub async fn reject(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Form(f): Form<ReasonForm>,
+) -> WebResult<Response> {
+    actions::reject(&st, &a, id, &f.reason).await?;
+    Ok(back_to(id))
+}
+
+pub async fn assign(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Form(f): Form<AssignForm>,
+) -> WebResult<Response> {
+    actions::assign(&st, &a, id, f.user_id).await?;
+    Ok(back_to(id))
+}
+
+pub async fn escalate(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    actions::escalate(&st, &a, id).await?;
+    Ok(back_to(id))
+}
+
+pub async fn reveal(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    actions::reveal(&st, &a, id).await?;
+    Ok(Redirect::to(&format!("/messages/{id}#original")).into_response())
+}

@@ -1,0 +1,23 @@
+//! HTML pages and form handlers, one module per page family. Every handler that
+//! touches data takes an [`Authed`](crate::auth::Authed) and checks role and
+//! mailbox itself; forms post back with the CSRF field (checked in
+//! `auth::session_layer`) and answer with 303 redirects, so the app works without
+//! JavaScript.
+//!
+//! The learning-loop pages (transparency, supervision, models) only read the
+//! figures `facteur-learn` computes, render them and check who may act.
+
+pub mod account;
+pub mod admin;
+pub mod answers;
+pub mod assets;
+pub mod drafts;
+pub mod login;
+pub mod message;
+pub mod message_actions;
+pub mod models;
+pub mod outbox;
+pub mod queue;
+pub(crate) mod registry;
+pub mod supervision;
+pub mod transparency;

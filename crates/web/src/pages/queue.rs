@@ -1,0 +1,262 @@
+//! The mailbox list and each mailbox's queue (tabs, filters, sort, pages).
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use facteur_core::MessageState;
+use facteur_store::{QueueCursor, QueuePage, QueueQuery, QueueSort};
+use maud::html;
+use serde::Deserialize;
+
+use super::drafts::{draft_withdrawn, load_switches, shown_subject};
+use super::message::message_href;
+use crate::auth::Authed;
+use crate::error::{WebError, WebResult};
+use crate::extract::{Path, Query};
+use crate::i18n::{Lang, Msg};
+use crate::views::{age, confidence, page};
+use crate::AppState;
+
+pub async fn home(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
+    let t = |m: Msg| m.text(lang);
+    let all = st.store.list_mailboxes().await?;
+    let mine: Vec<_> = all.into_iter().filter(|m| a.can_access(m.id)).collect();
+    if mine.len() == 1 {
+        return Ok(Redirect::to(&format!("/mailboxes/{}/queue", mine[0].id)).into_response());
+    }
+    Ok(page(
+        lang,
+        t(Msg::Mailboxes),
+        Some(&a),
+        html! {
+            ul #mailboxes {
+                @for m in &mine {
+                    li { a href={ "/mailboxes/" (m.id) "/queue" } { (m.name) } }
+                }
+            }
+        },
+    )
+    .into_response())
+}
+
+/// The queue tabs and the states each shows.
+pub const TABS: &[(&str, Msg, &[MessageState])] = &[
+    ("new", Msg::TabNew, &[MessageState::New]),
+    ("ready", Msg::TabReady, &[MessageState::ReadyToValidate]),
+    (
+        "research",
+        Msg::TabResearch,
+        &[MessageState::NeedsResearch, MessageState::Abstained],
+    ),
+    ("escalated", Msg::TabEscalated, &[MessageState::Escalated]),
+    (
+        "sent",
+        Msg::TabSent,
+        &[MessageState::Validated, MessageState::Sent],
+    ),
+];
+
+pub fn tab_states(tab: &str) -> Option<&'static [MessageState]> {
+    TABS.iter().find(|(k, _, _)| *k == tab).map(|(_, _, s)| *s)
+}
+
+#[derive(Deserialize, Default)]
+pub struct QueueParams {
+    pub tab: Option<String>,
+    pub category: Option<String>,
+    pub sort: Option<String>,
+    pub after: Option<String>,
+}
+
+pub const PAGE_SIZE: u32 = 50;
+
+pub async fn queue(
+    State(st): State<AppState>,
+    lang: Lang,
+    a: Authed,
+    Path(mailbox_id): Path<i64>,
+    Query(p): Query<QueueParams>,
+) -> WebResult<Response> {
+    let t = |m: Msg| m.text(lang);
+    a.require_access(mailbox_id)?;
+    let mailbox = st
+        .store
+        .get_mailbox(mailbox_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let tab = p.tab.as_deref().unwrap_or("ready");
+    let states = tab_states(tab).ok_or_else(|| {
+        WebError::bad(
+            format!("Onglet inconnu : « {tab} »."),
+            format!("Unknown tab '{tab}'."),
+        )
+    })?;
+    let sort = match p.sort.as_deref() {
+        Some("confidence") => QueueSort::Confidence,
+        _ => QueueSort::Age,
+    };
+    let category = p.category.clone().filter(|c| !c.is_empty());
+    let page_pos = queue_page(p.after.as_deref())?;
+    let rows = st
+        .store
+        .list_queue(&QueueQuery {
+            mailbox_ids: Some(vec![mailbox_id]),
+            states: states.to_vec(),
+            category: category.clone(),
+            assigned_to: None,
+            sort,
+            page: page_pos,
+            limit: PAGE_SIZE,
+        })
+        .await?;
+    let now = st.store.now_ms();
+    let sort_code = if sort == QueueSort::Confidence {
+        "confidence"
+    } else {
+        "age"
+    };
+    let qs = |after: Option<String>| {
+        let mut s = format!("?tab={tab}&sort={sort_code}");
+        if let Some(c) = &category {
+            s.push_str("&category=");
+            s.push_str(&urlencode(c));
+        }
+        if let Some(a) = after {
+            s.push_str("&after=");
+            s.push_str(&a);
+        }
+        s
+    };
+    let next = (rows.len() as u32 == PAGE_SIZE)
+        .then(|| rows.last().map(|r| r.cursor.encode()))
+        .flatten();
+    // Read once for the page, not per row.
+    let switches = if rows
+        .iter()
+        .any(|r| r.state == MessageState::ReadyToValidate)
+    {
+        load_switches(&st).await
+    } else {
+        Some(Vec::new())
+    };
+    let shown: Vec<(String, bool)> = rows
+        .iter()
+        .map(|r| {
+            let subject = if r.subject.is_empty() {
+                "—".to_string()
+            } else {
+                shown_subject(
+                    &r.subject,
+                    r.from_name.as_deref(),
+                    st.is_revealed(&a.session.id, r.id),
+                )
+            };
+            let draft_ready = r.state == MessageState::ReadyToValidate
+                && !draft_withdrawn(switches.as_deref(), r.mailbox_id, r.category.as_deref());
+            (subject, draft_ready)
+        })
+        .collect();
+    let body = html! {
+        nav.tabs aria-label=(t(Msg::Queue)) {
+            ul {
+                @for (key, label, _) in TABS {
+                    li {
+                        a href={ "?tab=" (key) } aria-current=[(*key == tab).then_some("page")] { (t(*label)) }
+                    }
+                }
+            }
+        }
+        form.filters method="get" {
+            input type="hidden" name="tab" value=(tab);
+            label for="category" { (t(Msg::Category)) }
+            select #category name="category" {
+                option value="" { (t(Msg::AllCategories)) }
+                @for rt in &st.taxonomy.request_types {
+                    option value=(rt.id) selected[category.as_deref() == Some(rt.id.as_str())] { (type_label(&st, lang, &rt.id)) }
+                }
+            }
+            label for="sort" { (t(Msg::SortBy)) }
+            select #sort name="sort" {
+                option value="age" selected[sort == QueueSort::Age] { (t(Msg::SortAge)) }
+                option value="confidence" selected[sort == QueueSort::Confidence] { (t(Msg::SortConfidence)) }
+            }
+            button type="submit" { (t(Msg::Filter)) }
+        }
+        @if rows.is_empty() {
+            p #queue-empty { (t(Msg::EmptyQueue)) }
+        }
+        table #queue {
+            caption { (mailbox.name) " — " (tab_label(tab, lang)) }
+            thead { tr {
+                th scope="col" { (t(Msg::ColSubject)) }
+                th scope="col" { (t(Msg::ColType)) }
+                th scope="col" { (t(Msg::ColConfidence)) }
+                th scope="col" { (t(Msg::ColAge)) }
+                th scope="col" { (t(Msg::ColDraft)) }
+            } }
+            tbody {
+                @for (i, (r, (subject, draft_ready))) in rows.iter().zip(&shown).enumerate() {
+                    tr.queue-row data-id=(r.id) {
+                        td { a.open href=(message_href(r.id, i.checked_sub(1).and_then(|p| rows.get(p)).map(|p| p.id))) { (subject) } }
+                        td { (r.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
+                        td { (confidence(r.confidence)) }
+                        td { (age(lang, now, r.received_at)) }
+                        td.draft-ready { (if *draft_ready { t(Msg::Yes) } else { t(Msg::No) }) }
+                    }
+                }
+            }
+        }
+        @if let Some(c) = next {
+            p { a #next-page rel="next" href=(qs(Some(c))) { (t(Msg::NextPage)) } }
+        }
+    };
+    Ok(page(
+        lang,
+        &format!("{} — {}", t(Msg::Queue), mailbox.name),
+        Some(&a),
+        body,
+    )
+    .into_response())
+}
+
+pub(super) fn tab_label(tab: &str, lang: Lang) -> &'static str {
+    TABS.iter()
+        .find(|(k, _, _)| *k == tab)
+        .map(|(_, m, _)| m.text(lang))
+        .unwrap_or("")
+}
+
+/// Label of a request type in the UI language (the id when unknown).
+pub fn type_label(st: &AppState, lang: Lang, id: &str) -> String {
+    st.taxonomy
+        .request_types
+        .iter()
+        .find(|r| r.id == id)
+        .map(|r| match (lang, &r.label_en) {
+            (Lang::En, Some(en)) => en.clone(),
+            _ => r.label.clone(),
+        })
+        .unwrap_or_else(|| id.to_string())
+}
+
+pub(super) fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The queue page a request asks for: the first, or the one after the opaque
+/// cursor `after` of the page before (the queue page and `/api/messages`).
+pub(crate) fn queue_page(after: Option<&str>) -> WebResult<QueuePage> {
+    match after.filter(|s| !s.is_empty()) {
+        Some(c) => QueueCursor::decode(c)
+            .map(QueuePage::After)
+            .ok_or_else(|| WebError::bad("Curseur de page invalide.", "Invalid page cursor.")),
+        None => Ok(QueuePage::First),
+    }
+}

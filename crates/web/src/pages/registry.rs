@@ -1,0 +1,108 @@
+//! What the learning-loop pages share: the model registry's configuration, the
+//! switch and exclusion stores, and how learn's errors become HTTP errors.
+
+use std::path::{Path as FsPath, PathBuf};
+
+use facteur_learn::registry::{self, RegistryConfig};
+use facteur_learn::{LearnError, ModelVersionView, StoreExclusions, StoreSwitches};
+
+use crate::error::{WebError, WebResult};
+use crate::i18n::{Lang, Msg};
+use crate::AppState;
+
+/// How long the review banner's status is reused (store time).
+pub(super) const BANNER_TTL_MS: i64 = 60_000;
+/// Weeks of history the drift dashboard shows.
+pub(super) const DASHBOARD_WEEKS: i64 = 12;
+pub(super) const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
+/// A switch reason is a short note, not a report: capped so the audit row stays small.
+pub(super) const MAX_REASON_CHARS: usize = 200;
+
+/// Strings of these pages only: kept here rather than in the shared catalogue
+/// because they are many and used nowhere else.
+pub(super) fn tr(lang: Lang, fr: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Fr => fr,
+        Lang::En => en,
+    }
+}
+
+pub(super) fn registry_cfg(st: &AppState) -> RegistryConfig {
+    RegistryConfig {
+        review_period_days: st.config.review_period_days,
+        ..RegistryConfig::default()
+    }
+}
+
+pub(super) fn data_dir(st: &AppState) -> Option<&FsPath> {
+    st.config.data_dir.as_deref()
+}
+
+/// The kill switches, in the database every node shares (a legacy file of this
+/// node's data directory is imported on first use).
+pub(crate) fn switch_store(st: &AppState) -> StoreSwitches {
+    match data_dir(st) {
+        Some(d) => StoreSwitches::with_data_dir(st.store.clone(), d),
+        None => StoreSwitches::new(st.store.clone()),
+    }
+}
+
+pub(super) fn exclusion_store(st: &AppState) -> StoreExclusions {
+    match data_dir(st) {
+        Some(d) => StoreExclusions::with_data_dir(st.store.clone(), d),
+        None => StoreExclusions::new(st.store.clone()),
+    }
+}
+
+pub(super) fn need_data_dir(st: &AppState) -> WebResult<&FsPath> {
+    data_dir(st).ok_or_else(|| {
+        WebError::bad(
+            "Aucun répertoire de données n'est configuré pour le registre des modèles.",
+            "No data directory is configured for the model registry.",
+        )
+    })
+}
+
+pub(super) fn learn_err(e: LearnError) -> WebError {
+    match e {
+        LearnError::Store(e) => WebError::from(e),
+        LearnError::NoSupervisor { .. } | LearnError::NotSupervisor { .. } => WebError::Forbidden,
+        LearnError::UnknownVersion(_) => WebError::NotFound,
+        LearnError::NothingToRollBack => WebError::conflict(Msg::NothingToRollBack),
+        LearnError::WrongStatus { .. } => WebError::conflict(Msg::ModelWrongStatus),
+        other => {
+            // Learn errors name versions and files, never message text: safe to log.
+            tracing::error!(error = %other, "model registry operation failed");
+            WebError::Internal("model registry".into())
+        }
+    }
+}
+
+/// Every registered version. Listing only composes file paths, so without a data
+/// dir the store's records are still shown.
+pub(super) async fn versions(st: &AppState) -> WebResult<Vec<ModelVersionView>> {
+    let dir = data_dir(st).map_or_else(PathBuf::new, FsPath::to_path_buf);
+    registry::list(&st.store, &dir, &registry_cfg(st))
+        .await
+        .map_err(learn_err)
+}
+
+pub(super) fn pct(v: f64) -> String {
+    if v.is_finite() {
+        format!("{:.1} %", v * 100.0)
+    } else {
+        "—".into()
+    }
+}
+
+pub(super) fn opt_pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), pct)
+}
+
+pub(super) fn num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.3}")
+    } else {
+        "—".into()
+    }
+}

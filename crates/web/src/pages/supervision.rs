@@ -1,0 +1,468 @@
+//! The supervisors' drift dashboard, with the kill switches.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::extract::Form;
+use facteur_core::{ModelStatus, Role};
+use facteur_learn::collect::collect_observations;
+use facteur_learn::registry;
+use facteur_learn::{
+    drift_report, svg_chart, time_given_back, ChartSeries, DriftThresholds, KillSwitch, Level,
+    Observation, SwitchScope, SwitchStore, TimeConfig, WeekIndicators,
+};
+use maud::{html, Markup, PreEscaped};
+use serde::Deserialize;
+
+use super::registry::*;
+use crate::auth::Authed;
+use crate::error::{WebError, WebResult};
+use crate::i18n::{Lang, Msg};
+use crate::pages::queue::type_label;
+use crate::views::{csrf_input, page};
+use crate::AppState;
+
+fn level_text(lang: Lang, l: Level) -> &'static str {
+    match l {
+        Level::Ok => tr(lang, "normal", "normal"),
+        Level::Warn => tr(lang, "à surveiller", "watch"),
+        Level::Alert => tr(lang, "alerte", "alert"),
+    }
+}
+
+/// The name of an alert's indicator as `drift_report` spells it.
+fn indicator_name(lang: Lang, key: &str) -> String {
+    match key {
+        "psi" => tr(lang, "dérive des types (PSI)", "type mix drift (PSI)").into(),
+        "oov_rate" => tr(lang, "mots hors vocabulaire", "out-of-vocabulary words").into(),
+        "abstain_rate" => tr(lang, "taux d'abstention", "abstention rate").into(),
+        "acceptance_rate" => tr(lang, "brouillons acceptés", "drafts accepted").into(),
+        other => other.to_string(),
+    }
+}
+
+/// (key, French, English, value of a week, threshold) for each charted indicator.
+type Indicator = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&WeekIndicators) -> Option<f64>,
+    f64,
+);
+
+fn indicators(th: &DriftThresholds) -> Vec<Indicator> {
+    vec![
+        (
+            "psi",
+            "Dérive de la répartition des types (PSI)",
+            "Request-type mix drift (PSI)",
+            |w| Some(w.psi),
+            th.psi_alert,
+        ),
+        (
+            "abstain",
+            "Taux d'abstention",
+            "Abstention rate",
+            |w| Some(w.abstain_rate),
+            th.abstain_alert,
+        ),
+        (
+            "oov",
+            "Mots hors vocabulaire",
+            "Out-of-vocabulary words",
+            |w| w.oov_rate,
+            th.oov_alert,
+        ),
+        (
+            "acceptance",
+            "Brouillons acceptés",
+            "Drafts accepted",
+            |w| w.acceptance_rate,
+            th.acceptance_alert_below,
+        ),
+    ]
+}
+
+fn switch_button(
+    a: &Authed,
+    lang: Lang,
+    scope: &str,
+    value: &str,
+    off: bool,
+    label: &str,
+) -> Markup {
+    let t = |fr, en| tr(lang, fr, en);
+    html! {
+        form.inline.kill-switch method="post" action="/supervision/switches" {
+            (csrf_input(a))
+            input type="hidden" name="scope" value=(scope);
+            input type="hidden" name="value" value=(value);
+            @if off {
+                input type="hidden" name="action" value="off";
+                label { span.visually-hidden { (t("Motif pour", "Reason for")) " " (label) } input type="text" name="reason" maxlength="200" placeholder=(t("motif (facultatif)", "reason (optional)")); }
+                " "
+                button type="submit" { (t("Couper les suggestions", "Switch suggestions off")) }
+            } @else {
+                input type="hidden" name="action" value="on";
+                button type="submit" { (t("Réactiver les suggestions", "Switch suggestions back on")) }
+            }
+        }
+    }
+}
+
+/// The observations of messages the active model triaged, and how many others
+/// were left out.
+///
+/// Drift compares a week's predicted mix with the ACTIVE model's training mix, so
+/// a week predicted by an earlier version (or before any model) would report that
+/// version's habits as drift of the active one — or hide a real one. Grouping by
+/// version and comparing each with its own training mix was the alternative: its
+/// alerts would be about versions no longer in use, which the supervisor cannot
+/// act on (switches and reviews apply to the active model), so only the active
+/// model's predictions count.
+fn active_model_observations(obs: Vec<Observation>, active: &str) -> (Vec<Observation>, usize) {
+    let (kept, left): (Vec<_>, Vec<_>) = obs
+        .into_iter()
+        .partition(|o| o.model_version.as_deref() == Some(active));
+    (kept, left.len())
+}
+
+pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
+    a.require_role(Role::Supervisor)?;
+    let t = |fr, en| tr(lang, fr, en);
+    let versions = versions(&st).await?;
+    let active = versions.iter().find(|v| v.status == ModelStatus::Active);
+    let training = active
+        .and_then(|v| v.record.as_ref())
+        .map(|r| r.training_distribution.clone())
+        .unwrap_or_default();
+    let vocab = match (data_dir(&st), active) {
+        (Some(d), Some(v)) => registry::load_vocabulary(d, &v.version).ok(),
+        _ => None,
+    };
+    let since = st.store.now_ms() - DASHBOARD_WEEKS * WEEK_MS;
+    let obs = collect_observations(&st.store, vocab.as_ref(), Some(since))
+        .await
+        .map_err(learn_err)?;
+    let th = DriftThresholds::default();
+    // Time given back counts every draft, whichever model wrote it; drift is the
+    // active model's own.
+    let times = time_given_back(&obs, &TimeConfig::default());
+    let (obs, other_model) = match active {
+        Some(v) => active_model_observations(obs, &v.version),
+        None => (obs, 0),
+    };
+    let report = drift_report(&obs, &training, &th);
+    let mailboxes = st.store.list_mailboxes().await?;
+    let mb_name = |id: i64| {
+        mailboxes
+            .iter()
+            .find(|m| m.id == id)
+            .map_or_else(|| format!("#{id}"), |m| m.name.clone())
+    };
+    let switches = switch_store(&st).switches().await.map_err(learn_err)?;
+    let is_off = |scope: &SwitchScope| switches.iter().any(|s| &s.scope == scope);
+    let inds = indicators(&th);
+    let mut alerts: Vec<_> = report.alerts.iter().collect();
+    alerts.sort_by(|a, b| b.week.cmp(&a.week).then(a.mailbox_id.cmp(&b.mailbox_id)));
+
+    let body = html! {
+        @if active.is_none() {
+            p.note #no-model { (t("Aucun modèle actif : la dérive est mesurée sans répartition de référence.", "No active model: drift is measured without a reference distribution.")) }
+        }
+        @if other_model > 0 {
+            p.note #other-model-messages {
+                (other_model) " " (t("messages triés par une version antérieure du modèle (ou sans modèle) ne sont pas comparés à la répartition d'entraînement du modèle actif : la dérive ne porte que sur ses propres prédictions.",
+                    "messages triaged by an earlier model version (or without a model) are not compared with the active model's training mix: drift covers its own predictions only."))
+            }
+        }
+        section #alerts aria-labelledby="alerts-h" {
+            h2 #alerts-h { (t("Alertes", "Alerts")) }
+            @if report.alerts.is_empty() {
+                p { (t("Aucune alerte sur la période.", "No alert over the period.")) }
+            } @else {
+                table #alert-list {
+                    caption { (report.alerts.len()) " " (t("alertes, semaine la plus récente d'abord", "alerts, most recent week first")) }
+                    thead { tr {
+                        th scope="col" { (t("Niveau", "Level")) }
+                        th scope="col" { (t("Boîte", "Mailbox")) }
+                        th scope="col" { (t("Semaine", "Week")) }
+                        th scope="col" { (t("Indicateur", "Indicator")) }
+                        th scope="col" { (t("Valeur", "Value")) }
+                        th scope="col" { (t("Seuil", "Threshold")) }
+                    } }
+                    tbody {
+                        @for al in &alerts {
+                            tr {
+                                td { strong { (level_text(lang, al.level)) } }
+                                td { (mb_name(al.mailbox_id)) }
+                                td { (al.week) }
+                                td { (indicator_name(lang, &al.indicator)) }
+                                td { (num(al.value)) }
+                                td { (num(al.threshold)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @for m in &mailboxes {
+            @let weeks: Vec<&WeekIndicators> = report.weeks.iter().filter(|w| w.mailbox_id == m.id).collect();
+            section.mailbox-drift aria-labelledby={ "drift-h-" (m.id) } {
+                h2 id={ "drift-h-" (m.id) } { (t("Dérive", "Drift")) " — " (m.name) }
+                @if weeks.is_empty() {
+                    p { (t("Aucun message trié sur la période.", "No triaged message over the period.")) }
+                } @else {
+                    @let labels: Vec<String> = weeks.iter().map(|w| w.week.clone()).collect();
+                    div.charts {
+                        @for (key, fr, en, get, threshold) in &inds {
+                            @let title = format!("{} — {}", tr(lang, fr, en), m.name);
+                            @let series = [ChartSeries { name: tr(lang, fr, en).to_string(), values: weeks.iter().map(|w| get(w)).collect() }];
+                            figure class={ "chart chart-" (key) } {
+                                (PreEscaped(svg_chart(&series, Some(*threshold), &labels, &title)))
+                            }
+                        }
+                    }
+                    table.drift-table {
+                        caption { (t("Indicateurs par semaine", "Indicators per week")) " — " (m.name) }
+                        thead { tr {
+                            th scope="col" { (t("Semaine", "Week")) }
+                            th scope="col" { (t("Messages", "Messages")) }
+                            th scope="col" { "PSI" }
+                            th scope="col" { (t("Abstention", "Abstention")) }
+                            th scope="col" { (t("Hors vocabulaire", "Out of vocabulary")) }
+                            th scope="col" { (t("Acceptation", "Acceptance")) }
+                            th scope="col" { (t("Corrections", "Corrections")) }
+                        } }
+                        tbody {
+                            @for w in &weeks {
+                                tr {
+                                    th scope="row" { (w.week) }
+                                    td { (w.messages) }
+                                    td { (num(w.psi)) " (" (level_text(lang, w.psi_level)) ")" }
+                                    td { (pct(w.abstain_rate)) }
+                                    td { (opt_pct(w.oov_rate)) }
+                                    td { (opt_pct(w.acceptance_rate)) }
+                                    td { (pct(w.correction_rate)) }
+                                }
+                            }
+                        }
+                    }
+                    p.note { (t("Seuils d'alerte", "Alert thresholds")) " : PSI " (num(th.psi_alert)) ", " (t("abstention", "abstention")) " " (pct(th.abstain_alert)) ", " (t("hors vocabulaire", "out of vocabulary")) " " (pct(th.oov_alert)) ", " (t("acceptation sous", "acceptance below")) " " (pct(th.acceptance_alert_below)) "." }
+                }
+            }
+        }
+        section #time-given-back aria-labelledby="time-h" {
+            h2 #time-h { (t("Temps rendu aux agents", "Time given back to agents")) }
+            @if times.is_empty() {
+                p { (t("Aucune réponse envoyée à partir d'un brouillon sur la période.", "No reply sent from a draft over the period.")) }
+            } @else {
+                @let labels: Vec<String> = times.iter().map(|w| w.week.clone()).collect();
+                @let series = [ChartSeries { name: t("Heures rendues", "Hours given back").to_string(), values: times.iter().map(|w| Some(w.hours_given_back)).collect() }];
+                figure.chart.chart-time { (PreEscaped(svg_chart(&series, None, &labels, t("Heures rendues par semaine", "Hours given back per week")))) }
+                table {
+                    thead { tr {
+                        th scope="col" { (t("Semaine", "Week")) }
+                        th scope="col" { (t("Réponses issues d'un brouillon", "Replies from a draft")) }
+                        th scope="col" { (t("Heures rendues", "Hours given back")) }
+                    } }
+                    tbody { @for w in &times { tr { th scope="row" { (w.week) } td { (w.replies_from_drafts) } td { (format!("{:.1} h", w.hours_given_back)) } } } }
+                }
+            }
+        }
+        section #kill-switches aria-labelledby="switches-h" {
+            h2 #switches-h { (t("Couper les suggestions", "Switch suggestions off")) }
+            {
+                p.note { (t("Effet sous quelques secondes sur tous les serveurs du service, pour les messages triés ensuite ; chaque action est journalisée.", "Takes effect within seconds on every server of the service, for the next triaged messages; every action is logged.")) }
+                table #switch-all {
+                    caption { (t("Tout le service", "Whole service")) }
+                    thead { tr { th scope="col" { (t("Portée", "Scope")) } th scope="col" { (t("Suggestions", "Suggestions")) } th scope="col" { (t("Action", "Action")) } } }
+                    tbody {
+                        @let off = is_off(&SwitchScope::All);
+                        @let label = t("Tout le service", "Whole service");
+                        tr {
+                            th scope="row" { (label) }
+                            td { @if off { span.switch-off { (t("coupées", "off")) } } @else { (t("actives", "on")) } }
+                            td { (switch_button(&a, lang, "all", "", !off, label)) }
+                        }
+                    }
+                }
+                table #switch-mailboxes {
+                    caption { (t("Par boîte", "Per mailbox")) }
+                    thead { tr { th scope="col" { (t("Boîte", "Mailbox")) } th scope="col" { (t("Suggestions", "Suggestions")) } th scope="col" { (t("Action", "Action")) } } }
+                    tbody {
+                        @for m in &mailboxes {
+                            @let off = is_off(&SwitchScope::Mailbox(m.id));
+                            tr {
+                                th scope="row" { (m.name) }
+                                td { @if off { span.switch-off { (t("coupées", "off")) } } @else { (t("actives", "on")) } }
+                                td { (switch_button(&a, lang, "mailbox", &m.id.to_string(), !off, &m.name)) }
+                            }
+                        }
+                    }
+                }
+                table #switch-types {
+                    caption { (t("Par type de demande", "Per request type")) }
+                    thead { tr { th scope="col" { (t("Type de demande", "Request type")) } th scope="col" { (t("Suggestions", "Suggestions")) } th scope="col" { (t("Action", "Action")) } } }
+                    tbody {
+                        @for rt in &st.taxonomy.request_types {
+                            @let off = is_off(&SwitchScope::RequestType(rt.id.clone()));
+                            @let label = type_label(&st, lang, &rt.id);
+                            tr {
+                                th scope="row" { (label) }
+                                td { @if off { span.switch-off { (t("coupées", "off")) } } @else { (t("actives", "on")) } }
+                                td { (switch_button(&a, lang, "request_type", &rt.id, !off, &label)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(lang, Msg::Supervision.text(lang), Some(&a), body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SwitchForm {
+    pub action: String,
+    pub scope: String,
+    pub value: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+pub async fn kill_switch(
+    State(st): State<AppState>,
+    a: Authed,
+    Form(f): Form<SwitchForm>,
+) -> WebResult<Response> {
+    a.require_role(Role::Supervisor)?;
+    let scope = match f.scope.as_str() {
+        "all" => SwitchScope::All,
+        "mailbox" => {
+            let id: i64 = f.value.trim().parse().map_err(|_| {
+                WebError::bad(
+                    "L'identifiant de boîte doit être un nombre.",
+                    "The mailbox id must be a number.",
+                )
+            })?;
+            if !st.store.list_mailboxes().await?.iter().any(|m| m.id == id) {
+                return Err(WebError::NotFound);
+            }
+            SwitchScope::Mailbox(id)
+        }
+        "request_type" => {
+            let id = f.value.trim();
+            if !st.taxonomy.request_types.iter().any(|r| r.id == id) {
+                return Err(WebError::NotFound);
+            }
+            SwitchScope::RequestType(id.to_string())
+        }
+        _ => {
+            return Err(WebError::bad(
+                "Portée de coupure inconnue.",
+                "Unknown switch scope.",
+            ))
+        }
+    };
+    let reason: String = f.reason.trim().chars().take(MAX_REASON_CHARS).collect();
+    // The store audits each change in its own transaction.
+    let switches = switch_store(&st);
+    match f.action.as_str() {
+        "off" => {
+            switches
+                .switch_off(KillSwitch {
+                    scope,
+                    set_by: a.user.id,
+                    set_at: st.store.now_ms(),
+                    reason: reason.clone(),
+                })
+                .await
+                .map_err(learn_err)?;
+        }
+        "on" => {
+            switches
+                .switch_on(&scope, a.user.id)
+                .await
+                .map_err(learn_err)?;
+        }
+        _ => {
+            return Err(WebError::bad(
+                "L'action doit être « off » ou « on ».",
+                "The action must be 'off' or 'on'.",
+            ))
+        }
+    }
+    Ok(Redirect::to("/supervision#kill-switches").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_observations_of_the_active_model_are_kept() {
+        let o = |at, version: Option<&str>| Observation {
+            mailbox_id: 1,
+            at,
+            predicted: Some("rib".into()),
+            confidence: Some(0.9),
+            abstained: false,
+            oov_tokens: 0,
+            tokens: 0,
+            draft_shown: false,
+            sent_edit_distance: None,
+            corrected: false,
+            opened_at: None,
+            validated_at: None,
+            model_version: version.map(str::to_string),
+        };
+        let obs = vec![
+            o(10, Some("m2")),
+            o(11, Some("m1")),
+            o(12, None),
+            o(13, Some("m2")),
+        ];
+        let (kept, left) = active_model_observations(obs, "m2");
+        assert_eq!(kept, vec![o(10, Some("m2")), o(13, Some("m2"))]);
+        assert_eq!(left, 2);
+    }
+
+    #[test]
+    fn alert_indicators_are_named_in_both_languages() {
+        assert_eq!(
+            indicator_name(Lang::Fr, "abstain_rate"),
+            "taux d'abstention"
+        );
+        assert_eq!(
+            indicator_name(Lang::En, "oov_rate"),
+            "out-of-vocabulary words"
+        );
+        assert_eq!(indicator_name(Lang::En, "new_one"), "new_one");
+    }
+
+    #[test]
+    fn every_indicator_has_a_threshold_from_the_config() {
+        let th = DriftThresholds::default();
+        let inds = indicators(&th);
+        assert_eq!(inds.len(), 4);
+        assert!(inds.iter().any(|i| i.0 == "psi" && i.4 == th.psi_alert));
+    }
+
+    #[test]
+    fn html_of_this_module_is_not_hand_escaped() {
+        // The chart is the only pre-escaped markup; its text is escaped by
+        // facteur-learn, so a hostile mailbox name stays inert.
+        let svg = svg_chart(
+            &[ChartSeries {
+                name: "<b>".into(),
+                values: vec![Some(0.1)],
+            }],
+            Some(0.2),
+            &["2025-W01".into()],
+            "<script>x</script>",
+        );
+        assert!(!svg.contains("<script>"));
+        assert!(svg.contains("&lt;b&gt;") || svg.contains("&lt;script&gt;"));
+    }
+}

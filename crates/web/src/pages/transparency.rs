@@ -1,0 +1,242 @@
+//! The public transparency sheet. Public on purpose (the unions asked for it):
+//! built from model records, counts and configuration only, never from users or
+//! messages.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use facteur_learn::transparency::{TransparencySheet, Volumes};
+use facteur_learn::{
+    transparency, ComputeCost, ExclusionStore, SwitchScope, SwitchStore, TransparencyInput,
+};
+use maud::html;
+use serde::Serialize;
+
+use super::registry::*;
+use crate::error::WebResult;
+use crate::i18n::{display_date, Lang, Msg};
+use crate::views::page;
+use crate::{data, AppState};
+
+/// The sheet plus the per-state counts, as published at /transparence.json.
+#[derive(Debug, Serialize)]
+pub struct PublicSheet {
+    #[serde(flatten)]
+    pub sheet: TransparencySheet,
+    pub messages_by_state: BTreeMap<String, i64>,
+    /// False when the running process has no CPU accounting: the cost is then
+    /// unknown, not zero.
+    pub compute_measured: bool,
+    /// Kill switches in force now, by kind (no reason, no name): the public can
+    /// see that a supervisor stopped suggestions, not why.
+    pub suggestions_switched_off: SwitchCounts,
+    /// Agent-feedback examples a supervisor excluded from training.
+    pub training_exclusions: usize,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct SwitchCounts {
+    pub whole_service: bool,
+    pub mailboxes: usize,
+    pub request_types: usize,
+}
+
+async fn public_sheet(st: &AppState) -> WebResult<PublicSheet> {
+    let versions = versions(st).await?;
+    let by_state: BTreeMap<String, i64> = data::messages_by_state(&st.store)
+        .await?
+        .into_iter()
+        .filter_map(|(s, n)| s.map(|s| (s.as_str().to_string(), n)))
+        .collect();
+    let handled = by_state.values().sum();
+    let compute = st.compute.as_ref().map(|m| m.snapshot());
+    let sheet = transparency(TransparencyInput {
+        now: st.store.now_ms(),
+        service: &st.config.service_name,
+        contact: &st.config.contact,
+        versions: &versions,
+        review_period_days: st.config.review_period_days,
+        volumes: Volumes {
+            messages_handled: handled,
+            // Not derivable from state counts (a sent reply may have been written
+            // by hand): left unknown rather than overstated.
+            drafts_sent_from_suggestions: None,
+        },
+        compute: compute.clone().unwrap_or(ComputeCost {
+            messages_measured: 0,
+            cpu_seconds: 0.0,
+            cpu_seconds_per_1000_messages: None,
+        }),
+    });
+    let mut switched = SwitchCounts::default();
+    for s in switch_store(st).switches().await.map_err(learn_err)? {
+        match s.scope {
+            SwitchScope::All => switched.whole_service = true,
+            SwitchScope::Mailbox(_) => switched.mailboxes += 1,
+            SwitchScope::RequestType(_) => switched.request_types += 1,
+        }
+    }
+    let training_exclusions = exclusion_store(st)
+        .excluded()
+        .await
+        .map_err(learn_err)?
+        .len();
+    Ok(PublicSheet {
+        sheet,
+        messages_by_state: by_state,
+        compute_measured: compute.is_some_and(|c| c.cpu_seconds_per_1000_messages.is_some()),
+        suggestions_switched_off: switched,
+        training_exclusions,
+    })
+}
+
+pub async fn transparence_json(State(st): State<AppState>) -> WebResult<Response> {
+    Ok(Json(public_sheet(&st).await?).into_response())
+}
+
+/// Public: no session needed, rendered without the signed-in header so the page
+/// is the same for everyone.
+pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<Response> {
+    let p = public_sheet(&st).await?;
+    let s = &p.sheet;
+    let t = |fr, en| tr(lang, fr, en);
+    let oversight_lead = t(
+        "Aucune réponse n'est envoyée sans la validation d'un agent nommé.",
+        "No reply is sent without being validated by a named agent.",
+    );
+    // The sheet's fixed texts are French (the official version); English
+    // visitors get a translation of the same statements.
+    let (purpose, data_used, oversight, open_source): (String, Vec<String>, String, String) =
+        match lang {
+            Lang::Fr => (
+                s.purpose.clone(),
+                s.data_used.clone(),
+                s.human_oversight.clone(),
+                s.open_source.clone(),
+            ),
+            Lang::En => (
+                "Help agents answer users' repetitive written requests: the system suggests the \
+                 request type and a draft based on a validated standard answer; it abstains when \
+                 unsure."
+                    .into(),
+                vec![
+                    "Messages received in the service's shared mailboxes, pseudonymised before \
+                     any processing by the model (tax number, social security number, IBAN, \
+                     e-mail, phone, address and names masked)."
+                        .into(),
+                    "Standard answers validated by the service and official service-public.fr \
+                     pages."
+                        .into(),
+                    "Agents' corrections (corrected category, draft validated or rejected) to \
+                     retrain the model."
+                        .into(),
+                ],
+                "Nothing is sent without an agent: every reply is validated by a named agent. A \
+                 supervisor evaluates and promotes each model version, can return to the \
+                 previous one and switch suggestions off at any time."
+                    .into(),
+                "Free software components, run on the service's own servers, without GPU or \
+                 external AI provider."
+                    .into(),
+            ),
+        };
+    let compute_text = match s.compute.cpu_seconds_per_1000_messages {
+        Some(c) if p.compute_measured => format!(
+            "{c:.1} {} ({} {})",
+            t(
+                "secondes CPU pour 1 000 messages",
+                "CPU-seconds per 1,000 messages"
+            ),
+            s.compute.messages_measured,
+            t("messages mesurés", "messages measured")
+        ),
+        _ => t("non mesuré", "not measured").to_string(),
+    };
+    let body = html! {
+        p #generated { (t("Fiche établie le", "Sheet generated on")) " " (display_date(lang, &s.generated_on)) " — " (s.service) }
+        section aria-labelledby="purpose-h" {
+            h2 #purpose-h { (t("Finalité", "Purpose")) }
+            p { (purpose) }
+        }
+        section aria-labelledby="data-h" {
+            h2 #data-h { (t("Données utilisées", "Data used")) }
+            ul { @for d in &data_used { li { (d) } } }
+        }
+        section #oversight aria-labelledby="oversight-h" {
+            h2 #oversight-h { (t("Contrôle humain", "Human oversight")) }
+            p { strong { (oversight_lead) } }
+            p { (oversight) }
+            p { (open_source) }
+        }
+        section #model aria-labelledby="model-h" {
+            h2 #model-h { (t("Modèle en service", "Model in use")) }
+            @if let Some(m) = &s.active_model {
+                dl.meta {
+                    dt { (t("Version", "Version")) } dd { code { (m.version) } }
+                    dt { (t("Entraîné le", "Trained on")) } dd { (display_date(lang, &m.trained_on)) }
+                    dt { (t("Promu le", "Promoted on")) } dd { (m.promoted_on.as_deref().map(|d| display_date(lang, d)).unwrap_or_else(|| "—".into())) }
+                    dt { (t("Dernière revue", "Last review")) } dd { (m.last_review_on.as_deref().map(|d| display_date(lang, d)).unwrap_or_else(|| t("aucune", "none").into())) }
+                    dt { (t("Prochaine revue", "Next review")) } dd {
+                        (m.next_review_due.as_deref().map(|d| display_date(lang, d)).unwrap_or_else(|| "—".into()))
+                        @if m.review_overdue { " " strong.error { (t("(en retard)", "(overdue)")) } }
+                    }
+                    dt { (t("Exemples d'entraînement", "Training examples")) } dd { (m.training_examples.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }
+                    dt { (t("dont corrections d'agents", "of which agents' corrections")) } dd { (m.from_agent_feedback.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }
+                }
+            } @else {
+                p #no-model { (t("Aucun modèle n'est enregistré : aucune suggestion automatique n'est faite.", "No model is registered: no automatic suggestion is made.")) }
+            }
+            p { (t("Période de revue", "Review period")) " : " (s.review_period_days) " " (t("jours", "days")) }
+        }
+        section #metrics aria-labelledby="metrics-h" {
+            h2 #metrics-h { (t("Performances sur le jeu d'évaluation fixe", "Metrics on the fixed evaluation set")) }
+            @if let Some(m) = &s.metrics {
+                table {
+                    thead { tr { th scope="col" { (t("Indicateur", "Metric")) } th scope="col" { (t("Valeur", "Value")) } } }
+                    tbody {
+                        tr { td { (t("Exemples évalués", "Examples evaluated")) } td { (m.evaluation_examples) } }
+                        tr { td { (t("Exactitude", "Accuracy")) } td { (pct(m.accuracy)) } }
+                        tr { td { "Macro-F1" } td { (num(m.macro_f1)) } }
+                        tr { td { (t("Couverture à 95 % de précision", "Coverage at 95 % precision")) } td { (pct(m.coverage_at_95_precision)) } }
+                        tr { td { (t("Erreur de calibration (ECE)", "Calibration error (ECE)")) } td { (num(m.expected_calibration_error)) } }
+                    }
+                }
+            } @else {
+                p { (t("Pas de mesure : aucun modèle en service.", "No measurement: no model in use.")) }
+            }
+        }
+        section #volumes aria-labelledby="volumes-h" {
+            h2 #volumes-h { (t("Volumes traités", "Volumes handled")) }
+            p { (t("Messages reçus", "Messages received")) " : " (s.volumes.messages_handled) }
+            table {
+                thead { tr { th scope="col" { (t("État", "State")) } th scope="col" { (t("Messages", "Messages")) } } }
+                tbody { @for (state, n) in &p.messages_by_state {
+                    tr { td data-state=(state) { (facteur_core::MessageState::parse(state).map(|s| crate::i18n::state_label(lang, s)).unwrap_or(state.as_str())) } td { (n) } }
+                } }
+            }
+        }
+        section #oversight-controls aria-labelledby="controls-h" {
+            h2 #controls-h { (t("Contrôles des superviseurs", "Supervisors' controls")) }
+            @let sw = &p.suggestions_switched_off;
+            p #switches-in-force {
+                (t("Suggestions coupées", "Suggestions switched off")) " : "
+                @if sw.whole_service { (t("pour tout le service", "for the whole service")) }
+                @else { (sw.mailboxes) " " (t("boîte(s)", "mailbox(es)")) ", " (sw.request_types) " " (t("type(s) de demande", "request type(s)")) }
+            }
+            p #training-exclusions { (t("Exemples exclus de l'apprentissage", "Examples excluded from training")) " : " (p.training_exclusions) }
+        }
+        section #compute aria-labelledby="compute-h" {
+            h2 #compute-h { (t("Coût de calcul mesuré", "Measured compute cost")) }
+            p { (compute_text) }
+        }
+        section #contact aria-labelledby="contact-h" {
+            h2 #contact-h { (t("Contact", "Contact")) }
+            p { (s.contact) }
+        }
+        p { a href="/transparence.json" { (t("Ces données au format JSON", "This data as JSON")) } }
+    };
+    Ok(page(lang, Msg::Transparency.text(lang), None, body).into_response())
+}
