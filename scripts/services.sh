@@ -21,6 +21,8 @@ services_install() {
     command -v nginx >/dev/null || need+=(nginx-light)
     perl -MDBD::SQLite -e1 2>/dev/null || need+=(libdbd-sqlite3-perl)
     command -v sqlite3 >/dev/null || need+=(sqlite3)
+    command -v openssl >/dev/null || need+=(openssl)
+    command -v curl >/dev/null || need+=(curl)
     if ((${#need[@]})); then
         echo "installing: ${need[*]}"
         apt-get update -qq >/dev/null
