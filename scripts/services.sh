@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the real services Facteur's tests talk to, all on loopback, in one temp dir:
-# PostgreSQL 15, Dovecot IMAP, an SMTP server (aiosmtpd writing a Maildir) and ChromeDriver.
+# PostgreSQL 15, Dovecot IMAP, an SMTP server (aiosmtpd writing a Maildir), ChromeDriver and
+# LemonLDAP::NG as an OpenID Connect provider (services_start_oidc, callable alone).
 # Source it: `source scripts/services.sh; services_install; services_start` — it exports
 # FACTEUR_TEST_* variables for the tests, and `services_stop` ends everything.
 set -u
@@ -15,6 +16,13 @@ services_install() {
     command -v chromium >/dev/null || need+=(chromium)
     command -v chromedriver >/dev/null || need+=(chromium-driver)
     command -v wrk >/dev/null || need+=(wrk)
+    # LemonLDAP::NG (OpenID Connect provider) behind nginx, users in SQLite (DBI).
+    [[ -x /usr/sbin/llng-fastcgi-server ]] || need+=(lemonldap-ng-fastcgi-server liblemonldap-ng-portal-perl libgd-securityimage-perl libimage-magick-perl libstring-random-perl)
+    command -v nginx >/dev/null || need+=(nginx-light)
+    perl -MDBD::SQLite -e1 2>/dev/null || need+=(libdbd-sqlite3-perl)
+    command -v sqlite3 >/dev/null || need+=(sqlite3)
+    command -v openssl >/dev/null || need+=(openssl)
+    command -v curl >/dev/null || need+=(curl)
     if ((${#need[@]})); then
         echo "installing: ${need[*]}"
         apt-get update -qq >/dev/null
@@ -91,6 +99,8 @@ CONF
     export FACTEUR_TEST_WEBDRIVER="http://127.0.0.1:9515"
     export FACTEUR_TEST_CHROMIUM="/usr/bin/chromium"
 
+    services_start_oidc
+
     # Wait until every port answers.
     local port
     for port in 15432 10143 10025 9515; do
@@ -103,7 +113,171 @@ CONF
     echo "services up in $D (PostgreSQL :15432, Dovecot :10143, SMTP :10025, ChromeDriver :9515)"
 }
 
+# LemonLDAP::NG as an OpenID Connect provider on loopback, for the single sign-on tests:
+# nginx on :18090 (the issuer and the portal) passes to the FastCGI portal on :18091.
+# Users live in a SQLite table the tests edit (FACTEUR_TEST_OIDC_USERDB: uid, password,
+# cn, mail, grp with groups separated by "; "), so a group removed at the provider is a
+# row update. Ports 18092-18096 are the Facteur instances the tests start (the redirect
+# URIs registered for the client "facteur"). Callable alone: `services_start_oidc` starts
+# it in its own temp dir (FACTEUR_OIDC_DIR) and `services_stop_oidc` ends it.
+services_start_oidc() {
+    local O
+    O=$(mktemp -d /tmp/facteur-oidc.XXXXXX)
+    chmod 755 "$O"
+    FACTEUR_OIDC_DIR=$O
+    local issuer="http://127.0.0.1:18090"
+    local secret="facteur-test-client-secret"
+    mkdir -p "$O/conf" "$O/sessions/lock" "$O/psessions/lock" "$O/cache" "$O/nginx" "$O/users" "$O/run"
+    openssl genrsa -out "$O/sig.key" 2048 2>/dev/null
+    openssl rsa -in "$O/sig.key" -pubout -out "$O/sig.pub" 2>/dev/null
+    sqlite3 "$O/users/users.db" <<'SQL'
+CREATE TABLE users (uid TEXT PRIMARY KEY, password TEXT NOT NULL, cn TEXT NOT NULL, mail TEXT NOT NULL, grp TEXT NOT NULL);
+INSERT INTO users VALUES
+  ('alice',  'alice-password',  'Alice Agent',      'alice@example.test',  'facteur-agents; courrier-impots'),
+  ('bruno',  'bruno-password',  'Bruno Superviseur','bruno@example.test',  'facteur-superviseurs'),
+  ('chloe',  'chloe-password',  'Chloé Admin',      'chloe@example.test',  'facteur-admins'),
+  ('david',  'david-password',  'David Agent',      'david@example.test',  'facteur-agents; courrier-impots; courrier-amendes'),
+  ('emma',   'emma-password',   'Emma Agent',       'emma@example.test',   'facteur-agents; courrier-impots'),
+  ('fanny',  'fanny-password',  'Fanny Agent',      'fanny@example.test',  'facteur-agents; courrier-impots'),
+  ('gael',   'gael-password',   'Gaël Agent',       'gael@example.test',   'facteur-agents; courrier-impots'),
+  ('hugo',   'hugo-password',   'Hugo Agent',       'hugo@example.test',   'facteur-agents; courrier-impots');
+SQL
+    chmod 777 "$O/users"
+    chmod 666 "$O/users/users.db"
+    chown -R www-data:www-data "$O/sessions" "$O/psessions" "$O/cache" "$O/run"
+    cat >"$O/lemonldap-ng.ini" <<INI
+[all]
+logLevel = warn
+checkTime = 1
+[configuration]
+type = File
+dirName = $O/conf
+[portal]
+staticPrefix = /static
+templateDir = /usr/share/lemonldap-ng/portal/templates
+languages = fr, en
+[handler]
+status = 0
+INI
+    local redirects="" logouts="" port
+    for port in 18092 18093 18094 18095 18096; do
+        redirects+="http://127.0.0.1:$port/oidc/callback "
+        logouts+="http://127.0.0.1:$port/login "
+    done
+    ISSUER=$issuer SECRET=$secret REDIRECTS=${redirects% } LOGOUTS=${logouts% } O=$O \
+        /usr/bin/python3 - <<'PY'
+import json, os
+O = os.environ["O"]
+key = open(f"{O}/sig.key").read()
+pub = open(f"{O}/sig.pub").read()
+conf = {
+    "cfgNum": 1, "cfgVersion": "2.16.1", "cfgAuthor": "facteur tests", "cfgDate": "1700000000",
+    "portal": os.environ["ISSUER"] + "/", "domain": "127.0.0.1", "cookieName": "lemonldap",
+    "securedCookie": 0, "timeout": 72000, "whatToTrace": "uid",
+    "authentication": "DBI", "userDB": "Same", "passwordDB": "DBI", "registerDB": "Null",
+    "dbiAuthChain": f"dbi:SQLite:dbname={O}/users/users.db", "dbiAuthUser": "", "dbiAuthPassword": "",
+    "dbiAuthTable": "users", "dbiAuthLoginCol": "uid", "dbiAuthPasswordCol": "password",
+    "dbiAuthPasswordHash": "", "dbiExportedVars": {"uid": "uid", "cn": "cn", "mail": "mail", "facteurGroups": "grp"},
+    "exportedVars": {},
+    "globalStorage": "Apache::Session::File",
+    "globalStorageOptions": {"Directory": f"{O}/sessions", "LockDirectory": f"{O}/sessions/lock",
+                             "generateModule": "Lemonldap::NG::Common::Apache::Session::Generate::SHA256"},
+    "persistentStorage": "Apache::Session::File",
+    "persistentStorageOptions": {"Directory": f"{O}/psessions", "LockDirectory": f"{O}/psessions/lock"},
+    "localSessionStorage": "Cache::FileCache",
+    "localSessionStorageOptions": {"cache_root": f"{O}/cache", "cache_depth": 3, "default_expires_in": 600,
+                                   "directory_umask": "007", "namespace": "lemonldap-ng-sessions"},
+    "loginHistoryEnabled": 0, "notification": 0, "portalDisplayRegister": 0,
+    "locationRules": {"127.0.0.1": {"default": "accept"}},
+    "issuerDBOpenIDConnectActivation": 1,
+    "oidcServiceMetaDataIssuer": os.environ["ISSUER"],
+    "oidcServicePrivateKeySig": key, "oidcServicePublicKeySig": pub, "oidcServiceKeyIdSig": "facteur-test",
+    "oidcServiceAllowAuthorizationCodeFlow": 1,
+    "oidcRPMetaDataOptions": {"facteur": {
+        "oidcRPMetaDataOptionsClientID": "facteur",
+        "oidcRPMetaDataOptionsClientSecret": os.environ["SECRET"],
+        "oidcRPMetaDataOptionsRedirectUris": os.environ["REDIRECTS"],
+        "oidcRPMetaDataOptionsPostLogoutRedirectUris": os.environ["LOGOUTS"],
+        "oidcRPMetaDataOptionsIDTokenSignAlg": "RS256",
+        "oidcRPMetaDataOptionsIDTokenForceClaims": 1,
+        "oidcRPMetaDataOptionsBypassConsent": 1,
+        "oidcRPMetaDataOptionsRequirePKCE": 1,
+        "oidcRPMetaDataOptionsPublic": 0,
+        "oidcRPMetaDataOptionsLogoutBypassConfirm": 1,
+        "oidcRPMetaDataOptionsDisplayName": "Facteur",
+    }},
+    "oidcRPMetaDataExportedVars": {"facteur": {
+        "name": "cn", "email": "mail", "preferred_username": "uid",
+        "groups": "facteurGroups;string;always",
+    }},
+    "oidcRPMetaDataOptionsExtraClaims": {"facteur": {"groups": "groups"}},
+}
+json.dump(conf, open(f"{O}/conf/lmConf-1.json", "w"), indent=1)
+PY
+    chown -R www-data:www-data "$O/conf"
+    LLNG_DEFAULTCONFFILE=$O/lemonldap-ng.ini LLNG_DEFAULTLOGGER=Lemonldap::NG::Common::Logger::Std \
+        /usr/sbin/llng-fastcgi-server --foreground --listen 127.0.0.1:18091 --proc 2 \
+        --user www-data --group www-data --pid "$O/run/llng.pid" >"$O/llng.log" 2>&1 &
+    echo $! >"$O/llng-main.pid"
+    cat >"$O/nginx/nginx.conf" <<NGINX
+worker_processes 1;
+pid $O/nginx/nginx.pid;
+error_log $O/nginx/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $O/nginx/body;
+  fastcgi_temp_path $O/nginx/fastcgi;
+  proxy_temp_path $O/nginx/proxy;
+  uwsgi_temp_path $O/nginx/uwsgi;
+  scgi_temp_path $O/nginx/scgi;
+  include /etc/nginx/mime.types;
+  server {
+    listen 127.0.0.1:18090;
+    root /usr/share/lemonldap-ng/portal/htdocs/;
+    if (\$uri !~ ^/((static|javascript|favicon).*|.*\.psgi)) {
+      rewrite ^/(.*)\$ /index.psgi/\$1 break;
+    }
+    location ~ ^(?<sc>/.*\.psgi)(?:\$|/) {
+      include /etc/nginx/fastcgi_params;
+      fastcgi_pass 127.0.0.1:18091;
+      fastcgi_param LLTYPE psgi;
+      # FCGI replaces the environment by each request's: the portal finds its
+      # lemonldap-ng.ini through this parameter, not the server's environment.
+      fastcgi_param LLNG_DEFAULTCONFFILE $O/lemonldap-ng.ini;
+      fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+      fastcgi_split_path_info ^(.*\.psgi)(/.*)\$;
+      fastcgi_param PATH_INFO \$fastcgi_path_info;
+    }
+    location /static/ { alias /usr/share/lemonldap-ng/portal/htdocs/static/; }
+    location /javascript/ { alias /usr/share/javascript/; }
+  }
+}
+NGINX
+    nginx -c "$O/nginx/nginx.conf" -p "$O/nginx" -e "$O/nginx/error.log"
+    for _ in $(seq 1 150); do
+        curl -fsS "$issuer/.well-known/openid-configuration" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    export FACTEUR_OIDC_DIR
+    export FACTEUR_TEST_OIDC_ISSUER=$issuer
+    export FACTEUR_TEST_OIDC_CLIENT_ID=facteur
+    export FACTEUR_TEST_OIDC_CLIENT_SECRET=$secret
+    export FACTEUR_TEST_OIDC_USERDB=$O/users/users.db
+    echo "OpenID Connect provider (LemonLDAP::NG) up at $issuer, files in $O"
+}
+
+services_stop_oidc() {
+    local O=${FACTEUR_OIDC_DIR:-}
+    [[ -n $O && -d $O ]] || return 0
+    [[ -f $O/nginx/nginx.pid ]] && kill "$(cat "$O/nginx/nginx.pid")" 2>/dev/null
+    [[ -f $O/run/llng.pid ]] && kill "$(cat "$O/run/llng.pid")" 2>/dev/null
+    [[ -f $O/llng-main.pid ]] && kill "$(cat "$O/llng-main.pid")" 2>/dev/null
+    return 0
+}
+
 services_stop() {
+    services_stop_oidc
     local D=${FACTEUR_SVC_DIR:-}
     [[ -n $D && -d $D ]] || return 0
     runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$D/pg/data" -m immediate stop >/dev/null 2>&1 || true

@@ -95,6 +95,10 @@ pub struct Config {
     pub retention: facteur_store::RetentionPolicy,
     #[serde(default, rename = "mailbox")]
     pub mailboxes: Vec<MailboxConfig>,
+    /// Single sign-on through the administration's identity provider (see
+    /// [`OidcConfig`] and docs/SSO.md); absent: local accounts only.
+    #[serde(default)]
+    pub oidc: Option<OidcConfig>,
 }
 
 fn default_metrics_allow() -> Vec<String> {
@@ -299,6 +303,7 @@ impl Default for Config {
             audit_key_file: None,
             retention: facteur_store::RetentionPolicy::default(),
             mailboxes: Vec::new(),
+            oidc: None,
         }
     }
 }
@@ -447,6 +452,9 @@ impl Config {
                 )
             })?;
         }
+        if let Some(o) = self.oidc.as_mut() {
+            o.apply_env(&get);
+        }
         self.check()
     }
 
@@ -510,6 +518,9 @@ impl Config {
                 "login_max_per_ip = 0: nobody could sign in (default 100)"
             ));
         }
+        if let Some(o) = &self.oidc {
+            o.check()?;
+        }
         let mut names: Vec<&str> = self.mailboxes.iter().map(|m| m.name.as_str()).collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
@@ -543,6 +554,154 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("facteur.db").display()))
+    }
+}
+
+// ------------------------------------------------------------------ single sign-on
+
+/// `[oidc]`: single sign-on with OpenID Connect (docs/SSO.md). The client secret
+/// is never written here: `client_secret_file` names a file, or
+/// `FACTEUR_OIDC_CLIENT_SECRET` / `FACTEUR_OIDC_CLIENT_SECRET_FILE` give it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL, exactly as its discovery document states it.
+    pub issuer: String,
+    pub client_id: String,
+    /// File holding the client secret (absent: a public client, PKCE only).
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Set from `FACTEUR_OIDC_CLIENT_SECRET`, never from the file.
+    #[serde(skip)]
+    pub client_secret_env: Option<String>,
+    /// This service's `/oidc/callback` URL, as registered at the provider.
+    pub redirect_url: String,
+    /// Where the provider sends the browser after logging out (registered too).
+    #[serde(default)]
+    pub post_logout_redirect_url: Option<String>,
+    /// Scopes asked besides `openid`.
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// Claim naming a user created at a first sign-in: `preferred_username`
+    /// (default), `email`, `sub` or any string claim.
+    #[serde(default = "default_oidc_username_claim")]
+    pub username_claim: String,
+    /// Claim listing the person's groups.
+    #[serde(default = "default_oidc_groups_claim")]
+    pub groups_claim: String,
+    /// Keep the local sign-in form (username + password). Turn it off once every
+    /// agent signs in through the provider; keep one local admin reachable by
+    /// `facteur user` commands for emergencies.
+    #[serde(default = "default_true")]
+    pub local_accounts: bool,
+    /// Text of the sign-in button (default: "Se connecter avec le compte de
+    /// l'administration").
+    #[serde(default)]
+    pub button_label: Option<String>,
+    /// The claim mapping: members of `group` get `role` and `mailboxes` (names
+    /// of Facteur mailboxes). The strongest role wins; mailboxes add up. Applied
+    /// at every sign-in; a person in no mapped group is refused.
+    #[serde(default, rename = "group")]
+    pub groups: Vec<OidcGroupConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcGroupConfig {
+    pub group: String,
+    /// `agent`, `supervisor` or `admin`.
+    pub role: String,
+    #[serde(default)]
+    pub mailboxes: Vec<String>,
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    vec!["profile".into(), "email".into(), "groups".into()]
+}
+fn default_oidc_username_claim() -> String {
+    "preferred_username".into()
+}
+fn default_oidc_groups_claim() -> String {
+    "groups".into()
+}
+fn default_true() -> bool {
+    true
+}
+
+impl OidcConfig {
+    fn apply_env(&mut self, get: &impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get("FACTEUR_OIDC_CLIENT_SECRET") {
+            self.client_secret_env = Some(v);
+        }
+        if let Some(v) = get("FACTEUR_OIDC_CLIENT_SECRET_FILE") {
+            self.client_secret_file = Some(PathBuf::from(v));
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.groups.is_empty() {
+            bail!(crate::i18n::tr(
+                "[oidc] sans aucun [[oidc.group]] : personne ne pourrait se connecter. Associez au moins un groupe du fournisseur à un rôle",
+                "[oidc] without any [[oidc.group]]: nobody could sign in. Map at least one of the provider's groups to a role"
+            ));
+        }
+        for g in &self.groups {
+            if facteur_core::Role::parse(&g.role).is_none() {
+                bail!(tr!(
+                    "[[oidc.group]] {:?} : rôle {:?} inconnu, utilisez \"agent\", \"supervisor\" ou \"admin\"",
+                    "[[oidc.group]] {:?}: unknown role {:?}, use \"agent\", \"supervisor\" or \"admin\"",
+                    g.group,
+                    g.role
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The client secret: `FACTEUR_OIDC_CLIENT_SECRET`, else the file's first line.
+    pub fn client_secret(&self) -> Result<Option<String>> {
+        if let Some(s) = &self.client_secret_env {
+            return Ok(Some(s.clone()));
+        }
+        match &self.client_secret_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    tr!(
+                        "[oidc] : impossible de lire le fichier du secret client {} (client_secret_file ou FACTEUR_OIDC_CLIENT_SECRET_FILE)",
+                        "[oidc]: cannot read the client secret file {} (client_secret_file or FACTEUR_OIDC_CLIENT_SECRET_FILE)",
+                        path.display()
+                    )
+                })?;
+                Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The web app's settings (reads the secret).
+    pub fn settings(&self) -> Result<facteur_web::oidc::OidcSettings> {
+        Ok(facteur_web::oidc::OidcSettings {
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret()?,
+            redirect_url: self.redirect_url.clone(),
+            post_logout_redirect_url: self.post_logout_redirect_url.clone(),
+            scopes: self.scopes.clone(),
+            username_claim: self.username_claim.clone(),
+            groups_claim: self.groups_claim.clone(),
+            mappings: self
+                .groups
+                .iter()
+                .filter_map(|g| {
+                    Some(facteur_web::oidc::GroupMapping {
+                        group: g.group.clone(),
+                        role: facteur_core::Role::parse(&g.role)?,
+                        mailboxes: g.mailboxes.clone(),
+                    })
+                })
+                .collect(),
+            button_label: self.button_label.clone(),
+        })
     }
 }
 
@@ -633,6 +792,56 @@ tls = "none"
                 "{bad}: {e:#}"
             );
         }
+    }
+
+    #[test]
+    fn oidc_block_parses_maps_roles_and_takes_its_secret_from_env_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("oidc-secret");
+        std::fs::write(&secret, "s3cret\n").unwrap();
+        let text = format!(
+            r#"
+[oidc]
+issuer = "https://sso.example.gouv.fr"
+client_id = "facteur"
+client_secret_file = "{}"
+redirect_url = "https://facteur.example.gouv.fr/oidc/callback"
+local_accounts = false
+[[oidc.group]]
+group = "agents-sip"
+role = "agent"
+mailboxes = ["sip-exemple"]
+[[oidc.group]]
+group = "chefs"
+role = "supervisor"
+"#,
+            secret.display()
+        );
+        let mut cfg = Config::from_toml(&text).unwrap();
+        cfg.apply_env(|_| None).unwrap();
+        let o = cfg.oidc.clone().unwrap();
+        assert!(!o.local_accounts);
+        assert_eq!(o.scopes, vec!["profile", "email", "groups"]);
+        let s = o.settings().unwrap();
+        assert_eq!(s.client_secret.as_deref(), Some("s3cret"));
+        assert_eq!(s.mappings.len(), 2);
+        assert_eq!(s.mappings[1].role, facteur_core::Role::Supervisor);
+        assert_eq!(s.mappings[0].mailboxes, vec!["sip-exemple"]);
+        // The environment wins over the file, and is never read from the TOML.
+        cfg.apply_env(|k| (k == "FACTEUR_OIDC_CLIENT_SECRET").then(|| "from-env".to_string()))
+            .unwrap();
+        let s = cfg.oidc.unwrap().settings().unwrap();
+        assert_eq!(s.client_secret.as_deref(), Some("from-env"));
+
+        let bad_role = text.replace("role = \"supervisor\"", "role = \"chef\"");
+        let err = Config::from_toml(&bad_role)
+            .and_then(|mut c| c.apply_env(|_| None))
+            .unwrap_err();
+        assert!(err.to_string().contains("chef"), "{err}");
+        let no_group = "[oidc]\nissuer = \"https://i\"\nclient_id = \"c\"\nredirect_url = \"https://r/oidc/callback\"\n";
+        assert!(Config::from_toml(no_group)
+            .and_then(|mut c| c.apply_env(|_| None))
+            .is_err());
     }
 
     #[test]

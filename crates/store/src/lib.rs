@@ -31,6 +31,7 @@ mod people;
 mod queue;
 mod retention;
 mod schema;
+mod sso;
 mod types;
 mod versions;
 
@@ -55,6 +56,7 @@ pub use outbox::{retry_delay_ms, MAX_SEND_ATTEMPTS};
 pub use people::mailbox_address_key;
 pub use retention::{PurgeReport, RetentionPolicy};
 pub use schema::{schema_status, MigrationInfo, SchemaStatus};
+pub use sso::{OidcPending, SsoOutcome, SsoSignIn, SSO_PASSWORD_HASH};
 pub use types::*;
 pub use versions::{KbListener, KB_CHANNEL};
 

@@ -85,6 +85,37 @@ const TABLES: &[Table] = &[
         order_by: "id",
         serial: None,
     },
+    // Single sign-on (migration 0013).
+    Table {
+        name: "user_identities",
+        cols: &[
+            ("issuer", T),
+            ("subject", T),
+            ("user_id", I),
+            ("created_at", I),
+            ("last_login_at", I),
+        ],
+        order_by: "issuer, subject",
+        serial: None,
+    },
+    Table {
+        name: "oidc_logins",
+        cols: &[
+            ("id", T),
+            ("state", T),
+            ("nonce", T),
+            ("pkce_verifier", T),
+            ("expires_at", I),
+        ],
+        order_by: "id",
+        serial: None,
+    },
+    Table {
+        name: "oidc_sessions",
+        cols: &[("session_id", T), ("id_token", T)],
+        order_by: "session_id",
+        serial: None,
+    },
     Table {
         name: "messages",
         cols: &[

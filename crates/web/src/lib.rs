@@ -16,6 +16,7 @@ pub mod extract;
 pub mod i18n;
 pub mod login_guard;
 pub mod metrics;
+pub mod oidc;
 pub mod pages;
 pub mod sanitize;
 pub mod security;
@@ -78,6 +79,9 @@ pub struct WebConfig {
     pub service_name: String,
     /// Model review period (days), as in the registry's configuration.
     pub review_period_days: u32,
+    /// The local sign-in form (username + password). Off when every agent
+    /// signs in through the identity provider ([`oidc`]).
+    pub local_login: bool,
 }
 
 impl Default for WebConfig {
@@ -106,6 +110,7 @@ impl Default for WebConfig {
             contact: "Délégué à la protection des données du service".to_string(),
             service_name: "Facteur".to_string(),
             review_period_days: 90,
+            local_login: true,
         }
     }
 }
@@ -156,6 +161,9 @@ pub struct AppState {
     /// The one rule for "may a draft be offered", with its kill-switch and review
     /// caches; shared with the CLI's triage when it runs in the same process.
     pub suggestions: Arc<facteur_app::Suggestions>,
+    /// Single sign-on through the administration's identity provider; `None`:
+    /// not configured, the `/oidc/*` routes answer 404.
+    pub oidc: Option<Arc<oidc::Oidc>>,
     pub(crate) runtime: Arc<Runtime>,
 }
 
@@ -198,6 +206,7 @@ impl AppState {
             config: Arc::new(config),
             compute: None,
             kb: None,
+            oidc: None,
         }
     }
 
@@ -214,6 +223,11 @@ impl AppState {
 
     pub fn with_kb(mut self, kb: Arc<dyn KbSearch>) -> Self {
         self.kb = Some(kb);
+        self
+    }
+
+    pub fn with_oidc(mut self, oidc: Arc<oidc::Oidc>) -> Self {
+        self.oidc = Some(oidc);
         self
     }
 
@@ -252,13 +266,18 @@ pub fn router(state: AppState) -> Router {
     // patterns now rather than in the first agent's request.
     let _ = facteur_privacy::Detector::new()
         .detect("Madame Jeanne Martin, 3 rue des Lilas 69001 Lyon, 06 12 34 56 78, j@example.org");
+    let login_submit = if state.config.local_login {
+        post(pages::login::login_submit)
+    } else {
+        post(oidc::local_login_disabled)
+    };
     let routes = Router::new()
         .route("/", get(pages::queue::home))
-        .route(
-            "/login",
-            get(pages::login::login_form).post(pages::login::login_submit),
-        )
-        .route("/logout", post(pages::login::logout))
+        .route("/login", get(pages::login::login_form).merge(login_submit))
+        .route("/logout", post(oidc::logout))
+        .route("/oidc/login", get(oidc::login))
+        .route("/oidc/callback", get(oidc::callback))
+        .route("/oidc/logout", post(oidc::logout))
         .route("/compte", get(pages::account::account))
         .route(
             "/compte/mot-de-passe",

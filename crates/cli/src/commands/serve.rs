@@ -90,6 +90,7 @@ pub fn web_config(cfg: &Config) -> Result<facteur_web::WebConfig> {
         session_max_lifetime: std::time::Duration::from_secs(
             u64::from(cfg.session_max_hours) * 3600,
         ),
+        local_login: cfg.oidc.as_ref().is_none_or(|o| o.local_accounts),
         ..facteur_web::WebConfig::default()
     })
 }
@@ -158,6 +159,18 @@ pub async fn serve_service(
     .with_compute(svc.compute.clone())
     .with_suggestions(svc.suggestions.clone())
     .with_kb(Arc::new(NodeKb(svc.clone())));
+    let state = match &cfg.oidc {
+        Some(o) => {
+            let oidc = facteur_web::oidc::Oidc::new(o.settings()?).map_err(|e| {
+                anyhow::anyhow!(tr!(
+                    "[oidc] : {e} (voir docs/SSO.md)",
+                    "[oidc]: {e} (see docs/SSO.md)"
+                ))
+            })?;
+            state.with_oidc(Arc::new(oidc))
+        }
+        None => state,
+    };
     // An address that does not parse is not "in use": say which mistake it is.
     if tokio::net::lookup_host(listen).await.is_err() {
         anyhow::bail!(tr!(

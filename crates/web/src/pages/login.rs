@@ -43,6 +43,8 @@ fn login_page(
         None,
         html! {
             @if let Some(e) = error { p.error #login-error role="alert" { (t(e)) } }
+            (crate::oidc::login_link(st, lang))
+            @if st.config.local_login {
             form #login-form method="post" action="/login" {
                 input type="hidden" name=(auth::CSRF_FIELD) value=(token);
                 p {
@@ -54,6 +56,7 @@ fn login_page(
                     input #password type="password" name="password" autocomplete="current-password" required;
                 }
                 button type="submit" { (t(Msg::Login)) }
+            }
             }
         },
     );
