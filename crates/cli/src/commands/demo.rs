@@ -473,6 +473,7 @@ fn build(a: &DemoArgs) -> Result<Built> {
     // 1. Knowledge base: the tax fiches and the demo standard answers.
     let mut kb =
         facteur_kb::KnowledgeBase::open(dir).with_context(|| super::kb::open_kb_failed(dir))?;
+    crate::embedding::attach(&mut kb)?;
     let fiches = shared_dir
         .join("service-public-fiches-2020")
         .join("kb_fiscalite.jsonl");
