@@ -76,7 +76,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let queries = read_queries(&shared("bench/retrieval_queries.jsonl"))?;
     let t = std::time::Instant::now();
     let texts: Vec<&str> = queries.iter().map(|q| q.query.as_str()).collect();
-    let qv = embedder.embed(&texts, facteur_embed::Kind::Query)?;
+    // QUERY_CACHE=FILE keeps the query vectors between runs (raw little-endian f32).
+    let cache = std::env::var_os("QUERY_CACHE").map(PathBuf::from);
+    let cached = cache
+        .as_ref()
+        .and_then(|p| std::fs::read(p).ok())
+        .filter(|b| b.len() == texts.len() * facteur_embed::DIM * 4);
+    let qv: Vec<facteur_embed::Embedding> = match cached {
+        Some(b) => b
+            .chunks_exact(facteur_embed::DIM * 4)
+            .map(|row| {
+                let mut e = [0f32; facteur_embed::DIM];
+                for (x, c) in e.iter_mut().zip(row.chunks_exact(4)) {
+                    *x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+                e
+            })
+            .collect(),
+        None => {
+            let v = embedder.embed(&texts, facteur_embed::Kind::Query)?;
+            if let Some(p) = &cache {
+                let bytes: Vec<u8> = v.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+                std::fs::write(p, bytes)?;
+            }
+            v
+        }
+    };
     eprintln!(
         "embedded {} queries in {:.1} s",
         qv.len(),
