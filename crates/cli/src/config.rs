@@ -597,13 +597,17 @@ tls = "none"
 
     #[test]
     fn embedding_switch_from_file_or_env_but_not_both() {
-        let cfg = Config::from_toml(SAMPLE).unwrap();
-        assert_eq!((cfg.embedding_model, cfg.embedding_url), (None, None));
-        let mut cfg = Config::from_toml("embedding_url = \"http://127.0.0.1:18080\"\n").unwrap();
-        assert_eq!(cfg.embedding_url.as_deref(), Some("http://127.0.0.1:18080"));
+        let mut cfg = Config::from_toml(SAMPLE).unwrap();
+        assert_eq!((&cfg.embedding_model, &cfg.embedding_url), (&None, &None));
         cfg.apply_env(|k| (k == "FACTEUR_EMBEDDING_MODEL").then(|| "/m/e5.bin".to_string()))
             .unwrap();
         assert_eq!(cfg.embedding_model, Some(PathBuf::from("/m/e5.bin")));
+        let mut cfg = Config::from_toml("embedding_url = \"http://127.0.0.1:18080\"\n").unwrap();
+        assert_eq!(cfg.embedding_url.as_deref(), Some("http://127.0.0.1:18080"));
+        // A model from the environment on top of a URL in the file: refused, not guessed.
+        assert!(cfg
+            .apply_env(|k| (k == "FACTEUR_EMBEDDING_MODEL").then(|| "/m/e5.bin".to_string()))
+            .is_err());
         assert!(
             Config::from_toml("embedding_model = \"/m.bin\"\nembedding_url = \"http://x\"\n")
                 .is_err()
