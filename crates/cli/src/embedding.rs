@@ -1,0 +1,89 @@
+//! The one embedding switch (`embedding_model` / `embedding_url`, or
+//! FACTEUR_EMBEDDING_MODEL / FACTEUR_EMBEDDING_URL): opened once per process and
+//! attached to every knowledge base the commands open, so `kb import`, `kb eval`,
+//! `kb search`, `suggest`, `triage`, `serve` and `worker` all retrieve the same way.
+//! Without it everything is lexical, as before.
+
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{Context, Result};
+use facteur_embed::{Embedder, EmbeddingSource, NativeEmbedder};
+use facteur_kb::KnowledgeBase;
+
+use crate::config::Config;
+
+/// Tokens of a message embedded (its head: the request is at the top of a mail) and of
+/// a fiche or answer (title, description and the start of the body). Both bound the
+/// cost per text; docs/BENCHMARKS.md measures the trade-off.
+pub const QUERY_TOKENS: usize = 64;
+pub const PASSAGE_TOKENS: usize = 128;
+
+static SOURCE: OnceLock<Option<EmbeddingSource>> = OnceLock::new();
+static EMBEDDER: OnceLock<Option<Arc<dyn Embedder>>> = OnceLock::new();
+
+/// Records the configured source; called once by `main` after the config is loaded.
+pub fn configure(cfg: &Config) {
+    let source = match (&cfg.embedding_model, &cfg.embedding_url) {
+        (Some(p), _) => Some(EmbeddingSource::Model(p.clone())),
+        (None, Some(u)) => Some(EmbeddingSource::Url(u.clone())),
+        (None, None) => None,
+    };
+    let _ = SOURCE.set(source);
+}
+
+/// The configured embedder, opened on first use (checksum check, model load).
+pub fn embedder() -> Result<Option<Arc<dyn Embedder>>> {
+    if let Some(e) = EMBEDDER.get() {
+        return Ok(e.clone());
+    }
+    let opened: Option<Arc<dyn Embedder>> = match SOURCE.get().cloned().flatten() {
+        None => None,
+        Some(EmbeddingSource::Model(p)) => Some(Arc::new(
+            NativeEmbedder::open(&p)
+                .with_context(|| {
+                    crate::i18n::tr(
+                        "impossible d'ouvrir le modèle d'embeddings (embedding_model) : récupérez-le avec scripts/fetch-embedding-model.sh DOSSIER",
+                        "cannot open the embedding model (embedding_model): fetch it with scripts/fetch-embedding-model.sh DIR",
+                    )
+                })?
+                .with_token_limits(QUERY_TOKENS, PASSAGE_TOKENS),
+        )),
+        Some(source @ EmbeddingSource::Url(_)) => Some(Arc::from(
+            facteur_embed::open(&source).with_context(|| {
+                crate::i18n::tr(
+                    "le service d'embeddings (embedding_url) ne répond pas : vérifiez l'adresse, ou retirez embedding_url pour une recherche lexicale seule",
+                    "the embeddings endpoint (embedding_url) does not answer: check the URL, or remove embedding_url for lexical search only",
+                )
+            })?,
+        )),
+    };
+    Ok(EMBEDDER.get_or_init(|| opened).clone())
+}
+
+/// Attaches the configured embedder (if any) to a knowledge base: missing document
+/// vectors are computed now, and searches become hybrid.
+pub fn attach(kb: &mut KnowledgeBase) -> Result<()> {
+    if let Some(e) = embedder()? {
+        let n = kb.set_embedder(e).context(crate::i18n::tr(
+            "échec du calcul des embeddings de la base de connaissances",
+            "computing the knowledge base's embeddings failed",
+        ))?;
+        if n > 0 {
+            tracing::info!(documents = n, "knowledge-base documents embedded");
+        }
+    }
+    Ok(())
+}
+
+/// The embedding model as /health and the transparency sheet name it (with its
+/// licence and where it runs); `None`: lexical only. Known from the configuration
+/// alone, before the model is loaded.
+pub fn describe() -> Option<String> {
+    let id = facteur_embed::ModelIdentity::e5_small_q4();
+    match SOURCE.get().cloned().flatten()? {
+        EmbeddingSource::Model(_) => Some(format!("{} ({}), in-process", id.name, id.licence)),
+        EmbeddingSource::Url(u) => Some(format!(
+            "served by {u} (e5 prefixes, OpenAI-compatible API)"
+        )),
+    }
+}

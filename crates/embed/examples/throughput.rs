@@ -1,0 +1,51 @@
+//! Embedding throughput of the in-process engine on mail-length text, one thread and
+//! all threads, with and without the message token cap. Prints one JSON object.
+//!
+//! cargo run --release -p facteur-embed --example throughput -- MODEL TEXTS.jsonl [N]
+//! TEXTS.jsonl: one {"text": …} per line (e.g. sp_dossiers_test.jsonl); N texts (200).
+
+use std::io::BufRead;
+use std::path::Path;
+use std::time::Instant;
+
+use facteur_embed::{Embedder, Kind, NativeEmbedder};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (model, texts_path) = (args.first().ok_or("MODEL")?, args.get(1).ok_or("TEXTS")?);
+    let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(200);
+    let mut texts = Vec::new();
+    for line in std::io::BufReader::new(std::fs::File::open(texts_path)?).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line?)?;
+        if let Some(t) = v.get("text").and_then(|t| t.as_str()) {
+            texts.push(t.to_string());
+        }
+        if texts.len() == n {
+            break;
+        }
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut rows = Vec::new();
+    for cap in [64usize, 128, 512] {
+        let e = NativeEmbedder::open(Path::new(model))?.with_token_limits(cap, cap);
+        let tokens: usize = refs
+            .iter()
+            .map(|t| e.token_count(t, Kind::Query).min(cap))
+            .sum();
+        let t = Instant::now();
+        e.embed_on_this_thread(&refs, Kind::Query)?;
+        let one = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        e.embed(&refs, Kind::Query)?;
+        let all = t.elapsed().as_secs_f64();
+        rows.push(serde_json::json!({
+            "token_cap": cap, "texts": refs.len(), "mean_tokens": tokens as f64 / refs.len() as f64,
+            "texts_per_s_1_thread": refs.len() as f64 / one,
+            "texts_per_s_all_threads": refs.len() as f64 / all,
+            "threads": rayon::current_num_threads(), "engine": e.engine_name(),
+        }));
+        eprintln!("{}", rows.last().unwrap());
+    }
+    println!("{}", serde_json::Value::Array(rows));
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Hybrid retrieval benchmark: the lexical index over the shared fiches, their e5
+//! embeddings (timed: fiches/s), then nDCG@10 of lexical, dense and fused rankings on
+//! all queries, the dev topics and the held-out fifth. `TUNE=1` chooses the fusion on
+//! the dev topics only and then reports the held-out fifth once with that choice.
+//!
+//! FACTEUR_EMBEDDING_MODEL=~/.cache/facteur/embedding-model/e5-small-q4.bin \
+//!   cargo run -p facteur-kb --example bench_hybrid -- [DATA_DIR]
+//! PASSAGE_TOKENS (default 128) caps each fiche's embedded text; QUERY_TOKENS (64) the query's.
+//! RAYON_NUM_THREADS sets the threads used to embed the fiches.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use facteur_embed::{Embedder, NativeEmbedder};
+use facteur_kb::{is_held_out, read_queries, Fusion, KnowledgeBase, RelevanceQuery};
+
+/// The shared data: SHARED_DATA, else `../shared/data` beside the repository.
+fn shared(rel: &str) -> PathBuf {
+    std::env::var_os("SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .join(rel)
+}
+
+fn env_usize(k: &str, d: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+fn ndcg(kb: &KnowledgeBase, qs: &[(RelevanceQuery, Option<facteur_embed::Embedding>)]) -> f64 {
+    let mut n = 0.0;
+    for (q, v) in qs {
+        let ids = kb.search_ids_with(&q.query, v.as_ref(), 10);
+        n += facteur_kb::eval::metrics(&ids, &q.relevant).0;
+    }
+    n / qs.len().max(1) as f64
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let data_dir: PathBuf = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("facteur-kb-hybrid"));
+    let model = std::env::var("FACTEUR_EMBEDDING_MODEL")
+        .map_err(|_| "set FACTEUR_EMBEDDING_MODEL to e5-small-q4.bin")?;
+    let (pt, qt) = (
+        env_usize("PASSAGE_TOKENS", 128),
+        env_usize("QUERY_TOKENS", 64),
+    );
+    let embedder: Arc<dyn Embedder> =
+        Arc::new(NativeEmbedder::open(Path::new(&model))?.with_token_limits(qt, pt));
+
+    let mut kb = KnowledgeBase::open(&data_dir)?;
+    for n in [
+        "particuliers_1",
+        "particuliers_2",
+        "professionnels",
+        "associations",
+    ] {
+        kb.import_fiches(&shared(&format!(
+            "service-public-fiches-2020/fiches_{n}.jsonl"
+        )))?;
+    }
+    kb.optimize()?;
+    let t = std::time::Instant::now();
+    let embedded = kb.set_embedder(embedder.clone())?;
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "embedded {embedded} documents in {secs:.1} s ({:.1}/s, {} threads, {pt} tokens max)",
+        embedded as f64 / secs.max(1e-9),
+        rayon::current_num_threads()
+    );
+
+    let queries = read_queries(&shared("bench/retrieval_queries.jsonl"))?;
+    let t = std::time::Instant::now();
+    let texts: Vec<&str> = queries.iter().map(|q| q.query.as_str()).collect();
+    // QUERY_CACHE=FILE keeps the query vectors between runs (raw little-endian f32).
+    let cache = std::env::var_os("QUERY_CACHE").map(PathBuf::from);
+    let cached = cache
+        .as_ref()
+        .and_then(|p| std::fs::read(p).ok())
+        .filter(|b| b.len() == texts.len() * facteur_embed::DIM * 4);
+    let qv: Vec<facteur_embed::Embedding> = match cached {
+        Some(b) => b
+            .chunks_exact(facteur_embed::DIM * 4)
+            .map(|row| {
+                let mut e = [0f32; facteur_embed::DIM];
+                for (x, c) in e.iter_mut().zip(row.chunks_exact(4)) {
+                    *x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+                e
+            })
+            .collect(),
+        None => {
+            let v = embedder.embed(&texts, facteur_embed::Kind::Query)?;
+            if let Some(p) = &cache {
+                let bytes: Vec<u8> = v.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+                std::fs::write(p, bytes)?;
+            }
+            v
+        }
+    };
+    eprintln!(
+        "embedded {} queries in {:.1} s",
+        qv.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let all: Vec<_> = queries.into_iter().zip(qv.into_iter().map(Some)).collect();
+    let (held, dev): (Vec<_>, Vec<_>) = all
+        .iter()
+        .cloned()
+        .partition(|(q, _)| is_held_out(&q.topic));
+    let lexical: Vec<_> = all.iter().map(|(q, _)| (q.clone(), None)).collect();
+    let lex_dev: Vec<_> = dev.iter().map(|(q, _)| (q.clone(), None)).collect();
+    let lex_held: Vec<_> = held.iter().map(|(q, _)| (q.clone(), None)).collect();
+
+    let mut fusion = kb.fusion();
+    if std::env::var("TUNE").is_ok() {
+        let mut best = (0.0, fusion);
+        for depth in [100usize] {
+            for k in [10.0f32, 30.0, 60.0] {
+                for w in [0.4f32, 0.5, 0.6] {
+                    let f = Fusion {
+                        k,
+                        dense_weight: w,
+                        depth,
+                    };
+                    kb.set_fusion(f);
+                    let r = ndcg(&kb, &dev);
+                    eprintln!("dev k={k} w={w} depth={depth}: {r:.4}");
+                    if r > best.0 {
+                        best = (r, f);
+                    }
+                }
+            }
+        }
+        fusion = best.1;
+        eprintln!("chosen on dev: {fusion:?} ({:.4})", best.0);
+    }
+    kb.set_fusion(Fusion {
+        dense_weight: 1.0,
+        ..fusion
+    });
+    let dense = (ndcg(&kb, &all), ndcg(&kb, &dev), ndcg(&kb, &held));
+    kb.set_fusion(fusion);
+    let hybrid = (ndcg(&kb, &all), ndcg(&kb, &dev), ndcg(&kb, &held));
+    let lex = (
+        ndcg(&kb, &lexical),
+        ndcg(&kb, &lex_dev),
+        ndcg(&kb, &lex_held),
+    );
+    let row = |(a, d, h): (f64, f64, f64)| serde_json::json!({"all": a, "dev": d, "held_out": h});
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "passage_tokens": pt, "query_tokens": qt, "fusion": fusion,
+            "fiches_embedded": embedded, "embed_seconds": secs,
+            "fiches_per_second": embedded as f64 / secs.max(1e-9),
+            "threads": rayon::current_num_threads(),
+            "ndcg_at_10": {"lexical": row(lex), "dense": row(dense), "hybrid": row(hybrid)},
+        }))?
+    );
+    Ok(())
+}

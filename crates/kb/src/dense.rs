@@ -1,0 +1,250 @@
+//! The semantic view of the knowledge base: one e5 embedding per indexed document
+//! (fiche or standard answer), stored beside the tantivy index in
+//! `<data_dir>/kb-vectors.bin`, and its fusion with the lexical ranking.
+//!
+//! Vectors are keyed by the index key and the document's content hash, and the file
+//! names the model (its checksum): an import re-embeds only documents that are new or
+//! changed, and vectors of another model are never mixed in (they are recomputed).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use facteur_embed::{Embedding, DIM};
+use serde::{Deserialize, Serialize};
+
+use crate::KbError;
+
+const MAGIC: &[u8; 4] = b"FKV1";
+
+/// Characters of a fiche's body appended to its title and description for its
+/// embedding (the peer's recipe); the token cap of the embedder then applies.
+pub(crate) const PASSAGE_BODY_CHARS: usize = 1500;
+
+/// How the lexical and the semantic rankings are combined: weighted reciprocal-rank
+/// fusion over the top `depth` of each. Chosen on the dev topics only
+/// (docs/RETRIEVAL.md); the held-out fifth was evaluated once with the chosen values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fusion {
+    /// RRF constant: larger flattens the rank curve.
+    pub k: f32,
+    /// Weight of the semantic ranking (the lexical one has 1 − this).
+    pub dense_weight: f32,
+    /// How deep each ranking is read.
+    pub depth: usize,
+}
+
+/// The setting chosen on the dev topics (grid k ∈ {10, 30, 60} × w ∈ {0.4, 0.5, 0.6},
+/// depth 100; docs/RETRIEVAL.md): dev nDCG@10 0.5892.
+impl Default for Fusion {
+    fn default() -> Self {
+        Self {
+            k: 10.0,
+            dense_weight: 0.4,
+            depth: 100,
+        }
+    }
+}
+
+/// Stored vectors: key → (content hash, vector).
+#[derive(Default)]
+pub(crate) struct VectorFile {
+    pub model: String,
+    pub rows: BTreeMap<String, (String, Embedding)>,
+}
+
+pub(crate) fn vectors_path(kb_dir: &Path) -> PathBuf {
+    kb_dir
+        .parent()
+        .map(|p| p.join("kb-vectors.bin"))
+        .unwrap_or_else(|| kb_dir.join("../kb-vectors.bin"))
+}
+
+impl VectorFile {
+    /// Reads the file; a missing file, another model's file or a damaged file gives an
+    /// empty set (everything is re-embedded), never an error that blocks the import.
+    pub fn load(path: &Path, model: &str) -> Self {
+        let empty = || Self {
+            model: model.to_string(),
+            rows: BTreeMap::new(),
+        };
+        let Ok(mut f) = std::fs::File::open(path) else {
+            return empty();
+        };
+        let mut buf = Vec::new();
+        if f.read_to_end(&mut buf).is_err() {
+            return empty();
+        }
+        match Self::parse(&buf) {
+            Some(v) if v.model == model => v,
+            Some(_) => {
+                tracing::info!("stored vectors are from another embedding model: recomputing");
+                empty()
+            }
+            None => {
+                tracing::warn!("stored vectors unreadable: recomputing");
+                empty()
+            }
+        }
+    }
+
+    fn parse(buf: &[u8]) -> Option<Self> {
+        let mut p = buf.strip_prefix(MAGIC.as_slice())?;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            if p.len() < n {
+                return None;
+            }
+            let (a, b) = p.split_at(n);
+            p = b;
+            Some(a)
+        };
+        let u32_at = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        let mlen = u32_at(take(4)?);
+        let model = String::from_utf8(take(mlen)?.to_vec()).ok()?;
+        let n = u32_at(take(4)?);
+        let mut rows = BTreeMap::new();
+        for _ in 0..n {
+            let klen = u32_at(take(4)?);
+            let key = String::from_utf8(take(klen)?.to_vec()).ok()?;
+            let hlen = u32_at(take(4)?);
+            let hash = String::from_utf8(take(hlen)?.to_vec()).ok()?;
+            let raw = take(DIM * 4)?;
+            let mut e = [0f32; DIM];
+            for (x, c) in e.iter_mut().zip(raw.chunks_exact(4)) {
+                *x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+            rows.insert(key, (hash, e));
+        }
+        Some(Self { model, rows })
+    }
+
+    /// Writes atomically (temporary file, then rename), so a reader never sees half.
+    pub fn save(&self, path: &Path) -> Result<(), KbError> {
+        let io = |e| KbError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let mut out = Vec::with_capacity(16 + self.rows.len() * (DIM * 4 + 100));
+        out.extend_from_slice(MAGIC);
+        let put = |out: &mut Vec<u8>, s: &str| {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        };
+        put(&mut out, &self.model);
+        out.extend_from_slice(&(self.rows.len() as u32).to_le_bytes());
+        for (k, (h, e)) in &self.rows {
+            put(&mut out, k);
+            put(&mut out, h);
+            for x in e {
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&out).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+}
+
+/// The text a document is embedded from: title, description, then the start of the body.
+pub(crate) fn passage_text(title: &str, description: &str, body: &str) -> String {
+    let body: String = body.chars().take(PASSAGE_BODY_CHARS).collect();
+    format!("{title}. {description} {body}")
+}
+
+/// Weighted reciprocal-rank fusion of two rankings (slots, best first).
+pub(crate) fn fuse(lexical: &[u32], dense: &[u32], f: &Fusion, limit: usize) -> Vec<(u32, f32)> {
+    let mut score: BTreeMap<u32, f32> = BTreeMap::new();
+    let wl = 1.0 - f.dense_weight;
+    for (r, s) in lexical.iter().take(f.depth).enumerate() {
+        *score.entry(*s).or_default() += wl / (f.k + r as f32 + 1.0);
+    }
+    for (r, s) in dense.iter().take(f.depth).enumerate() {
+        *score.entry(*s).or_default() += f.dense_weight / (f.k + r as f32 + 1.0);
+    }
+    let mut v: Vec<(u32, f32)> = score.into_iter().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(limit);
+    v
+}
+
+/// The sentences of a text, for "sens proche": split at sentence ends and line breaks,
+/// short fragments dropped, at most `max` kept, each cut to 300 characters.
+pub(crate) fn sentences(text: &str, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars() {
+        cur.push(c);
+        if matches!(c, '.' | '?' | '!' | '\n' | ';') {
+            let s = cur.trim();
+            if s.chars().filter(|c| c.is_alphabetic()).count() >= 12 {
+                out.push(s.chars().take(300).collect());
+            }
+            cur.clear();
+            if out.len() >= max {
+                return out;
+            }
+        }
+    }
+    let s = cur.trim();
+    if s.chars().filter(|c| c.is_alphabetic()).count() >= 12 && out.len() < max {
+        out.push(s.chars().take(300).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vector_file_round_trips_and_rejects_other_models() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.bin");
+        let mut v = VectorFile {
+            model: "m1".into(),
+            rows: BTreeMap::new(),
+        };
+        let mut e = [0f32; DIM];
+        e[3] = 0.5;
+        v.rows.insert("fiche:F1".into(), ("h".into(), e));
+        v.save(&p).unwrap();
+        let back = VectorFile::load(&p, "m1");
+        assert_eq!(back.rows.get("fiche:F1").unwrap().1[3], 0.5);
+        assert!(VectorFile::load(&p, "m2").rows.is_empty());
+        // Truncated or garbage files are treated as empty, not as errors.
+        std::fs::write(&p, b"FKV1\x05\x00\x00\x00ab").unwrap();
+        assert!(VectorFile::load(&p, "m1").rows.is_empty());
+    }
+
+    #[test]
+    fn fusion_rewards_agreement() {
+        let f = Fusion {
+            k: 10.0,
+            dense_weight: 0.5,
+            depth: 10,
+        };
+        let fused = fuse(&[1, 2, 3], &[3, 1, 4], &f, 3);
+        assert_eq!(fused[0].0, 1);
+        assert_eq!(fused[1].0, 3);
+        // Lexical only when the dense weight is 0.
+        let f0 = Fusion {
+            dense_weight: 0.0,
+            ..f
+        };
+        let ids: Vec<u32> = fuse(&[5, 6], &[7], &f0, 3).iter().map(|x| x.0).collect();
+        assert_eq!(&ids[..2], &[5, 6]);
+    }
+
+    #[test]
+    fn sentences_are_split_and_bounded() {
+        let s = sentences("Bonjour. Vous devez déclarer vos loyers avant mai. Ok!\nLe dépôt de garantie est rendu sous un mois.", 5);
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert!(s[1].starts_with("Le dépôt"));
+        assert_eq!(
+            sentences(&"Une phrase assez longue. ".repeat(100), 3).len(),
+            3
+        );
+    }
+}
