@@ -456,6 +456,7 @@ impl Config {
         }
         if let Some(v) = get("FACTEUR_AUDIT_KEY_FILE") {
             self.audit_key_file = Some(PathBuf::from(v));
+        }
         if let Some(v) = get("FACTEUR_EMBEDDING_MODEL") {
             self.embedding_model = Some(PathBuf::from(v));
         }

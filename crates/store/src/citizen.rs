@@ -183,7 +183,7 @@ impl Store {
                 "replies": report.replies,
                 "models_flagged": report.models_flagged,
             });
-            report.audit_seq = crate::audit::audit_append!(tx, now, format!("supervisor:{}", supervisor.trim()),
+            report.audit_seq = crate::audit::audit_append!(self, tx, now, format!("supervisor:{}", supervisor.trim()),
                 "citizen.erase", "citizen".to_string(), details).op(op)?;
             tx.commit().await.op(op)?;
             if let crate::Pool::Sqlite(pool) = &self.pool {

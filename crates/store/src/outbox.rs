@@ -429,7 +429,7 @@ impl Store {
             if n == 0 {
                 return Ok(false);
             }
-            audit_append!(tx, now, "system".to_string(), "outbox.undelivered",
+            audit_append!(self, tx, now, "system".to_string(), "outbox.undelivered",
                 format!("outbox:{outbox_id}"),
                 json!({"status": status, "bounce_message": bounce_message})).op(op)?;
             tx.commit().await.op(op)?;

@@ -130,7 +130,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .op(op)?;
-                    audit_append!(tx, now, "sso".to_string(), "user.create", format!("user:{id}"),
+                    audit_append!(self, tx, now, "sso".to_string(), "user.create", format!("user:{id}"),
                         json!({"role": s.role.as_str(), "via": "sso"})).op(op)?;
                     (id, true, None, true)
                 }
@@ -194,7 +194,7 @@ impl Store {
                 .op(op)?;
                 let added: Vec<i64> = after.iter().copied().filter(|id| !before.contains(id)).collect();
                 let removed: Vec<i64> = before.iter().copied().filter(|id| !after.contains(id)).collect();
-                audit_append!(tx, now, format!("user:{user_id}"), "user.sso_sign_in", format!("user:{user_id}"),
+                audit_append!(self, tx, now, format!("user:{user_id}"), "user.sso_sign_in", format!("user:{user_id}"),
                     json!({
                         "issuer": s.issuer,
                         "created": created,

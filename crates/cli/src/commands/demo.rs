@@ -472,8 +472,8 @@ fn build(a: &DemoArgs) -> Result<Built> {
         .with_context(|| tr!("impossible de créer {}", "cannot create {}", dir.display()))?;
     let pb = progress::bar(4, crate::i18n::tr("démo", "demo"));
     // 1. Knowledge base: the tax fiches and the demo standard answers.
-    let mut kb =
-        facteur_kb::KnowledgeBase::open(dir).with_context(|| crate::service::open_kb_failed(dir))?;
+    let mut kb = facteur_kb::KnowledgeBase::open(dir)
+        .with_context(|| crate::service::open_kb_failed(dir))?;
     crate::embedding::attach(&mut kb)?;
     let fiches = shared_dir
         .join("service-public-fiches-2020")

@@ -116,7 +116,8 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
                     dir.display()
                 )
             })?;
-            let mut kb = KnowledgeBase::open(&dir).with_context(|| crate::service::open_kb_failed(&dir))?;
+            let mut kb =
+                KnowledgeBase::open(&dir).with_context(|| crate::service::open_kb_failed(&dir))?;
             crate::embedding::attach(&mut kb)?;
             let pb = progress::bar(paths.len() as u64, "import");
             let mut reports = Vec::new();

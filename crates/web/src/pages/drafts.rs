@@ -66,7 +66,10 @@ mod tests {
         let edited = format!("{shown}\nCordialement");
         let sent = unmask_draft(&edited, draft, Some("Jeanne Martin"));
         assert_eq!(sent, format!("{draft}\nCordialement"));
-        assert_eq!(unmask_draft("Pas de marque.", draft, None), "Pas de marque.");
+        assert_eq!(
+            unmask_draft("Pas de marque.", draft, None),
+            "Pas de marque."
+        );
         let e =
             shown_relay_error("550 5.1.1 <jeanne.martin@example.org>: Recipient address rejected");
         assert!(!e.contains("jeanne.martin"), "{e}");
