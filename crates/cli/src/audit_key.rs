@@ -114,7 +114,11 @@ pub async fn keyed(cfg: &Config, store: Store) -> Result<Store> {
         }
     }
     let store = store.with_audit_key(read(&path)?);
-    if store.audit_key_matches().await? == Some(false) {
+    // Only a last row keyed under *another* key stops a node: that node would
+    // fork the chain. A plain last row past the key's boundary was written by a
+    // keyless writer (or by a rewrite): `facteur audit verify` reports it, and the
+    // service goes on, keyed, so an operator can still act.
+    if store.audit_key_matches().await? == Some(false) && !store.audit_last_row_is_plain().await? {
         bail!(tr!(
             "la clé du journal d'audit {} n'est pas celle avec laquelle le journal de cette base a été écrit : copiez le fichier du nœud qui l'a créé",
             "the audit log key {} is not the one this database's log was written with: copy the file from the node that created it",

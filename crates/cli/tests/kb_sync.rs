@@ -27,9 +27,11 @@ const MARKER: &str = "zorglubesque";
 fn write_config(dir: &Path, name: &str, db: &str, refresh_secs: u64) -> PathBuf {
     let data = dir.join(name);
     let cfg = format!(
-        "data_dir = \"{}\"\ndatabase_url = \"{db}\"\nanswers_dir = \"{}\"\nkb_refresh_secs = {refresh_secs}\n",
+        "data_dir = \"{}\"\ndatabase_url = \"{db}\"\nanswers_dir = \"{}\"\nkb_refresh_secs = {refresh_secs}\naudit_key_file = \"{}\"\n",
         data.display(),
         repo().join("answers").display(),
+        // Every node of one service shares the audit chain's key (docs/SECURITY.md).
+        dir.join("audit.key").display(),
     );
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, cfg).unwrap();

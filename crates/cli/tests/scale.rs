@@ -440,6 +440,12 @@ fn migrate_demo_from_sqlite_to_postgres_keeps_everything() {
         .status()
         .unwrap();
     assert!(copied.success());
+    // So does the audit chain's key (kept outside the database, docs/SECURITY.md):
+    // every node of a service needs the same file to verify or extend the chain.
+    let key = demo_dir().join("audit.key");
+    if key.is_file() {
+        std::fs::copy(&key, pgdata.join("audit.key")).unwrap();
+    }
     let pg_config = dir.path().join("pg.toml");
     std::fs::write(
         &pg_config,

@@ -275,7 +275,9 @@ pub fn restore(cfg: &Config, a: RestoreArgs) -> Result<()> {
         std::fs::copy(&src, &dst)?;
     }
     super::runtime()?.block_on(async {
-        let store = Store::open(&cfg.database_url()).await?;
+        // The chain is checked under the service's key (`audit_key_file`, restored
+        // with the data directory when it lives there), as `audit verify` does.
+        let store = crate::audit_key::for_verification(cfg, Store::open(&cfg.database_url()).await?)?;
         let snapshot = store.snapshot_info().await?;
         let audit = store.verify_audit().await?;
         store.close().await;
@@ -287,8 +289,8 @@ pub fn restore(cfg: &Config, a: RestoreArgs) -> Result<()> {
         }
         if !audit.ok || !same {
             bail!(crate::i18n::tr(
-                "la copie restaurée ne correspond pas à la sauvegarde (comptes, chaîne d'audit ou tête) : ne démarrez pas le service dessus",
-                "the restored copy does not match the backup (counts, audit chain or head): do not start the service on it"
+                "la copie restaurée ne correspond pas à la sauvegarde (comptes, chaîne d'audit ou tête) : ne démarrez pas le service dessus ; si la clé du journal d'audit est gardée hors du dossier de données, placez-la à l'emplacement audit_key_file avant de restaurer",
+                "the restored copy does not match the backup (counts, audit chain or head): do not start the service on it; if the audit log key is kept outside the data directory, put it at audit_key_file before restoring"
             ));
         }
         if !a.json {
