@@ -7,7 +7,9 @@
 //! except under CI).
 
 mod common;
-use common::{facteur, form_enc, free_port, fresh_pg_db, pg_url_or_skip, psql, repo, run_ok};
+use common::{
+    facteur, form_enc, free_port, fresh_pg_db, keyed_store, pg_url_or_skip, psql, repo, run_ok,
+};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -739,22 +741,6 @@ fn a_mail_at_the_size_cap_of_personal_data_is_triaged_quickly() {
 }
 
 // ------------------------------------------------------------------ 5. personal data
-
-/// The store as the service opens it: with the audit key of its data folder
-/// (a row appended without it would break the keyed chain, and the next
-/// `serve` would rightly refuse to start).
-async fn keyed_store(db: &str, key_file: &Path) -> facteur_store::Store {
-    let t: toml::Table = toml::from_str(&std::fs::read_to_string(key_file).unwrap()).unwrap();
-    let mut key = [0u8; 32];
-    key.copy_from_slice(&hex::decode(t["key"].as_str().unwrap()).unwrap());
-    facteur_store::Store::open(db)
-        .await
-        .unwrap()
-        .with_audit_key(facteur_store::AuditKey {
-            key,
-            unkeyed_until: t["unkeyed_until"].as_integer().unwrap(),
-        })
-}
 
 /// Item 5: the draft fills `{{nom}}` from the original mail, so the API and the
 /// message page showed the citizen's real name without a reveal (bulk harvest

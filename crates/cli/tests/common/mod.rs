@@ -311,3 +311,19 @@ pub fn pg_url_or_skip() -> Option<String> {
         }
     }
 }
+
+/// The store as the service opens it: with the audit key of its data folder
+/// (a row appended without it would break the keyed chain, and the next
+/// `serve` would rightly refuse to start).
+pub async fn keyed_store(db: &str, key_file: &std::path::Path) -> facteur_store::Store {
+    let t: toml::Table = toml::from_str(&std::fs::read_to_string(key_file).unwrap()).unwrap();
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&hex::decode(t["key"].as_str().unwrap()).unwrap());
+    facteur_store::Store::open(db)
+        .await
+        .unwrap()
+        .with_audit_key(facteur_store::AuditKey {
+            key,
+            unkeyed_until: t["unkeyed_until"].as_integer().unwrap(),
+        })
+}
