@@ -19,9 +19,12 @@ env -u FACTEUR_TEST_PG_URL cargo test --locked --no-fail-fast -p facteur-store "
 echo "== whole workspace (store on PostgreSQL, real IMAP, SMTP and Chromium)"
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee -a "$LOG" || status=1
 echo "== Debian package: dpkg -i, systemd-analyze verify, facteur commands as the facteur user"
-# The debug binary the workspace tests just built (a release build would cost ~11 min).
-if [ "$(id -u)" = 0 ]; then
-    cargo build --locked -p facteur 2>&1 | tail -1
+# The debug binary the workspace tests just built for their integration tests
+# (CARGO_BIN_EXE_facteur): a separate `cargo build -p facteur` would resolve other
+# features and compile much of the tree a second time, and a release build ~11 min.
+if [ "$(id -u)" = 0 ] && [ ! -x target/debug/facteur ]; then
+    echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (no target/debug/facteur: the workspace build failed above)" | tee -a "$LOG"; status=1
+elif [ "$(id -u)" = 0 ]; then
     bash scripts/test-package.sh target/debug/facteur 2>&1 | tee -a "$LOG" || status=1
 elif [ -n "${CI:-}" ]; then
     echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (the package test needs root under CI)" | tee -a "$LOG"; status=1

@@ -209,6 +209,12 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<FileEntry>) -> Result<()> {
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let p = e.path();
+        // SQLite's -wal/-shm/-journal beside the snapshot are transient (the
+        // snapshot was opened to count its rows and closed): never part of it.
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with(DB_FILE) && name != DB_FILE {
+            continue;
+        }
         if e.file_type()?.is_dir() {
             collect(root, &p, out)?;
         } else {
