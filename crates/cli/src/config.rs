@@ -93,6 +93,11 @@ pub struct Config {
     // `serve` and `worker` (and `facteur retention purge`).
     #[serde(default)]
     pub retention: facteur_store::RetentionPolicy,
+    /// `[publication]`: who publishes the service, for the mandatory public pages
+    /// (/mentions-legales, /donnees-personnelles, /accessibilite). Each key can be
+    /// overridden by `FACTEUR_PUBLICATION_<KEY>`.
+    #[serde(default)]
+    pub publication: facteur_web::publication::Publication,
     // -- embeddings (hybrid retrieval, docs/RETRIEVAL.md) --
     /// The e5-small model file (`scripts/fetch-embedding-model.sh DIR` fetches it) for
     /// in-process embeddings. Unset, with `embedding_url` unset too: lexical only.
@@ -310,6 +315,7 @@ impl Default for Config {
             login_max_per_ip: default_login_max_per_ip(),
             audit_key_file: None,
             retention: facteur_store::RetentionPolicy::default(),
+            publication: facteur_web::publication::Publication::default(),
             embedding_model: None,
             embedding_url: None,
             mailboxes: Vec::new(),
@@ -474,6 +480,7 @@ impl Config {
         if let Some(o) = self.oidc.as_mut() {
             o.apply_env(&get);
         }
+        self.publication.apply_env(&get);
         self.check()
     }
 
