@@ -891,6 +891,23 @@ role = "supervisor"
     }
 
     #[test]
+    fn publication_section_from_file_and_env() {
+        let mut cfg = Config::from_toml(
+            "[publication]\npublisher = \"DDFiP du Rhône\"\ncompliance = \"partielle\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.publication.publisher, "DDFiP du Rhône");
+        assert!(cfg
+            .publication
+            .dpo
+            .starts_with(facteur_web::publication::TO_FILL));
+        cfg.apply_env(|k| (k == "FACTEUR_PUBLICATION_DPO").then(|| "dpo@impots.example".into()))
+            .unwrap();
+        assert_eq!(cfg.publication.dpo, "dpo@impots.example");
+        assert!(Config::from_toml("[publication]\nunknown = 1\n").is_err());
+    }
+
+    #[test]
     fn kb_refresh_and_job_retention_defaults_file_and_env() {
         let cfg = Config::from_toml(SAMPLE).unwrap();
         assert_eq!((cfg.kb_refresh_secs, cfg.jobs_retention_days), (5, 7));
