@@ -143,7 +143,6 @@ pub async fn accessibilite(State(st): State<AppState>, lang: Lang) -> WebResult<
             h2 #statement-h { (t("Établissement de cette déclaration", "Preparation of this statement")) }
             p { (t("Cette déclaration a été établie le", "This statement was prepared on")) " " span #statement-date { (date(&p.statement_date)) } "." }
             p { (t("Technologies utilisées : HTML5, CSS, JavaScript (facultatif, les pages fonctionnent sans).", "Technologies used: HTML5, CSS, JavaScript (optional, the pages work without it).")) }
-            p { (t("Tests automatiques : axe-core (règles WCAG 2.1 A et AA) et affichage sans défilement horizontal à 320 pixels de large, sur chaque page et pour chaque rôle.", "Automated tests: axe-core (WCAG 2.1 A and AA rules) and display without horizontal scrolling at 320 pixels wide, on every page and for every role.")) }
         }
         section aria-labelledby="feedback-h" {
             h2 #feedback-h { (t("Retour d'information et contact", "Feedback and contact")) }
