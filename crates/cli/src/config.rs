@@ -93,6 +93,11 @@ pub struct Config {
     // `serve` and `worker` (and `facteur retention purge`).
     #[serde(default)]
     pub retention: facteur_store::RetentionPolicy,
+    /// `[publication]`: who publishes the service, for the mandatory public pages
+    /// (/mentions-legales, /donnees-personnelles, /accessibilite). Each key can be
+    /// overridden by `FACTEUR_PUBLICATION_<KEY>`.
+    #[serde(default)]
+    pub publication: facteur_web::publication::Publication,
     // -- embeddings (hybrid retrieval, docs/RETRIEVAL.md) --
     /// The e5-small model file (`scripts/fetch-embedding-model.sh DIR` fetches it) for
     /// in-process embeddings. Unset, with `embedding_url` unset too: lexical only.
@@ -310,6 +315,7 @@ impl Default for Config {
             login_max_per_ip: default_login_max_per_ip(),
             audit_key_file: None,
             retention: facteur_store::RetentionPolicy::default(),
+            publication: facteur_web::publication::Publication::default(),
             embedding_model: None,
             embedding_url: None,
             mailboxes: Vec::new(),
@@ -474,6 +480,7 @@ impl Config {
         if let Some(o) = self.oidc.as_mut() {
             o.apply_env(&get);
         }
+        self.publication.apply_env(&get);
         self.check()
     }
 
@@ -881,6 +888,23 @@ role = "supervisor"
         assert_eq!(cfg.data_dir, PathBuf::from("/srv/facteur"));
         assert_eq!(cfg.database_url(), "postgres://x@127.0.0.1/f");
         assert_eq!(cfg.model_dir(), PathBuf::from("/srv/facteur/model"));
+    }
+
+    #[test]
+    fn publication_section_from_file_and_env() {
+        let mut cfg = Config::from_toml(
+            "[publication]\npublisher = \"DDFiP du Rhône\"\ncompliance = \"partielle\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.publication.publisher, "DDFiP du Rhône");
+        assert!(cfg
+            .publication
+            .dpo
+            .starts_with(facteur_web::publication::TO_FILL));
+        cfg.apply_env(|k| (k == "FACTEUR_PUBLICATION_DPO").then(|| "dpo@impots.example".into()))
+            .unwrap();
+        assert_eq!(cfg.publication.dpo, "dpo@impots.example");
+        assert!(Config::from_toml("[publication]\nunknown = 1\n").is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod login_guard;
 pub mod metrics;
 pub mod oidc;
 pub mod pages;
+pub mod publication;
 pub mod sanitize;
 pub mod security;
 pub mod views;
@@ -86,6 +87,11 @@ pub struct WebConfig {
     /// it runs; `None`: retrieval is lexical only. Shown by /health and the
     /// transparency sheet.
     pub embedding_model: Option<String>,
+    /// The publisher's details for the mandatory public pages (`[publication]`).
+    pub publication: publication::Publication,
+    /// The citizens' data retention delays in force (`[retention]`), published on
+    /// /donnees-personnelles and the transparency sheet.
+    pub retention: facteur_store::RetentionPolicy,
 }
 
 impl Default for WebConfig {
@@ -116,6 +122,8 @@ impl Default for WebConfig {
             review_period_days: 90,
             local_login: true,
             embedding_model: None,
+            publication: publication::Publication::default(),
+            retention: facteur_store::RetentionPolicy::default(),
         }
     }
 }
@@ -351,6 +359,12 @@ pub fn router(state: AppState) -> Router {
             get(pages::admin::mailboxes).post(pages::admin::mailbox_create),
         )
         .route("/transparence", get(pages::transparency::transparence))
+        .route("/accessibilite", get(pages::legal::accessibilite))
+        .route("/mentions-legales", get(pages::legal::mentions_legales))
+        .route(
+            "/donnees-personnelles",
+            get(pages::legal::donnees_personnelles),
+        )
         .route(
             "/transparence.json",
             get(pages::transparency::transparence_json),

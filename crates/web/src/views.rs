@@ -81,7 +81,7 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
                     (body)
                 }
                 footer.site-footer role="contentinfo" {
-                    a href="/transparence" { (t(Msg::Transparency)) }
+                    (footer_links(lang))
                 }
                 div #help role="dialog" aria-labelledby="help-title" hidden {
                     h2 #help-title { (t(Msg::KeyboardHelp)) }
@@ -91,6 +91,20 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
         }
     };
     Html(markup.into_string())
+}
+
+/// The links every French public service shows at the foot of each page: the
+/// three mandatory notices and the algorithm's transparency sheet.
+fn footer_links(lang: Lang) -> Markup {
+    let t = |fr: &'static str, en: &'static str| if lang == Lang::Fr { fr } else { en };
+    html! {
+        ul.footer-links {
+            li { a href="/accessibilite" { (t("Accessibilité", "Accessibility")) } }
+            li { a href="/mentions-legales" { (t("Mentions légales", "Legal notice")) } }
+            li { a href="/donnees-personnelles" { (t("Données personnelles", "Personal data")) } }
+            li { a href="/transparence" { (Msg::Transparency.text(lang)) } }
+        }
+    }
 }
 
 /// A role in words (the code stays in form values).

@@ -3454,3 +3454,134 @@ async fn a_reply_to_an_auto_responder_needs_the_agents_confirmation_and_a_bounce
     assert!(out.contains("Non distribuée"), "{out}");
     assert!(out.contains("5.1.1 — 550 [EMAIL_1] unknown"), "{out}");
 }
+
+// --- The mandatory public pages (issue 18) -----------------------------------
+
+const LEGAL_PAGES: [&str; 3] = [
+    "/accessibilite",
+    "/mentions-legales",
+    "/donnees-personnelles",
+];
+
+#[tokio::test]
+async fn legal_pages_are_public_bilingual_and_carry_the_configured_values() {
+    let mut config = WebConfig::default();
+    config.publication.publisher = "DDFiP du Rhône".into();
+    config.publication.director = "Le directeur départemental".into();
+    config.publication.host = "Centre informatique de Lyon".into();
+    config.publication.contact = "sip.lyon@impots.example".into();
+    config.publication.dpo = "dpo@impots.example".into();
+    config.publication.compliance = "partielle".into();
+    config.publication.audit_rate = "78 %".into();
+    config.publication.audit_date = "2026-11-02".into();
+    config.publication.non_accessible = vec!["Graphiques de supervision".into()];
+    config.retention = facteur_store::RetentionPolicy {
+        raw_mail_days: 31,
+        message_days: 400,
+        training_days: 800,
+    };
+    let f = fixture_with(config).await;
+    for path in LEGAL_PAGES {
+        let res = send(&f.app, get(path, None)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path} without a session");
+        let page = text(res).await;
+        assert!(page.contains("<html lang=\"fr\""), "{path}");
+        for link in LEGAL_PAGES.iter().chain(&["/transparence"]) {
+            assert!(
+                page.contains(&format!("href=\"{link}\"")),
+                "{path} footer lacks {link}"
+            );
+        }
+    }
+    let notice = text(send(&f.app, get("/mentions-legales", None)).await).await;
+    for v in [
+        "DDFiP du Rhône",
+        "Le directeur départemental",
+        "Centre informatique de Lyon",
+    ] {
+        assert!(notice.contains(v), "legal notice lacks {v}");
+    }
+    let data = text(send(&f.app, get("/donnees-personnelles", None)).await).await;
+    for v in [
+        "dpo@impots.example",
+        "sip.lyon@impots.example",
+        "31 jours",
+        "400 jours",
+        "800 jours",
+        "href=\"/transparence\"",
+        "CNIL",
+    ] {
+        assert!(data.contains(v), "personal-data page lacks {v}");
+    }
+    let a11y = text(send(&f.app, get("/accessibilite", None)).await).await;
+    for v in [
+        "partiellement conforme",
+        "78 %",
+        "02/11/2026",
+        "Graphiques de supervision",
+        "Défenseur des droits",
+        "Voies de recours",
+    ] {
+        assert!(a11y.contains(v), "accessibility statement lacks {v}");
+    }
+    let sheet = text(send(&f.app, get("/transparence", None)).await).await;
+    for v in ["31 jours", "400 jours", "800 jours"] {
+        assert!(sheet.contains(v), "transparency sheet lacks retention {v}");
+    }
+    // English, from the language cookie.
+    let en = Request::get("/donnees-personnelles")
+        .header(header::COOKIE, "facteur_lang=en")
+        .body(Body::empty())
+        .unwrap();
+    let en = text(send(&f.app, en).await).await;
+    assert!(
+        en.contains("<html lang=\"en\"")
+            && en.contains("Retention periods")
+            && en.contains("400 days")
+    );
+}
+
+#[tokio::test]
+async fn unconfigured_legal_pages_say_what_the_operator_must_fill_in() {
+    let f = fixture().await;
+    let notice = text(send(&f.app, get("/mentions-legales", None)).await).await;
+    assert!(notice.contains(facteur_web::publication::TO_FILL));
+    let a11y = text(send(&f.app, get("/accessibilite", None)).await).await;
+    assert!(a11y.contains("non conforme") && a11y.contains("Aucun audit"));
+    let data = text(send(&f.app, get("/donnees-personnelles", None)).await).await;
+    assert!(data.contains("90 jours") && data.contains("365 jours") && data.contains("730 jours"));
+}
+
+#[tokio::test]
+async fn every_signed_in_page_links_the_legal_pages_in_its_footer() {
+    let f = fixture().await;
+    let (admin, _) = login(&f.app, "admin").await;
+    let pages = [
+        "/".to_string(),
+        "/outbox".into(),
+        "/answers".into(),
+        "/supervision".into(),
+        "/modeles".into(),
+        "/admin/users".into(),
+        "/admin/mailboxes".into(),
+        "/compte".into(),
+        format!("/messages/{}", f.msg_a),
+        "/login".into(),
+    ];
+    for path in &pages {
+        let token = (path != "/login").then_some(admin.as_str());
+        let res = send(&f.app, get(path, token)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let page = text(res).await;
+        let footer = page
+            .split("<footer")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{path}: no footer"));
+        for link in LEGAL_PAGES.iter().chain(&["/transparence"]) {
+            assert!(
+                footer.contains(&format!("href=\"{link}\"")),
+                "{path} footer lacks {link}"
+            );
+        }
+    }
+}

@@ -86,6 +86,8 @@ pub fn web_config(cfg: &Config) -> Result<facteur_web::WebConfig> {
         data_dir: Some(cfg.data_dir.clone()),
         contact: cfg.contact.clone(),
         service_name: cfg.service_name.clone(),
+        publication: cfg.publication.clone(),
+        retention: cfg.retention,
         embedding_model: crate::embedding::describe(),
         session_ttl: std::time::Duration::from_secs(u64::from(cfg.session_idle_minutes) * 60),
         session_max_lifetime: std::time::Duration::from_secs(

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod answers;
 pub mod assets;
 pub(crate) mod drafts;
+pub mod legal;
 pub mod login;
 pub mod message;
 pub mod message_actions;

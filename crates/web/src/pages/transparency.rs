@@ -238,6 +238,11 @@ pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<R
             }
             p #training-exclusions { (t("Exemples exclus de l'apprentissage", "Examples excluded from training")) " : " (p.training_exclusions) }
         }
+        section #retention aria-labelledby="retention-h" {
+            h2 #retention-h { (t("Durées de conservation", "Retention periods")) }
+            (super::legal::retention_list(lang, &st.config.retention))
+            p { a href="/donnees-personnelles" { (t("Données personnelles et vos droits", "Personal data and your rights")) } }
+        }
         section #compute aria-labelledby="compute-h" {
             h2 #compute-h { (t("Coût de calcul mesuré", "Measured compute cost")) }
             p { (compute_text) }
