@@ -183,6 +183,14 @@ pub async fn message(
             )
         })
         .unwrap_or_default();
+    // A draft on a retired answer version: warned about, rebuildable, and sent
+    // only after a confirmation (see facteur_app::stale).
+    let retired = match triage.as_ref().filter(|_| !withdrawn && !rejected) {
+        Some(tr) => facteur_app::retired_version(&st.store, tr)
+            .await
+            .map_err(|e| crate::error::WebError::Internal(e.to_string()))?,
+        None => None,
+    };
     let defects = mail_defects(&m.parsed);
     let open = m.state.is_open();
     // The next message of the same tab (oldest first), for keyboard flow (j).
@@ -302,6 +310,15 @@ pub async fn message(
         @if open {
             section #actions aria-labelledby="draft-h" {
                 h2 #draft-h { (t(Msg::Draft)) }
+                @if let Some(r) = &retired {
+                    div #draft-retired.warning role="alert" {
+                        p { (t(Msg::DraftRetiredWarning)) " (" (r.answer_id) " v" (r.version) ")" }
+                        form #rebuild-form method="post" action={ "/messages/" (id) "/rebuild" } {
+                            (csrf_input(&a))
+                            button #rebuild type="submit" { (t(Msg::RebuildDraft)) }
+                        }
+                    }
+                }
                 form #draft-form method="post" action={ "/messages/" (id) "/validate" } {
                     (csrf_input(&a))
                     label for="draft" { (t(Msg::Draft)) }
@@ -322,6 +339,12 @@ pub async fn message(
                         label for="confirm-automatic" {
                             input #confirm-automatic type="checkbox" name="confirm_automatic" value="1";
                             " " (t(Msg::ConfirmAutomaticSend))
+                        }
+                    }
+                    @if retired.is_some() {
+                        label for="confirm-retired" {
+                            input #confirm-retired type="checkbox" name="confirm_retired" value="1";
+                            " " (t(Msg::ConfirmRetiredSend))
                         }
                     }
                     button #validate type="submit" { (t(Msg::ValidateSend)) }
