@@ -127,6 +127,7 @@ catalogue! {
     RevealPii => "Afficher les données personnelles (journalisé)", "Reveal personal data (logged)";
     Suggestions => "Réponses suggérées", "Suggested answers";
     Why => "Pourquoi", "Why";
+    NoSuggestionBelowThreshold => "aucune suggestion (confiance sous le seuil)", "no suggestion (confidence below the threshold)";
     NoSuggestion => "Aucune suggestion : le modèle s'abstient.", "No suggestion: the model abstains.";
     DraftWithdrawn => "Suggestion retirée : un superviseur a coupé les suggestions pour cette boîte ou ce type de demande. Rédigez la réponse vous-même.", "Suggestion withdrawn: a supervisor switched suggestions off for this mailbox or request type. Write the reply yourself.";
     Draft => "Brouillon de réponse", "Draft reply";

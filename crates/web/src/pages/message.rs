@@ -227,7 +227,13 @@ pub async fn message(
         dl.meta {
             dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) { (state_label(lang, m.state)) }
             dt { (t(Msg::ColType)) } dd #category-current { (m.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
-            dt { (t(Msg::ColConfidence)) } dd { (confidence(m.confidence)) }
+            // An abstention's confidence is that of a prediction the model refused:
+            // shown beside "Sans suggestion" it would contradict it.
+            @if m.state == facteur_core::MessageState::Abstained {
+                dt { (t(Msg::ColConfidence)) } dd #confidence { (t(Msg::NoSuggestionBelowThreshold)) }
+            } @else {
+                dt { (t(Msg::ColConfidence)) } dd #confidence { (confidence(m.confidence)) }
+            }
             dt { (t(Msg::ColAge)) } dd { (age(lang, now, m.received_at)) }
             @if revealed {
                 dt { (t(Msg::From)) } dd { (m.from_name.as_deref().unwrap_or("")) " <" (m.from_address.as_deref().unwrap_or("")) ">" }
