@@ -270,6 +270,27 @@ impl Service {
         Ok(Some(revision))
     }
 
+    /// Rebuild the pending drafts built on a retired answer version from the
+    /// version in force (the rule lives in [`facteur_app::stale`]).
+    pub async fn rebuild_stale_drafts(&self) {
+        let rebuilt = facteur_app::rebuild_stale_drafts(&self.store, |id| async move {
+            let category = self
+                .store
+                .get_message(id)
+                .await
+                .map_err(|e| e.to_string())?
+                .and_then(|m| m.category);
+            self.retriage(id, category)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:#}"))
+        })
+        .await;
+        if let Err(e) = rebuilt {
+            tracing::warn!(error = %e, "stale drafts not rebuilt");
+        }
+    }
+
     /// The refresher of `serve` and `worker`: on PostgreSQL it LISTENs on
     /// `facteur_kb` to refresh as soon as another node commits a change; on both
     /// backends it also checks the revision every `every` (the only way on
@@ -315,8 +336,14 @@ impl Service {
                 if lost {
                     listener = None;
                 }
-                if let Err(e) = svc.refresh_kb().await {
-                    tracing::error!(error = %format!("{e:#}"), "knowledge-base refresh failed; keeping the current one");
+                match svc.refresh_kb().await {
+                    // New standard answers (web editor on any node, `facteur kb
+                    // import`): pending drafts on a retired version are rebuilt.
+                    Ok(Some(_)) => svc.rebuild_stale_drafts().await,
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "knowledge-base refresh failed; keeping the current one")
+                    }
                 }
             }
         })
@@ -640,6 +667,11 @@ impl facteur_web::Retriage for WebRetriage {
         message_id: i64,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
+            // The answers may have changed a moment ago (a version validated on
+            // this very request): draft from the ones in force.
+            if let Err(e) = self.0.refresh_kb().await {
+                tracing::warn!(error = %format!("{e:#}"), "knowledge base not refreshed before a retriage");
+            }
             let category = self
                 .0
                 .store

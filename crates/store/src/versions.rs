@@ -358,6 +358,26 @@ impl Store {
         }
     }
 
+    /// Messages waiting for validation whose latest draft was built on a version
+    /// that is no longer in force (retired, or replaced by a newer validation).
+    /// Oldest first. Their drafts must be rebuilt before an agent may send them
+    /// without a second confirmation.
+    pub async fn stale_drafts(&self) -> StoreResult<Vec<i64>> {
+        with_pool!(self, p => {
+            sqlx::query_scalar(
+                "SELECT m.id FROM messages m \
+                 JOIN triage_results t ON t.id = \
+                   (SELECT MAX(t2.id) FROM triage_results t2 WHERE t2.message_id = m.id) \
+                 JOIN answer_versions a ON a.answer_id = t.answer_id AND a.version = t.answer_version \
+                 WHERE m.state = 'ready_to_validate' AND t.draft_text IS NOT NULL \
+                 AND a.status = 'retired' ORDER BY m.id",
+            )
+            .fetch_all(p)
+            .await
+            .op(|| "list drafts built on retired answer versions".to_string())
+        })
+    }
+
     pub async fn get_answer_version(
         &self,
         answer_id: &str,

@@ -107,20 +107,38 @@ fn plausible_address(a: &str) -> bool {
 ///
 /// `confirm_automatic`: the agent ticked "send anyway" after being told the last
 /// mail from the recipient was an auto-reply (the store refuses otherwise).
+/// `confirm_retired`: the agent confirmed sending a draft built on a retired
+/// version of its standard answer (refused otherwise, audited when confirmed).
 pub async fn validate(
     st: &AppState,
     a: &Authed,
     id: i64,
     text: &str,
     confirm_automatic: bool,
+    confirm_retired: bool,
 ) -> WebResult<i64> {
     let m = load_message(st, a, id).await?;
+    let triage = st.store.latest_triage(id).await?;
+    let retired = match &triage {
+        Some(tr) => facteur_app::retired_version(&st.store, tr)
+            .await
+            .map_err(|e| WebError::Internal(e.to_string()))?,
+        None => None,
+    };
+    let retired =
+        facteur_app::may_validate(retired, confirm_retired).map_err(|r| WebError::Conflict {
+            msg: crate::i18n::Msg::DraftRetiredRefused,
+            detail: Some(crate::error::Detail::new(
+                format!("{} v{}", r.answer_id, r.version),
+                format!("{} v{}", r.answer_id, r.version),
+            )),
+        })?;
     // Browsers send CRLF in textareas; the outbox keeps the agent's text as typed
     // but with one line-ending convention.
     let body = text.replace("\r\n", "\n");
     // The draft was shown masked until the reveal: its placeholders stand for
     // the citizen's real values, which the reply carries.
-    let body = match st.store.latest_triage(id).await?.and_then(|t| t.draft_text) {
+    let body = match triage.and_then(|t| t.draft_text) {
         Some(draft) => crate::pages::drafts::unmask_draft(&body, &draft, m.from_name.as_deref()),
         None => body,
     };
@@ -166,11 +184,49 @@ pub async fn validate(
         in_reply_to: parent,
         references,
     };
-    Ok(if confirm_automatic {
+    let outbox = if confirm_automatic {
         st.store.validate_and_queue_confirmed(&reply).await?
     } else {
         st.store.validate_and_queue(&reply).await?
-    })
+    };
+    if let Some(r) = retired {
+        st.store
+            .audit(
+                &format!("user:{}", a.user.id),
+                "reply.retired_answer_confirmed",
+                &format!("message:{id}"),
+                &serde_json::json!({"answer": r.answer_id, "version": r.version, "outbox_id": outbox}),
+            )
+            .await?;
+    }
+    Ok(outbox)
+}
+
+/// Rebuild a message's draft from the version of its standard answer in force
+/// (the agent's "Reconstruire depuis la version en vigueur").
+pub async fn rebuild(st: &AppState, a: &Authed, id: i64) -> WebResult<()> {
+    let m = load_message(st, a, id).await?;
+    if !m.state.is_open() {
+        return Err(WebError::bad(
+            "Ce message n'attend plus de réponse : son brouillon ne peut plus être reconstruit.",
+            "This message no longer awaits a reply: its draft cannot be rebuilt.",
+        ));
+    }
+    let engine = st
+        .triage
+        .as_ref()
+        .ok_or_else(|| WebError::Internal("no triage engine to rebuild the draft".to_string()))?;
+    engine.retriage(id).await.map_err(WebError::Internal)?;
+    Ok(())
+}
+
+/// After a standard answer changed: rebuild the pending drafts built on a
+/// version that is no longer in force (see [`facteur_app::stale`]).
+pub async fn rebuild_stale_drafts(st: &AppState) {
+    let Some(engine) = &st.triage else { return };
+    if let Err(e) = facteur_app::rebuild_stale_drafts(&st.store, |id| engine.retriage(id)).await {
+        tracing::warn!(error = %e, "stale drafts not rebuilt");
+    }
 }
 
 pub async fn correct(st: &AppState, a: &Authed, id: i64, category: &str) -> WebResult<i64> {

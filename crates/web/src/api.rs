@@ -267,6 +267,9 @@ pub struct ValidateBody {
     /// Send although the last mail from the recipient was an auto-reply.
     #[serde(default)]
     pub confirm_automatic: bool,
+    /// Send although the draft rests on a retired standard-answer version.
+    #[serde(default)]
+    pub confirm_retired: bool,
 }
 
 async fn validate(
@@ -275,7 +278,8 @@ async fn validate(
     Path(id): Path<i64>,
     JsonBody(b): JsonBody<ValidateBody>,
 ) -> WebResult<Json<Value>> {
-    let outbox_id = actions::validate(&st, &a, id, &b.text, b.confirm_automatic).await?;
+    let outbox_id =
+        actions::validate(&st, &a, id, &b.text, b.confirm_automatic, b.confirm_retired).await?;
     Ok(Json(json!({"outbox_id": outbox_id})))
 }
 

@@ -127,6 +127,7 @@ catalogue! {
     RevealPii => "Afficher les données personnelles (journalisé)", "Reveal personal data (logged)";
     Suggestions => "Réponses suggérées", "Suggested answers";
     Why => "Pourquoi", "Why";
+    NoSuggestionBelowThreshold => "aucune suggestion (confiance sous le seuil)", "no suggestion (confidence below the threshold)";
     NoSuggestion => "Aucune suggestion : le modèle s'abstient.", "No suggestion: the model abstains.";
     DraftWithdrawn => "Suggestion retirée : un superviseur a coupé les suggestions pour cette boîte ou ce type de demande. Rédigez la réponse vous-même.", "Suggestion withdrawn: a supervisor switched suggestions off for this mailbox or request type. Write the reply yourself.";
     Draft => "Brouillon de réponse", "Draft reply";
@@ -151,6 +152,10 @@ catalogue! {
     OutboxSent => "Envoyée", "Sent";
     OutboxFailed => "Échec", "Failed";
     OutboxUndelivered => "Non distribuée", "Undelivered";
+    DraftRetiredRefused => "Ce brouillon repose sur une version retirée de la réponse type : reconstruisez-le depuis la version en vigueur, ou confirmez l'envoi de ce texte.", "This draft rests on a retired version of the standard answer: rebuild it from the current version, or confirm sending this text.";
+    DraftRetiredWarning => "La version de la réponse type utilisée par ce brouillon a été retirée : son texte n'est plus en vigueur.", "The version of the standard answer this draft uses was retired: its text is no longer in force.";
+    RebuildDraft => "Reconstruire depuis la version en vigueur", "Rebuild from the current version";
+    ConfirmRetiredSend => "Envoyer quand même ce texte (j'ai vérifié qu'il reste exact)", "Send this text anyway (I checked it is still accurate)";
     ConfirmAutomaticSend => "Envoyer quand même (j'ai vérifié que ce n'est pas une boucle de réponses automatiques)", "Send anyway (I checked this is not an auto-reply loop)";
     RecipientAutomatic => "Le dernier courriel de ce destinataire était une réponse automatique : la réponse n'est pas mise en file sans confirmation d'un agent.", "The last mail from this recipient was an auto-reply: the reply is not queued unless an agent confirms.";
     OutboxRetry => "nouvel essai prévu", "retry scheduled";

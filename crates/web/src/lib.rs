@@ -313,6 +313,10 @@ pub fn router(state: AppState) -> Router {
             post(pages::message_actions::correct),
         )
         .route(
+            "/messages/{id}/rebuild",
+            post(pages::message_actions::rebuild),
+        )
+        .route(
             "/messages/{id}/reject",
             post(pages::message_actions::reject),
         )

@@ -939,3 +939,247 @@ async fn supervisor_sees_drift_charts_and_the_public_sheet() {
     })
     .await;
 }
+
+/// The stale-draft sequence: a supervisor validates a new version of the
+/// standard answer a pending draft was built on, in the web editor. The agent
+/// is warned on the message page and offered the rebuild; validating the old
+/// text is refused until the agent ticks the confirmation, which is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_on_a_retired_answer_version_is_flagged_and_needs_confirmation() {
+    let app = start_app("<p>Bonjour</p>").await;
+    // The seeds' drafts rest on "rib-standard" v2, in force; v3 waits as a draft.
+    let s = &app.store;
+    let version = |content: &str| facteur_store::NewAnswerVersion {
+        answer_id: "rib-standard".into(),
+        title: "Coordonnées bancaires".into(),
+        language: "fr".into(),
+        content: content.into(),
+        valid_from: None,
+        valid_until: None,
+        author_id: Some(app.supervisor),
+    };
+    for (n, status) in [(1, Some(true)), (2, Some(true)), (3, None)] {
+        let v = s
+            .create_answer_version(&version(&format!("Texte de la version {n}")))
+            .await
+            .unwrap();
+        assert_eq!(v, n);
+        if status.is_some() {
+            s.set_answer_status(
+                "rib-standard",
+                v,
+                facteur_core::AnswerStatus::Validated,
+                app.supervisor,
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let first = app.lyon[0];
+    with_browser(|c| async {
+        let r = async {
+            // Before: no warning on the message.
+            log_in(&c, &app, "agnes").await?;
+            let path = format!("/messages/{first}");
+            c.goto(&format!("{}{path}", app.base))
+                .await
+                .map_err(|e| e.to_string())?;
+            find(&c, "#draft").await?;
+            assert!(
+                c.find(Locator::Css("#draft-retired")).await.is_err(),
+                "no warning while v2 is in force"
+            );
+            c.delete_all_cookies().await.map_err(|e| e.to_string())?;
+
+            // The supervisor validates v3 in the web editor: v2 is retired.
+            c.goto(&format!("{}/login", app.base))
+                .await
+                .map_err(|e| e.to_string())?;
+            find(&c, "#username")
+                .await?
+                .send_keys("sylvie")
+                .await
+                .map_err(|e| e.to_string())?;
+            find(&c, "#password")
+                .await?
+                .send_keys(PASSWORD)
+                .await
+                .map_err(|e| e.to_string())?;
+            find(&c, "#login-form button[type=submit]")
+                .await?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_until("signed in", || async {
+                c.current_url()
+                    .await
+                    .ok()
+                    .filter(|u| !u.path().starts_with("/login"))
+            })
+            .await?;
+            c.goto(&format!("{}/answers/rib-standard", app.base))
+                .await
+                .map_err(|e| e.to_string())?;
+            find(&c, "form[action$='/3/validate'] button")
+                .await?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_until("v3 validated", || async {
+                let v = app
+                    .store
+                    .get_answer_version("rib-standard", 3)
+                    .await
+                    .ok()??;
+                (v.status == facteur_core::AnswerStatus::Validated).then_some(())
+            })
+            .await?;
+            c.delete_all_cookies().await.map_err(|e| e.to_string())?;
+
+            // The agent: a visible warning, the rebuild action, and a confirmation box.
+            log_in(&c, &app, "agnes").await?;
+            c.goto(&format!("{}{path}", app.base))
+                .await
+                .map_err(|e| e.to_string())?;
+            let warning = find(&c, "#draft-retired")
+                .await?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            assert!(warning.contains("a été retirée"), "{warning}");
+            assert!(warning.contains("rib-standard v2"), "{warning}");
+            let rebuild = find(&c, "#rebuild")
+                .await?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            assert_eq!(rebuild, "Reconstruire depuis la version en vigueur");
+            find(&c, "#confirm-retired").await?;
+
+            // Validating without the confirmation is refused: nothing queued.
+            find(&c, "#validate")
+                .await?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            let body = find(&c, "body")
+                .await?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            assert!(body.contains("version retirée"), "{body}");
+            assert!(
+                app.store
+                    .get_outbox_for_message(first)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_none(),
+                "the retired text was queued without confirmation"
+            );
+
+            // With the confirmation: queued, and the audit says so.
+            c.goto(&format!("{}{path}", app.base))
+                .await
+                .map_err(|e| e.to_string())?;
+            find(&c, "#confirm-retired")
+                .await?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            find(&c, "#validate")
+                .await?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_path(
+                &c,
+                &format!("/mailboxes/{}/queue", app.mb_a),
+                Some("tab=ready"),
+            )
+            .await?;
+            assert!(app
+                .store
+                .get_outbox_for_message(first)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some());
+            let audit = app
+                .store
+                .list_audit(0, 1000)
+                .await
+                .map_err(|e| e.to_string())?;
+            assert!(
+                audit
+                    .iter()
+                    .any(|r| r.action == "reply.retired_answer_confirmed"
+                        && r.target == format!("message:{first}")),
+                "the confirmation is audited"
+            );
+            Ok(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+}
+
+/// An abstention does not show the confidence of the prediction it refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abstained_message_says_no_suggestion_instead_of_a_confidence() {
+    let app = start_app("<p>Bonjour</p>").await;
+    let raw = "From: Citoyen <c@example.org>\r\nSubject: Question\r\nMessage-ID: <abst@example.org>\r\n\r\nBonjour.\r\n";
+    let parsed = facteur_mail::parse_message(raw.as_bytes());
+    let mut nm = NewMessage::from_parsed(app.mb_a, raw.as_bytes().to_vec(), &parsed);
+    nm.subject = "Question".into();
+    let id = app.store.insert_message(&nm).await.unwrap().id();
+    app.store
+        .record_triage(&NewTriage {
+            message_id: id,
+            model_version: Some("clf-2025-03".into()),
+            category: Some("avis".into()),
+            confidence: Some(0.97),
+            route: Route::Abstain,
+            answer_id: None,
+            answer_version: None,
+            draft_text: None,
+            passages: json!([]),
+            language: Some("fr".into()),
+            pseudonymised_text: None,
+            classify_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+        })
+        .await
+        .unwrap();
+    with_browser(|c| async {
+        let r = async {
+            log_in(&c, &app, "agnes").await?;
+            c.goto(&format!("{}/messages/{id}", app.base))
+                .await
+                .map_err(|e| e.to_string())?;
+            let state = find(&c, "#state")
+                .await?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            assert_eq!(state, "Sans suggestion");
+            let conf = find(&c, "#confidence")
+                .await?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            assert_eq!(conf, "aucune suggestion (confiance sous le seuil)");
+            let meta = find(&c, "dl.meta")
+                .await?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            assert!(!meta.contains("97"), "{meta}");
+            Ok(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+}

@@ -295,6 +295,8 @@ async fn set_answer_status(
     st.store
         .set_answer_status(id, version, status, a.user.id)
         .await?;
+    // The retired version's text must not stay in pending drafts.
+    crate::actions::rebuild_stale_drafts(st).await;
     Ok(Redirect::to(&format!("/answers/{}", urlencode(id))).into_response())
 }
 

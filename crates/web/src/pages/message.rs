@@ -183,6 +183,14 @@ pub async fn message(
             )
         })
         .unwrap_or_default();
+    // A draft on a retired answer version: warned about, rebuildable, and sent
+    // only after a confirmation (see facteur_app::stale).
+    let retired = match triage.as_ref().filter(|_| !withdrawn && !rejected) {
+        Some(tr) => facteur_app::retired_version(&st.store, tr)
+            .await
+            .map_err(|e| crate::error::WebError::Internal(e.to_string()))?,
+        None => None,
+    };
     let defects = mail_defects(&m.parsed);
     let open = m.state.is_open();
     // The next message of the same tab (oldest first), for keyboard flow (j).
@@ -219,7 +227,13 @@ pub async fn message(
         dl.meta {
             dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) { (state_label(lang, m.state)) }
             dt { (t(Msg::ColType)) } dd #category-current { (m.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
-            dt { (t(Msg::ColConfidence)) } dd { (confidence(m.confidence)) }
+            // An abstention's confidence is that of a prediction the model refused:
+            // shown beside "Sans suggestion" it would contradict it.
+            @if m.state == facteur_core::MessageState::Abstained {
+                dt { (t(Msg::ColConfidence)) } dd #confidence { (t(Msg::NoSuggestionBelowThreshold)) }
+            } @else {
+                dt { (t(Msg::ColConfidence)) } dd #confidence { (confidence(m.confidence)) }
+            }
             dt { (t(Msg::ColAge)) } dd { (age(lang, now, m.received_at)) }
             @if revealed {
                 dt { (t(Msg::From)) } dd { (m.from_name.as_deref().unwrap_or("")) " <" (m.from_address.as_deref().unwrap_or("")) ">" }
@@ -302,6 +316,15 @@ pub async fn message(
         @if open {
             section #actions aria-labelledby="draft-h" {
                 h2 #draft-h { (t(Msg::Draft)) }
+                @if let Some(r) = &retired {
+                    div #draft-retired.warning role="alert" {
+                        p { (t(Msg::DraftRetiredWarning)) " (" (r.answer_id) " v" (r.version) ")" }
+                        form #rebuild-form method="post" action={ "/messages/" (id) "/rebuild" } {
+                            (csrf_input(&a))
+                            button #rebuild type="submit" { (t(Msg::RebuildDraft)) }
+                        }
+                    }
+                }
                 form #draft-form method="post" action={ "/messages/" (id) "/validate" } {
                     (csrf_input(&a))
                     label for="draft" { (t(Msg::Draft)) }
@@ -322,6 +345,12 @@ pub async fn message(
                         label for="confirm-automatic" {
                             input #confirm-automatic type="checkbox" name="confirm_automatic" value="1";
                             " " (t(Msg::ConfirmAutomaticSend))
+                        }
+                    }
+                    @if retired.is_some() {
+                        label for="confirm-retired" {
+                            input #confirm-retired type="checkbox" name="confirm_retired" value="1";
+                            " " (t(Msg::ConfirmRetiredSend))
                         }
                     }
                     button #validate type="submit" { (t(Msg::ValidateSend)) }

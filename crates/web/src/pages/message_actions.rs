@@ -17,6 +17,9 @@ pub struct TextForm {
     /// Ticked when the last mail from the recipient was an auto-reply.
     #[serde(default)]
     pub confirm_automatic: Option<String>,
+    /// Ticked to send a draft built on a retired answer version.
+    #[serde(default)]
+    pub confirm_retired: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -44,7 +47,15 @@ pub async fn validate(
     Path(id): Path<i64>,
     Form(f): Form<TextForm>,
 ) -> WebResult<Response> {
-    actions::validate(&st, &a, id, &f.text, f.confirm_automatic.is_some()).await?;
+    actions::validate(
+        &st,
+        &a,
+        id,
+        &f.text,
+        f.confirm_automatic.is_some(),
+        f.confirm_retired.is_some(),
+    )
+    .await?;
     let m = actions::load_message(&st, &a, id).await?;
     Ok(Redirect::to(&format!("/mailboxes/{}/queue?tab=ready", m.mailbox_id)).into_response())
 }
@@ -76,6 +87,15 @@ pub async fn assign(
     Form(f): Form<AssignForm>,
 ) -> WebResult<Response> {
     actions::assign(&st, &a, id, f.user_id).await?;
+    Ok(back_to(id))
+}
+
+pub async fn rebuild(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    actions::rebuild(&st, &a, id).await?;
     Ok(back_to(id))
 }
 
