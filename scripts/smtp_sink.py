@@ -8,7 +8,10 @@ It behaves like a service's relay in the two ways the tests need:
 * recipients in a local domain get the message delivered into their Dovecot Maildir
   (INBOX), as a real relay's local delivery (Postfix + Dovecot LMTP) would. Facteur
   sends a copy of each reply to the service's own address and uses that copy as the
-  server-side proof that a reply left (see crates/connect/src/smtp.rs).
+  server-side proof that a reply left (see crates/connect/src/smtp.rs);
+* recipients in the domain refused.test are refused at RCPT TO with Postfix's
+  wording, which quotes the address ("550 5.1.1 <x@refused.test>: Recipient address
+  rejected: User unknown"), as real relays do (tests check it is not kept unmasked).
 
 A message is written (and fsync'd) before the 250 is returned, like a real MTA's
 queue: once the client has its 250, the message exists.
@@ -23,6 +26,8 @@ import sys
 import time
 
 from aiosmtpd.smtp import SMTP
+
+REFUSED_DOMAIN = "refused.test"
 
 
 def _write_maildir(root, data, owner=None):
@@ -55,6 +60,12 @@ class Handler:
             self.owner = (pw.pw_uid, pw.pw_gid)
         except KeyError:
             self.owner = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.rpartition("@")[2].lower() == REFUSED_DOMAIN:
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         data = envelope.original_content or envelope.content

@@ -742,6 +742,48 @@ fn a_mail_at_the_size_cap_of_personal_data_is_triaged_quickly() {
 
 // ------------------------------------------------------------------ 5. personal data
 
+/// Records a triage with `draft` for the first message of mailbox `sip`, as
+/// drafting would, and returns the message id.
+async fn seed_draft(db: &str, key_file: &Path, draft: &str) -> i64 {
+    let store = keyed_store(db, key_file).await;
+    let mailbox = store.get_mailbox_by_name("sip").await.unwrap().unwrap();
+    let m = store
+        .list_queue(&facteur_store::QueueQuery {
+            mailbox_ids: Some(vec![mailbox.id]),
+            states: vec![],
+            category: None,
+            assigned_to: None,
+            sort: facteur_store::QueueSort::Age,
+            page: facteur_store::QueuePage::First,
+            limit: 10,
+        })
+        .await
+        .unwrap()[0]
+        .id;
+    let stored = store.get_message(m).await.unwrap().unwrap();
+    store
+        .record_triage(&facteur_store::NewTriage {
+            message_id: m,
+            model_version: None,
+            category: Some("rib".into()),
+            confidence: Some(0.9),
+            route: facteur_core::Route::ReadyToValidate,
+            answer_id: Some("changement-rib".into()),
+            answer_version: Some(1),
+            draft_text: Some(draft.into()),
+            passages: serde_json::json!([]),
+            language: Some("fr".into()),
+            pseudonymised_text: Some(stored.pseudonymised_text.clone()),
+            classify_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    m
+}
+
 /// Item 5: the draft fills `{{nom}}` from the original mail, so the API and the
 /// message page showed the citizen's real name without a reveal (bulk harvest
 /// through `GET /api/messages/ID`). Now the draft is masked until the audited
@@ -767,45 +809,7 @@ fn no_real_name_in_any_response_before_a_reveal() {
     let db = format!("sqlite:{}", dir.path().join("data/facteur.db").display());
     let draft = "Bonjour Madame Jeanne Martin,\nvotre demande de changement de RIB est enregistrée.\nCordialement";
     let rt = rt();
-    let id = rt.block_on(async {
-        let store = keyed_store(&db, &dir.path().join("data/audit.key")).await;
-        let mailbox = store.get_mailbox_by_name("sip").await.unwrap().unwrap();
-        let m = store
-            .list_queue(&facteur_store::QueueQuery {
-                mailbox_ids: Some(vec![mailbox.id]),
-                states: vec![],
-                category: None,
-                assigned_to: None,
-                sort: facteur_store::QueueSort::Age,
-                page: facteur_store::QueuePage::First,
-                limit: 10,
-            })
-            .await
-            .unwrap()[0]
-            .id;
-        let stored = store.get_message(m).await.unwrap().unwrap();
-        store
-            .record_triage(&facteur_store::NewTriage {
-                message_id: m,
-                model_version: None,
-                category: Some("rib".into()),
-                confidence: Some(0.9),
-                route: facteur_core::Route::ReadyToValidate,
-                answer_id: Some("changement-rib".into()),
-                answer_version: Some(1),
-                draft_text: Some(draft.into()),
-                passages: serde_json::json!([]),
-                language: Some("fr".into()),
-                pseudonymised_text: Some(stored.pseudonymised_text.clone()),
-                classify_text: None,
-                pii_kinds: vec![],
-                flags: vec![],
-            })
-            .await
-            .unwrap();
-        store.close().await;
-        m
-    });
+    let id = rt.block_on(seed_draft(&db, &dir.path().join("data/audit.key"), draft));
     let srv = Server::start(&cfg, dir.path());
     let (cookie, csrf) = common::sign_in(srv.port, "sup", PASSWORD);
     for path in [
@@ -854,4 +858,124 @@ fn no_real_name_in_any_response_before_a_reveal() {
         o.body
     });
     assert!(sent.contains("Madame Jeanne Martin"), "{sent}");
+}
+
+/// A real SMTP server refusing the recipient, as a relay does, in the
+/// rig's own words: scripts/smtp_sink.py refuses the domain refused.test with
+/// Postfix's "550 5.1.1 <address>: Recipient address rejected". This one runs
+/// from this checkout on its own port; killed when dropped.
+struct Relay(Child, u16);
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Relay {
+    fn start(dir: &Path) -> Relay {
+        let port = free_port();
+        for d in ["smtp/tmp", "smtp/new", "smtp/cur", "dovecot"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        let child = std::process::Command::new("/usr/bin/python3")
+            .arg(repo().join("scripts/smtp_sink.py"))
+            .args(["127.0.0.1", &port.to_string()])
+            .arg(dir.join("smtp"))
+            .arg(dir.join("dovecot"))
+            .arg("local.test")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the SMTP sink did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Relay(child, port)
+    }
+}
+
+/// Item 5, relays: an SMTP error quoting the recipient ("550 5.1.1
+/// <jeanne.martin@refused.test>: …") was stored as is on the outbox row, and
+/// `/outbox` and `/api/outbox` showed it. Now it is masked before it is stored
+/// (the pages mask again at display, for rows stored before).
+#[test]
+fn a_relay_error_is_stored_without_the_recipient_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let cfg = write_config(dir.path(), None, "");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text += &format!(
+        "[mailbox.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n",
+        relay.1
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let address = "jeanne.martin@refused.test";
+    let eml = dir.path().join("rib.eml");
+    std::fs::write(
+        &eml,
+        format!(
+            "From: Jeanne Martin <{address}>\r\nTo: sip@example.test\r\n\
+             Subject: Changement de RIB\r\nMessage-ID: <rib-refused@example.org>\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n\
+             Bonjour, je souhaite changer mon RIB.\r\n"
+        ),
+    )
+    .unwrap();
+    let mut imp = facteur(&cfg);
+    imp.args(["import", "--mailbox", "sip"]).arg(&eml);
+    run_ok(imp, None);
+    add_supervisor(&cfg, "sup");
+    let db = format!("sqlite:{}", dir.path().join("data/facteur.db").display());
+    let rt = rt();
+    let id = rt.block_on(seed_draft(
+        &db,
+        &dir.path().join("data/audit.key"),
+        "Bonjour,\nvotre demande est enregistrée.\nCordialement",
+    ));
+    let srv = Server::start(&cfg, dir.path());
+    let (cookie, csrf) = common::sign_in(srv.port, "sup", PASSWORD);
+    let (status, _, body) = common::http_request(
+        srv.port,
+        "POST",
+        &format!("/messages/{id}/validate"),
+        &[("Cookie", &cookie)],
+        Some(&format!(
+            "csrf={}&text={}",
+            form_enc(&csrf),
+            form_enc("Bonjour,\nvotre demande est enregistrée.\nCordialement")
+        )),
+    )
+    .unwrap();
+    assert!(status == 303 || status == 200, "validate: {status} {body}");
+    // The send, through the real relay, which refuses the recipient.
+    let out = facteur(&cfg).args(["sync", "--json"]).output().unwrap();
+    eprintln!("sync: {}", String::from_utf8_lossy(&out.stdout));
+    let row = rt.block_on(async {
+        let store = facteur_store::Store::open(&db).await.unwrap();
+        let o = store.get_outbox_for_message(id).await.unwrap().unwrap();
+        store.close().await;
+        o
+    });
+    let stored = row.last_error.clone().unwrap_or_default();
+    eprintln!("stored relay error: {stored}");
+    assert!(
+        stored.contains("(550)") && stored.contains("5.1.1"),
+        "the relay refused: {row:?}"
+    );
+    assert!(!stored.contains(address), "stored unmasked: {stored}");
+    assert!(
+        !stored.contains("jeanne.martin"),
+        "stored unmasked: {stored}"
+    );
+    for path in ["/outbox", "/api/outbox"] {
+        let (status, _, body) =
+            common::http_request(srv.port, "GET", path, &[("Cookie", &cookie)], None).unwrap();
+        assert_eq!(status, 200, "{path}");
+        assert!(body.contains("5.1.1"), "{path} shows the failure: {body}");
+        assert!(!body.contains(address), "{path} shows the address: {body}");
+    }
 }

@@ -118,6 +118,15 @@ pub enum SendOutcome {
     Crashed,
 }
 
+/// A failure as the outbox row keeps it. Relays quote the recipient
+/// ("550 5.1.1 <jeanne.martin@example.org>: user unknown"), and the row is
+/// shown to every agent of the mailbox and returned by the API: addresses and
+/// other personal data are masked before the error is stored, not only when
+/// shown (the web masks at display too, for rows stored before this).
+fn stored_error(detail: &str) -> String {
+    facteur_privacy::Detector::new().pseudonymise(detail).text
+}
+
 /// Build the reply exactly as it will leave. Pure, so the format is testable
 /// without a server.
 ///
@@ -420,7 +429,7 @@ impl Sender {
                 }
                 Verdict::Wait(why) => {
                     self.store
-                        .mark_send_uncertain(id, &self.worker, &why)
+                        .mark_send_uncertain(id, &self.worker, &stored_error(&why))
                         .await
                         .map_err(store_err)?;
                     return Ok(SendOutcome::RetryLater);
@@ -457,6 +466,7 @@ impl Sender {
                 permanent,
                 marker_written,
             }) => {
+                let detail = stored_error(&detail);
                 if marker_written && !permanent {
                     // The dot may have reached the server: never resend blindly.
                     // Keep the marker; the retry will reconcile.
