@@ -116,6 +116,7 @@ tls = "none"
     let reply_id = format!("{}@{local}", unique("arrivals-reply"));
     common::validate_replies(
         &db,
+        None,
         "sip-test",
         1,
         |_| citizen.clone(),

@@ -9,6 +9,7 @@
 mod common;
 use common::{
     facteur, form_enc, free_port, fresh_pg_db, keyed_store, pg_url_or_skip, psql, repo, run_ok,
+    Relay,
 };
 
 use std::path::{Path, PathBuf};
@@ -366,6 +367,113 @@ fn login_flood_keeps_memory_bounded_and_the_real_user_signs_in() {
     let (rss, peak) = srv.rss_mib();
     eprintln!("server RSS after the attack: {rss} MiB, peak {peak} MiB");
     assert!(peak < 300, "peak RSS {peak} MiB");
+}
+
+/// Item 2, spread over many addresses: the per-IP limits do not apply, so what
+/// bounds memory and CPU is the hashing queue (one hash per core, a short queue):
+/// beyond it sign-ins get 503 with Retry-After, and a real user who honours it
+/// gets in.
+#[test]
+fn a_flood_from_many_addresses_gets_503_beyond_the_hashing_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), None, "");
+    add_supervisor(&cfg, "alice");
+    let srv = Server::start(&cfg, dir.path());
+    let port = srv.port;
+    let rt = rt();
+    rt.block_on(async {
+        let token = login_token("127.0.0.2", port).await;
+        // 200 source addresses, two attempts each: under every per-IP limit.
+        let attack: Vec<_> = (0..400)
+            .map(|i| {
+                let token = token.clone();
+                tokio::spawn(async move {
+                    let from = format!("127.0.{}.{}", 10 + i / 200, 1 + i % 200);
+                    let (status, h) =
+                        try_login(&from, port, &token, &format!("user-{i}-y"), "guess", &[]).await;
+                    (status, header(&h, "retry-after").map(str::to_string))
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let t = Instant::now();
+        let user_token = login_token("127.0.0.1", port).await;
+        let mut tries = 0;
+        let status = loop {
+            tries += 1;
+            let (status, h) =
+                try_login("127.0.0.1", port, &user_token, "alice", PASSWORD, &[]).await;
+            if status != 503 || tries == 20 {
+                break status;
+            }
+            let wait: u64 = header(&h, "retry-after")
+                .and_then(|v| v.parse().ok())
+                .expect("a 503 says when to come back");
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+        };
+        let took = t.elapsed();
+        assert_eq!(status, 303, "the real user signs in after {tries} tries");
+        let mut counts = std::collections::BTreeMap::new();
+        for a in attack {
+            let (status, retry) = a.await.unwrap();
+            if status == 503 {
+                assert!(retry.is_some(), "503 without Retry-After");
+            }
+            *counts.entry(status).or_insert(0) += 1;
+        }
+        eprintln!(
+            "attack answers by status: {counts:?}; user signed in in {took:?} ({tries} tries)"
+        );
+        assert!(counts.keys().all(|s| [401, 503].contains(s)), "{counts:?}");
+        assert!(
+            counts.get(&503).copied().unwrap_or(0) > 0,
+            "400 simultaneous hashes were all queued: {counts:?}"
+        );
+        assert!(took < Duration::from_secs(10), "sign-in took {took:?}");
+    });
+    let (_, peak) = srv.rss_mib();
+    eprintln!("server peak RSS: {peak} MiB");
+    assert!(peak < 300, "peak RSS {peak} MiB");
+}
+
+/// Item 2: an unknown username must cost the same hash as a known one, or the
+/// response time tells an attacker which accounts exist. Attempts alternate
+/// between the two, each from its own address (no per-IP delay), and the
+/// medians are compared.
+#[test]
+fn an_unknown_username_costs_the_same_as_a_known_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), None, "");
+    add_supervisor(&cfg, "alice");
+    let srv = Server::start(&cfg, dir.path());
+    let port = srv.port;
+    let rt = rt();
+    let (known, unknown) = rt.block_on(async {
+        let token = login_token("127.0.0.2", port).await;
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
+        for i in 0..24u32 {
+            let from = format!("127.0.30.{}", 1 + i);
+            let user = if i % 2 == 0 { "alice" } else { "nobody-here" };
+            let t = Instant::now();
+            let (status, _) = try_login(&from, port, &token, user, "wrong guess", &[]).await;
+            let took = t.elapsed();
+            assert_eq!(status, 401, "{user}");
+            if i % 2 == 0 {
+                known.push(took)
+            } else {
+                unknown.push(took)
+            }
+        }
+        (known, unknown)
+    });
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (k, u) = (median(known), median(unknown));
+    eprintln!("median failed sign-in: known user {k:?}, unknown user {u:?}");
+    // A skipped hash would make the unknown case many times faster.
+    assert!(u * 2 > k && k * 2 > u, "known {k:?} against unknown {u:?}");
 }
 
 // ------------------------------------------------------------------ 3. lockout
@@ -727,17 +835,25 @@ fn a_mail_at_the_size_cap_of_personal_data_is_triaged_quickly() {
     imp.args(["import", "--json", "--mailbox", "sip"]).arg(&eml);
     let out = run_ok(imp, None);
     let took = t.elapsed();
+    let build = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     eprintln!(
-        "import + triage of a {} MB mail: {took:?} (debug build)",
+        "import + triage of a {} MB mail: {took:?} ({build} build)",
         mail.len() / 1_000_000
     );
     assert!(
         out.contains("\"stored\":1") || out.contains("\"stored\": 1"),
         "{out}"
     );
-    // Debug build, shared machine: a generous bound that the old minute (release)
-    // could never meet. The release figure is in docs/SECURITY.md.
-    assert!(took < Duration::from_secs(45), "{took:?}");
+    // The issue's bound, 5 s, holds for the release build (`cargo test --release
+    // -p facteur --test attacks`; figure in docs/SECURITY.md). CI runs the debug
+    // build, unoptimised outside a few hot crates: a generous bound there, which
+    // the old minute (release) could still never meet.
+    let bound = Duration::from_secs(if cfg!(debug_assertions) { 45 } else { 5 });
+    assert!(took < bound, "{took:?} ({build} build)");
 }
 
 // ------------------------------------------------------------------ 5. personal data
@@ -858,44 +974,6 @@ fn no_real_name_in_any_response_before_a_reveal() {
         o.body
     });
     assert!(sent.contains("Madame Jeanne Martin"), "{sent}");
-}
-
-/// A real SMTP server refusing the recipient, as a relay does, in the
-/// rig's own words: scripts/smtp_sink.py refuses the domain refused.test with
-/// Postfix's "550 5.1.1 <address>: Recipient address rejected". This one runs
-/// from this checkout on its own port; killed when dropped.
-struct Relay(Child, u16);
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Relay {
-    fn start(dir: &Path) -> Relay {
-        let port = free_port();
-        for d in ["smtp/tmp", "smtp/new", "smtp/cur", "dovecot"] {
-            std::fs::create_dir_all(dir.join(d)).unwrap();
-        }
-        let child = std::process::Command::new("/usr/bin/python3")
-            .arg(repo().join("scripts/smtp_sink.py"))
-            .args(["127.0.0.1", &port.to_string()])
-            .arg(dir.join("smtp"))
-            .arg(dir.join("dovecot"))
-            .arg("local.test")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the SMTP sink did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Relay(child, port)
-    }
 }
 
 /// Item 5, relays: an SMTP error quoting the recipient ("550 5.1.1

@@ -305,6 +305,7 @@ fn kill_9_during_sending_sends_every_reply_exactly_once() {
     let db = dir.path().join("data/facteur.db");
     validate_replies(
         &format!("sqlite:{}", db.display()),
+        None,
         "sip-test",
         100,
         |m| m.from_address.clone().unwrap(),

@@ -344,6 +344,7 @@ tls = "none"
     let reply_id = format!("{}@example.test", unique("installcopy-reply"));
     common::validate_replies(
         &db,
+        None,
         "sip-test",
         1,
         |_| "citoyen@example.org".into(),

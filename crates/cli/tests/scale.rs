@@ -331,6 +331,7 @@ fn workers_share_triage_and_sending_and_survive_kill_9() {
     let to_domain = format!("{tag}.example.test");
     validate_replies(
         &db,
+        None,
         "sip-test",
         REPLIES,
         |m| format!("citoyen{}@{to_domain}", m.id),
@@ -506,6 +507,7 @@ fn bench_validate_replies() {
     let n: usize = n.parse().unwrap();
     validate_replies(
         &db,
+        None,
         "sip-test",
         n,
         |m| format!("citoyen{}@{domain}", m.id),

@@ -132,6 +132,8 @@ fn check_at(token: &str, now: Millis) -> bool {
 pub struct LoginGuard {
     cfg: GuardConfig,
     hashing: Arc<Semaphore>,
+    /// The threads that run the hashes, one per permit (see [`LoginGuard::hash`]).
+    hash_threads: Option<rayon::ThreadPool>,
     waiting: AtomicUsize,
     tallies: Arc<Mutex<Tallies>>,
 }
@@ -169,6 +171,12 @@ impl LoginGuard {
                 ..cfg
             },
             hashing: Arc::new(Semaphore::new(permits)),
+            hash_threads: rayon::ThreadPoolBuilder::new()
+                .num_threads(permits)
+                .thread_name(|i| format!("facteur-argon2-{i}"))
+                .build()
+                .map_err(|e| tracing::warn!(error = %e, "no dedicated hashing threads: tokio's blocking pool hashes instead"))
+                .ok(),
             waiting: AtomicUsize::new(0),
             tallies: Arc::new(Mutex::new(Tallies::default())),
         }
@@ -244,6 +252,33 @@ impl LoginGuard {
     pub fn clear(&self, username: &str, ip: &str) {
         let mut t = self.tallies.lock().unwrap_or_else(|p| p.into_inner());
         t.failures.remove(&Self::pair(username, ip));
+    }
+
+    /// Runs `f` (an Argon2 verification, ~19 MiB of working memory) on the
+    /// guard's own threads, one per hashing permit, and returns its result (`None`
+    /// if it panicked).
+    ///
+    /// Why not tokio's blocking pool: its threads come and go (up to 512), and
+    /// glibc keeps a freed Argon2 block in the arena of the thread that used it
+    /// (the first free of a large block raises its mmap threshold), so a flood of
+    /// sign-ins spread over many addresses grew the server to 388 MiB while at
+    /// most two hashes ran at once. A fixed set of threads keeps that memory to
+    /// one block per thread.
+    pub async fn hash<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let run = move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok();
+        match &self.hash_threads {
+            Some(pool) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                pool.spawn(move || {
+                    let _ = tx.send(run());
+                });
+                rx.await.ok().flatten()
+            }
+            None => tokio::task::spawn_blocking(run).await.ok().flatten(),
+        }
     }
 
     /// A core to hash on: at once when one is free, after a short queue

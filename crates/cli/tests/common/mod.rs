@@ -48,8 +48,11 @@ pub fn received_replies(maildir: &Path, to_domain: &str) -> Vec<String> {
 /// An agent validates a reply to each of the `n` oldest messages of `mailbox`,
 /// through the store as the web app does. `to_address` and `reply_id` say where each
 /// reply goes and its stable Message-ID. Panics when the mailbox holds fewer.
+/// `key_file`: the service's audit key, for a test that verifies the chain after
+/// (the agent's creation is audited; without the key that row would be plain).
 pub fn validate_replies(
     db_url: &str,
+    key_file: Option<&Path>,
     mailbox: &str,
     n: usize,
     to_address: impl Fn(&facteur_store::Message) -> String,
@@ -58,7 +61,10 @@ pub fn validate_replies(
     use facteur_store::{NewUser, QueuePage, QueueQuery, QueueSort, Store, ValidateReply};
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let store = Store::open(db_url).await.unwrap();
+        let store = match key_file {
+            Some(k) => keyed_store(db_url, k).await,
+            None => Store::open(db_url).await.unwrap(),
+        };
         let mailbox = store.get_mailbox_by_name(mailbox).await.unwrap().unwrap();
         let agent = store
             .create_user(
@@ -326,4 +332,45 @@ pub async fn keyed_store(db: &str, key_file: &std::path::Path) -> facteur_store:
             key,
             unkeyed_until: t["unkeyed_until"].as_integer().unwrap(),
         })
+}
+
+/// The rig's SMTP relay (scripts/smtp_sink.py) on a port of its own, run from
+/// this checkout under `dir`: it accepts mail, and refuses the domain
+/// refused.test with Postfix's "550 5.1.1 <address>: Recipient address
+/// rejected", as a real relay does. Killed when dropped; `.1` is its port.
+pub struct Relay(pub std::process::Child, pub u16);
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Relay {
+    pub fn start(dir: &Path) -> Relay {
+        let port = free_port();
+        for d in ["smtp/tmp", "smtp/new", "smtp/cur", "dovecot"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        let child = std::process::Command::new("/usr/bin/python3")
+            .arg(repo().join("scripts/smtp_sink.py"))
+            .args(["127.0.0.1", &port.to_string()])
+            .arg(dir.join("smtp"))
+            .arg(dir.join("dovecot"))
+            .arg("local.test")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the SMTP sink did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Relay(child, port)
+    }
 }

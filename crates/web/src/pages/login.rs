@@ -135,14 +135,16 @@ pub async fn login_submit(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_string());
     let password = f.password.clone();
-    // Argon2 is deliberately slow: keep it off the async workers, one per core.
-    let ok = tokio::task::spawn_blocking(move || {
-        let ok = auth::verify_password(&password, &hash);
-        drop(permit);
-        ok
-    })
-    .await
-    .unwrap_or(false);
+    // Argon2 is deliberately slow: off the async workers, on the guard's hashing
+    // threads, one per core.
+    let ok = guard
+        .hash(move || {
+            let ok = auth::verify_password(&password, &hash);
+            drop(permit);
+            ok
+        })
+        .await
+        .unwrap_or(false);
     let Some(user) = user.filter(|_| ok) else {
         guard.record_failure(&f.username, &ip, st.store.now_ms());
         let _ = st
