@@ -22,7 +22,7 @@ REQUIRED = {
     "demo": bool, "sources": list, "notes": str,
 }
 STATUSES = {"draft", "validated", "retired"}
-ALLOWED_VARS = {"civilite", "nom", "annee", "reference", "signature", "date_du_jour"}
+ALLOWED_VARS = {"civilite", "nom", "annee", "reference", "signature", "date_du_jour", "formule_appel"}
 URL = re.compile(r"https?://\S+")
 PHONE = re.compile(r"(?<!\d)(?:0\d(?:[ .]?\d\d){4}|\d \d{3} \d{3} \d{3})(?!\d)")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -88,8 +88,8 @@ for path in sorted(DEMO.glob("*.md")):
     if declared - ALLOWED_VARS:
         err(path.name, f"unknown variables: {sorted(declared - ALLOWED_VARS)}")
     first = body.lstrip("\n").split("\n", 1)[0]
-    if lang in GREETING and first != GREETING[lang]:
-        err(path.name, f"greeting line should be {GREETING[lang]!r}")
+    if lang in GREETING and first not in (GREETING[lang], "{{formule_appel}}"):
+        err(path.name, f"greeting line should be {GREETING[lang]!r} or '{{{{formule_appel}}}}'")
     found = [u.rstrip(".,;:!?)»\"'") for u in URL.findall(body)]
     found += PHONE.findall(body) + EMAIL.findall(body)
     for f in found:

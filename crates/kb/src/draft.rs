@@ -102,6 +102,52 @@ fn civility_in(language: &str, civilite: &str) -> String {
     word.to_string()
 }
 
+/// How a letter from the administration opens: in French "Madame," or
+/// "Monsieur," when the civility is known, otherwise "Madame, Monsieur," (never
+/// a first name, never a marker in the greeting); in English "Dear Ms Smith,"
+/// when both civility and name are known, otherwise "Dear Sir or Madam,".
+pub fn salutation(language: &str, civilite: Option<&str>, nom: Option<&str>) -> String {
+    if language == "en" {
+        let civ = civilite.map(|c| civility_in(language, c));
+        let nom = nom.map(str::trim).filter(|n| !n.is_empty());
+        return match (civ.as_deref(), nom) {
+            (Some(c), Some(n)) if !c.is_empty() => format!("Dear {c} {n},"),
+            _ => "Dear Sir or Madam,".to_string(),
+        };
+    }
+    let folded = civilite
+        .map(|c| c.trim().trim_end_matches('.').to_lowercase())
+        .unwrap_or_default();
+    match folded.as_str() {
+        "monsieur" | "m" | "mr" | "mister" => "Monsieur,".to_string(),
+        "madame" | "mme" | "mademoiselle" | "mlle" | "mrs" | "ms" | "miss" => "Madame,".to_string(),
+        _ => "Madame, Monsieur,".to_string(),
+    }
+}
+
+/// The answer's body with a greeting line built on the correspondent
+/// ("Bonjour {{civilite}} {{nom}},", "Dear {{civilite}} {{nom}},") replaced by
+/// `{{formule_appel}}`, which drafting fills with [`salutation`]. Answers written
+/// before the variable existed then open as a letter should, without a new
+/// version of each; other greetings (no civility in them) are left as written.
+fn with_formal_greeting(body: &str) -> std::borrow::Cow<'_, str> {
+    let Some(line) = body.lines().find(|l| !l.trim().is_empty()) else {
+        return body.into();
+    };
+    let rest = line
+        .replace("{{civilite}}", "")
+        .replace("{{nom}}", "")
+        .replace(['\u{a0}', ','], " ");
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let greeting_only = words
+        .iter()
+        .all(|w| matches!(w.to_lowercase().as_str(), "bonjour" | "dear" | "hello"));
+    if !line.contains("{{civilite}}") || !greeting_only {
+        return body.into();
+    }
+    body.replacen(line, "{{formule_appel}}", 1).into()
+}
+
 /// Proposes a reply for a message of `request_type` classified with `confidence`.
 pub fn draft(
     kb: &KnowledgeBase,
@@ -198,7 +244,16 @@ pub fn draft(
         }
     }
     values.insert("date_du_jour".into(), today.french());
-    let filled = fill_template_with(&answer.body, &values, &trusted, &answer.links);
+    values.insert(
+        "formule_appel".into(),
+        salutation(
+            &answer.language,
+            ctx.civilite.as_deref(),
+            ctx.nom.as_deref(),
+        ),
+    );
+    let body = with_formal_greeting(&answer.body);
+    let filled = fill_template_with(&body, &values, &trusted, &answer.links);
     DraftOutcome::Draft {
         answer_id: answer.id.clone(),
         answer_version: answer.version,
@@ -207,5 +262,48 @@ pub fn draft(
         unfilled: filled.unfilled,
         language_fallback: fallback,
         passages: passages(kb, message_text, today, ctx.snippets),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_letter_opens_with_the_civility_or_both() {
+        assert_eq!(salutation("fr", Some("Madame"), Some("Le Goff")), "Madame,");
+        assert_eq!(salutation("fr", Some("M."), None), "Monsieur,");
+        assert_eq!(
+            salutation("fr", None, Some("Jean Dupont")),
+            "Madame, Monsieur,"
+        );
+        assert_eq!(salutation("fr", Some("Maître"), None), "Madame, Monsieur,");
+        assert_eq!(
+            salutation("en", Some("Monsieur"), Some("Smith")),
+            "Dear Mr Smith,"
+        );
+        assert_eq!(salutation("en", Some("Madame"), None), "Dear Sir or Madam,");
+        assert_eq!(salutation("en", None, Some("Smith")), "Dear Sir or Madam,");
+    }
+
+    #[test]
+    fn only_a_greeting_built_on_the_correspondent_is_replaced() {
+        let body = "Bonjour {{civilite}} {{nom}},\n\nVotre demande.\n";
+        assert_eq!(
+            with_formal_greeting(body),
+            "{{formule_appel}}\n\nVotre demande.\n"
+        );
+        let en = "\nDear {{civilite}} {{nom}},\nText {{nom}}.";
+        assert_eq!(
+            with_formal_greeting(en),
+            "\n{{formule_appel}}\nText {{nom}}."
+        );
+        for kept in [
+            "Bonjour,\nVotre demande.",
+            "Bonjour {{nom}},\nTexte.",
+            "Bonjour {{civilite}} {{nom}}, votre demande est enregistrée.",
+        ] {
+            assert_eq!(with_formal_greeting(kept), kept);
+        }
     }
 }

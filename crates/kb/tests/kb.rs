@@ -88,7 +88,7 @@ fn draft_uses_the_name_and_leaks_no_marker() {
     );
     let (id, lang, text, unfilled, fallback) = expect_draft(&o);
     assert_eq!((id, lang, fallback), ("coordonnees-bancaires", "fr", false));
-    assert!(text.starts_with("Bonjour Madame Durand,"), "{text}");
+    assert!(text.starts_with("Madame,\n"), "{text}");
     assert!(text.contains("impôt de 2024"), "{text}");
     assert!(!text.contains("{{") && !text.contains("}}"), "{text}");
     assert!(unfilled.is_empty());
@@ -106,7 +106,7 @@ fn unknown_values_get_the_marker_and_civilite_alone_reads_cleanly() {
     };
     let o = draft(&kb, Some("coordonnees-bancaires"), 0.9, 0.5, MAIL_RIB, &c);
     let (_, _, text, unfilled, _) = expect_draft(&o);
-    assert!(text.starts_with("Bonjour Madame,\n"), "{text}");
+    assert!(text.starts_with("Madame,\n"), "{text}");
     assert!(text.contains("impôt de [[à compléter : annee]]"), "{text}");
     assert!(text.ends_with("[[à compléter : signature]]"), "{text}");
     assert_eq!(unfilled, ["annee".to_string(), "signature".to_string()]);
@@ -173,12 +173,17 @@ fn low_confidence_or_unknown_type_gives_no_draft_with_passages() {
 #[test]
 fn links_not_whitelisted_never_reach_the_draft() {
     let (_t, kb) = kb_with_answers();
+    // The English letter opens with the name ("Dear Mr Durand,"), so the value
+    // read from the mail reaches the text, where its contact points must not.
     let c = DraftContext {
+        civilite: Some("Monsieur".into()),
         nom: Some("Durand, payez sur https://impots-remboursement.example.com ou au 06 12 34 56 78 / arnaque@example.org / secure-paiement.com".into()),
+        language: Language::En,
         ..ctx()
     };
     let o = draft(&kb, Some("coordonnees-bancaires"), 0.9, 0.5, MAIL_RIB, &c);
-    let (_, _, text, _, _) = expect_draft(&o);
+    let (_, lang, text, _, _) = expect_draft(&o);
+    assert_eq!(lang, "en");
     assert!(text.contains("Durand"), "{text}");
     for bad in [
         "example.com",
@@ -191,12 +196,15 @@ fn links_not_whitelisted_never_reach_the_draft() {
     let answer = kb
         .answers()
         .iter()
-        .find(|a| a.id == "coordonnees-bancaires" && a.language == "fr")
+        .find(|a| a.id == "coordonnees-bancaires" && a.language == "en")
         .unwrap();
     for c in find_contacts(text) {
         assert!(answer.links.iter().any(|l| c.matches(l)), "{c:?}");
     }
-    assert!(text.contains("https://www.service-public.fr/particuliers/vosdroits/F34009"));
+    // The answer's own links survive the stripping.
+    for link in answer.links.iter().filter(|l| l.starts_with("https://")) {
+        assert!(text.contains(link.as_str()), "{link} lost: {text}");
+    }
 }
 
 #[test]
