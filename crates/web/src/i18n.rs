@@ -196,7 +196,10 @@ catalogue! {
     BadRequest => "Requête invalide.", "Invalid request.";
     FieldsToComplete => "À compléter avant de valider :", "To complete before validating:";
     ReplyEmpty => "La réponse est vide : écrivez-la avant de valider.", "The reply is empty: write it before validating.";
-    ReplyUnfilled => "La réponse contient encore des champs à compléter : remplacez chacun par la bonne valeur, puis validez. Revenez à la page précédente : votre texte y est conservé. Rien n'a été envoyé.", "The reply still has fields to complete: replace each with the right value, then validate. Go back to the previous page: your text is kept there. Nothing was sent.";
+    WhySharedWords => "Mots communs avec le message :", "Words shared with the message:";
+    WhyNothingShared => "Aucun passage de la réponse retenue ne reprend les mots du message.", "No passage of the chosen answer uses the message's words.";
+    ChooseAgent => "— Choisir un agent —", "— Choose an agent —";
+    ReplyUnfilled => "La réponse contient encore des champs à compléter : remplacez chacun par la bonne valeur, puis validez. Rien n'a été envoyé.", "The reply still has fields to complete: replace each with the right value, then validate. Nothing was sent.";
     CsrfFailed => "Jeton de sécurité invalide : rechargez la page.", "Invalid security token: reload the page.";
     Conflict => "Action impossible dans l'état actuel du message.", "Action not possible in the message's current state.";
     AlreadyExists => "Cet élément existe déjà.", "This item already exists.";

@@ -17,9 +17,52 @@
     var p = document.getElementById("validate-confirm");
     if (p) p.hidden = true;
   }
+  // The `[[à compléter : …]]` markers left in the draft (the server refuses to
+  // send a reply that still has one; same pattern as facteur_core::reply).
+  var MARKER = /\[\[à compléter : ([^\]\n]*)(?:\]\]|$)/gm;
+  function markers(text) {
+    var out = [], m;
+    MARKER.lastIndex = 0;
+    while ((m = MARKER.exec(text)) !== null) {
+      if (out.indexOf(m[0]) < 0) out.push(m[0]);
+      if (m[0].length === 0) MARKER.lastIndex++;
+    }
+    return out;
+  }
+  // Keeps the "to complete" warning in step with the text as the agent types.
+  function refreshUnfilled() {
+    var d = document.getElementById("draft");
+    var p = document.getElementById("unfilled-fields");
+    var list = document.getElementById("unfilled-list");
+    if (!d || !p || !list) return [];
+    var found = markers(d.value);
+    while (list.firstChild) list.removeChild(list.firstChild);
+    found.forEach(function (f) {
+      var c = document.createElement("code");
+      c.textContent = f;
+      list.appendChild(c);
+      list.appendChild(document.createTextNode(" "));
+    });
+    p.hidden = found.length === 0;
+    return found;
+  }
+  document.addEventListener("input", function (ev) {
+    if (ev.target && ev.target.id === "draft") refreshUnfilled();
+  });
   function validateKey() {
     var b = document.getElementById("validate");
     if (!b) return false;
+    // A marker left: the shortcut does not arm (the send would be refused); it
+    // selects the first marker in the draft so the agent types over it.
+    var d = document.getElementById("draft");
+    if (d && refreshUnfilled().length > 0) {
+      disarm();
+      MARKER.lastIndex = 0;
+      var m = MARKER.exec(d.value);
+      d.focus();
+      if (m) d.setSelectionRange(m.index, m.index + m[0].length);
+      return true;
+    }
     if (armedUntil > Date.now()) {
       disarm();
       b.click();

@@ -106,6 +106,14 @@ async fn wait_path(c: &Client, path: &str, query: Option<&str>) -> Result<(), St
     .await
 }
 
+/// Goes to `path` of the app and waits until the browser is there.
+async fn open(c: &Client, app: &App, path: &str) -> Result<(), String> {
+    c.goto(&format!("{}{path}", app.base))
+        .await
+        .map_err(|e| e.to_string())?;
+    wait_path(c, path, None).await
+}
+
 async fn find(c: &Client, css: &str) -> Result<fantoccini::elements::Element, String> {
     c.wait()
         .at_most(TIMEOUT)
@@ -470,8 +478,12 @@ async fn agent_validates_an_edited_draft_and_finds_it_in_the_outbox() {
             wait_path(&c, &format!("/messages/{first}"), None).await?;
             find(&c, "#draft").await?;
             // Why it was suggested: the stored passage, its matched word marked.
+            // Folded under the draft; opened, in words (no raw score).
+            find(&c, "#why summary").await?.click().await.map_err(|e| e.to_string())?;
             let why = find(&c, "#suggestions mark").await?.text().await.map_err(|e| e.to_string())?;
             assert_eq!(why, "justifie");
+            let words = find(&c, "#why .shared-words").await?.text().await.map_err(|e| e.to_string())?;
+            assert_eq!(words, "Mots communs avec le message : justifie");
             screenshot(&c, "message.png").await?;
 
             // Keyboard: j opens the next message, k comes back to this one.
@@ -534,10 +546,7 @@ async fn the_v_shortcut_asks_for_confirmation_before_sending() {
             log_in(&c, &app, "agnes").await?;
             let first = app.lyon[0];
             let path = format!("/messages/{first}");
-            c.goto(&format!("{}{path}", app.base))
-                .await
-                .map_err(|e| e.to_string())?;
-            wait_path(&c, &path, None).await?;
+            open(&c, &app, &path).await?;
             find(&c, "#draft").await?;
             let queued = || async {
                 app.store
@@ -1176,6 +1185,180 @@ async fn an_abstained_message_says_no_suggestion_instead_of_a_confidence() {
                 .await
                 .map_err(|e| e.to_string())?;
             assert!(!meta.contains("97"), "{meta}");
+            Ok(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+}
+
+/// Issue 17, two panes: at 1280×900 the mail is on the left and the draft with
+/// its Validate button on the right, both in view without scrolling (measured by
+/// element position); a narrow window stacks them, mail first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_draft_and_validate_are_in_view_beside_the_mail_at_1280x900() {
+    let app = start_app("<p>Bonjour</p>").await;
+    with_browser(|c| async {
+        let r = async {
+            log_in(&c, &app, "agnes").await?;
+            let first = app.lyon[0];
+            let path = format!("/messages/{first}");
+            open(&c, &app, &path).await?;
+            find(&c, "#draft").await?;
+            let layout = || {
+                js(
+                    &c,
+                    "var r = function (id) { var b = document.getElementById(id).getBoundingClientRect(); \
+                       return [b.left, b.top, b.right, b.bottom]; }; \
+                     return {mail: r('newtext'), draft: r('draft'), validate: r('validate'), \
+                       h: window.innerHeight, w: window.innerWidth, y: window.scrollY};",
+                )
+            };
+            let l = layout().await?;
+            let n = |v: &serde_json::Value, i: usize| v[i].as_f64().unwrap_or(f64::NAN);
+            let h = l["h"].as_f64().unwrap();
+            assert_eq!(l["y"].as_f64(), Some(0.0), "{l}");
+            for id in ["draft", "validate"] {
+                assert!(
+                    n(&l[id], 1) >= 0.0 && n(&l[id], 3) <= h,
+                    "{id} is not in view without scrolling: {l}"
+                );
+            }
+            assert!(
+                n(&l["mail"], 2) <= n(&l["draft"], 0),
+                "the mail is left of the draft: {l}"
+            );
+            screenshot(&c, "message-two-panes.png").await?;
+
+            c.set_window_size(800, 900).await.map_err(|e| e.to_string())?;
+            wait_until("one column", || async {
+                let l = layout().await.ok()?;
+                (n(&l["draft"], 1) >= n(&l["mail"], 3)).then_some(())
+            })
+            .await?;
+            c.set_window_size(1280, 900).await.map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+}
+
+/// Issue 17, defect 3: a draft with a `[[à compléter : …]]` marker. The warning
+/// follows the text as the agent types; `v` does not arm while a marker is left
+/// (it selects the marker instead); a refused validation comes back on the
+/// message page, next to the draft, with the agent's text kept and the
+/// navigation there, and nothing is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marker_left_in_the_draft_is_shown_live_and_refused_on_the_page() {
+    let app = start_app("<p>Bonjour</p>").await;
+    let id = add(
+        &app.store,
+        app.mb_a,
+        90,
+        &Seed {
+            subject: "Avis d'impôt",
+            html: None,
+            text: "Bonjour, je ne comprends pas mon avis.",
+            masked: "Bonjour,\nJe ne comprends pas mon avis.\n[NOM_1]",
+            category: "avis",
+            confidence: 0.91,
+            draft: "Madame, Monsieur,\n\nVotre avis de [[à compléter : annee]] est disponible.\n\nCordialement",
+            hours_ago: 1,
+        },
+    )
+    .await;
+    with_browser(|c| async {
+        let r = async {
+            log_in(&c, &app, "agnes").await?;
+            let path = format!("/messages/{id}");
+            open(&c, &app, &path).await?;
+            let warning_shown = || async {
+                find(&c, "#unfilled-fields")
+                    .await
+                    .ok()?
+                    .is_displayed()
+                    .await
+                    .ok()
+            };
+            assert_eq!(warning_shown().await, Some(true), "the marker is announced");
+
+            // v with a marker left: not armed, the marker selected in the draft.
+            press(&c, 'v').await?;
+            let state = js(
+                &c,
+                "var d = document.getElementById('draft'); \
+                 return [document.getElementById('validate').classList.contains('armed'), \
+                   document.activeElement === d, d.value.substring(d.selectionStart, d.selectionEnd)];",
+            )
+            .await?;
+            assert_eq!(
+                state,
+                json!([false, true, "[[à compléter : annee]]"]),
+                "v must not arm while a marker is left"
+            );
+
+            // Validate anyway (a click): refused on the page itself, text kept.
+            let typed = "Madame, Monsieur,\n\nVotre avis de [[à compléter : annee]] est disponible, je vous le confirme.\n\nCordialement";
+            let draft = find(&c, "#draft").await?;
+            draft.clear().await.map_err(|e| e.to_string())?;
+            draft.send_keys(typed).await.map_err(|e| e.to_string())?;
+            find(&c, "#validate").await?.click().await.map_err(|e| e.to_string())?;
+            let error = find(&c, "#validate-error").await?.text().await.map_err(|e| e.to_string())?;
+            assert!(error.contains("champs à compléter"), "{error}");
+            assert!(error.contains("[[à compléter : annee]]"), "{error}");
+            let kept = js(&c, "return document.getElementById('draft').value;").await?;
+            assert_eq!(kept.as_str(), Some(typed), "the agent's text is kept");
+            find(&c, "#back-to-queue").await?;
+            let page = find(&c, "main").await?.text().await.map_err(|e| e.to_string())?;
+            assert_eq!(page.matches("champs à compléter").count(), 1, "said once: {page}");
+            assert!(
+                app.store
+                    .get_outbox_for_message(id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_none(),
+                "nothing queued"
+            );
+
+            // Typing the year makes the warning go, without a reload.
+            let draft = find(&c, "#draft").await?;
+            draft.clear().await.map_err(|e| e.to_string())?;
+            draft
+                .send_keys("Madame, Monsieur,\n\nVotre avis de 2024 est disponible.\n\nCordialement")
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_until("the warning to go", || async {
+                warning_shown().await.filter(|shown| !*shown)
+            })
+            .await?;
+            // Now v arms, and a second v sends.
+            js(&c, "document.activeElement.blur(); return null;").await?;
+            press(&c, 'v').await?;
+            let armed = js(
+                &c,
+                "var b = document.getElementById('validate'); var s = getComputedStyle(b); \
+                 var p = document.getElementById('validate-confirm').getBoundingClientRect(); \
+                 return [b.classList.contains('armed'), s.color, p.bottom <= window.innerHeight];",
+            )
+            .await?;
+            assert_eq!(
+                armed,
+                json!([true, "rgb(107, 41, 0)", true]),
+                "armed: dark text (not white on cream), and the prompt in view"
+            );
+            press(&c, 'v').await?;
+            wait_path(&c, &format!("/mailboxes/{}/queue", app.mb_a), Some("tab=ready")).await?;
+            assert!(
+                app.store
+                    .get_outbox_for_message(id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_some(),
+                "queued once completed"
+            );
             Ok(())
         }
         .await;

@@ -1860,6 +1860,11 @@ async fn a_reply_with_fields_left_to_complete_is_refused_and_nothing_is_queued()
     let (token, csrf) = login(&f.app, "agent").await;
     let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
     assert!(page.contains("id=\"unfilled-fields\""), "{page}");
+    // Nobody is preselected as assignee of an unassigned message.
+    assert!(
+        page.contains("disabled selected>— Choisir un agent —</option>"),
+        "{page}"
+    );
     assert!(
         page.contains("<code>[[à compléter : annee]]</code>"),
         "{page}"
@@ -1882,6 +1887,12 @@ async fn a_reply_with_fields_left_to_complete_is_refused_and_nothing_is_queued()
         let html = text(res).await;
         assert!(html.contains("champs à compléter"), "{html}");
         assert!(html.contains("Rien n'a été envoyé"), "{html}");
+        // On the message page itself: the reason beside the draft, the agent's
+        // text kept, the navigation there, the reason said once.
+        assert!(html.contains("id=\"validate-error\""), "{html}");
+        assert!(html.contains(&format!(">{body}</textarea>")), "{html}");
+        assert!(html.contains("id=\"back-to-queue\""), "{html}");
+        assert_eq!(html.matches("champs à compléter").count(), 1, "{html}");
     }
     let res = send(&f.app, validate("   ")).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);

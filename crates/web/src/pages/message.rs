@@ -53,17 +53,28 @@ fn attachments(parsed: &Value) -> Vec<(String, String, u64)> {
         .unwrap_or_default()
 }
 
-/// Matched passages as the triage stored them: shown field by field, never as raw
-/// HTML, whatever their shape.
-/// The knowledge-base hits stored with the triage (`facteur_kb::Hit` as JSON): title,
-/// link to the fiche, and the matched passages with the query's terms marked, so the
-/// agent sees why an answer was suggested.
-fn passages_view(passages: &Value) -> Markup {
-    let items: &[Value] = match passages {
-        Value::Array(v) => v,
-        _ => &[],
+/// Why the draft was suggested, in words: the passages of the chosen answer (and
+/// of fiches, which support it) with the message's words marked, and those words
+/// listed. Other answers' passages are left out (they argue for another reply),
+/// and so are raw scores, which mean nothing to an agent.
+fn passages_view(lang: Lang, passages: &Value, chosen: Option<&str>) -> Markup {
+    let t = |m: Msg| m.text(lang);
+    let items: Vec<&Value> = match passages {
+        Value::Array(v) => v
+            .iter()
+            .filter(|p| match p.get("kind").and_then(Value::as_str) {
+                Some("answer") | None => {
+                    chosen.is_some() && p.get("id").and_then(Value::as_str) == chosen
+                }
+                _ => true,
+            })
+            .collect(),
+        _ => Vec::new(),
     };
     html! {
+        @if items.is_empty() {
+            p.note { (t(Msg::WhyNothingShared)) }
+        }
         ul.passages {
             @for p in items {
                 li.passage {
@@ -73,7 +84,10 @@ fn passages_view(passages: &Value) -> Markup {
                         None => { strong { (title) } " " }
                     }
                     @if let Some(id) = p.get("id").and_then(Value::as_str) { code { (id) } " " }
-                    @if let Some(s) = p.get("score").and_then(Value::as_f64) { span.score { "(" (format!("{s:.2}")) ")" } }
+                    @let words = shared_words(p);
+                    @if !words.is_empty() {
+                        p.shared-words { (t(Msg::WhySharedWords)) " " (words.join(", ")) }
+                    }
                     @for snippet in p.get("passages").and_then(Value::as_array).into_iter().flatten() {
                         @if let Some(text) = snippet.get("text").and_then(Value::as_str) {
                             blockquote { (highlighted(text, snippet.get("highlights"))) }
@@ -83,6 +97,42 @@ fn passages_view(passages: &Value) -> Markup {
             }
         }
     }
+}
+
+/// The distinct words marked in a hit's snippets (the message's words the
+/// passage contains), in the order met, compared without case.
+fn shared_words(hit: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for snippet in hit
+        .get("passages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(text) = snippet.get("text").and_then(Value::as_str) else {
+            continue;
+        };
+        for r in snippet
+            .get("highlights")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(a), Some(b)) = (
+                r.get(0).and_then(Value::as_u64),
+                r.get(1).and_then(Value::as_u64),
+            ) else {
+                continue;
+            };
+            let Some(word) = text.get(a as usize..b as usize) else {
+                continue;
+            };
+            if !out.iter().any(|w| w.to_lowercase() == word.to_lowercase()) {
+                out.push(word.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// `text` with the byte ranges of `highlights` (`[[start, end], …]`, as the snippet
@@ -128,6 +178,15 @@ pub struct MessageParams {
     pub prev: Option<i64>,
 }
 
+/// A validation the message page refused (a field left to complete, a missing
+/// confirmation, a state that changed): the agent's text comes back in the draft,
+/// with the reason right above it, instead of an error page that loses both the
+/// text and the navigation.
+pub struct RefusedValidation {
+    pub text: String,
+    pub error: WebError,
+}
+
 pub async fn message(
     State(st): State<AppState>,
     lang: Lang,
@@ -135,8 +194,20 @@ pub async fn message(
     Path(id): Path<i64>,
     Query(mp): Query<MessageParams>,
 ) -> WebResult<Response> {
+    render(&st, lang, &a, id, mp, None).await
+}
+
+/// The message page; with `refused`, as a validation left it (status 422 or 409).
+pub async fn render(
+    st: &AppState,
+    lang: Lang,
+    a: &Authed,
+    id: i64,
+    mp: MessageParams,
+    refused: Option<RefusedValidation>,
+) -> WebResult<Response> {
     let t = |m: Msg| m.text(lang);
-    let m = actions::load_message(&st, &a, id).await?;
+    let m = actions::load_message(st, a, id).await?;
     let triage = st.store.latest_triage(id).await?;
     let thread = match &m.thread_id {
         Some(tid) => st.store.thread_messages(tid).await?,
@@ -171,18 +242,10 @@ pub async fn message(
         }
         _ => false,
     };
-    let draft_text = triage
-        .as_ref()
-        .filter(|_| !withdrawn && !rejected)
-        .and_then(|tr| tr.draft_text.as_deref())
-        .map(|d| {
-            crate::pages::drafts::shown_draft(
-                d,
-                m.from_name.as_deref(),
-                st.is_revealed(&a.session.id, id),
-            )
-        })
-        .unwrap_or_default();
+    let draft_text = match &refused {
+        Some(r) => r.text.replace("\r\n", "\n"),
+        None => draft_text_of(st, a, &m, triage.as_ref(), withdrawn, rejected),
+    };
     // A draft on a retired answer version: warned about, rebuildable, and sent
     // only after a confirmation (see facteur_app::stale).
     let retired = match triage.as_ref().filter(|_| !withdrawn && !rejected) {
@@ -217,7 +280,7 @@ pub async fn message(
     };
     let atts = attachments(&m.parsed);
     // The same computation as the validate action: what is shown is what is used.
-    let recipient = actions::reply_recipient(&st, &m).await?;
+    let recipient = actions::reply_recipient(st, &m).await?;
     // An auto-responder answered last: sending needs the agent's explicit consent.
     let recipient_automatic = match recipient.to.as_deref() {
         Some(to) if m.state.is_open() => st.store.last_mail_from_is_automatic(to).await?,
@@ -226,7 +289,7 @@ pub async fn message(
     let body = html! {
         dl.meta {
             dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) { (state_label(lang, m.state)) }
-            dt { (t(Msg::ColType)) } dd #category-current { (m.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
+            dt { (t(Msg::ColType)) } dd #category-current { (m.category.as_deref().map(|c| type_label(st, lang, c)).unwrap_or_else(|| "—".into())) }
             // An abstention's confidence is that of a prediction the model refused:
             // shown beside "Sans suggestion" it would contradict it.
             @if m.state == facteur_core::MessageState::Abstained {
@@ -248,145 +311,163 @@ pub async fn message(
                 " · " a #next-message rel="next" href=(message_href(n, Some(id))) { (t(Msg::NextMessage)) }
             }
         }
-        section #newtext aria-labelledby="newtext-h" {
-            h2 #newtext-h { (t(Msg::NewText)) }
-            p.note { (t(Msg::PersonalDataMasked)) }
-            @if !defects.is_empty() {
-                p #mail-defects.warning role="note" {
-                    strong { (t(Msg::MalformedMail)) } " : "
-                    (defects.iter().map(|k| defect_label(lang, *k)).collect::<Vec<_>>().join(" ; "))
-                    ". " (t(Msg::MalformedMailAdvice))
+        // Two panes from 80rem (1280 px) up: the mail on the left, the draft and
+        // its actions on the right, visible without scrolling; stacked below.
+        div.message-panes {
+            div.pane-mail {
+                section #newtext aria-labelledby="newtext-h" {
+                    h2 #newtext-h { (t(Msg::NewText)) }
+                    p.note { (t(Msg::PersonalDataMasked)) }
+                    @if !defects.is_empty() {
+                        p #mail-defects.warning role="note" {
+                            strong { (t(Msg::MalformedMail)) } " : "
+                            (defects.iter().map(|k| defect_label(lang, *k)).collect::<Vec<_>>().join(" ; "))
+                            ". " (t(Msg::MalformedMailAdvice))
+                        }
+                    }
+                    (folded_text(lang, &m.pseudonymised_text))
+                }
+                section #original aria-labelledby="original-h" {
+                    h2 #original-h { (t(Msg::OriginalMail)) }
+                    @if revealed {
+                        iframe #mail-body name="mail-body" title=(t(Msg::OriginalMail)) sandbox="" referrerpolicy="no-referrer" src={ "/messages/" (id) "/body" } {}
+                        p { a #show-images href={ "/messages/" (id) "/body?images=1" } target="mail-body" { (t(Msg::ShowImages)) } }
+                        @if !atts.is_empty() {
+                            h3 { (t(Msg::Attachments)) }
+                            ul #attachments {
+                                @for (name, sha, size) in &atts {
+                                    li { a href={ "/messages/" (id) "/attachments/" (sha) } download=(name) { (t(Msg::Download)) " " (name) } " (" (size) " o)" }
+                                }
+                            }
+                        }
+                    } @else {
+                        form #reveal-form method="post" action={ "/messages/" (id) "/reveal" } {
+                            (csrf_input(a))
+                            button #reveal type="submit" { (t(Msg::RevealPii)) }
+                        }
+                    }
+                }
+                @if thread.len() > 1 {
+                    section #thread aria-labelledby="thread-h" {
+                        h2 #thread-h { (t(Msg::Thread)) }
+                        ol {
+                            @for tm in thread.iter().filter(|tm| a.can_access(tm.mailbox_id)) {
+                                @let subject = shown_subject(&tm.subject, tm.from_name.as_deref(), st.is_revealed(&a.session.id, tm.id));
+                                li {
+                                    @if tm.id == id { strong { (subject) } } @else { a href={ "/messages/" (tm.id) } { (subject) } }
+                                    " — " (state_label(lang, tm.state))
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            (folded_text(lang, &m.pseudonymised_text))
-        }
-        section #original aria-labelledby="original-h" {
-            h2 #original-h { (t(Msg::OriginalMail)) }
-            @if revealed {
-                iframe #mail-body name="mail-body" title=(t(Msg::OriginalMail)) sandbox="" referrerpolicy="no-referrer" src={ "/messages/" (id) "/body" } {}
-                p { a #show-images href={ "/messages/" (id) "/body?images=1" } target="mail-body" { (t(Msg::ShowImages)) } }
-                @if !atts.is_empty() {
-                    h3 { (t(Msg::Attachments)) }
-                    ul #attachments {
-                        @for (name, sha, size) in &atts {
-                            li { a href={ "/messages/" (id) "/attachments/" (sha) } download=(name) { (t(Msg::Download)) " " (name) } " (" (size) " o)" }
+            div.pane-work {
+                // Refused because the message is no longer open (another agent
+                // validated or escalated it): said here, the draft form is gone.
+                @if let Some(r) = refused.as_ref().filter(|_| !open) { (refused_view(lang, r)) }
+                @if open {
+                    section #actions aria-labelledby="draft-h" {
+                        h2 #draft-h { (t(Msg::Draft)) }
+                        @if let Some(r) = &retired {
+                            div #draft-retired.warning role="alert" {
+                                p { (t(Msg::DraftRetiredWarning)) " (" (r.answer_id) " v" (r.version) ")" }
+                                form #rebuild-form method="post" action={ "/messages/" (id) "/rebuild" } {
+                                    (csrf_input(a))
+                                    button #rebuild type="submit" { (t(Msg::RebuildDraft)) }
+                                }
+                            }
+                        }
+                        form #draft-form method="post" action={ "/messages/" (id) "/validate" } {
+                            (csrf_input(a))
+                            label for="draft" { (t(Msg::Draft)) }
+                            @if let Some(r) = &refused { (refused_view(lang, r)) }
+                            @if rejected && refused.is_none() {
+                                p #draft-rejected.note { (t(Msg::DraftRejected)) }
+                            }
+                            @let unfilled = facteur_core::reply::unfilled_fields(&draft_text);
+                            // Always there, hidden when empty: app.js keeps it in step
+                            // with the text as the agent types.
+                            p #unfilled-fields.warning role="status" hidden[unfilled.is_empty()] {
+                                (t(Msg::FieldsToComplete)) " "
+                                span #unfilled-list {
+                                    @for f in &unfilled { code { (facteur_core::reply::missing_marker(f)) } " " }
+                                }
+                            }
+                            textarea #draft name="text" rows="16" cols="80" { (draft_text) }
+                            (recipient_view(lang, &recipient, revealed))
+                            @if recipient_automatic {
+                                p #recipient-automatic.warning role="note" { (t(Msg::RecipientAutomatic)) }
+                                label for="confirm-automatic" {
+                                    input #confirm-automatic type="checkbox" name="confirm_automatic" value="1";
+                                    " " (t(Msg::ConfirmAutomaticSend))
+                                }
+                            }
+                            @if retired.is_some() {
+                                label for="confirm-retired" {
+                                    input #confirm-retired type="checkbox" name="confirm_retired" value="1";
+                                    " " (t(Msg::ConfirmRetiredSend))
+                                }
+                            }
+                            button #validate type="submit" { (t(Msg::ValidateSend)) }
+                            // Shown by app.js after a first `v`: the shortcut only arms the
+                            // button, a second `v` (or Enter on it) sends.
+                            p #validate-confirm.warning role="status" hidden { (t(Msg::ValidateKeyConfirm)) }
+                        }
+                        form #correct-form method="post" action={ "/messages/" (id) "/correct" } {
+                            (csrf_input(a))
+                            label for="new-category" { (t(Msg::CorrectCategory)) }
+                            select #new-category name="category" {
+                                @for rt in &st.taxonomy.request_types {
+                                    option value=(rt.id) selected[m.category.as_deref() == Some(rt.id.as_str())] { (type_label(st, lang, &rt.id)) }
+                                }
+                            }
+                            button type="submit" { (t(Msg::CorrectCategory)) }
+                        }
+                        form #reject-form method="post" action={ "/messages/" (id) "/reject" } {
+                            (csrf_input(a))
+                            label for="reason" { (t(Msg::Reason)) }
+                            select #reason name="reason" {
+                                @for (code, label) in REASONS { option value=(code) { (t(*label)) } }
+                            }
+                            button type="submit" { (t(Msg::RejectDraft)) }
+                        }
+                        form #assign-form method="post" action={ "/messages/" (id) "/assign" } {
+                            (csrf_input(a))
+                            label for="assignee" { (t(Msg::AssignTo)) }
+                            select #assignee name="user_id" required {
+                                // No one preselected: an assignment is a choice.
+                                option value="" disabled selected[m.assigned_to.is_none()] { (t(Msg::ChooseAgent)) }
+                                @for u in &users { option value=(u.id) selected[m.assigned_to == Some(u.id)] { (u.display_name) } }
+                            }
+                            button type="submit" { (t(Msg::Assign)) }
+                        }
+                        form #escalate-form method="post" action={ "/messages/" (id) "/escalate" } {
+                            (csrf_input(a))
+                            button #escalate type="submit" { (t(Msg::Escalate)) }
                         }
                     }
                 }
-            } @else {
-                form #reveal-form method="post" action={ "/messages/" (id) "/reveal" } {
-                    (csrf_input(&a))
-                    button #reveal type="submit" { (t(Msg::RevealPii)) }
-                }
-            }
-        }
-        @if thread.len() > 1 {
-            section #thread aria-labelledby="thread-h" {
-                h2 #thread-h { (t(Msg::Thread)) }
-                ol {
-                    @for tm in thread.iter().filter(|tm| a.can_access(tm.mailbox_id)) {
-                        @let subject = shown_subject(&tm.subject, tm.from_name.as_deref(), st.is_revealed(&a.session.id, tm.id));
-                        li {
-                            @if tm.id == id { strong { (subject) } } @else { a href={ "/messages/" (tm.id) } { (subject) } }
-                            " — " (state_label(lang, tm.state))
+                section #suggestions aria-labelledby="suggestions-h" {
+                    h2 #suggestions-h { (t(Msg::Suggestions)) }
+                    @match &triage {
+                        Some(_) if withdrawn => {
+                            p #draft-withdrawn.note { (t(Msg::DraftWithdrawn)) }
                         }
-                    }
-                }
-            }
-        }
-        section #suggestions aria-labelledby="suggestions-h" {
-            h2 #suggestions-h { (t(Msg::Suggestions)) }
-            @match &triage {
-                Some(_) if withdrawn => {
-                    p #draft-withdrawn.note { (t(Msg::DraftWithdrawn)) }
-                }
-                Some(tr) if tr.answer_id.is_some() => {
-                    p.suggestion {
-                        strong { (tr.answer_id.as_deref().unwrap_or("")) }
-                        @if let Some(v) = tr.answer_version { " v" (v) }
-                        " — " (t(Msg::ColConfidence)) " " (confidence(tr.confidence))
-                        @if let Some(mv) = &tr.model_version { " — " code { (mv) } }
-                    }
-                    h3 { (t(Msg::Why)) }
-                    (passages_view(&tr.passages))
-                }
-                _ => { p { (t(Msg::NoSuggestion)) } }
-            }
-        }
-        @if open {
-            section #actions aria-labelledby="draft-h" {
-                h2 #draft-h { (t(Msg::Draft)) }
-                @if let Some(r) = &retired {
-                    div #draft-retired.warning role="alert" {
-                        p { (t(Msg::DraftRetiredWarning)) " (" (r.answer_id) " v" (r.version) ")" }
-                        form #rebuild-form method="post" action={ "/messages/" (id) "/rebuild" } {
-                            (csrf_input(&a))
-                            button #rebuild type="submit" { (t(Msg::RebuildDraft)) }
+                        Some(tr) if tr.answer_id.is_some() => {
+                            p.suggestion {
+                                strong { (tr.answer_id.as_deref().unwrap_or("")) }
+                                @if let Some(v) = tr.answer_version { " v" (v) }
+                                " — " (t(Msg::ColConfidence)) " " (confidence(tr.confidence))
+                                @if let Some(mv) = &tr.model_version { " — " code { (mv) } }
+                            }
+                            details #why {
+                                summary { (t(Msg::Why)) }
+                                (passages_view(lang, &tr.passages, tr.answer_id.as_deref()))
+                            }
                         }
+                        _ => { p { (t(Msg::NoSuggestion)) } }
                     }
-                }
-                form #draft-form method="post" action={ "/messages/" (id) "/validate" } {
-                    (csrf_input(&a))
-                    label for="draft" { (t(Msg::Draft)) }
-                    @if rejected {
-                        p #draft-rejected.note { (t(Msg::DraftRejected)) }
-                    }
-                    @let unfilled = facteur_core::reply::unfilled_fields(&draft_text);
-                    @if !unfilled.is_empty() {
-                        p #unfilled-fields.warning role="note" {
-                            (t(Msg::FieldsToComplete)) " "
-                            @for f in &unfilled { code { (facteur_core::reply::missing_marker(f)) } " " }
-                        }
-                    }
-                    textarea #draft name="text" rows="16" cols="80" { (draft_text) }
-                    (recipient_view(lang, &recipient, revealed))
-                    @if recipient_automatic {
-                        p #recipient-automatic.warning role="note" { (t(Msg::RecipientAutomatic)) }
-                        label for="confirm-automatic" {
-                            input #confirm-automatic type="checkbox" name="confirm_automatic" value="1";
-                            " " (t(Msg::ConfirmAutomaticSend))
-                        }
-                    }
-                    @if retired.is_some() {
-                        label for="confirm-retired" {
-                            input #confirm-retired type="checkbox" name="confirm_retired" value="1";
-                            " " (t(Msg::ConfirmRetiredSend))
-                        }
-                    }
-                    button #validate type="submit" { (t(Msg::ValidateSend)) }
-                    // Shown by app.js after a first `v`: the shortcut only arms the
-                    // button, a second `v` (or Enter on it) sends.
-                    p #validate-confirm.warning role="status" hidden { (t(Msg::ValidateKeyConfirm)) }
-                }
-                form #correct-form method="post" action={ "/messages/" (id) "/correct" } {
-                    (csrf_input(&a))
-                    label for="new-category" { (t(Msg::CorrectCategory)) }
-                    select #new-category name="category" {
-                        @for rt in &st.taxonomy.request_types {
-                            option value=(rt.id) selected[m.category.as_deref() == Some(rt.id.as_str())] { (type_label(&st, lang, &rt.id)) }
-                        }
-                    }
-                    button type="submit" { (t(Msg::CorrectCategory)) }
-                }
-                form #reject-form method="post" action={ "/messages/" (id) "/reject" } {
-                    (csrf_input(&a))
-                    label for="reason" { (t(Msg::Reason)) }
-                    select #reason name="reason" {
-                        @for (code, label) in REASONS { option value=(code) { (t(*label)) } }
-                    }
-                    button type="submit" { (t(Msg::RejectDraft)) }
-                }
-                form #assign-form method="post" action={ "/messages/" (id) "/assign" } {
-                    (csrf_input(&a))
-                    label for="assignee" { (t(Msg::AssignTo)) }
-                    select #assignee name="user_id" {
-                        @for u in &users { option value=(u.id) selected[m.assigned_to == Some(u.id)] { (u.display_name) } }
-                    }
-                    button type="submit" { (t(Msg::Assign)) }
-                }
-                form #escalate-form method="post" action={ "/messages/" (id) "/escalate" } {
-                    (csrf_input(&a))
-                    button #escalate type="submit" { (t(Msg::Escalate)) }
                 }
             }
         }
@@ -396,7 +477,45 @@ pub async fn message(
     } else {
         shown_subject(&m.subject, m.from_name.as_deref(), revealed)
     };
-    Ok(page(lang, &title, Some(&a), body).into_response())
+    let status = refused
+        .as_ref()
+        .map(|r| r.error.status())
+        .unwrap_or(axum::http::StatusCode::OK);
+    Ok((status, page(lang, &title, Some(a), body)).into_response())
+}
+
+/// Why the validation was refused, where the agent reads it (focusable, so the
+/// page can be announced by assistive technology).
+fn refused_view(lang: Lang, r: &RefusedValidation) -> Markup {
+    html! {
+        div #validate-error.error role="alert" tabindex="-1" {
+            p { strong { (r.error.msg().text(lang)) } }
+            @if let Some(d) = r.error.detail(lang) { p { (d) } }
+        }
+    }
+}
+
+/// The draft as first shown: the triage's, masked until the reveal; none when a
+/// switch withdrew it or the agent rejected it.
+fn draft_text_of(
+    st: &AppState,
+    a: &Authed,
+    m: &facteur_store::Message,
+    triage: Option<&facteur_store::TriageResult>,
+    withdrawn: bool,
+    rejected: bool,
+) -> String {
+    triage
+        .filter(|_| !withdrawn && !rejected)
+        .and_then(|tr| tr.draft_text.as_deref())
+        .map(|d| {
+            crate::pages::drafts::shown_draft(
+                d,
+                m.from_name.as_deref(),
+                st.is_revealed(&a.session.id, m.id),
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// Where the reply will go, next to the button that sends it. A Reply-To can be
@@ -588,12 +707,39 @@ mod tests {
                 highlights: vec![(11, 20)],
             }],
         };
-        let out = passages_view(&serde_json::to_value(vec![hit]).unwrap()).into_string();
+        let out = passages_view(
+            Lang::Fr,
+            &serde_json::to_value(vec![hit]).unwrap(),
+            Some("rib"),
+        )
+        .into_string();
+        assert!(
+            out.contains("Mots communs avec le message : déclarer"),
+            "{out}"
+        );
+        assert!(!out.contains("20.7"), "no raw score: {out}");
         assert!(out.contains("<mark>déclarer</mark>"), "{out}");
         assert!(out.contains("href=\"https://www.service-public.fr/particuliers/vosdroits/F1991\""));
         assert!(out.contains("<code>F1991</code>"));
         // A link that is not https is shown as plain text.
-        let js = json!([{"title": "x", "url": "javascript:alert(1)"}]);
-        assert!(!passages_view(&js).into_string().contains("href"));
+        let js = json!([{"title": "x", "kind": "fiche", "url": "javascript:alert(1)"}]);
+        assert!(!passages_view(Lang::Fr, &js, None)
+            .into_string()
+            .contains("href"));
+    }
+
+    #[test]
+    fn only_the_chosen_answer_and_fiches_explain_a_draft() {
+        let js = json!([
+            {"id": "rib", "kind": "answer", "title": "Changer de RIB"},
+            {"id": "delais", "kind": "answer", "title": "Délais de paiement"},
+            {"id": "F1", "kind": "fiche", "title": "Fiche RIB"},
+        ]);
+        let out = passages_view(Lang::Fr, &js, Some("rib")).into_string();
+        assert!(
+            out.contains("Changer de RIB") && out.contains("Fiche RIB"),
+            "{out}"
+        );
+        assert!(!out.contains("Délais de paiement"), "{out}");
     }
 }

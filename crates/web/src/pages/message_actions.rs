@@ -7,8 +7,10 @@ use serde::Deserialize;
 
 use crate::actions;
 use crate::auth::Authed;
-use crate::error::WebResult;
+use crate::error::{WebError, WebResult};
 use crate::extract::{Form, Path};
+use crate::i18n::Lang;
+use crate::pages::message::{render, MessageParams, RefusedValidation};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -43,11 +45,12 @@ fn back_to(id: i64) -> Response {
 
 pub async fn validate(
     State(st): State<AppState>,
+    lang: Lang,
     a: Authed,
     Path(id): Path<i64>,
     Form(f): Form<TextForm>,
 ) -> WebResult<Response> {
-    actions::validate(
+    let done = actions::validate(
         &st,
         &a,
         id,
@@ -55,7 +58,19 @@ pub async fn validate(
         f.confirm_automatic.is_some(),
         f.confirm_retired.is_some(),
     )
-    .await?;
+    .await;
+    match done {
+        Ok(_) => {}
+        // What the agent can put right on the page: back to it, text kept.
+        Err(error @ (WebError::ReplyRefused(_) | WebError::Conflict { .. })) => {
+            let refused = RefusedValidation {
+                text: f.text,
+                error,
+            };
+            return render(&st, lang, &a, id, MessageParams::default(), Some(refused)).await;
+        }
+        Err(e) => return Err(e),
+    }
     let m = actions::load_message(&st, &a, id).await?;
     Ok(Redirect::to(&format!("/mailboxes/{}/queue?tab=ready", m.mailbox_id)).into_response())
 }
