@@ -20,6 +20,6 @@ pub use pii::{PiiKind, PiiSpan, Pseudonymised};
 pub use prediction::{Prediction, ScoredLabel};
 pub use routing::{route, route_mail, Route, RoutingPolicy};
 pub use workflow::{
-    AgentAction, AgentActionKind, AnswerStatus, MessageState, ModelStatus, OutboxState,
-    RejectReason, Role,
+    AgentAction, AgentActionKind, AnswerStatus, EscalationReason, MessageState, ModelStatus,
+    OutboxState, RejectReason, Role,
 };

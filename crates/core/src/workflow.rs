@@ -122,6 +122,18 @@ coded_enum! {
 }
 
 coded_enum! {
+    /// Why an agent escalated a message: shown to whoever picks it up, and counted
+    /// on supervision. Codes only: a free-text reason could carry personal data.
+    EscalationReason {
+        PersonalResearch => "personal_research",
+        Complaint => "complaint",
+        Legal => "legal",
+        OtherService => "other_service",
+        Other => "other",
+    }
+}
+
+coded_enum! {
     /// The kind of an agent action, as stored in `agent_actions.kind`.
     AgentActionKind {
         ValidateSend => "validate_send",
@@ -154,7 +166,9 @@ pub enum AgentAction {
     Assign {
         to_user: i64,
     },
-    Escalate,
+    Escalate {
+        reason: EscalationReason,
+    },
     /// The agent unmasked personal data: always logged.
     RevealPii,
 }
@@ -167,7 +181,7 @@ impl AgentAction {
             AgentAction::CorrectCategory { .. } => AgentActionKind::CorrectCategory,
             AgentAction::Reject { .. } => AgentActionKind::Reject,
             AgentAction::Assign { .. } => AgentActionKind::Assign,
-            AgentAction::Escalate => AgentActionKind::Escalate,
+            AgentAction::Escalate { .. } => AgentActionKind::Escalate,
             AgentAction::RevealPii => AgentActionKind::RevealPii,
         }
     }
@@ -232,6 +246,15 @@ mod tests {
         }
         assert!(!MessageState::from(Route::Automatic).is_open());
         assert!(!MessageState::Sent.is_open());
-        assert_eq!(AgentAction::Escalate.kind(), AgentActionKind::Escalate);
+        assert_eq!(
+            AgentAction::Escalate {
+                reason: EscalationReason::Legal
+            }
+            .kind(),
+            AgentActionKind::Escalate
+        );
+        for r in EscalationReason::ALL {
+            assert_eq!(EscalationReason::parse(r.as_str()), Some(*r));
+        }
     }
 }

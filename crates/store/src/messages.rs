@@ -1,7 +1,7 @@
 //! Messages: idempotent ingest, triage results, and every agent action, each in
 //! one transaction with its action row and audit row.
 
-use facteur_core::{AgentActionKind, MessageState, RejectReason, Route};
+use facteur_core::{AgentActionKind, EscalationReason, MessageState, RejectReason, Route};
 use serde_json::{json, Value};
 
 use crate::audit::audit_append;
@@ -584,7 +584,12 @@ impl Store {
         .map(|o| o.action_id)
     }
 
-    pub async fn escalate(&self, message_id: i64, user_id: i64) -> StoreResult<i64> {
+    pub async fn escalate(
+        &self,
+        message_id: i64,
+        user_id: i64,
+        reason: EscalationReason,
+    ) -> StoreResult<i64> {
         self.apply_action(ActionSpec {
             op: format!("escalate message {message_id} by user {user_id}"),
             message_id,
@@ -594,7 +599,7 @@ impl Store {
             set_state: Some(MessageState::Escalated),
             set_category: None,
             set_assigned: None,
-            extra: json!({}),
+            extra: json!({"reason": reason.as_str()}),
             outbox: None,
             return_raw: false,
         })

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use common::{raw_exec, TestDb};
 
-use facteur_core::{AnswerStatus, MessageState, OutboxState, RejectReason, Role, Route};
+use facteur_core::{
+    AnswerStatus, EscalationReason, MessageState, OutboxState, RejectReason, Role, Route,
+};
 use facteur_store::{
     Backend, InsertOutcome, JobState, NewAnswerVersion, NewMailbox, NewMessage, NewTriage, NewUser,
     QueueCursor, QueuePage, QueueQuery, QueueSort, Store, StoreError, ValidateReply,
@@ -598,11 +600,20 @@ async fn other_agent_actions_record_state_action_and_audit() {
         s.get_message(m).await.unwrap().unwrap().state,
         MessageState::NeedsResearch
     );
-    s.escalate(m, bob).await.unwrap();
+    s.escalate(m, bob, EscalationReason::Legal).await.unwrap();
     assert_eq!(
         s.get_message(m).await.unwrap().unwrap().state,
         MessageState::Escalated
     );
+    // The reason travels with the action, as a code.
+    let escalation = s
+        .list_actions(m)
+        .await
+        .unwrap()
+        .into_iter()
+        .rfind(|a| a.kind == "escalate")
+        .unwrap();
+    assert_eq!(escalation.after["reason"], "legal", "{escalation:?}");
     let raw = s.reveal_pii_logged(m, bob).await.unwrap();
     assert_eq!(raw, msg(mb, 1).raw);
     assert!(s.reveal_pii_logged(m, carol).await.is_err());
@@ -1036,7 +1047,7 @@ async fn concurrent_audited_actions_keep_one_linear_chain() {
         let s = s.clone();
         handles.push(tokio::spawn(async move {
             s.correct_category(id, sup, "tf").await.unwrap();
-            s.escalate(id, sup).await.unwrap();
+            s.escalate(id, sup, EscalationReason::Other).await.unwrap();
         }));
     }
     for h in handles {

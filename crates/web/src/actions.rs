@@ -2,7 +2,7 @@
 //! both enforce the same checks: the message exists, the user may open its
 //! mailbox, the input is valid. The store re-checks access inside its transaction.
 
-use facteur_core::{RejectReason, Role};
+use facteur_core::{EscalationReason, RejectReason, Role};
 use facteur_store::{Message, ValidateReply};
 
 use crate::auth::{random_token, Authed};
@@ -281,9 +281,16 @@ pub async fn assign(st: &AppState, a: &Authed, id: i64, to_user: i64) -> WebResu
     Ok(st.store.assign(id, a.user.id, to_user).await?)
 }
 
-pub async fn escalate(st: &AppState, a: &Authed, id: i64) -> WebResult<i64> {
+/// Escalate with one of the coded reasons (shown to whoever picks the message up).
+pub async fn escalate(st: &AppState, a: &Authed, id: i64, reason: &str) -> WebResult<i64> {
     load_message(st, a, id).await?;
-    Ok(st.store.escalate(id, a.user.id).await?)
+    let reason = EscalationReason::parse(reason).ok_or_else(|| {
+        WebError::bad(
+            format!("Motif d'escalade inconnu : « {reason} »."),
+            format!("Unknown escalation reason '{reason}'."),
+        )
+    })?;
+    Ok(st.store.escalate(id, a.user.id, reason).await?)
 }
 
 /// Logs the reveal in the audit (store transaction), then grants this session a

@@ -298,8 +298,9 @@ async fn correct(
     Ok(Json(json!({"action_id": action_id})))
 }
 
+/// A coded reason: reject (`RejectReason`) or escalate (`EscalationReason`).
 #[derive(Deserialize)]
-pub struct RejectBody {
+pub struct ReasonBody {
     pub reason: String,
 }
 
@@ -307,7 +308,7 @@ async fn reject(
     State(st): State<AppState>,
     a: Authed,
     Path(id): Path<i64>,
-    JsonBody(b): JsonBody<RejectBody>,
+    JsonBody(b): JsonBody<ReasonBody>,
 ) -> WebResult<Json<Value>> {
     let action_id = actions::reject(&st, &a, id, &b.reason).await?;
     Ok(Json(json!({"action_id": action_id})))
@@ -332,8 +333,9 @@ async fn escalate(
     State(st): State<AppState>,
     a: Authed,
     Path(id): Path<i64>,
+    JsonBody(b): JsonBody<ReasonBody>,
 ) -> WebResult<Json<Value>> {
-    let action_id = actions::escalate(&st, &a, id).await?;
+    let action_id = actions::escalate(&st, &a, id, &b.reason).await?;
     Ok(Json(json!({"action_id": action_id})))
 }
 
@@ -424,7 +426,9 @@ pub fn openapi_doc() -> Value {
                     "enum": ["wrong_type", "outdated_answer", "needs_research", "tone", "other"]}}}))),
             "/api/messages/{id}/assign": action("Assign to a user",
                 Some(json!({"type": "object", "required": ["user_id"], "properties": {"user_id": {"type": "integer"}}}))),
-            "/api/messages/{id}/escalate": action("Escalate", None),
+            "/api/messages/{id}/escalate": action("Escalate with a coded reason",
+                Some(json!({"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string",
+                    "enum": ["personal_research", "complaint", "legal", "other_service", "other"]}}}))),
             "/api/outbox": {"get": {"summary": "Validated replies and their sending state", "responses": {"200": {"description": "OK"}, "401": err()}}},
             "/api/kb/search": {"get": {"summary": "Search this node's knowledge base (usable standard answers and fiches) as drafting sees it now",
                 "parameters": [

@@ -141,6 +141,13 @@ catalogue! {
     ReasonResearch => "Recherche personnelle nécessaire", "Needs personal research";
     ReasonTone => "Ton", "Tone";
     ReasonOther => "Autre", "Other";
+    EscalationReasonLabel => "Motif de l'escalade", "Reason for escalating";
+    EscalatePersonalResearch => "Recherche personnelle nécessaire (dossier, paiement, situation)", "Needs personal research (file, payment, situation)";
+    EscalateComplaint => "Réclamation ou contestation", "Complaint or dispute";
+    EscalateLegal => "Question juridique ou contentieux", "Legal question or litigation";
+    EscalateOtherService => "Relève d'un autre service", "For another service";
+    EscalateOther => "Autre motif", "Other reason";
+    EscalatedBecause => "Escaladé :", "Escalated:";
     Assign => "Attribuer", "Assign";
     AssignTo => "Attribuer à", "Assign to";
     Escalate => "Escalader", "Escalate";

@@ -485,6 +485,44 @@ async fn tampered_or_unknown_cookie_is_logged_out() {
     }
 }
 
+/// Escalating says why, with a coded reason (no free text, which could carry
+/// personal data); the message page then shows it to whoever picks it up.
+#[tokio::test]
+async fn escalation_needs_a_reason_and_the_page_shows_it() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let path = format!("/messages/{}/escalate", f.msg_a);
+    let page = text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&token))).await).await;
+    assert!(page.contains("id=\"escalate-reason\""), "{page}");
+    for (body, want) in [
+        (format!("csrf={csrf}"), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            format!("csrf={csrf}&reason=because"),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let res = send(&f.app, post_form(&path, Some(&token), &body)).await;
+        assert_eq!(res.status(), want, "{body}");
+    }
+    let m = f.store.get_message(f.msg_a).await.unwrap().unwrap();
+    assert_eq!(
+        m.state,
+        MessageState::ReadyToValidate,
+        "not escalated without a reason"
+    );
+    let res = send(
+        &f.app,
+        post_form(&path, Some(&token), &format!("csrf={csrf}&reason=legal")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&token))).await).await;
+    assert!(
+        page.contains("Question juridique ou contentieux"),
+        "the reason is shown: {page}"
+    );
+}
+
 #[tokio::test]
 async fn state_changes_need_the_csrf_token() {
     let f = fixture().await;
@@ -528,7 +566,7 @@ async fn state_changes_need_the_csrf_token() {
     // The form with its token works.
     let res = send(
         &f.app,
-        post_form(&path, Some(&token), &format!("csrf={csrf}")),
+        post_form(&path, Some(&token), &format!("csrf={csrf}&reason=other")),
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);

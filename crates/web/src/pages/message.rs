@@ -20,6 +20,15 @@ use crate::views::{age, confidence, csrf_input, defect_label, folded_text, page,
 use crate::AppState;
 use facteur_app::{draft_rejected, shown_subject};
 
+/// `facteur_core::EscalationReason` codes and their labels.
+const ESCALATION_REASONS: &[(&str, Msg)] = &[
+    ("personal_research", Msg::EscalatePersonalResearch),
+    ("complaint", Msg::EscalateComplaint),
+    ("legal", Msg::EscalateLegal),
+    ("other_service", Msg::EscalateOtherService),
+    ("other", Msg::EscalateOther),
+];
+
 const REASONS: &[(&str, Msg)] = &[
     ("wrong_type", Msg::ReasonWrongType),
     ("outdated_answer", Msg::ReasonOutdated),
@@ -254,6 +263,22 @@ pub async fn render(
             .map_err(|e| crate::error::WebError::Internal(e.to_string()))?,
         None => None,
     };
+    // Why an agent escalated it, for whoever picks it up.
+    let escalation = match m.state {
+        facteur_core::MessageState::Escalated => st
+            .store
+            .list_actions(id)
+            .await?
+            .into_iter()
+            .rfind(|a| a.kind == "escalate")
+            .and_then(|a| {
+                a.after
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            }),
+        _ => None,
+    };
     let defects = mail_defects(&m.parsed);
     let open = m.state.is_open();
     // The next message of the same tab (oldest first), for keyboard flow (j).
@@ -298,6 +323,12 @@ pub async fn render(
                 dt { (t(Msg::ColConfidence)) } dd #confidence { (confidence(m.confidence)) }
             }
             dt { (t(Msg::ColAge)) } dd { (age(lang, now, m.received_at)) }
+            @if let Some(code) = &escalation {
+                dt { (t(Msg::EscalatedBecause)) }
+                dd #escalation-reason {
+                    (ESCALATION_REASONS.iter().find(|(c, _)| c == code).map(|(_, l)| t(*l)).unwrap_or(code.as_str()))
+                }
+            }
             @if revealed {
                 dt { (t(Msg::From)) } dd { (m.from_name.as_deref().unwrap_or("")) " <" (m.from_address.as_deref().unwrap_or("")) ">" }
             }
@@ -444,6 +475,11 @@ pub async fn render(
                         }
                         form #escalate-form method="post" action={ "/messages/" (id) "/escalate" } {
                             (csrf_input(a))
+                            label for="escalate-reason" { (t(Msg::EscalationReasonLabel)) }
+                            select #escalate-reason name="reason" required {
+                                option value="" disabled selected { "—" }
+                                @for (code, label) in ESCALATION_REASONS { option value=(code) { (t(*label)) } }
+                            }
                             button #escalate type="submit" { (t(Msg::Escalate)) }
                         }
                     }

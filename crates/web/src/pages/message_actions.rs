@@ -118,8 +118,9 @@ pub async fn escalate(
     State(st): State<AppState>,
     a: Authed,
     Path(id): Path<i64>,
+    Form(f): Form<ReasonForm>,
 ) -> WebResult<Response> {
-    actions::escalate(&st, &a, id).await?;
+    actions::escalate(&st, &a, id, &f.reason).await?;
     Ok(back_to(id))
 }
 
