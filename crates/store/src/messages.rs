@@ -273,14 +273,29 @@ impl Store {
         })
     }
 
-    /// Messages per state, every state listed (zeros included) in
-    /// `MessageState::ALL` order, so a metrics series never disappears.
-    pub async fn count_messages_by_state(&self) -> StoreResult<Vec<(MessageState, i64)>> {
+    /// Messages per state, of one mailbox or all (`None`), every state listed
+    /// (zeros included) in `MessageState::ALL` order, so a metrics series never
+    /// disappears. One mailbox's counts read the queue index
+    /// `(mailbox_id, state, …)` only: the queue tabs show them on every page.
+    pub async fn count_messages_by_state(
+        &self,
+        mailbox_id: Option<i64>,
+    ) -> StoreResult<Vec<(MessageState, i64)>> {
+        let op = || format!("count messages by state of mailbox {mailbox_id:?}");
         let rows: Vec<(String, i64)> = with_pool!(self, p => {
-            sqlx::query_as("SELECT state, COUNT(*) FROM messages GROUP BY state")
+            match mailbox_id {
+                Some(mb) => sqlx::query_as(
+                    "SELECT state, COUNT(*) FROM messages WHERE mailbox_id = $1 GROUP BY state",
+                )
+                .bind(mb)
                 .fetch_all(p)
                 .await
-                .op(|| "count messages by state".to_string())
+                .op(op),
+                None => sqlx::query_as("SELECT state, COUNT(*) FROM messages GROUP BY state")
+                    .fetch_all(p)
+                    .await
+                    .op(op),
+            }
         })?;
         let mut out: Vec<(MessageState, i64)> = MessageState::ALL.iter().map(|s| (*s, 0)).collect();
         for (state, n) in rows {

@@ -1100,12 +1100,23 @@ async fn list_outbox_counts_by_state_and_list_answers() {
     assert_eq!(s.list_outbox(Some(&[a, b]), 1).await.unwrap().len(), 1);
     assert!(s.list_outbox(Some(&[]), 50).await.unwrap().is_empty());
 
-    let counts = s.count_messages_by_state().await.unwrap();
+    let counts = s.count_messages_by_state(None).await.unwrap();
     assert_eq!(counts.len(), MessageState::ALL.len(), "every state listed");
     let get = |st: MessageState| counts.iter().find(|(s, _)| *s == st).unwrap().1;
     assert_eq!(get(MessageState::Validated), 3);
     assert_eq!(get(MessageState::New), 2);
     assert_eq!(counts.iter().map(|c| c.1).sum::<i64>(), 5);
+    // One mailbox's counts (the queue tabs): those of `a` and of `b` add up.
+    let of = |mb| {
+        let s = s.clone();
+        async move { s.count_messages_by_state(Some(mb)).await.unwrap() }
+    };
+    let (ca, cb) = (of(a).await, of(b).await);
+    assert_eq!(ca.len(), MessageState::ALL.len());
+    for ((st, n), ((_, x), (_, y))) in counts.iter().zip(ca.iter().zip(&cb)) {
+        assert_eq!(*n, x + y, "{st:?}");
+    }
+    assert!(ca.iter().map(|c| c.1).sum::<i64>() > 0);
 
     let draft = |id: &str, content: &str| NewAnswerVersion {
         answer_id: id.into(),

@@ -7,7 +7,7 @@ use facteur_store::{AnswerVersion, OutboxListing, Store, StoreResult};
 /// Messages per state for /metrics (every state, zeros included).
 pub async fn messages_by_state(store: &Store) -> StoreResult<Vec<(Option<MessageState>, i64)>> {
     Ok(store
-        .count_messages_by_state()
+        .count_messages_by_state(None)
         .await?
         .into_iter()
         .map(|(s, n)| (Some(s), n))

@@ -95,6 +95,7 @@ catalogue! {
     TabReady => "Prêts à valider", "Ready to validate";
     TabResearch => "Recherche nécessaire", "Needs research";
     TabEscalated => "Escaladés", "Escalated";
+    TabOutgoing => "En attente d'envoi", "Waiting to be sent";
     TabSent => "Envoyés", "Sent";
     ColSubject => "Objet", "Subject";
     ColType => "Type de demande", "Request type";

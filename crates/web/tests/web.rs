@@ -649,6 +649,69 @@ async fn agents_are_confined_to_their_mailboxes_and_roles() {
     );
 }
 
+/// Every tab says how many messages it holds, and "Envoyés" means sent: a
+/// validated reply waits in "En attente d'envoi" until the outbox sends it.
+#[tokio::test]
+async fn queue_tabs_show_their_counts_and_sent_means_sent() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let queue = |tab: &'static str| {
+        let (app, token, mb) = (f.app.clone(), token.clone(), f.mb_a);
+        async move {
+            text(
+                send(
+                    &app,
+                    get(&format!("/mailboxes/{mb}/queue?tab={tab}"), Some(&token)),
+                )
+                .await,
+            )
+            .await
+        }
+    };
+    let count = |page: &str, tab: &str| -> usize {
+        let key = format!("data-tab=\"{tab}\">(");
+        let at = page
+            .find(&key)
+            .unwrap_or_else(|| panic!("no count for {tab}: {page}"))
+            + key.len();
+        page[at..].split(')').next().unwrap().parse().unwrap()
+    };
+    let page = queue("ready").await;
+    let ready = page.matches("class=\"queue-row\"").count();
+    assert!(ready > 0, "{page}");
+    assert_eq!(count(&page, "ready"), ready, "{page}");
+    assert_eq!(count(&page, "outgoing"), 0, "{page}");
+    assert_eq!(count(&page, "sent"), 0, "{page}");
+
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/validate", f.msg_a),
+            Some(&token),
+            &format!(
+                "csrf={csrf}&text={}",
+                enc("Bonjour,\nVoici la démarche.\nCordialement")
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = queue("outgoing").await;
+    assert_eq!(count(&page, "ready"), ready - 1, "{page}");
+    assert_eq!(count(&page, "outgoing"), 1, "{page}");
+    assert!(page.contains(&format!("data-id=\"{}\"", f.msg_a)), "{page}");
+    let page = queue("sent").await;
+    assert_eq!(count(&page, "sent"), 0, "{page}");
+    assert!(
+        !page.contains(&format!("data-id=\"{}\"", f.msg_a)),
+        "{page}"
+    );
+    assert!(
+        page.contains("id=\"queue-empty\""),
+        "an empty tab says so: {page}"
+    );
+}
+
 #[tokio::test]
 async fn validate_queues_exactly_the_edited_text_with_the_agents_name() {
     let f = fixture().await;

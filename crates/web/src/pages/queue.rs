@@ -47,11 +47,10 @@ pub const TABS: &[(&str, Msg, &[MessageState])] = &[
         &[MessageState::NeedsResearch, MessageState::Abstained],
     ),
     ("escalated", Msg::TabEscalated, &[MessageState::Escalated]),
-    (
-        "sent",
-        Msg::TabSent,
-        &[MessageState::Validated, MessageState::Sent],
-    ),
+    // Validated replies wait `send_delay`/the outbox before they leave: "sent"
+    // means sent, so they have their own tab.
+    ("outgoing", Msg::TabOutgoing, &[MessageState::Validated]),
+    ("sent", Msg::TabSent, &[MessageState::Sent]),
 ];
 
 pub fn tab_states(tab: &str) -> Option<&'static [MessageState]> {
@@ -107,6 +106,15 @@ pub async fn queue(
             limit: PAGE_SIZE,
         })
         .await?;
+    // Every tab says how many messages it holds (the mailbox's, whatever the filter).
+    let by_state = st.store.count_messages_by_state(Some(mailbox_id)).await?;
+    let tab_count = |states: &[MessageState]| -> i64 {
+        by_state
+            .iter()
+            .filter(|(s, _)| states.contains(s))
+            .map(|(_, n)| n)
+            .sum()
+    };
     let now = st.store.now_ms();
     let sort_code = if sort == QueueSort::Confidence {
         "confidence"
@@ -159,9 +167,11 @@ pub async fn queue(
     let body = html! {
         nav.tabs aria-label=(t(Msg::Queue)) {
             ul {
-                @for (key, label, _) in TABS {
+                @for (key, label, states) in TABS {
                     li {
-                        a href={ "?tab=" (key) } aria-current=[(*key == tab).then_some("page")] { (t(*label)) }
+                        a href={ "?tab=" (key) } aria-current=[(*key == tab).then_some("page")] {
+                            (t(*label)) " " span.tab-count data-tab=(key) { "(" (tab_count(states)) ")" }
+                        }
                     }
                 }
             }
