@@ -217,6 +217,29 @@ pub fn shown_subject(subject: &str, from_name: Option<&str>, revealed: bool) -> 
         .text
 }
 
+/// The sender as a list may show it before the audited reveal: the initials of
+/// the display name and the address's domain ("J. M. · example.org"). It tells an
+/// agent "the same person again" or "a firm, not a citizen" without naming anyone.
+pub fn masked_sender(from_name: Option<&str>, from_address: Option<&str>) -> String {
+    let initials: Vec<String> = from_name
+        .unwrap_or("")
+        .split(|c: char| c.is_whitespace() || c == '-' || c == '\'')
+        .filter_map(|w| w.chars().find(|c| c.is_alphabetic()))
+        .take(3)
+        .map(|c| format!("{}.", c.to_uppercase()))
+        .collect();
+    let domain = from_address
+        .and_then(|a| a.rsplit_once('@'))
+        .map(|(_, d)| d.trim().trim_end_matches('>').to_lowercase())
+        .filter(|d| !d.is_empty());
+    match (initials.is_empty(), domain) {
+        (false, Some(d)) => format!("{} · {d}", initials.join(" ")),
+        (false, None) => initials.join(" "),
+        (true, Some(d)) => format!("· {d}"),
+        (true, None) => "—".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +306,27 @@ mod tests {
             &triage(8, 100)
         ));
         assert!(!draft_rejected(&[legacy], &triage(8, 101)));
+    }
+
+    #[test]
+    fn a_sender_is_shown_as_initials_and_domain() {
+        assert_eq!(
+            masked_sender(Some("Jeanne Martin"), Some("jeanne.martin@Example.org")),
+            "J. M. · example.org"
+        );
+        assert_eq!(
+            masked_sender(Some("Marie-Ève d'Artagnan"), Some("m@x.fr")),
+            "M. È. D. · x.fr"
+        );
+        assert_eq!(
+            masked_sender(None, Some("anonyme@mail.example")),
+            "· mail.example"
+        );
+        assert_eq!(masked_sender(None, None), "—");
+        let shown = masked_sender(Some("Jeanne Martin"), Some("jeanne.martin@example.org"));
+        assert!(
+            !shown.contains("Jeanne") && !shown.contains("martin@"),
+            "{shown}"
+        );
     }
 }

@@ -19,6 +19,7 @@ struct QueueDbRow {
     mailbox_id: i64,
     subject: String,
     from_name: Option<String>,
+    from_address: Option<String>,
     received_at: i64,
     state: String,
     category: Option<String>,
@@ -34,7 +35,7 @@ enum Bind {
 
 const MAX_LIMIT: u32 = 500;
 const QUEUE_COLS: &str =
-    "id, mailbox_id, subject, from_name, received_at, state, category, confidence, assigned_to";
+    "id, mailbox_id, subject, from_name, from_address, received_at, state, category, confidence, assigned_to";
 
 impl Store {
     pub async fn list_queue(&self, q: &QueueQuery) -> StoreResult<Vec<QueueRow>> {
@@ -86,6 +87,7 @@ impl Store {
                     mailbox_id: r.mailbox_id,
                     subject: r.subject,
                     from_name: r.from_name,
+                    from_address: r.from_address,
                     received_at: r.received_at,
                     state,
                     category: r.category,

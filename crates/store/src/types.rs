@@ -254,6 +254,8 @@ pub struct QueueRow {
     pub mailbox_id: i64,
     pub subject: String,
     pub from_name: Option<String>,
+    /// Personal data: pages show it masked (`facteur_app::masked_sender`).
+    pub from_address: Option<String>,
     pub received_at: Millis,
     pub state: MessageState,
     pub category: Option<String>,

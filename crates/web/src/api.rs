@@ -191,6 +191,7 @@ async fn list_messages(
                 "category": r.category,
                 "confidence": r.confidence,
                 "assigned_to": r.assigned_to,
+                "sender": facteur_app::masked_sender(r.from_name.as_deref(), r.from_address.as_deref()),
                 "draft_ready": r.state == MessageState::ReadyToValidate
                     && rules.as_ref().is_some_and(|rl| !rl.withdrawn(r.mailbox_id, r.category.as_deref())),
             });

@@ -98,6 +98,9 @@ catalogue! {
     TabOutgoing => "En attente d'envoi", "Waiting to be sent";
     TabSent => "Envoyés", "Sent";
     ColSubject => "Objet", "Subject";
+    ColSender => "Expéditeur", "Sender";
+    ColAssignee => "Attribué à", "Assigned to";
+    MyMessages => "Mes messages", "My messages";
     ColType => "Type de demande", "Request type";
     ColConfidence => "Confiance", "Confidence";
     ColAge => "Ancienneté", "Age";

@@ -649,25 +649,73 @@ async fn agents_are_confined_to_their_mailboxes_and_roles() {
     );
 }
 
+/// Mailbox A's queue page at `?tab=TAB_AND_QUERY`, as the signed-in `token` sees it.
+async fn queue_of(f: &Fixture, token: &str, tab_and_query: String) -> String {
+    let path = format!("/mailboxes/{}/queue?tab={tab_and_query}", f.mb_a);
+    text(send(&f.app, get(&path, Some(token))).await).await
+}
+
+/// The queue shows each sender masked (initials and domain, never the name or
+/// the address before a reveal) and the assignee by name; "Mes messages" keeps
+/// the signed-in agent's own.
+#[tokio::test]
+async fn the_queue_shows_masked_senders_and_assignees_and_my_messages() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let queue = |q: &'static str| queue_of(&f, &token, format!("ready{q}"));
+    let page = queue("").await;
+    assert!(
+        page.contains("<td class=\"sender\">J. M. · example.org</td>"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("jeanne@example.org") && !page.contains("Jeanne Martin"),
+        "{page}"
+    );
+    let mine = queue("&mine=1").await;
+    assert!(
+        mine.contains("id=\"queue-empty\""),
+        "nothing assigned yet: {mine}"
+    );
+
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/assign", f.msg_a),
+            Some(&token),
+            &format!("csrf={csrf}&user_id={}", f.agent),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mine = queue("&mine=1").await;
+    assert!(mine.contains(&format!("data-id=\"{}\"", f.msg_a)), "{mine}");
+    assert_eq!(mine.matches("class=\"queue-row\"").count(), 1, "{mine}");
+    let name = f
+        .store
+        .get_user(f.agent)
+        .await
+        .unwrap()
+        .unwrap()
+        .display_name;
+    assert!(
+        mine.contains(&format!("<td class=\"assignee\">{name}</td>")),
+        "{mine}"
+    );
+    let page = text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&token))).await).await;
+    assert!(
+        page.contains(&format!("id=\"assignee-current\">{name}</dd>")),
+        "{page}"
+    );
+}
+
 /// Every tab says how many messages it holds, and "Envoyés" means sent: a
 /// validated reply waits in "En attente d'envoi" until the outbox sends it.
 #[tokio::test]
 async fn queue_tabs_show_their_counts_and_sent_means_sent() {
     let f = fixture().await;
     let (token, csrf) = login(&f.app, "agent").await;
-    let queue = |tab: &'static str| {
-        let (app, token, mb) = (f.app.clone(), token.clone(), f.mb_a);
-        async move {
-            text(
-                send(
-                    &app,
-                    get(&format!("/mailboxes/{mb}/queue?tab={tab}"), Some(&token)),
-                )
-                .await,
-            )
-            .await
-        }
-    };
+    let queue = |tab: &'static str| queue_of(&f, &token, tab.to_string());
     let count = |page: &str, tab: &str| -> usize {
         let key = format!("data-tab=\"{tab}\">(");
         let at = page

@@ -323,6 +323,8 @@ pub async fn render(
                 dt { (t(Msg::ColConfidence)) } dd #confidence { (confidence(m.confidence)) }
             }
             dt { (t(Msg::ColAge)) } dd { (age(lang, now, m.received_at)) }
+            dt { (t(Msg::ColAssignee)) }
+            dd #assignee-current { (m.assigned_to.and_then(|u| users.iter().find(|x| x.id == u)).map(|u| u.display_name.as_str()).unwrap_or("—")) }
             @if let Some(code) = &escalation {
                 dt { (t(Msg::EscalatedBecause)) }
                 dd #escalation-reason {

@@ -63,6 +63,8 @@ pub struct QueueParams {
     pub category: Option<String>,
     pub sort: Option<String>,
     pub after: Option<String>,
+    /// "1": only the messages assigned to the signed-in user ("Mes messages").
+    pub mine: Option<String>,
 }
 
 pub const PAGE_SIZE: u32 = 50;
@@ -93,6 +95,7 @@ pub async fn queue(
         _ => QueueSort::Age,
     };
     let category = p.category.clone().filter(|c| !c.is_empty());
+    let mine = p.mine.as_deref() == Some("1");
     let page_pos = queue_page(p.after.as_deref())?;
     let rows = st
         .store
@@ -100,12 +103,24 @@ pub async fn queue(
             mailbox_ids: Some(vec![mailbox_id]),
             states: states.to_vec(),
             category: category.clone(),
-            assigned_to: None,
+            assigned_to: mine.then_some(a.user.id),
             sort,
             page: page_pos,
             limit: PAGE_SIZE,
         })
         .await?;
+    // Assignees by name, read once for the page.
+    let names: std::collections::HashMap<i64, String> =
+        if rows.iter().any(|r| r.assigned_to.is_some()) {
+            st.store
+                .list_users()
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u.display_name))
+                .collect()
+        } else {
+            Default::default()
+        };
     // Every tab says how many messages it holds (the mailbox's, whatever the filter).
     let by_state = st.store.count_messages_by_state(Some(mailbox_id)).await?;
     let tab_count = |states: &[MessageState]| -> i64 {
@@ -126,6 +141,9 @@ pub async fn queue(
         if let Some(c) = &category {
             s.push_str("&category=");
             s.push_str(&urlencode(c));
+        }
+        if mine {
+            s.push_str("&mine=1");
         }
         if let Some(a) = after {
             s.push_str("&after=");
@@ -185,6 +203,10 @@ pub async fn queue(
                     option value=(rt.id) selected[category.as_deref() == Some(rt.id.as_str())] { (type_label(&st, lang, &rt.id)) }
                 }
             }
+            label for="mine" {
+                input #mine type="checkbox" name="mine" value="1" checked[mine];
+                " " (t(Msg::MyMessages))
+            }
             label for="sort" { (t(Msg::SortBy)) }
             select #sort name="sort" {
                 option value="age" selected[sort == QueueSort::Age] { (t(Msg::SortAge)) }
@@ -199,19 +221,23 @@ pub async fn queue(
             caption { (mailbox.name) " — " (tab_label(tab, lang)) }
             thead { tr {
                 th scope="col" { (t(Msg::ColSubject)) }
+                th scope="col" { (t(Msg::ColSender)) }
                 th scope="col" { (t(Msg::ColType)) }
                 th scope="col" { (t(Msg::ColConfidence)) }
                 th scope="col" { (t(Msg::ColAge)) }
                 th scope="col" { (t(Msg::ColDraft)) }
+                th scope="col" { (t(Msg::ColAssignee)) }
             } }
             tbody {
                 @for (i, (r, (subject, draft_ready))) in rows.iter().zip(&shown).enumerate() {
                     tr.queue-row data-id=(r.id) {
                         td { a.open href=(message_href(r.id, i.checked_sub(1).and_then(|p| rows.get(p)).map(|p| p.id))) { (subject) } }
+                        td.sender { (facteur_app::masked_sender(r.from_name.as_deref(), r.from_address.as_deref())) }
                         td { (r.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
                         td { (confidence(r.confidence)) }
                         td { (age(lang, now, r.received_at)) }
                         td.draft-ready { (if *draft_ready { t(Msg::Yes) } else { t(Msg::No) }) }
+                        td.assignee { (r.assigned_to.and_then(|u| names.get(&u)).map(String::as_str).unwrap_or("—")) }
                     }
                 }
             }
