@@ -7,6 +7,7 @@
 //! on every incoming mail before anything else looks at it, and mail is hostile
 //! input. Nothing is logged: the text is personal data.
 
+mod attachment;
 mod auto_reply;
 mod correspondent;
 mod fields;
@@ -16,6 +17,7 @@ mod normalize;
 mod segment;
 mod thanks;
 
+pub use attachment::mentions_attachment;
 pub use auto_reply::auto_reply_text;
 pub use correspondent::{correspondent, Correspondent};
 pub use fields::{extract_fields, Fields};

@@ -99,6 +99,7 @@ catalogue! {
     TabSent => "Envoyés", "Sent";
     ColSubject => "Objet", "Subject";
     ColSender => "Expéditeur", "Sender";
+    AttachmentMentionedMissing => "Le message annonce une pièce jointe, mais aucune n'est jointe : demandez-la si la réponse en dépend.", "The message announces an attachment, but none is attached: ask for it if the reply depends on it.";
     ColAssignee => "Attribué à", "Assigned to";
     MyMessages => "Mes messages", "My messages";
     ColType => "Type de demande", "Request type";

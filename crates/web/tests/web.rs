@@ -75,10 +75,10 @@ async fn add_message_with(
 ) -> i64 {
     let parsed = facteur_mail::parse_message(raw.as_bytes());
     let mut nm = NewMessage::from_parsed(mailbox, raw.as_bytes().to_vec(), &parsed);
-    edit(&mut nm);
     // Hostile markup in the pseudonymised text too: the page must escape it.
     nm.pseudonymised_text =
         "Bonjour [NOM_1], <script>alert('masked')</script>\n> ancien message cité\n> suite".into();
+    edit(&mut nm);
     let id = store.insert_message(&nm).await.unwrap().id();
     store
         .record_triage(&NewTriage {
@@ -707,6 +707,31 @@ async fn the_queue_shows_masked_senders_and_assignees_and_my_messages() {
         page.contains(&format!("id=\"assignee-current\">{name}</dd>")),
         "{page}"
     );
+}
+
+/// "Ci-joint mon avis" with nothing attached: the message page says so, so the
+/// agent asks for the document; a mail that does not announce one has no note.
+#[tokio::test]
+async fn an_announced_attachment_that_is_missing_is_pointed_out() {
+    let f = fixture().await;
+    let (token, _) = login(&f.app, "agent").await;
+    let announced = add_message_with(
+        &f.store,
+        f.mb_a,
+        &HOSTILE_MAIL.replace("hostile-1@", "pj-1@"),
+        "d",
+        |nm| nm.pseudonymised_text = "Bonjour,\nci-joint mon avis d'impôt.\n[NOM_1]".into(),
+    )
+    .await;
+    let page = |id: i64| {
+        let (app, token) = (f.app.clone(), token.clone());
+        async move { text(send(&app, get(&format!("/messages/{id}"), Some(&token))).await).await }
+    };
+    let html = page(announced).await;
+    assert!(html.contains("id=\"attachment-missing\""), "{html}");
+    assert!(html.contains("aucune n'est jointe"), "{html}");
+    let html = page(f.msg_a).await;
+    assert!(!html.contains("id=\"attachment-missing\""), "{html}");
 }
 
 /// Every tab says how many messages it holds, and "Envoyés" means sent: a

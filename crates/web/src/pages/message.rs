@@ -358,6 +358,10 @@ pub async fn render(
                             ". " (t(Msg::MalformedMailAdvice))
                         }
                     }
+                    // "Ci-joint mon avis" and nothing attached: ask for it.
+                    @if atts.is_empty() && facteur_text::mentions_attachment(&m.pseudonymised_text) {
+                        p #attachment-missing.warning role="note" { (t(Msg::AttachmentMentionedMissing)) }
+                    }
                     (folded_text(lang, &m.pseudonymised_text))
                 }
                 section #original aria-labelledby="original-h" {
