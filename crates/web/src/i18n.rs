@@ -4,7 +4,7 @@
 //! Hand-written rather than a Fluent/gettext crate: the catalogue is small, fixed at
 //! build time, and a `match` costs nothing per request.
 
-use facteur_core::MessageState;
+use facteur_core::{EscalationReason, MessageState, RejectReason};
 use serde::{Deserialize, Serialize};
 
 /// UI language. French is the default (French public administration).
@@ -271,6 +271,40 @@ catalogue! {
     PasswordsDiffer => "Le nouveau mot de passe et sa confirmation diffèrent.", "The new password and its confirmation differ.";
     PasswordTooShort => "Le nouveau mot de passe doit compter au moins 12 caractères.", "The new password must have at least 12 characters.";
     PasswordUnchanged => "Le nouveau mot de passe doit être différent de l'actuel.", "The new password must differ from the current one.";
+}
+
+/// An inline pair for strings used on one page family only (the supervision and
+/// model pages, the public notices, the footer): many, and used nowhere else, so
+/// kept beside their page rather than in the shared catalogue above.
+pub fn tr(lang: Lang, fr: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Fr => fr,
+        Lang::En => en,
+    }
+}
+
+/// Why an agent rejected a draft, in words (the code stays in form values).
+pub fn reject_reason_label(lang: Lang, r: RejectReason) -> &'static str {
+    let m = match r {
+        RejectReason::WrongType => Msg::ReasonWrongType,
+        RejectReason::OutdatedAnswer => Msg::ReasonOutdated,
+        RejectReason::NeedsResearch => Msg::ReasonResearch,
+        RejectReason::Tone => Msg::ReasonTone,
+        RejectReason::Other => Msg::ReasonOther,
+    };
+    m.text(lang)
+}
+
+/// Why an agent escalated a message, in words (the code stays in form values).
+pub fn escalation_reason_label(lang: Lang, r: EscalationReason) -> &'static str {
+    let m = match r {
+        EscalationReason::PersonalResearch => Msg::EscalatePersonalResearch,
+        EscalationReason::Complaint => Msg::EscalateComplaint,
+        EscalationReason::Legal => Msg::EscalateLegal,
+        EscalationReason::OtherService => Msg::EscalateOtherService,
+        EscalationReason::Other => Msg::EscalateOther,
+    };
+    m.text(lang)
 }
 
 /// A message state in words (the code stays in `data-state` for scripts and tests).

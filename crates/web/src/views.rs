@@ -96,7 +96,7 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
 /// The links every French public service shows at the foot of each page: the
 /// three mandatory notices and the algorithm's transparency sheet.
 fn footer_links(lang: Lang) -> Markup {
-    let t = |fr: &'static str, en: &'static str| if lang == Lang::Fr { fr } else { en };
+    let t = |fr, en| crate::i18n::tr(lang, fr, en);
     html! {
         ul.footer-links {
             li { a href="/accessibilite" { (t("Accessibilité", "Accessibility")) } }

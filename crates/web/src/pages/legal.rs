@@ -7,9 +7,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
-use super::registry::tr;
 use crate::error::WebResult;
-use crate::i18n::{display_date, Lang};
+use crate::i18n::{display_date, tr, Lang};
 use crate::views::page;
 use crate::AppState;
 

@@ -14,28 +14,12 @@ use crate::actions;
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
 use crate::extract::{Path, Query};
-use crate::i18n::{state_label, Lang, Msg};
+use crate::i18n::{escalation_reason_label, reject_reason_label, state_label, Lang, Msg};
 use crate::sanitize::{mail_body_csp, sanitize_mail_html};
 use crate::views::{age, confidence, csrf_input, defect_label, folded_text, page, trusted};
 use crate::AppState;
 use facteur_app::{draft_rejected, shown_subject};
-
-/// `facteur_core::EscalationReason` codes and their labels.
-const ESCALATION_REASONS: &[(&str, Msg)] = &[
-    ("personal_research", Msg::EscalatePersonalResearch),
-    ("complaint", Msg::EscalateComplaint),
-    ("legal", Msg::EscalateLegal),
-    ("other_service", Msg::EscalateOtherService),
-    ("other", Msg::EscalateOther),
-];
-
-const REASONS: &[(&str, Msg)] = &[
-    ("wrong_type", Msg::ReasonWrongType),
-    ("outdated_answer", Msg::ReasonOutdated),
-    ("needs_research", Msg::ReasonResearch),
-    ("tone", Msg::ReasonTone),
-    ("other", Msg::ReasonOther),
-];
+use facteur_core::{EscalationReason, RejectReason};
 
 /// The attachment metadata stored at ingest.
 fn attachments(parsed: &Value) -> Vec<(String, String, u64)> {
@@ -121,21 +105,8 @@ fn shared_words(hit: &Value) -> Vec<String> {
         let Some(text) = snippet.get("text").and_then(Value::as_str) else {
             continue;
         };
-        for r in snippet
-            .get("highlights")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let (Some(a), Some(b)) = (
-                r.get(0).and_then(Value::as_u64),
-                r.get(1).and_then(Value::as_u64),
-            ) else {
-                continue;
-            };
-            let Some(word) = text.get(a as usize..b as usize) else {
-                continue;
-            };
+        for (start, end) in highlight_ranges(text, snippet.get("highlights")) {
+            let word = &text[start..end];
             if !out.iter().any(|w| w.to_lowercase() == word.to_lowercase()) {
                 out.push(word.to_string());
             }
@@ -144,10 +115,11 @@ fn shared_words(hit: &Value) -> Vec<String> {
     out
 }
 
-/// `text` with the byte ranges of `highlights` (`[[start, end], …]`, as the snippet
-/// generator gives them) wrapped in `<mark>`. Ranges that overlap, run backwards or
-/// fall inside a character are skipped: the stored JSON is data, not trusted input.
-fn highlighted(text: &str, highlights: Option<&Value>) -> Markup {
+/// The byte ranges of `highlights` (`[[start, end], …]`, as the snippet generator
+/// gives them) that are usable on `text`, in text order. Ranges that run
+/// backwards, end past the text or fall inside a character are dropped: the
+/// stored JSON is data, not trusted input.
+fn highlight_ranges(text: &str, highlights: Option<&Value>) -> Vec<(usize, usize)> {
     let mut ranges: Vec<(usize, usize)> = highlights
         .and_then(Value::as_array)
         .into_iter()
@@ -164,6 +136,13 @@ fn highlighted(text: &str, highlights: Option<&Value>) -> Markup {
         })
         .collect();
     ranges.sort_unstable();
+    ranges
+}
+
+/// `text` with the usable ranges of `highlights` ([`highlight_ranges`]) wrapped
+/// in `<mark>`; a range overlapping the one before is skipped.
+fn highlighted(text: &str, highlights: Option<&Value>) -> Markup {
+    let ranges = highlight_ranges(text, highlights);
     let mut pieces: Vec<(&str, bool)> = Vec::new();
     let mut at = 0;
     for (start, end) in ranges {
@@ -245,10 +224,17 @@ pub async fn render(
     };
     // A draft the agent rejected is not offered again: the textarea starts empty
     // until a new triage (e.g. after a category correction).
+    let has_draft = triage.as_ref().is_some_and(|tr| tr.draft_text.is_some());
+    let escalated = m.state == facteur_core::MessageState::Escalated;
+    // The agents' actions, read once for both uses below (and not at all when
+    // neither applies).
+    let agent_actions = if has_draft || escalated {
+        st.store.list_actions(id).await?
+    } else {
+        Vec::new()
+    };
     let rejected = match &triage {
-        Some(tr) if tr.draft_text.is_some() => {
-            draft_rejected(&st.store.list_actions(id).await?, tr)
-        }
+        Some(tr) if has_draft => draft_rejected(&agent_actions, tr),
         _ => false,
     };
     let draft_text = match &refused {
@@ -264,21 +250,16 @@ pub async fn render(
         None => None,
     };
     // Why an agent escalated it, for whoever picks it up.
-    let escalation = match m.state {
-        facteur_core::MessageState::Escalated => st
-            .store
-            .list_actions(id)
-            .await?
-            .into_iter()
-            .rfind(|a| a.kind == "escalate")
-            .and_then(|a| {
-                a.after
-                    .get("reason")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            }),
-        _ => None,
-    };
+    let escalation = agent_actions
+        .iter()
+        .filter(|_| escalated)
+        .rfind(|a| a.kind == "escalate")
+        .and_then(|a| {
+            a.after
+                .get("reason")
+                .and_then(Value::as_str)
+                .and_then(EscalationReason::parse)
+        });
     let defects = mail_defects(&m.parsed);
     let open = m.state.is_open();
     // The next message of the same tab (oldest first), for keyboard flow (j).
@@ -325,11 +306,9 @@ pub async fn render(
             dt { (t(Msg::ColAge)) } dd { (age(lang, now, m.received_at)) }
             dt { (t(Msg::ColAssignee)) }
             dd #assignee-current { (m.assigned_to.and_then(|u| users.iter().find(|x| x.id == u)).map(|u| u.display_name.as_str()).unwrap_or("—")) }
-            @if let Some(code) = &escalation {
+            @if let Some(r) = escalation {
                 dt { (t(Msg::EscalatedBecause)) }
-                dd #escalation-reason {
-                    (ESCALATION_REASONS.iter().find(|(c, _)| c == code).map(|(_, l)| t(*l)).unwrap_or(code.as_str()))
-                }
+                dd #escalation-reason { (escalation_reason_label(lang, r)) }
             }
             @if revealed {
                 dt { (t(Msg::From)) } dd { (m.from_name.as_deref().unwrap_or("")) " <" (m.from_address.as_deref().unwrap_or("")) ">" }
@@ -465,7 +444,7 @@ pub async fn render(
                             (csrf_input(a))
                             label for="reason" { (t(Msg::Reason)) }
                             select #reason name="reason" {
-                                @for (code, label) in REASONS { option value=(code) { (t(*label)) } }
+                                @for r in RejectReason::ALL { option value=(r.as_str()) { (reject_reason_label(lang, *r)) } }
                             }
                             button type="submit" { (t(Msg::RejectDraft)) }
                         }
@@ -484,7 +463,7 @@ pub async fn render(
                             label for="escalate-reason" { (t(Msg::EscalationReasonLabel)) }
                             select #escalate-reason name="reason" required {
                                 option value="" disabled selected { "—" }
-                                @for (code, label) in ESCALATION_REASONS { option value=(code) { (t(*label)) } }
+                                @for r in EscalationReason::ALL { option value=(r.as_str()) { (escalation_reason_label(lang, *r)) } }
                             }
                             button #escalate type="submit" { (t(Msg::Escalate)) }
                         }

@@ -47,8 +47,8 @@ pub const TABS: &[(&str, Msg, &[MessageState])] = &[
         &[MessageState::NeedsResearch, MessageState::Abstained],
     ),
     ("escalated", Msg::TabEscalated, &[MessageState::Escalated]),
-    // Validated replies wait `send_delay`/the outbox before they leave: "sent"
-    // means sent, so they have their own tab.
+    // Validated replies wait for the outbox to send them: "sent" means sent, so
+    // they have their own tab.
     ("outgoing", Msg::TabOutgoing, &[MessageState::Validated]),
     ("sent", Msg::TabSent, &[MessageState::Sent]),
 ];

@@ -7,7 +7,7 @@ use facteur_learn::registry::{self, RegistryConfig};
 use facteur_learn::{LearnError, ModelVersionView, StoreExclusions, StoreSwitches};
 
 use crate::error::{WebError, WebResult};
-use crate::i18n::{Lang, Msg};
+use crate::i18n::Msg;
 use crate::AppState;
 
 /// How long the review banner's status is reused (store time).
@@ -18,14 +18,7 @@ pub(super) const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 /// A switch reason is a short note, not a report: capped so the audit row stays small.
 pub(super) const MAX_REASON_CHARS: usize = 200;
 
-/// Strings of these pages only: kept here rather than in the shared catalogue
-/// because they are many and used nowhere else.
-pub(super) fn tr(lang: Lang, fr: &'static str, en: &'static str) -> &'static str {
-    match lang {
-        Lang::Fr => fr,
-        Lang::En => en,
-    }
-}
+pub(super) use crate::i18n::tr;
 
 pub(super) fn registry_cfg(st: &AppState) -> RegistryConfig {
     RegistryConfig {
