@@ -10,7 +10,7 @@
 mod common;
 use common::{
     facteur, free_port, fresh_pg_db, http_request, pg_url_or_skip, psql, repo, run_ok, shared,
-    validate_replies, Relay,
+    tool_ok, validate_replies, Relay,
 };
 
 use std::path::{Path, PathBuf};
@@ -195,27 +195,10 @@ fn a_postgresql_dump_restores_into_a_new_database_that_verifies() {
     run_ok(send, None);
 
     let dump = dir.path().join("facteur.dump");
-    let out = Command::new("pg_dump")
-        .args(["-Fc", "-d", &db, "-f"])
-        .arg(&dump)
-        .output()
-        .expect("pg_dump on the PATH");
-    assert!(
-        out.status.success(),
-        "pg_dump: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dump_path = dump.to_str().unwrap();
+    tool_ok("pg_dump", &["-Fc", "-d", &db, "-f", dump_path]);
     let copy = fresh_pg_db(&admin, "facteur_restored");
-    let out = Command::new("pg_restore")
-        .args(["--no-owner", "-d", &copy])
-        .arg(&dump)
-        .output()
-        .expect("pg_restore on the PATH");
-    assert!(
-        out.status.success(),
-        "pg_restore: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tool_ok("pg_restore", &["--no-owner", "-d", &copy, dump_path]);
 
     let audit = |url: &str, what: &str| {
         let mut v = facteur(&cfg);

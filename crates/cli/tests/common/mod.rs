@@ -281,13 +281,19 @@ pub fn run_ok(mut c: std::process::Command, stdin: Option<&str>) -> String {
 
 /// `psql URL -c SQL`, asserting success; returns the trimmed output.
 pub fn psql(url: &str, sql: &str) -> String {
-    let out = std::process::Command::new("psql")
-        .args([url, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+    tool_ok("psql", &[url, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+}
+
+/// Runs a PostgreSQL client tool (`psql`, `pg_dump`, `pg_restore`) from the
+/// PATH, asserting success; returns its trimmed standard output.
+pub fn tool_ok(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
         .output()
-        .expect("psql on the PATH");
+        .unwrap_or_else(|e| panic!("{program} on the PATH: {e}"));
     assert!(
         out.status.success(),
-        "psql {sql}: {}",
+        "{program} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
