@@ -258,6 +258,7 @@ mod tests {
             answer_version: None,
             draft_text: Some("brouillon".into()),
             passages: json!([]),
+            candidates: Vec::new(),
             created_at,
         }
     }

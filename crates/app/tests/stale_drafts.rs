@@ -36,6 +36,7 @@ fn triage(message_id: i64, v: i64, text: &str) -> NewTriage {
         classify_text: None,
         pii_kinds: vec![],
         flags: vec![],
+        candidates: Vec::new(),
     }
 }
 

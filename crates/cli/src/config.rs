@@ -35,6 +35,10 @@ pub struct Config {
     /// are taken over after this, and checked before any resend.
     #[serde(default = "default_outbox_lease")]
     pub outbox_lease_seconds: u64,
+    /// How long a validated reply waits in the outbox before it is sent: the
+    /// agent's window to take it back ("Annuler l'envoi"). 0 sends at once.
+    #[serde(default = "default_send_delay")]
+    pub send_delay_seconds: u64,
     /// Stop suggesting drafts while the active model is overdue for its quarterly
     /// review (or when no model was ever promoted through the registry).
     #[serde(default)]
@@ -262,6 +266,9 @@ fn default_service_name() -> String {
 fn default_outbox_lease() -> u64 {
     300
 }
+fn default_send_delay() -> u64 {
+    30
+}
 fn default_kb_refresh_secs() -> u64 {
     5
 }
@@ -301,6 +308,7 @@ impl Default for Config {
             min_confidence: default_min_confidence(),
             answers_dir: default_answers_dir(),
             outbox_lease_seconds: default_outbox_lease(),
+            send_delay_seconds: default_send_delay(),
             strict_review: false,
             contact: default_contact(),
             service_name: default_service_name(),
@@ -412,7 +420,7 @@ impl Config {
 
     /// `FACTEUR_DATA_DIR`, `FACTEUR_DATABASE_URL`, `FACTEUR_MODEL_DIR`,
     /// `FACTEUR_LISTEN`, `FACTEUR_LANG`, `FACTEUR_MIN_CONFIDENCE`,
-    /// `FACTEUR_KB_REFRESH_SECS`, `FACTEUR_JOBS_RETENTION_DAYS`,
+    /// `FACTEUR_KB_REFRESH_SECS`, `FACTEUR_SEND_DELAY_SECS`, `FACTEUR_JOBS_RETENTION_DAYS`,
     /// `FACTEUR_TRUSTED_PROXIES` (comma-separated), `FACTEUR_AUDIT_KEY_FILE`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         if let Some(v) = get("FACTEUR_DATA_DIR") {
@@ -443,6 +451,14 @@ impl Config {
             if !(0.0..=1.0).contains(&self.min_confidence) {
                 bail!(bad());
             }
+        }
+        if let Some(v) = get("FACTEUR_SEND_DELAY_SECS") {
+            self.send_delay_seconds = v.parse().with_context(|| {
+                tr!(
+                    "FACTEUR_SEND_DELAY_SECS={v:?} n'est pas un nombre entier de secondes",
+                    "FACTEUR_SEND_DELAY_SECS={v:?} is not a whole number of seconds"
+                )
+            })?;
         }
         if let Some(v) = get("FACTEUR_KB_REFRESH_SECS") {
             self.kb_refresh_secs = v.parse().with_context(|| {
@@ -924,6 +940,20 @@ role = "supervisor"
             "{err}"
         );
         assert!(Config::from_toml("kb_refresh_secs = 0").is_err());
+    }
+
+    #[test]
+    fn send_delay_defaults_to_30_s_from_file_and_env() {
+        assert_eq!(Config::from_toml(SAMPLE).unwrap().send_delay_seconds, 30);
+        let mut cfg = Config::from_toml("send_delay_seconds = 0\n").unwrap();
+        assert_eq!(cfg.send_delay_seconds, 0);
+        cfg.apply_env(|k| (k == "FACTEUR_SEND_DELAY_SECS").then(|| "45".to_string()))
+            .unwrap();
+        assert_eq!(cfg.send_delay_seconds, 45);
+        let err = cfg
+            .apply_env(|k| (k == "FACTEUR_SEND_DELAY_SECS").then(|| "-1".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("FACTEUR_SEND_DELAY_SECS"), "{err}");
     }
 
     #[test]

@@ -472,6 +472,7 @@ impl Service {
         let over = Overrides {
             signature: self.signature_of(mailbox_id),
             category,
+            answer: None,
         };
         let engine = self.engine();
         let mail = mail.clone();
@@ -532,6 +533,7 @@ impl Service {
                     .filter_map(|f| serde_json::to_value(f).ok())
                     .filter_map(|v| v.as_str().map(str::to_string))
                     .collect(),
+                candidates: t.candidates.clone(),
             })
             .await
             .with_context(|| {
@@ -589,9 +591,8 @@ impl Service {
             .await
     }
 
-    /// Re-triage from the stored raw bytes (after a restart, or after an agent
-    /// corrected the category).
-    pub async fn retriage(&self, id: i64, category: Option<String>) -> Result<Triaged> {
+    /// A stored message and its raw bytes.
+    async fn stored(&self, id: i64) -> Result<(facteur_store::Message, Vec<u8>)> {
         let msg = self.store.get_message(id).await?.with_context(|| {
             tr!(
                 "le message {id} n'existe pas",
@@ -599,9 +600,39 @@ impl Service {
             )
         })?;
         let raw = self.store.get_raw(id).await?.unwrap_or_default();
+        Ok((msg, raw))
+    }
+
+    /// Re-triage from the stored raw bytes (after a restart, or after an agent
+    /// corrected the category).
+    pub async fn retriage(&self, id: i64, category: Option<String>) -> Result<Triaged> {
+        let (msg, raw) = self.stored(id).await?;
         let parsed = facteur_mail::parse_message(&raw);
         self.triage_stored(id, msg.mailbox_id, &parsed, category)
             .await
+    }
+
+    /// The reply standard answer `answer_id` gives for stored message `id`,
+    /// filled from the mail exactly as the draft triage would build from it;
+    /// nothing is recorded. `None`: the answer is not usable today.
+    pub async fn fill_answer(&self, id: i64, answer_id: &str) -> Result<Option<String>> {
+        let (msg, raw) = self.stored(id).await?;
+        let over = Overrides {
+            signature: self.signature_of(msg.mailbox_id),
+            category: msg.category.clone(),
+            answer: Some(answer_id.to_string()),
+        };
+        let engine = self.engine();
+        let t = tokio::task::spawn_blocking(move || {
+            let parsed = facteur_mail::parse_message(&raw);
+            engine.triage_with("store", &parsed, &over)
+        })
+        .await
+        .context(crate::i18n::tr(
+            "la tâche de tri s'est arrêtée",
+            "the triage task stopped",
+        ))?;
+        Ok(t.draft.map(|d| d.text))
     }
 
     /// Triage every message still in state `new` (stored but never triaged, e.g.
@@ -683,6 +714,19 @@ impl facteur_web::Retriage for WebRetriage {
                 .retriage(message_id, category)
                 .await
                 .map(|_| ())
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+
+    fn fill_answer<'a>(
+        &'a self,
+        message_id: i64,
+        answer_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<String>, String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.0
+                .fill_answer(message_id, answer_id)
+                .await
                 .map_err(|e| format!("{e:#}"))
         })
     }

@@ -249,6 +249,7 @@ Message-ID: <{reply_id}>\r\n\
             subject: "Re: Question 2".into(),
             in_reply_to: Some(m.message_id.clone()),
             references: vec![m.message_id.clone()],
+            send_delay_ms: 0,
         };
         match store.validate_and_queue(&reply).await {
             Err(StoreError::RecipientAutomatic { .. }) => {}

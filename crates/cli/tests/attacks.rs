@@ -893,6 +893,7 @@ async fn seed_draft(db: &str, key_file: &Path, draft: &str) -> i64 {
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
+            candidates: Vec::new(),
         })
         .await
         .unwrap();

@@ -807,6 +807,7 @@ async fn smtp_100_replies_exactly_once_despite_crashes() {
                 subject: parsed.subject.clone(),
                 in_reply_to: Some(parent.clone()),
                 references: parsed.references.clone(),
+                send_delay_ms: 0,
             })
             .await
             .unwrap();
@@ -995,6 +996,7 @@ async fn delivery_check_resends_only_what_never_reached_the_relay() {
                 subject: format!("Question {k}"),
                 in_reply_to: Some(format!("q{k}.{run}@example")),
                 references: vec![],
+                send_delay_ms: 0,
             })
             .await
             .unwrap();
@@ -1205,6 +1207,7 @@ async fn smtp_5xx_is_a_permanent_failure_and_4xx_is_retried() {
                     subject: "Q".into(),
                     in_reply_to: Some(format!("p{k}.{run}@x")),
                     references: vec![],
+                    send_delay_ms: 0,
                 })
                 .await
                 .unwrap(),
@@ -1312,6 +1315,7 @@ async fn smtp_marker_is_shared_between_hosts_and_a_lost_lease_never_sends() {
                     subject: "Q".into(),
                     in_reply_to: Some(format!("p{k}.{run}@x")),
                     references: vec![],
+                    send_delay_ms: 0,
                 })
                 .await
                 .unwrap(),
@@ -1711,6 +1715,7 @@ async fn queued_reply(e: &Env, run: &str, to: &str, subject: &str, body: &str) -
             subject: subject.into(),
             in_reply_to: Some(parent),
             references: vec![format!("<{root}>")],
+            send_delay_ms: 0,
         })
         .await
         .unwrap();

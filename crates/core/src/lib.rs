@@ -17,7 +17,7 @@ pub use mail::{
     AttachmentMeta, Defect, DefectKind, Language, MailAddress, ParsedMail, Segment, SegmentKind,
 };
 pub use pii::{PiiKind, PiiSpan, Pseudonymised};
-pub use prediction::{Prediction, ScoredLabel};
+pub use prediction::{Candidate, Prediction, ScoredLabel};
 pub use routing::{route, route_mail, Route, RoutingPolicy};
 pub use workflow::{
     AgentAction, AgentActionKind, AnswerStatus, EscalationReason, MessageState, ModelStatus,

@@ -21,3 +21,19 @@ pub struct Prediction {
     pub top: Vec<ScoredLabel>,
     pub abstained: bool,
 }
+
+/// A request type the model considered without being sure enough to draft, with
+/// the standard answer it would draft from. When the model abstains the right
+/// type is usually among the first three: shown to the agent, one click turns
+/// the right one into a draft.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub label: String,
+    /// Calibrated probability in [0, 1].
+    pub probability: f32,
+    /// The best usable standard answer of that type for this message, if any.
+    #[serde(default)]
+    pub answer_id: Option<String>,
+    #[serde(default)]
+    pub answer_title: Option<String>,
+}

@@ -143,6 +143,7 @@ coded_enum! {
         Assign => "assign",
         Escalate => "escalate",
         RevealPii => "reveal_pii",
+        UndoSend => "undo_send",
     }
 }
 

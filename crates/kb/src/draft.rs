@@ -148,6 +148,19 @@ fn with_formal_greeting(body: &str) -> std::borrow::Cow<'_, str> {
     body.replacen(line, "{{formule_appel}}", 1).into()
 }
 
+/// No draft, and why, with the passages that may still help the agent.
+fn no_draft(
+    kb: &KnowledgeBase,
+    message_text: &str,
+    ctx: &DraftContext,
+    reason: String,
+) -> DraftOutcome {
+    DraftOutcome::NoDraft {
+        reason,
+        passages: passages(kb, message_text, ctx.today, ctx.snippets),
+    }
+}
+
 /// Proposes a reply for a message of `request_type` classified with `confidence`.
 pub fn draft(
     kb: &KnowledgeBase,
@@ -158,10 +171,7 @@ pub fn draft(
     ctx: &DraftContext,
 ) -> DraftOutcome {
     let today = ctx.today;
-    let no = |reason: String| DraftOutcome::NoDraft {
-        reason,
-        passages: passages(kb, message_text, today, ctx.snippets),
-    };
+    let no = |reason: String| no_draft(kb, message_text, ctx, reason);
     let Some(rt) = request_type else {
         return no("no request type: the message needs personal research".into());
     };
@@ -171,47 +181,77 @@ pub fn draft(
             "classification confidence {confidence:.2} is below the threshold {min_confidence:.2}"
         ));
     }
-    let usable: Vec<&StandardAnswer> = kb
-        .answers()
-        .iter()
-        .filter(|a| a.is_usable(today) && a.request_types.iter().any(|r| r == rt))
-        .collect();
-    if usable.is_empty() {
+    let Some(chosen_id) = best_answer(kb, rt, message_text, today) else {
         return no(format!(
             "no validated, currently valid standard answer for request type `{rt}`"
         ));
-    }
-    // Choose the answer id: the best match of the message among usable answers of the
-    // type (in any language, since the message may be in English while the ranking
-    // is about the subject), falling back to the first one.
+    };
+    draft_answer(kb, &chosen_id, message_text, ctx)
+}
+
+/// The id of the usable standard answer of `request_type` that best matches the
+/// message: the best match among usable answers of the type (in any language,
+/// since the message may be in English while the ranking is about the subject),
+/// falling back to the first one. `None`: the type has no usable answer.
+pub fn best_answer(
+    kb: &KnowledgeBase,
+    request_type: &str,
+    message_text: &str,
+    today: Date,
+) -> Option<String> {
+    let usable: Vec<&StandardAnswer> = kb
+        .answers()
+        .iter()
+        .filter(|a| a.is_usable(today) && a.request_types.iter().any(|r| r == request_type))
+        .collect();
+    let first = usable.first()?;
     let opts = SearchOptions {
         limit: 20,
         kind: Some(DocKind::Answer),
-        request_type: Some(rt.to_string()),
+        request_type: Some(request_type.to_string()),
         usable_answers_only: true,
         language: None,
         today,
         snippets: false,
     };
     let ranked = kb.search(message_text, &opts).unwrap_or_default();
-    let chosen_id = ranked
+    Some(
+        ranked
+            .iter()
+            .map(|h| h.id.as_str())
+            .find(|id| usable.iter().any(|a| a.id == *id))
+            .unwrap_or(first.id.as_str())
+            .to_string(),
+    )
+}
+
+/// The reply built from one chosen standard answer, filled from the message as a
+/// draft is: what an agent inserts when they pick the answer themselves (a
+/// candidate type, a search result) rather than the model.
+pub fn draft_answer(
+    kb: &KnowledgeBase,
+    answer_id: &str,
+    message_text: &str,
+    ctx: &DraftContext,
+) -> DraftOutcome {
+    let today = ctx.today;
+    let no = |reason: String| no_draft(kb, message_text, ctx, reason);
+    let variants: Vec<&StandardAnswer> = kb
+        .answers()
         .iter()
-        .map(|h| h.id.as_str())
-        .find(|id| usable.iter().any(|a| a.id == *id))
-        .unwrap_or_else(|| usable[0].id.as_str())
-        .to_string();
-    let variants: Vec<&&StandardAnswer> = usable.iter().filter(|a| a.id == chosen_id).collect();
+        .filter(|a| a.id == answer_id && a.is_usable(today))
+        .collect();
     let wanted = match &ctx.language {
         Language::Unknown => "fr".to_string(),
         l => l.code().to_string(),
     };
     let (answer, fallback) = match variants.iter().find(|a| a.language == wanted) {
-        Some(a) => (**a, false),
+        Some(a) => (*a, false),
         None => match variants.iter().find(|a| a.language == "fr") {
-            Some(a) => (**a, true),
+            Some(a) => (*a, true),
             None => match variants.first() {
-                Some(a) => (**a, true),
-                None => return no("no usable variant".into()),
+                Some(a) => (*a, true),
+                None => return no(format!("standard answer `{answer_id}` is not usable today")),
             },
         },
     };

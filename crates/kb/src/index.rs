@@ -35,7 +35,8 @@ pub enum DocKind {
 }
 
 impl DocKind {
-    fn as_str(self) -> &'static str {
+    /// The code used in the index and in forms (`fiche`, `answer`).
+    pub fn as_str(self) -> &'static str {
         match self {
             DocKind::Fiche => "fiche",
             DocKind::Answer => "answer",

@@ -24,7 +24,7 @@ pub use answers::{
     load_dir, validate, AnswerError, AnswerErrorKind, AnswerStatus, StandardAnswer, Taxonomy,
 };
 pub use dense::Fusion;
-pub use draft::{draft, DraftContext, DraftOutcome};
+pub use draft::{best_answer, draft, draft_answer, DraftContext, DraftOutcome};
 pub use eval::{evaluate, is_held_out, read_queries, RelevanceQuery, RetrievalReport};
 pub use index::{
     DocKind, Hit, ImportReport, KnowledgeBase, Passage, SearchOptions, Tuning, SEMANTIC_MARK,

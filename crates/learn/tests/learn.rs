@@ -313,6 +313,7 @@ async fn full_loop_from_corrections_to_a_better_model() {
                 classify_text: None,
                 pii_kinds: vec![],
                 flags: vec![],
+                candidates: Vec::new(),
             })
             .await
             .expect("triage");
@@ -353,6 +354,7 @@ async fn full_loop_from_corrections_to_a_better_model() {
                     subject: "Re: Question".into(),
                     in_reply_to: None,
                     references: vec![],
+                    send_delay_ms: 0,
                 })
                 .await
                 .expect("validate");

@@ -26,6 +26,7 @@ fn triage(id: i64, category: &str, confidence: f32, route: Route) -> NewTriage {
         classify_text: None,
         pii_kinds: vec![],
         flags: vec![],
+        candidates: Vec::new(),
     }
 }
 

@@ -169,6 +169,7 @@ async fn a_corrected_message_trains_on_exactly_what_the_engine_classified() {
                 classify_text: Some(t.classify_text.clone()),
                 pii_kinds: t.pii.clone(),
                 flags: vec![],
+                candidates: Vec::new(),
             })
             .await
             .expect("triage");

@@ -90,6 +90,7 @@ struct TriageRow {
     answer_version: Option<i64>,
     draft_text: Option<String>,
     passages: String,
+    candidates: String,
     created_at: i64,
 }
 
@@ -319,6 +320,7 @@ impl Store {
         let passages = t.passages.to_string();
         let pii = serde_json::to_string(&t.pii_kinds).unwrap_or_else(|_| "[]".into());
         let flags = serde_json::to_string(&t.flags).unwrap_or_else(|_| "[]".into());
+        let candidates = serde_json::to_string(&t.candidates).unwrap_or_else(|_| "[]".into());
         let confidence = t.confidence.filter(|c| c.is_finite()).map(f64::from);
         let details = json!({
             "route": route_code(t.route),
@@ -343,8 +345,8 @@ impl Store {
             }
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO triage_results (message_id, model_version, category, confidence, route, \
-                 answer_id, answer_version, draft_text, passages, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                 answer_id, answer_version, draft_text, passages, created_at, candidates) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
             )
             .bind(t.message_id)
             .bind(&t.model_version)
@@ -356,6 +358,7 @@ impl Store {
             .bind(&t.draft_text)
             .bind(&passages)
             .bind(now)
+            .bind(&candidates)
             .fetch_one(&mut *tx)
             .await
             .op(op)?;
@@ -389,7 +392,7 @@ impl Store {
         let row: Option<TriageRow> = with_pool!(self, p => {
             sqlx::query_as(
                 "SELECT id, message_id, model_version, category, confidence, route, answer_id, \
-                 answer_version, draft_text, passages, created_at FROM triage_results \
+                 answer_version, draft_text, passages, candidates, created_at FROM triage_results \
                  WHERE message_id = $1 ORDER BY id DESC LIMIT 1",
             )
             .bind(message_id)
@@ -413,6 +416,8 @@ impl Store {
                 answer_version: r.answer_version,
                 draft_text: r.draft_text,
                 passages: parse_json(&r.passages),
+                // Shown, never acted on blindly: an unreadable list shows none.
+                candidates: serde_json::from_str(&r.candidates).unwrap_or_default(),
                 created_at: r.created_at,
             })
         })
@@ -711,7 +716,7 @@ impl Store {
                     "INSERT INTO outbox (message_id, reply_message_id, to_address, subject, in_reply_to, \
                      references_hdr, body, validated_by, validated_by_name, state, attempts, \
                      next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', 0, $10, $10) RETURNING id",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', 0, $10, $11) RETURNING id",
                 )
                 .bind(v.message_id)
                 .bind(&v.reply_message_id)
@@ -722,6 +727,7 @@ impl Store {
                 .bind(&v.body)
                 .bind(v.user_id)
                 .bind(&name)
+                .bind(now.saturating_add(v.send_delay_ms.max(0)))
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await

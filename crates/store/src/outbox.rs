@@ -8,14 +8,31 @@
 
 use std::time::Duration;
 
-use facteur_core::{MessageState, OutboxState};
+use facteur_core::{AgentActionKind, MessageState, OutboxState};
 use serde_json::json;
 
 use crate::audit::audit_append;
 use crate::error::{OpContext, StoreError, StoreResult};
+use crate::messages::parse_state as parse_message_state;
+use crate::people::ACCESS_SQL;
 use crate::{
-    with_pool, Backend, BeginWrite, Millis, OutboxItem, OutboxListing, Store, Undelivered,
+    with_pool, Backend, BeginWrite, CancelledSend, Millis, OutboxItem, OutboxListing, Store,
+    Undelivered,
 };
+
+/// A reply and its message as [`Store::cancel_send`] reads them.
+#[derive(sqlx::FromRow)]
+struct HeldReply {
+    outbox_id: i64,
+    body: String,
+    state: String,
+    attempts: i64,
+    next_attempt_at: Option<i64>,
+    mailbox_id: i64,
+    message_state: String,
+    /// The `before` of the latest validation: the state to return to.
+    validated_before: Option<String>,
+}
 
 /// After this many attempts a failure is treated as permanent.
 pub const MAX_SEND_ATTEMPTS: i64 = 12;
@@ -168,6 +185,100 @@ impl Store {
                 .op(|| format!("get outbox of message {message_id}"))
         })?;
         row.map(OutboxRow::into_item).transpose()
+    }
+
+    /// Take back a validated reply while the outbox still holds it (queued, never
+    /// tried, its send delay not over): the outbox row goes, the message returns
+    /// to the state it had before the validation, and the text goes back to the
+    /// agent in the action row (never in the audit log). One transaction, and the
+    /// row is locked like a sender's claim, so a reply is either taken back or
+    /// sent, never both. `InvalidState` when it is too late.
+    pub async fn cancel_send(&self, message_id: i64, user_id: i64) -> StoreResult<CancelledSend> {
+        let now = self.now_ms();
+        let op = || format!("take back the reply to message {message_id} by user {user_id}");
+        let lock = self.row_lock_suffix();
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            let row: Option<HeldReply> =
+                sqlx::query_as(&format!(
+                    "SELECT o.id AS outbox_id, o.body, o.state, o.attempts, o.next_attempt_at, m.mailbox_id, \
+                     m.state AS message_state, \
+                     (SELECT a.before FROM agent_actions a WHERE a.message_id = m.id AND a.kind = 'validate_send' \
+                      ORDER BY a.id DESC LIMIT 1) AS validated_before \
+                     FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.message_id = $1{lock}"
+                ))
+                .bind(message_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .op(op)?;
+            let Some(HeldReply { outbox_id, body, state, attempts, next_attempt_at: next_at, mailbox_id, message_state: msg_state, validated_before: before }) = row else {
+                return Err(StoreError::NotFound { op: op() });
+            };
+            let allowed: i64 = sqlx::query_scalar(ACCESS_SQL)
+                .bind(user_id)
+                .bind(mailbox_id)
+                .fetch_one(&mut *tx)
+                .await
+                .op(op)?;
+            if allowed == 0 {
+                return Err(StoreError::Forbidden { op: op() });
+            }
+            let held = state == OutboxState::Queued.as_str() && attempts == 0 && next_at.is_some_and(|t| t > now);
+            if !held {
+                return Err(StoreError::InvalidState { op: op(), state });
+            }
+            let validated = parse_message_state(&msg_state, message_id)?;
+            // Back to where the validation found it; a message validated from an
+            // unknown state goes back to the agents' "to validate" tab.
+            let restored = before
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+                .and_then(|b| b.get("state").and_then(|s| s.as_str()).and_then(MessageState::parse))
+                .filter(|s| s.is_open())
+                .unwrap_or(MessageState::ReadyToValidate);
+            let gone = sqlx::query("DELETE FROM outbox WHERE id = $1 AND state = 'queued' AND attempts = 0")
+                .bind(outbox_id)
+                .execute(&mut *tx)
+                .await
+                .op(op)?;
+            if gone.rows_affected() != 1 {
+                return Err(StoreError::InvalidState { op: op(), state: "sending".into() });
+            }
+            sqlx::query("UPDATE messages SET state = $1, updated_at = $2 WHERE id = $3")
+                .bind(restored.as_str())
+                .bind(now)
+                .bind(message_id)
+                .execute(&mut *tx)
+                .await
+                .op(op)?;
+            let before = json!({"state": validated.as_str(), "outbox_id": outbox_id});
+            let after = json!({"state": restored.as_str(), "text": body});
+            let action_id: i64 = sqlx::query_scalar(
+                "INSERT INTO agent_actions (message_id, user_id, at, kind, before, after, model_version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL) RETURNING id",
+            )
+            .bind(message_id)
+            .bind(user_id)
+            .bind(now)
+            .bind(AgentActionKind::UndoSend.as_str())
+            .bind(before.to_string())
+            .bind(after.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .op(op)?;
+            // States and ids only: the text stays out of the audit log.
+            let details = json!({
+                "kind": AgentActionKind::UndoSend.as_str(),
+                "action_id": action_id,
+                "outbox_id": outbox_id,
+                "before": {"state": validated.as_str()},
+                "after": {"state": restored.as_str()},
+            });
+            audit_append!(self, tx, now, format!("user:{user_id}"), "message.undo_send",
+                format!("message:{message_id}"), details).op(op)?;
+            tx.commit().await.op(op)?;
+            Ok(CancelledSend { action_id, body, state: restored })
+        })
     }
 
     /// The SMTP server accepted the reply. Only the current lease holder may say

@@ -1,7 +1,9 @@
 //! What goes in and out of the store. Row structs (`*Row`, crate-private) mirror
 //! the tables; the public types carry parsed enums and JSON.
 
-use facteur_core::{MessageState, ModelStatus, OutboxState, ParsedMail, PiiKind, Role, Route};
+use facteur_core::{
+    Candidate, MessageState, ModelStatus, OutboxState, ParsedMail, PiiKind, Role, Route,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -287,6 +289,9 @@ pub struct NewTriage {
     pub classify_text: Option<String>,
     pub pii_kinds: Vec<PiiKind>,
     pub flags: Vec<String>,
+    /// Without a draft: the types the model hesitated between (see
+    /// `facteur_core::Candidate`).
+    pub candidates: Vec<Candidate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -301,6 +306,7 @@ pub struct TriageResult {
     pub answer_version: Option<i64>,
     pub draft_text: Option<String>,
     pub passages: Value,
+    pub candidates: Vec<Candidate>,
     pub created_at: Millis,
 }
 
@@ -319,6 +325,17 @@ pub struct ValidateReply {
     pub subject: String,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
+    /// How long the outbox holds the reply before a sender may take it: the
+    /// agent's window to take it back ([`Store::cancel_send`](crate::Store::cancel_send)).
+    pub send_delay_ms: Millis,
+}
+
+/// A reply taken back during its send delay: the text returns to the agent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CancelledSend {
+    pub action_id: i64,
+    pub body: String,
+    pub state: MessageState,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -28,6 +28,7 @@ fn triage(message_id: i64, pseudonymised: Option<&str>, classify: Option<&str>) 
         classify_text: classify.map(str::to_string),
         pii_kinds: vec![],
         flags: vec![],
+        candidates: Vec::new(),
     }
 }
 

@@ -92,6 +92,7 @@ async fn reply_and_send(s: &Store, seeded: &Seeded, id: i64, to: &str) {
         subject: "Re: demande".into(),
         in_reply_to: None,
         references: vec![],
+        send_delay_ms: 0,
     })
     .await
     .unwrap();

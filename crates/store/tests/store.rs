@@ -104,6 +104,7 @@ async fn triage(s: &Store, id: i64, route: Route, category: &str, confidence: f3
         classify_text: Some("question\nBonjour [NOM_1]".into()),
         pii_kinds: vec![],
         flags: vec![],
+        candidates: Vec::new(),
     })
     .await
     .unwrap();
@@ -119,6 +120,7 @@ fn reply(message_id: i64, user_id: i64, reply_id: &str) -> ValidateReply {
         subject: "Re: question".into(),
         in_reply_to: Some("m1@example.test".into()),
         references: vec!["m1@example.test".into()],
+        send_delay_ms: 0,
     }
 }
 
@@ -677,6 +679,7 @@ async fn other_agent_actions_record_state_action_and_audit() {
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
+            candidates: Vec::new(),
         })
         .await;
     assert!(matches!(t, Err(StoreError::InvalidState { .. })));
@@ -1865,4 +1868,72 @@ async fn bounces_mark_replies_undelivered_and_auto_replies_guard_the_outbox() {
         .iter()
         .any(|a| a.after["confirmed_automatic_recipient"] == json!(true)));
     assert!(s.verify_audit().await.unwrap().ok);
+}
+
+/// Issue 17, undo send: a reply waits its send delay in the outbox, out of every
+/// sender's reach; taken back during it, the row goes and the message returns
+/// to its state with the text in the action row (not in the audit log). After
+/// the delay, or once a sender holds it, it is too late.
+#[tokio::test]
+async fn a_reply_is_held_for_its_send_delay_and_taken_back_only_then() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let agent = user(s, "agent", Role::Supervisor).await;
+    let stranger = user(s, "stranger", Role::Agent).await;
+    let m1 = s.insert_message(&msg(mb, 1)).await.unwrap().id();
+    triage(s, m1, Route::ReadyToValidate, "rib", 0.9).await;
+    let lease = Duration::from_secs(60);
+    let held = |id: &str| ValidateReply {
+        send_delay_ms: 30_000,
+        ..reply(m1, agent, id)
+    };
+    s.validate_and_queue(&held("<h1@x>")).await.unwrap();
+    assert!(s.claim_outbox("w", lease).await.unwrap().is_none(), "held");
+    let err = s.cancel_send(m1, stranger).await.unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden { .. }), "{err}");
+
+    let back = s.cancel_send(m1, agent).await.unwrap();
+    assert_eq!(back.state, MessageState::ReadyToValidate);
+    assert_eq!(back.body, reply(m1, agent, "x").body);
+    assert!(s.get_outbox_for_message(m1).await.unwrap().is_none());
+    let m = s.get_message(m1).await.unwrap().unwrap();
+    assert_eq!(m.state, MessageState::ReadyToValidate);
+    let undo = s
+        .list_actions(m1)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.kind == "undo_send")
+        .expect("an undo_send action");
+    assert_eq!(undo.after["text"], json!(back.body));
+    let audit = s.list_audit(0, 1000).await.unwrap();
+    let row = audit
+        .iter()
+        .find(|r| r.action == "message.undo_send")
+        .expect("audited");
+    assert!(
+        !row.details.to_string().contains("Voici la réponse"),
+        "no text in the audit log"
+    );
+    assert!(s.verify_audit().await.unwrap().ok);
+
+    // Validated again: after the delay it is due, and too late to take back.
+    s.validate_and_queue(&held("<h2@x>")).await.unwrap();
+    db.clock.advance(Duration::from_secs(31));
+    let err = s.cancel_send(m1, agent).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidState { .. }), "{err}");
+    let c = s.claim_outbox("w", lease).await.unwrap().expect("due");
+    assert_eq!(c.message_id, m1);
+    let err = s.cancel_send(m1, agent).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidState { .. }), "{err}");
+
+    // Without a delay there is nothing to take back.
+    let m2 = s.insert_message(&msg(mb, 2)).await.unwrap().id();
+    triage(s, m2, Route::ReadyToValidate, "rib", 0.9).await;
+    s.validate_and_queue(&reply(m2, agent, "<h3@x>"))
+        .await
+        .unwrap();
+    let err = s.cancel_send(m2, agent).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidState { .. }), "{err}");
 }

@@ -35,6 +35,7 @@ fn draft_with(e: &Engine, raw: &str, category: &str, signature: Option<&str>) ->
         &Overrides {
             signature: signature.map(String::from),
             category: Some(category.into()),
+            ..Overrides::default()
         },
     );
     t.draft
@@ -62,6 +63,7 @@ fn greeting_in(e: &Engine, raw: &str, category: &str) -> (Option<String>, Option
         &Overrides {
             signature: Some(SIGNATURE.into()),
             category: Some(category.into()),
+            ..Overrides::default()
         },
     );
     let d = t.draft.expect("a draft").text;
@@ -333,6 +335,7 @@ fn no_pseudonymisation_placeholder_reaches_the_draft() {
         &Overrides {
             signature: Some(SIGNATURE.into()),
             category: Some("reclamation".into()),
+            ..Overrides::default()
         },
     );
     // The pseudonymised copy has placeholders; the citizen's draft must not.

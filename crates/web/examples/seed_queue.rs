@@ -115,6 +115,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 classify_text: None,
                 pii_kinds: vec![],
                 flags: vec![],
+                candidates: Vec::new(),
             })
             .await?;
     }

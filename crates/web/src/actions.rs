@@ -183,6 +183,7 @@ pub async fn validate(
         subject: reply_subject(&m.subject),
         in_reply_to: parent,
         references,
+        send_delay_ms: st.config.send_delay_ms(),
     };
     let outbox = if confirm_automatic {
         st.store.validate_and_queue_confirmed(&reply).await?

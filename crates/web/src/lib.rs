@@ -92,6 +92,16 @@ pub struct WebConfig {
     /// The citizens' data retention delays in force (`[retention]`), published on
     /// /donnees-personnelles and the transparency sheet.
     pub retention: facteur_store::RetentionPolicy,
+    /// How long a validated reply waits before the outbox releases it, during
+    /// which the agent can take it back ("Annuler l'envoi").
+    pub send_delay: Duration,
+}
+
+impl WebConfig {
+    /// [`WebConfig::send_delay`] as the store counts it.
+    pub fn send_delay_ms(&self) -> i64 {
+        i64::try_from(self.send_delay.as_millis()).unwrap_or(i64::MAX)
+    }
 }
 
 impl Default for WebConfig {
@@ -124,6 +134,7 @@ impl Default for WebConfig {
             embedding_model: None,
             publication: publication::Publication::default(),
             retention: facteur_store::RetentionPolicy::default(),
+            send_delay: Duration::from_secs(30),
         }
     }
 }
@@ -136,6 +147,16 @@ pub trait Retriage: Send + Sync + 'static {
         &'a self,
         message_id: i64,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+    /// The reply standard answer `answer_id` gives for message `message_id`,
+    /// filled from the mail as a draft is (salutation, year, reference; markers
+    /// for the rest). Nothing is stored: the agent inserts it into the text
+    /// they are writing. `None`: the answer is not usable today.
+    fn fill_answer<'a>(
+        &'a self,
+        message_id: i64,
+        answer_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<String>, String>> + Send + 'a>>;
 }
 
 /// Read access to this node's knowledge base as triage uses it right now. The
@@ -316,6 +337,8 @@ pub fn router(state: AppState) -> Router {
             "/messages/{id}/rebuild",
             post(pages::message_actions::rebuild),
         )
+        .route("/messages/{id}/compose", post(pages::compose::compose))
+        .route("/messages/{id}/undo-send", post(pages::done::undo_send))
         .route(
             "/messages/{id}/reject",
             post(pages::message_actions::reject),

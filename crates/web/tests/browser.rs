@@ -106,6 +106,19 @@ async fn wait_path(c: &Client, path: &str, query: Option<&str>) -> Result<(), St
     .await
 }
 
+/// Waits until an action on message `of` moved the browser on with its banner
+/// (`?done=…&of=…`, on the next message of the tab or on the queue).
+async fn wait_done(c: &Client, done: &str, of: i64) -> Result<String, String> {
+    let want = format!("done={done}&of={of}");
+    wait_until(&format!("the banner {want}"), || async {
+        let u = c.current_url().await.ok()?;
+        u.query()
+            .is_some_and(|q| q.ends_with(&want))
+            .then(|| u.path().to_string())
+    })
+    .await
+}
+
 /// Goes to `path` of the app and waits until the browser is there.
 async fn open(c: &Client, app: &App, path: &str) -> Result<(), String> {
     c.goto(&format!("{}{path}", app.base))
@@ -222,6 +235,7 @@ async fn add(store: &Store, mailbox: i64, n: usize, s: &Seed<'_>) -> i64 {
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
+            candidates: Vec::new(),
         })
         .await
         .unwrap();
@@ -240,6 +254,8 @@ struct App {
     hostile: i64,
     nantes: i64,
     supervisor: i64,
+    /// The node's triage engine over the demo answers, when plugged in.
+    engine: Option<Arc<common::DemoEngine>>,
 }
 
 impl Drop for App {
@@ -253,6 +269,14 @@ const SIGNATURE: &str = "Cordialement,\nLe service des impôts des particuliers 
 /// Starts the app with a French mailbox; `hostile_html` is the HTML part of one
 /// more message (the tracker port is only known at run time).
 async fn start_app(hostile_html: &str) -> App {
+    start_app_with(hostile_html, false).await
+}
+
+/// [`start_app`]; with `engine`, the app drafts, fills and searches through a
+/// real triage engine over the demo answers and taxonomy, as `facteur serve`
+/// plugs in its own, with a threshold no probability reaches (the model always
+/// abstains).
+async fn start_app_with(hostile_html: &str, engine: bool) -> App {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("web.db").display());
     let store = Store::open(&url).await.unwrap();
@@ -385,7 +409,23 @@ async fn start_app(hostile_html: &str) -> App {
         contact: "Délégué à la protection des données, SIP de Lyon".into(),
         ..WebConfig::default()
     };
-    let state = AppState::new(store.clone(), taxonomy(), config);
+    let (state, engine) = if engine {
+        let e = Arc::new(common::DemoEngine::new(
+            store.clone(),
+            &[
+                "delais-paiement",
+                "coordonnees-bancaires",
+                "avis-imposition",
+            ],
+            1.01,
+        ));
+        let state = AppState::new(store.clone(), common::demo_taxonomy(), config)
+            .with_triage(e.clone())
+            .with_kb(e.clone());
+        (state, Some(e))
+    } else {
+        (AppState::new(store.clone(), taxonomy(), config), None)
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(facteur_web::serve(listener, state));
@@ -400,6 +440,7 @@ async fn start_app(hostile_html: &str) -> App {
         hostile,
         nantes,
         supervisor,
+        engine,
     }
 }
 
@@ -501,6 +542,13 @@ async fn agent_validates_an_edited_draft_and_finds_it_in_the_outbox() {
             let edited = "Bonjour Madame,\nVotre RIB sera pris en compte à la prochaine échéance « prélèvement ».\nCordialement";
             draft.send_keys(edited).await.map_err(|e| e.to_string())?;
             find(&c, "#validate").await?.click().await.map_err(|e| e.to_string())?;
+            // Auto-advance: the next message of the tab opens, with the banner.
+            let next = wait_done(&c, "validated", first).await?;
+            assert_eq!(next, format!("/messages/{}", app.lyon[1]));
+            find(&c, "#done-banner #undo-send").await?;
+            c.goto(&format!("{}/mailboxes/{}/queue?tab=ready", app.base, app.mb_a))
+                .await
+                .map_err(|e| e.to_string())?;
             wait_path(&c, &format!("/mailboxes/{}/queue", app.mb_a), Some("tab=ready")).await?;
             let queue_text = find(&c, "#queue").await?.text().await.map_err(|e| e.to_string())?;
             assert!(!queue_text.contains("Changement de coordonnées bancaires"), "validated, so out of 'ready': {queue_text}");
@@ -629,12 +677,7 @@ async fn the_v_shortcut_asks_for_confirmation_before_sending() {
 
             // The second press confirms: validated, queued, back to the queue.
             press(&c, 'v').await?;
-            wait_path(
-                &c,
-                &format!("/mailboxes/{}/queue", app.mb_a),
-                Some("tab=ready"),
-            )
-            .await?;
+            wait_done(&c, "validated", first).await?;
             assert!(queued().await?, "the confirmed v did not queue the reply");
             Ok(())
         }
@@ -1101,12 +1144,7 @@ async fn a_draft_on_a_retired_answer_version_is_flagged_and_needs_confirmation()
                 .click()
                 .await
                 .map_err(|e| e.to_string())?;
-            wait_path(
-                &c,
-                &format!("/mailboxes/{}/queue", app.mb_a),
-                Some("tab=ready"),
-            )
-            .await?;
+            wait_done(&c, "validated", first).await?;
             assert!(app
                 .store
                 .get_outbox_for_message(first)
@@ -1158,6 +1196,7 @@ async fn an_abstained_message_says_no_suggestion_instead_of_a_confidence() {
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
+            candidates: Vec::new(),
         })
         .await
         .unwrap();
@@ -1350,7 +1389,7 @@ async fn a_marker_left_in_the_draft_is_shown_live_and_refused_on_the_page() {
                 "armed: dark text (not white on cream), and the prompt in view"
             );
             press(&c, 'v').await?;
-            wait_path(&c, &format!("/mailboxes/{}/queue", app.mb_a), Some("tab=ready")).await?;
+            wait_done(&c, "validated", id).await?;
             assert!(
                 app.store
                     .get_outbox_for_message(id)
@@ -1365,4 +1404,172 @@ async fn a_marker_left_in_the_draft_is_shown_live_and_refused_on_the_page() {
         (c, r)
     })
     .await;
+}
+
+/// Issue 17, help when the model abstains: the likeliest types are offered with
+/// their answers and one click drafts from the right one; the knowledge base is
+/// searched from the page (Enter in the box searches, it never sends) and an
+/// answer is inserted, filled from the mail, after the draft. Nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abstained_mail_is_answered_through_its_candidates_and_the_search() {
+    let app = start_app_with("<p>Bonjour</p>", true).await;
+    let raw = "From: Jeanne Martin <jeanne.martin@example.org>\r\nTo: sip.lyon3@impots.example\r\nSubject: Paiement de mon impot\r\nMessage-ID: <abstain-browser@example.org>\r\n\r\nBonjour,\r\nSuite a une perte d'emploi je ne peux pas payer mon impot en une seule fois. Puis-je obtenir un delai de paiement ou un echeancier ?\r\nCordialement,\r\nJeanne Martin\r\n";
+    let parsed = facteur_mail::parse_message(raw.as_bytes());
+    let nm = NewMessage::from_parsed(app.mb_a, raw.as_bytes().to_vec(), &parsed);
+    let id = app.store.insert_message(&nm).await.unwrap().id();
+    let engine = app.engine.clone().unwrap();
+    assert_eq!(engine.triage(id, None).await.route, Route::Abstain);
+    let draft_value = |c: &Client| {
+        let c = c.clone();
+        async move {
+            find(&c, "#draft")
+                .await?
+                .prop("value")
+                .await
+                .map_err(|e| e.to_string())
+                .map(Option::unwrap_or_default)
+        }
+    };
+    with_browser(|c| async {
+        let r = async {
+            log_in(&c, &app, "agnes").await?;
+            open(&c, &app, &format!("/messages/{id}")).await?;
+            // Three candidates, the right type first, each naming its answer.
+            let kinds = js(
+                &c,
+                "return Array.from(document.querySelectorAll('#candidates li.candidate')).map(l => l.dataset.type)",
+            )
+            .await?;
+            assert_eq!(kinds.as_array().map(Vec::len), Some(3), "{kinds}");
+            assert_eq!(kinds[0], "delais-paiement", "{kinds}");
+            assert_eq!(draft_value(&c).await?, "", "no draft before the choice");
+            find(&c, "#candidates li.candidate:first-child button.candidate-use")
+                .await?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_path(&c, &format!("/messages/{id}"), None).await?;
+            let draft = wait_until("the draft from the chosen type", || async {
+                let d = draft_value(&c).await.ok()?;
+                (!d.is_empty()).then_some(d)
+            })
+            .await?;
+            assert!(draft.contains("Madame, Monsieur,"), "{draft}");
+            assert!(c.find(Locator::Css("#candidates")).await.is_err());
+
+            // Search with Enter from the box: results, the draft kept as it was.
+            find(&c, "#compose summary")
+                .await?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            find(&c, "#kb-q")
+                .await?
+                .send_keys("moyens de paiement\u{E007}")
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_path(&c, &format!("/messages/{id}/compose"), None).await?;
+            find(&c, "#kb-results").await?;
+            assert_eq!(draft_value(&c).await?, draft, "the text is kept");
+            find(&c, "#kb-results button.insert[value='answer:moyens-paiement']")
+                .await?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            find(&c, "#compose-inserted").await?;
+            let combined = draft_value(&c).await?;
+            assert!(combined.starts_with(draft.trim_end()), "{combined}");
+            assert!(combined.len() > draft.len() + 40, "{combined}");
+            assert!(!combined.contains("{{"), "{combined}");
+            Ok(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+    assert!(app.store.list_outbox(None, 100).await.unwrap().is_empty());
+    let m = app.store.get_message(id).await.unwrap().unwrap();
+    assert!(m.state.is_open(), "{:?}", m.state);
+    let actions = app.store.list_actions(id).await.unwrap();
+    assert!(actions.iter().any(|a| a.kind == "correct_category"));
+}
+
+/// Issue 17, undo send: validating moves on to the next message with a banner;
+/// during the send delay no sender can take the reply, and "Annuler l'envoi"
+/// gives the agent the text back on the message, audited. Nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validated_reply_can_be_taken_back_during_its_send_delay() {
+    let app = start_app("<p>Bonjour</p>").await;
+    let first = app.lyon[0];
+    let text = "Madame,\nVotre nouveau RIB sera pris en compte.\nCordialement";
+    with_browser(|c| async {
+        let r = async {
+            log_in(&c, &app, "agnes").await?;
+            open(&c, &app, &format!("/messages/{first}")).await?;
+            let draft = find(&c, "#draft").await?;
+            draft.clear().await.map_err(|e| e.to_string())?;
+            draft.send_keys(text).await.map_err(|e| e.to_string())?;
+            find(&c, "#validate")
+                .await?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            let next = wait_done(&c, "validated", first).await?;
+            assert_eq!(next, format!("/messages/{}", app.lyon[1]));
+            let banner = find(&c, "#done-banner")
+                .await?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            assert!(banner.contains("Réponse validée"), "{banner}");
+            assert!(banner.contains("Envoi dans"), "{banner}");
+            // Held: a sender polling now gets nothing.
+            let claimed = app
+                .store
+                .claim_outbox("sender-test", Duration::from_secs(60))
+                .await
+                .map_err(|e| e.to_string())?;
+            assert!(claimed.is_none(), "the reply left during its delay");
+
+            find(&c, "#undo-send")
+                .await?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_done(&c, "undone", first).await?;
+            let back = find(&c, "#draft")
+                .await?
+                .prop("value")
+                .await
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
+            assert_eq!(back.replace("\r\n", "\n"), text, "the text is given back");
+            let state = find(&c, "#state")
+                .await?
+                .attr("data-state")
+                .await
+                .map_err(|e| e.to_string())?;
+            assert_eq!(state.as_deref(), Some("ready_to_validate"));
+            Ok(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+    assert!(app
+        .store
+        .get_outbox_for_message(first)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(app
+        .store
+        .claim_outbox("sender-test", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .is_none());
+    let audit = app.store.list_audit(0, 1000).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|r| r.action == "message.undo_send" && r.target == format!("message:{first}")));
 }

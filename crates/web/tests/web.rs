@@ -101,6 +101,7 @@ async fn add_message_with(
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
+            candidates: Vec::new(),
         })
         .await
         .unwrap();
@@ -787,7 +788,12 @@ async fn queue_tabs_show_their_counts_and_sent_means_sent() {
 
 #[tokio::test]
 async fn validate_queues_exactly_the_edited_text_with_the_agents_name() {
-    let f = fixture().await;
+    // Sent at once: this test follows the reply past the outbox.
+    let f = fixture_with(WebConfig {
+        send_delay: std::time::Duration::ZERO,
+        ..WebConfig::default()
+    })
+    .await;
     let (token, csrf) = login(&f.app, "agent").await;
     let page = text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&token))).await).await;
     assert!(page.contains("id=\"draft\""));
@@ -1124,6 +1130,16 @@ impl facteur_web::Retriage for CountingRetriage {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Box::pin(async { Ok(()) })
+    }
+
+    fn fill_answer<'a>(
+        &'a self,
+        _message_id: i64,
+        _answer_id: &'a str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Option<String>, String>> + Send + 'a>,
+    > {
+        Box::pin(async { Ok(None) })
     }
 }
 
@@ -3224,6 +3240,7 @@ async fn retriage_with_new_draft(store: &Store, message: i64) {
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
+            candidates: Vec::new(),
         })
         .await
         .unwrap();
@@ -3495,6 +3512,7 @@ async fn drift_compares_only_the_active_models_predictions() {
                     classify_text: None,
                     pii_kinds: vec![],
                     flags: vec![],
+                    candidates: Vec::new(),
                 })
                 .await
                 .unwrap();
@@ -3553,7 +3571,12 @@ async fn drift_compares_only_the_active_models_predictions() {
 /// outbox page, and the auto-reply itself is labelled automatic.
 #[tokio::test]
 async fn a_reply_to_an_auto_responder_needs_the_agents_confirmation_and_a_bounce_shows() {
-    let f = fixture().await;
+    // Sent at once: this test follows the reply past the outbox.
+    let f = fixture_with(WebConfig {
+        send_delay: std::time::Duration::ZERO,
+        ..WebConfig::default()
+    })
+    .await;
     let (token, csrf) = login(&f.app, "agent").await;
     let ooo = add_message_with(
         &f.store,
@@ -3579,6 +3602,7 @@ async fn a_reply_to_an_auto_responder_needs_the_agents_confirmation_and_a_bounce
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
+            candidates: Vec::new(),
         })
         .await
         .unwrap();
@@ -3769,4 +3793,226 @@ async fn every_signed_in_page_links_the_legal_pages_in_its_footer() {
             );
         }
     }
+}
+
+/// A real tax-office question on which the model abstains (issue 17, "help when
+/// the model abstains").
+const DELAY_QUESTION: &str = "From: Jeanne Martin <jeanne.martin@example.org>\r\nTo: sip.lyon@impots.example\r\nSubject: Paiement de mon impot\r\nMessage-ID: <abstain-1@example.org>\r\nDate: Mon, 3 Mar 2025 09:00:00 +0100\r\n\r\nBonjour,\r\nSuite a une perte d'emploi je ne peux pas payer mon impot en une seule fois. Puis-je obtenir un delai de paiement ou un echeancier ?\r\nCordialement,\r\nJeanne Martin\r\n";
+
+/// The demo engine (small model, threshold above any probability) on the
+/// fixture's store, its abstained triage of [`DELAY_QUESTION`], and an app that
+/// uses it to draft, fill and search.
+async fn abstained_question(f: &Fixture) -> (Router, Arc<common::DemoEngine>, i64) {
+    let engine = Arc::new(common::DemoEngine::new(
+        f.store.clone(),
+        &[
+            "delais-paiement",
+            "coordonnees-bancaires",
+            "avis-imposition",
+        ],
+        1.01,
+    ));
+    let parsed = facteur_mail::parse_message(DELAY_QUESTION.as_bytes());
+    let nm = NewMessage::from_parsed(f.mb_a, DELAY_QUESTION.as_bytes().to_vec(), &parsed);
+    let id = f.store.insert_message(&nm).await.unwrap().id();
+    let t = engine.triage(id, None).await;
+    assert_eq!(t.route, Route::Abstain);
+    assert!(t.draft.is_none());
+    let state = AppState::new(
+        f.store.clone(),
+        common::demo_taxonomy(),
+        WebConfig::default(),
+    )
+    .with_triage(engine.clone())
+    .with_kb(engine.clone());
+    (router(state), engine, id)
+}
+
+#[tokio::test]
+async fn an_abstained_message_offers_its_likeliest_types_with_their_answers() {
+    let f = fixture().await;
+    let (app, _engine, id) = abstained_question(&f).await;
+    let triage = f.store.latest_triage(id).await.unwrap().unwrap();
+    // Three types, most probable first, each with the answer it would draft from.
+    let labels: Vec<&str> = triage.candidates.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels.len(), 3, "{labels:?}");
+    assert_eq!(labels[0], "delais-paiement", "{labels:?}");
+    assert!(triage
+        .candidates
+        .windows(2)
+        .all(|w| w[0].probability >= w[1].probability));
+    assert!(triage.candidates.iter().all(|c| c.answer_id.is_some()));
+    // Titled in the mail's language (French here), not the English variant's.
+    assert_eq!(
+        triage.candidates[0].answer_title.as_deref(),
+        Some("Demander un délai de paiement")
+    );
+
+    let (token, csrf) = login(&app, "agent").await;
+    let html = text(send(&app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    assert!(html.contains("id=\"candidates\""), "{html}");
+    assert!(html.contains("Types de demande possibles"));
+    assert!(
+        html.contains("Délais de paiement") || html.contains("délai"),
+        "{html}"
+    );
+    assert!(html.contains("Rédiger avec ce type"));
+
+    // One click: recorded as the agent's correction, and the draft follows.
+    let res = send(
+        &app,
+        post_form(
+            &format!("/messages/{id}/correct"),
+            Some(&token),
+            &format!("csrf={csrf}&category=delais-paiement"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let after = f.store.latest_triage(id).await.unwrap().unwrap();
+    assert_eq!(after.category.as_deref(), Some("delais-paiement"));
+    assert_eq!(after.answer_id.as_deref(), Some("delais-paiement"));
+    assert!(after.draft_text.as_deref().unwrap().contains("Madame"));
+    assert!(after.candidates.is_empty(), "a draft needs no candidates");
+    let actions = f.store.list_actions(id).await.unwrap();
+    assert!(
+        actions.iter().any(|a| a.kind == "correct_category"),
+        "{actions:?}"
+    );
+    let html = text(send(&app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    assert!(!html.contains("id=\"candidates\""));
+}
+
+#[tokio::test]
+async fn the_message_page_searches_the_knowledge_base_and_inserts_filled_answers() {
+    let f = fixture().await;
+    let (app, _engine, id) = abstained_question(&f).await;
+    let (token, csrf) = login(&app, "agent").await;
+    let compose = |body: String| {
+        post_form(
+            &format!("/messages/{id}/compose"),
+            Some(&token),
+            &format!("csrf={csrf}&{body}"),
+        )
+    };
+    // Search: results listed, the agent's text kept as typed.
+    let res = send(
+        &app,
+        compose("text=Madame%2C%0D%0A%0D%0AMon+texte.&q=d%C3%A9lai+de+paiement&op=search".into()),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = text(res).await;
+    assert!(html.contains("id=\"kb-results\""), "{html}");
+    assert!(html.contains("value=\"answer:delais-paiement\""), "{html}");
+    assert!(html.contains("Madame,\n\nMon texte.</textarea>"), "{html}");
+    // Insert: the answer filled from the mail (salutation, signature), after the
+    // agent's text.
+    let html = text(
+        send(
+            &app,
+            compose("text=Mon+texte.&q=d%C3%A9lai+de+paiement&op=answer%3Adelais-paiement".into()),
+        )
+        .await,
+    )
+    .await;
+    assert!(html.contains("id=\"compose-inserted\""), "{html}");
+    let start = html.find("id=\"draft\"").unwrap();
+    let draft = &html[start..html[start..].find("</textarea>").unwrap() + start];
+    assert!(draft.contains("Mon texte.\n\n"), "{draft}");
+    assert!(!draft.contains("{{"), "variables are filled: {draft}");
+    assert!(draft.contains("Madame, Monsieur,"), "{draft}");
+    // A fiche: its title, link and the passage that matched.
+    let q = "q=pr%C3%A9l%C3%A8vements+mensuels+mensualisation";
+    let html = text(send(&app, compose(format!("text=&{q}&op=search"))).await).await;
+    let at = html
+        .find("value=\"fiche:")
+        .expect("a fiche among the results");
+    let value = &html[at + 7..];
+    let value = &value[..value.find('"').unwrap()];
+    let html = text(
+        send(
+            &app,
+            compose(format!("text=&{q}&op={}", value.replace(':', "%3A"))),
+        )
+        .await,
+    )
+    .await;
+    assert!(html.contains("id=\"compose-inserted\""), "{html}");
+    let start = html.find("id=\"draft\"").unwrap();
+    let draft = &html[start..html[start..].find("</textarea>").unwrap() + start];
+    assert!(draft.contains("https://"), "the fiche's link: {draft}");
+    assert!(draft.contains('«'), "the matched passage: {draft}");
+    // Something not offered for this query is refused, the text kept.
+    let html = text(
+        send(
+            &app,
+            compose("text=Gard%C3%A9&q=d%C3%A9lai&op=answer%3Ainexistante".into()),
+        )
+        .await,
+    )
+    .await;
+    assert!(html.contains("id=\"compose-problem\""), "{html}");
+    assert!(html.contains("Gardé</textarea>"), "{html}");
+    // Nothing was validated or sent by any of it.
+    assert!(f.store.list_outbox(None, 100).await.unwrap().is_empty());
+    let m = f.store.get_message(id).await.unwrap().unwrap();
+    assert_eq!(m.state, MessageState::Abstained);
+    // Without a session: no search.
+    let res = send(
+        &app,
+        post_form(
+            &format!("/messages/{id}/compose"),
+            None,
+            "q=x&op=search&text=",
+        ),
+    )
+    .await;
+    assert_ne!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn escalating_moves_on_to_the_next_message_and_a_late_undo_is_refused() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let raw = "From: B <b@example.org>\r\nSubject: Suite\r\nMessage-ID: <next@example.org>\r\n\r\nBonjour.\r\n";
+    let second = add_message(&f.store, f.mb_a, raw, "Brouillon").await;
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/escalate", f.msg_a),
+            Some(&token),
+            &format!("csrf={csrf}&reason=complaint"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        to,
+        format!("/messages/{second}?done=escalated&of={}", f.msg_a)
+    );
+    let html = text(send(&f.app, get(&to, Some(&token))).await).await;
+    assert!(html.contains("id=\"done-banner\""), "{html}");
+    assert!(html.contains("Message escaladé."), "{html}");
+    // Nothing held for it: "Annuler l'envoi" is a conflict, said in words.
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{second}/undo-send"),
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_ne!(res.status(), StatusCode::SEE_OTHER);
+    assert!(f
+        .store
+        .get_outbox_for_message(second)
+        .await
+        .unwrap()
+        .is_none());
 }

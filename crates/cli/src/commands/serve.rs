@@ -94,6 +94,7 @@ pub fn web_config(cfg: &Config) -> Result<facteur_web::WebConfig> {
             u64::from(cfg.session_max_hours) * 3600,
         ),
         local_login: cfg.oidc.as_ref().is_none_or(|o| o.local_accounts),
+        send_delay: std::time::Duration::from_secs(cfg.send_delay_seconds),
         ..facteur_web::WebConfig::default()
     })
 }

@@ -116,6 +116,7 @@ pub fn validate_replies(
                     subject: format!("Re: {}", m.subject),
                     in_reply_to: Some(m.message_id.clone()),
                     references: vec![m.message_id.clone()],
+                    send_delay_ms: 0,
                 })
                 .await
                 .unwrap();

@@ -4,12 +4,11 @@
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
-use facteur_store::{QueueCursor, QueuePage, QueueQuery, QueueSort};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::queue::{message_href, type_label, urlencode, TABS};
+use super::queue::{message_href, type_label, urlencode};
 use crate::actions;
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
@@ -164,15 +163,21 @@ fn highlighted(text: &str, highlights: Option<&Value>) -> Markup {
 #[derive(Deserialize, Default)]
 pub struct MessageParams {
     pub prev: Option<i64>,
+    /// What the agent just did on message `of` (see [`super::done`]).
+    pub done: Option<String>,
+    pub of: Option<i64>,
 }
 
-/// A validation the message page refused (a field left to complete, a missing
-/// confirmation, a state that changed): the agent's text comes back in the draft,
-/// with the reason right above it, instead of an error page that loses both the
-/// text and the navigation.
-pub struct RefusedValidation {
-    pub text: String,
-    pub error: WebError,
+/// What the agent had on the page when one of its forms brought them back to it:
+/// their text, and why a validation was refused (a field left to complete, a
+/// missing confirmation, a state that changed) or what they searched. The text
+/// comes back in the draft instead of an error page that loses both the text and
+/// the navigation.
+#[derive(Default)]
+pub struct Kept {
+    pub text: Option<String>,
+    pub refused: Option<WebError>,
+    pub search: Option<super::compose::Search>,
 }
 
 pub async fn message(
@@ -182,17 +187,18 @@ pub async fn message(
     Path(id): Path<i64>,
     Query(mp): Query<MessageParams>,
 ) -> WebResult<Response> {
-    render(&st, lang, &a, id, mp, None).await
+    render(&st, lang, &a, id, mp, Kept::default()).await
 }
 
-/// The message page; with `refused`, as a validation left it (status 422 or 409).
+/// The message page; with `kept`, as a form left it (a refused validation
+/// answers 422 or 409).
 pub async fn render(
     st: &AppState,
     lang: Lang,
     a: &Authed,
     id: i64,
     mp: MessageParams,
-    refused: Option<RefusedValidation>,
+    kept: Kept,
 ) -> WebResult<Response> {
     let t = |m: Msg| m.text(lang);
     let m = actions::load_message(st, a, id).await?;
@@ -226,9 +232,10 @@ pub async fn render(
     // until a new triage (e.g. after a category correction).
     let has_draft = triage.as_ref().is_some_and(|tr| tr.draft_text.is_some());
     let escalated = m.state == facteur_core::MessageState::Escalated;
-    // The agents' actions, read once for both uses below (and not at all when
-    // neither applies).
-    let agent_actions = if has_draft || escalated {
+    let open = m.state.is_open();
+    // The agents' actions, read once for the uses below (and not at all when
+    // none applies).
+    let agent_actions = if has_draft || escalated || open {
         st.store.list_actions(id).await?
     } else {
         Vec::new()
@@ -237,9 +244,19 @@ pub async fn render(
         Some(tr) if has_draft => draft_rejected(&agent_actions, tr),
         _ => false,
     };
-    let draft_text = match &refused {
-        Some(r) => r.text.replace("\r\n", "\n"),
-        None => draft_text_of(st, a, &m, triage.as_ref(), withdrawn, rejected),
+    let refused = kept.refused.as_ref();
+    // A reply taken back during its send delay comes back as it was validated,
+    // unless a triage came after.
+    let returned = agent_actions
+        .iter()
+        .rfind(|x| x.kind == facteur_core::AgentActionKind::UndoSend.as_str())
+        .filter(|x| triage.as_ref().is_none_or(|tr| x.at >= tr.created_at))
+        .and_then(|x| x.after.get("text").and_then(Value::as_str))
+        .map(|t| crate::pages::drafts::shown_draft(t, m.from_name.as_deref(), revealed));
+    let draft_text = match (&kept.text, returned) {
+        (Some(text), _) => text.replace("\r\n", "\n"),
+        (None, Some(text)) => text,
+        (None, None) => draft_text_of(st, a, &m, triage.as_ref(), withdrawn, rejected),
     };
     // A draft on a retired answer version: warned about, rebuildable, and sent
     // only after a confirmation (see facteur_app::stale).
@@ -261,29 +278,8 @@ pub async fn render(
                 .and_then(EscalationReason::parse)
         });
     let defects = mail_defects(&m.parsed);
-    let open = m.state.is_open();
     // The next message of the same tab (oldest first), for keyboard flow (j).
-    let next_id = match TABS.iter().find(|(_, _, states)| states.contains(&m.state)) {
-        Some((_, _, states)) => st
-            .store
-            .list_queue(&QueueQuery {
-                mailbox_ids: Some(vec![m.mailbox_id]),
-                states: states.to_vec(),
-                category: None,
-                assigned_to: None,
-                sort: QueueSort::Age,
-                page: QueuePage::After(QueueCursor {
-                    received_at: m.received_at,
-                    confidence: m.confidence.map(f64::from).unwrap_or(-1.0),
-                    id: m.id,
-                }),
-                limit: 1,
-            })
-            .await?
-            .first()
-            .map(|r| r.id),
-        None => None,
-    };
+    let next_id = super::done::next_in_tab(st, &m).await?;
     let atts = attachments(&m.parsed);
     // The same computation as the validate action: what is shown is what is used.
     let recipient = actions::reply_recipient(st, &m).await?;
@@ -292,7 +288,15 @@ pub async fn render(
         Some(to) if m.state.is_open() => st.store.last_mail_from_is_automatic(to).await?,
         _ => false,
     };
+    let banner = super::done::banner(st, lang, a, mp.done.as_deref(), mp.of).await?;
+    // A validated reply the outbox still holds: it can be taken back from here.
+    let held = if m.state == facteur_core::MessageState::Validated {
+        super::done::held_seconds(st, id).await?
+    } else {
+        None
+    };
     let body = html! {
+        (banner)
         dl.meta {
             dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) { (state_label(lang, m.state)) }
             dt { (t(Msg::ColType)) } dd #category-current { (m.category.as_deref().map(|c| type_label(st, lang, c)).unwrap_or_else(|| "—".into())) }
@@ -381,7 +385,16 @@ pub async fn render(
             div.pane-work {
                 // Refused because the message is no longer open (another agent
                 // validated or escalated it): said here, the draft form is gone.
-                @if let Some(r) = refused.as_ref().filter(|_| !open) { (refused_view(lang, r)) }
+                @if let Some(r) = refused.filter(|_| !open) { (refused_view(lang, r)) }
+                @if let Some(secs) = held {
+                    section #send-pending aria-labelledby="send-pending-h" {
+                        h2 #send-pending-h { (t(Msg::SendScheduled)) " " (secs) " s" }
+                        form #undo-send-here method="post" action={ "/messages/" (id) "/undo-send" } {
+                            (csrf_input(a))
+                            button type="submit" { (t(Msg::UndoSend)) }
+                        }
+                    }
+                }
                 @if open {
                     section #actions aria-labelledby="draft-h" {
                         h2 #draft-h { (t(Msg::Draft)) }
@@ -394,10 +407,17 @@ pub async fn render(
                                 }
                             }
                         }
+                        @if let Some(tr) = triage.as_ref().filter(|tr| tr.draft_text.is_none() && !tr.candidates.is_empty()) {
+                            (candidates_view(st, lang, a, id, &tr.candidates))
+                        }
                         form #draft-form method="post" action={ "/messages/" (id) "/validate" } {
                             (csrf_input(a))
+                            // First in the form, so Enter in the search box below
+                            // searches: the browser submits with the first submit
+                            // button, which must never be the one that sends.
+                            button hidden type="submit" formaction={ "/messages/" (id) "/compose" } formnovalidate name="op" value="search" tabindex="-1" aria-hidden="true" {}
                             label for="draft" { (t(Msg::Draft)) }
-                            @if let Some(r) = &refused { (refused_view(lang, r)) }
+                            @if let Some(r) = refused { (refused_view(lang, r)) }
                             @if rejected && refused.is_none() {
                                 p #draft-rejected.note { (t(Msg::DraftRejected)) }
                             }
@@ -429,6 +449,7 @@ pub async fn render(
                             // Shown by app.js after a first `v`: the shortcut only arms the
                             // button, a second `v` (or Enter on it) sends.
                             p #validate-confirm.warning role="status" hidden { (t(Msg::ValidateKeyConfirm)) }
+                            (super::compose::view(lang, id, kept.search.as_ref()))
                         }
                         form #correct-form method="post" action={ "/messages/" (id) "/correct" } {
                             (csrf_input(a))
@@ -499,19 +520,58 @@ pub async fn render(
         shown_subject(&m.subject, m.from_name.as_deref(), revealed)
     };
     let status = refused
-        .as_ref()
-        .map(|r| r.error.status())
+        .map(WebError::status)
         .unwrap_or(axum::http::StatusCode::OK);
     Ok((status, page(lang, &title, Some(a), body)).into_response())
 }
 
+/// When the model did not draft: the types it hesitated between, each with the
+/// answer it would draft from. Choosing one is a category correction (recorded
+/// as feedback for training), after which the draft is built from that type.
+fn candidates_view(
+    st: &AppState,
+    lang: Lang,
+    a: &Authed,
+    id: i64,
+    candidates: &[facteur_core::Candidate],
+) -> Markup {
+    let t = |m: Msg| m.text(lang);
+    html! {
+        section #candidates aria-labelledby="candidates-h" {
+            h3 #candidates-h { (t(Msg::CandidatesTitle)) }
+            p.note { (t(Msg::CandidatesHelp)) }
+            ol {
+                @for c in candidates.iter().filter(|c| st.taxonomy.contains(&c.label)) {
+                    li.candidate data-type=(c.label) {
+                        form method="post" action={ "/messages/" (id) "/correct" } {
+                            (csrf_input(a))
+                            input type="hidden" name="category" value=(c.label);
+                            span {
+                                strong { (type_label(st, lang, &c.label)) }
+                                " — " (t(Msg::CandidateProbability)) " " (confidence(Some(c.probability)))
+                                br;
+                                (t(Msg::CandidateAnswer)) " "
+                                @match &c.answer_title { Some(title) => { em { (title) } } None => { (t(Msg::CandidateNoAnswer)) } }
+                            }
+                            button.candidate-use type="submit" {
+                                (t(if c.answer_id.is_some() { Msg::CandidateUse } else { Msg::CandidateChoose }))
+                                span.visually-hidden { " : " (type_label(st, lang, &c.label)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Why the validation was refused, where the agent reads it (focusable, so the
 /// page can be announced by assistive technology).
-fn refused_view(lang: Lang, r: &RefusedValidation) -> Markup {
+fn refused_view(lang: Lang, e: &WebError) -> Markup {
     html! {
         div #validate-error.error role="alert" tabindex="-1" {
-            p { strong { (r.error.msg().text(lang)) } }
-            @if let Some(d) = r.error.detail(lang) { p { (d) } }
+            p { strong { (e.msg().text(lang)) } }
+            @if let Some(d) = e.detail(lang) { p { (d) } }
         }
     }
 }

@@ -10,7 +10,8 @@ use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
 use crate::extract::{Form, Path};
 use crate::i18n::Lang;
-use crate::pages::message::{render, MessageParams, RefusedValidation};
+use crate::pages::done::{self, Done};
+use crate::pages::message::{render, Kept, MessageParams};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -50,6 +51,9 @@ pub async fn validate(
     Path(id): Path<i64>,
     Form(f): Form<TextForm>,
 ) -> WebResult<Response> {
+    // Where to go next is read before the message leaves its tab.
+    let before = actions::load_message(&st, &a, id).await?;
+    let next = done::next_in_tab(&st, &before).await?;
     let done = actions::validate(
         &st,
         &a,
@@ -63,16 +67,16 @@ pub async fn validate(
         Ok(_) => {}
         // What the agent can put right on the page: back to it, text kept.
         Err(error @ (WebError::ReplyRefused(_) | WebError::Conflict { .. })) => {
-            let refused = RefusedValidation {
-                text: f.text,
-                error,
+            let kept = Kept {
+                text: Some(f.text),
+                refused: Some(error),
+                search: None,
             };
-            return render(&st, lang, &a, id, MessageParams::default(), Some(refused)).await;
+            return render(&st, lang, &a, id, MessageParams::default(), kept).await;
         }
         Err(e) => return Err(e),
     }
-    let m = actions::load_message(&st, &a, id).await?;
-    Ok(Redirect::to(&format!("/mailboxes/{}/queue?tab=ready", m.mailbox_id)).into_response())
+    Ok(done::advance(&before, next, Done::Validated))
 }
 
 pub async fn correct(
@@ -120,8 +124,10 @@ pub async fn escalate(
     Path(id): Path<i64>,
     Form(f): Form<ReasonForm>,
 ) -> WebResult<Response> {
+    let before = actions::load_message(&st, &a, id).await?;
+    let next = done::next_in_tab(&st, &before).await?;
     actions::escalate(&st, &a, id, &f.reason).await?;
-    Ok(back_to(id))
+    Ok(done::advance(&before, next, Done::Escalated))
 }
 
 pub async fn reveal(

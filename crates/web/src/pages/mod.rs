@@ -11,6 +11,8 @@ pub mod account;
 pub mod admin;
 pub mod answers;
 pub mod assets;
+pub mod compose;
+pub mod done;
 pub(crate) mod drafts;
 pub mod legal;
 pub mod login;

@@ -65,6 +65,9 @@ pub struct QueueParams {
     pub after: Option<String>,
     /// "1": only the messages assigned to the signed-in user ("Mes messages").
     pub mine: Option<String>,
+    /// What the agent just did on message `of` (see [`super::done`]).
+    pub done: Option<String>,
+    pub of: Option<i64>,
 }
 
 pub const PAGE_SIZE: u32 = 50;
@@ -182,7 +185,9 @@ pub async fn queue(
             (subject, draft_ready)
         })
         .collect();
+    let banner = super::done::banner(&st, lang, &a, p.done.as_deref(), p.of).await?;
     let body = html! {
+        (banner)
         nav.tabs aria-label=(t(Msg::Queue)) {
             ul {
                 @for (key, label, states) in TABS {
