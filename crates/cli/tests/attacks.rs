@@ -986,7 +986,11 @@ fn a_relay_error_is_stored_without_the_recipient_address() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(dir.path());
     let cfg = write_config(dir.path(), None, "");
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    // Sent at once (no undo window): the test follows the reply to the relay.
+    let mut text = format!(
+        "send_delay_seconds = 0\n{}",
+        std::fs::read_to_string(&cfg).unwrap()
+    );
     text += &format!(
         "[mailbox.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n",
         relay.1

@@ -28,7 +28,7 @@ use tokio::sync::watch;
 
 use crate::config::{AfterStore, ImapConfig, TlsMode};
 use crate::error::{scrub, ConnectError, ConnectResult};
-use crate::ingest::{ingest_one, NoHook, Payload, SharedHook, SyncReport};
+use crate::ingest::{ingest_one, Fetched, NoHook, Payload, SharedHook, SyncReport};
 use crate::tls;
 
 /// Any byte stream an IMAP session can run over (plain TCP or TLS).
@@ -336,12 +336,13 @@ impl ImapIngest {
             let (small, big): (Vec<_>, Vec<_>) = chunk
                 .iter()
                 .partition(|(_, size)| *size <= cfg.max_message_bytes);
-            let mut payloads: BTreeMap<u32, Payload> = BTreeMap::new();
+            // Each message with the server's arrival time (INTERNALDATE).
+            let mut payloads: BTreeMap<u32, (Payload, Option<i64>)> = BTreeMap::new();
             if !small.is_empty() {
                 let set = uid_set(small.iter().map(|(u, _)| *u));
                 let fetched: Vec<Fetch> = timed(&cfg, "FETCH messages", async {
                     session
-                        .uid_fetch(&set, "(UID RFC822.SIZE BODY.PEEK[])")
+                        .uid_fetch(&set, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])")
                         .await?
                         .try_collect()
                         .await
@@ -349,7 +350,8 @@ impl ImapIngest {
                 .await?;
                 for f in &fetched {
                     if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                        payloads.insert(uid, Payload::Full(body.to_vec()));
+                        let arrived = f.internal_date().map(|d| d.timestamp_millis());
+                        payloads.insert(uid, (Payload::Full(body.to_vec()), arrived));
                     }
                 }
             }
@@ -357,7 +359,7 @@ impl ImapIngest {
                 let set = uid_set(big.iter().map(|(u, _)| *u));
                 let fetched: Vec<Fetch> = timed(&cfg, "FETCH headers", async {
                     session
-                        .uid_fetch(&set, "(UID RFC822.SIZE BODY.PEEK[HEADER])")
+                        .uid_fetch(&set, "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])")
                         .await?
                         .try_collect()
                         .await
@@ -365,13 +367,17 @@ impl ImapIngest {
                 .await?;
                 for f in &fetched {
                     if let (Some(uid), Some(header)) = (f.uid, f.header()) {
+                        let arrived = f.internal_date().map(|d| d.timestamp_millis());
                         payloads.insert(
                             uid,
-                            Payload::HeaderOnly {
-                                header: header.to_vec(),
-                                size: u64::from(f.size.unwrap_or(0)),
-                                limit: u64::from(cfg.max_message_bytes),
-                            },
+                            (
+                                Payload::HeaderOnly {
+                                    header: header.to_vec(),
+                                    size: u64::from(f.size.unwrap_or(0)),
+                                    limit: u64::from(cfg.max_message_bytes),
+                                },
+                                arrived,
+                            ),
                         );
                     }
                 }
@@ -404,14 +410,15 @@ impl ImapIngest {
             }
             let mut done = Vec::with_capacity(payloads.len());
             let mut failure = None;
-            for (uid, payload) in payloads {
+            for (uid, (payload, arrived)) in payloads {
+                let fetched = Fetched { payload, arrived };
                 report.fetched += 1;
                 match ingest_one(
                     &self.store,
                     &cfg.mailbox,
                     self.mailbox_id,
                     Some(uid),
-                    payload,
+                    fetched,
                     self.hook.as_ref(),
                     report,
                 )

@@ -98,16 +98,37 @@ pub(crate) enum Payload {
     },
 }
 
+/// How far back a Date header is believed: the sender writes it, and an
+/// ancient one would put the mail first in every "oldest first" queue.
+const DATE_HEADER_TRUSTED_MS: i64 = 90 * 24 * 3600 * 1000;
+
+/// When a message arrived, as agents count its age: the mail server's arrival
+/// time (IMAP INTERNALDATE) when there is one, else the Date header when it is
+/// recent and not in the future (a file import of the last weeks' mail), else
+/// now. Never later than now.
+pub(crate) fn received_at(now: i64, arrived: Option<i64>, header: Option<i64>) -> i64 {
+    let header = header.filter(|h| *h <= now && now - h <= DATE_HEADER_TRUSTED_MS);
+    arrived.or(header).unwrap_or(now).min(now)
+}
+
+/// A message as a source hands it over.
+pub(crate) struct Fetched {
+    pub payload: Payload,
+    /// When the mail server received it (IMAP INTERNALDATE), if it says.
+    pub arrived: Option<i64>,
+}
+
 /// Parse and store one message. `Ok(None)` means duplicate.
 pub(crate) async fn ingest_one(
     store: &Store,
     mailbox_name: &str,
     mailbox_id: i64,
     uid: Option<u32>,
-    payload: Payload,
+    fetched: Fetched,
     hook: &dyn IngestHook,
     report: &mut SyncReport,
 ) -> ConnectResult<()> {
+    let Fetched { payload, arrived } = fetched;
     let (raw, oversized) = match payload {
         Payload::Full(raw) => (raw, None),
         Payload::HeaderOnly {
@@ -130,6 +151,7 @@ pub(crate) async fn ingest_one(
     }
     let has_defects = !mail.defects.is_empty();
     let mut new = NewMessage::from_parsed(mailbox_id, raw, &mail);
+    new.received_at = Some(received_at(store.now_ms(), arrived, mail.date_ms));
     if oversized.is_some() {
         new.flags.push("oversized".to_string());
         if let Some(obj) = new.parsed.as_object_mut() {
@@ -242,7 +264,19 @@ pub async fn import_raw(
         } else {
             Payload::Full(m.bytes)
         };
-        if let Err(e) = ingest_one(store, &name, mailbox_id, None, payload, hook, &mut report).await
+        if let Err(e) = ingest_one(
+            store,
+            &name,
+            mailbox_id,
+            None,
+            Fetched {
+                payload,
+                arrived: None,
+            },
+            hook,
+            &mut report,
+        )
+        .await
         {
             report.errors.push(format!("{}: {e}", m.origin));
         }
@@ -341,5 +375,31 @@ mod tests {
         assert_eq!(r.stored, 0);
         assert_eq!(r.errors.len(), 1);
         assert!(r.errors[0].starts_with("x/y.eml: "), "{:?}", r.errors);
+    }
+}
+
+#[cfg(test)]
+mod received_tests {
+    use super::received_at;
+
+    const NOW: i64 = 1_760_000_000_000;
+    const DAY: i64 = 24 * 3600 * 1000;
+
+    #[test]
+    fn the_servers_arrival_wins_then_a_recent_date_header_then_now() {
+        assert_eq!(
+            received_at(NOW, Some(NOW - 5 * DAY), Some(NOW - DAY)),
+            NOW - 5 * DAY
+        );
+        assert_eq!(received_at(NOW, None, Some(NOW - 3 * DAY)), NOW - 3 * DAY);
+        assert_eq!(received_at(NOW, None, None), NOW);
+    }
+
+    #[test]
+    fn a_forged_date_header_cannot_jump_the_queue_or_come_from_the_future() {
+        assert_eq!(received_at(NOW, None, Some(0)), NOW);
+        assert_eq!(received_at(NOW, None, Some(NOW - 400 * DAY)), NOW);
+        assert_eq!(received_at(NOW, None, Some(NOW + DAY)), NOW);
+        assert_eq!(received_at(NOW, Some(NOW + DAY), None), NOW);
     }
 }

@@ -681,6 +681,44 @@ async fn imap_tls_works_with_the_right_certificate_and_refuses_a_mismatch() {
     }
 }
 
+/// Issue 17: a message's age counts from when the mail server received it
+/// (IMAP INTERNALDATE), not from when Facteur fetched it, oversized or not.
+#[tokio::test]
+async fn imap_received_at_is_the_servers_arrival_time() {
+    let Some((host, port, pw)) = imap_env("internaldate") else {
+        return;
+    };
+    let user = unique("arrival");
+    let run = unique("r");
+    let e = env().await;
+    let mut adm = admin(&host, port, &user, &pw).await;
+    // An IMAP date-time is a quoted string.
+    let arrived = "\"14-Mar-2025 09:15:00 +0100\"";
+    let mut big = french(2, &run);
+    big.extend(std::iter::repeat_n(b"Remplissage.\r\n".as_slice(), 600).flatten());
+    for raw in [french(1, &run), big] {
+        adm.append("INBOX", None, Some(arrived), raw).await.unwrap();
+    }
+    let mut c = cfg(&host, port, &user, &pw);
+    c.max_message_bytes = 4_000;
+    let r = ImapIngest::new(e.store.clone(), e.mailbox_id, c)
+        .sync_once()
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.stored, 2);
+    // 2025-03-14 08:15:00 UTC.
+    let expected = 1_741_940_100_000;
+    for k in [1, 2] {
+        let m = e
+            .store
+            .thread_messages(&format!("fr{k}.{run}@example.test"))
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(m.received_at, expected, "message {k}");
+    }
+}
+
 #[tokio::test]
 async fn imap_oversized_message_is_stored_with_a_defect() {
     let Some((host, port, pw)) = imap_env("oversized") else {

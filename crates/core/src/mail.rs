@@ -142,6 +142,10 @@ pub struct ParsedMail {
     pub reply_to: Option<MailAddress>,
     /// RFC 3339, when the Date header could be parsed.
     pub date: Option<String>,
+    /// The same instant in Unix milliseconds: when the message arrived, for a
+    /// message whose server gave no arrival time (a file import).
+    #[serde(default)]
+    pub date_ms: Option<i64>,
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
     pub body_text: String,

@@ -306,7 +306,9 @@ fn fill_from_message(msg: &Message<'_>, out: &mut ParsedMail) {
     out.to = msg.to().map(all_addresses).unwrap_or_default();
     out.cc = msg.cc().map(all_addresses).unwrap_or_default();
     out.reply_to = msg.reply_to().and_then(first_address);
-    out.date = msg.date().filter(|d| d.is_valid()).map(|d| d.to_rfc3339());
+    let date = msg.date().filter(|d| d.is_valid());
+    out.date = date.map(|d| d.to_rfc3339());
+    out.date_ms = date.and_then(|d| d.to_timestamp().checked_mul(1000));
     out.in_reply_to = id_list(msg.in_reply_to());
     out.references = id_list(msg.references());
 

@@ -94,6 +94,30 @@ struct TriageRow {
     created_at: i64,
 }
 
+impl TriageRow {
+    fn into_result(self) -> StoreResult<TriageResult> {
+        let route = parse_route(&self.route).ok_or_else(|| StoreError::Corrupt {
+            op: format!("read triage {}", self.id),
+            detail: format!("unknown route '{}'", self.route),
+        })?;
+        Ok(TriageResult {
+            id: self.id,
+            message_id: self.message_id,
+            model_version: self.model_version,
+            category: self.category,
+            confidence: self.confidence.map(|c| c as f32),
+            route,
+            answer_id: self.answer_id,
+            answer_version: self.answer_version,
+            draft_text: self.draft_text,
+            passages: parse_json(&self.passages),
+            // Shown, never acted on blindly: an unreadable list shows none.
+            candidates: serde_json::from_str(&self.candidates).unwrap_or_default(),
+            created_at: self.created_at,
+        })
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct ActionRow {
     id: i64,
@@ -389,39 +413,29 @@ impl Store {
     }
 
     pub async fn latest_triage(&self, message_id: i64) -> StoreResult<Option<TriageResult>> {
-        let row: Option<TriageRow> = with_pool!(self, p => {
-            sqlx::query_as(
-                "SELECT id, message_id, model_version, category, confidence, route, answer_id, \
-                 answer_version, draft_text, passages, candidates, created_at FROM triage_results \
-                 WHERE message_id = $1 ORDER BY id DESC LIMIT 1",
-            )
-            .bind(message_id)
-            .fetch_optional(p)
-            .await
-            .op(|| format!("get triage of message {message_id}"))
+        Ok(self.triages(message_id, true).await?.pop())
+    }
+
+    /// Every triage of a message, oldest first: the message's timeline.
+    pub async fn list_triages(&self, message_id: i64) -> StoreResult<Vec<TriageResult>> {
+        self.triages(message_id, false).await
+    }
+
+    async fn triages(&self, message_id: i64, latest_only: bool) -> StoreResult<Vec<TriageResult>> {
+        let sql = format!(
+            "SELECT id, message_id, model_version, category, confidence, route, answer_id, \
+             answer_version, draft_text, passages, candidates, created_at FROM triage_results \
+             WHERE message_id = $1 ORDER BY id {}",
+            if latest_only { "DESC LIMIT 1" } else { "ASC" }
+        );
+        let rows: Vec<TriageRow> = with_pool!(self, p => {
+            sqlx::query_as(&sql)
+                .bind(message_id)
+                .fetch_all(p)
+                .await
+                .op(|| format!("get triage of message {message_id}"))
         })?;
-        row.map(|r| {
-            let route = parse_route(&r.route).ok_or_else(|| StoreError::Corrupt {
-                op: format!("read triage {}", r.id),
-                detail: format!("unknown route '{}'", r.route),
-            })?;
-            Ok(TriageResult {
-                id: r.id,
-                message_id: r.message_id,
-                model_version: r.model_version,
-                category: r.category,
-                confidence: r.confidence.map(|c| c as f32),
-                route,
-                answer_id: r.answer_id,
-                answer_version: r.answer_version,
-                draft_text: r.draft_text,
-                passages: parse_json(&r.passages),
-                // Shown, never acted on blindly: an unreadable list shows none.
-                candidates: serde_json::from_str(&r.candidates).unwrap_or_default(),
-                created_at: r.created_at,
-            })
-        })
-        .transpose()
+        rows.into_iter().map(TriageRow::into_result).collect()
     }
 
     /// Agent actions on a message, oldest first.
@@ -675,8 +689,11 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .op(op)?;
+            // Refusals roll back at once: a dropped transaction keeps its row
+            // lock until its connection is next used.
             if allowed == 0 {
                 tracing::warn!(user = spec.user_id, message = spec.message_id, "action refused: no access");
+                tx.rollback().await.op(op)?;
                 return Err(StoreError::Forbidden { op: op() });
             }
             if let Some(assignee) = spec.set_assigned {
@@ -687,11 +704,13 @@ impl Store {
                     .await
                     .op(op)?;
                 if ok == 0 {
+                    tx.rollback().await.op(op)?;
                     return Err(StoreError::Forbidden { op: op() });
                 }
             }
             let state = parse_state(&target.state, spec.message_id)?;
             if !(spec.allowed_from)(state) {
+                tx.rollback().await.op(op)?;
                 return Err(StoreError::InvalidState { op: op(), state: state.as_str().into() });
             }
             let new_state = spec.set_state.unwrap_or(state);

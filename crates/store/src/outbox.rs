@@ -221,10 +221,15 @@ impl Store {
                 .await
                 .op(op)?;
             if allowed == 0 {
+                tx.rollback().await.op(op)?;
                 return Err(StoreError::Forbidden { op: op() });
             }
             let held = state == OutboxState::Queued.as_str() && attempts == 0 && next_at.is_some_and(|t| t > now);
             if !held {
+                // Release the row lock now: a dropped transaction rolls back
+                // only when its connection is next used, and meanwhile a
+                // sender's `SKIP LOCKED` claim would pass over the due reply.
+                tx.rollback().await.op(op)?;
                 return Err(StoreError::InvalidState { op: op(), state });
             }
             let validated = parse_message_state(&msg_state, message_id)?;

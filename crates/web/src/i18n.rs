@@ -175,6 +175,23 @@ catalogue! {
     UndoSend => "Annuler l'envoi", "Cancel sending";
     UndoTooLate => "Trop tard pour annuler : la réponse est déjà partie ou en cours d'envoi. Consultez l'onglet « Envoyés ».", "Too late to cancel: the reply has left or is being sent. See the \"Sent\" tab.";
     SendScheduled => "Envoi prévu dans", "Sending in";
+    Timeline => "Historique", "History";
+    TimelineReceived => "Reçu", "Received";
+    TimelineTriaged => "Trié", "Triaged";
+    TimelineModel => "modèle", "model";
+    TimelineDrafted => "brouillon préparé depuis", "draft prepared from";
+    TimelineValidated => "Validé par", "Validated by";
+    TimelineEdited => "texte modifié", "text edited";
+    TimelineUndone => "Envoi annulé par", "Sending cancelled by";
+    TimelineCorrected => "Type corrigé par", "Type corrected by";
+    TimelineRejected => "Brouillon rejeté par", "Draft rejected by";
+    TimelineEscalated => "Escaladé par", "Escalated by";
+    TimelineAssigned => "Attribué à", "Assigned to";
+    TimelineRevealed => "Données personnelles affichées par", "Personal data revealed by";
+    TimelineQueued => "Mis en file d'envoi", "Queued for sending";
+    TimelineSendAt => "envoi prévu le", "sending due on";
+    TimelineSent => "Envoyé (accepté par le serveur d'envoi)", "Sent (accepted by the mail relay)";
+    TimelineSentText => "Texte envoyé et destinataire", "Text sent and recipient";
     KbInsertTitle => "Insérer une réponse type ou une fiche", "Insert a standard answer or a fiche";
     KbSearchLabel => "Rechercher dans les réponses types et les fiches", "Search the standard answers and fiches";
     Search => "Rechercher", "Search";
@@ -330,6 +347,19 @@ pub fn escalation_reason_label(lang: Lang, r: EscalationReason) -> &'static str 
         EscalationReason::Legal => Msg::EscalateLegal,
         EscalationReason::OtherService => Msg::EscalateOtherService,
         EscalationReason::Other => Msg::EscalateOther,
+    };
+    m.text(lang)
+}
+
+/// An outbox state in words.
+pub fn outbox_state_label(lang: Lang, s: facteur_core::OutboxState) -> &'static str {
+    use facteur_core::OutboxState;
+    let m = match s {
+        OutboxState::Queued => Msg::OutboxQueued,
+        OutboxState::Sending => Msg::OutboxSending,
+        OutboxState::Sent => Msg::OutboxSent,
+        OutboxState::Failed => Msg::OutboxFailed,
+        OutboxState::Undelivered => Msg::OutboxUndelivered,
     };
     m.text(lang)
 }

@@ -150,6 +150,19 @@ pub fn defect_label(lang: Lang, k: facteur_core::DefectKind) -> &'static str {
 }
 
 /// "3 h", "2 j": backlog age the way agents say it.
+/// An instant as agents read it, in UTC and said so (the server keeps no time
+/// zone database): "06/12/2026 14:32 UTC", "2026-12-06 14:32 UTC".
+pub fn timestamp(lang: Lang, ms: i64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
+        return "—".into();
+    };
+    let (y, mo, d, h, mi) = (t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute());
+    match lang {
+        Lang::Fr => format!("{d:02}/{mo:02}/{y} {h:02}:{mi:02} UTC"),
+        Lang::En => format!("{y}-{mo:02}-{d:02} {h:02}:{mi:02} UTC"),
+    }
+}
+
 pub fn age(lang: Lang, now_ms: i64, then_ms: i64) -> String {
     let mins = (now_ms.saturating_sub(then_ms) / 60_000).max(0);
     if mins < 60 {

@@ -906,6 +906,34 @@ async fn validate_queues_exactly_the_edited_text_with_the_agents_name() {
         .unwrap();
     let out = text(send(&f.app, get("/outbox", Some(&token))).await).await;
     assert!(out.contains("class=\"delivery-confirmed\""), "{out}");
+
+    // The message's history: received, triaged (model and answer version),
+    // validated by whom with the text edited, queued, failed, delivery confirmed;
+    // the text sent, its recipient masked until the reveal.
+    let page = text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&token))).await).await;
+    let start = page.find("id=\"timeline\"").expect("a timeline");
+    let history = &page[start..];
+    let at = |needle: &str| {
+        history
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} in {history}"))
+    };
+    assert!(at("Reçu") < at("Trié"));
+    assert!(history.contains("<code>m1</code>"), "model version");
+    assert!(
+        history.contains("<code>rib-changement v1</code>"),
+        "answer version"
+    );
+    assert!(at("Trié") < at("Validé par Agnès Agent (texte modifié)"));
+    assert!(at("Validé par") < at("Mis en file d'envoi"));
+    assert!(history.contains("550 5.1.1 mailbox unknown"));
+    assert!(history.contains("Remise confirmée"));
+    assert!(
+        history.contains("Voici la démarche corrigée"),
+        "the text sent"
+    );
+    assert!(history.contains("…@example.org"), "recipient masked");
+    assert!(!history.contains("jeanne@example.org"), "recipient masked");
 }
 
 #[tokio::test]

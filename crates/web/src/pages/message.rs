@@ -202,18 +202,17 @@ pub async fn render(
 ) -> WebResult<Response> {
     let t = |m: Msg| m.text(lang);
     let m = actions::load_message(st, a, id).await?;
-    let triage = st.store.latest_triage(id).await?;
+    // Every triage, for the history; the latest is the one in force.
+    let triages = st.store.list_triages(id).await?;
+    let triage = triages.last().cloned();
     let thread = match &m.thread_id {
         Some(tid) => st.store.thread_messages(tid).await?,
         None => Vec::new(),
     };
-    let users: Vec<_> = st
-        .store
-        .list_users()
-        .await?
-        .into_iter()
-        .filter(|u| u.active)
-        .collect();
+    // Everyone who ever acted is named in the history; only active agents can
+    // be assigned.
+    let all_users = st.store.list_users().await?;
+    let users: Vec<_> = all_users.iter().filter(|u| u.active).cloned().collect();
     let revealed = st.is_revealed(&a.session.id, id);
     let now = st.store.now_ms();
     // A kill switch pulled after this message was triaged also withdraws the draft
@@ -233,13 +232,9 @@ pub async fn render(
     let has_draft = triage.as_ref().is_some_and(|tr| tr.draft_text.is_some());
     let escalated = m.state == facteur_core::MessageState::Escalated;
     let open = m.state.is_open();
-    // The agents' actions, read once for the uses below (and not at all when
-    // none applies).
-    let agent_actions = if has_draft || escalated || open {
-        st.store.list_actions(id).await?
-    } else {
-        Vec::new()
-    };
+    // The agents' actions, read once for the uses below and the history.
+    let agent_actions = st.store.list_actions(id).await?;
+    let outbox = st.store.get_outbox_for_message(id).await?;
     let rejected = match &triage {
         Some(tr) if has_draft => draft_rejected(&agent_actions, tr),
         _ => false,
@@ -381,6 +376,14 @@ pub async fn render(
                         }
                     }
                 }
+                (super::timeline::view(st, lang, &super::timeline::History {
+                    message: &m,
+                    triages: &triages,
+                    actions: &agent_actions,
+                    outbox: outbox.as_ref(),
+                    users: &all_users,
+                    revealed,
+                }))
             }
             div.pane-work {
                 // Refused because the message is no longer open (another agent

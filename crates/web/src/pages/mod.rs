@@ -23,4 +23,5 @@ pub mod outbox;
 pub mod queue;
 pub(crate) mod registry;
 pub mod supervision;
+pub mod timeline;
 pub mod transparency;

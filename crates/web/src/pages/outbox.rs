@@ -33,13 +33,7 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                     tr.outbox-row data-state=(o.state.as_str()) {
                         td { a href={ "/messages/" (o.message_id) } { (shown_subject(&o.subject, listed.from_name.as_deref(), st.is_revealed(&a.session.id, o.message_id))) } }
                         td {
-                            (t(match o.state {
-                                OutboxState::Queued => Msg::OutboxQueued,
-                                OutboxState::Sending => Msg::OutboxSending,
-                                OutboxState::Sent => Msg::OutboxSent,
-                                OutboxState::Failed => Msg::OutboxFailed,
-                                OutboxState::Undelivered => Msg::OutboxUndelivered,
-                            }))
+                            (crate::i18n::outbox_state_label(lang, o.state))
                             @if o.state == OutboxState::Failed {
                                 // The error text is the server's or the connector's
                                 // (never mail content), so the agent can act on it.
