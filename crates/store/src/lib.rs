@@ -51,7 +51,7 @@ pub use citizen::{Citizen, ErasureReport};
 pub use error::{StoreError, StoreResult};
 pub use jobs::{Job, JobState};
 pub use learn_controls::{ImportedControls, StoredExclusion, StoredSwitch, SWITCH_SCOPE_KINDS};
-pub use migrate::{copied_tables, CopyReport, TableCount};
+pub use migrate::{copied_columns, copied_tables, CopyReport, TableCount};
 pub use outbox::{retry_delay_ms, MAX_SEND_ATTEMPTS};
 pub use people::mailbox_address_key;
 pub use retention::{PurgeReport, RetentionPolicy};

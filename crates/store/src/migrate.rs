@@ -161,6 +161,7 @@ const TABLES: &[Table] = &[
             ("draft_text", T),
             ("passages", T),
             ("created_at", I),
+            ("candidates", T),
         ],
         order_by: "id",
         serial: Some("id"),
@@ -327,6 +328,16 @@ pub fn copied_tables() -> Vec<&'static str> {
     v.push("audit_head");
     v.push("kb_revision");
     v
+}
+
+/// The columns `copy_to` copies, per row-copied table (tests check them against
+/// the schema: a column added by a migration and left out here would be lost
+/// in a copy).
+pub fn copied_columns() -> Vec<(&'static str, Vec<&'static str>)> {
+    TABLES
+        .iter()
+        .map(|t| (t.name, t.cols.iter().map(|(c, _)| *c).collect()))
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]

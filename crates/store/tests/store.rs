@@ -1718,6 +1718,38 @@ async fn copy_sqlite_store_to_the_test_backend_keeps_ids_and_audit_chain() {
         .collect();
     copied.sort();
     assert_eq!(live, copied);
+    // …with every column.
+    for (table, cols) in facteur_store::copied_columns() {
+        let mut live: Vec<String> = match db.store.backend() {
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+                let v = sqlx::query_scalar(
+                    "SELECT column_name::TEXT FROM information_schema.columns \
+                     WHERE table_schema = 'public' AND table_name = $1",
+                )
+                .bind(table)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                pool.close().await;
+                v
+            }
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+                let v = sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
+                    .bind(table)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+                v
+            }
+        };
+        live.sort();
+        let mut cols: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+        cols.sort();
+        assert_eq!(live, cols, "columns of {table}");
+    }
 
     let t = db.store.clone().with_clock(clock.clone());
     // The classify text (migration 0008) travels with the message.
