@@ -28,6 +28,7 @@ mod messages;
 mod migrate;
 mod outbox;
 mod people;
+mod presence;
 mod queue;
 mod retention;
 mod schema;
@@ -54,6 +55,7 @@ pub use learn_controls::{ImportedControls, StoredExclusion, StoredSwitch, SWITCH
 pub use migrate::{copied_columns, copied_tables, CopyReport, TableCount};
 pub use outbox::{retry_delay_ms, MAX_SEND_ATTEMPTS};
 pub use people::mailbox_address_key;
+pub use presence::{Viewer, VIEW_TTL_MS};
 pub use retention::{PurgeReport, RetentionPolicy};
 pub use schema::{schema_status, MigrationInfo, SchemaStatus};
 pub use sso::{OidcPending, SsoOutcome, SsoSignIn, SSO_PASSWORD_HASH};

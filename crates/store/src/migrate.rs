@@ -167,6 +167,17 @@ const TABLES: &[Table] = &[
         serial: Some("id"),
     },
     Table {
+        name: "message_views",
+        cols: &[
+            ("message_id", I),
+            ("user_id", I),
+            ("since", I),
+            ("seen_at", I),
+        ],
+        order_by: "message_id, user_id",
+        serial: None,
+    },
+    Table {
         name: "agent_actions",
         cols: &[
             ("id", I),

@@ -176,6 +176,7 @@ impl Store {
                 format!("DELETE FROM outbox WHERE message_id IN ({list})"),
                 format!("DELETE FROM triage_results WHERE message_id IN ({list})"),
                 format!("DELETE FROM agent_actions WHERE message_id IN ({list})"),
+                format!("DELETE FROM message_views WHERE message_id IN ({list})"),
             ] {
                 sqlx::query(&sql).execute(&mut *tx).await.op(op)?;
             }

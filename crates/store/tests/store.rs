@@ -1969,3 +1969,44 @@ async fn a_reply_is_held_for_its_send_delay_and_taken_back_only_then() {
     let err = s.cancel_send(m2, agent).await.unwrap_err();
     assert!(matches!(err, StoreError::InvalidState { .. }), "{err}");
 }
+
+/// Issue 17, collisions: who has a message open is kept in the store (so every
+/// node sees it), with the time they opened it, for a few minutes after their
+/// last view.
+#[tokio::test]
+async fn viewers_are_shared_with_their_start_and_forgotten_after_a_while() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let agnes = user(s, "agnes", Role::Agent).await;
+    let bruno = user(s, "bruno", Role::Agent).await;
+    let m = s.insert_message(&msg(mb, 1)).await.unwrap().id();
+    s.record_view(m, agnes).await.unwrap();
+    let t_agnes = db.clock_now();
+    db.clock.advance(Duration::from_secs(60));
+    s.record_view(m, bruno).await.unwrap();
+    let seen_by_bruno = s.other_viewers(m, bruno).await.unwrap();
+    assert_eq!(seen_by_bruno.len(), 1);
+    assert_eq!(
+        (seen_by_bruno[0].user_id, seen_by_bruno[0].since),
+        (agnes, t_agnes)
+    );
+    assert_eq!(seen_by_bruno[0].display_name, "Agent agnes");
+    // A reload keeps "since"; nobody else is listed to Agnès but Bruno.
+    db.clock.advance(Duration::from_secs(60));
+    s.record_view(m, agnes).await.unwrap();
+    assert_eq!(s.other_viewers(m, bruno).await.unwrap()[0].since, t_agnes);
+    let seen_by_agnes = s.other_viewers(m, agnes).await.unwrap();
+    assert_eq!(seen_by_agnes.len(), 1);
+    assert_eq!(seen_by_agnes[0].user_id, bruno);
+    // Gone quiet for longer than the window: no longer listed, and a new view
+    // starts afresh.
+    db.clock
+        .advance(Duration::from_millis(facteur_store::VIEW_TTL_MS as u64 + 1));
+    assert!(s.other_viewers(m, bruno).await.unwrap().is_empty());
+    s.record_view(m, agnes).await.unwrap();
+    assert_eq!(
+        s.other_viewers(m, bruno).await.unwrap()[0].since,
+        db.clock_now()
+    );
+}

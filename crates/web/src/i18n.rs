@@ -192,6 +192,8 @@ catalogue! {
     TimelineSendAt => "envoi prévu le", "sending due on";
     TimelineSent => "Envoyé (accepté par le serveur d'envoi)", "Sent (accepted by the mail relay)";
     TimelineSentText => "Texte envoyé et destinataire", "Text sent and recipient";
+    ViewingSince => "consulte ce message depuis", "has had this message open for";
+    YourText => "Votre texte (non envoyé)", "Your text (not sent)";
     KbInsertTitle => "Insérer une réponse type ou une fiche", "Insert a standard answer or a fiche";
     KbSearchLabel => "Rechercher dans les réponses types et les fiches", "Search the standard answers and fiches";
     Search => "Rechercher", "Search";

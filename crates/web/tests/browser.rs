@@ -1573,3 +1573,111 @@ async fn a_validated_reply_can_be_taken_back_during_its_send_delay() {
         .iter()
         .any(|r| r.action == "message.undo_send" && r.target == format!("message:{first}")));
 }
+
+/// Issue 17, collisions: two agents in two browsers on one message. Each sees
+/// that the other has it open; the second to validate is told who validated
+/// first, with their own text kept, and only the first reply is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_on_one_message_see_each_other_and_the_second_is_told() {
+    let Some(wd) = webdriver_url() else {
+        return;
+    };
+    let app = start_app("<p>Bonjour</p>").await;
+    let bruno = app
+        .store
+        .create_user(
+            &NewUser {
+                username: "bruno".into(),
+                display_name: "Bruno Martin".into(),
+                password_hash: light_hash(PASSWORD),
+                role: Role::Agent,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    app.store
+        .set_mailbox_access(bruno, app.mb_a, true, None)
+        .await
+        .unwrap();
+    let first = app.lyon[0];
+    let path = format!("/messages/{first}");
+    let _one_at_a_time = BROWSER.lock().await;
+    let (p1, p2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let c1 = browser(&wd, p1.path()).await;
+    let c2 = browser(&wd, p2.path()).await;
+    let r = async {
+        log_in(&c1, &app, "agnes").await?;
+        open(&c1, &app, &path).await?;
+        log_in(&c2, &app, "bruno").await?;
+        open(&c2, &app, &path).await?;
+        let seen = find(&c2, "#viewers")
+            .await?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        assert!(
+            seen.contains("Agnès D. consulte ce message depuis"),
+            "{seen}"
+        );
+        c1.refresh().await.map_err(|e| e.to_string())?;
+        let seen = find(&c1, "#viewers")
+            .await?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        assert!(seen.contains("Bruno M."), "{seen}");
+
+        // Agnès validates first.
+        let d1 = find(&c1, "#draft").await?;
+        d1.clear().await.map_err(|e| e.to_string())?;
+        d1.send_keys("Madame,\nTexte d'Agnès.\nCordialement")
+            .await
+            .map_err(|e| e.to_string())?;
+        find(&c1, "#validate")
+            .await?
+            .click()
+            .await
+            .map_err(|e| e.to_string())?;
+        wait_done(&c1, "validated", first).await?;
+
+        // Bruno, still on the page, validates his own text: told who did what.
+        let d2 = find(&c2, "#draft").await?;
+        d2.clear().await.map_err(|e| e.to_string())?;
+        d2.send_keys("Madame,\nTexte de Bruno.\nCordialement")
+            .await
+            .map_err(|e| e.to_string())?;
+        find(&c2, "#validate")
+            .await?
+            .click()
+            .await
+            .map_err(|e| e.to_string())?;
+        let told = find(&c2, "#validate-error")
+            .await?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        assert!(
+            told.contains("Agnès D. a validé et mis en file la réponse"),
+            "{told}"
+        );
+        let kept = find(&c2, "#kept-text")
+            .await?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        assert!(kept.contains("Texte de Bruno."), "{kept}");
+        Ok::<(), String>(())
+    }
+    .await;
+    let _ = c1.close().await;
+    let _ = c2.close().await;
+    r.unwrap();
+    let o = app
+        .store
+        .get_outbox_for_message(first)
+        .await
+        .unwrap()
+        .expect("Agnès's reply");
+    assert!(o.body.contains("Texte d'Agnès"), "{}", o.body);
+}

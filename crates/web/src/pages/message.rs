@@ -284,6 +284,9 @@ pub async fn render(
         _ => false,
     };
     let banner = super::done::banner(st, lang, a, mp.done.as_deref(), mp.of).await?;
+    // Presence: this view is recorded, and whoever else has it open is named.
+    st.store.record_view(id, a.user.id).await?;
+    let viewers = st.store.other_viewers(id, a.user.id).await?;
     // A validated reply the outbox still holds: it can be taken back from here.
     let held = if m.state == facteur_core::MessageState::Validated {
         super::done::held_seconds(st, id).await?
@@ -292,6 +295,7 @@ pub async fn render(
     };
     let body = html! {
         (banner)
+        (super::presence::viewers_view(lang, now, &viewers))
         dl.meta {
             dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) { (state_label(lang, m.state)) }
             dt { (t(Msg::ColType)) } dd #category-current { (m.category.as_deref().map(|c| type_label(st, lang, c)).unwrap_or_else(|| "—".into())) }
@@ -388,7 +392,17 @@ pub async fn render(
             div.pane-work {
                 // Refused because the message is no longer open (another agent
                 // validated or escalated it): said here, the draft form is gone.
-                @if let Some(r) = refused.filter(|_| !open) { (refused_view(lang, r)) }
+                @if let Some(r) = refused.filter(|_| !open) {
+                    (refused_view(lang, r))
+                    // The form is gone with the open state: the agent's text stays
+                    // readable, to copy.
+                    @if let Some(text) = kept.text.as_ref() {
+                        details #kept-text-box open {
+                            summary { (t(Msg::YourText)) }
+                            pre #kept-text { (text) }
+                        }
+                    }
+                }
                 @if let Some(secs) = held {
                     section #send-pending aria-labelledby="send-pending-h" {
                         h2 #send-pending-h { (t(Msg::SendScheduled)) " " (secs) " s" }

@@ -12,6 +12,7 @@ use crate::extract::{Form, Path};
 use crate::i18n::Lang;
 use crate::pages::done::{self, Done};
 use crate::pages::message::{render, Kept, MessageParams};
+use crate::pages::presence;
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -66,7 +67,19 @@ pub async fn validate(
     match done {
         Ok(_) => {}
         // What the agent can put right on the page: back to it, text kept.
-        Err(error @ (WebError::ReplyRefused(_) | WebError::Conflict { .. })) => {
+        Err(error @ WebError::Conflict { .. }) => {
+            // Someone else acted first: say who and what, the text kept.
+            let actions = st.store.list_actions(id).await?;
+            let users = st.store.list_users().await?;
+            let error = presence::conflict_with_others(error, a.user.id, &actions, &users);
+            let kept = Kept {
+                text: Some(f.text),
+                refused: Some(error),
+                search: None,
+            };
+            return render(&st, lang, &a, id, MessageParams::default(), kept).await;
+        }
+        Err(error @ WebError::ReplyRefused(_)) => {
             let kept = Kept {
                 text: Some(f.text),
                 refused: Some(error),

@@ -20,6 +20,7 @@ pub mod message;
 pub mod message_actions;
 pub mod models;
 pub mod outbox;
+pub mod presence;
 pub mod queue;
 pub(crate) mod registry;
 pub mod supervision;
