@@ -102,6 +102,38 @@ pub fn detect_flags(text: &str) -> Vec<Flag> {
     out
 }
 
+/// Why each flag of `text` fired: the phrases of its patterns found in the text,
+/// folded (lower case, no accents), at most a few per flag. Shown to the agent
+/// who picks up an automatically escalated message; computed on demand, not at
+/// triage, since only that page needs it.
+pub fn flag_evidence(text: &str) -> Vec<(Flag, Vec<String>)> {
+    const MAX_PER_FLAG: usize = 5;
+    let f = fold(text);
+    detect_flags(text)
+        .into_iter()
+        .map(|flag| {
+            let patterns: &[&Lazy<Regex>] = match flag {
+                Flag::Complaint => &[&COMPLAINT, &RECOURS],
+                Flag::LegalDeadline => &[&DEADLINE, &SAISIE],
+                Flag::Distress => &[
+                    &DISTRESS, &PEUX_PLUS, &EXPULSION, &A_LA_RUE, &A_BOUT, &VIOLENCES,
+                ],
+                Flag::Threat => &[&THREAT, &VENIR],
+            };
+            let mut words: Vec<String> = Vec::new();
+            for p in patterns {
+                for m in p.find_iter(&f) {
+                    let w = m.as_str().trim().to_string();
+                    if !w.is_empty() && !words.contains(&w) && words.len() < MAX_PER_FLAG {
+                        words.push(w);
+                    }
+                }
+            }
+            (flag, words)
+        })
+        .collect()
+}
+
 /// A complaint phrase that the writer does not negate ("aucune réclamation",
 /// "pas de contestation de ma part").
 fn complaint(f: &str) -> bool {
@@ -505,4 +537,26 @@ mod tests {
 
     const HELD_OUT_PRECISION_FLOOR: f64 = 0.85;
     const HELD_OUT_RECALL_FLOOR: f64 = 0.7;
+}
+
+#[cfg(test)]
+mod evidence_tests {
+    use super::*;
+
+    #[test]
+    fn each_fired_flag_comes_with_the_words_that_raised_it() {
+        let e = flag_evidence(
+            "Bonjour, l'huissier est venu pour une saisie sur salaire. Je conteste cette réclamation, c'est scandaleux.",
+        );
+        let get = |f: Flag| e.iter().find(|(g, _)| *g == f).map(|(_, w)| w.clone());
+        let legal = get(Flag::LegalDeadline).expect("legal deadline");
+        assert!(legal.iter().any(|w| w.contains("huissier")), "{legal:?}");
+        let complaint = get(Flag::Complaint).expect("complaint");
+        assert!(
+            complaint.iter().any(|w| w.contains("scandaleu")),
+            "{complaint:?}"
+        );
+        assert!(get(Flag::Threat).is_none());
+        assert!(flag_evidence("Bonjour, quelle est la date limite ?").is_empty());
+    }
 }

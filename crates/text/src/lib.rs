@@ -21,7 +21,7 @@ pub use attachment::mentions_attachment;
 pub use auto_reply::auto_reply_text;
 pub use correspondent::{correspondent, Correspondent};
 pub use fields::{extract_fields, Fields};
-pub use flags::{detect_flags, Flag};
+pub use flags::{detect_flags, flag_evidence, Flag};
 pub use language::detect_language;
 pub use normalize::{fold, is_blank, split_lines, trim_ws};
 pub use segment::{clean, Cleaned};

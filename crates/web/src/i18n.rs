@@ -194,6 +194,12 @@ catalogue! {
     TimelineSentText => "Texte envoyé et destinataire", "Text sent and recipient";
     ViewingSince => "consulte ce message depuis", "has had this message open for";
     YourText => "Votre texte (non envoyé)", "Your text (not sent)";
+    AutoEscalated => "Escaladé automatiquement", "Escalated automatically";
+    AutoEscalatedWords => "mots relevés", "words found";
+    FlagComplaint => "réclamation ou contestation", "complaint or dispute";
+    FlagLegalDeadline => "procédure ou échéance juridique (huissier, saisie, mise en demeure)", "legal step or deadline (bailiff, seizure, formal notice)";
+    FlagDistress => "détresse", "distress";
+    FlagThreat => "menace envers le personnel", "threat against the staff";
     KbInsertTitle => "Insérer une réponse type ou une fiche", "Insert a standard answer or a fiche";
     KbSearchLabel => "Rechercher dans les réponses types et les fiches", "Search the standard answers and fiches";
     Search => "Rechercher", "Search";
@@ -349,6 +355,18 @@ pub fn escalation_reason_label(lang: Lang, r: EscalationReason) -> &'static str 
         EscalationReason::Legal => Msg::EscalateLegal,
         EscalationReason::OtherService => Msg::EscalateOtherService,
         EscalationReason::Other => Msg::EscalateOther,
+    };
+    m.text(lang)
+}
+
+/// A sensitivity flag in words.
+pub fn flag_label(lang: Lang, f: facteur_text::Flag) -> &'static str {
+    use facteur_text::Flag;
+    let m = match f {
+        Flag::Complaint => Msg::FlagComplaint,
+        Flag::LegalDeadline => Msg::FlagLegalDeadline,
+        Flag::Distress => Msg::FlagDistress,
+        Flag::Threat => Msg::FlagThreat,
     };
     m.text(lang)
 }

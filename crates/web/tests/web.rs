@@ -4044,3 +4044,41 @@ async fn escalating_moves_on_to_the_next_message_and_a_late_undo_is_refused() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn an_automatically_escalated_message_says_which_flag_and_which_words() {
+    let f = fixture().await;
+    let raw = "From: C <c@example.org>\r\nSubject: Saisie\r\nMessage-ID: <auto-esc@example.org>\r\n\r\nBonjour.\r\n";
+    let parsed = facteur_mail::parse_message(raw.as_bytes());
+    let mut nm = NewMessage::from_parsed(f.mb_a, raw.as_bytes().to_vec(), &parsed);
+    nm.pseudonymised_text =
+        "Bonjour, l'huissier est passé pour une saisie sur mon compte. [NOM_1]".into();
+    let id = f.store.insert_message(&nm).await.unwrap().id();
+    f.store
+        .record_triage(&NewTriage {
+            message_id: id,
+            model_version: Some("m1".into()),
+            category: Some("avis".into()),
+            confidence: Some(0.9),
+            route: Route::Escalate,
+            answer_id: None,
+            answer_version: None,
+            draft_text: None,
+            passages: serde_json::json!([]),
+            language: Some("fr".into()),
+            pseudonymised_text: None,
+            classify_text: None,
+            pii_kinds: vec![],
+            flags: vec!["legal_deadline".into()],
+            candidates: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let (token, _) = login(&f.app, "agent").await;
+    let html = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    let at = html.find("id=\"auto-escalation\"").expect("explained");
+    let dd = &html[at..at + html[at..].find("</dd>").unwrap()];
+    assert!(dd.contains("procédure ou échéance juridique"), "{dd}");
+    assert!(dd.contains("« huissier »"), "{dd}");
+    assert!(html.contains("Escaladé automatiquement"));
+}

@@ -272,6 +272,16 @@ pub async fn render(
                 .and_then(Value::as_str)
                 .and_then(EscalationReason::parse)
         });
+    // Escalated by triage, not by an agent: the flags that fired and the words
+    // that raised them, for whoever picks it up.
+    let auto_escalation = match &triage {
+        Some(tr)
+            if escalated && escalation.is_none() && tr.route == facteur_core::Route::Escalate =>
+        {
+            facteur_text::flag_evidence(&m.pseudonymised_text)
+        }
+        _ => Vec::new(),
+    };
     let defects = mail_defects(&m.parsed);
     // The next message of the same tab (oldest first), for keyboard flow (j).
     let next_id = super::done::next_in_tab(st, &m).await?;
@@ -312,6 +322,22 @@ pub async fn render(
             @if let Some(r) = escalation {
                 dt { (t(Msg::EscalatedBecause)) }
                 dd #escalation-reason { (escalation_reason_label(lang, r)) }
+            } @else if !auto_escalation.is_empty() {
+                dt { (t(Msg::AutoEscalated)) }
+                dd #auto-escalation {
+                    @for (i, (flag, words)) in auto_escalation.iter().enumerate() {
+                        @if i > 0 { " ; " }
+                        span data-flag=(format!("{flag:?}")) { (crate::i18n::flag_label(lang, *flag)) }
+                        @if !words.is_empty() {
+                            " (" (t(Msg::AutoEscalatedWords)) " : "
+                            @for (j, w) in words.iter().enumerate() {
+                                @if j > 0 { ", " }
+                                "« " (w) " »"
+                            }
+                            ")"
+                        }
+                    }
+                }
             }
             @if revealed {
                 dt { (t(Msg::From)) } dd { (m.from_name.as_deref().unwrap_or("")) " <" (m.from_address.as_deref().unwrap_or("")) ">" }
