@@ -46,6 +46,21 @@
     p.hidden = found.length === 0;
     return found;
   }
+  // "Envoi dans 30 s": counts down; at zero the reply has left the agent's
+  // hands, so the undo button goes (the server refuses a late undo anyway).
+  (function countdown() {
+    var s = document.getElementById("undo-seconds");
+    if (!s) return;
+    var left = parseInt(s.textContent, 10);
+    var timer = setInterval(function () {
+      left -= 1;
+      if (left > 0) { s.textContent = String(left); return; }
+      clearInterval(timer);
+      s.textContent = "0";
+      var f = document.getElementById("undo-send-form");
+      if (f) f.hidden = true;
+    }, 1000);
+  })();
   document.addEventListener("input", function (ev) {
     if (ev.target && ev.target.id === "draft") refreshUnfilled();
   });

@@ -410,15 +410,7 @@ async fn start_app_with(hostile_html: &str, engine: bool) -> App {
         ..WebConfig::default()
     };
     let (state, engine) = if engine {
-        let e = Arc::new(common::DemoEngine::new(
-            store.clone(),
-            &[
-                "delais-paiement",
-                "coordonnees-bancaires",
-                "avis-imposition",
-            ],
-            1.01,
-        ));
+        let e = Arc::new(common::DemoEngine::new(store.clone(), &[], 1.01));
         let state = AppState::new(store.clone(), common::demo_taxonomy(), config)
             .with_triage(e.clone())
             .with_kb(e.clone());
@@ -1413,7 +1405,7 @@ async fn a_marker_left_in_the_draft_is_shown_live_and_refused_on_the_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abstained_mail_is_answered_through_its_candidates_and_the_search() {
     let app = start_app_with("<p>Bonjour</p>", true).await;
-    let raw = "From: Jeanne Martin <jeanne.martin@example.org>\r\nTo: sip.lyon3@impots.example\r\nSubject: Paiement de mon impot\r\nMessage-ID: <abstain-browser@example.org>\r\n\r\nBonjour,\r\nSuite a une perte d'emploi je ne peux pas payer mon impot en une seule fois. Puis-je obtenir un delai de paiement ou un echeancier ?\r\nCordialement,\r\nJeanne Martin\r\n";
+    let raw = "From: Jeanne Martin <jeanne.martin@example.org>\r\nTo: sip.lyon3@impots.example\r\nSubject: Paiement de mon impot\r\nMessage-ID: <abstain-browser@example.org>\r\n\r\nBonjour,\r\nJ'ai change de banque le mois dernier et, suite a une perte d'emploi, je ne peux pas payer mon impot en une seule fois. Puis-je obtenir un delai ?\r\nCordialement,\r\nJeanne Martin\r\n";
     let parsed = facteur_mail::parse_message(raw.as_bytes());
     let nm = NewMessage::from_parsed(app.mb_a, raw.as_bytes().to_vec(), &parsed);
     let id = app.store.insert_message(&nm).await.unwrap().id();
@@ -1443,6 +1435,7 @@ async fn an_abstained_mail_is_answered_through_its_candidates_and_the_search() {
             assert_eq!(kinds.as_array().map(Vec::len), Some(3), "{kinds}");
             assert_eq!(kinds[0], "delais-paiement", "{kinds}");
             assert_eq!(draft_value(&c).await?, "", "no draft before the choice");
+            screenshot(&c, "message-candidates.png").await?;
             find(&c, "#candidates li.candidate:first-child button.candidate-use")
                 .await?
                 .click()
@@ -1523,6 +1516,13 @@ async fn a_validated_reply_can_be_taken_back_during_its_send_delay() {
                 .map_err(|e| e.to_string())?;
             assert!(banner.contains("Réponse validée"), "{banner}");
             assert!(banner.contains("Envoi dans"), "{banner}");
+            screenshot(&c, "validated-undo.png").await?;
+            // The delay counts down on the page.
+            wait_until("the countdown to move", || async {
+                let s = find(&c, "#undo-seconds").await.ok()?.text().await.ok()?;
+                (s.trim().parse::<i64>().ok()? < 30).then_some(())
+            })
+            .await?;
             // Held: a sender polling now gets nothing.
             let claimed = app
                 .store

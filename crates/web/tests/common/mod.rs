@@ -75,7 +75,7 @@ impl DemoEngine {
                 .unwrap()
                 .lines()
                 .filter_map(|l| serde_json::from_str::<facteur_classify::Example>(l).ok())
-                .filter(|e| labels.contains(&e.label.as_str()))
+                .filter(|e| labels.is_empty() || labels.contains(&e.label.as_str()))
                 .collect();
         let cfg = facteur_classify::TrainConfig {
             threads: 1,
