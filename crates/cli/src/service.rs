@@ -647,6 +647,8 @@ impl Service {
                     states: vec![MessageState::New],
                     category: None,
                     assigned_to: None,
+                    search: None,
+                    received: None,
                     sort: QueueSort::Age,
                     page: QueuePage::First,
                     limit: 200,

@@ -869,6 +869,8 @@ async fn seed_draft(db: &str, key_file: &Path, draft: &str) -> i64 {
             states: vec![],
             category: None,
             assigned_to: None,
+            search: None,
+            received: None,
             sort: facteur_store::QueueSort::Age,
             page: facteur_store::QueuePage::First,
             limit: 10,

@@ -110,6 +110,33 @@ fn next(b: Bind, binds: &mut Vec<Bind>) -> String {
     format!("${}", binds.len())
 }
 
+/// At most this many words per search: each one is a scan predicate.
+const MAX_SEARCH_WORDS: usize = 6;
+
+/// The words of a search, lower-cased (as `LOWER()` does, ASCII letters), one
+/// character at least, at most [`MAX_SEARCH_WORDS`].
+fn search_words(search: Option<&str>) -> Vec<String> {
+    search
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|w| w.to_lowercase())
+        .filter(|w| !w.is_empty())
+        .take(MAX_SEARCH_WORDS)
+        .collect()
+}
+
+/// `word` as a literal inside a LIKE pattern (escape character `\`).
+fn like_escape(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn build_queue_sql(
     mailboxes: &[i64],
     states: &[MessageState],
@@ -139,6 +166,18 @@ fn build_queue_sql(
     if let Some(a) = q.assigned_to {
         let n = next(Bind::I(a), &mut binds);
         shared.push_str(&format!(" AND assigned_to = {n}"));
+    }
+    if let Some((from, until)) = q.received {
+        let f = next(Bind::I(from), &mut binds);
+        let u = next(Bind::I(until), &mut binds);
+        shared.push_str(&format!(" AND received_at >= {f} AND received_at < {u}"));
+    }
+    for word in search_words(q.search.as_deref()) {
+        let n = next(Bind::S(format!("%{}%", like_escape(&word))), &mut binds);
+        shared.push_str(&format!(
+            " AND (LOWER(pseudonymised_text) LIKE {n} ESCAPE '\\' \
+             OR LOWER(COALESCE(classify_text, '')) LIKE {n} ESCAPE '\\')"
+        ));
     }
     if let QueuePage::After(c) = q.page {
         // Range on the sort key (index-friendly), then the tiebreak on id.

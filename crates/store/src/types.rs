@@ -244,6 +244,13 @@ pub struct QueueQuery {
     pub states: Vec<MessageState>,
     pub category: Option<String>,
     pub assigned_to: Option<i64>,
+    /// Words that must all appear in the text agents see (the pseudonymised
+    /// body) or in what the classifier read (subject and body, personal data
+    /// removed): never in raw text, so a search cannot find a citizen by a name
+    /// the page masks. Case-insensitive for ASCII letters.
+    pub search: Option<String>,
+    /// Received in `[from, until)` (Unix milliseconds).
+    pub received: Option<(Millis, Millis)>,
     pub sort: QueueSort,
     pub page: QueuePage,
     /// Clamped to 1..=500.

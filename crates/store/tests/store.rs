@@ -336,10 +336,11 @@ async fn queue_page_over_100k_messages_is_fast() {
         WHEN 2 THEN 'abstained' WHEN 3 THEN 'escalated' WHEN 4 THEN 'validated' WHEN 5 THEN 'sent' \
         ELSE 'new' END";
     let cols = "INSERT INTO messages (mailbox_id, message_id, content_hash, raw, subject, \
-        received_at, state, category, confidence, updated_at)";
+        received_at, state, category, confidence, updated_at, pseudonymised_text)";
     let values = format!(
         "{a} + (i % 3), 'bulk' || i, HASH, RAW, 'sujet ' || i, {T0} + (i * 37 % 100000) * 1000, \
-         {state}, 'cat' || (i % 20), (i % 100) / 100.0, {T0}",
+         {state}, 'cat' || (i % 20), (i % 100) / 100.0, {T0}, \
+         'Bonjour, demande ' || i || CASE WHEN i % 50 = 0 THEN ' de delai de paiement' ELSE ' sur mon avis' END",
         a = mbs[0]
     );
     let seed = match s.backend() {
@@ -448,6 +449,24 @@ async fn queue_page_over_100k_messages_is_fast() {
     let t = Instant::now();
     s.count_messages(Some(mbs[0])).await.unwrap();
     measure("count_messages(mailbox)", t.elapsed());
+
+    // Search (issue 17): a word in 2 % of the mail, then one in none (every
+    // row of the mailbox read), whole mailbox, every state.
+    let search = |word: &str| QueueQuery {
+        mailbox_ids: Some(vec![mbs[0]]),
+        states: MessageState::ALL.to_vec(),
+        search: Some(word.into()),
+        limit: 50,
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let rows = s.list_queue(&search("delai paiement")).await.unwrap();
+    measure("search, 2 % match, one mailbox, all states", t.elapsed());
+    assert_eq!(rows.len(), 50);
+    let t = Instant::now();
+    let rows = s.list_queue(&search("introuvable")).await.unwrap();
+    measure("search, no match (whole mailbox read)", t.elapsed());
+    assert!(rows.is_empty());
 
     assert!(
         worst < Duration::from_millis(500),
@@ -2009,4 +2028,85 @@ async fn viewers_are_shared_with_their_start_and_forgotten_after_a_while() {
         s.other_viewers(m, bruno).await.unwrap()[0].since,
         db.clock_now()
     );
+}
+
+/// Issue 17, queue search: every word in the masked text or in what the
+/// classifier read (subject included, personal data removed), never in the raw
+/// subject; with a date range; still keyset-paged.
+#[tokio::test]
+async fn queue_search_matches_masked_text_words_and_dates_only() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "a").await;
+    let texts = [
+        (
+            "Demande de délai de paiement pour [NOM_1]",
+            "delai paiement",
+        ),
+        ("Changement de RIB, 100% urgent", "rib"),
+        ("Question sur le délai de réclamation", "reclamation"),
+        ("Mon avis d'impôt", "avis"),
+    ];
+    let mut ids = Vec::new();
+    for (n, (text, classify)) in texts.iter().enumerate() {
+        let mut m = msg(mb, n as u32 + 1);
+        m.subject = format!("Jean Dupont {n}");
+        let id = s.insert_message(&m).await.unwrap().id();
+        s.record_triage(&NewTriage {
+            message_id: id,
+            model_version: None,
+            category: None,
+            confidence: None,
+            route: Route::Abstain,
+            answer_id: None,
+            answer_version: None,
+            draft_text: None,
+            passages: json!([]),
+            language: Some("fr".into()),
+            pseudonymised_text: Some((*text).into()),
+            classify_text: Some(format!("Sujet {classify}\n{text}")),
+            pii_kinds: vec![],
+            flags: vec![],
+            candidates: Vec::new(),
+        })
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    let q = |search: &str, received: Option<(i64, i64)>, page: QueuePage| QueueQuery {
+        mailbox_ids: Some(vec![mb]),
+        states: MessageState::ALL.to_vec(),
+        search: Some(search.into()),
+        received,
+        page,
+        limit: 1,
+        ..Default::default()
+    };
+    let all = |search: &'static str, received| async move {
+        let mut out = Vec::new();
+        let mut page = QueuePage::First;
+        loop {
+            let rows = s.list_queue(&q(search, received, page)).await.unwrap();
+            let Some(last) = rows.last() else { break };
+            page = QueuePage::After(last.cursor);
+            out.extend(rows.iter().map(|r| r.id));
+        }
+        out
+    };
+    assert_eq!(all("délai", None).await, vec![ids[0], ids[2]]);
+    assert_eq!(all("DÉLAI paiement", None).await, vec![ids[0]]);
+    assert_eq!(
+        all("sujet rib", None).await,
+        vec![ids[1]],
+        "what the classifier read"
+    );
+    assert_eq!(all("100%", None).await, vec![ids[1]], "% is a literal");
+    assert!(
+        all("dupont", None).await.is_empty(),
+        "never the raw subject"
+    );
+    // Received in [T0 + 2 s, T0 + 4 s): messages 2 and 3.
+    let range = Some((T0 + 2000, T0 + 4000));
+    assert_eq!(all("", range).await, vec![ids[1], ids[2]]);
+    assert_eq!(all("délai", range).await, vec![ids[2]]);
 }

@@ -156,6 +156,8 @@ async fn list_messages(
             states,
             category: p.category.filter(|c| !c.is_empty()),
             assigned_to: None,
+            search: None,
+            received: None,
             sort: if p.sort.as_deref() == Some("confidence") {
                 QueueSort::Confidence
             } else {
@@ -407,7 +409,7 @@ pub fn openapi_doc() -> Value {
                 "summary": "The work queue, keyset-paged",
                 "parameters": [
                     {"name": "mailbox", "in": "query", "schema": {"type": "integer"}},
-                    {"name": "state", "in": "query", "schema": {"type": "string"}, "description": "A state code (new, ready_to_validate, needs_research, escalated, abstained, validated, sent, closed) or a tab (new, ready, research, escalated, outgoing, sent)."},
+                    {"name": "state", "in": "query", "schema": {"type": "string"}, "description": "A state code (new, ready_to_validate, needs_research, escalated, abstained, validated, sent, closed) or a tab (new, ready, research, escalated, outgoing, sent, all)."},
                     {"name": "category", "in": "query", "schema": {"type": "string"}},
                     {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["age", "confidence"]}},
                     {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "The `next` cursor of the previous page."},

@@ -97,6 +97,11 @@ catalogue! {
     TabEscalated => "Escaladés", "Escalated";
     TabOutgoing => "En attente d'envoi", "Waiting to be sent";
     TabSent => "Envoyés", "Sent";
+    TabAll => "Tous", "All";
+    AllAgents => "tous les agents", "all agents";
+    SearchWords => "Mots recherchés", "Search words";
+    ReceivedFrom => "Reçu à partir du", "Received from";
+    ReceivedTo => "jusqu'au", "until";
     ColSubject => "Objet", "Subject";
     ColSender => "Expéditeur", "Sender";
     AttachmentMentionedMissing => "Le message annonce une pièce jointe, mais aucune n'est jointe : demandez-la si la réponse en dépend.", "The message announces an attachment, but none is attached: ask for it if the reply depends on it.";

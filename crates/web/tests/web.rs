@@ -4082,3 +4082,37 @@ async fn an_automatically_escalated_message_says_which_flag_and_which_words() {
     assert!(dd.contains("« huissier »"), "{dd}");
     assert!(html.contains("Escaladé automatiquement"));
 }
+
+#[tokio::test]
+async fn the_queue_searches_the_masked_text_with_filters_and_says_when_nothing_matches() {
+    let f = fixture().await;
+    let (token, _) = login(&f.app, "agent").await;
+    let queue = |qs: &str| get(&format!("/mailboxes/{}/queue?{qs}", f.mb_a), Some(&token));
+    let rows = |html: &str| -> Vec<i64> {
+        html.match_indices("data-id=\"")
+            .map(|(i, m)| {
+                let rest = &html[i + m.len()..];
+                rest[..rest.find('"').unwrap()].parse().unwrap()
+            })
+            .collect()
+    };
+    // The fixture's message says "ancien message cité" in its masked text.
+    let html = text(send(&f.app, queue("tab=all&q=ancien+cit%C3%A9")).await).await;
+    assert_eq!(rows(&html), vec![f.msg_a], "{html}");
+    assert!(html.contains("Tous"), "the whole-mailbox tab");
+    // Kept in the next-page link and the form.
+    assert!(html.contains("value=\"ancien cité\""), "{html}");
+    // Never the raw address or name, which the page masks.
+    let html = text(send(&f.app, queue("tab=all&q=jeanne%40example.org")).await).await;
+    assert!(rows(&html).is_empty(), "{html}");
+    assert!(html.contains("id=\"queue-empty\""));
+    // Agent and date filters.
+    let html = text(send(&f.app, queue(&format!("tab=all&agent={}", f.agent + 1000))).await).await;
+    assert!(rows(&html).is_empty());
+    let html = text(send(&f.app, queue("tab=all&from=2000-01-01&to=2100-01-01")).await).await;
+    assert!(rows(&html).contains(&f.msg_a), "{html}");
+    let html = text(send(&f.app, queue("tab=all&to=2000-01-01")).await).await;
+    assert!(rows(&html).is_empty());
+    let res = send(&f.app, queue("tab=all&from=hier")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}

@@ -423,6 +423,8 @@ async fn sweep(store: &Store) -> Result<u64> {
                 states: vec![MessageState::New],
                 category: None,
                 assigned_to: None,
+                search: None,
+                received: None,
                 sort: QueueSort::Age,
                 page,
                 limit: 500,

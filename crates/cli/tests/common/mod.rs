@@ -92,6 +92,8 @@ pub fn validate_replies(
                     states: vec![],
                     category: None,
                     assigned_to: None,
+                    search: None,
+                    received: None,
                     sort: QueueSort::Age,
                     page,
                     limit: 500,

@@ -65,6 +65,8 @@ pub async fn next_in_tab(st: &AppState, m: &facteur_store::Message) -> WebResult
             states: states.to_vec(),
             category: None,
             assigned_to: None,
+            search: None,
+            received: None,
             sort: QueueSort::Age,
             page: QueuePage::After(QueueCursor {
                 received_at: m.received_at,

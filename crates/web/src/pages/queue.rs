@@ -51,6 +51,9 @@ pub const TABS: &[(&str, Msg, &[MessageState])] = &[
     // they have their own tab.
     ("outgoing", Msg::TabOutgoing, &[MessageState::Validated]),
     ("sent", Msg::TabSent, &[MessageState::Sent]),
+    // Last, so a message's own tab is found first: the whole mailbox, for
+    // searching (closed and automatic mail are only here).
+    ("all", Msg::TabAll, MessageState::ALL),
 ];
 
 pub fn tab_states(tab: &str) -> Option<&'static [MessageState]> {
@@ -65,6 +68,13 @@ pub struct QueueParams {
     pub after: Option<String>,
     /// "1": only the messages assigned to the signed-in user ("Mes messages").
     pub mine: Option<String>,
+    /// Words to find in the masked text (see `QueueQuery::search`).
+    pub q: Option<String>,
+    /// A user id: only the messages assigned to them.
+    pub agent: Option<String>,
+    /// Received on or after / on or before these days (`YYYY-MM-DD`, UTC).
+    pub from: Option<String>,
+    pub to: Option<String>,
     /// What the agent just did on message `of` (see [`super::done`]).
     pub done: Option<String>,
     pub of: Option<i64>,
@@ -99,6 +109,29 @@ pub async fn queue(
     };
     let category = p.category.clone().filter(|c| !c.is_empty());
     let mine = p.mine.as_deref() == Some("1");
+    let search =
+        p.q.as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_string);
+    let agent = match p.agent.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(s.parse::<i64>().map_err(|_| {
+            WebError::bad(
+                format!("Agent inconnu : « {s} »."),
+                format!("Unknown agent '{s}'."),
+            )
+        })?),
+        None => None,
+    };
+    let from = p.from.as_deref().filter(|s| !s.is_empty());
+    let to = p.to.as_deref().filter(|s| !s.is_empty());
+    let received = match (
+        from.map(day_start).transpose()?,
+        to.map(day_start).transpose()?,
+    ) {
+        (None, None) => None,
+        (f, t) => Some((f.unwrap_or(0), t.map(|t| t + DAY_MS).unwrap_or(i64::MAX))),
+    };
     let page_pos = queue_page(p.after.as_deref())?;
     let rows = st
         .store
@@ -106,24 +139,20 @@ pub async fn queue(
             mailbox_ids: Some(vec![mailbox_id]),
             states: states.to_vec(),
             category: category.clone(),
-            assigned_to: mine.then_some(a.user.id),
+            assigned_to: if mine { Some(a.user.id) } else { agent },
+            search: search.clone(),
+            received,
             sort,
             page: page_pos,
             limit: PAGE_SIZE,
         })
         .await?;
-    // Assignees by name, read once for the page.
-    let names: std::collections::HashMap<i64, String> =
-        if rows.iter().any(|r| r.assigned_to.is_some()) {
-            st.store
-                .list_users()
-                .await?
-                .into_iter()
-                .map(|u| (u.id, u.display_name))
-                .collect()
-        } else {
-            Default::default()
-        };
+    // Agents by name, read once for the page (assignee column, agent filter).
+    let users = st.store.list_users().await?;
+    let names: std::collections::HashMap<i64, String> = users
+        .iter()
+        .map(|u| (u.id, u.display_name.clone()))
+        .collect();
     // Every tab says how many messages it holds (the mailbox's, whatever the filter).
     let by_state = st.store.count_messages_by_state(Some(mailbox_id)).await?;
     let tab_count = |states: &[MessageState]| -> i64 {
@@ -147,6 +176,16 @@ pub async fn queue(
         }
         if mine {
             s.push_str("&mine=1");
+        }
+        for (k, v) in [
+            ("q", search.as_deref()),
+            ("agent", p.agent.as_deref()),
+            ("from", from),
+            ("to", to),
+        ] {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                s.push_str(&format!("&{k}={}", urlencode(v)));
+            }
         }
         if let Some(a) = after {
             s.push_str("&after=");
@@ -212,6 +251,19 @@ pub async fn queue(
                 input #mine type="checkbox" name="mine" value="1" checked[mine];
                 " " (t(Msg::MyMessages))
             }
+            label for="agent" { (t(Msg::ColAssignee)) }
+            select #agent name="agent" {
+                option value="" { (t(Msg::AllAgents)) }
+                @for u in users.iter().filter(|u| u.active) {
+                    option value=(u.id) selected[agent == Some(u.id)] { (u.display_name) }
+                }
+            }
+            label for="q" { (t(Msg::SearchWords)) }
+            input #q type="search" name="q" value=(search.as_deref().unwrap_or(""));
+            label for="from" { (t(Msg::ReceivedFrom)) }
+            input #from type="date" name="from" value=(from.unwrap_or(""));
+            label for="to" { (t(Msg::ReceivedTo)) }
+            input #to type="date" name="to" value=(to.unwrap_or(""));
             label for="sort" { (t(Msg::SortBy)) }
             select #sort name="sort" {
                 option value="age" selected[sort == QueueSort::Age] { (t(Msg::SortAge)) }
@@ -258,6 +310,21 @@ pub async fn queue(
         body,
     )
     .into_response())
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// The first millisecond of a `YYYY-MM-DD` day, UTC (the date inputs' format).
+fn day_start(day: &str) -> WebResult<i64> {
+    let bad = || {
+        WebError::bad(
+            format!("Date invalide : « {day} »."),
+            format!("Invalid date '{day}'."),
+        )
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(day, &format).map_err(|_| bad())?;
+    Ok(d.midnight().assume_utc().unix_timestamp() * 1000)
 }
 
 pub(super) fn tab_label(tab: &str, lang: Lang) -> &'static str {
