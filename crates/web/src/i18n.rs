@@ -205,6 +205,7 @@ catalogue! {
     FlagLegalDeadline => "procédure ou échéance juridique (huissier, saisie, mise en demeure)", "legal step or deadline (bailiff, seizure, formal notice)";
     FlagDistress => "détresse", "distress";
     FlagThreat => "menace envers le personnel", "threat against the staff";
+    KbShortcutHelp => "Raccourci : tapez « ::identifiant » dans le brouillon puis Entrée pour insérer cette réponse type.", "Shortcut: type \"::identifier\" in the draft then Enter to insert that standard answer.";
     KbInsertTitle => "Insérer une réponse type ou une fiche", "Insert a standard answer or a fiche";
     KbSearchLabel => "Rechercher dans les réponses types et les fiches", "Search the standard answers and fiches";
     Search => "Rechercher", "Search";
@@ -300,7 +301,7 @@ catalogue! {
     DefectOther => "autre anomalie", "other anomaly";
     ServerError => "Erreur interne.", "Internal error.";
     KeyboardHelp => "Raccourcis clavier", "Keyboard shortcuts";
-    KeyHelpText => "j / k : message suivant / précédent ; e : modifier le brouillon ; v puis v : valider et envoyer ; ? : aide", "j / k: next / previous message; e: edit draft; v then v: validate and send; ?: help";
+    KeyHelpText => "j / k : message suivant / précédent ; e : modifier le brouillon ; v puis v : valider et envoyer ; dans le brouillon, ::identifiant puis Entrée : insérer cette réponse type ; ? : aide", "j / k: next / previous message; e: edit draft; v then v: validate and send; in the draft, ::identifier then Enter: insert that standard answer; ?: help";
     ValidateKeyConfirm => "Appuyez de nouveau sur v pour valider et envoyer (Échap pour annuler).", "Press v again to validate and send (Esc to cancel).";
     SwitchLanguage => "English", "Français";
     From => "De", "From";

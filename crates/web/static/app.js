@@ -61,6 +61,24 @@
       if (f) f.hidden = true;
     }, 1000);
   })();
+  // Text modules: "::identifier" then Enter in the draft searches the knowledge
+  // base for that standard answer and inserts it, filled from the mail (the
+  // server does both; the draft's text goes along, without the "::identifier").
+  document.addEventListener("keydown", function (ev) {
+    var d = ev.target;
+    if (ev.key !== "Enter" || !d || d.id !== "draft") return;
+    var before = d.value.slice(0, d.selectionStart);
+    var m = /::([A-Za-z0-9_-]+)$/.exec(before);
+    var q = document.getElementById("kb-q");
+    var go = document.getElementById("kb-search");
+    var exact = document.getElementById("kb-exact");
+    if (!m || !q || !go || !exact) return;
+    ev.preventDefault();
+    d.value = before.slice(0, before.length - m[0].length) + d.value.slice(d.selectionStart);
+    q.value = m[1];
+    exact.value = "1";
+    go.click();
+  });
   document.addEventListener("input", function (ev) {
     if (ev.target && ev.target.id === "draft") refreshUnfilled();
   });

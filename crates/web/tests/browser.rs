@@ -1474,6 +1474,21 @@ async fn an_abstained_mail_is_answered_through_its_candidates_and_the_search() {
             assert!(combined.starts_with(draft.trim_end()), "{combined}");
             assert!(combined.len() > draft.len() + 40, "{combined}");
             assert!(!combined.contains("{{"), "{combined}");
+
+            // A text module: "::id" then Enter in the draft inserts that answer.
+            let d = find(&c, "#draft").await?;
+            d.send_keys("\n::delais-paiement\u{E007}")
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_until("the named answer inserted", || async {
+                let t = find(&c, "#compose-inserted").await.ok()?.text().await.ok()?;
+                t.contains("Demander un délai de paiement").then_some(())
+            })
+            .await?;
+            let with_module = draft_value(&c).await?;
+            assert!(with_module.starts_with(combined.trim_end()), "{with_module}");
+            assert!(!with_module.contains("::delais-paiement"), "{with_module}");
+            assert!(with_module.len() > combined.len() + 40, "{with_module}");
             Ok(())
         }
         .await;

@@ -43,6 +43,10 @@ pub struct ComposeForm {
     /// `search`, or `answer:ID` / `fiche:ID` to insert one of the results.
     #[serde(default)]
     pub op: String,
+    /// "1": the query names a standard answer (typed as `::ID` in the draft,
+    /// like a text module); when one result is that answer, it is inserted.
+    #[serde(default)]
+    pub exact: Option<String>,
 }
 
 pub async fn compose(
@@ -72,7 +76,17 @@ pub async fn compose(
             }
         },
     }
-    if let Some((kind, doc)) = f.op.split_once(':') {
+    // `::ID` typed in the draft: the answer of that id, when the search found it.
+    let named = (f.op == "search" && f.exact.as_deref() == Some("1"))
+        .then(|| {
+            search
+                .results
+                .iter()
+                .find(|h| h.hit.kind == DocKind::Answer && h.hit.id.eq_ignore_ascii_case(&query))
+                .map(|h| format!("answer:{}", h.hit.id))
+        })
+        .flatten();
+    if let Some((kind, doc)) = named.as_deref().unwrap_or(&f.op).split_once(':') {
         // Only what the agent was shown for this query can be inserted.
         let hit = search
             .results
@@ -160,6 +174,8 @@ pub fn view(lang: Lang, id: i64, search: Option<&Search>) -> Markup {
                     p #compose-problem.warning role="status" { (t(p)) }
                 }
             }
+            p.note { (t(Msg::KbShortcutHelp)) }
+            input #kb-exact type="hidden" name="exact" value="";
             label for="kb-q" { (t(Msg::KbSearchLabel)) }
             input #kb-q type="search" name="q" value=(search.map(|s| s.query.as_str()).unwrap_or(""));
             " "
