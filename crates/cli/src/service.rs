@@ -832,17 +832,7 @@ impl facteur_web::KbSearch for NodeKb {
         let hits = kb.search(query, &opts).map_err(|e| e.to_string())?;
         let hits = hits
             .into_iter()
-            .map(|hit| facteur_web::KbHit {
-                body: (hit.kind == facteur_kb::DocKind::Answer)
-                    .then(|| {
-                        kb.answers()
-                            .iter()
-                            .find(|a| a.id == hit.id && a.language == hit.language)
-                            .map(|a| a.body.clone())
-                    })
-                    .flatten(),
-                hit,
-            })
+            .map(|hit| facteur_web::KbHit::of(kb, hit))
             .collect();
         Ok((revision, hits))
     }

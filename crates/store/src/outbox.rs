@@ -20,6 +20,25 @@ use crate::{
     Undelivered,
 };
 
+/// Until when a reply is still held in its send delay (queued, never tried,
+/// not yet due): the one rule for "can it be taken back", used by
+/// [`Store::cancel_send`] and [`OutboxItem::held_until`].
+fn held_until(
+    state: OutboxState,
+    attempts: i64,
+    next_attempt_at: Option<Millis>,
+    now: Millis,
+) -> Option<Millis> {
+    next_attempt_at.filter(|t| state == OutboxState::Queued && attempts == 0 && *t > now)
+}
+
+impl OutboxItem {
+    /// When the send delay of this reply ends, while it can still be taken back.
+    pub fn held_until(&self, now: Millis) -> Option<Millis> {
+        held_until(self.state, self.attempts, self.next_attempt_at, now)
+    }
+}
+
 /// A reply and its message as [`Store::cancel_send`] reads them.
 #[derive(sqlx::FromRow)]
 struct HeldReply {
@@ -224,7 +243,8 @@ impl Store {
                 tx.rollback().await.op(op)?;
                 return Err(StoreError::Forbidden { op: op() });
             }
-            let held = state == OutboxState::Queued.as_str() && attempts == 0 && next_at.is_some_and(|t| t > now);
+            let held = OutboxState::parse(&state)
+                .is_some_and(|st| held_until(st, attempts, next_at, now).is_some());
             if !held {
                 // Release the row lock now: a dropped transaction rolls back
                 // only when its connection is next used, and meanwhile a

@@ -45,6 +45,33 @@ async fn raw_count(db: &TestDb, sql: &str) -> i64 {
     }
 }
 
+/// Names read from the live schema: `pg` or `sqlite` as the backend asks, with
+/// `bind` as `$1` when given.
+async fn live_names(db: &TestDb, pg: &str, sqlite: &str, bind: Option<&str>) -> Vec<String> {
+    match db.store.backend() {
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            let mut q = sqlx::query_scalar(pg);
+            if let Some(b) = bind {
+                q = q.bind(b);
+            }
+            let v = q.fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            v
+        }
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+            let mut q = sqlx::query_scalar(sqlite);
+            if let Some(b) = bind {
+                q = q.bind(b);
+            }
+            let v = q.fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            v
+        }
+    }
+}
+
 async fn mailbox(s: &Store, name: &str) -> i64 {
     s.create_mailbox(
         &NewMailbox {
@@ -1706,29 +1733,14 @@ async fn copy_sqlite_store_to_the_test_backend_keeps_ids_and_audit_chain() {
     assert_eq!(count("mailboxes"), 2);
     assert!(count("audit_log") >= 8);
 
-    // Every application table of the live schema is copied.
-    let mut live: Vec<String> = match db.store.backend() {
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-            let v = sqlx::query_scalar(
-                "SELECT tablename::TEXT FROM pg_tables WHERE schemaname = 'public'",
-            )
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-            pool.close().await;
-            v
-        }
-        Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-            let v = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-            v
-        }
-    };
+    // Every application table of the live schema is copied…
+    let mut live = live_names(
+        &db,
+        "SELECT tablename::TEXT FROM pg_tables WHERE schemaname = 'public'",
+        "SELECT name FROM sqlite_master WHERE type = 'table'",
+        None,
+    )
+    .await;
     live.retain(|t| !t.starts_with("_sqlx") && !t.starts_with("sqlite_"));
     live.sort();
     let mut copied: Vec<String> = facteur_store::copied_tables()
@@ -1739,31 +1751,14 @@ async fn copy_sqlite_store_to_the_test_backend_keeps_ids_and_audit_chain() {
     assert_eq!(live, copied);
     // …with every column.
     for (table, cols) in facteur_store::copied_columns() {
-        let mut live: Vec<String> = match db.store.backend() {
-            Backend::Postgres => {
-                let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-                let v = sqlx::query_scalar(
-                    "SELECT column_name::TEXT FROM information_schema.columns \
-                     WHERE table_schema = 'public' AND table_name = $1",
-                )
-                .bind(table)
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-                pool.close().await;
-                v
-            }
-            Backend::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-                let v = sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
-                    .bind(table)
-                    .fetch_all(&pool)
-                    .await
-                    .unwrap();
-                pool.close().await;
-                v
-            }
-        };
+        let mut live = live_names(
+            &db,
+            "SELECT column_name::TEXT FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = $1",
+            "SELECT name FROM pragma_table_info($1)",
+            Some(table),
+        )
+        .await;
         live.sort();
         let mut cols: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
         cols.sort();

@@ -180,6 +180,22 @@ pub struct KbHit {
     pub body: Option<String>,
 }
 
+impl KbHit {
+    /// A hit of `kb`'s search, with its answer's text when it is an answer (in
+    /// the hit's language).
+    pub fn of(kb: &facteur_kb::KnowledgeBase, hit: facteur_kb::Hit) -> Self {
+        let body = (hit.kind == facteur_kb::DocKind::Answer)
+            .then(|| {
+                kb.answers()
+                    .iter()
+                    .find(|a| a.id == hit.id && a.language == hit.language)
+                    .map(|a| a.body.clone())
+            })
+            .flatten();
+        Self { hit, body }
+    }
+}
+
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {

@@ -1958,15 +1958,7 @@ impl facteur_web::KbSearch for IndexKb {
         let hits = self.0.search(query, &opts).map_err(|e| e.to_string())?;
         let hits = hits
             .into_iter()
-            .map(|hit| facteur_web::KbHit {
-                body: self
-                    .0
-                    .answers()
-                    .iter()
-                    .find(|a| a.id == hit.id && a.language == hit.language)
-                    .map(|a| a.body.clone()),
-                hit,
-            })
+            .map(|hit| facteur_web::KbHit::of(&self.0, hit))
             .collect();
         Ok((Some(7), hits))
     }

@@ -112,18 +112,12 @@ pub async fn undo_send(
     }
 }
 
-/// Seconds left before the outbox releases the reply to message `of`, when the
-/// agent can still take it back.
-pub async fn held_seconds(st: &AppState, of: i64) -> WebResult<Option<i64>> {
-    let now = st.store.now_ms();
-    Ok(st
-        .store
-        .get_outbox_for_message(of)
-        .await?
-        .filter(|o| o.state == facteur_core::OutboxState::Queued && o.attempts == 0)
-        .and_then(|o| o.next_attempt_at)
-        .filter(|t| *t > now)
-        .map(|t| (t - now + 999) / 1000))
+/// Seconds left before the outbox releases `reply`, while the agent can still
+/// take it back.
+pub fn held_seconds(reply: Option<&facteur_store::OutboxItem>, now: i64) -> Option<i64> {
+    reply
+        .and_then(|o| o.held_until(now))
+        .map(|t| (t - now + 999) / 1000)
 }
 
 /// The banner for `done` on message `of`, if that message is this agent's to see.
@@ -142,7 +136,10 @@ pub async fn banner(
     };
     let t = |m: Msg| m.text(lang);
     let held = match done {
-        Done::Validated if m.state == MessageState::Validated => held_seconds(st, of).await?,
+        Done::Validated if m.state == MessageState::Validated => {
+            let reply = st.store.get_outbox_for_message(of).await?;
+            held_seconds(reply.as_ref(), st.store.now_ms())
+        }
         _ => None,
     };
     Ok(html! {

@@ -299,7 +299,7 @@ pub async fn render(
     let viewers = st.store.other_viewers(id, a.user.id).await?;
     // A validated reply the outbox still holds: it can be taken back from here.
     let held = if m.state == facteur_core::MessageState::Validated {
-        super::done::held_seconds(st, id).await?
+        super::done::held_seconds(outbox.as_ref(), now)
     } else {
         None
     };

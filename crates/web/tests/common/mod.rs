@@ -192,14 +192,7 @@ impl facteur_web::KbSearch for DemoEngine {
         Ok((
             None,
             hits.into_iter()
-                .map(|hit| facteur_web::KbHit {
-                    body: kb
-                        .answers()
-                        .iter()
-                        .find(|a| a.id == hit.id && a.language == hit.language)
-                        .map(|a| a.body.clone()),
-                    hit,
-                })
+                .map(|hit| facteur_web::KbHit::of(kb, hit))
                 .collect(),
         ))
     }
