@@ -257,7 +257,7 @@ mod tests {
             answer_id: None,
             answer_version: None,
             draft_text: Some("brouillon".into()),
-            passages: json!([]),
+            passages: Vec::new(),
             candidates: Vec::new(),
             created_at,
         }

@@ -1,6 +1,8 @@
 //! A standard answer replaced by a new validated version: the pending drafts
 //! built on the old one are found, refused at validation without confirmation,
 //! and rebuilt from the version in force (real SQLite store).
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +32,7 @@ fn triage(message_id: i64, v: i64, text: &str) -> NewTriage {
         answer_id: Some("rib-standard".into()),
         answer_version: Some(v),
         draft_text: Some(text.into()),
-        passages: json!([]),
+        passages: Vec::new(),
         language: Some("fr".into()),
         pseudonymised_text: None,
         classify_text: None,

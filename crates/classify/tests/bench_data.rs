@@ -1,5 +1,7 @@
 //! End-to-end checks on the shared benchmark data (one test binary for the crate).
 //! Data: `<manifest>/../../../shared/data/bench`, or `$FACTEUR_BENCH_DATA`.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use facteur_classify::{evaluate, read_jsonl, train, Example, TrainConfig};
 use std::collections::BTreeMap;

@@ -205,6 +205,7 @@ fn run(cli: Cli) -> Result<()> {
 /// `facteur triage --json … | head` must end quietly when the reader goes away, as
 /// Unix tools do, instead of panicking on a broken pipe: restore the default SIGPIPE
 /// action that the Rust runtime ignores.
+#[allow(unsafe_code)] // One libc call, justified below.
 fn restore_sigpipe() {
     // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a
     // valid disposition for SIGPIPE.

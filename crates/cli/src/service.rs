@@ -521,7 +521,7 @@ impl Service {
                 answer_id: draft.map(|d| d.answer_id.clone()),
                 answer_version: draft.map(|d| i64::from(d.answer_version)),
                 draft_text: draft.map(|d| d.text.clone()),
-                passages: serde_json::to_value(&t.passages).unwrap_or_default(),
+                passages: t.passages.clone(),
                 language: Some(t.language.clone()),
                 pseudonymised_text: Some(t.body_pseudonymised.clone()),
                 // What the model read: feedback on this message trains on it.

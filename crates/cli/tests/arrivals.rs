@@ -7,6 +7,8 @@
 //! reply to that citizen is refused until an agent confirms.
 //!
 //! Without FACTEUR_TEST_IMAP/SMTP it says SKIPPED, and fails under CI.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::{facteur, repo, run_ok, unique};

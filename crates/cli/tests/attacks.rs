@@ -5,6 +5,8 @@
 //!
 //! The PostgreSQL cases need FACTEUR_TEST_PG_URL and `psql` (skipped without them,
 //! except under CI).
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::{
@@ -889,7 +891,7 @@ async fn seed_draft(db: &str, key_file: &Path, draft: &str) -> i64 {
             answer_id: Some("changement-rib".into()),
             answer_version: Some(1),
             draft_text: Some(draft.into()),
-            passages: serde_json::json!([]),
+            passages: Vec::new(),
             language: Some("fr".into()),
             pseudonymised_text: Some(stored.pseudonymised_text.clone()),
             classify_text: None,

@@ -6,6 +6,8 @@
 //!
 //! The PostgreSQL case needs FACTEUR_TEST_PG_URL and `pg_dump` / `pg_restore` on
 //! the PATH (skipped without them, except under CI).
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::{

@@ -4,6 +4,8 @@
 //! leaves no trace of that person anywhere under the data directory (database
 //! file and its journal, knowledge-base index, model registry), and the audit
 //! chain still verifies.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::{facteur, repo, run_ok, validate_replies};

@@ -1,5 +1,7 @@
 //! The `facteur` binary as users and scripts call it: the CLI contract of PRODUCT.md
 //! (train, eval, triage, kb, suggest, demo), on the shared data and real mail.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::{repo, shared};
@@ -1146,8 +1148,12 @@ fn serve_stops_cleanly_on_sigterm() {
         assert!(std::time::Instant::now() < deadline, "serve never listened");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    // SIGTERM, as systemd stops the service.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");

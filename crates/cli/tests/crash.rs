@@ -6,6 +6,8 @@
 //! Needs FACTEUR_TEST_IMAP, FACTEUR_TEST_SMTP, FACTEUR_TEST_SMTP_MAILDIR and
 //! FACTEUR_TEST_DOVECOT_MAIL. Without them the tests say they are skipped — except
 //! under CI, where a missing service is a failure.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::{received_replies, repo, shared, unique, validate_replies};

@@ -1,6 +1,8 @@
 //! Hostile mail on PostgreSQL: text PostgreSQL refuses (NUL characters) must not
 //! leave a message untriaged, nor break `facteur migrate` from SQLite.
 //! Needs FACTEUR_TEST_PG_URL (scripts/test.sh); skipped without it outside CI.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

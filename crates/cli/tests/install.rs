@@ -5,6 +5,8 @@
 //! `sync_exits_non_zero_when_a_mailbox_cannot_be_read` needs the real Dovecot of
 //! `scripts/services.sh` (FACTEUR_TEST_IMAP); without it it says SKIPPED, and fails
 //! under CI.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::{facteur, repo, run_ok, unique};

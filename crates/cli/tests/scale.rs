@@ -7,6 +7,8 @@
 //! Needs FACTEUR_TEST_PG_URL, FACTEUR_TEST_SMTP and FACTEUR_TEST_SMTP_MAILDIR, and
 //! `psql` on the PATH. Without them the tests say they are skipped — except under
 //! CI, where a missing service is a failure.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::{fresh_pg_db, psql, received_replies, repo, shared, unique, validate_replies};

@@ -15,6 +15,8 @@
 //! PostgreSQL needs FACTEUR_TEST_PG_URL and `psql`; without them that case says
 //! it is skipped — except under CI. The SQLite case (two processes on one
 //! database file) always runs.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::{

@@ -154,9 +154,7 @@ pub(crate) async fn ingest_one(
     new.received_at = Some(received_at(store.now_ms(), arrived, mail.date_ms));
     if oversized.is_some() {
         new.flags.push("oversized".to_string());
-        if let Some(obj) = new.parsed.as_object_mut() {
-            obj.insert("truncated".into(), serde_json::Value::Bool(true));
-        }
+        new.parsed.truncated = true;
     }
     let outcome = store
         .insert_message(&new)
@@ -357,8 +355,14 @@ mod tests {
         let m = store.get_message(1).await.unwrap().unwrap();
         assert_eq!(m.subject, "Demande 1");
         assert!(m.flags.iter().any(|f| f == "oversized"), "{:?}", m.flags);
-        let defects = m.parsed["defects"].to_string();
-        assert!(defects.contains("oversized"), "{defects}");
+        let defects = &m.parsed.defects;
+        assert!(
+            defects
+                .iter()
+                .any(|d| d.kind == facteur_core::DefectKind::Oversized),
+            "{defects:?}"
+        );
+        assert!(m.parsed.truncated);
         let stored = store.get_raw(m.id).await.unwrap().unwrap();
         assert!(
             stored.len() < 200,

@@ -1,6 +1,8 @@
 //! Integration tests against real servers (Dovecot IMAP, aiosmtpd SMTP) started by
 //! scripts/services.sh. Without them a test says it is skipped — unless `CI` is
 //! set, where a missing service is a failure.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -752,9 +754,15 @@ async fn imap_oversized_message_is_stored_with_a_defect() {
     assert_eq!(found.len(), 1);
     let m = &found[0];
     assert!(m.flags.contains(&"oversized".to_string()));
-    let defects = m.parsed["defects"].to_string();
-    assert!(defects.contains("oversized"), "{defects}");
-    assert!(m.parsed["raw_size"].as_u64().unwrap() > 4_000);
+    assert!(
+        m.parsed
+            .defects
+            .iter()
+            .any(|d| d.kind == facteur_core::DefectKind::Oversized),
+        "{:?}",
+        m.parsed.defects
+    );
+    assert!(m.parsed.truncated && m.parsed.raw_size > 4_000);
     let raw = e.store.get_raw(m.id).await.unwrap().unwrap();
     assert!(raw.len() < 4_000, "only the header is kept");
     // Still flagged: it is stored, not dropped.

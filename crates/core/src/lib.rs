@@ -5,6 +5,7 @@
 //! and every adapter (mail, store, web, connectors) depends on it, never the reverse.
 
 pub mod automatic;
+pub mod evidence;
 pub mod mail;
 pub mod pii;
 pub mod prediction;
@@ -13,8 +14,10 @@ pub mod routing;
 pub mod workflow;
 
 pub use automatic::{Automatic, AutomaticKind, AutomaticSignal, BounceFormat, BounceReport};
+pub use evidence::{DocKind, Hit, Passage};
 pub use mail::{
-    AttachmentMeta, Defect, DefectKind, Language, MailAddress, ParsedMail, Segment, SegmentKind,
+    AttachmentMeta, Defect, DefectKind, Language, MailAddress, MailSummary, ParsedMail, Segment,
+    SegmentKind,
 };
 pub use pii::{PiiKind, PiiSpan, Pseudonymised};
 pub use prediction::{Candidate, Prediction, ScoredLabel};

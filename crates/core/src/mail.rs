@@ -82,6 +82,59 @@ pub struct AttachmentMeta {
     pub sha256: String,
 }
 
+/// What ingest keeps of a parsed mail beside its raw bytes, so the message page
+/// and validation never parse a stored (hostile) mail again to show its
+/// attachments or find where the reply goes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MailSummary {
+    #[serde(default)]
+    pub attachments: Vec<AttachmentMeta>,
+    #[serde(default)]
+    pub defects: Vec<Defect>,
+    #[serde(default)]
+    pub in_reply_to: Vec<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+    #[serde(default)]
+    pub raw_size: usize,
+    /// Where a reply goes: `Some(None)` without a Reply-To header, `Some("")` for
+    /// one with no address, and `None` for a message stored before this was
+    /// kept (its header is then read again).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reply_to: Option<Option<String>>,
+    /// Only the header was kept: the mail was over the size limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// A key that is present (even `null`) is `Some`: tells "no Reply-To" from
+/// "not recorded".
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl MailSummary {
+    pub fn of(mail: &ParsedMail) -> Self {
+        Self {
+            attachments: mail.attachments.clone(),
+            defects: mail.defects.clone(),
+            in_reply_to: mail.in_reply_to.clone(),
+            references: mail.references.clone(),
+            raw_size: mail.raw_size,
+            reply_to: Some(
+                mail.reply_to
+                    .as_ref()
+                    .map(|a| a.address.clone().unwrap_or_default()),
+            ),
+            truncated: false,
+        }
+    }
+}
+
 /// Language of the new text. Only the languages the standard answers exist in are
 /// named; everything else is `Other` with its ISO 639-1 code when known.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -181,4 +234,43 @@ pub enum SegmentKind {
 pub struct Segment {
     pub kind: SegmentKind,
     pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_tells_no_reply_to_from_not_recorded() {
+        let none: MailSummary = serde_json::from_str(r#"{"reply_to": null}"#).unwrap();
+        assert_eq!(none.reply_to, Some(None));
+        let old: MailSummary = serde_json::from_str(r#"{"defects": []}"#).unwrap();
+        assert_eq!(old.reply_to, None);
+        let set: MailSummary = serde_json::from_str(r#"{"reply_to": "a@b.fr"}"#).unwrap();
+        assert_eq!(set.reply_to, Some(Some("a@b.fr".into())));
+        for s in [none, old, set] {
+            let back: MailSummary =
+                serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+            assert_eq!(back, s);
+        }
+    }
+
+    #[test]
+    fn a_summary_keeps_what_the_page_and_the_reply_need() {
+        let mail = ParsedMail {
+            references: vec!["<a@x>".into()],
+            raw_size: 1234,
+            reply_to: Some(MailAddress {
+                name: None,
+                address: Some("r@x.fr".into()),
+            }),
+            ..Default::default()
+        };
+        let s = MailSummary::of(&mail);
+        assert_eq!(s.reply_to, Some(Some("r@x.fr".into())));
+        assert_eq!(
+            (s.raw_size, s.references.len(), s.truncated),
+            (1234, 1, false)
+        );
+    }
 }

@@ -38,13 +38,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         e.embed(&refs, Kind::Query)?;
         let all = t.elapsed().as_secs_f64();
-        rows.push(serde_json::json!({
+        let row = serde_json::json!({
             "token_cap": cap, "texts": refs.len(), "mean_tokens": tokens as f64 / refs.len() as f64,
             "texts_per_s_1_thread": refs.len() as f64 / one,
             "texts_per_s_all_threads": refs.len() as f64 / all,
             "threads": rayon::current_num_threads(), "engine": e.engine_name(),
-        }));
-        eprintln!("{}", rows.last().unwrap());
+        });
+        eprintln!("{row}");
+        rows.push(row);
     }
     println!("{}", serde_json::Value::Array(rows));
     Ok(())

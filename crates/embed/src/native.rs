@@ -4,6 +4,8 @@
 //! C loader (it does no bounds checking of its own), every text reaches C as a bounded,
 //! NUL-free C string, and the model is immutable after load (the engine keeps all
 //! per-call state on the stack or in per-call allocations), so concurrent calls are safe.
+//! This is the only module of the crate allowed `unsafe`; each block says why it holds.
+#![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_float, c_int, c_void, CString};
 use std::io::Read;
@@ -125,6 +127,7 @@ pub struct NativeEmbedder {
 // SAFETY: the C model is read-only after e5_load (weights are an mmap, tokenizer tables
 // are never written again); every embedding call allocates its own working memory.
 unsafe impl Send for NativeEmbedder {}
+// SAFETY: as for Send: shared references only read the model.
 unsafe impl Sync for NativeEmbedder {}
 
 impl NativeEmbedder {

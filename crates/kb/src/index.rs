@@ -27,43 +27,7 @@ use crate::dense::{fuse, passage_text, sentences, vectors_path, Fusion, VectorFi
 use crate::scorer::{top_k, Params, Scorer};
 use crate::{Date, KbError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocKind {
-    Fiche,
-    Answer,
-}
-
-impl DocKind {
-    /// The code used in the index and in forms (`fiche`, `answer`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocKind::Fiche => "fiche",
-            DocKind::Answer => "answer",
-        }
-    }
-}
-
-/// A highlighted excerpt: `highlights` are byte ranges inside `text`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Passage {
-    pub text: String,
-    pub highlights: Vec<(usize, usize)>,
-}
-
-/// A search result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Hit {
-    pub id: String,
-    pub kind: DocKind,
-    pub title: String,
-    pub url: Option<String>,
-    /// Language of an answer variant; `fr` for fiches.
-    pub language: String,
-    pub score: f32,
-    /// Why it matched; empty unless `SearchOptions::snippets`.
-    pub passages: Vec<Passage>,
-}
+pub use facteur_core::evidence::{DocKind, Hit, Passage};
 
 /// What to search and how much work to do.
 #[derive(Debug, Clone)]

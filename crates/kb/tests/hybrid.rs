@@ -1,5 +1,7 @@
 //! Hybrid retrieval with the real e5-small model (FACTEUR_TEST_EMBEDDING_MODEL, set up by
 //! scripts/test.sh; skipped locally without it, failing under CI).
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

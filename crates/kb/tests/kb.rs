@@ -1,4 +1,6 @@
 //! Integration tests of facteur-kb: answers on disk, the index, search and drafting.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 

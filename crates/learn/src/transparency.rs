@@ -12,10 +12,11 @@ use crate::review::iso_date;
 
 /// CPU seconds (user + system) the whole process has used, from the kernel's
 /// accounting (`getrusage`). Process-wide on purpose: triage uses several threads.
+#[allow(unsafe_code)] // Two libc calls, justified below.
 pub fn process_cpu_seconds() -> Option<f64> {
-    // SAFETY: getrusage only writes into the struct we pass; zeroed is a valid
-    // initial value for this plain C struct.
+    // SAFETY: zeroed is a valid value for this plain C struct of integers.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes into the struct we pass.
     let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     if rc != 0 {
         return None;

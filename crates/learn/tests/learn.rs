@@ -2,6 +2,8 @@
 //! simulated 12-week campaign, and the full loop (base model → agents' corrections
 //! in a real SQLite store → retrained candidate → promotion, rollback, review,
 //! transparency).
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -307,7 +309,7 @@ async fn full_loop_from_corrections_to_a_better_model() {
                     "Bonjour,\nréponse type {}.\nCordialement",
                     top.clone().unwrap_or_default()
                 )),
-                passages: serde_json::json!([]),
+                passages: Vec::new(),
                 language: Some("fr".into()),
                 pseudonymised_text: None,
                 classify_text: None,

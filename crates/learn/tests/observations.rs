@@ -1,6 +1,8 @@
 //! Drift observations read from a real SQLite store after agents corrected the
 //! category: the drift dashboard must measure what the MODEL predicted, not the
 //! agent's correction that the service re-triages with (confidence 1.0).
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ fn triage(id: i64, category: &str, confidence: f32, route: Route) -> NewTriage {
         answer_id: Some(category.into()),
         answer_version: Some(1),
         draft_text: Some(format!("Bonjour,\nréponse type {category}.\nCordialement")),
-        passages: serde_json::json!([]),
+        passages: Vec::new(),
         language: Some("fr".into()),
         pseudonymised_text: None,
         classify_text: None,

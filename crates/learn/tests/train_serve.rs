@@ -2,6 +2,8 @@
 //! an agent, yields a training example whose text is exactly what the engine
 //! classified (subject included, personal data removed), in a real SQLite store
 //! and, when FACTEUR_TEST_PG_URL is set, a real PostgreSQL one.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 
@@ -163,7 +165,7 @@ async fn a_corrected_message_trains_on_exactly_what_the_engine_classified() {
                 answer_id: None,
                 answer_version: None,
                 draft_text: None,
-                passages: serde_json::json!([]),
+                passages: Vec::new(),
                 language: Some(t.language.clone()),
                 pseudonymised_text: Some(t.body_pseudonymised.clone()),
                 classify_text: Some(t.classify_text.clone()),

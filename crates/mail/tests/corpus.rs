@@ -1,5 +1,7 @@
 //! The crate's single integration-test binary: the public MIME corpus, hand-written
 //! fixtures (tests/suite/fixtures.rs) and property tests (tests/suite/props.rs).
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 #[path = "suite/fixtures.rs"]
 mod fixtures;

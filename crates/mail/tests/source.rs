@@ -1,4 +1,6 @@
 //! Finding mail on disk: each file or folder is read once however it is reached.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use facteur_mail::{discover, read_source};
 use std::fs;

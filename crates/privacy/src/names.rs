@@ -18,22 +18,24 @@ pub(crate) static CIVILITY_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
         r"(?-u:\b)(?:M\.|MM\.|Mr(?-u:\b)\.?|MR(?-u:\b)\.?|Mme(?-u:\b)\.?|MME(?-u:\b)\.?|Mmes(?-u:\b)\.?|Mlle(?-u:\b)\.?|MLLE(?-u:\b)\.?|Melle(?-u:\b)\.?|Dr(?-u:\b)\.?|Pr(?-u:\b)\.?|(?i:monsieur|madame|mademoiselle|docteur|ma[îi]tre)(?-u:\b))",
     )
-    .unwrap()
+    .expect("constant regex")
 });
 
 pub(crate) static SOUSSIGNE_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"(?i)(?-u:\b)soussign[ée](?:\(e\)|\(es\)|\(s\)|es|e|s)?[ \t\u{a0},]*").unwrap()
+    Regex::new(r"(?i)(?-u:\b)soussign[ée](?:\(e\)|\(es\)|\(s\)|es|e|s)?[ \t\u{a0},]*")
+        .expect("constant regex")
 });
 
 pub(crate) static GREETING_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"(?mi)^[ \t>]*(?:bonjour|bonsoir|salut|hello|ch[eè]re?s?)(?-u:\b)").unwrap()
+    Regex::new(r"(?mi)^[ \t>]*(?:bonjour|bonsoir|salut|hello|ch[eè]re?s?)(?-u:\b)")
+        .expect("constant regex")
 });
 
 pub(crate) static CLOSING_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
         r"(?i)(?-u:\b)(?:bien\s+|très\s+)?(?:cordialement|cordialt|salutations(?:\s+distingu[ée]es|\s+respectueuses)?|bien\s+à\s+vous|respectueusement|amicalement|sinc[èe]rement|en\s+vous\s+remerciant(?:\s+par\s+avance|\s+d'avance)?|merci\s+d'avance|merci\s+par\s+avance|bonne\s+journ[ée]e|bonne\s+soir[ée]e)(?-u:\b)[ \t]*[,.!]?",
     )
-    .unwrap()
+    .expect("constant regex")
 });
 
 /// Capitalised words that are not names in this context: civilities, titles,

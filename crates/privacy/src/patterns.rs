@@ -14,18 +14,19 @@ use crate::Candidate;
 
 const SEP: &str = r"[ .\-\u{a0}\u{202f}]";
 
-pub(crate) static IBAN_RE: Lazy<Regex> =
-    Lazy::new(|| Regex::new(r"[A-Z]{2}[0-9]{2}(?:[ \u{a0}\u{202f}]?[A-Z0-9]){11,30}").unwrap());
+pub(crate) static IBAN_RE: Lazy<Regex> = Lazy::new(|| {
+    Regex::new(r"[A-Z]{2}[0-9]{2}(?:[ \u{a0}\u{202f}]?[A-Z0-9]){11,30}").expect("constant regex")
+});
 
 pub(crate) static NIR_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(&format!(
         r"[1-478](?:{SEP}?[0-9]){{4}}{SEP}?(?:[0-9]{SEP}?[0-9]|2[ABab])(?:{SEP}?[0-9]){{8}}"
     ))
-    .unwrap()
+    .expect("constant regex")
 });
 
 pub(crate) static FISCAL_RE: Lazy<Regex> =
-    Lazy::new(|| Regex::new(&format!(r"[0-3](?:{SEP}?[0-9]){{12}}")).unwrap());
+    Lazy::new(|| Regex::new(&format!(r"[0-3](?:{SEP}?[0-9]){{12}}")).expect("constant regex"));
 
 /// Words that announce a fiscal number; with one of them just before, the
 /// boundary rule is relaxed (a number may be followed by " 2 enfants").
@@ -33,21 +34,21 @@ pub(crate) static FISCAL_CONTEXT_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
         r"(?i)(?:fiscal|(?-u:\b)spi(?-u:\b)|n°\s*fiscal|identifiant\s+fiscal|num[ée]ro\s+fiscal)",
     )
-    .unwrap()
+    .expect("constant regex")
 });
 
 pub(crate) static PHONE_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(&format!(
         r"(?:(?:\+|00)33{SEP}?(?:\(0\){SEP}?)?|0)[1-9](?:{SEP}?[0-9]{{2}}){{4}}"
     ))
-    .unwrap()
+    .expect("constant regex")
 });
 
 pub(crate) static EMAIL_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
         r"[\p{L}\p{N}_%+\-][\p{L}\p{N}._%+\-]*@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)*\.\p{L}{2,}",
     )
-    .unwrap()
+    .expect("constant regex")
 });
 
 /// A capitalised street-name tail: "de la Paix", "Victor Hugo", "du 8 Mai 1945".
@@ -61,7 +62,7 @@ pub(crate) static STREET_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(&format!(
         r"(?:(?i:b[âa]t(?:iment)?\.?|esc(?:alier)?\.?|app?t\.?|appartement|entr[ée]e)[ \u{{a0}}]*[A-Z0-9]{{1,4}}[ \u{{a0}}]*,?[ \u{{a0}}]*)*(?-u:\b)[0-9]{{1,4}}(?:[ \u{{a0}}]?(?i:bis|ter|quater|[a-d])(?-u:\b))?,?[ \u{{a0}}]*(?i:{STREET_TYPES})(?:{TAIL}|{TAIL_LOWER})"
     ))
-    .unwrap()
+    .expect("constant regex")
 });
 
 /// A named place without a street number: "Résidence Les Pins", "lieu-dit Le Bourg".
@@ -71,11 +72,12 @@ pub(crate) static PLACE_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(&format!(
         r"(?-u:\b)(?:R[ée]sidence|R[ÉE]SIDENCE|Lotissement|LOTISSEMENT|Hameau|HAMEAU|(?i:lieu-dit|lieudit))[ \u{{a0}}]+\p{{Lu}}[\p{{L}}\-'’]*(?:{TAIL})?"
     ))
-    .unwrap()
+    .expect("constant regex")
 });
 
-pub(crate) static BP_RE: Lazy<Regex> =
-    Lazy::new(|| Regex::new(r"(?-u:\b)(?:BP|B\.P\.|CS|TSA)[ \u{a0}]?[0-9]{1,6}(?-u:\b)").unwrap());
+pub(crate) static BP_RE: Lazy<Regex> = Lazy::new(|| {
+    Regex::new(r"(?-u:\b)(?:BP|B\.P\.|CS|TSA)[ \u{a0}]?[0-9]{1,6}(?-u:\b)").expect("constant regex")
+});
 
 const CITY_WORD: &str = r"(?:\p{Lu}[\p{L}'’]*(?:-(?:\p{Lu}[\p{L}'’]*|sur|sous|en|le|la|les|lès|lez|de|du|des|et|[dl]['’]\p{Lu}[\p{L}]*))*)";
 
@@ -83,14 +85,14 @@ pub(crate) static POSTCODE_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(&format!(
         r"(?-u:\b)(?:0[1-9]|[1-8][0-9]|9[0-8])[0-9]{{3}}[ \u{{a0}}]+{CITY_WORD}(?:[ \u{{a0}}]{CITY_WORD}){{0,3}}(?:[ \u{{a0}}]+(?i:cedex)(?:[ \u{{a0}}]+[0-9]{{1,2}}(?-u:\b))?)?"
     ))
-    .unwrap()
+    .expect("constant regex")
 });
 
 pub(crate) static CEDEX_RE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(
         r"(?-u:\b)\p{Lu}[\p{L}\-'’]+[ \u{a0}]+(?i:cedex)(?-u:\b)(?:[ \u{a0}]+[0-9]{1,2}(?-u:\b))?",
     )
-    .unwrap()
+    .expect("constant regex")
 });
 
 /// Words that follow a 5-digit number without being a city: amounts, counts and

@@ -1,5 +1,7 @@
 //! End-to-end behaviour of the detector on realistic French mails, plus
 //! property tests on arbitrary input.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 

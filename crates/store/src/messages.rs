@@ -1,7 +1,9 @@
 //! Messages: idempotent ingest, triage results, and every agent action, each in
 //! one transaction with its action row and audit row.
 
-use facteur_core::{AgentActionKind, EscalationReason, MessageState, RejectReason, Route};
+use facteur_core::{
+    AgentActionKind, EscalationReason, MailSummary, MessageState, RejectReason, Route,
+};
 use serde_json::{json, Value};
 
 use crate::audit::audit_append;
@@ -56,7 +58,12 @@ impl MessageRow {
             date: self.date,
             received_at: self.received_at,
             thread_id: self.thread_id,
-            parsed: parse_json(&self.parsed),
+            // What the page shows, never what it acts on blindly: an unreadable
+            // summary shows no attachments and reads Reply-To from the header again.
+            parsed: serde_json::from_str(&self.parsed).unwrap_or_else(|_| {
+                tracing::warn!(message = self.id, "unreadable parsed summary");
+                MailSummary::default()
+            }),
             pseudonymised_text: self.pseudonymised_text,
             classify_text: self.classify_text,
             language: self.language,
@@ -110,8 +117,8 @@ impl TriageRow {
             answer_id: self.answer_id,
             answer_version: self.answer_version,
             draft_text: self.draft_text,
-            passages: parse_json(&self.passages),
             // Shown, never acted on blindly: an unreadable list shows none.
+            passages: serde_json::from_str(&self.passages).unwrap_or_default(),
             candidates: serde_json::from_str(&self.candidates).unwrap_or_default(),
             created_at: self.created_at,
         })
@@ -191,7 +198,7 @@ impl Store {
             .to_string();
         let op = || format!("insert message {short} into mailbox {}", m.mailbox_id);
         let received_at = m.received_at.unwrap_or(now);
-        let parsed = m.parsed.to_string();
+        let parsed = serde_json::to_string(&m.parsed).unwrap_or_else(|_| "{}".into());
         let pii = serde_json::to_string(&m.pii_kinds).unwrap_or_else(|_| "[]".into());
         let flags = serde_json::to_string(&m.flags).unwrap_or_else(|_| "[]".into());
         with_pool!(self, p => {
@@ -341,7 +348,7 @@ impl Store {
         let now = self.now_ms();
         let op = || format!("record triage of message {}", t.message_id);
         let state = MessageState::from(t.route);
-        let passages = t.passages.to_string();
+        let passages = serde_json::to_string(&t.passages).unwrap_or_else(|_| "[]".into());
         let pii = serde_json::to_string(&t.pii_kinds).unwrap_or_else(|_| "[]".into());
         let flags = serde_json::to_string(&t.flags).unwrap_or_else(|_| "[]".into());
         let candidates = serde_json::to_string(&t.candidates).unwrap_or_else(|_| "[]".into());

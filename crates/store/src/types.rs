@@ -2,7 +2,8 @@
 //! the tables; the public types carry parsed enums and JSON.
 
 use facteur_core::{
-    Candidate, MessageState, ModelStatus, OutboxState, ParsedMail, PiiKind, Role, Route,
+    Candidate, Hit, MailSummary, MessageState, ModelStatus, OutboxState, ParsedMail, PiiKind, Role,
+    Route,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -78,8 +79,8 @@ pub struct NewMessage {
     /// When Facteur received it; `None` = now.
     pub received_at: Option<Millis>,
     pub thread_id: Option<String>,
-    /// Segments, attachment metadata, defects… (JSON).
-    pub parsed: Value,
+    /// Attachments, defects, threading and Reply-To, as ingest parsed them.
+    pub parsed: MailSummary,
     pub pseudonymised_text: String,
     pub language: Option<String>,
     pub pii_kinds: Vec<PiiKind>,
@@ -97,16 +98,7 @@ impl NewMessage {
             .or_else(|| mail.in_reply_to.first())
             .cloned()
             .unwrap_or_else(|| mail.message_id.clone());
-        let parsed = serde_json::json!({
-            "attachments": mail.attachments,
-            "defects": mail.defects,
-            "in_reply_to": mail.in_reply_to,
-            "references": mail.references,
-            "raw_size": mail.raw_size,
-            // Where a reply goes (the web app reads it on every message page and
-            // validation): null without a Reply-To, "" for one with no address.
-            "reply_to": mail.reply_to.as_ref().map(|a| a.address.clone().unwrap_or_default()),
-        });
+        let parsed = MailSummary::of(mail);
         NewMessage {
             mailbox_id,
             message_id: mail.message_id.clone(),
@@ -155,7 +147,7 @@ pub struct Message {
     pub date: Option<String>,
     pub received_at: Millis,
     pub thread_id: Option<String>,
-    pub parsed: Value,
+    pub parsed: MailSummary,
     /// The pseudonymised new text: what agents see before an audited reveal.
     pub pseudonymised_text: String,
     /// What the classifier read at the latest triage (subject and new text,
@@ -286,7 +278,8 @@ pub struct NewTriage {
     pub answer_id: Option<String>,
     pub answer_version: Option<i64>,
     pub draft_text: Option<String>,
-    pub passages: Value,
+    /// Why the answer was proposed (stored as JSON, handed out typed).
+    pub passages: Vec<Hit>,
     pub language: Option<String>,
     pub pseudonymised_text: Option<String>,
     /// What the classifier read (`Triaged::classify_text`), kept with the
@@ -312,7 +305,7 @@ pub struct TriageResult {
     pub answer_id: Option<String>,
     pub answer_version: Option<i64>,
     pub draft_text: Option<String>,
-    pub passages: Value,
+    pub passages: Vec<Hit>,
     pub candidates: Vec<Candidate>,
     pub created_at: Millis,
 }

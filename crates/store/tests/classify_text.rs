@@ -1,6 +1,8 @@
 //! The text the classifier read, kept with the message (migration 0008) so that
 //! training from agents' feedback uses the text the model reads live: on SQLite
 //! always, and on PostgreSQL too when FACTEUR_TEST_PG_URL is set.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -22,7 +24,7 @@ fn triage(message_id: i64, pseudonymised: Option<&str>, classify: Option<&str>) 
         answer_id: None,
         answer_version: None,
         draft_text: None,
-        passages: json!([]),
+        passages: Vec::new(),
         language: Some("fr".into()),
         pseudonymised_text: pseudonymised.map(str::to_string),
         classify_text: classify.map(str::to_string),

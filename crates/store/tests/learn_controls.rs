@@ -2,6 +2,8 @@
 //! them. Every test runs on a fresh SQLite file, and also on a fresh PostgreSQL
 //! database when FACTEUR_TEST_PG_URL is set (e.g.
 //! `postgres://postgres@127.0.0.1:15432/postgres`).
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

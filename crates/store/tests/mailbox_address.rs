@@ -1,5 +1,7 @@
 //! One mailbox per sender address, enforced by the database (migration 0006):
 //! on SQLite always, and on PostgreSQL too when FACTEUR_TEST_PG_URL is set.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

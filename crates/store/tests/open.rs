@@ -1,4 +1,6 @@
 //! Opening a database that cannot be reached: the cause, quickly.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 

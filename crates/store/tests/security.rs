@@ -2,6 +2,8 @@
 //! and, when FACTEUR_TEST_PG_URL is set, on PostgreSQL: a password change ends
 //! the user's sessions, the audit log cannot be rewritten by an upsert, and
 //! errors (which callers log) name no person.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! Integration tests of the store. Every test body runs against a fresh SQLite
 //! file by default, or a fresh PostgreSQL database when FACTEUR_TEST_PG_URL is set
 //! (e.g. `postgres://postgres@127.0.0.1:15432/postgres`).
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -110,7 +112,7 @@ fn msg(mailbox_id: i64, n: u32) -> NewMessage {
         from_name: Some("Citoyen".into()),
         from_address: Some("citoyen@example.test".into()),
         received_at: Some(T0 + i64::from(n) * 1000),
-        parsed: json!({"defects": []}),
+        parsed: Default::default(),
         ..Default::default()
     }
 }
@@ -125,7 +127,7 @@ async fn triage(s: &Store, id: i64, route: Route, category: &str, confidence: f3
         answer_id: Some("ans-1".into()),
         answer_version: Some(1),
         draft_text: Some("Bonjour,\nVoici la réponse.".into()),
-        passages: json!([]),
+        passages: Vec::new(),
         language: Some("fr".into()),
         pseudonymised_text: Some("Bonjour [NOM_1]".into()),
         classify_text: Some("question\nBonjour [NOM_1]".into()),
@@ -719,7 +721,7 @@ async fn other_agent_actions_record_state_action_and_audit() {
             answer_id: None,
             answer_version: None,
             draft_text: None,
-            passages: json!([]),
+            passages: Vec::new(),
             language: None,
             pseudonymised_text: None,
             classify_text: None,
@@ -2056,7 +2058,7 @@ async fn queue_search_matches_masked_text_words_and_dates_only() {
             answer_id: None,
             answer_version: None,
             draft_text: None,
-            passages: json!([]),
+            passages: Vec::new(),
             language: Some("fr".into()),
             pseudonymised_text: Some((*text).into()),
             classify_text: Some(format!("Sujet {classify}\n{text}")),

@@ -1,5 +1,7 @@
 //! End-to-end behaviour on whole fixture mails, plus property tests: `clean` never
 //! loses or duplicates a line, and no entry point panics on arbitrary input.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use facteur_core::{Language, SegmentKind};
 use facteur_text::{

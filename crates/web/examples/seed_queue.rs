@@ -109,7 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 answer_id: Some(format!("{cat}-standard")),
                 answer_version: Some(1),
                 draft_text: Some("Bonjour,\n\nVoici la démarche.\n\nCordialement".into()),
-                passages: serde_json::json!([]),
+                passages: Vec::new(),
                 language: Some("fr".into()),
                 pseudonymised_text: None,
                 classify_text: None,

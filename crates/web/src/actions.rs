@@ -51,8 +51,8 @@ pub struct ReplyRecipient {
 /// key existed has the header block of its raw message parsed again.
 pub async fn reply_recipient(st: &AppState, m: &Message) -> WebResult<ReplyRecipient> {
     let from = m.from_address.clone().filter(|s| !s.trim().is_empty());
-    let reply_to = match m.parsed.get("reply_to") {
-        Some(stored) => stored.as_str().map(str::to_string),
+    let reply_to = match &m.parsed.reply_to {
+        Some(stored) => stored.clone(),
         None => st.store.get_raw(m.id).await?.and_then(|raw| {
             facteur_mail::parse_message(facteur_mail::header_block(&raw))
                 .reply_to
@@ -157,16 +157,7 @@ pub async fn validate(
         .and_then(|mb| mb.address.rsplit_once('@').map(|(_, d)| d.to_string()))
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| "facteur.invalid".to_string());
-    let mut references: Vec<String> = m
-        .parsed
-        .get("references")
-        .and_then(|r| r.as_array())
-        .map(|v| {
-            v.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut references: Vec<String> = m.parsed.references.clone();
     // A message without Message-ID is stored under a made-up id: claiming to
     // answer it would point the citizen's mail client at a message that never
     // existed. Its own References (real ids) still thread the reply (RFC 5322

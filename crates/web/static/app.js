@@ -103,9 +103,14 @@
     }
     armedUntil = Date.now() + CONFIRM_MS;
     b.classList.add("armed");
-    b.focus();
     var p = document.getElementById("validate-confirm");
     if (p) p.hidden = false;
+    // Scroll only as far as needed to show the button and its prompt: focus()
+    // alone centres an element a few pixels off screen, throwing the draft out
+    // of view.
+    b.focus({ preventScroll: true });
+    if (p) p.scrollIntoView({ block: "nearest" });
+    b.scrollIntoView({ block: "nearest" });
     if (disarmTimer) clearTimeout(disarmTimer);
     disarmTimer = setTimeout(disarm, CONFIRM_MS);
     return true;

@@ -7,6 +7,8 @@
 //! `source scripts/services.sh; services_start`. Without it the tests print a skip
 //! line, except under `CI`, where they fail. `FACTEUR_SCREENSHOTS=1` also writes
 //! docs/screenshots/{queue,message,supervision,transparence}.png.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -1182,7 +1184,7 @@ async fn an_abstained_message_says_no_suggestion_instead_of_a_confidence() {
             answer_id: None,
             answer_version: None,
             draft_text: None,
-            passages: json!([]),
+            passages: Vec::new(),
             language: Some("fr".into()),
             pseudonymised_text: None,
             classify_text: None,
@@ -1261,6 +1263,31 @@ async fn the_draft_and_validate_are_in_view_beside_the_mail_at_1280x900() {
                 "the mail is left of the draft: {l}"
             );
             screenshot(&c, "message-two-panes.png").await?;
+
+            // After validating, the next message opens under the confirmation
+            // banner: its draft and Validate must still be in view, and arming
+            // Validate with `v` must not scroll the page (focus() used to centre
+            // the button, throwing the draft out of view: 442 px a message in
+            // bench/shift.sh).
+            press(&c, 'v').await?;
+            press(&c, 'v').await?;
+            wait_done(&c, "validated", first).await?;
+            find(&c, "#done-banner").await?;
+            let l = layout().await?;
+            for id in ["draft", "validate"] {
+                assert!(
+                    n(&l[id], 1) >= 0.0 && n(&l[id], 3) <= h,
+                    "{id} is not in view under the banner: {l}"
+                );
+            }
+            press(&c, 'v').await?;
+            let armed = js(
+                &c,
+                "return [document.getElementById('validate').classList.contains('armed'), window.scrollY];",
+            )
+            .await?;
+            assert_eq!(armed, json!([true, 0]), "armed without scrolling");
+            press(&c, '\u{E00C}').await?;
 
             c.set_window_size(800, 900).await.map_err(|e| e.to_string())?;
             wait_until("one column", || async {
@@ -1372,13 +1399,21 @@ async fn a_marker_left_in_the_draft_is_shown_live_and_refused_on_the_page() {
                 &c,
                 "var b = document.getElementById('validate'); var s = getComputedStyle(b); \
                  var p = document.getElementById('validate-confirm').getBoundingClientRect(); \
-                 return [b.classList.contains('armed'), s.color, p.bottom <= window.innerHeight];",
+                 return [b.classList.contains('armed'), s.color, p.bottom <= window.innerHeight + 1];",
+            )
+            .await?;
+            let where_ = js(
+                &c,
+                "var r = function (id) { var b = document.getElementById(id).getBoundingClientRect(); return [b.top, b.bottom]; }; \
+                 var w = document.querySelector('.pane-work'); \
+                 return {validate: r('validate'), prompt: r('validate-confirm'), h: window.innerHeight, y: window.scrollY, pane: w ? w.scrollTop : null};",
             )
             .await?;
             assert_eq!(
                 armed,
                 json!([true, "rgb(107, 41, 0)", true]),
-                "armed: dark text (not white on cream), and the prompt in view"
+                "armed: dark text (not white on cream), and the prompt in view (to the pixel: \
+                 scrolling to the nearest edge leaves fractions): {where_}"
             );
             press(&c, 'v').await?;
             wait_done(&c, "validated", id).await?;

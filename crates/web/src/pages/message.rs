@@ -18,51 +18,38 @@ use crate::sanitize::{mail_body_csp, sanitize_mail_html};
 use crate::views::{age, confidence, csrf_input, defect_label, folded_text, page, trusted};
 use crate::AppState;
 use facteur_app::{draft_rejected, shown_subject};
-use facteur_core::{EscalationReason, RejectReason};
+use facteur_core::{DocKind, EscalationReason, Hit, MailSummary, Passage, RejectReason};
 
-/// The attachment metadata stored at ingest.
-fn attachments(parsed: &Value) -> Vec<(String, String, u64)> {
+/// The attachment metadata stored at ingest: name, SHA-256 and size. A stored
+/// hash that is not hex is left out: it names a download URL.
+fn attachments(parsed: &MailSummary) -> Vec<(String, String, u64)> {
     parsed
-        .get("attachments")
-        .and_then(Value::as_array)
-        .map(|v| {
-            v.iter()
-                .filter_map(|a| {
-                    let sha = a.get("sha256")?.as_str()?.to_string();
-                    if !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-                        return None;
-                    }
-                    let name = a
-                        .get("filename")
-                        .and_then(Value::as_str)
-                        .unwrap_or("piece-jointe")
-                        .to_string();
-                    let size = a.get("size").and_then(Value::as_u64).unwrap_or(0);
-                    Some((name, sha, size))
-                })
-                .collect()
+        .attachments
+        .iter()
+        .filter(|a| !a.sha256.is_empty() && a.sha256.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|a| {
+            let name = a
+                .filename
+                .clone()
+                .unwrap_or_else(|| "piece-jointe".to_string());
+            (name, a.sha256.clone(), a.size as u64)
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// Why the draft was suggested, in words: the passages of the chosen answer (and
 /// of fiches, which support it) with the message's words marked, and those words
 /// listed. Other answers' passages are left out (they argue for another reply),
 /// and so are raw scores, which mean nothing to an agent.
-fn passages_view(lang: Lang, passages: &Value, chosen: Option<&str>) -> Markup {
+fn passages_view(lang: Lang, passages: &[Hit], chosen: Option<&str>) -> Markup {
     let t = |m: Msg| m.text(lang);
-    let items: Vec<&Value> = match passages {
-        Value::Array(v) => v
-            .iter()
-            .filter(|p| match p.get("kind").and_then(Value::as_str) {
-                Some("answer") | None => {
-                    chosen.is_some() && p.get("id").and_then(Value::as_str) == chosen
-                }
-                _ => true,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let items: Vec<&Hit> = passages
+        .iter()
+        .filter(|p| match p.kind {
+            DocKind::Answer => chosen == Some(p.id.as_str()),
+            DocKind::Fiche => true,
+        })
+        .collect();
     html! {
         @if items.is_empty() {
             p.note { (t(Msg::WhyNothingShared)) }
@@ -70,20 +57,17 @@ fn passages_view(lang: Lang, passages: &Value, chosen: Option<&str>) -> Markup {
         ul.passages {
             @for p in items {
                 li.passage {
-                    @let title = p.get("title").and_then(Value::as_str).unwrap_or("");
-                    @match p.get("url").and_then(Value::as_str).filter(|u| u.starts_with("https://")) {
-                        Some(url) => { a href=(url) rel="noopener noreferrer" target="_blank" { strong { (title) } } " " }
-                        None => { strong { (title) } " " }
+                    @match p.url.as_deref().filter(|u| u.starts_with("https://")) {
+                        Some(url) => { a href=(url) rel="noopener noreferrer" target="_blank" { strong { (p.title) } } " " }
+                        None => { strong { (p.title) } " " }
                     }
-                    @if let Some(id) = p.get("id").and_then(Value::as_str) { code { (id) } " " }
+                    @if !p.id.is_empty() { code { (p.id) } " " }
                     @let words = shared_words(p);
                     @if !words.is_empty() {
                         p.shared-words { (t(Msg::WhySharedWords)) " " (words.join(", ")) }
                     }
-                    @for snippet in p.get("passages").and_then(Value::as_array).into_iter().flatten() {
-                        @if let Some(text) = snippet.get("text").and_then(Value::as_str) {
-                            blockquote { (highlighted(text, snippet.get("highlights"))) }
-                        }
+                    @for snippet in &p.passages {
+                        blockquote { (highlighted(snippet)) }
                     }
                 }
             }
@@ -93,19 +77,11 @@ fn passages_view(lang: Lang, passages: &Value, chosen: Option<&str>) -> Markup {
 
 /// The distinct words marked in a hit's snippets (the message's words the
 /// passage contains), in the order met, compared without case.
-fn shared_words(hit: &Value) -> Vec<String> {
+fn shared_words(hit: &Hit) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for snippet in hit
-        .get("passages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let Some(text) = snippet.get("text").and_then(Value::as_str) else {
-            continue;
-        };
-        for (start, end) in highlight_ranges(text, snippet.get("highlights")) {
-            let word = &text[start..end];
+    for snippet in &hit.passages {
+        for (start, end) in highlight_ranges(snippet) {
+            let word = &snippet.text[start..end];
             if !out.iter().any(|w| w.to_lowercase() == word.to_lowercase()) {
                 out.push(word.to_string());
             }
@@ -114,37 +90,33 @@ fn shared_words(hit: &Value) -> Vec<String> {
     out
 }
 
-/// The byte ranges of `highlights` (`[[start, end], …]`, as the snippet generator
-/// gives them) that are usable on `text`, in text order. Ranges that run
-/// backwards, end past the text or fall inside a character are dropped: the
-/// stored JSON is data, not trusted input.
-fn highlight_ranges(text: &str, highlights: Option<&Value>) -> Vec<(usize, usize)> {
-    let mut ranges: Vec<(usize, usize)> = highlights
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| {
-            let r = r.as_array()?;
-            let start = usize::try_from(r.first()?.as_u64()?).ok()?;
-            let end = usize::try_from(r.get(1)?.as_u64()?).ok()?;
-            (start < end
+/// The ranges of a snippet's highlights that are usable on its text, in text
+/// order. Ranges that run backwards, end past the text or fall inside a
+/// character are dropped: what the store hands back is data, not trusted input.
+fn highlight_ranges(p: &Passage) -> Vec<(usize, usize)> {
+    let text = &p.text;
+    let mut ranges: Vec<(usize, usize)> = p
+        .highlights
+        .iter()
+        .copied()
+        .filter(|&(start, end)| {
+            start < end
                 && end <= text.len()
                 && text.is_char_boundary(start)
-                && text.is_char_boundary(end))
-            .then_some((start, end))
+                && text.is_char_boundary(end)
         })
         .collect();
     ranges.sort_unstable();
     ranges
 }
 
-/// `text` with the usable ranges of `highlights` ([`highlight_ranges`]) wrapped
-/// in `<mark>`; a range overlapping the one before is skipped.
-fn highlighted(text: &str, highlights: Option<&Value>) -> Markup {
-    let ranges = highlight_ranges(text, highlights);
+/// The snippet's text with its usable ranges ([`highlight_ranges`]) wrapped in
+/// `<mark>`; a range overlapping the one before is skipped.
+fn highlighted(p: &Passage) -> Markup {
+    let text = p.text.as_str();
     let mut pieces: Vec<(&str, bool)> = Vec::new();
     let mut at = 0;
-    for (start, end) in ranges {
+    for (start, end) in highlight_ranges(p) {
         if start < at {
             continue;
         }
@@ -306,7 +278,7 @@ pub async fn render(
     let body = html! {
         (banner)
         (super::presence::viewers_view(lang, now, &viewers))
-        dl.meta {
+        dl.meta.meta-inline {
             dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) { (state_label(lang, m.state)) }
             dt { (t(Msg::ColType)) } dd #category-current { (m.category.as_deref().map(|c| type_label(st, lang, c)).unwrap_or_else(|| "—".into())) }
             // An abstention's confidence is that of a prediction the model refused:
@@ -459,7 +431,9 @@ pub async fn render(
                             // searches: the browser submits with the first submit
                             // button, which must never be the one that sends.
                             button hidden type="submit" formaction={ "/messages/" (id) "/compose" } formnovalidate name="op" value="search" tabindex="-1" aria-hidden="true" {}
-                            label for="draft" { (t(Msg::Draft)) }
+                            // The section's heading says the same: named for screen
+                            // readers without a second visible line.
+                            label.visually-hidden for="draft" { (t(Msg::Draft)) }
                             @if let Some(r) = refused { (refused_view(lang, r)) }
                             @if rejected && refused.is_none() {
                                 p #draft-rejected.note { (t(Msg::DraftRejected)) }
@@ -677,12 +651,8 @@ pub struct BodyParams {
 
 /// The defects the parser recorded for this mail (stored with it at ingest),
 /// each kind once, in the order met.
-fn mail_defects(parsed: &Value) -> Vec<facteur_core::DefectKind> {
-    let defects: Vec<facteur_core::Defect> = parsed
-        .get("defects")
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
+fn mail_defects(parsed: &MailSummary) -> Vec<facteur_core::DefectKind> {
+    let defects = &parsed.defects;
     let mut kinds = Vec::new();
     for d in defects {
         if !kinds.contains(&d.kind) {
@@ -787,10 +757,13 @@ pub async fn attachment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn render(text: &str, h: Value) -> String {
-        highlighted(text, Some(&h)).into_string()
+    fn render(text: &str, highlights: Vec<(usize, usize)>) -> String {
+        highlighted(&Passage {
+            text: text.into(),
+            highlights,
+        })
+        .into_string()
     }
 
     #[test]
@@ -798,7 +771,7 @@ mod tests {
         let text = "Délai de paiement <script>x</script> de l'impôt";
         // "Délai" is 6 bytes (é is two); "impôt" at the end.
         let start = text.find("impôt").unwrap();
-        let out = render(text, json!([[0, 6], [start, text.len()]]));
+        let out = render(text, vec![(0, 6), (start, text.len())]);
         assert_eq!(
             out,
             "<mark>Délai</mark> de paiement &lt;script&gt;x&lt;/script&gt; de l'<mark>impôt</mark>"
@@ -808,13 +781,22 @@ mod tests {
     #[test]
     fn bad_ranges_are_skipped_not_trusted() {
         let text = "Délai de paiement";
-        // Inside the two-byte é, backwards, past the end, overlapping, not numbers.
-        let out = render(
-            text,
-            json!([[2, 4], [9, 3], [9, 99], [0, 6], [3, 8], ["a", 1], [9]]),
-        );
+        // Inside the two-byte é, backwards, past the end, overlapping.
+        let out = render(text, vec![(2, 4), (9, 3), (9, 99), (0, 6), (3, 8)]);
         assert_eq!(out, "<mark>Délai</mark> de paiement");
-        assert_eq!(highlighted(text, None).into_string(), text);
+        assert_eq!(render(text, vec![]), text);
+    }
+
+    fn hit_of(id: &str, kind: DocKind, title: &str, url: Option<&str>) -> Hit {
+        Hit {
+            id: id.into(),
+            kind,
+            title: title.into(),
+            url: url.map(str::to_string),
+            language: "fr".into(),
+            score: 1.0,
+            passages: Vec::new(),
+        }
     }
 
     #[test]
@@ -831,12 +813,7 @@ mod tests {
                 highlights: vec![(11, 20)],
             }],
         };
-        let out = passages_view(
-            Lang::Fr,
-            &serde_json::to_value(vec![hit]).unwrap(),
-            Some("rib"),
-        )
-        .into_string();
+        let out = passages_view(Lang::Fr, &[hit], Some("rib")).into_string();
         assert!(
             out.contains("Mots communs avec le message : déclarer"),
             "{out}"
@@ -846,7 +823,7 @@ mod tests {
         assert!(out.contains("href=\"https://www.service-public.fr/particuliers/vosdroits/F1991\""));
         assert!(out.contains("<code>F1991</code>"));
         // A link that is not https is shown as plain text.
-        let js = json!([{"title": "x", "kind": "fiche", "url": "javascript:alert(1)"}]);
+        let js = [hit_of("", DocKind::Fiche, "x", Some("javascript:alert(1)"))];
         assert!(!passages_view(Lang::Fr, &js, None)
             .into_string()
             .contains("href"));
@@ -854,11 +831,11 @@ mod tests {
 
     #[test]
     fn only_the_chosen_answer_and_fiches_explain_a_draft() {
-        let js = json!([
-            {"id": "rib", "kind": "answer", "title": "Changer de RIB"},
-            {"id": "delais", "kind": "answer", "title": "Délais de paiement"},
-            {"id": "F1", "kind": "fiche", "title": "Fiche RIB"},
-        ]);
+        let js = [
+            hit_of("rib", DocKind::Answer, "Changer de RIB", None),
+            hit_of("delais", DocKind::Answer, "Délais de paiement", None),
+            hit_of("F1", DocKind::Fiche, "Fiche RIB", None),
+        ];
         let out = passages_view(Lang::Fr, &js, Some("rib")).into_string();
         assert!(
             out.contains("Changer de RIB") && out.contains("Fiche RIB"),

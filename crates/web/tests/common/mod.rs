@@ -15,9 +15,9 @@ pub fn light_hash(password: &str) -> String {
         .to_string()
 }
 
-/// Triage passages exactly as the pipeline stores them: serialised
-/// `facteur_kb::Hit`s, one passage each with the first occurrence of `marked` highlighted.
-pub fn stored_passages(id: &str, title: &str, text: &str, marked: &str) -> serde_json::Value {
+/// Triage passages as the pipeline keeps them: one answer hit with one passage,
+/// the first occurrence of `marked` highlighted.
+pub fn stored_passages(id: &str, title: &str, text: &str, marked: &str) -> Vec<facteur_kb::Hit> {
     let start = text.find(marked).expect("marked word in text");
     let hit = facteur_kb::Hit {
         id: id.into(),
@@ -31,7 +31,7 @@ pub fn stored_passages(id: &str, title: &str, text: &str, marked: &str) -> serde
             highlights: vec![(start, start + marked.len())],
         }],
     };
-    serde_json::to_value(vec![hit]).expect("hits as JSON")
+    vec![hit]
 }
 
 /// The repository's `answers/` folder (demo standard answers and taxonomy).
@@ -119,7 +119,7 @@ impl DemoEngine {
                 answer_id: draft.map(|d| d.answer_id.clone()),
                 answer_version: draft.map(|d| i64::from(d.answer_version)),
                 draft_text: draft.map(|d| d.text.clone()),
-                passages: serde_json::to_value(&t.passages).unwrap(),
+                passages: t.passages.clone(),
                 language: Some(t.language.clone()),
                 pseudonymised_text: Some(t.body_pseudonymised.clone()),
                 classify_text: Some(t.classify_text.clone()),
