@@ -2,8 +2,9 @@
 # The scripted keyboard shift of issue #17: the same agent handles the first 20
 # messages of the demo mailbox through a real browser, keyboard only, on the demo of
 # the version before the workspace work (BEFORE, default 0032a86) and on the working
-# tree's, in one run. Prints keys and scroll per message for both and writes the
-# two reports to bench/results-shift-<date>.json.
+# tree's, in one run, in two orders (the default tab reached by keyboard; the first
+# open mails by arrival, opened by address). Prints keys and scroll per message and
+# writes the reports to bench/results-shift-<date>.json.
 #
 # Usage: bench/shift.sh [messages]
 # Needs ChromeDriver and Chromium: FACTEUR_TEST_WEBDRIVER (scripts/services.sh
@@ -23,8 +24,9 @@ OUT=${OUT:-$ROOT/bench/results-shift-$(date +%F).json}
 WORK=$(mktemp -d /tmp/facteur-shift.XXXXXX)
 PIDS=()
 cleanup() {
+    local rc=$?
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
+    if [[ $rc -eq 0 ]]; then rm -rf "$WORK"; else echo "failed: logs kept in $WORK" >&2; fi
 }
 trap cleanup EXIT
 
@@ -76,33 +78,48 @@ for mid, raw in con.execute("SELECT id, raw FROM messages"):
     out[mid] = m.get("X-Facteur-Demo-Label")
 print(json.dumps(out))
 PY
-    (cd "$dir" && "$WORK/facteur-$v" --config "$dir/demo/facteur.toml" serve --no-connectors --listen "127.0.0.1:$port" >"$dir/serve.log" 2>&1) &
-    local server=$!
-    PIDS+=("$server")
-    for _ in $(seq 1 600); do
-        curl -fs -o /dev/null "http://127.0.0.1:$port/login" && break
-        kill -0 "$server" 2>/dev/null || { echo "serve ($v) stopped:" >&2; tail -20 "$dir/serve.log" >&2; return 1; }
-        sleep 0.2
+    # Two shifts on fresh copies of the demo: the default tab in its order,
+    # reached with the keyboard; and the first open messages in arrival order
+    # (the same mails in both versions), each opened by its address.
+    local order
+    for order in queue arrival; do
+        rm -rf "$dir/run-$order" && cp -r "$dir/demo" "$dir/run-$order"
+        (cd "$dir" && exec "$WORK/facteur-$v" --config "$dir/run-$order/facteur.toml" serve --no-connectors \
+            --listen "127.0.0.1:$port" >"$dir/serve-$order.log" 2>&1) &
+        local server=$!
+        PIDS+=("$server")
+        for _ in $(seq 1 600); do
+            curl -fs -o /dev/null "http://127.0.0.1:$port/login" && break
+            kill -0 "$server" 2>/dev/null || { echo "serve ($v) stopped:" >&2; tail -20 "$dir/serve-$order.log" >&2; return 1; }
+            sleep 0.2
+        done
+        echo "shift ($v, $order) …" >&2
+        "$SHIFT" --order "$order" --url "http://127.0.0.1:$port" --user agent --password "$password" \
+            --labels "$dir/labels.json" --messages "$MESSAGES" --json >"$dir/shift-$order.json"
+        kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
     done
-    echo "shift ($v) …" >&2
-    "$SHIFT" --url "http://127.0.0.1:$port" --user agent --password "$password" \
-        --labels "$dir/labels.json" --messages "$MESSAGES" --json >"$dir/shift.json"
 }
 
 run before "$SRC/answers" 18181
 run after "$ROOT/answers" 18182
 
-python3 - "$WORK/before/shift.json" "$WORK/after/shift.json" "$BEFORE" "$(git rev-parse --short HEAD)" "$OUT" <<'PY'
+python3 - "$WORK" "$BEFORE" "$(git rev-parse --short HEAD)" "$OUT" <<'PY'
 import json, sys
-before, after = (json.load(open(p)) for p in sys.argv[1:3])
-report = {"before": {"rev": sys.argv[3], **before}, "after": {"rev": sys.argv[4] + " (working tree)", **after}}
-json.dump(report, open(sys.argv[5], "w"), indent=1)
-for name in ("before", "after"):
-    r = report[name]
-    print(f"{name:<6} {r['rev']:<22} {r['messages']} messages: {r['keys_per_message']:.1f} keys/message, "
-          f"{r['scroll_px_per_message']:.0f} px scrolled/message "
-          f"({r['validated']} validated, {r['recategorised']} recategorised, {r['escalated']} escalated)")
-print(f"ratio after/before: keys {after['keys_total'] / max(1, before['keys_total']):.2f}, "
-      f"scroll {after['scroll_px_total'] / max(1, before['scroll_px_total']):.2f}")
-print(f"written to {sys.argv[5]}")
+work, before_rev, after_rev, out = sys.argv[1:5]
+report = {}
+for v, rev in (("before", before_rev), ("after", after_rev + " (working tree)")):
+    report[v] = {"rev": rev, **{o: json.load(open(f"{work}/{v}/shift-{o}.json")) for o in ("queue", "arrival")}}
+json.dump(report, open(out, "w"), indent=1)
+for o in ("queue", "arrival"):
+    print(f"-- {o} order")
+    for v in ("before", "after"):
+        r = report[v][o]
+        print(f"{v:<6} {report[v]['rev']:<22} {r['messages']} messages: {r['keys_per_message']:.1f} keys/message, "
+              f"{r['scroll_px_per_message']:.0f} px scrolled/message "
+              f"({r['validated']} validated, {r['recategorised']} recategorised, {r['escalated']} escalated)")
+    b, a = report["before"][o], report["after"][o]
+    print(f"ratio after/before: keys {a['keys_total'] / max(1, b['keys_total']):.2f}, "
+          f"scroll {a['scroll_px_total'] / max(1, b['scroll_px_total']):.2f}")
+print(f"written to {out}")
 PY

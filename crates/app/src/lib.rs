@@ -8,10 +8,12 @@
 
 pub mod drafts;
 pub mod error;
+pub mod record;
 pub mod stale;
 
 pub use drafts::{
     draft_rejected, masked_sender, shown_subject, DraftRules, Suggestions, SWITCH_CACHE,
 };
 pub use error::AppError;
+pub use record::triage_record;
 pub use stale::{may_validate, rebuild_stale_drafts, retired_version, RetiredVersion};

@@ -10,7 +10,7 @@ use crate::config::{Config, MailboxConfig};
 use anyhow::{Context, Result};
 use facteur_connect::{IngestHook, StoredMessage};
 use facteur_core::{workflow::MessageState, ParsedMail, RoutingPolicy};
-use facteur_store::{NewMailbox, NewTriage, QueuePage, QueueQuery, QueueSort, Store};
+use facteur_store::{NewMailbox, QueuePage, QueueQuery, QueueSort, Store};
 use facteur_triage::{Engine, Overrides, TriageOptions, Triaged};
 use std::collections::HashMap;
 use std::future::Future;
@@ -506,35 +506,12 @@ impl Service {
                 t.route = facteur_core::Route::NeedsResearch;
             }
         }
-        let draft = t.draft.as_ref();
         self.store
-            .record_triage(&NewTriage {
-                message_id: id,
-                model_version: self.model_version.clone(),
-                category: t.category.clone(),
-                confidence: if t.top.is_empty() {
-                    None
-                } else {
-                    Some(t.confidence)
-                },
-                route: t.route,
-                answer_id: draft.map(|d| d.answer_id.clone()),
-                answer_version: draft.map(|d| i64::from(d.answer_version)),
-                draft_text: draft.map(|d| d.text.clone()),
-                passages: t.passages.clone(),
-                language: Some(t.language.clone()),
-                pseudonymised_text: Some(t.body_pseudonymised.clone()),
-                // What the model read: feedback on this message trains on it.
-                classify_text: Some(t.classify_text.clone()),
-                pii_kinds: t.pii.clone(),
-                flags: t
-                    .flags
-                    .iter()
-                    .filter_map(|f| serde_json::to_value(f).ok())
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect(),
-                candidates: t.candidates.clone(),
-            })
+            .record_triage(&facteur_app::triage_record(
+                id,
+                self.model_version.clone(),
+                &t,
+            ))
             .await
             .with_context(|| {
                 tr!(

@@ -31,6 +31,18 @@ pub enum Flag {
     Threat,
 }
 
+impl Flag {
+    /// The code stored with a message and shown in exports: the serde name.
+    pub fn code(self) -> &'static str {
+        match self {
+            Flag::Complaint => "complaint",
+            Flag::LegalDeadline => "legal_deadline",
+            Flag::Distress => "distress",
+            Flag::Threat => "threat",
+        }
+    }
+}
+
 use crate::normalize::pattern as re;
 
 static COMPLAINT: Lazy<Regex> = Lazy::new(|| {
@@ -298,6 +310,18 @@ mod tests {
 
     fn has(t: &str, f: Flag) -> bool {
         detect_flags(t).contains(&f)
+    }
+
+    #[test]
+    fn a_flag_code_is_its_serde_name() {
+        for f in [
+            Flag::Complaint,
+            Flag::LegalDeadline,
+            Flag::Distress,
+            Flag::Threat,
+        ] {
+            assert_eq!(serde_json::to_value(f).unwrap(), f.code());
+        }
     }
 
     #[test]

@@ -35,6 +35,13 @@ const PAGE_DOWN: char = '\u{E00F}';
 const PAGE_UP: char = '\u{E00E}';
 const ARROW_UP: char = '\u{E013}';
 const ARROW_DOWN: char = '\u{E015}';
+const ARROW_LEFT: char = '\u{E012}';
+const ARROW_RIGHT: char = '\u{E014}';
+const CONTROL: char = '\u{E009}';
+const HOME: char = '\u{E011}';
+/// What the agent types over a `[[à compléter : …]]` marker (the script does not
+/// know the value, only that someone must type one).
+const FILLED: &str = "complété";
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// Past this many Tab presses the control is taken as unreachable.
 const MAX_TABS: usize = 400;
@@ -98,6 +105,8 @@ struct Handled {
     predicted: Option<String>,
     had_draft: bool,
     action: &'static str,
+    /// `[[à compléter : …]]` markers the agent typed over before validating.
+    markers_filled: usize,
     keys: usize,
     scroll_px: i64,
 }
@@ -127,6 +136,12 @@ struct Agent {
     last_scroll: Vec<i64>,
     /// FACTEUR_SHIFT_TRACE=1: every key press and the page it was pressed on.
     trace: bool,
+    /// The page's script selects a draft's marker on `v` (read from the script
+    /// itself, so that no key is spent finding out).
+    marker_shortcut: bool,
+    /// `1`–`3` answer with a proposed type, `x` goes to the escalation reason.
+    candidate_keys: bool,
+    escalate_key: bool,
 }
 
 const SCROLL_STATE: &str = r#"
@@ -174,18 +189,24 @@ impl Agent {
     /// One key press (a chord with Shift counts as one), then waits for what it
     /// caused: a page load when `navigates`, else the page's reaction.
     async fn press(&mut self, key: char, shift: bool, navigates: bool) -> Result<(), String> {
+        let mods: &[char] = if shift { &[SHIFT] } else { &[] };
+        self.chord(mods, key, navigates).await
+    }
+
+    /// `key` with the modifiers `mods` held: one key press for the count.
+    async fn chord(&mut self, mods: &[char], key: char, navigates: bool) -> Result<(), String> {
         if navigates {
             self.js("window.__shiftMark = 1;").await?;
         }
         let mut keys = KeyActions::new("keyboard".into());
-        if shift {
-            keys = keys.then(KeyAction::Down { value: SHIFT });
+        for &m in mods {
+            keys = keys.then(KeyAction::Down { value: m });
         }
         keys = keys
             .then(KeyAction::Down { value: key })
             .then(KeyAction::Up { value: key });
-        if shift {
-            keys = keys.then(KeyAction::Up { value: SHIFT });
+        for &m in mods.iter().rev() {
+            keys = keys.then(KeyAction::Up { value: m });
         }
         self.c
             .perform_actions(keys)
@@ -203,7 +224,7 @@ impl Agent {
             eprintln!(
                 "  key {:?}{} -> {} scroll {:?}",
                 key,
-                if shift { " +shift" } else { "" },
+                if mods.is_empty() { "" } else { " +mod" },
                 self.path().await?,
                 self.last_scroll
             );
@@ -316,23 +337,39 @@ impl Agent {
 
     /// `GET /api/messages/{id}` with the browser's session.
     async fn api_message(&self, id: i64) -> Result<serde_json::Value, String> {
+        let text = self.fetch(&format!("/api/messages/{id}")).await?;
+        serde_json::from_str(&text).map_err(|e| format!("API message {id}: {e}"))
+    }
+
+    /// `GET path` with the browser's session cookie, outside the page.
+    async fn fetch(&self, path: &str) -> Result<String, String> {
         let cookies = self.c.get_all_cookies().await.map_err(|e| e.to_string())?;
         let cookie = cookies
             .iter()
             .map(|c| format!("{}={}", c.name(), c.value()))
             .collect::<Vec<_>>()
             .join("; ");
-        let text = reqwest::Client::new()
-            .get(format!("{}/api/messages/{id}", self.base))
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
             .header("Cookie", cookie)
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("API message {id}: {e}"))?
+            .map_err(|e| format!("GET {path}: {e}"))?
             .text()
             .await
-            .map_err(|e| format!("API message {id}: {e}"))?;
-        serde_json::from_str(&text).map_err(|e| format!("API message {id}: {e}"))
+            .map_err(|e| format!("GET {path}: {e}"))
+    }
+
+    /// The page's script: what its shortcuts can do (the agent read the `?` help).
+    async fn page_script(&self) -> Result<String, String> {
+        let src = self
+            .js("var s = document.querySelector('script[src]'); return s ? new URL(s.src).pathname : null;")
+            .await?;
+        match src.as_str() {
+            Some(src) => self.fetch(src).await,
+            None => Ok(String::new()),
+        }
     }
 
     /// Selects `value` in the select `css` with the arrow keys from where it is.
@@ -356,11 +393,86 @@ impl Agent {
         Ok(())
     }
 
-    /// Validates the draft on screen with the page's `v v` shortcut.
-    async fn validate(&mut self) -> Result<(), String> {
-        if self.js("var a = document.activeElement; return !!a && /INPUT|TEXTAREA|SELECT/.test(a.tagName);").await? == json!(true) {
+    /// Where the first `[[…]]` marker of the draft starts and ends, and the
+    /// draft's selection, in the textarea's own (UTF-16) offsets.
+    async fn marker_and_selection(&self) -> Result<Option<[i64; 4]>, String> {
+        let v = self
+            .js(
+                "var d = document.querySelector('#draft'); if (!d) return null; \
+                 var s = d.value.indexOf('[['); if (s < 0) return null; \
+                 var e = d.value.indexOf(']]', s); if (e < 0) return null; \
+                 return [s, e + 2, d.selectionStart, d.selectionEnd];",
+            )
+            .await?;
+        Ok(serde_json::from_value(v).ok())
+    }
+
+    /// Types over every marker left in the draft, with the page's own help when
+    /// it has it (`v` selects the first marker, issue #17), else as any editor
+    /// allows: `e` to the draft, Ctrl+Home, Ctrl+Right up to the marker and
+    /// Ctrl+Shift+Right over it. Every key counts, the text typed too.
+    async fn fill_markers(&mut self) -> Result<usize, String> {
+        let mut filled = 0;
+        while let Some([start, end, _, _]) = self.marker_and_selection().await? {
+            if filled == 10 {
+                return Err("markers keep coming back".into());
+            }
+            self.leave_field().await?;
+            if self.marker_shortcut {
+                self.press('v', false, false).await?;
+            } else {
+                self.press('e', false, false).await?;
+                self.chord(&[CONTROL], HOME, false).await?;
+                for _ in 0..400 {
+                    let [_, _, at, _] = self.marker_and_selection().await?.ok_or("marker gone")?;
+                    if at >= start {
+                        for _ in start..at {
+                            self.press(ARROW_LEFT, false, false).await?;
+                        }
+                        break;
+                    }
+                    self.chord(&[CONTROL], ARROW_RIGHT, false).await?;
+                }
+                for _ in 0..100 {
+                    let [_, _, _, sel_end] =
+                        self.marker_and_selection().await?.ok_or("marker gone")?;
+                    if sel_end >= end {
+                        for _ in end..sel_end {
+                            self.press(ARROW_LEFT, true, false).await?;
+                        }
+                        break;
+                    }
+                    self.chord(&[CONTROL, SHIFT], ARROW_RIGHT, false).await?;
+                }
+            }
+            let [s2, e2, a, b] = self.marker_and_selection().await?.ok_or("marker gone")?;
+            if (a, b) != (s2, e2) {
+                return Err(format!(
+                    "the marker at {s2}..{e2} is not selected ({a}..{b})"
+                ));
+            }
+            for ch in FILLED.chars() {
+                self.press(ch, false, false).await?;
+            }
+            filled += 1;
+        }
+        Ok(filled)
+    }
+
+    /// Escape out of a text field or list, where shortcut keys are typed.
+    async fn leave_field(&mut self) -> Result<(), String> {
+        let in_field = self
+            .js("var a = document.activeElement; return !!a && /INPUT|TEXTAREA|SELECT/.test(a.tagName);")
+            .await?;
+        if in_field == json!(true) {
             self.press(ESCAPE, false, false).await?;
         }
+        Ok(())
+    }
+
+    /// Validates the draft on screen with the page's `v v` shortcut.
+    async fn validate(&mut self) -> Result<(), String> {
+        self.leave_field().await?;
         self.press('v', false, false).await?;
         self.press('v', false, true).await
     }
@@ -373,6 +485,10 @@ impl Agent {
                 .await?;
             if let Some(v) = first.as_str() {
                 let v = v.to_string();
+                if self.escalate_key {
+                    self.leave_field().await?;
+                    self.press('x', false, false).await?;
+                }
                 self.choose("#escalate-reason", &v).await?;
             }
         }
@@ -384,6 +500,21 @@ impl Agent {
     /// type list. Returns whether a draft followed.
     async fn recategorise(&mut self, label: &str) -> Result<bool, String> {
         let candidate = format!("#candidates li.candidate[data-type=\"{label}\"] button");
+        let rank = self
+            .js(&format!(
+                "var b = Array.from(document.querySelectorAll('#candidates button.candidate-use')); \
+                 return b.indexOf(document.querySelector({}));",
+                serde_json::to_string(&candidate).unwrap_or_default()
+            ))
+            .await?
+            .as_i64()
+            .unwrap_or(-1);
+        if self.candidate_keys && (0..3).contains(&rank) {
+            self.leave_field().await?;
+            let digit = char::from(b'1' + rank as u8);
+            self.press(digit, false, true).await?;
+            return Ok(!self.draft_text().await?.is_empty());
+        }
         if self.exists(&candidate).await? {
             self.tab_to(&candidate).await?;
         } else {
@@ -484,6 +615,9 @@ async fn run(a: &Args) -> Result<Report, String> {
         scroll_px: 0,
         last_scroll: vec![0],
         trace: std::env::var_os("FACTEUR_SHIFT_TRACE").is_some(),
+        marker_shortcut: false,
+        candidate_keys: false,
+        escalate_key: false,
     };
     // Sign-in and finding the mailbox are not part of the shift.
     ag.c.goto(&format!("{}/login", ag.base))
@@ -531,6 +665,10 @@ async fn run(a: &Args) -> Result<Report, String> {
             .map_err(|e| e.to_string())?;
     }
     ag.wait_load().await?;
+    let script = ag.page_script().await?;
+    ag.marker_shortcut = script.contains("setSelectionRange(m.index");
+    ag.candidate_keys = script.contains("button.candidate-use");
+    ag.escalate_key = script.contains("getElementById(\"escalate-reason\")");
     let queue_url = ag.c.current_url().await.map_err(|e| e.to_string())?;
     let queue = match queue_url.query() {
         Some(q) => format!("{}?{q}", queue_url.path()),
@@ -602,23 +740,22 @@ async fn run(a: &Args) -> Result<Report, String> {
             "#new-category"
         };
         ag.bring_into_view(proposal, 120).await?;
+        let mut filled = 0;
         let action = match &label {
             None => {
                 ag.escalate().await?;
                 "escalated"
             }
-            Some(l)
-                if predicted.as_deref() == Some(l.as_str())
-                    && had_draft
-                    && !draft.contains("[[") =>
-            {
+            Some(l) if predicted.as_deref() == Some(l.as_str()) && had_draft => {
+                filled += ag.fill_markers().await?;
                 ag.validate().await?;
                 "validated"
             }
             Some(l) => {
-                let drafted = ag.recategorise(l).await? && !ag.draft_text().await?.contains("[[");
+                let drafted = ag.recategorise(l).await?;
                 if drafted {
                     ag.bring_into_view("#draft", 120).await?;
+                    filled += ag.fill_markers().await?;
                     ag.validate().await?;
                     "recategorised"
                 } else {
@@ -633,6 +770,7 @@ async fn run(a: &Args) -> Result<Report, String> {
             predicted,
             had_draft,
             action,
+            markers_filled: filled,
             keys: ag.keys - k0,
             scroll_px: ag.scroll_px - s0,
         });

@@ -301,7 +301,7 @@ catalogue! {
     DefectOther => "autre anomalie", "other anomaly";
     ServerError => "Erreur interne.", "Internal error.";
     KeyboardHelp => "Raccourcis clavier", "Keyboard shortcuts";
-    KeyHelpText => "j / k : message suivant / précédent ; e : modifier le brouillon ; v puis v : valider et envoyer ; dans le brouillon, ::identifiant puis Entrée : insérer cette réponse type ; ? : aide", "j / k: next / previous message; e: edit draft; v then v: validate and send; in the draft, ::identifier then Enter: insert that standard answer; ?: help";
+    KeyHelpText => "j / k : message suivant / précédent ; e : modifier le brouillon ; v puis v : valider et envoyer ; 1, 2, 3 : répondre avec le type proposé n° 1, 2 ou 3 ; x : escalader (choisir le motif) ; dans le brouillon, ::identifiant puis Entrée : insérer cette réponse type ; ? : aide", "j / k: next / previous message; e: edit draft; v then v: validate and send; 1, 2, 3: answer with proposed type 1, 2 or 3; x: escalate (choose the reason); in the draft, ::identifier then Enter: insert that standard answer; ?: help";
     ValidateKeyConfirm => "Appuyez de nouveau sur v pour valider et envoyer (Échap pour annuler).", "Press v again to validate and send (Esc to cancel).";
     SwitchLanguage => "English", "Français";
     From => "De", "From";

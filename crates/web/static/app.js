@@ -171,6 +171,23 @@
         if (validateKey()) ev.preventDefault();
         break;
       }
+      // Without a draft, the proposed request types: one key answers with the
+      // n-th (a category correction, recorded as feedback; nothing is sent).
+      case "1": case "2": case "3": {
+        var c = document.querySelectorAll("#candidates button.candidate-use")[+ev.key - 1];
+        if (c) { c.click(); ev.preventDefault(); }
+        break;
+      }
+      // Escalation: to its reason, then arrows and Enter on the button.
+      case "x": {
+        var r = document.getElementById("escalate-reason");
+        if (r) {
+          r.focus({ preventScroll: true });
+          r.scrollIntoView({ block: "nearest" });
+          ev.preventDefault();
+        }
+        break;
+      }
       case "?": toggleHelp(); ev.preventDefault(); break;
     }
   });

@@ -1471,11 +1471,14 @@ async fn an_abstained_mail_is_answered_through_its_candidates_and_the_search() {
             assert_eq!(kinds[0], "delais-paiement", "{kinds}");
             assert_eq!(draft_value(&c).await?, "", "no draft before the choice");
             screenshot(&c, "message-candidates.png").await?;
-            find(&c, "#candidates li.candidate:first-child button.candidate-use")
-                .await?
-                .click()
-                .await
-                .map_err(|e| e.to_string())?;
+            // The key `1` answers with the first type (as clicking its button).
+            js(&c, "document.activeElement.blur(); window.__before = 1; return null;").await?;
+            press(&c, '1').await?;
+            wait_until("the page reloaded by the key 1", || async {
+                (js(&c, "return window.__before === undefined;").await.ok()? == json!(true))
+                    .then_some(())
+            })
+            .await?;
             wait_path(&c, &format!("/messages/{id}"), None).await?;
             let draft = wait_until("the draft from the chosen type", || async {
                 let d = draft_value(&c).await.ok()?;
@@ -1484,6 +1487,17 @@ async fn an_abstained_mail_is_answered_through_its_candidates_and_the_search() {
             .await?;
             assert!(draft.contains("Madame, Monsieur,"), "{draft}");
             assert!(c.find(Locator::Css("#candidates")).await.is_err());
+            // `x` goes to the escalation's reason, in view, without sending anything.
+            js(&c, "document.activeElement.blur(); return null;").await?;
+            press(&c, 'x').await?;
+            let at = js(
+                &c,
+                "var a = document.activeElement, r = a.getBoundingClientRect(); \
+                 return [a.id, r.top >= 0 && r.bottom <= window.innerHeight + 1];",
+            )
+            .await?;
+            assert_eq!(at, json!(["escalate-reason", true]), "x focuses the reason");
+            press(&c, '\u{E00C}').await?;
 
             // Search with Enter from the box: results, the draft kept as it was.
             find(&c, "#compose summary")

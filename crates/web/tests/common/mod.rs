@@ -108,25 +108,8 @@ impl DemoEngine {
             ..Default::default()
         };
         let t = self.engine.triage_with("store", &parsed, &over);
-        let draft = t.draft.as_ref();
         self.store
-            .record_triage(&facteur_store::NewTriage {
-                message_id: id,
-                model_version: Some("demo".into()),
-                category: t.category.clone(),
-                confidence: Some(t.confidence),
-                route: t.route,
-                answer_id: draft.map(|d| d.answer_id.clone()),
-                answer_version: draft.map(|d| i64::from(d.answer_version)),
-                draft_text: draft.map(|d| d.text.clone()),
-                passages: t.passages.clone(),
-                language: Some(t.language.clone()),
-                pseudonymised_text: Some(t.body_pseudonymised.clone()),
-                classify_text: Some(t.classify_text.clone()),
-                pii_kinds: t.pii.clone(),
-                flags: vec![],
-                candidates: t.candidates.clone(),
-            })
+            .record_triage(&facteur_app::triage_record(id, Some("demo".into()), &t))
             .await
             .unwrap();
         t
