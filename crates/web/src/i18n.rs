@@ -178,6 +178,7 @@ catalogue! {
     DoneEscalated => "Message escaladé.", "Message escalated.";
     DoneUndone => "Envoi annulé : la réponse vous est rendue, rien n'est parti.", "Sending cancelled: the reply is back with you, nothing left.";
     UndoSend => "Annuler l'envoi", "Cancel sending";
+    UndoNothingHeld => "Aucune réponse en attente d'envoi pour ce message : il n'y a rien à annuler.", "No reply is waiting to be sent for this message: there is nothing to cancel.";
     UndoTooLate => "Trop tard pour annuler : la réponse est déjà partie ou en cours d'envoi. Consultez l'onglet « Envoyés ».", "Too late to cancel: the reply has left or is being sent. See the \"Sent\" tab.";
     SendScheduled => "Envoi prévu dans", "Sending in";
     Timeline => "Historique", "History";

@@ -4026,7 +4026,12 @@ async fn escalating_moves_on_to_the_next_message_and_a_late_undo_is_refused() {
         ),
     )
     .await;
-    assert_ne!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = text(res).await;
+    assert!(
+        html.contains("il n&#x27;y a rien à annuler") || html.contains("il n'y a rien à annuler"),
+        "{html}"
+    );
     assert!(f
         .store
         .get_outbox_for_message(second)

@@ -108,6 +108,10 @@ pub async fn undo_send(
         Err(facteur_store::StoreError::InvalidState { .. }) => {
             Err(WebError::conflict(Msg::UndoTooLate))
         }
+        // Taken back already, or never validated: said in words, not a 404.
+        Err(facteur_store::StoreError::NotFound { .. }) => {
+            Err(WebError::conflict(Msg::UndoNothingHeld))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -1,5 +1,5 @@
 //! Throughput on the fixture mails, one core:
-//! `cargo run --release -p facteur-text --example throughput`
+//! `cargo run --release -p facteur-text --example clean_throughput`
 //! Prints mails/s for `clean` alone and for the full analysis of a mail.
 
 use std::time::Instant;
