@@ -106,9 +106,19 @@ const DATE_HEADER_TRUSTED_MS: i64 = 90 * 24 * 3600 * 1000;
 /// time (IMAP INTERNALDATE) when there is one, else the Date header when it is
 /// recent and not in the future (a file import of the last weeks' mail), else
 /// now. Never later than now.
+///
+/// INTERNALDATE counts whole seconds: a mail that arrived during second `t` is
+/// put at the end of that second. Otherwise it would sort before what Facteur
+/// timed itself to the millisecond earlier in the same second (a mail imported
+/// from a file), and "the last mail from this address" — which decides whether
+/// a reply goes to an auto-responder — would pick the wrong one.
 pub(crate) fn received_at(now: i64, arrived: Option<i64>, header: Option<i64>) -> i64 {
     let header = header.filter(|h| *h <= now && now - h <= DATE_HEADER_TRUSTED_MS);
-    arrived.or(header).unwrap_or(now).min(now)
+    arrived
+        .map(|t| t.saturating_add(999))
+        .or(header)
+        .unwrap_or(now)
+        .min(now)
 }
 
 /// A message as a source hands it over.
@@ -393,10 +403,21 @@ mod received_tests {
     fn the_servers_arrival_wins_then_a_recent_date_header_then_now() {
         assert_eq!(
             received_at(NOW, Some(NOW - 5 * DAY), Some(NOW - DAY)),
-            NOW - 5 * DAY
+            NOW - 5 * DAY + 999
         );
         assert_eq!(received_at(NOW, None, Some(NOW - 3 * DAY)), NOW - 3 * DAY);
         assert_eq!(received_at(NOW, None, None), NOW);
+    }
+
+    #[test]
+    fn a_server_arrival_in_whole_seconds_sorts_after_what_was_timed_earlier_in_that_second() {
+        // A file imported at t+700 ms, then a mail the server stamped t (whole
+        // seconds) fetched at t+1300 ms: the mail comes last, and not after now.
+        let t = NOW - 5_000;
+        let imported = received_at(t + 700, None, None);
+        let fetched = received_at(t + 1_300, Some(t), None);
+        assert!(fetched > imported, "{fetched} <= {imported}");
+        assert_eq!(received_at(t + 300, Some(t), None), t + 300);
     }
 
     #[test]
