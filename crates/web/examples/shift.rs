@@ -511,17 +511,17 @@ impl Agent {
             .unwrap_or(-1);
         if self.candidate_keys && (0..3).contains(&rank) {
             self.leave_field().await?;
-            let digit = char::from(b'1' + rank as u8);
-            self.press(digit, false, true).await?;
-            return Ok(!self.draft_text().await?.is_empty());
-        }
-        if self.exists(&candidate).await? {
-            self.tab_to(&candidate).await?;
+            self.press(char::from(b'1' + rank as u8), false, true)
+                .await?;
         } else {
-            self.choose("#new-category", label).await?;
-            self.tab_to("#correct-form button[type=submit]").await?;
+            if rank >= 0 {
+                self.tab_to(&candidate).await?;
+            } else {
+                self.choose("#new-category", label).await?;
+                self.tab_to("#correct-form button[type=submit]").await?;
+            }
+            self.press(ENTER, false, true).await?;
         }
-        self.press(ENTER, false, true).await?;
         Ok(!self.draft_text().await?.is_empty())
     }
 
@@ -674,15 +674,11 @@ async fn run(a: &Args) -> Result<Report, String> {
         Some(q) => format!("{}?{q}", queue_url.path()),
         None => queue_url.path().to_string(),
     };
-    let rows = ag
-        .js("return Array.prototype.map.call(document.querySelectorAll('#queue .queue-row a.open'), function (a) { return +new URL(a.href).pathname.split('/').pop(); });")
-        .await?;
-    let mut targets: Vec<i64> = serde_json::from_value(rows).map_err(|e| e.to_string())?;
+    let mut targets: Vec<i64> = Vec::new();
     if a.order == "arrival" {
         // Arrival order is the store's id order; an agent's open states only.
         let mut ids: Vec<i64> = labels.keys().copied().collect();
         ids.sort_unstable();
-        targets.clear();
         for id in ids {
             if targets.len() == a.messages {
                 break;
@@ -696,6 +692,11 @@ async fn run(a: &Args) -> Result<Report, String> {
                 targets.push(id);
             }
         }
+    } else {
+        let rows = ag
+            .js("return Array.prototype.map.call(document.querySelectorAll('#queue .queue-row a.open'), function (a) { return +new URL(a.href).pathname.split('/').pop(); });")
+            .await?;
+        targets = serde_json::from_value(rows).map_err(|e| e.to_string())?;
     }
     targets.truncate(a.messages);
     if targets.len() < a.messages {

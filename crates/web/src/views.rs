@@ -222,7 +222,10 @@ pub async fn render_errors(State(st): State<AppState>, req: Request, next: Next)
             Some(d) => format!("{} {d}", err.msg().text(lang)),
             None => err.msg().text(lang).to_string(),
         };
-        let body = serde_json::json!({"error": err.code(), "message": message});
+        let body = crate::api::ApiError {
+            error: err.code().to_string(),
+            message,
+        };
         return (err.status(), axum::Json(body)).into_response();
     }
     if matches!(err, WebError::Unauthenticated) {
