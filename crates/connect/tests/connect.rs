@@ -22,41 +22,15 @@ use tokio::net::{TcpListener, TcpStream};
 
 // ------------------------------------------------------------------ helpers
 
-/// The value of each variable, or `None` (skip) — a panic under CI.
-fn services(test: &str, vars: &[&str]) -> Option<Vec<String>> {
-    let missing: Vec<&str> = vars
-        .iter()
-        .copied()
-        .filter(|v| std::env::var(v).map(|s| s.is_empty()).unwrap_or(true))
-        .collect();
-    if missing.is_empty() {
-        return Some(vars.iter().map(|v| std::env::var(v).unwrap()).collect());
-    }
-    let why = format!(
-        "{test}: skipped: {} not set (run `source scripts/services.sh; services_start`)",
-        missing.join(", ")
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{why} — CI is set, so missing services are a failure");
-    }
-    eprintln!("{why}");
-    None
-}
+use facteur_testkit::services::require;
+use facteur_testkit::unique;
 
 fn imap_env(test: &str) -> Option<(String, u16, String)> {
-    let v = services(test, &["FACTEUR_TEST_IMAP", "FACTEUR_TEST_IMAP_PASSWORD"])?;
+    let v = require(test, &["FACTEUR_TEST_IMAP", "FACTEUR_TEST_IMAP_PASSWORD"])?;
     let (host, port) = v[0]
         .rsplit_once(':')
         .expect("FACTEUR_TEST_IMAP is host:port");
     Some((host.to_string(), port.parse().unwrap(), v[1].clone()))
-}
-
-fn unique(tag: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{tag}-{}-{n}", std::process::id())
 }
 
 struct Env {
@@ -789,7 +763,7 @@ fn maildir_messages(dir: &Path) -> Vec<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_100_replies_exactly_once_despite_crashes() {
-    let Some(v) = services(
+    let Some(v) = require(
         "smtp_100",
         &["FACTEUR_TEST_SMTP", "FACTEUR_TEST_SMTP_MAILDIR"],
     ) else {
@@ -960,7 +934,7 @@ async fn smtp_100_replies_exactly_once_despite_crashes() {
 /// the first is sent again (once the grace period has passed), the second is not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_check_resends_only_what_never_reached_the_relay() {
-    let Some(v) = services(
+    let Some(v) = require(
         "delivery_check",
         &[
             "FACTEUR_TEST_SMTP",
@@ -1306,7 +1280,7 @@ async fn smtp_5xx_is_a_permanent_failure_and_4xx_is_retried() {
 /// never sends the end-of-data dot — the server gets each reply exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_marker_is_shared_between_hosts_and_a_lost_lease_never_sends() {
-    let Some(v) = services(
+    let Some(v) = require(
         "smtp_two_hosts",
         &["FACTEUR_TEST_SMTP", "FACTEUR_TEST_SMTP_MAILDIR"],
     ) else {
@@ -1910,7 +1884,7 @@ async fn smtp_non_ascii_recipient_declares_smtputf8() {
 /// agent's names survive the trip, and the reply threads under the citizen's mail.
 #[tokio::test]
 async fn smtp_french_text_reads_back_intact_from_the_sink() {
-    let Some(v) = services(
+    let Some(v) = require(
         "smtp_french",
         &["FACTEUR_TEST_SMTP", "FACTEUR_TEST_SMTP_MAILDIR"],
     ) else {

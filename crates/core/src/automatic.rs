@@ -46,10 +46,15 @@ pub enum AutomaticSignal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BounceFormat {
+    /// A standard `multipart/report` delivery-status notification (RFC 3464).
     Rfc3464,
+    /// Microsoft Exchange / Outlook "Undeliverable" text, French or English.
     Exchange,
+    /// Postfix's "This is the mail system at host …" text.
     Postfix,
+    /// Gmail's "Address not found" / "message wasn't delivered" text.
     Gmail,
+    /// Another mailer's failure text ("could not be delivered", "permanent error", …).
     Other,
 }
 
@@ -66,6 +71,7 @@ pub struct BounceReport {
     pub status: Option<String>,
     /// The remote server's words (`Diagnostic-Code`, or the vendor text's line).
     pub diagnostic: Option<String>,
+    /// Which vendor format the report was read from; `None` when not recorded.
     pub format: Option<BounceFormat>,
 }
 
@@ -79,13 +85,17 @@ impl BounceReport {
 /// A machine-written mail, with the signal that gave it away.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Automatic {
+    /// Auto-reply or bounce: decides between "no reply" and the outbox's "non distribuée".
     pub kind: AutomaticKind,
+    /// The header or text that gave it away, shown to the agent.
     pub signal: AutomaticSignal,
+    /// What the bounce says; `Some` only for `AutomaticKind::Bounce`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounce: Option<BounceReport>,
 }
 
 impl Automatic {
+    /// An auto-responder or bulk mail caught by `signal`; carries no report.
     pub fn auto_reply(signal: AutomaticSignal) -> Self {
         Self {
             kind: AutomaticKind::AutoReply,
@@ -94,6 +104,7 @@ impl Automatic {
         }
     }
 
+    /// A delivery failure caught by `signal`, with what its report says.
     pub fn bounce(signal: AutomaticSignal, report: BounceReport) -> Self {
         Self {
             kind: AutomaticKind::Bounce,

@@ -30,7 +30,9 @@ impl DocKind {
 /// text before slicing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Passage {
+    /// The excerpt as shown; starts with a "sens proche" mark when found by meaning, not by words.
     pub text: String,
+    /// Half-open byte ranges `[start, end)` into `text` of the matched words.
     #[serde(default)]
     pub highlights: Vec<(usize, usize)>,
 }
@@ -38,14 +40,19 @@ pub struct Passage {
 /// A document that matched, with the excerpts that show why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
+    /// Knowledge-base id: the fiche's id, or the standard answer's id shared by its language variants.
     pub id: String,
+    /// Whether this is a public fiche or a standard answer.
     pub kind: DocKind,
+    /// Document title, as the message page lists the reasons for a draft.
     pub title: String,
+    /// Public page of a fiche; `None` or empty for standard answers.
     #[serde(default)]
     pub url: Option<String>,
     /// Language of an answer variant; `fr` for fiches.
     #[serde(default)]
     pub language: String,
+    /// Rank score of this search (lexical, or fused with embeddings); higher is better, comparable only within one result list.
     #[serde(default)]
     pub score: f32,
     /// Why it matched; empty when the search was asked for no snippets.

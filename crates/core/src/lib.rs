@@ -3,6 +3,7 @@
 //!
 //! This crate does no I/O on purpose: it can be reasoned about and tested alone,
 //! and every adapter (mail, store, web, connectors) depends on it, never the reverse.
+#![warn(missing_docs)]
 
 pub mod automatic;
 pub mod evidence;

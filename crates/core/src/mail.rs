@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 /// hostile or broken headers routinely lose one of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct MailAddress {
+    /// Display name as decoded from the header; `None` when the header has none.
     pub name: Option<String>,
+    /// `local@domain` as written (not lowercased); `None` when the header lost it.
     pub address: Option<String>,
 }
 
@@ -59,11 +61,14 @@ pub enum DefectKind {
 /// A defect with a short human detail (never personal data).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Defect {
+    /// The category scripts and supervision count on.
     pub kind: DefectKind,
+    /// Short English explanation for the agent, e.g. which part or header; never personal data.
     pub detail: String,
 }
 
 impl Defect {
+    /// A defect of `kind` with its human detail.
     pub fn new(kind: DefectKind, detail: impl Into<String>) -> Self {
         Self {
             kind,
@@ -75,8 +80,11 @@ impl Defect {
 /// Attachments are kept as metadata only: Facteur never executes or renders them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttachmentMeta {
+    /// Name the sender gave the file, decoded; `None` for unnamed parts.
     pub filename: Option<String>,
+    /// Lowercased MIME type (`type/subtype`); guessed from the part when it declares none.
     pub content_type: String,
+    /// Size in bytes of the decoded content, as an agent would download it.
     pub size: usize,
     /// SHA-256 of the decoded content, hex.
     pub sha256: String,
@@ -87,14 +95,19 @@ pub struct AttachmentMeta {
 /// attachments or find where the reply goes.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MailSummary {
+    /// Attachment metadata, listed on the message page.
     #[serde(default)]
     pub attachments: Vec<AttachmentMeta>,
+    /// Parse defects, shown to the agent beside the message.
     #[serde(default)]
     pub defects: Vec<Defect>,
+    /// `In-Reply-To` Message-IDs without brackets, kept for threading.
     #[serde(default)]
     pub in_reply_to: Vec<String>,
+    /// `References` Message-IDs without brackets, in header order: the base of our reply's `References`.
     #[serde(default)]
     pub references: Vec<String>,
+    /// Size of the raw message in bytes, as received.
     #[serde(default)]
     pub raw_size: usize,
     /// Where a reply goes: `Some(None)` without a Reply-To header, `Some("")` for
@@ -118,6 +131,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 }
 
 impl MailSummary {
+    /// The summary of a freshly parsed mail, with the Reply-To always recorded.
     pub fn of(mail: &ParsedMail) -> Self {
         Self {
             attachments: mail.attachments.clone(),
@@ -139,14 +153,19 @@ impl MailSummary {
 /// named; everything else is `Other` with its ISO 639-1 code when known.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum Language {
+    /// French, the mailboxes' language; also the default when nothing better is known.
     #[default]
     Fr,
+    /// English: standard answers have English variants.
     En,
+    /// Any other detected language, by its lowercase ISO 639-1 code.
     Other(String),
+    /// Too little text to tell; callers then treat the mail as French.
     Unknown,
 }
 
 impl Language {
+    /// ISO 639-1 code as stored and serialised; `und` for `Unknown`.
     pub fn code(&self) -> &str {
         match self {
             Language::Fr => "fr",
@@ -156,6 +175,7 @@ impl Language {
         }
     }
 
+    /// Reads a stored code back, case-insensitively; empty or `und` gives `Unknown`.
     pub fn from_code(code: &str) -> Self {
         match code.to_ascii_lowercase().as_str() {
             "fr" => Language::Fr,
@@ -188,10 +208,15 @@ pub struct ParsedMail {
     /// Without angle brackets. Derived from the content hash when missing
     /// (and a `MissingMessageId` defect is recorded).
     pub message_id: String,
+    /// Decoded Subject header; empty when missing.
     pub subject: String,
+    /// First address of the From header; `None` when missing or unparsable.
     pub from: Option<MailAddress>,
+    /// Addresses of the To header, in order.
     pub to: Vec<MailAddress>,
+    /// Addresses of the Cc header, in order.
     pub cc: Vec<MailAddress>,
+    /// First Reply-To address: where the reply goes instead of `from` when it is usable.
     pub reply_to: Option<MailAddress>,
     /// RFC 3339, when the Date header could be parsed.
     pub date: Option<String>,
@@ -199,14 +224,21 @@ pub struct ParsedMail {
     /// message whose server gave no arrival time (a file import).
     #[serde(default)]
     pub date_ms: Option<i64>,
+    /// `In-Reply-To` Message-IDs without brackets, for threading.
     pub in_reply_to: Vec<String>,
+    /// `References` Message-IDs without brackets, for threading.
     pub references: Vec<String>,
+    /// Readable UTF-8 text of the body: what segmentation, the classifier and the agent read.
     pub body_text: String,
+    /// Raw HTML part, unsanitised; `None` when the mail has no HTML part.
     pub body_html: Option<String>,
+    /// Attachments (uuencoded blocks included), metadata only.
     pub attachments: Vec<AttachmentMeta>,
+    /// What was malformed, deduplicated and capped.
     pub defects: Vec<Defect>,
     /// SHA-256 of the raw bytes, hex: with the Message-ID, the idempotency key of ingest.
     pub content_hash: String,
+    /// Size of the raw message in bytes, also when only its header was read.
     pub raw_size: usize,
     /// Set when the headers or the report structure show a machine wrote it (an
     /// auto-reply or a bounce): such mail is never answered. Absent in rows
@@ -220,19 +252,28 @@ pub struct ParsedMail {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SegmentKind {
+    /// Opening salutation ("Bonjour Madame,").
     Greeting,
+    /// The writer's own new words: the only part the classifier reads.
     NewText,
+    /// The closing formula ("Je vous prie d'agréer…", "Cordialement").
     Closing,
+    /// From a signature marker to the end of the own text, or the contact block after the closing.
     Signature,
+    /// A confidentiality or legal notice paragraph.
     Disclaimer,
+    /// Earlier messages quoted in a reply (`>` lines, "Le … a écrit :" history).
     Quoted,
+    /// A forwarded message, its header lines included.
     Forwarded,
 }
 
 /// A labelled stretch of the body, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
+    /// The role of this stretch.
     pub kind: SegmentKind,
+    /// The lines of this stretch, as in the body.
     pub text: String,
 }
 

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The kinds of personal data the detector finds and masks; each has its own placeholder stem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PiiKind {
@@ -12,9 +13,13 @@ pub enum PiiKind {
     Nir,
     /// IBAN with a valid mod-97 check.
     Iban,
+    /// A French telephone number (`0…` or `+33`/`0033` form).
     Phone,
+    /// An e-mail address.
     Email,
+    /// A postal address: street line, boîte postale, or postcode and town.
     PostalAddress,
+    /// A person's name, taken only where the context announces one (civility, greeting, signature).
     PersonName,
 }
 
@@ -36,8 +41,11 @@ impl PiiKind {
 /// A finding: byte range in the original text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PiiSpan {
+    /// What was found, which decides the placeholder and the UI masking.
     pub kind: PiiKind,
+    /// Byte offset where the value starts in the original text.
     pub start: usize,
+    /// Byte offset just past the value's end (exclusive).
     pub end: usize,
     /// The placeholder that replaces it in the pseudonymised copy.
     pub placeholder: String,
@@ -48,7 +56,9 @@ pub struct PiiSpan {
 /// caller that owns the original text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Pseudonymised {
+    /// The text with each value replaced by its `[KIND_N]` placeholder.
     pub text: String,
+    /// Where each value was in the original text, sorted by start.
     pub spans: Vec<PiiSpan>,
 }
 

@@ -13,6 +13,7 @@ const MARKER_OPEN: &str = "[[à compléter : ";
 /// Why a reply may not be queued.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplyProblem {
+    /// The reply is blank (only whitespace).
     #[error("the reply is empty")]
     Empty,
     /// The names of the `[[à compléter : …]]` markers still in the text.

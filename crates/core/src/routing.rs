@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Where triage sends a message; each route maps to one `MessageState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Route {
@@ -19,6 +20,7 @@ pub enum Route {
     Automatic,
 }
 
+/// What `route` weighs besides the message: the configured confidence threshold and the suggestions switch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoutingPolicy {
     /// Minimum calibrated confidence to offer a draft.

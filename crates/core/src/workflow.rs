@@ -113,10 +113,15 @@ impl From<Route> for MessageState {
 coded_enum! {
     /// Why an agent rejected a draft: the tag feeds retraining and dashboards.
     RejectReason {
+        /// The model picked the wrong request type ("Mauvais type de demande").
         WrongType => "wrong_type",
+        /// The standard answer no longer matches the rules in force.
         OutdatedAnswer => "outdated_answer",
+        /// The case needs personal research a standard answer cannot give.
         NeedsResearch => "needs_research",
+        /// The content was right but the wording did not suit the citizen.
         Tone => "tone",
+        /// Any other reason.
         Other => "other",
     }
 }
@@ -125,10 +130,15 @@ coded_enum! {
     /// Why an agent escalated a message: shown to whoever picks it up, and counted
     /// on supervision. Codes only: a free-text reason could carry personal data.
     EscalationReason {
+        /// Needs research into the citizen's own file, payment or situation.
         PersonalResearch => "personal_research",
+        /// A complaint or dispute ("réclamation ou contestation").
         Complaint => "complaint",
+        /// A legal question or litigation.
         Legal => "legal",
+        /// Belongs to another service.
         OtherService => "other_service",
+        /// Any other reason.
         Other => "other",
     }
 }
@@ -136,13 +146,21 @@ coded_enum! {
 coded_enum! {
     /// The kind of an agent action, as stored in `agent_actions.kind`.
     AgentActionKind {
+        /// An agent validated a reply and queued it in the outbox.
         ValidateSend => "validate_send",
+        /// An agent edited the draft text; declared but not recorded by the store today.
         Edit => "edit",
+        /// An agent set the right request type: training data for the next model.
         CorrectCategory => "correct_category",
+        /// An agent rejected the draft; the message went to `needs_research`.
         Reject => "reject",
+        /// The message was assigned to a user who may access its mailbox.
         Assign => "assign",
+        /// An agent escalated the message, with an `EscalationReason`.
         Escalate => "escalate",
+        /// An agent unmasked the personal data of the message.
         RevealPii => "reveal_pii",
+        /// An agent took back a validated reply during its send delay.
         UndoSend => "undo_send",
     }
 }
@@ -154,20 +172,31 @@ coded_enum! {
 pub enum AgentAction {
     /// Validate and send; `edited` when the text differs from the draft.
     ValidateSend {
+        /// True when the agent changed the draft before sending.
         edited: bool,
     },
+    /// The agent edited the draft without sending it.
     Edit,
+    /// The agent corrected the request type.
     CorrectCategory {
+        /// The request type before the correction; `None` when there was none.
         from: Option<String>,
+        /// The request type the agent chose.
         to: String,
     },
+    /// The agent rejected the draft.
     Reject {
+        /// Why, for retraining and dashboards.
         reason: RejectReason,
     },
+    /// The agent handed the message to a colleague.
     Assign {
+        /// Row id in `users` of the new assignee.
         to_user: i64,
     },
+    /// The agent escalated the message (state `escalated`).
     Escalate {
+        /// Why, shown to whoever picks it up.
         reason: EscalationReason,
     },
     /// The agent unmasked personal data: always logged.
@@ -175,6 +204,7 @@ pub enum AgentAction {
 }
 
 impl AgentAction {
+    /// The kind code stored in `agent_actions.kind` for this action.
     pub fn kind(&self) -> AgentActionKind {
         match self {
             AgentAction::ValidateSend { .. } => AgentActionKind::ValidateSend,
@@ -192,9 +222,13 @@ coded_enum! {
     /// A reply's place in the outbox. `Failed` may be retried unless permanent
     /// (the store keeps `next_attempt_at` NULL for permanent failures).
     OutboxState {
+        /// Validated, never tried yet: held during the send delay, then due.
         Queued => "queued",
+        /// Claimed by a sender under a lease; an expired lease lets another sender take it over.
         Sending => "sending",
+        /// The SMTP server accepted the reply.
         Sent => "sent",
+        /// The last attempt failed; retried at `next_attempt_at` unless permanent.
         Failed => "failed",
         /// Sent, then reported back by a bounce ("non distribuée"): the citizen
         /// never received it. The row keeps the status and masked diagnostic.
@@ -205,8 +239,11 @@ coded_enum! {
 coded_enum! {
     /// Lifecycle of a model version: a supervisor promotes or retires it.
     ModelStatus {
+        /// Freshly trained, not serving yet: awaits a supervisor's promotion.
         Candidate => "candidate",
+        /// The one model triage uses; promoting another retires it.
         Active => "active",
+        /// No longer used; can be promoted again as a rollback.
         Retired => "retired",
     }
 }
@@ -214,8 +251,11 @@ coded_enum! {
 coded_enum! {
     /// Lifecycle of a standard answer version.
     AnswerStatus {
+        /// Being written: never proposed in a draft reply.
         Draft => "draft",
+        /// Reviewed and in force: the only status a draft may be built on.
         Validated => "validated",
+        /// No longer in force; drafts built on it are flagged as stale.
         Retired => "retired",
     }
 }

@@ -4,11 +4,18 @@ use std::path::PathBuf;
 /// only the file system can refuse us.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
+    /// A path given on the command line (or reached while walking) does not exist.
     #[error("mail source not found: {path}: check the path, or pass `-` to read one message or an mbox from stdin")]
-    NotFound { path: PathBuf },
+    NotFound {
+        /// The missing file or folder, as given.
+        path: PathBuf,
+    },
+    /// The file system refused a read (permissions, I/O error) other than "not found".
     #[error("cannot read mail source {path}: {source}")]
     Io {
+        /// The file or folder that could not be read.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },

@@ -9,6 +9,7 @@
 //! link targets, and mailbox formats.
 //!
 //! [`DefectKind`]: facteur_core::DefectKind
+#![warn(missing_docs)]
 
 mod automatic;
 mod defects;

@@ -13,19 +13,27 @@ use crate::MailError;
 pub struct RawMessage {
     /// `"path"`, or `"path#3"` for the 3rd message of an mbox.
     pub origin: String,
+    /// The message's raw bytes, unparsed; for an mbox, with `>From ` lines unescaped.
     pub bytes: Vec<u8>,
 }
 
+/// How a source is split into messages, decided by `discover`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
+    /// A file holding exactly one message.
     Eml,
+    /// A file of messages separated by `From ` lines.
     Mbox,
+    /// A folder with `cur/`, `new/` and `tmp/`; messages are read from `cur/` and `new/`.
     Maildir,
 }
 
+/// One file or Maildir folder found by `discover`, not read yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailSource {
+    /// The file, or the Maildir folder, as found on disk.
     pub path: PathBuf,
+    /// How its messages are read.
     pub kind: SourceKind,
     /// Bytes on disk (for a Maildir, the sum of its messages): lets the CLI size a
     /// progress bar before reading anything.
@@ -300,6 +308,7 @@ pub struct MboxStream<R> {
 }
 
 impl<R: std::io::BufRead> MboxStream<R> {
+    /// Reads mbox messages from `reader` one at a time.
     pub fn new(reader: R) -> Self {
         MboxStream {
             reader,

@@ -6,7 +6,9 @@
 /// One `begin … end` block found in a text body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UuBlock {
+    /// Name from the `begin <mode> <name>` line, as written.
     pub filename: String,
+    /// The decoded bytes (what was decoded, when the block is incomplete).
     pub data: Vec<u8>,
     /// False when the `end` line is missing or a line did not decode.
     pub complete: bool,

@@ -25,22 +25,33 @@ use crate::{with_pool, Millis, Store};
 /// Hash of "nothing before": 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// One entry of the audit log, as stored and chained.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditRow {
+    /// Position in the chain, from 1 with no gap.
     pub seq: i64,
+    /// When it was written, Unix milliseconds.
     pub at: Millis,
+    /// Who acted, e.g. `user:<id>`, `worker:<name>` or `system`.
     pub actor: String,
+    /// What happened, e.g. `message.validate_send` or `user.create`.
     pub action: String,
+    /// What it happened to, e.g. `message:<id>` or `mailbox:<id>`.
     pub target: String,
+    /// Facts as JSON (states, ids, counts, reason codes); by design never message text or addresses.
     pub details: Value,
+    /// Hash of the previous row (the genesis hash for the first).
     pub prev_hash: String,
+    /// This row's link: SHA-256, or HMAC-SHA256 once the chain is keyed.
     pub hash: String,
 }
 
 /// Result of recomputing the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditReport {
+    /// Rows checked before stopping.
     pub rows: u64,
+    /// True when the whole chain up to the head recomputes.
     pub ok: bool,
     /// The first row whose link or hash does not match (or the first missing seq).
     pub first_bad_seq: Option<i64>,
@@ -51,6 +62,7 @@ pub struct AuditReport {
 /// that whoever can rewrite the database cannot move the boundary either.
 #[derive(Clone)]
 pub struct AuditKey {
+    /// The HMAC-SHA256 key.
     pub key: [u8; 32],
     /// Rows with `seq <= unkeyed_until` were chained with plain SHA-256.
     pub unkeyed_until: i64,
@@ -67,7 +79,9 @@ impl std::fmt::Debug for AuditKey {
 /// The last row of the chain: what an operator anchors outside the database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AuditHead {
+    /// Sequence number of the last row.
     pub seq: i64,
+    /// That row's hash, 64 lowercase hex digits.
     pub hash: String,
 }
 

@@ -14,6 +14,7 @@ use crate::{with_pool, AuditHead, Store};
 pub struct SnapshotInfo {
     /// Row count of every copied table, in `copied_tables` order.
     pub tables: Vec<(String, i64)>,
+    /// Last row of the audit chain when the snapshot was taken.
     pub audit_head: AuditHead,
     /// The highest migration applied.
     pub schema_version: i64,

@@ -71,12 +71,16 @@ fn memfind(hay: &[u8], needle: &[u8]) -> bool {
 /// What an erasure removed (counts only: this is what the audit row says).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ErasureReport {
+    /// Messages deleted, with their triages, actions and views.
     pub messages: u64,
+    /// Outbox replies deleted.
     pub replies: u64,
     /// Model versions flagged for their next review (they may have learnt from
     /// the erased messages).
     pub models_flagged: u64,
+    /// Sequence number of the audit row recording the erasure.
     pub audit_seq: i64,
+    /// When the erasure ran, Unix milliseconds.
     pub at: Millis,
 }
 

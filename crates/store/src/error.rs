@@ -4,60 +4,112 @@
 /// `op` strings look like `"validate message 42 by user 3"`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database could not be opened or connected to.
     #[error("open database '{url}': {source}")]
     Open {
         /// The URL with any password removed.
         url: String,
+        /// The driver's error.
         #[source]
         source: sqlx::Error,
     },
+    /// The database URL is neither `sqlite:` nor `postgres://`.
     #[error("unsupported database URL scheme '{scheme}' (expected sqlite: or postgres://)")]
-    UnsupportedUrl { scheme: String },
+    UnsupportedUrl {
+        /// The scheme found, before `:`.
+        scheme: String,
+    },
+    /// Bringing the schema up to date failed when the store was opened.
     #[error("migrate {backend} database: {source}")]
     Migrate {
+        /// `sqlite` or `postgres`.
         backend: &'static str,
+        /// The migrator's error.
         #[source]
         source: sqlx::migrate::MigrateError,
     },
     /// A newer Facteur already upgraded this database: running an older one
     /// against it could misread its rows.
     #[error("the database has migration {version}, unknown to this version of Facteur (which knows up to {latest_known}): it was upgraded by a newer Facteur; install that version or newer, or restore the backup taken before the upgrade")]
-    DatabaseNewer { version: i64, latest_known: i64 },
+    DatabaseNewer {
+        /// The highest migration the database has.
+        version: i64,
+        /// The highest migration this build knows.
+        latest_known: i64,
+    },
+    /// Any other database failure during `op`.
     #[error("{op}: {source}")]
     Db {
+        /// The operation that failed, with internal ids only.
         op: String,
+        /// The driver's error.
         #[source]
         source: sqlx::Error,
     },
+    /// The row the operation names (message, user, model version…) does not exist.
     #[error("{op}: not found")]
-    NotFound { op: String },
+    NotFound {
+        /// The operation that failed, with internal ids only.
+        op: String,
+    },
+    /// The user may not act on this mailbox (or is deactivated), or the assignee may not.
     #[error("{op}: forbidden")]
-    Forbidden { op: String },
+    Forbidden {
+        /// The operation that failed, with internal ids only.
+        op: String,
+    },
+    /// The message (or its reply) is no longer in a state that allows the action.
     #[error("{op}: message is in state '{state}'")]
-    InvalidState { op: String, state: String },
+    InvalidState {
+        /// The operation that failed, with internal ids only.
+        op: String,
+        /// The state code found, e.g. the message's `sent` or the reply's `sending`.
+        state: String,
+    },
     /// Another mailbox already has this address (compared as
     /// `mailbox_address_key`): replies must never leave two mailboxes under the
     /// same sender. Enforced by a unique index, so it holds under concurrent
     /// creations too.
     #[error("{op}: another mailbox already has this address")]
-    MailboxAddressTaken { op: String },
+    MailboxAddressTaken {
+        /// The operation that failed, with internal ids only.
+        op: String,
+    },
+    /// A uniqueness violation, a lease this worker no longer holds, or a refused input.
     #[error("{op}: conflict: {detail}")]
-    Conflict { op: String, detail: String },
+    Conflict {
+        /// The operation that failed, with internal ids only.
+        op: String,
+        /// What clashed, in words; never personal data.
+        detail: String,
+    },
     /// The reply may not be sent as it is (blank, or fields left to complete).
     #[error("{op}: {problem}")]
     ReplyRefused {
+        /// The operation that failed, with internal ids only.
         op: String,
+        /// What is wrong with the reply text.
         problem: facteur_core::reply::ReplyProblem,
     },
     /// The last mail from the reply's recipient was written by a machine (an
     /// auto-reply): sending risks a mail loop, so an agent must confirm
     /// (`Store::validate_and_queue_confirmed`).
     #[error("{op}: the last mail from this recipient was an auto-reply; an agent must confirm")]
-    RecipientAutomatic { op: String },
+    RecipientAutomatic {
+        /// The operation that failed, with internal ids only.
+        op: String,
+    },
+    /// A stored value cannot be read back (unknown state or status code…).
     #[error("{op}: stored value is corrupt: {detail}")]
-    Corrupt { op: String, detail: String },
+    Corrupt {
+        /// The operation that failed, with internal ids only.
+        op: String,
+        /// What could not be read.
+        detail: String,
+    },
 }
 
+/// The result of every store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 impl StoreError {

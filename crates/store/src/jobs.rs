@@ -23,13 +23,18 @@ use crate::{with_pool, Backend, BeginWrite, InsertOutcome, Millis, Store};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
+    /// Waiting for `run_at`, then for a worker to claim it.
     Queued,
+    /// Leased to a worker until `lease_until`; taken over if the lease lapses.
     Running,
+    /// Finished; purged after a while, which lets its (kind, key) be enqueued again.
     Done,
+    /// Failed for good: no retry is scheduled.
     Failed,
 }
 
 impl JobState {
+    /// The code stored in `jobs.state`.
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Queued => "queued",
@@ -38,6 +43,7 @@ impl JobState {
             JobState::Failed => "failed",
         }
     }
+    /// Reads a stored code; `None` for anything unknown.
     pub fn parse(s: &str) -> Option<JobState> {
         Some(match s {
             "queued" => JobState::Queued,
@@ -49,8 +55,10 @@ impl JobState {
     }
 }
 
+/// A unit of claimable work, row of `jobs`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Job {
+    /// Row id in `jobs`; what `complete_job` and `fail_job` take.
     pub id: i64,
     /// What to do (`"ingest"`, `"triage"`…); workers claim the kinds they handle.
     pub kind: String,
@@ -59,14 +67,21 @@ pub struct Job {
     pub key: String,
     /// Must not hold personal data (ids only): it is not encrypted nor audited.
     pub payload: Value,
+    /// Where the job is in its life.
     pub state: JobState,
     /// Claims so far, including the current one.
     pub attempts: i64,
+    /// Earliest time a worker may claim it, Unix milliseconds; pushed back on a retryable failure.
     pub run_at: Millis,
+    /// Name of the worker holding it; `None` when not running.
     pub lease_owner: Option<String>,
+    /// When that lease lapses and another worker may take over, Unix milliseconds.
     pub lease_until: Option<Millis>,
+    /// Error of the last failed attempt, as the worker reported it (no personal data).
     pub last_error: Option<String>,
+    /// When it was first enqueued, Unix milliseconds.
     pub created_at: Millis,
+    /// Last change of state, Unix milliseconds: finished jobs are purged by it.
     pub updated_at: Millis,
 }
 
@@ -268,6 +283,7 @@ impl Store {
         Ok(())
     }
 
+    /// One job by row id; `None` when unknown or purged.
     pub async fn get_job(&self, id: i64) -> StoreResult<Option<Job>> {
         let row: Option<JobRow> = with_pool!(self, p => {
             sqlx::query_as(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1"))

@@ -20,26 +20,37 @@ use crate::{with_pool, BeginWrite, Millis, Store};
 /// it to its `SwitchScope`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct StoredSwitch {
+    /// `all`, `mailbox` or `request_type`: how wide the switch reaches.
     pub scope_kind: String,
+    /// Which mailbox id or request-type id; empty for `all`.
     pub scope_value: String,
+    /// Why suggestions were switched off, as the supervisor wrote it; kept out of the audit log.
     pub reason: String,
+    /// Row id in `users` of who pulled it (not a foreign key, so imported switches are never refused).
     pub set_by: i64,
+    /// When it was pulled, Unix milliseconds.
     pub set_at: Millis,
 }
 
 /// A training exclusion as stored: the example id is the agent action's id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct StoredExclusion {
+    /// Id of the agent action the example comes from (row id in `agent_actions`).
     pub example_id: i64,
+    /// Why it was excluded, as the supervisor wrote it; kept out of the audit log.
     pub reason: String,
+    /// Row id in `users` of the supervisor who excluded it.
     pub excluded_by: i64,
+    /// When it was excluded, Unix milliseconds.
     pub excluded_at: Millis,
 }
 
 /// What an import of legacy (per-node file) controls added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ImportedControls {
+    /// Kill switches added (those already in the store are kept as they were).
     pub switches: u64,
+    /// Training exclusions added (those already in the store are kept as they were).
     pub exclusions: u64,
 }
 

@@ -17,6 +17,7 @@
 //!   is taken over; see the `jobs` and `outbox` modules.
 //! - Timestamps are Unix milliseconds (`i64`) everywhere: the same binds work on
 //!   both backends and ordering is exact.
+#![warn(missing_docs)]
 
 mod audit;
 mod backup;
@@ -68,6 +69,7 @@ pub type Millis = i64;
 /// Source of "now". Injected so leases, session expiry and backoff can be tested
 /// without sleeping.
 pub trait Clock: Send + Sync + 'static {
+    /// The current time, Unix milliseconds.
     fn now_ms(&self) -> Millis;
 }
 
@@ -87,12 +89,15 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock stopped at `start` (Unix milliseconds).
     pub fn new(start: Millis) -> Self {
         Self(AtomicI64::new(start))
     }
+    /// Moves the clock to `t`, forward or back.
     pub fn set(&self, t: Millis) {
         self.0.store(t, Ordering::SeqCst);
     }
+    /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {
         self.0.fetch_add(d.as_millis() as i64, Ordering::SeqCst);
     }
@@ -113,7 +118,9 @@ pub(crate) enum Pool {
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// One embedded SQLite file: the default, a single node.
     Sqlite,
+    /// PostgreSQL, for several instances sharing the work.
     Postgres,
 }
 
@@ -261,10 +268,12 @@ impl Store {
         self
     }
 
+    /// Which database this store talks to: the few backend-specific statements branch on it.
     pub fn backend(&self) -> Backend {
         backend_of(&self.pool)
     }
 
+    /// Now, from the store's clock (Unix milliseconds): every timestamp the store writes.
     pub fn now_ms(&self) -> Millis {
         self.clock.now_ms()
     }

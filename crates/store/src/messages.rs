@@ -251,6 +251,7 @@ impl Store {
         })
     }
 
+    /// One message by row id, without its raw bytes; `None` when unknown or erased.
     pub async fn get_message(&self, id: i64) -> StoreResult<Option<Message>> {
         let row: Option<MessageRow> = with_pool!(self, p => {
             sqlx::query_as(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = $1"))
@@ -288,6 +289,7 @@ impl Store {
         rows.into_iter().map(MessageRow::into_message).collect()
     }
 
+    /// How many messages are stored, in one mailbox or in all (`None`).
     pub async fn count_messages(&self, mailbox_id: Option<i64>) -> StoreResult<i64> {
         let op = || format!("count messages of mailbox {mailbox_id:?}");
         with_pool!(self, p => {
@@ -419,6 +421,7 @@ impl Store {
         })
     }
 
+    /// The most recent triage of a message: the draft and reasons the page shows.
     pub async fn latest_triage(&self, message_id: i64) -> StoreResult<Option<TriageResult>> {
         Ok(self.triages(message_id, true).await?.pop())
     }
@@ -625,6 +628,7 @@ impl Store {
         .map(|o| o.action_id)
     }
 
+    /// Escalate an open message with a reason code: it moves to `escalated`, the reason recorded on the action.
     pub async fn escalate(
         &self,
         message_id: i64,

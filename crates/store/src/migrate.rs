@@ -364,15 +364,21 @@ enum Val {
 /// both backends' bind-parameter limits (21 columns × 200).
 const BATCH: i64 = 200;
 
+/// Rows of one table on both sides of a copy.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableCount {
+    /// Table name.
     pub table: String,
+    /// Rows in the source store after the copy.
     pub source: i64,
+    /// Rows in the target store after the copy.
     pub target: i64,
 }
 
+/// What `copy_to` found once the copy was committed: the operator's go/no-go.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CopyReport {
+    /// Row counts per copied table, in copy order.
     pub tables: Vec<TableCount>,
     /// `verify_audit` recomputed on the target.
     pub target_audit: AuditReport,

@@ -184,6 +184,7 @@ impl Store {
         row.map(OutboxRow::into_item).transpose()
     }
 
+    /// One outbox row by its id; `None` when unknown.
     pub async fn get_outbox(&self, id: i64) -> StoreResult<Option<OutboxItem>> {
         let row: Option<OutboxRow> = with_pool!(self, p => {
             sqlx::query_as(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = $1"))
@@ -195,6 +196,7 @@ impl Store {
         row.map(OutboxRow::into_item).transpose()
     }
 
+    /// The reply validated for a message, if any: there is at most one.
     pub async fn get_outbox_for_message(&self, message_id: i64) -> StoreResult<Option<OutboxItem>> {
         let row: Option<OutboxRow> = with_pool!(self, p => {
             sqlx::query_as(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE message_id = $1"))

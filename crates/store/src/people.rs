@@ -150,6 +150,7 @@ impl Store {
         })
     }
 
+    /// One account by row id, deactivated ones included; `None` when unknown.
     pub async fn get_user(&self, id: i64) -> StoreResult<Option<User>> {
         let op = || format!("get user {id}");
         let row: Option<UserRow> = with_pool!(self, p => {
@@ -162,6 +163,7 @@ impl Store {
         row.map(UserRow::into_user).transpose()
     }
 
+    /// One account by login name, deactivated ones included: sign-in checks `active` itself.
     pub async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         let op = || "get user by username".to_string();
         let row: Option<UserRow> = with_pool!(self, p => {
@@ -174,6 +176,7 @@ impl Store {
         row.map(UserRow::into_user).transpose()
     }
 
+    /// Every account, deactivated ones included, by login name.
     pub async fn list_users(&self) -> StoreResult<Vec<User>> {
         let rows: Vec<UserRow> = with_pool!(self, p => {
             sqlx::query_as(&format!("SELECT {USER_COLS} FROM users ORDER BY username"))
@@ -271,6 +274,7 @@ impl Store {
 
     // ------------------------------------------------------------ mailboxes
 
+    /// Create a mailbox, audited as done by `by` (`None` = system); returns its id. `MailboxAddressTaken` when another mailbox has the address.
     pub async fn create_mailbox(&self, new: &NewMailbox, by: Option<i64>) -> StoreResult<i64> {
         let now = self.now_ms();
         let op = || format!("create mailbox '{}'", new.name);
@@ -317,6 +321,7 @@ impl Store {
         })
     }
 
+    /// One mailbox by row id; `None` when unknown.
     pub async fn get_mailbox(&self, id: i64) -> StoreResult<Option<Mailbox>> {
         let row: Option<MailboxRow> = with_pool!(self, p => {
             sqlx::query_as(&format!("SELECT {MAILBOX_COLS} FROM mailboxes WHERE id = $1"))
@@ -328,6 +333,7 @@ impl Store {
         Ok(row.map(Mailbox::from))
     }
 
+    /// One mailbox by its configured name; `None` when unknown.
     pub async fn get_mailbox_by_name(&self, name: &str) -> StoreResult<Option<Mailbox>> {
         let row: Option<MailboxRow> = with_pool!(self, p => {
             sqlx::query_as(&format!("SELECT {MAILBOX_COLS} FROM mailboxes WHERE name = $1"))
@@ -339,6 +345,7 @@ impl Store {
         Ok(row.map(Mailbox::from))
     }
 
+    /// Every mailbox, by name.
     pub async fn list_mailboxes(&self) -> StoreResult<Vec<Mailbox>> {
         let rows: Vec<MailboxRow> = with_pool!(self, p => {
             sqlx::query_as(&format!("SELECT {MAILBOX_COLS} FROM mailboxes ORDER BY name"))
@@ -401,6 +408,7 @@ impl Store {
         })
     }
 
+    /// Whether the user is active and may work on this mailbox (given to them, or supervisor/admin).
     pub async fn user_can_access(&self, user_id: i64, mailbox_id: i64) -> StoreResult<bool> {
         let op = || format!("check access of user {user_id} to mailbox {mailbox_id}");
         with_pool!(self, p => {
@@ -498,6 +506,7 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// End the session of `token` (sign-out); false when there was none.
     pub async fn delete_session(&self, token: &str) -> StoreResult<bool> {
         let id = session_id_for_token(token);
         let n = with_pool!(self, p => {

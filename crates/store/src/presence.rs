@@ -15,7 +15,9 @@ pub const VIEW_TTL_MS: Millis = 5 * 60 * 1000;
 /// A colleague who has the message open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Viewer {
+    /// Row id in `users` of the colleague.
     pub user_id: i64,
+    /// Their display name, as the notice shows it.
     pub display_name: String,
     /// Since when, without a gap longer than [`VIEW_TTL_MS`].
     pub since: Millis,

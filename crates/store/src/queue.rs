@@ -38,6 +38,7 @@ const QUEUE_COLS: &str =
     "id, mailbox_id, subject, from_name, from_address, received_at, state, category, confidence, assigned_to";
 
 impl Store {
+    /// One page of a work queue: the messages matching `q`, in its order; empty when it names no mailbox.
     pub async fn list_queue(&self, q: &QueueQuery) -> StoreResult<Vec<QueueRow>> {
         let mailboxes = match &q.mailbox_ids {
             Some(ids) => ids.clone(),

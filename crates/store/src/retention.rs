@@ -69,6 +69,7 @@ pub struct PurgeReport {
 }
 
 impl PurgeReport {
+    /// Everything the run changed; zero means nothing was audited.
     pub fn total(&self) -> u64 {
         self.raw_emptied + self.content_removed + self.messages_deleted
     }

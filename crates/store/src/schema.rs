@@ -15,7 +15,9 @@ static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 /// One migration this build knows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MigrationInfo {
+    /// Its number, the `NNNN` prefix of the file name.
     pub version: i64,
+    /// Its description, from the file name (`triage candidates`).
     pub description: String,
 }
 

@@ -24,9 +24,11 @@ pub const SSO_PASSWORD_HASH: &str = "!sso";
 pub struct SsoSignIn {
     /// The provider's issuer URL and the person's `sub` there: the identity.
     pub issuer: String,
+    /// The person's `sub` claim at that issuer: stable, unlike a username or address.
     pub subject: String,
     /// Username for a user created now (kept afterwards even if the claim changes).
     pub username: String,
+    /// Display name from the provider; refreshed at every sign-in.
     pub display_name: String,
     /// The role the mapping gives (the strongest of the mapped groups).
     pub role: Role,
@@ -41,23 +43,31 @@ pub struct SsoSignIn {
 /// What a sign-in changed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SsoOutcome {
+    /// The account after the sign-in (`active == false` when an administrator deactivated it).
     pub user: User,
     /// The user was created by this sign-in.
     pub created: bool,
+    /// Role before this sign-in; `None` for a user created by it.
     pub previous_role: Option<Role>,
     /// Mailbox ids the user may open now (as stored; supervisors and admins see
     /// every mailbox whatever this says).
     pub mailboxes: Vec<i64>,
+    /// Mailbox ids this sign-in gave the user.
     pub mailboxes_added: Vec<i64>,
+    /// Mailbox ids this sign-in took away (the provider's groups no longer give them).
     pub mailboxes_removed: Vec<i64>,
+    /// Mailbox names the mapping gave that no mailbox has: reported, never created.
     pub unknown_mailboxes: Vec<String>,
 }
 
 /// A sign-in under way (between the redirect to the provider and its answer).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OidcPending {
+    /// The OAuth `state` sent to the provider, checked on its answer against forged callbacks.
     pub state: String,
+    /// The OpenID `nonce` the ID token must carry, against token replay.
     pub nonce: String,
+    /// The PKCE code verifier, proving the code exchange comes from who started the sign-in.
     pub pkce_verifier: String,
 }
 

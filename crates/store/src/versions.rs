@@ -378,6 +378,7 @@ impl Store {
         })
     }
 
+    /// One version of a standard answer, whatever its status; `None` when unknown.
     pub async fn get_answer_version(
         &self,
         answer_id: &str,
@@ -466,6 +467,7 @@ impl Store {
         rows.into_iter().map(AnswerRow::into_answer).collect()
     }
 
+    /// Every version of one standard answer, all languages and statuses, oldest first.
     pub async fn list_answer_versions(&self, answer_id: &str) -> StoreResult<Vec<AnswerVersion>> {
         let rows: Vec<AnswerRow> = with_pool!(self, p => {
             sqlx::query_as(&format!(
@@ -550,6 +552,7 @@ impl Store {
         })
     }
 
+    /// The model version triage uses now; `None` before any promotion.
     pub async fn active_model(&self) -> StoreResult<Option<ModelVersion>> {
         let row: Option<ModelRow> = with_pool!(self, p => {
             sqlx::query_as(&format!("SELECT {MODEL_COLS} FROM model_versions WHERE status = 'active'"))
@@ -560,6 +563,7 @@ impl Store {
         row.map(ModelRow::into_model).transpose()
     }
 
+    /// Every model version, oldest first, for the supervisor's list and rollbacks.
     pub async fn list_model_versions(&self) -> StoreResult<Vec<ModelVersion>> {
         let rows: Vec<ModelRow> = with_pool!(self, p => {
             sqlx::query_as(&format!("SELECT {MODEL_COLS} FROM model_versions ORDER BY created_at, id"))

@@ -1,0 +1,263 @@
+//! Issue 19 end to end, against the real Dovecot and SMTP relay of
+//! `scripts/services.sh`: a reply leaves through SMTP; the remote side bounces
+//! it (an RFC 3464 report carrying the sent message, delivered into the
+//! service's mailbox by the relay) and the citizen's out-of-office answers it.
+//! `facteur sync` reads both by IMAP: the outbox row becomes "undelivered" with
+//! its status and masked diagnostic, the auto-reply gets no draft, and a new
+//! reply to that citizen is refused until an agent confirms.
+//!
+//! Without FACTEUR_TEST_IMAP/SMTP it says SKIPPED, and fails under CI.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
+use crate::common;
+use crate::common::{facteur, repo, run_ok, unique};
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
+
+/// One message through the relay, as a remote MTA would hand it over: SMTP
+/// with the null reverse path of notifications (`MAIL FROM:<>`) when `from` is
+/// empty.
+fn smtp_send(relay: &str, from: &str, to: &str, data: &str) {
+    let stream = TcpStream::connect(relay).unwrap();
+    let mut r = BufReader::new(stream.try_clone().unwrap());
+    let mut w = stream;
+    let mut expect = |code: &str| loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert!(
+            line.starts_with(code),
+            "relay said {line:?}, expected {code}"
+        );
+        if line.as_bytes().get(3) != Some(&b'-') {
+            break;
+        }
+    };
+    expect("220");
+    for (cmd, code) in [
+        ("EHLO mx.example.net".to_string(), "250"),
+        (format!("MAIL FROM:<{from}>"), "250"),
+        (format!("RCPT TO:<{to}>"), "250"),
+        ("DATA".to_string(), "354"),
+    ] {
+        write!(w, "{cmd}\r\n").unwrap();
+        expect(code);
+    }
+    let body = data.replace("\r\n", "\n").replace('\n', "\r\n");
+    // Dot-stuffing (RFC 5321 §4.5.2).
+    let body = body.replace("\r\n.", "\r\n..");
+    write!(w, "{body}\r\n.\r\n").unwrap();
+    expect("250");
+    write!(w, "QUIT\r\n").unwrap();
+}
+
+fn write_cfg(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("facteur.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_bounce_marks_the_reply_undelivered_and_an_auto_reply_gets_no_draft() {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (Some(imap), Some(smtp)) = (get("FACTEUR_TEST_IMAP"), get("FACTEUR_TEST_SMTP")) else {
+        if std::env::var_os("CI").is_some() {
+            panic!("FACTEUR_TEST_IMAP/SMTP unset under CI (run through scripts/test.sh)");
+        }
+        eprintln!("SKIPPED: FACTEUR_TEST_IMAP/SMTP unset; run through scripts/test.sh");
+        return;
+    };
+    let local = get("FACTEUR_TEST_SMTP_LOCAL_DOMAIN").unwrap_or_else(|| "local.test".into());
+    let (ih, ip) = imap.split_once(':').unwrap();
+    let (sh, sp) = smtp.split_once(':').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let service = format!("{}@{local}", unique("arrivals"));
+    let citizen = format!("{}@example.org", unique("citoyen"));
+    let cfg = write_cfg(
+        dir.path(),
+        &format!(
+            r#"data_dir = "data"
+answers_dir = "{answers}"
+[[mailbox]]
+name = "sip-test"
+address = "{service}"
+[mailbox.imap]
+host = "{ih}"
+port = {ip}
+tls = "none"
+user = "{service}"
+password_env = "FACTEUR_ARRIVALS_IMAP_PASSWORD"
+[mailbox.smtp]
+host = "{sh}"
+port = {sp}
+tls = "none"
+"#,
+            answers = repo().join("answers").display(),
+        ),
+    );
+    // Two questions from the same citizen; the first is answered.
+    for n in 1..=2 {
+        let eml = dir.path().join(format!("q{n}.eml"));
+        std::fs::write(
+            &eml,
+            format!(
+                "From: Jean Citoyen <{citizen}>\r\nTo: {service}\r\nSubject: Question {n}\r\n\
+                 Date: Mon, 2 Mar 2026 09:0{n}:00 +0100\r\n\
+                 Message-ID: <arrivals-q{n}-{citizen}>\r\n\r\nBonjour, ma question {n} sur mon avis d'impot.\r\n"
+            ),
+        )
+        .unwrap();
+        let mut imp = facteur(&cfg);
+        imp.args(["import", "--json", "--mailbox", "sip-test"])
+            .arg(&eml);
+        run_ok(imp, None);
+    }
+    let db = format!("sqlite:{}", dir.path().join("data/facteur.db").display());
+    let reply_id = format!("{}@{local}", unique("arrivals-reply"));
+    common::validate_replies(
+        &db,
+        None,
+        "sip-test",
+        1,
+        |_| citizen.clone(),
+        |_| reply_id.clone(),
+    );
+    let sync = || -> serde_json::Value {
+        let mut c = facteur(&cfg);
+        c.args(["sync", "--json"])
+            .env("FACTEUR_ARRIVALS_IMAP_PASSWORD", "secret");
+        serde_json::from_str(run_ok(c, None).trim()).unwrap()
+    };
+    let first = sync();
+    assert_eq!(first["sent"], 1, "{first}");
+
+    // The remote MTA refuses the citizen's address: an RFC 3464 report carrying
+    // the sent reply's headers goes back to the service by the relay.
+    let bounce = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n\
+To: {service}\r\n\
+Subject: Undelivered Mail Returned to Sender\r\n\
+Date: Mon, 2 Mar 2026 09:10:00 +0100\r\n\
+Message-ID: <{bounce_id}@mx.example.org>\r\n\
+Auto-Submitted: auto-replied\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"BND\"\r\n\
+\r\n\
+--BND\r\n\
+Content-Type: text/plain; charset=us-ascii\r\n\
+\r\n\
+This is the mail system at host mx.example.org.\r\n\
+<{citizen}>: user unknown\r\n\
+\r\n\
+--BND\r\n\
+Content-Type: message/delivery-status\r\n\
+\r\n\
+Reporting-MTA: dns; mx.example.org\r\n\
+\r\n\
+Final-Recipient: rfc822; {citizen}\r\n\
+Action: failed\r\n\
+Status: 5.1.1\r\n\
+Diagnostic-Code: smtp; 550 5.1.1 <{citizen}>: Recipient address rejected: User unknown\r\n\
+\r\n\
+--BND\r\n\
+Content-Type: text/rfc822-headers\r\n\
+\r\n\
+From: {service}\r\n\
+To: {citizen}\r\n\
+Subject: Re: Question 1\r\n\
+Message-ID: <{reply_id}>\r\n\
+\r\n\
+--BND--\r\n",
+        bounce_id = unique("bounce"),
+    );
+    smtp_send(&smtp, "", &service, &bounce);
+    // The citizen's out-of-office answers the reply too (RFC 3834 headers).
+    let auto = format!(
+        "From: Jean Citoyen <{citizen}>\r\nTo: {service}\r\nSubject: Réponse automatique : Re: Question 1\r\n\
+         Date: Mon, 2 Mar 2026 09:11:00 +0100\r\nMessage-ID: <{}@example.org>\r\n\
+         Auto-Submitted: auto-replied\r\nIn-Reply-To: <{reply_id}>\r\n\r\n\
+         Je suis absent du bureau jusqu'au 20 mars.\r\n",
+        unique("ooo")
+    );
+    smtp_send(&smtp, "", &service, &auto);
+
+    // Both arrive by IMAP (the copy of the sent reply too, which is not stored).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut stored = 0;
+    while stored < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stored += sync()["stored"].as_u64().unwrap_or(0);
+    }
+    assert_eq!(stored, 2, "the bounce and the auto-reply never arrived");
+
+    // The outbox row says "undelivered", with the status and a masked diagnostic.
+    let mut out = facteur(&cfg);
+    out.args(["outbox", "--json"]);
+    let row: serde_json::Value = serde_json::from_str(run_ok(out, None).trim()).unwrap();
+    assert_eq!(row["state"], "undelivered", "{row}");
+    assert_eq!(row["undelivered"]["status"], "5.1.1", "{row}");
+    let diag = row["undelivered"]["diagnostic"].as_str().unwrap();
+    assert!(diag.contains("User unknown"), "{diag}");
+    assert!(
+        !diag.contains(&citizen),
+        "the diagnostic keeps the address: {diag}"
+    );
+    assert_eq!(row["validated_by"], "Agent Test", "{row}");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use facteur_core::MessageState;
+        use facteur_store::{StoreError, ValidateReply};
+        let store = facteur_store::Store::open(&db).await.unwrap();
+        let mailbox = store
+            .get_mailbox_by_name("sip-test")
+            .await
+            .unwrap()
+            .unwrap();
+        let mut automatic = 0;
+        let mut second = None;
+        for id in 1..=10 {
+            let Some(m) = store.get_message(id).await.unwrap() else {
+                continue;
+            };
+            assert_eq!(m.mailbox_id, mailbox.id);
+            if m.subject.contains("Undelivered") || m.subject.starts_with("Réponse automatique") {
+                assert_eq!(m.state, MessageState::Automatic, "{}", m.subject);
+                let t = store.latest_triage(m.id).await.unwrap().unwrap();
+                assert!(
+                    t.draft_text.is_none(),
+                    "a draft was offered to {}",
+                    m.subject
+                );
+                automatic += 1;
+            }
+            if m.subject == "Question 2" {
+                second = Some(m);
+            }
+        }
+        assert_eq!(automatic, 2);
+        // The last mail from the citizen was an auto-reply: refused, then sent
+        // once an agent confirms.
+        let m = second.unwrap();
+        let agent = store.get_user_by_username("agent").await.unwrap().unwrap();
+        let reply = ValidateReply {
+            message_id: m.id,
+            user_id: agent.id,
+            body: "Bonjour,\nVoici la réponse.\nCordialement".into(),
+            reply_message_id: format!("{}@{local}", unique("arrivals-reply2")),
+            to_address: citizen.clone(),
+            subject: "Re: Question 2".into(),
+            in_reply_to: Some(m.message_id.clone()),
+            references: vec![m.message_id.clone()],
+            send_delay_ms: 0,
+        };
+        match store.validate_and_queue(&reply).await {
+            Err(StoreError::RecipientAutomatic { .. }) => {}
+            other => panic!("a reply to an auto-responder was queued: {other:?}"),
+        }
+        assert!(store.validate_and_queue_confirmed(&reply).await.is_ok());
+        store.close().await;
+    });
+}

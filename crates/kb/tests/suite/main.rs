@@ -1,0 +1,7 @@
+//! The integration tests of facteur-kb, as one test binary: each module is one
+//! concern; one binary links the workspace once instead of once per file.
+#![allow(clippy::unwrap_used)]
+
+mod drafting;
+mod hybrid;
+mod kb;

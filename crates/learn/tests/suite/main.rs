@@ -1,0 +1,7 @@
+//! The integration tests of facteur-learn, as one test binary: each module is one
+//! concern; one binary links the workspace once instead of once per file.
+#![allow(clippy::unwrap_used)]
+
+mod learn;
+mod observations;
+mod train_serve;
