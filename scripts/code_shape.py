@@ -54,13 +54,52 @@ def module_of(rel_in_src):
     return p.replace("/", "::")
 
 
+def expand_groups(text, root):
+    """`root::{a::b, c::{d, e}}` -> ["a::b", "c::d", "c::e"], for every group after
+    `root::` (`crate` or `super`), plus the plain `root::a::b` paths."""
+    out = re.findall(root + r"::((?:\w+::)*\w+)", text)
+
+    def split_top(body):
+        depth, cur, items = 0, "", []
+        for ch in body:
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+            if ch == "," and depth == 0:
+                items.append(cur)
+                cur = ""
+            else:
+                cur += ch
+        items.append(cur)
+        return [i.strip() for i in items if i.strip()]
+
+    def walk(prefix, body):
+        for item in split_top(body):
+            m = re.match(r"((?:\w+::)*)\{(.*)\}$", item, re.S)
+            if m:
+                walk(prefix + m.group(1), m.group(2))
+            else:
+                out.append(prefix + item.split(" as ")[0].strip())
+
+    for m in re.finditer(root + r"::((?:\w+::)*)\{", text):
+        depth, j = 1, m.end()
+        while j < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+        walk(m.group(1), text[m.end() : j - 1])
+    return out
+
+
 def cycles(src_root, files):
     """Strongly connected components (size > 1) of the graph 'file uses file'."""
     mods = {module_of(os.path.relpath(f, src_root)): f for f in files}
     graph = defaultdict(set)
     for m, f in mods.items():
         text = strip_tests(open(f, encoding="utf-8", errors="replace").read())
-        for ref in re.findall(r"crate::((?:\w+::)*\w+)", text):
+        # Doc links name modules without importing them.
+        text = re.sub(r"//.*", "", text)
+        for ref in expand_groups(text, "crate"):
             parts = ref.split("::")
             # the longest prefix that is a module file
             for k in range(len(parts), 0, -1):
@@ -69,7 +108,7 @@ def cycles(src_root, files):
                     if cand != m and not cand.startswith(m + "::") and m != "":
                         graph[m].add(cand)
                     break
-        for ref in re.findall(r"super::((?:\w+::)*\w+)", text):
+        for ref in expand_groups(text, "super"):
             base = m.rsplit("::", 1)[0] if "::" in m else ""
             if os.path.basename(f) == "mod.rs":
                 base = m.rsplit("::", 1)[0] if "::" in m else ""

@@ -201,12 +201,22 @@ pub fn draft_rejected(
         })
 }
 
-/// The subject as this session may see it: pseudonymised with the pipeline's
-/// detector (the sender's name masked wherever it recurs, as triage does for the
-/// body) unless the agent revealed the message through the audited action.
-pub fn shown_subject(subject: &str, from_name: Option<&str>, revealed: bool) -> String {
+/// The subject as this session may see it: as triage masked it (`stored`, the
+/// message's `subject_pseudonymised`) unless the agent revealed the message
+/// through the audited action. Before any triage, or for a subject triage never
+/// saw (a reply's "Re: …"), the same detector masks it here, the sender's name
+/// wherever it recurs.
+pub fn shown_subject(
+    subject: &str,
+    stored: Option<&str>,
+    from_name: Option<&str>,
+    revealed: bool,
+) -> String {
     if revealed {
         return subject.to_string();
+    }
+    if let Some(masked) = stored {
+        return masked.to_string();
     }
     let names: Vec<&str> = from_name
         .filter(|n| !n.trim().is_empty())
@@ -246,6 +256,23 @@ mod tests {
     use serde_json::json;
     use serde_json::Value;
 
+    #[test]
+    fn the_subject_shown_is_the_one_triage_masked_until_a_reveal() {
+        let raw = "Avis d'impôt de Jean Martin";
+        let stored = Some("Avis d'impôt de [NOM_1]");
+        // What triage stored is shown as is: no second detector pass per row.
+        assert_eq!(
+            shown_subject(raw, stored, Some("Jean Martin"), false),
+            "Avis d'impôt de [NOM_1]"
+        );
+        // The audited reveal shows the subject as the citizen wrote it.
+        assert_eq!(shown_subject(raw, stored, Some("Jean Martin"), true), raw);
+        // Before any triage the same detector masks it, the sender's name included.
+        let before = shown_subject(raw, None, Some("Jean Martin"), false);
+        assert!(!before.contains("Martin"), "{before}");
+        assert!(before.starts_with("Avis d'impôt de ["), "{before}");
+    }
+
     fn triage(id: i64, created_at: i64) -> facteur_store::TriageResult {
         facteur_store::TriageResult {
             id,
@@ -259,6 +286,7 @@ mod tests {
             draft_text: Some("brouillon".into()),
             passages: Vec::new(),
             candidates: Vec::new(),
+            close_suggestion: None,
             created_at,
         }
     }

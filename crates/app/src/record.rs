@@ -22,10 +22,14 @@ pub fn triage_record(message_id: i64, model_version: Option<String>, t: &Triaged
         passages: t.passages.clone(),
         language: Some(t.language.clone()),
         pseudonymised_text: Some(t.body_pseudonymised.clone()),
+        subject_pseudonymised: Some(t.subject_pseudonymised.clone()),
         // What the model read: feedback on this message trains on it.
         classify_text: Some(t.classify_text.clone()),
         pii_kinds: t.pii.clone(),
         flags: t.flags.iter().map(|f| f.code().to_string()).collect(),
         candidates: t.candidates.clone(),
+        // A thanks-only mail: the agent confirms the close in one key.
+        close_suggestion: t.thanks_only.then_some(facteur_core::CloseReason::Thanks),
+        citizen_ids: t.citizen_ids.clone(),
     }
 }

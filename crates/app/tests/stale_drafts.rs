@@ -35,10 +35,13 @@ fn triage(message_id: i64, v: i64, text: &str) -> NewTriage {
         passages: Vec::new(),
         language: Some("fr".into()),
         pseudonymised_text: None,
+        subject_pseudonymised: None,
         classify_text: None,
         pii_kinds: vec![],
         flags: vec![],
         candidates: Vec::new(),
+        close_suggestion: None,
+        citizen_ids: Vec::new(),
     }
 }
 

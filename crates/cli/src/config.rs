@@ -39,6 +39,11 @@ pub struct Config {
     /// agent's window to take it back ("Annuler l'envoi"). 0 sends at once.
     #[serde(default = "default_send_delay")]
     pub send_delay_seconds: u64,
+    /// Messages of the same citizen (same address, or a fiscal number they
+    /// quote) within this many days are linked: the message page shows the
+    /// history, and a repeat of an open request is marked a duplicate.
+    #[serde(default = "default_followup_days")]
+    pub followup_days: u32,
     /// Stop suggesting drafts while the active model is overdue for its quarterly
     /// review (or when no model was ever promoted through the registry).
     #[serde(default)]
@@ -269,6 +274,9 @@ fn default_outbox_lease() -> u64 {
 fn default_send_delay() -> u64 {
     30
 }
+fn default_followup_days() -> u32 {
+    facteur_app::DEFAULT_FOLLOWUP_DAYS
+}
 fn default_kb_refresh_secs() -> u64 {
     5
 }
@@ -309,6 +317,7 @@ impl Default for Config {
             answers_dir: default_answers_dir(),
             outbox_lease_seconds: default_outbox_lease(),
             send_delay_seconds: default_send_delay(),
+            followup_days: default_followup_days(),
             strict_review: false,
             contact: default_contact(),
             service_name: default_service_name(),
@@ -457,6 +466,14 @@ impl Config {
                 tr!(
                     "FACTEUR_SEND_DELAY_SECS={v:?} n'est pas un nombre entier de secondes",
                     "FACTEUR_SEND_DELAY_SECS={v:?} is not a whole number of seconds"
+                )
+            })?;
+        }
+        if let Some(v) = get("FACTEUR_FOLLOWUP_DAYS") {
+            self.followup_days = v.parse().with_context(|| {
+                tr!(
+                    "FACTEUR_FOLLOWUP_DAYS={v:?} n'est pas un nombre entier de jours",
+                    "FACTEUR_FOLLOWUP_DAYS={v:?} is not a whole number of days"
                 )
             })?;
         }

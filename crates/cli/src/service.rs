@@ -38,6 +38,8 @@ pub struct Service {
     pub suggestions: Arc<facteur_app::Suggestions>,
     /// CPU time spent triaging, for the transparency sheet's cost per 1,000 messages.
     pub compute: Arc<facteur_learn::ComputeMeter>,
+    /// The window in which a repeat of the same citizen's open message is marked.
+    followup_days: u32,
 }
 
 impl Service {
@@ -183,6 +185,7 @@ impl Service {
             data_dir: cfg.data_dir.clone(),
             suggestions,
             compute: Arc::new(facteur_learn::ComputeMeter::new()),
+            followup_days: cfg.followup_days,
         });
         svc.ensure_mailboxes(&cfg.mailboxes).await?;
         Ok(svc)
@@ -520,6 +523,17 @@ impl Service {
                 )
             })?;
         self.link_bounce(id, &t).await?;
+        if let Some(of) = facteur_app::link_repeat(&self.store, id, &t, self.followup_days)
+            .await
+            .with_context(|| {
+                tr!(
+                    "impossible de relier le message {id} aux autres messages du même citoyen",
+                    "cannot link message {id} to the same citizen's other messages"
+                )
+            })?
+        {
+            tracing::info!(message = id, of, "repeat of an open message");
+        }
         Ok(t)
     }
 

@@ -24,6 +24,6 @@ pub use pii::{PiiKind, PiiSpan, Pseudonymised};
 pub use prediction::{Candidate, Prediction, ScoredLabel};
 pub use routing::{route, route_mail, Route, RoutingPolicy};
 pub use workflow::{
-    AgentAction, AgentActionKind, AnswerStatus, EscalationReason, MessageState, ModelStatus,
-    OutboxState, RejectReason, Role,
+    AgentAction, AgentActionKind, AnswerStatus, CloseReason, EscalationReason, MessageState,
+    ModelStatus, OutboxState, RejectReason, Role,
 };

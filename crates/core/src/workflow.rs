@@ -162,6 +162,26 @@ coded_enum! {
         RevealPii => "reveal_pii",
         /// An agent took back a validated reply during its send delay.
         UndoSend => "undo_send",
+        /// An agent closed the message without a reply, with a `CloseReason`.
+        Close => "close",
+    }
+}
+
+coded_enum! {
+    /// Why a message was closed without a reply. Codes only, like escalation
+    /// reasons: counted on supervision, and no free text that could carry
+    /// personal data.
+    CloseReason {
+        /// The citizen only thanks or closes the conversation ("merci, c'est
+        /// parfait"): triage suggests it, an agent confirms.
+        Thanks => "thanks",
+        /// The same request as another message of the same citizen, answered
+        /// with that one's reply.
+        Duplicate => "duplicate",
+        /// Already handled through another channel (phone, counter, letter).
+        AnsweredElsewhere => "answered_elsewhere",
+        /// Unsolicited mail: advertising, phishing, nothing for the service.
+        Spam => "spam",
     }
 }
 
@@ -201,6 +221,11 @@ pub enum AgentAction {
     },
     /// The agent unmasked personal data: always logged.
     RevealPii,
+    /// The agent closed the message without a reply (state `closed`).
+    Close {
+        /// Why no reply was needed.
+        reason: CloseReason,
+    },
 }
 
 impl AgentAction {
@@ -214,6 +239,7 @@ impl AgentAction {
             AgentAction::Assign { .. } => AgentActionKind::Assign,
             AgentAction::Escalate { .. } => AgentActionKind::Escalate,
             AgentAction::RevealPii => AgentActionKind::RevealPii,
+            AgentAction::Close { .. } => AgentActionKind::Close,
         }
     }
 }

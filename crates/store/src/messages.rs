@@ -2,7 +2,7 @@
 //! one transaction with its action row and audit row.
 
 use facteur_core::{
-    AgentActionKind, EscalationReason, MailSummary, MessageState, RejectReason, Route,
+    AgentActionKind, CloseReason, EscalationReason, MailSummary, MessageState, RejectReason, Route,
 };
 use serde_json::{json, Value};
 
@@ -22,6 +22,8 @@ struct MessageRow {
     message_id: String,
     content_hash: String,
     subject: String,
+    subject_pseudonymised: Option<String>,
+    duplicate_of: Option<i64>,
     from_name: Option<String>,
     from_address: Option<String>,
     date: Option<String>,
@@ -40,7 +42,7 @@ struct MessageRow {
     updated_at: i64,
 }
 
-const MESSAGE_COLS: &str = "id, mailbox_id, message_id, content_hash, subject, from_name, \
+const MESSAGE_COLS: &str = "id, mailbox_id, message_id, content_hash, subject, subject_pseudonymised, duplicate_of, from_name, \
     from_address, date, received_at, thread_id, parsed, pseudonymised_text, classify_text, \
     language, state, assigned_to, category, confidence, pii_kinds, flags, updated_at";
 
@@ -53,6 +55,8 @@ impl MessageRow {
             message_id: self.message_id,
             content_hash: self.content_hash,
             subject: self.subject,
+            subject_pseudonymised: self.subject_pseudonymised,
+            duplicate_of: self.duplicate_of,
             from_name: self.from_name,
             from_address: self.from_address,
             date: self.date,
@@ -98,6 +102,7 @@ struct TriageRow {
     draft_text: Option<String>,
     passages: String,
     candidates: String,
+    close_suggestion: Option<String>,
     created_at: i64,
 }
 
@@ -120,6 +125,11 @@ impl TriageRow {
             // Shown, never acted on blindly: an unreadable list shows none.
             passages: serde_json::from_str(&self.passages).unwrap_or_default(),
             candidates: serde_json::from_str(&self.candidates).unwrap_or_default(),
+            // A code this build does not know suggests nothing.
+            close_suggestion: self
+                .close_suggestion
+                .as_deref()
+                .and_then(CloseReason::parse),
             created_at: self.created_at,
         })
     }
@@ -355,6 +365,8 @@ impl Store {
         let flags = serde_json::to_string(&t.flags).unwrap_or_else(|_| "[]".into());
         let candidates = serde_json::to_string(&t.candidates).unwrap_or_else(|_| "[]".into());
         let confidence = t.confidence.filter(|c| c.is_finite()).map(f64::from);
+        // Hashed before the transaction; without the key nothing is linked.
+        let citizen_keys = self.citizen_hashes(&t.citizen_ids);
         let details = json!({
             "route": route_code(t.route),
             "category": t.category,
@@ -378,8 +390,8 @@ impl Store {
             }
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO triage_results (message_id, model_version, category, confidence, route, \
-                 answer_id, answer_version, draft_text, passages, created_at, candidates) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                 answer_id, answer_version, draft_text, passages, created_at, candidates, close_suggestion) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
             )
             .bind(t.message_id)
             .bind(&t.model_version)
@@ -392,6 +404,7 @@ impl Store {
             .bind(&passages)
             .bind(now)
             .bind(&candidates)
+            .bind(t.close_suggestion.map(|r| r.as_str()))
             .fetch_one(&mut *tx)
             .await
             .op(op)?;
@@ -399,7 +412,8 @@ impl Store {
                 "UPDATE messages SET state = $1, category = $2, confidence = $3, \
                  language = COALESCE($4, language), pseudonymised_text = COALESCE($5, pseudonymised_text), \
                  pii_kinds = $6, flags = $7, updated_at = $8, \
-                 classify_text = COALESCE($10, classify_text) WHERE id = $9",
+                 classify_text = COALESCE($10, classify_text), \
+                 subject_pseudonymised = COALESCE($11, subject_pseudonymised) WHERE id = $9",
             )
             .bind(state.as_str())
             .bind(&t.category)
@@ -411,9 +425,29 @@ impl Store {
             .bind(now)
             .bind(t.message_id)
             .bind(&t.classify_text)
+            .bind(&t.subject_pseudonymised)
             .execute(&mut *tx)
             .await
             .op(op)?;
+            if !citizen_keys.is_empty() {
+                sqlx::query("DELETE FROM citizen_keys WHERE message_id = $1")
+                    .bind(t.message_id)
+                    .execute(&mut *tx)
+                    .await
+                    .op(op)?;
+                for k in &citizen_keys {
+                    sqlx::query(
+                        "INSERT INTO citizen_keys (message_id, key_hash, received_at) \
+                         SELECT id, $2, received_at FROM messages WHERE id = $1 \
+                         ON CONFLICT (message_id, key_hash) DO NOTHING",
+                    )
+                    .bind(t.message_id)
+                    .bind(k)
+                    .execute(&mut *tx)
+                    .await
+                    .op(op)?;
+                }
+            }
             audit_append!(self, tx, now, "system".to_string(), "message.triage",
                 format!("message:{}", t.message_id), details).op(op)?;
             tx.commit().await.op(op)?;
@@ -434,7 +468,7 @@ impl Store {
     async fn triages(&self, message_id: i64, latest_only: bool) -> StoreResult<Vec<TriageResult>> {
         let sql = format!(
             "SELECT id, message_id, model_version, category, confidence, route, answer_id, \
-             answer_version, draft_text, passages, candidates, created_at FROM triage_results \
+             answer_version, draft_text, passages, candidates, close_suggestion, created_at FROM triage_results \
              WHERE message_id = $1 ORDER BY id {}",
             if latest_only { "DESC LIMIT 1" } else { "ASC" }
         );
@@ -645,6 +679,32 @@ impl Store {
             set_category: None,
             set_assigned: None,
             extra: json!({"reason": reason.as_str()}),
+            outbox: None,
+            return_raw: false,
+        })
+        .await
+        .map(|o| o.action_id)
+    }
+
+    /// Close an open message without a reply (state `closed`), for `reason`;
+    /// `answered_by`: the message whose reply answered this one too (a duplicate).
+    pub async fn close_without_reply(
+        &self,
+        message_id: i64,
+        user_id: i64,
+        reason: CloseReason,
+        answered_by: Option<i64>,
+    ) -> StoreResult<i64> {
+        self.apply_action(ActionSpec {
+            op: format!("close message {message_id} without a reply by user {user_id}"),
+            message_id,
+            user_id,
+            kind: AgentActionKind::Close,
+            allowed_from: open_state,
+            set_state: Some(MessageState::Closed),
+            set_category: None,
+            set_assigned: None,
+            extra: json!({"reason": reason.as_str(), "answered_by": answered_by}),
             outbox: None,
             return_raw: false,
         })

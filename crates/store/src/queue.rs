@@ -18,6 +18,7 @@ struct QueueDbRow {
     id: i64,
     mailbox_id: i64,
     subject: String,
+    subject_pseudonymised: Option<String>,
     from_name: Option<String>,
     from_address: Option<String>,
     received_at: i64,
@@ -35,7 +36,7 @@ enum Bind {
 
 const MAX_LIMIT: u32 = 500;
 const QUEUE_COLS: &str =
-    "id, mailbox_id, subject, from_name, from_address, received_at, state, category, confidence, assigned_to";
+    "id, mailbox_id, subject, subject_pseudonymised, from_name, from_address, received_at, state, category, confidence, assigned_to";
 
 impl Store {
     /// One page of a work queue: the messages matching `q`, in its order; empty when it names no mailbox.
@@ -87,6 +88,7 @@ impl Store {
                     id: r.id,
                     mailbox_id: r.mailbox_id,
                     subject: r.subject,
+                    subject_pseudonymised: r.subject_pseudonymised,
                     from_name: r.from_name,
                     from_address: r.from_address,
                     received_at: r.received_at,

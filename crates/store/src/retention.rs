@@ -178,6 +178,7 @@ impl Store {
                 format!("DELETE FROM triage_results WHERE message_id IN ({list})"),
                 format!("DELETE FROM agent_actions WHERE message_id IN ({list})"),
                 format!("DELETE FROM message_views WHERE message_id IN ({list})"),
+                format!("DELETE FROM citizen_keys WHERE message_id IN ({list})"),
             ] {
                 sqlx::query(&sql).execute(&mut *tx).await.op(op)?;
             }
@@ -196,7 +197,7 @@ impl Store {
         // classifier read. The Message-ID header may name the sender's domain.
         let update = format!(
             "UPDATE messages SET raw = $1, raw_purged_at = COALESCE(raw_purged_at, $2), \
-             content_purged_at = $2, message_id = 'purged:' || id, subject = '', \
+             content_purged_at = $2, message_id = 'purged:' || id, subject = '', subject_pseudonymised = NULL, \
              from_name = NULL, from_address = NULL, date = NULL, thread_id = NULL, parsed = '{{}}', \
              pseudonymised_text = CASE WHEN classify_text IS NULL THEN pseudonymised_text ELSE '' END \
              WHERE id IN ({list})"
@@ -206,6 +207,8 @@ impl Store {
             for sql in [
                 format!("DELETE FROM outbox WHERE message_id IN ({list})"),
                 format!("DELETE FROM triage_results WHERE message_id IN ({list})"),
+                // Who wrote it goes with the content.
+                format!("DELETE FROM citizen_keys WHERE message_id IN ({list})"),
                 // A reply taken back keeps its text in its action row: it goes
                 // with the rest of the content, who did it and when stay.
                 format!("UPDATE agent_actions SET after = '{{}}' WHERE kind = 'undo_send' AND message_id IN ({list})"),

@@ -2,8 +2,8 @@
 //! the tables; the public types carry parsed enums and JSON.
 
 use facteur_core::{
-    Candidate, Hit, MailSummary, MessageState, ModelStatus, OutboxState, ParsedMail, PiiKind, Role,
-    Route,
+    Candidate, CloseReason, Hit, MailSummary, MessageState, ModelStatus, OutboxState, ParsedMail,
+    PiiKind, Role, Route,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -193,6 +193,11 @@ pub struct Message {
     pub content_hash: String,
     /// Decoded Subject header; may carry personal data, so pages mask it until a reveal.
     pub subject: String,
+    /// The subject as the latest triage masked it (placeholders, like
+    /// `pseudonymised_text`); `None` before the first triage.
+    pub subject_pseudonymised: Option<String>,
+    /// The open message of the same citizen this one repeats; `None` otherwise.
+    pub duplicate_of: Option<i64>,
     /// Sender's display name; personal data, masked on pages until a reveal.
     pub from_name: Option<String>,
     /// Sender's address as written: where the reply goes unless Reply-To says otherwise.
@@ -336,6 +341,9 @@ pub struct QueueRow {
     pub mailbox_id: i64,
     /// Decoded Subject header; pages mask personal data in it.
     pub subject: String,
+    /// The subject as the latest triage masked it; `None` before the first
+    /// triage (pages then mask it themselves).
+    pub subject_pseudonymised: Option<String>,
     /// Sender's display name; personal data, masked on pages.
     pub from_name: Option<String>,
     /// Personal data: pages show it masked (`facteur_app::masked_sender`).
@@ -382,6 +390,9 @@ pub struct NewTriage {
     pub language: Option<String>,
     /// Body with personal data replaced by placeholders; `None` keeps the stored one.
     pub pseudonymised_text: Option<String>,
+    /// Subject with personal data replaced by placeholders, as triage found it
+    /// in the whole message; `None` keeps the stored one.
+    pub subject_pseudonymised: Option<String>,
     /// What the classifier read (`Triaged::classify_text`), kept with the
     /// message for training from feedback; `None` keeps the stored one. A field
     /// every caller must fill on purpose: leaving it out is how training and
@@ -394,6 +405,13 @@ pub struct NewTriage {
     /// Without a draft: the types the model hesitated between (see
     /// `facteur_core::Candidate`).
     pub candidates: Vec<Candidate>,
+    /// Triage suggests closing without a reply (a thanks-only mail); an agent
+    /// confirms it.
+    pub close_suggestion: Option<CloseReason>,
+    /// The citizen's identifiers in clear (`address:…`, `fiscal:…`), which the
+    /// store keeps only as keyed hashes, to find the same citizen's other
+    /// messages. Empty keeps the stored ones.
+    pub citizen_ids: Vec<String>,
 }
 
 /// One recorded triage, row of `triage_results`; a message keeps every one of them.
@@ -421,6 +439,8 @@ pub struct TriageResult {
     pub passages: Vec<Hit>,
     /// Without a draft: the request types the model hesitated between; empty otherwise.
     pub candidates: Vec<Candidate>,
+    /// Triage's suggestion to close without a reply; `None` when a reply is needed.
+    pub close_suggestion: Option<CloseReason>,
     /// When triage ran, Unix milliseconds.
     pub created_at: Millis,
 }

@@ -43,6 +43,13 @@ pub struct Triaged {
     pub origin: String,
     pub message_id: String,
     pub subject: String,
+    /// The subject with personal data replaced by placeholders, as the body is:
+    /// what pages show before a reveal (stored, so the queue needs no detector).
+    pub subject_pseudonymised: String,
+    /// Who wrote, in clear, for the store to keep as keyed hashes only (see
+    /// [`citizen_ids`]). Never printed: `--json` output leaves it out.
+    #[serde(skip)]
+    pub citizen_ids: Vec<String>,
     pub from: String,
     pub date: Option<String>,
     pub language: String,
@@ -128,6 +135,32 @@ fn income_year(body: &str, fields: &Fields) -> Option<String> {
         })
     });
     as_income.then(|| year.to_string())
+}
+
+/// The identifiers that say "the same citizen again": the sender's address
+/// (trimmed, lower-cased: mail systems ignore case in practice) and every fiscal
+/// number of the right shape quoted in `text` (found by the detector, so a
+/// number that is not one is not an identifier). Spaces inside a number do not
+/// matter. Deduplicated, in a stable order.
+pub fn citizen_ids(from_address: Option<&str>, text: &str, spans: &[PiiSpan]) -> Vec<String> {
+    let mut ids = Vec::new();
+    if let Some(a) = from_address.map(|a| a.trim().to_lowercase()) {
+        if a.contains('@') {
+            ids.push(format!("address:{a}"));
+        }
+    }
+    for s in spans.iter().filter(|s| s.kind == PiiKind::FiscalNumber) {
+        let Some(v) = text.get(s.start..s.end) else {
+            continue;
+        };
+        let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
+        if facteur_privacy::is_valid_fiscal_number(&digits) {
+            ids.push(format!("fiscal:{digits}"));
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// The text the classifier reads for a message: the subject, a line break, the
@@ -365,6 +398,17 @@ impl Engine {
                 .collect();
             without_personal_data(&parsed.subject, &spans)
         };
+        let citizen_ids = citizen_ids(
+            parsed.from.as_ref().and_then(|f| f.address.as_deref()),
+            &whole,
+            &whole_spans,
+        );
+        // What pages show of the subject before a reveal: placeholders, as in the
+        // body, with the names known from the sender and the signature.
+        let subject_pseudonymised = self
+            .detector
+            .pseudonymise_with_names(&parsed.subject, &known_names)
+            .text;
         let classify_text = classify_text(
             &subject_for_model,
             &without_personal_data(&body, &protected.spans),
@@ -555,6 +599,8 @@ impl Engine {
             language: language_code(&language),
             body,
             body_pseudonymised: protected.text.clone(),
+            subject_pseudonymised,
+            citizen_ids,
             classify_text,
             segments: cleaned.segments.clone(),
             category,
@@ -684,6 +730,27 @@ Jeanne Martin\r\n"
         // The agents' copy keeps its placeholders.
         assert!(t.body_pseudonymised.contains("[IBAN_1]"));
         assert_eq!(t.classify_text, classify_text(subject, body));
+        // Who wrote, for the store's keyed hashes: the address, lower-cased, and
+        // the fiscal number quoted (in the subject and the body: once).
+        assert_eq!(
+            t.citizen_ids,
+            vec![
+                "address:jeanne.martin@example.test".to_string(),
+                "fiscal:1234567890123".to_string()
+            ]
+        );
+        // Never printed with the triage.
+        let json = serde_json::to_string(&t).expect("serialisable");
+        assert!(!json.contains("citizen_ids"), "{json}");
+        // The subject pages show keeps placeholders too, and no raw value.
+        let shown = &t.subject_pseudonymised;
+        assert!(
+            shown.starts_with("Demande de délai de paiement - ["),
+            "{shown}"
+        );
+        for raw in RAW_PII {
+            assert!(!shown.contains(raw), "{raw} in {shown}");
+        }
     }
 
     /// The subject's findings come from the whole-message pass: a name only the

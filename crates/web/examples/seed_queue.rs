@@ -112,10 +112,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 passages: Vec::new(),
                 language: Some("fr".into()),
                 pseudonymised_text: None,
+                subject_pseudonymised: None,
                 classify_text: None,
                 pii_kinds: vec![],
                 flags: vec![],
                 candidates: Vec::new(),
+                close_suggestion: None,
+                citizen_ids: Vec::new(),
             })
             .await?;
     }

@@ -2,7 +2,7 @@
 //! both enforce the same checks: the message exists, the user may open its
 //! mailbox, the input is valid. The store re-checks access inside its transaction.
 
-use facteur_core::{EscalationReason, RejectReason, Role};
+use facteur_core::{CloseReason, EscalationReason, RejectReason, Role};
 use facteur_store::{Message, ValidateReply};
 
 use crate::auth::{random_token, Authed};
@@ -283,6 +283,44 @@ pub async fn escalate(st: &AppState, a: &Authed, id: i64, reason: &str) -> WebRe
         )
     })?;
     Ok(st.store.escalate(id, a.user.id, reason).await?)
+}
+
+/// Close without a reply, for one of the coded reasons.
+pub async fn close(st: &AppState, a: &Authed, id: i64, reason: &str) -> WebResult<i64> {
+    load_message(st, a, id).await?;
+    let reason = CloseReason::parse(reason).ok_or_else(|| {
+        WebError::bad(
+            format!("Motif de clôture inconnu : « {reason} »."),
+            format!("Unknown reason for closing: '{reason}'."),
+        )
+    })?;
+    Ok(st
+        .store
+        .close_without_reply(id, a.user.id, reason, None)
+        .await?)
+}
+
+/// After message `id` was answered: closes its open duplicates (the same
+/// citizen's repeats of the same request) as answered by that reply. One the
+/// agent may not open, or that someone else handled meanwhile, stays as it is.
+/// Returns how many were closed.
+pub async fn close_duplicates(st: &AppState, a: &Authed, id: i64) -> WebResult<usize> {
+    let mut closed = 0;
+    for d in st.store.open_duplicates(id).await? {
+        if load_message(st, a, d).await.is_err() {
+            continue;
+        }
+        match st
+            .store
+            .close_without_reply(d, a.user.id, CloseReason::Duplicate, Some(id))
+            .await
+        {
+            Ok(_) => closed += 1,
+            Err(facteur_store::StoreError::InvalidState { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(closed)
 }
 
 /// Logs the reveal in the audit (store transaction), then grants this session a

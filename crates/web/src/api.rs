@@ -14,6 +14,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use crate::actions;
 use crate::auth::Authed;
+use crate::error::ApiError;
 use crate::error::{WebError, WebResult};
 use crate::extract::{JsonBody, Path, Query};
 use crate::{data, AppState, KbHit};
@@ -32,15 +33,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/messages/{id}/escalate", post(escalate))
         .route("/api/outbox", get(outbox))
         .route("/api/kb/search", get(kb_search))
-}
-
-/// Every error: a stable code and a message in the user's language.
-#[derive(Serialize, ToSchema)]
-pub struct ApiError {
-    /// One of `unauthenticated`, `forbidden`, `not_found`, `bad_request`,
-    /// `conflict`, `csrf`, `rate_limited`, `internal`.
-    pub error: String,
-    pub message: String,
 }
 
 #[derive(Deserialize, Default, IntoParams)]
@@ -274,7 +266,7 @@ async fn list_messages(
         None => Vec::new(),
         Some(s) => match MessageState::parse(s) {
             Some(state) => vec![state],
-            None => crate::pages::queue::tab_states(s)
+            None => crate::pages::tabs::tab_states(s)
                 .ok_or_else(|| {
                     WebError::bad(
                         format!("État inconnu : « {s} »."),
@@ -284,7 +276,7 @@ async fn list_messages(
                 .to_vec(),
         },
     };
-    let page = crate::pages::queue::queue_page(p.after.as_deref())?;
+    let page = crate::pages::tabs::queue_page(p.after.as_deref())?;
     let limit = p.limit.unwrap_or(50).clamp(1, 500);
     let rows = st
         .store
@@ -325,6 +317,7 @@ async fn list_messages(
                     mailbox_id: r.mailbox_id,
                     subject: facteur_app::shown_subject(
                         &r.subject,
+                        r.subject_pseudonymised.as_deref(),
                         r.from_name.as_deref(),
                         revealed,
                     ),
@@ -415,7 +408,12 @@ async fn get_message(
         head: MessageHead {
             id: m.id,
             mailbox_id: m.mailbox_id,
-            subject: facteur_app::shown_subject(&m.subject, m.from_name.as_deref(), revealed),
+            subject: facteur_app::shown_subject(
+                &m.subject,
+                m.subject_pseudonymised.as_deref(),
+                m.from_name.as_deref(),
+                revealed,
+            ),
             received_at: m.received_at,
             state: m.state,
             category: m.category,
@@ -592,8 +590,10 @@ async fn outbox(State(st): State<AppState>, a: Authed) -> WebResult<Json<Outbox>
             OutboxEntry {
                 id: o.id,
                 message_id: o.message_id,
+                // The reply's own subject ("Re: …"): triage never saw it.
                 subject: facteur_app::shown_subject(
                     &o.subject,
+                    None,
                     listed.from_name.as_deref(),
                     revealed,
                 ),

@@ -405,6 +405,24 @@ pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The local logout: the session is deleted in the store and its cookie cleared,
+/// then back to the login page. `oidc::logout` adds the provider's own logout for
+/// a session opened through it.
+pub async fn end_session(st: &AppState, headers: &HeaderMap) -> Response {
+    if let Some(token) = cookie(headers, SESSION_COOKIE) {
+        if let Err(e) = st.store.delete_session(token).await {
+            tracing::warn!(error = %e, "logout");
+        }
+    }
+    let mut r = axum::response::Redirect::to("/login").into_response();
+    if let Ok(v) =
+        axum::http::HeaderValue::from_str(&clear_session_cookie(st.config.secure_cookies))
+    {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

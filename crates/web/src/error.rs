@@ -192,6 +192,15 @@ impl IntoResponse for WebError {
 
 pub type WebResult<T> = Result<T, WebError>;
 
+/// Every error: a stable code and a message in the user's language.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    /// One of `unauthenticated`, `forbidden`, `not_found`, `bad_request`,
+    /// `conflict`, `csrf`, `rate_limited`, `internal`.
+    pub error: String,
+    pub message: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,6 +176,21 @@ catalogue! {
     DoneSendIn => "Envoi dans", "Sending in";
     DoneSeeMessage => "voir le message", "see the message";
     DoneEscalated => "Message escaladé.", "Message escalated.";
+    DoneClosed => "Message clos sans réponse.", "Message closed without a reply.";
+    CloseReasonLabel => "Motif de la clôture", "Reason for closing";
+    CloseWithoutReply => "Clore sans réponse", "Close without a reply";
+    CloseThanks => "Remerciement seul, rien à répondre", "Thanks only, nothing to answer";
+    CloseDuplicate => "Doublon d'un message déjà traité", "Duplicate of a message already handled";
+    CloseAnsweredElsewhere => "Déjà traité par un autre canal (téléphone, accueil, courrier)", "Already handled through another channel (phone, counter, letter)";
+    CloseSpam => "Indésirable", "Unsolicited mail";
+    ThanksOnlySuggestion => "Ce message ne fait que remercier ou clore l'échange : il n'appelle pas de réponse.", "This message only thanks or closes the conversation: it needs no reply.";
+    ThanksOnlyKey => "Touche c pour clore.", "Press c to close.";
+    CitizenHistory => "Du même citoyen", "From the same citizen";
+    CitizenHistoryWindow => "jours", "days";
+    CitizenHistoryReply => "Réponse", "Reply";
+    DuplicateOf => "Doublon probable du message", "Probable duplicate of message";
+    DuplicateWhy => "même citoyen, même demande, presque les mêmes mots", "same citizen, same request, nearly the same words";
+    CloseDuplicatesToo => "Clore aussi avec cette réponse les doublons de ce message :", "Also close this message's duplicates with this reply:";
     DoneUndone => "Envoi annulé : la réponse vous est rendue, rien n'est parti.", "Sending cancelled: the reply is back with you, nothing left.";
     UndoSend => "Annuler l'envoi", "Cancel sending";
     UndoNothingHeld => "Aucune réponse en attente d'envoi pour ce message : il n'y a rien à annuler.", "No reply is waiting to be sent for this message: there is nothing to cancel.";
@@ -302,7 +317,7 @@ catalogue! {
     DefectOther => "autre anomalie", "other anomaly";
     ServerError => "Erreur interne.", "Internal error.";
     KeyboardHelp => "Raccourcis clavier", "Keyboard shortcuts";
-    KeyHelpText => "j / k : message suivant / précédent ; e : modifier le brouillon ; v puis v : valider et envoyer ; 1, 2, 3 : répondre avec le type proposé n° 1, 2 ou 3 ; x : escalader (choisir le motif) ; dans le brouillon, ::identifiant puis Entrée : insérer cette réponse type ; ? : aide", "j / k: next / previous message; e: edit draft; v then v: validate and send; 1, 2, 3: answer with proposed type 1, 2 or 3; x: escalate (choose the reason); in the draft, ::identifier then Enter: insert that standard answer; ?: help";
+    KeyHelpText => "j / k : message suivant / précédent ; e : modifier le brouillon ; v puis v : valider et envoyer ; 1, 2, 3 : répondre avec le type proposé n° 1, 2 ou 3 ; x : escalader (choisir le motif) ; c : clore sans réponse (un remerciement seul se clôt directement) ; dans le brouillon, ::identifiant puis Entrée : insérer cette réponse type ; ? : aide", "j / k: next / previous message; e: edit draft; v then v: validate and send; 1, 2, 3: answer with proposed type 1, 2 or 3; x: escalate (choose the reason); c: close without a reply (a thanks-only mail closes at once); in the draft, ::identifier then Enter: insert that standard answer; ?: help";
     ValidateKeyConfirm => "Appuyez de nouveau sur v pour valider et envoyer (Échap pour annuler).", "Press v again to validate and send (Esc to cancel).";
     SwitchLanguage => "English", "Français";
     From => "De", "From";
@@ -362,6 +377,18 @@ pub fn escalation_reason_label(lang: Lang, r: EscalationReason) -> &'static str 
         EscalationReason::Legal => Msg::EscalateLegal,
         EscalationReason::OtherService => Msg::EscalateOtherService,
         EscalationReason::Other => Msg::EscalateOther,
+    };
+    m.text(lang)
+}
+
+/// Why a message was closed without a reply, in words.
+pub fn close_reason_label(lang: Lang, r: facteur_core::CloseReason) -> &'static str {
+    use facteur_core::CloseReason;
+    let m = match r {
+        CloseReason::Thanks => Msg::CloseThanks,
+        CloseReason::Duplicate => Msg::CloseDuplicate,
+        CloseReason::AnsweredElsewhere => Msg::CloseAnsweredElsewhere,
+        CloseReason::Spam => Msg::CloseSpam,
     };
     m.text(lang)
 }

@@ -95,6 +95,9 @@ pub struct WebConfig {
     /// How long a validated reply waits before the outbox releases it, during
     /// which the agent can take it back ("Annuler l'envoi").
     pub send_delay: Duration,
+    /// The window, in days, in which the message page lists the same citizen's
+    /// other messages.
+    pub followup_days: u32,
 }
 
 impl WebConfig {
@@ -135,6 +138,7 @@ impl Default for WebConfig {
             publication: publication::Publication::default(),
             retention: facteur_store::RetentionPolicy::default(),
             send_delay: Duration::from_secs(30),
+            followup_days: facteur_app::DEFAULT_FOLLOWUP_DAYS,
         }
     }
 }
@@ -353,7 +357,10 @@ pub fn router(state: AppState) -> Router {
             "/messages/{id}/rebuild",
             post(pages::message_actions::rebuild),
         )
-        .route("/messages/{id}/compose", post(pages::compose::compose))
+        .route(
+            "/messages/{id}/compose",
+            post(pages::message_actions::compose),
+        )
         .route("/messages/{id}/undo-send", post(pages::done::undo_send))
         .route(
             "/messages/{id}/reject",
@@ -367,6 +374,7 @@ pub fn router(state: AppState) -> Router {
             "/messages/{id}/escalate",
             post(pages::message_actions::escalate),
         )
+        .route("/messages/{id}/close", post(pages::message_actions::close))
         .route(
             "/messages/{id}/reveal",
             post(pages::message_actions::reveal),

@@ -721,7 +721,7 @@ pub async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Response 
             }),
             None => None,
         };
-    let mut r = crate::pages::login::logout(State(st.clone()), headers).await;
+    let mut r = auth::end_session(&st, &headers).await;
     if let (Some(o), Some(t)) = (st.oidc.as_ref(), id_token) {
         if let Some(url) = o.logout_url(&t).await {
             if let Ok(v) = HeaderValue::from_str(&url) {

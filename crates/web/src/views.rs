@@ -149,7 +149,6 @@ pub fn defect_label(lang: Lang, k: facteur_core::DefectKind) -> &'static str {
     .text(lang)
 }
 
-/// "3 h", "2 j": backlog age the way agents say it.
 /// An instant as agents read it, in UTC and said so (the server keeps no time
 /// zone database): "06/12/2026 14:32 UTC", "2026-12-06 14:32 UTC".
 pub fn timestamp(lang: Lang, ms: i64) -> String {
@@ -163,6 +162,7 @@ pub fn timestamp(lang: Lang, ms: i64) -> String {
     }
 }
 
+/// "3 h", "2 j": backlog age the way agents say it.
 pub fn age(lang: Lang, now_ms: i64, then_ms: i64) -> String {
     let mins = (now_ms.saturating_sub(then_ms) / 60_000).max(0);
     if mins < 60 {
@@ -222,7 +222,7 @@ pub async fn render_errors(State(st): State<AppState>, req: Request, next: Next)
             Some(d) => format!("{} {d}", err.msg().text(lang)),
             None => err.msg().text(lang).to_string(),
         };
-        let body = crate::api::ApiError {
+        let body = crate::error::ApiError {
             error: err.code().to_string(),
             message,
         };

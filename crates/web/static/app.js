@@ -188,6 +188,19 @@
         }
         break;
       }
+      // A thanks-only mail: triage suggests closing it, one key confirms.
+      // Elsewhere, to the reason for closing, as for an escalation.
+      case "c": {
+        var s = document.getElementById("close-thanks");
+        var r2 = document.getElementById("close-reason");
+        if (s) { s.click(); ev.preventDefault(); }
+        else if (r2) {
+          r2.focus({ preventScroll: true });
+          r2.scrollIntoView({ block: "nearest" });
+          ev.preventDefault();
+        }
+        break;
+      }
       case "?": toggleHelp(); ev.preventDefault(); break;
     }
   });

@@ -53,7 +53,30 @@ fn smtp_send(relay: &str, from: &str, to: &str, data: &str) {
     write!(w, "QUIT\r\n").unwrap();
 }
 
-fn write_cfg(dir: &Path, text: &str) -> std::path::PathBuf {
+/// The service's config: its mailbox `service` on the rig's Dovecot (`imap`,
+/// host:port), sending through `smtp` when given.
+fn write_cfg(dir: &Path, service: &str, imap: &str, smtp: Option<&str>) -> std::path::PathBuf {
+    let (ih, ip) = imap.split_once(':').unwrap();
+    let mut text = format!(
+        r#"data_dir = "data"
+answers_dir = "{answers}"
+[[mailbox]]
+name = "sip-test"
+address = "{service}"
+[mailbox.imap]
+host = "{ih}"
+port = {ip}
+tls = "none"
+user = "{service}"
+password_env = "FACTEUR_ARRIVALS_IMAP_PASSWORD"
+"#,
+        answers = repo().join("answers").display(),
+    );
+    if let Some((sh, sp)) = smtp.and_then(|s| s.split_once(':')) {
+        text.push_str(&format!(
+            "[mailbox.smtp]\nhost = \"{sh}\"\nport = {sp}\ntls = \"none\"\n"
+        ));
+    }
     let path = dir.join("facteur.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -70,33 +93,10 @@ fn a_bounce_marks_the_reply_undelivered_and_an_auto_reply_gets_no_draft() {
         return;
     };
     let local = get("FACTEUR_TEST_SMTP_LOCAL_DOMAIN").unwrap_or_else(|| "local.test".into());
-    let (ih, ip) = imap.split_once(':').unwrap();
-    let (sh, sp) = smtp.split_once(':').unwrap();
     let dir = tempfile::tempdir().unwrap();
     let service = format!("{}@{local}", unique("arrivals"));
     let citizen = format!("{}@example.org", unique("citoyen"));
-    let cfg = write_cfg(
-        dir.path(),
-        &format!(
-            r#"data_dir = "data"
-answers_dir = "{answers}"
-[[mailbox]]
-name = "sip-test"
-address = "{service}"
-[mailbox.imap]
-host = "{ih}"
-port = {ip}
-tls = "none"
-user = "{service}"
-password_env = "FACTEUR_ARRIVALS_IMAP_PASSWORD"
-[mailbox.smtp]
-host = "{sh}"
-port = {sp}
-tls = "none"
-"#,
-            answers = repo().join("answers").display(),
-        ),
-    );
+    let cfg = write_cfg(dir.path(), &service, &imap, Some(&smtp));
     // Two questions from the same citizen; the first is answered.
     for n in 1..=2 {
         let eml = dir.path().join(format!("q{n}.eml"));
@@ -260,4 +260,119 @@ Message-ID: <{reply_id}>\r\n\
         assert!(store.validate_and_queue_confirmed(&reply).await.is_ok());
         store.close().await;
     });
+}
+
+/// The same citizen writes three times by mail, through the relay into Dovecot,
+/// and `facteur sync` reads them by IMAP: a question, a follow-up on something
+/// else, and a resend of the first question. The message page of `facteur serve`
+/// shows the first in the follow-up's history, and the resend as a repeat of
+/// the first, which answering the first offers to close.
+#[test]
+fn a_follow_up_joins_the_citizen_history_and_a_resend_is_a_repeat() {
+    let Some(v) = common::require(
+        "a_follow_up_joins_the_citizen_history",
+        &["FACTEUR_TEST_IMAP", "FACTEUR_TEST_SMTP"],
+    ) else {
+        return;
+    };
+    let (imap, smtp) = (&v[0], &v[1]);
+    let local = facteur_testkit::services::smtp_local_domain();
+    let dir = tempfile::tempdir().unwrap();
+    let service = format!("{}@{local}", unique("followups"));
+    let citizen = format!("{}@example.org", unique("citoyen"));
+    let cfg = write_cfg(dir.path(), &service, imap, None);
+    let sync = || -> u64 {
+        let mut c = facteur(&cfg);
+        c.args(["sync", "--json"])
+            .env("FACTEUR_ARRIVALS_IMAP_PASSWORD", "secret");
+        let v: serde_json::Value = serde_json::from_str(run_ok(c, None).trim()).unwrap();
+        v["stored"].as_u64().unwrap_or(0)
+    };
+    let write = |subject: &str, body: &str, minute: u32| {
+        let mail = format!(
+            "From: Jean Citoyen <{citizen}>\r\nTo: {service}\r\nSubject: {subject}\r\n\
+             Date: Mon, 2 Mar 2026 09:{minute:02}:00 +0100\r\nMessage-ID: <{}@example.org>\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+            unique("fu")
+        );
+        smtp_send(smtp, &citizen, &service, &mail);
+    };
+    let wait_for = |n: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut stored = 0;
+        while stored < n && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            stored += sync();
+        }
+        assert_eq!(stored, n, "the mails never arrived by IMAP");
+    };
+    write(
+        "Avis d'impôt non reçu",
+        "Bonjour, je n'ai pas reçu mon avis d'impôt 2024. Pouvez-vous me l'envoyer par courrier ?",
+        1,
+    );
+    wait_for(1);
+    write(
+        "Prélèvement à la source",
+        "Bonjour, autre question : comment modifier mon taux de prélèvement à la source ?",
+        2,
+    );
+    write(
+        "Avis d'impôt non reçu",
+        "Bonjour, je relance : je n'ai toujours pas reçu mon avis d'impôt 2024. Pouvez-vous me l'envoyer par courrier ?",
+        3,
+    );
+    wait_for(2);
+
+    // Which stored message is which, read from the store.
+    let db = format!("sqlite:{}", dir.path().join("data/facteur.db").display());
+    let ids: Vec<(i64, String)> = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = facteur_store::Store::open(&db).await.unwrap();
+        let mut v = Vec::new();
+        for id in 1..=3 {
+            let m = store.get_message(id).await.unwrap().unwrap();
+            v.push((m.id, m.pseudonymised_text));
+        }
+        store.close().await;
+        v
+    });
+    let find = |word: &str| ids.iter().find(|(_, t)| t.contains(word)).unwrap().0;
+    let (first, follow_up, resend) = (
+        find("je n'ai pas reçu"),
+        find("autre question"),
+        find("je relance"),
+    );
+
+    const PASSWORD: &str = "superviseure-suivis-2026";
+    let mut add = facteur(&cfg);
+    add.args(["user", "add", "--username", "chef", "--role", "supervisor"]);
+    run_ok(add, Some(&format!("{PASSWORD}\n")));
+    let srv = common::Server::start(facteur(&cfg), dir.path(), "serve");
+    let (cookie, _) = common::sign_in(srv.port, "chef", PASSWORD);
+    let page = |id: i64| {
+        let (status, _, body) = common::http_request(
+            srv.port,
+            "GET",
+            &format!("/messages/{id}"),
+            &[("Cookie", &cookie)],
+            None,
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let p = page(follow_up);
+    assert!(p.contains("id=\"citizen-history\""), "{p}");
+    assert!(p.contains(&format!("<li data-id=\"{first}\">")), "{p}");
+    assert!(
+        !p.contains("id=\"duplicate-of\""),
+        "a follow-up is not a repeat: {p}"
+    );
+    // Masked: the citizen's address never shows before a reveal.
+    assert!(!p.contains(&citizen), "{p}");
+    let p = page(resend);
+    assert!(p.contains("id=\"duplicate-of\""), "{p}");
+    assert!(p.contains(&format!("href=\"/messages/{first}\"")), "{p}");
+    let p = page(first);
+    assert!(p.contains("id=\"close-duplicates\""), "{p}");
 }

@@ -824,10 +824,13 @@ async fn seed_draft(db: &str, key_file: &Path, draft: &str) -> i64 {
             passages: Vec::new(),
             language: Some("fr".into()),
             pseudonymised_text: Some(stored.pseudonymised_text.clone()),
+            subject_pseudonymised: None,
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
             candidates: Vec::new(),
+            close_suggestion: None,
+            citizen_ids: Vec::new(),
         })
         .await
         .unwrap();

@@ -312,10 +312,13 @@ async fn full_loop_from_corrections_to_a_better_model() {
                 passages: Vec::new(),
                 language: Some("fr".into()),
                 pseudonymised_text: None,
+                subject_pseudonymised: None,
                 classify_text: None,
                 pii_kinds: vec![],
                 flags: vec![],
                 candidates: Vec::new(),
+                close_suggestion: None,
+                citizen_ids: Vec::new(),
             })
             .await
             .expect("triage");

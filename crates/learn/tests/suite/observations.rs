@@ -25,10 +25,13 @@ fn triage(id: i64, category: &str, confidence: f32, route: Route) -> NewTriage {
         passages: Vec::new(),
         language: Some("fr".into()),
         pseudonymised_text: None,
+        subject_pseudonymised: None,
         classify_text: None,
         pii_kinds: vec![],
         flags: vec![],
         candidates: Vec::new(),
+        close_suggestion: None,
+        citizen_ids: Vec::new(),
     }
 }
 

@@ -168,10 +168,13 @@ async fn a_corrected_message_trains_on_exactly_what_the_engine_classified() {
                 passages: Vec::new(),
                 language: Some(t.language.clone()),
                 pseudonymised_text: Some(t.body_pseudonymised.clone()),
+                subject_pseudonymised: None,
                 classify_text: Some(t.classify_text.clone()),
                 pii_kinds: t.pii.clone(),
                 flags: vec![],
                 candidates: Vec::new(),
+                close_suggestion: None,
+                citizen_ids: Vec::new(),
             })
             .await
             .expect("triage");

@@ -40,7 +40,8 @@ fn parse_corpus(rel: &str) -> ParsedMail {
     parse_message(&raw)
 }
 
-fn kinds(m: &ParsedMail) -> Vec<DefectKind> {
+/// The kinds of a parse's defects, in order.
+pub(crate) fn kinds(m: &ParsedMail) -> Vec<DefectKind> {
     m.defects.iter().map(|d| d.kind).collect()
 }
 

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use facteur_core::{DefectKind, ParsedMail};
+
+use crate::corpus::kinds;
 use facteur_mail::{discover, parse_message, read_source, split_input, thread, SourceKind};
 
 fn fixture(rel: &str) -> PathBuf {
@@ -106,10 +108,6 @@ fn html_only_mail_becomes_readable_text() {
     for dropped in ["alert", "color", "Titre", "<"] {
         assert!(!t.contains(dropped), "{dropped} in {t}");
     }
-}
-
-fn kinds(m: &ParsedMail) -> Vec<DefectKind> {
-    m.defects.iter().map(|d| d.kind).collect()
 }
 
 #[test]

@@ -27,10 +27,13 @@ fn triage(message_id: i64, pseudonymised: Option<&str>, classify: Option<&str>) 
         passages: Vec::new(),
         language: Some("fr".into()),
         pseudonymised_text: pseudonymised.map(str::to_string),
+        subject_pseudonymised: None,
         classify_text: classify.map(str::to_string),
         pii_kinds: vec![],
         flags: vec![],
         candidates: Vec::new(),
+        close_suggestion: None,
+        citizen_ids: Vec::new(),
     }
 }
 

@@ -11,15 +11,10 @@ use std::time::Duration;
 
 use facteur_core::AnswerStatus;
 use facteur_store::{Backend, JobState, NewAnswerVersion, Store};
-use facteur_testkit::db::TestDb;
 use serde_json::json;
 
 const T0: i64 = 1_760_000_000_000;
 const DAY: Duration = Duration::from_secs(24 * 3600);
-
-async fn backends() -> Vec<TestDb> {
-    db::backends("facteur_kbsync", T0).await
-}
 
 fn answer(id: &str, content: &str) -> NewAnswerVersion {
     NewAnswerVersion {
@@ -35,7 +30,7 @@ fn answer(id: &str, content: &str) -> NewAnswerVersion {
 
 #[tokio::test]
 async fn revision_bumps_on_every_answer_change_and_never_on_reads() {
-    for db in backends().await {
+    for db in db::backends("facteur_kbsync", T0).await {
         let s = &db.store;
         let b = s.backend();
         let r0 = s.kb_revision().await.unwrap();
@@ -157,7 +152,7 @@ async fn postgres_notifies_listeners_at_commit() {
 
 #[tokio::test]
 async fn purge_deletes_only_finished_jobs_older_than_the_cutoff() {
-    for db in backends().await {
+    for db in db::backends("facteur_kbsync", T0).await {
         let s = &db.store;
         let b = s.backend();
         let lease = Duration::from_secs(30 * 24 * 3600);
@@ -218,7 +213,7 @@ async fn purge_deletes_only_finished_jobs_older_than_the_cutoff() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_answer_edits_from_several_nodes_get_distinct_versions() {
-    for db in backends().await {
+    for db in db::backends("facteur_kbsync", T0).await {
         let b = db.store.backend();
         // Eight nodes (their own pools) save the same answer at the same moment.
         let mut nodes = Vec::new();
@@ -276,7 +271,7 @@ async fn concurrent_answer_edits_from_several_nodes_get_distinct_versions() {
 
 #[tokio::test]
 async fn the_answers_snapshot_pairs_the_revision_with_its_answers() {
-    for db in backends().await {
+    for db in db::backends("facteur_kbsync", T0).await {
         let s = &db.store;
         let b = s.backend();
         assert_eq!(

@@ -10,13 +10,8 @@ use facteur_testkit::db;
 use std::time::Duration;
 
 use facteur_store::{Store, StoredExclusion, StoredSwitch};
-use facteur_testkit::db::TestDb;
 
 const T0: i64 = 1_770_000_000_000;
-
-async fn backends() -> Vec<TestDb> {
-    db::backends("facteur_learnctl", T0).await
-}
 
 async fn audit_actions(s: &Store, prefix: &str) -> Vec<(String, String, String)> {
     s.list_audit(0, 10_000)
@@ -30,7 +25,7 @@ async fn audit_actions(s: &Store, prefix: &str) -> Vec<(String, String, String)>
 
 #[tokio::test]
 async fn switches_upsert_per_scope_delete_and_are_audited() {
-    for db in backends().await {
+    for db in db::backends("facteur_learnctl", T0).await {
         let s = &db.store;
         let b = s.backend();
         assert!(s.list_kill_switches().await.unwrap().is_empty(), "{b:?}");
@@ -119,7 +114,7 @@ async fn switches_upsert_per_scope_delete_and_are_audited() {
 
 #[tokio::test]
 async fn a_switch_set_through_one_handle_is_seen_by_another_at_once() {
-    for db in backends().await {
+    for db in db::backends("facteur_learnctl", T0).await {
         let b = db.store.backend();
         // Another pool on the same database: what another node sees.
         let other = Store::open(&db.url).await.unwrap();
@@ -142,7 +137,7 @@ async fn a_switch_set_through_one_handle_is_seen_by_another_at_once() {
 
 #[tokio::test]
 async fn exclusions_are_idempotent_and_audited_once() {
-    for db in backends().await {
+    for db in db::backends("facteur_learnctl", T0).await {
         let s = &db.store;
         let b = s.backend();
         assert!(s.list_training_exclusions().await.unwrap().is_empty());
@@ -190,7 +185,7 @@ async fn exclusions_are_idempotent_and_audited_once() {
 
 #[tokio::test]
 async fn importing_legacy_controls_keeps_their_authors_and_never_overrides_the_store() {
-    for db in backends().await {
+    for db in db::backends("facteur_learnctl", T0).await {
         let s = &db.store;
         let b = s.backend();
         // A decision already taken through the store …
@@ -261,7 +256,7 @@ async fn importing_legacy_controls_keeps_their_authors_and_never_overrides_the_s
 #[tokio::test]
 async fn copying_a_sqlite_store_carries_switches_and_exclusions() {
     // Source: always SQLite. Targets: SQLite, and PostgreSQL when configured.
-    for target in backends().await {
+    for target in db::backends("facteur_learnctl", T0).await {
         let src = db::sqlite(T0).await;
         src.store.switch_off("all", "", "panne", 2).await.unwrap();
         src.store

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod classify_text;
+mod followups;
 mod kb_sync;
 mod learn_controls;
 mod mailbox_address;

@@ -130,13 +130,84 @@ async fn triage(s: &Store, id: i64, route: Route, category: &str, confidence: f3
         passages: Vec::new(),
         language: Some("fr".into()),
         pseudonymised_text: Some("Bonjour [NOM_1]".into()),
+        subject_pseudonymised: None,
         classify_text: Some("question\nBonjour [NOM_1]".into()),
         pii_kinds: vec![],
         flags: vec![],
         candidates: Vec::new(),
+        close_suggestion: None,
+        citizen_ids: Vec::new(),
     })
     .await
     .unwrap();
+}
+
+/// The queue shows the subject as triage masked it, so it needs no detector per
+/// row; a retriage that says nothing of the subject keeps the stored one.
+#[tokio::test]
+async fn the_masked_subject_is_kept_with_the_message_and_listed_in_the_queue() {
+    let db = test_store().await;
+    let s = &db.store;
+    let mb = mailbox(s, "sujets").await;
+    let id = s.insert_message(&msg(mb, 1)).await.unwrap().id();
+    assert_eq!(
+        s.get_message(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .subject_pseudonymised,
+        None
+    );
+    let mut t = triage_record(id);
+    t.subject_pseudonymised = Some("question de [NOM_1]".into());
+    s.record_triage(&t).await.unwrap();
+    let m = s.get_message(id).await.unwrap().unwrap();
+    assert_eq!(m.subject, "question 1");
+    assert_eq!(
+        m.subject_pseudonymised.as_deref(),
+        Some("question de [NOM_1]")
+    );
+    let q = QueueQuery {
+        mailbox_ids: Some(vec![mb]),
+        limit: 10,
+        ..Default::default()
+    };
+    let rows = s.list_queue(&q).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].subject_pseudonymised.as_deref(),
+        Some("question de [NOM_1]")
+    );
+    t.subject_pseudonymised = None;
+    s.record_triage(&t).await.unwrap();
+    let m = s.get_message(id).await.unwrap().unwrap();
+    assert_eq!(
+        m.subject_pseudonymised.as_deref(),
+        Some("question de [NOM_1]")
+    );
+}
+
+fn triage_record(id: i64) -> NewTriage {
+    NewTriage {
+        message_id: id,
+        model_version: Some("m-1".into()),
+        category: Some("delai".into()),
+        confidence: Some(0.9),
+        route: Route::ReadyToValidate,
+        answer_id: None,
+        answer_version: None,
+        draft_text: None,
+        passages: Vec::new(),
+        language: Some("fr".into()),
+        pseudonymised_text: Some("Bonjour [NOM_1]".into()),
+        subject_pseudonymised: None,
+        classify_text: Some("question\nBonjour".into()),
+        pii_kinds: vec![],
+        flags: vec![],
+        candidates: Vec::new(),
+        close_suggestion: None,
+        citizen_ids: Vec::new(),
+    }
 }
 
 fn reply(message_id: i64, user_id: i64, reply_id: &str) -> ValidateReply {
@@ -724,10 +795,13 @@ async fn other_agent_actions_record_state_action_and_audit() {
             passages: Vec::new(),
             language: None,
             pseudonymised_text: None,
+            subject_pseudonymised: None,
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
             candidates: Vec::new(),
+            close_suggestion: None,
+            citizen_ids: Vec::new(),
         })
         .await;
     assert!(matches!(t, Err(StoreError::InvalidState { .. })));
@@ -2054,10 +2128,13 @@ async fn queue_search_matches_masked_text_words_and_dates_only() {
             passages: Vec::new(),
             language: Some("fr".into()),
             pseudonymised_text: Some((*text).into()),
+            subject_pseudonymised: None,
             classify_text: Some(format!("Sujet {classify}\n{text}")),
             pii_kinds: vec![],
             flags: vec![],
             candidates: Vec::new(),
+            close_suggestion: None,
+            citizen_ids: Vec::new(),
         })
         .await
         .unwrap();

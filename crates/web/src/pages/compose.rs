@@ -3,26 +3,20 @@
 //! draft is) or a fiche's title, link and excerpt into the text being written.
 //! Agents often combine two answers, so this is offered with or without a draft.
 //! The buttons belong to the draft's form and post its text along, so nothing
-//! typed is lost, and no script is needed.
+//! typed is lost, and no script is needed. This module is the panel and the text
+//! it inserts; the form's handler is `message_actions::compose`, beside the other
+//! forms that show the message page again.
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
-use axum::response::Response;
 use facteur_kb::DocKind;
 use maud::{html, Markup};
-use serde::Deserialize;
 
-use crate::actions;
-use crate::auth::Authed;
-use crate::error::WebResult;
-use crate::extract::{Form, Path};
 use crate::i18n::{Lang, Msg};
-use crate::pages::message::{render, Kept, MessageParams};
 use crate::{AppState, KbHit};
 
 /// Results shown per search: a page the agent reads at a glance.
-const RESULTS: usize = 8;
+pub(super) const RESULTS: usize = 8;
 
 /// A search from the message page and what came of it.
 pub struct Search {
@@ -34,91 +28,10 @@ pub struct Search {
     pub problem: Option<Msg>,
 }
 
-#[derive(Deserialize)]
-pub struct ComposeForm {
-    #[serde(default)]
-    pub text: String,
-    #[serde(default)]
-    pub q: String,
-    /// `search`, or `answer:ID` / `fiche:ID` to insert one of the results.
-    #[serde(default)]
-    pub op: String,
-    /// "1": the query names a standard answer (typed as `::ID` in the draft,
-    /// like a text module); when one result is that answer, it is inserted.
-    #[serde(default)]
-    pub exact: Option<String>,
-}
-
-pub async fn compose(
-    State(st): State<AppState>,
-    lang: Lang,
-    a: Authed,
-    Path(id): Path<i64>,
-    Form(f): Form<ComposeForm>,
-) -> WebResult<Response> {
-    let m = actions::load_message(&st, &a, id).await?;
-    let query = f.q.trim().to_string();
-    let mut text = f.text.replace("\r\n", "\n");
-    let mut search = Search {
-        query: query.clone(),
-        results: Vec::new(),
-        inserted: None,
-        problem: None,
-    };
-    match &st.kb {
-        None => search.problem = Some(Msg::KbUnavailable),
-        Some(_) if query.is_empty() => search.problem = Some(Msg::KbEmptyQuery),
-        Some(kb) => match kb.search(&query, RESULTS) {
-            Ok((_, hits)) => search.results = hits,
-            Err(e) => {
-                tracing::warn!(message = id, error = %e, "knowledge-base search from the message page");
-                search.problem = Some(Msg::KbUnavailable);
-            }
-        },
-    }
-    // `::ID` typed in the draft: the answer of that id, when the search found it.
-    let named = (f.op == "search" && f.exact.as_deref() == Some("1"))
-        .then(|| {
-            search
-                .results
-                .iter()
-                .find(|h| h.hit.kind == DocKind::Answer && h.hit.id.eq_ignore_ascii_case(&query))
-                .map(|h| format!("answer:{}", h.hit.id))
-        })
-        .flatten();
-    if let Some((kind, doc)) = named.as_deref().unwrap_or(&f.op).split_once(':') {
-        // Only what the agent was shown for this query can be inserted.
-        let hit = search
-            .results
-            .iter()
-            .find(|h| h.hit.id == doc && h.hit.kind.as_str() == kind);
-        match hit {
-            None => search.problem = Some(Msg::KbInsertGone),
-            Some(h) => {
-                let insert = match h.hit.kind {
-                    DocKind::Answer => answer_text(&st, id, h).await,
-                    DocKind::Fiche => fiche_text(h),
-                };
-                let revealed = st.is_revealed(&a.session.id, id);
-                let shown =
-                    crate::pages::drafts::shown_draft(&insert, m.from_name.as_deref(), revealed);
-                append(&mut text, &shown);
-                search.inserted = Some(h.hit.title.clone());
-            }
-        }
-    }
-    let kept = Kept {
-        text: Some(text),
-        refused: None,
-        search: Some(search),
-    };
-    render(&st, lang, &a, id, MessageParams::default(), kept).await
-}
-
 /// The answer filled from this mail by the node's triage engine; without one
 /// (or if it fails), the answer's text with a visible marker for every
 /// variable, which validation refuses until the agent fills them in.
-async fn answer_text(st: &AppState, id: i64, h: &KbHit) -> String {
+pub(super) async fn answer_text(st: &AppState, id: i64, h: &KbHit) -> String {
     if let Some(engine) = &st.triage {
         match engine.fill_answer(id, &h.hit.id).await {
             Ok(Some(text)) => return text,
@@ -134,7 +47,7 @@ async fn answer_text(st: &AppState, id: i64, h: &KbHit) -> String {
 }
 
 /// A fiche as a reply quotes it: its title, its link, the passage that matched.
-fn fiche_text(h: &KbHit) -> String {
+pub(super) fn fiche_text(h: &KbHit) -> String {
     let mut out = h.hit.title.clone();
     if let Some(url) = &h.hit.url {
         out.push_str(" : ");
@@ -149,7 +62,7 @@ fn fiche_text(h: &KbHit) -> String {
 }
 
 /// Appended after what the agent wrote, a blank line between.
-fn append(text: &mut String, insert: &str) {
+pub(super) fn append(text: &mut String, insert: &str) {
     let kept = text.trim_end().len();
     text.truncate(kept);
     if !text.is_empty() {

@@ -10,7 +10,7 @@ use facteur_core::MessageState;
 use facteur_store::{QueueCursor, QueuePage, QueueQuery, QueueSort};
 use maud::{html, Markup};
 
-use super::queue::TABS;
+use super::tabs::TABS;
 use crate::actions;
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
@@ -24,6 +24,7 @@ use crate::AppState;
 pub enum Done {
     Validated,
     Escalated,
+    Closed,
     Undone,
 }
 
@@ -32,6 +33,7 @@ impl Done {
         match s {
             "validated" => Some(Self::Validated),
             "escalated" => Some(Self::Escalated),
+            "closed" => Some(Self::Closed),
             "undone" => Some(Self::Undone),
             _ => None,
         }
@@ -41,6 +43,7 @@ impl Done {
         match self {
             Self::Validated => "validated",
             Self::Escalated => "escalated",
+            Self::Closed => "closed",
             Self::Undone => "undone",
         }
     }
@@ -166,6 +169,9 @@ pub async fn banner(
                 }
                 Done::Escalated => {
                     p { strong { (t(Msg::DoneEscalated)) } " — " a href={ "/messages/" (of) } { (t(Msg::DoneSeeMessage)) } }
+                }
+                Done::Closed => {
+                    p { strong { (t(Msg::DoneClosed)) } " — " a href={ "/messages/" (of) } { (t(Msg::DoneSeeMessage)) } }
                 }
                 Done::Undone => {
                     p { strong { (t(Msg::DoneUndone)) } }

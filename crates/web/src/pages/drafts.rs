@@ -10,7 +10,7 @@ use facteur_app::shown_subject;
 /// of `/api/messages/ID` harvested citizens' names). Validation puts the real
 /// values back ([`unmask_draft`]).
 pub(crate) fn shown_draft(draft: &str, from_name: Option<&str>, revealed: bool) -> String {
-    shown_subject(draft, from_name, revealed)
+    shown_subject(draft, None, from_name, revealed)
 }
 
 /// `submitted` (the reply an agent validates, typed over the masked draft) with

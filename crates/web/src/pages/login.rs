@@ -196,19 +196,6 @@ pub async fn login_submit(
     r
 }
 
-pub async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = auth::cookie(&headers, auth::SESSION_COOKIE) {
-        if let Err(e) = st.store.delete_session(token).await {
-            tracing::warn!(error = %e, "logout");
-        }
-    }
-    let mut r = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&auth::clear_session_cookie(st.config.secure_cookies)) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    r
-}
-
 /// A new session for `user_id` (the store keeps only its token's hash), and the
 /// Set-Cookie value that hands the token to the browser: sign-in and a password
 /// change both open one.

@@ -13,12 +13,17 @@ use crate::actions;
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
 use crate::extract::{Path, Query};
-use crate::i18n::{escalation_reason_label, reject_reason_label, state_label, Lang, Msg};
+use crate::i18n::{
+    close_reason_label, escalation_reason_label, outbox_state_label, reject_reason_label,
+    state_label, Lang, Msg,
+};
 use crate::sanitize::{mail_body_csp, sanitize_mail_html};
 use crate::views::{age, confidence, csrf_input, defect_label, folded_text, page, trusted};
 use crate::AppState;
 use facteur_app::{draft_rejected, shown_subject};
-use facteur_core::{DocKind, EscalationReason, Hit, MailSummary, Passage, RejectReason};
+use facteur_core::{
+    CloseReason, DocKind, EscalationReason, Hit, MailSummary, Passage, RejectReason,
+};
 
 /// The attachment metadata stored at ingest: name, SHA-256 and size. A stored
 /// hash that is not hex is left out: it names a download URL.
@@ -269,6 +274,25 @@ pub async fn render(
     // Presence: this view is recorded, and whoever else has it open is named.
     st.store.record_view(id, a.user.id).await?;
     let viewers = st.store.other_viewers(id, a.user.id).await?;
+    // The same citizen's other messages (keyed hashes: see facteur_store's
+    // followups), those the agent may open.
+    let history: Vec<_> = st
+        .store
+        .same_citizen(
+            id,
+            facteur_app::followups::window_ms(st.config.followup_days),
+        )
+        .await?
+        .into_iter()
+        .filter(|h| a.can_access(h.mailbox_id))
+        .collect();
+    // Repeats this reply can close, and triage's suggestion to close a thanks.
+    let duplicates = if open {
+        st.store.open_duplicates(id).await?
+    } else {
+        Vec::new()
+    };
+    let close_suggested = open && triage.as_ref().and_then(|tr| tr.close_suggestion).is_some();
     // A validated reply the outbox still holds: it can be taken back from here.
     let held = if m.state == facteur_core::MessageState::Validated {
         super::done::held_seconds(outbox.as_ref(), now)
@@ -310,6 +334,10 @@ pub async fn render(
                         }
                     }
                 }
+            }
+            @if let Some(d) = m.duplicate_of {
+                dt { (t(Msg::DuplicateOf)) }
+                dd #duplicate-of { a href={ "/messages/" (d) } { "n° " (d) } " (" (t(Msg::DuplicateWhy)) ")" }
             }
             @if revealed {
                 dt { (t(Msg::From)) } dd { (m.from_name.as_deref().unwrap_or("")) " <" (m.from_address.as_deref().unwrap_or("")) ">" }
@@ -364,12 +392,15 @@ pub async fn render(
                         }
                     }
                 }
+                @if !history.is_empty() {
+                    (history_view(st, lang, a, &history))
+                }
                 @if thread.len() > 1 {
                     section #thread aria-labelledby="thread-h" {
                         h2 #thread-h { (t(Msg::Thread)) }
                         ol {
                             @for tm in thread.iter().filter(|tm| a.can_access(tm.mailbox_id)) {
-                                @let subject = shown_subject(&tm.subject, tm.from_name.as_deref(), st.is_revealed(&a.session.id, tm.id));
+                                @let subject = shown_subject(&tm.subject, tm.subject_pseudonymised.as_deref(), tm.from_name.as_deref(), st.is_revealed(&a.session.id, tm.id));
                                 li {
                                     @if tm.id == id { strong { (subject) } } @else { a href={ "/messages/" (tm.id) } { (subject) } }
                                     " — " (state_label(lang, tm.state))
@@ -413,6 +444,16 @@ pub async fn render(
                 @if open {
                     section #actions aria-labelledby="draft-h" {
                         h2 #draft-h { (t(Msg::Draft)) }
+                        @if close_suggested {
+                            div #close-suggestion.note role="note" {
+                                p { (t(Msg::ThanksOnlySuggestion)) " " (t(Msg::ThanksOnlyKey)) }
+                                form #close-thanks-form method="post" action={ "/messages/" (id) "/close" } {
+                                    (csrf_input(a))
+                                    input type="hidden" name="reason" value=(CloseReason::Thanks.as_str());
+                                    button #close-thanks type="submit" { (t(Msg::CloseWithoutReply)) }
+                                }
+                            }
+                        }
                         @if let Some(r) = &retired {
                             div #draft-retired.warning role="alert" {
                                 p { (t(Msg::DraftRetiredWarning)) " (" (r.answer_id) " v" (r.version) ")" }
@@ -462,6 +503,16 @@ pub async fn render(
                                     " " (t(Msg::ConfirmRetiredSend))
                                 }
                             }
+                            @if !duplicates.is_empty() {
+                                label for="close-duplicates" {
+                                    input #close-duplicates type="checkbox" name="close_duplicates" value="1" checked;
+                                    " " (t(Msg::CloseDuplicatesToo)) " "
+                                    @for (i, d) in duplicates.iter().enumerate() {
+                                        @if i > 0 { ", " }
+                                        a href={ "/messages/" (d) } { "n° " (d) }
+                                    }
+                                }
+                            }
                             button #validate type="submit" { (t(Msg::ValidateSend)) }
                             // Shown by app.js after a first `v`: the shortcut only arms the
                             // button, a second `v` (or Enter on it) sends.
@@ -505,6 +556,15 @@ pub async fn render(
                             }
                             button #escalate type="submit" { (t(Msg::Escalate)) }
                         }
+                        form #close-form method="post" action={ "/messages/" (id) "/close" } {
+                            (csrf_input(a))
+                            label for="close-reason" { (t(Msg::CloseReasonLabel)) }
+                            select #close-reason name="reason" required {
+                                option value="" disabled selected { "—" }
+                                @for r in CloseReason::ALL { option value=(r.as_str()) { (close_reason_label(lang, *r)) } }
+                            }
+                            button #close type="submit" { (t(Msg::CloseWithoutReply)) }
+                        }
                     }
                 }
                 section #suggestions aria-labelledby="suggestions-h" {
@@ -534,7 +594,12 @@ pub async fn render(
     let title = if m.subject.is_empty() {
         "—".to_string()
     } else {
-        shown_subject(&m.subject, m.from_name.as_deref(), revealed)
+        shown_subject(
+            &m.subject,
+            m.subject_pseudonymised.as_deref(),
+            m.from_name.as_deref(),
+            revealed,
+        )
     };
     let status = refused
         .map(WebError::status)
@@ -752,6 +817,44 @@ pub async fn attachment(
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
+}
+
+/// The same citizen's other messages within the follow-up window, oldest first:
+/// when, what about, where it stands, and the reply it got (masked like the
+/// draft until that message's reveal).
+fn history_view(
+    st: &AppState,
+    lang: Lang,
+    a: &Authed,
+    history: &[facteur_store::CitizenMessage],
+) -> maud::Markup {
+    let t = |m: Msg| m.text(lang);
+    html! {
+        section #citizen-history aria-labelledby="citizen-history-h" {
+            h2 #citizen-history-h {
+                (t(Msg::CitizenHistory)) " (" (st.config.followup_days) " " (t(Msg::CitizenHistoryWindow)) ")"
+            }
+            ol {
+                @for h in history {
+                    @let revealed = st.is_revealed(&a.session.id, h.id);
+                    li data-id=(h.id) {
+                        a href={ "/messages/" (h.id) } {
+                            (shown_subject(&h.subject, h.subject_pseudonymised.as_deref(), h.from_name.as_deref(), revealed))
+                        }
+                        " — " (crate::views::timestamp(lang, h.received_at))
+                        " — " (h.category.as_deref().map(|c| type_label(st, lang, c)).unwrap_or_else(|| "—".into()))
+                        " — " (state_label(lang, h.state))
+                        @if let Some(r) = &h.reply {
+                            details.history-reply {
+                                summary { (t(Msg::CitizenHistoryReply)) " : " (outbox_state_label(lang, r.state)) }
+                                pre { (crate::pages::drafts::shown_draft(&r.body, h.from_name.as_deref(), revealed)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,18 @@
 //! The forms of the message page: validate, correct, reject, assign, escalate,
-//! reveal. Each answers with a 303 back to the message.
+//! reveal, each answering with a 303 back to the message; and the knowledge-base
+//! panel's search and insert, which shows the page again with the agent's text.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
+use facteur_kb::DocKind;
 use serde::Deserialize;
 
 use crate::actions;
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
 use crate::extract::{Form, Path};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Msg};
+use crate::pages::compose;
 use crate::pages::done::{self, Done};
 use crate::pages::message::{render, Kept, MessageParams};
 use crate::pages::presence;
@@ -24,6 +27,9 @@ pub struct TextForm {
     /// Ticked to send a draft built on a retired answer version.
     #[serde(default)]
     pub confirm_retired: Option<String>,
+    /// Ticked to close the same citizen's open repeats as answered by this reply.
+    #[serde(default)]
+    pub close_duplicates: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +95,10 @@ pub async fn validate(
         }
         Err(e) => return Err(e),
     }
+    if f.close_duplicates.is_some() {
+        let n = actions::close_duplicates(&st, &a, id).await?;
+        tracing::info!(message = id, closed = n, "duplicates closed with the reply");
+    }
     Ok(done::advance(&before, next, Done::Validated))
 }
 
@@ -143,6 +153,20 @@ pub async fn escalate(
     Ok(done::advance(&before, next, Done::Escalated))
 }
 
+/// `POST /messages/{id}/close`: closed without a reply, then on to the next
+/// message, as after an escalation.
+pub async fn close(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Form(f): Form<ReasonForm>,
+) -> WebResult<Response> {
+    let before = actions::load_message(&st, &a, id).await?;
+    let next = done::next_in_tab(&st, &before).await?;
+    actions::close(&st, &a, id, &f.reason).await?;
+    Ok(done::advance(&before, next, Done::Closed))
+}
+
 pub async fn reveal(
     State(st): State<AppState>,
     a: Authed,
@@ -150,4 +174,89 @@ pub async fn reveal(
 ) -> WebResult<Response> {
     actions::reveal(&st, &a, id).await?;
     Ok(Redirect::to(&format!("/messages/{id}#original")).into_response())
+}
+
+/// The draft's form as the knowledge-base panel posts it.
+#[derive(Deserialize)]
+pub struct ComposeForm {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub q: String,
+    /// `search`, or `answer:ID` / `fiche:ID` to insert one of the results.
+    #[serde(default)]
+    pub op: String,
+    /// "1": the query names a standard answer (typed as `::ID` in the draft,
+    /// like a text module); when one result is that answer, it is inserted.
+    #[serde(default)]
+    pub exact: Option<String>,
+}
+
+/// `POST /messages/{id}/compose`: search the knowledge base from the message page,
+/// or insert one of the results into the draft, and show the page again with the
+/// text the agent had typed.
+pub async fn compose(
+    State(st): State<AppState>,
+    lang: Lang,
+    a: Authed,
+    Path(id): Path<i64>,
+    Form(f): Form<ComposeForm>,
+) -> WebResult<Response> {
+    let m = actions::load_message(&st, &a, id).await?;
+    let query = f.q.trim().to_string();
+    let mut text = f.text.replace("\r\n", "\n");
+    let mut search = compose::Search {
+        query: query.clone(),
+        results: Vec::new(),
+        inserted: None,
+        problem: None,
+    };
+    match &st.kb {
+        None => search.problem = Some(Msg::KbUnavailable),
+        Some(_) if query.is_empty() => search.problem = Some(Msg::KbEmptyQuery),
+        Some(kb) => match kb.search(&query, compose::RESULTS) {
+            Ok((_, hits)) => search.results = hits,
+            Err(e) => {
+                tracing::warn!(message = id, error = %e, "knowledge-base search from the message page");
+                search.problem = Some(Msg::KbUnavailable);
+            }
+        },
+    }
+    // `::ID` typed in the draft: the answer of that id, when the search found it.
+    let named = (f.op == "search" && f.exact.as_deref() == Some("1"))
+        .then(|| {
+            search
+                .results
+                .iter()
+                .find(|h| h.hit.kind == DocKind::Answer && h.hit.id.eq_ignore_ascii_case(&query))
+                .map(|h| format!("answer:{}", h.hit.id))
+        })
+        .flatten();
+    if let Some((kind, doc)) = named.as_deref().unwrap_or(&f.op).split_once(':') {
+        // Only what the agent was shown for this query can be inserted.
+        let hit = search
+            .results
+            .iter()
+            .find(|h| h.hit.id == doc && h.hit.kind.as_str() == kind);
+        match hit {
+            None => search.problem = Some(Msg::KbInsertGone),
+            Some(h) => {
+                let insert = match h.hit.kind {
+                    DocKind::Answer => compose::answer_text(&st, id, h).await,
+                    DocKind::Fiche => compose::fiche_text(h),
+                };
+                let revealed = st.is_revealed(&a.session.id, id);
+                let shown =
+                    crate::pages::drafts::shown_draft(&insert, m.from_name.as_deref(), revealed);
+                compose::append(&mut text, &shown);
+                search.inserted = Some(h.hit.title.clone());
+            }
+        }
+    }
+    let kept = Kept {
+        text: Some(text),
+        refused: None,
+        search: Some(search),
+    };
+    render(&st, lang, &a, id, MessageParams::default(), kept).await
 }

@@ -24,5 +24,6 @@ pub mod presence;
 pub mod queue;
 pub(crate) mod registry;
 pub mod supervision;
+pub mod tabs;
 pub mod timeline;
 pub mod transparency;

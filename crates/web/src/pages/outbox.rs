@@ -31,7 +31,7 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                 @for listed in &items {
                     @let o = &listed.item;
                     tr.outbox-row data-state=(o.state.as_str()) {
-                        td { a href={ "/messages/" (o.message_id) } { (shown_subject(&o.subject, listed.from_name.as_deref(), st.is_revealed(&a.session.id, o.message_id))) } }
+                        td { a href={ "/messages/" (o.message_id) } { (shown_subject(&o.subject, None, listed.from_name.as_deref(), st.is_revealed(&a.session.id, o.message_id))) } }
                         td {
                             (crate::i18n::outbox_state_label(lang, o.state))
                             @if o.state == OutboxState::Failed {

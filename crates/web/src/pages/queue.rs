@@ -3,10 +3,11 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use facteur_core::MessageState;
-use facteur_store::{QueueCursor, QueuePage, QueueQuery, QueueSort};
+use facteur_store::{QueueQuery, QueueSort};
 use maud::html;
 use serde::Deserialize;
 
+use super::tabs::{queue_page, tab_states, TABS};
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
 use crate::extract::{Path, Query};
@@ -35,29 +36,6 @@ pub async fn home(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResul
         },
     )
     .into_response())
-}
-
-/// The queue tabs and the states each shows.
-pub const TABS: &[(&str, Msg, &[MessageState])] = &[
-    ("new", Msg::TabNew, &[MessageState::New]),
-    ("ready", Msg::TabReady, &[MessageState::ReadyToValidate]),
-    (
-        "research",
-        Msg::TabResearch,
-        &[MessageState::NeedsResearch, MessageState::Abstained],
-    ),
-    ("escalated", Msg::TabEscalated, &[MessageState::Escalated]),
-    // Validated replies wait for the outbox to send them: "sent" means sent, so
-    // they have their own tab.
-    ("outgoing", Msg::TabOutgoing, &[MessageState::Validated]),
-    ("sent", Msg::TabSent, &[MessageState::Sent]),
-    // Last, so a message's own tab is found first: the whole mailbox, for
-    // searching (closed and automatic mail are only here).
-    ("all", Msg::TabAll, MessageState::ALL),
-];
-
-pub fn tab_states(tab: &str) -> Option<&'static [MessageState]> {
-    TABS.iter().find(|(k, _, _)| *k == tab).map(|(_, _, s)| *s)
 }
 
 #[derive(Deserialize, Default)]
@@ -213,6 +191,7 @@ pub async fn queue(
             } else {
                 shown_subject(
                     &r.subject,
+                    r.subject_pseudonymised.as_deref(),
                     r.from_name.as_deref(),
                     st.is_revealed(&a.session.id, r.id),
                 )
@@ -361,15 +340,6 @@ pub(super) fn urlencode(s: &str) -> String {
 
 /// The queue page a request asks for: the first, or the one after the opaque
 /// cursor `after` of the page before (the queue page and `/api/messages`).
-pub(crate) fn queue_page(after: Option<&str>) -> WebResult<QueuePage> {
-    match after.filter(|s| !s.is_empty()) {
-        Some(c) => QueueCursor::decode(c)
-            .map(QueuePage::After)
-            .ok_or_else(|| WebError::bad("Curseur de page invalide.", "Invalid page cursor.")),
-        None => Ok(QueuePage::First),
-    }
-}
-
 /// A message link that remembers the message before it in the list, so `k` on the
 /// message page can step back (the store pages forward only).
 pub(super) fn message_href(id: i64, prev: Option<i64>) -> String {

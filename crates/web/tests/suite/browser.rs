@@ -225,10 +225,13 @@ async fn add(store: &Store, mailbox: i64, n: usize, s: &Seed<'_>) -> i64 {
             ),
             language: Some("fr".into()),
             pseudonymised_text: None,
+            subject_pseudonymised: None,
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
             candidates: Vec::new(),
+            close_suggestion: None,
+            citizen_ids: Vec::new(),
         })
         .await
         .unwrap();
@@ -1178,10 +1181,13 @@ async fn an_abstained_message_says_no_suggestion_instead_of_a_confidence() {
             passages: Vec::new(),
             language: Some("fr".into()),
             pseudonymised_text: None,
+            subject_pseudonymised: None,
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
             candidates: Vec::new(),
+            close_suggestion: None,
+            citizen_ids: Vec::new(),
         })
         .await
         .unwrap();

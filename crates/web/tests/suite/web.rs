@@ -100,10 +100,13 @@ async fn add_message_with(
             ),
             language: Some("fr".into()),
             pseudonymised_text: None,
+            subject_pseudonymised: None,
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
             candidates: Vec::new(),
+            close_suggestion: None,
+            citizen_ids: Vec::new(),
         })
         .await
         .unwrap();
@@ -118,7 +121,14 @@ async fn fixture_with(config: WebConfig) -> Fixture {
 async fn fixture_clocked(config: WebConfig, clock: Option<Arc<ManualClock>>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("t.db").display());
-    let mut store = Store::open(&url).await.unwrap();
+    // Keyed as a service's store is (`audit_key_file`): citizen keys need it.
+    let mut store = Store::open(&url)
+        .await
+        .unwrap()
+        .with_audit_key(facteur_store::AuditKey {
+            key: [9; 32],
+            unkeyed_until: 0,
+        });
     if let Some(c) = clock {
         store = store.with_clock(c);
     }
@@ -710,6 +720,232 @@ async fn the_queue_shows_masked_senders_and_assignees_and_my_messages() {
         page.contains(&format!("id=\"assignee-current\">{name}</dd>")),
         "{page}"
     );
+}
+
+/// The queue, the message page and the API show the subject as triage masked it
+/// (stored with the message), not a second detection of their own; the audited
+/// reveal shows it as written.
+#[tokio::test]
+async fn pages_show_the_subject_triage_masked() {
+    let f = fixture().await;
+    let raw = "From: Paul Durand <paul@example.org>\r\nSubject: Demande de Paul Durand\r\n\r\nBonjour\r\n";
+    let id = add_message(&f.store, f.mb_a, raw, "Bonjour").await;
+    // Retriage recording what triage masked: a placeholder no detector would write.
+    f.store
+        .record_triage(&NewTriage {
+            message_id: id,
+            model_version: Some("m1".into()),
+            category: Some("rib".into()),
+            confidence: Some(0.93),
+            route: Route::ReadyToValidate,
+            answer_id: None,
+            answer_version: None,
+            draft_text: Some("Bonjour".into()),
+            passages: Vec::new(),
+            language: Some("fr".into()),
+            pseudonymised_text: None,
+            subject_pseudonymised: Some("Demande de [NOM_7]".into()),
+            classify_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+            candidates: Vec::new(),
+            close_suggestion: None,
+            citizen_ids: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let (token, csrf) = login(&f.app, "agent").await;
+    let queue = queue_of(&f, &token, "ready".into()).await;
+    assert!(queue.contains("Demande de [NOM_7]"), "{queue}");
+    assert!(!queue.contains("Durand"), "{queue}");
+    let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    assert!(page.contains("Demande de [NOM_7]"), "{page}");
+    let api = text(send(&f.app, get(&format!("/api/messages/{id}"), Some(&token))).await).await;
+    assert!(
+        api.contains("Demande de [NOM_7]") && !api.contains("Durand"),
+        "{api}"
+    );
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{id}/reveal"),
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    assert!(page.contains("Demande de Paul Durand"), "{page}");
+}
+
+/// A triaged message of the citizen `ids` name, with a draft, or with triage's
+/// suggestion to close it.
+async fn add_citizen_message(
+    f: &Fixture,
+    n: u32,
+    ids: &[&str],
+    text: &str,
+    close: Option<facteur_core::CloseReason>,
+) -> i64 {
+    let raw = format!(
+        "From: Jean Martin <jean@example.org>\r\nSubject: Avis {n}\r\nMessage-ID: <cit-{n}@example.org>\r\n\r\n{text}\r\n"
+    );
+    let parsed = facteur_mail::parse_message(raw.as_bytes());
+    let mut nm = NewMessage::from_parsed(f.mb_a, raw.as_bytes().to_vec(), &parsed);
+    nm.pseudonymised_text = text.into();
+    let id = f.store.insert_message(&nm).await.unwrap().id();
+    f.store
+        .record_triage(&NewTriage {
+            message_id: id,
+            model_version: Some("m1".into()),
+            category: Some("avis".into()),
+            confidence: Some(0.93),
+            route: if close.is_some() {
+                Route::NeedsResearch
+            } else {
+                Route::ReadyToValidate
+            },
+            answer_id: None,
+            answer_version: None,
+            draft_text: close
+                .is_none()
+                .then(|| "Bonjour,\nVoici votre avis.".to_string()),
+            passages: Vec::new(),
+            language: Some("fr".into()),
+            pseudonymised_text: None,
+            subject_pseudonymised: Some(format!("Avis {n} de [NOM_1]")),
+            classify_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+            candidates: Vec::new(),
+            close_suggestion: close,
+            citizen_ids: ids.iter().map(|i| i.to_string()).collect(),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// The message page lists the same citizen's other messages; a repeat says what
+/// it repeats, and answering the first closes the repeat with that reply.
+#[tokio::test]
+async fn the_same_citizen_is_shown_and_a_repeat_closes_with_the_reply() {
+    let f = fixture().await;
+    let jean = ["address:jean@example.org"];
+    let first = add_citizen_message(&f, 1, &jean, "Je n'ai pas reçu mon avis.", None).await;
+    let again =
+        add_citizen_message(&f, 2, &jean, "Je n'ai toujours pas reçu mon avis.", None).await;
+    let stranger = add_citizen_message(&f, 3, &["address:paul@example.org"], "Autre.", None).await;
+    f.store.mark_duplicate(again, first).await.unwrap();
+    let (token, csrf) = login(&f.app, "agent").await;
+
+    let page = text(send(&f.app, get(&format!("/messages/{again}"), Some(&token))).await).await;
+    assert!(page.contains("id=\"citizen-history\""), "{page}");
+    assert!(
+        page.contains(&format!("<li data-id=\"{first}\">")),
+        "{page}"
+    );
+    assert!(
+        !page.contains(&format!("<li data-id=\"{stranger}\">")),
+        "{page}"
+    );
+    // Masked as triage masked it: no name.
+    assert!(
+        page.contains("Avis 1 de [NOM_1]") && !page.contains("Jean Martin"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"duplicate-of\""), "{page}");
+    let page = text(send(&f.app, get(&format!("/messages/{stranger}"), Some(&token))).await).await;
+    assert!(!page.contains("id=\"citizen-history\""), "{page}");
+
+    let page = text(send(&f.app, get(&format!("/messages/{first}"), Some(&token))).await).await;
+    assert!(page.contains("id=\"close-duplicates\""), "{page}");
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{first}/validate"),
+            Some(&token),
+            &format!(
+                "csrf={csrf}&close_duplicates=1&text={}",
+                enc("Bonjour,\nVoici votre avis.\nCordialement")
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let m = f.store.get_message(again).await.unwrap().unwrap();
+    assert_eq!(m.state, MessageState::Closed);
+    let act = f.store.list_actions(again).await.unwrap().pop().unwrap();
+    assert_eq!(act.kind, "close");
+    assert_eq!(act.after["answered_by"], first);
+    // The repeat's page now shows the first with its reply.
+    let page = text(send(&f.app, get(&format!("/messages/{again}"), Some(&token))).await).await;
+    assert!(page.contains("class=\"history-reply\""), "{page}");
+}
+
+/// A thanks-only mail: triage suggests closing it, one button (or `c`) does, and
+/// the agent moves on; any open message can be closed for a coded reason.
+#[tokio::test]
+async fn a_thanks_only_mail_is_closed_without_a_reply() {
+    let f = fixture().await;
+    let thanks = add_citizen_message(
+        &f,
+        1,
+        &[],
+        "Merci beaucoup pour votre réponse rapide !",
+        Some(facteur_core::CloseReason::Thanks),
+    )
+    .await;
+    let (token, csrf) = login(&f.app, "agent").await;
+    let page = text(send(&f.app, get(&format!("/messages/{thanks}"), Some(&token))).await).await;
+    assert!(page.contains("id=\"close-suggestion\""), "{page}");
+    assert!(page.contains("id=\"close-thanks\""), "{page}");
+    let page_a =
+        text(send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&token))).await).await;
+    assert!(!page_a.contains("id=\"close-suggestion\""), "{page_a}");
+    assert!(page_a.contains("id=\"close-form\""), "{page_a}");
+
+    let close = |id: i64, reason: &str| {
+        post_form(
+            &format!("/messages/{id}/close"),
+            Some(&token),
+            &format!("csrf={csrf}&reason={reason}"),
+        )
+    };
+    let res = send(&f.app, close(f.msg_a, "bientot")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = send(&f.app, close(thanks, "thanks")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(to.contains("done=closed"), "{to}");
+    let m = f.store.get_message(thanks).await.unwrap().unwrap();
+    assert_eq!(m.state, MessageState::Closed);
+    // Closed is not open: a second close is refused.
+    let res = send(&f.app, close(thanks, "spam")).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // Without the CSRF token, nothing happens.
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/close", f.msg_a),
+            Some(&token),
+            "reason=spam",
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(f
+        .store
+        .get_message(f.msg_a)
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+        .is_open());
 }
 
 /// "Ci-joint mon avis" with nothing attached: the message page says so, so the
@@ -3219,10 +3455,13 @@ async fn retriage_with_new_draft(store: &Store, message: i64) {
             passages: Vec::new(),
             language: Some("fr".into()),
             pseudonymised_text: None,
+            subject_pseudonymised: None,
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
             candidates: Vec::new(),
+            close_suggestion: None,
+            citizen_ids: Vec::new(),
         })
         .await
         .unwrap();
@@ -3487,10 +3726,13 @@ async fn drift_compares_only_the_active_models_predictions() {
                     passages: Vec::new(),
                     language: Some("fr".into()),
                     pseudonymised_text: None,
+                    subject_pseudonymised: None,
                     classify_text: None,
                     pii_kinds: vec![],
                     flags: vec![],
                     candidates: Vec::new(),
+                    close_suggestion: None,
+                    citizen_ids: Vec::new(),
                 })
                 .await
                 .unwrap();
@@ -3577,10 +3819,13 @@ async fn a_reply_to_an_auto_responder_needs_the_agents_confirmation_and_a_bounce
             passages: Vec::new(),
             language: Some("fr".into()),
             pseudonymised_text: None,
+            subject_pseudonymised: None,
             classify_text: None,
             pii_kinds: vec![],
             flags: vec![],
             candidates: Vec::new(),
+            close_suggestion: None,
+            citizen_ids: Vec::new(),
         })
         .await
         .unwrap();
@@ -4022,10 +4267,13 @@ async fn an_automatically_escalated_message_says_which_flag_and_which_words() {
             passages: Vec::new(),
             language: Some("fr".into()),
             pseudonymised_text: None,
+            subject_pseudonymised: None,
             classify_text: None,
             pii_kinds: vec![],
             flags: vec!["legal_deadline".into()],
             candidates: Vec::new(),
+            close_suggestion: None,
+            citizen_ids: Vec::new(),
         })
         .await
         .unwrap();
