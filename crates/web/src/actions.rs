@@ -7,6 +7,7 @@ use facteur_store::{Message, ValidateReply};
 
 use crate::auth::{random_token, Authed};
 use crate::error::{WebError, WebResult};
+use crate::i18n::Msg;
 use crate::AppState;
 
 /// Loads a message the user may see: 404 if missing, 403 if in another mailbox.
@@ -128,8 +129,8 @@ pub async fn validate(
     let retired =
         facteur_app::may_validate(retired, confirm_retired).map_err(|r| WebError::Conflict {
             msg: crate::i18n::Msg::DraftRetiredRefused,
-            detail: Some(crate::error::Detail::new(
-                format!("{} v{}", r.answer_id, r.version),
+            detail: Some(crate::error::Detail::about(
+                crate::i18n::Msg::AnswerVersionLabel,
                 format!("{} v{}", r.answer_id, r.version),
             )),
         })?;
@@ -145,12 +146,10 @@ pub async fn validate(
     // Checked again by the store (whatever the entry point); here so that nothing
     // else is done for a reply that cannot go.
     facteur_core::reply::check_reply(&body).map_err(WebError::ReplyRefused)?;
-    let to = reply_recipient(st, &m).await?.to.ok_or_else(|| {
-        WebError::bad(
-            "Le message n'a pas d'adresse d'expéditeur : impossible d'y répondre.",
-            "The message has no sender address: it cannot be answered.",
-        )
-    })?;
+    let to = reply_recipient(st, &m)
+        .await?
+        .to
+        .ok_or_else(|| WebError::bad(Msg::NoSenderAddress))?;
     let mailbox = st.store.get_mailbox(m.mailbox_id).await?;
     let domain = mailbox
         .as_ref()
@@ -199,24 +198,28 @@ pub async fn validate(
 pub async fn rebuild(st: &AppState, a: &Authed, id: i64) -> WebResult<()> {
     let m = load_message(st, a, id).await?;
     if !m.state.is_open() {
-        return Err(WebError::bad(
-            "Ce message n'attend plus de réponse : son brouillon ne peut plus être reconstruit.",
-            "This message no longer awaits a reply: its draft cannot be rebuilt.",
-        ));
+        return Err(WebError::bad(Msg::NoLongerAwaitsReply));
     }
-    let engine = st
-        .triage
+    let svc = st
+        .service
         .as_ref()
         .ok_or_else(|| WebError::Internal("no triage engine to rebuild the draft".to_string()))?;
-    engine.retriage(id).await.map_err(WebError::Internal)?;
+    svc.retriage_as_corrected(id)
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
     Ok(())
 }
 
 /// After a standard answer changed: rebuild the pending drafts built on a
 /// version that is no longer in force (see [`facteur_app::stale`]).
 pub async fn rebuild_stale_drafts(st: &AppState) {
-    let Some(engine) = &st.triage else { return };
-    if let Err(e) = facteur_app::rebuild_stale_drafts(&st.store, |id| engine.retriage(id)).await {
+    let Some(svc) = &st.service else { return };
+    let retriage = |id| async move {
+        svc.retriage_as_corrected(id)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    if let Err(e) = facteur_app::rebuild_stale_drafts(&st.store, retriage).await {
         tracing::warn!(error = %e, "stale drafts not rebuilt");
     }
 }
@@ -224,16 +227,13 @@ pub async fn rebuild_stale_drafts(st: &AppState) {
 pub async fn correct(st: &AppState, a: &Authed, id: i64, category: &str) -> WebResult<i64> {
     load_message(st, a, id).await?;
     if !st.taxonomy.contains(category) {
-        return Err(WebError::bad(
-            format!("Type de demande inconnu : « {category} »."),
-            format!("Unknown request type '{category}'."),
-        ));
+        return Err(WebError::bad_value(Msg::UnknownRequestType, category));
     }
     let action = st.store.correct_category(id, a.user.id, category).await?;
-    if let Some(engine) = &st.triage {
+    if let Some(svc) = &st.service {
         // A failed recompute leaves the corrected category in place: the agent can
         // still answer by hand.
-        if let Err(e) = engine.retriage(id).await {
+        if let Err(e) = svc.retriage_as_corrected(id).await {
             tracing::warn!(message = id, error = %e, "retriage after category correction");
         }
     }
@@ -242,12 +242,8 @@ pub async fn correct(st: &AppState, a: &Authed, id: i64, category: &str) -> WebR
 
 pub async fn reject(st: &AppState, a: &Authed, id: i64, reason: &str) -> WebResult<i64> {
     load_message(st, a, id).await?;
-    let reason = RejectReason::parse(reason).ok_or_else(|| {
-        WebError::bad(
-            format!("Motif de rejet inconnu : « {reason} »."),
-            format!("Unknown reject reason '{reason}'."),
-        )
-    })?;
+    let reason = RejectReason::parse(reason)
+        .ok_or_else(|| WebError::bad_value(Msg::UnknownRejectReason, reason))?;
     Ok(st.store.reject_draft(id, a.user.id, reason).await?)
 }
 
@@ -258,17 +254,9 @@ pub async fn assign(st: &AppState, a: &Authed, id: i64, to_user: i64) -> WebResu
         .get_user(to_user)
         .await?
         .filter(|u| u.active)
-        .ok_or_else(|| {
-            WebError::bad(
-                format!("Utilisateur {to_user} inconnu ou désactivé."),
-                format!("Unknown or inactive user {to_user}."),
-            )
-        })?;
+        .ok_or_else(|| WebError::bad_value(Msg::UnknownUser, to_user))?;
     if target.role == Role::Agent && !st.store.user_can_access(target.id, m.mailbox_id).await? {
-        return Err(WebError::bad(
-            format!("L'utilisateur {to_user} n'a pas accès à cette boîte."),
-            format!("User {to_user} has no access to this mailbox."),
-        ));
+        return Err(WebError::bad_value(Msg::UserNoAccess, to_user));
     }
     Ok(st.store.assign(id, a.user.id, to_user).await?)
 }
@@ -276,24 +264,16 @@ pub async fn assign(st: &AppState, a: &Authed, id: i64, to_user: i64) -> WebResu
 /// Escalate with one of the coded reasons (shown to whoever picks the message up).
 pub async fn escalate(st: &AppState, a: &Authed, id: i64, reason: &str) -> WebResult<i64> {
     load_message(st, a, id).await?;
-    let reason = EscalationReason::parse(reason).ok_or_else(|| {
-        WebError::bad(
-            format!("Motif d'escalade inconnu : « {reason} »."),
-            format!("Unknown escalation reason '{reason}'."),
-        )
-    })?;
+    let reason = EscalationReason::parse(reason)
+        .ok_or_else(|| WebError::bad_value(Msg::UnknownEscalationReason, reason))?;
     Ok(st.store.escalate(id, a.user.id, reason).await?)
 }
 
 /// Close without a reply, for one of the coded reasons.
 pub async fn close(st: &AppState, a: &Authed, id: i64, reason: &str) -> WebResult<i64> {
     load_message(st, a, id).await?;
-    let reason = CloseReason::parse(reason).ok_or_else(|| {
-        WebError::bad(
-            format!("Motif de clôture inconnu : « {reason} »."),
-            format!("Unknown reason for closing: '{reason}'."),
-        )
-    })?;
+    let reason = CloseReason::parse(reason)
+        .ok_or_else(|| WebError::bad_value(Msg::UnknownCloseReason, reason))?;
     Ok(st
         .store
         .close_without_reply(id, a.user.id, reason, None)

@@ -17,6 +17,7 @@ use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::error::{WebError, WebResult};
 use crate::extract::{JsonBody, Path, Query};
+use crate::i18n::Msg;
 use crate::{data, AppState, KbHit};
 
 pub fn routes() -> Router<AppState> {
@@ -66,20 +67,17 @@ async fn kb_search(
     Query(p): Query<KbSearchParams>,
 ) -> WebResult<Json<KbSearchResult>> {
     a.require_role(facteur_core::Role::Agent)?;
-    let kb = st.kb.clone().ok_or(WebError::NotFound)?;
+    let svc = st.service.clone().ok_or(WebError::NotFound)?;
     let q = p.q.trim().to_string();
     if q.is_empty() || q.len() > 1000 {
-        return Err(WebError::bad(
-            "La recherche doit compter de 1 à 1000 caractères.",
-            "The search must have 1 to 1000 characters.",
-        ));
+        return Err(WebError::bad(Msg::SearchLength));
     }
     let limit = p.limit.unwrap_or(10).clamp(1, 50) as usize;
     // Ranking is CPU work: off the async workers.
-    let (revision, hits) = tokio::task::spawn_blocking(move || kb.search(&q, limit))
+    let (revision, hits) = tokio::task::spawn_blocking(move || svc.search_kb(&q, limit))
         .await
         .map_err(|e| WebError::Internal(format!("kb search task: {e}")))?
-        .map_err(WebError::Internal)?;
+        .map_err(|e| WebError::Internal(e.to_string()))?;
     Ok(Json(KbSearchResult { revision, hits }))
 }
 
@@ -267,12 +265,7 @@ async fn list_messages(
         Some(s) => match MessageState::parse(s) {
             Some(state) => vec![state],
             None => crate::pages::tabs::tab_states(s)
-                .ok_or_else(|| {
-                    WebError::bad(
-                        format!("État inconnu : « {s} »."),
-                        format!("Unknown state '{s}'."),
-                    )
-                })?
+                .ok_or_else(|| WebError::bad_value(Msg::UnknownState, s))?
                 .to_vec(),
         },
     };

@@ -17,7 +17,7 @@ use facteur_core::Role;
 use facteur_store::{Session, User};
 
 use crate::error::WebError;
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Msg};
 use crate::AppState;
 
 pub const SESSION_COOKIE: &str = "facteur_session";
@@ -319,11 +319,7 @@ pub async fn session_layer(State(st): State<AppState>, mut req: Request, next: N
         if let Some(a) = &authed {
             let (ok, rebuilt) = check_csrf(req, a.csrf()).await;
             let Some(r) = rebuilt else {
-                return WebError::bad(
-                    "Formulaire trop volumineux ou illisible.",
-                    "Form body too large or unreadable.",
-                )
-                .into_response();
+                return WebError::bad(Msg::FormUnreadable).into_response();
             };
             req = r;
             if !ok {

@@ -10,33 +10,86 @@ use facteur_store::StoreError;
 
 use crate::i18n::{Lang, Msg};
 
-/// What exactly was wrong, in both languages: the page shows it in the agent's
-/// language under the error's headline, the API and the logs use the English.
+/// What exactly was wrong, built from the one catalogue (`Msg`) and the values it
+/// is about, so that it reads in the agent's language: the page shows it under the
+/// error's headline; the API and the logs use the English.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Detail {
-    pub fr: String,
-    pub en: String,
+pub struct Detail(pub Vec<Word>);
+
+/// A piece of a [`Detail`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Word {
+    /// A sentence or phrase of the catalogue.
+    Msg(Msg),
+    /// A value as it is (a name, an answer's id), the same in both languages.
+    Text(String),
+    /// A value the user sent, quoted after a colon: ` : « x »`, `: 'x'`.
+    Quoted(String),
+    /// A colon as each language spaces it: ` : `, `: `.
+    Colon,
+    /// A sentence of the catalogue whose `{}` takes a value, quoted as each
+    /// language quotes (« x », `x`); without a value, the `{}` goes.
+    Fill(Msg, Option<String>),
+    /// An instant, as agents read it.
+    Time(i64),
+    /// Technical words only the English shows (axum's reason for a rejection).
+    EnglishOnly(String),
 }
 
 impl Detail {
-    pub fn new(fr: impl Into<String>, en: impl Into<String>) -> Self {
-        Self {
-            fr: fr.into(),
-            en: en.into(),
-        }
+    /// The sentence `msg` alone.
+    pub fn of(msg: Msg) -> Self {
+        Self(vec![Word::Msg(msg)])
     }
 
-    pub fn text(&self, lang: Lang) -> &str {
-        match lang {
-            Lang::Fr => &self.fr,
-            Lang::En => &self.en,
+    /// The sentence `msg` about `value`.
+    pub fn about(msg: Msg, value: impl std::fmt::Display) -> Self {
+        Self(vec![
+            Word::Msg(msg),
+            Word::Quoted(value.to_string()),
+            Word::Text(".".into()),
+        ])
+    }
+
+    pub fn text(&self, lang: Lang) -> String {
+        let mut s = String::new();
+        for w in &self.0 {
+            match w {
+                Word::Msg(m) => s.push_str(m.text(lang)),
+                Word::Text(t) => s.push_str(t),
+                Word::Quoted(v) => match lang {
+                    Lang::Fr => s.push_str(&format!(" : « {v} »")),
+                    Lang::En => s.push_str(&format!(": '{v}'")),
+                },
+                Word::Colon => s.push_str(if lang == Lang::Fr { " : " } else { ": " }),
+                Word::Fill(m, v) => {
+                    let quoted = match (v, lang) {
+                        (Some(v), Lang::Fr) => format!("« {v} »"),
+                        (Some(v), Lang::En) => format!("`{v}`"),
+                        (None, _) => String::new(),
+                    };
+                    let filled = m.text(lang).replacen("{}", &quoted, 1);
+                    s.push_str(
+                        &filled
+                            .replace("  ", " ")
+                            .replace(" :", if lang == Lang::Fr { " :" } else { ":" }),
+                    );
+                }
+                Word::Time(ms) => s.push_str(&crate::i18n::timestamp(lang, *ms)),
+                Word::EnglishOnly(t) => {
+                    if lang == Lang::En {
+                        s.push_str(t)
+                    }
+                }
+            }
         }
+        s
     }
 }
 
 impl std::fmt::Display for Detail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.en)
+        f.write_str(&self.text(Lang::En))
     }
 }
 
@@ -100,9 +153,14 @@ impl WebError {
         }
     }
 
-    /// A 400 with its detail in both languages.
-    pub fn bad(fr: impl Into<String>, en: impl Into<String>) -> Self {
-        WebError::BadRequest(Detail::new(fr, en))
+    /// A 400 saying `msg`.
+    pub fn bad(msg: Msg) -> Self {
+        WebError::BadRequest(Detail::of(msg))
+    }
+
+    /// A 400 saying `msg` about the `value` sent.
+    pub fn bad_value(msg: Msg, value: impl std::fmt::Display) -> Self {
+        WebError::BadRequest(Detail::about(msg, value))
     }
 
     /// A 409 whose headline is `msg`.
@@ -113,8 +171,8 @@ impl WebError {
     /// The detail shown under the headline, in `lang`.
     pub fn detail(&self, lang: Lang) -> Option<String> {
         match self {
-            WebError::BadRequest(d) | WebError::Rejected(_, d) => Some(d.text(lang).to_string()),
-            WebError::Conflict { detail, .. } => detail.as_ref().map(|d| d.text(lang).to_string()),
+            WebError::BadRequest(d) | WebError::Rejected(_, d) => Some(d.text(lang)),
+            WebError::Conflict { detail, .. } => detail.as_ref().map(|d| d.text(lang)),
             WebError::ReplyRefused(ReplyProblem::Unfilled(fields)) => Some(
                 fields
                     .iter()
@@ -159,14 +217,13 @@ impl From<StoreError> for WebError {
             StoreError::InvalidState { state, .. } => WebError::Conflict {
                 msg: Msg::Conflict,
                 detail: Some(match facteur_core::MessageState::parse(state) {
-                    Some(s) => Detail::new(
-                        format!(
-                            "État du message : {}.",
-                            crate::i18n::state_label(Lang::Fr, s)
-                        ),
-                        format!("Message state: {}.", crate::i18n::state_label(Lang::En, s)),
-                    ),
-                    None => Detail::new(format!("État : {state}."), format!("State: {state}.")),
+                    Some(s) => Detail(vec![
+                        Word::Msg(Msg::MessageStateIs),
+                        Word::Colon,
+                        Word::Msg(crate::i18n::state_msg(s)),
+                        Word::Text(".".into()),
+                    ]),
+                    None => Detail::about(Msg::MessageStateIs, state),
                 }),
             },
             StoreError::Conflict { .. } => WebError::conflict(Msg::AlreadyExists),

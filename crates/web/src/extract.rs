@@ -7,7 +7,8 @@ use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, Quer
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 
-use crate::error::{Detail, WebError};
+use crate::error::{Detail, WebError, Word};
+use crate::i18n::Msg;
 
 /// The English detail axum gives is shown to the user who sent the request (in
 /// the English UI), but never logged: a JSON type error quotes the value sent
@@ -16,59 +17,40 @@ use crate::error::{Detail, WebError};
 fn rejected(
     kind: &'static str,
     status: axum::http::StatusCode,
-    fr: &str,
-    en: &str,
+    msg: Msg,
     axum_text: String,
 ) -> WebError {
     tracing::debug!(status = %status, kind, "request rejected");
-    WebError::Rejected(status, Detail::new(fr, format!("{en} ({axum_text})")))
+    WebError::Rejected(
+        status,
+        Detail(vec![
+            Word::Msg(msg),
+            Word::EnglishOnly(format!(" ({axum_text})")),
+        ]),
+    )
 }
 
 impl From<FormRejection> for WebError {
     fn from(r: FormRejection) -> Self {
-        rejected(
-            "form",
-            r.status(),
-            "Le formulaire envoyé est incomplet ou mal formé : rechargez la page et recommencez.",
-            "The form sent is incomplete or malformed: reload the page and try again.",
-            r.body_text(),
-        )
+        rejected("form", r.status(), Msg::FormMalformed, r.body_text())
     }
 }
 
 impl From<JsonRejection> for WebError {
     fn from(r: JsonRejection) -> Self {
-        rejected(
-            "json",
-            r.status(),
-            "Le corps JSON de la requête est absent, mal formé ou incomplet.",
-            "The request's JSON body is missing, malformed or incomplete.",
-            r.body_text(),
-        )
+        rejected("json", r.status(), Msg::JsonMalformed, r.body_text())
     }
 }
 
 impl From<PathRejection> for WebError {
     fn from(r: PathRejection) -> Self {
-        rejected(
-            "path",
-            r.status(),
-            "Adresse invalide : un identifiant n'a pas le format attendu.",
-            "Invalid address: an identifier is not in the expected format.",
-            r.body_text(),
-        )
+        rejected("path", r.status(), Msg::PathInvalid, r.body_text())
     }
 }
 
 impl From<QueryRejection> for WebError {
     fn from(r: QueryRejection) -> Self {
-        rejected(
-            "query",
-            r.status(),
-            "Paramètres d'adresse invalides.",
-            "Invalid query parameters.",
-            r.body_text(),
-        )
+        rejected("query", r.status(), Msg::QueryInvalid, r.body_text())
     }
 }
 
@@ -172,8 +154,7 @@ mod tests {
             rejected(
                 "json",
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "fr",
-                "en",
+                Msg::JsonMalformed,
                 axum_text,
             )
         });
@@ -188,5 +169,7 @@ mod tests {
         };
         assert_eq!(status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         assert!(detail.text(crate::i18n::Lang::En).contains("Kerbrat"));
+        // The French page names the problem without axum's English.
+        assert!(!detail.text(crate::i18n::Lang::Fr).contains("Kerbrat"));
     }
 }

@@ -176,6 +176,56 @@ catalogue! {
     DoneSendIn => "Envoi dans", "Sending in";
     DoneSeeMessage => "voir le message", "see the message";
     DoneEscalated => "Message escaladé.", "Message escalated.";
+    FormUnreadable => "Formulaire trop volumineux ou illisible.", "Form body too large or unreadable.";
+    NoSenderAddress => "Le message n'a pas d'adresse d'expéditeur : impossible d'y répondre.", "The message has no sender address: it cannot be answered.";
+    NoLongerAwaitsReply => "Ce message n'attend plus de réponse : son brouillon ne peut plus être reconstruit.", "This message no longer awaits a reply: its draft cannot be rebuilt.";
+    UnknownRequestType => "Type de demande inconnu", "Unknown request type";
+    UnknownRejectReason => "Motif de rejet inconnu", "Unknown reject reason";
+    UnknownUser => "Utilisateur inconnu ou désactivé", "Unknown or inactive user";
+    UserNoAccess => "Cet utilisateur n'a pas accès à cette boîte", "This user has no access to this mailbox";
+    UnknownEscalationReason => "Motif d'escalade inconnu", "Unknown escalation reason";
+    UnknownCloseReason => "Motif de clôture inconnu", "Unknown reason for closing";
+    SearchLength => "La recherche doit compter de 1 à 1000 caractères.", "The search must have 1 to 1000 characters.";
+    UnknownState => "État inconnu", "Unknown state";
+    InvalidPageCursor => "Curseur de page invalide.", "Invalid page cursor.";
+    UnknownTab => "Onglet inconnu", "Unknown tab";
+    UnknownAgent => "Agent inconnu", "Unknown agent";
+    InvalidDate => "Date invalide", "Invalid date";
+    NoRegistryDir => "Aucun répertoire de données n'est configuré pour le registre des modèles.", "No data directory is configured for the model registry.";
+    MailboxIdNotNumber => "L'identifiant de boîte doit être un nombre.", "The mailbox id must be a number.";
+    UnknownSwitchScope => "Portée de coupure inconnue.", "Unknown switch scope.";
+    SwitchActionOffOn => "L'action doit être « off » ou « on ».", "The action must be 'off' or 'on'.";
+    UnknownRole => "Rôle inconnu.", "Unknown role.";
+    UsernameAndNameRequired => "L'identifiant et le nom affiché sont obligatoires.", "The username and the display name are required.";
+    InvalidMailboxId => "Identifiant de boîte invalide.", "Invalid mailbox id.";
+    CannotDeactivateSelf => "Vous ne pouvez pas désactiver votre propre compte.", "You cannot deactivate your own account.";
+    NameAndAddressRequired => "Un nom et une adresse électronique sont obligatoires.", "A name and an e-mail address are required.";
+    MessageStateIs => "État du message", "Message state";
+    AnswerVersionLabel => "Version de la réponse type", "Standard answer version";
+    FormMalformed => "Le formulaire envoyé est incomplet ou mal formé : rechargez la page et recommencez.", "The form sent is incomplete or malformed: reload the page and try again.";
+    JsonMalformed => "Le corps JSON de la requête est absent, mal formé ou incomplet.", "The request's JSON body is missing, malformed or incomplete.";
+    PathInvalid => "Adresse invalide : un identifiant n'a pas le format attendu.", "Invalid address: an identifier is not in the expected format.";
+    QueryInvalid => "Paramètres d'adresse invalides.", "Invalid query parameters.";
+    AnswerIdMustStay => "L'identifiant doit rester", "The id must stay";
+    AnswerErrIo => "fichier illisible", "unreadable file";
+    AnswerErrFrontMatter => "en-tête TOML (entre les lignes +++) invalide {} : corrigez la syntaxe (textes entre guillemets, dates comme 2025-01-31, listes entre [ ], statut draft, validated ou retired)", "invalid TOML header (between the +++ lines) {}: fix the syntax (quoted texts, dates like 2025-01-31, lists in [ ], status draft, validated or retired)";
+    AnswerErrMissingField => "champ {} absent ou vide dans l'en-tête : ajoutez-le", "field {} missing or empty in the header: add it";
+    AnswerErrUndeclaredVariable => "la variable {} est utilisée sans être déclarée : ajoutez-la à `variables` ou retirez-la du texte", "variable {} is used but not declared: add it to `variables` or remove it from the text";
+    AnswerErrUnusedVariable => "la variable {} est déclarée mais jamais utilisée : retirez-la de `variables` ou utilisez-la dans le texte", "variable {} is declared but never used in the text: remove it from `variables` or use it";
+    AnswerErrUnknownRequestType => "le type de demande {} n'est pas dans la taxonomie : corrigez l'identifiant ou ajoutez-le à taxonomy.toml", "request type {} is not in the taxonomy: fix the id or add it to taxonomy.toml";
+    AnswerErrExpired => "réponse validée mais expirée : revoyez-la et prolongez valid_until, ou passez son statut à retired", "validated answer but expired: review it and extend valid_until, or set its status to retired";
+    AnswerErrInvalidDates => "valid_from est postérieure à valid_until : corrigez les dates", "valid_from is after valid_until: fix the dates";
+    AnswerErrLinkNotWhitelisted => "le lien {} n'est pas dans `links` : ajoutez-le à la liste après vérification, ou retirez-le", "link {} is not in `links`: add it to the list after checking it, or remove it";
+    AnswerErrDuplicate => "doublon {} : cet identifiant est déjà utilisé", "duplicate {}: this id is already used";
+    OtherValidated => "a validé et mis en file la réponse", "validated and queued the reply";
+    OtherEscalated => "a escaladé ce message", "escalated this message";
+    OtherRejected => "a rejeté le brouillon", "rejected the draft";
+    OtherCorrected => "a corrigé le type de demande", "corrected the request type";
+    OtherAssigned => "a attribué ce message", "assigned this message";
+    OtherUndid => "a annulé l'envoi", "cancelled the sending";
+    OtherClosed => "a clos ce message sans réponse", "closed this message without a reply";
+    OtherActed => "a agi sur ce message", "acted on this message";
+    TextKeptBelow => "Votre texte, non envoyé, est conservé ci-dessous.", "Your text, not sent, is kept below.";
     DoneClosed => "Message clos sans réponse.", "Message closed without a reply.";
     CloseReasonLabel => "Motif de la clôture", "Reason for closing";
     CloseWithoutReply => "Clore sans réponse", "Close without a reply";
@@ -186,7 +236,7 @@ catalogue! {
     ThanksOnlySuggestion => "Ce message ne fait que remercier ou clore l'échange : il n'appelle pas de réponse.", "This message only thanks or closes the conversation: it needs no reply.";
     ThanksOnlyKey => "Touche c pour clore.", "Press c to close.";
     CitizenHistory => "Du même citoyen", "From the same citizen";
-    CitizenHistoryWindow => "jours", "days";
+    DaysWord => "jours", "days";
     CitizenHistoryReply => "Réponse", "Reply";
     DuplicateOf => "Doublon probable du message", "Probable duplicate of message";
     DuplicateWhy => "même citoyen, même demande, presque les mêmes mots", "same citizen, same request, nearly the same words";
@@ -345,16 +395,189 @@ catalogue! {
     PasswordsDiffer => "Le nouveau mot de passe et sa confirmation diffèrent.", "The new password and its confirmation differ.";
     PasswordTooShort => "Le nouveau mot de passe doit compter au moins 12 caractères.", "The new password must have at least 12 characters.";
     PasswordUnchanged => "Le nouveau mot de passe doit être différent de l'actuel.", "The new password must differ from the current one.";
-}
-
-/// An inline pair for strings used on one page family only (the supervision and
-/// model pages, the public notices, the footer): many, and used nowhere else, so
-/// kept beside their page rather than in the shared catalogue above.
-pub fn tr(lang: Lang, fr: &'static str, en: &'static str) -> &'static str {
-    match lang {
-        Lang::Fr => fr,
-        Lang::En => en,
-    }
+    FooterAccessibility => "Accessibilité", "Accessibility";
+    FooterLegalNotice => "Mentions légales", "Legal notice";
+    FooterPersonalData => "Données personnelles", "Personal data";
+    SupReasonFor => "Motif pour", "Reason for";
+    SupReasonOptional => "motif (facultatif)", "reason (optional)";
+    SupSwitchSuggestionsOff => "Couper les suggestions", "Switch suggestions off";
+    SupSwitchSuggestionsBackOn => "Réactiver les suggestions", "Switch suggestions back on";
+    SupNoActiveModelDriftIs => "Aucun modèle actif : la dérive est mesurée sans répartition de référence.", "No active model: drift is measured without a reference distribution.";
+    SupMessagesTriagedByAnEarlier => "messages triés par une version antérieure du modèle (ou sans modèle) ne sont pas comparés à la répartition d'entraînement du modèle actif : la dérive ne porte que sur ses propres prédictions.", "messages triaged by an earlier model version (or without a model) are not compared with the active model's training mix: drift covers its own predictions only.";
+    SupAlerts => "Alertes", "Alerts";
+    SupNoAlertOverThePeriod => "Aucune alerte sur la période.", "No alert over the period.";
+    SupAlertsMostRecentWeekFirst => "alertes, semaine la plus récente d'abord", "alerts, most recent week first";
+    SupLevel => "Niveau", "Level";
+    SupWeek => "Semaine", "Week";
+    SupIndicator => "Indicateur", "Indicator";
+    SupValue => "Valeur", "Value";
+    SupThreshold => "Seuil", "Threshold";
+    SupDrift => "Dérive", "Drift";
+    SupNoTriagedMessageOverThe => "Aucun message trié sur la période.", "No triaged message over the period.";
+    SupIndicatorsPerWeek => "Indicateurs par semaine", "Indicators per week";
+    SupMessages => "Messages", "Messages";
+    SupAbstention => "Abstention", "Abstention";
+    SupOutOfVocabulary => "Hors vocabulaire", "Out of vocabulary";
+    SupAcceptance => "Acceptation", "Acceptance";
+    SupCorrections => "Corrections", "Corrections";
+    SupAlertThresholds => "Seuils d'alerte", "Alert thresholds";
+    SupAbstention2 => "abstention", "abstention";
+    SupOutOfVocabulary2 => "hors vocabulaire", "out of vocabulary";
+    SupAcceptanceBelow => "acceptation sous", "acceptance below";
+    SupTimeGivenBackToAgents => "Temps rendu aux agents", "Time given back to agents";
+    SupNoReplySentFromA => "Aucune réponse envoyée à partir d'un brouillon sur la période.", "No reply sent from a draft over the period.";
+    SupHoursGivenBack => "Heures rendues", "Hours given back";
+    SupHoursGivenBackPerWeek => "Heures rendues par semaine", "Hours given back per week";
+    SupRepliesFromADraft => "Réponses issues d'un brouillon", "Replies from a draft";
+    SupTakesEffectWithinSecondsOn => "Effet sous quelques secondes sur tous les serveurs du service, pour les messages triés ensuite ; chaque action est journalisée.", "Takes effect within seconds on every server of the service, for the next triaged messages; every action is logged.";
+    SupWholeService => "Tout le service", "Whole service";
+    SupScope => "Portée", "Scope";
+    SupSuggestions => "Suggestions", "Suggestions";
+    SupAction => "Action", "Action";
+    SupOff => "coupées", "off";
+    SupOn => "actives", "on";
+    SupPerMailbox => "Par boîte", "Per mailbox";
+    SupPerRequestType => "Par type de demande", "Per request type";
+    SupNormal => "normal", "normal";
+    SupWatch => "à surveiller", "watch";
+    SupAlert => "alerte", "alert";
+    SupTypeMixDriftPsi => "dérive des types (PSI)", "type mix drift (PSI)";
+    SupOutOfVocabularyWords => "mots hors vocabulaire", "out-of-vocabulary words";
+    SupAbstentionRate => "taux d'abstention", "abstention rate";
+    SupDraftsAccepted => "brouillons acceptés", "drafts accepted";
+    ModelsNoModelVersionIsRegistered => "Aucune version de modèle n'est enregistrée.", "No model version is registered.";
+    ModelsRegisteredVersionsMetricsOnThe => "Versions enregistrées (métriques sur le jeu d'évaluation fixe)", "Registered versions (metrics on the fixed evaluation set)";
+    ModelsTrainedOn => "Entraînée le", "Trained on";
+    ModelsExamplesFromAgents => "Exemples (dont agents)", "Examples (from agents)";
+    ModelsAccuracy => "Exactitude", "Accuracy";
+    ModelsMacroF1VsActive => "Δ Macro-F1 / en service", "Δ Macro-F1 vs active";
+    ModelsCoverageAt95 => "Couverture à 95 %", "Coverage at 95 %";
+    ModelsReview => "Revue", "Review";
+    ModelsActions => "Actions", "Actions";
+    ModelsDifferentEvaluationSet => "(jeu d'évaluation différent)", "(different evaluation set)";
+    ModelsRegressions => "Régressions", "Regressions";
+    ModelsDue => "due le", "due";
+    ModelsOverdue => "en retard", "overdue";
+    ModelsLast => "dernière", "last";
+    ModelsPromoteInMyName => "Promouvoir en mon nom", "Promote in my name";
+    ModelsReviewDecision => "Décision de revue", "Review decision";
+    ModelsNote => "Note", "Note";
+    ModelsRecordTheReview => "Enregistrer la revue", "Record the review";
+    ModelsRollBackToThePrevious => "Revenir à la version précédente", "Roll back to the previous version";
+    ModelsNoDataDirectoryConfiguredPromotion => "Aucun répertoire de données configuré : promotion et retour arrière indisponibles.", "No data directory configured: promotion and rollback are unavailable.";
+    ModelsYouWillBeRecordedAs => "Vous serez enregistré(e) comme responsable de l'action", "You will be recorded as responsible for the action";
+    ModelsActive => "en service", "active";
+    ModelsCandidate => "candidat", "candidate";
+    ModelsRetired => "retiré", "retired";
+    ModelsKeep => "conserver", "keep";
+    ModelsRetrain => "réentraîner", "retrain";
+    ModelsWithdraw => "retirer", "withdraw";
+    LegalOriginalMailAsReceivedClosed => "Message original reçu (message clos)", "Original mail as received (closed message)";
+    LegalAfterItWasReceived => "après sa réception", "after it was received";
+    LegalHandledMessageDraftAndHistory => "Message traité, brouillon et historique (message clos)", "Handled message, draft and history (closed message)";
+    LegalAfterItsLastChange => "après sa dernière modification", "after its last change";
+    LegalPseudonymisedTextKeptForTraining => "Texte pseudonymisé conservé pour l'apprentissage", "Pseudonymised text kept for training";
+    LegalAfterTheMessageSLast => "après la dernière modification du message", "after the message's last change";
+    LegalPublisher => "Éditeur", "Publisher";
+    LegalService => "Service", "Service";
+    LegalDirectorOfPublication => "Directeur ou directrice de la publication", "Director of publication";
+    LegalContact => "Contact", "Contact";
+    LegalHosting => "Hébergement", "Hosting";
+    LegalSoftware => "Logiciel", "Software";
+    LegalFacteurFreeSoftwareHelpingTo => "Facteur, logiciel libre d'aide au traitement des messages, exécuté sur les serveurs du service, sans prestataire d'intelligence artificielle externe.", "Facteur, free software helping to handle messages, run on the service's own servers, without any external AI provider.";
+    LegalDataController => "Responsable du traitement", "Data controller";
+    LegalDataProtectionOfficer => "Délégué à la protection des données", "Data protection officer";
+    LegalPurpose => "Finalité", "Purpose";
+    LegalHelpAgentsAnswerTheMessages => "Aider les agents à répondre aux messages reçus dans les boîtes fonctionnelles du service : le logiciel masque les données personnelles, propose un type de demande et un brouillon de réponse type ; un agent nommé valide chaque réponse avant tout envoi.", "Help agents answer the messages received in the service's shared mailboxes: the software masks personal data, suggests a request type and a draft standard answer; a named agent validates every reply before anything is sent.";
+    LegalLegalBasis => "Base légale", "Legal basis";
+    LegalDataProcessed => "Données traitées", "Data processed";
+    LegalTheMessagesReceivedSenderSubject => "Les messages reçus (expéditeur, objet, texte, pièces jointes) et les réponses apportées. Les données personnelles (numéro fiscal, numéro de sécurité sociale, IBAN, adresse électronique, téléphone, adresse, noms) sont masquées avant tout traitement par le modèle ; leur affichage par un agent est journalisé.", "The messages received (sender, subject, text, attachments) and the replies given. Personal data (tax number, social security number, IBAN, e-mail, phone, address, names) is masked before any processing by the model; any display by an agent is logged.";
+    LegalRecipients => "Destinataires", "Recipients";
+    LegalRetentionPeriods => "Durées de conservation", "Retention periods";
+    LegalTheseAreThePeriodsApplied => "Ces durées sont celles appliquées chaque jour par la purge automatique :", "These are the periods applied every day by the automatic purge:";
+    LegalYourRights => "Vos droits", "Your rights";
+    LegalYouHaveARightOf => "Vous disposez d'un droit d'accès, de rectification, d'effacement, de limitation et d'opposition sur vos données. Le service peut extraire l'ensemble des messages vous concernant (droit d'accès) ou les effacer (droit à l'effacement).", "You have a right of access, rectification, erasure, restriction and objection regarding your data. The service can extract every message concerning you (right of access) or erase them (right to erasure).";
+    LegalToExerciseTheseRightsWrite => "Pour exercer ces droits, écrivez à", "To exercise these rights, write to";
+    LegalOrToTheDataProtection => "ou au délégué à la protection des données.", "or to the data protection officer.";
+    LegalIfAfterContactingUsYou => "Si vous estimez, après nous avoir contactés, que vos droits ne sont pas respectés, vous pouvez adresser une réclamation à la CNIL (www.cnil.fr).", "If, after contacting us, you consider your rights are not respected, you may lodge a complaint with the CNIL (www.cnil.fr).";
+    LegalHowTheAlgorithmWorks => "Fonctionnement de l'algorithme", "How the algorithm works";
+    LegalReadTheAlgorithmSTransparency => "Consulter la fiche de transparence de l'algorithme", "Read the algorithm's transparency sheet";
+    LegalNotGiven => "non renseignée", "not given";
+    LegalIsCommittedToMakingIts => "s'engage à rendre ses services numériques accessibles, conformément à l'article 47 de la loi n° 2005-102 du 11 février 2005. Cette déclaration d'accessibilité s'applique à", "is committed to making its digital services accessible, in accordance with article 47 of French law 2005-102 of 11 February 2005. This accessibility statement applies to";
+    LegalComplianceStatus => "État de conformité", "Compliance status";
+    LegalIs => "est", "is";
+    LegalWithTheFrenchAccessibilityFramework => "avec le référentiel général d'amélioration de l'accessibilité (RGAA), version 4.1.", "with the French accessibility framework (RGAA), version 4.1.";
+    LegalTestResults => "Résultats des tests", "Test results";
+    LegalNoComplianceAuditHasBeen => "Aucun audit de conformité n'a encore été réalisé.", "No compliance audit has been carried out yet.";
+    LegalTheComplianceAuditShowsThat => "L'audit de conformité indique que", "The compliance audit shows that";
+    LegalOfTheRgaaCriteriaAre => "des critères du RGAA sont respectés.", "of the RGAA criteria are met.";
+    LegalAuditDate => "Date de l'audit", "Audit date";
+    LegalNonAccessibleContent => "Contenus non accessibles", "Non-accessible content";
+    LegalNoNonAccessibleContentHas => "Aucun contenu non accessible n'a été recensé à ce jour.", "No non-accessible content has been identified to date.";
+    LegalPreparationOfThisStatement => "Établissement de cette déclaration", "Preparation of this statement";
+    LegalThisStatementWasPreparedOn => "Cette déclaration a été établie le", "This statement was prepared on";
+    LegalTechnologiesUsedHtml5CssJavascript => "Technologies utilisées : HTML5, CSS, JavaScript (facultatif, les pages fonctionnent sans).", "Technologies used: HTML5, CSS, JavaScript (optional, the pages work without it).";
+    LegalFeedbackAndContact => "Retour d'information et contact", "Feedback and contact";
+    LegalIfYouCannotAccessSome => "Si vous n'arrivez pas à accéder à un contenu ou à un service, contactez", "If you cannot access some content or service, contact";
+    LegalToBeDirectedToAn => "pour être orienté vers une alternative accessible ou obtenir le contenu sous une autre forme.", "to be directed to an accessible alternative or obtain the content in another form.";
+    LegalRemedies => "Voies de recours", "Remedies";
+    LegalIfYouReportAnAccessibility => "Si vous constatez un défaut d'accessibilité vous empêchant d'accéder à un contenu ou à une fonctionnalité, que vous nous le signalez et que vous ne parvenez pas à obtenir une réponse de notre part, vous êtes en droit de faire parvenir vos doléances ou une demande de saisine au Défenseur des droits :", "If you report an accessibility defect preventing you from accessing content or a feature and get no answer from us, you may send your complaint or a referral request to the Défenseur des droits (French rights ombudsman):";
+    LegalWriteToTheDFenseur => "écrire un message au Défenseur des droits (formulaire sur www.defenseurdesdroits.fr) ;", "write to the Défenseur des droits (form on www.defenseurdesdroits.fr);";
+    LegalContactTheDFenseurDes => "contacter le délégué du Défenseur des droits dans votre région ;", "contact the Défenseur des droits' delegate in your region;";
+    LegalSendALetterFreeNo => "envoyer un courrier par la poste (gratuit, ne pas mettre de timbre) : Défenseur des droits, Libre réponse 71120, 75342 Paris CEDEX 07.", "send a letter (free, no stamp needed): Défenseur des droits, Libre réponse 71120, 75342 Paris CEDEX 07.";
+    TranspNoReplyIsSentWithout => "Aucune réponse n'est envoyée sans la validation d'un agent nommé.", "No reply is sent without being validated by a named agent.";
+    TranspCpuSecondsPer1000 => "secondes CPU pour 1 000 messages", "CPU-seconds per 1,000 messages";
+    TranspMessagesMeasured => "messages mesurés", "messages measured";
+    TranspNotMeasured => "non mesuré", "not measured";
+    TranspSheetGeneratedOn => "Fiche établie le", "Sheet generated on";
+    TranspDataUsed => "Données utilisées", "Data used";
+    TranspHumanOversight => "Contrôle humain", "Human oversight";
+    TranspModelInUse => "Modèle en service", "Model in use";
+    TranspTrainedOn => "Entraîné le", "Trained on";
+    TranspPromotedOn => "Promu le", "Promoted on";
+    TranspLastReview => "Dernière revue", "Last review";
+    TranspNone => "aucune", "none";
+    TranspNextReview => "Prochaine revue", "Next review";
+    TranspOverdue => "(en retard)", "(overdue)";
+    TranspTrainingExamples => "Exemples d'entraînement", "Training examples";
+    TranspOfWhichAgentsCorrections => "dont corrections d'agents", "of which agents' corrections";
+    TranspNoModelIsRegisteredNo => "Aucun modèle n'est enregistré : aucune suggestion automatique n'est faite.", "No model is registered: no automatic suggestion is made.";
+    TranspReviewPeriod => "Période de revue", "Review period";
+    TranspKnowledgeBaseSearchLexicalAnd => "Recherche dans la base de connaissances : lexicale et sémantique, modèle d'embeddings", "Knowledge-base search: lexical and semantic, embedding model";
+    TranspKnowledgeBaseSearchLexicalOnly => "Recherche dans la base de connaissances : lexicale seule (aucun modèle d'embeddings)", "Knowledge-base search: lexical only (no embedding model)";
+    TranspMetricsOnTheFixedEvaluation => "Performances sur le jeu d'évaluation fixe", "Metrics on the fixed evaluation set";
+    TranspMetric => "Indicateur", "Metric";
+    TranspExamplesEvaluated => "Exemples évalués", "Examples evaluated";
+    TranspCoverageAt95Precision => "Couverture à 95 % de précision", "Coverage at 95 % precision";
+    TranspCalibrationErrorEce => "Erreur de calibration (ECE)", "Calibration error (ECE)";
+    TranspNoMeasurementNoModelIn => "Pas de mesure : aucun modèle en service.", "No measurement: no model in use.";
+    TranspVolumesHandled => "Volumes traités", "Volumes handled";
+    TranspMessagesReceived => "Messages reçus", "Messages received";
+    TranspSupervisorsControls => "Contrôles des superviseurs", "Supervisors' controls";
+    TranspSuggestionsSwitchedOff => "Suggestions coupées", "Suggestions switched off";
+    TranspForTheWholeService => "pour tout le service", "for the whole service";
+    TranspMailboxEs => "boîte(s)", "mailbox(es)";
+    TranspRequestTypeS => "type(s) de demande", "request type(s)";
+    TranspExamplesExcludedFromTraining => "Exemples exclus de l'apprentissage", "Examples excluded from training";
+    TranspPersonalDataAndYourRights => "Données personnelles et vos droits", "Personal data and your rights";
+    TranspMeasuredComputeCost => "Coût de calcul mesuré", "Measured compute cost";
+    TranspThisDataAsJson => "Ces données au format JSON", "This data as JSON";
+    SsoRefused => "Connexion refusée", "Sign-in refused";
+    SsoBackToSignIn => "Revenir à la page de connexion", "Back to the sign-in page";
+    SsoSignInButton => "Se connecter avec le compte de l'administration", "Sign in with the administration's account";
+    SsoSignedIn => "Connexion réussie", "Signed in";
+    SsoContinue => "Continuer vers Facteur", "Continue to Facteur";
+    SsoProviderDown => "Le service d'authentification de l'administration ne répond pas. Réessayez dans quelques minutes ou utilisez un compte local.", "The administration's sign-in service does not answer. Try again in a few minutes or use a local account.";
+    SsoNoGroup => "Votre compte de l'administration n'a pas accès à Facteur : demandez à votre responsable de vous ajouter au groupe voulu.", "Your administration account has no access to Facteur: ask your manager to add you to the right group.";
+    SsoDeactivated => "Votre compte Facteur est désactivé : adressez-vous à un administrateur.", "Your Facteur account is deactivated: ask an administrator.";
+    SsoNameTaken => "Un compte local porte déjà ce nom : un administrateur doit le renommer ou le supprimer avant la première connexion par l'administration.", "A local account already has this name: an administrator must rename or remove it before the first sign-in through the administration.";
+    SsoNotConfirmed => "Le service d'authentification de l'administration n'a pas pu confirmer la connexion. Réessayez.", "The administration's sign-in service could not confirm the sign-in. Try again.";
+    SsoFailed => "La connexion par le compte de l'administration a échoué. Réessayez depuis la page de connexion.", "Signing in with the administration's account failed. Try again from the sign-in page.";
+    SsoLocalOff => "Les comptes locaux sont désactivés : connectez-vous avec le compte de l'administration.", "Local accounts are turned off: sign in with the administration's account.";
+    SupIndPsi => "Dérive de la répartition des types (PSI)", "Request-type mix drift (PSI)";
+    SupIndAbstain => "Taux d'abstention", "Abstention rate";
+    SupIndOov => "Mots hors vocabulaire", "Out-of-vocabulary words";
+    SupIndAcceptance => "Brouillons acceptés", "Drafts accepted";
 }
 
 /// Why an agent rejected a draft, in words (the code stays in form values).
@@ -420,7 +643,12 @@ pub fn outbox_state_label(lang: Lang, s: facteur_core::OutboxState) -> &'static 
 
 /// A message state in words (the code stays in `data-state` for scripts and tests).
 pub fn state_label(lang: Lang, s: MessageState) -> &'static str {
-    let m = match s {
+    state_msg(s).text(lang)
+}
+
+/// A message state as the catalogue names it.
+pub fn state_msg(s: MessageState) -> Msg {
+    match s {
         MessageState::New => Msg::TabNew,
         MessageState::ReadyToValidate => Msg::TabReady,
         MessageState::NeedsResearch => Msg::TabResearch,
@@ -430,8 +658,20 @@ pub fn state_label(lang: Lang, s: MessageState) -> &'static str {
         MessageState::Sent => Msg::TabSent,
         MessageState::Closed => Msg::StateClosed,
         MessageState::Automatic => Msg::StateAutomatic,
+    }
+}
+
+/// An instant as agents read it, in UTC and said so (the server keeps no time
+/// zone database): "06/12/2026 14:32 UTC", "2026-12-06 14:32 UTC".
+pub fn timestamp(lang: Lang, ms: i64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
+        return "—".into();
     };
-    m.text(lang)
+    let (y, mo, d, h, mi) = (t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute());
+    match lang {
+        Lang::Fr => format!("{d:02}/{mo:02}/{y} {h:02}:{mi:02} UTC"),
+        Lang::En => format!("{y}-{mo:02}-{d:02} {h:02}:{mi:02} UTC"),
+    }
 }
 
 pub fn display_date(lang: Lang, iso: &str) -> String {

@@ -24,9 +24,7 @@ pub mod security;
 pub mod views;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -143,75 +141,22 @@ impl Default for WebConfig {
     }
 }
 
-/// Recomputes a message's triage (draft, suggestions) after an agent corrected its
-/// category. Implemented by the CLI's triage engine; a trait so the web crate does
-/// not depend on the classifier.
-pub trait Retriage: Send + Sync + 'static {
-    fn retriage<'a>(
-        &'a self,
-        message_id: i64,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
-
-    /// The reply standard answer `answer_id` gives for message `message_id`,
-    /// filled from the mail as a draft is (salutation, year, reference; markers
-    /// for the rest). Nothing is stored: the agent inserts it into the text
-    /// they are writing. `None`: the answer is not usable today.
-    fn fill_answer<'a>(
-        &'a self,
-        message_id: i64,
-        answer_id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<String>, String>> + Send + 'a>>;
-}
-
-/// Read access to this node's knowledge base as triage uses it right now. The
-/// CLI implements it over its triage engine, which it swaps when the standard
-/// answers change in the store; a trait so the web crate needs no engine.
-pub trait KbSearch: Send + Sync + 'static {
-    /// Usable answers and fiches matching `query`, best first, with the store's
-    /// knowledge-base revision of the very index that was searched (`None`: not
-    /// synced from a store, e.g. no answers recorded there). One call returns both
-    /// so that a refresh between two calls cannot pair new answers with an old
-    /// revision.
-    fn search(&self, query: &str, limit: usize) -> Result<(Option<i64>, Vec<KbHit>), String>;
-}
-
-/// One search result; `body` is the answer's text (with its `{{variables}}`)
-/// for a standard answer, `None` for a fiche.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct KbHit {
-    #[serde(flatten)]
-    pub hit: facteur_kb::Hit,
-    pub body: Option<String>,
-}
-
-impl KbHit {
-    /// A hit of `kb`'s search, with its answer's text when it is an answer (in
-    /// the hit's language).
-    pub fn of(kb: &facteur_kb::KnowledgeBase, hit: facteur_kb::Hit) -> Self {
-        let body = (hit.kind == facteur_kb::DocKind::Answer)
-            .then(|| {
-                kb.answers()
-                    .iter()
-                    .find(|a| a.id == hit.id && a.language == hit.language)
-                    .map(|a| a.body.clone())
-            })
-            .flatten();
-        Self { hit, body }
-    }
-}
+/// One knowledge-base search result, as the application layer gives it.
+pub use facteur_app::KbHit;
 
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub triage: Option<Arc<dyn Retriage>>,
+    /// This node's running service: retriage after a correction, filling an
+    /// answer from a mail, knowledge-base search (`GET /api/kb/search`). `None`
+    /// (a web app without a triage engine): those fall back or answer 404.
+    pub service: Option<Arc<facteur_app::Service>>,
     pub taxonomy: Arc<Taxonomy>,
     pub config: Arc<WebConfig>,
     /// CPU accounting of triage, filled by the CLI (which runs triage); `None`
     /// shows "non mesuré" on the transparency sheet rather than a guess.
     pub compute: Option<Arc<facteur_learn::ComputeMeter>>,
-    /// This node's knowledge base (`GET /api/kb/search`); `None`: 404.
-    pub kb: Option<Arc<dyn KbSearch>>,
     /// The one rule for "may a draft be offered", with its kill-switch and review
     /// caches; shared with the CLI's triage when it runs in the same process.
     pub suggestions: Arc<facteur_app::Suggestions>,
@@ -244,7 +189,7 @@ impl AppState {
         Self {
             suggestions,
             store,
-            triage: None,
+            service: None,
             taxonomy: Arc::new(taxonomy),
             runtime: Arc::new(Runtime {
                 guard: login_guard::LoginGuard::new(login_guard::GuardConfig {
@@ -259,24 +204,22 @@ impl AppState {
             }),
             config: Arc::new(config),
             compute: None,
-            kb: None,
             oidc: None,
         }
     }
 
-    pub fn with_triage(mut self, engine: Arc<dyn Retriage>) -> Self {
-        self.triage = Some(engine);
+    /// Run with this node's service, sharing its draft gate (the caches and
+    /// `strict_review`) and its CPU accounting.
+    pub fn with_service(mut self, svc: Arc<facteur_app::Service>) -> Self {
+        self.suggestions = svc.suggestions.clone();
+        self.compute = Some(svc.compute.clone());
+        self.service = Some(svc);
         self
     }
 
     /// Share the triage service's draft gate (its caches and `strict_review`).
     pub fn with_suggestions(mut self, gate: Arc<facteur_app::Suggestions>) -> Self {
         self.suggestions = gate;
-        self
-    }
-
-    pub fn with_kb(mut self, kb: Arc<dyn KbSearch>) -> Self {
-        self.kb = Some(kb);
         self
     }
 

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth;
 use crate::extract::Query;
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Msg};
 use crate::views::page;
 use crate::AppState;
 
@@ -472,16 +472,12 @@ fn pending_cookie(token: &str, secure: bool) -> String {
 }
 
 /// A page saying the sign-in did not happen, with a way back to the sign-in page.
-fn refused(lang: Lang, status: StatusCode, fr: &str, en: &str) -> Response {
-    let (title, text, again) = match lang {
-        Lang::Fr => ("Connexion refusée", fr, "Revenir à la page de connexion"),
-        Lang::En => ("Sign-in refused", en, "Back to the sign-in page"),
-    };
+fn refused(lang: Lang, status: StatusCode, why: Msg) -> Response {
     let body = html! {
-        p.error #sso-error role="alert" { (text) }
-        p { a href="/login" { (again) } }
+        p.error #sso-error role="alert" { (why.text(lang)) }
+        p { a href="/login" { (Msg::SsoBackToSignIn.text(lang)) } }
     };
-    let mut r = (status, page(lang, title, None, body)).into_response();
+    let mut r = (status, page(lang, Msg::SsoRefused.text(lang), None, body)).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -496,10 +492,7 @@ pub fn login_link(st: &AppState, lang: Lang) -> maud::Markup {
         .settings
         .button_label
         .clone()
-        .unwrap_or_else(|| match lang {
-            Lang::Fr => "Se connecter avec le compte de l'administration".to_string(),
-            Lang::En => "Sign in with the administration's account".to_string(),
-        });
+        .unwrap_or_else(|| Msg::SsoSignInButton.text(lang).to_string());
     html! {
         p.sso { a.button #sso-login href="/oidc/login" { (label) } }
     }
@@ -514,12 +507,7 @@ pub async fn login(State(st): State<AppState>, lang: Lang) -> Response {
         Ok(x) => x,
         Err(e) => {
             tracing::warn!(error = %e, "single sign-on: cannot start");
-            return refused(
-                lang,
-                StatusCode::BAD_GATEWAY,
-                "Le service d'authentification de l'administration ne répond pas. Réessayez dans quelques minutes ou utilisez un compte local.",
-                "The administration's sign-in service does not answer. Try again in a few minutes or use a local account.",
-            );
+            return refused(lang, StatusCode::BAD_GATEWAY, Msg::SsoProviderDown);
         }
     };
     let token = auth::random_token();
@@ -566,10 +554,7 @@ pub async fn callback(
             // and this request comes from the provider's site, so a browser would
             // not send it on a redirect that continues this navigation. A new
             // navigation started from this page is same-site.
-            let (title, text) = match lang {
-                Lang::Fr => ("Connexion réussie", "Continuer vers Facteur"),
-                Lang::En => ("Signed in", "Continue to Facteur"),
-            };
+            let (title, text) = (Msg::SsoSignedIn.text(lang), Msg::SsoContinue.text(lang));
             let body = maud::html! {
                 (maud::DOCTYPE)
                 html lang=(lang.code()) {
@@ -596,34 +581,18 @@ pub async fn callback(
                     &serde_json::json!({"reason": e.code()}),
                 )
                 .await;
-            let (status, fr, en) = match &e {
-                OidcError::NoMappedGroup => (
-                    StatusCode::FORBIDDEN,
-                    "Votre compte de l'administration n'a pas accès à Facteur : demandez à votre responsable de vous ajouter au groupe voulu.",
-                    "Your administration account has no access to Facteur: ask your manager to add you to the right group.",
-                ),
-                OidcError::Deactivated => (
-                    StatusCode::FORBIDDEN,
-                    "Votre compte Facteur est désactivé : adressez-vous à un administrateur.",
-                    "Your Facteur account is deactivated: ask an administrator.",
-                ),
-                OidcError::Store(StoreError::Conflict { .. }) => (
-                    StatusCode::CONFLICT,
-                    "Un compte local porte déjà ce nom : un administrateur doit le renommer ou le supprimer avant la première connexion par l'administration.",
-                    "A local account already has this name: an administrator must rename or remove it before the first sign-in through the administration.",
-                ),
-                OidcError::Discovery { .. } | OidcError::Exchange(_) => (
-                    StatusCode::BAD_GATEWAY,
-                    "Le service d'authentification de l'administration n'a pas pu confirmer la connexion. Réessayez.",
-                    "The administration's sign-in service could not confirm the sign-in. Try again.",
-                ),
-                _ => (
-                    StatusCode::UNAUTHORIZED,
-                    "La connexion par le compte de l'administration a échoué. Réessayez depuis la page de connexion.",
-                    "Signing in with the administration's account failed. Try again from the sign-in page.",
-                ),
+            let (status, why) = match &e {
+                OidcError::NoMappedGroup => (StatusCode::FORBIDDEN, Msg::SsoNoGroup),
+                OidcError::Deactivated => (StatusCode::FORBIDDEN, Msg::SsoDeactivated),
+                OidcError::Store(StoreError::Conflict { .. }) => {
+                    (StatusCode::CONFLICT, Msg::SsoNameTaken)
+                }
+                OidcError::Discovery { .. } | OidcError::Exchange(_) => {
+                    (StatusCode::BAD_GATEWAY, Msg::SsoNotConfirmed)
+                }
+                _ => (StatusCode::UNAUTHORIZED, Msg::SsoFailed),
             };
-            refused(lang, status, fr, en)
+            refused(lang, status, why)
         }
     };
     // The sign-in under way is used up either way.
@@ -735,12 +704,7 @@ pub async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Response 
 
 /// `POST /login` when local accounts are turned off.
 pub async fn local_login_disabled(lang: Lang) -> Response {
-    refused(
-        lang,
-        StatusCode::FORBIDDEN,
-        "Les comptes locaux sont désactivés : connectez-vous avec le compte de l'administration.",
-        "Local accounts are turned off: sign in with the administration's account.",
-    )
+    refused(lang, StatusCode::FORBIDDEN, Msg::SsoLocalOff)
 }
 
 #[cfg(test)]

@@ -96,12 +96,12 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
 /// The links every French public service shows at the foot of each page: the
 /// three mandatory notices and the algorithm's transparency sheet.
 fn footer_links(lang: Lang) -> Markup {
-    let t = |fr, en| crate::i18n::tr(lang, fr, en);
+    let t = |m: Msg| m.text(lang);
     html! {
         ul.footer-links {
-            li { a href="/accessibilite" { (t("Accessibilité", "Accessibility")) } }
-            li { a href="/mentions-legales" { (t("Mentions légales", "Legal notice")) } }
-            li { a href="/donnees-personnelles" { (t("Données personnelles", "Personal data")) } }
+            li { a href="/accessibilite" { (t(Msg::FooterAccessibility)) } }
+            li { a href="/mentions-legales" { (t(Msg::FooterLegalNotice)) } }
+            li { a href="/donnees-personnelles" { (t(Msg::FooterPersonalData)) } }
             li { a href="/transparence" { (Msg::Transparency.text(lang)) } }
         }
     }
@@ -147,19 +147,6 @@ pub fn defect_label(lang: Lang, k: facteur_core::DefectKind) -> &'static str {
         D::Other => Msg::DefectOther,
     }
     .text(lang)
-}
-
-/// An instant as agents read it, in UTC and said so (the server keeps no time
-/// zone database): "06/12/2026 14:32 UTC", "2026-12-06 14:32 UTC".
-pub fn timestamp(lang: Lang, ms: i64) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
-        return "—".into();
-    };
-    let (y, mo, d, h, mi) = (t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute());
-    match lang {
-        Lang::Fr => format!("{d:02}/{mo:02}/{y} {h:02}:{mi:02} UTC"),
-        Lang::En => format!("{y}-{mo:02}-{d:02} {h:02}:{mi:02} UTC"),
-    }
 }
 
 /// "3 h", "2 j": backlog age the way agents say it.

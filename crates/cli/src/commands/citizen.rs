@@ -10,7 +10,6 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 use crate::config::Config;
-use crate::service::Service;
 
 #[derive(Args, Debug)]
 pub struct Who {
@@ -83,7 +82,7 @@ fn citizen(who: &Who) -> Result<Citizen> {
 
 pub fn run(cfg: &Config, cmd: CitizenCommand) -> Result<()> {
     super::runtime()?.block_on(async {
-        let svc = Service::open_admin(cfg).await?;
+        let svc = crate::service::open_admin(cfg).await?;
         let store = &svc.store;
         match cmd {
             CitizenCommand::Export { who, to, by } => {

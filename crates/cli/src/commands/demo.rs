@@ -1,7 +1,6 @@
 use crate::config::{Config, MailboxConfig};
 use crate::demo_mail;
 use crate::progress;
-use crate::service::Service;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use facteur_core::workflow::Role;
@@ -360,13 +359,13 @@ fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
                 }
             }
         }
-        let svc = Service::open(&demo_cfg).await?;
+        let svc = crate::service::open(&demo_cfg).await?;
         // The store is where every node reads the standard answers from.
         let taxonomy = facteur_kb::answers::Taxonomy::load(&a.answers.join("taxonomy.toml"))?;
         let (answers, _) = facteur_kb::answers::load_dir(&a.answers.join("demo"), Some(&taxonomy), facteur_kb::Date::today())?;
         super::kb::record_answers(&svc.store, &answers).await?;
         svc.refresh_kb().await?;
-        let mailbox = svc.mailbox_id("sip-demo").await?;
+        let mailbox = svc.mailbox_id("sip-demo").await.map_err(crate::service::explained)?;
         for acc in accounts.iter().filter(|acc| acc.created) {
             svc.store.set_mailbox_access(acc.id, mailbox, true, None).await?;
         }

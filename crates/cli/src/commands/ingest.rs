@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::progress;
-use crate::service::{Service, TriageHook};
+use crate::service::TriageHook;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -31,8 +31,8 @@ const IMPORT_BATCH_BYTES: usize = 64 << 20;
 
 pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
     super::runtime()?.block_on(async {
-        let svc = Service::open(cfg).await?;
-        let mailbox_id = svc.mailbox_id(&a.mailbox).await?;
+        let svc = crate::service::open(cfg).await?;
+        let mailbox_id = svc.mailbox_id(&a.mailbox).await.map_err(crate::service::explained)?;
         if !a.defer_triage {
             svc.triage_pending().await?;
         }

@@ -396,7 +396,7 @@ fn record_answer_dir(
         return Ok(stored);
     }
     // The same reading of a stored version as the refresher of serve/worker.
-    let validated = crate::service::answers_of_store_versions(versions, today);
+    let validated = facteur_app::answers_of_store_versions(versions, today);
     stored.validated = Some(validated);
     Ok(stored)
 }

@@ -623,7 +623,7 @@ fn read(path: &std::path::Path) -> Result<Vec<facteur_classify::Example>> {
 pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
     let reg = RegistryConfig::default();
     super::runtime()?.block_on(async {
-        let svc = Service::open_admin(cfg).await?;
+        let svc = crate::service::open_admin(cfg).await?;
         let data_dir = cfg.data_dir.clone();
         match cmd {
             ModelCommand::List { json } => {

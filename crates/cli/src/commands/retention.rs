@@ -8,7 +8,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::service::Service;
 
 /// Messages per transaction: short transactions, so agents never wait on a purge.
 pub const PURGE_BATCH: u32 = 500;
@@ -29,7 +28,7 @@ pub enum RetentionCommand {
 pub fn run(cfg: &Config, cmd: RetentionCommand) -> Result<()> {
     let RetentionCommand::Purge { json } = cmd;
     super::runtime()?.block_on(async {
-        let svc = Service::open_admin(cfg).await?;
+        let svc = crate::service::open_admin(cfg).await?;
         let r = svc.store.purge_expired(&cfg.retention, PURGE_BATCH).await?;
         if json {
             super::print_json(&r)?;

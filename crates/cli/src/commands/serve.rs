@@ -2,7 +2,7 @@
 //! the mailbox connectors and the SMTP outbox) in one process.
 
 use crate::config::Config;
-use crate::service::{NodeKb, Service, WebRetriage};
+use crate::service::Service;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::sync::Arc;
@@ -118,7 +118,7 @@ fn warn_if_exposed(listen: &std::net::SocketAddr, secure_cookies: bool) {
 pub fn run(cfg: &Config, a: ServeArgs) -> Result<()> {
     let listen = a.listen.clone().unwrap_or_else(|| cfg.listen.clone());
     super::runtime()?.block_on(async move {
-        let svc = Service::open(cfg).await?;
+        let svc = crate::service::open(cfg).await?;
         serve_service(cfg, svc, &listen, !a.no_connectors).await
     })
 }
@@ -160,10 +160,7 @@ pub async fn serve_service(
         taxonomy(cfg, &model_labels)?,
         web_config(cfg)?,
     )
-    .with_triage(Arc::new(WebRetriage(svc.clone())))
-    .with_compute(svc.compute.clone())
-    .with_suggestions(svc.suggestions.clone())
-    .with_kb(Arc::new(NodeKb(svc.clone())));
+    .with_service(svc.clone());
     let state = match &cfg.oidc {
         Some(o) => {
             let oidc = facteur_web::oidc::Oidc::new(o.settings()?).map_err(|e| {

@@ -102,9 +102,13 @@ pub enum AuditCommand {
 pub fn messages(cfg: &Config, cmd: MessagesCommand) -> Result<()> {
     let MessagesCommand::Count { mailbox, json } = cmd;
     super::runtime()?.block_on(async {
-        let svc = Service::open_admin(cfg).await?;
+        let svc = crate::service::open_admin(cfg).await?;
         let id = match &mailbox {
-            Some(name) => Some(svc.mailbox_id(name).await?),
+            Some(name) => Some(
+                svc.mailbox_id(name)
+                    .await
+                    .map_err(crate::service::explained)?,
+            ),
             None => None,
         };
         let count = svc.store.count_messages(id).await?;
@@ -128,7 +132,7 @@ pub fn outbox(cfg: &Config, a: OutboxArgs) -> Result<()> {
         })?),
     };
     super::runtime()?.block_on(async {
-        let svc = Service::open_admin(cfg).await?;
+        let svc = crate::service::open_admin(cfg).await?;
         let items = match wanted {
             Some(state) => svc.store.list_outbox_in_state(state, a.limit).await?,
             None => svc.store.list_outbox(None, a.limit).await?,
@@ -193,7 +197,7 @@ fn say_password_once(password: &str) {
 
 pub fn users(cfg: &Config, cmd: UserCommand) -> Result<()> {
     super::runtime()?.block_on(async {
-        let svc = Service::open_admin(cfg).await?;
+        let svc = crate::service::open_admin(cfg).await?;
         match cmd {
             UserCommand::Add {
                 username,
@@ -372,7 +376,7 @@ pub async fn create_user(
             )
         })?;
     for m in mailboxes {
-        let mailbox_id = svc.mailbox_id(m).await?;
+        let mailbox_id = svc.mailbox_id(m).await.map_err(crate::service::explained)?;
         svc.store
             .set_mailbox_access(id, mailbox_id, true, None)
             .await?;

@@ -90,7 +90,7 @@ pub async fn delivery_checks(
         let imap = imap_config(b)?;
         match (imap, wanted) {
             (Some(imap), None | Some(true)) => {
-                let id = svc.mailbox_id(&b.name).await?;
+                let id = svc.mailbox_id(&b.name).await.map_err(crate::service::explained)?;
                 out.push((
                     id,
                     facteur_connect::DeliveryCheck {
@@ -125,7 +125,12 @@ pub async fn sender(
     }
     for b in &cfg.mailboxes {
         if let Some(imap) = imap_config(b)?.filter(|c| c.sent_folder.is_some()) {
-            s = s.with_sent_folder(svc.mailbox_id(&b.name).await?, imap);
+            s = s.with_sent_folder(
+                svc.mailbox_id(&b.name)
+                    .await
+                    .map_err(crate::service::explained)?,
+                imap,
+            );
         }
     }
     Ok(s)
@@ -143,7 +148,7 @@ fn hostname() -> String {
 
 pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
     super::runtime()?.block_on(async {
-        let svc = Service::open(cfg).await?;
+        let svc = crate::service::open(cfg).await?;
         svc.triage_pending().await?;
         let boxes: Vec<&MailboxConfig> = cfg
             .mailboxes
@@ -168,7 +173,7 @@ pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
         let mut total = SyncReport::default();
         let mut sent = serde_json::Map::new();
         for b in &boxes {
-            let mailbox_id = svc.mailbox_id(&b.name).await?;
+            let mailbox_id = svc.mailbox_id(&b.name).await.map_err(crate::service::explained)?;
             if let Some(c) = imap_config(b)? {
                 let mut ingest = ImapIngest::new(svc.store.clone(), mailbox_id, c)
                     .with_hook(hook.clone());
@@ -239,7 +244,10 @@ pub async fn spawn_connectors(
     let mut tasks = Vec::new();
     let mut relay = None;
     for b in &cfg.mailboxes {
-        let mailbox_id = svc.mailbox_id(&b.name).await?;
+        let mailbox_id = svc
+            .mailbox_id(&b.name)
+            .await
+            .map_err(crate::service::explained)?;
         if let Some(c) = imap_config(b)? {
             let mut ingest =
                 ImapIngest::new(svc.store.clone(), mailbox_id, c).with_hook(hook.clone());

@@ -129,7 +129,7 @@ fn worker_id() -> String {
 pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
     super::runtime()?.block_on(async move {
         let stop = stop_signal();
-        let svc = Service::open(cfg).await?;
+        let svc = crate::service::open(cfg).await?;
         let worker = worker_id();
         let started = Instant::now();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -168,7 +168,10 @@ pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
                 let Some(c) = super::sync::imap_config(b)? else {
                     continue;
                 };
-                let mailbox_id = svc.mailbox_id(&b.name).await?;
+                let mailbox_id = svc
+                    .mailbox_id(&b.name)
+                    .await
+                    .map_err(crate::service::explained)?;
                 let mut ingest = ImapIngest::new(svc.store.clone(), mailbox_id, c)
                     .with_hook(hook.clone())
                     .with_sync_lease(
@@ -379,7 +382,7 @@ async fn handle_triage(svc: &Arc<Service>, worker: &str, job: &Job, stats: &mut 
             svc.retriage(id, m.category).await.map(|_| true)
         }
         Ok(_) => Ok(false),
-        Err(e) => Err(anyhow::anyhow!(e)),
+        Err(e) => Err(e.into()),
     };
     match outcome {
         Ok(triaged) => match svc.store.complete_job(job.id, worker).await {

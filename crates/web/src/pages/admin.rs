@@ -85,19 +85,12 @@ pub async fn user_create(
     };
     let (username, display_name, password) =
         (get("username"), get("display_name"), get("password"));
-    let role =
-        Role::parse(&get("role")).ok_or_else(|| WebError::bad("Rôle inconnu.", "Unknown role."))?;
+    let role = Role::parse(&get("role")).ok_or_else(|| WebError::bad(Msg::UnknownRole))?;
     if username.is_empty() || display_name.is_empty() {
-        return Err(WebError::bad(
-            "L'identifiant et le nom affiché sont obligatoires.",
-            "The username and the display name are required.",
-        ));
+        return Err(WebError::bad(Msg::UsernameAndNameRequired));
     }
     if !auth::password_long_enough(&password) {
-        return Err(WebError::bad(
-            Msg::PasswordTooShort.text(Lang::Fr),
-            Msg::PasswordTooShort.text(Lang::En),
-        ));
+        return Err(WebError::bad(Msg::PasswordTooShort));
     }
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await
@@ -118,7 +111,7 @@ pub async fn user_create(
     for (_, v) in pairs.iter().filter(|(k, _)| k == "mailbox") {
         let mb: i64 = v
             .parse()
-            .map_err(|_| WebError::bad("Identifiant de boîte invalide.", "Invalid mailbox id."))?;
+            .map_err(|_| WebError::bad(Msg::InvalidMailboxId))?;
         st.store
             .set_mailbox_access(id, mb, true, Some(a.user.id))
             .await?;
@@ -133,10 +126,7 @@ pub async fn user_deactivate(
 ) -> WebResult<Response> {
     a.require_role(Role::Admin)?;
     if id == a.user.id {
-        return Err(WebError::bad(
-            "Vous ne pouvez pas désactiver votre propre compte.",
-            "You cannot deactivate your own account.",
-        ));
+        return Err(WebError::bad(Msg::CannotDeactivateSelf));
     }
     let u = st.store.get_user(id).await?.ok_or(WebError::NotFound)?;
     st.store
@@ -181,10 +171,7 @@ pub async fn mailbox_create(
 ) -> WebResult<Response> {
     a.require_role(Role::Admin)?;
     if f.name.trim().is_empty() || !f.address.contains('@') {
-        return Err(WebError::bad(
-            "Un nom et une adresse électronique sont obligatoires.",
-            "A name and an e-mail address are required.",
-        ));
+        return Err(WebError::bad(Msg::NameAndAddressRequired));
     }
     // One address per mailbox, so that replies never leave two mailboxes under the
     // same sender. Checked here for a prompt answer; the store's unique index

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::queue::urlencode;
 use crate::auth::Authed;
-use crate::error::{Detail, WebError, WebResult};
+use crate::error::{Detail, WebError, WebResult, Word};
 use crate::extract::{Form, Path};
 use crate::i18n::{Lang, Msg};
 use crate::views::{answer_status_label, csrf_input, page};
@@ -87,40 +87,24 @@ pub struct AnswerForm {
     pub content: String,
 }
 
-/// A knowledge-base validation error in the agent's language. The library's
-/// messages are English; the French is written here by kind, with the field or
-/// value the library quoted between backticks, and the line shown beside it.
+/// A knowledge-base validation error in the agent's language, by kind, with the
+/// field or value the library quoted between backticks; the line is shown beside it.
 fn answer_error_detail(e: &facteur_kb::answers::AnswerError) -> Detail {
     use facteur_kb::answers::AnswerErrorKind as K;
-    let quoted = e.message.split('`').nth(1).unwrap_or("").to_string();
-    let q = if quoted.is_empty() {
-        String::new()
-    } else {
-        format!(" « {quoted} »")
+    let msg = match e.kind {
+        K::Io => Msg::AnswerErrIo,
+        K::FrontMatter => Msg::AnswerErrFrontMatter,
+        K::MissingField => Msg::AnswerErrMissingField,
+        K::UndeclaredVariable => Msg::AnswerErrUndeclaredVariable,
+        K::UnusedVariable => Msg::AnswerErrUnusedVariable,
+        K::UnknownRequestType => Msg::AnswerErrUnknownRequestType,
+        K::Expired => Msg::AnswerErrExpired,
+        K::InvalidDates => Msg::AnswerErrInvalidDates,
+        K::LinkNotWhitelisted => Msg::AnswerErrLinkNotWhitelisted,
+        K::Duplicate => Msg::AnswerErrDuplicate,
     };
-    let fr = match e.kind {
-        K::Io => "fichier illisible".to_string(),
-        K::FrontMatter => format!(
-            "en-tête TOML (entre les lignes +++) invalide{q} : corrigez la syntaxe (textes entre guillemets, dates comme 2025-01-31, listes entre [ ], statut draft, validated ou retired)"
-        ),
-        K::MissingField => format!("champ{q} absent ou vide dans l'en-tête : ajoutez-le"),
-        K::UndeclaredVariable => format!(
-            "la variable{q} est utilisée sans être déclarée : ajoutez-la à `variables` ou retirez-la du texte"
-        ),
-        K::UnusedVariable => format!(
-            "la variable{q} est déclarée mais jamais utilisée : retirez-la de `variables` ou utilisez-la dans le texte"
-        ),
-        K::UnknownRequestType => format!(
-            "le type de demande{q} n'est pas dans la taxonomie : corrigez l'identifiant ou ajoutez-le à taxonomy.toml"
-        ),
-        K::Expired => "réponse validée mais expirée : revoyez-la et prolongez valid_until, ou passez son statut à retired".to_string(),
-        K::InvalidDates => "valid_from est postérieure à valid_until : corrigez les dates".to_string(),
-        K::LinkNotWhitelisted => format!(
-            "le lien{q} n'est pas dans `links` : ajoutez-le à la liste après vérification, ou retirez-le"
-        ),
-        K::Duplicate => format!("doublon{q} : cet identifiant est déjà utilisé"),
-    };
-    Detail::new(fr, e.message.clone())
+    let quoted = e.message.split('`').nth(1).filter(|q| !q.is_empty());
+    Detail(vec![Word::Fill(msg, quoted.map(str::to_string))])
 }
 
 /// Validates an answer file with the knowledge base's own rules (front matter,
@@ -150,13 +134,7 @@ async fn save_answer(
     };
     if let Some(id) = expected_id {
         if ans.id != id {
-            return Ok(Err(vec![(
-                1,
-                Detail::new(
-                    format!("l'identifiant doit rester « {id} »"),
-                    format!("the id must stay '{id}'"),
-                ),
-            )]));
+            return Ok(Err(vec![(1, Detail::about(Msg::AnswerIdMustStay, id))]));
         }
     }
     st.store

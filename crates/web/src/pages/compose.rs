@@ -32,8 +32,8 @@ pub struct Search {
 /// (or if it fails), the answer's text with a visible marker for every
 /// variable, which validation refuses until the agent fills them in.
 pub(super) async fn answer_text(st: &AppState, id: i64, h: &KbHit) -> String {
-    if let Some(engine) = &st.triage {
-        match engine.fill_answer(id, &h.hit.id).await {
+    if let Some(svc) = &st.service {
+        match svc.fill_answer(id, &h.hit.id).await {
             Ok(Some(text)) => return text,
             Ok(None) => {}
             Err(e) => tracing::warn!(message = id, error = %e, "filling a standard answer"),

@@ -832,7 +832,7 @@ fn history_view(
     html! {
         section #citizen-history aria-labelledby="citizen-history-h" {
             h2 #citizen-history-h {
-                (t(Msg::CitizenHistory)) " (" (st.config.followup_days) " " (t(Msg::CitizenHistoryWindow)) ")"
+                (t(Msg::CitizenHistory)) " (" (st.config.followup_days) " " (t(Msg::DaysWord)) ")"
             }
             ol {
                 @for h in history {
@@ -841,7 +841,7 @@ fn history_view(
                         a href={ "/messages/" (h.id) } {
                             (shown_subject(&h.subject, h.subject_pseudonymised.as_deref(), h.from_name.as_deref(), revealed))
                         }
-                        " — " (crate::views::timestamp(lang, h.received_at))
+                        " — " (crate::i18n::timestamp(lang, h.received_at))
                         " — " (h.category.as_deref().map(|c| type_label(st, lang, c)).unwrap_or_else(|| "—".into()))
                         " — " (state_label(lang, h.state))
                         @if let Some(r) = &h.reply {

@@ -211,10 +211,10 @@ pub async fn compose(
         inserted: None,
         problem: None,
     };
-    match &st.kb {
+    match &st.service {
         None => search.problem = Some(Msg::KbUnavailable),
         Some(_) if query.is_empty() => search.problem = Some(Msg::KbEmptyQuery),
-        Some(kb) => match kb.search(&query, compose::RESULTS) {
+        Some(svc) => match svc.search_kb(&query, compose::RESULTS) {
             Ok((_, hits)) => search.results = hits,
             Err(e) => {
                 tracing::warn!(message = id, error = %e, "knowledge-base search from the message page");

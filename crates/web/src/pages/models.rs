@@ -20,44 +20,44 @@ use crate::AppState;
 
 fn status_text(lang: Lang, s: ModelStatus) -> &'static str {
     match s {
-        ModelStatus::Active => tr(lang, "en service", "active"),
-        ModelStatus::Candidate => tr(lang, "candidat", "candidate"),
-        ModelStatus::Retired => tr(lang, "retiré", "retired"),
+        ModelStatus::Active => Msg::ModelsActive.text(lang),
+        ModelStatus::Candidate => Msg::ModelsCandidate.text(lang),
+        ModelStatus::Retired => Msg::ModelsRetired.text(lang),
     }
 }
 
 fn decision_text(lang: Lang, d: ReviewDecision) -> &'static str {
     match d {
-        ReviewDecision::Keep => tr(lang, "conserver", "keep"),
-        ReviewDecision::Retrain => tr(lang, "réentraîner", "retrain"),
-        ReviewDecision::Withdraw => tr(lang, "retirer", "withdraw"),
+        ReviewDecision::Keep => Msg::ModelsKeep.text(lang),
+        ReviewDecision::Retrain => Msg::ModelsRetrain.text(lang),
+        ReviewDecision::Withdraw => Msg::ModelsWithdraw.text(lang),
     }
 }
 
 pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
     a.require_role(Role::Supervisor)?;
-    let t = |fr, en| tr(lang, fr, en);
+    let t = |m: Msg| m.text(lang);
     let versions = versions(&st).await?;
     let active = versions.iter().find(|v| v.status == ModelStatus::Active);
     let active_eval = active.and_then(|v| v.record.as_ref().map(|r| (v.version.as_str(), &r.eval)));
     let can_change = data_dir(&st).is_some();
     let body = html! {
         @if versions.is_empty() {
-            p #no-model { (t("Aucune version de modèle n'est enregistrée.", "No model version is registered.")) }
+            p #no-model { (t(Msg::ModelsNoModelVersionIsRegistered)) }
         } @else {
             table #model-versions {
-                caption { (t("Versions enregistrées (métriques sur le jeu d'évaluation fixe)", "Registered versions (metrics on the fixed evaluation set)")) }
+                caption { (t(Msg::ModelsRegisteredVersionsMetricsOnThe)) }
                 thead { tr {
-                    th scope="col" { (t("Version", "Version")) }
-                    th scope="col" { (t("Statut", "Status")) }
-                    th scope="col" { (t("Entraînée le", "Trained on")) }
-                    th scope="col" { (t("Exemples (dont agents)", "Examples (from agents)")) }
-                    th scope="col" { (t("Exactitude", "Accuracy")) }
+                    th scope="col" { (t(Msg::Version)) }
+                    th scope="col" { (t(Msg::Status)) }
+                    th scope="col" { (t(Msg::ModelsTrainedOn)) }
+                    th scope="col" { (t(Msg::ModelsExamplesFromAgents)) }
+                    th scope="col" { (t(Msg::ModelsAccuracy)) }
                     th scope="col" { "Macro-F1" }
-                    th scope="col" { (t("Δ Macro-F1 / en service", "Δ Macro-F1 vs active")) }
-                    th scope="col" { (t("Couverture à 95 %", "Coverage at 95 %")) }
-                    th scope="col" { (t("Revue", "Review")) }
-                    th scope="col" { (t("Actions", "Actions")) }
+                    th scope="col" { (t(Msg::ModelsMacroF1VsActive)) }
+                    th scope="col" { (t(Msg::ModelsCoverageAt95)) }
+                    th scope="col" { (t(Msg::ModelsReview)) }
+                    th scope="col" { (t(Msg::ModelsActions)) }
                 } }
                 tbody {
                     @for v in &versions {
@@ -76,31 +76,31 @@ pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                             td {
                                 @if let Some(c) = &cmp {
                                     (format!("{:+.3}", c.macro_f1_delta))
-                                    @if !c.same_eval_set { " " em { (t("(jeu d'évaluation différent)", "(different evaluation set)")) } }
-                                    @if !c.regressions.is_empty() { br; span.error { (t("Régressions", "Regressions")) " : " (c.regressions.join(", ")) } }
+                                    @if !c.same_eval_set { " " em { (t(Msg::ModelsDifferentEvaluationSet)) } }
+                                    @if !c.regressions.is_empty() { br; span.error { (t(Msg::ModelsRegressions)) " : " (c.regressions.join(", ")) } }
                                 } @else { "—" }
                             }
                             td { (rec.map_or_else(|| "—".into(), |r| pct(r.eval.coverage_at_95_precision))) }
                             td {
                                 @if let Some(r) = &v.review {
-                                    (t("due le", "due")) " " (display_date(lang, &r.due_on))
-                                    @if r.overdue { " " strong.error { (t("en retard", "overdue")) } }
+                                    (t(Msg::ModelsDue)) " " (display_date(lang, &r.due_on))
+                                    @if r.overdue { " " strong.error { (t(Msg::ModelsOverdue)) } }
                                 }
                                 @if let Some(l) = &v.last_review {
-                                    br; (t("dernière", "last")) " : " (facteur_learn::review::iso_date(l.reviewed_at)) " — " (decision_text(lang, l.decision))
+                                    br; (t(Msg::ModelsLast)) " : " (facteur_learn::review::iso_date(l.reviewed_at)) " — " (decision_text(lang, l.decision))
                                 }
                             }
                             td {
                                 @if v.status != ModelStatus::Active && can_change {
                                     form.inline method="post" action={ "/modeles/" (v.version) "/promote" } {
                                         (csrf_input(&a))
-                                        button type="submit" { (t("Promouvoir en mon nom", "Promote in my name")) }
+                                        button type="submit" { (t(Msg::ModelsPromoteInMyName)) }
                                     }
                                 }
                                 @if v.status == ModelStatus::Active {
                                     form.review-form method="post" action={ "/modeles/" (v.version) "/review" } {
                                         (csrf_input(&a))
-                                        label for={ "decision-" (v.version) } { (t("Décision de revue", "Review decision")) }
+                                        label for={ "decision-" (v.version) } { (t(Msg::ModelsReviewDecision)) }
                                         " "
                                         select id={ "decision-" (v.version) } name="decision" {
                                             @for d in [ReviewDecision::Keep, ReviewDecision::Retrain, ReviewDecision::Withdraw] {
@@ -108,11 +108,11 @@ pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                                             }
                                         }
                                         " "
-                                        label for={ "note-" (v.version) } { (t("Note", "Note")) }
+                                        label for={ "note-" (v.version) } { (t(Msg::ModelsNote)) }
                                         " "
                                         input id={ "note-" (v.version) } type="text" name="note" maxlength="500";
                                         " "
-                                        button type="submit" { (t("Enregistrer la revue", "Record the review")) }
+                                        button type="submit" { (t(Msg::ModelsRecordTheReview)) }
                                     }
                                 }
                             }
@@ -124,12 +124,12 @@ pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
         @if can_change {
             form #rollback-form method="post" action="/modeles/rollback" {
                 (csrf_input(&a))
-                button type="submit" { (t("Revenir à la version précédente", "Roll back to the previous version")) }
+                button type="submit" { (t(Msg::ModelsRollBackToThePrevious)) }
             }
         } @else {
-            p.note { (t("Aucun répertoire de données configuré : promotion et retour arrière indisponibles.", "No data directory configured: promotion and rollback are unavailable.")) }
+            p.note { (t(Msg::ModelsNoDataDirectoryConfiguredPromotion)) }
         }
-        p.note { (t("Vous serez enregistré(e) comme responsable de l'action", "You will be recorded as responsible for the action")) " : " (a.user.display_name) "." }
+        p.note { (t(Msg::ModelsYouWillBeRecordedAs)) " : " (a.user.display_name) "." }
     };
     Ok(page(lang, Msg::Models.text(lang), Some(&a), body).into_response())
 }

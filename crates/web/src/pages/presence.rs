@@ -6,9 +6,9 @@
 use facteur_store::{ActionRecord, User, Viewer};
 use maud::{html, Markup};
 
-use crate::error::{Detail, WebError};
+use crate::error::{Detail, WebError, Word};
 use crate::i18n::{Lang, Msg};
-use crate::views::{age, timestamp};
+use crate::views::age;
 
 /// A colleague as others see them: first name and initial ("Agnès D.").
 pub fn short_name(display_name: &str) -> String {
@@ -65,30 +65,26 @@ pub fn conflict_with_others(
         .find(|u| u.id == a.user_id)
         .map(|u| short_name(&u.display_name))
         .unwrap_or_else(|| format!("#{}", a.user_id));
-    let (fr, en) = match a.kind.as_str() {
-        "validate_send" => (
-            "a validé et mis en file la réponse",
-            "validated and queued the reply",
-        ),
-        "escalate" => ("a escaladé ce message", "escalated this message"),
-        "reject" => ("a rejeté le brouillon", "rejected the draft"),
-        "correct_category" => ("a corrigé le type de demande", "corrected the request type"),
-        "assign" => ("a attribué ce message", "assigned this message"),
-        "undo_send" => ("a annulé l'envoi", "cancelled the sending"),
-        _ => ("a agi sur ce message", "acted on this message"),
+    let did = match a.kind.as_str() {
+        "validate_send" => Msg::OtherValidated,
+        "escalate" => Msg::OtherEscalated,
+        "reject" => Msg::OtherRejected,
+        "correct_category" => Msg::OtherCorrected,
+        "assign" => Msg::OtherAssigned,
+        "undo_send" => Msg::OtherUndid,
+        "close" => Msg::OtherClosed,
+        _ => Msg::OtherActed,
     };
     WebError::Conflict {
         msg: *msg,
-        detail: Some(Detail::new(
-            format!(
-                "{who} {fr} ({}). Votre texte, non envoyé, est conservé ci-dessous.",
-                timestamp(Lang::Fr, a.at)
-            ),
-            format!(
-                "{who} {en} ({}). Your text, not sent, is kept below.",
-                timestamp(Lang::En, a.at)
-            ),
-        )),
+        detail: Some(Detail(vec![
+            Word::Text(format!("{who} ")),
+            Word::Msg(did),
+            Word::Text(" (".into()),
+            Word::Time(a.at),
+            Word::Text("). ".into()),
+            Word::Msg(Msg::TextKeptBelow),
+        ])),
     }
 }
 

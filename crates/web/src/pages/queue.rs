@@ -75,12 +75,7 @@ pub async fn queue(
         .await?
         .ok_or(WebError::NotFound)?;
     let tab = p.tab.as_deref().unwrap_or("ready");
-    let states = tab_states(tab).ok_or_else(|| {
-        WebError::bad(
-            format!("Onglet inconnu : « {tab} »."),
-            format!("Unknown tab '{tab}'."),
-        )
-    })?;
+    let states = tab_states(tab).ok_or_else(|| WebError::bad_value(Msg::UnknownTab, tab))?;
     let sort = match p.sort.as_deref() {
         Some("confidence") => QueueSort::Confidence,
         _ => QueueSort::Age,
@@ -93,12 +88,10 @@ pub async fn queue(
             .filter(|q| !q.is_empty())
             .map(str::to_string);
     let agent = match p.agent.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(s.parse::<i64>().map_err(|_| {
-            WebError::bad(
-                format!("Agent inconnu : « {s} »."),
-                format!("Unknown agent '{s}'."),
-            )
-        })?),
+        Some(s) => Some(
+            s.parse::<i64>()
+                .map_err(|_| WebError::bad_value(Msg::UnknownAgent, s))?,
+        ),
         None => None,
     };
     let from = p.from.as_deref().filter(|s| !s.is_empty());
@@ -295,12 +288,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// The first millisecond of a `YYYY-MM-DD` day, UTC (the date inputs' format).
 fn day_start(day: &str) -> WebResult<i64> {
-    let bad = || {
-        WebError::bad(
-            format!("Date invalide : « {day} »."),
-            format!("Invalid date '{day}'."),
-        )
-    };
+    let bad = || WebError::bad_value(Msg::InvalidDate, day);
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let d = time::Date::parse(day, &format).map_err(|_| bad())?;
     Ok(d.midnight().assume_utc().unix_timestamp() * 1000)

@@ -18,8 +18,6 @@ pub(super) const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 /// A switch reason is a short note, not a report: capped so the audit row stays small.
 pub(super) const MAX_REASON_CHARS: usize = 200;
 
-pub(super) use crate::i18n::tr;
-
 pub(super) fn registry_cfg(st: &AppState) -> RegistryConfig {
     RegistryConfig {
         review_period_days: st.config.review_period_days,
@@ -48,12 +46,7 @@ pub(super) fn exclusion_store(st: &AppState) -> StoreExclusions {
 }
 
 pub(super) fn need_data_dir(st: &AppState) -> WebResult<&FsPath> {
-    data_dir(st).ok_or_else(|| {
-        WebError::bad(
-            "Aucun répertoire de données n'est configuré pour le registre des modèles.",
-            "No data directory is configured for the model registry.",
-        )
-    })
+    data_dir(st).ok_or_else(|| WebError::bad(Msg::NoRegistryDir))
 }
 
 pub(super) fn learn_err(e: LearnError) -> WebError {

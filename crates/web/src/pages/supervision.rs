@@ -25,59 +25,39 @@ use crate::AppState;
 
 fn level_text(lang: Lang, l: Level) -> &'static str {
     match l {
-        Level::Ok => tr(lang, "normal", "normal"),
-        Level::Warn => tr(lang, "à surveiller", "watch"),
-        Level::Alert => tr(lang, "alerte", "alert"),
+        Level::Ok => Msg::SupNormal.text(lang),
+        Level::Warn => Msg::SupWatch.text(lang),
+        Level::Alert => Msg::SupAlert.text(lang),
     }
 }
 
 /// The name of an alert's indicator as `drift_report` spells it.
 fn indicator_name(lang: Lang, key: &str) -> String {
     match key {
-        "psi" => tr(lang, "dérive des types (PSI)", "type mix drift (PSI)").into(),
-        "oov_rate" => tr(lang, "mots hors vocabulaire", "out-of-vocabulary words").into(),
-        "abstain_rate" => tr(lang, "taux d'abstention", "abstention rate").into(),
-        "acceptance_rate" => tr(lang, "brouillons acceptés", "drafts accepted").into(),
+        "psi" => Msg::SupTypeMixDriftPsi.text(lang).into(),
+        "oov_rate" => Msg::SupOutOfVocabularyWords.text(lang).into(),
+        "abstain_rate" => Msg::SupAbstentionRate.text(lang).into(),
+        "acceptance_rate" => Msg::SupDraftsAccepted.text(lang).into(),
         other => other.to_string(),
     }
 }
 
-/// (key, French, English, value of a week, threshold) for each charted indicator.
-type Indicator = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&WeekIndicators) -> Option<f64>,
-    f64,
-);
+/// (key, name, value of a week, threshold) for each charted indicator.
+type Indicator = (&'static str, Msg, fn(&WeekIndicators) -> Option<f64>, f64);
 
 fn indicators(th: &DriftThresholds) -> Vec<Indicator> {
     vec![
-        (
-            "psi",
-            "Dérive de la répartition des types (PSI)",
-            "Request-type mix drift (PSI)",
-            |w| Some(w.psi),
-            th.psi_alert,
-        ),
+        ("psi", Msg::SupIndPsi, |w| Some(w.psi), th.psi_alert),
         (
             "abstain",
-            "Taux d'abstention",
-            "Abstention rate",
+            Msg::SupIndAbstain,
             |w| Some(w.abstain_rate),
             th.abstain_alert,
         ),
-        (
-            "oov",
-            "Mots hors vocabulaire",
-            "Out-of-vocabulary words",
-            |w| w.oov_rate,
-            th.oov_alert,
-        ),
+        ("oov", Msg::SupIndOov, |w| w.oov_rate, th.oov_alert),
         (
             "acceptance",
-            "Brouillons acceptés",
-            "Drafts accepted",
+            Msg::SupIndAcceptance,
             |w| w.acceptance_rate,
             th.acceptance_alert_below,
         ),
@@ -92,7 +72,7 @@ fn switch_button(
     off: bool,
     label: &str,
 ) -> Markup {
-    let t = |fr, en| tr(lang, fr, en);
+    let t = |m: Msg| m.text(lang);
     html! {
         form.inline.kill-switch method="post" action="/supervision/switches" {
             (csrf_input(a))
@@ -100,12 +80,12 @@ fn switch_button(
             input type="hidden" name="value" value=(value);
             @if off {
                 input type="hidden" name="action" value="off";
-                label { span.visually-hidden { (t("Motif pour", "Reason for")) " " (label) } input type="text" name="reason" maxlength="200" placeholder=(t("motif (facultatif)", "reason (optional)")); }
+                label { span.visually-hidden { (t(Msg::SupReasonFor)) " " (label) } input type="text" name="reason" maxlength="200" placeholder=(t(Msg::SupReasonOptional)); }
                 " "
-                button type="submit" { (t("Couper les suggestions", "Switch suggestions off")) }
+                button type="submit" { (t(Msg::SupSwitchSuggestionsOff)) }
             } @else {
                 input type="hidden" name="action" value="on";
-                button type="submit" { (t("Réactiver les suggestions", "Switch suggestions back on")) }
+                button type="submit" { (t(Msg::SupSwitchSuggestionsBackOn)) }
             }
         }
     }
@@ -130,7 +110,7 @@ fn active_model_observations(obs: Vec<Observation>, active: &str) -> (Vec<Observ
 
 pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
     a.require_role(Role::Supervisor)?;
-    let t = |fr, en| tr(lang, fr, en);
+    let t = |m: Msg| m.text(lang);
     let versions = versions(&st).await?;
     let active = versions.iter().find(|v| v.status == ModelStatus::Active);
     let training = active
@@ -169,28 +149,27 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
 
     let body = html! {
         @if active.is_none() {
-            p.note #no-model { (t("Aucun modèle actif : la dérive est mesurée sans répartition de référence.", "No active model: drift is measured without a reference distribution.")) }
+            p.note #no-model { (t(Msg::SupNoActiveModelDriftIs)) }
         }
         @if other_model > 0 {
             p.note #other-model-messages {
-                (other_model) " " (t("messages triés par une version antérieure du modèle (ou sans modèle) ne sont pas comparés à la répartition d'entraînement du modèle actif : la dérive ne porte que sur ses propres prédictions.",
-                    "messages triaged by an earlier model version (or without a model) are not compared with the active model's training mix: drift covers its own predictions only."))
+                (other_model) " " (t(Msg::SupMessagesTriagedByAnEarlier))
             }
         }
         section #alerts aria-labelledby="alerts-h" {
-            h2 #alerts-h { (t("Alertes", "Alerts")) }
+            h2 #alerts-h { (t(Msg::SupAlerts)) }
             @if report.alerts.is_empty() {
-                p { (t("Aucune alerte sur la période.", "No alert over the period.")) }
+                p { (t(Msg::SupNoAlertOverThePeriod)) }
             } @else {
                 table #alert-list {
-                    caption { (report.alerts.len()) " " (t("alertes, semaine la plus récente d'abord", "alerts, most recent week first")) }
+                    caption { (report.alerts.len()) " " (t(Msg::SupAlertsMostRecentWeekFirst)) }
                     thead { tr {
-                        th scope="col" { (t("Niveau", "Level")) }
-                        th scope="col" { (t("Boîte", "Mailbox")) }
-                        th scope="col" { (t("Semaine", "Week")) }
-                        th scope="col" { (t("Indicateur", "Indicator")) }
-                        th scope="col" { (t("Valeur", "Value")) }
-                        th scope="col" { (t("Seuil", "Threshold")) }
+                        th scope="col" { (t(Msg::SupLevel)) }
+                        th scope="col" { (t(Msg::Mailbox)) }
+                        th scope="col" { (t(Msg::SupWeek)) }
+                        th scope="col" { (t(Msg::SupIndicator)) }
+                        th scope="col" { (t(Msg::SupValue)) }
+                        th scope="col" { (t(Msg::SupThreshold)) }
                     } }
                     tbody {
                         @for al in &alerts {
@@ -210,30 +189,30 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
         @for m in &mailboxes {
             @let weeks: Vec<&WeekIndicators> = report.weeks.iter().filter(|w| w.mailbox_id == m.id).collect();
             section.mailbox-drift aria-labelledby={ "drift-h-" (m.id) } {
-                h2 id={ "drift-h-" (m.id) } { (t("Dérive", "Drift")) " — " (m.name) }
+                h2 id={ "drift-h-" (m.id) } { (t(Msg::SupDrift)) " — " (m.name) }
                 @if weeks.is_empty() {
-                    p { (t("Aucun message trié sur la période.", "No triaged message over the period.")) }
+                    p { (t(Msg::SupNoTriagedMessageOverThe)) }
                 } @else {
                     @let labels: Vec<String> = weeks.iter().map(|w| w.week.clone()).collect();
                     div.charts {
-                        @for (key, fr, en, get, threshold) in &inds {
-                            @let title = format!("{} — {}", tr(lang, fr, en), m.name);
-                            @let series = [ChartSeries { name: tr(lang, fr, en).to_string(), values: weeks.iter().map(|w| get(w)).collect() }];
+                        @for (key, name, get, threshold) in &inds {
+                            @let title = format!("{} — {}", name.text(lang), m.name);
+                            @let series = [ChartSeries { name: name.text(lang).to_string(), values: weeks.iter().map(|w| get(w)).collect() }];
                             figure class={ "chart chart-" (key) } {
                                 (PreEscaped(svg_chart(&series, Some(*threshold), &labels, &title)))
                             }
                         }
                     }
                     table.drift-table {
-                        caption { (t("Indicateurs par semaine", "Indicators per week")) " — " (m.name) }
+                        caption { (t(Msg::SupIndicatorsPerWeek)) " — " (m.name) }
                         thead { tr {
-                            th scope="col" { (t("Semaine", "Week")) }
-                            th scope="col" { (t("Messages", "Messages")) }
+                            th scope="col" { (t(Msg::SupWeek)) }
+                            th scope="col" { (t(Msg::SupMessages)) }
                             th scope="col" { "PSI" }
-                            th scope="col" { (t("Abstention", "Abstention")) }
-                            th scope="col" { (t("Hors vocabulaire", "Out of vocabulary")) }
-                            th scope="col" { (t("Acceptation", "Acceptance")) }
-                            th scope="col" { (t("Corrections", "Corrections")) }
+                            th scope="col" { (t(Msg::SupAbstention)) }
+                            th scope="col" { (t(Msg::SupOutOfVocabulary)) }
+                            th scope="col" { (t(Msg::SupAcceptance)) }
+                            th scope="col" { (t(Msg::SupCorrections)) }
                         } }
                         tbody {
                             @for w in &weeks {
@@ -249,69 +228,69 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                             }
                         }
                     }
-                    p.note { (t("Seuils d'alerte", "Alert thresholds")) " : PSI " (num(th.psi_alert)) ", " (t("abstention", "abstention")) " " (pct(th.abstain_alert)) ", " (t("hors vocabulaire", "out of vocabulary")) " " (pct(th.oov_alert)) ", " (t("acceptation sous", "acceptance below")) " " (pct(th.acceptance_alert_below)) "." }
+                    p.note { (t(Msg::SupAlertThresholds)) " : PSI " (num(th.psi_alert)) ", " (t(Msg::SupAbstention2)) " " (pct(th.abstain_alert)) ", " (t(Msg::SupOutOfVocabulary2)) " " (pct(th.oov_alert)) ", " (t(Msg::SupAcceptanceBelow)) " " (pct(th.acceptance_alert_below)) "." }
                 }
             }
         }
         section #time-given-back aria-labelledby="time-h" {
-            h2 #time-h { (t("Temps rendu aux agents", "Time given back to agents")) }
+            h2 #time-h { (t(Msg::SupTimeGivenBackToAgents)) }
             @if times.is_empty() {
-                p { (t("Aucune réponse envoyée à partir d'un brouillon sur la période.", "No reply sent from a draft over the period.")) }
+                p { (t(Msg::SupNoReplySentFromA)) }
             } @else {
                 @let labels: Vec<String> = times.iter().map(|w| w.week.clone()).collect();
-                @let series = [ChartSeries { name: t("Heures rendues", "Hours given back").to_string(), values: times.iter().map(|w| Some(w.hours_given_back)).collect() }];
-                figure.chart.chart-time { (PreEscaped(svg_chart(&series, None, &labels, t("Heures rendues par semaine", "Hours given back per week")))) }
+                @let series = [ChartSeries { name: t(Msg::SupHoursGivenBack).to_string(), values: times.iter().map(|w| Some(w.hours_given_back)).collect() }];
+                figure.chart.chart-time { (PreEscaped(svg_chart(&series, None, &labels, t(Msg::SupHoursGivenBackPerWeek)))) }
                 table {
                     thead { tr {
-                        th scope="col" { (t("Semaine", "Week")) }
-                        th scope="col" { (t("Réponses issues d'un brouillon", "Replies from a draft")) }
-                        th scope="col" { (t("Heures rendues", "Hours given back")) }
+                        th scope="col" { (t(Msg::SupWeek)) }
+                        th scope="col" { (t(Msg::SupRepliesFromADraft)) }
+                        th scope="col" { (t(Msg::SupHoursGivenBack)) }
                     } }
                     tbody { @for w in &times { tr { th scope="row" { (w.week) } td { (w.replies_from_drafts) } td { (format!("{:.1} h", w.hours_given_back)) } } } }
                 }
             }
         }
         section #kill-switches aria-labelledby="switches-h" {
-            h2 #switches-h { (t("Couper les suggestions", "Switch suggestions off")) }
+            h2 #switches-h { (t(Msg::SupSwitchSuggestionsOff)) }
             {
-                p.note { (t("Effet sous quelques secondes sur tous les serveurs du service, pour les messages triés ensuite ; chaque action est journalisée.", "Takes effect within seconds on every server of the service, for the next triaged messages; every action is logged.")) }
+                p.note { (t(Msg::SupTakesEffectWithinSecondsOn)) }
                 table #switch-all {
-                    caption { (t("Tout le service", "Whole service")) }
-                    thead { tr { th scope="col" { (t("Portée", "Scope")) } th scope="col" { (t("Suggestions", "Suggestions")) } th scope="col" { (t("Action", "Action")) } } }
+                    caption { (t(Msg::SupWholeService)) }
+                    thead { tr { th scope="col" { (t(Msg::SupScope)) } th scope="col" { (t(Msg::SupSuggestions)) } th scope="col" { (t(Msg::SupAction)) } } }
                     tbody {
                         @let off = is_off(&SwitchScope::All);
-                        @let label = t("Tout le service", "Whole service");
+                        @let label = t(Msg::SupWholeService);
                         tr {
                             th scope="row" { (label) }
-                            td { @if off { span.switch-off { (t("coupées", "off")) } } @else { (t("actives", "on")) } }
+                            td { @if off { span.switch-off { (t(Msg::SupOff)) } } @else { (t(Msg::SupOn)) } }
                             td { (switch_button(&a, lang, "all", "", !off, label)) }
                         }
                     }
                 }
                 table #switch-mailboxes {
-                    caption { (t("Par boîte", "Per mailbox")) }
-                    thead { tr { th scope="col" { (t("Boîte", "Mailbox")) } th scope="col" { (t("Suggestions", "Suggestions")) } th scope="col" { (t("Action", "Action")) } } }
+                    caption { (t(Msg::SupPerMailbox)) }
+                    thead { tr { th scope="col" { (t(Msg::Mailbox)) } th scope="col" { (t(Msg::SupSuggestions)) } th scope="col" { (t(Msg::SupAction)) } } }
                     tbody {
                         @for m in &mailboxes {
                             @let off = is_off(&SwitchScope::Mailbox(m.id));
                             tr {
                                 th scope="row" { (m.name) }
-                                td { @if off { span.switch-off { (t("coupées", "off")) } } @else { (t("actives", "on")) } }
+                                td { @if off { span.switch-off { (t(Msg::SupOff)) } } @else { (t(Msg::SupOn)) } }
                                 td { (switch_button(&a, lang, "mailbox", &m.id.to_string(), !off, &m.name)) }
                             }
                         }
                     }
                 }
                 table #switch-types {
-                    caption { (t("Par type de demande", "Per request type")) }
-                    thead { tr { th scope="col" { (t("Type de demande", "Request type")) } th scope="col" { (t("Suggestions", "Suggestions")) } th scope="col" { (t("Action", "Action")) } } }
+                    caption { (t(Msg::SupPerRequestType)) }
+                    thead { tr { th scope="col" { (t(Msg::ColType)) } th scope="col" { (t(Msg::SupSuggestions)) } th scope="col" { (t(Msg::SupAction)) } } }
                     tbody {
                         @for rt in &st.taxonomy.request_types {
                             @let off = is_off(&SwitchScope::RequestType(rt.id.clone()));
                             @let label = type_label(&st, lang, &rt.id);
                             tr {
                                 th scope="row" { (label) }
-                                td { @if off { span.switch-off { (t("coupées", "off")) } } @else { (t("actives", "on")) } }
+                                td { @if off { span.switch-off { (t(Msg::SupOff)) } } @else { (t(Msg::SupOn)) } }
                                 td { (switch_button(&a, lang, "request_type", &rt.id, !off, &label)) }
                             }
                         }
@@ -341,12 +320,11 @@ pub async fn kill_switch(
     let scope = match f.scope.as_str() {
         "all" => SwitchScope::All,
         "mailbox" => {
-            let id: i64 = f.value.trim().parse().map_err(|_| {
-                WebError::bad(
-                    "L'identifiant de boîte doit être un nombre.",
-                    "The mailbox id must be a number.",
-                )
-            })?;
+            let id: i64 = f
+                .value
+                .trim()
+                .parse()
+                .map_err(|_| WebError::bad(Msg::MailboxIdNotNumber))?;
             if !st.store.list_mailboxes().await?.iter().any(|m| m.id == id) {
                 return Err(WebError::NotFound);
             }
@@ -359,12 +337,7 @@ pub async fn kill_switch(
             }
             SwitchScope::RequestType(id.to_string())
         }
-        _ => {
-            return Err(WebError::bad(
-                "Portée de coupure inconnue.",
-                "Unknown switch scope.",
-            ))
-        }
+        _ => return Err(WebError::bad(Msg::UnknownSwitchScope)),
     };
     let reason: String = f.reason.trim().chars().take(MAX_REASON_CHARS).collect();
     // The store audits each change in its own transaction.
@@ -387,12 +360,7 @@ pub async fn kill_switch(
                 .await
                 .map_err(learn_err)?;
         }
-        _ => {
-            return Err(WebError::bad(
-                "L'action doit être « off » ou « on ».",
-                "The action must be 'off' or 'on'.",
-            ))
-        }
+        _ => return Err(WebError::bad(Msg::SwitchActionOffOn)),
     }
     // Every draft this process hands out from now on sees the change.
     st.suggestions.forget().await;
@@ -449,7 +417,7 @@ mod tests {
         let th = DriftThresholds::default();
         let inds = indicators(&th);
         assert_eq!(inds.len(), 4);
-        assert!(inds.iter().any(|i| i.0 == "psi" && i.4 == th.psi_alert));
+        assert!(inds.iter().any(|i| i.0 == "psi" && i.3 == th.psi_alert));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub fn queue_page(after: Option<&str>) -> WebResult<QueuePage> {
     match after.filter(|s| !s.is_empty()) {
         Some(c) => QueueCursor::decode(c)
             .map(QueuePage::After)
-            .ok_or_else(|| WebError::bad("Curseur de page invalide.", "Invalid page cursor.")),
+            .ok_or_else(|| WebError::bad(Msg::InvalidPageCursor)),
         None => Ok(QueuePage::First),
     }
 }

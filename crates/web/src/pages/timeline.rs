@@ -10,8 +10,8 @@ use maud::{html, Markup};
 use serde_json::Value;
 
 use super::queue::type_label;
+use crate::i18n::timestamp;
 use crate::i18n::{escalation_reason_label, outbox_state_label, reject_reason_label, Lang, Msg};
-use crate::views::timestamp;
 use crate::AppState;
 
 /// What the timeline is built from, all read for the page already.

@@ -105,11 +105,8 @@ pub async fn transparence_json(State(st): State<AppState>) -> WebResult<Response
 pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<Response> {
     let p = public_sheet(&st).await?;
     let s = &p.sheet;
-    let t = |fr, en| tr(lang, fr, en);
-    let oversight_lead = t(
-        "Aucune réponse n'est envoyée sans la validation d'un agent nommé.",
-        "No reply is sent without being validated by a named agent.",
-    );
+    let t = |m: Msg| m.text(lang);
+    let oversight_lead = t(Msg::TranspNoReplyIsSentWithout);
     // The sheet's fixed texts are French (the official version); English
     // visitors get a translation of the same statements.
     let (purpose, data_used, oversight, open_source): (String, Vec<String>, String, String) =
@@ -149,109 +146,106 @@ pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<R
     let compute_text = match s.compute.cpu_seconds_per_1000_messages {
         Some(c) if p.compute_measured => format!(
             "{c:.1} {} ({} {})",
-            t(
-                "secondes CPU pour 1 000 messages",
-                "CPU-seconds per 1,000 messages"
-            ),
+            t(Msg::TranspCpuSecondsPer1000),
             s.compute.messages_measured,
-            t("messages mesurés", "messages measured")
+            t(Msg::TranspMessagesMeasured)
         ),
-        _ => t("non mesuré", "not measured").to_string(),
+        _ => t(Msg::TranspNotMeasured).to_string(),
     };
     let body = html! {
-        p #generated { (t("Fiche établie le", "Sheet generated on")) " " (display_date(lang, &s.generated_on)) " — " (s.service) }
+        p #generated { (t(Msg::TranspSheetGeneratedOn)) " " (display_date(lang, &s.generated_on)) " — " (s.service) }
         section aria-labelledby="purpose-h" {
-            h2 #purpose-h { (t("Finalité", "Purpose")) }
+            h2 #purpose-h { (t(Msg::LegalPurpose)) }
             p { (purpose) }
         }
         section aria-labelledby="data-h" {
-            h2 #data-h { (t("Données utilisées", "Data used")) }
+            h2 #data-h { (t(Msg::TranspDataUsed)) }
             ul { @for d in &data_used { li { (d) } } }
         }
         section #oversight aria-labelledby="oversight-h" {
-            h2 #oversight-h { (t("Contrôle humain", "Human oversight")) }
+            h2 #oversight-h { (t(Msg::TranspHumanOversight)) }
             p { strong { (oversight_lead) } }
             p { (oversight) }
             p { (open_source) }
         }
         section #model aria-labelledby="model-h" {
-            h2 #model-h { (t("Modèle en service", "Model in use")) }
+            h2 #model-h { (t(Msg::TranspModelInUse)) }
             @if let Some(m) = &s.active_model {
                 dl.meta {
-                    dt { (t("Version", "Version")) } dd { code { (m.version) } }
-                    dt { (t("Entraîné le", "Trained on")) } dd { (display_date(lang, &m.trained_on)) }
-                    dt { (t("Promu le", "Promoted on")) } dd { (m.promoted_on.as_deref().map(|d| display_date(lang, d)).unwrap_or_else(|| "—".into())) }
-                    dt { (t("Dernière revue", "Last review")) } dd { (m.last_review_on.as_deref().map(|d| display_date(lang, d)).unwrap_or_else(|| t("aucune", "none").into())) }
-                    dt { (t("Prochaine revue", "Next review")) } dd {
+                    dt { (t(Msg::Version)) } dd { code { (m.version) } }
+                    dt { (t(Msg::TranspTrainedOn)) } dd { (display_date(lang, &m.trained_on)) }
+                    dt { (t(Msg::TranspPromotedOn)) } dd { (m.promoted_on.as_deref().map(|d| display_date(lang, d)).unwrap_or_else(|| "—".into())) }
+                    dt { (t(Msg::TranspLastReview)) } dd { (m.last_review_on.as_deref().map(|d| display_date(lang, d)).unwrap_or_else(|| t(Msg::TranspNone).into())) }
+                    dt { (t(Msg::TranspNextReview)) } dd {
                         (m.next_review_due.as_deref().map(|d| display_date(lang, d)).unwrap_or_else(|| "—".into()))
-                        @if m.review_overdue { " " strong.error { (t("(en retard)", "(overdue)")) } }
+                        @if m.review_overdue { " " strong.error { (t(Msg::TranspOverdue)) } }
                     }
-                    dt { (t("Exemples d'entraînement", "Training examples")) } dd { (m.training_examples.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }
-                    dt { (t("dont corrections d'agents", "of which agents' corrections")) } dd { (m.from_agent_feedback.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }
+                    dt { (t(Msg::TranspTrainingExamples)) } dd { (m.training_examples.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }
+                    dt { (t(Msg::TranspOfWhichAgentsCorrections)) } dd { (m.from_agent_feedback.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }
                 }
             } @else {
-                p #no-model { (t("Aucun modèle n'est enregistré : aucune suggestion automatique n'est faite.", "No model is registered: no automatic suggestion is made.")) }
+                p #no-model { (t(Msg::TranspNoModelIsRegisteredNo)) }
             }
-            p { (t("Période de revue", "Review period")) " : " (s.review_period_days) " " (t("jours", "days")) }
+            p { (t(Msg::TranspReviewPeriod)) " : " (s.review_period_days) " " (t(Msg::DaysWord)) }
             p #retrieval {
                 @if let Some(m) = &p.embedding_model {
-                    (t("Recherche dans la base de connaissances : lexicale et sémantique, modèle d'embeddings", "Knowledge-base search: lexical and semantic, embedding model")) " " (m)
+                    (t(Msg::TranspKnowledgeBaseSearchLexicalAnd)) " " (m)
                 } @else {
-                    (t("Recherche dans la base de connaissances : lexicale seule (aucun modèle d'embeddings)", "Knowledge-base search: lexical only (no embedding model)"))
+                    (t(Msg::TranspKnowledgeBaseSearchLexicalOnly))
                 }
             }
         }
         section #metrics aria-labelledby="metrics-h" {
-            h2 #metrics-h { (t("Performances sur le jeu d'évaluation fixe", "Metrics on the fixed evaluation set")) }
+            h2 #metrics-h { (t(Msg::TranspMetricsOnTheFixedEvaluation)) }
             @if let Some(m) = &s.metrics {
                 table {
-                    thead { tr { th scope="col" { (t("Indicateur", "Metric")) } th scope="col" { (t("Valeur", "Value")) } } }
+                    thead { tr { th scope="col" { (t(Msg::TranspMetric)) } th scope="col" { (t(Msg::SupValue)) } } }
                     tbody {
-                        tr { td { (t("Exemples évalués", "Examples evaluated")) } td { (m.evaluation_examples) } }
-                        tr { td { (t("Exactitude", "Accuracy")) } td { (pct(m.accuracy)) } }
+                        tr { td { (t(Msg::TranspExamplesEvaluated)) } td { (m.evaluation_examples) } }
+                        tr { td { (t(Msg::ModelsAccuracy)) } td { (pct(m.accuracy)) } }
                         tr { td { "Macro-F1" } td { (num(m.macro_f1)) } }
-                        tr { td { (t("Couverture à 95 % de précision", "Coverage at 95 % precision")) } td { (pct(m.coverage_at_95_precision)) } }
-                        tr { td { (t("Erreur de calibration (ECE)", "Calibration error (ECE)")) } td { (num(m.expected_calibration_error)) } }
+                        tr { td { (t(Msg::TranspCoverageAt95Precision)) } td { (pct(m.coverage_at_95_precision)) } }
+                        tr { td { (t(Msg::TranspCalibrationErrorEce)) } td { (num(m.expected_calibration_error)) } }
                     }
                 }
             } @else {
-                p { (t("Pas de mesure : aucun modèle en service.", "No measurement: no model in use.")) }
+                p { (t(Msg::TranspNoMeasurementNoModelIn)) }
             }
         }
         section #volumes aria-labelledby="volumes-h" {
-            h2 #volumes-h { (t("Volumes traités", "Volumes handled")) }
-            p { (t("Messages reçus", "Messages received")) " : " (s.volumes.messages_handled) }
+            h2 #volumes-h { (t(Msg::TranspVolumesHandled)) }
+            p { (t(Msg::TranspMessagesReceived)) " : " (s.volumes.messages_handled) }
             table {
-                thead { tr { th scope="col" { (t("État", "State")) } th scope="col" { (t("Messages", "Messages")) } } }
+                thead { tr { th scope="col" { (t(Msg::ColState)) } th scope="col" { (t(Msg::SupMessages)) } } }
                 tbody { @for (state, n) in &p.messages_by_state {
                     tr { td data-state=(state) { (facteur_core::MessageState::parse(state).map(|s| crate::i18n::state_label(lang, s)).unwrap_or(state.as_str())) } td { (n) } }
                 } }
             }
         }
         section #oversight-controls aria-labelledby="controls-h" {
-            h2 #controls-h { (t("Contrôles des superviseurs", "Supervisors' controls")) }
+            h2 #controls-h { (t(Msg::TranspSupervisorsControls)) }
             @let sw = &p.suggestions_switched_off;
             p #switches-in-force {
-                (t("Suggestions coupées", "Suggestions switched off")) " : "
-                @if sw.whole_service { (t("pour tout le service", "for the whole service")) }
-                @else { (sw.mailboxes) " " (t("boîte(s)", "mailbox(es)")) ", " (sw.request_types) " " (t("type(s) de demande", "request type(s)")) }
+                (t(Msg::TranspSuggestionsSwitchedOff)) " : "
+                @if sw.whole_service { (t(Msg::TranspForTheWholeService)) }
+                @else { (sw.mailboxes) " " (t(Msg::TranspMailboxEs)) ", " (sw.request_types) " " (t(Msg::TranspRequestTypeS)) }
             }
-            p #training-exclusions { (t("Exemples exclus de l'apprentissage", "Examples excluded from training")) " : " (p.training_exclusions) }
+            p #training-exclusions { (t(Msg::TranspExamplesExcludedFromTraining)) " : " (p.training_exclusions) }
         }
         section #retention aria-labelledby="retention-h" {
-            h2 #retention-h { (t("Durées de conservation", "Retention periods")) }
+            h2 #retention-h { (t(Msg::LegalRetentionPeriods)) }
             (super::legal::retention_list(lang, &st.config.retention))
-            p { a href="/donnees-personnelles" { (t("Données personnelles et vos droits", "Personal data and your rights")) } }
+            p { a href="/donnees-personnelles" { (t(Msg::TranspPersonalDataAndYourRights)) } }
         }
         section #compute aria-labelledby="compute-h" {
-            h2 #compute-h { (t("Coût de calcul mesuré", "Measured compute cost")) }
+            h2 #compute-h { (t(Msg::TranspMeasuredComputeCost)) }
             p { (compute_text) }
         }
         section #contact aria-labelledby="contact-h" {
-            h2 #contact-h { (t("Contact", "Contact")) }
+            h2 #contact-h { (t(Msg::LegalContact)) }
             p { (s.contact) }
         }
-        p { a href="/transparence.json" { (t("Ces données au format JSON", "This data as JSON")) } }
+        p { a href="/transparence.json" { (t(Msg::TranspThisDataAsJson)) } }
     };
     Ok(page(lang, Msg::Transparency.text(lang), None, body).into_response())
 }

@@ -408,8 +408,7 @@ async fn start_app_with(hostile_html: &str, engine: bool) -> App {
     let (state, engine) = if engine {
         let e = Arc::new(common::DemoEngine::new(store.clone(), &[], 1.01));
         let state = AppState::new(store.clone(), common::demo_taxonomy(), config)
-            .with_triage(e.clone())
-            .with_kb(e.clone());
+            .with_service(e.service.clone());
         (state, Some(e))
     } else {
         (AppState::new(store.clone(), taxonomy(), config), None)

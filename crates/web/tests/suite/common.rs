@@ -28,14 +28,40 @@ pub fn demo_taxonomy() -> facteur_kb::answers::Taxonomy {
     facteur_kb::answers::Taxonomy::load(&answers_dir().join("taxonomy.toml")).expect("taxonomy")
 }
 
-/// The triage engine a node plugs into the web app (`facteur serve` does it in
-/// crates/cli/src/service.rs), here over the demo answers, a sample of real
-/// fiches and a small model
-/// trained on the demo examples of `labels`, with a threshold of `min_confidence`
-/// (set high, the model abstains and the page offers its candidates).
-pub struct DemoEngine {
+/// A node's service over `engine` (as `facteur serve` wires one in
+/// crates/cli/src/service.rs), its knowledge base said to follow the store's
+/// revision `kb_revision`, with `dir` as its data folder.
+pub fn service_over(
     store: facteur_store::Store,
     engine: facteur_triage::Engine,
+    kb_revision: Option<i64>,
+    dir: &std::path::Path,
+) -> std::sync::Arc<facteur_app::Service> {
+    let suggestions = std::sync::Arc::new(facteur_app::Suggestions::new(
+        store.clone(),
+        None,
+        false,
+        facteur_learn::registry::RegistryConfig::default().review_period_days,
+    ));
+    std::sync::Arc::new(facteur_app::Service::new(facteur_app::ServiceParts {
+        store,
+        engine,
+        kb_revision,
+        taxonomy_path: answers_dir().join("taxonomy.toml"),
+        model_version: Some("demo".into()),
+        data_dir: dir.to_path_buf(),
+        suggestions,
+        followup_days: facteur_app::DEFAULT_FOLLOWUP_DAYS,
+        open_kb: std::sync::Arc::new(|d| Ok(facteur_kb::KnowledgeBase::open(d)?)),
+    }))
+}
+
+/// The triage service a node plugs into the web app, here over the demo answers,
+/// a sample of real fiches and a small model trained on the demo examples of
+/// `labels`, with a threshold of `min_confidence` (set high, the model abstains
+/// and the page offers its candidates).
+pub struct DemoEngine {
+    pub service: std::sync::Arc<facteur_app::Service>,
     _dir: tempfile::TempDir,
 }
 
@@ -75,92 +101,13 @@ impl DemoEngine {
             ..Default::default()
         };
         let engine = facteur_triage::Engine::new(Some(model), Some(kb), options);
-        Self {
-            store,
-            engine,
-            _dir: dir,
-        }
+        let service = service_over(store, engine, None, dir.path());
+        Self { service, _dir: dir }
     }
 
     /// Triage a stored message and record it, as the node does at ingest
     /// (`category`: an agent's choice, which overrides the model).
     pub async fn triage(&self, id: i64, category: Option<String>) -> facteur_triage::Triaged {
-        let raw = self.store.get_raw(id).await.unwrap().unwrap_or_default();
-        let parsed = facteur_mail::parse_message(&raw);
-        let over = facteur_triage::Overrides {
-            category,
-            ..Default::default()
-        };
-        let t = self.engine.triage_with("store", &parsed, &over);
-        self.store
-            .record_triage(&facteur_app::triage_record(id, Some("demo".into()), &t))
-            .await
-            .unwrap();
-        t
-    }
-}
-
-impl facteur_web::Retriage for DemoEngine {
-    fn retriage<'a>(
-        &'a self,
-        message_id: i64,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async move {
-            let category = self
-                .store
-                .get_message(message_id)
-                .await
-                .map_err(|e| e.to_string())?
-                .and_then(|m| m.category);
-            self.triage(message_id, category).await;
-            Ok(())
-        })
-    }
-
-    fn fill_answer<'a>(
-        &'a self,
-        message_id: i64,
-        answer_id: &'a str,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Option<String>, String>> + Send + 'a>,
-    > {
-        Box::pin(async move {
-            let raw = self
-                .store
-                .get_raw(message_id)
-                .await
-                .map_err(|e| e.to_string())?
-                .unwrap_or_default();
-            let over = facteur_triage::Overrides {
-                answer: Some(answer_id.into()),
-                ..Default::default()
-            };
-            let t = self
-                .engine
-                .triage_with("store", &facteur_mail::parse_message(&raw), &over);
-            Ok(t.draft.map(|d| d.text))
-        })
-    }
-}
-
-impl facteur_web::KbSearch for DemoEngine {
-    fn search(
-        &self,
-        query: &str,
-        limit: usize,
-    ) -> Result<(Option<i64>, Vec<facteur_web::KbHit>), String> {
-        let kb = self.engine.kb().expect("demo knowledge base");
-        let opts = facteur_kb::SearchOptions {
-            limit,
-            snippets: true,
-            ..Default::default()
-        };
-        let hits = kb.search(query, &opts).map_err(|e| e.to_string())?;
-        Ok((
-            None,
-            hits.into_iter()
-                .map(|hit| facteur_web::KbHit::of(kb, hit))
-                .collect(),
-        ))
+        self.service.retriage(id, category).await.unwrap()
     }
 }

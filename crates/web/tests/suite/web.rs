@@ -1387,34 +1387,17 @@ async fn queue_pages_by_keyset_without_overlap() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
-struct CountingRetriage(std::sync::atomic::AtomicUsize);
-
-impl facteur_web::Retriage for CountingRetriage {
-    fn retriage<'a>(
-        &'a self,
-        _message_id: i64,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Box::pin(async { Ok(()) })
-    }
-
-    fn fill_answer<'a>(
-        &'a self,
-        _message_id: i64,
-        _answer_id: &'a str,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Option<String>, String>> + Send + 'a>,
-    > {
-        Box::pin(async { Ok(None) })
-    }
-}
-
 #[tokio::test]
 async fn category_correction_checks_the_taxonomy_and_recomputes_the_draft() {
     let f = fixture().await;
-    let engine = std::sync::Arc::new(CountingRetriage(Default::default()));
-    let state = AppState::new(f.store.clone(), taxonomy(), WebConfig::default())
-        .with_triage(engine.clone());
+    // A node's service without a model or answers: the correction retriages with
+    // the agent's category, recorded as a new triage.
+    let dir = tempfile::tempdir().unwrap();
+    let engine = facteur_triage::Engine::new(None, None, Default::default());
+    let svc = common::service_over(f.store.clone(), engine, None, dir.path());
+    let state = AppState::new(f.store.clone(), taxonomy(), WebConfig::default()).with_service(svc);
+    let triages = || async { f.store.list_triages(f.msg_a).await.unwrap() };
+    let before = triages().await.len();
     let app = router(state);
     let (token, csrf) = login(&app, "agent").await;
     let path = format!("/messages/{}/correct", f.msg_a);
@@ -1428,7 +1411,7 @@ async fn category_correction_checks_the_taxonomy_and_recomputes_the_draft() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(engine.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(triages().await.len(), before);
     let res = send(
         &app,
         post_form(&path, Some(&token), &format!("csrf={csrf}&category=avis")),
@@ -1437,7 +1420,9 @@ async fn category_correction_checks_the_taxonomy_and_recomputes_the_draft() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let m = f.store.get_message(f.msg_a).await.unwrap().unwrap();
     assert_eq!(m.category.as_deref(), Some("avis"));
-    assert_eq!(engine.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let after = triages().await;
+    assert_eq!(after.len(), before + 1);
+    assert_eq!(after.last().unwrap().category.as_deref(), Some("avis"));
     let kinds: Vec<String> = f
         .store
         .list_actions(f.msg_a)
@@ -2139,29 +2124,6 @@ async fn supervisor_promotes_in_their_name_and_rolls_back_from_the_page() {
         .any(|r| r.action == "model.rollback" && r.actor == format!("user:{sup_id}")));
 }
 
-/// A node's knowledge base as the CLI exposes it: here a real index of the demo
-/// answers of the repository.
-struct IndexKb(facteur_kb::KnowledgeBase);
-
-impl facteur_web::KbSearch for IndexKb {
-    fn search(
-        &self,
-        query: &str,
-        limit: usize,
-    ) -> Result<(Option<i64>, Vec<facteur_web::KbHit>), String> {
-        let opts = facteur_kb::SearchOptions {
-            limit,
-            ..Default::default()
-        };
-        let hits = self.0.search(query, &opts).map_err(|e| e.to_string())?;
-        let hits = hits
-            .into_iter()
-            .map(|hit| facteur_web::KbHit::of(&self.0, hit))
-            .collect();
-        Ok((Some(7), hits))
-    }
-}
-
 #[tokio::test]
 async fn kb_search_api_needs_a_session_and_shows_this_nodes_answers() {
     let f = fixture().await;
@@ -2177,8 +2139,10 @@ async fn kb_search_api_needs_a_session_and_shows_this_nodes_answers() {
         .import_answers(&answers.join("demo"), Some(&answers.join("taxonomy.toml")))
         .unwrap();
     assert!(errors.is_empty(), "{errors:?}");
-    let state = AppState::new(f.store.clone(), taxonomy(), WebConfig::default())
-        .with_kb(Arc::new(IndexKb(kb)));
+    // This node's service, its answers synced at the store's revision 7.
+    let engine = facteur_triage::Engine::new(None, Some(kb), Default::default());
+    let svc = common::service_over(f.store.clone(), engine, Some(7), kb_dir.path());
+    let state = AppState::new(f.store.clone(), taxonomy(), WebConfig::default()).with_service(svc);
     let app = router(state);
 
     let res = send(&app, get("/api/kb/search?q=d%C3%A9lai+de+paiement", None)).await;
@@ -4046,8 +4010,7 @@ async fn abstained_question(f: &Fixture) -> (Router, Arc<common::DemoEngine>, i6
         common::demo_taxonomy(),
         WebConfig::default(),
     )
-    .with_triage(engine.clone())
-    .with_kb(engine.clone());
+    .with_service(engine.service.clone());
     (router(state), engine, id)
 }
 
