@@ -11,7 +11,6 @@
 //! Building one (the model file, the data folder, the embedder) is the binary's
 //! wiring: it hands the parts to [`Service::new`].
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -70,7 +69,6 @@ pub struct Service {
     /// Model version label recorded with each triage (the model file's creation
     /// time and data hash), so feedback can say which model suggested what.
     pub model_version: Option<String>,
-    signatures: RwLock<HashMap<i64, String>>,
     pub(crate) data_dir: PathBuf,
     /// The one rule for "may a draft be offered" (kill switches, strict review),
     /// with its caches; the web app of a `serve` process shares it.
@@ -91,7 +89,6 @@ impl Service {
             kb_sync: tokio::sync::Mutex::new(()),
             taxonomy_path: parts.taxonomy_path,
             model_version: parts.model_version,
-            signatures: RwLock::default(),
             data_dir: parts.data_dir,
             suggestions: parts.suggestions,
             compute: Arc::new(facteur_learn::ComputeMeter::new()),
@@ -133,8 +130,7 @@ impl Service {
 
     /// The mailbox named `name`, created with `address` and `signature` when the
     /// store does not have it (several processes starting at once on a fresh
-    /// database may race: the loser reads the winner's). Its signature is kept
-    /// for drafting.
+    /// database may race: the loser reads the winner's).
     pub async fn ensure_mailbox(
         &self,
         name: &str,
@@ -142,8 +138,8 @@ impl Service {
         signature: Option<&str>,
     ) -> Result<i64, AppError> {
         let existing = self.store.get_mailbox_by_name(name).await?;
-        let (id, sig) = match existing {
-            Some(m) => (m.id, m.signature),
+        let id = match existing {
+            Some(m) => m.id,
             None => {
                 let sig = signature.map(str::to_string).unwrap_or_else(|| {
                     format!("Le service des impôts des particuliers\n{address}")
@@ -161,9 +157,9 @@ impl Service {
                     )
                     .await;
                 match created {
-                    Ok(id) => (id, sig),
+                    Ok(id) => id,
                     Err(e) => match self.store.get_mailbox_by_name(name).await? {
-                        Some(m) => (m.id, m.signature),
+                        Some(m) => m.id,
                         None if matches!(
                             e,
                             facteur_store::StoreError::MailboxAddressTaken { .. }
@@ -191,32 +187,27 @@ impl Service {
                 }
             }
         };
-        if let Ok(mut s) = self.signatures.write() {
-            s.insert(id, sig);
-        }
         Ok(id)
     }
 
-    /// The id of the mailbox named `name`, its signature kept for drafting.
+    /// The id of the mailbox named `name`.
     pub async fn mailbox_id(&self, name: &str) -> Result<i64, AppError> {
         match self.store.get_mailbox_by_name(name).await? {
-            Some(m) => {
-                if let Ok(mut s) = self.signatures.write() {
-                    s.insert(m.id, m.signature.clone());
-                }
-                Ok(m.id)
-            }
+            Some(m) => Ok(m.id),
             None => Err(AppError::NoMailbox {
                 name: name.to_string(),
             }),
         }
     }
 
-    fn signature_of(&self, mailbox_id: i64) -> Option<String> {
-        self.signatures
-            .read()
-            .ok()
-            .and_then(|s| s.get(&mailbox_id).cloned())
+    /// The signature drafts of this mailbox end with, read from the store each
+    /// time: an administrator's edit on any node applies to the next draft.
+    async fn signature_of(&self, mailbox_id: i64) -> Result<Option<String>, AppError> {
+        Ok(self
+            .store
+            .get_mailbox(mailbox_id)
+            .await?
+            .map(|m| m.signature))
     }
 
     /// Triage a stored message and record the result (state, draft, passages);
@@ -229,15 +220,8 @@ impl Service {
         mail: &ParsedMail,
         category: Option<String>,
     ) -> Result<Triaged, AppError> {
-        if self.signature_of(mailbox_id).is_none() {
-            if let Some(m) = self.store.get_mailbox(mailbox_id).await? {
-                if let Ok(mut s) = self.signatures.write() {
-                    s.insert(m.id, m.signature);
-                }
-            }
-        }
         let over = Overrides {
-            signature: self.signature_of(mailbox_id),
+            signature: self.signature_of(mailbox_id).await?,
             category,
             answer: None,
         };
@@ -359,7 +343,7 @@ impl Service {
     pub async fn fill_answer(&self, id: i64, answer_id: &str) -> Result<Option<String>, AppError> {
         let (msg, raw) = self.stored(id).await?;
         let over = Overrides {
-            signature: self.signature_of(msg.mailbox_id),
+            signature: self.signature_of(msg.mailbox_id).await?,
             category: msg.category.clone(),
             answer: Some(answer_id.to_string()),
         };

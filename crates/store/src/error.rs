@@ -99,6 +99,13 @@ pub enum StoreError {
         /// The operation that failed, with internal ids only.
         op: String,
     },
+    /// The change would leave no active administrator: nobody could then manage
+    /// accounts from the web app. Checked inside the transaction.
+    #[error("{op}: this is the last active administrator")]
+    LastAdmin {
+        /// The operation that failed, with internal ids only.
+        op: String,
+    },
     /// A stored value cannot be read back (unknown state or status code…).
     #[error("{op}: stored value is corrupt: {detail}")]
     Corrupt {

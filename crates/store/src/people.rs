@@ -200,6 +200,23 @@ impl Store {
         let actor = actor_of(by);
         with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;
+            // Demoting or deactivating an active admin: another one must remain.
+            // In the transaction, so two admins removing each other at once
+            // cannot both succeed (SQLite writes one at a time; PostgreSQL locks
+            // the admins' rows).
+            if role != Role::Admin || !active {
+                let lock = if self.backend() == crate::Backend::Postgres { " FOR UPDATE" } else { "" };
+                let admins: Vec<i64> = sqlx::query_scalar(&format!(
+                    "SELECT id FROM users WHERE role = 'admin' AND active = $1{lock}"
+                ))
+                .bind(true)
+                .fetch_all(&mut *tx)
+                .await
+                .op(op)?;
+                if admins == [id] {
+                    return Err(StoreError::LastAdmin { op: op() });
+                }
+            }
             let n = sqlx::query("UPDATE users SET role = $1, active = $2 WHERE id = $3")
                 .bind(role.as_str())
                 .bind(active)
@@ -304,6 +321,53 @@ impl Store {
                 json!({})).op(op)?;
             tx.commit().await.op(op)?;
             Ok(id)
+        })
+    }
+
+    /// Change a mailbox's signature and settings, audited with what changed (the
+    /// signature by its length only: it is free text).
+    pub async fn update_mailbox(
+        &self,
+        id: i64,
+        update: &crate::MailboxUpdate,
+        by: Option<i64>,
+    ) -> StoreResult<()> {
+        let now = self.now_ms();
+        let op = || format!("update mailbox {id}");
+        let actor = actor_of(by);
+        let Some(current) = self.get_mailbox(id).await? else {
+            return Err(StoreError::NotFound { op: op() });
+        };
+        let mut settings = match current.settings {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        match update.send_delay_seconds {
+            Some(s) => settings.insert("send_delay_seconds".into(), json!(s)),
+            None => settings.remove("send_delay_seconds"),
+        };
+        match update.imap_folder.as_deref().filter(|f| !f.is_empty()) {
+            Some(f) => settings.insert("imap_folder".into(), json!(f)),
+            None => settings.remove("imap_folder"),
+        };
+        let settings = serde_json::Value::Object(settings);
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            sqlx::query("UPDATE mailboxes SET signature = $1, settings = $2 WHERE id = $3")
+                .bind(&update.signature)
+                .bind(settings.to_string())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .op(op)?;
+            audit_append!(self, tx, now, actor.clone(), "mailbox.update", format!("mailbox:{id}"),
+                json!({
+                    "signature_chars": update.signature.chars().count(),
+                    "send_delay_seconds": update.send_delay_seconds,
+                    "imap_folder": update.imap_folder,
+                })).op(op)?;
+            tx.commit().await.op(op)?;
+            Ok(())
         })
     }
 

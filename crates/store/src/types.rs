@@ -69,10 +69,43 @@ pub struct Mailbox {
     pub address: String,
     /// Text that closes every draft prepared for this mailbox.
     pub signature: String,
-    /// Free-form JSON object; every caller stores `{}` today.
+    /// The administrator's settings of the mailbox (JSON object, read through
+    /// [`Mailbox::send_delay_seconds`] and [`Mailbox::imap_folder`]); `{}` until
+    /// an administrator edits them.
     pub settings: Value,
     /// When the mailbox was created, Unix milliseconds.
     pub created_at: Millis,
+}
+
+impl Mailbox {
+    /// This mailbox's send delay when an administrator set one; `None`: the
+    /// service's `send_delay_seconds`.
+    pub fn send_delay_seconds(&self) -> Option<u32> {
+        self.settings
+            .get("send_delay_seconds")
+            .and_then(Value::as_u64)
+            .and_then(|v| u32::try_from(v).ok())
+    }
+
+    /// The IMAP folder to read when an administrator set one; `None`: the
+    /// configuration's.
+    pub fn imap_folder(&self) -> Option<&str> {
+        self.settings
+            .get("imap_folder")
+            .and_then(Value::as_str)
+            .filter(|f| !f.is_empty())
+    }
+}
+
+/// What an administrator may change of a mailbox from the web app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxUpdate {
+    /// The text that closes every draft.
+    pub signature: String,
+    /// Seconds a validated reply waits before leaving; `None`: the service's.
+    pub send_delay_seconds: Option<u32>,
+    /// The IMAP folder to read; `None`: the configuration's.
+    pub imap_folder: Option<String>,
 }
 
 /// A login session. `id` is the SHA-256 of the bearer token: the token itself

@@ -173,7 +173,16 @@ pub async fn validate(
         subject: reply_subject(&m.subject),
         in_reply_to: parent,
         references,
-        send_delay_ms: st.config.send_delay_ms(),
+        // The mailbox's own delay when an administrator set one.
+        send_delay_ms: match st
+            .store
+            .get_mailbox(m.mailbox_id)
+            .await?
+            .and_then(|mb| mb.send_delay_seconds())
+        {
+            Some(s) => i64::from(s) * 1000,
+            None => st.config.send_delay_ms(),
+        },
     };
     let outbox = if confirm_automatic {
         st.store.validate_and_queue_confirmed(&reply).await?

@@ -228,6 +228,7 @@ impl From<StoreError> for WebError {
             },
             StoreError::Conflict { .. } => WebError::conflict(Msg::AlreadyExists),
             StoreError::MailboxAddressTaken { .. } => WebError::conflict(Msg::MailboxTaken),
+            StoreError::LastAdmin { .. } => WebError::conflict(Msg::LastAdmin),
             StoreError::ReplyRefused { problem, .. } => WebError::ReplyRefused(problem.clone()),
             StoreError::RecipientAutomatic { .. } => WebError::conflict(Msg::RecipientAutomatic),
             _ => {

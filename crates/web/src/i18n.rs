@@ -226,6 +226,15 @@ catalogue! {
     OtherClosed => "a clos ce message sans réponse", "closed this message without a reply";
     OtherActed => "a agi sur ce message", "acted on this message";
     TextKeptBelow => "Votre texte, non envoyé, est conservé ci-dessous.", "Your text, not sent, is kept below.";
+    LastAdmin => "C'est le dernier administrateur actif : nommez-en un autre avant de retirer celui-ci.", "This is the last active administrator: appoint another one before removing this one.";
+    Reactivate => "Réactiver", "Reactivate";
+    ConfirmDeactivate => "Désactiver ce compte ? Ses sessions sont fermées à l'instant ; il pourra être réactivé.", "Deactivate this account? Its sessions end at once; it can be reactivated.";
+    ConfirmDeactivateButton => "Oui, désactiver", "Yes, deactivate";
+    Cancel => "Annuler", "Cancel";
+    EditMailbox => "Modifier la boîte", "Edit the mailbox";
+    MailboxSendDelay => "Délai avant envoi (secondes ; vide : celui du service)", "Delay before sending (seconds; empty: the service's)";
+    MailboxImapFolder => "Dossier IMAP relevé (vide : celui de la configuration ; pris en compte au prochain démarrage)", "IMAP folder read (empty: the config's; applies at the next start)";
+    InvalidSendDelay => "Délai avant envoi invalide (un nombre de secondes de 0 à 3600)", "Invalid delay before sending (a number of seconds from 0 to 3600)";
     DoneClosed => "Message clos sans réponse.", "Message closed without a reply.";
     CloseReasonLabel => "Motif de la clôture", "Reason for closing";
     CloseWithoutReply => "Clore sans réponse", "Close without a reply";

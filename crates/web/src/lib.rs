@@ -349,8 +349,16 @@ pub fn router(state: AppState) -> Router {
             post(pages::admin::user_deactivate),
         )
         .route(
+            "/admin/users/{id}/reactivate",
+            post(pages::admin::user_reactivate),
+        )
+        .route(
             "/admin/mailboxes",
             get(pages::admin::mailboxes).post(pages::admin::mailbox_create),
+        )
+        .route(
+            "/admin/mailboxes/{id}",
+            get(pages::admin::mailbox_edit).post(pages::admin::mailbox_update),
         )
         .route("/transparence", get(pages::transparency::transparence))
         .route("/accessibilite", get(pages::legal::accessibilite))

@@ -30,6 +30,28 @@ fn tls(t: TlsMode) -> facteur_connect::TlsMode {
     }
 }
 
+/// [`imap_config`] with the folder an administrator chose in the web app, which
+/// wins over the config's from the next start of `sync`, `serve` or `worker`
+/// (positions are kept per folder, so a change starts that folder afresh and
+/// stores nothing twice).
+pub async fn imap_config_in_store(
+    store: &facteur_store::Store,
+    b: &MailboxConfig,
+    mailbox_id: i64,
+) -> Result<Option<ImapConfig>> {
+    let Some(mut c) = imap_config(b)? else {
+        return Ok(None);
+    };
+    if let Some(folder) = store
+        .get_mailbox(mailbox_id)
+        .await?
+        .and_then(|m| m.imap_folder().map(str::to_string))
+    {
+        c.folder = folder;
+    }
+    Ok(Some(c))
+}
+
 pub fn imap_config(b: &MailboxConfig) -> Result<Option<ImapConfig>> {
     let Some(i) = &b.imap else { return Ok(None) };
     let password = resolve_password(
@@ -174,7 +196,7 @@ pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
         let mut sent = serde_json::Map::new();
         for b in &boxes {
             let mailbox_id = svc.mailbox_id(&b.name).await.map_err(crate::service::explained)?;
-            if let Some(c) = imap_config(b)? {
+            if let Some(c) = imap_config_in_store(&svc.store, b, mailbox_id).await? {
                 let mut ingest = ImapIngest::new(svc.store.clone(), mailbox_id, c)
                     .with_hook(hook.clone());
                 // Every field, `own_replies` and `full_resync` included (a
@@ -248,7 +270,7 @@ pub async fn spawn_connectors(
             .mailbox_id(&b.name)
             .await
             .map_err(crate::service::explained)?;
-        if let Some(c) = imap_config(b)? {
+        if let Some(c) = imap_config_in_store(&svc.store, b, mailbox_id).await? {
             let mut ingest =
                 ImapIngest::new(svc.store.clone(), mailbox_id, c).with_hook(hook.clone());
             let stop = stop.clone();

@@ -165,13 +165,14 @@ pub fn run(cfg: &Config, a: WorkerArgs) -> Result<()> {
         if !a.no_imap {
             let hook: facteur_connect::SharedHook = Arc::new(EnqueueTriage(svc.store.clone()));
             for b in &cfg.mailboxes {
-                let Some(c) = super::sync::imap_config(b)? else {
-                    continue;
-                };
                 let mailbox_id = svc
                     .mailbox_id(&b.name)
                     .await
                     .map_err(crate::service::explained)?;
+                let Some(c) = super::sync::imap_config_in_store(&svc.store, b, mailbox_id).await?
+                else {
+                    continue;
+                };
                 let mut ingest = ImapIngest::new(svc.store.clone(), mailbox_id, c)
                     .with_hook(hook.clone())
                     .with_sync_lease(

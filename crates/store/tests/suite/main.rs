@@ -2,6 +2,7 @@
 //! concern; one binary links the workspace once instead of once per file.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod classify_text;
 mod followups;
 mod kb_sync;

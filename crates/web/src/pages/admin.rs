@@ -39,6 +39,10 @@ pub async fn users(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResu
                                 form method="post" action={ "/admin/users/" (u.id) "/deactivate" } {
                                     (csrf_input(&a)) button type="submit" { (t(Msg::Deactivate)) }
                                 }
+                            } @else if !u.active {
+                                form method="post" action={ "/admin/users/" (u.id) "/reactivate" } {
+                                    (csrf_input(&a)) button type="submit" { (t(Msg::Reactivate)) }
+                                }
                             }
                         }
                     }
@@ -119,18 +123,58 @@ pub async fn user_create(
     Ok(Redirect::to("/admin/users").into_response())
 }
 
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    /// "1" once the administrator confirmed on the page this form first shows.
+    #[serde(default)]
+    pub confirm: Option<String>,
+}
+
+/// `POST /admin/users/{id}/deactivate`: first a page asking to confirm (no
+/// script needed), then, confirmed, the account is deactivated and its
+/// sessions end. The last active administrator is refused (by the store).
 pub async fn user_deactivate(
     State(st): State<AppState>,
+    lang: Lang,
     a: Authed,
     Path(id): Path<i64>,
+    Form(f): Form<ConfirmForm>,
 ) -> WebResult<Response> {
     a.require_role(Role::Admin)?;
     if id == a.user.id {
         return Err(WebError::bad(Msg::CannotDeactivateSelf));
     }
     let u = st.store.get_user(id).await?.ok_or(WebError::NotFound)?;
+    if f.confirm.as_deref() != Some("1") {
+        let t = |m: Msg| m.text(lang);
+        let body = html! {
+            p #confirm-deactivate role="alert" { strong { (u.display_name) } " (" (u.username) ") — " (t(Msg::ConfirmDeactivate)) }
+            form #confirm-deactivate-form method="post" action={ "/admin/users/" (id) "/deactivate" } {
+                (csrf_input(&a))
+                input type="hidden" name="confirm" value="1";
+                button #confirm-deactivate-button type="submit" { (t(Msg::ConfirmDeactivateButton)) }
+                " " a href="/admin/users" { (t(Msg::Cancel)) }
+            }
+        };
+        return Ok(page(lang, t(Msg::Deactivate), Some(&a), body).into_response());
+    }
     st.store
         .update_user(id, u.role, false, Some(a.user.id))
+        .await?;
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+/// `POST /admin/users/{id}/reactivate`: a deactivated account signs in again
+/// (with its password, or through single sign-on), audited.
+pub async fn user_reactivate(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    a.require_role(Role::Admin)?;
+    let u = st.store.get_user(id).await?.ok_or(WebError::NotFound)?;
+    st.store
+        .update_user(id, u.role, true, Some(a.user.id))
         .await?;
     Ok(Redirect::to("/admin/users").into_response())
 }
@@ -141,8 +185,8 @@ pub async fn mailboxes(State(st): State<AppState>, lang: Lang, a: Authed) -> Web
     let list = st.store.list_mailboxes().await?;
     let body = html! {
         table #mailbox-list {
-            thead { tr { th scope="col" { (t(Msg::Name)) } th scope="col" { (t(Msg::Address)) } } }
-            tbody { @for m in &list { tr { td { a href={ "/mailboxes/" (m.id) "/queue" } { (m.name) } } td { (m.address) } } } }
+            thead { tr { th scope="col" { (t(Msg::Name)) } th scope="col" { (t(Msg::Address)) } th scope="col" { "" } } }
+            tbody { @for m in &list { tr { td { a href={ "/mailboxes/" (m.id) "/queue" } { (m.name) } } td { (m.address) } td { a.edit-mailbox href={ "/admin/mailboxes/" (m.id) } { (t(Msg::Edit)) } } } } }
         }
         h2 { (t(Msg::NewMailbox)) }
         form #mailbox-form method="post" action="/admin/mailboxes" {
@@ -199,5 +243,79 @@ pub async fn mailbox_create(
         )
         .await
         .map_err(|e| WebError::store_conflict_as(e, Msg::MailboxNameTaken))?;
+    Ok(Redirect::to("/admin/mailboxes").into_response())
+}
+
+/// `GET /admin/mailboxes/{id}`: the mailbox's signature, send delay and IMAP
+/// folder, editable by an administrator.
+pub async fn mailbox_edit(
+    State(st): State<AppState>,
+    lang: Lang,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    a.require_role(Role::Admin)?;
+    let t = |m: Msg| m.text(lang);
+    let m = st.store.get_mailbox(id).await?.ok_or(WebError::NotFound)?;
+    let body = html! {
+        p { strong { (m.name) } " — " (m.address) }
+        form #mailbox-edit method="post" action={ "/admin/mailboxes/" (id) } {
+            (csrf_input(&a))
+            p { label for="mb-signature" { (t(Msg::Signature)) } textarea #mb-signature name="signature" rows="4" { (m.signature) } }
+            p {
+                label for="mb-delay" { (t(Msg::MailboxSendDelay)) }
+                input #mb-delay name="send_delay_seconds" inputmode="numeric" value=(m.send_delay_seconds().map(|s| s.to_string()).unwrap_or_default());
+            }
+            p {
+                label for="mb-folder" { (t(Msg::MailboxImapFolder)) }
+                input #mb-folder name="imap_folder" value=(m.imap_folder().unwrap_or_default());
+            }
+            button type="submit" { (t(Msg::Save)) }
+            " " a href="/admin/mailboxes" { (t(Msg::Cancel)) }
+        }
+    };
+    Ok(page(lang, t(Msg::EditMailbox), Some(&a), body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct MailboxEditForm {
+    #[serde(default)]
+    pub signature: String,
+    #[serde(default)]
+    pub send_delay_seconds: String,
+    #[serde(default)]
+    pub imap_folder: String,
+}
+
+/// `POST /admin/mailboxes/{id}`: saved and audited (`mailbox.update`).
+pub async fn mailbox_update(
+    State(st): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+    Form(f): Form<MailboxEditForm>,
+) -> WebResult<Response> {
+    a.require_role(Role::Admin)?;
+    st.store.get_mailbox(id).await?.ok_or(WebError::NotFound)?;
+    let delay = f.send_delay_seconds.trim();
+    let send_delay_seconds = if delay.is_empty() {
+        None
+    } else {
+        match delay.parse::<u32>() {
+            Ok(s) if s <= 3600 => Some(s),
+            _ => return Err(WebError::bad_value(Msg::InvalidSendDelay, delay)),
+        }
+    };
+    let folder = f.imap_folder.trim();
+    st.store
+        .update_mailbox(
+            id,
+            &facteur_store::MailboxUpdate {
+                signature: f.signature.replace("\r\n", "\n"),
+                send_delay_seconds,
+                imap_folder: (!folder.is_empty()).then(|| folder.to_string()),
+            },
+            Some(a.user.id),
+        )
+        .await?;
     Ok(Redirect::to("/admin/mailboxes").into_response())
 }

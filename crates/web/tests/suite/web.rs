@@ -1591,16 +1591,22 @@ async fn admin_creates_accounts_with_mailboxes_and_deactivates_them() {
         .unwrap()
         .unwrap()
         .id;
-    let res = send(
-        &f.app,
+    // A first post only asks to confirm: nothing changes yet.
+    let deactivate = |confirm: &str| {
         post_form(
             &format!("/admin/users/{id}/deactivate"),
             Some(&token),
-            &format!("csrf={csrf}"),
-        ),
-    )
-    .await;
+            &format!("csrf={csrf}{confirm}"),
+        )
+    };
+    let res = send(&f.app, deactivate("")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = text(res).await;
+    assert!(page.contains("id=\"confirm-deactivate-form\""), "{page}");
+    assert!(f.store.get_user(id).await.unwrap().unwrap().active);
+    let res = send(&f.app, deactivate("&confirm=1")).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(!f.store.get_user(id).await.unwrap().unwrap().active);
     // Her session ends with the account.
     let res = send(
         &f.app,
@@ -1608,6 +1614,33 @@ async fn admin_creates_accounts_with_mailboxes_and_deactivates_them() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // The list offers to reactivate her; once reactivated she signs in again.
+    let page = text(send(&f.app, get("/admin/users", Some(&token))).await).await;
+    assert!(
+        page.contains(&format!("action=\"/admin/users/{id}/reactivate\"")),
+        "{page}"
+    );
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/admin/users/{id}/reactivate"),
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    login(&f.app, "nina").await;
+    let actions: Vec<String> = f
+        .store
+        .list_audit(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.target == format!("user:{id}"))
+        .map(|r| r.action)
+        .collect();
+    assert_eq!(actions.iter().filter(|a| *a == "user.update").count(), 2);
     let res = send(
         &f.app,
         post_form(
@@ -1624,6 +1657,58 @@ async fn admin_creates_accounts_with_mailboxes_and_deactivates_them() {
         .await
         .unwrap()
         .is_some());
+}
+
+/// An administrator edits a mailbox's signature, send delay and IMAP folder;
+/// the delay governs the next validated reply; agents may not edit.
+#[tokio::test]
+async fn an_admin_edits_a_mailbox_and_its_send_delay_applies() {
+    let f = fixture().await;
+    let (admin, csrf) = login(&f.app, "admin").await;
+    let path = format!("/admin/mailboxes/{}", f.mb_a);
+    let page = text(send(&f.app, get(&path, Some(&admin))).await).await;
+    assert!(page.contains("id=\"mailbox-edit\""), "{page}");
+    let save = |body: &str| post_form(&path, Some(&admin), &format!("csrf={csrf}&{body}"));
+    let res = send(&f.app, save("signature=x&send_delay_seconds=demain")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = send(
+        &f.app,
+        save("signature=Le+SIP+de+Lyon&send_delay_seconds=300&imap_folder=INBOX.Usagers"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let m = f.store.get_mailbox(f.mb_a).await.unwrap().unwrap();
+    assert_eq!(m.signature, "Le SIP de Lyon");
+    assert_eq!(m.send_delay_seconds(), Some(300));
+    assert_eq!(m.imap_folder(), Some("INBOX.Usagers"));
+    let (agent, agent_csrf) = login(&f.app, "agent").await;
+    assert_eq!(
+        send(&f.app, get(&path, Some(&agent))).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // The next reply of that mailbox waits its 300 s, not the service's 30.
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/validate", f.msg_a),
+            Some(&agent),
+            &format!(
+                "csrf={agent_csrf}&text={}",
+                enc("Bonjour,\nVoici la démarche.\nCordialement")
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let row = f
+        .store
+        .get_outbox_for_message(f.msg_a)
+        .await
+        .unwrap()
+        .unwrap();
+    let due = row.next_attempt_at.expect("held until due");
+    let now = f.store.now_ms();
+    assert!(due - now > 200_000, "held {} ms", due - now);
 }
 
 #[tokio::test]
