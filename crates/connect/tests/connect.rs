@@ -761,6 +761,20 @@ fn maildir_messages(dir: &Path) -> Vec<Vec<u8>> {
     out
 }
 
+/// The relay's Maildir once at least `n` of its mails satisfy `ours`: the relay
+/// writes a mail to disk after answering 250, so a fixed wait once fell short on
+/// a loaded machine (99 of 100). Gives up after 15 s and returns what is there.
+async fn maildir_until(dir: &Path, n: usize, ours: impl Fn(&[u8]) -> bool) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let all = maildir_messages(dir);
+        if all.iter().filter(|m| ours(m)).count() >= n || Instant::now() >= deadline {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_100_replies_exactly_once_despite_crashes() {
     let Some(v) = require(
@@ -901,9 +915,12 @@ async fn smtp_100_replies_exactly_once_despite_crashes() {
     assert_eq!(second.drain().await, Default::default());
 
     // The server received exactly 100 replies of this run, each once, each right.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mail = maildir_until(&maildir, 100, |raw| {
+        expected.contains_key(&facteur_mail::parse_message(raw).message_id)
+    })
+    .await;
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for raw in maildir_messages(&maildir) {
+    for raw in mail {
         let p = facteur_mail::parse_message(&raw);
         let Some((body, subject, refs)) = expected.get(&p.message_id) else {
             continue;
@@ -1395,10 +1412,14 @@ async fn smtp_marker_is_shared_between_hosts_and_a_lost_lease_never_sends() {
         let row = host_a.get_outbox(*id).await.unwrap().unwrap();
         assert_eq!(row.state, OutboxState::Sent);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mail = maildir_until(&maildir, 2, |m| {
+        let t = String::from_utf8_lossy(m);
+        (0..2).any(|k| t.contains(&format!("r{k}.{run}@dgfip.example")))
+    })
+    .await;
     for k in 0..2 {
         let needle = format!("r{k}.{run}@dgfip.example");
-        let copies = maildir_messages(&maildir)
+        let copies = mail
             .iter()
             .filter(|m| String::from_utf8_lossy(m).contains(&needle))
             .count();
@@ -1916,11 +1937,13 @@ async fn smtp_french_text_reads_back_intact_from_the_sink() {
         e.store.get_outbox(id).await.unwrap().unwrap().state,
         OutboxState::Sent
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let raw = maildir_messages(&maildir)
-        .into_iter()
-        .find(|m| facteur_mail::parse_message(m).message_id == reply_id)
-        .expect("reply in the sink");
+    let raw = maildir_until(&maildir, 1, |m| {
+        facteur_mail::parse_message(m).message_id == reply_id
+    })
+    .await
+    .into_iter()
+    .find(|m| facteur_mail::parse_message(m).message_id == reply_id)
+    .expect("reply in the sink");
     let p = facteur_mail::parse_message(&raw);
     assert_eq!(p.body_text.replace("\r\n", "\n").trim_end(), body);
     assert_eq!(p.subject, "Re: Réclamation « taxe d’habitation » – œuvre");

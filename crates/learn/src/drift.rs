@@ -162,6 +162,11 @@ pub struct DriftThresholds {
     pub abstain_alert: f64,
     /// Alert when acceptance falls below this.
     pub acceptance_alert_below: f64,
+    /// Acceptance is judged on the drafts agents have handled (a reply sent, or
+    /// the type corrected), and only from this many: drafts nobody opened yet
+    /// say nothing about their quality, and counting them as refused raised the
+    /// acceptance alert on a week whose drafts were simply not handled yet.
+    pub min_handled_drafts: usize,
     /// Edit distance up to which a sent draft counts as "lightly edited".
     pub light_edit_max: f64,
 }
@@ -176,6 +181,7 @@ impl Default for DriftThresholds {
             oov_alert: 0.35,
             abstain_alert: 0.5,
             acceptance_alert_below: 0.5,
+            min_handled_drafts: 20,
             light_edit_max: 0.2,
         }
     }
@@ -280,7 +286,9 @@ pub struct WeekIndicators {
     pub abstain_rate: f64,
     pub oov_rate: Option<f64>,
     pub drafts_shown: usize,
-    /// Sent unchanged or lightly edited / drafts shown.
+    /// Drafts an agent acted on: a reply was sent, or the type corrected.
+    pub drafts_handled: usize,
+    /// Sent unchanged or lightly edited / drafts handled; `None` before any is handled.
     pub acceptance_rate: Option<f64>,
     pub mean_edit_distance: Option<f64>,
     pub correction_rate: f64,
@@ -356,6 +364,10 @@ pub fn drift_report(
         });
         let oov_rate = (tokens > 0).then(|| unseen as f64 / tokens as f64);
         let shown: Vec<&&Observation> = obs.iter().filter(|o| o.draft_shown).collect();
+        let handled = shown
+            .iter()
+            .filter(|o| o.sent_edit_distance.is_some() || o.corrected)
+            .count();
         let accepted = shown
             .iter()
             .filter(|o| o.sent_edit_distance.is_some_and(|d| d <= th.light_edit_max))
@@ -374,7 +386,8 @@ pub fn drift_report(
             abstain_rate,
             oov_rate,
             drafts_shown: shown.len(),
-            acceptance_rate: (!shown.is_empty()).then(|| accepted as f64 / shown.len() as f64),
+            drafts_handled: handled,
+            acceptance_rate: (handled > 0).then(|| accepted as f64 / handled as f64),
             mean_edit_distance: mean(&edits),
             correction_rate: obs.iter().filter(|o| o.corrected).count() as f64 / n.max(1) as f64,
         };
@@ -402,6 +415,7 @@ pub fn drift_report(
             }
             if let Some(a) = wi
                 .acceptance_rate
+                .filter(|_| handled >= th.min_handled_drafts)
                 .filter(|a| *a < th.acceptance_alert_below)
             {
                 push(
@@ -606,6 +620,38 @@ mod tests {
         assert_eq!(r.weeks[0].confidence_histogram[9], 40);
         th.min_messages = 100;
         assert!(drift_report(&o, &training, &th).alerts.is_empty());
+    }
+
+    /// Drafts shown that no agent handled yet are not refusals: no acceptance,
+    /// no alert; handled ones count, and from `min_handled_drafts` on they alert.
+    #[test]
+    fn acceptance_counts_handled_drafts_only() {
+        let training = dist(&[("a", 1.0)]);
+        let mut o: Vec<Observation> = (0..40)
+            .map(|i| {
+                let mut x = obs(1, T0 + i, "a");
+                x.draft_shown = true;
+                x.sent_edit_distance = None;
+                x
+            })
+            .collect();
+        let th = DriftThresholds::default();
+        let r = drift_report(&o, &training, &th);
+        assert_eq!(r.weeks[0].drafts_handled, 0);
+        assert_eq!(r.weeks[0].acceptance_rate, None);
+        assert!(!r.alerts.iter().any(|a| a.indicator == "acceptance_rate"));
+        // 10 handled, all rewritten: a rate, but too few to alert.
+        for x in o.iter_mut().take(10) {
+            x.sent_edit_distance = Some(0.9);
+        }
+        let r = drift_report(&o, &training, &th);
+        assert_eq!(r.weeks[0].acceptance_rate, Some(0.0));
+        assert!(!r.alerts.iter().any(|a| a.indicator == "acceptance_rate"));
+        for x in o.iter_mut().take(25) {
+            x.sent_edit_distance = Some(0.9);
+        }
+        let r = drift_report(&o, &training, &th);
+        assert!(r.alerts.iter().any(|a| a.indicator == "acceptance_rate"));
     }
 
     /// A mailbox whose mix is exactly the training mix (30 request types, equal

@@ -235,6 +235,21 @@ catalogue! {
     MailboxSendDelay => "Délai avant envoi (secondes ; vide : celui du service)", "Delay before sending (seconds; empty: the service's)";
     MailboxImapFolder => "Dossier IMAP relevé (vide : celui de la configuration ; pris en compte au prochain démarrage)", "IMAP folder read (empty: the config's; applies at the next start)";
     InvalidSendDelay => "Délai avant envoi invalide (un nombre de secondes de 0 à 3600)", "Invalid delay before sending (a number of seconds from 0 to 3600)";
+    SupNotEnoughData => "Pas encore assez de données cette semaine ({} messages ; il en faut {}) : les indicateurs ne sont pas encore interprétés.", "Not enough data yet this week ({} messages; {} needed): the indicators are not interpreted yet.";
+    SupMixAlert => "La répartition des demandes a changé nettement : vérifiez les nouveaux motifs avant la prochaine revue du modèle.", "The mix of requests changed markedly: check the new reasons before the model's next review.";
+    SupMixWarn => "La répartition des demandes bouge un peu : rien à faire pour l'instant, à surveiller la semaine prochaine.", "The mix of requests moves a little: nothing to do yet, watch it next week.";
+    SupMixOk => "La répartition des demandes est stable.", "The mix of requests is stable.";
+    SupAbstainAlert => "Le modèle ne propose rien pour {} des messages (seuil : {}) : des demandes nouvelles ou mal couvertes arrivent ; signalez-les pour compléter les réponses types.", "The model proposes nothing for {} of the messages (threshold: {}): new or poorly covered requests are arriving; report them so the standard answers can be completed.";
+    SupAbstainOk => "Le modèle propose un type pour {} des messages.", "The model proposes a type for {} of the messages.";
+    SupOovAlert => "{} des mots des messages sont inconnus du modèle (seuil : {}) : le vocabulaire des usagers change ; prévoyez un réentraînement.", "{} of the words in the messages are unknown to the model (threshold: {}): the users' vocabulary is changing; plan a retraining.";
+    SupOovOk => "Le vocabulaire des messages reste celui que le modèle connaît.", "The messages' vocabulary is still the one the model knows.";
+    SupAcceptNotEnough => "Pas encore assez de brouillons traités pour juger de leur qualité ({} sur {} nécessaires).", "Not enough drafts handled yet to judge their quality ({} of {} needed).";
+    SupAcceptAlert => "Seuls {} des brouillons traités partent tels quels ou presque (seuil : {}) : regardez les corrections des agents avant la prochaine revue.", "Only {} of the drafts handled leave as they are or nearly (threshold: {}): look at the agents' corrections before the next review.";
+    SupAcceptOk => "{} des brouillons traités partent tels quels ou presque.", "{} of the drafts handled leave as they are or nearly.";
+    SupWeekNeedsAction => "Cette semaine demande une action.", "This week needs action.";
+    SupWeekNoAction => "Rien à faire cette semaine.", "Nothing to do this week.";
+    SupWeekNotJudged => "Cette semaine ne peut pas encore être jugée.", "This week cannot be judged yet.";
+    SupTechnicalDetails => "Détails techniques (PSI, taux, seuils, graphiques)", "Technical details (PSI, rates, thresholds, charts)";
     DoneClosed => "Message clos sans réponse.", "Message closed without a reply.";
     CloseReasonLabel => "Motif de la clôture", "Reason for closing";
     CloseWithoutReply => "Clore sans réponse", "Close without a reply";
@@ -683,6 +698,93 @@ pub fn timestamp(lang: Lang, ms: i64) -> String {
     }
 }
 
+/// `msg` with each `{}` replaced, in order, by one of `values`.
+pub fn fill(lang: Lang, msg: Msg, values: &[&str]) -> String {
+    let mut out = String::new();
+    let mut parts = msg.text(lang).split("{}");
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        out.push_str(values.get(i).copied().unwrap_or(""));
+        out.push_str(part);
+    }
+    out
+}
+
+/// A share as a percentage, the way each language writes it: "12,5 %", "12.5%".
+pub fn percent(lang: Lang, share: f64) -> String {
+    if !share.is_finite() {
+        return "—".into();
+    }
+    let v = format!("{:.1}", share * 100.0);
+    let v = v.strip_suffix(".0").unwrap_or(&v).to_string();
+    match lang {
+        Lang::Fr => format!("{} %", v.replace('.', ",")),
+        Lang::En => format!("{v}%"),
+    }
+}
+
+/// A decimal number with the language's decimal mark: "0,12", "0.12".
+pub fn decimal(lang: Lang, v: f64) -> String {
+    if !v.is_finite() {
+        return "—".into();
+    }
+    let s = format!("{v:.2}");
+    match lang {
+        Lang::Fr => s.replace('.', ","),
+        Lang::En => s,
+    }
+}
+
+/// "semaine du 30 novembre 2026" / "week of 30 November 2026", from the ISO date
+/// of the week's Monday; the ISO date itself when it does not parse.
+pub fn week_of(lang: Lang, monday: &str) -> String {
+    const FR: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    const EN: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let parts: Vec<&str> = monday.split('-').collect();
+    let parsed = match parts.as_slice() {
+        [y, m, d] => match (y.parse::<i32>(), m.parse::<usize>(), d.parse::<u32>()) {
+            (Ok(y), Ok(m @ 1..=12), Ok(d)) => Some((y, m, d)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((y, m, d)) = parsed else {
+        return monday.to_string();
+    };
+    match lang {
+        Lang::Fr => format!("semaine du {d} {} {y}", FR[m - 1]),
+        Lang::En => format!("week of {d} {} {y}", EN[m - 1]),
+    }
+}
+
 pub fn display_date(lang: Lang, iso: &str) -> String {
     let parts: Vec<&str> = iso.split('-').collect();
     match (lang, parts.as_slice()) {
@@ -725,5 +827,17 @@ mod tests {
         assert_eq!(display_date(Lang::Fr, "2025-09-13"), "13/09/2025");
         assert_eq!(display_date(Lang::En, "2025-09-13"), "2025-09-13");
         assert_eq!(display_date(Lang::Fr, "garbage"), "garbage");
+        assert_eq!(
+            week_of(Lang::Fr, "2026-11-30"),
+            "semaine du 30 novembre 2026"
+        );
+        assert_eq!(week_of(Lang::En, "2026-11-30"), "week of 30 November 2026");
+        assert_eq!(percent(Lang::Fr, 0.125), "12,5 %");
+        assert_eq!(percent(Lang::En, 0.5), "50%");
+        assert_eq!(decimal(Lang::Fr, 0.123), "0,12");
+        assert_eq!(
+            fill(Lang::En, Msg::SupAbstainOk, &["80%"]),
+            "The model proposes a type for 80% of the messages."
+        );
     }
 }

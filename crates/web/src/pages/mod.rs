@@ -14,6 +14,7 @@ pub mod assets;
 pub mod compose;
 pub mod done;
 pub(crate) mod drafts;
+pub mod drift_words;
 pub mod legal;
 pub mod login;
 pub mod message;

@@ -71,8 +71,8 @@ pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                             td { (status_text(lang, v.status)) }
                             td { (facteur_learn::review::iso_date(rec.map_or(v.created_at, |r| r.trained_at))) }
                             td { @if let Some(r) = rec { (r.training_examples) " (" (r.feedback_examples) ")" } @else { "—" } }
-                            td { (rec.map_or_else(|| "—".into(), |r| pct(r.eval.accuracy))) }
-                            td { (rec.map_or_else(|| "—".into(), |r| num(r.eval.macro_f1))) }
+                            td { (rec.map_or_else(|| "—".into(), |r| pct(lang, r.eval.accuracy))) }
+                            td { (rec.map_or_else(|| "—".into(), |r| num(lang, r.eval.macro_f1))) }
                             td {
                                 @if let Some(c) = &cmp {
                                     (format!("{:+.3}", c.macro_f1_delta))
@@ -80,7 +80,7 @@ pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                                     @if !c.regressions.is_empty() { br; span.error { (t(Msg::ModelsRegressions)) " : " (c.regressions.join(", ")) } }
                                 } @else { "—" }
                             }
-                            td { (rec.map_or_else(|| "—".into(), |r| pct(r.eval.coverage_at_95_precision))) }
+                            td { (rec.map_or_else(|| "—".into(), |r| pct(lang, r.eval.coverage_at_95_precision))) }
                             td {
                                 @if let Some(r) = &v.review {
                                     (t(Msg::ModelsDue)) " " (display_date(lang, &r.due_on))

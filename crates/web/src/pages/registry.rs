@@ -73,23 +73,20 @@ pub(super) async fn versions(st: &AppState) -> WebResult<Vec<ModelVersionView>> 
         .map_err(learn_err)
 }
 
-pub(super) fn pct(v: f64) -> String {
-    if v.is_finite() {
-        format!("{:.1} %", v * 100.0)
-    } else {
-        "—".into()
+/// A share in the page's language ("70,0 %", "70.0%").
+pub(super) fn pct(lang: crate::i18n::Lang, v: f64) -> String {
+    crate::i18n::percent(lang, v)
+}
+
+/// A metric in the page's language, to three places ("0,823", "0.823").
+pub(super) fn num(lang: crate::i18n::Lang, v: f64) -> String {
+    if !v.is_finite() {
+        return "—".into();
     }
-}
-
-pub(super) fn opt_pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".into(), pct)
-}
-
-pub(super) fn num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.3}")
-    } else {
-        "—".into()
+    let s = format!("{v:.3}");
+    match lang {
+        crate::i18n::Lang::Fr => s.replace('.', ","),
+        crate::i18n::Lang::En => s,
     }
 }
 

@@ -18,7 +18,7 @@ use super::registry::*;
 use crate::auth::Authed;
 use crate::chart::{svg_chart, ChartSeries};
 use crate::error::{WebError, WebResult};
-use crate::i18n::{Lang, Msg};
+use crate::i18n::{decimal, display_date, percent, week_of, Lang, Msg};
 use crate::pages::queue::type_label;
 use crate::views::{csrf_input, page};
 use crate::AppState;
@@ -156,6 +156,24 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                 (other_model) " " (t(Msg::SupMessagesTriagedByAnEarlier))
             }
         }
+        section #time-given-back aria-labelledby="time-h" {
+            h2 #time-h { (t(Msg::SupTimeGivenBackToAgents)) }
+            @if times.is_empty() {
+                p { (t(Msg::SupNoReplySentFromA)) }
+            } @else {
+                @let labels: Vec<String> = times.iter().map(|w| display_date(lang, &w.week_start)).collect();
+                @let series = [ChartSeries { name: t(Msg::SupHoursGivenBack).to_string(), values: times.iter().map(|w| Some(w.hours_given_back)).collect() }];
+                figure.chart.chart-time { (PreEscaped(svg_chart(&series, None, &labels, t(Msg::SupHoursGivenBackPerWeek)))) }
+                table {
+                    thead { tr {
+                        th scope="col" { (t(Msg::SupWeek)) }
+                        th scope="col" { (t(Msg::SupRepliesFromADraft)) }
+                        th scope="col" { (t(Msg::SupHoursGivenBack)) }
+                    } }
+                    tbody { @for w in &times { tr { th scope="row" { (week_of(lang, &w.week_start)) } td { (w.replies_from_drafts) } td { (decimal(lang, w.hours_given_back)) " h" } } } }
+                }
+            }
+        }
         section #alerts aria-labelledby="alerts-h" {
             h2 #alerts-h { (t(Msg::SupAlerts)) }
             @if report.alerts.is_empty() {
@@ -176,10 +194,10 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                             tr {
                                 td { strong { (level_text(lang, al.level)) } }
                                 td { (mb_name(al.mailbox_id)) }
-                                td { (al.week) }
+                                td { (alert_week(lang, &report, al)) }
                                 td { (indicator_name(lang, &al.indicator)) }
-                                td { (num(al.value)) }
-                                td { (num(al.threshold)) }
+                                td { (decimal(lang, al.value)) }
+                                td { (decimal(lang, al.threshold)) }
                             }
                         }
                     }
@@ -189,11 +207,23 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
         @for m in &mailboxes {
             @let weeks: Vec<&WeekIndicators> = report.weeks.iter().filter(|w| w.mailbox_id == m.id).collect();
             section.mailbox-drift aria-labelledby={ "drift-h-" (m.id) } {
-                h2 id={ "drift-h-" (m.id) } { (t(Msg::SupDrift)) " — " (m.name) }
+                h2 id={ "drift-h-" (m.id) } {
+                    (m.name)
+                    @if let Some(w) = weeks.last() { " — " (week_of(lang, &w.week_start)) }
+                }
                 @if weeks.is_empty() {
                     p { (t(Msg::SupNoTriagedMessageOverThe)) }
                 } @else {
-                    @let labels: Vec<String> = weeks.iter().map(|w| w.week.clone()).collect();
+                    @let latest = super::drift_words::verdict(lang, weeks[weeks.len() - 1], &th);
+                    p.verdict data-action=(match latest.needs_action { Some(true) => "yes", Some(false) => "no", None => "unknown" }) { strong { (latest.headline(lang)) } }
+                    ul.verdict-sentences {
+                        @for (act, sentence) in &latest.sentences {
+                            li.act[*act] { (sentence) }
+                        }
+                    }
+                    details.technical {
+                    summary { (t(Msg::SupTechnicalDetails)) }
+                    @let labels: Vec<String> = weeks.iter().map(|w| display_date(lang, &w.week_start)).collect();
                     div.charts {
                         @for (key, name, get, threshold) in &inds {
                             @let title = format!("{} — {}", name.text(lang), m.name);
@@ -217,36 +247,19 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                         tbody {
                             @for w in &weeks {
                                 tr {
-                                    th scope="row" { (w.week) }
+                                    th scope="row" { (week_of(lang, &w.week_start)) }
                                     td { (w.messages) }
-                                    td { (num(w.psi)) " (" (level_text(lang, w.psi_level)) ")" }
-                                    td { (pct(w.abstain_rate)) }
-                                    td { (opt_pct(w.oov_rate)) }
-                                    td { (opt_pct(w.acceptance_rate)) }
-                                    td { (pct(w.correction_rate)) }
+                                    td { (decimal(lang, w.psi)) " (" (level_text(lang, w.psi_level)) ")" }
+                                    td { (percent(lang, w.abstain_rate)) }
+                                    td { (w.oov_rate.map(|r| percent(lang, r)).unwrap_or_else(|| "—".into())) }
+                                    td { (w.acceptance_rate.map(|r| percent(lang, r)).unwrap_or_else(|| "—".into())) }
+                                    td { (percent(lang, w.correction_rate)) }
                                 }
                             }
                         }
                     }
-                    p.note { (t(Msg::SupAlertThresholds)) " : PSI " (num(th.psi_alert)) ", " (t(Msg::SupAbstention2)) " " (pct(th.abstain_alert)) ", " (t(Msg::SupOutOfVocabulary2)) " " (pct(th.oov_alert)) ", " (t(Msg::SupAcceptanceBelow)) " " (pct(th.acceptance_alert_below)) "." }
-                }
-            }
-        }
-        section #time-given-back aria-labelledby="time-h" {
-            h2 #time-h { (t(Msg::SupTimeGivenBackToAgents)) }
-            @if times.is_empty() {
-                p { (t(Msg::SupNoReplySentFromA)) }
-            } @else {
-                @let labels: Vec<String> = times.iter().map(|w| w.week.clone()).collect();
-                @let series = [ChartSeries { name: t(Msg::SupHoursGivenBack).to_string(), values: times.iter().map(|w| Some(w.hours_given_back)).collect() }];
-                figure.chart.chart-time { (PreEscaped(svg_chart(&series, None, &labels, t(Msg::SupHoursGivenBackPerWeek)))) }
-                table {
-                    thead { tr {
-                        th scope="col" { (t(Msg::SupWeek)) }
-                        th scope="col" { (t(Msg::SupRepliesFromADraft)) }
-                        th scope="col" { (t(Msg::SupHoursGivenBack)) }
-                    } }
-                    tbody { @for w in &times { tr { th scope="row" { (w.week) } td { (w.replies_from_drafts) } td { (format!("{:.1} h", w.hours_given_back)) } } } }
+                    p.note { (t(Msg::SupAlertThresholds)) " : PSI " (decimal(lang, th.psi_alert)) ", " (t(Msg::SupAbstention2)) " " (percent(lang, th.abstain_alert)) ", " (t(Msg::SupOutOfVocabulary2)) " " (percent(lang, th.oov_alert)) ", " (t(Msg::SupAcceptanceBelow)) " " (percent(lang, th.acceptance_alert_below)) "." }
+                    }
                 }
             }
         }
@@ -365,6 +378,20 @@ pub async fn kill_switch(
     // Every draft this process hands out from now on sees the change.
     st.suggestions.forget().await;
     Ok(Redirect::to("/supervision#kill-switches").into_response())
+}
+
+/// The week of an alert as a date, from the report's week rows.
+fn alert_week(
+    lang: Lang,
+    report: &facteur_learn::DriftReport,
+    al: &facteur_learn::DriftAlert,
+) -> String {
+    report
+        .weeks
+        .iter()
+        .find(|w| w.week == al.week && w.mailbox_id == al.mailbox_id)
+        .map(|w| week_of(lang, &w.week_start))
+        .unwrap_or_else(|| al.week.clone())
 }
 
 #[cfg(test)]

@@ -202,10 +202,10 @@ pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<R
                     thead { tr { th scope="col" { (t(Msg::TranspMetric)) } th scope="col" { (t(Msg::SupValue)) } } }
                     tbody {
                         tr { td { (t(Msg::TranspExamplesEvaluated)) } td { (m.evaluation_examples) } }
-                        tr { td { (t(Msg::ModelsAccuracy)) } td { (pct(m.accuracy)) } }
-                        tr { td { "Macro-F1" } td { (num(m.macro_f1)) } }
-                        tr { td { (t(Msg::TranspCoverageAt95Precision)) } td { (pct(m.coverage_at_95_precision)) } }
-                        tr { td { (t(Msg::TranspCalibrationErrorEce)) } td { (num(m.expected_calibration_error)) } }
+                        tr { td { (t(Msg::ModelsAccuracy)) } td { (pct(lang, m.accuracy)) } }
+                        tr { td { "Macro-F1" } td { (num(lang, m.macro_f1)) } }
+                        tr { td { (t(Msg::TranspCoverageAt95Precision)) } td { (pct(lang, m.coverage_at_95_precision)) } }
+                        tr { td { (t(Msg::TranspCalibrationErrorEce)) } td { (num(lang, m.expected_calibration_error)) } }
                     }
                 }
             } @else {

@@ -1843,7 +1843,7 @@ async fn transparency_sheet_is_public_bilingual_and_impersonal() {
     promote_model(&f.store, "m-2025-06").await;
     let html = text(send(&f.app, get("/transparence", None)).await).await;
     assert!(html.contains("m-2025-06"));
-    assert!(html.contains("81.2 %"), "accuracy on the eval set");
+    assert!(html.contains("81,2 %"), "accuracy on the eval set");
     assert!(html.contains("Service de la transparence, SIP de Lyon"));
     // Two messages were received; their states are counted.
     assert!(html.contains("Messages reçus : 2"), "{html}");
@@ -1936,7 +1936,10 @@ async fn agents_cannot_reach_supervision_or_models() {
     assert_eq!(res.status(), StatusCode::OK);
     let html = text(res).await;
     assert!(html.contains("data-version=\"m1\""));
-    assert!(html.contains("0.773"), "macro-F1 shown");
+    assert!(
+        html.contains("0,773"),
+        "macro-F1 shown, French decimal comma"
+    );
     assert!(html.contains("Sylvie Superviseure"), "the named promoter");
 }
 
@@ -3810,9 +3813,10 @@ async fn drift_compares_only_the_active_models_predictions() {
         1,
         "one alert row: {alerts}"
     );
-    assert!(alerts.contains("2025-W27"), "{alerts}");
+    // Weeks as dates (2025-W27 starts on Monday 30 June).
+    assert!(alerts.contains("semaine du 30 juin 2025"), "{alerts}");
     assert!(
-        !alerts.contains("2025-W25") && !alerts.contains("2025-W26"),
+        !alerts.contains("semaine du 16 juin 2025") && !alerts.contains("semaine du 23 juin 2025"),
         "{alerts}"
     );
     // The mixed week counts the active model's 30 messages only, and the page
@@ -3826,12 +3830,25 @@ async fn drift_compares_only_the_active_models_predictions() {
         .next()
         .unwrap();
     assert!(note.starts_with("62 messages"), "{note}");
+    // 2025-W26 starts on Monday 23 June, 2025-W25 on the 16th.
     let w26 = html
-        .split("<th scope=\"row\">2025-W26</th>")
+        .split("<th scope=\"row\">semaine du 23 juin 2025</th>")
         .nth(1)
         .unwrap_or_else(|| panic!("no row for the mixed week: {html}"));
     assert!(w26.starts_with("<td>30</td>"), "{w26}");
-    assert!(!html.contains("<th scope=\"row\">2025-W25</th>"), "{html}");
+    assert!(
+        !html.contains("<th scope=\"row\">semaine du 16 juin 2025</th>"),
+        "{html}"
+    );
+    // The page says in words whether the week needs action, before the numbers.
+    assert!(html.contains("data-action=\"yes\""), "{html}");
+    assert!(
+        html.contains("La répartition des demandes a changé nettement"),
+        "{html}"
+    );
+    let words = html.find("Cette semaine demande une action.").unwrap();
+    let numbers = html.find("class=\"technical\"").unwrap();
+    assert!(words < numbers, "sentences before the technical fold");
 }
 
 /// Issue 19: the citizen's out-of-office answered last. The message page warns
