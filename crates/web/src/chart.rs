@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use crate::i18n::{fill, Lang, Msg};
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartSeries {
     pub name: String,
@@ -37,19 +39,25 @@ fn esc(s: &str) -> String {
     o
 }
 
-fn fmt_num(v: f64) -> String {
-    if v.abs() >= 100.0 {
+/// A value with the page's decimal mark, to as many places as its size needs.
+fn fmt_num(lang: Lang, v: f64) -> String {
+    let s = if v.abs() >= 100.0 {
         format!("{v:.0}")
     } else if v.abs() >= 10.0 {
         format!("{v:.1}")
     } else {
         format!("{v:.2}")
+    };
+    match lang {
+        Lang::Fr => s.replace('.', ","),
+        Lang::En => s,
     }
 }
 
 /// Render the chart. Ids are derived from the title so several charts on one
 /// page do not clash (callers give distinct titles).
 pub fn svg_chart(
+    lang: Lang,
     series: &[ChartSeries],
     threshold: Option<f64>,
     labels: &[String],
@@ -95,7 +103,9 @@ pub fn svg_chart(
     };
     let y = |v: f64| -> f64 { T + (H - T - B) * (1.0 - (v - min) / (max - min)) };
 
-    let mut desc = format!("{} séries sur {} périodes.", series.len(), n);
+    // Said as the page says it, in the page's language: no "1 séries sur 2
+    // périodes".
+    let mut desc = fill(lang, Msg::ChartWeeks, &[&n.to_string()]);
     for s in series {
         let vals: Vec<f64> = s
             .values
@@ -106,18 +116,22 @@ pub fn svg_chart(
             .collect();
         if let (Some(first), Some(last)) = (vals.first(), vals.last()) {
             let peak = vals.iter().copied().fold(f64::MIN, f64::max);
-            let _ = write!(
-                desc,
-                " {} : de {} à {}, maximum {}.",
-                s.name,
-                fmt_num(*first),
-                fmt_num(*last),
-                fmt_num(peak)
-            );
+            desc.push(' ');
+            desc.push_str(&fill(
+                lang,
+                Msg::ChartRange,
+                &[
+                    &s.name,
+                    &fmt_num(lang, *first),
+                    &fmt_num(lang, *last),
+                    &fmt_num(lang, peak),
+                ],
+            ));
         }
     }
     if let Some(t) = threshold {
-        let _ = write!(desc, " Seuil d'alerte : {}.", fmt_num(t));
+        desc.push(' ');
+        desc.push_str(&fill(lang, Msg::ChartThreshold, &[&fmt_num(lang, t)]));
     }
 
     let mut o = String::new();
@@ -142,7 +156,7 @@ pub fn svg_chart(
             W - R,
             L - 6.0,
             yy + 4.0,
-            fmt_num(v)
+            fmt_num(lang, v)
         );
     }
     let _ = write!(
@@ -170,11 +184,11 @@ pub fn svg_chart(
         let yy = y(t);
         let _ = write!(
             o,
-            r##"<line x1="{L}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ce0500" stroke-width="2" stroke-dasharray="4 4"/><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="#ce0500">seuil {}</text>"##,
+            r##"<line x1="{L}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ce0500" stroke-width="2" stroke-dasharray="4 4"/><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="#ce0500">{}</text>"##,
             W - R,
             W - R,
             yy - 4.0,
-            fmt_num(t)
+            esc(&fill(lang, Msg::ChartThresholdMark, &[&fmt_num(lang, t)]))
         );
     }
     for (si, s) in series.iter().enumerate() {
@@ -202,12 +216,13 @@ pub fn svg_chart(
                 let label = labels.get(*i).map(String::as_str).unwrap_or("");
                 let _ = write!(
                     o,
-                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{} {} : {}</title></circle>"#,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{} {}{}{}</title></circle>"#,
                     x(*i),
                     y(*v),
                     esc(&s.name),
                     esc(label),
-                    fmt_num(*v)
+                    if lang == Lang::Fr { " : " } else { ": " },
+                    fmt_num(lang, *v)
                 );
             }
         }
@@ -242,24 +257,30 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let svg = svg_chart(&s, Some(0.2), &labels, "Dérive & co");
+        let svg = svg_chart(Lang::Fr, &s, Some(0.2), &labels, "Dérive & co");
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("role=\"img\""));
         assert!(svg.contains("aria-labelledby=\"chart-"));
         assert!(svg.contains("<title id=\"chart-") && svg.contains("Dérive &amp; co"));
-        assert!(svg.contains("<desc id=\"chart-") && svg.contains("Seuil d&#39;alerte : 0.20"));
+        assert!(svg.contains("<desc id=\"chart-") && svg.contains("Seuil d&#39;alerte : 0,20"));
         assert!(svg.contains("PSI &lt;boîte 1&gt;"));
         assert!(!svg.contains("<boîte"));
         assert!(!svg.contains("<script"));
         // The gap splits the line in two polylines; every point has a circle.
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert_eq!(svg.matches("<circle").count(), 3);
-        assert!(svg.contains("W4 : 0.31"));
+        assert!(svg.contains("W4 : 0,31"), "{svg}");
+        let en = svg_chart(Lang::En, &s, Some(0.2), &labels, "Drift");
+        assert!(
+            en.contains("Alert threshold: 0.20") && en.contains("4 weeks."),
+            "{en}"
+        );
     }
 
     #[test]
     fn empty_and_nan_input_still_renders() {
         let svg = svg_chart(
+            Lang::Fr,
             &[ChartSeries {
                 name: "x".into(),
                 values: vec![Some(f64::NAN)],
@@ -270,7 +291,7 @@ mod tests {
         );
         assert!(svg.ends_with("</svg>"));
         assert!(!svg.contains("NaN"));
-        let svg = svg_chart(&[], Some(1.0), &["a".into()], "vide2");
+        let svg = svg_chart(Lang::Fr, &[], Some(1.0), &["a".into()], "vide2");
         assert!(svg.contains("seuil"));
     }
 
@@ -281,6 +302,7 @@ mod tests {
         let psi1: Vec<f64> = (0..12).map(|i| 0.01 * i as f64).collect();
         let psi2: Vec<f64> = (0..12).map(|i| 0.3 - 0.01 * i as f64).collect();
         let svg = svg_chart(
+            Lang::Fr,
             &[
                 ChartSeries {
                     name: "Boîte 1".into(),

@@ -250,6 +250,10 @@ catalogue! {
     SupWeekNoAction => "Rien à faire cette semaine.", "Nothing to do this week.";
     SupWeekNotJudged => "Cette semaine ne peut pas encore être jugée.", "This week cannot be judged yet.";
     SupTechnicalDetails => "Détails techniques (PSI, taux, seuils, graphiques)", "Technical details (PSI, rates, thresholds, charts)";
+    ChartWeeks => "{} semaines.", "{} weeks.";
+    ChartRange => "{} : de {} à {}, au plus {}.", "{}: from {} to {}, at most {}.";
+    ChartThreshold => "Seuil d'alerte : {}.", "Alert threshold: {}.";
+    ChartThresholdMark => "seuil {}", "threshold {}";
     DoneClosed => "Message clos sans réponse.", "Message closed without a reply.";
     CloseReasonLabel => "Motif de la clôture", "Reason for closing";
     CloseWithoutReply => "Clore sans réponse", "Close without a reply";

@@ -163,7 +163,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
             } @else {
                 @let labels: Vec<String> = times.iter().map(|w| display_date(lang, &w.week_start)).collect();
                 @let series = [ChartSeries { name: t(Msg::SupHoursGivenBack).to_string(), values: times.iter().map(|w| Some(w.hours_given_back)).collect() }];
-                figure.chart.chart-time { (PreEscaped(svg_chart(&series, None, &labels, t(Msg::SupHoursGivenBackPerWeek)))) }
+                figure.chart.chart-time { (PreEscaped(svg_chart(lang, &series, None, &labels, t(Msg::SupHoursGivenBackPerWeek)))) }
                 table {
                     thead { tr {
                         th scope="col" { (t(Msg::SupWeek)) }
@@ -229,7 +229,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                             @let title = format!("{} — {}", name.text(lang), m.name);
                             @let series = [ChartSeries { name: name.text(lang).to_string(), values: weeks.iter().map(|w| get(w)).collect() }];
                             figure class={ "chart chart-" (key) } {
-                                (PreEscaped(svg_chart(&series, Some(*threshold), &labels, &title)))
+                                (PreEscaped(svg_chart(lang, &series, Some(*threshold), &labels, &title)))
                             }
                         }
                     }
@@ -452,6 +452,7 @@ mod tests {
         // The chart is the only pre-escaped markup; its text is escaped by
         // facteur-learn, so a hostile mailbox name stays inert.
         let svg = svg_chart(
+            Lang::Fr,
             &[ChartSeries {
                 name: "<b>".into(),
                 values: vec![Some(0.1)],
