@@ -99,6 +99,13 @@ pub enum StoreError {
         /// The operation that failed, with internal ids only.
         op: String,
     },
+    /// A standard answer's version may not be validated by its own author (four
+    /// eyes): another supervisor must read it first.
+    #[error("{op}: the author of a version cannot validate it")]
+    FourEyes {
+        /// The operation that failed, with internal ids only.
+        op: String,
+    },
     /// The change would leave no active administrator: nobody could then manage
     /// accounts from the web app. Checked inside the transaction.
     #[error("{op}: this is the last active administrator")]

@@ -204,15 +204,21 @@ impl Store {
             let mut tx = p.begin_write().await.op(op)?;
             // First, to serialise answer writers (see create_answer_version).
             bump_kb_revision!(tx, now, notify).op(op)?;
-            let lang: Option<String> = sqlx::query_scalar(
-                "SELECT language FROM answer_versions WHERE answer_id = $1 AND version = $2",
+            let row: Option<(String, Option<i64>)> = sqlx::query_as(
+                "SELECT language, author_id FROM answer_versions WHERE answer_id = $1 AND version = $2",
             )
             .bind(answer_id)
             .bind(version)
             .fetch_optional(&mut *tx)
             .await
             .op(op)?;
-            let Some(lang) = lang else { return Err(StoreError::NotFound { op: op() }) };
+            let Some((lang, author)) = row else { return Err(StoreError::NotFound { op: op() }) };
+            // Four eyes: what citizens will read is validated by someone other
+            // than who wrote it. Files imported by an administrator have no
+            // author in the store and are validated by the import itself.
+            if status == AnswerStatus::Validated && author == Some(by) {
+                return Err(StoreError::FourEyes { op: op() });
+            }
             if status == AnswerStatus::Validated {
                 sqlx::query(
                     "UPDATE answer_versions SET status = 'retired' WHERE answer_id = $1 \

@@ -229,6 +229,7 @@ impl From<StoreError> for WebError {
             StoreError::Conflict { .. } => WebError::conflict(Msg::AlreadyExists),
             StoreError::MailboxAddressTaken { .. } => WebError::conflict(Msg::MailboxTaken),
             StoreError::LastAdmin { .. } => WebError::conflict(Msg::LastAdmin),
+            StoreError::FourEyes { .. } => WebError::conflict(Msg::FourEyes),
             StoreError::ReplyRefused { problem, .. } => WebError::ReplyRefused(problem.clone()),
             StoreError::RecipientAutomatic { .. } => WebError::conflict(Msg::RecipientAutomatic),
             _ => {

@@ -226,6 +226,8 @@ catalogue! {
     OtherClosed => "a clos ce message sans réponse", "closed this message without a reply";
     OtherActed => "a agi sur ce message", "acted on this message";
     TextKeptBelow => "Votre texte, non envoyé, est conservé ci-dessous.", "Your text, not sent, is kept below.";
+    FourEyes => "Vous avez écrit cette version : un autre superviseur doit la valider (principe des quatre yeux).", "You wrote this version: another supervisor must validate it (four-eyes principle).";
+    AwaitsAnotherSupervisor => "À valider par un autre superviseur", "To be validated by another supervisor";
     LastAdmin => "C'est le dernier administrateur actif : nommez-en un autre avant de retirer celui-ci.", "This is the last active administrator: appoint another one before removing this one.";
     Reactivate => "Réactiver", "Reactivate";
     ConfirmDeactivate => "Désactiver ce compte ? Ses sessions sont fermées à l'instant ; il pourra être réactivé.", "Deactivate this account? Its sessions end at once; it can be reactivated.";

@@ -164,8 +164,26 @@ fn kb_import_keeps_a_supervisors_validated_edit_in_the_local_index() {
             })
             .await
             .unwrap();
+        // Four eyes: a colleague validates what the supervisor wrote.
+        let reviewer = store
+            .create_user(
+                &NewUser {
+                    username: "relecteur".into(),
+                    display_name: "Relecteur".into(),
+                    password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+                    role: facteur_core::workflow::Role::Supervisor,
+                },
+                None,
+            )
+            .await
+            .unwrap();
         store
-            .set_answer_status(ANSWER, version, facteur_core::AnswerStatus::Validated, sup)
+            .set_answer_status(
+                ANSWER,
+                version,
+                facteur_core::AnswerStatus::Validated,
+                reviewer,
+            )
             .await
             .unwrap();
         store.close().await;

@@ -1115,10 +1115,22 @@ async fn answer_and_model_versions() {
     };
     assert_eq!(s.create_answer_version(&new("v1")).await.unwrap(), 1);
     assert_eq!(s.create_answer_version(&new("v2")).await.unwrap(), 2);
-    s.set_answer_status("ir-date-limite", 1, AnswerStatus::Validated, sup)
+    // Four eyes: the author cannot validate what she wrote; a colleague can.
+    assert!(matches!(
+        s.set_answer_status("ir-date-limite", 1, AnswerStatus::Validated, sup)
+            .await,
+        Err(StoreError::FourEyes { .. })
+    ));
+    assert_eq!(
+        s.list_answer_versions("ir-date-limite").await.unwrap()[0].status,
+        AnswerStatus::Draft
+    );
+    // She may still retire her own draft.
+    let reviewer = user(s, "rev", Role::Supervisor).await;
+    s.set_answer_status("ir-date-limite", 1, AnswerStatus::Validated, reviewer)
         .await
         .unwrap();
-    s.set_answer_status("ir-date-limite", 2, AnswerStatus::Validated, sup)
+    s.set_answer_status("ir-date-limite", 2, AnswerStatus::Validated, reviewer)
         .await
         .unwrap();
     let versions = s.list_answer_versions("ir-date-limite").await.unwrap();
@@ -1246,7 +1258,8 @@ async fn list_outbox_counts_by_state_and_list_answers() {
         author_id: Some(sup),
     };
     s.create_answer_version(&draft("a1", "v1")).await.unwrap();
-    s.set_answer_status("a1", 1, AnswerStatus::Validated, sup)
+    let reviewer = user(s, "rev", Role::Supervisor).await;
+    s.set_answer_status("a1", 1, AnswerStatus::Validated, reviewer)
         .await
         .unwrap();
     s.create_answer_version(&draft("a1", "v2 brouillon"))

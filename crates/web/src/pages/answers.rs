@@ -208,7 +208,11 @@ async fn answer_page(
                         td { (v.version) } td { (v.language) } td data-status=(v.status.as_str()) { (answer_status_label(lang, v.status)) }
                         td { (v.valid_from.as_deref().unwrap_or("")) } td { (v.valid_until.as_deref().unwrap_or("")) }
                         td {
-                            @if v.status == AnswerStatus::Draft {
+                            // Four eyes: the author sees who must act, not a
+                            // button the store would refuse.
+                            @if v.status == AnswerStatus::Draft && v.author_id == Some(a.user.id) {
+                                span.awaits-validation { (t(Msg::AwaitsAnotherSupervisor)) }
+                            } @else if v.status == AnswerStatus::Draft {
                                 form method="post" action={ (action) "/" (v.version) "/validate" } {
                                     (csrf_input(a)) button type="submit" { (t(Msg::ValidateAnswer)) }
                                 }

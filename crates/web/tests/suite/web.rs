@@ -1509,15 +1509,39 @@ async fn supervisor_answers_are_validated_with_line_numbers_and_versioned() {
         .await
         .unwrap();
     assert_eq!(versions.len(), 2, "an edit is a new version");
-    let res = send(
-        &f.app,
+    // Four eyes: the author is told another supervisor must validate, and the
+    // store refuses her own validation.
+    let page = text(send(&f.app, get("/answers/rib-changement", Some(&token))).await).await;
+    assert!(
+        page.contains("À valider par un autre superviseur"),
+        "{page}"
+    );
+    let validate = |token: &str, csrf: &str| {
         post_form(
             "/answers/rib-changement/2/validate",
-            Some(&token),
+            Some(token),
             &format!("csrf={csrf}"),
-        ),
-    )
-    .await;
+        )
+    };
+    let res = send(&f.app, validate(&token, &csrf)).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(text(res)
+        .await
+        .contains("un autre superviseur doit la valider"));
+    f.store
+        .create_user(
+            &NewUser {
+                username: "relecteur".into(),
+                display_name: "Rémi Relecteur".into(),
+                password_hash: light_hash(PASSWORD),
+                role: Role::Supervisor,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let (reviewer, reviewer_csrf) = login(&f.app, "relecteur").await;
+    let res = send(&f.app, validate(&reviewer, &reviewer_csrf)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let v2 = f
         .store
