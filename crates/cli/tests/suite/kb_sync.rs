@@ -80,6 +80,10 @@ fn answer_edit_reaches_the_other_node(db: &str, refresh_secs: u64) -> Duration {
     let mut add = facteur(&cfg_a);
     add.args(["user", "add", "--username", "sup", "--role", "supervisor"]);
     run_ok(add, Some(&format!("{PASSWORD}\n")));
+    // Four eyes: a second supervisor validates what "sup" wrote.
+    let mut add = facteur(&cfg_a);
+    add.args(["user", "add", "--username", "rev", "--role", "supervisor"]);
+    run_ok(add, Some(&format!("{PASSWORD}\n")));
 
     assert!(!dir.path().join("b").exists(), "node B starts with nothing");
     let a = serve(&cfg_a, dir.path(), "a");
@@ -135,12 +139,13 @@ fn answer_edit_reaches_the_other_node(db: &str, refresh_secs: u64) -> Duration {
         "a draft leaked"
     );
 
-    // … and validates it.
+    // … and a second supervisor validates it (four eyes).
+    let (rev_cookie, rev_csrf) = sign_in(a.port, "rev", PASSWORD);
     let (status, _, body) = http_request(
         a.port,
         "POST",
         &format!("/answers/{ANSWER}/{version}/validate"),
-        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+        &[("Cookie", &rev_cookie), ("X-CSRF-Token", &rev_csrf)],
         Some(""),
     )
     .unwrap();

@@ -3,25 +3,13 @@
 //! PostgreSQL when FACTEUR_TEST_PG_URL is set.
 
 use facteur_core::Role;
-use facteur_store::{MailboxUpdate, NewMailbox, NewUser, Store, StoreError};
+use facteur_store::{MailboxUpdate, NewMailbox, StoreError};
+
+use crate::store::user;
 use facteur_testkit::db;
 use serde_json::json;
 
 const T0: i64 = 1_750_000_000_000;
-
-async fn user(s: &Store, name: &str, role: Role) -> i64 {
-    s.create_user(
-        &NewUser {
-            username: name.into(),
-            display_name: name.into(),
-            password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
-            role,
-        },
-        None,
-    )
-    .await
-    .unwrap()
-}
 
 #[tokio::test]
 async fn the_last_active_administrator_cannot_be_removed() {

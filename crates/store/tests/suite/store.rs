@@ -88,7 +88,7 @@ async fn mailbox(s: &Store, name: &str) -> i64 {
     .unwrap()
 }
 
-async fn user(s: &Store, name: &str, role: Role) -> i64 {
+pub(crate) async fn user(s: &Store, name: &str, role: Role) -> i64 {
     s.create_user(
         &NewUser {
             username: name.into(),
