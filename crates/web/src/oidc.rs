@@ -494,7 +494,7 @@ pub fn login_link(st: &AppState, lang: Lang) -> maud::Markup {
         .clone()
         .unwrap_or_else(|| Msg::SsoSignInButton.text(lang).to_string());
     html! {
-        p.sso { a.button #sso-login href="/oidc/login" { (label) } }
+        p.sso { a.fr-btn.button #sso-login href="/oidc/login" { (label) } }
     }
 }
 

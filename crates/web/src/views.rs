@@ -11,6 +11,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use crate::auth::{request_lang, Authed, CSRF_FIELD};
 use crate::error::WebError;
 use crate::i18n::{Lang, Msg};
+use crate::theme::Theme;
 use crate::AppState;
 use facteur_core::Role;
 
@@ -19,69 +20,146 @@ pub fn csrf_input(a: &Authed) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(a.csrf()); }
 }
 
+/// The page skeleton every HTML page shares: the DSFR header (the "République
+/// française" block in the State theme), the main navigation by role, the review
+/// banner, `main`, the footer with the mandatory links, and the keyboard help.
+/// No DSFR JavaScript: the navigation stays visible and wraps on small screens
+/// instead of hiding behind a menu button, so every page works without script.
 pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Html<String> {
     let t = |m: Msg| m.text(lang);
     let other = match lang {
         Lang::Fr => Lang::En,
         Lang::En => Lang::Fr,
     };
+    let chrome = crate::theme::current();
+    let state = chrome.theme == Theme::Dsfr;
+    let nav = user.map(|u| nav_items(u.user.role)).unwrap_or_default();
+    let current = current_nav(&chrome.path, &nav);
     let markup = html! {
         (DOCTYPE)
-        html lang=(lang.code()) {
+        html lang=(lang.code()) data-fr-scheme="light" data-theme=(chrome.theme.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — " (t(Msg::AppName)) }
+                @if state {
+                    link rel="icon" href="/static/dsfr/favicon.svg" type="image/svg+xml";
+                }
+                link rel="stylesheet" href="/static/dsfr/dsfr.min.css";
+                @if !state {
+                    link rel="stylesheet" href="/static/neutre.css";
+                }
                 link rel="stylesheet" href="/static/app.css";
                 script src="/static/app.js" defer {}
             }
             body {
-                a.skip-link href="#main" { (t(Msg::SkipToContent)) }
-                header.banner role="banner" {
-                    span.brand { (t(Msg::AppName)) }
-                    @if let Some(u) = user {
-                        nav aria-label=(t(Msg::MainNav)) {
-                            ul {
-                                li { a href="/" { (t(Msg::Queue)) } }
-                                li { a href="/outbox" { (t(Msg::Outbox)) } }
-                                @if u.user.role != Role::Agent {
-                                    li { a href="/answers" { (t(Msg::StandardAnswers)) } }
+                div.fr-skiplinks {
+                    nav.fr-container aria-label=(t(Msg::QuickAccess)) {
+                        ul.fr-skiplinks__list {
+                            li { a.fr-link.skip-link href="#main" { (t(Msg::SkipToContent)) } }
+                            @if user.is_some() {
+                                li { a.fr-link href="#main-nav" { (t(Msg::SkipToMenu)) } }
+                            }
+                            li { a.fr-link href="#footer" { (t(Msg::SkipToFooter)) } }
+                        }
+                    }
+                }
+                header.fr-header.banner role="banner" {
+                    div.fr-header__body { div.fr-container { div.fr-header__body-row {
+                        div.fr-header__brand.fr-enlarge-link {
+                            div.fr-header__brand-top {
+                                @if state {
+                                    div.fr-header__logo {
+                                        p.fr-logo { "République" br; "Française" }
+                                    }
                                 }
-                                @if u.user.role != Role::Agent {
-                                    li { a href="/supervision" { (t(Msg::Supervision)) } }
-                                    li { a href="/modeles" { (t(Msg::Models)) } }
+                            }
+                            div.fr-header__service {
+                                a href="/" title={ (t(Msg::Home)) " — " (t(Msg::AppName)) } {
+                                    p.fr-header__service-title.brand { (t(Msg::AppName)) }
                                 }
-                                @if u.user.role == Role::Admin {
-                                    li { a href="/admin/users" { (t(Msg::Accounts)) } }
-                                    li { a href="/admin/mailboxes" { (t(Msg::Mailboxes)) } }
+                                @if !chrome.service_name.is_empty() && chrome.service_name != t(Msg::AppName) {
+                                    p.fr-header__service-tagline { (chrome.service_name) }
                                 }
-                                li { a #my-account href="/compte" { (t(Msg::MyAccount)) } }
                             }
                         }
-                        span.whoami { (u.user.display_name) " (" (role_label(lang, u.user.role)) ")" }
-                    }
-                    a.lang-switch href={ "/lang/" (other.code()) } lang=(other.code()) { (t(Msg::SwitchLanguage)) }
-                    @if let Some(u) = user {
-                        form.logout method="post" action="/logout" {
-                            (csrf_input(u))
-                            button type="submit" { (t(Msg::Logout)) }
-                        }
+                        div.fr-header__tools { div.fr-header__tools-links {
+                            ul.fr-btns-group {
+                                @if let Some(u) = user {
+                                    li {
+                                        a #my-account.fr-btn.whoami href="/compte"
+                                            aria-current=[(chrome.path == "/compte").then_some("page")] {
+                                            (u.user.display_name) " (" (role_label(lang, u.user.role)) ")"
+                                            span.fr-sr-only { " — " (t(Msg::MyAccount)) }
+                                        }
+                                    }
+                                }
+                                li {
+                                    a.fr-btn.lang-switch href={ "/lang/" (other.code()) } lang=(other.code()) hreflang=(other.code()) {
+                                        (t(Msg::SwitchLanguage))
+                                    }
+                                }
+                                @if let Some(u) = user {
+                                    li {
+                                        form.logout method="post" action="/logout" {
+                                            (csrf_input(u))
+                                            button.fr-btn type="submit" { (t(Msg::Logout)) }
+                                        }
+                                    }
+                                }
+                            }
+                        } }
+                    } } }
+                    @if !nav.is_empty() {
+                        div.fr-header__menu { div.fr-container {
+                            nav #main-nav.fr-nav aria-label=(t(Msg::MainNav)) {
+                                ul.fr-nav__list {
+                                    @for (i, (href, label)) in nav.iter().enumerate() {
+                                        li.fr-nav__item {
+                                            a.fr-nav__link href=(href) aria-current=[(current == Some(i)).then_some("page")] { (t(*label)) }
+                                        }
+                                    }
+                                }
+                            }
+                        } }
                     }
                 }
                 @if let Some(due) = user.and_then(|u| u.review_overdue_since.as_deref()) {
-                    div.review-banner #review-banner role="alert" {
-                        (t(Msg::ReviewOverdueSince)) " " (crate::i18n::display_date(lang, due)) "."
-                        @if user.is_some_and(|u| u.user.role != Role::Agent) {
-                            " " a href="/modeles" { (t(Msg::ReviewNow)) }
+                    div.fr-container {
+                        div.fr-alert.fr-alert--warning.fr-alert--sm.review-banner #review-banner role="alert" {
+                            p {
+                                (t(Msg::ReviewOverdueSince)) " " (crate::i18n::display_date(lang, due)) "."
+                                @if user.is_some_and(|u| u.user.role != Role::Agent) {
+                                    " " a href="/modeles" { (t(Msg::ReviewNow)) }
+                                }
+                            }
                         }
                     }
                 }
-                main #main tabindex="-1" {
+                main #main.fr-container tabindex="-1" {
                     h1 { (title) }
                     (body)
                 }
-                footer.site-footer role="contentinfo" {
-                    (footer_links(lang))
+                footer #footer.fr-footer.site-footer role="contentinfo" {
+                    div.fr-container {
+                        div.fr-footer__body {
+                            div.fr-footer__brand.fr-enlarge-link {
+                                @if state {
+                                    a href="/" title={ (t(Msg::Home)) " — " (t(Msg::AppName)) } {
+                                        p.fr-logo { "République" br; "Française" }
+                                    }
+                                } @else {
+                                    a.fr-footer__brand-link href="/" { (t(Msg::AppName)) }
+                                }
+                            }
+                            div.fr-footer__content {
+                                p.fr-footer__content-desc { (t(Msg::FooterDescription)) }
+                            }
+                        }
+                        div.fr-footer__bottom {
+                            (footer_links(lang))
+                        }
+                    }
                 }
                 div #help role="dialog" aria-labelledby="help-title" hidden {
                     h2 #help-title { (t(Msg::KeyboardHelp)) }
@@ -93,16 +171,53 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
     Html(markup.into_string())
 }
 
+/// The main navigation a role sees (the server checks the roles again on each
+/// page; hiding a link is only a courtesy).
+fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
+    let mut items = vec![("/", Msg::Queue), ("/outbox", Msg::Outbox)];
+    if role != Role::Agent {
+        items.extend([
+            ("/answers", Msg::StandardAnswers),
+            ("/supervision", Msg::Supervision),
+            ("/modeles", Msg::Models),
+        ]);
+    }
+    if role == Role::Admin {
+        items.extend([
+            ("/admin/users", Msg::Accounts),
+            ("/admin/mailboxes", Msg::Mailboxes),
+        ]);
+    }
+    items
+}
+
+/// Which navigation entry the page at `path` belongs to: the longest prefix
+/// (a message page belongs to the queue).
+fn current_nav(path: &str, items: &[(&'static str, Msg)]) -> Option<usize> {
+    items
+        .iter()
+        .enumerate()
+        .filter(|(_, (href, _))| {
+            *href != "/" && (path == *href || path.starts_with(&format!("{href}/")))
+        })
+        .max_by_key(|(_, (href, _))| href.len())
+        .map(|(i, _)| i)
+        .or_else(|| {
+            (path == "/" || path.starts_with("/mailboxes") || path.starts_with("/messages"))
+                .then_some(0)
+        })
+}
+
 /// The links every French public service shows at the foot of each page: the
 /// three mandatory notices and the algorithm's transparency sheet.
 fn footer_links(lang: Lang) -> Markup {
     let t = |m: Msg| m.text(lang);
     html! {
-        ul.footer-links {
-            li { a href="/accessibilite" { (t(Msg::FooterAccessibility)) } }
-            li { a href="/mentions-legales" { (t(Msg::FooterLegalNotice)) } }
-            li { a href="/donnees-personnelles" { (t(Msg::FooterPersonalData)) } }
-            li { a href="/transparence" { (Msg::Transparency.text(lang)) } }
+        ul.fr-footer__bottom-list.footer-links {
+            li.fr-footer__bottom-item { a.fr-footer__bottom-link href="/accessibilite" { (t(Msg::FooterAccessibility)) } }
+            li.fr-footer__bottom-item { a.fr-footer__bottom-link href="/mentions-legales" { (t(Msg::FooterLegalNotice)) } }
+            li.fr-footer__bottom-item { a.fr-footer__bottom-link href="/donnees-personnelles" { (t(Msg::FooterPersonalData)) } }
+            li.fr-footer__bottom-item { a.fr-footer__bottom-link href="/transparence" { (Msg::Transparency.text(lang)) } }
         }
     }
 }
@@ -220,9 +335,11 @@ pub async fn render_errors(State(st): State<AppState>, req: Request, next: Next)
     }
     let status = err.status();
     let body = html! {
-        p.error role="alert" { (err.msg().text(lang)) }
-        @if let Some(d) = detail { p { (d) } }
-        p { a href="/" { (Msg::Back.text(lang)) } }
+        div.fr-alert.fr-alert--error.fr-mb-3w role="alert" {
+            p.error { (err.msg().text(lang)) }
+            @if let Some(d) = detail { p { (d) } }
+        }
+        p { a.fr-link href="/" { (Msg::Back.text(lang)) } }
     };
     let mut r = (status, page(lang, err.msg().text(lang), None, body)).into_response();
     if status == StatusCode::TOO_MANY_REQUESTS {

@@ -96,6 +96,7 @@ pub fn web_config(cfg: &Config) -> Result<facteur_web::WebConfig> {
         local_login: cfg.oidc.as_ref().is_none_or(|o| o.local_accounts),
         send_delay: std::time::Duration::from_secs(cfg.send_delay_seconds),
         followup_days: cfg.followup_days,
+        theme: facteur_web::Theme::parse(&cfg.theme).unwrap_or_default(),
         ..facteur_web::WebConfig::default()
     })
 }

@@ -56,7 +56,7 @@ fn account_page(
                 input #confirm-password type="password" name="confirm" autocomplete="new-password"
                     minlength=(auth::MIN_PASSWORD_CHARS) required;
             }
-            button type="submit" { (t(Msg::ChangePassword)) }
+            button.fr-btn type="submit" { (t(Msg::ChangePassword)) }
         }
     };
     (status, page(lang, t(Msg::MyAccount), Some(a), body)).into_response()

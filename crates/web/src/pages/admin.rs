@@ -21,6 +21,7 @@ pub async fn users(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResu
     let users = st.store.list_users().await?;
     let mailboxes = st.store.list_mailboxes().await?;
     let body = html! {
+        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
         table #users {
             thead { tr {
                 th scope="col" { (t(Msg::Username)) }
@@ -37,11 +38,11 @@ pub async fn users(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResu
                         td {
                             @if u.active && u.id != a.user.id {
                                 form method="post" action={ "/admin/users/" (u.id) "/deactivate" } {
-                                    (csrf_input(&a)) button type="submit" { (t(Msg::Deactivate)) }
+                                    (csrf_input(&a)) button.fr-btn.fr-btn--secondary type="submit" { (t(Msg::Deactivate)) }
                                 }
                             } @else if !u.active {
                                 form method="post" action={ "/admin/users/" (u.id) "/reactivate" } {
-                                    (csrf_input(&a)) button type="submit" { (t(Msg::Reactivate)) }
+                                    (csrf_input(&a)) button.fr-btn type="submit" { (t(Msg::Reactivate)) }
                                 }
                             }
                         }
@@ -49,6 +50,7 @@ pub async fn users(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResu
                 }
             }
         }
+        } } } }
         h2 { (t(Msg::NewAccount)) }
         form #user-form method="post" action="/admin/users" {
             (csrf_input(&a))
@@ -66,7 +68,7 @@ pub async fn users(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResu
                     label for={ "nu-mb-" (mb.id) } { (mb.name) }
                 }
             }
-            button type="submit" { (t(Msg::Create)) }
+            button.fr-btn type="submit" { (t(Msg::Create)) }
         }
     };
     Ok(page(lang, t(Msg::Accounts), Some(&a), body).into_response())
@@ -152,7 +154,7 @@ pub async fn user_deactivate(
             form #confirm-deactivate-form method="post" action={ "/admin/users/" (id) "/deactivate" } {
                 (csrf_input(&a))
                 input type="hidden" name="confirm" value="1";
-                button #confirm-deactivate-button type="submit" { (t(Msg::ConfirmDeactivateButton)) }
+                button #confirm-deactivate-button.fr-btn type="submit" { (t(Msg::ConfirmDeactivateButton)) }
                 " " a href="/admin/users" { (t(Msg::Cancel)) }
             }
         };
@@ -184,17 +186,19 @@ pub async fn mailboxes(State(st): State<AppState>, lang: Lang, a: Authed) -> Web
     let t = |m: Msg| m.text(lang);
     let list = st.store.list_mailboxes().await?;
     let body = html! {
+        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
         table #mailbox-list {
             thead { tr { th scope="col" { (t(Msg::Name)) } th scope="col" { (t(Msg::Address)) } th scope="col" { "" } } }
             tbody { @for m in &list { tr { td { a href={ "/mailboxes/" (m.id) "/queue" } { (m.name) } } td { (m.address) } td { a.edit-mailbox href={ "/admin/mailboxes/" (m.id) } { (t(Msg::Edit)) } } } } }
         }
+        } } } }
         h2 { (t(Msg::NewMailbox)) }
         form #mailbox-form method="post" action="/admin/mailboxes" {
             (csrf_input(&a))
             p { label for="mb-name" { (t(Msg::Name)) } input #mb-name name="name" required; }
             p { label for="mb-address" { (t(Msg::Address)) } input #mb-address type="email" name="address" required; }
             p { label for="mb-signature" { (t(Msg::Signature)) } textarea #mb-signature name="signature" rows="4" {} }
-            button type="submit" { (t(Msg::Create)) }
+            button.fr-btn type="submit" { (t(Msg::Create)) }
         }
     };
     Ok(page(lang, t(Msg::Mailboxes), Some(&a), body).into_response())
@@ -270,7 +274,7 @@ pub async fn mailbox_edit(
                 label for="mb-folder" { (t(Msg::MailboxImapFolder)) }
                 input #mb-folder name="imap_folder" value=(m.imap_folder().unwrap_or_default());
             }
-            button type="submit" { (t(Msg::Save)) }
+            button.fr-btn type="submit" { (t(Msg::Save)) }
             " " a href="/admin/mailboxes" { (t(Msg::Cancel)) }
         }
     };

@@ -23,6 +23,7 @@ pub async fn answers(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRe
     let list = data::all_answers(&st.store).await?;
     let body = html! {
         p { a #new-answer href="/answers/new" { (t(Msg::NewAnswer)) } }
+        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
         table #answers {
             thead { tr {
                 th scope="col" { (t(Msg::AnswerId)) }
@@ -38,11 +39,12 @@ pub async fn answers(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRe
                         td { (v.title) }
                         td { (v.language) }
                         td { (v.version) }
-                        td data-status=(v.status.as_str()) { (answer_status_label(lang, v.status)) }
+                        td data-status=(v.status.as_str()) { span class={ "fr-badge fr-badge--sm fr-badge--no-icon " (answer_badge(v.status)) } { (answer_status_label(lang, v.status)) } }
                     }
                 }
             }
         }
+        } } } }
     };
     Ok(page(lang, t(Msg::StandardAnswers), Some(&a), body).into_response())
 }
@@ -66,7 +68,7 @@ fn answer_form(
             (csrf_input(a))
             label for="content" { (t(Msg::Content)) }
             textarea #content name="content" rows="24" cols="90" { (content) }
-            button type="submit" { (t(Msg::SaveNewVersion)) }
+            button.fr-btn type="submit" { (t(Msg::SaveNewVersion)) }
         }
     }
 }
@@ -193,6 +195,7 @@ async fn answer_page(
     let (content, errors) = draft.unwrap_or((&latest, &[]));
     let action = format!("/answers/{}", urlencode(id));
     let body = html! {
+        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
         table #versions {
             thead { tr {
                 th scope="col" { (t(Msg::Version)) }
@@ -205,7 +208,7 @@ async fn answer_page(
             tbody {
                 @for v in &versions {
                     tr {
-                        td { (v.version) } td { (v.language) } td data-status=(v.status.as_str()) { (answer_status_label(lang, v.status)) }
+                        td { (v.version) } td { (v.language) } td data-status=(v.status.as_str()) { span class={ "fr-badge fr-badge--sm fr-badge--no-icon " (answer_badge(v.status)) } { (answer_status_label(lang, v.status)) } }
                         td { (v.valid_from.as_deref().unwrap_or("")) } td { (v.valid_until.as_deref().unwrap_or("")) }
                         td {
                             // Four eyes: the author sees who must act, not a
@@ -214,12 +217,12 @@ async fn answer_page(
                                 span.awaits-validation { (t(Msg::AwaitsAnotherSupervisor)) }
                             } @else if v.status == AnswerStatus::Draft {
                                 form method="post" action={ (action) "/" (v.version) "/validate" } {
-                                    (csrf_input(a)) button type="submit" { (t(Msg::ValidateAnswer)) }
+                                    (csrf_input(a)) button.fr-btn type="submit" { (t(Msg::ValidateAnswer)) }
                                 }
                             }
                             @if v.status != AnswerStatus::Retired {
                                 form method="post" action={ (action) "/" (v.version) "/retire" } {
-                                    (csrf_input(a)) button type="submit" { (t(Msg::Retire)) }
+                                    (csrf_input(a)) button.fr-btn.fr-btn--secondary type="submit" { (t(Msg::Retire)) }
                                 }
                             }
                         }
@@ -227,6 +230,7 @@ async fn answer_page(
                 }
             }
         }
+        } } } }
         h2 { (t(Msg::Edit)) }
         (answer_form(lang, a, &action, content, errors))
     };
@@ -296,4 +300,14 @@ pub async fn answer_validate(
     Path((id, version)): Path<(String, i64)>,
 ) -> WebResult<Response> {
     set_answer_status(&st, &a, &id, version, AnswerStatus::Validated).await
+}
+
+/// The DSFR badge colour of an answer's status.
+fn answer_badge(s: facteur_core::AnswerStatus) -> &'static str {
+    use facteur_core::AnswerStatus;
+    match s {
+        AnswerStatus::Draft => "fr-badge--new",
+        AnswerStatus::Validated => "fr-badge--success",
+        AnswerStatus::Retired => "",
+    }
 }

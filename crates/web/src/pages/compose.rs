@@ -92,7 +92,7 @@ pub fn view(lang: Lang, id: i64, search: Option<&Search>) -> Markup {
             label for="kb-q" { (t(Msg::KbSearchLabel)) }
             input #kb-q type="search" name="q" value=(search.map(|s| s.query.as_str()).unwrap_or(""));
             " "
-            button #kb-search type="submit" formaction=(action) formnovalidate name="op" value="search" { (t(Msg::Search)) }
+            button.fr-btn.fr-btn--secondary #kb-search type="submit" formaction=(action) formnovalidate name="op" value="search" { (t(Msg::Search)) }
             @if let Some(s) = search.filter(|s| !s.query.is_empty() && s.problem != Some(Msg::KbUnavailable)) {
                 @if s.results.is_empty() {
                     p #kb-none { (t(Msg::KbNoResult)) }
@@ -106,7 +106,7 @@ pub fn view(lang: Lang, id: i64, search: Option<&Search>) -> Markup {
                                     br; span.note { (p.text) }
                                 }
                                 br;
-                                button.insert type="submit" formaction=(action) formnovalidate name="op"
+                                button.fr-btn.fr-btn--secondary.fr-btn--sm.insert type="submit" formaction=(action) formnovalidate name="op"
                                     value={ (h.hit.kind.as_str()) ":" (h.hit.id) } {
                                     (t(if h.hit.kind == DocKind::Answer { Msg::KbInsertAnswer } else { Msg::KbInsertFiche }))
                                     span.visually-hidden { " « " (h.hit.title) " »" }

@@ -163,7 +163,7 @@ pub async fn banner(
                     @if held.is_some() {
                         form #undo-send-form method="post" action={ "/messages/" (of) "/undo-send" } {
                             (csrf_input(a))
-                            button #undo-send type="submit" { (t(Msg::UndoSend)) }
+                            button.fr-btn #undo-send type="submit" { (t(Msg::UndoSend)) }
                         }
                     }
                 }

@@ -55,7 +55,7 @@ fn login_page(
                     label for="password" { (t(Msg::Password)) }
                     input #password type="password" name="password" autocomplete="current-password" required;
                 }
-                button type="submit" { (t(Msg::Login)) }
+                button.fr-btn type="submit" { (t(Msg::Login)) }
             }
             }
         },

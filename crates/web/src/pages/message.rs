@@ -388,7 +388,7 @@ pub async fn render(
                     } @else {
                         form #reveal-form method="post" action={ "/messages/" (id) "/reveal" } {
                             (csrf_input(a))
-                            button #reveal type="submit" { (t(Msg::RevealPii)) }
+                            button.fr-btn #reveal type="submit" { (t(Msg::RevealPii)) }
                         }
                     }
                 }
@@ -437,7 +437,7 @@ pub async fn render(
                         h2 #send-pending-h { (t(Msg::SendScheduled)) " " (secs) " s" }
                         form #undo-send-here method="post" action={ "/messages/" (id) "/undo-send" } {
                             (csrf_input(a))
-                            button type="submit" { (t(Msg::UndoSend)) }
+                            button.fr-btn type="submit" { (t(Msg::UndoSend)) }
                         }
                     }
                 }
@@ -450,7 +450,7 @@ pub async fn render(
                                 form #close-thanks-form method="post" action={ "/messages/" (id) "/close" } {
                                     (csrf_input(a))
                                     input type="hidden" name="reason" value=(CloseReason::Thanks.as_str());
-                                    button #close-thanks type="submit" { (t(Msg::CloseWithoutReply)) }
+                                    button.fr-btn #close-thanks type="submit" { (t(Msg::CloseWithoutReply)) }
                                 }
                             }
                         }
@@ -459,7 +459,7 @@ pub async fn render(
                                 p { (t(Msg::DraftRetiredWarning)) " (" (r.answer_id) " v" (r.version) ")" }
                                 form #rebuild-form method="post" action={ "/messages/" (id) "/rebuild" } {
                                     (csrf_input(a))
-                                    button #rebuild type="submit" { (t(Msg::RebuildDraft)) }
+                                    button.fr-btn #rebuild type="submit" { (t(Msg::RebuildDraft)) }
                                 }
                             }
                         }
@@ -513,7 +513,7 @@ pub async fn render(
                                     }
                                 }
                             }
-                            button #validate type="submit" { (t(Msg::ValidateSend)) }
+                            button.fr-btn #validate type="submit" { (t(Msg::ValidateSend)) }
                             // Shown by app.js after a first `v`: the shortcut only arms the
                             // button, a second `v` (or Enter on it) sends.
                             p #validate-confirm.warning role="status" hidden { (t(Msg::ValidateKeyConfirm)) }
@@ -527,7 +527,7 @@ pub async fn render(
                                     option value=(rt.id) selected[m.category.as_deref() == Some(rt.id.as_str())] { (type_label(st, lang, &rt.id)) }
                                 }
                             }
-                            button type="submit" { (t(Msg::CorrectCategory)) }
+                            button.fr-btn type="submit" { (t(Msg::CorrectCategory)) }
                         }
                         form #reject-form method="post" action={ "/messages/" (id) "/reject" } {
                             (csrf_input(a))
@@ -535,7 +535,7 @@ pub async fn render(
                             select #reason name="reason" {
                                 @for r in RejectReason::ALL { option value=(r.as_str()) { (reject_reason_label(lang, *r)) } }
                             }
-                            button type="submit" { (t(Msg::RejectDraft)) }
+                            button.fr-btn.fr-btn--secondary type="submit" { (t(Msg::RejectDraft)) }
                         }
                         form #assign-form method="post" action={ "/messages/" (id) "/assign" } {
                             (csrf_input(a))
@@ -545,7 +545,7 @@ pub async fn render(
                                 option value="" disabled selected[m.assigned_to.is_none()] { (t(Msg::ChooseAgent)) }
                                 @for u in &users { option value=(u.id) selected[m.assigned_to == Some(u.id)] { (u.display_name) } }
                             }
-                            button type="submit" { (t(Msg::Assign)) }
+                            button.fr-btn type="submit" { (t(Msg::Assign)) }
                         }
                         form #escalate-form method="post" action={ "/messages/" (id) "/escalate" } {
                             (csrf_input(a))
@@ -554,7 +554,7 @@ pub async fn render(
                                 option value="" disabled selected { "—" }
                                 @for r in EscalationReason::ALL { option value=(r.as_str()) { (escalation_reason_label(lang, *r)) } }
                             }
-                            button #escalate type="submit" { (t(Msg::Escalate)) }
+                            button.fr-btn.fr-btn--secondary #escalate type="submit" { (t(Msg::Escalate)) }
                         }
                         form #close-form method="post" action={ "/messages/" (id) "/close" } {
                             (csrf_input(a))
@@ -563,7 +563,7 @@ pub async fn render(
                                 option value="" disabled selected { "—" }
                                 @for r in CloseReason::ALL { option value=(r.as_str()) { (close_reason_label(lang, *r)) } }
                             }
-                            button #close type="submit" { (t(Msg::CloseWithoutReply)) }
+                            button.fr-btn.fr-btn--secondary #close type="submit" { (t(Msg::CloseWithoutReply)) }
                         }
                     }
                 }
@@ -635,7 +635,7 @@ fn candidates_view(
                                 (t(Msg::CandidateAnswer)) " "
                                 @match &c.answer_title { Some(title) => { em { (title) } } None => { (t(Msg::CandidateNoAnswer)) } }
                             }
-                            button.candidate-use type="submit" {
+                            button.fr-btn.fr-btn--secondary.fr-btn--sm.candidate-use type="submit" {
                                 (t(if c.answer_id.is_some() { Msg::CandidateUse } else { Msg::CandidateChoose }))
                                 span.visually-hidden { " : " (type_label(st, lang, &c.label)) }
                             }

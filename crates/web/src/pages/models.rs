@@ -45,6 +45,7 @@ pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
         @if versions.is_empty() {
             p #no-model { (t(Msg::ModelsNoModelVersionIsRegistered)) }
         } @else {
+            div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
             table #model-versions {
                 caption { (t(Msg::ModelsRegisteredVersionsMetricsOnThe)) }
                 thead { tr {
@@ -94,7 +95,7 @@ pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                                 @if v.status != ModelStatus::Active && can_change {
                                     form.inline method="post" action={ "/modeles/" (v.version) "/promote" } {
                                         (csrf_input(&a))
-                                        button type="submit" { (t(Msg::ModelsPromoteInMyName)) }
+                                        button.fr-btn type="submit" { (t(Msg::ModelsPromoteInMyName)) }
                                     }
                                 }
                                 @if v.status == ModelStatus::Active {
@@ -112,7 +113,7 @@ pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                                         " "
                                         input id={ "note-" (v.version) } type="text" name="note" maxlength="500";
                                         " "
-                                        button type="submit" { (t(Msg::ModelsRecordTheReview)) }
+                                        button.fr-btn type="submit" { (t(Msg::ModelsRecordTheReview)) }
                                     }
                                 }
                             }
@@ -120,11 +121,12 @@ pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                     }
                 }
             }
+            } } } }
         }
         @if can_change {
             form #rollback-form method="post" action="/modeles/rollback" {
                 (csrf_input(&a))
-                button type="submit" { (t(Msg::ModelsRollBackToThePrevious)) }
+                button.fr-btn type="submit" { (t(Msg::ModelsRollBackToThePrevious)) }
             }
         } @else {
             p.note { (t(Msg::ModelsNoDataDirectoryConfiguredPromotion)) }

@@ -18,6 +18,7 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
     let items = data::outbox_items(&st.store, filter, 200).await?;
     let now = st.store.now_ms();
     let body = html! {
+        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
         table #outbox {
             thead { tr {
                 th scope="col" { (t(Msg::ColSubject)) }
@@ -68,6 +69,7 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                 }
             }
         }
+        } } } }
     };
     Ok(page(lang, t(Msg::Outbox), Some(&a), body).into_response())
 }

@@ -241,11 +241,12 @@ pub async fn queue(
                 option value="age" selected[sort == QueueSort::Age] { (t(Msg::SortAge)) }
                 option value="confidence" selected[sort == QueueSort::Confidence] { (t(Msg::SortConfidence)) }
             }
-            button type="submit" { (t(Msg::Filter)) }
+            button.fr-btn.fr-btn--secondary type="submit" { (t(Msg::Filter)) }
         }
         @if rows.is_empty() {
             p #queue-empty { (t(Msg::EmptyQueue)) }
         }
+        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
         table #queue {
             caption { (mailbox.name) " — " (tab_label(tab, lang)) }
             thead { tr {
@@ -271,6 +272,7 @@ pub async fn queue(
                 }
             }
         }
+        } } } }
         @if let Some(c) = next {
             p { a #next-page rel="next" href=(qs(Some(c))) { (t(Msg::NextPage)) } }
         }

@@ -82,10 +82,10 @@ fn switch_button(
                 input type="hidden" name="action" value="off";
                 label { span.visually-hidden { (t(Msg::SupReasonFor)) " " (label) } input type="text" name="reason" maxlength="200" placeholder=(t(Msg::SupReasonOptional)); }
                 " "
-                button type="submit" { (t(Msg::SupSwitchSuggestionsOff)) }
+                button.fr-btn type="submit" { (t(Msg::SupSwitchSuggestionsOff)) }
             } @else {
                 input type="hidden" name="action" value="on";
-                button type="submit" { (t(Msg::SupSwitchSuggestionsBackOn)) }
+                button.fr-btn type="submit" { (t(Msg::SupSwitchSuggestionsBackOn)) }
             }
         }
     }
@@ -164,6 +164,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                 @let labels: Vec<String> = times.iter().map(|w| display_date(lang, &w.week_start)).collect();
                 @let series = [ChartSeries { name: t(Msg::SupHoursGivenBack).to_string(), values: times.iter().map(|w| Some(w.hours_given_back)).collect() }];
                 figure.chart.chart-time { (PreEscaped(svg_chart(lang, &series, None, &labels, t(Msg::SupHoursGivenBackPerWeek)))) }
+                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
                 table {
                     thead { tr {
                         th scope="col" { (t(Msg::SupWeek)) }
@@ -172,6 +173,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                     } }
                     tbody { @for w in &times { tr { th scope="row" { (week_of(lang, &w.week_start)) } td { (w.replies_from_drafts) } td { (decimal(lang, w.hours_given_back)) " h" } } } }
                 }
+                } } } }
             }
         }
         section #alerts aria-labelledby="alerts-h" {
@@ -179,6 +181,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
             @if report.alerts.is_empty() {
                 p { (t(Msg::SupNoAlertOverThePeriod)) }
             } @else {
+                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
                 table #alert-list {
                     caption { (report.alerts.len()) " " (t(Msg::SupAlertsMostRecentWeekFirst)) }
                     thead { tr {
@@ -202,6 +205,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                         }
                     }
                 }
+                } } } }
             }
         }
         @for m in &mailboxes {
@@ -233,6 +237,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                             }
                         }
                     }
+                    div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
                     table.drift-table {
                         caption { (t(Msg::SupIndicatorsPerWeek)) " — " (m.name) }
                         thead { tr {
@@ -258,6 +263,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                             }
                         }
                     }
+                    } } } }
                     p.note { (t(Msg::SupAlertThresholds)) " : PSI " (decimal(lang, th.psi_alert)) ", " (t(Msg::SupAbstention2)) " " (percent(lang, th.abstain_alert)) ", " (t(Msg::SupOutOfVocabulary2)) " " (percent(lang, th.oov_alert)) ", " (t(Msg::SupAcceptanceBelow)) " " (percent(lang, th.acceptance_alert_below)) "." }
                     }
                 }
@@ -267,6 +273,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
             h2 #switches-h { (t(Msg::SupSwitchSuggestionsOff)) }
             {
                 p.note { (t(Msg::SupTakesEffectWithinSecondsOn)) }
+                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
                 table #switch-all {
                     caption { (t(Msg::SupWholeService)) }
                     thead { tr { th scope="col" { (t(Msg::SupScope)) } th scope="col" { (t(Msg::SupSuggestions)) } th scope="col" { (t(Msg::SupAction)) } } }
@@ -280,6 +287,8 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                         }
                     }
                 }
+                } } } }
+                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
                 table #switch-mailboxes {
                     caption { (t(Msg::SupPerMailbox)) }
                     thead { tr { th scope="col" { (t(Msg::Mailbox)) } th scope="col" { (t(Msg::SupSuggestions)) } th scope="col" { (t(Msg::SupAction)) } } }
@@ -294,6 +303,8 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                         }
                     }
                 }
+                } } } }
+                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
                 table #switch-types {
                     caption { (t(Msg::SupPerRequestType)) }
                     thead { tr { th scope="col" { (t(Msg::ColType)) } th scope="col" { (t(Msg::SupSuggestions)) } th scope="col" { (t(Msg::SupAction)) } } }
@@ -309,6 +320,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                         }
                     }
                 }
+                } } } }
             }
         }
     };

@@ -27,7 +27,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const PASSWORD: &str = "mot-de-passe-solide";
+pub(crate) const PASSWORD: &str = "mot-de-passe-solide";
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One browser at a time: the machine has two cores and Chromium is heavy.
@@ -35,12 +35,12 @@ static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The WebDriver URL, or `None` (with a skip line) when the services are not up.
 /// Under CI a missing driver is a failure, so the browser tests cannot silently vanish.
-fn webdriver_url() -> Option<String> {
+pub(crate) fn webdriver_url() -> Option<String> {
     facteur_testkit::services::require("browser tests", &["FACTEUR_TEST_WEBDRIVER"])
         .map(|mut v| v.remove(0))
 }
 
-async fn browser(webdriver: &str, profile: &std::path::Path) -> Client {
+pub(crate) async fn browser(webdriver: &str, profile: &std::path::Path) -> Client {
     let binary =
         std::env::var("FACTEUR_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let mut caps = serde_json::Map::new();
@@ -73,7 +73,7 @@ async fn browser(webdriver: &str, profile: &std::path::Path) -> Client {
 
 /// Polls `f` until it yields a value: an explicit wait with a deadline, never a
 /// blind sleep.
-async fn wait_until<T, F, Fut>(what: &str, mut f: F) -> Result<T, String>
+pub(crate) async fn wait_until<T, F, Fut>(what: &str, mut f: F) -> Result<T, String>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -91,7 +91,7 @@ where
 }
 
 /// Waits until the browser is on `path` (and optionally `query`).
-async fn wait_path(c: &Client, path: &str, query: Option<&str>) -> Result<(), String> {
+pub(crate) async fn wait_path(c: &Client, path: &str, query: Option<&str>) -> Result<(), String> {
     wait_until(&format!("URL {path}?{query:?}"), || async {
         let u = c.current_url().await.ok()?;
         (u.path() == path && (query.is_none() || u.query() == query)).then_some(())
@@ -113,14 +113,14 @@ async fn wait_done(c: &Client, done: &str, of: i64) -> Result<String, String> {
 }
 
 /// Goes to `path` of the app and waits until the browser is there.
-async fn open(c: &Client, app: &App, path: &str) -> Result<(), String> {
+pub(crate) async fn open(c: &Client, app: &App, path: &str) -> Result<(), String> {
     c.goto(&format!("{}{path}", app.base))
         .await
         .map_err(|e| e.to_string())?;
     wait_path(c, path, None).await
 }
 
-async fn find(c: &Client, css: &str) -> Result<fantoccini::elements::Element, String> {
+pub(crate) async fn find(c: &Client, css: &str) -> Result<fantoccini::elements::Element, String> {
     c.wait()
         .at_most(TIMEOUT)
         .for_element(Locator::Css(css))
@@ -128,7 +128,7 @@ async fn find(c: &Client, css: &str) -> Result<fantoccini::elements::Element, St
         .map_err(|e| format!("element {css}: {e}"))
 }
 
-async fn press(c: &Client, key: char) -> Result<(), String> {
+pub(crate) async fn press(c: &Client, key: char) -> Result<(), String> {
     let keys = KeyActions::new("keyboard".into())
         .then(KeyAction::Down { value: key })
         .then(KeyAction::Up { value: key });
@@ -137,18 +137,18 @@ async fn press(c: &Client, key: char) -> Result<(), String> {
         .map_err(|e| format!("key {key}: {e}"))
 }
 
-async fn js(c: &Client, script: &str) -> Result<serde_json::Value, String> {
+pub(crate) async fn js(c: &Client, script: &str) -> Result<serde_json::Value, String> {
     c.execute(script, vec![])
         .await
         .map_err(|e| format!("script {script}: {e}"))
 }
 
-fn screenshots_dir() -> Option<std::path::PathBuf> {
+pub(crate) fn screenshots_dir() -> Option<std::path::PathBuf> {
     (std::env::var("FACTEUR_SCREENSHOTS").as_deref() == Ok("1"))
         .then(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots"))
 }
 
-async fn screenshot(c: &Client, name: &str) -> Result<(), String> {
+pub(crate) async fn screenshot(c: &Client, name: &str) -> Result<(), String> {
     let Some(dir) = screenshots_dir() else {
         return Ok(());
     };
@@ -238,20 +238,20 @@ async fn add(store: &Store, mailbox: i64, n: usize, s: &Seed<'_>) -> i64 {
     id
 }
 
-struct App {
-    _dir: tempfile::TempDir,
-    store: Store,
-    base: String,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    mb_a: i64,
-    mb_b: i64,
+pub(crate) struct App {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) store: Store,
+    pub(crate) base: String,
+    pub(crate) server: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub(crate) mb_a: i64,
+    pub(crate) mb_b: i64,
     /// Lyon messages, oldest first (queue order).
-    lyon: Vec<i64>,
-    hostile: i64,
-    nantes: i64,
-    supervisor: i64,
+    pub(crate) lyon: Vec<i64>,
+    pub(crate) hostile: i64,
+    pub(crate) nantes: i64,
+    pub(crate) supervisor: i64,
     /// The node's triage engine over the demo answers, when plugged in.
-    engine: Option<Arc<common::DemoEngine>>,
+    pub(crate) engine: Option<Arc<common::DemoEngine>>,
 }
 
 impl Drop for App {
@@ -272,7 +272,7 @@ async fn start_app(hostile_html: &str) -> App {
 /// real triage engine over the demo answers and taxonomy, as `facteur serve`
 /// plugs in its own, with a threshold no probability reaches (the model always
 /// abstains).
-async fn start_app_with(hostile_html: &str, engine: bool) -> App {
+pub(crate) async fn start_app_with(hostile_html: &str, engine: bool) -> App {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("web.db").display());
     let store = Store::open(&url).await.unwrap();
@@ -431,7 +431,9 @@ async fn start_app_with(hostile_html: &str, engine: bool) -> App {
     }
 }
 
-async fn log_in(c: &Client, app: &App, username: &str) -> Result<(), String> {
+/// Signs in through the login form as `username`, and waits until the browser
+/// has left the login page.
+pub(crate) async fn sign_in(c: &Client, app: &App, username: &str) -> Result<(), String> {
     c.goto(&format!("{}/login", app.base))
         .await
         .map_err(|e| e.to_string())?;
@@ -450,13 +452,22 @@ async fn log_in(c: &Client, app: &App, username: &str) -> Result<(), String> {
         .click()
         .await
         .map_err(|e| e.to_string())?;
+    wait_until(&format!("{username} signed in"), || async {
+        let u = c.current_url().await.ok()?;
+        (u.path() != "/login").then_some(())
+    })
+    .await
+}
+
+pub(crate) async fn log_in(c: &Client, app: &App, username: &str) -> Result<(), String> {
+    sign_in(c, app, username).await?;
     // One mailbox: the agent lands on its queue.
     wait_path(c, &format!("/mailboxes/{}/queue", app.mb_a), None).await
 }
 
 /// Runs `scenario` in a fresh browser profile and always ends the session, so a
 /// failing test leaves no Chromium behind.
-async fn with_browser<F, Fut>(scenario: F)
+pub(crate) async fn with_browser<F, Fut>(scenario: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = (Client, Result<(), String>)>,
@@ -852,7 +863,7 @@ async fn hostile_mail_runs_no_script_and_loads_nothing_remote() {
 
 /// Eight weeks of triaged mail, the rib share jumping in Lyon from week 5, and a
 /// promoted model whose training mix is balanced: the dashboard has lines to draw.
-async fn seed_history(app: &App) {
+pub(crate) async fn seed_history(app: &App) {
     let mut n = 100;
     for week in 0..8i64 {
         for (mb, shift) in [(app.mb_a, true), (app.mb_b, false)] {
@@ -954,8 +965,9 @@ async fn supervisor_sees_drift_charts_and_the_public_sheet() {
             assert!(charts.len() >= 8, "{} charts", charts.len());
             let alerts = find(&c, "#alerts").await?.text().await.map_err(|e| e.to_string())?;
             assert!(alerts.contains("SIP Lyon 3e"), "the shifted mailbox alerts: {alerts}");
-            // The screenshot shows the charts rather than the alert table.
-            js(&c, "document.querySelector('section.mailbox-drift').scrollIntoView()").await?;
+            // The screenshot shows what a supervisor reads first: the time given
+            // back and each mailbox's week in sentences.
+            js(&c, "document.getElementById('main').scrollIntoView()").await?;
             screenshot(&c, "supervision.png").await?;
 
             // One click switches suggestions off for Nantes.

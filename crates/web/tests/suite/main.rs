@@ -2,6 +2,7 @@
 //! concern; one binary links the workspace once instead of once per file.
 #![allow(clippy::unwrap_used)]
 
+mod accessibility;
 mod browser;
 mod common;
 mod oidc;

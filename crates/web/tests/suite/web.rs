@@ -2799,7 +2799,7 @@ async fn the_french_ui_shows_no_english_details_or_raw_codes() {
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
     let list = text(send(&f.app, get("/answers", Some(&sup))).await).await;
     assert!(
-        list.contains("data-status=\"draft\">Brouillon</td>"),
+        list.contains("data-status=\"draft\"><span class=\"fr-badge fr-badge--sm fr-badge--no-icon fr-badge--new\">Brouillon</span></td>"),
         "{list}"
     );
     // The public sheet names states in words.
@@ -4407,4 +4407,57 @@ async fn the_queue_searches_the_masked_text_with_filters_and_says_when_nothing_m
     assert!(rows(&html).is_empty());
     let res = send(&f.app, queue("tab=all&from=hier")).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+/// The State theme shows the "République française" block and loads the
+/// vendored DSFR; the neutral theme keeps the components without the State's
+/// identity. The DSFR's files are served by the app itself.
+#[tokio::test]
+async fn the_state_theme_and_the_neutral_theme_and_the_vendored_dsfr() {
+    let f = fixture().await;
+    let page = text(send(&f.app, get("/login", None)).await).await;
+    assert!(
+        page.contains("<p class=\"fr-logo\">République<br>Française</p>"),
+        "{page}"
+    );
+    assert!(page.contains("href=\"/static/dsfr/dsfr.min.css\""));
+    assert!(!page.contains("neutre.css"));
+    assert!(page.contains("data-theme=\"dsfr\""));
+    for (path, kind) in [
+        ("/static/dsfr/dsfr.min.css", "text/css; charset=utf-8"),
+        ("/static/dsfr/fonts/Marianne-Regular.woff2", "font/woff2"),
+        (
+            "/static/dsfr/icons/system/fr--error-fill.svg",
+            "image/svg+xml",
+        ),
+        ("/static/neutre.css", "text/css; charset=utf-8"),
+    ] {
+        let res = send(&f.app, get(path, None)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(res.headers()["content-type"], kind, "{path}");
+        assert!(res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("public"));
+    }
+    let res = send(&f.app, get("/static/dsfr/../Cargo.toml", None)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = send(&f.app, get("/static/dsfr/nothing.css", None)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // The CSP lets the fonts load from the app, and nothing from elsewhere.
+    let res = send(&f.app, get("/login", None)).await;
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("font-src 'self'"), "{csp}");
+
+    let neutral = fixture_with(WebConfig {
+        theme: facteur_web::Theme::Neutral,
+        ..WebConfig::default()
+    })
+    .await;
+    let page = text(send(&neutral.app, get("/login", None)).await).await;
+    assert!(!page.contains("République"), "{page}");
+    assert!(!page.contains("favicon.svg"));
+    assert!(page.contains("href=\"/static/neutre.css\""));
+    assert!(page.contains("data-theme=\"neutre\""));
+    assert!(page.contains("class=\"fr-header banner\""));
 }
