@@ -700,6 +700,87 @@ pub fn fill_template_with(
     Filled { text, unfilled }
 }
 
+/// The variables drafting knows how to fill (`draft.rs`); any other `{{name}}`
+/// stays a marker the agent must complete before sending.
+pub const KNOWN_VARIABLES: &[&str] = &[
+    "civilite",
+    "nom",
+    "annee",
+    "reference",
+    "signature",
+    "date_du_jour",
+    "formule_appel",
+];
+
+/// The variables a body uses, each once, in order of first use: what the file's
+/// `variables` list must say, so an editor never asks a person to keep it in step.
+pub fn used_variables(body: &str) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    template_variables(body)
+        .into_iter()
+        .map(|(_, name)| name)
+        .filter(|name| seen.insert(name.clone()))
+        .collect()
+}
+
+/// Writes `a` in the answer-file format that `parse_answer` reads and `kb import`
+/// imports (TOML front matter between `+++` lines, then the body). The web editor
+/// turns its form into this text, so the files stay the one format for import,
+/// export and review; `variables` is always what the body uses.
+pub fn write_answer(a: &StandardAnswer) -> String {
+    #[derive(Serialize)]
+    struct Front<'a> {
+        id: &'a str,
+        title: &'a str,
+        version: u32,
+        status: &'a str,
+        request_types: &'a [String],
+        valid_from: toml::value::Datetime,
+        valid_until: toml::value::Datetime,
+        language: &'a str,
+        variables: Vec<String>,
+        links: &'a [String],
+        author: &'a str,
+        reviewed_by: &'a str,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        demo: bool,
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        sources: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        notes: Option<&'a str>,
+    }
+    let date = |d: Date| toml::value::Datetime {
+        date: Some(toml::value::Date {
+            year: u16::try_from(d.year).unwrap_or(0),
+            month: d.month,
+            day: d.day,
+        }),
+        time: None,
+        offset: None,
+    };
+    let front = Front {
+        id: &a.id,
+        title: &a.title,
+        version: a.version,
+        status: a.status.as_str(),
+        request_types: &a.request_types,
+        valid_from: date(a.valid_from),
+        valid_until: date(a.valid_until),
+        language: &a.language,
+        variables: used_variables(&a.body),
+        links: &a.links,
+        author: &a.author,
+        reviewed_by: &a.reviewed_by,
+        demo: a.demo,
+        sources: &a.sources,
+        notes: a.notes.as_deref(),
+    };
+    // Serialising plain strings, numbers, dates and lists of strings cannot fail.
+    let toml = toml::to_string(&front).unwrap_or_default();
+    let body = a.body.replace("\r\n", "\n");
+    format!("+++\n{toml}+++\n{}", body.trim_start_matches('\n'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -878,6 +959,45 @@ mod tests {
         assert_eq!(
             v.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(),
             ["x", "y"]
+        );
+    }
+
+    #[test]
+    fn a_written_answer_reads_back_the_same_with_its_variables_from_the_body() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../answers/demo/delais-paiement.md"),
+        )
+        .unwrap();
+        let today = Date::new(2025, 1, 1);
+        let a = parse_answer(Path::new("a.md"), &text, None, today).unwrap();
+        let written = write_answer(&a);
+        let back = parse_answer(Path::new("a.md"), &written, None, today).unwrap();
+        assert_eq!(
+            StandardAnswer {
+                path: a.path.clone(),
+                ..back
+            },
+            a,
+            "{written}"
+        );
+        assert!(
+            written.starts_with("+++\nid = \"delais-paiement\"\n"),
+            "{written}"
+        );
+        assert!(written.contains("valid_from = 2020-11-01\n"), "{written}");
+
+        // The variables list follows the body, whatever was declared.
+        let edited = StandardAnswer {
+            body: "Bonjour {{civilite}} {{nom}},\n\nVotre dossier {{reference}} ({{nom}}).\n"
+                .into(),
+            links: vec![],
+            ..a
+        };
+        let back = parse_answer(Path::new("a.md"), &write_answer(&edited), None, today).unwrap();
+        assert_eq!(back.variables, ["civilite", "nom", "reference"]);
+        assert_eq!(
+            used_variables(&edited.body),
+            ["civilite", "nom", "reference"]
         );
     }
 }

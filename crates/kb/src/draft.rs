@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use facteur_core::Language;
 use serde::Serialize;
 
-use crate::answers::{fill_template_with, StandardAnswer};
+use crate::answers::{fill_template_with, Filled, StandardAnswer};
 use crate::index::{DocKind, Hit, KnowledgeBase, SearchOptions};
 use crate::Date;
 
@@ -255,6 +255,23 @@ pub fn draft_answer(
             },
         },
     };
+    let filled = fill_answer_text(answer, ctx, today);
+    DraftOutcome::Draft {
+        answer_id: answer.id.clone(),
+        answer_version: answer.version,
+        language: answer.language.clone(),
+        text: filled.text.trim().to_string(),
+        unfilled: filled.unfilled,
+        language_fallback: fallback,
+        passages: passages(kb, message_text, today, ctx.snippets),
+    }
+}
+
+/// The text of `answer` for the citizen `ctx` describes: the formal greeting,
+/// then every variable the context knows filled, the others left as markers.
+/// Drafting and the answer editor's preview both use it, so a supervisor sees
+/// exactly what an agent will get.
+pub fn fill_answer_text(answer: &StandardAnswer, ctx: &DraftContext, today: Date) -> Filled {
     let mut values: BTreeMap<String, String> = ctx.extra.clone();
     // The mailbox's signature is the service's own text: a block of lines with the
     // service's contact points, kept as configured (see `fill_template_with`).
@@ -293,16 +310,7 @@ pub fn draft_answer(
         ),
     );
     let body = with_formal_greeting(&answer.body);
-    let filled = fill_template_with(&body, &values, &trusted, &answer.links);
-    DraftOutcome::Draft {
-        answer_id: answer.id.clone(),
-        answer_version: answer.version,
-        language: answer.language.clone(),
-        text: filled.text.trim().to_string(),
-        unfilled: filled.unfilled,
-        language_fallback: fallback,
-        passages: passages(kb, message_text, today, ctx.snippets),
-    }
+    fill_template_with(&body, &values, &trusted, &answer.links)
 }
 
 #[cfg(test)]

@@ -245,6 +245,7 @@ const TABLES: &[Table] = &[
             ("valid_until", T),
             ("author_id", I),
             ("created_at", I),
+            ("submitted_at", I),
         ],
         order_by: "answer_id, version",
         serial: None,

@@ -666,6 +666,9 @@ pub struct AnswerVersion {
     pub author_id: Option<i64>,
     /// When this version was stored, Unix milliseconds.
     pub created_at: Millis,
+    /// When its author submitted it for validation; `None` while it is a draft
+    /// being written (and for versions imported by the CLI).
+    pub submitted_at: Option<Millis>,
 }
 
 /// A trained classifier version, row of `model_versions`.

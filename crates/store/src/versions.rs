@@ -54,10 +54,11 @@ struct AnswerRow {
     valid_until: Option<String>,
     author_id: Option<i64>,
     created_at: i64,
+    submitted_at: Option<i64>,
 }
 
 const ANSWER_COLS: &str =
-    "answer_id, version, status, title, language, content, valid_from, valid_until, author_id, created_at";
+    "answer_id, version, status, title, language, content, valid_from, valid_until, author_id, created_at, submitted_at";
 
 impl AnswerRow {
     fn into_answer(self) -> StoreResult<AnswerVersion> {
@@ -76,6 +77,7 @@ impl AnswerRow {
             valid_until: self.valid_until,
             author_id: self.author_id,
             created_at: self.created_at,
+            submitted_at: self.submitted_at,
         })
     }
 }
@@ -240,6 +242,49 @@ impl Store {
                 .op(op)?;
             audit_append!(self, tx, now, format!("user:{by}"), "answer.status",
                 format!("answer:{answer_id}@{version}"), json!({"status": status.as_str()})).op(op)?;
+            tx.commit().await.op(op)?;
+            Ok(())
+        })
+    }
+
+    /// "Soumettre pour validation": the draft `version` is ready for another
+    /// supervisor to read and validate (audited as `answer.submit`). Only a draft
+    /// can be submitted; submitting twice changes nothing.
+    pub async fn submit_answer_version(
+        &self,
+        answer_id: &str,
+        version: i64,
+        by: i64,
+    ) -> StoreResult<()> {
+        let now = self.now_ms();
+        let op = || format!("submit answer {answer_id}@{version} by user {by}");
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await.op(op)?;
+            let row: Option<(String, Option<i64>)> = sqlx::query_as(
+                "SELECT status, submitted_at FROM answer_versions WHERE answer_id = $1 AND version = $2",
+            )
+            .bind(answer_id)
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await
+            .op(op)?;
+            let Some((status, submitted)) = row else { return Err(StoreError::NotFound { op: op() }) };
+            if status != AnswerStatus::Draft.as_str() {
+                return Err(StoreError::InvalidState { op: op(), state: status });
+            }
+            if submitted.is_none() {
+                sqlx::query(
+                    "UPDATE answer_versions SET submitted_at = $1 WHERE answer_id = $2 AND version = $3",
+                )
+                .bind(now)
+                .bind(answer_id)
+                .bind(version)
+                .execute(&mut *tx)
+                .await
+                .op(op)?;
+                audit_append!(self, tx, now, format!("user:{by}"), "answer.submit",
+                    format!("answer:{answer_id}@{version}"), json!({})).op(op)?;
+            }
             tx.commit().await.op(op)?;
             Ok(())
         })

@@ -254,6 +254,9 @@ catalogue! {
     SupAcceptAlert => "Seuls {} des brouillons traités partent tels quels ou presque (seuil : {}) : regardez les corrections des agents avant la prochaine revue.", "Only {} of the drafts handled leave as they are or nearly (threshold: {}): look at the agents' corrections before the next review.";
     SupAcceptOk => "{} des brouillons traités partent tels quels ou presque.", "{} of the drafts handled leave as they are or nearly.";
     SupWeekNeedsAction => "Cette semaine demande une action.", "This week needs action.";
+    SupTimePerMailbox => "Temps rendu par boîte", "Time given back per mailbox";
+    SupLatestWeek => "Dernière semaine", "Latest week";
+    SupOverThePeriod => "Sur la période", "Over the period";
     SupWeekNoAction => "Rien à faire cette semaine.", "Nothing to do this week.";
     SupWeekNotJudged => "Cette semaine ne peut pas encore être jugée.", "This week cannot be judged yet.";
     SupTechnicalDetails => "Détails techniques (PSI, taux, seuils, graphiques)", "Technical details (PSI, rates, thresholds, charts)";
@@ -343,7 +346,6 @@ catalogue! {
     ValidFrom => "Valide à partir du", "Valid from";
     ValidUntil => "Valide jusqu'au", "Valid until";
     Save => "Enregistrer", "Save";
-    SaveNewVersion => "Enregistrer une nouvelle version", "Save a new version";
     Retire => "Retirer", "Retire";
     ValidateAnswer => "Valider cette version", "Validate this version";
     Version => "Version", "Version";
@@ -385,6 +387,37 @@ catalogue! {
     RoleSupervisor => "Superviseur", "Supervisor";
     RoleAdmin => "Administrateur", "Administrator";
     AnswerDraft => "Brouillon", "Draft";
+    AnswerSubmitted => "Soumise pour validation", "Submitted for validation";
+    SubmitForValidation => "Soumettre pour validation", "Submit for validation";
+    SaveDraft => "Enregistrer le brouillon", "Save the draft";
+    Preview => "Aperçu", "Preview";
+    PreviewTitle => "Aperçu avec des valeurs d'exemple", "Preview with example values";
+    PreviewExplained => "Le texte tel qu'un agent le recevrait pour une citoyenne fictive, Madame Martin : même formule d'appel, mêmes variables remplies que lors de la rédaction.", "The text as an agent would get it for a fictitious citizen, Ms Martin: the same greeting and the same variables filled as when drafting.";
+    PreviewUnfilled => "À compléter par l'agent :", "For the agent to complete:";
+    AnswerIdHint => "Lettres minuscules, chiffres et tirets, par exemple delais-paiement ; il ne change plus ensuite.", "Lower-case letters, digits and hyphens, for example payment-delay; it cannot change afterwards.";
+    RequestTypes => "Types de demande", "Request types";
+    AnswerLinks => "Liens autorisés", "Allowed links";
+    AnswerLinksHint => "Un par ligne : toute adresse web, tout numéro ou courriel du texte doit y figurer, et chacun doit être utilisé.", "One per line: every web address, phone number or e-mail in the text must be listed here, and each must be used.";
+    AnswerBody => "Texte de la réponse", "Answer text";
+    AnswerBodyHint => "Les variables s'écrivent {{nom}} ; la première ligne est « Bonjour {{civilite}} {{nom}}, ».", "Variables are written {{name}}; the first line is \"Bonjour {{civilite}} {{nom}},\".";
+    VariablesTitle => "Variables du texte", "Variables in the text";
+    VariablesNone => "Aucune variable.", "No variables.";
+    VariableFilled => "remplie à la rédaction", "filled when drafting";
+    VariableForAgent => "à compléter par l'agent avant l'envoi", "for the agent to complete before sending";
+    AnswerFileFold => "Modifier le fichier de la réponse (format d'import et d'export)", "Edit the answer file (import and export format)";
+    AnswerFileExplained => "Le même contenu au format des fichiers que facteur kb import lit : en-tête TOML entre deux lignes +++, puis le texte. Les erreurs y sont signalées avec leur numéro de ligne.", "The same content in the file format facteur kb import reads: a TOML header between two +++ lines, then the text. Errors are reported with their line number.";
+    VersionHistory => "Historique des versions", "Version history";
+    Actions => "Actions", "Actions";
+    CompareWithPrevious => "Comparer avec la précédente", "Compare with the previous one";
+    DownloadFile => "Télécharger le fichier", "Download the file";
+    DraftNotSubmitted => "Brouillon en cours de rédaction : pas encore soumis.", "Draft being written: not submitted yet.";
+    AnswerNotSubmitted => "Cette version n'a pas été soumise pour validation par son auteur.", "This version has not been submitted for validation by its author.";
+    AnswerSavedDraft => "Brouillon enregistré. Soumettez-le pour validation quand il est prêt.", "Draft saved. Submit it for validation when it is ready.";
+    AnswerSubmittedNotice => "Version soumise pour validation : un autre superviseur doit la valider.", "Version submitted for validation: another supervisor must validate it.";
+    AnswerValidatedNotice => "Version validée : elle sert désormais aux brouillons.", "Version validated: drafts now use it.";
+    AnswerRetiredNotice => "Version retirée : elle ne sert plus aux brouillons.", "Version retired: drafts no longer use it.";
+    DiffTitle => "Différences entre les versions", "Differences between versions";
+    DiffNone => "Aucune différence.", "No differences.";
     AnswerValidated => "Validée", "Validated";
     AnswerRetired => "Retirée", "Retired";
     DefectHeaderBody => "pas de séparation entre en-têtes et corps", "no separation between headers and body";
@@ -791,6 +824,8 @@ pub fn week_of(lang: Lang, monday: &str) -> String {
         return monday.to_string();
     };
     match lang {
+        // French writes the first of the month as an ordinal: "1er septembre".
+        Lang::Fr if d == 1 => format!("semaine du 1er {} {y}", FR[m - 1]),
         Lang::Fr => format!("semaine du {d} {} {y}", FR[m - 1]),
         Lang::En => format!("week of {d} {} {y}", EN[m - 1]),
     }
@@ -843,6 +878,11 @@ mod tests {
             "semaine du 30 novembre 2026"
         );
         assert_eq!(week_of(Lang::En, "2026-11-30"), "week of 30 November 2026");
+        assert_eq!(
+            week_of(Lang::Fr, "2025-09-01"),
+            "semaine du 1er septembre 2025"
+        );
+        assert_eq!(week_of(Lang::En, "2025-09-01"), "week of 1 September 2025");
         assert_eq!(percent(Lang::Fr, 0.125), "12,5 %");
         assert_eq!(percent(Lang::En, 0.5), "50%");
         assert_eq!(decimal(Lang::Fr, 0.123), "0,12");

@@ -340,11 +340,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/answers/{id}/{version}/retire",
-            post(pages::answers::answer_retire),
+            post(pages::answer_versions::answer_retire),
         )
         .route(
             "/answers/{id}/{version}/validate",
-            post(pages::answers::answer_validate),
+            post(pages::answer_versions::answer_validate),
+        )
+        .route(
+            "/answers/{id}/{version}/submit",
+            post(pages::answer_versions::answer_submit),
+        )
+        .route(
+            "/answers/{id}/{version}/fichier",
+            get(pages::answer_versions::answer_file),
         )
         .route(
             "/admin/users",

@@ -205,3 +205,42 @@
     }
   });
 })();
+
+// The standard-answer editor: the body's {{variables}} listed as they are typed,
+// each said to be filled when drafting or left for the agent (the server draws
+// the same list on every page load; this only keeps it current).
+(function () {
+  "use strict";
+  var body = document.getElementById("answer-body");
+  var list = document.getElementById("answer-variables");
+  if (!body || !list) return;
+  var known = (list.getAttribute("data-known") || "").split(" ");
+  var VAR = /\{\{([^}]*)\}\}/g;
+  function refresh() {
+    var seen = [], m;
+    VAR.lastIndex = 0;
+    while ((m = VAR.exec(body.value)) !== null) {
+      var name = m[1].trim();
+      if (seen.indexOf(name) < 0) seen.push(name);
+    }
+    while (list.firstChild) list.removeChild(list.firstChild);
+    if (!seen.length) {
+      var none = document.createElement("li");
+      none.textContent = list.getAttribute("data-none-label");
+      list.appendChild(none);
+      return;
+    }
+    seen.forEach(function (name) {
+      var ok = known.indexOf(name) >= 0;
+      var li = document.createElement("li");
+      li.setAttribute("data-known", ok ? "true" : "false");
+      var code = document.createElement("code");
+      code.textContent = "{{" + name + "}}";
+      li.appendChild(code);
+      li.appendChild(document.createTextNode(" : " +
+        list.getAttribute(ok ? "data-known-label" : "data-unknown-label")));
+      list.appendChild(li);
+    });
+  }
+  body.addEventListener("input", refresh);
+})();

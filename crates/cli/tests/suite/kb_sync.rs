@@ -101,7 +101,8 @@ fn answer_edit_reaches_the_other_node(db: &str, refresh_secs: u64) -> Duration {
     assert!(rev_b.as_i64().is_some(), "B follows a revision: {rev_b}");
     assert!(!shows_marker(&search(b.port, &cookie, MARKER).1));
 
-    // The supervisor edits the answer on node A (new draft version) …
+    // The supervisor edits the answer on node A and submits it (a new draft
+    // version, offered for validation) …
     let original =
         std::fs::read_to_string(repo().join("answers/demo").join(format!("{ANSWER}.md"))).unwrap();
     let edited = original.replacen(
@@ -118,7 +119,7 @@ fn answer_edit_reaches_the_other_node(db: &str, refresh_secs: u64) -> Duration {
         &format!("/answers/{ANSWER}"),
         &[("Cookie", &cookie)],
         Some(&format!(
-            "content={}&csrf={}",
+            "op=submit&content={}&csrf={}",
             form_enc(&edited),
             form_enc(&csrf)
         )),

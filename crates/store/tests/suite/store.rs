@@ -1125,6 +1125,28 @@ async fn answer_and_model_versions() {
         s.list_answer_versions("ir-date-limite").await.unwrap()[0].status,
         AnswerStatus::Draft
     );
+    // "Soumettre pour validation": recorded once, audited, drafts only.
+    assert_eq!(
+        s.list_answer_versions("ir-date-limite").await.unwrap()[0].submitted_at,
+        None
+    );
+    s.submit_answer_version("ir-date-limite", 1, sup)
+        .await
+        .unwrap();
+    let at = s.list_answer_versions("ir-date-limite").await.unwrap()[0].submitted_at;
+    assert!(at.is_some());
+    s.submit_answer_version("ir-date-limite", 1, sup)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.list_answer_versions("ir-date-limite").await.unwrap()[0].submitted_at,
+        at,
+        "submitting twice changes nothing"
+    );
+    assert!(matches!(
+        s.submit_answer_version("ir-date-limite", 9, sup).await,
+        Err(StoreError::NotFound { .. })
+    ));
     // She may still retire her own draft.
     let reviewer = user(s, "rev", Role::Supervisor).await;
     s.set_answer_status("ir-date-limite", 1, AnswerStatus::Validated, reviewer)
@@ -1137,6 +1159,11 @@ async fn answer_and_model_versions() {
     assert_eq!(versions[0].status, AnswerStatus::Retired);
     assert_eq!(versions[1].status, AnswerStatus::Validated);
     assert_eq!(s.validated_answers().await.unwrap().len(), 1);
+    // A validated version is no longer a draft to submit.
+    assert!(matches!(
+        s.submit_answer_version("ir-date-limite", 2, sup).await,
+        Err(StoreError::InvalidState { .. })
+    ));
 
     s.create_model_version("m-1", &json!({"macro_f1": 0.78}), Some(sup))
         .await

@@ -9,6 +9,9 @@
 
 pub mod account;
 pub mod admin;
+pub mod answer_diff;
+pub mod answer_editor;
+pub mod answer_versions;
 pub mod answers;
 pub mod assets;
 pub mod compose;

@@ -129,12 +129,32 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
     // Time given back counts every draft, whichever model wrote it; drift is the
     // active model's own.
     let times = time_given_back(&obs, &TimeConfig::default());
+    let mailboxes = st.store.list_mailboxes().await?;
+    // The same, mailbox by mailbox: the latest week and the whole period.
+    let per_mailbox: Vec<(String, Option<String>, f64, f64)> = mailboxes
+        .iter()
+        .filter_map(|m| {
+            let own: Vec<_> = obs
+                .iter()
+                .filter(|o| o.mailbox_id == m.id)
+                .cloned()
+                .collect();
+            let weeks = time_given_back(&own, &TimeConfig::default());
+            let last = weeks.last()?;
+            let total = weeks.iter().map(|w| w.hours_given_back).sum();
+            Some((
+                m.name.clone(),
+                Some(last.week_start.clone()),
+                last.hours_given_back,
+                total,
+            ))
+        })
+        .collect();
     let (obs, other_model) = match active {
         Some(v) => active_model_observations(obs, &v.version),
         None => (obs, 0),
     };
     let report = drift_report(&obs, &training, &th);
-    let mailboxes = st.store.list_mailboxes().await?;
     let mb_name = |id: i64| {
         mailboxes
             .iter()
@@ -172,6 +192,23 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                         th scope="col" { (t(Msg::SupHoursGivenBack)) }
                     } }
                     tbody { @for w in &times { tr { th scope="row" { (week_of(lang, &w.week_start)) } td { (w.replies_from_drafts) } td { (decimal(lang, w.hours_given_back)) " h" } } } }
+                }
+                } } } }
+                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+                table #time-per-mailbox {
+                    caption { (t(Msg::SupTimePerMailbox)) }
+                    thead { tr {
+                        th scope="col" { (t(Msg::Mailbox)) }
+                        th scope="col" { (t(Msg::SupLatestWeek)) }
+                        th scope="col" { (t(Msg::SupHoursGivenBack)) }
+                        th scope="col" { (t(Msg::SupOverThePeriod)) }
+                    } }
+                    tbody { @for (name, week, last, total) in &per_mailbox { tr {
+                        th scope="row" { (name) }
+                        td { (week.as_deref().map(|w| week_of(lang, w)).unwrap_or_default()) }
+                        td { (decimal(lang, *last)) " h" }
+                        td { (decimal(lang, *total)) " h" }
+                    } } }
                 }
                 } } } }
             }

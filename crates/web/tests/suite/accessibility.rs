@@ -249,6 +249,7 @@ async fn every_page_passes_axe_and_reflows_at_320_and_640_px_for_every_role() {
         "/answers".to_string(),
         "/answers/new".to_string(),
         "/answers/delais-paiement".to_string(),
+        "/answers/delais-paiement?diff=2".to_string(),
         "/supervision".to_string(),
         "/modeles".to_string(),
         format!("/messages/{first}"),

@@ -1496,7 +1496,7 @@ async fn supervisor_answers_are_validated_with_line_numbers_and_versioned() {
             "/answers/rib-changement",
             Some(&token),
             &format!(
-                "csrf={csrf}&content={}",
+                "csrf={csrf}&op=submit&content={}",
                 enc(&ANSWER_OK.replace("Vous pouvez", "Vous pouvez désormais"))
             ),
         ),
@@ -1541,6 +1541,17 @@ async fn supervisor_answers_are_validated_with_line_numbers_and_versioned() {
         .await
         .unwrap();
     let (reviewer, reviewer_csrf) = login(&f.app, "relecteur").await;
+    // Version 1 was only saved as a draft: nobody submitted it for validation.
+    let res = send(
+        &f.app,
+        post_form(
+            "/answers/rib-changement/1/validate",
+            Some(&reviewer),
+            &format!("csrf={reviewer_csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
     let res = send(&f.app, validate(&reviewer, &reviewer_csrf)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let v2 = f
@@ -3763,6 +3774,142 @@ async fn a_reply_never_threads_on_a_made_up_message_id() {
     assert_eq!(o.references, vec!["hostile-1@example.org".to_string()]);
 }
 
+/// Stores message `n` of mailbox `mb`, received at `at`, as model `model` triaged
+/// it into `category` (ready to validate, confidence 0.9).
+async fn add_triaged(store: &Store, mb: i64, n: i64, at: i64, model: &str, category: &str) {
+    let raw = format!(
+        "From: c{n}@citoyen.example\r\nMessage-ID: <drift-{n}@citoyen.example>\r\n\
+         Subject: demande {n}\r\n\r\nBonjour {n}\r\n"
+    );
+    let parsed = facteur_mail::parse_message(raw.as_bytes());
+    let mut nm = NewMessage::from_parsed(mb, raw.into_bytes(), &parsed);
+    nm.received_at = Some(at);
+    let id = store.insert_message(&nm).await.unwrap().id();
+    store
+        .record_triage(&NewTriage {
+            message_id: id,
+            model_version: Some(model.into()),
+            category: Some(category.into()),
+            confidence: Some(0.9),
+            route: Route::ReadyToValidate,
+            answer_id: None,
+            answer_version: None,
+            draft_text: None,
+            passages: Vec::new(),
+            language: Some("fr".into()),
+            pseudonymised_text: None,
+            subject_pseudonymised: None,
+            classify_text: None,
+            pii_kinds: vec![],
+            flags: vec![],
+            candidates: Vec::new(),
+            close_suggestion: None,
+            citizen_ids: Vec::new(),
+        })
+        .await
+        .unwrap();
+}
+
+/// The supervisor test of issue 18: twelve simulated weeks of one mailbox, the
+/// request mix shifting from week 7 (the model was trained 50/50 on "rib" and
+/// "avis"; from week 7, 85 % of the mail is "avis"). Each week the mail arrives,
+/// the clock moves on, and the supervision page is read as a supervisor reads
+/// it: the headline and the sentences only. Weeks 1–6 must say there is nothing
+/// to do, weeks 7–12 that there is, and why first. `--nocapture` prints what
+/// the page said each week (quoted in the note).
+#[tokio::test]
+async fn the_supervision_page_says_week_by_week_whether_to_act_through_a_shift() {
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let f = fixture_clocked(learn_config(data.path()), Some(clock.clone())).await;
+    promote_model(&f.store, "m-sim").await;
+    let mut n = 1000;
+    for week in 0..12i64 {
+        for i in 0..40i64 {
+            let avis = if week >= 6 { i % 20 < 17 } else { i % 2 == 0 };
+            let at = T0 + week * 7 * DAY + i * 3_600_000 * 4;
+            n += 1;
+            add_triaged(
+                &f.store,
+                f.mb_a,
+                n,
+                at,
+                "m-sim",
+                if avis { "avis" } else { "rib" },
+            )
+            .await;
+        }
+        clock.set(T0 + (week + 1) * 7 * DAY - 3_600_000);
+        // A week later: a new session (sessions end after 8 idle hours).
+        let (sup, _) = login(&f.app, "super").await;
+        let html = text(send(&f.app, get("/supervision", Some(&sup))).await).await;
+        let section = html
+            .split("class=\"mailbox-drift\"")
+            .nth(1)
+            .unwrap_or_else(|| panic!("week {}: no mailbox section: {html}", week + 1));
+        let action = section
+            .split("data-action=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap();
+        let words = |s: &str| {
+            let mut out = String::new();
+            let mut tag = false;
+            for c in s.chars() {
+                match c {
+                    '<' => tag = true,
+                    '>' => tag = false,
+                    _ if !tag => out.push(c),
+                    _ => {}
+                }
+            }
+            out.replace("&#39;", "'")
+        };
+        let after = |marker: &str, end: &str| {
+            let s = section.split(marker).nth(1).unwrap();
+            words(
+                s.split_once('>')
+                    .map_or(s, |(_, rest)| rest)
+                    .split(end)
+                    .next()
+                    .unwrap(),
+            )
+        };
+        let heading = after("<h2", "</h2>");
+        let headline = after("class=\"verdict\"", "</p>");
+        let sentences: Vec<String> = section
+            .split("<ul class=\"verdict-sentences\">")
+            .nth(1)
+            .unwrap()
+            .split("</ul>")
+            .next()
+            .unwrap()
+            .split("</li>")
+            .map(|l| words(l).trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        println!(
+            "{} | {} | {}",
+            heading.trim(),
+            headline.trim(),
+            sentences.join(" / ")
+        );
+        let expected = if week < 6 { "no" } else { "yes" };
+        assert_eq!(
+            action,
+            expected,
+            "week {}: {headline} {sentences:?}",
+            week + 1
+        );
+        if week >= 6 {
+            assert!(
+                sentences[0].contains("répartition des demandes"),
+                "the mix comes first: {sentences:?}"
+            );
+        }
+    }
+}
+
 /// Drift compares the active model's predictions with its own training mix: weeks
 /// (or parts of weeks) predicted by an earlier version are not its drift. Here the
 /// old model "m1" saw only "rib" while the active "m2" (trained 50/50) sees a
@@ -3777,42 +3924,7 @@ async fn drift_compares_only_the_active_models_predictions() {
     let mut k = 0;
     let mut add = |day: i64, model: &'static str, category: &'static str| {
         k += 1;
-        let n = k;
-        let store = f.store.clone();
-        let mb = f.mb_a;
-        async move {
-            let raw = format!(
-                "From: c{n}@citoyen.example\r\nMessage-ID: <drift-{n}@citoyen.example>\r\n\
-                 Subject: demande {n}\r\n\r\nBonjour {n}\r\n"
-            );
-            let parsed = facteur_mail::parse_message(raw.as_bytes());
-            let mut nm = NewMessage::from_parsed(mb, raw.into_bytes(), &parsed);
-            nm.received_at = Some(T0 + day * DAY + i64::from(n));
-            let id = store.insert_message(&nm).await.unwrap().id();
-            store
-                .record_triage(&NewTriage {
-                    message_id: id,
-                    model_version: Some(model.into()),
-                    category: Some(category.into()),
-                    confidence: Some(0.9),
-                    route: Route::ReadyToValidate,
-                    answer_id: None,
-                    answer_version: None,
-                    draft_text: None,
-                    passages: Vec::new(),
-                    language: Some("fr".into()),
-                    pseudonymised_text: None,
-                    subject_pseudonymised: None,
-                    classify_text: None,
-                    pii_kinds: vec![],
-                    flags: vec![],
-                    candidates: Vec::new(),
-                    close_suggestion: None,
-                    citizen_ids: Vec::new(),
-                })
-                .await
-                .unwrap();
-        }
+        add_triaged(&f.store, f.mb_a, k, T0 + day * DAY + k, model, category)
     };
     for i in 0..30 {
         // Week 1: the old model only, all "rib".
@@ -4460,4 +4572,224 @@ async fn the_state_theme_and_the_neutral_theme_and_the_vendored_dsfr() {
     assert!(page.contains("href=\"/static/neutre.css\""));
     assert!(page.contains("data-theme=\"neutre\""));
     assert!(page.contains("class=\"fr-header banner\""));
+}
+
+/// The editor as a form: the fields become an answer file the knowledge base's
+/// rules judge; "Aperçu" stores nothing; a draft is saved, then submitted by its
+/// author, validated by another supervisor; versions are compared and exported
+/// as files.
+#[tokio::test]
+async fn the_answer_editor_form_previews_saves_submits_compares_and_exports() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "super").await;
+    let form = |op: &str, body: &str, until: &str| {
+        format!(
+            "csrf={csrf}&id=rib-form&title={}&request_types=rib&language=fr&valid_from=2025-01-01\
+             &valid_until={until}&links=&body={}&op={op}",
+            enc("Changer de coordonnées bancaires"),
+            enc(body)
+        )
+    };
+    let body = "Bonjour {{civilite}} {{nom}},\n\nModifiez vos coordonnées dans votre espace, dossier {{dossier}}.\n\n{{signature}}\n";
+    // Preview: the text drafting would give, nothing stored.
+    let res = send(
+        &f.app,
+        post_form(
+            "/answers",
+            Some(&token),
+            &form("preview", body, "2099-12-31"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = text(res).await;
+    assert!(page.contains("id=\"answer-preview\""), "{page}");
+    assert!(
+        page.contains("Madame,\n\nModifiez vos coordonnées"),
+        "{page}"
+    );
+    assert!(
+        page.contains("À compléter par l&#39;agent : dossier")
+            || page.contains("À compléter par l'agent : dossier"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<code>{{dossier}}</code> : à compléter par l"),
+        "{page}"
+    );
+    assert!(f
+        .store
+        .list_answer_versions("rib-form")
+        .await
+        .unwrap()
+        .is_empty());
+    // A date the form cannot read: refused, nothing stored.
+    let res = send(
+        &f.app,
+        post_form("/answers", Some(&token), &form("draft", body, "31/12/2099")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(f
+        .store
+        .list_answer_versions("rib-form")
+        .await
+        .unwrap()
+        .is_empty());
+    // Saved as a draft: a file with the variables the body uses.
+    let res = send(
+        &f.app,
+        post_form("/answers", Some(&token), &form("draft", body, "2099-12-31")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/answers/rib-form?done=saved");
+    let v1 = f
+        .store
+        .get_answer_version("rib-form", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (v1.status, v1.submitted_at),
+        (facteur_core::AnswerStatus::Draft, None)
+    );
+    assert!(
+        v1.content
+            .contains("variables = [\"civilite\", \"nom\", \"dossier\", \"signature\"]"),
+        "{}",
+        v1.content
+    );
+    let page = text(send(&f.app, get("/answers/rib-form?done=saved", Some(&token))).await).await;
+    assert!(page.contains("Brouillon enregistré"), "{page}");
+    // Another supervisor cannot validate a draft nobody submitted.
+    f.store
+        .create_user(
+            &NewUser {
+                username: "relectrice".into(),
+                display_name: "Rita Relectrice".into(),
+                password_hash: light_hash(PASSWORD),
+                role: Role::Supervisor,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let (rev, rev_csrf) = login(&f.app, "relectrice").await;
+    let validate = |v: i64| {
+        post_form(
+            &format!("/answers/rib-form/{v}/validate"),
+            Some(&rev),
+            &format!("csrf={rev_csrf}"),
+        )
+    };
+    assert_eq!(
+        send(&f.app, validate(1)).await.status(),
+        StatusCode::CONFLICT
+    );
+    // Only its author submits it; then the other supervisor validates.
+    let submit =
+        |t: &str, c: &str| post_form("/answers/rib-form/1/submit", Some(t), &format!("csrf={c}"));
+    assert_eq!(
+        send(&f.app, submit(&rev, &rev_csrf)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&f.app, submit(&token, &csrf)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(f
+        .store
+        .get_answer_version("rib-form", 1)
+        .await
+        .unwrap()
+        .unwrap()
+        .submitted_at
+        .is_some());
+    assert_eq!(
+        send(&f.app, validate(1)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // An edit submitted at once; the diff shows what changed, marked in words.
+    let edited = body.replace("dans votre espace", "dans votre espace particulier");
+    let res = send(
+        &f.app,
+        post_form(
+            "/answers/rib-form",
+            Some(&token),
+            &form("submit", &edited, "2099-12-31"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let v2 = f
+        .store
+        .get_answer_version("rib-form", 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(v2.submitted_at.is_some());
+    assert!(v2.content.contains("version = 2\n"), "{}", v2.content);
+    let page = text(send(&f.app, get("/answers/rib-form?diff=2", Some(&rev))).await).await;
+    assert!(
+        page.contains("<ins>+ Modifiez vos coordonnées dans votre espace particulier"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<del>− Modifiez vos coordonnées dans votre espace,"),
+        "{page}"
+    );
+    assert!(page.contains("Soumise pour validation"), "{page}");
+    // Export: the import format, with the status the store holds.
+    let res = send(&f.app, get("/answers/rib-form/1/fichier", Some(&token))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/markdown; charset=utf-8"
+    );
+    let file = text(res).await;
+    assert!(file.contains("status = \"validated\"\n"), "{file}");
+    assert!(file.contains("version = 1\n"), "{file}");
+    assert_eq!(
+        send(&f.app, get("/answers/rib-form/9/fichier", Some(&token)))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// "Temps rendu aux agents" is also given mailbox by mailbox.
+#[tokio::test]
+async fn time_given_back_is_shown_per_mailbox() {
+    let f = fixture().await;
+    let (agent, csrf) = login(&f.app, "agent").await;
+    let page = send(&f.app, get(&format!("/messages/{}", f.msg_a), Some(&agent))).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let draft = f
+        .store
+        .latest_triage(f.msg_a)
+        .await
+        .unwrap()
+        .unwrap()
+        .draft_text
+        .unwrap();
+    let res = send(
+        &f.app,
+        post_form(
+            &format!("/messages/{}/validate", f.msg_a),
+            Some(&agent),
+            &format!("csrf={csrf}&text={}", enc(&draft)),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (sup, _) = login(&f.app, "super").await;
+    let html = text(send(&f.app, get("/supervision", Some(&sup))).await).await;
+    let table = html
+        .split("id=\"time-per-mailbox\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no table per mailbox: {html}"));
+    let table = table.split("</table>").next().unwrap();
+    assert!(table.contains("<th scope=\"row\">SIP Lyon</th>"), "{table}");
+    assert!(!table.contains("SIP Nantes"), "no reply there: {table}");
 }
