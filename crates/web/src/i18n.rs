@@ -254,6 +254,16 @@ catalogue! {
     SupAcceptAlert => "Seuls {} des brouillons traités partent tels quels ou presque (seuil : {}) : regardez les corrections des agents avant la prochaine revue.", "Only {} of the drafts handled leave as they are or nearly (threshold: {}): look at the agents' corrections before the next review.";
     SupAcceptOk => "{} des brouillons traités partent tels quels ou presque.", "{} of the drafts handled leave as they are or nearly.";
     SupWeekNeedsAction => "Cette semaine demande une action.", "This week needs action.";
+    OkUserCreated => "Compte créé.", "Account created.";
+    OkUserDeactivated => "Compte désactivé : il ne peut plus se connecter.", "Account deactivated: it can no longer sign in.";
+    OkUserReactivated => "Compte réactivé.", "Account reactivated.";
+    OkMailboxCreated => "Boîte créée.", "Mailbox created.";
+    OkMailboxSaved => "Réglages de la boîte enregistrés.", "Mailbox settings saved.";
+    OkSwitchOff => "Suggestions coupées : effet sous quelques secondes sur tous les serveurs.", "Suggestions switched off: in effect within seconds on every server.";
+    OkSwitchOn => "Suggestions rétablies.", "Suggestions switched back on.";
+    OkModelPromoted => "Modèle mis en service.", "Model put into service.";
+    OkModelRolledBack => "Retour au modèle précédent effectué.", "Rolled back to the previous model.";
+    OkModelReviewed => "Revue du modèle enregistrée.", "Model review recorded.";
     SupTimePerMailbox => "Temps rendu par boîte", "Time given back per mailbox";
     SupLatestWeek => "Dernière semaine", "Latest week";
     SupOverThePeriod => "Sur la période", "Over the period";

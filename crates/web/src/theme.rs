@@ -51,6 +51,9 @@ pub struct Chrome {
     pub service_name: String,
     /// The request's path, for the navigation's `aria-current`.
     pub path: String,
+    /// `?ok=CODE`: the action that brought the browser here succeeded, and the
+    /// page says so (only canned sentences: a forged code shows nothing).
+    pub ok: Option<String>,
 }
 
 tokio::task_local! {
@@ -69,6 +72,11 @@ pub async fn scope(State(st): State<AppState>, req: Request, next: Next) -> Resp
         theme: st.config.theme,
         service_name: st.config.service_name.clone(),
         path: req.uri().path().to_string(),
+        ok: req.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("ok="))
+                .map(str::to_string)
+        }),
     };
     CHROME.scope(chrome, next.run(req)).await
 }

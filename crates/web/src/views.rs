@@ -138,6 +138,11 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
                 }
                 main #main.fr-container tabindex="-1" {
                     h1 { (title) }
+                    @if let Some(done) = chrome.ok.as_deref().and_then(action_done) {
+                        div #action-notice.fr-alert.fr-alert--success.fr-alert--sm.fr-mb-3w role="status" {
+                            p { (t(done)) }
+                        }
+                    }
                     (body)
                 }
                 footer #footer.fr-footer.site-footer role="contentinfo" {
@@ -169,6 +174,23 @@ pub fn page(lang: Lang, title: &str, user: Option<&Authed>, body: Markup) -> Htm
         }
     };
     Html(markup.into_string())
+}
+
+/// The success banner for `?ok=CODE` (see [`crate::theme::Chrome::ok`]).
+fn action_done(code: &str) -> Option<Msg> {
+    Some(match code {
+        "user-created" => Msg::OkUserCreated,
+        "user-deactivated" => Msg::OkUserDeactivated,
+        "user-reactivated" => Msg::OkUserReactivated,
+        "mailbox-created" => Msg::OkMailboxCreated,
+        "mailbox-saved" => Msg::OkMailboxSaved,
+        "switch-off" => Msg::OkSwitchOff,
+        "switch-on" => Msg::OkSwitchOn,
+        "model-promoted" => Msg::OkModelPromoted,
+        "model-rolled-back" => Msg::OkModelRolledBack,
+        "model-reviewed" => Msg::OkModelReviewed,
+        _ => return None,
+    })
 }
 
 /// The main navigation a role sees (the server checks the roles again on each

@@ -122,7 +122,7 @@ pub async fn user_create(
             .set_mailbox_access(id, mb, true, Some(a.user.id))
             .await?;
     }
-    Ok(Redirect::to("/admin/users").into_response())
+    Ok(Redirect::to("/admin/users?ok=user-created").into_response())
 }
 
 #[derive(Deserialize)]
@@ -163,7 +163,7 @@ pub async fn user_deactivate(
     st.store
         .update_user(id, u.role, false, Some(a.user.id))
         .await?;
-    Ok(Redirect::to("/admin/users").into_response())
+    Ok(Redirect::to("/admin/users?ok=user-deactivated").into_response())
 }
 
 /// `POST /admin/users/{id}/reactivate`: a deactivated account signs in again
@@ -178,7 +178,7 @@ pub async fn user_reactivate(
     st.store
         .update_user(id, u.role, true, Some(a.user.id))
         .await?;
-    Ok(Redirect::to("/admin/users").into_response())
+    Ok(Redirect::to("/admin/users?ok=user-reactivated").into_response())
 }
 
 pub async fn mailboxes(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
@@ -247,7 +247,7 @@ pub async fn mailbox_create(
         )
         .await
         .map_err(|e| WebError::store_conflict_as(e, Msg::MailboxNameTaken))?;
-    Ok(Redirect::to("/admin/mailboxes").into_response())
+    Ok(Redirect::to("/admin/mailboxes?ok=mailbox-created").into_response())
 }
 
 /// `GET /admin/mailboxes/{id}`: the mailbox's signature, send delay and IMAP
@@ -321,5 +321,5 @@ pub async fn mailbox_update(
             Some(a.user.id),
         )
         .await?;
-    Ok(Redirect::to("/admin/mailboxes").into_response())
+    Ok(Redirect::to("/admin/mailboxes?ok=mailbox-saved").into_response())
 }

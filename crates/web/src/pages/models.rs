@@ -154,7 +154,7 @@ pub async fn model_promote(
     .await
     .map_err(learn_err)?;
     forget_review_status(&st).await;
-    Ok(Redirect::to("/modeles").into_response())
+    Ok(Redirect::to("/modeles?ok=model-promoted").into_response())
 }
 
 pub async fn model_rollback(State(st): State<AppState>, a: Authed) -> WebResult<Response> {
@@ -164,7 +164,7 @@ pub async fn model_rollback(State(st): State<AppState>, a: Authed) -> WebResult<
         .await
         .map_err(learn_err)?;
     forget_review_status(&st).await;
-    Ok(Redirect::to("/modeles").into_response())
+    Ok(Redirect::to("/modeles?ok=model-rolled-back").into_response())
 }
 
 #[derive(Deserialize)]
@@ -195,5 +195,5 @@ pub async fn model_review(
         .await
         .map_err(learn_err)?;
     forget_review_status(&st).await;
-    Ok(Redirect::to("/modeles").into_response())
+    Ok(Redirect::to("/modeles?ok=model-reviewed").into_response())
 }

@@ -426,7 +426,12 @@ pub async fn kill_switch(
     }
     // Every draft this process hands out from now on sees the change.
     st.suggestions.forget().await;
-    Ok(Redirect::to("/supervision#kill-switches").into_response())
+    let ok = if f.action == "off" {
+        "switch-off"
+    } else {
+        "switch-on"
+    };
+    Ok(Redirect::to(&format!("/supervision?ok={ok}#kill-switches")).into_response())
 }
 
 /// The week of an alert as a date, from the report's week rows.

@@ -4793,3 +4793,39 @@ async fn time_given_back_is_shown_per_mailbox() {
     assert!(table.contains("<th scope=\"row\">SIP Lyon</th>"), "{table}");
     assert!(!table.contains("SIP Nantes"), "no reply there: {table}");
 }
+
+/// Every action ends on a page that says it worked (a DSFR success banner);
+/// a code the app does not know shows nothing.
+#[tokio::test]
+async fn actions_end_on_a_page_that_says_they_worked() {
+    let f = fixture().await;
+    let (token, csrf) = login(&f.app, "admin").await;
+    let form = format!(
+        "csrf={csrf}&username=nadia&display_name=Nadia&password={PASSWORD}&role=agent&mailbox={}",
+        f.mb_a
+    );
+    let res = send(&f.app, post_form("/admin/users", Some(&token), &form)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(to, "/admin/users?ok=user-created");
+    let page = text(send(&f.app, get(&to, Some(&token))).await).await;
+    assert!(
+        page.contains("id=\"action-notice\"") && page.contains("Compte créé."),
+        "{page}"
+    );
+    let page = text(send(&f.app, get("/admin/users?ok=%3Cscript%3E", Some(&token))).await).await;
+    assert!(!page.contains("id=\"action-notice\""), "{page}");
+    let (sup, sup_csrf) = login(&f.app, "super").await;
+    let res = send(
+        &f.app,
+        post_form(
+            "/supervision/switches",
+            Some(&sup),
+            &format!("csrf={sup_csrf}&scope=all&value=&action=off&reason="),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(to, "/supervision?ok=switch-off#kill-switches");
+}
