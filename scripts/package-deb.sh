@@ -33,8 +33,8 @@ Architecture: $ARCH
 Maintainer: Facteur maintainers <facteur@example.invalid>
 Installed-Size: $SIZE
 Depends: adduser, libc6
-Recommends: nginx
-Suggests: postgresql-client
+Recommends: nginx, poppler-utils
+Suggests: postgresql-client, tesseract-ocr, tesseract-ocr-fra
 Section: mail
 Priority: optional
 Homepage: https://example.invalid/facteur

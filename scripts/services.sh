@@ -26,6 +26,10 @@ services_install() {
     command -v curl >/dev/null || need+=(curl)
     python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
     command -v npm >/dev/null || need+=(npm)
+    # Attachment text (issue 19): poppler's pdftotext/pdftoppm, Tesseract and its French model.
+    command -v pdftotext >/dev/null || need+=(poppler-utils)
+    command -v tesseract >/dev/null || need+=(tesseract-ocr)
+    [[ -e /usr/share/tesseract-ocr/5/tessdata/fra.traineddata || -e /usr/share/tesseract-ocr/4.00/tessdata/fra.traineddata ]] || need+=(tesseract-ocr-fra)
     if ((${#need[@]})); then
         echo "installing: ${need[*]}"
         apt-get update -qq >/dev/null

@@ -226,12 +226,23 @@ impl Service {
             answer: None,
         };
         let engine = self.engine();
-        let mail = mail.clone();
+        let mut mail = mail.clone();
+        // Attachments are read from the stored raw mail (ingest keeps only their
+        // metadata in the parsed summary), in the blocking task, within the
+        // configured budget.
+        let raw = if engine.reads_attachments_of(&mail) && mail.attachment_texts.is_empty() {
+            self.store.get_raw(id).await?
+        } else {
+            None
+        };
         let meter = self.compute.clone();
         let mut t = tokio::task::spawn_blocking(move || {
             // The blocking thread's own CPU time: the process total would also count
             // the web server and the connectors.
             let before = thread_cpu_seconds();
+            if let Some(raw) = raw {
+                mail.attachment_texts = engine.read_attachments(&raw, &mail);
+            }
             let t = engine.triage_with("store", &mail, &over);
             if let (Some(a), Some(b)) = (before, thread_cpu_seconds()) {
                 meter.add(b - a, 1);
@@ -261,6 +272,11 @@ impl Service {
         self.store
             .record_triage(&crate::triage_record(id, self.model_version.clone(), &t))
             .await?;
+        if !t.attachment_texts.is_empty() {
+            self.store
+                .record_attachment_texts(id, &t.attachment_texts)
+                .await?;
+        }
         self.link_bounce(id, &t).await?;
         if let Some(of) = crate::link_repeat(&self.store, id, &t, self.followup_days).await? {
             tracing::info!(message = id, of, "repeat of an open message");

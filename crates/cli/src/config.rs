@@ -107,6 +107,9 @@ pub struct Config {
     // `serve` and `worker` (and `facteur retention purge`).
     #[serde(default)]
     pub retention: facteur_store::RetentionPolicy,
+    /// `[attachments]`: reading the text of PDF and image attachments (issue 19).
+    #[serde(default)]
+    pub attachments: Attachments,
     /// `[publication]`: who publishes the service, for the mandatory public pages
     /// (/mentions-legales, /donnees-personnelles, /accessibilite). Each key can be
     /// overridden by `FACTEUR_PUBLICATION_<KEY>`.
@@ -279,6 +282,56 @@ fn default_outbox_lease() -> u64 {
 fn default_send_delay() -> u64 {
     30
 }
+/// `[attachments]`: what triage reads of the files citizens attach.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attachments {
+    /// Read the text layer of PDF attachments (poppler's `pdftotext`).
+    #[serde(default = "yes")]
+    pub read: bool,
+    /// Also read images and scanned pages with Tesseract (slower).
+    #[serde(default)]
+    pub ocr: bool,
+    /// Seconds for all the attachments of one message.
+    #[serde(default = "default_attachment_budget")]
+    pub budget_seconds: u64,
+    /// Pages read per PDF.
+    #[serde(default = "default_attachment_pages")]
+    pub max_pages: u32,
+}
+
+impl Default for Attachments {
+    fn default() -> Self {
+        Self {
+            read: true,
+            ocr: false,
+            budget_seconds: default_attachment_budget(),
+            max_pages: default_attachment_pages(),
+        }
+    }
+}
+
+impl Attachments {
+    /// The extraction settings triage runs with; `None` when reading is off.
+    pub fn extract_config(&self) -> Option<facteur_extract::ExtractConfig> {
+        self.read.then(|| facteur_extract::ExtractConfig {
+            ocr: self.ocr,
+            budget: std::time::Duration::from_secs(self.budget_seconds.max(1)),
+            max_pages: self.max_pages.max(1),
+            ..facteur_extract::ExtractConfig::default()
+        })
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_attachment_budget() -> u64 {
+    10
+}
+fn default_attachment_pages() -> u32 {
+    10
+}
 fn default_theme() -> String {
     "dsfr".to_string()
 }
@@ -341,6 +394,7 @@ impl Default for Config {
             login_max_per_ip: default_login_max_per_ip(),
             audit_key_file: None,
             retention: facteur_store::RetentionPolicy::default(),
+            attachments: Attachments::default(),
             publication: facteur_web::publication::Publication::default(),
             embedding_model: None,
             embedding_url: None,
@@ -455,6 +509,9 @@ impl Config {
         }
         if let Some(v) = get("FACTEUR_LANG") {
             self.language = v;
+        }
+        if let Some(v) = get("FACTEUR_OCR") {
+            self.attachments.ocr = matches!(v.as_str(), "1" | "true" | "oui" | "yes");
         }
         if let Some(v) = get("FACTEUR_THEME") {
             self.theme = v;
@@ -1009,6 +1066,27 @@ role = "supervisor"
             Config::from_toml("embedding_model = \"/m.bin\"\nembedding_url = \"http://x\"\n")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn attachments_are_read_by_default_and_ocr_is_opt_in() {
+        let cfg = Config::from_toml(SAMPLE).unwrap();
+        let x = cfg.attachments.extract_config().unwrap();
+        assert!(!x.ocr);
+        assert_eq!(x.budget, std::time::Duration::from_secs(10));
+        let cfg =
+            Config::from_toml("[attachments]\nocr = true\nbudget_seconds = 30\nmax_pages = 3\n")
+                .unwrap();
+        let x = cfg.attachments.extract_config().unwrap();
+        assert!(x.ocr);
+        assert_eq!((x.budget.as_secs(), x.max_pages), (30, 3));
+        let cfg = Config::from_toml("[attachments]\nread = false\n").unwrap();
+        assert!(cfg.attachments.extract_config().is_none());
+        assert!(Config::from_toml("[attachments]\nocrr = true\n").is_err());
+        let mut cfg = Config::from_toml(SAMPLE).unwrap();
+        cfg.apply_env(|k| (k == "FACTEUR_OCR").then(|| "1".to_string()))
+            .unwrap();
+        assert!(cfg.attachments.ocr);
     }
 
     #[test]

@@ -143,6 +143,7 @@ async fn open_with(cfg: &Config, tolerate_model_error: bool) -> Result<Arc<Servi
         snippets: true,
         draft: true,
         signature: None,
+        attachments: cfg.attachments.extract_config(),
     };
     let suggestions = Arc::new(facteur_app::Suggestions::new(
         store.clone(),

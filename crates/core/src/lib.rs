@@ -17,8 +17,8 @@ pub mod workflow;
 pub use automatic::{Automatic, AutomaticKind, AutomaticSignal, BounceFormat, BounceReport};
 pub use evidence::{DocKind, Hit, Passage};
 pub use mail::{
-    AttachmentMeta, Defect, DefectKind, Language, MailAddress, MailSummary, ParsedMail, Segment,
-    SegmentKind,
+    AttachmentMeta, AttachmentText, Defect, DefectKind, ExtractFailure, ExtractMethod, Language,
+    MailAddress, MailSummary, ParsedMail, Segment, SegmentKind,
 };
 pub use pii::{PiiKind, PiiSpan, Pseudonymised};
 pub use prediction::{Candidate, Prediction, ScoredLabel};

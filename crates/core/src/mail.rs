@@ -245,6 +245,101 @@ pub struct ParsedMail {
     /// stored before the detection existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automatic: Option<crate::automatic::Automatic>,
+    /// Text read from the attachments (PDF text layer, OCR), when extraction ran:
+    /// it is not part of parsing, which never runs a tool on hostile bytes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachment_texts: Vec<AttachmentText>,
+}
+
+/// How an attachment's text was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtractMethod {
+    /// The PDF's own text layer.
+    PdfText,
+    /// Optical character recognition of an image or a scanned page.
+    Ocr,
+}
+
+impl ExtractMethod {
+    /// The stable code (`pdf_text`, `ocr`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PdfText => "pdf_text",
+            Self::Ocr => "ocr",
+        }
+    }
+
+    /// The method a code names.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pdf_text" => Some(Self::PdfText),
+            "ocr" => Some(Self::Ocr),
+            _ => None,
+        }
+    }
+}
+
+/// Why an attachment gave no text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtractFailure {
+    /// Larger than the extraction limit.
+    TooLarge,
+    /// The message's time budget ran out first.
+    Timeout,
+    /// Read, but no text in it (a scan while OCR is off).
+    NoText,
+    /// The tool refused the file (damaged, encrypted, not what it claims).
+    Unreadable,
+    /// The tool is not installed on this machine.
+    ToolMissing,
+}
+
+impl ExtractFailure {
+    /// The stable code (`too_large`, `timeout`, `no_text`, `unreadable`, `tool_missing`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::Timeout => "timeout",
+            Self::NoText => "no_text",
+            Self::Unreadable => "unreadable",
+            Self::ToolMissing => "tool_missing",
+        }
+    }
+
+    /// The failure a code names.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::TooLarge,
+            Self::Timeout,
+            Self::NoText,
+            Self::Unreadable,
+            Self::ToolMissing,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+}
+
+/// The text of one attachment, as triage read it (issue 19): what the agent sees
+/// folded under the mail, masked, and what the classifier reads after the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentText {
+    /// The file's name as the sender gave it.
+    pub filename: Option<String>,
+    /// Lowercased MIME type.
+    pub content_type: String,
+    /// How the text was read; `None` when it could not be.
+    pub method: Option<ExtractMethod>,
+    /// Pages read (1 for an image).
+    pub pages: u32,
+    /// The text: as extracted in a parsed mail, masked once triage has run.
+    pub text: String,
+    /// The text was cut at the extraction limit.
+    pub truncated: bool,
+    /// Why there is no text, when there is none.
+    pub failure: Option<ExtractFailure>,
 }
 
 /// The role a stretch of the body plays. The agent sees every segment; only

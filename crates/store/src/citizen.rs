@@ -170,7 +170,7 @@ impl Store {
             }
             report.replies = sqlx::query(&format!("DELETE FROM outbox WHERE message_id IN ({list})"))
                 .execute(&mut *tx).await.op(op)?.rows_affected();
-            for t in ["triage_results", "agent_actions", "message_views", "citizen_keys"] {
+            for t in ["triage_results", "agent_actions", "message_views", "citizen_keys", "attachment_texts"] {
                 sqlx::query(&format!("DELETE FROM {t} WHERE message_id IN ({list})"))
                     .execute(&mut *tx).await.op(op)?;
             }

@@ -19,6 +19,7 @@
 //!   both backends and ordering is exact.
 #![warn(missing_docs)]
 
+mod attachments;
 mod audit;
 mod backup;
 mod citizen;

@@ -170,6 +170,22 @@ const TABLES: &[Table] = &[
         serial: Some("id"),
     },
     Table {
+        name: "attachment_texts",
+        cols: &[
+            ("message_id", I),
+            ("position", I),
+            ("filename", T),
+            ("content_type", T),
+            ("method", T),
+            ("pages", I),
+            ("text", T),
+            ("truncated", I),
+            ("failure", T),
+        ],
+        order_by: "message_id, position",
+        serial: None,
+    },
+    Table {
         name: "citizen_keys",
         cols: &[("message_id", I), ("key_hash", T), ("received_at", I)],
         order_by: "message_id, key_hash",

@@ -179,6 +179,7 @@ impl Store {
                 format!("DELETE FROM agent_actions WHERE message_id IN ({list})"),
                 format!("DELETE FROM message_views WHERE message_id IN ({list})"),
                 format!("DELETE FROM citizen_keys WHERE message_id IN ({list})"),
+                format!("DELETE FROM attachment_texts WHERE message_id IN ({list})"),
             ] {
                 sqlx::query(&sql).execute(&mut *tx).await.op(op)?;
             }
@@ -207,8 +208,9 @@ impl Store {
             for sql in [
                 format!("DELETE FROM outbox WHERE message_id IN ({list})"),
                 format!("DELETE FROM triage_results WHERE message_id IN ({list})"),
-                // Who wrote it goes with the content.
+                // Who wrote it goes with the content, and what the attachments said.
                 format!("DELETE FROM citizen_keys WHERE message_id IN ({list})"),
+                format!("DELETE FROM attachment_texts WHERE message_id IN ({list})"),
                 // A reply taken back keeps its text in its action row: it goes
                 // with the rest of the content, who did it and when stay.
                 format!("UPDATE agent_actions SET after = '{{}}' WHERE kind = 'undo_send' AND message_id IN ({list})"),

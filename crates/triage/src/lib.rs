@@ -9,8 +9,8 @@
 
 use facteur_classify::Model;
 use facteur_core::{
-    route_mail, Automatic, AutomaticSignal, Candidate, Defect, Language, ParsedMail, PiiKind,
-    PiiSpan, Prediction, Route, RoutingPolicy, ScoredLabel, Segment,
+    route_mail, AttachmentText, Automatic, AutomaticSignal, Candidate, Defect, Language,
+    ParsedMail, PiiKind, PiiSpan, Prediction, Route, RoutingPolicy, ScoredLabel, Segment,
 };
 use facteur_kb::{DraftContext, DraftOutcome, Hit, KnowledgeBase, SearchOptions};
 use facteur_privacy::Detector;
@@ -75,6 +75,10 @@ pub struct Triaged {
     pub correspondent: Correspondent,
     pub defects: Vec<Defect>,
     pub attachments: usize,
+    /// The text read from the attachments, masked (empty when attachment
+    /// reading is off or there is nothing to read).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachment_texts: Vec<AttachmentText>,
     pub route: Route,
     /// Set when a machine wrote the mail (auto-reply, bounce): route
     /// [`Route::Automatic`], never a draft.
@@ -258,6 +262,9 @@ pub struct TriageOptions {
     pub draft: bool,
     /// The signature of the mailbox, used to fill `{{signature}}`.
     pub signature: Option<String>,
+    /// Read the text of PDF and image attachments (`[attachments]`); `None`:
+    /// attachments stay metadata.
+    pub attachments: Option<facteur_extract::ExtractConfig>,
 }
 
 impl Default for TriageOptions {
@@ -268,6 +275,7 @@ impl Default for TriageOptions {
             snippets: false,
             draft: true,
             signature: None,
+            attachments: None,
         }
     }
 }
@@ -319,9 +327,53 @@ impl Engine {
     /// A message above [`facteur_mail::DEFAULT_MAX_MESSAGE_BYTES`] is triaged from
     /// its header only, with an `oversized` defect, as IMAP sync stores it.
     pub fn triage_raw(&self, origin: &str, raw: &[u8]) -> Triaged {
-        let parsed =
+        let mut parsed =
             facteur_mail::parse_message_capped(raw, facteur_mail::DEFAULT_MAX_MESSAGE_BYTES);
+        parsed.attachment_texts = self.read_attachments(raw, &parsed);
         self.triage_parsed(origin, &parsed)
+    }
+
+    /// Whether this engine reads attachments, and `parsed` has one it can read.
+    pub fn reads_attachments_of(&self, parsed: &ParsedMail) -> bool {
+        self.options.attachments.is_some()
+            && facteur_extract::readable(&parsed.attachments)
+                .next()
+                .is_some()
+    }
+
+    /// The text of `parsed`'s PDF and image attachments, read from the raw mail
+    /// `raw` within the configured time budget for the whole message (nothing
+    /// when attachment reading is off). The tools run in bounded child
+    /// processes: a hostile file costs at most the budget.
+    pub fn read_attachments(&self, raw: &[u8], parsed: &ParsedMail) -> Vec<AttachmentText> {
+        let Some(cfg) = &self.options.attachments else {
+            return Vec::new();
+        };
+        let deadline = std::time::Instant::now() + cfg.budget;
+        facteur_extract::readable(&parsed.attachments)
+            .filter_map(|(meta, kind)| {
+                if meta.size > cfg.max_bytes {
+                    return Some(AttachmentText {
+                        filename: meta.filename.clone(),
+                        content_type: meta.content_type.clone(),
+                        method: None,
+                        pages: 0,
+                        text: String::new(),
+                        truncated: false,
+                        failure: Some(facteur_core::ExtractFailure::TooLarge),
+                    });
+                }
+                let bytes = facteur_mail::attachment_by_sha256(raw, &meta.sha256, cfg.max_bytes)?;
+                Some(facteur_extract::extract(
+                    &bytes,
+                    kind,
+                    meta.filename.as_deref(),
+                    &meta.content_type,
+                    cfg,
+                    deadline,
+                ))
+            })
+            .collect()
     }
 
     pub fn triage_parsed(&self, origin: &str, parsed: &ParsedMail) -> Triaged {
@@ -371,6 +423,25 @@ impl Engine {
         // The kinds reported cover the whole message (signatures carry phones and
         // addresses), while the pseudonymised body is the new text agents see.
         let mut pii = protected.kinds();
+        // The attachments' text, masked like the body with the same known names:
+        // the agent sees it folded under the mail, and the classifier reads it,
+        // without the personal data, after the body.
+        let mut attachment_texts = Vec::with_capacity(parsed.attachment_texts.len());
+        let mut attachments_for_model = String::new();
+        for a in &parsed.attachment_texts {
+            let p = self.detector.pseudonymise_with_names(&a.text, &known_names);
+            pii.extend(p.kinds());
+            if !a.text.is_empty() {
+                // Marked, so the model (and anyone reading the stored training
+                // text) tells what the citizen wrote from what they attached.
+                attachments_for_model.push_str("\n[pièce jointe]\n");
+                attachments_for_model.push_str(&without_personal_data(&a.text, &p.spans));
+            }
+            attachment_texts.push(AttachmentText {
+                text: p.text,
+                ..a.clone()
+            });
+        }
         let whole = format!("{}\n{}", parsed.subject, parsed.body_text);
         let whole_spans = self.detector.detect_with_names(&whole, &known_names);
         pii.extend(whole_spans.iter().map(|s| s.kind));
@@ -411,7 +482,10 @@ impl Engine {
             .text;
         let classify_text = classify_text(
             &subject_for_model,
-            &without_personal_data(&body, &protected.spans),
+            &format!(
+                "{}{attachments_for_model}",
+                without_personal_data(&body, &protected.spans)
+            ),
         );
         let prediction = match &over.category {
             Some(c) => Some(Prediction {
@@ -613,6 +687,7 @@ impl Engine {
             correspondent,
             defects: parsed.defects.clone(),
             attachments: parsed.attachments.len(),
+            attachment_texts,
             route,
             automatic,
             thanks_only,

@@ -254,6 +254,19 @@ catalogue! {
     SupAcceptAlert => "Seuls {} des brouillons traités partent tels quels ou presque (seuil : {}) : regardez les corrections des agents avant la prochaine revue.", "Only {} of the drafts handled leave as they are or nearly (threshold: {}): look at the agents' corrections before the next review.";
     SupAcceptOk => "{} des brouillons traités partent tels quels ou presque.", "{} of the drafts handled leave as they are or nearly.";
     SupWeekNeedsAction => "Cette semaine demande une action.", "This week needs action.";
+    AttachmentLabel => "Pièce jointe :", "Attachment:";
+    UnnamedAttachment => "(sans nom)", "(unnamed)";
+    AttachmentTextExtracted => "texte extrait", "text extracted";
+    AttachmentTextOcr => "texte lu par reconnaissance de caractères (à vérifier)", "text read by character recognition (check it)";
+    AttachmentNoText => "pas de texte", "no text";
+    AttachmentTruncated => "début seulement", "beginning only";
+    AttachmentTooLarge => "trop volumineuse pour être lue", "too large to be read";
+    AttachmentTimeout => "lecture interrompue (délai dépassé)", "reading stopped (time budget)";
+    AttachmentNoTextLayer => "pas de texte lisible (document numérisé : la reconnaissance de caractères est désactivée)", "no readable text (scanned document: character recognition is off)";
+    AttachmentUnreadable => "illisible (fichier endommagé ou protégé)", "unreadable (damaged or protected file)";
+    AttachmentToolMissing => "non lue (outil d'extraction absent sur ce serveur)", "not read (extraction tool missing on this server)";
+    Page => "page", "page";
+    PagesWord => "pages", "pages";
     OkUserCreated => "Compte créé.", "Account created.";
     OkUserDeactivated => "Compte désactivé : il ne peut plus se connecter.", "Account deactivated: it can no longer sign in.";
     OkUserReactivated => "Compte réactivé.", "Account reactivated.";
@@ -789,6 +802,25 @@ pub fn decimal(lang: Lang, v: f64) -> String {
         Lang::Fr => s.replace('.', ","),
         Lang::En => s,
     }
+}
+
+/// Why an attachment gave no text, in words.
+pub fn extract_failure_label(lang: Lang, f: facteur_core::ExtractFailure) -> &'static str {
+    use facteur_core::ExtractFailure as F;
+    match f {
+        F::TooLarge => Msg::AttachmentTooLarge,
+        F::Timeout => Msg::AttachmentTimeout,
+        F::NoText => Msg::AttachmentNoTextLayer,
+        F::Unreadable => Msg::AttachmentUnreadable,
+        F::ToolMissing => Msg::AttachmentToolMissing,
+    }
+    .text(lang)
+}
+
+/// "1 page", "3 pages".
+pub fn pages(lang: Lang, n: u32) -> String {
+    let word = if n <= 1 { Msg::Page } else { Msg::PagesWord };
+    format!("{n} {}", word.text(lang))
 }
 
 /// "semaine du 30 novembre 2026" / "week of 30 November 2026", from the ISO date

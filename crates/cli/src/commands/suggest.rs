@@ -35,6 +35,7 @@ pub fn run(cfg: &Config, a: SuggestArgs) -> Result<()> {
         snippets: true,
         draft: true,
         signature: a.signature.clone(),
+        attachments: cfg.attachments.extract_config(),
     };
     let engine = super::triage::engine(cfg, a.model.as_ref(), Some(&data_dir), options)?;
     let raw = if a.mail.as_os_str() == "-" {

@@ -57,6 +57,7 @@ pub fn run(cfg: &Config, a: TriageArgs) -> Result<()> {
             min_confidence: cfg.min_confidence,
             ..RoutingPolicy::default()
         },
+        attachments: cfg.attachments.extract_config(),
         ..TriageOptions::default()
     };
     let engine = engine(cfg, a.model.as_ref(), a.data_dir.as_ref(), options)?;

@@ -263,6 +263,7 @@ pub async fn render(
     // The next message of the same tab (oldest first), for keyboard flow (j).
     let next_id = super::done::next_in_tab(st, &m).await?;
     let atts = attachments(&m.parsed);
+    let attachment_texts = st.store.attachment_texts(id).await?;
     // The same computation as the validate action: what is shown is what is used.
     let recipient = actions::reply_recipient(st, &m).await?;
     // An auto-responder answered last: sending needs the agent's explicit consent.
@@ -371,6 +372,7 @@ pub async fn render(
                         p #attachment-missing.warning role="note" { (t(Msg::AttachmentMentionedMissing)) }
                     }
                     (folded_text(lang, &m.pseudonymised_text))
+                    (attachment_texts_view(lang, &attachment_texts))
                 }
                 section #original aria-labelledby="original-h" {
                     h2 #original-h { (t(Msg::OriginalMail)) }
@@ -852,6 +854,31 @@ fn history_view(
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The attachments' text under the mail, each folded: "Pièce jointe :
+/// avis_2024.pdf, 2 pages, texte extrait", masked like the body.
+fn attachment_texts_view(lang: Lang, texts: &[facteur_core::AttachmentText]) -> Markup {
+    let t = |m: Msg| m.text(lang);
+    html! {
+        @for (i, a) in texts.iter().enumerate() {
+            @let name = a.filename.as_deref().unwrap_or(t(Msg::UnnamedAttachment));
+            @let how = match (a.method, a.failure) {
+                (Some(facteur_core::ExtractMethod::PdfText), _) => t(Msg::AttachmentTextExtracted),
+                (Some(facteur_core::ExtractMethod::Ocr), _) => t(Msg::AttachmentTextOcr),
+                (None, Some(f)) => crate::i18n::extract_failure_label(lang, f),
+                (None, None) => t(Msg::AttachmentNoText),
+            };
+            details.attachment-text id={ "attachment-text-" (i) } {
+                summary {
+                    (t(Msg::AttachmentLabel)) " " (name) ", "
+                    (crate::i18n::pages(lang, a.pages)) ", " (how)
+                    @if a.truncated { " (" (t(Msg::AttachmentTruncated)) ")" }
+                }
+                @if !a.text.is_empty() { pre.newtext { (a.text) } }
             }
         }
     }

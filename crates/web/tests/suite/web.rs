@@ -4829,3 +4829,90 @@ async fn actions_end_on_a_page_that_says_they_worked() {
     let to = res.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(to, "/supervision?ok=switch-off#kill-switches");
 }
+
+/// A mail whose content is an attached PDF, end to end: the node's triage reads
+/// the PDF's text layer with poppler (in a bounded child process), masks it like
+/// the body, feeds it to the classifier after the body, and the store keeps it;
+/// the message page shows it folded under the mail. Needs `pdftotext` (CI
+/// installs it: scripts/services.sh).
+#[tokio::test]
+async fn an_attached_pdf_is_read_masked_and_shown_under_the_mail() {
+    use base64::Engine as _;
+    let has_pdftotext = std::process::Command::new("pdftotext")
+        .arg("-v")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !has_pdftotext {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "pdftotext missing under CI"
+        );
+        eprintln!("skipped: pdftotext (poppler-utils) not installed");
+        return;
+    }
+    let f = fixture().await;
+    let pdf = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../extract/tests/fixtures/avis-impot-2024.pdf"),
+    )
+    .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&pdf);
+    let raw = format!(
+        "From: Claire Martin <claire.martin@example.org>\r\nTo: sip.lyon@impots.example\r\n\
+         Subject: Mon avis\r\nMessage-ID: <pdf-1@example.org>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nBonjour, ci-joint mon avis d'impôt, je ne comprends pas le montant.\r\n\
+         --b1\r\nContent-Type: application/pdf; name=\"avis-impot-2024.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"avis-impot-2024.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b1--\r\n"
+    );
+    let parsed = facteur_mail::parse_message(raw.as_bytes());
+    let id = f
+        .store
+        .insert_message(&NewMessage::from_parsed(f.mb_a, raw.into_bytes(), &parsed))
+        .await
+        .unwrap()
+        .id();
+    let dir = tempfile::tempdir().unwrap();
+    let options = facteur_triage::TriageOptions {
+        attachments: Some(facteur_extract::ExtractConfig::default()),
+        ..facteur_triage::TriageOptions::default()
+    };
+    let engine = facteur_triage::Engine::new(None, None, options);
+    let service = common::service_over(f.store.clone(), engine, None, dir.path());
+    let t = service.retriage(id, None).await.unwrap();
+    assert_eq!(t.attachment_texts.len(), 1);
+    let a = &t.attachment_texts[0];
+    assert_eq!(a.method, Some(facteur_core::ExtractMethod::PdfText));
+    assert_eq!(a.pages, 2);
+    assert!(a.text.contains("AVIS D'IMPOT 2024"), "{}", a.text);
+    // The fiscal number printed on the notice is masked like the body's.
+    assert!(!a.text.contains("1234 56 789 012 3"), "{}", a.text);
+    assert!(
+        t.classify_text.contains("[pièce jointe]"),
+        "{}",
+        t.classify_text
+    );
+    assert!(
+        t.classify_text.contains("Reste a payer"),
+        "{}",
+        t.classify_text
+    );
+    let stored = f.store.attachment_texts(id).await.unwrap();
+    assert_eq!(stored, t.attachment_texts);
+
+    let (token, _) = login(&f.app, "agent").await;
+    let page = text(send(&f.app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    assert!(
+        page.contains("Pièce jointe : avis-impot-2024.pdf, 2 pages, texte extrait"),
+        "{page}"
+    );
+    assert!(page.contains("AVIS D&#39;IMPOT 2024") || page.contains("AVIS D'IMPOT 2024"));
+    assert!(
+        !page.contains("1234 56 789 012 3"),
+        "no fiscal number before a reveal"
+    );
+    // Nothing said "attached" in vain: no missing-attachment warning.
+    assert!(!page.contains("id=\"attachment-missing\""));
+}
