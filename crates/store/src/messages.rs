@@ -355,6 +355,8 @@ impl Store {
     }
 
     /// Record what the pipeline decided and move the message to the routed state.
+    /// Triage's sensitivity flags replace the previous triage's; what ingest
+    /// noted of the mail itself (`oversized`) stays.
     /// Only open messages are (re)triaged: a validated or sent one keeps its state.
     pub async fn record_triage(&self, t: &NewTriage) -> StoreResult<i64> {
         let now = self.now_ms();
@@ -362,7 +364,6 @@ impl Store {
         let state = MessageState::from(t.route);
         let passages = serde_json::to_string(&t.passages).unwrap_or_else(|_| "[]".into());
         let pii = serde_json::to_string(&t.pii_kinds).unwrap_or_else(|_| "[]".into());
-        let flags = serde_json::to_string(&t.flags).unwrap_or_else(|_| "[]".into());
         let candidates = serde_json::to_string(&t.candidates).unwrap_or_else(|_| "[]".into());
         let confidence = t.confidence.filter(|c| c.is_finite()).map(f64::from);
         // Hashed before the transaction; without the key nothing is linked.
@@ -376,15 +377,17 @@ impl Store {
         });
         with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;
-            let current: Option<String> = sqlx::query_scalar("SELECT state FROM messages WHERE id = $1")
-                .bind(t.message_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .op(op)?;
-            let current = match current {
-                Some(s) => parse_state(&s, t.message_id)?,
+            let current: Option<(String, String)> =
+                sqlx::query_as("SELECT state, flags FROM messages WHERE id = $1")
+                    .bind(t.message_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .op(op)?;
+            let (current, stored_flags) = match current {
+                Some((s, f)) => (parse_state(&s, t.message_id)?, f),
                 None => return Err(StoreError::NotFound { op: op() }),
             };
+            let flags = merged_flags(&t.flags, &stored_flags);
             if !current.is_open() {
                 return Err(StoreError::InvalidState { op: op(), state: current.as_str().into() });
             }
@@ -924,4 +927,40 @@ fn parse_route(s: &str) -> Option<Route> {
         "automatic" => Route::Automatic,
         _ => return None,
     })
+}
+
+/// Flags ingest sets from the mail itself, which no triage can undo: a mail
+/// stored from its header only stays `oversized` whatever its text says.
+pub(crate) const INGEST_FLAGS: &[&str] = &["oversized"];
+
+/// `triage`'s flags, then the ingest flags already stored (JSON), as JSON.
+fn merged_flags(triage: &[String], stored: &str) -> String {
+    let stored: Vec<String> = serde_json::from_str(stored).unwrap_or_default();
+    let mut out = triage.to_vec();
+    for f in stored {
+        if INGEST_FLAGS.contains(&f.as_str()) && !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    serde_json::to_string(&out).unwrap_or_else(|_| "[]".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_triage_keeps_what_ingest_noted_and_replaces_its_own_flags() {
+        let f = |t: &[&str], stored: &str| {
+            let t: Vec<String> = t.iter().map(|s| s.to_string()).collect();
+            merged_flags(&t, stored)
+        };
+        assert_eq!(
+            f(&["complaint"], r#"["oversized"]"#),
+            r#"["complaint","oversized"]"#
+        );
+        assert_eq!(f(&[], r#"["oversized","distress"]"#), r#"["oversized"]"#);
+        assert_eq!(f(&["threat"], "not json"), r#"["threat"]"#);
+        assert_eq!(f(&["oversized"], r#"["oversized"]"#), r#"["oversized"]"#);
+    }
 }

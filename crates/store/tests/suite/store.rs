@@ -210,6 +210,28 @@ fn triage_record(id: i64) -> NewTriage {
     }
 }
 
+/// A mail stored from its header only stays `oversized` through every triage,
+/// while triage's own flags replace the previous triage's.
+#[tokio::test]
+async fn the_oversized_flag_set_at_ingest_survives_triage() {
+    for tdb in db::backends("facteur_oversized", T0).await {
+        let s = &tdb.store;
+        let mb = mailbox(s, "sip").await;
+        let mut m = msg(mb, 1);
+        m.flags = vec!["oversized".into()];
+        let id = s.insert_message(&m).await.unwrap().id();
+        let mut t = triage_record(id);
+        t.flags = vec!["complaint".into()];
+        s.record_triage(&t).await.unwrap();
+        let flags = s.get_message(id).await.unwrap().unwrap().flags;
+        assert_eq!(flags, ["complaint", "oversized"]);
+        t.flags = vec![];
+        s.record_triage(&t).await.unwrap();
+        let flags = s.get_message(id).await.unwrap().unwrap().flags;
+        assert_eq!(flags, ["oversized"]);
+    }
+}
+
 fn reply(message_id: i64, user_id: i64, reply_id: &str) -> ValidateReply {
     ValidateReply {
         message_id,
