@@ -254,6 +254,19 @@ pub fn role_label(lang: Lang, r: Role) -> &'static str {
     .text(lang)
 }
 
+/// The DSFR badge colour of a message's state: what waits for an agent in
+/// blue, what needs care in orange, what is done in green.
+pub fn state_badge(s: facteur_core::MessageState) -> &'static str {
+    use facteur_core::MessageState as S;
+    match s {
+        S::New => "fr-badge--new",
+        S::ReadyToValidate | S::NeedsResearch | S::Abstained => "fr-badge--info",
+        S::Escalated => "fr-badge--warning",
+        S::Validated | S::Sent => "fr-badge--success",
+        S::Closed | S::Automatic => "",
+    }
+}
+
 /// A standard answer's status in words.
 pub fn answer_status_label(lang: Lang, s: facteur_core::AnswerStatus) -> &'static str {
     use facteur_core::AnswerStatus;

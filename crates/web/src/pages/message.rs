@@ -304,7 +304,9 @@ pub async fn render(
         (banner)
         (super::presence::viewers_view(lang, now, &viewers))
         dl.meta.meta-inline {
-            dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) { (state_label(lang, m.state)) }
+            dt { (t(Msg::ColState)) } dd #state data-state=(m.state.as_str()) {
+                span class={ "fr-badge fr-badge--sm fr-badge--no-icon " (crate::views::state_badge(m.state)) } { (state_label(lang, m.state)) }
+            }
             dt { (t(Msg::ColType)) } dd #category-current { (m.category.as_deref().map(|c| type_label(st, lang, c)).unwrap_or_else(|| "—".into())) }
             // An abstention's confidence is that of a prediction the model refused:
             // shown beside "Sans suggestion" it would contradict it.

@@ -263,7 +263,12 @@ pub async fn queue(
                     tr.queue-row data-id=(r.id) {
                         td { a.open href=(message_href(r.id, i.checked_sub(1).and_then(|p| rows.get(p)).map(|p| p.id))) { (subject) } }
                         td.sender { (facteur_app::masked_sender(r.from_name.as_deref(), r.from_address.as_deref())) }
-                        td { (r.category.as_deref().map(|c| type_label(&st, lang, c)).unwrap_or_else(|| "—".into())) }
+                        td {
+                            @match r.category.as_deref() {
+                                Some(c) => { p.fr-tag.fr-tag--sm { (type_label(&st, lang, c)) } }
+                                None => { "—" }
+                            }
+                        }
                         td { (confidence(r.confidence)) }
                         td { (age(lang, now, r.received_at)) }
                         td.draft-ready { (if *draft_ready { t(Msg::Yes) } else { t(Msg::No) }) }

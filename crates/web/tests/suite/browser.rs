@@ -1215,7 +1215,8 @@ async fn an_abstained_message_says_no_suggestion_instead_of_a_confidence() {
                 .text()
                 .await
                 .map_err(|e| e.to_string())?;
-            assert_eq!(state, "Sans suggestion");
+            // A DSFR badge: upper case on screen, the same words.
+            assert_eq!(state.to_lowercase(), "sans suggestion");
             let conf = find(&c, "#confidence")
                 .await?
                 .text()
