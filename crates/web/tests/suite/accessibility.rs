@@ -338,3 +338,62 @@ async fn every_page_passes_axe_and_reflows_at_320_and_640_px_for_every_role() {
             .join("\n")
     );
 }
+
+/// Moves the focus with Tab until the focused element matches `css` (at most
+/// `max` presses); the element's description when it never does.
+async fn tab_to(c: &Client, css: &str, max: usize) -> Result<(), String> {
+    let check =
+        format!("return document.activeElement && document.activeElement.matches({css:?});");
+    for _ in 0..max {
+        crate::browser::press(c, '\u{E004}').await?;
+        if js(c, &check).await? == json!(true) {
+            return Ok(());
+        }
+    }
+    Err(format!("{max} Tab presses never reached {css}"))
+}
+
+/// RGAA 12.x: the main flow works with the keyboard alone, without the
+/// shortcuts: from the queue, Tab to the oldest message and Enter; Tab to the
+/// draft, type; Tab to "Valider et envoyer" and Enter; the reply is validated
+/// and the next message opens with its banner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_answers_a_message_with_the_keyboard_alone() {
+    let app = crate::browser::start_app("<p>Bonjour</p>").await;
+    let first = app.lyon[0];
+    with_browser(|c| async {
+        let r = async {
+            crate::browser::log_in(&c, &app, "agnes").await?;
+            tab_to(&c, "#queue a.open", 80).await?;
+            crate::browser::press(&c, '\u{E007}').await?;
+            wait_until("the message page", || async {
+                let u = c.current_url().await.ok()?;
+                (u.path() == format!("/messages/{first}")).then_some(())
+            })
+            .await?;
+            tab_to(&c, "#draft", 80).await?;
+            for ch in " Merci.".chars() {
+                crate::browser::press(&c, ch).await?;
+            }
+            tab_to(&c, "#validate", 20).await?;
+            crate::browser::press(&c, '\u{E007}').await?;
+            crate::browser::wait_done(&c, "validated", first).await?;
+            find(&c, "#done-banner").await?;
+            Ok::<(), String>(())
+        }
+        .await;
+        (c, r)
+    })
+    .await;
+    let out = app
+        .store
+        .get_outbox_for_message(first)
+        .await
+        .unwrap()
+        .expect("the reply is in the outbox");
+    assert!(
+        out.body.contains("Merci."),
+        "typed with the keyboard: {}",
+        out.body
+    );
+}

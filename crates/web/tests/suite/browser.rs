@@ -101,7 +101,7 @@ pub(crate) async fn wait_path(c: &Client, path: &str, query: Option<&str>) -> Re
 
 /// Waits until an action on message `of` moved the browser on with its banner
 /// (`?done=…&of=…`, on the next message of the tab or on the queue).
-async fn wait_done(c: &Client, done: &str, of: i64) -> Result<String, String> {
+pub(crate) async fn wait_done(c: &Client, done: &str, of: i64) -> Result<String, String> {
     let want = format!("done={done}&of={of}");
     wait_until(&format!("the banner {want}"), || async {
         let u = c.current_url().await.ok()?;
@@ -264,7 +264,7 @@ const SIGNATURE: &str = "Cordialement,\nLe service des impôts des particuliers 
 
 /// Starts the app with a French mailbox; `hostile_html` is the HTML part of one
 /// more message (the tracker port is only known at run time).
-async fn start_app(hostile_html: &str) -> App {
+pub(crate) async fn start_app(hostile_html: &str) -> App {
     start_app_with(hostile_html, false).await
 }
 
