@@ -189,6 +189,10 @@ fn action_done(code: &str) -> Option<Msg> {
         "model-promoted" => Msg::OkModelPromoted,
         "model-rolled-back" => Msg::OkModelRolledBack,
         "model-reviewed" => Msg::OkModelReviewed,
+        "answer-saved" => Msg::AnswerSavedDraft,
+        "answer-submitted" => Msg::AnswerSubmittedNotice,
+        "answer-validated" => Msg::AnswerValidatedNotice,
+        "answer-retired" => Msg::AnswerRetiredNotice,
         _ => return None,
     })
 }

@@ -106,18 +106,39 @@ async fn version_of(st: &AppState, id: &str, v: i64) -> WebResult<AnswerVersion>
         .ok_or(WebError::NotFound)
 }
 
+/// Moves version `version` of answer `id` to `status` in the store, then
+/// rebuilds the pending drafts (a retired text must not stay in them, a newly
+/// validated one replaces its predecessor's), and says so with banner `ok`.
+async fn set_status(
+    st: &AppState,
+    a: &Authed,
+    id: &str,
+    version: i64,
+    status: AnswerStatus,
+    ok: &str,
+) -> WebResult<Response> {
+    st.store
+        .set_answer_status(id, version, status, a.user.id)
+        .await?;
+    crate::actions::rebuild_stale_drafts(st).await;
+    Ok(Redirect::to(&format!("/answers/{}?ok={ok}", urlencode(id))).into_response())
+}
+
 pub async fn answer_retire(
     State(st): State<AppState>,
     a: Authed,
     Path((id, version)): Path<(String, i64)>,
 ) -> WebResult<Response> {
     a.require_role(Role::Supervisor)?;
-    st.store
-        .set_answer_status(&id, version, AnswerStatus::Retired, a.user.id)
-        .await?;
-    // The retired version's text must not stay in pending drafts.
-    crate::actions::rebuild_stale_drafts(&st).await;
-    Ok(Redirect::to(&format!("/answers/{}?done=retired", urlencode(&id))).into_response())
+    set_status(
+        &st,
+        &a,
+        &id,
+        version,
+        AnswerStatus::Retired,
+        "answer-retired",
+    )
+    .await
 }
 
 pub async fn answer_validate(
@@ -132,11 +153,15 @@ pub async fn answer_validate(
     if v.status == AnswerStatus::Draft && !awaits_validation(&v) && v.author_id != Some(a.user.id) {
         return Err(WebError::conflict(Msg::AnswerNotSubmitted));
     }
-    st.store
-        .set_answer_status(&id, version, AnswerStatus::Validated, a.user.id)
-        .await?;
-    crate::actions::rebuild_stale_drafts(&st).await;
-    Ok(Redirect::to(&format!("/answers/{}?done=validated", urlencode(&id))).into_response())
+    set_status(
+        &st,
+        &a,
+        &id,
+        version,
+        AnswerStatus::Validated,
+        "answer-validated",
+    )
+    .await
 }
 
 /// "Soumettre pour validation" on a draft already saved (its author only).
@@ -153,7 +178,7 @@ pub async fn answer_submit(
     st.store
         .submit_answer_version(&id, version, a.user.id)
         .await?;
-    Ok(Redirect::to(&format!("/answers/{}?done=submitted", urlencode(&id))).into_response())
+    Ok(Redirect::to(&format!("/answers/{}?ok=answer-submitted", urlencode(&id))).into_response())
 }
 
 /// A version as an answer file, the import format, with its real version number

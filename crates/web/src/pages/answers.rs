@@ -223,9 +223,9 @@ async fn posted(
                 st.store
                     .submit_answer_version(&id, version, a.user.id)
                     .await?;
-                "submitted"
+                "answer-submitted"
             } else {
-                "saved"
+                "answer-saved"
             };
             Ok(Ok((id, done)))
         }
@@ -262,7 +262,7 @@ pub async fn answer_create(
     a.require_role(Role::Supervisor)?;
     match posted(&st, &a, None, &pairs).await? {
         Ok((id, done)) => {
-            Ok(Redirect::to(&format!("/answers/{}?done={done}", urlencode(&id))).into_response())
+            Ok(Redirect::to(&format!("/answers/{}?ok={done}", urlencode(&id))).into_response())
         }
         Err(again) => {
             let status = if again.errors.is_empty() {
@@ -292,12 +292,11 @@ pub async fn answer_create(
     }
 }
 
-/// `?diff=N` compares version N with the one before; `?done=` says what the
-/// last action did.
+/// `?diff=N` compares version N with the one before. (What the last action
+/// did is the page skeleton's `?ok=` banner.)
 #[derive(Deserialize, Default)]
 pub struct AnswerQuery {
     pub diff: Option<i64>,
-    pub done: Option<String>,
 }
 
 async fn answer_page(
@@ -322,13 +321,6 @@ async fn answer_page(
         preview: None,
     });
     let action = format!("/answers/{}", urlencode(id));
-    let notice = match q.done.as_deref() {
-        Some("saved") => Some(Msg::AnswerSavedDraft),
-        Some("submitted") => Some(Msg::AnswerSubmittedNotice),
-        Some("validated") => Some(Msg::AnswerValidatedNotice),
-        Some("retired") => Some(Msg::AnswerRetiredNotice),
-        _ => None,
-    };
     let diff = match q.diff {
         Some(n) => {
             let new = versions.iter().find(|v| v.version == n);
@@ -344,9 +336,6 @@ async fn answer_page(
         None => None,
     };
     let body = html! {
-        @if let Some(n) = notice {
-            div #answer-notice.fr-alert.fr-alert--success.fr-alert--sm.fr-mb-3w role="status" { p { (t(n)) } }
-        }
         (versions_table(lang, a, &action, &versions))
         @if let Some(d) = diff { (d) }
         h2 { (t(Msg::Edit)) }
@@ -390,7 +379,7 @@ pub async fn answer_save(
     a.require_role(Role::Supervisor)?;
     match posted(&st, &a, Some(&id), &pairs).await? {
         Ok((id, done)) => {
-            Ok(Redirect::to(&format!("/answers/{}?done={done}", urlencode(&id))).into_response())
+            Ok(Redirect::to(&format!("/answers/{}?ok={done}", urlencode(&id))).into_response())
         }
         Err(again) => {
             let status = if again.errors.is_empty() {

@@ -4643,7 +4643,10 @@ async fn the_answer_editor_form_previews_saves_submits_compares_and_exports() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()["location"], "/answers/rib-form?done=saved");
+    assert_eq!(
+        res.headers()["location"],
+        "/answers/rib-form?ok=answer-saved"
+    );
     let v1 = f
         .store
         .get_answer_version("rib-form", 1)
@@ -4660,7 +4663,14 @@ async fn the_answer_editor_form_previews_saves_submits_compares_and_exports() {
         "{}",
         v1.content
     );
-    let page = text(send(&f.app, get("/answers/rib-form?done=saved", Some(&token))).await).await;
+    let page = text(
+        send(
+            &f.app,
+            get("/answers/rib-form?ok=answer-saved", Some(&token)),
+        )
+        .await,
+    )
+    .await;
     assert!(page.contains("Brouillon enregistré"), "{page}");
     // Another supervisor cannot validate a draft nobody submitted.
     f.store
