@@ -287,7 +287,7 @@ fn default_send_delay() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct Attachments {
     /// Read the text layer of PDF attachments (poppler's `pdftotext`).
-    #[serde(default = "yes")]
+    #[serde(default = "default_true")]
     pub read: bool,
     /// Also read images and scanned pages with Tesseract (slower).
     #[serde(default)]
@@ -323,9 +323,6 @@ impl Attachments {
     }
 }
 
-fn yes() -> bool {
-    true
-}
 fn default_attachment_budget() -> u64 {
     10
 }

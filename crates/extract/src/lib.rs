@@ -91,6 +91,31 @@ impl Default for ExtractConfig {
 /// Fewer readable characters than this on a PDF's text layer: a scan.
 const MIN_TEXT_CHARS: usize = 20;
 
+/// An attachment with nothing read yet.
+fn unread(filename: Option<&str>, content_type: &str) -> AttachmentText {
+    AttachmentText {
+        filename: filename.map(str::to_string),
+        content_type: content_type.to_string(),
+        method: None,
+        pages: 0,
+        text: String::new(),
+        truncated: false,
+        failure: None,
+    }
+}
+
+/// An attachment that gave no text, for `failure`.
+pub fn failed(
+    filename: Option<&str>,
+    content_type: &str,
+    failure: ExtractFailure,
+) -> AttachmentText {
+    AttachmentText {
+        failure: Some(failure),
+        ..unread(filename, content_type)
+    }
+}
+
 /// The text of one attachment read with `cfg`, before `deadline`.
 pub fn extract(
     bytes: &[u8],
@@ -100,19 +125,10 @@ pub fn extract(
     cfg: &ExtractConfig,
     deadline: Instant,
 ) -> AttachmentText {
-    let mut out = AttachmentText {
-        filename: filename.map(str::to_string),
-        content_type: content_type.to_string(),
-        method: None,
-        pages: 0,
-        text: String::new(),
-        truncated: false,
-        failure: None,
-    };
     if bytes.len() > cfg.max_bytes {
-        out.failure = Some(ExtractFailure::TooLarge);
-        return out;
+        return failed(filename, content_type, ExtractFailure::TooLarge);
     }
+    let mut out = unread(filename, content_type);
     let result = tempfile::tempdir()
         .map_err(|e| ToolError::Io(e.to_string()))
         .and_then(|dir| {

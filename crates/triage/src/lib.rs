@@ -352,18 +352,21 @@ impl Engine {
         let deadline = std::time::Instant::now() + cfg.budget;
         facteur_extract::readable(&parsed.attachments)
             .filter_map(|(meta, kind)| {
+                // Refused before decoding it again from the raw mail.
                 if meta.size > cfg.max_bytes {
-                    return Some(AttachmentText {
-                        filename: meta.filename.clone(),
-                        content_type: meta.content_type.clone(),
-                        method: None,
-                        pages: 0,
-                        text: String::new(),
-                        truncated: false,
-                        failure: Some(facteur_core::ExtractFailure::TooLarge),
-                    });
+                    return Some(facteur_extract::failed(
+                        meta.filename.as_deref(),
+                        &meta.content_type,
+                        facteur_core::ExtractFailure::TooLarge,
+                    ));
                 }
-                let bytes = facteur_mail::attachment_by_sha256(raw, &meta.sha256, cfg.max_bytes)?;
+                // The message's own size cap, as parsing used (not the file cap:
+                // a 22 MB mail holding a 1 MB PDF is read).
+                let bytes = facteur_mail::attachment_by_sha256(
+                    raw,
+                    &meta.sha256,
+                    facteur_mail::DEFAULT_MAX_MESSAGE_BYTES,
+                )?;
                 Some(facteur_extract::extract(
                     &bytes,
                     kind,
