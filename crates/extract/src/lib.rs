@@ -104,18 +104,6 @@ fn unread(filename: Option<&str>, content_type: &str) -> AttachmentText {
     }
 }
 
-/// An attachment that gave no text, for `failure`.
-pub fn failed(
-    filename: Option<&str>,
-    content_type: &str,
-    failure: ExtractFailure,
-) -> AttachmentText {
-    AttachmentText {
-        failure: Some(failure),
-        ..unread(filename, content_type)
-    }
-}
-
 /// The text of one attachment read with `cfg`, before `deadline`.
 pub fn extract(
     bytes: &[u8],
@@ -126,7 +114,10 @@ pub fn extract(
     deadline: Instant,
 ) -> AttachmentText {
     if bytes.len() > cfg.max_bytes {
-        return failed(filename, content_type, ExtractFailure::TooLarge);
+        return AttachmentText {
+            failure: Some(ExtractFailure::TooLarge),
+            ..unread(filename, content_type)
+        };
     }
     let mut out = unread(filename, content_type);
     let result = tempfile::tempdir()

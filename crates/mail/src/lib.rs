@@ -23,8 +23,8 @@ pub mod uuencode;
 pub use error::MailError;
 pub use html::html_to_text;
 pub use parse::{
-    attachment_by_sha256, header_block, is_placeholder_message_id, parse_message,
-    parse_message_capped, DEFAULT_MAX_MESSAGE_BYTES,
+    attachment_by_sha256, attachments_by_sha256, header_block, is_placeholder_message_id,
+    parse_message, parse_message_capped, DEFAULT_MAX_MESSAGE_BYTES,
 };
 pub use source::{
     discover, read_messages, read_source, split_input, split_mbox, unescape_mbox_from, MailSource,

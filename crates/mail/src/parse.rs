@@ -441,31 +441,36 @@ fn attachment_contents<'a>(part: &'a mail_parser::MessagePart<'_>) -> std::borro
 /// raw mail with mail-parser directly and a mail of 100,000 nested messages
 /// aborted the whole server on each download.
 pub fn attachment_by_sha256(raw: &[u8], sha256: &str, max: usize) -> Option<Vec<u8>> {
-    if raw.len() > max || sha256.len() != 64 {
+    attachments_by_sha256(raw, &[sha256], max).pop().flatten()
+}
+
+/// [`attachment_by_sha256`] for several attachments at once, from one parse of
+/// `raw` (triage reads every PDF and image of a message): the content of each
+/// hash in `sha256s`, in the same order, `None` where none matches.
+pub fn attachments_by_sha256(raw: &[u8], sha256s: &[&str], max: usize) -> Vec<Option<Vec<u8>>> {
+    let none = || vec![None; sha256s.len()];
+    if raw.len() > max || sha256s.iter().all(|s| s.len() != 64) {
         // Read from the header only at ingest: no attachment was listed.
-        return None;
+        return none();
     }
-    let want = sha256.to_ascii_lowercase();
+    let want: Vec<String> = sha256s.iter().map(|s| s.to_ascii_lowercase()).collect();
     std::panic::catch_unwind(|| {
         let msg = parser().parse(raw)?;
-        let mut found = msg
-            .attachments()
-            .map(attachment_contents)
-            .find(|c| sha256_hex(c) == want)
-            .map(|c| c.into_owned());
-        if found.is_none() {
+        let mut found = none();
+        for c in msg.attachments().map(attachment_contents) {
+            keep_wanted(&mut found, &want, &c);
+        }
+        if found.iter().any(Option::is_none) {
             // Files an old mailer inlined uuencoded in the text.
             let text = body_text_of(&msg);
             if text.contains("begin ") {
-                found = uuencode::extract(&text)
-                    .1
-                    .into_iter()
-                    .map(|b| b.data)
-                    .find(|d| sha256_hex(d) == want);
+                for b in uuencode::extract(&text).1 {
+                    keep_wanted(&mut found, &want, &b.data);
+                }
             }
         }
         drop_flat(msg);
-        found
+        Some(found)
     })
     .unwrap_or_else(|_| {
         tracing::warn!(
@@ -474,6 +479,17 @@ pub fn attachment_by_sha256(raw: &[u8], sha256: &str, max: usize) -> Option<Vec<
         );
         None
     })
+    .unwrap_or_else(none)
+}
+
+/// Puts `data` in every still-empty slot of `found` whose wanted hash it has.
+fn keep_wanted(found: &mut [Option<Vec<u8>>], want: &[String], data: &[u8]) {
+    let hash = sha256_hex(data);
+    for (slot, w) in found.iter_mut().zip(want) {
+        if slot.is_none() && *w == hash {
+            *slot = Some(data.to_vec());
+        }
+    }
 }
 
 /// Header text may carry control characters after decoding (hostile or broken

@@ -350,25 +350,22 @@ impl Engine {
             return Vec::new();
         };
         let deadline = std::time::Instant::now() + cfg.budget;
-        facteur_extract::readable(&parsed.attachments)
-            .filter_map(|(meta, kind)| {
-                // Refused before decoding it again from the raw mail.
-                if meta.size > cfg.max_bytes {
-                    return Some(facteur_extract::failed(
-                        meta.filename.as_deref(),
-                        &meta.content_type,
-                        facteur_core::ExtractFailure::TooLarge,
-                    ));
-                }
-                // The message's own size cap, as parsing used (not the file cap:
-                // a 22 MB mail holding a 1 MB PDF is read).
-                let bytes = facteur_mail::attachment_by_sha256(
-                    raw,
-                    &meta.sha256,
-                    facteur_mail::DEFAULT_MAX_MESSAGE_BYTES,
-                )?;
+        let readable: Vec<_> = facteur_extract::readable(&parsed.attachments).collect();
+        // Every file decoded from one parse of the raw mail, under the message's
+        // own size cap as parsing used (not the file cap: a 22 MB mail holding a
+        // 1 MB PDF is read); `extract` refuses a file above the file cap.
+        let wanted: Vec<&str> = readable.iter().map(|(m, _)| m.sha256.as_str()).collect();
+        let contents = facteur_mail::attachments_by_sha256(
+            raw,
+            &wanted,
+            facteur_mail::DEFAULT_MAX_MESSAGE_BYTES,
+        );
+        readable
+            .into_iter()
+            .zip(contents)
+            .filter_map(|((meta, kind), bytes)| {
                 Some(facteur_extract::extract(
-                    &bytes,
+                    &bytes?,
                     kind,
                     meta.filename.as_deref(),
                     &meta.content_type,

@@ -238,4 +238,15 @@ fn attachments_come_back_by_their_hash() {
         facteur_mail::attachment_by_sha256(raw.as_bytes(), &pdf.sha256, usize::MAX).unwrap(),
         b"%PDF-1.4\n"
     );
+    // All at once, from one parse, in the order asked; a hash that matches
+    // nothing gives nothing.
+    let zeros = "0".repeat(64);
+    let all = facteur_mail::attachments_by_sha256(
+        raw.as_bytes(),
+        &[&pdf.sha256, &zeros, &m.attachments[0].sha256],
+        usize::MAX,
+    );
+    assert_eq!(all[0].as_deref(), Some(&b"%PDF-1.4\n"[..]));
+    assert_eq!(all[1], None);
+    assert_eq!(all[2].as_ref().map(Vec::len), Some(m.attachments[0].size));
 }
