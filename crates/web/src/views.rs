@@ -248,6 +248,17 @@ fn footer_links(lang: Lang) -> Markup {
     }
 }
 
+/// A data table in the DSFR's frame: on a narrow screen the table scrolls
+/// inside it rather than widening the page (WCAG 1.4.10 allows it for data
+/// tables). Every table of the app goes through here.
+pub fn table_frame(table: Markup) -> Markup {
+    html! {
+        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+            (table)
+        } } } }
+    }
+}
+
 /// A role in words (the code stays in form values).
 pub fn role_label(lang: Lang, r: Role) -> &'static str {
     match r {

@@ -12,7 +12,7 @@ use crate::auth::{self, Authed};
 use crate::error::{WebError, WebResult};
 use crate::extract::{Form, Path};
 use crate::i18n::{Lang, Msg};
-use crate::views::{csrf_input, page, role_label};
+use crate::views::{csrf_input, page, role_label, table_frame};
 use crate::AppState;
 
 pub async fn users(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
@@ -21,7 +21,7 @@ pub async fn users(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResu
     let users = st.store.list_users().await?;
     let mailboxes = st.store.list_mailboxes().await?;
     let body = html! {
-        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+        (table_frame(html! {
         table #users {
             thead { tr {
                 th scope="col" { (t(Msg::Username)) }
@@ -50,7 +50,7 @@ pub async fn users(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResu
                 }
             }
         }
-        } } } }
+        }))
         h2 { (t(Msg::NewAccount)) }
         form #user-form method="post" action="/admin/users" {
             (csrf_input(&a))
@@ -186,12 +186,12 @@ pub async fn mailboxes(State(st): State<AppState>, lang: Lang, a: Authed) -> Web
     let t = |m: Msg| m.text(lang);
     let list = st.store.list_mailboxes().await?;
     let body = html! {
-        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+        (table_frame(html! {
         table #mailbox-list {
             thead { tr { th scope="col" { (t(Msg::Name)) } th scope="col" { (t(Msg::Address)) } th scope="col" { "" } } }
             tbody { @for m in &list { tr { td { a href={ "/mailboxes/" (m.id) "/queue" } { (m.name) } } td { (m.address) } td { a.edit-mailbox href={ "/admin/mailboxes/" (m.id) } { (t(Msg::Edit)) } } } } }
         }
-        } } } }
+        }))
         h2 { (t(Msg::NewMailbox)) }
         form #mailbox-form method="post" action="/admin/mailboxes" {
             (csrf_input(&a))

@@ -14,7 +14,7 @@ use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
 use crate::extract::Path;
 use crate::i18n::{Lang, Msg};
-use crate::views::{answer_status_label, csrf_input};
+use crate::views::{answer_status_label, csrf_input, table_frame};
 use crate::AppState;
 
 /// A version's state in words: a draft is still being written, or submitted
@@ -41,7 +41,7 @@ pub(super) fn versions_table(
 ) -> Markup {
     let t = |m: Msg| m.text(lang);
     html! {
-        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+        (table_frame(html! {
         table #versions {
             caption { (t(Msg::VersionHistory)) }
             thead { tr {
@@ -94,7 +94,7 @@ pub(super) fn versions_table(
                 }
             }
         }
-        } } } }
+        }))
     }
 }
 

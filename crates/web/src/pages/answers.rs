@@ -20,7 +20,7 @@ use crate::auth::Authed;
 use crate::error::{Detail, WebError, WebResult, Word};
 use crate::extract::{Form, Path};
 use crate::i18n::{Lang, Msg};
-use crate::views::{answer_status_label, page};
+use crate::views::{answer_status_label, page, table_frame};
 use crate::{data, AppState};
 
 pub async fn answers(State(st): State<AppState>, lang: Lang, a: Authed) -> WebResult<Response> {
@@ -29,7 +29,7 @@ pub async fn answers(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRe
     let list = data::all_answers(&st.store).await?;
     let body = html! {
         p { a #new-answer href="/answers/new" { (t(Msg::NewAnswer)) } }
-        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+        (table_frame(html! {
         table #answers {
             thead { tr {
                 th scope="col" { (t(Msg::AnswerId)) }
@@ -50,7 +50,7 @@ pub async fn answers(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRe
                 }
             }
         }
-        } } } }
+        }))
     };
     Ok(page(lang, t(Msg::StandardAnswers), Some(&a), body).into_response())
 }

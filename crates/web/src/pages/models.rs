@@ -15,7 +15,7 @@ use super::registry::*;
 use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
 use crate::i18n::{display_date, Lang, Msg};
-use crate::views::{csrf_input, page};
+use crate::views::{csrf_input, page, table_frame};
 use crate::AppState;
 
 fn status_text(lang: Lang, s: ModelStatus) -> &'static str {
@@ -45,7 +45,7 @@ pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
         @if versions.is_empty() {
             p #no-model { (t(Msg::ModelsNoModelVersionIsRegistered)) }
         } @else {
-            div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+            (table_frame(html! {
             table #model-versions {
                 caption { (t(Msg::ModelsRegisteredVersionsMetricsOnThe)) }
                 thead { tr {
@@ -121,7 +121,7 @@ pub async fn models(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                     }
                 }
             }
-            } } } }
+            }))
         }
         @if can_change {
             form #rollback-form method="post" action="/modeles/rollback" {

@@ -8,7 +8,7 @@ use maud::html;
 use crate::auth::Authed;
 use crate::error::WebResult;
 use crate::i18n::{Lang, Msg};
-use crate::views::{age, page};
+use crate::views::{age, page, table_frame};
 use crate::{data, AppState};
 use facteur_app::shown_subject;
 
@@ -18,7 +18,7 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
     let items = data::outbox_items(&st.store, filter, 200).await?;
     let now = st.store.now_ms();
     let body = html! {
-        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+        (table_frame(html! {
         table #outbox {
             thead { tr {
                 th scope="col" { (t(Msg::ColSubject)) }
@@ -69,7 +69,7 @@ pub async fn outbox(State(st): State<AppState>, lang: Lang, a: Authed) -> WebRes
                 }
             }
         }
-        } } } }
+        }))
     };
     Ok(page(lang, t(Msg::Outbox), Some(&a), body).into_response())
 }

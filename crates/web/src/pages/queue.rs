@@ -12,7 +12,7 @@ use crate::auth::Authed;
 use crate::error::{WebError, WebResult};
 use crate::extract::{Path, Query};
 use crate::i18n::{Lang, Msg};
-use crate::views::{age, confidence, page};
+use crate::views::{age, confidence, page, table_frame};
 use crate::AppState;
 use facteur_app::shown_subject;
 
@@ -246,7 +246,7 @@ pub async fn queue(
         @if rows.is_empty() {
             p #queue-empty { (t(Msg::EmptyQueue)) }
         }
-        div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+        (table_frame(html! {
         table #queue {
             caption { (mailbox.name) " — " (tab_label(tab, lang)) }
             thead { tr {
@@ -277,7 +277,7 @@ pub async fn queue(
                 }
             }
         }
-        } } } }
+        }))
         @if let Some(c) = next {
             p { a #next-page rel="next" href=(qs(Some(c))) { (t(Msg::NextPage)) } }
         }

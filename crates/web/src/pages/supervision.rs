@@ -20,7 +20,7 @@ use crate::chart::{svg_chart, ChartSeries};
 use crate::error::{WebError, WebResult};
 use crate::i18n::{decimal, display_date, percent, week_of, Lang, Msg};
 use crate::pages::queue::type_label;
-use crate::views::{csrf_input, page};
+use crate::views::{csrf_input, page, table_frame};
 use crate::AppState;
 
 fn level_text(lang: Lang, l: Level) -> &'static str {
@@ -131,7 +131,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
     let times = time_given_back(&obs, &TimeConfig::default());
     let mailboxes = st.store.list_mailboxes().await?;
     // The same, mailbox by mailbox: the latest week and the whole period.
-    let per_mailbox: Vec<(String, Option<String>, f64, f64)> = mailboxes
+    let per_mailbox: Vec<(String, String, f64, f64)> = mailboxes
         .iter()
         .filter_map(|m| {
             let own: Vec<_> = obs
@@ -144,7 +144,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
             let total = weeks.iter().map(|w| w.hours_given_back).sum();
             Some((
                 m.name.clone(),
-                Some(last.week_start.clone()),
+                last.week_start.clone(),
                 last.hours_given_back,
                 total,
             ))
@@ -184,7 +184,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                 @let labels: Vec<String> = times.iter().map(|w| display_date(lang, &w.week_start)).collect();
                 @let series = [ChartSeries { name: t(Msg::SupHoursGivenBack).to_string(), values: times.iter().map(|w| Some(w.hours_given_back)).collect() }];
                 figure.chart.chart-time { (PreEscaped(svg_chart(lang, &series, None, &labels, t(Msg::SupHoursGivenBackPerWeek)))) }
-                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+                (table_frame(html! {
                 table {
                     thead { tr {
                         th scope="col" { (t(Msg::SupWeek)) }
@@ -193,8 +193,8 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                     } }
                     tbody { @for w in &times { tr { th scope="row" { (week_of(lang, &w.week_start)) } td { (w.replies_from_drafts) } td { (decimal(lang, w.hours_given_back)) " h" } } } }
                 }
-                } } } }
-                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+                }))
+                (table_frame(html! {
                 table #time-per-mailbox {
                     caption { (t(Msg::SupTimePerMailbox)) }
                     thead { tr {
@@ -205,12 +205,12 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                     } }
                     tbody { @for (name, week, last, total) in &per_mailbox { tr {
                         th scope="row" { (name) }
-                        td { (week.as_deref().map(|w| week_of(lang, w)).unwrap_or_default()) }
+                        td { (week_of(lang, week)) }
                         td { (decimal(lang, *last)) " h" }
                         td { (decimal(lang, *total)) " h" }
                     } } }
                 }
-                } } } }
+                }))
             }
         }
         section #alerts aria-labelledby="alerts-h" {
@@ -218,7 +218,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
             @if report.alerts.is_empty() {
                 p { (t(Msg::SupNoAlertOverThePeriod)) }
             } @else {
-                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+                (table_frame(html! {
                 table #alert-list {
                     caption { (report.alerts.len()) " " (t(Msg::SupAlertsMostRecentWeekFirst)) }
                     thead { tr {
@@ -242,7 +242,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                         }
                     }
                 }
-                } } } }
+                }))
             }
         }
         @for m in &mailboxes {
@@ -274,7 +274,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                             }
                         }
                     }
-                    div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+                    (table_frame(html! {
                     table.drift-table {
                         caption { (t(Msg::SupIndicatorsPerWeek)) " — " (m.name) }
                         thead { tr {
@@ -300,7 +300,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                             }
                         }
                     }
-                    } } } }
+                    }))
                     p.note { (t(Msg::SupAlertThresholds)) " : PSI " (decimal(lang, th.psi_alert)) ", " (t(Msg::SupAbstention2)) " " (percent(lang, th.abstain_alert)) ", " (t(Msg::SupOutOfVocabulary2)) " " (percent(lang, th.oov_alert)) ", " (t(Msg::SupAcceptanceBelow)) " " (percent(lang, th.acceptance_alert_below)) "." }
                     }
                 }
@@ -310,7 +310,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
             h2 #switches-h { (t(Msg::SupSwitchSuggestionsOff)) }
             {
                 p.note { (t(Msg::SupTakesEffectWithinSecondsOn)) }
-                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+                (table_frame(html! {
                 table #switch-all {
                     caption { (t(Msg::SupWholeService)) }
                     thead { tr { th scope="col" { (t(Msg::SupScope)) } th scope="col" { (t(Msg::SupSuggestions)) } th scope="col" { (t(Msg::SupAction)) } } }
@@ -324,8 +324,8 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                         }
                     }
                 }
-                } } } }
-                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+                }))
+                (table_frame(html! {
                 table #switch-mailboxes {
                     caption { (t(Msg::SupPerMailbox)) }
                     thead { tr { th scope="col" { (t(Msg::Mailbox)) } th scope="col" { (t(Msg::SupSuggestions)) } th scope="col" { (t(Msg::SupAction)) } } }
@@ -340,8 +340,8 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                         }
                     }
                 }
-                } } } }
-                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+                }))
+                (table_frame(html! {
                 table #switch-types {
                     caption { (t(Msg::SupPerRequestType)) }
                     thead { tr { th scope="col" { (t(Msg::ColType)) } th scope="col" { (t(Msg::SupSuggestions)) } th scope="col" { (t(Msg::SupAction)) } } }
@@ -357,7 +357,7 @@ pub async fn supervision(State(st): State<AppState>, lang: Lang, a: Authed) -> W
                         }
                     }
                 }
-                } } } }
+                }))
             }
         }
     };

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::registry::*;
 use crate::error::WebResult;
 use crate::i18n::{display_date, Lang, Msg};
-use crate::views::page;
+use crate::views::{page, table_frame};
 use crate::{data, AppState};
 
 /// The sheet plus the per-state counts, as published at /transparence.json.
@@ -198,7 +198,7 @@ pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<R
         section #metrics aria-labelledby="metrics-h" {
             h2 #metrics-h { (t(Msg::TranspMetricsOnTheFixedEvaluation)) }
             @if let Some(m) = &s.metrics {
-                div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+                (table_frame(html! {
                 table {
                     thead { tr { th scope="col" { (t(Msg::TranspMetric)) } th scope="col" { (t(Msg::SupValue)) } } }
                     tbody {
@@ -209,7 +209,7 @@ pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<R
                         tr { td { (t(Msg::TranspCalibrationErrorEce)) } td { (num(lang, m.expected_calibration_error)) } }
                     }
                 }
-                } } } }
+                }))
             } @else {
                 p { (t(Msg::TranspNoMeasurementNoModelIn)) }
             }
@@ -217,14 +217,14 @@ pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<R
         section #volumes aria-labelledby="volumes-h" {
             h2 #volumes-h { (t(Msg::TranspVolumesHandled)) }
             p { (t(Msg::TranspMessagesReceived)) " : " (s.volumes.messages_handled) }
-            div.fr-table { div.fr-table__wrapper { div.fr-table__container { div.fr-table__content {
+            (table_frame(html! {
             table {
                 thead { tr { th scope="col" { (t(Msg::ColState)) } th scope="col" { (t(Msg::SupMessages)) } } }
                 tbody { @for (state, n) in &p.messages_by_state {
                     tr { td data-state=(state) { (facteur_core::MessageState::parse(state).map(|s| crate::i18n::state_label(lang, s)).unwrap_or(state.as_str())) } td { (n) } }
                 } }
             }
-            } } } }
+            }))
         }
         section #oversight-controls aria-labelledby="controls-h" {
             h2 #controls-h { (t(Msg::TranspSupervisorsControls)) }
