@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::str::CharIndices;
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, Stemmer, StopWordFilter,
-    TextAnalyzer, Token, TokenStream, Tokenizer,
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, StopWordFilter, TextAnalyzer, Token,
+    TokenStream, Tokenizer,
 };
 
 /// Name under which the stemmed French analyzer is registered in the index.
@@ -63,7 +63,7 @@ pub fn french_stem_analyzer() -> TextAnalyzer {
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(StopWordFilter::remove(french_stop_words()))
-        .filter(Stemmer::new(Language::French))
+        .filter(crate::stem_cache::CachedFrenchStemmer)
         .filter(AsciiFoldingFilter)
         .build()
 }

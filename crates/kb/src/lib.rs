@@ -14,6 +14,7 @@ pub mod eval;
 mod index;
 pub mod links;
 mod scorer;
+pub mod stem_cache;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -103,7 +103,12 @@ pub fn run(cfg: &Config, cmd: KbCommand) -> Result<()> {
             no_store,
         } => {
             let dir = data_dir.unwrap_or_else(|| cfg.data_dir.clone());
-            // The database of that data directory, unless one is configured.
+            // The database of that data directory, and the audit key beside it,
+            // unless they are configured: `--data-dir` names the whole node's
+            // folder, so `sync` or `serve` over that folder find both.
+            let mut node = cfg.clone();
+            node.data_dir = dir.clone();
+            let cfg = &node;
             let db_url = cfg
                 .database_url
                 .clone()

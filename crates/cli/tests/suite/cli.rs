@@ -286,6 +286,13 @@ fn kb_import_search_and_suggest() {
         }
     };
     import(false);
+    // The node's folder holds its database and the audit key beside it, so a
+    // `sync` or `serve` with `data_dir` there opens the keyed chain.
+    assert!(data.join("facteur.db").is_file());
+    assert!(
+        data.join("audit.key").is_file(),
+        "the audit key is not in --data-dir"
+    );
     let second = import(true).unwrap();
     let text = second.to_string();
     assert!(text.contains("unchanged"), "{text}");
