@@ -82,12 +82,16 @@ pub async fn link_repeat(
     if t.automatic.is_some() || t.thanks_only || t.citizen_ids.is_empty() {
         return Ok(None);
     }
-    let Some(m) = store.get_message(message_id).await? else {
-        return Ok(None);
-    };
+    // Most mail is a citizen's only message of the month: one query says so.
     let others = store
         .same_citizen(message_id, window_ms(followup_days))
         .await?;
+    if others.is_empty() {
+        return Ok(None);
+    }
+    let Some(m) = store.get_message(message_id).await? else {
+        return Ok(None);
+    };
     let Some(of) = repeated_message(&m.pseudonymised_text, m.received_at, &others) else {
         return Ok(None);
     };

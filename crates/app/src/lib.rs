@@ -25,5 +25,5 @@ pub use error::AppError;
 pub use followups::{link_repeat, DEFAULT_FOLLOWUP_DAYS};
 pub use kb_sync::{answers_of_store_versions, StoreAnswers};
 pub use record::triage_record;
-pub use service::{KbHit, KbOpener, Service, ServiceParts};
+pub use service::{KbHit, KbOpener, Service, ServiceParts, ToTriage};
 pub use stale::{may_validate, rebuild_stale_drafts, retired_version, RetiredVersion};

@@ -11,6 +11,7 @@
 //! Building one (the model file, the data folder, the embedder) is the binary's
 //! wiring: it hands the parts to [`Service::new`].
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -220,68 +221,148 @@ impl Service {
         mail: &ParsedMail,
         category: Option<String>,
     ) -> Result<Triaged, AppError> {
-        let over = Overrides {
-            signature: self.signature_of(mailbox_id).await?,
+        let one = ToTriage {
+            id,
+            mailbox_id,
+            mail: mail.clone(),
             category,
-            answer: None,
         };
+        self.triage_batch(vec![one])
+            .await
+            .pop()
+            .unwrap_or(Err(AppError::NoMessage { id }))
+    }
+
+    /// [`Service::triage_stored`] for a batch, with an outcome per message in
+    /// order. The messages are triaged on every core at once and their results
+    /// recorded in one transaction: ingest and the workers hand over what they
+    /// fetched together, so the store commits once per batch, not per message.
+    pub async fn triage_batch(&self, batch: Vec<ToTriage>) -> Vec<Result<Triaged, AppError>> {
+        let mut signatures: HashMap<i64, Option<String>> = HashMap::new();
+        let mut work = Vec::with_capacity(batch.len());
+        let mut out: Vec<Option<Result<Triaged, AppError>>> = Vec::with_capacity(batch.len());
         let engine = self.engine();
-        let mut mail = mail.clone();
-        // Attachments are read from the stored raw mail (ingest keeps only their
-        // metadata in the parsed summary), in the blocking task, within the
-        // configured budget.
-        let raw = if engine.reads_attachments_of(&mail) && mail.attachment_texts.is_empty() {
-            self.store.get_raw(id).await?
-        } else {
-            None
-        };
-        let meter = self.compute.clone();
-        let mut t = tokio::task::spawn_blocking(move || {
-            // The blocking thread's own CPU time: the process total would also count
-            // the web server and the connectors.
-            let before = thread_cpu_seconds();
-            if let Some(raw) = raw {
-                mail.attachment_texts = engine.read_attachments(&raw, &mail);
-            }
-            let t = engine.triage_with("store", &mail, &over);
-            if let (Some(a), Some(b)) = (before, thread_cpu_seconds()) {
-                meter.add(b - a, 1);
-            }
-            t
-        })
-        .await
-        .map_err(|e| AppError::Task {
-            task: "triage",
-            reason: e.to_string(),
-        })?;
-        // A supervisor's kill switch or an overdue review (with strict_review) turns
-        // suggestions off at once: the message goes to a person, with no draft.
-        if t.draft.is_some()
-            && !self
-                .suggestions
-                .suggestions_enabled(mailbox_id, t.category.as_deref())
-                .await
-        {
-            t.draft = None;
-            t.no_draft_reason =
-                Some("suggestions switched off (kill switch or overdue model review)".into());
-            if t.route == facteur_core::Route::ReadyToValidate {
-                t.route = facteur_core::Route::NeedsResearch;
-            }
+        for item in batch {
+            let signature = match signatures.get(&item.mailbox_id) {
+                Some(s) => s.clone(),
+                None => match self.signature_of(item.mailbox_id).await {
+                    Ok(s) => {
+                        signatures.insert(item.mailbox_id, s.clone());
+                        s
+                    }
+                    Err(e) => {
+                        out.push(Some(Err(e)));
+                        continue;
+                    }
+                },
+            };
+            // Attachments are read from the stored raw mail (ingest keeps only
+            // their metadata in the parsed summary), in the blocking task, within
+            // the configured budget.
+            let raw = if engine.reads_attachments_of(&item.mail)
+                && item.mail.attachment_texts.is_empty()
+            {
+                match self.store.get_raw(item.id).await {
+                    Ok(raw) => raw,
+                    Err(e) => {
+                        out.push(Some(Err(e.into())));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let over = Overrides {
+                signature,
+                category: item.category.clone(),
+                answer: None,
+            };
+            work.push((out.len(), item, over, raw));
+            out.push(None);
         }
-        self.store
-            .record_triage(&crate::triage_record(id, self.model_version.clone(), &t))
-            .await?;
+        let meter = self.compute.clone();
+        let slots: Vec<usize> = work.iter().map(|w| w.0).collect();
+        let ids: Vec<(i64, i64)> = work.iter().map(|w| (w.1.id, w.1.mailbox_id)).collect();
+        let triaged =
+            tokio::task::spawn_blocking(move || triage_on_all_cores(&engine, work, &meter))
+                .await
+                .map_err(|e| AppError::Task {
+                    task: "triage",
+                    reason: e.to_string(),
+                });
+        let triaged = match triaged {
+            Ok(t) => t,
+            Err(e) => {
+                let reason = e.to_string();
+                for slot in slots {
+                    out[slot] = Some(Err(AppError::Task {
+                        task: "triage",
+                        reason: reason.clone(),
+                    }));
+                }
+                return out.into_iter().flatten().collect();
+            }
+        };
+        let mut done = Vec::with_capacity(triaged.len());
+        for ((mut t, slot), (id, mailbox_id)) in triaged.into_iter().zip(ids) {
+            // A supervisor's kill switch or an overdue review (with strict_review)
+            // turns suggestions off at once: the message goes to a person, with
+            // no draft.
+            if t.draft.is_some()
+                && !self
+                    .suggestions
+                    .suggestions_enabled(mailbox_id, t.category.as_deref())
+                    .await
+            {
+                t.draft = None;
+                t.no_draft_reason =
+                    Some("suggestions switched off (kill switch or overdue model review)".into());
+                if t.route == facteur_core::Route::ReadyToValidate {
+                    t.route = facteur_core::Route::NeedsResearch;
+                }
+            }
+            done.push((slot, id, t));
+        }
+        let records: Vec<_> = done
+            .iter()
+            .map(|(_, id, t)| crate::triage_record(*id, self.model_version.clone(), t))
+            .collect();
+        let recorded = match self.store.record_triages(&records).await {
+            Ok(r) => r,
+            // One message the database refuses must not cost the others their
+            // triage: record them one by one, each with its own outcome.
+            Err(e) => {
+                tracing::warn!(error = %e, "batch of triages not recorded; recording one by one");
+                let mut each = Vec::with_capacity(records.len());
+                for r in &records {
+                    each.push(self.store.record_triage(r).await);
+                }
+                each
+            }
+        };
+        for ((slot, id, t), rec) in done.into_iter().zip(recorded) {
+            let result = match rec {
+                Ok(_) => self.after_recorded(id, &t).await.map(|()| t),
+                Err(e) => Err(e.into()),
+            };
+            out[slot] = Some(result);
+        }
+        out.into_iter().flatten().collect()
+    }
+
+    /// What follows a recorded triage: the attachments' text, a bounce linked to
+    /// the reply it reports, a repeat to the same citizen's open message.
+    async fn after_recorded(&self, id: i64, t: &Triaged) -> Result<(), AppError> {
         if !t.attachment_texts.is_empty() {
             self.store
                 .record_attachment_texts(id, &t.attachment_texts)
                 .await?;
         }
-        self.link_bounce(id, &t).await?;
-        if let Some(of) = crate::link_repeat(&self.store, id, &t, self.followup_days).await? {
+        self.link_bounce(id, t).await?;
+        if let Some(of) = crate::link_repeat(&self.store, id, t, self.followup_days).await? {
             tracing::info!(message = id, of, "repeat of an open message");
         }
-        Ok(t)
+        Ok(())
     }
 
     /// A bounce of one of our replies marks that outbox row "non distribuée",
@@ -409,6 +490,24 @@ impl Service {
         }
     }
 
+    /// Fill in the passages that say why each stored hit matched `text` (the
+    /// message's masked text). Triage stores its hits without them: the
+    /// highlighting re-reads every matched fiche and cost more than the rest of
+    /// triage, for pages most messages never show. The message page asks when
+    /// an agent opens it. Without a knowledge base, the hits stay bare.
+    pub fn explain(&self, text: &str, hits: &mut [facteur_kb::Hit]) {
+        if hits.iter().all(|h| !h.passages.is_empty()) {
+            return;
+        }
+        let engine = self.engine();
+        let Some(kb) = engine.kb() else {
+            return;
+        };
+        if let Err(e) = kb.explain(text, hits) {
+            tracing::warn!(error = %e, "passages not computed for the message page");
+        }
+    }
+
     /// Usable answers and fiches matching `query`, best first, each with its
     /// answer's text, and the store's knowledge-base revision of the very index
     /// searched (`None`: not synced from a store). One call returns both, so a
@@ -461,6 +560,72 @@ impl KbHit {
             .flatten();
         Self { hit, body }
     }
+}
+
+/// A stored message to triage.
+#[derive(Debug, Clone)]
+pub struct ToTriage {
+    /// Its store id.
+    pub id: i64,
+    /// Its mailbox (whose signature ends the draft).
+    pub mailbox_id: i64,
+    /// The parsed mail.
+    pub mail: ParsedMail,
+    /// A request type an agent chose, which the draft follows.
+    pub category: Option<String>,
+}
+
+/// Triage `work` on every core, each thread taking a contiguous share, and give
+/// the results back in order. Each thread measures its own CPU time for the
+/// cost per 1,000 messages (the process total would also count the web server
+/// and the connectors).
+fn triage_on_all_cores(
+    engine: &Engine,
+    work: Vec<(usize, ToTriage, Overrides, Option<Vec<u8>>)>,
+    meter: &facteur_learn::ComputeMeter,
+) -> Vec<(Triaged, usize)> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(work.len())
+        .max(1);
+    let one = |part: Vec<(usize, ToTriage, Overrides, Option<Vec<u8>>)>| {
+        let before = thread_cpu_seconds();
+        let n = part.len();
+        let done: Vec<(Triaged, usize)> = part
+            .into_iter()
+            .map(|(slot, item, over, raw)| {
+                let mut mail = item.mail;
+                if let Some(raw) = raw {
+                    mail.attachment_texts = engine.read_attachments(&raw, &mail);
+                }
+                (engine.triage_with("store", &mail, &over), slot)
+            })
+            .collect();
+        if let (Some(a), Some(b)) = (before, thread_cpu_seconds()) {
+            meter.add(b - a, n as u64);
+        }
+        done
+    };
+    if threads == 1 {
+        return one(work);
+    }
+    let size = work.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = work;
+    while rest.len() > size {
+        let tail = rest.split_off(size);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts.into_iter().map(|p| scope.spawn(|| one(p))).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// CPU seconds consumed by the calling thread (Linux: /proc/thread-self/schedstat,

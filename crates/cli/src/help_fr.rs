@@ -327,6 +327,10 @@ const FRENCH: &[(&str, &str)] = &[
     ("How long the IMAP sync lease of a mailbox is held between renewals",
      "Durée du bail de relève IMAP d'une boîte entre deux renouvellements"),
     ("Pause when no job is due", "Pause quand aucune tâche n'est due"),
+    (
+        "Triage jobs claimed at once: triaged on every core and recorded with one commit. 1 claims them one by one",
+        "Tâches de tri prises d'un coup : triées sur tous les cœurs et enregistrées en une seule validation. 1 les prend une à une",
+    ),
     ("Pause between two passes over the outbox", "Pause entre deux passages sur la boîte d'envoi"),
     ("Do not run the IMAP connectors from this process", "Ne lance pas les connecteurs IMAP dans ce processus"),
     ("Do not send the validated replies from this process",

@@ -140,7 +140,8 @@ async fn open_with(cfg: &Config, tolerate_model_error: bool) -> Result<Arc<Servi
             ..RoutingPolicy::default()
         },
         passages: 5,
-        snippets: true,
+        // Computed when an agent opens the message (`Service::explain`).
+        snippets: false,
         draft: true,
         signature: None,
         attachments: cfg.attachments.extract_config(),
@@ -221,6 +222,29 @@ impl IngestHook for TriageHook {
                 .await
             {
                 tracing::warn!(message = msg.id, error = %format!("{e:#}"), "triage after ingest failed");
+            }
+        })
+    }
+
+    /// A fetched batch is triaged on every core and recorded with one commit.
+    fn on_stored_batch<'a>(
+        &'a self,
+        msgs: &'a [StoredMessage],
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let batch = msgs
+                .iter()
+                .map(|m| facteur_app::ToTriage {
+                    id: m.id,
+                    mailbox_id: m.mailbox_id,
+                    mail: m.mail.clone(),
+                    category: None,
+                })
+                .collect();
+            for (m, r) in msgs.iter().zip(self.0.triage_batch(batch).await) {
+                if let Err(e) = r {
+                    tracing::warn!(message = m.id, error = %format!("{e:#}"), "triage after ingest failed");
+                }
             }
         })
     }

@@ -28,7 +28,7 @@ use tokio::sync::watch;
 
 use crate::config::{AfterStore, ImapConfig, TlsMode};
 use crate::error::{scrub, ConnectError, ConnectResult};
-use crate::ingest::{ingest_one, Fetched, NoHook, Payload, SharedHook, SyncReport};
+use crate::ingest::{ingest_batch, Fetched, NoHook, Payload, SharedHook, SyncReport};
 use crate::tls;
 
 /// Any byte stream an IMAP session can run over (plain TCP or TLS).
@@ -408,29 +408,24 @@ impl ImapIngest {
                     });
                 }
             }
-            let mut done = Vec::with_capacity(payloads.len());
-            let mut failure = None;
-            for (uid, (payload, arrived)) in payloads {
-                let fetched = Fetched { payload, arrived };
-                report.fetched += 1;
-                match ingest_one(
-                    &self.store,
-                    &cfg.mailbox,
-                    self.mailbox_id,
-                    Some(uid),
-                    fetched,
-                    self.hook.as_ref(),
-                    report,
-                )
-                .await
-                {
-                    Ok(()) => done.push(uid),
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-            }
+            let uids: Vec<u32> = payloads.keys().copied().collect();
+            let items = payloads
+                .into_iter()
+                .map(|(uid, (payload, arrived))| (Some(uid), Fetched { payload, arrived }))
+                .collect();
+            let (done, failure) = match ingest_batch(
+                &self.store,
+                &cfg.mailbox,
+                self.mailbox_id,
+                items,
+                self.hook.as_ref(),
+                report,
+            )
+            .await
+            {
+                Ok(()) => (uids, None),
+                Err(f) => (uids[..f.at].to_vec(), Some(f.error)),
+            };
             // Only now, with every message in `done` durable, touch the server.
             if !done.is_empty() {
                 apply_after_store(session, &cfg, &done).await?;

@@ -63,6 +63,17 @@ pub struct StoredMessage {
 /// triage failure must be retried by the triage side, not by re-fetching mail.
 pub trait IngestHook: Send + Sync {
     fn on_stored<'a>(&'a self, msg: &'a StoredMessage) -> BoxFuture<'a, ()>;
+
+    /// The messages of one fetched batch, newly stored together, in order. A
+    /// hook that can work on many at once (triage on every core, one commit)
+    /// overrides this; by default each goes to [`IngestHook::on_stored`].
+    fn on_stored_batch<'a>(&'a self, msgs: &'a [StoredMessage]) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            for m in msgs {
+                self.on_stored(m).await;
+            }
+        })
+    }
 }
 
 /// The hook that does nothing.
@@ -128,16 +139,16 @@ pub(crate) struct Fetched {
     pub arrived: Option<i64>,
 }
 
-/// Parse and store one message. `Ok(None)` means duplicate.
-pub(crate) async fn ingest_one(
-    store: &Store,
-    mailbox_name: &str,
-    mailbox_id: i64,
+/// A fetched message, parsed and ready to store.
+struct Prepared {
     uid: Option<u32>,
-    fetched: Fetched,
-    hook: &dyn IngestHook,
-    report: &mut SyncReport,
-) -> ConnectResult<()> {
+    mail: ParsedMail,
+    new: NewMessage,
+    oversized: bool,
+}
+
+/// Parse one message into what the store takes.
+fn prepare(now: i64, mailbox_id: i64, uid: Option<u32>, fetched: Fetched) -> Prepared {
     let Fetched { payload, arrived } = fetched;
     let (raw, oversized) = match payload {
         Payload::Full(raw) => (raw, None),
@@ -155,41 +166,172 @@ pub(crate) async fn ingest_one(
         ));
         mail.raw_size = usize::try_from(size).unwrap_or(usize::MAX);
     }
-    if oversized.is_none() && is_own_reply(store, mailbox_name, mailbox_id, &mail).await? {
-        report.own_replies += 1;
-        return Ok(());
-    }
-    let has_defects = !mail.defects.is_empty();
     let mut new = NewMessage::from_parsed(mailbox_id, raw, &mail);
-    new.received_at = Some(received_at(store.now_ms(), arrived, mail.date_ms));
+    new.received_at = Some(received_at(now, arrived, mail.date_ms));
     if oversized.is_some() {
         new.flags.push("oversized".to_string());
         new.parsed.truncated = true;
     }
-    let outcome = store
-        .insert_message(&new)
-        .await
-        .map_err(|source| ConnectError::Store {
-            mailbox: mailbox_name.to_string(),
-            source,
-        })?;
-    match outcome {
-        InsertOutcome::Inserted(id) => {
-            report.stored += 1;
-            if has_defects {
-                report.defects += 1;
-            }
-            let stored = StoredMessage {
-                id,
-                mailbox_id,
-                uid,
-                mail,
-            };
-            hook.on_stored(&stored).await;
+    Prepared {
+        uid,
+        mail,
+        new,
+        oversized: oversized.is_some(),
+    }
+}
+
+/// Where a batch stopped: messages before `at` are safely stored (or were
+/// copies of our own replies); `at` failed with `error`, and `rest` (what came
+/// after it) was not stored.
+pub(crate) struct BatchFailure {
+    pub at: usize,
+    pub error: ConnectError,
+    rest: Vec<Prepared>,
+}
+
+/// Parse and store a batch of messages, in order, with one commit, then hand the
+/// newly stored ones to the hook together.
+pub(crate) async fn ingest_batch(
+    store: &Store,
+    mailbox_name: &str,
+    mailbox_id: i64,
+    items: Vec<(Option<u32>, Fetched)>,
+    hook: &dyn IngestHook,
+    report: &mut SyncReport,
+) -> Result<(), BatchFailure> {
+    let now = store.now_ms();
+    // Parsing is CPU work: off the runtime's threads.
+    let prepared = tokio::task::spawn_blocking(move || {
+        items
+            .into_iter()
+            .map(|(uid, f)| prepare(now, mailbox_id, uid, f))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(BatchFailure {
+                at: 0,
+                error: ConnectError::Config {
+                    mailbox: mailbox_name.to_string(),
+                    detail: format!("parsing a fetched batch failed: {e}"),
+                },
+                rest: Vec::new(),
+            })
         }
-        InsertOutcome::Duplicate(_) => report.duplicates_skipped += 1,
+    };
+    report.fetched += prepared.len() as u64;
+    store_prepared(store, mailbox_name, mailbox_id, prepared, hook, report).await
+}
+
+/// Store parsed messages with one commit. On any error it starts the batch again
+/// one message at a time (both steps are idempotent: a duplicate is recognised,
+/// a delivery confirmed twice counts once), so it stops exactly at the message
+/// that fails, as a message-by-message ingest would.
+async fn store_prepared(
+    store: &Store,
+    mailbox_name: &str,
+    mailbox_id: i64,
+    prepared: Vec<Prepared>,
+    hook: &dyn IngestHook,
+    report: &mut SyncReport,
+) -> Result<(), BatchFailure> {
+    let mut own = vec![false; prepared.len()];
+    let mut fast = true;
+    for (i, p) in prepared.iter().enumerate() {
+        if p.oversized {
+            continue;
+        }
+        match is_own_reply(store, mailbox_name, mailbox_id, &p.mail).await {
+            Ok(o) => own[i] = o,
+            Err(_) => {
+                fast = false;
+                break;
+            }
+        }
+    }
+    if fast {
+        let news: Vec<&NewMessage> = prepared
+            .iter()
+            .zip(&own)
+            .filter(|(_, o)| !**o)
+            .map(|(p, _)| &p.new)
+            .collect();
+        let owned: Vec<NewMessage> = news.into_iter().cloned().collect();
+        if let Ok(outcomes) = store.insert_messages(&owned).await {
+            report.own_replies += own.iter().filter(|o| **o).count() as u64;
+            let kept = prepared
+                .into_iter()
+                .zip(own)
+                .filter(|(_, o)| !o)
+                .map(|(p, _)| p);
+            hand_over(kept.zip(outcomes), hook, report).await;
+            return Ok(());
+        }
+    }
+    let mut rest = prepared.into_iter().enumerate();
+    while let Some((i, p)) = rest.next() {
+        let own = if p.oversized {
+            Ok(false)
+        } else {
+            is_own_reply(store, mailbox_name, mailbox_id, &p.mail).await
+        };
+        let outcome = match own {
+            Ok(true) => {
+                report.own_replies += 1;
+                continue;
+            }
+            Ok(false) => store
+                .insert_message(&p.new)
+                .await
+                .map_err(|source| ConnectError::Store {
+                    mailbox: mailbox_name.to_string(),
+                    source,
+                }),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(o) => hand_over(std::iter::once((p, o)), hook, report).await,
+            Err(error) => {
+                return Err(BatchFailure {
+                    at: i,
+                    error,
+                    rest: rest.map(|(_, p)| p).collect(),
+                })
+            }
+        }
     }
     Ok(())
+}
+
+/// Count what was stored and hand the newly stored messages to the hook.
+async fn hand_over(
+    stored: impl Iterator<Item = (Prepared, InsertOutcome)>,
+    hook: &dyn IngestHook,
+    report: &mut SyncReport,
+) {
+    let mut fresh = Vec::new();
+    for (p, outcome) in stored {
+        match outcome {
+            InsertOutcome::Inserted(id) => {
+                report.stored += 1;
+                if !p.mail.defects.is_empty() {
+                    report.defects += 1;
+                }
+                fresh.push(StoredMessage {
+                    id,
+                    mailbox_id: p.new.mailbox_id,
+                    uid: p.uid,
+                    mail: p.mail,
+                });
+            }
+            InsertOutcome::Duplicate(_) => report.duplicates_skipped += 1,
+        }
+    }
+    if !fresh.is_empty() {
+        hook.on_stored_batch(&fresh).await;
+    }
 }
 
 /// Is this the copy of one of our own sent replies, delivered back to the service's
@@ -258,8 +400,8 @@ pub async fn import_raw(
 ) -> SyncReport {
     let mut report = SyncReport::default();
     let name = format!("#{mailbox_id}");
+    let mut batch: Vec<(String, Fetched)> = Vec::with_capacity(IMPORT_BATCH);
     for m in messages {
-        report.fetched += 1;
         // A file can hold a message of any size: keep a huge one as IMAP sync
         // does, its header stored with an `Oversized` defect (the file keeps the rest).
         let limit = facteur_mail::DEFAULT_MAX_MESSAGE_BYTES;
@@ -272,24 +414,53 @@ pub async fn import_raw(
         } else {
             Payload::Full(m.bytes)
         };
-        if let Err(e) = ingest_one(
-            store,
-            &name,
-            mailbox_id,
-            None,
+        batch.push((
+            m.origin,
             Fetched {
                 payload,
                 arrived: None,
             },
-            hook,
-            &mut report,
-        )
-        .await
-        {
-            report.errors.push(format!("{}: {e}", m.origin));
+        ));
+        if batch.len() == IMPORT_BATCH {
+            import_batch(
+                store,
+                &name,
+                mailbox_id,
+                std::mem::take(&mut batch),
+                hook,
+                &mut report,
+            )
+            .await;
         }
     }
+    import_batch(store, &name, mailbox_id, batch, hook, &mut report).await;
     report
+}
+
+/// Messages stored per commit by `facteur import`, as IMAP stores a fetched batch.
+const IMPORT_BATCH: usize = 100;
+
+/// One batch of an import. A message the store refuses is reported and the
+/// import goes on with the next (files stay where they are, so nothing is lost
+/// by continuing).
+async fn import_batch(
+    store: &Store,
+    name: &str,
+    mailbox_id: i64,
+    batch: Vec<(String, Fetched)>,
+    hook: &dyn IngestHook,
+    report: &mut SyncReport,
+) {
+    let mut origins: Vec<String> = batch.iter().map(|(o, _)| o.clone()).collect();
+    let items = batch.into_iter().map(|(_, f)| (None, f)).collect();
+    let mut outcome = ingest_batch(store, name, mailbox_id, items, hook, report).await;
+    while let Err(f) = outcome {
+        report
+            .errors
+            .push(format!("{}: {}", origins[f.at], f.error));
+        origins.drain(..=f.at);
+        outcome = store_prepared(store, name, mailbox_id, f.rest, hook, report).await;
+    }
 }
 
 #[cfg(test)]
@@ -379,6 +550,60 @@ mod tests {
             "only the header is stored: {}",
             stored.len()
         );
+    }
+
+    /// Records the size of each batch it is handed.
+    struct Batches(std::sync::Mutex<Vec<usize>>);
+
+    impl IngestHook for Batches {
+        fn on_stored<'a>(&'a self, _msg: &'a StoredMessage) -> BoxFuture<'a, ()> {
+            Box::pin(async { panic!("a batch hook is handed batches") })
+        }
+        fn on_stored_batch<'a>(&'a self, msgs: &'a [StoredMessage]) -> BoxFuture<'a, ()> {
+            self.0.lock().unwrap().push(msgs.len());
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test]
+    async fn an_import_is_stored_and_handed_over_a_batch_at_a_time() {
+        let (_d, store, mb) = store().await;
+        let hook = Batches(Default::default());
+        let r = import_raw(&store, mb, (0..250).map(|i| raw(i, "a.mbox")), &hook).await;
+        assert_eq!((r.fetched, r.stored), (250, 250), "{:?}", r.errors);
+        assert_eq!(*hook.0.lock().unwrap(), [100, 100, 50]);
+    }
+
+    /// A message the database refuses in the middle of a batch is reported
+    /// with its origin; those before and after it are stored, and only they
+    /// reach the hook.
+    #[tokio::test]
+    async fn a_refused_message_costs_its_batch_nothing_else() {
+        let (d, store, mb) = store().await;
+        let url = format!("sqlite:{}", d.path().join("db.sqlite").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse_two BEFORE INSERT ON messages WHEN NEW.subject = 'Demande 2' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        let hook = Batches(Default::default());
+        let msgs = (1..=4).map(|i| raw(i, &format!("{i}.eml")));
+        let r = import_raw(&store, mb, msgs, &hook).await;
+        assert_eq!((r.fetched, r.stored), (4, 3));
+        assert_eq!(r.errors.len(), 1);
+        assert!(r.errors[0].starts_with("2.eml: "), "{:?}", r.errors);
+        assert_eq!(hook.0.lock().unwrap().iter().sum::<usize>(), 3);
+        let subjects: Vec<String> =
+            futures::future::join_all((1..=3).map(|id| store.get_message(id)))
+                .await
+                .into_iter()
+                .map(|m| m.unwrap().unwrap().subject)
+                .collect();
+        assert_eq!(subjects, ["Demande 1", "Demande 3", "Demande 4"]);
     }
 
     #[tokio::test]

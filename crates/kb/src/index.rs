@@ -1089,11 +1089,53 @@ impl KnowledgeBase {
         let top = self.rank_any(query, opts.limit, |slot| {
             self.meta.get(slot).is_some_and(|m| m.passes(kind, opts))
         });
+        self.hits_of(query, top, opts.snippets)
+    }
+
+    /// The passages that say why each of `hits` matched `query`, for hits found
+    /// without them: triage stores its hits bare (the snippets cost more than the
+    /// rest of triage), and the message page asks for the passages when an agent
+    /// opens the message. Hits no longer in the index are left as they are.
+    pub fn explain(&self, query: &str, hits: &mut [Hit]) -> Result<(), KbError> {
+        let wanted: Vec<(usize, u32, f32)> = hits
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.passages.is_empty())
+            .filter_map(|(i, h)| {
+                let answer = h.kind == DocKind::Answer;
+                let slot = self.meta.iter().position(|m| {
+                    m.id == h.id && m.answer == answer && (!answer || m.language == h.language)
+                })?;
+                Some((i, u32::try_from(slot).ok()?, h.score))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let top = wanted
+            .iter()
+            .map(|(_, slot, score)| (*slot, *score))
+            .collect();
+        let explained = self.hits_of(query, top, true)?;
+        for ((i, _, _), e) in wanted.into_iter().zip(explained) {
+            hits[i].passages = e.passages;
+        }
+        Ok(())
+    }
+
+    /// The hits of ranked slots, read from the index, with their passages when
+    /// `snippets` is set.
+    fn hits_of(
+        &self,
+        query: &str,
+        top: Vec<(u32, f32)>,
+        snippets: bool,
+    ) -> Result<Vec<Hit>, KbError> {
         if top.is_empty() {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
-        let snippet_gens = if opts.snippets {
+        let snippet_gens = if snippets {
             let q = self.snippet_query(query);
             let mut g = Vec::new();
             for field in [self.f.text, self.f.description] {
@@ -1133,7 +1175,7 @@ impl KnowledgeBase {
                 }
             }
             // Found by meaning, not by shared words: say so, with the closest sentence.
-            if opts.snippets && passages.is_empty() {
+            if snippets && passages.is_empty() {
                 let texts = [
                     get(self.f.description).unwrap_or_default(),
                     get(self.f.text).unwrap_or_default(),

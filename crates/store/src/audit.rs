@@ -170,52 +170,87 @@ pub(crate) fn chain_hash(
 /// on it (row lock on PostgreSQL) instead of forking the chain.
 macro_rules! audit_append {
     ($store:expr, $tx:expr, $now:expr, $actor:expr, $action:expr, $target:expr, $details:expr) => {{
+        let row: [(String, String); 1] = [($target, $details.to_string())];
+        $crate::audit::audit_append_many!($store, $tx, $now, $actor, $action, &row)
+    }};
+}
+pub(crate) use audit_append;
+
+/// [`audit_append!`] for many rows of one actor and action, in the caller's
+/// transaction, with three statements whatever their number: bulk triage writes a
+/// batch's rows at once, and holds the head's row lock (taken by the first
+/// statement) only for those three. `$rows` is a slice of `(target, details)`.
+/// Evaluates to `Result<i64 /*the last row's seq; 0 for no rows*/, sqlx::Error>`.
+macro_rules! audit_append_many {
+    ($store:expr, $tx:expr, $now:expr, $actor:expr, $action:expr, $rows:expr) => {{
         let key: Option<std::sync::Arc<$crate::audit::AuditKey>> = $store.audit_key.clone();
         let now: i64 = $now;
         let actor: String = $actor;
         let action: &str = $action;
-        let target: String = $target;
-        let details: String = $details.to_string();
+        let rows: &[(String, String)] = $rows;
         async {
-            let (seq, prev): (i64, String) = sqlx::query_as(
-                "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
+            if rows.is_empty() {
+                return Ok::<i64, sqlx::Error>(0);
+            }
+            let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+            let (last, mut prev): (i64, String) = sqlx::query_as(
+                "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash",
             )
+            .bind(n)
             .fetch_one(&mut *$tx)
             .await?;
-            let hash = $crate::audit::row_hash(
-                key.as_deref(),
-                &prev,
-                seq,
-                now,
-                &actor,
-                action,
-                &target,
-                &details,
+            let mut values = Vec::with_capacity(rows.len());
+            for (i, (target, details)) in rows.iter().enumerate() {
+                let seq = last - n + 1 + i as i64;
+                let hash = $crate::audit::row_hash(
+                    key.as_deref(),
+                    &prev,
+                    seq,
+                    now,
+                    &actor,
+                    action,
+                    target,
+                    details,
+                );
+                values.push((seq, target, details, std::mem::replace(&mut prev, hash.clone()), hash));
+            }
+            // 8 parameters a row; a batch stays far below either database's limit.
+            let placeholders = (0..values.len())
+                .map(|i| {
+                    let b = i * 8;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO audit_log (seq, at, actor, action, target, details, prev_hash, hash) VALUES {placeholders}"
             );
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, actor, action, target, details, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(seq)
-            .bind(now)
-            .bind(&actor)
-            .bind(action)
-            .bind(&target)
-            .bind(&details)
-            .bind(&prev)
-            .bind(&hash)
-            .execute(&mut *$tx)
-            .await?;
+            let mut q = sqlx::query(&sql);
+            for (seq, target, details, prev_hash, hash) in &values {
+                q = q
+                    .bind(*seq)
+                    .bind(now)
+                    .bind(&actor)
+                    .bind(action)
+                    .bind(*target)
+                    .bind(*details)
+                    .bind(prev_hash)
+                    .bind(hash);
+            }
+            q.execute(&mut *$tx).await?;
             sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-                .bind(&hash)
+                .bind(&prev)
                 .execute(&mut *$tx)
                 .await?;
-            Ok::<i64, sqlx::Error>(seq)
+            Ok(last)
         }
         .await
     }};
 }
-pub(crate) use audit_append;
+pub(crate) use audit_append_many;
 
 const VERIFY_BATCH: i64 = 5_000;
 

@@ -119,18 +119,38 @@ impl Store {
         window_ms: Millis,
     ) -> StoreResult<Vec<CitizenMessage>> {
         let op = || format!("list the other messages of message {message_id}'s citizen");
+        // This message's few keys first, then the index on (key_hash,
+        // received_at) for each: on PostgreSQL a LATERAL join says so (`OFFSET 0`
+        // keeps the planner from flattening it), for a planner misled by a table
+        // that grew faster than its statistics (during a bulk ingest it chose a
+        // hash join over the whole table, per message: 3.9 ms against 0.4 ms at
+        // 9,000 keys, and growing). SQLite's planner walks the keys that way by
+        // itself.
+        let others = match self.backend() {
+            crate::Backend::Sqlite => {
+                "SELECT k.message_id FROM citizen_keys k \
+                 JOIN citizen_keys mine ON mine.key_hash = k.key_hash AND mine.message_id = $1 \
+                 WHERE k.message_id <> $1 \
+                 AND k.received_at >= mine.received_at - $2 AND k.received_at <= mine.received_at + $2"
+            }
+            crate::Backend::Postgres => {
+                "SELECT k.message_id FROM citizen_keys mine CROSS JOIN LATERAL \
+                 (SELECT message_id FROM citizen_keys k WHERE k.key_hash = mine.key_hash \
+                  AND k.received_at >= mine.received_at - $2 AND k.received_at <= mine.received_at + $2 \
+                  AND k.message_id <> $1 OFFSET 0) k \
+                 WHERE mine.message_id = $1"
+            }
+        };
+        let sql = format!(
+            "SELECT m.id, m.mailbox_id, m.received_at, m.state, m.category, m.subject, \
+             m.subject_pseudonymised, m.from_name, m.pseudonymised_text, m.duplicate_of, \
+             o.id AS outbox_id, o.state AS outbox_state, o.body, o.sent_at \
+             FROM messages m LEFT JOIN outbox o ON o.message_id = m.id \
+             WHERE m.id IN ({others}) \
+             ORDER BY m.received_at, m.id LIMIT $3"
+        );
         let rows: Vec<Row> = with_pool!(self, p => {
-            sqlx::query_as(
-                "SELECT m.id, m.mailbox_id, m.received_at, m.state, m.category, m.subject, \
-                 m.subject_pseudonymised, m.from_name, m.pseudonymised_text, m.duplicate_of, \
-                 o.id AS outbox_id, o.state AS outbox_state, o.body, o.sent_at \
-                 FROM messages m LEFT JOIN outbox o ON o.message_id = m.id \
-                 WHERE m.id IN (SELECT k.message_id FROM citizen_keys k \
-                   JOIN citizen_keys mine ON mine.key_hash = k.key_hash AND mine.message_id = $1 \
-                   WHERE k.message_id <> $1 \
-                   AND k.received_at >= mine.received_at - $2 AND k.received_at <= mine.received_at + $2) \
-                 ORDER BY m.received_at, m.id LIMIT $3",
-            )
+            sqlx::query_as(&sql)
             .bind(message_id)
             .bind(window_ms)
             .bind(HISTORY_LIMIT)

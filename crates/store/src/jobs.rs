@@ -179,8 +179,21 @@ impl Store {
         worker: &str,
         lease: Duration,
     ) -> StoreResult<Option<Job>> {
-        if kinds.is_empty() {
-            return Ok(None);
+        Ok(self.claim_jobs(kinds, worker, lease, 1).await?.pop())
+    }
+
+    /// Lease up to `limit` of the oldest due jobs at once, oldest first: a worker
+    /// takes a batch with one round trip and one commit, and other workers skip
+    /// the rows it locked (`SKIP LOCKED`) instead of waiting on them.
+    pub async fn claim_jobs(
+        &self,
+        kinds: &[&str],
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<Job>> {
+        if kinds.is_empty() || limit == 0 {
+            return Ok(Vec::new());
         }
         let now = self.now_ms();
         let until = lease_end(now, lease);
@@ -189,29 +202,40 @@ impl Store {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
         let ph = (0..kinds.len())
-            .map(|i| format!("${}", i + 4))
+            .map(|i| format!("${}", i + 5))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, \
              attempts = attempts + 1, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE kind IN ({ph}) AND \
+             WHERE id IN (SELECT id FROM jobs WHERE kind IN ({ph}) AND \
                ((state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until < $3)) \
-             ORDER BY run_at, id LIMIT 1{skip}) \
+             ORDER BY run_at, id LIMIT $4{skip}) \
              RETURNING {JOB_COLS}"
         );
-        let op = || format!("claim job of {kinds:?} for worker '{worker}'");
-        let row: Option<JobRow> = with_pool!(self, p => {
+        let op = || format!("claim {limit} job(s) of {kinds:?} for worker '{worker}'");
+        let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<JobRow> = with_pool!(self, p => {
             let mut tx = p.begin_write().await.op(op)?;
-            let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(worker).bind(until).bind(now);
+            let mut q = sqlx::query_as::<_, JobRow>(&sql)
+                .bind(worker)
+                .bind(until)
+                .bind(now)
+                .bind(limit_sql);
             for k in kinds {
                 q = q.bind(*k);
             }
-            let row = q.fetch_optional(&mut *tx).await.op(op)?;
+            let rows = q.fetch_all(&mut *tx).await.op(op)?;
             tx.commit().await.op(op)?;
-            row
+            rows
         });
-        row.map(JobRow::into_job).transpose()
+        let mut jobs = rows
+            .into_iter()
+            .map(JobRow::into_job)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // RETURNING follows no order.
+        jobs.sort_by_key(|j| (j.run_at, j.id));
+        Ok(jobs)
     }
 
     /// The work is done. Only the lease holder may say so (`Conflict` for a
@@ -240,6 +264,33 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// [`Store::complete_job`] for a batch, in one statement: the ids this worker
+    /// still held and has now completed. A job missing from the answer was taken
+    /// over after its lease ran out.
+    pub async fn complete_jobs(&self, ids: &[i64], worker: &str) -> StoreResult<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now_ms();
+        let op = || format!("complete {} job(s) by worker '{worker}'", ids.len());
+        let ph = (0..ids.len())
+            .map(|i| format!("${}", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, \
+             last_error = NULL, updated_at = $1 \
+             WHERE id IN ({ph}) AND state = 'running' AND lease_owner = $2 RETURNING id"
+        );
+        with_pool!(self, p => {
+            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(now).bind(worker);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(p).await.op(op)
+        })
     }
 
     /// The work failed: `retry_at: Some(t)` queues it again for `t`, `None`

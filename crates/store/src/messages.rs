@@ -6,7 +6,7 @@ use facteur_core::{
 };
 use serde_json::{json, Value};
 
-use crate::audit::audit_append;
+use crate::audit::{audit_append, audit_append_many};
 use crate::error::{OpContext, StoreError, StoreResult};
 use crate::people::ACCESS_SQL;
 use crate::types::{conf_in, conf_out, parse_json};
@@ -189,6 +189,25 @@ fn any_state(_: MessageState) -> bool {
     true
 }
 
+/// `$first, $first+1, …` for `n` values of an `IN (…)` list.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A triage serialised for its statements, before the transaction.
+struct PreparedTriage<'a> {
+    t: &'a NewTriage,
+    passages: String,
+    pii: String,
+    candidates: String,
+    confidence: Option<f64>,
+    citizen_keys: Vec<String>,
+    details: serde_json::Value,
+}
+
 fn open_state(s: MessageState) -> bool {
     s.is_open()
 }
@@ -198,66 +217,106 @@ impl Store {
     /// content hash) returns `Duplicate` with the existing id, also when several
     /// ingesters race (unique index + `ON CONFLICT DO NOTHING`).
     pub async fn insert_message(&self, m: &NewMessage) -> StoreResult<InsertOutcome> {
+        let mut out = self.insert_messages(std::slice::from_ref(m)).await?;
+        out.pop().ok_or_else(|| StoreError::Conflict {
+            op: format!("insert message into mailbox {}", m.mailbox_id),
+            detail: "no outcome for the message".into(),
+        })
+    }
+
+    /// [`Store::insert_message`] for many messages in one transaction, with an
+    /// outcome per message in order: ingest stores a fetched batch with one
+    /// commit. An error stores none of them.
+    pub async fn insert_messages(&self, ms: &[NewMessage]) -> StoreResult<Vec<InsertOutcome>> {
+        if ms.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = self.now_ms();
         // The content hash, not the Message-ID, names the message in errors: it
         // identifies without carrying anything a sender wrote.
-        let short = m
-            .content_hash
-            .get(..12)
-            .unwrap_or(&m.content_hash)
-            .to_string();
-        let op = || format!("insert message {short} into mailbox {}", m.mailbox_id);
-        let received_at = m.received_at.unwrap_or(now);
-        let parsed = serde_json::to_string(&m.parsed).unwrap_or_else(|_| "{}".into());
-        let pii = serde_json::to_string(&m.pii_kinds).unwrap_or_else(|_| "[]".into());
-        let flags = serde_json::to_string(&m.flags).unwrap_or_else(|_| "[]".into());
+        let short = |m: &NewMessage| {
+            m.content_hash
+                .get(..12)
+                .unwrap_or(&m.content_hash)
+                .to_string()
+        };
+        let op = || match ms {
+            [m] => format!("insert message {} into mailbox {}", short(m), m.mailbox_id),
+            _ => format!(
+                "insert {} messages from {} into mailbox {}",
+                ms.len(),
+                short(&ms[0]),
+                ms[0].mailbox_id
+            ),
+        };
+        let prepared: Vec<_> = ms
+            .iter()
+            .map(|m| {
+                (
+                    m,
+                    serde_json::to_string(&m.parsed).unwrap_or_else(|_| "{}".into()),
+                    serde_json::to_string(&m.pii_kinds).unwrap_or_else(|_| "[]".into()),
+                    serde_json::to_string(&m.flags).unwrap_or_else(|_| "[]".into()),
+                )
+            })
+            .collect();
         with_pool!(self, p => {
-            let inserted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO messages (mailbox_id, message_id, content_hash, raw, subject, from_name, \
-                 from_address, date, received_at, thread_id, parsed, pseudonymised_text, language, \
-                 state, pii_kinds, flags, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'new', $14, $15, $16) \
-                 ON CONFLICT (mailbox_id, message_id, content_hash) DO NOTHING RETURNING id",
-            )
-            .bind(m.mailbox_id)
-            .bind(&m.message_id)
-            .bind(&m.content_hash)
-            .bind(&m.raw)
-            .bind(&m.subject)
-            .bind(&m.from_name)
-            .bind(&m.from_address)
-            .bind(&m.date)
-            .bind(received_at)
-            .bind(&m.thread_id)
-            .bind(&parsed)
-            .bind(&m.pseudonymised_text)
-            .bind(&m.language)
-            .bind(&pii)
-            .bind(&flags)
-            .bind(now)
-            .fetch_optional(p)
-            .await
-            .op(op)?;
-            if let Some(id) = inserted {
-                tracing::debug!(id, mailbox = m.mailbox_id, "message stored");
-                return Ok(InsertOutcome::Inserted(id));
+            let mut tx = p.begin_write().await.op(op)?;
+            let mut out = Vec::with_capacity(ms.len());
+            for (m, parsed, pii, flags) in &prepared {
+                let received_at = m.received_at.unwrap_or(now);
+                let inserted: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO messages (mailbox_id, message_id, content_hash, raw, subject, from_name, \
+                     from_address, date, received_at, thread_id, parsed, pseudonymised_text, language, \
+                     state, pii_kinds, flags, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'new', $14, $15, $16) \
+                     ON CONFLICT (mailbox_id, message_id, content_hash) DO NOTHING RETURNING id",
+                )
+                .bind(m.mailbox_id)
+                .bind(&m.message_id)
+                .bind(&m.content_hash)
+                .bind(&m.raw)
+                .bind(&m.subject)
+                .bind(&m.from_name)
+                .bind(&m.from_address)
+                .bind(&m.date)
+                .bind(received_at)
+                .bind(&m.thread_id)
+                .bind(parsed)
+                .bind(&m.pseudonymised_text)
+                .bind(&m.language)
+                .bind(pii)
+                .bind(flags)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .op(op)?;
+                if let Some(id) = inserted {
+                    tracing::debug!(id, mailbox = m.mailbox_id, "message stored");
+                    out.push(InsertOutcome::Inserted(id));
+                    continue;
+                }
+                let existing: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM messages WHERE mailbox_id = $1 AND message_id = $2 AND content_hash = $3",
+                )
+                .bind(m.mailbox_id)
+                .bind(&m.message_id)
+                .bind(&m.content_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .op(op)?;
+                match existing {
+                    Some(id) => out.push(InsertOutcome::Duplicate(id)),
+                    None => {
+                        return Err(StoreError::Conflict {
+                            op: format!("insert message {} into mailbox {}", short(m), m.mailbox_id),
+                            detail: "insert skipped but no existing row found".into(),
+                        })
+                    }
+                }
             }
-            let existing: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM messages WHERE mailbox_id = $1 AND message_id = $2 AND content_hash = $3",
-            )
-            .bind(m.mailbox_id)
-            .bind(&m.message_id)
-            .bind(&m.content_hash)
-            .fetch_optional(p)
-            .await
-            .op(op)?;
-            match existing {
-                Some(id) => Ok(InsertOutcome::Duplicate(id)),
-                None => Err(StoreError::Conflict {
-                    op: op(),
-                    detail: "insert skipped but no existing row found".into(),
-                }),
-            }
+            tx.commit().await.op(op)?;
+            Ok(out)
         })
     }
 
@@ -271,6 +330,45 @@ impl Store {
                 .op(|| format!("get message {id}"))
         })?;
         row.map(MessageRow::into_message).transpose()
+    }
+
+    /// Several messages by row id, without their raw bytes, in no order; unknown
+    /// or erased ids are left out. A worker loads its batch with one query.
+    pub async fn get_messages(&self, ids: &[i64]) -> StoreResult<Vec<Message>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let rows: Vec<MessageRow> = with_pool!(self, p => {
+            let mut q = sqlx::query_as(&sql);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(p).await.op(|| format!("get {} messages", ids.len()))
+        })?;
+        rows.into_iter().map(MessageRow::into_message).collect()
+    }
+
+    /// The raw bytes of several messages, by row id, in no order (see
+    /// [`Store::get_raw`] on showing them).
+    pub async fn get_raws(&self, ids: &[i64]) -> StoreResult<Vec<(i64, Vec<u8>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, raw FROM messages WHERE id IN ({})",
+            placeholders(1, ids.len())
+        );
+        with_pool!(self, p => {
+            let mut q = sqlx::query_as(&sql);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(p).await.op(|| format!("get the raw bytes of {} messages", ids.len()))
+        })
     }
 
     /// The raw bytes as received. Showing them to a person unmasks personal data:
@@ -359,102 +457,184 @@ impl Store {
     /// noted of the mail itself (`oversized`) stays.
     /// Only open messages are (re)triaged: a validated or sent one keeps its state.
     pub async fn record_triage(&self, t: &NewTriage) -> StoreResult<i64> {
+        self.record_triages(std::slice::from_ref(t))
+            .await?
+            .pop()
+            .unwrap_or_else(|| {
+                Err(StoreError::NotFound {
+                    op: format!("record triage of message {}", t.message_id),
+                })
+            })
+    }
+
+    /// [`Store::record_triage`] for many messages in one transaction: bulk ingest
+    /// and the workers write a batch at once instead of a commit per message.
+    /// Each triage has its own outcome: a message gone or no longer open is
+    /// refused (`NotFound`, `InvalidState`) and the others are recorded. A
+    /// database error fails the whole batch, and nothing of it is written.
+    pub async fn record_triages(&self, ts: &[NewTriage]) -> StoreResult<Vec<StoreResult<i64>>> {
+        if ts.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = self.now_ms();
-        let op = || format!("record triage of message {}", t.message_id);
-        let state = MessageState::from(t.route);
-        let passages = serde_json::to_string(&t.passages).unwrap_or_else(|_| "[]".into());
-        let pii = serde_json::to_string(&t.pii_kinds).unwrap_or_else(|_| "[]".into());
-        let candidates = serde_json::to_string(&t.candidates).unwrap_or_else(|_| "[]".into());
-        let confidence = t.confidence.filter(|c| c.is_finite()).map(f64::from);
-        // Hashed before the transaction; without the key nothing is linked.
-        let citizen_keys = self.citizen_hashes(&t.citizen_ids);
-        let details = json!({
-            "route": route_code(t.route),
-            "category": t.category,
-            "confidence": confidence,
-            "model_version": t.model_version,
-            "answer": t.answer_id.as_ref().map(|a| format!("{a}@{}", t.answer_version.unwrap_or(0))),
-        });
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await.op(op)?;
-            let current: Option<(String, String)> =
-                sqlx::query_as("SELECT state, flags FROM messages WHERE id = $1")
-                    .bind(t.message_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .op(op)?;
-            let (current, stored_flags) = match current {
-                Some((s, f)) => (parse_state(&s, t.message_id)?, f),
-                None => return Err(StoreError::NotFound { op: op() }),
-            };
-            let flags = merged_flags(&t.flags, &stored_flags);
-            if !current.is_open() {
-                return Err(StoreError::InvalidState { op: op(), state: current.as_str().into() });
-            }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO triage_results (message_id, model_version, category, confidence, route, \
-                 answer_id, answer_version, draft_text, passages, created_at, candidates, close_suggestion) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-            )
-            .bind(t.message_id)
-            .bind(&t.model_version)
-            .bind(&t.category)
-            .bind(confidence)
-            .bind(route_code(t.route))
-            .bind(&t.answer_id)
-            .bind(t.answer_version)
-            .bind(&t.draft_text)
-            .bind(&passages)
-            .bind(now)
-            .bind(&candidates)
-            .bind(t.close_suggestion.map(|r| r.as_str()))
-            .fetch_one(&mut *tx)
-            .await
-            .op(op)?;
-            sqlx::query(
-                "UPDATE messages SET state = $1, category = $2, confidence = $3, \
-                 language = COALESCE($4, language), pseudonymised_text = COALESCE($5, pseudonymised_text), \
-                 pii_kinds = $6, flags = $7, updated_at = $8, \
-                 classify_text = COALESCE($10, classify_text), \
-                 subject_pseudonymised = COALESCE($11, subject_pseudonymised) WHERE id = $9",
-            )
-            .bind(state.as_str())
-            .bind(&t.category)
-            .bind(conf_in(t.confidence))
-            .bind(&t.language)
-            .bind(&t.pseudonymised_text)
-            .bind(&pii)
-            .bind(&flags)
-            .bind(now)
-            .bind(t.message_id)
-            .bind(&t.classify_text)
-            .bind(&t.subject_pseudonymised)
-            .execute(&mut *tx)
-            .await
-            .op(op)?;
-            if !citizen_keys.is_empty() {
-                sqlx::query("DELETE FROM citizen_keys WHERE message_id = $1")
-                    .bind(t.message_id)
-                    .execute(&mut *tx)
-                    .await
-                    .op(op)?;
-                for k in &citizen_keys {
-                    sqlx::query(
-                        "INSERT INTO citizen_keys (message_id, key_hash, received_at) \
-                         SELECT id, $2, received_at FROM messages WHERE id = $1 \
-                         ON CONFLICT (message_id, key_hash) DO NOTHING",
-                    )
-                    .bind(t.message_id)
-                    .bind(k)
-                    .execute(&mut *tx)
-                    .await
-                    .op(op)?;
+        let batch_op = || match ts {
+            [one] => format!("record triage of message {}", one.message_id),
+            _ => format!(
+                "record {} triages from message {}",
+                ts.len(),
+                ts[0].message_id
+            ),
+        };
+        // Serialised, hashed and described before the transaction, which then
+        // holds the write lock only for the statements.
+        let prepared: Vec<_> = ts
+            .iter()
+            .map(|t| {
+                let confidence = t.confidence.filter(|c| c.is_finite()).map(f64::from);
+                let details = json!({
+                    "route": route_code(t.route),
+                    "category": t.category,
+                    "confidence": confidence,
+                    "model_version": t.model_version,
+                    "answer": t.answer_id.as_ref().map(|a| format!("{a}@{}", t.answer_version.unwrap_or(0))),
+                });
+                PreparedTriage {
+                    t,
+                    passages: serde_json::to_string(&t.passages).unwrap_or_else(|_| "[]".into()),
+                    pii: serde_json::to_string(&t.pii_kinds).unwrap_or_else(|_| "[]".into()),
+                    candidates: serde_json::to_string(&t.candidates)
+                        .unwrap_or_else(|_| "[]".into()),
+                    confidence,
+                    // Hashed before the transaction; without the key nothing is linked.
+                    citizen_keys: self.citizen_hashes(&t.citizen_ids),
+                    details,
                 }
+            })
+            .collect();
+        with_pool!(self, p => {
+            let op = batch_op;
+            let mut tx = p.begin_write().await.op(op)?;
+            let mut out = Vec::with_capacity(prepared.len());
+            let mut audited: Vec<(String, String)> = Vec::with_capacity(prepared.len());
+            // Every message's state and flags in one query.
+            let sql = format!(
+                "SELECT id, state, flags FROM messages WHERE id IN ({})",
+                placeholders(1, prepared.len())
+            );
+            let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql);
+            for pt in &prepared {
+                q = q.bind(pt.t.message_id);
             }
-            audit_append!(self, tx, now, "system".to_string(), "message.triage",
-                format!("message:{}", t.message_id), details).op(op)?;
+            let mut states: std::collections::HashMap<i64, (String, String)> = q
+                .fetch_all(&mut *tx)
+                .await
+                .op(op)?
+                .into_iter()
+                .map(|(id, state, flags)| (id, (state, flags)))
+                .collect();
+            let mut keyed: Vec<(i64, &String)> = Vec::new();
+            for pt in &prepared {
+                let t = pt.t;
+                let item_op = || format!("record triage of message {}", t.message_id);
+                let current = states.remove(&t.message_id);
+                let (current, stored_flags) = match current {
+                    Some((s, f)) => (parse_state(&s, t.message_id)?, f),
+                    None => {
+                        out.push(Err(StoreError::NotFound { op: item_op() }));
+                        continue;
+                    }
+                };
+                if !current.is_open() {
+                    out.push(Err(StoreError::InvalidState {
+                        op: item_op(),
+                        state: current.as_str().into(),
+                    }));
+                    continue;
+                }
+                let flags = merged_flags(&t.flags, &stored_flags);
+                let state = MessageState::from(t.route);
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO triage_results (message_id, model_version, category, confidence, route, \
+                     answer_id, answer_version, draft_text, passages, created_at, candidates, close_suggestion) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                )
+                .bind(t.message_id)
+                .bind(&t.model_version)
+                .bind(&t.category)
+                .bind(pt.confidence)
+                .bind(route_code(t.route))
+                .bind(&t.answer_id)
+                .bind(t.answer_version)
+                .bind(&t.draft_text)
+                .bind(&pt.passages)
+                .bind(now)
+                .bind(&pt.candidates)
+                .bind(t.close_suggestion.map(|r| r.as_str()))
+                .fetch_one(&mut *tx)
+                .await
+                .op(op)?;
+                sqlx::query(
+                    "UPDATE messages SET state = $1, category = $2, confidence = $3, \
+                     language = COALESCE($4, language), pseudonymised_text = COALESCE($5, pseudonymised_text), \
+                     pii_kinds = $6, flags = $7, updated_at = $8, \
+                     classify_text = COALESCE($10, classify_text), \
+                     subject_pseudonymised = COALESCE($11, subject_pseudonymised) WHERE id = $9",
+                )
+                .bind(state.as_str())
+                .bind(&t.category)
+                .bind(conf_in(t.confidence))
+                .bind(&t.language)
+                .bind(&t.pseudonymised_text)
+                .bind(&pt.pii)
+                .bind(&flags)
+                .bind(now)
+                .bind(t.message_id)
+                .bind(&t.classify_text)
+                .bind(&t.subject_pseudonymised)
+                .execute(&mut *tx)
+                .await
+                .op(op)?;
+                keyed.extend(pt.citizen_keys.iter().map(|k| (t.message_id, k)));
+                audited.push((format!("message:{}", t.message_id), pt.details.to_string()));
+                out.push(Ok(id));
+            }
+            // The citizen keys of the batch replace those of earlier triages, in
+            // two statements.
+            let mut with_keys: Vec<i64> = keyed.iter().map(|(id, _)| *id).collect();
+            with_keys.sort_unstable();
+            with_keys.dedup();
+            if !with_keys.is_empty() {
+                let sql = format!(
+                    "DELETE FROM citizen_keys WHERE message_id IN ({})",
+                    placeholders(1, with_keys.len())
+                );
+                let mut q = sqlx::query(&sql);
+                for id in &with_keys {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await.op(op)?;
+                let values = (0..keyed.len())
+                    .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // `WHERE true`: SQLite's parser needs it before an upsert clause.
+                let sql = format!(
+                    "WITH v(message_id, key_hash) AS (VALUES {values}) \
+                     INSERT INTO citizen_keys (message_id, key_hash, received_at) \
+                     SELECT m.id, v.key_hash, m.received_at FROM v JOIN messages m ON m.id = v.message_id \
+                     WHERE true ON CONFLICT (message_id, key_hash) DO NOTHING"
+                );
+                let mut q = sqlx::query(&sql);
+                for (id, k) in &keyed {
+                    q = q.bind(*id).bind(*k);
+                }
+                q.execute(&mut *tx).await.op(op)?;
+            }
+            // Last, so the audit head's row lock is held only for the commit.
+            audit_append_many!(self, tx, now, "system".to_string(), "message.triage", &audited)
+                .op(op)?;
             tx.commit().await.op(op)?;
-            Ok(id)
+            Ok(out)
         })
     }
 

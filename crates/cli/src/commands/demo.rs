@@ -451,6 +451,9 @@ fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
             }
         }
         if a.no_serve {
+            // Closing the pool checkpoints SQLite's write-ahead log into the
+            // database file: a copy of `facteur.db` alone then holds the demo.
+            svc.store.close().await;
             return Ok(());
         }
         super::serve::serve_service(&demo_cfg, svc, &a.listen, false).await

@@ -98,6 +98,9 @@ pub fn run(cfg: &Config, a: ImportArgs) -> Result<()> {
                 eprintln!("{} {e}", crate::i18n::tr("erreur :", "error:"));
             }
         }
+        // Closing the pool checkpoints SQLite's write-ahead log into the
+        // database file before the process ends.
+        svc.store.close().await;
         // A script must not take an archive for imported when messages are
         // missing (it used to exit 0). What was stored stays; a re-run skips it.
         if !summary.errors.is_empty() {

@@ -241,6 +241,9 @@ pub fn run(cfg: &Config, a: SyncArgs) -> Result<()> {
                 eprintln!("{} {e}", crate::i18n::tr("erreur :", "error:"));
             }
         }
+        // Closing the pool checkpoints SQLite's write-ahead log into the
+        // database file before the process ends.
+        svc.store.close().await;
         // A run that could not read a mailbox or send a reply must fail for the
         // cron job or timer that started it; the summary above still says what
         // was done. (It used to exit 0, so monitoring saw success while no mail

@@ -23,6 +23,7 @@ use facteur_connect::{ImapIngest, IngestHook, Sender, StoredMessage};
 use facteur_core::workflow::MessageState;
 use facteur_store::{Job, QueuePage, QueueQuery, QueueSort, Store, StoreError};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -48,6 +49,10 @@ pub struct WorkerArgs {
     /// Pause when no job is due.
     #[arg(long, default_value_t = 200, value_name = "MS")]
     pub idle_ms: u64,
+    /// Triage jobs claimed at once: triaged on every core and recorded with one
+    /// commit. 1 claims them one by one.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub triage_batch: usize,
     /// Pause between two passes over the outbox.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub send_interval_ms: u64,
@@ -340,9 +345,13 @@ async fn triage_loop(
         if *stop.borrow() {
             break;
         }
-        match svc.store.claim_job(&[TRIAGE_JOB], worker, lease).await {
-            Ok(Some(job)) => handle_triage(svc, worker, &job, &mut stats).await,
-            Ok(None) => {
+        match svc
+            .store
+            .claim_jobs(&[TRIAGE_JOB], worker, lease, a.triage_batch.max(1))
+            .await
+        {
+            Ok(jobs) if !jobs.is_empty() => handle_triage(svc, worker, jobs, &mut stats).await,
+            Ok(_) => {
                 // Only when idle: catch messages stored without a job (an import
                 // killed between storing and enqueueing, a lost enqueue).
                 if last_sweep.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
@@ -369,49 +378,133 @@ async fn triage_loop(
     stats
 }
 
-async fn handle_triage(svc: &Arc<Service>, worker: &str, job: &Job, stats: &mut WorkerStats) {
-    let Ok(id) = job.key.parse::<i64>() else {
-        stats.failed += 1;
-        let _ = svc
-            .store
-            .fail_job(job.id, worker, None, "the job key is not a message id")
-            .await;
-        return;
-    };
-    let outcome = match svc.store.get_message(id).await {
-        Ok(Some(m)) if m.state == MessageState::New => {
-            svc.retriage(id, m.category).await.map(|_| true)
+/// Triage the messages of a batch of claimed jobs: each still `new` is triaged
+/// (all at once, on every core, one commit), the others are skipped; the jobs
+/// done are completed in one statement, a failed one is queued again later.
+async fn handle_triage(svc: &Arc<Service>, worker: &str, jobs: Vec<Job>, stats: &mut WorkerStats) {
+    let mut skipped = Vec::new();
+    let mut keyed = Vec::new();
+    for job in jobs {
+        match job.key.parse::<i64>() {
+            Ok(id) => keyed.push((job, id)),
+            Err(_) => {
+                stats.failed += 1;
+                let _ = svc
+                    .store
+                    .fail_job(job.id, worker, None, "the job key is not a message id")
+                    .await;
+            }
         }
-        Ok(_) => Ok(false),
-        Err(e) => Err(e.into()),
+    }
+    // The batch's messages and raw bytes in two queries.
+    let ids: Vec<i64> = keyed.iter().map(|(_, id)| *id).collect();
+    let loaded = match svc.store.get_messages(&ids).await {
+        Ok(ms) => {
+            let fresh: Vec<i64> = ms
+                .iter()
+                .filter(|m| m.state == MessageState::New)
+                .map(|m| m.id)
+                .collect();
+            svc.store.get_raws(&fresh).await.map(|raws| (ms, raws))
+        }
+        Err(e) => Err(e),
     };
-    match outcome {
-        Ok(triaged) => match svc.store.complete_job(job.id, worker).await {
-            Ok(()) => {
-                if triaged {
+    let (mut messages, raws) = match loaded {
+        Ok((ms, raws)) => (
+            ms.into_iter().map(|m| (m.id, m)).collect::<HashMap<_, _>>(),
+            raws.into_iter().collect::<HashMap<_, _>>(),
+        ),
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            for (job, id) in &keyed {
+                job_failed(svc, worker, job, *id, &e, stats).await;
+            }
+            return;
+        }
+    };
+    let mut raws = raws;
+    let mut todo = Vec::new();
+    for (job, id) in keyed {
+        match (messages.remove(&id), raws.remove(&id)) {
+            (Some(m), Some(raw)) if m.state == MessageState::New => todo.push((job, m, raw)),
+            // Already triaged (a dead worker recorded it), or gone.
+            _ => skipped.push(job.id),
+        }
+    }
+    // Parsing is CPU work: off the runtime's threads, with the triage after it.
+    let parsed = tokio::task::spawn_blocking(move || {
+        todo.into_iter()
+            .map(|(job, m, raw)| {
+                let mail = facteur_mail::parse_message(&raw);
+                (job, m, mail)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "parsing a batch of messages failed");
+            return;
+        }
+    };
+    let batch = parsed
+        .iter()
+        .map(|(_, m, mail)| facteur_app::ToTriage {
+            id: m.id,
+            mailbox_id: m.mailbox_id,
+            mail: mail.clone(),
+            category: m.category.clone(),
+        })
+        .collect();
+    let mut triaged = Vec::new();
+    for ((job, m, _), r) in parsed.iter().zip(svc.triage_batch(batch).await) {
+        match r {
+            Ok(_) => triaged.push(job.id),
+            Err(e) => job_failed(svc, worker, job, m.id, &anyhow::Error::from(e), stats).await,
+        }
+    }
+    let done: Vec<i64> = triaged.iter().chain(&skipped).copied().collect();
+    match svc.store.complete_jobs(&done, worker).await {
+        Ok(completed) => {
+            for id in &done {
+                if !completed.contains(id) {
+                    // Our lease ran out and another worker took the job: it will
+                    // find the message triaged and complete the job itself.
+                    tracing::warn!(job = id, "lease lost before completion");
+                    stats.lease_lost += 1;
+                } else if triaged.contains(id) {
                     stats.triaged += 1;
                 } else {
                     stats.skipped += 1;
                 }
             }
-            Err(e) => {
-                // Our lease ran out and another worker took the job: it will find
-                // the message triaged and complete the job itself.
-                tracing::warn!(job = job.id, error = %e, "lease lost before completion");
-                stats.lease_lost += 1;
-            }
-        },
-        Err(e) => {
-            stats.failed += 1;
-            let text = format!("{e:#}");
-            tracing::warn!(job = job.id, message = id, error = %text, "triage job failed");
-            let retry = (job.attempts < MAX_ATTEMPTS)
-                .then(|| svc.store.now_ms() + 1000 * (1i64 << job.attempts.clamp(0, 10)));
-            if let Err(e) = svc.store.fail_job(job.id, worker, retry, &text).await {
-                tracing::warn!(job = job.id, error = %e, "cannot record the job failure");
-                stats.lease_lost += 1;
-            }
         }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot complete a batch of jobs; they will be taken over");
+            stats.lease_lost += done.len() as u64;
+        }
+    }
+}
+
+/// Record a job's failure: queued again with a growing delay, or failed for good
+/// after [`MAX_ATTEMPTS`].
+async fn job_failed(
+    svc: &Arc<Service>,
+    worker: &str,
+    job: &Job,
+    message: i64,
+    e: &anyhow::Error,
+    stats: &mut WorkerStats,
+) {
+    stats.failed += 1;
+    let text = format!("{e:#}");
+    tracing::warn!(job = job.id, message, error = %text, "triage job failed");
+    let retry = (job.attempts < MAX_ATTEMPTS)
+        .then(|| svc.store.now_ms() + 1000 * (1i64 << job.attempts.clamp(0, 10)));
+    if let Err(e) = svc.store.fail_job(job.id, worker, retry, &text).await {
+        tracing::warn!(job = job.id, error = %e, "cannot record the job failure");
+        stats.lease_lost += 1;
     }
 }
 

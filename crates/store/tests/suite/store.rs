@@ -2239,3 +2239,106 @@ async fn queue_search_matches_masked_text_words_and_dates_only() {
     assert_eq!(all("", range).await, vec![ids[1], ids[2]]);
     assert_eq!(all("délai", range).await, vec![ids[2]]);
 }
+
+/// Issue 19, ingest speed: a batch is stored, triaged and its jobs completed with
+/// one commit each, and gives the outcomes a message-by-message run would: a
+/// duplicate inside the batch is recognised, a message gone or closed is refused
+/// without costing the others their triage, the audit chain has one row per
+/// recorded triage and verifies, and jobs are claimed oldest first without
+/// giving the same job twice.
+#[tokio::test]
+async fn batches_store_triage_and_complete_as_one_by_one_would() {
+    let db = test_store().await;
+    // Keyed, as a service is: citizen hashes are kept and the chain is keyed.
+    let s = &db.store.clone().with_audit_key(facteur_store::AuditKey {
+        key: [7; 32],
+        unkeyed_until: 0,
+    });
+    let mb = mailbox(s, "a").await;
+    let batch = vec![msg(mb, 1), msg(mb, 2), msg(mb, 1), msg(mb, 3)];
+    let out = s.insert_messages(&batch).await.unwrap();
+    let ids: Vec<i64> = out.iter().map(|o| o.id()).collect();
+    assert!(matches!(out[0], InsertOutcome::Inserted(_)));
+    assert!(matches!(out[1], InsertOutcome::Inserted(_)));
+    assert_eq!(out[2], InsertOutcome::Duplicate(ids[0]));
+    assert!(matches!(out[3], InsertOutcome::Inserted(_)));
+    // Stored again, the whole batch is duplicates.
+    let again = s.insert_messages(&batch).await.unwrap();
+    assert!(again
+        .iter()
+        .all(|o| matches!(o, InsertOutcome::Duplicate(_))));
+    assert_eq!(s.count_messages(Some(mb)).await.unwrap(), 3);
+
+    // Message 3 is closed before its batch triage; 999 does not exist.
+    triage(s, ids[3], Route::ReadyToValidate, "rib", 0.9).await;
+    let agent = user(s, "agent", Role::Supervisor).await;
+    s.validate_and_queue(&reply(ids[3], agent, "<r3@x>"))
+        .await
+        .unwrap();
+    let audit_before = s.verify_audit().await.unwrap().rows;
+    let t = |id: i64| NewTriage {
+        category: Some("rib".into()),
+        route: Route::NeedsResearch,
+        citizen_ids: vec!["citoyen@example.test".into()],
+        ..triage_record(id)
+    };
+    let recorded = s
+        .record_triages(&[t(ids[0]), t(999_999), t(ids[3]), t(ids[1])])
+        .await
+        .unwrap();
+    assert!(recorded[0].is_ok());
+    assert!(
+        matches!(recorded[1], Err(StoreError::NotFound { .. })),
+        "{:?}",
+        recorded[1]
+    );
+    assert!(
+        matches!(recorded[2], Err(StoreError::InvalidState { .. })),
+        "{:?}",
+        recorded[2]
+    );
+    assert!(recorded[3].is_ok());
+    for id in [ids[0], ids[1]] {
+        let m = s.get_message(id).await.unwrap().unwrap();
+        assert_eq!(m.state, MessageState::NeedsResearch);
+        assert_eq!(
+            s.latest_triage(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .category
+                .as_deref(),
+            Some("rib")
+        );
+    }
+    // The two recorded triages link the same citizen.
+    let same = s.same_citizen(ids[0], 86_400_000).await.unwrap();
+    assert_eq!(same.iter().map(|m| m.id).collect::<Vec<_>>(), [ids[1]]);
+    let report = s.verify_audit().await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.rows, audit_before + 2);
+
+    // Jobs: claimed oldest first in batches, never twice, completed together.
+    for i in 0..5 {
+        s.enqueue_job("triage", &i.to_string(), &json!({}))
+            .await
+            .unwrap();
+    }
+    let lease = Duration::from_secs(60);
+    let first = s.claim_jobs(&["triage"], "w1", lease, 3).await.unwrap();
+    let second = s.claim_jobs(&["triage"], "w2", lease, 3).await.unwrap();
+    let keys = |js: &[facteur_store::Job]| js.iter().map(|j| j.key.clone()).collect::<Vec<_>>();
+    assert_eq!(keys(&first), ["0", "1", "2"]);
+    assert_eq!(keys(&second), ["3", "4"]);
+    let first_ids: Vec<i64> = first.iter().map(|j| j.id).collect();
+    // w2 does not hold w1's jobs: nothing of them is completed by it.
+    assert!(s.complete_jobs(&first_ids, "w2").await.unwrap().is_empty());
+    let mut done = s.complete_jobs(&first_ids, "w1").await.unwrap();
+    done.sort_unstable();
+    assert_eq!(done, first_ids);
+    assert!(s
+        .claim_jobs(&["triage"], "w3", lease, 3)
+        .await
+        .unwrap()
+        .is_empty());
+}

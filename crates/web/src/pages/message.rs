@@ -80,6 +80,28 @@ fn passages_view(lang: Lang, passages: &[Hit], chosen: Option<&str>) -> Markup {
     }
 }
 
+/// The passages of stored hits, computed off the runtime's threads (see
+/// `Service::explain`).
+pub(crate) async fn explain_passages(
+    svc: &std::sync::Arc<facteur_app::Service>,
+    text: &str,
+    hits: &mut Vec<Hit>,
+) {
+    if hits.iter().all(|h| !h.passages.is_empty()) {
+        return;
+    }
+    let (svc, text, mut bare) = (svc.clone(), text.to_string(), std::mem::take(hits));
+    match tokio::task::spawn_blocking(move || {
+        svc.explain(&text, &mut bare);
+        bare
+    })
+    .await
+    {
+        Ok(explained) => *hits = explained,
+        Err(e) => tracing::warn!(error = %e, "passages not computed for the message page"),
+    }
+}
+
 /// The distinct words marked in a hit's snippets (the message's words the
 /// passage contains), in the order met, compared without case.
 fn shared_words(hit: &Hit) -> Vec<String> {
@@ -181,7 +203,10 @@ pub async fn render(
     let m = actions::load_message(st, a, id).await?;
     // Every triage, for the history; the latest is the one in force.
     let triages = st.store.list_triages(id).await?;
-    let triage = triages.last().cloned();
+    let mut triage = triages.last().cloned();
+    if let (Some(svc), Some(tr)) = (&st.service, triage.as_mut()) {
+        explain_passages(svc, &m.pseudonymised_text, &mut tr.passages).await;
+    }
     let thread = match &m.thread_id {
         Some(tid) => st.store.thread_messages(tid).await?,
         None => Vec::new(),
