@@ -22,8 +22,9 @@ else
     trap services_stop EXIT
     MAILROOT=$FACTEUR_TEST_DOVECOT_MAIL
 fi
-cargo build --release -q -p facteur
-BIN=$PWD/target/release/facteur
+# FACTEUR_BIN=path measures another build (e.g. an older commit's, side by side).
+if [[ -z ${FACTEUR_BIN:-} ]]; then cargo build --release -q -p facteur; fi
+BIN=${FACTEUR_BIN:-$PWD/target/release/facteur}
 OUT=$(mktemp -d)
 chmod 755 "$OUT"
 USER_NAME="bench$$"
@@ -58,7 +59,8 @@ print(f"{len(msgs)} messages delivered, {attached} with a PDF attached")
 PY
 chown -R nobody:nogroup "$MAILROOT/$USER_NAME"
 $BIN train --data answers/demo/examples.jsonl --model "$OUT/data/model" >/dev/null
-$BIN kb import --data-dir "$OUT/data" "$DATA/service-public-fiches-2020/kb_fiscalite.jsonl" answers/demo >/dev/null
+# FACTEUR_DATA_DIR too: builds before 26a1678 put the audit key in the default data dir.
+FACTEUR_DATA_DIR="$OUT/data" $BIN kb import --data-dir "$OUT/data" "$DATA/service-public-fiches-2020/kb_fiscalite.jsonl" answers/demo >/dev/null
 cat >"$OUT/facteur.toml" <<TOML
 data_dir = "$OUT/data"
 answers_dir = "$PWD/answers"

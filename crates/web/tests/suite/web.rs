@@ -4926,3 +4926,56 @@ async fn an_attached_pdf_is_read_masked_and_shown_under_the_mail() {
     // Nothing said "attached" in vain: no missing-attachment warning.
     assert!(!page.contains("id=\"attachment-missing\""));
 }
+
+/// Issue 19, ingest speed: triage stores the matched documents without their
+/// highlighted passages (the snippets cost more than the rest of triage); the
+/// page and the API compute them when an agent opens the message, with the
+/// message's words marked.
+#[tokio::test]
+async fn the_passages_are_highlighted_when_the_message_is_opened() {
+    let f = fixture().await;
+    let engine = common::DemoEngine::new(
+        f.store.clone(),
+        &[
+            "delais-paiement",
+            "coordonnees-bancaires",
+            "avis-imposition",
+        ],
+        0.0,
+    );
+    let parsed = facteur_mail::parse_message(DELAY_QUESTION.as_bytes());
+    let nm = NewMessage::from_parsed(f.mb_a, DELAY_QUESTION.as_bytes().to_vec(), &parsed);
+    let id = f.store.insert_message(&nm).await.unwrap().id();
+    let t = engine.triage(id, None).await;
+    assert!(t.draft.is_some(), "{:?}", t.no_draft_reason);
+    let stored = f.store.latest_triage(id).await.unwrap().unwrap();
+    assert!(!stored.passages.is_empty());
+    assert!(
+        stored.passages.iter().all(|h| h.passages.is_empty()),
+        "triage stores bare hits"
+    );
+    let state = AppState::new(
+        f.store.clone(),
+        common::demo_taxonomy(),
+        WebConfig::default(),
+    )
+    .with_service(engine.service.clone());
+    let app = router(state);
+    let (token, _) = login(&app, "agent").await;
+    let html = text(send(&app, get(&format!("/messages/{id}"), Some(&token))).await).await;
+    let why = &html[html.find("id=\"why\"").expect("the why fold")..];
+    assert!(why.contains("<mark>"), "{why}");
+    let v: serde_json::Value = serde_json::from_str(
+        &text(send(&app, get(&format!("/api/messages/{id}"), Some(&token))).await).await,
+    )
+    .unwrap();
+    let hits = v["triage"]["passages"].as_array().expect("passages");
+    assert!(
+        hits.iter()
+            .any(|h| !h["passages"].as_array().unwrap().is_empty()),
+        "{v}"
+    );
+    // Nothing of it is written back: the stored triage stays as triage left it.
+    let again = f.store.latest_triage(id).await.unwrap().unwrap();
+    assert!(again.passages.iter().all(|h| h.passages.is_empty()));
+}
