@@ -258,8 +258,7 @@ async fn store_prepared(
             .filter(|(_, o)| !**o)
             .map(|(p, _)| &p.new)
             .collect();
-        let owned: Vec<NewMessage> = news.into_iter().cloned().collect();
-        if let Ok(outcomes) = store.insert_messages(&owned).await {
+        if let Ok(outcomes) = store.insert_messages(&news).await {
             report.own_replies += own.iter().filter(|o| **o).count() as u64;
             let kept = prepared
                 .into_iter()

@@ -215,16 +215,7 @@ macro_rules! audit_append_many {
                 values.push((seq, target, details, std::mem::replace(&mut prev, hash.clone()), hash));
             }
             // 8 parameters a row; a batch stays far below either database's limit.
-            let placeholders = (0..values.len())
-                .map(|i| {
-                    let b = i * 8;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let placeholders = $crate::value_rows(8, values.len());
             let sql = format!(
                 "INSERT INTO audit_log (seq, at, actor, action, target, details, prev_hash, hash) VALUES {placeholders}"
             );

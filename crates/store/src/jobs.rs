@@ -201,10 +201,7 @@ impl Store {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
-        let ph = (0..kinds.len())
-            .map(|i| format!("${}", i + 5))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let ph = crate::placeholders(5, kinds.len());
         let sql = format!(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, \
              attempts = attempts + 1, updated_at = $3 \
@@ -241,25 +238,9 @@ impl Store {
     /// The work is done. Only the lease holder may say so (`Conflict` for a
     /// worker whose lease expired and was taken over).
     pub async fn complete_job(&self, id: i64, worker: &str) -> StoreResult<()> {
-        let now = self.now_ms();
-        let op = || format!("complete job {id} by worker '{worker}'");
-        let n = with_pool!(self, p => {
-            sqlx::query(
-                "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, \
-                 last_error = NULL, updated_at = $1 \
-                 WHERE id = $2 AND state = 'running' AND lease_owner = $3",
-            )
-            .bind(now)
-            .bind(id)
-            .bind(worker)
-            .execute(p)
-            .await
-            .op(op)?
-            .rows_affected()
-        });
-        if n == 0 {
+        if self.complete_jobs(&[id], worker).await?.is_empty() {
             return Err(StoreError::Conflict {
-                op: op(),
+                op: format!("complete job {id} by worker '{worker}'"),
                 detail: "not leased by this worker".into(),
             });
         }
@@ -274,11 +255,11 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = self.now_ms();
-        let op = || format!("complete {} job(s) by worker '{worker}'", ids.len());
-        let ph = (0..ids.len())
-            .map(|i| format!("${}", i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let op = || match ids {
+            [id] => format!("complete job {id} by worker '{worker}'"),
+            _ => format!("complete {} jobs by worker '{worker}'", ids.len()),
+        };
+        let ph = crate::placeholders(3, ids.len());
         let sql = format!(
             "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, \
              last_error = NULL, updated_at = $1 \

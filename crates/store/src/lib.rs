@@ -138,6 +138,22 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// `$first, …, $(first + n - 1)`: the placeholders of an `IN (…)` list.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …, $width), ($width + 1, …), …`: `rows` rows for a multi-row `VALUES`.
+pub(crate) fn value_rows(width: usize, rows: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(r * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Per-backend way to open a write transaction. On SQLite it is `BEGIN IMMEDIATE`:
 /// a deferred transaction that reads then writes can fail with SQLITE_BUSY when
 /// another writer got in between, and busy_timeout cannot save it. On PostgreSQL

@@ -10,6 +10,7 @@ use crate::audit::{audit_append, audit_append_many};
 use crate::error::{OpContext, StoreError, StoreResult};
 use crate::people::ACCESS_SQL;
 use crate::types::{conf_in, conf_out, parse_json};
+use crate::{placeholders, value_rows};
 use crate::{
     with_pool, ActionRecord, BeginWrite, InsertOutcome, Message, NewMessage, NewTriage, Store,
     TriageResult, ValidateReply,
@@ -189,14 +190,6 @@ fn any_state(_: MessageState) -> bool {
     true
 }
 
-/// `$first, $first+1, …` for `n` values of an `IN (…)` list.
-pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// A triage serialised for its statements, before the transaction.
 struct PreparedTriage<'a> {
     t: &'a NewTriage,
@@ -227,7 +220,14 @@ impl Store {
     /// [`Store::insert_message`] for many messages in one transaction, with an
     /// outcome per message in order: ingest stores a fetched batch with one
     /// commit. An error stores none of them.
-    pub async fn insert_messages(&self, ms: &[NewMessage]) -> StoreResult<Vec<InsertOutcome>> {
+    pub async fn insert_messages<M: std::borrow::Borrow<NewMessage>>(
+        &self,
+        ms: &[M],
+    ) -> StoreResult<Vec<InsertOutcome>> {
+        // Borrowed or owned: ingest hands its parsed batch without copying the
+        // raw bytes of every message.
+        let ms: Vec<&NewMessage> = ms.iter().map(|m| m.borrow()).collect();
+        let ms = ms.as_slice();
         if ms.is_empty() {
             return Ok(Vec::new());
         }
@@ -245,7 +245,7 @@ impl Store {
             _ => format!(
                 "insert {} messages from {} into mailbox {}",
                 ms.len(),
-                short(&ms[0]),
+                short(ms[0]),
                 ms[0].mailbox_id
             ),
         };
@@ -613,10 +613,7 @@ impl Store {
                     q = q.bind(*id);
                 }
                 q.execute(&mut *tx).await.op(op)?;
-                let values = (0..keyed.len())
-                    .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let values = value_rows(2, keyed.len());
                 // `WHERE true`: SQLite's parser needs it before an upsert clause.
                 let sql = format!(
                     "WITH v(message_id, key_hash) AS (VALUES {values}) \

@@ -485,16 +485,7 @@ impl Store {
                     }
                     offset += batch.len() as i64;
                     let width = t.cols.len();
-                    let values = (0..batch.len())
-                        .map(|r| {
-                            let ph = (1..=width)
-                                .map(|c| format!("${}", r * width + c))
-                                .collect::<Vec<_>>()
-                                .join(", ");
-                            format!("({ph})")
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                    let values = crate::value_rows(width, batch.len());
                     let insert = format!("INSERT INTO {} ({cols}) VALUES {values}", t.name);
                     let mut q = sqlx::query(&insert);
                     for v in batch.into_iter().flatten() {
