@@ -226,6 +226,7 @@ impl Service {
             mailbox_id,
             mail: mail.clone(),
             category,
+            raw: None,
         };
         self.triage_batch(vec![one])
             .await
@@ -242,7 +243,7 @@ impl Service {
         let mut work = Vec::with_capacity(batch.len());
         let mut out: Vec<Option<Result<Triaged, AppError>>> = Vec::with_capacity(batch.len());
         let engine = self.engine();
-        for item in batch {
+        for mut item in batch {
             let signature = match signatures.get(&item.mailbox_id) {
                 Some(s) => s.clone(),
                 None => match self.signature_of(item.mailbox_id).await {
@@ -256,21 +257,21 @@ impl Service {
                     }
                 },
             };
-            // Attachments are read from the stored raw mail (ingest keeps only
-            // their metadata in the parsed summary), in the blocking task, within
-            // the configured budget.
-            let raw = if engine.reads_attachments_of(&item.mail)
-                && item.mail.attachment_texts.is_empty()
-            {
-                match self.store.get_raw(item.id).await {
+            // Attachments are read from the raw mail (ingest keeps only their
+            // metadata in the parsed summary): the caller's bytes, else the
+            // store's; in the blocking task, within the configured budget.
+            let needs_raw =
+                engine.reads_attachments_of(&item.mail) && item.mail.attachment_texts.is_empty();
+            let raw = match (needs_raw, item.raw.take()) {
+                (false, _) => None,
+                (true, Some(raw)) => Some(raw),
+                (true, None) => match self.store.get_raw(item.id).await {
                     Ok(raw) => raw,
                     Err(e) => {
                         out.push(Some(Err(e.into())));
                         continue;
                     }
-                }
-            } else {
-                None
+                },
             };
             let over = Overrides {
                 signature,
@@ -284,12 +285,7 @@ impl Service {
         let slots: Vec<usize> = work.iter().map(|w| w.0).collect();
         let ids: Vec<(i64, i64)> = work.iter().map(|w| (w.1.id, w.1.mailbox_id)).collect();
         let triaged =
-            tokio::task::spawn_blocking(move || triage_on_all_cores(&engine, work, &meter))
-                .await
-                .map_err(|e| AppError::Task {
-                    task: "triage",
-                    reason: e.to_string(),
-                });
+            tokio::task::spawn_blocking(move || triage_on_all_cores(&engine, work, &meter)).await;
         let triaged = match triaged {
             Ok(t) => t,
             Err(e) => {
@@ -496,9 +492,6 @@ impl Service {
     /// triage, for pages most messages never show. The message page asks when
     /// an agent opens it. Without a knowledge base, the hits stay bare.
     pub fn explain(&self, text: &str, hits: &mut [facteur_kb::Hit]) {
-        if hits.iter().all(|h| !h.passages.is_empty()) {
-            return;
-        }
         let engine = self.engine();
         let Some(kb) = engine.kb() else {
             return;
@@ -573,6 +566,9 @@ pub struct ToTriage {
     pub mail: ParsedMail,
     /// A request type an agent chose, which the draft follows.
     pub category: Option<String>,
+    /// The raw mail when the caller holds it: its attachments are read from it
+    /// instead of from the store.
+    pub raw: Option<Vec<u8>>,
 }
 
 /// Triage `work` on every core, each thread taking a contiguous share, and give

@@ -239,6 +239,7 @@ impl IngestHook for TriageHook {
                     mailbox_id: m.mailbox_id,
                     mail: m.mail.clone(),
                     category: None,
+                    raw: None,
                 })
                 .collect();
             for (m, r) in msgs.iter().zip(self.0.triage_batch(batch).await) {

@@ -409,7 +409,7 @@ async fn handle_triage(svc: &Arc<Service>, worker: &str, jobs: Vec<Job>, stats: 
         }
         Err(e) => Err(e),
     };
-    let (mut messages, raws) = match loaded {
+    let (mut messages, mut raws) = match loaded {
         Ok((ms, raws)) => (
             ms.into_iter().map(|m| (m.id, m)).collect::<HashMap<_, _>>(),
             raws.into_iter().collect::<HashMap<_, _>>(),
@@ -422,7 +422,6 @@ async fn handle_triage(svc: &Arc<Service>, worker: &str, jobs: Vec<Job>, stats: 
             return;
         }
     };
-    let mut raws = raws;
     let mut todo = Vec::new();
     for (job, id) in keyed {
         match (messages.remove(&id), raws.remove(&id)) {
@@ -436,32 +435,32 @@ async fn handle_triage(svc: &Arc<Service>, worker: &str, jobs: Vec<Job>, stats: 
         todo.into_iter()
             .map(|(job, m, raw)| {
                 let mail = facteur_mail::parse_message(&raw);
-                (job, m, mail)
+                let item = facteur_app::ToTriage {
+                    id: m.id,
+                    mailbox_id: m.mailbox_id,
+                    mail,
+                    category: m.category,
+                    // Its attachments are read from these bytes, not read again.
+                    raw: Some(raw),
+                };
+                (job, item)
             })
-            .collect::<Vec<_>>()
+            .unzip::<_, _, Vec<_>, Vec<_>>()
     })
     .await;
-    let parsed = match parsed {
+    let (jobs, batch) = match parsed {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(error = %e, "parsing a batch of messages failed");
             return;
         }
     };
-    let batch = parsed
-        .iter()
-        .map(|(_, m, mail)| facteur_app::ToTriage {
-            id: m.id,
-            mailbox_id: m.mailbox_id,
-            mail: mail.clone(),
-            category: m.category.clone(),
-        })
-        .collect();
+    let ids: Vec<i64> = batch.iter().map(|t| t.id).collect();
     let mut triaged = Vec::new();
-    for ((job, m, _), r) in parsed.iter().zip(svc.triage_batch(batch).await) {
+    for ((job, id), r) in jobs.iter().zip(ids).zip(svc.triage_batch(batch).await) {
         match r {
             Ok(_) => triaged.push(job.id),
-            Err(e) => job_failed(svc, worker, job, m.id, &anyhow::Error::from(e), stats).await,
+            Err(e) => job_failed(svc, worker, job, id, &anyhow::Error::from(e), stats).await,
         }
     }
     let done: Vec<i64> = triaged.iter().chain(&skipped).copied().collect();

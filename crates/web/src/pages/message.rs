@@ -90,7 +90,8 @@ pub(crate) async fn explain_passages(
     if hits.iter().all(|h| !h.passages.is_empty()) {
         return;
     }
-    let (svc, text, mut bare) = (svc.clone(), text.to_string(), std::mem::take(hits));
+    // A copy (a handful of hits): should the task fail, the page keeps them bare.
+    let (svc, text, mut bare) = (svc.clone(), text.to_string(), hits.clone());
     match tokio::task::spawn_blocking(move || {
         svc.explain(&text, &mut bare);
         bare
