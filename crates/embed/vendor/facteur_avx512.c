@@ -21,6 +21,7 @@
 
 #define FX_ROWS 16 /* output rows per packed group: one zmm of int32 lanes */
 #define FX_NT 8    /* tokens per register tile */
+#define FX_TB 128  /* tokens per cache block (a multiple of FX_NT) */
 
 typedef struct {
     uint8_t *w; /* [nout/16][nin/32][8][16 rows][4]: nibble values 0..15 */
@@ -68,11 +69,16 @@ static int fx_pack(fx_mat *p, const block_q4_0 *W, int nout, int nin) {
 static void fx_matmul(const fx_mat *W, const float *bias, const int8_t *aq, const float *ad,
                       const int32_t *as, float *Y, int T, int t_real) {
     const int nin = W->nin, nout = W->nout, nb = nin / QK, ng = nout / FX_ROWS;
+    /* Tokens in blocks of FX_TB, so a block's activations stay in L2 while every row group's
+     * weights stream past them once (long passages would otherwise re-read all activations
+     * from L3 for each of the 24-96 row groups). */
+    for (int tb = 0; tb < T; tb += FX_TB) {
+    const int te = tb + FX_TB < T ? tb + FX_TB : T;
     for (int g = 0; g < ng; g++) {
         const uint8_t *wg = W->w + (size_t)g * nb * 8 * 64;
         const float *dg = W->d + (size_t)g * nb * FX_ROWS;
         const __m512 bv = bias ? _mm512_loadu_ps(bias + g * FX_ROWS) : _mm512_setzero_ps();
-        for (int t0 = 0; t0 < T; t0 += FX_NT) {
+        for (int t0 = tb; t0 < te; t0 += FX_NT) {
             __m512 f[FX_NT];
             for (int i = 0; i < FX_NT; i++) f[i] = _mm512_setzero_ps();
             for (int b = 0; b < nb; b++) {
@@ -99,6 +105,7 @@ static void fx_matmul(const fx_mat *W, const float *bias, const int8_t *aq, cons
             for (int i = 0; i < FX_NT && t0 + i < t_real; i++)
                 _mm512_storeu_ps(Y + (size_t)(t0 + i) * nout + g * FX_ROWS, _mm512_add_ps(f[i], bv));
         }
+    }
     }
 }
 
@@ -167,48 +174,94 @@ static void fx_gelu(float *x, size_t n) {
     for (; i < n; i++) x[i] = gelu(x[i]);
 }
 
-/* Attention of one segment [s0, s1) and head h: scores against keys laid out transposed
- * (kt[e][s]) so 16 keys are scored per FMA chain, softmax, then the weighted sum of values.
- * hd must be 32 (e5-small's head size); kt and prob hold at least round16(L) * 32 floats. */
+/* Softmax of one query's scores in place (prob[0..L)), then its weights pre-multiplied by
+ * 1/sum so the value sum needs no final scaling. */
+static inline void fx_softmax(float *prob, int L) {
+    __m512 vmax = _mm512_set1_ps(-1e30f);
+    for (int s = 0; s < L; s += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(prob + s));
+    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+    __m512 vsum = _mm512_setzero_ps();
+    for (int s = 0; s < L; s += 16) {
+        __m512 e = fx_exp(_mm512_sub_ps(_mm512_loadu_ps(prob + s), mx));
+        if (s + 16 > L) e = _mm512_maskz_mov_ps((__mmask16)((1u << (L - s)) - 1u), e);
+        _mm512_storeu_ps(prob + s, e);
+        vsum = _mm512_add_ps(vsum, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.f / _mm512_reduce_add_ps(vsum));
+    for (int s = 0; s < L; s += 16) _mm512_storeu_ps(prob + s, _mm512_mul_ps(_mm512_loadu_ps(prob + s), inv));
+}
+
+/* Attention of one segment [s0, s1) and head h. Keys are laid out transposed (kt[e][s]) so
+ * 16 keys are scored per FMA; two queries run together over four key blocks, so each key
+ * or value load feeds two FMAs and eight chains hide the FMA latency (one chain per query
+ * made attention, at 256 tokens, cost as much as all the matmuls).
+ * hd must be 32 (e5-small's head size); kt holds round64(L) * 32 floats, prob 2 * round64(L). */
 static void fx_attend(const float *q, const float *k, const float *v, float *ctx, int H, int s0,
                       int s1, int h, float scale, float *kt, float *prob) {
-    const int L = s1 - s0, Lp = (L + 15) & ~15, hd = 32;
+    const int L = s1 - s0, Lp = (L + 63) & ~63, hd = 32;
     for (int e = 0; e < hd; e++) {
         for (int s = 0; s < L; s++) kt[(size_t)e * Lp + s] = k[(size_t)(s0 + s) * H + h * hd + e];
         for (int s = L; s < Lp; s++) kt[(size_t)e * Lp + s] = 0.f;
     }
     const __m512 vscale = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-1e30f);
-    for (int t = s0; t < s1; t++) {
-        const float *qh = q + (size_t)t * H + h * hd;
-        __m512 vmax = ninf;
-        for (int s = 0; s < Lp; s += 16) {
-            __m512 acc = _mm512_setzero_ps();
-            for (int e = 0; e < hd; e++)
-                acc = _mm512_fmadd_ps(_mm512_set1_ps(qh[e]), _mm512_loadu_ps(kt + (size_t)e * Lp + s), acc);
-            acc = _mm512_mul_ps(acc, vscale);
-            if (s + 16 > L) acc = _mm512_mask_blend_ps((__mmask16)((1u << (L - s)) - 1u), ninf, acc);
-            _mm512_storeu_ps(prob + s, acc);
-            vmax = _mm512_max_ps(vmax, acc);
+    float *pr[2] = {prob, prob + Lp};
+    for (int t = s0; t < s1; t += 2) {
+        /* the last query of an odd segment is computed twice and stored once */
+        const int tq[2] = {t, t + 1 < s1 ? t + 1 : t};
+        const float *qa = q + (size_t)tq[0] * H + h * hd, *qb = q + (size_t)tq[1] * H + h * hd;
+        for (int s = 0; s < L; s += 64) {
+            __m512 a[4], b[4];
+            for (int i = 0; i < 4; i++) a[i] = b[i] = _mm512_setzero_ps();
+            for (int e = 0; e < hd; e++) {
+                const __m512 qa_e = _mm512_set1_ps(qa[e]), qb_e = _mm512_set1_ps(qb[e]);
+                const float *row = kt + (size_t)e * Lp + s;
+                for (int i = 0; i < 4; i++) {
+                    const __m512 kv = _mm512_loadu_ps(row + 16 * i);
+                    a[i] = _mm512_fmadd_ps(qa_e, kv, a[i]);
+                    b[i] = _mm512_fmadd_ps(qb_e, kv, b[i]);
+                }
+            }
+            for (int i = 0; i < 4; i++) {
+                const int base = s + 16 * i;
+                __m512 xa = _mm512_mul_ps(a[i], vscale), xb = _mm512_mul_ps(b[i], vscale);
+                if (base + 16 > L) {
+                    __mmask16 keep = base >= L ? 0 : (__mmask16)((1u << (L - base)) - 1u);
+                    xa = _mm512_mask_blend_ps(keep, ninf, xa);
+                    xb = _mm512_mask_blend_ps(keep, ninf, xb);
+                }
+                _mm512_storeu_ps(pr[0] + base, xa);
+                _mm512_storeu_ps(pr[1] + base, xb);
+            }
         }
-        const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
-        __m512 vsum = _mm512_setzero_ps();
-        for (int s = 0; s < Lp; s += 16) {
-            __m512 e = fx_exp(_mm512_sub_ps(_mm512_loadu_ps(prob + s), mx));
-            if (s + 16 > L) e = _mm512_maskz_mov_ps((__mmask16)((1u << (L - s)) - 1u), e);
-            _mm512_storeu_ps(prob + s, e);
-            vsum = _mm512_add_ps(vsum, e);
-        }
-        const float inv = 1.f / _mm512_reduce_add_ps(vsum);
-        __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
-        for (int s = 0; s < L; s++) {
+        fx_softmax(pr[0], L);
+        fx_softmax(pr[1], L);
+        __m512 c[8];
+        for (int i = 0; i < 8; i++) c[i] = _mm512_setzero_ps();
+        int s = 0;
+        for (; s + 2 <= L; s += 2)
+            for (int j = 0; j < 2; j++) {
+                const float *vh = v + (size_t)(s0 + s + j) * H + h * hd;
+                const __m512 v0 = _mm512_loadu_ps(vh), v1 = _mm512_loadu_ps(vh + 16);
+                const __m512 pa = _mm512_set1_ps(pr[0][s + j]), pb = _mm512_set1_ps(pr[1][s + j]);
+                c[4 * j] = _mm512_fmadd_ps(pa, v0, c[4 * j]);
+                c[4 * j + 1] = _mm512_fmadd_ps(pa, v1, c[4 * j + 1]);
+                c[4 * j + 2] = _mm512_fmadd_ps(pb, v0, c[4 * j + 2]);
+                c[4 * j + 3] = _mm512_fmadd_ps(pb, v1, c[4 * j + 3]);
+            }
+        for (; s < L; s++) {
             const float *vh = v + (size_t)(s0 + s) * H + h * hd;
-            const __m512 pv = _mm512_set1_ps(prob[s] * inv);
-            c0 = _mm512_fmadd_ps(pv, _mm512_loadu_ps(vh), c0);
-            c1 = _mm512_fmadd_ps(pv, _mm512_loadu_ps(vh + 16), c1);
+            const __m512 v0 = _mm512_loadu_ps(vh), v1 = _mm512_loadu_ps(vh + 16);
+            const __m512 pa = _mm512_set1_ps(pr[0][s]), pb = _mm512_set1_ps(pr[1][s]);
+            c[0] = _mm512_fmadd_ps(pa, v0, c[0]);
+            c[1] = _mm512_fmadd_ps(pa, v1, c[1]);
+            c[2] = _mm512_fmadd_ps(pb, v0, c[2]);
+            c[3] = _mm512_fmadd_ps(pb, v1, c[3]);
         }
-        float *ch = ctx + (size_t)t * H + h * hd;
-        _mm512_storeu_ps(ch, c0);
-        _mm512_storeu_ps(ch + 16, c1);
+        for (int j = 0; j < 2 && (j == 0 || tq[1] != tq[0]); j++) {
+            float *ch = ctx + (size_t)tq[j] * H + h * hd;
+            _mm512_storeu_ps(ch, _mm512_add_ps(c[2 * j], c[4 + 2 * j]));
+            _mm512_storeu_ps(ch + 16, _mm512_add_ps(c[2 * j + 1], c[4 + 2 * j + 1]));
+        }
     }
 }
 
@@ -250,7 +303,7 @@ static int fx_forward(const e5_model *m, const fx_layer *ls, const int *ids, con
     int maxlen = 0;
     for (int s = 0; s < nseg; s++)
         if (segoff[s + 1] - segoff[s] > maxlen) maxlen = segoff[s + 1] - segoff[s];
-    const int Lp = (maxlen + 15) & ~15;
+    const int Lp = (maxlen + 63) & ~63;
     float *x = (float *)malloc(TH * sizeof(float));
     float *q = (float *)malloc(TH * sizeof(float));
     float *k = (float *)malloc(TH * sizeof(float));
@@ -258,8 +311,8 @@ static int fx_forward(const e5_model *m, const fx_layer *ls, const int *ids, con
     float *ctx = (float *)malloc(TH * sizeof(float));
     float *ao = (float *)malloc(TH * sizeof(float));
     float *mid = (float *)malloc((size_t)T * FF * sizeof(float));
-    float *kt = (float *)malloc((size_t)(Lp > 16 ? Lp : 16) * hd * sizeof(float));
-    float *prob = (float *)malloc((size_t)(Lp > 16 ? Lp : 16) * sizeof(float));
+    float *kt = (float *)malloc((size_t)(Lp > 64 ? Lp : 64) * hd * sizeof(float));
+    float *prob = (float *)malloc((size_t)2 * (Lp > 64 ? Lp : 64) * sizeof(float));
     /* Padding rows stay zero: quantisation only ever writes the first T rows. */
     int8_t *aq = (int8_t *)calloc((size_t)Tp * FF, 1);
     float *ad = (float *)calloc((size_t)Tp * (FF / QK), sizeof(float));
@@ -321,3 +374,4 @@ done:
 
 #undef FX_ROWS
 #undef FX_NT
+#undef FX_TB

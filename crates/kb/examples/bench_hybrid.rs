@@ -5,7 +5,8 @@
 //!
 //! FACTEUR_EMBEDDING_MODEL=~/.cache/facteur/embedding-model/e5-small-q4.bin \
 //!   cargo run -p facteur-kb --example bench_hybrid -- [DATA_DIR]
-//! PASSAGE_TOKENS (default 128) caps each fiche's embedded text; QUERY_TOKENS (64) the query's.
+//! PASSAGE_TOKENS (default: the product's, `facteur_kb::PASSAGE_TOKENS`) caps each fiche's
+//! embedded text; QUERY_TOKENS (64) the query's.
 //! RAYON_NUM_THREADS sets the threads used to embed the fiches.
 
 use std::path::{Path, PathBuf};
@@ -46,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = std::env::var("FACTEUR_EMBEDDING_MODEL")
         .map_err(|_| "set FACTEUR_EMBEDDING_MODEL to e5-small-q4.bin")?;
     let (pt, qt) = (
-        env_usize("PASSAGE_TOKENS", 128),
+        env_usize("PASSAGE_TOKENS", facteur_kb::PASSAGE_TOKENS),
         env_usize("QUERY_TOKENS", 64),
     );
     let embedder: Arc<dyn Embedder> =
@@ -120,8 +121,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var("TUNE").is_ok() {
         let mut best = (0.0, fusion);
         for depth in [100usize] {
-            for k in [10.0f32, 30.0, 60.0] {
-                for w in [0.4f32, 0.5, 0.6] {
+            for k in [5.0f32, 10.0, 20.0, 30.0, 60.0] {
+                for w in [0.2f32, 0.3, 0.4, 0.5, 0.6] {
                     let f = Fusion {
                         k,
                         dense_weight: w,

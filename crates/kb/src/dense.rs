@@ -18,8 +18,23 @@ use crate::KbError;
 const MAGIC: &[u8; 4] = b"FKV1";
 
 /// Characters of a fiche's body appended to its title and description for its
-/// embedding (the peer's recipe); the token cap of the embedder then applies.
+/// embedding; the token cap below then applies (1,500 characters, ~330 tokens, outlast
+/// it, and tokenising more is wasted work).
 pub(crate) const PASSAGE_BODY_CHARS: usize = 1500;
+
+/// Tokens of a fiche or answer an in-process embedder should keep (title, description and
+/// the start of the body). Chosen on the dev topics only among 128, 256 and 512
+/// (docs/RETRIEVAL.md, round 4): 256 ranks best there, and 512 loses (the body's later
+/// sections blur the vector).
+pub const PASSAGE_TOKENS: usize = 256;
+
+/// What `kb-vectors.bin` is keyed by besides documents: the model's checksum and the
+/// passage recipe, so vectors made by another model or another recipe are recomputed,
+/// never mixed with new ones. Bump the recipe name when `passage_text` or
+/// `PASSAGE_TOKENS` changes.
+pub(crate) fn vectors_key(model_checksum: &str) -> String {
+    format!("{model_checksum} passage:head-{PASSAGE_TOKENS}")
+}
 
 /// How the lexical and the semantic rankings are combined: weighted reciprocal-rank
 /// fusion over the top `depth` of each. Chosen on the dev topics only
@@ -34,8 +49,8 @@ pub struct Fusion {
     pub depth: usize,
 }
 
-/// The setting chosen on the dev topics (grid k ∈ {10, 30, 60} × w ∈ {0.4, 0.5, 0.6},
-/// depth 100; docs/RETRIEVAL.md): dev nDCG@10 0.5892.
+/// The setting chosen on the dev topics (grid k ∈ {5, 10, 20, 30, 60} × w ∈ {0.2, 0.3,
+/// 0.4, 0.5, 0.6}, depth 100, 256-token passages; docs/RETRIEVAL.md): dev nDCG@10 0.5993.
 impl Default for Fusion {
     fn default() -> Self {
         Self {
@@ -216,6 +231,25 @@ mod tests {
         // Truncated or garbage files are treated as empty, not as errors.
         std::fs::write(&p, b"FKV1\x05\x00\x00\x00ab").unwrap();
         assert!(VectorFile::load(&p, "m1").rows.is_empty());
+    }
+
+    #[test]
+    fn vectors_of_another_passage_recipe_are_recomputed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.bin");
+        // A file written before the passage cap became part of the key (model checksum only).
+        let mut v = VectorFile {
+            model: "abc".into(),
+            rows: BTreeMap::new(),
+        };
+        v.rows.insert("fiche:F1".into(), ("h".into(), [0.1; DIM]));
+        v.save(&p).unwrap();
+        let key = vectors_key("abc");
+        assert!(key.contains(&PASSAGE_TOKENS.to_string()), "{key}");
+        assert!(VectorFile::load(&p, &key).rows.is_empty());
+        v.model = key.clone();
+        v.save(&p).unwrap();
+        assert_eq!(VectorFile::load(&p, &key).rows.len(), 1);
     }
 
     #[test]

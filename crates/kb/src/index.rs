@@ -23,7 +23,7 @@ use crate::analysis::{
     analyze, french_exact_analyzer, french_stem_analyzer, Synonyms, FR_EXACT, FR_STEM,
 };
 use crate::answers::{load_dir, AnswerError, StandardAnswer, Taxonomy};
-use crate::dense::{fuse, passage_text, sentences, vectors_path, Fusion, VectorFile};
+use crate::dense::{fuse, passage_text, sentences, vectors_key, vectors_path, Fusion, VectorFile};
 use crate::scorer::{top_k, Params, Scorer};
 use crate::{Date, KbError};
 
@@ -548,7 +548,7 @@ impl KnowledgeBase {
             return Ok(());
         };
         let path = vectors_path(&self.dir);
-        let mut file = VectorFile::load(&path, &embedder.identity().checksum);
+        let mut file = VectorFile::load(&path, &vectors_key(&embedder.identity().checksum));
         let searcher = self.reader.searcher();
         let mut missing: Vec<(String, String, String)> = Vec::new();
         let mut live = BTreeSet::new();

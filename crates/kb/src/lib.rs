@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use answers::{
     load_dir, validate, AnswerError, AnswerErrorKind, AnswerStatus, StandardAnswer, Taxonomy,
 };
-pub use dense::Fusion;
+pub use dense::{Fusion, PASSAGE_TOKENS};
 pub use draft::{best_answer, draft, draft_answer, DraftContext, DraftOutcome};
 pub use eval::{evaluate, is_held_out, read_queries, RelevanceQuery, RetrievalReport};
 pub use index::{

@@ -9,6 +9,7 @@ mod citizen;
 mod cli;
 mod common;
 mod crash;
+mod embedding;
 mod hostile_pg;
 mod install;
 mod kb_sync;

@@ -1,0 +1,82 @@
+//! The one embedding switch through the binary: `kb import` with `embedding_model` embeds
+//! every document once (importing again embeds nothing), `triage --json` then ranks with
+//! the model, and without the switch the same data directory answers lexically.
+//!
+//! Needs FACTEUR_TEST_EMBEDDING_MODEL (scripts/test.sh fetches the pinned model file);
+//! without it the test says it is skipped — except under CI.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
+use crate::common::{facteur, repo, run_ok, shared_data};
+
+#[test]
+fn kb_import_and_triage_honour_the_embedding_model() {
+    let Some(model) = facteur_embed::testing::model_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let with = dir.path().join("with.toml");
+    let without = dir.path().join("without.toml");
+    std::fs::write(
+        &with,
+        format!(
+            "data_dir = \"{}\"\nembedding_model = \"{}\"\n",
+            data.display(),
+            model.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(&without, format!("data_dir = \"{}\"\n", data.display())).unwrap();
+    let fiches = shared_data().join("service-public-fiches-2020/kb_fiscalite.jsonl");
+    let import = |cfg: &std::path::Path| -> serde_json::Value {
+        let mut c = facteur(cfg);
+        c.env_remove("FACTEUR_EMBEDDING_MODEL")
+            .env_remove("FACTEUR_EMBEDDING_URL")
+            .args(["kb", "import", "--no-store", "--json"])
+            .arg(&fiches)
+            .arg(repo().join("answers"));
+        serde_json::from_str(&run_ok(c, None)).unwrap()
+    };
+    let embedded = |v: &serde_json::Value| -> Vec<u64> {
+        v["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["report"]["embedded"].as_u64().unwrap())
+            .collect()
+    };
+    let first = import(&with);
+    let counts = embedded(&first);
+    assert!(counts.iter().all(|&n| n > 0), "{first}");
+    assert_eq!(
+        embedded(&import(&with)),
+        vec![0, 0],
+        "a second import re-embedded"
+    );
+
+    let mail = "From: a@example.test\nTo: sip@example.test\nSubject: caution\n\n\
+                Bonjour, mon proprio ne me rend pas ma caution depuis trois mois, que faire ?\n";
+    let triage = |cfg: &std::path::Path| -> serde_json::Value {
+        let mut c = facteur(cfg);
+        c.env_remove("FACTEUR_EMBEDDING_MODEL")
+            .env_remove("FACTEUR_EMBEDDING_URL")
+            .args(["triage", "--json", "--data-dir"])
+            .arg(&data)
+            .arg("-");
+        serde_json::from_str(run_ok(c, Some(mail)).lines().next().unwrap()).unwrap()
+    };
+    let hybrid = triage(&with);
+    let lexical = triage(&without);
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["passages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(!ids(&hybrid).is_empty(), "{hybrid}");
+    // The semantic view changes the ranking of this colloquial mail ("proprio", "caution").
+    assert_ne!(ids(&hybrid), ids(&lexical));
+}
