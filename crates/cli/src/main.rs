@@ -34,8 +34,9 @@ use std::path::PathBuf;
 pub struct Cli {
     /// Config file (TOML). Default: $FACTEUR_CONFIG, else ./facteur.toml when present.
     /// Environment variables FACTEUR_DATA_DIR, FACTEUR_DATABASE_URL, FACTEUR_MODEL_DIR,
-    /// FACTEUR_LISTEN, FACTEUR_LANG, FACTEUR_MIN_CONFIDENCE, FACTEUR_KB_REFRESH_SECS and
-    /// FACTEUR_JOBS_RETENTION_DAYS override the file.
+    /// FACTEUR_LISTEN, FACTEUR_LANG, FACTEUR_MIN_CONFIDENCE, FACTEUR_KB_REFRESH_SECS,
+    /// FACTEUR_JOBS_RETENTION_DAYS, FACTEUR_EMBEDDING_MODEL and FACTEUR_EMBEDDING_URL (among
+    /// others: README) override the file.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
