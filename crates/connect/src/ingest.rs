@@ -450,8 +450,8 @@ async fn import_batch(
     hook: &dyn IngestHook,
     report: &mut SyncReport,
 ) {
-    let mut origins: Vec<String> = batch.iter().map(|(o, _)| o.clone()).collect();
-    let items = batch.into_iter().map(|(_, f)| (None, f)).collect();
+    let (mut origins, items): (Vec<String>, Vec<_>) =
+        batch.into_iter().map(|(o, f)| (o, (None, f))).unzip();
     let mut outcome = ingest_batch(store, name, mailbox_id, items, hook, report).await;
     while let Err(f) = outcome {
         report

@@ -138,6 +138,11 @@ pub enum EmbedError {
     },
     #[error("load embedding model {path}: the engine refused the file")]
     Load { path: PathBuf },
+    #[error("open the in-process engine {name:?}: this CPU runs only {available:?}")]
+    UnknownEngine {
+        name: String,
+        available: Vec<&'static str>,
+    },
     #[error("embed {count} texts in-process: the engine failed")]
     Engine { count: usize },
     #[error("embeddings endpoint {url}: {detail}")]

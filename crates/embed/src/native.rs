@@ -197,8 +197,9 @@ impl NativeEmbedder {
             Some(name) => available()
                 .into_iter()
                 .find(|e| e.name == name)
-                .ok_or_else(|| EmbedError::Load {
-                    path: path.to_path_buf(),
+                .ok_or_else(|| EmbedError::UnknownEngine {
+                    name: name.to_string(),
+                    available: engines(),
                 })?,
         };
         let cpath =

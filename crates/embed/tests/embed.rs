@@ -265,3 +265,17 @@ fn own_forward_pass_agrees_with_the_reference_on_long_and_ragged_texts() {
     }
     eprintln!("lowest cosine with the reference: {lowest:.6}");
 }
+
+#[test]
+fn an_unknown_engine_is_named_in_the_error() {
+    let Some(model) = testing::model_or_skip() else {
+        return;
+    };
+    match NativeEmbedder::open_engine(&model, Some("sse9")) {
+        Err(e @ facteur_embed::EmbedError::UnknownEngine { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("sse9") && text.contains("generic"), "{text}");
+        }
+        other => panic!("expected UnknownEngine, got {:?}", other.err()),
+    }
+}
