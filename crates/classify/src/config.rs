@@ -76,6 +76,12 @@ pub struct TrainConfig {
     /// missing field reads as off).
     #[serde(default)]
     pub evidence_quantile: f32,
+    /// The embedding view's SVM costs and weights in the sum tried out of fold when
+    /// training with embeddings (`train_with`); ignored without them.
+    #[serde(default)]
+    pub dense_c: Vec<f32>,
+    #[serde(default)]
+    pub dense_weights: Vec<f32>,
 }
 
 impl Default for TrainConfig {
@@ -104,6 +110,8 @@ impl Default for TrainConfig {
             per_type_thresholds: true,
             type_prior: 100.0,
             evidence_quantile: 0.1,
+            dense_c: vec![1.0, 3.0, 10.0, 30.0, 100.0],
+            dense_weights: vec![0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0],
         }
     }
 }
@@ -115,6 +123,19 @@ impl TrainConfig {
             char_max: self.char_max.max(self.char_min.max(1)),
             word_bigrams: self.word_bigrams,
             stem: self.stem,
+        }
+    }
+
+    /// The solver's settings at SVM cost `c` (the lexical member uses `self.c`, the
+    /// embedding view its own cost, chosen out of fold).
+    pub(crate) fn svm_params(&self, c: f32) -> crate::svm::SvmParams {
+        crate::svm::SvmParams {
+            c: f64::from(c),
+            balanced: self.balanced,
+            max_iter: self.max_iter.max(1),
+            eps: f64::from(self.eps),
+            bias: self.bias,
+            seed: self.seed,
         }
     }
 
@@ -176,6 +197,10 @@ pub struct ModelMeta {
     /// `Model::set_target_precision` can refit the per-type thresholds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub oof_types: Vec<u16>,
+    /// The embedding view, when the model was trained with one: which embedding it
+    /// needs, and how its weight was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dense: Option<crate::dense::DenseMeta>,
 }
 
 #[cfg(test)]

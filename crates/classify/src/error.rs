@@ -24,7 +24,7 @@ pub enum ClassifyError {
     TooManyLabels(usize),
     #[error("{path}: not a Facteur classifier model (bad magic header)")]
     BadMagic { path: PathBuf },
-    #[error("{path}: model format version {found} is not supported (this build reads version {supported})")]
+    #[error("{path}: model format version {found} is not supported (this build reads versions 2 to {supported})")]
     UnknownVersion {
         path: PathBuf,
         found: u32,
@@ -32,6 +32,8 @@ pub enum ClassifyError {
     },
     #[error("{path}: model file is corrupt: {message}")]
     Corrupt { path: PathBuf, message: String },
+    #[error("the embeddings given for training do not fit: {message}")]
+    Embeddings { message: String },
     #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,

@@ -98,6 +98,19 @@ pub(crate) fn macro_f1_ids(truth: &[usize], pred: &[usize], n: usize) -> f64 {
 /// measured separately by the coverage figures). Labels unseen in training count as
 /// errors and as classes of the macro average.
 pub fn evaluate(model: &Model, examples: &[Example]) -> EvalReport {
+    evaluate_with(model, examples, None)
+}
+
+/// [`evaluate`] for a model with an embedding view: `vectors` holds each example's
+/// embedding, made with the model's recipe. Without them such a model abstains on
+/// everything, as it would in service. The speed figure excludes the embedding (its
+/// cost is the embedder's, measured in docs/BENCHMARKS.md).
+pub fn evaluate_with(
+    model: &Model,
+    examples: &[Example],
+    vectors: Option<&[Vec<f32>]>,
+) -> EvalReport {
+    let vec_of = |i: usize| vectors.and_then(|v| v.get(i)).map(Vec::as_slice);
     let mut names: Vec<String> = model.labels().to_vec();
     let mut index: HashMap<String, usize> = names
         .iter()
@@ -119,8 +132,8 @@ pub fn evaluate(model: &Model, examples: &[Example]) -> EvalReport {
     let mut pred = Vec::with_capacity(examples.len());
     let mut points = Vec::with_capacity(examples.len());
     let mut answered = (0usize, 0usize);
-    for (e, &t) in examples.iter().zip(&truth) {
-        let p = model.predict(&e.text);
+    for (i, (e, &t)) in examples.iter().zip(&truth).enumerate() {
+        let p = model.predict_with(&e.text, vec_of(i));
         let id = p
             .top
             .first()
@@ -157,8 +170,8 @@ pub fn evaluate(model: &Model, examples: &[Example]) -> EvalReport {
     let start = std::time::Instant::now();
     if !examples.is_empty() {
         while start.elapsed().as_secs_f64() < 0.5 {
-            for e in examples {
-                std::hint::black_box(model.predict(std::hint::black_box(&e.text)));
+            for (i, e) in examples.iter().enumerate() {
+                std::hint::black_box(model.predict_with(std::hint::black_box(&e.text), vec_of(i)));
             }
             done += examples.len();
         }

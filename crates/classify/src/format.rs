@@ -3,6 +3,7 @@
 //! hand-rolled little-endian layout keeps the file compact (i8 weights) and lets us
 //! refuse a wrong, truncated or future-version file with a clear message.
 
+use crate::dense::DenseMember;
 use crate::model::Model;
 use crate::scorer::{Core, FeatMap};
 use crate::ClassifyError;
@@ -13,7 +14,11 @@ use std::path::Path;
 pub const MAGIC: &[u8; 8] = b"FACTCLSF";
 /// 2: the config may enable word stemming (`stem`), which changes the word features a
 /// reader must compute; a version-1 reader would silently ignore it, so it must refuse.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: an embedding view follows the out-of-fold points. Only a model that has one is
+/// written as version 3, so a lexical model stays readable by version-2 builds, which
+/// would otherwise score a version-3 model without the view it was calibrated for.
+pub const FORMAT_VERSION: u32 = 3;
+const LEXICAL_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8;
 
 struct W(Vec<u8>);
@@ -100,6 +105,12 @@ fn payload(m: &Model) -> Result<Vec<u8>, serde_json::Error> {
         w.f32(conf);
         w.0.push(u8::from(ok));
     }
+    if let Some(d) = &m.dense {
+        w.len(d.dim);
+        w.len(d.bias.len());
+        d.w.iter().for_each(|&v| w.f32(v));
+        d.bias.iter().for_each(|&v| w.f32(v));
+    }
     Ok(w.0)
 }
 
@@ -113,7 +124,12 @@ pub(crate) fn save(m: &Model, dir: &Path) -> Result<(), ClassifyError> {
     let p = payload(m).map_err(|e| wr(&bin, std::io::Error::other(e)))?;
     let mut out = Vec::with_capacity(p.len() + HEADER + 32);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let version = if m.dense.is_some() {
+        FORMAT_VERSION
+    } else {
+        LEXICAL_VERSION
+    };
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(p.len() as u64).to_le_bytes());
     out.extend_from_slice(&p);
     out.extend_from_slice(&Sha256::digest(&p));
@@ -146,7 +162,7 @@ pub(crate) fn load(dir: &Path) -> Result<Model, ClassifyError> {
     }
     let mut r = R { b: &bytes, pos: 8 };
     let version = r.u32().map_err(corrupt)?;
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != LEXICAL_VERSION {
         return Err(ClassifyError::UnknownVersion {
             path,
             found: version,
@@ -164,7 +180,7 @@ pub(crate) fn load(dir: &Path) -> Result<Model, ClassifyError> {
     if Sha256::digest(p).as_slice() != &bytes[HEADER + plen as usize..] {
         return Err(corrupt("checksum mismatch".into()));
     }
-    parse(p).map_err(corrupt)
+    parse(p, version == FORMAT_VERSION).map_err(corrupt)
 }
 
 /// The one retired experiment that changed the features a reader must compute:
@@ -193,7 +209,7 @@ fn refuse_retired_features(meta: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn parse(p: &[u8]) -> Result<Model, String> {
+fn parse(p: &[u8], with_dense: bool) -> Result<Model, String> {
     let mut r = R { b: p, pos: 0 };
     let ml = r.len(1)?;
     let meta_bytes = r.take(ml)?;
@@ -219,6 +235,36 @@ fn parse(p: &[u8]) -> Result<Model, String> {
     let oof: Vec<(f32, bool)> = (0..no)
         .map(|_| Ok((r.f32()?, r.take(1)?[0] != 0)))
         .collect::<Result<_, String>>()?;
+    let dense = if with_dense {
+        let dim = r.len(4)?;
+        let nb = r.len(4)?;
+        let nw = nb.checked_mul(dim).ok_or("embedding view too large")?;
+        if r.b.len().saturating_sub(r.pos) < nw.saturating_mul(4) {
+            return Err("truncated embedding view".into());
+        }
+        let w: Vec<f32> = (0..nw).map(|_| r.f32()).collect::<Result<_, _>>()?;
+        let bias: Vec<f32> = (0..nb).map(|_| r.f32()).collect::<Result<_, _>>()?;
+        let dm = meta
+            .dense
+            .as_ref()
+            .ok_or("an embedding view without its recipe in the metadata")?;
+        if dm.recipe.dim != dim || dim == 0 || nb != nc {
+            return Err(format!(
+                "embedding view of width {dim} and {nb} classes for a recipe of width {} and {nc} labels",
+                dm.recipe.dim
+            ));
+        }
+        Some(DenseMember {
+            dim,
+            weight: dm.weight,
+            w,
+            bias,
+        })
+    } else if meta.dense.is_some() {
+        return Err("the metadata names an embedding view the file does not hold".into());
+    } else {
+        None
+    };
     if r.pos != p.len() {
         return Err("trailing bytes after payload".into());
     }
@@ -258,13 +304,19 @@ fn parse(p: &[u8]) -> Result<Model, String> {
         scale,
         bias,
     };
-    Ok(Model { core, meta, oof })
+    Ok(Model {
+        core,
+        dense,
+        meta,
+        oof,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use crate::train::tests::toy;
     use crate::{train, ClassifyError, Model, TrainConfig};
+    use sha2::Digest;
 
     #[test]
     fn save_load_round_trip_gives_identical_predictions() {
@@ -322,7 +374,7 @@ mod tests {
                 e,
                 ClassifyError::UnknownVersion {
                     found: 1,
-                    supported: 2,
+                    supported: 3,
                     ..
                 }
             ),
@@ -415,6 +467,57 @@ mod tests {
             br#"{"config": {"c": 2.5}}"#,
         ] {
             assert!(super::refuse_retired_features(ok).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_model_with_an_embedding_view_round_trips_as_version_3() {
+        use crate::train::tests::{axis_vectors, recipe};
+        let ex = toy();
+        let v = axis_vectors(&ex, 6);
+        let d = crate::DenseInput {
+            recipe: recipe(6),
+            vectors: &v,
+        };
+        let m =
+            crate::train_with(&ex, Some(&d), &TrainConfig::default(), &mut |_| {}).expect("train");
+        let dir = tempfile::tempdir().expect("tmp");
+        m.save(dir.path()).expect("save");
+        let bytes = std::fs::read(dir.path().join("model.bin")).expect("read");
+        assert_eq!(&bytes[8..12], &3u32.to_le_bytes());
+        let back = Model::load(dir.path()).expect("load");
+        assert_eq!(back.embedding(), Some(&recipe(6)));
+        for (e, v) in ex.iter().zip(&v) {
+            assert_eq!(
+                back.predict_with(&e.text, Some(v)),
+                m.predict_with(&e.text, Some(v))
+            );
+        }
+        // A lexical model is still written as version 2, for older readers.
+        let lex = train(&ex, &TrainConfig::default(), &mut |_| {}).expect("train");
+        let dir2 = tempfile::tempdir().expect("tmp");
+        lex.save(dir2.path()).expect("save");
+        let bytes2 = std::fs::read(dir2.path().join("model.bin")).expect("read");
+        assert_eq!(&bytes2[8..12], &2u32.to_le_bytes());
+        // A version-3 file whose metadata lost the recipe is refused, not misread.
+        let json = dir.path().join("model.bin");
+        let mut raw = bytes.clone();
+        let needle = br#""dense":{"#;
+        let at = raw
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect("dense key in the metadata");
+        raw[at + 1] = b'x';
+        // Re-seal the checksum so only the structure is wrong.
+        let plen = u64::from_le_bytes(raw[12..20].try_into().expect("len")) as usize;
+        let sum = sha2::Sha256::digest(&raw[20..20 + plen]);
+        raw[20 + plen..].copy_from_slice(&sum);
+        std::fs::write(&json, &raw).expect("write");
+        match Model::load(dir.path()) {
+            Err(ClassifyError::Corrupt { message, .. }) => {
+                assert!(message.contains("embedding view"), "{message}")
+            }
+            other => panic!("{:?}", other.map(|m| m.meta().clone())),
         }
     }
 }

@@ -13,6 +13,7 @@ mod abstain;
 mod calib;
 mod config;
 mod data;
+mod dense;
 mod error;
 mod eval;
 pub mod features;
@@ -24,11 +25,12 @@ mod train;
 
 pub use config::{CvMetrics, ModelMeta, TrainConfig, TrainProgress};
 pub use data::{read_jsonl, Example};
+pub use dense::{DenseInput, DenseMeta, EmbeddingRecipe};
 pub use error::ClassifyError;
-pub use eval::{evaluate, ClassReport, EvalReport};
+pub use eval::{evaluate, evaluate_with, ClassReport, EvalReport};
 pub use format::FORMAT_VERSION;
 pub use model::Model;
-pub use train::{cross_validate, train};
+pub use train::{cross_validate, train, train_with};
 
 impl Model {
     /// Writes `dir/model.bin` (binary, checksummed) and `dir/model.json` (metadata).

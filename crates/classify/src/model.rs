@@ -4,12 +4,15 @@
 use crate::abstain;
 use crate::calib;
 use crate::config::ModelMeta;
+use crate::dense::{DenseMember, EmbeddingRecipe};
 use crate::scorer::Core;
 use facteur_core::{Prediction, ScoredLabel};
 
 /// A trained classifier, as `train` returns it and `Model::load` reads it.
 pub struct Model {
     pub(crate) core: Core,
+    /// The embedding view, summed with the lexical margins (`dense.rs`).
+    pub(crate) dense: Option<DenseMember>,
     pub(crate) meta: ModelMeta,
     /// Out-of-fold (confidence, correct) pairs, kept so the abstain threshold can be
     /// moved to another target precision without retraining.
@@ -36,9 +39,26 @@ fn top_k(p: &[f32], k: usize) -> Vec<usize> {
 
 impl Model {
     /// Calibrated prediction; abstains (label `None`) below the threshold fitted for
-    /// the target precision.
+    /// the target precision. For a model with an embedding view, see
+    /// [`Model::predict_with`].
     pub fn predict(&self, text: &str) -> Prediction {
+        self.predict_with(text, None)
+    }
+
+    /// Prediction with the text's embedding (made with [`Model::embedding`]'s
+    /// recipe), which a model trained with an embedding view needs: without it, or
+    /// with a vector of the wrong width, such a model ranks on words alone and
+    /// abstains, since its calibration holds only for the sum. A lexical model
+    /// ignores the vector.
+    pub fn predict_with(&self, text: &str, embedding: Option<&[f32]>) -> Prediction {
         let mut p = self.core.scores(text);
+        let mut blind = false;
+        if let Some(d) = &self.dense {
+            match embedding.filter(|e| e.len() == d.dim) {
+                Some(e) => d.add_scores(e, &mut p),
+                None => blind = true,
+            }
+        }
         let evidence = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         calib::softmax_t(&mut p, self.meta.temperature);
         let k = self.meta.config.top_k.clamp(1, p.len().max(1));
@@ -53,14 +73,15 @@ impl Model {
             })
             .collect();
         let confidence = top.first().map(|s| s.probability).unwrap_or(0.0);
-        let abstained = !abstain::answers(
-            self.meta.abstain_threshold,
-            &self.meta.type_thresholds,
-            self.meta.evidence_floor,
-            order.first().copied().unwrap_or(0),
-            confidence,
-            evidence,
-        );
+        let abstained = blind
+            || !abstain::answers(
+                self.meta.abstain_threshold,
+                &self.meta.type_thresholds,
+                self.meta.evidence_floor,
+                order.first().copied().unwrap_or(0),
+                confidence,
+                evidence,
+            );
         Prediction {
             label: if abstained {
                 None
@@ -73,13 +94,27 @@ impl Model {
         }
     }
 
-    /// The top raw SVM score of a text: how much evidence for any type its known
-    /// features carry, before the softmax makes the scores relative.
+    /// The embedding this model needs for every text it scores, when it was trained
+    /// with an embedding view; `None` for a lexical model.
+    pub fn embedding(&self) -> Option<&EmbeddingRecipe> {
+        self.meta.dense.as_ref().map(|d| &d.recipe)
+    }
+
+    /// The top raw score of a text (lexical, plus the embedding view when given):
+    /// how much evidence for any type its known features carry, before the softmax
+    /// makes the scores relative.
     pub fn evidence(&self, text: &str) -> f32 {
-        self.core
-            .scores(text)
-            .into_iter()
-            .fold(f32::NEG_INFINITY, f32::max)
+        self.evidence_with(text, None)
+    }
+
+    pub fn evidence_with(&self, text: &str, embedding: Option<&[f32]>) -> f32 {
+        let mut s = self.core.scores(text);
+        if let (Some(d), Some(e)) = (&self.dense, embedding) {
+            if e.len() == d.dim {
+                d.add_scores(e, &mut s);
+            }
+        }
+        s.into_iter().fold(f32::NEG_INFINITY, f32::max)
     }
 
     pub fn labels(&self) -> &[String] {

@@ -4,11 +4,12 @@
 use crate::abstain;
 use crate::calib;
 use crate::config::{CvMetrics, ModelMeta, TrainConfig, TrainProgress};
+use crate::dense::{self, DenseInput, DenseMember, DenseMeta};
 use crate::eval::macro_f1_ids;
 use crate::features;
 use crate::model::Model;
 use crate::scorer::{quantize, Core, FeatMap};
-use crate::svm::{self, Csr, Rng, SvmParams};
+use crate::svm::{self, Csr, Rng};
 use crate::{ClassifyError, Example};
 use std::collections::HashMap;
 
@@ -74,15 +75,7 @@ impl Core {
             core.vectorize(t, &mut ids, &mut row);
             x.push_row(&row);
         }
-        let params = SvmParams {
-            c: f64::from(cfg.c),
-            balanced: cfg.balanced,
-            max_iter: cfg.max_iter.max(1),
-            eps: f64::from(cfg.eps),
-            bias: cfg.bias,
-            seed: cfg.seed,
-        };
-        let ws = svm::train_cs(&x, y, n_classes, &params);
+        let ws = svm::train_cs(&x, y, n_classes, &cfg.svm_params(cfg.c));
         core.bias = ws.iter().map(|cw| cw.b).collect();
         quantize(&mut core, &ws, cfg.prune);
         core
@@ -367,12 +360,162 @@ pub fn train(
     cfg: &TrainConfig,
     progress: &mut dyn FnMut(TrainProgress),
 ) -> Result<Model, ClassifyError> {
+    train_with(examples, None, cfg, progress)
+}
+
+/// Checks the vectors given for the dense member: one per example, all of the
+/// recipe's width, finite.
+fn check_vectors(n: usize, di: &DenseInput) -> Result<(), ClassifyError> {
+    let bad = |message: String| Err(ClassifyError::Embeddings { message });
+    if di.recipe.dim == 0 {
+        return bad("the embedding recipe has width 0".into());
+    }
+    if di.vectors.len() != n {
+        return bad(format!("{} vectors for {n} examples", di.vectors.len()));
+    }
+    if let Some(i) = di
+        .vectors
+        .iter()
+        .position(|v| v.len() != di.recipe.dim || v.iter().any(|x| !x.is_finite()))
+    {
+        return bad(format!(
+            "vector {i} has {} values (expected {}) or a non-finite one",
+            di.vectors[i].len(),
+            di.recipe.dim
+        ));
+    }
+    Ok(())
+}
+
+/// Chooses the dense member's cost and its weight in the sum together, by macro-F1
+/// of the summed out-of-fold margins (training examples only, the lexical member's
+/// folds), fits it on everything, and returns the summed out-of-fold margins that
+/// calibration and the abstain rule are then fitted on.
+fn fuse_dense(
+    d: &Labelled,
+    di: &DenseInput,
+    lexical: Vec<Vec<f32>>,
+    k: usize,
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(TrainProgress),
+) -> (Vec<Vec<f32>>, DenseMember, DenseMeta) {
+    let n_classes = d.labels.len();
+    let dim = di.recipe.dim;
+    let truth: Vec<usize> = d.y.iter().map(|&c| c as usize).collect();
+    let f1_of = |s: &[Vec<f32>]| {
+        let pred: Vec<usize> = s.iter().map(|s| argmax(s)).collect();
+        macro_f1_ids(&truth, &pred, n_classes)
+    };
+    let folds = stratified_folds(&d.y, n_classes, k, cfg.seed);
+    let vectors: Vec<&[f32]> = di.vectors.iter().map(Vec::as_slice).collect();
+    let grid: Vec<f32> = if cfg.dense_c.is_empty() {
+        vec![1.0]
+    } else {
+        cfg.dense_c.clone()
+    };
+    let weights: Vec<f32> = if cfg.dense_weights.is_empty() {
+        vec![1.0]
+    } else {
+        cfg.dense_weights.clone()
+    };
+    // One job per cost, spread over the training threads.
+    let workers = cfg.thread_count().clamp(1, grid.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut per_c: Vec<Option<Vec<Vec<f32>>>> = vec![None; grid.len()];
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<Vec<f32>>)>();
+    std::thread::scope(|sc| {
+        for _ in 0..workers {
+            let (tx, next, grid, vectors, folds) = (tx.clone(), &next, &grid, &vectors, &folds);
+            sc.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&c) = grid.get(i) else { break };
+                let s = dense::oof_scores(vectors, &d.y, (folds, k), n_classes, dim, c, cfg);
+                if tx.send((i, s)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (done, (i, s)) in rx.into_iter().enumerate() {
+            per_c[i] = Some(s);
+            progress(TrainProgress {
+                done: done + 1,
+                total: grid.len(),
+                stage: "embedding view",
+            });
+        }
+    });
+    let lexical_f1 = f1_of(&lexical);
+    // (macro-F1, cost index, weight): ties keep the first, i.e. the smaller cost and
+    // the smaller weight (the grids are ascending).
+    let mut best: Option<(f64, usize, f32, f64)> = None;
+    for (ci, s) in per_c.iter().enumerate() {
+        let Some(s) = s else { continue };
+        let dense_f1 = f1_of(s);
+        for &w in &weights {
+            let sum: Vec<Vec<f32>> = lexical
+                .iter()
+                .zip(s)
+                .map(|(l, d)| l.iter().zip(d).map(|(a, b)| a + w * b).collect())
+                .collect();
+            let f1 = f1_of(&sum);
+            if best.is_none_or(|b| f1 > b.0) {
+                best = Some((f1, ci, w, dense_f1));
+            }
+        }
+    }
+    let (_, ci, weight, dense_f1) = best.unwrap_or((0.0, 0, 1.0, 0.0));
+    let c = grid[ci];
+    let dense_oof = per_c[ci].take().unwrap_or_default();
+    let summed: Vec<Vec<f32>> = lexical
+        .iter()
+        .zip(&dense_oof)
+        .map(|(l, d)| l.iter().zip(d).map(|(a, b)| a + weight * b).collect())
+        .collect();
+    let mut member = dense::fit(&vectors, &d.y, n_classes, dim, c, cfg);
+    member.weight = weight;
+    tracing::info!(
+        c,
+        weight,
+        lexical_f1,
+        dense_f1,
+        "embedding view chosen out of fold"
+    );
+    let meta = DenseMeta {
+        recipe: di.recipe.clone(),
+        c,
+        weight,
+        cv_macro_f1_lexical: lexical_f1,
+        cv_macro_f1_dense: dense_f1,
+    };
+    (summed, member, meta)
+}
+
+/// [`train`] with an embedding view: `dense` gives one sentence embedding per example
+/// (all from the same recipe), and the model then needs the same embedding of every
+/// text it scores ([`Model::predict_with`]).
+pub fn train_with(
+    examples: &[Example],
+    dense: Option<&DenseInput>,
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(TrainProgress),
+) -> Result<Model, ClassifyError> {
     let start = std::time::Instant::now();
     let d = label_examples(examples)?;
+    if let Some(di) = dense {
+        check_vectors(examples.len(), di)?;
+    }
     let k = cfg.cv_folds.clamp(2, 20);
     let (scores, core) = oof_and_final(&d, cfg, k, true, progress);
     // The final job always runs; the fallback only guards against a future change.
     let core = core.unwrap_or_else(|| fit_with_extras(&d.texts, &d.y, &d.labels, cfg));
+    let (scores, dense_member, dense_meta) = match dense {
+        Some(di) => {
+            let (s, m, meta) = fuse_dense(&d, di, scores, k, cfg, progress);
+            (s, Some(m), Some(meta))
+        }
+        None => (scores, None, None),
+    };
     let cv = cv_outcome(&d, cfg, &scores, k);
     let train_seconds = start.elapsed().as_secs_f64();
     tracing::info!(
@@ -406,9 +549,11 @@ pub fn train(
         } else {
             Vec::new()
         },
+        dense: dense_meta,
     };
     Ok(Model {
         core,
+        dense: dense_member,
         meta,
         oof: cv.points,
     })
@@ -662,5 +807,105 @@ pub(crate) mod tests {
         };
         let g = train(&toy(), &off, &mut |_| {}).expect("train");
         assert!(g.meta().type_thresholds.is_empty() && g.meta().evidence_floor.is_none());
+    }
+
+    /// A vector per example pointing along its label's axis, with a little noise:
+    /// what a sentence embedding of a well-separated topic looks like.
+    pub(crate) fn axis_vectors(ex: &[Example], dim: usize) -> Vec<Vec<f32>> {
+        let mut labels: Vec<&str> = ex.iter().map(|e| e.label.as_str()).collect();
+        labels.sort();
+        labels.dedup();
+        ex.iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let axis = labels.iter().position(|l| *l == e.label).unwrap_or(0);
+                let mut v: Vec<f32> = (0..dim)
+                    .map(|j| ((i * 31 + j * 7) as f32).sin() * 0.15)
+                    .collect();
+                v[axis % dim] += 1.0;
+                let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter_mut().for_each(|x| *x /= n);
+                v
+            })
+            .collect()
+    }
+
+    pub(crate) fn recipe(dim: usize) -> crate::EmbeddingRecipe {
+        crate::EmbeddingRecipe {
+            model: "test-axes".into(),
+            checksum: "0".repeat(64),
+            dim,
+            max_tokens: Some(64),
+        }
+    }
+
+    #[test]
+    fn the_embedding_view_tells_apart_what_words_cannot() {
+        // The same words in three types: only the vector says which.
+        let ex: Vec<Example> = (0..36)
+            .map(|i| Example {
+                text: format!("bonjour j'ai une question {}", i % 4),
+                label: ["impots", "logement", "travail"][i % 3].into(),
+            })
+            .collect();
+        let v = axis_vectors(&ex, 8);
+        let dense = DenseInput {
+            recipe: recipe(8),
+            vectors: &v,
+        };
+        let m = train_with(&ex, Some(&dense), &TrainConfig::default(), &mut |_| {}).expect("train");
+        let lexical = train(&ex, &TrainConfig::default(), &mut |_| {}).expect("train");
+        let meta = m.meta().dense.clone().expect("dense meta");
+        assert_eq!(m.embedding(), Some(&recipe(8)));
+        assert!(TrainConfig::default().dense_weights.contains(&meta.weight));
+        assert!(TrainConfig::default().dense_c.contains(&meta.c));
+        assert!(m.meta().cv.macro_f1 > 0.95, "{:?}", m.meta().cv);
+        assert!(lexical.meta().cv.macro_f1 < 0.6, "{:?}", lexical.meta().cv);
+        assert!(meta.cv_macro_f1_lexical < 0.6 && meta.cv_macro_f1_dense > 0.95);
+        for (e, v) in ex.iter().zip(&v).take(6) {
+            let p = m.predict_with(&e.text, Some(v));
+            assert_eq!(p.top[0].label, e.label);
+        }
+        // Without its embedding (or with one of another width) it does not guess.
+        let p = m.predict(&ex[0].text);
+        assert!(p.abstained && p.label.is_none());
+        assert!(m.predict_with(&ex[0].text, Some(&[1.0; 3])).abstained);
+        // A lexical model ignores a vector.
+        assert_eq!(
+            lexical.predict_with(&ex[0].text, Some(&v[0])),
+            lexical.predict(&ex[0].text)
+        );
+    }
+
+    #[test]
+    fn vectors_that_do_not_fit_the_examples_are_refused_by_name() {
+        let ex = toy();
+        let good = axis_vectors(&ex, 4);
+        let cases: Vec<(Vec<Vec<f32>>, usize, &str)> = vec![
+            (good[1..].to_vec(), 4, "vectors for"),
+            (good.clone(), 5, "vector 0 has 4 values"),
+            (
+                {
+                    let mut v = good.clone();
+                    v[3][1] = f32::NAN;
+                    v
+                },
+                4,
+                "vector 3",
+            ),
+            (good.clone(), 0, "width 0"),
+        ];
+        for (vectors, dim, says) in cases {
+            let d = DenseInput {
+                recipe: recipe(dim),
+                vectors: &vectors,
+            };
+            match train_with(&ex, Some(&d), &TrainConfig::default(), &mut |_| {}) {
+                Err(e @ ClassifyError::Embeddings { .. }) => {
+                    assert!(e.to_string().contains(says), "{e}")
+                }
+                other => panic!("{says}: {:?}", other.map(|m| m.meta().clone())),
+            }
+        }
     }
 }

@@ -87,3 +87,66 @@ pub fn describe() -> Option<String> {
         )),
     }
 }
+
+/// The recipe of the configured embedder's message vectors, as a model trained on
+/// them records it: the model, its checksum, the width, and the head of the text
+/// embedded (the in-process engine reads [`QUERY_TOKENS`]; an endpoint is sent the
+/// whole text).
+pub fn recipe(e: &dyn Embedder) -> facteur_classify::EmbeddingRecipe {
+    let id = e.identity();
+    let in_process = matches!(SOURCE.get(), Some(Some(EmbeddingSource::Model(_))));
+    facteur_classify::EmbeddingRecipe {
+        model: id.name.clone(),
+        checksum: id.checksum.clone(),
+        dim: facteur_embed::DIM,
+        max_tokens: in_process.then_some(QUERY_TOKENS),
+    }
+}
+
+/// Texts embedded as queries, in batches, with a progress bar: the vectors a model
+/// with an embedding view is trained or evaluated on.
+pub fn embed_texts(e: &dyn Embedder, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    const BATCH: usize = 64;
+    let pb = crate::progress::bar(
+        texts.len() as u64,
+        crate::i18n::tr("embeddings", "embeddings"),
+    );
+    let mut out = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(BATCH) {
+        let v = e
+            .embed(chunk, facteur_embed::Kind::Query)
+            .context(crate::i18n::tr(
+                "le calcul des embeddings des exemples a échoué",
+                "embedding the examples failed",
+            ))?;
+        out.extend(v.iter().map(|v| v.to_vec()));
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok(out)
+}
+
+/// Refuses a model trained with an embedding view when the configured embedder is
+/// missing or is another one: its calibration holds only with the vectors it was
+/// trained on.
+pub fn check_model(m: &facteur_classify::Model) -> Result<()> {
+    let Some(need) = m.embedding() else {
+        return Ok(());
+    };
+    let (model, sum) = (&need.model, &need.checksum);
+    let Some(e) = embedder()? else {
+        anyhow::bail!(tr!(
+            "ce modèle a été entraîné avec les embeddings de {model} (sha256 {sum}) et ne peut pas classer sans eux : configurez embedding_model (ou FACTEUR_EMBEDDING_MODEL), ou entraînez un modèle lexical sans ce réglage",
+            "this model was trained with the embeddings of {model} (sha256 {sum}) and cannot classify without them: set embedding_model (or FACTEUR_EMBEDDING_MODEL), or train a lexical model without that setting"
+        ));
+    };
+    let have = recipe(e.as_ref());
+    anyhow::ensure!(
+        &have == need,
+        tr!(
+            "ce modèle a été entraîné avec les embeddings {need:?}, mais l'embedder configuré donne {have:?} : configurez le même modèle d'embeddings, ou réentraînez le modèle",
+            "this model was trained with the embeddings {need:?}, but the configured embedder gives {have:?}: configure the same embedding model, or retrain the model"
+        )
+    );
+    Ok(())
+}

@@ -55,7 +55,15 @@ async fn open_with(cfg: &Config, tolerate_model_error: bool) -> Result<Arc<Servi
     // The active version of the registry wins; without one, the model directory
     // (what `facteur train --model` and `facteur demo` write).
     let (model, model_version) = match facteur_learn::registry::active(&store, &cfg.data_dir).await {
-        Ok(Some((version, model))) => (Some(model), Some(version)),
+        Ok(Some((version, model))) => {
+            crate::embedding::check_model(&model).with_context(|| {
+                tr!(
+                    "le modèle actif {version} ne peut pas être chargé",
+                    "the active model {version} cannot be loaded"
+                )
+            })?;
+            (Some(model), Some(version))
+        }
         Ok(None) => {
             let model_dir = cfg.model_dir();
             if model_dir.join("model.bin").is_file() {
@@ -146,6 +154,12 @@ async fn open_with(cfg: &Config, tolerate_model_error: bool) -> Result<Arc<Servi
         signature: None,
         attachments: cfg.attachments.extract_config(),
     };
+    // A model with an embedding view reads messages with the configured embedder
+    // even on a node without a knowledge base.
+    let model_embedder = match model.as_ref().and_then(|m| m.embedding()) {
+        Some(_) => crate::embedding::embedder()?,
+        None => None,
+    };
     let suggestions = Arc::new(facteur_app::Suggestions::new(
         store.clone(),
         Some(cfg.data_dir.clone()),
@@ -154,7 +168,7 @@ async fn open_with(cfg: &Config, tolerate_model_error: bool) -> Result<Arc<Servi
     ));
     let svc = Arc::new(Service::new(ServiceParts {
         store,
-        engine: Engine::new(model, kb, options),
+        engine: Engine::new(model, kb, options).with_embedder(model_embedder),
         kb_revision: (kb_revision >= 0).then_some(kb_revision),
         taxonomy_path: cfg.taxonomy_path(),
         model_version,

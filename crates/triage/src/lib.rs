@@ -289,6 +289,10 @@ pub struct Engine {
     /// ([`Engine::with_kb`]) does not reload nor copy the model.
     model: Option<std::sync::Arc<Model>>,
     kb: Option<KnowledgeBase>,
+    /// Embeds messages for a model with an embedding view when there is no knowledge
+    /// base to do it (a knowledge base's embedder is preferred: it caches the vector
+    /// for the searches that follow).
+    embedder: Option<std::sync::Arc<dyn facteur_embed::Embedder>>,
     pub options: TriageOptions,
 }
 
@@ -298,7 +302,31 @@ impl Engine {
             detector: Detector::new(),
             model: model.map(std::sync::Arc::new),
             kb,
+            embedder: None,
             options,
+        }
+    }
+
+    /// The embedder a model with an embedding view reads messages with, when the
+    /// engine has no knowledge base carrying one.
+    pub fn with_embedder(mut self, e: Option<std::sync::Arc<dyn facteur_embed::Embedder>>) -> Self {
+        self.embedder = e;
+        self
+    }
+
+    /// The message's embedding as a query: through the knowledge base (cached for
+    /// its searches), else through the engine's own embedder.
+    fn message_vector(&self, text: &str) -> Option<facteur_embed::Embedding> {
+        if let Some(kb) = self.kb.as_ref().filter(|k| k.embedder().is_some()) {
+            return kb.query_embedding(text);
+        }
+        let e = self.embedder.as_ref()?;
+        match e.embed(&[text], facteur_embed::Kind::Query) {
+            Ok(v) => v.into_iter().next(),
+            Err(err) => {
+                tracing::warn!(error = %err, "message embedding failed; the model abstains");
+                None
+            }
         }
     }
 
@@ -310,6 +338,7 @@ impl Engine {
             detector: self.detector,
             model: self.model.clone(),
             kb,
+            embedder: self.embedder.clone(),
             options: self.options.clone(),
         }
     }
@@ -487,6 +516,21 @@ impl Engine {
                 without_personal_data(&body, &protected.spans)
             ),
         );
+        // With an embedder, the message is embedded once, as the classifier reads
+        // it, and retrieval reuses that vector for its searches on the body (a
+        // second embedding would halve the pipeline's speed).
+        let needs_vector = self.kb.as_ref().is_some_and(|k| k.embedder().is_some())
+            || (over.category.is_none()
+                && self.model.as_ref().is_some_and(|m| m.embedding().is_some()));
+        let vector = if needs_vector {
+            self.message_vector(&classify_text)
+        } else {
+            None
+        };
+        if let (Some(kb), Some(v)) = (&self.kb, &vector) {
+            kb.remember_query(&body, *v);
+            kb.remember_query(&protected.text, *v);
+        }
         let prediction = match &over.category {
             Some(c) => Some(Prediction {
                 label: Some(c.clone()),
@@ -497,7 +541,10 @@ impl Engine {
                 }],
                 abstained: false,
             }),
-            None => self.model.as_ref().map(|m| m.predict(&classify_text)),
+            None => self.model.as_ref().map(|m| {
+                let v = vector.as_ref().filter(|_| m.embedding().is_some());
+                m.predict_with(&classify_text, v.map(|v| &v[..]))
+            }),
         };
         let (category, confidence, abstained, top) = match &prediction {
             Some(Prediction {

@@ -1,7 +1,7 @@
 use crate::config::Config;
 use anyhow::{Context, Result};
 use clap::Args;
-use facteur_classify::{evaluate, read_jsonl};
+use facteur_classify::{evaluate_with, read_jsonl};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -60,7 +60,16 @@ pub fn run(cfg: &Config, a: EvalArgs) -> Result<()> {
             )
         );
     }
-    let report = evaluate(&model, &examples);
+    // A model with an embedding view scores each text with its embedding (the
+    // loader has checked the configured embedder is the one it needs).
+    let vectors = match (model.embedding(), crate::embedding::embedder()?) {
+        (Some(_), Some(e)) => {
+            let texts: Vec<&str> = examples.iter().map(|x| x.text.as_str()).collect();
+            Some(crate::embedding::embed_texts(e.as_ref(), &texts)?)
+        }
+        _ => None,
+    };
+    let report = evaluate_with(&model, &examples, vectors.as_deref());
     let mut v = serde_json::to_value(&report)?;
     if let Some(obj) = v.as_object_mut() {
         obj.insert(

@@ -20,16 +20,25 @@ pub mod worker;
 use anyhow::{Context, Result};
 use std::path::Path;
 
-/// Load a model directory with an error that says what to do.
+/// Load a model directory with an error that says what to do. A model trained with
+/// an embedding view is refused unless the configured embedder is the one it needs.
 pub fn load_model(dir: &Path) -> Result<facteur_classify::Model> {
-    facteur_classify::Model::load(dir).with_context(|| {
+    let m = facteur_classify::Model::load(dir).with_context(|| {
         tr!(
             "impossible de charger le modèle de {} : entraînez-en un avec `facteur train --data TRAIN.jsonl --model {}`",
             "cannot load the model in {}: train one with `facteur train --data TRAIN.jsonl --model {}`",
             dir.display(),
             dir.display()
         )
-    })
+    })?;
+    crate::embedding::check_model(&m).with_context(|| {
+        tr!(
+            "le modèle de {} ne peut pas être chargé",
+            "the model in {} cannot be loaded",
+            dir.display()
+        )
+    })?;
+    Ok(m)
 }
 
 /// The messages of one mail source (file, mbox, Maildir), read one at a time so that

@@ -2,7 +2,7 @@ use crate::config::Config;
 use crate::progress;
 use anyhow::{Context, Result};
 use clap::Args;
-use facteur_classify::{read_jsonl, train, TrainConfig};
+use facteur_classify::{read_jsonl, train_with, DenseInput, TrainConfig};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -50,9 +50,26 @@ pub fn run(cfg: &Config, a: TrainArgs) -> Result<()> {
         )?;
     }
     let train_cfg = TrainConfig::default();
-    let pb = progress::bar(0, crate::i18n::tr("entraînement", "training"));
     let start = Instant::now();
-    let mut model = train(&examples, &train_cfg, &mut |p| {
+    // With the embedding switch on, the model gets an embedding view (its weight
+    // chosen out of fold on these examples) and will need the same embedder to load.
+    let embedder = crate::embedding::embedder()?;
+    let vectors = match &embedder {
+        Some(e) => {
+            let texts: Vec<&str> = examples.iter().map(|x| x.text.as_str()).collect();
+            Some(crate::embedding::embed_texts(e.as_ref(), &texts)?)
+        }
+        None => None,
+    };
+    let dense = match (&embedder, &vectors) {
+        (Some(e), Some(v)) => Some(DenseInput {
+            recipe: crate::embedding::recipe(e.as_ref()),
+            vectors: v,
+        }),
+        _ => None,
+    };
+    let pb = progress::bar(0, crate::i18n::tr("entraînement", "training"));
+    let mut model = train_with(&examples, dense.as_ref(), &train_cfg, &mut |p| {
         pb.set_length(p.total as u64);
         pb.set_position(p.done as u64);
         pb.set_message(p.stage);

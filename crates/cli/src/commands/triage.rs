@@ -48,7 +48,11 @@ pub fn engine(
         Some(dir) => Some(super::kb::open_existing(dir)?),
         None => None,
     };
-    Ok(Engine::new(model, kb, options))
+    let embedder = match model.as_ref().and_then(|m| m.embedding()) {
+        Some(_) => crate::embedding::embedder()?,
+        None => None,
+    };
+    Ok(Engine::new(model, kb, options).with_embedder(embedder))
 }
 
 pub fn run(cfg: &Config, a: TriageArgs) -> Result<()> {

@@ -80,3 +80,87 @@ fn kb_import_and_triage_honour_the_embedding_model() {
     // The semantic view changes the ranking of this colloquial mail ("proprio", "caution").
     assert_ne!(ids(&hybrid), ids(&lexical));
 }
+
+/// `train` with the switch gives the model an embedding view and records which
+/// embedding it needs; `eval` and `triage` then read every text with that embedder,
+/// and refuse, saying what to set, when it is not configured.
+#[test]
+fn train_with_the_embedding_switch_records_the_recipe_and_needs_it_to_load() {
+    let Some(model) = facteur_embed::testing::model_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let with = dir.path().join("with.toml");
+    let without = dir.path().join("without.toml");
+    std::fs::write(
+        &with,
+        format!("embedding_model = \"{}\"\n", model.display()),
+    )
+    .unwrap();
+    std::fs::write(&without, "").unwrap();
+    let examples = repo().join("answers/demo/examples.jsonl");
+    let model_dir = dir.path().join("model");
+    let cmd = |cfg: &std::path::Path| {
+        let mut c = facteur(cfg);
+        c.env_remove("FACTEUR_EMBEDDING_MODEL")
+            .env_remove("FACTEUR_EMBEDDING_URL")
+            .env("FACTEUR_LANG", "en");
+        c
+    };
+    let mut c = cmd(&with);
+    c.args(["train", "--json", "--data"])
+        .arg(&examples)
+        .arg("--model")
+        .arg(&model_dir);
+    let trained: serde_json::Value = serde_json::from_str(&run_ok(c, None)).unwrap();
+    let dense = &trained["meta"]["dense"];
+    assert_eq!(
+        dense["recipe"]["model"], "multilingual-e5-small-q4",
+        "{trained}"
+    );
+    assert_eq!(dense["recipe"]["checksum"], facteur_embed::MODEL_SHA256);
+    assert_eq!(dense["recipe"]["dim"], 384);
+    assert!(dense["weight"].as_f64().unwrap() > 0.0);
+
+    let mut c = cmd(&with);
+    c.args(["eval", "--json", "--data"])
+        .arg(&examples)
+        .arg("--model")
+        .arg(&model_dir);
+    let report: serde_json::Value = serde_json::from_str(&run_ok(c, None)).unwrap();
+    // On its own training data, read with its embeddings, it is right almost always
+    // and answers most of it (without the vectors it would abstain on everything).
+    assert!(report["accuracy"].as_f64().unwrap() > 0.95, "{report}");
+    assert!(report["coverage_at_model_threshold"].as_f64().unwrap() > 0.5);
+
+    let mail = "From: a@example.test\nTo: sip@example.test\nSubject: RIB\n\n\
+                Bonjour, j'ai changé de banque, comment mettre à jour mon RIB pour le prélèvement de mes impôts ?\n";
+    let mut c = cmd(&with);
+    c.args(["triage", "--json", "--model"])
+        .arg(&model_dir)
+        .arg("-");
+    let out = run_ok(c, Some(mail));
+    let t: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(t["category"], "coordonnees-bancaires", "{t}");
+
+    for args in [vec!["eval", "--data"], vec!["triage", "--model"]] {
+        let mut c = cmd(&without);
+        c.args(&args);
+        if args[0] == "eval" {
+            c.arg(&examples).arg("--model").arg(&model_dir);
+        } else {
+            c.arg(&model_dir).arg("-");
+        }
+        let out = c.stdin(std::process::Stdio::null()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{args:?} loaded a model it cannot score"
+        );
+        assert!(
+            err.contains("trained with the embeddings of multilingual-e5-small-q4")
+                && err.contains("set embedding_model"),
+            "{args:?}: {err}"
+        );
+    }
+}

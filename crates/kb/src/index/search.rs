@@ -6,6 +6,29 @@
 use super::*;
 
 impl KnowledgeBase {
+    /// The embedding of a message as a query (`None` without an embedder, or when it
+    /// fails: callers then rank on words alone). Cached like a search's own.
+    pub fn query_embedding(&self, text: &str) -> Option<Embedding> {
+        self.query_vector(text)
+    }
+
+    /// Makes later searches for `query` use `v` as its embedding: triage embeds a
+    /// message once, as the classifier reads it (subject and body without personal
+    /// data), and the searches it then runs on the body reuse that vector instead of
+    /// embedding the same mail a second time.
+    pub fn remember_query(&self, query: &str, v: Embedding) {
+        if self.embedder.is_none() {
+            return;
+        }
+        if let Ok(mut c) = self.query_cache.lock() {
+            c.retain(|(q, _)| q != query);
+            if c.len() >= QUERY_CACHE {
+                c.pop_front();
+            }
+            c.push_back((query.to_string(), v));
+        }
+    }
+
     /// The query's embedding, computed once per distinct text (see `query_cache`).
     pub(super) fn query_vector(&self, query: &str) -> Option<Embedding> {
         let embedder = self.embedder.as_ref()?;
