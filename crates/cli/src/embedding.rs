@@ -150,3 +150,29 @@ pub fn check_model(m: &facteur_classify::Model) -> Result<()> {
     );
     Ok(())
 }
+
+/// The configured embedder as the model registry uses it (`model train`, `model
+/// eval`, `demo`): candidates then get an embedding view like `facteur train` gives.
+pub struct RegistryEmbedder {
+    recipe: facteur_classify::EmbeddingRecipe,
+    embed: Box<facteur_learn::EmbedFn>,
+}
+
+impl RegistryEmbedder {
+    pub fn view(&self) -> facteur_learn::Embeddings<'_> {
+        facteur_learn::Embeddings {
+            recipe: self.recipe.clone(),
+            embed: &*self.embed,
+        }
+    }
+}
+
+/// `None` without the switch: the registry then trains lexical models.
+pub fn registry_embedder() -> Result<Option<RegistryEmbedder>> {
+    Ok(embedder()?.map(|e| RegistryEmbedder {
+        recipe: recipe(e.as_ref()),
+        embed: Box::new(move |texts: &[&str]| {
+            embed_texts(e.as_ref(), texts).map_err(|err| format!("{err:#}"))
+        }),
+    }))
+}

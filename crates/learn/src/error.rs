@@ -41,6 +41,12 @@ pub enum LearnError {
     EmptyTrainingSet,
     #[error("evaluation set is empty: a model cannot be judged without it")]
     EmptyEvalSet,
+    #[error("embed {count} texts for model version {version}: {detail}")]
+    Embedding {
+        version: String,
+        count: usize,
+        detail: String,
+    },
 }
 
 pub type LearnResult<T> = Result<T, LearnError>;

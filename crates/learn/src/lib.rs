@@ -27,8 +27,8 @@ pub use feedback::{
     FileExclusions, Provenance,
 };
 pub use registry::{
-    Comparison, EvalSummary, ModelRecord, ModelVersionView, PromotionReceipt, RegistryConfig,
-    TrainOutcome, TrainRequest,
+    Comparison, EmbedFn, Embeddings, EvalSummary, ModelRecord, ModelVersionView, PromotionReceipt,
+    RegistryConfig, TrainOutcome, TrainRequest,
 };
 pub use review::{
     review_status, suggestions_enabled, FileSwitches, KillSwitch, ReviewDecision, ReviewRecord,

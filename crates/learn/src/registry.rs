@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use facteur_classify::{evaluate, Example, Model, TrainConfig};
+use facteur_classify::{Example, Model, TrainConfig};
 use facteur_core::{ModelStatus, Role};
 use facteur_store::{Millis, ModelVersion, Store, User};
 use serde::{Deserialize, Serialize};
@@ -103,7 +103,17 @@ pub fn sha256_examples(examples: &[Example]) -> String {
 
 /// Evaluate a model on the fixed set.
 pub fn eval_summary(model: &Model, eval_set: &[Example]) -> EvalSummary {
-    let r = evaluate(model, eval_set);
+    eval_summary_with(model, eval_set, None)
+}
+
+/// [`eval_summary`] with each example's embedding, for a model with an embedding
+/// view (without them such a model abstains on everything).
+pub fn eval_summary_with(
+    model: &Model,
+    eval_set: &[Example],
+    vectors: Option<&[Vec<f32>]>,
+) -> EvalSummary {
+    let r = facteur_classify::evaluate_with(model, eval_set, vectors);
     EvalSummary {
         eval_set_sha256: sha256_examples(eval_set),
         examples: r.examples,
@@ -207,6 +217,9 @@ fn label_shares(examples: &[Example]) -> BTreeMap<String, f64> {
 
 /// What to train a candidate from.
 pub struct TrainRequest<'a> {
+    /// The configured embedder, when the service runs one: the candidate then gets
+    /// an embedding view (`facteur_classify::train_with`) and is evaluated with it.
+    pub embeddings: Option<&'a Embeddings<'a>>,
     pub base: &'a [Example],
     /// Training examples from feedback (`feedback::training_examples`).
     pub feedback: &'a [Example],
@@ -214,6 +227,28 @@ pub struct TrainRequest<'a> {
     pub eval_set: &'a [Example],
     pub trained_by: Option<i64>,
     pub note: Option<String>,
+}
+
+/// Embeds a batch of texts as queries, one vector per text, in order.
+pub type EmbedFn = dyn Fn(&[&str]) -> Result<Vec<Vec<f32>>, String> + Sync;
+
+/// How the registry embeds texts for a model with an embedding view: the recipe the
+/// model will record, and the function that embeds a batch of texts as queries (the
+/// service's embedder; this crate does not run one).
+pub struct Embeddings<'a> {
+    pub recipe: facteur_classify::EmbeddingRecipe,
+    pub embed: &'a EmbedFn,
+}
+
+impl Embeddings<'_> {
+    fn vectors(&self, version: &str, examples: &[Example]) -> LearnResult<Vec<Vec<f32>>> {
+        let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+        (self.embed)(&texts).map_err(|detail| LearnError::Embedding {
+            version: version.to_string(),
+            count: texts.len(),
+            detail,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -276,12 +311,22 @@ pub async fn train_candidate(
         version = format!("m{stamp}-{}-{k}", training_sha256.get(..8).unwrap_or("0"));
         k += 1;
     }
-    let model = facteur_classify::train(&data, &cfg.train, &mut |_| {}).map_err(|source| {
-        LearnError::Classify {
+    let vectors = match req.embeddings {
+        Some(e) => Some(e.vectors(&version, &data)?),
+        None => None,
+    };
+    let dense = req
+        .embeddings
+        .zip(vectors.as_deref())
+        .map(|(e, v)| facteur_classify::DenseInput {
+            recipe: e.recipe.clone(),
+            vectors: v,
+        });
+    let model = facteur_classify::train_with(&data, dense.as_ref(), &cfg.train, &mut |_| {})
+        .map_err(|source| LearnError::Classify {
             version: version.clone(),
             source,
-        }
-    })?;
+        })?;
     let dir = model_dir(data_dir, &version);
     std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
     model.save(&dir).map_err(|source| LearnError::Classify {
@@ -291,7 +336,11 @@ pub async fn train_candidate(
     let vocab = Vocabulary::from_texts(data.iter().map(|e| e.text.as_str()));
     let vpath = dir.join("vocab.txt");
     std::fs::write(&vpath, vocab.to_lines()).map_err(io_err("write", &vpath))?;
-    let eval = eval_summary(&model, req.eval_set);
+    let eval_vectors = match req.embeddings.filter(|_| model.embedding().is_some()) {
+        Some(e) => Some(e.vectors(&version, req.eval_set)?),
+        None => None,
+    };
+    let eval = eval_summary_with(&model, req.eval_set, eval_vectors.as_deref());
     let record = ModelRecord {
         training_sha256,
         training_examples: data.len(),
@@ -337,12 +386,17 @@ pub async fn evaluate_version(
     data_dir: &Path,
     version: &str,
     eval_set: &[Example],
+    embeddings: Option<&Embeddings<'_>>,
 ) -> LearnResult<EvalSummary> {
     if eval_set.is_empty() {
         return Err(LearnError::EmptyEvalSet);
     }
     let model = load_model(data_dir, version)?;
-    Ok(eval_summary(&model, eval_set))
+    let vectors = match embeddings.filter(|_| model.embedding().is_some()) {
+        Some(e) => Some(e.vectors(version, eval_set)?),
+        None => None,
+    };
+    Ok(eval_summary_with(&model, eval_set, vectors.as_deref()))
 }
 
 pub fn load_model(data_dir: &Path, version: &str) -> LearnResult<Model> {

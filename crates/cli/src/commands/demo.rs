@@ -300,11 +300,15 @@ async fn register_demo_model(
     };
     let examples = read(answers.join("demo").join("examples.jsonl"))?;
     let eval = read(answers.join("demo").join("eval.jsonl"))?;
+    // With the embedding switch on, the demo model gets an embedding view too.
+    let embedder = crate::embedding::registry_embedder()?;
+    let embeddings = embedder.as_ref().map(|e| e.view());
     let outcome = registry::train_candidate(
         store,
         data_dir,
         &reg,
         TrainRequest {
+            embeddings: embeddings.as_ref(),
             base: &examples,
             feedback: &[],
             eval_set: &eval,

@@ -665,11 +665,20 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                     base.iter().chain(&feedback).map(|e| e.label.as_str()),
                 )?;
                 let trained_by = user_id(&svc, by.as_deref()).await?;
+                let embedder = crate::embedding::registry_embedder()?;
+                let embeddings = embedder.as_ref().map(|e| e.view());
                 let outcome = registry::train_candidate(
                     &svc.store,
                     &data_dir,
                     &reg,
-                    TrainRequest { base: &base, feedback: &feedback, eval_set: &eval, trained_by, note },
+                    TrainRequest {
+                        embeddings: embeddings.as_ref(),
+                        base: &base,
+                        feedback: &feedback,
+                        eval_set: &eval,
+                        trained_by,
+                        note,
+                    },
                 )
                 .await?;
                 if json {
@@ -692,7 +701,10 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
             }
             ModelCommand::Eval { version, data, json } => {
                 let examples = read(&data)?;
-                let s = registry::evaluate_version(&data_dir, &version, &examples).await?;
+                let embedder = crate::embedding::registry_embedder()?;
+                let embeddings = embedder.as_ref().map(|e| e.view());
+                let s = registry::evaluate_version(&data_dir, &version, &examples, embeddings.as_ref())
+                    .await?;
                 if json {
                     super::print_json(&s)?;
                 } else {

@@ -92,12 +92,17 @@ fn train_with_the_embedding_switch_records_the_recipe_and_needs_it_to_load() {
     let dir = tempfile::tempdir().unwrap();
     let with = dir.path().join("with.toml");
     let without = dir.path().join("without.toml");
+    let data = dir.path().join("data");
     std::fs::write(
         &with,
-        format!("embedding_model = \"{}\"\n", model.display()),
+        format!(
+            "data_dir = \"{}\"\nembedding_model = \"{}\"\n",
+            data.display(),
+            model.display()
+        ),
     )
     .unwrap();
-    std::fs::write(&without, "").unwrap();
+    std::fs::write(&without, format!("data_dir = \"{}\"\n", data.display())).unwrap();
     let examples = repo().join("answers/demo/examples.jsonl");
     let model_dir = dir.path().join("model");
     let cmd = |cfg: &std::path::Path| {
@@ -142,6 +147,29 @@ fn train_with_the_embedding_switch_records_the_recipe_and_needs_it_to_load() {
     let out = run_ok(c, Some(mail));
     let t: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(t["category"], "coordonnees-bancaires", "{t}");
+
+    // The model registry (corrections retrain through it) honours the switch too.
+    let mut c = cmd(&with);
+    c.args(["model", "train", "--no-feedback", "--json", "--base"])
+        .arg(&examples)
+        .arg("--eval")
+        .arg(repo().join("answers/demo/eval.jsonl"));
+    let outcome: serde_json::Value = serde_json::from_str(&run_ok(c, None)).unwrap();
+    let version = outcome["candidate"]["version"].as_str().unwrap();
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(data.join("models").join(version).join("model.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["dense"]["recipe"]["model"], "multilingual-e5-small-q4");
+    let f1 = outcome["candidate"]["record"]["eval"]["macro_f1"]
+        .as_f64()
+        .unwrap();
+    assert!(f1 > 0.5, "{outcome}");
+    let mut c = cmd(&with);
+    c.args(["model", "eval", version, "--json", "--data"])
+        .arg(repo().join("answers/demo/eval.jsonl"));
+    let again: serde_json::Value = serde_json::from_str(&run_ok(c, None)).unwrap();
+    assert_eq!(again["macro_f1"].as_f64().unwrap(), f1, "{again}");
 
     for args in [vec!["eval", "--data"], vec!["triage", "--model"]] {
         let mut c = cmd(&without);

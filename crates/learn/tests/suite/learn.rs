@@ -207,6 +207,7 @@ fn req<'a>(
     by: i64,
 ) -> TrainRequest<'a> {
     TrainRequest {
+        embeddings: None,
         base,
         feedback,
         eval_set: eval,
@@ -442,7 +443,7 @@ async fn full_loop_from_corrections_to_a_better_model() {
     assert!(cmp.same_eval_set);
     assert!(cand_f1 > base_f1 + 0.05, "{base_f1} -> {cand_f1}");
     assert!((cmp.macro_f1_delta - (cand_f1 - base_f1)).abs() < 1e-12);
-    let re = registry::evaluate_version(dir, &cand_v, &eval)
+    let re = registry::evaluate_version(dir, &cand_v, &eval, None)
         .await
         .expect("re-eval");
     assert!(

@@ -2160,6 +2160,7 @@ async fn train_small(store: &Store, dir: &std::path::Path, take: usize) -> Strin
         dir,
         &cfg,
         facteur_learn::TrainRequest {
+            embeddings: None,
             base: &base,
             feedback: &[],
             eval_set: &eval,
