@@ -82,6 +82,10 @@ pub struct TrainConfig {
     pub dense_c: Vec<f32>,
     #[serde(default)]
     pub dense_weights: Vec<f32>,
+    /// With the embedding view: the quantile of training examples' nearest-same-type
+    /// cosines below which a text is out of scope for its predicted type (0: no check).
+    #[serde(default)]
+    pub nn_quantile: f32,
 }
 
 impl Default for TrainConfig {
@@ -112,6 +116,7 @@ impl Default for TrainConfig {
             evidence_quantile: 0.1,
             dense_c: vec![1.0, 3.0, 10.0, 30.0, 100.0],
             dense_weights: vec![0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0],
+            nn_quantile: 0.05,
         }
     }
 }

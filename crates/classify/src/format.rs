@@ -110,6 +110,9 @@ fn payload(m: &Model) -> Result<Vec<u8>, serde_json::Error> {
         w.len(d.bias.len());
         d.w.iter().for_each(|&v| w.f32(v));
         d.bias.iter().for_each(|&v| w.f32(v));
+        d.starts.iter().for_each(|&v| w.u32(v));
+        w.len(d.examples.len());
+        w.0.extend(d.examples.iter().map(|&v| v as u8));
     }
     Ok(w.0)
 }
@@ -244,6 +247,15 @@ fn parse(p: &[u8], with_dense: bool) -> Result<Model, String> {
         }
         let w: Vec<f32> = (0..nw).map(|_| r.f32()).collect::<Result<_, _>>()?;
         let bias: Vec<f32> = (0..nb).map(|_| r.f32()).collect::<Result<_, _>>()?;
+        let starts: Vec<u32> = (0..=nb).map(|_| r.u32()).collect::<Result<_, _>>()?;
+        let ne = r.len(1)?;
+        let examples: Vec<i8> = r.take(ne)?.iter().map(|&b| b as i8).collect();
+        if starts.first() != Some(&0)
+            || starts.windows(2).any(|w| w[0] > w[1])
+            || starts.last().map(|&s| s as usize * dim) != Some(ne)
+        {
+            return Err("the embedding view's examples are inconsistent".into());
+        }
         let dm = meta
             .dense
             .as_ref()
@@ -259,6 +271,9 @@ fn parse(p: &[u8], with_dense: bool) -> Result<Model, String> {
             weight: dm.weight,
             w,
             bias,
+            starts,
+            examples,
+            nn_floor: dm.nn_floor,
         })
     } else if meta.dense.is_some() {
         return Err("the metadata names an embedding view the file does not hold".into());

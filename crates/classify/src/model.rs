@@ -53,9 +53,13 @@ impl Model {
     pub fn predict_with(&self, text: &str, embedding: Option<&[f32]>) -> Prediction {
         let mut p = self.core.scores(text);
         let mut blind = false;
+        let mut vector = None;
         if let Some(d) = &self.dense {
             match embedding.filter(|e| e.len() == d.dim) {
-                Some(e) => d.add_scores(e, &mut p),
+                Some(e) => {
+                    d.add_scores(e, &mut p);
+                    vector = Some((d, e));
+                }
                 None => blind = true,
             }
         }
@@ -73,7 +77,10 @@ impl Model {
             })
             .collect();
         let confidence = top.first().map(|s| s.probability).unwrap_or(0.0);
+        let out_of_scope =
+            vector.is_some_and(|(d, e)| order.first().is_some_and(|&c| !d.in_scope(e, c)));
         let abstained = blind
+            || out_of_scope
             || !abstain::answers(
                 self.meta.abstain_threshold,
                 &self.meta.type_thresholds,

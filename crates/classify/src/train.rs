@@ -474,6 +474,13 @@ fn fuse_dense(
         .collect();
     let mut member = dense::fit(&vectors, &d.y, n_classes, dim, c, cfg);
     member.weight = weight;
+    member.keep_examples(&vectors, &d.y, n_classes);
+    let correct: Vec<bool> = summed
+        .iter()
+        .zip(&truth)
+        .map(|(s, &t)| argmax(s) == t)
+        .collect();
+    member.nn_floor = dense::nn_floor(&vectors, &d.y, &correct, cfg.nn_quantile);
     tracing::info!(
         c,
         weight,
@@ -487,6 +494,7 @@ fn fuse_dense(
         weight,
         cv_macro_f1_lexical: lexical_f1,
         cv_macro_f1_dense: dense_f1,
+        nn_floor: member.nn_floor,
     };
     (summed, member, meta)
 }
@@ -866,6 +874,14 @@ pub(crate) mod tests {
             let p = m.predict_with(&e.text, Some(v));
             assert_eq!(p.top[0].label, e.label);
         }
+        // A text whose vector is near no training example of its type (an axis no
+        // type uses) is out of scope: the nearest-example check abstains, whatever
+        // the words say.
+        assert!(meta.nn_floor.is_some_and(|f| f > 0.5), "{meta:?}");
+        let mut far = vec![0.0f32; 8];
+        far[7] = 1.0;
+        let p = m.predict_with(&ex[0].text, Some(&far));
+        assert!(p.abstained, "{p:?}");
         // Without its embedding (or with one of another width) it does not guess.
         let p = m.predict(&ex[0].text);
         assert!(p.abstained && p.label.is_none());
