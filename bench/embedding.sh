@@ -8,7 +8,8 @@
 #  3. the peers: retrieval_baseline.py (bm25s) and embedding_peer.py retrieve (dense, RRF);
 #  4. the product's paths: fiche import with embeddings (kb_fiscalite, 2 cores) and the whole
 #     pipeline on one core (`taskset -c 0 facteur triage` over 1,000 demo-mailbox mails)
-#     with and without the model. FACTEUR_BIN_BEFORE=<an older build> runs it alternated
+#     with and without the model, and with the demo model's embedding view (e5-view: one
+#     embedding per mail serves both). FACTEUR_BIN_BEFORE=<an older build> runs it alternated
 #     with this build, for a before/after in one run.
 # Usage: bench/embedding.sh   (needs the venv and model that scripts/services.sh installs)
 # STEPS="4" runs only the listed steps.
@@ -58,6 +59,9 @@ NEW=$PWD/target/release/facteur
 W=$(mktemp -d)
 export FACTEUR_SHARED_DATA=$DATA
 "$NEW" train --data answers/demo/examples.jsonl --model "$W/model" --json > /dev/null
+# The demo model with the embedding view (this build only): triage then embeds each
+# mail once for both the classifier and retrieval.
+FACTEUR_EMBEDDING_MODEL=$MODEL "$NEW" train --data answers/demo/examples.jsonl --model "$W/model-e5" --json > /dev/null
 "$NEW" demo mailbox --out "$W/mail.mbox" --count 1000 --answers answers > /dev/null
 builds="new=$NEW"
 [ -n "${FACTEUR_BIN_BEFORE:-}" ] && builds="before=$FACTEUR_BIN_BEFORE $builds"
@@ -69,10 +73,12 @@ for round in 1 2; do
         "$DATA/service-public-fiches-2020/kb_fiscalite.jsonl" --json |
       python3 -c "import json,sys; r=json.load(sys.stdin)['imports'][0]['report']; print(json.dumps({'build': '$name', 'fiche_import_fiches_per_s_2_cores': r['embedded'] / r['seconds'], 'fiches': r['embedded']}))"
     FACTEUR_EMBEDDING_MODEL=$MODEL "$bin" kb import --no-store --data-dir "$W/kb-$name" answers > /dev/null
-    for mode in e5 lexical; do
-      env=(); [ $mode = e5 ] && env=(FACTEUR_EMBEDDING_MODEL=$MODEL)
+    modes="e5 lexical"; [ "$name" = new ] && modes="e5-view e5 lexical"
+    for mode in $modes; do
+      env=(); [ $mode != lexical ] && env=(FACTEUR_EMBEDDING_MODEL=$MODEL)
+      model=$W/model; [ $mode = e5-view ] && model=$W/model-e5
       t0=$(date +%s.%N)
-      env "${env[@]}" taskset -c 0 "$bin" triage --json --model "$W/model" --data-dir "$W/kb-$name" \
+      env "${env[@]}" taskset -c 0 "$bin" triage --json --model "$model" --data-dir "$W/kb-$name" \
           "$W/mail.mbox" > "$W/out.jsonl"
       t1=$(date +%s.%N)
       python3 -c "print('{\"build\": \"$name\", \"path\": \"$mode\", \"messages\": %d, \"messages_per_s_1_core\": %.1f}' % (sum(1 for _ in open('$W/out.jsonl')), sum(1 for _ in open('$W/out.jsonl')) / ($t1 - $t0)))"

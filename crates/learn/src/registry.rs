@@ -63,6 +63,10 @@ pub struct ModelRecord {
     pub trained_at: Millis,
     pub train_seconds: f64,
     pub note: Option<String>,
+    /// The embedding model the version reads texts with (its embedding view), shown
+    /// on the transparency sheet; `None`: words only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_model: Option<String>,
 }
 
 /// A registered version as the CLI and web show it.
@@ -352,6 +356,7 @@ pub async fn train_candidate(
         trained_at: now,
         train_seconds: model.meta().train_seconds,
         note: req.note,
+        embedding_model: model.embedding().map(|r| r.model.clone()),
     };
     let json = serde_json::to_value(&record).unwrap_or_default();
     let rpath = dir.join("record.json");

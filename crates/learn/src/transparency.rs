@@ -87,6 +87,9 @@ pub struct ModelEntry {
     pub last_review_on: Option<String>,
     pub next_review_due: Option<String>,
     pub review_overdue: bool,
+    /// The embedding model the classifier reads mail with besides its words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_model: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,6 +158,7 @@ fn entry(v: &ModelVersionView) -> ModelEntry {
         last_review_on: v.last_review.as_ref().map(|r| iso_date(r.reviewed_at)),
         next_review_due: v.review.as_ref().map(|r| r.due_on.clone()),
         review_overdue: v.review.as_ref().is_some_and(|r| r.overdue),
+        embedding_model: v.record.as_ref().and_then(|r| r.embedding_model.clone()),
     }
 }
 

@@ -631,6 +631,9 @@ catalogue! {
     TranspNextReview => "Prochaine revue", "Next review";
     TranspOverdue => "(en retard)", "(overdue)";
     TranspTrainingExamples => "Exemples d'entraînement", "Training examples";
+    TranspModelReads => "Ce que le modèle lit", "What the model reads";
+    TranspWordsOnly => "les mots du courriel", "the words of the mail";
+    TranspWordsAndMeaning => "les mots du courriel et leur sens, par un modèle d'embeddings", "the words of the mail and their meaning, through an embedding model";
     TranspOfWhichAgentsCorrections => "dont corrections d'agents", "of which agents' corrections";
     TranspNoModelIsRegisteredNo => "Aucun modèle n'est enregistré : aucune suggestion automatique n'est faite.", "No model is registered: no automatic suggestion is made.";
     TranspReviewPeriod => "Période de revue", "Review period";

@@ -161,6 +161,11 @@ fn train_with_the_embedding_switch_records_the_recipe_and_needs_it_to_load() {
     )
     .unwrap();
     assert_eq!(meta["dense"]["recipe"]["model"], "multilingual-e5-small-q4");
+    // The record says so, for the transparency sheet.
+    assert_eq!(
+        outcome["candidate"]["record"]["embedding_model"],
+        "multilingual-e5-small-q4"
+    );
     let f1 = outcome["candidate"]["record"]["eval"]["macro_f1"]
         .as_f64()
         .unwrap();

@@ -182,6 +182,13 @@ pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<R
                     }
                     dt { (t(Msg::TranspTrainingExamples)) } dd { (m.training_examples.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }
                     dt { (t(Msg::TranspOfWhichAgentsCorrections)) } dd { (m.from_agent_feedback.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }
+                    dt { (t(Msg::TranspModelReads)) } dd #model-reads {
+                        @if let Some(e) = &m.embedding_model {
+                            (t(Msg::TranspWordsAndMeaning)) " (" (e) ")"
+                        } @else {
+                            (t(Msg::TranspWordsOnly))
+                        }
+                    }
                 }
             } @else {
                 p #no-model { (t(Msg::TranspNoModelIsRegisteredNo)) }

@@ -1839,6 +1839,7 @@ fn model_record() -> serde_json::Value {
         trained_at: T0,
         train_seconds: 3.0,
         note: None,
+        embedding_model: None,
     })
     .unwrap()
 }
@@ -1878,6 +1879,11 @@ async fn transparency_sheet_is_public_bilingual_and_impersonal() {
     promote_model(&f.store, "m-2025-06").await;
     let html = text(send(&f.app, get("/transparence", None)).await).await;
     assert!(html.contains("m-2025-06"));
+    // What the model reads: words only for a model trained without embeddings.
+    assert!(
+        html.contains("id=\"model-reads\">les mots du courriel</dd>"),
+        "{html}"
+    );
     assert!(html.contains("81,2 %"), "accuracy on the eval set");
     assert!(html.contains("Service de la transparence, SIP de Lyon"));
     // Two messages were received; their states are counted.
@@ -1892,6 +1898,7 @@ async fn transparency_sheet_is_public_bilingual_and_impersonal() {
     assert_eq!(v["compute_measured"], false);
     assert!(v["compute"]["cpu_seconds_per_1000_messages"].is_null());
     assert_eq!(v["active_model"]["next_review_due"], "2025-09-14");
+    assert!(v["active_model"].get("embedding_model").is_none(), "{v}");
     let by_state: i64 = v["messages_by_state"]
         .as_object()
         .unwrap()
