@@ -120,21 +120,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut fusion = kb.fusion();
     if std::env::var("TUNE").is_ok() {
         let mut best = (0.0, fusion);
-        for depth in [100usize] {
-            for k in [5.0f32, 10.0, 20.0, 30.0, 60.0] {
-                for w in [0.2f32, 0.3, 0.4, 0.5, 0.6] {
-                    let f = Fusion {
-                        k,
-                        dense_weight: w,
-                        depth,
-                    };
-                    kb.set_fusion(f);
-                    let r = ndcg(&kb, &dev);
-                    eprintln!("dev k={k} w={w} depth={depth}: {r:.4}");
-                    if r > best.0 {
-                        best = (r, f);
-                    }
-                }
+        // Rank fusion over k × w, and score fusion (k unused) over w and depth.
+        let mut grid = Vec::new();
+        for k in [5.0f32, 10.0, 20.0, 30.0, 60.0] {
+            for w in [0.2f32, 0.3, 0.4, 0.5, 0.6] {
+                grid.push(Fusion {
+                    k,
+                    dense_weight: w,
+                    depth: 100,
+                    scores: false,
+                });
+            }
+        }
+        for depth in [20usize, 50, 100] {
+            for w in [0.2f32, 0.3, 0.4, 0.5, 0.6, 0.7] {
+                grid.push(Fusion {
+                    k: 0.0,
+                    dense_weight: w,
+                    depth,
+                    scores: true,
+                });
+            }
+        }
+        for f in grid {
+            kb.set_fusion(f);
+            let r = ndcg(&kb, &dev);
+            eprintln!(
+                "dev {} k={} w={} depth={}: {r:.4}",
+                if f.scores { "scores" } else { "ranks" },
+                f.k,
+                f.dense_weight,
+                f.depth
+            );
+            if r > best.0 {
+                best = (r, f);
             }
         }
         fusion = best.1;

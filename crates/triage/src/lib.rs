@@ -318,7 +318,7 @@ impl Engine {
     /// its searches), else through the engine's own embedder.
     fn message_vector(&self, text: &str) -> Option<facteur_embed::Embedding> {
         if let Some(kb) = self.kb.as_ref().filter(|k| k.embedder().is_some()) {
-            return kb.query_embedding(text);
+            return kb.embed_query(text);
         }
         let e = self.embedder.as_ref()?;
         match e.embed(&[text], facteur_embed::Kind::Query) {

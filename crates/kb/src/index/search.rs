@@ -6,12 +6,6 @@
 use super::*;
 
 impl KnowledgeBase {
-    /// The embedding of a message as a query (`None` without an embedder, or when it
-    /// fails: callers then rank on words alone). Cached like a search's own.
-    pub fn query_embedding(&self, text: &str) -> Option<Embedding> {
-        self.query_vector(text)
-    }
-
     /// Makes later searches for `query` use `v` as its embedding: triage embeds a
     /// message once, as the classifier reads it (subject and body without personal
     /// data), and the searches it then runs on the body reuse that vector instead of
@@ -62,7 +56,7 @@ impl KnowledgeBase {
         q: &Embedding,
         limit: usize,
         mut keep: impl FnMut(usize) -> bool,
-    ) -> Vec<u32> {
+    ) -> Vec<(u32, f32)> {
         let mut scored: Vec<(u32, f32)> = Vec::new();
         for (slot, has) in self.has_vector.iter().enumerate() {
             if !*has || !keep(slot) {
@@ -80,7 +74,7 @@ impl KnowledgeBase {
         scored.select_nth_unstable_by(limit - 1, |a, b| b.1.total_cmp(&a.1));
         scored.truncate(limit);
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        scored.into_iter().map(|(s, _)| s).collect()
+        scored
     }
 
     /// Lexical ranking, fused with the semantic one when a model is attached.
@@ -98,11 +92,7 @@ impl KnowledgeBase {
             return self.rank(query, limit, keep);
         };
         let depth = self.fusion.depth.max(limit);
-        let lexical: Vec<u32> = self
-            .rank(query, depth, &keep)
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
+        let lexical = self.rank(query, depth, &keep);
         let dense = self.rank_dense(&q, depth, &keep);
         fuse(&lexical, &dense, &self.fusion, limit)
     }
@@ -368,11 +358,7 @@ impl KnowledgeBase {
         let top = match q {
             Some(q) if !self.has_vector.is_empty() => {
                 let depth = self.fusion.depth.max(limit);
-                let lexical: Vec<u32> = self
-                    .rank(query, depth, |_| true)
-                    .into_iter()
-                    .map(|(s, _)| s)
-                    .collect();
+                let lexical = self.rank(query, depth, |_| true);
                 let dense = self.rank_dense(q, depth, |_| true);
                 fuse(&lexical, &dense, &self.fusion, limit)
             }
