@@ -55,15 +55,23 @@ async fn open_with(cfg: &Config, tolerate_model_error: bool) -> Result<Arc<Servi
     // The active version of the registry wins; without one, the model directory
     // (what `facteur train --model` and `facteur demo` write).
     let (model, model_version) = match facteur_learn::registry::active(&store, &cfg.data_dir).await {
-        Ok(Some((version, model))) => {
-            crate::embedding::check_model(&model).with_context(|| {
-                tr!(
-                    "le modèle actif {version} ne peut pas être chargé",
-                    "the active model {version} cannot be loaded"
-                )
-            })?;
-            (Some(model), Some(version))
-        }
+        Ok(Some((version, model))) => match crate::embedding::check_model(&model) {
+            Ok(()) => (Some(model), Some(version)),
+            // The administrative commands do not classify: they go on without it,
+            // so `model list` / `model rollback` can still repair the situation.
+            Err(e) if tolerate_model_error => {
+                tracing::error!(version = %version, error = %format!("{e:#}"), "the registry's active model needs another embedder: this command goes on without it");
+                (None, None)
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    tr!(
+                        "le modèle actif {version} ne peut pas être chargé",
+                        "the active model {version} cannot be loaded"
+                    )
+                })
+            }
+        },
         Ok(None) => {
             let model_dir = cfg.model_dir();
             if model_dir.join("model.bin").is_file() {
