@@ -42,7 +42,7 @@ pub(crate) fn vectors_key(model_checksum: &str) -> String {
 /// chosen values.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Fusion {
-    /// RRF constant: larger flattens the rank curve.
+    /// RRF constant (rank fusion only): larger flattens the rank curve.
     pub k: f32,
     /// Weight of the semantic ranking (the lexical one has 1 − this).
     pub dense_weight: f32,
@@ -178,7 +178,8 @@ pub(crate) fn passage_text(title: &str, description: &str, body: &str) -> String
     format!("{title}. {description} {body}")
 }
 
-/// Weighted reciprocal-rank fusion of two rankings (slots, best first).
+/// Weighted fusion of two rankings ((slot, score), best first): of their min-max scaled
+/// scores, or of their reciprocal ranks (`Fusion::scores`).
 pub(crate) fn fuse(
     lexical: &[(u32, f32)],
     dense: &[(u32, f32)],
