@@ -51,18 +51,8 @@ impl Model {
     /// abstains, since its calibration holds only for the sum. A lexical model
     /// ignores the vector.
     pub fn predict_with(&self, text: &str, embedding: Option<&[f32]>) -> Prediction {
-        let mut p = self.core.scores(text);
-        let mut blind = false;
-        let mut vector = None;
-        if let Some(d) = &self.dense {
-            match embedding.filter(|e| e.len() == d.dim) {
-                Some(e) => {
-                    d.add_scores(e, &mut p);
-                    vector = Some((d, e));
-                }
-                None => blind = true,
-            }
-        }
+        let (mut p, vector) = self.margins(text, embedding);
+        let blind = self.dense.is_some() && vector.is_none();
         let evidence = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         calib::softmax_t(&mut p, self.meta.temperature);
         let k = self.meta.config.top_k.clamp(1, p.len().max(1));
@@ -115,13 +105,30 @@ impl Model {
     }
 
     pub fn evidence_with(&self, text: &str, embedding: Option<&[f32]>) -> f32 {
+        self.margins(text, embedding)
+            .0
+            .into_iter()
+            .fold(f32::NEG_INFINITY, f32::max)
+    }
+
+    /// Raw margins of every class: the lexical member's, plus the embedding view's
+    /// when the model has one and `embedding` fits it (then returned with the view,
+    /// for the out-of-scope check).
+    fn margins<'a>(
+        &'a self,
+        text: &str,
+        embedding: Option<&'a [f32]>,
+    ) -> (Vec<f32>, Option<(&'a DenseMember, &'a [f32])>) {
         let mut s = self.core.scores(text);
-        if let (Some(d), Some(e)) = (&self.dense, embedding) {
-            if e.len() == d.dim {
-                d.add_scores(e, &mut s);
-            }
+        let used = self
+            .dense
+            .as_ref()
+            .zip(embedding)
+            .filter(|(d, e)| e.len() == d.dim);
+        if let Some((d, e)) = used {
+            d.add_scores(e, &mut s);
         }
-        s.into_iter().fold(f32::NEG_INFINITY, f32::max)
+        (s, used)
     }
 
     pub fn labels(&self) -> &[String] {

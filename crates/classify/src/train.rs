@@ -163,6 +163,35 @@ fn fit_with_extras(texts: &[&str], y: &[u32], labels: &[String], cfg: &TrainConf
     Core::fit(&tt, &ty, labels.len(), cfg)
 }
 
+/// Runs `jobs` independent jobs on up to `workers` scoped threads (each takes the next
+/// job number from a shared counter) and hands each result, as it arrives, to `done`
+/// on the calling thread with how many have finished so far.
+fn run_jobs<T: Send>(
+    jobs: usize,
+    workers: usize,
+    job: &(dyn Fn(usize) -> T + Sync),
+    mut done: impl FnMut(usize, T),
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<T>();
+    std::thread::scope(|sc| {
+        for _ in 0..workers.clamp(1, jobs.max(1)) {
+            let (tx, next) = (tx.clone(), &next);
+            sc.spawn(move || loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= jobs || tx.send(job(n)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (finished, r) in rx.into_iter().enumerate() {
+            done(finished + 1, r);
+        }
+    });
+}
+
 /// Out-of-fold margins (every example scored by a model that never saw it) and,
 /// when `with_final`, the model fitted on everything. The k fold fits and the final
 /// fit are independent jobs spread over the training threads (each job then trains
@@ -175,7 +204,6 @@ fn oof_and_final(
     with_final: bool,
     progress: &mut dyn FnMut(TrainProgress),
 ) -> (Vec<Vec<f32>>, Option<Core>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let folds = stratified_folds(&d.y, d.labels.len(), k, cfg.seed);
     let jobs = k + usize::from(with_final);
     let workers = cfg.thread_count().clamp(1, jobs);
@@ -198,44 +226,30 @@ fn oof_and_final(
     };
     let mut out = vec![Vec::new(); d.texts.len()];
     let mut final_core = None;
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, Core)>();
-    std::thread::scope(|sc| {
-        for _ in 0..workers {
-            let (tx, next, fit_job) = (tx.clone(), &next, &fit_job);
-            sc.spawn(move || loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= jobs {
-                    break;
-                }
-                // Dispatch order: the final fit first (the longest job), then folds.
-                let j = if with_final { (n + k) % jobs } else { n };
-                if tx.send((j, fit_job(j))).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        for (done, (j, core)) in rx.into_iter().enumerate() {
-            if j == k {
-                final_core = Some(core);
-            } else {
-                for ((o, &t), &fi) in out.iter_mut().zip(&d.texts).zip(&folds) {
-                    if fi == j {
-                        *o = core.scores(t);
-                    }
+    // Dispatch order: the final fit first (the longest job), then folds.
+    let job = |n: usize| {
+        let j = if with_final { (n + k) % jobs } else { n };
+        (j, fit_job(j))
+    };
+    run_jobs(jobs, workers, &job, |done, (j, core)| {
+        if j == k {
+            final_core = Some(core);
+        } else {
+            for ((o, &t), &fi) in out.iter_mut().zip(&d.texts).zip(&folds) {
+                if fi == j {
+                    *o = core.scores(t);
                 }
             }
-            progress(TrainProgress {
-                done: done + 1,
-                total: jobs,
-                stage: if j == k {
-                    "final fit"
-                } else {
-                    "cross-validation"
-                },
-            });
         }
+        progress(TrainProgress {
+            done,
+            total: jobs,
+            stage: if j == k {
+                "final fit"
+            } else {
+                "cross-validation"
+            },
+        });
     });
     (out, final_core)
 }
@@ -387,6 +401,15 @@ fn check_vectors(n: usize, di: &DenseInput) -> Result<(), ClassifyError> {
     Ok(())
 }
 
+/// Lexical margins plus `w` times the dense member's, example by example.
+fn summed_margins(lexical: &[Vec<f32>], dense: &[Vec<f32>], w: f32) -> Vec<Vec<f32>> {
+    lexical
+        .iter()
+        .zip(dense)
+        .map(|(l, d)| l.iter().zip(d).map(|(a, b)| a + w * b).collect())
+        .collect()
+}
+
 /// Chooses the dense member's cost and its weight in the sum together, by macro-F1
 /// of the summed out-of-fold margins (training examples only, the lexical member's
 /// folds), fits it on everything, and returns the summed out-of-fold margins that
@@ -419,31 +442,18 @@ fn fuse_dense(
         cfg.dense_weights.clone()
     };
     // One job per cost, spread over the training threads.
-    let workers = cfg.thread_count().clamp(1, grid.len());
-    let next = std::sync::atomic::AtomicUsize::new(0);
     let mut per_c: Vec<Option<Vec<Vec<f32>>>> = vec![None; grid.len()];
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<Vec<f32>>)>();
-    std::thread::scope(|sc| {
-        for _ in 0..workers {
-            let (tx, next, grid, vectors, folds) = (tx.clone(), &next, &grid, &vectors, &folds);
-            sc.spawn(move || loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&c) = grid.get(i) else { break };
-                let s = dense::oof_scores(vectors, &d.y, (folds, k), n_classes, dim, c, cfg);
-                if tx.send((i, s)).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        for (done, (i, s)) in rx.into_iter().enumerate() {
-            per_c[i] = Some(s);
-            progress(TrainProgress {
-                done: done + 1,
-                total: grid.len(),
-                stage: "embedding view",
-            });
-        }
+    let job = |i: usize| {
+        let s = dense::oof_scores(&vectors, &d.y, (&folds, k), n_classes, dim, grid[i], cfg);
+        (i, s)
+    };
+    run_jobs(grid.len(), cfg.thread_count(), &job, |done, (i, s)| {
+        per_c[i] = Some(s);
+        progress(TrainProgress {
+            done,
+            total: grid.len(),
+            stage: "embedding view",
+        });
     });
     let lexical_f1 = f1_of(&lexical);
     // (macro-F1, cost index, weight): ties keep the first, i.e. the smaller cost and
@@ -453,12 +463,7 @@ fn fuse_dense(
         let Some(s) = s else { continue };
         let dense_f1 = f1_of(s);
         for &w in &weights {
-            let sum: Vec<Vec<f32>> = lexical
-                .iter()
-                .zip(s)
-                .map(|(l, d)| l.iter().zip(d).map(|(a, b)| a + w * b).collect())
-                .collect();
-            let f1 = f1_of(&sum);
+            let f1 = f1_of(&summed_margins(&lexical, s, w));
             if best.is_none_or(|b| f1 > b.0) {
                 best = Some((f1, ci, w, dense_f1));
             }
@@ -467,11 +472,7 @@ fn fuse_dense(
     let (_, ci, weight, dense_f1) = best.unwrap_or((0.0, 0, 1.0, 0.0));
     let c = grid[ci];
     let dense_oof = per_c[ci].take().unwrap_or_default();
-    let summed: Vec<Vec<f32>> = lexical
-        .iter()
-        .zip(&dense_oof)
-        .map(|(l, d)| l.iter().zip(d).map(|(a, b)| a + weight * b).collect())
-        .collect();
+    let summed = summed_margins(&lexical, &dense_oof, weight);
     let mut member = dense::fit(&vectors, &d.y, n_classes, dim, c, cfg);
     member.weight = weight;
     member.keep_examples(&vectors, &d.y, n_classes);

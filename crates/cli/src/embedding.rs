@@ -103,6 +103,15 @@ pub fn recipe(e: &dyn Embedder) -> facteur_classify::EmbeddingRecipe {
     }
 }
 
+/// The examples' texts embedded as queries ([`embed_texts`]).
+pub fn embed_examples(
+    e: &dyn Embedder,
+    examples: &[facteur_classify::Example],
+) -> Result<Vec<Vec<f32>>> {
+    let texts: Vec<&str> = examples.iter().map(|x| x.text.as_str()).collect();
+    embed_texts(e, &texts)
+}
+
 /// Texts embedded as queries, in batches, with a progress bar: the vectors a model
 /// with an embedding view is trained or evaluated on.
 pub fn embed_texts(e: &dyn Embedder, texts: &[&str]) -> Result<Vec<Vec<f32>>> {

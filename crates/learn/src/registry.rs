@@ -245,6 +245,20 @@ pub struct Embeddings<'a> {
 }
 
 impl Embeddings<'_> {
+    /// The vectors `model` needs for `examples`: `None` for a lexical model, or when
+    /// no embedder is configured (such a model then abstains on everything).
+    fn for_model(
+        embeddings: Option<&Self>,
+        model: &Model,
+        version: &str,
+        examples: &[Example],
+    ) -> LearnResult<Option<Vec<Vec<f32>>>> {
+        match embeddings.filter(|_| model.embedding().is_some()) {
+            Some(e) => e.vectors(version, examples).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn vectors(&self, version: &str, examples: &[Example]) -> LearnResult<Vec<Vec<f32>>> {
         let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
         (self.embed)(&texts).map_err(|detail| LearnError::Embedding {
@@ -315,10 +329,10 @@ pub async fn train_candidate(
         version = format!("m{stamp}-{}-{k}", training_sha256.get(..8).unwrap_or("0"));
         k += 1;
     }
-    let vectors = match req.embeddings {
-        Some(e) => Some(e.vectors(&version, &data)?),
-        None => None,
-    };
+    let vectors = req
+        .embeddings
+        .map(|e| e.vectors(&version, &data))
+        .transpose()?;
     let dense = req
         .embeddings
         .zip(vectors.as_deref())
@@ -340,10 +354,7 @@ pub async fn train_candidate(
     let vocab = Vocabulary::from_texts(data.iter().map(|e| e.text.as_str()));
     let vpath = dir.join("vocab.txt");
     std::fs::write(&vpath, vocab.to_lines()).map_err(io_err("write", &vpath))?;
-    let eval_vectors = match req.embeddings.filter(|_| model.embedding().is_some()) {
-        Some(e) => Some(e.vectors(&version, req.eval_set)?),
-        None => None,
-    };
+    let eval_vectors = Embeddings::for_model(req.embeddings, &model, &version, req.eval_set)?;
     let eval = eval_summary_with(&model, req.eval_set, eval_vectors.as_deref());
     let record = ModelRecord {
         training_sha256,
@@ -397,10 +408,7 @@ pub async fn evaluate_version(
         return Err(LearnError::EmptyEvalSet);
     }
     let model = load_model(data_dir, version)?;
-    let vectors = match embeddings.filter(|_| model.embedding().is_some()) {
-        Some(e) => Some(e.vectors(version, eval_set)?),
-        None => None,
-    };
+    let vectors = Embeddings::for_model(embeddings, &model, version, eval_set)?;
     Ok(eval_summary_with(&model, eval_set, vectors.as_deref()))
 }
 

@@ -541,10 +541,11 @@ impl Engine {
                 }],
                 abstained: false,
             }),
-            None => self.model.as_ref().map(|m| {
-                let v = vector.as_ref().filter(|_| m.embedding().is_some());
-                m.predict_with(&classify_text, v.map(|v| &v[..]))
-            }),
+            // A lexical model ignores the vector.
+            None => self
+                .model
+                .as_ref()
+                .map(|m| m.predict_with(&classify_text, vector.as_ref().map(|v| &v[..]))),
         };
         let (category, confidence, abstained, top) = match &prediction {
             Some(Prediction {

@@ -63,10 +63,7 @@ pub fn run(cfg: &Config, a: EvalArgs) -> Result<()> {
     // A model with an embedding view scores each text with its embedding (the
     // loader has checked the configured embedder is the one it needs).
     let vectors = match (model.embedding(), crate::embedding::embedder()?) {
-        (Some(_), Some(e)) => {
-            let texts: Vec<&str> = examples.iter().map(|x| x.text.as_str()).collect();
-            Some(crate::embedding::embed_texts(e.as_ref(), &texts)?)
-        }
+        (Some(_), Some(e)) => Some(crate::embedding::embed_examples(e.as_ref(), &examples)?),
         _ => None,
     };
     let report = evaluate_with(&model, &examples, vectors.as_deref());

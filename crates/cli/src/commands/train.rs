@@ -54,20 +54,17 @@ pub fn run(cfg: &Config, a: TrainArgs) -> Result<()> {
     // With the embedding switch on, the model gets an embedding view (its weight
     // chosen out of fold on these examples) and will need the same embedder to load.
     let embedder = crate::embedding::embedder()?;
-    let vectors = match &embedder {
-        Some(e) => {
-            let texts: Vec<&str> = examples.iter().map(|x| x.text.as_str()).collect();
-            Some(crate::embedding::embed_texts(e.as_ref(), &texts)?)
-        }
-        None => None,
-    };
-    let dense = match (&embedder, &vectors) {
-        (Some(e), Some(v)) => Some(DenseInput {
+    let vectors = embedder
+        .as_ref()
+        .map(|e| crate::embedding::embed_examples(e.as_ref(), &examples))
+        .transpose()?;
+    let dense = embedder
+        .as_ref()
+        .zip(vectors.as_deref())
+        .map(|(e, v)| DenseInput {
             recipe: crate::embedding::recipe(e.as_ref()),
             vectors: v,
-        }),
-        _ => None,
-    };
+        });
     let pb = progress::bar(0, crate::i18n::tr("entraînement", "training"));
     let mut model = train_with(&examples, dense.as_ref(), &train_cfg, &mut |p| {
         pb.set_length(p.total as u64);

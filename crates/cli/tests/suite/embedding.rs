@@ -8,6 +8,32 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common::{facteur, repo, run_ok, shared_data};
+use std::path::{Path, PathBuf};
+
+/// One data directory and two configs over it: with the embedding model, and without.
+struct Configs {
+    data: PathBuf,
+    with: PathBuf,
+    without: PathBuf,
+}
+
+fn configs(dir: &Path, model: &Path) -> Configs {
+    let data = dir.join("data");
+    let with = dir.join("with.toml");
+    let without = dir.join("without.toml");
+    let data_dir = format!("data_dir = \"{}\"\n", data.display());
+    std::fs::write(
+        &with,
+        format!("{data_dir}embedding_model = \"{}\"\n", model.display()),
+    )
+    .unwrap();
+    std::fs::write(&without, data_dir).unwrap();
+    Configs {
+        data,
+        with,
+        without,
+    }
+}
 
 #[test]
 fn kb_import_and_triage_honour_the_embedding_model() {
@@ -15,21 +41,13 @@ fn kb_import_and_triage_honour_the_embedding_model() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let with = dir.path().join("with.toml");
-    let without = dir.path().join("without.toml");
-    std::fs::write(
-        &with,
-        format!(
-            "data_dir = \"{}\"\nembedding_model = \"{}\"\n",
-            data.display(),
-            model.display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(&without, format!("data_dir = \"{}\"\n", data.display())).unwrap();
+    let Configs {
+        data,
+        with,
+        without,
+    } = configs(dir.path(), &model);
     let fiches = shared_data().join("service-public-fiches-2020/kb_fiscalite.jsonl");
-    let import = |cfg: &std::path::Path| -> serde_json::Value {
+    let import = |cfg: &Path| -> serde_json::Value {
         let mut c = facteur(cfg);
         c.env_remove("FACTEUR_EMBEDDING_MODEL")
             .env_remove("FACTEUR_EMBEDDING_URL")
@@ -57,7 +75,7 @@ fn kb_import_and_triage_honour_the_embedding_model() {
 
     let mail = "From: a@example.test\nTo: sip@example.test\nSubject: caution\n\n\
                 Bonjour, mon proprio ne me rend pas ma caution depuis trois mois, que faire ?\n";
-    let triage = |cfg: &std::path::Path| -> serde_json::Value {
+    let triage = |cfg: &Path| -> serde_json::Value {
         let mut c = facteur(cfg);
         c.env_remove("FACTEUR_EMBEDDING_MODEL")
             .env_remove("FACTEUR_EMBEDDING_URL")
@@ -90,22 +108,14 @@ fn train_with_the_embedding_switch_records_the_recipe_and_needs_it_to_load() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let with = dir.path().join("with.toml");
-    let without = dir.path().join("without.toml");
-    let data = dir.path().join("data");
-    std::fs::write(
-        &with,
-        format!(
-            "data_dir = \"{}\"\nembedding_model = \"{}\"\n",
-            data.display(),
-            model.display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(&without, format!("data_dir = \"{}\"\n", data.display())).unwrap();
+    let Configs {
+        data,
+        with,
+        without,
+    } = configs(dir.path(), &model);
     let examples = repo().join("answers/demo/examples.jsonl");
     let model_dir = dir.path().join("model");
-    let cmd = |cfg: &std::path::Path| {
+    let cmd = |cfg: &Path| {
         let mut c = facteur(cfg);
         c.env_remove("FACTEUR_EMBEDDING_MODEL")
             .env_remove("FACTEUR_EMBEDDING_URL")

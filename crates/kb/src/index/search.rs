@@ -34,12 +34,7 @@ impl KnowledgeBase {
         match embedder.embed(&[query], Kind::Query) {
             Ok(v) => {
                 let v = v.into_iter().next()?;
-                if let Ok(mut c) = self.query_cache.lock() {
-                    if c.len() >= QUERY_CACHE {
-                        c.pop_front();
-                    }
-                    c.push_back((query.to_string(), v));
-                }
+                self.remember_query(query, v);
                 Some(v)
             }
             Err(e) => {
