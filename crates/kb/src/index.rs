@@ -23,7 +23,9 @@ use crate::analysis::{
     analyze, french_exact_analyzer, french_stem_analyzer, Synonyms, FR_EXACT, FR_STEM,
 };
 use crate::answers::{load_dir, AnswerError, StandardAnswer, Taxonomy};
-use crate::dense::{fuse, passage_text, sentences, vectors_key, vectors_path, Fusion, VectorFile};
+use crate::dense::{
+    feedback_vector, fuse, passage_text, sentences, vectors_key, vectors_path, Fusion, VectorFile,
+};
 use crate::scorer::{top_k, Params, Scorer};
 use crate::{Date, KbError};
 

@@ -79,17 +79,41 @@ impl KnowledgeBase {
         limit: usize,
         keep: impl Fn(usize) -> bool,
     ) -> Vec<(u32, f32)> {
-        let Some(q) = (if self.has_vector.is_empty() {
-            None
-        } else {
-            self.query_vector(query)
-        }) else {
-            return self.rank(query, limit, keep);
-        };
-        let depth = self.fusion.depth.max(limit);
+        match (!self.has_vector.is_empty())
+            .then(|| self.query_vector(query))
+            .flatten()
+        {
+            Some(q) => self.rank_hybrid(query, &q, limit, keep),
+            None => self.rank(query, limit, keep),
+        }
+    }
+
+    /// The fused ranking for a query and its embedding, with pseudo-relevance
+    /// feedback on the vector when `fusion.feedback` is set.
+    fn rank_hybrid(
+        &self,
+        query: &str,
+        q: &Embedding,
+        limit: usize,
+        keep: impl Fn(usize) -> bool,
+    ) -> Vec<(u32, f32)> {
+        let f = &self.fusion;
+        let depth = f.depth.max(limit);
         let lexical = self.rank(query, depth, &keep);
-        let dense = self.rank_dense(&q, depth, &keep);
-        fuse(&lexical, &dense, &self.fusion, limit)
+        let dense = self.rank_dense(q, depth, &keep);
+        if f.feedback == 0 || f.feedback_weight <= 0.0 {
+            return fuse(&lexical, &dense, f, limit);
+        }
+        let first = fuse(&lexical, &dense, f, f.feedback);
+        if first.is_empty() {
+            return first;
+        }
+        let rows = first
+            .iter()
+            .map(|(slot, _)| &self.vectors[*slot as usize * DIM..(*slot as usize + 1) * DIM]);
+        let moved = feedback_vector(q, rows, f.feedback_weight);
+        let dense = self.rank_dense(&moved, depth, &keep);
+        fuse(&lexical, &dense, f, limit)
     }
 
     /// "sens proche": the sentence of a hit closest in meaning to the query.
@@ -351,12 +375,7 @@ impl KnowledgeBase {
     /// [`Self::search_ids`] with the query's embedding given (None: lexical only).
     pub fn search_ids_with(&self, query: &str, q: Option<&Embedding>, limit: usize) -> Vec<String> {
         let top = match q {
-            Some(q) if !self.has_vector.is_empty() => {
-                let depth = self.fusion.depth.max(limit);
-                let lexical = self.rank(query, depth, |_| true);
-                let dense = self.rank_dense(q, depth, |_| true);
-                fuse(&lexical, &dense, &self.fusion, limit)
-            }
+            Some(q) if !self.has_vector.is_empty() => self.rank_hybrid(query, q, limit, |_| true),
             _ => self.rank(query, limit, |_| true),
         };
         top.into_iter()

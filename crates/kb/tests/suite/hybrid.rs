@@ -21,6 +21,14 @@ fn embedder(model: &Path) -> Arc<dyn Embedder> {
     )
 }
 
+/// A knowledge base over the sample fiches, no model attached yet.
+fn sample_kb() -> (tempfile::TempDir, KnowledgeBase) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kb = KnowledgeBase::open(dir.path()).unwrap();
+    kb.import_fiches(&sample()).unwrap();
+    (dir, kb)
+}
+
 #[test]
 fn vectors_are_incremental_and_follow_the_documents() {
     let Some(model) = testing::model_or_skip() else {
@@ -53,9 +61,7 @@ fn every_hybrid_hit_says_why() {
     let Some(model) = testing::model_or_skip() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let mut kb = KnowledgeBase::open(dir.path()).unwrap();
-    kb.import_fiches(&sample()).unwrap();
+    let (_dir, mut kb) = sample_kb();
     let query =
         "l'enterrement de mon papa m'a coûté une fortune, est-ce que ça compte pour mes impôts ?";
     let opts = SearchOptions {
@@ -81,5 +87,42 @@ fn every_hybrid_hit_says_why() {
                 "{p:?}"
             );
         }
+    }
+}
+
+#[test]
+fn feedback_reads_the_semantic_ranking_again_from_the_first_documents() {
+    let Some(model) = testing::model_or_skip() else {
+        return;
+    };
+    let (_dir, mut kb) = sample_kb();
+    kb.set_embedder(embedder(&model)).unwrap();
+    let queries = [
+        "mon proprio veut pas me rendre la caution",
+        "je dois payer combien pour la télé",
+        "c'est quoi le taux neutre",
+        "j'ai déménagé il faut prévenir les impôts ?",
+    ];
+    let ranked = |kb: &KnowledgeBase| -> Vec<Vec<String>> {
+        queries
+            .iter()
+            .map(|q| {
+                let v = kb.embed_query(q).unwrap();
+                kb.search_ids_with(q, Some(&v), 10)
+            })
+            .collect()
+    };
+    let with = ranked(&kb);
+    let f = kb.fusion();
+    assert!(f.feedback > 0 && f.feedback_weight > 0.0, "{f:?}");
+    kb.set_fusion(facteur_kb::Fusion { feedback: 0, ..f });
+    let without = ranked(&kb);
+    // Feedback reorders, but within the documents both views already reach: the
+    // first document that steered it stays near the top.
+    assert_ne!(with, without, "feedback changed no ranking");
+    for (w, o) in with.iter().zip(&without) {
+        assert_eq!(w.len(), 10);
+        let pos = w.iter().position(|id| id == &o[0]);
+        assert!(pos.is_some_and(|p| p < 3), "{w:?} / {o:?}");
     }
 }
