@@ -300,7 +300,14 @@ impl Service {
             }
         };
         let mut done = Vec::with_capacity(triaged.len());
-        for ((mut t, slot), (id, mailbox_id)) in triaged.into_iter().zip(ids) {
+        for ((t, slot), (id, mailbox_id)) in triaged.into_iter().zip(ids) {
+            let Some(mut t) = t else {
+                out[slot] = Some(Err(AppError::Task {
+                    task: "triage",
+                    reason: "it panicked on this message (see the log's location)".into(),
+                }));
+                continue;
+            };
             // A supervisor's kill switch or an overdue review (with strict_review)
             // turns suggestions off at once: the message goes to a person, with
             // no draft.
@@ -571,33 +578,50 @@ pub struct ToTriage {
     pub raw: Option<Vec<u8>>,
 }
 
-/// Triage `work` on every core, each thread taking a contiguous share, and give
-/// the results back in order. Each thread measures its own CPU time for the
-/// cost per 1,000 messages (the process total would also count the web server
-/// and the connectors).
+/// Triage `work` on every core (see [`on_all_cores`]), each result with its slot.
 fn triage_on_all_cores(
     engine: &Engine,
     work: Vec<(usize, ToTriage, Overrides)>,
     meter: &facteur_learn::ComputeMeter,
-) -> Vec<(Triaged, usize)> {
+) -> Vec<(Option<Triaged>, usize)> {
+    let slots: Vec<usize> = work.iter().map(|w| w.0).collect();
+    let work = work
+        .into_iter()
+        .map(|(_, item, over)| (item.id, (item, over)))
+        .collect();
+    let triaged = on_all_cores(work, meter, |(item, over): (ToTriage, Overrides)| {
+        let mut mail = item.mail;
+        // Set only when its attachments are to be read (see triage_batch).
+        if let Some(raw) = item.raw {
+            mail.attachment_texts = engine.read_attachments(&raw, &mail);
+        }
+        engine.triage_with("store", &mail, &over)
+    });
+    triaged.into_iter().zip(slots).collect()
+}
+
+/// Runs `f` on each message's work on every core, each thread taking a
+/// contiguous share, and gives the results back in order. Each thread measures
+/// its own CPU time for the cost per 1,000 messages (the process total would
+/// also count the web server and the connectors). A message whose work panics
+/// fails alone (`None`): a bug that one hostile mail trips must not fail its
+/// batch-mates, which would retry in its company until they ran out of attempts.
+fn on_all_cores<T: Send, R: Send>(
+    work: Vec<(i64, T)>,
+    meter: &facteur_learn::ComputeMeter,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<Option<R>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(work.len())
         .max(1);
-    let one = |part: Vec<(usize, ToTriage, Overrides)>| {
+    let one = |part: Vec<(i64, T)>| {
         let before = thread_cpu_seconds();
         let n = part.len();
-        let done: Vec<(Triaged, usize)> = part
+        let done: Vec<Option<R>> = part
             .into_iter()
-            .map(|(slot, item, over)| {
-                let mut mail = item.mail;
-                // Set only when its attachments are to be read (see triage_batch).
-                if let Some(raw) = item.raw {
-                    mail.attachment_texts = engine.read_attachments(&raw, &mail);
-                }
-                (engine.triage_with("store", &mail, &over), slot)
-            })
+            .map(|(message, w)| each_alone(message, || f(w)))
             .collect();
         if let (Some(a), Some(b)) = (before, thread_cpu_seconds()) {
             meter.add(b - a, n as u64);
@@ -625,10 +649,45 @@ fn triage_on_all_cores(
     })
 }
 
+/// Runs one message's work, turning a panic into `None`. The panic's message is
+/// not logged: it can quote the text being handled (a slice out of a mail), and
+/// logs carry no personal data; the message id and the location are enough to
+/// reproduce it from the stored mail.
+fn each_alone<R>(message: i64, f: impl FnOnce() -> R) -> Option<R> {
+    // The engine is shared read-only; its caches are behind mutexes whose
+    // poisoning their users already tolerate (a poisoned cache is skipped).
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => Some(r),
+        Err(_) => {
+            tracing::error!(message, "triage panicked on this message; it fails alone");
+            None
+        }
+    }
+}
+
 /// CPU seconds consumed by the calling thread (Linux: /proc/thread-self/schedstat,
 /// whose first field is the time on CPU in nanoseconds).
 fn thread_cpu_seconds() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
     Some(ns as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_whose_work_panics_fails_alone_and_the_order_holds() {
+        let meter = facteur_learn::ComputeMeter::new();
+        let work: Vec<(i64, u32)> = (0..9).map(|i| (100 + i64::from(i), i)).collect();
+        let out = on_all_cores(work, &meter, |x| {
+            assert!(x != 4, "a bug one mail trips");
+            x * 2
+        });
+        let want: Vec<Option<u32>> = (0..9).map(|x| (x != 4).then_some(x * 2)).collect();
+        assert_eq!(out, want);
+        // Nothing to do: nothing returned, no thread spawned.
+        assert!(on_all_cores(Vec::<(i64, u32)>::new(), &meter, |x| x).is_empty());
+    }
 }

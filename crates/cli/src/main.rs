@@ -124,6 +124,7 @@ fn main() {
     i18n::set_lang(lang);
     let cli = parse_cli(lang);
     init_tracing();
+    install_panic_hook();
     if let Err(err) = run(cli) {
         eprintln!("{} {}", i18n::tr("erreur :", "error:"), render_error(&err));
         std::process::exit(1);
@@ -233,6 +234,23 @@ fn init_tracing() {
     } else {
         builder.init();
     }
+}
+
+/// Panics are logged through tracing with their location only. The default hook
+/// prints the panic's message, and a message can quote the text being handled
+/// (a string slice out of a mail: "byte index 7 is not a char boundary … of
+/// `<the citizen's text>`"), while logs carry no personal data. The location, with
+/// the message id the caller logs, is enough to reproduce a panic from the stored
+/// mail.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let thread = std::thread::current().name().unwrap_or("?").to_string();
+        tracing::error!(%location, %thread, "panicked (its message is withheld: it may quote mail text)");
+    }));
 }
 
 #[cfg(test)]
