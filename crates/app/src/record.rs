@@ -31,5 +31,6 @@ pub fn triage_record(message_id: i64, model_version: Option<String>, t: &Triaged
         // A thanks-only mail: the agent confirms the close in one key.
         close_suggestion: t.thanks_only.then_some(facteur_core::CloseReason::Thanks),
         citizen_ids: t.citizen_ids.clone(),
+        attachment_texts: t.attachment_texts.clone(),
     }
 }

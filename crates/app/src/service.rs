@@ -353,14 +353,10 @@ impl Service {
         out.into_iter().flatten().collect()
     }
 
-    /// What follows a recorded triage: the attachments' text, a bounce linked to
-    /// the reply it reports, a repeat to the same citizen's open message.
+    /// What follows a recorded triage (its attachments' text went with it): a
+    /// bounce linked to the reply it reports, a repeat to the same citizen's open
+    /// message.
     async fn after_recorded(&self, id: i64, t: &Triaged) -> Result<(), AppError> {
-        if !t.attachment_texts.is_empty() {
-            self.store
-                .record_attachment_texts(id, &t.attachment_texts)
-                .await?;
-        }
         self.link_bounce(id, t).await?;
         if let Some(of) = crate::link_repeat(&self.store, id, t, self.followup_days).await? {
             tracing::info!(message = id, of, "repeat of an open message");

@@ -4,7 +4,7 @@
 use facteur_core::{AttachmentText, ExtractFailure, ExtractMethod};
 
 use crate::error::{OpContext, StoreResult};
-use crate::{with_pool, BeginWrite, Store};
+use crate::{with_pool, Store};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -17,45 +17,39 @@ struct Row {
     failure: Option<String>,
 }
 
-impl Store {
-    /// Replaces message `message_id`'s attachment texts with `texts` (a new
-    /// triage reads them again).
-    pub async fn record_attachment_texts(
-        &self,
-        message_id: i64,
-        texts: &[AttachmentText],
-    ) -> StoreResult<()> {
-        let op = || format!("record the attachment texts of message {message_id}");
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await.op(op)?;
-            sqlx::query("DELETE FROM attachment_texts WHERE message_id = $1")
-                .bind(message_id)
-                .execute(&mut *tx)
-                .await
-                .op(op)?;
-            for (i, t) in texts.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO attachment_texts (message_id, position, filename, content_type, \
-                     method, pages, text, truncated, failure) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(message_id)
-                .bind(i64::try_from(i).unwrap_or(i64::MAX))
-                .bind(&t.filename)
-                .bind(&t.content_type)
-                .bind(t.method.map(ExtractMethod::as_str))
-                .bind(i64::from(t.pages))
-                .bind(&t.text)
-                .bind(i64::from(t.truncated))
-                .bind(t.failure.map(ExtractFailure::as_str))
-                .execute(&mut *tx)
-                .await
-                .op(op)?;
-            }
-            tx.commit().await.op(op)?;
-            Ok(())
-        })
-    }
+/// Replaces message `$message_id`'s attachment texts with `$texts` inside the
+/// caller's write transaction `$tx` (errors named by `$op`). A macro, as
+/// `with_pool!` bodies are: the statements are compiled once per backend.
+macro_rules! replace_attachment_texts {
+    ($tx:ident, $message_id:expr, $texts:expr, $op:expr) => {
+        sqlx::query("DELETE FROM attachment_texts WHERE message_id = $1")
+            .bind($message_id)
+            .execute(&mut *$tx)
+            .await
+            .op($op)?;
+        for (i, t) in $texts.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO attachment_texts (message_id, position, filename, content_type, \
+                 method, pages, text, truncated, failure) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind($message_id)
+            .bind(i64::try_from(i).unwrap_or(i64::MAX))
+            .bind(&t.filename)
+            .bind(&t.content_type)
+            .bind(t.method.map(facteur_core::ExtractMethod::as_str))
+            .bind(i64::from(t.pages))
+            .bind(&t.text)
+            .bind(i64::from(t.truncated))
+            .bind(t.failure.map(facteur_core::ExtractFailure::as_str))
+            .execute(&mut *$tx)
+            .await
+            .op($op)?;
+        }
+    };
+}
+pub(crate) use replace_attachment_texts;
 
+impl Store {
     /// Message `message_id`'s attachment texts, in the order of the mail.
     pub async fn attachment_texts(&self, message_id: i64) -> StoreResult<Vec<AttachmentText>> {
         let rows: Vec<Row> = with_pool!(self, p => {

@@ -594,6 +594,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .op(op)?;
+                if !t.attachment_texts.is_empty() {
+                    crate::attachments::replace_attachment_texts!(
+                        tx,
+                        t.message_id,
+                        t.attachment_texts,
+                        op
+                    );
+                }
                 keyed.extend(pt.citizen_keys.iter().map(|k| (t.message_id, k)));
                 audited.push((format!("message:{}", t.message_id), pt.details.to_string()));
                 out.push(Ok(id));

@@ -2,8 +2,8 @@
 //! the tables; the public types carry parsed enums and JSON.
 
 use facteur_core::{
-    Candidate, CloseReason, Hit, MailSummary, MessageState, ModelStatus, OutboxState, ParsedMail,
-    PiiKind, Role, Route,
+    AttachmentText, Candidate, CloseReason, Hit, MailSummary, MessageState, ModelStatus,
+    OutboxState, ParsedMail, PiiKind, Role, Route,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -445,6 +445,11 @@ pub struct NewTriage {
     /// store keeps only as keyed hashes, to find the same citizen's other
     /// messages. Empty keeps the stored ones.
     pub citizen_ids: Vec<String>,
+    /// The text triage read from the attachments (masked), written in the same
+    /// transaction as the triage, so a crash between the two cannot leave a
+    /// triaged message without them (a triaged message is not triaged again).
+    /// Empty keeps the stored ones.
+    pub attachment_texts: Vec<AttachmentText>,
 }
 
 /// One recorded triage, row of `triage_results`; a message keeps every one of them.

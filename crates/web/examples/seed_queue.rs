@@ -119,6 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 candidates: Vec::new(),
                 close_suggestion: None,
                 citizen_ids: Vec::new(),
+                attachment_texts: Vec::new(),
             })
             .await?;
     }

@@ -42,6 +42,7 @@ fn triage(message_id: i64, v: i64, text: &str) -> NewTriage {
         candidates: Vec::new(),
         close_suggestion: None,
         citizen_ids: Vec::new(),
+        attachment_texts: Vec::new(),
     }
 }
 

@@ -831,6 +831,7 @@ async fn seed_draft(db: &str, key_file: &Path, draft: &str) -> i64 {
             candidates: Vec::new(),
             close_suggestion: None,
             citizen_ids: Vec::new(),
+            attachment_texts: Vec::new(),
         })
         .await
         .unwrap();

@@ -320,6 +320,7 @@ async fn full_loop_from_corrections_to_a_better_model() {
                 candidates: Vec::new(),
                 close_suggestion: None,
                 citizen_ids: Vec::new(),
+                attachment_texts: Vec::new(),
             })
             .await
             .expect("triage");

@@ -32,6 +32,7 @@ fn triage(id: i64, category: &str, confidence: f32, route: Route) -> NewTriage {
         candidates: Vec::new(),
         close_suggestion: None,
         citizen_ids: Vec::new(),
+        attachment_texts: Vec::new(),
     }
 }
 

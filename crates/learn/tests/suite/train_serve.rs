@@ -175,6 +175,7 @@ async fn a_corrected_message_trains_on_exactly_what_the_engine_classified() {
                 candidates: Vec::new(),
                 close_suggestion: None,
                 citizen_ids: Vec::new(),
+                attachment_texts: Vec::new(),
             })
             .await
             .expect("triage");

@@ -34,6 +34,7 @@ fn triage(message_id: i64, pseudonymised: Option<&str>, classify: Option<&str>) 
         candidates: Vec::new(),
         close_suggestion: None,
         citizen_ids: Vec::new(),
+        attachment_texts: Vec::new(),
     }
 }
 

@@ -83,6 +83,7 @@ async fn arrive(s: &Store, mb: i64, n: u32, at: i64, from: &str, ids: &[&str]) -
         candidates: Vec::new(),
         close_suggestion: None,
         citizen_ids: ids.iter().map(|i| i.to_string()).collect(),
+        attachment_texts: Vec::new(),
     })
     .await
     .unwrap();

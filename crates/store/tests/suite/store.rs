@@ -137,6 +137,7 @@ async fn triage(s: &Store, id: i64, route: Route, category: &str, confidence: f3
         candidates: Vec::new(),
         close_suggestion: None,
         citizen_ids: Vec::new(),
+        attachment_texts: Vec::new(),
     })
     .await
     .unwrap();
@@ -207,6 +208,7 @@ fn triage_record(id: i64) -> NewTriage {
         candidates: Vec::new(),
         close_suggestion: None,
         citizen_ids: Vec::new(),
+        attachment_texts: Vec::new(),
     }
 }
 
@@ -824,6 +826,7 @@ async fn other_agent_actions_record_state_action_and_audit() {
             candidates: Vec::new(),
             close_suggestion: None,
             citizen_ids: Vec::new(),
+            attachment_texts: Vec::new(),
         })
         .await;
     assert!(matches!(t, Err(StoreError::InvalidState { .. })));
@@ -2197,6 +2200,7 @@ async fn queue_search_matches_masked_text_words_and_dates_only() {
             candidates: Vec::new(),
             close_suggestion: None,
             citizen_ids: Vec::new(),
+            attachment_texts: Vec::new(),
         })
         .await
         .unwrap();
@@ -2276,10 +2280,20 @@ async fn batches_store_triage_and_complete_as_one_by_one_would() {
         .await
         .unwrap();
     let audit_before = s.verify_audit().await.unwrap().rows;
+    let scan = facteur_core::AttachmentText {
+        filename: Some("rib.pdf".into()),
+        content_type: "application/pdf".into(),
+        method: Some(facteur_core::ExtractMethod::PdfText),
+        pages: 1,
+        text: "IBAN [IBAN_1]".into(),
+        truncated: false,
+        failure: None,
+    };
     let t = |id: i64| NewTriage {
         category: Some("rib".into()),
         route: Route::NeedsResearch,
         citizen_ids: vec!["citoyen@example.test".into()],
+        attachment_texts: vec![scan.clone()],
         ..triage_record(id)
     };
     let recorded = s
@@ -2311,12 +2325,27 @@ async fn batches_store_triage_and_complete_as_one_by_one_would() {
             Some("rib")
         );
     }
+    // The attachment texts went in with the recorded triages, in the same
+    // transaction; the refused ones wrote none.
+    for id in [ids[0], ids[1]] {
+        assert_eq!(
+            s.attachment_texts(id).await.unwrap(),
+            std::slice::from_ref(&scan)
+        );
+    }
+    assert!(s.attachment_texts(ids[3]).await.unwrap().is_empty());
     // The two recorded triages link the same citizen.
     let same = s.same_citizen(ids[0], 86_400_000).await.unwrap();
     assert_eq!(same.iter().map(|m| m.id).collect::<Vec<_>>(), [ids[1]]);
     let report = s.verify_audit().await.unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!(report.rows, audit_before + 2);
+    // A later triage that read no attachment keeps them.
+    s.record_triage(&triage_record(ids[0])).await.unwrap();
+    assert_eq!(
+        s.attachment_texts(ids[0]).await.unwrap(),
+        std::slice::from_ref(&scan)
+    );
 
     // Jobs: claimed oldest first in batches, never twice, completed together.
     for i in 0..5 {

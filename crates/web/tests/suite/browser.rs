@@ -232,6 +232,7 @@ async fn add(store: &Store, mailbox: i64, n: usize, s: &Seed<'_>) -> i64 {
             candidates: Vec::new(),
             close_suggestion: None,
             citizen_ids: Vec::new(),
+            attachment_texts: Vec::new(),
         })
         .await
         .unwrap();
@@ -1201,6 +1202,7 @@ async fn an_abstained_message_says_no_suggestion_instead_of_a_confidence() {
             candidates: Vec::new(),
             close_suggestion: None,
             citizen_ids: Vec::new(),
+            attachment_texts: Vec::new(),
         })
         .await
         .unwrap();

@@ -107,6 +107,7 @@ async fn add_message_with(
             candidates: Vec::new(),
             close_suggestion: None,
             citizen_ids: Vec::new(),
+            attachment_texts: Vec::new(),
         })
         .await
         .unwrap();
@@ -751,6 +752,7 @@ async fn pages_show_the_subject_triage_masked() {
             candidates: Vec::new(),
             close_suggestion: None,
             citizen_ids: Vec::new(),
+            attachment_texts: Vec::new(),
         })
         .await
         .unwrap();
@@ -821,6 +823,7 @@ async fn add_citizen_message(
             candidates: Vec::new(),
             close_suggestion: close,
             citizen_ids: ids.iter().map(|i| i.to_string()).collect(),
+            attachment_texts: Vec::new(),
         })
         .await
         .unwrap();
@@ -3557,6 +3560,7 @@ async fn retriage_with_new_draft(store: &Store, message: i64) {
             candidates: Vec::new(),
             close_suggestion: None,
             citizen_ids: Vec::new(),
+            attachment_texts: Vec::new(),
         })
         .await
         .unwrap();
@@ -3813,6 +3817,7 @@ async fn add_triaged(store: &Store, mb: i64, n: i64, at: i64, model: &str, categ
             candidates: Vec::new(),
             close_suggestion: None,
             citizen_ids: Vec::new(),
+            attachment_texts: Vec::new(),
         })
         .await
         .unwrap();
@@ -4036,6 +4041,7 @@ async fn a_reply_to_an_auto_responder_needs_the_agents_confirmation_and_a_bounce
             candidates: Vec::new(),
             close_suggestion: None,
             citizen_ids: Vec::new(),
+            attachment_texts: Vec::new(),
         })
         .await
         .unwrap();
@@ -4483,6 +4489,7 @@ async fn an_automatically_escalated_message_says_which_flag_and_which_words() {
             candidates: Vec::new(),
             close_suggestion: None,
             citizen_ids: Vec::new(),
+            attachment_texts: Vec::new(),
         })
         .await
         .unwrap();
