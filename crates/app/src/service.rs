@@ -494,11 +494,19 @@ impl Service {
     /// highlighting re-reads every matched fiche and cost more than the rest of
     /// triage, for pages most messages never show. The message page asks when
     /// an agent opens it. Without a knowledge base, the hits stay bare.
-    pub fn explain(&self, text: &str, hits: &mut [facteur_kb::Hit]) {
+    ///
+    /// `read_as` is what the classifier read (the stored `classify_text`):
+    /// triage embedded that, not the body, and searched with its vector, so the
+    /// "sens proche" sentences are chosen with the same vector here. Without it
+    /// (a message triaged before it was recorded) the body is embedded.
+    pub fn explain(&self, text: &str, read_as: Option<&str>, hits: &mut [facteur_kb::Hit]) {
         let engine = self.engine();
         let Some(kb) = engine.kb() else {
             return;
         };
+        if let Some(v) = read_as.and_then(|r| kb.embed_query(r)) {
+            kb.remember_query(text, v);
+        }
         if let Err(e) = kb.explain(text, hits) {
             tracing::warn!(error = %e, "passages not computed for the message page");
         }

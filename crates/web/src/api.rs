@@ -374,7 +374,7 @@ async fn get_message(
     let m = actions::load_message(&st, &a, id).await?;
     let mut triage = st.store.latest_triage(id).await?;
     if let (Some(svc), Some(tr)) = (&st.service, triage.as_mut()) {
-        crate::pages::message::explain_passages(svc, &m.pseudonymised_text, &mut tr.passages).await;
+        crate::pages::message::explain_passages(svc, &m, &mut tr.passages).await;
     }
     // Same rule as the page: a kill switch covering the mailbox or the draft's
     // request type withdraws the prepared draft.

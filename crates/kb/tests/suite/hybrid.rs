@@ -126,3 +126,59 @@ fn feedback_reads_the_semantic_ranking_again_from_the_first_documents() {
         assert!(pos.is_some_and(|p| p < 3), "{w:?} / {o:?}");
     }
 }
+
+/// The real engine, recording which texts it embedded as queries.
+struct Recording {
+    inner: Arc<dyn Embedder>,
+    queries: std::sync::Mutex<Vec<String>>,
+}
+
+impl Embedder for Recording {
+    fn embed(
+        &self,
+        texts: &[&str],
+        kind: facteur_embed::Kind,
+    ) -> Result<Vec<facteur_embed::Embedding>, facteur_embed::EmbedError> {
+        if kind == facteur_embed::Kind::Query {
+            let mut q = self.queries.lock().unwrap();
+            q.extend(texts.iter().map(|t| t.to_string()));
+        }
+        self.inner.embed(texts, kind)
+    }
+    fn identity(&self) -> &facteur_embed::ModelIdentity {
+        self.inner.identity()
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+#[test]
+fn a_message_page_explains_with_the_vector_triage_searched_with() {
+    let Some(model) = testing::model_or_skip() else {
+        return;
+    };
+    let (_dir, mut kb) = sample_kb();
+    let rec = Arc::new(Recording {
+        inner: embedder(&model),
+        queries: std::sync::Mutex::new(Vec::new()),
+    });
+    kb.set_embedder(rec.clone()).unwrap();
+    // Triage embeds what the classifier read (subject and body) and searches
+    // with the body under that vector; the page later explains the stored hits.
+    let read = "Frais d'obsèques\nl'enterrement de mon papa m'a coûté une fortune";
+    let body = "l'enterrement de mon papa m'a coûté une fortune, est-ce que ça compte ?";
+    let v = kb.embed_query(read).unwrap();
+    kb.remember_query(body, v);
+    let opts = SearchOptions {
+        limit: 3,
+        snippets: false,
+        ..SearchOptions::default()
+    };
+    let mut hits = kb.search(body, &opts).unwrap();
+    assert_eq!(hits.len(), 3);
+    kb.explain(body, &mut hits).unwrap();
+    assert!(hits.iter().all(|h| !h.passages.is_empty()), "{hits:?}");
+    // The body itself was never embedded: one vector per message, the same one.
+    assert_eq!(*rec.queries.lock().unwrap(), [read.to_string()]);
+}

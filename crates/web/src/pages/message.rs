@@ -80,20 +80,25 @@ fn passages_view(lang: Lang, passages: &[Hit], chosen: Option<&str>) -> Markup {
     }
 }
 
-/// The passages of stored hits, computed off the runtime's threads (see
-/// `Service::explain`).
+/// The passages of stored hits for message `m`, computed off the runtime's
+/// threads (see `Service::explain`).
 pub(crate) async fn explain_passages(
     svc: &std::sync::Arc<facteur_app::Service>,
-    text: &str,
+    m: &facteur_store::Message,
     hits: &mut Vec<Hit>,
 ) {
     if hits.iter().all(|h| !h.passages.is_empty()) {
         return;
     }
     // A copy (a handful of hits): should the task fail, the page keeps them bare.
-    let (svc, text, mut bare) = (svc.clone(), text.to_string(), hits.clone());
+    let (svc, text, read_as, mut bare) = (
+        svc.clone(),
+        m.pseudonymised_text.clone(),
+        m.classify_text.clone(),
+        hits.clone(),
+    );
     match tokio::task::spawn_blocking(move || {
-        svc.explain(&text, &mut bare);
+        svc.explain(&text, read_as.as_deref(), &mut bare);
         bare
     })
     .await
@@ -206,7 +211,7 @@ pub async fn render(
     let triages = st.store.list_triages(id).await?;
     let mut triage = triages.last().cloned();
     if let (Some(svc), Some(tr)) = (&st.service, triage.as_mut()) {
-        explain_passages(svc, &m.pseudonymised_text, &mut tr.passages).await;
+        explain_passages(svc, &m, &mut tr.passages).await;
     }
     let thread = match &m.thread_id {
         Some(tid) => st.store.thread_messages(tid).await?,
