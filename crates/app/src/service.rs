@@ -663,7 +663,7 @@ fn each_alone<R>(message: i64, f: impl FnOnce() -> R) -> Option<R> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => Some(r),
         Err(_) => {
-            tracing::error!(message, "triage panicked on this message; it fails alone");
+            tracing::error!(message, "panicked on this message, which fails alone");
             None
         }
     }

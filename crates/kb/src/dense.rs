@@ -38,8 +38,8 @@ pub(crate) fn vectors_key(model_checksum: &str) -> String {
 
 /// How the lexical and the semantic rankings are combined: weighted fusion of the
 /// scores (or of the reciprocal ranks) over the top `depth` of each, and
-/// pseudo-relevance feedback on the query's vector. Chosen on the dev topics only (docs/RETRIEVAL.md); the held-out
-/// fifth was evaluated once with the chosen values.
+/// pseudo-relevance feedback on the query's vector. Chosen on the dev topics only
+/// (docs/RETRIEVAL.md, which also says how often the held-out fifth was read).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Fusion {
     /// RRF constant (rank fusion only): larger flattens the rank curve.
