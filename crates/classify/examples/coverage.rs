@@ -100,8 +100,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             v.sort_by(f32::total_cmp);
             [0.05, 0.1, 0.25, 0.5, 0.75, 0.9].map(|f| v[((v.len() - 1) as f64 * f) as usize])
         };
-        let ok: Vec<f32> = ev.iter().map(|e| m.evidence(&e.text)).collect();
-        let bad: Vec<f32> = oos.iter().map(|e| m.evidence(&e.text)).collect();
+        // Evidence as the rule reads it: with the embedding view's margins when the
+        // model has one.
+        let evidence = |ex: &[Example], v: &Option<Vec<Vec<f32>>>| -> Vec<f32> {
+            ex.iter()
+                .enumerate()
+                .map(|(i, e)| m.evidence_with(&e.text, v.as_ref().map(|v| v[i].as_slice())))
+                .collect()
+        };
+        let (ok, bad) = (evidence(&ev, &ev_v), evidence(&oos, &oos_v));
         println!("in-scope evidence quantiles 5..90%: {:?}", q(ok));
         println!("out-of-scope evidence quantiles: {:?}", q(bad));
     }

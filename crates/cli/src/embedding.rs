@@ -60,6 +60,16 @@ pub fn embedder() -> Result<Option<Arc<dyn Embedder>>> {
     Ok(EMBEDDER.get_or_init(|| opened).clone())
 }
 
+/// The embedder a classifier reads messages with: the configured one for a model
+/// trained with an embedding view, `None` for a lexical model (or no model), which
+/// never needs it opened.
+pub fn for_model(m: Option<&facteur_classify::Model>) -> Result<Option<Arc<dyn Embedder>>> {
+    match m.and_then(|m| m.embedding()) {
+        Some(_) => embedder(),
+        None => Ok(None),
+    }
+}
+
 /// Attaches the configured embedder (if any) to a knowledge base: missing document
 /// vectors are computed now, and searches become hybrid.
 pub fn attach(kb: &mut KnowledgeBase) -> Result<()> {

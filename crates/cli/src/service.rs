@@ -164,10 +164,7 @@ async fn open_with(cfg: &Config, tolerate_model_error: bool) -> Result<Arc<Servi
     };
     // A model with an embedding view reads messages with the configured embedder
     // even on a node without a knowledge base.
-    let model_embedder = match model.as_ref().and_then(|m| m.embedding()) {
-        Some(_) => crate::embedding::embedder()?,
-        None => None,
-    };
+    let model_embedder = crate::embedding::for_model(model.as_ref())?;
     let suggestions = Arc::new(facteur_app::Suggestions::new(
         store.clone(),
         Some(cfg.data_dir.clone()),

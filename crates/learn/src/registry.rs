@@ -105,14 +105,10 @@ pub fn sha256_examples(examples: &[Example]) -> String {
     hex::encode(h.finalize())
 }
 
-/// Evaluate a model on the fixed set.
-pub fn eval_summary(model: &Model, eval_set: &[Example]) -> EvalSummary {
-    eval_summary_with(model, eval_set, None)
-}
-
-/// [`eval_summary`] with each example's embedding, for a model with an embedding
-/// view (without them such a model abstains on everything).
-pub fn eval_summary_with(
+/// Evaluate a model on the fixed set; `vectors` holds each example's embedding,
+/// which a model with an embedding view needs (without them it abstains on
+/// everything).
+pub fn eval_summary(
     model: &Model,
     eval_set: &[Example],
     vectors: Option<&[Vec<f32>]>,
@@ -355,7 +351,7 @@ pub async fn train_candidate(
     let vpath = dir.join("vocab.txt");
     std::fs::write(&vpath, vocab.to_lines()).map_err(io_err("write", &vpath))?;
     let eval_vectors = Embeddings::for_model(req.embeddings, &model, &version, req.eval_set)?;
-    let eval = eval_summary_with(&model, req.eval_set, eval_vectors.as_deref());
+    let eval = eval_summary(&model, req.eval_set, eval_vectors.as_deref());
     let record = ModelRecord {
         training_sha256,
         training_examples: data.len(),
@@ -409,7 +405,7 @@ pub async fn evaluate_version(
     }
     let model = load_model(data_dir, version)?;
     let vectors = Embeddings::for_model(embeddings, &model, version, eval_set)?;
-    Ok(eval_summary_with(&model, eval_set, vectors.as_deref()))
+    Ok(eval_summary(&model, eval_set, vectors.as_deref()))
 }
 
 pub fn load_model(data_dir: &Path, version: &str) -> LearnResult<Model> {

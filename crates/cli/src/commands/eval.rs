@@ -62,10 +62,9 @@ pub fn run(cfg: &Config, a: EvalArgs) -> Result<()> {
     }
     // A model with an embedding view scores each text with its embedding (the
     // loader has checked the configured embedder is the one it needs).
-    let vectors = match (model.embedding(), crate::embedding::embedder()?) {
-        (Some(_), Some(e)) => Some(crate::embedding::embed_examples(e.as_ref(), &examples)?),
-        _ => None,
-    };
+    let vectors = crate::embedding::for_model(Some(&model))?
+        .map(|e| crate::embedding::embed_examples(e.as_ref(), &examples))
+        .transpose()?;
     let report = evaluate_with(&model, &examples, vectors.as_deref());
     let mut v = serde_json::to_value(&report)?;
     if let Some(obj) = v.as_object_mut() {

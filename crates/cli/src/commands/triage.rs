@@ -48,10 +48,7 @@ pub fn engine(
         Some(dir) => Some(super::kb::open_existing(dir)?),
         None => None,
     };
-    let embedder = match model.as_ref().and_then(|m| m.embedding()) {
-        Some(_) => crate::embedding::embedder()?,
-        None => None,
-    };
+    let embedder = crate::embedding::for_model(model.as_ref())?;
     Ok(Engine::new(model, kb, options).with_embedder(embedder))
 }
 

@@ -19,6 +19,8 @@ pub fn facteur(config: &Path) -> std::process::Command {
         .arg(config)
         .env_remove("FACTEUR_DATA_DIR")
         .env_remove("FACTEUR_DATABASE_URL")
-        .env_remove("FACTEUR_KB_REFRESH_SECS");
+        .env_remove("FACTEUR_KB_REFRESH_SECS")
+        .env_remove("FACTEUR_EMBEDDING_MODEL")
+        .env_remove("FACTEUR_EMBEDDING_URL");
     c
 }

@@ -49,9 +49,7 @@ fn kb_import_and_triage_honour_the_embedding_model() {
     let fiches = shared_data().join("service-public-fiches-2020/kb_fiscalite.jsonl");
     let import = |cfg: &Path| -> serde_json::Value {
         let mut c = facteur(cfg);
-        c.env_remove("FACTEUR_EMBEDDING_MODEL")
-            .env_remove("FACTEUR_EMBEDDING_URL")
-            .args(["kb", "import", "--no-store", "--json"])
+        c.args(["kb", "import", "--no-store", "--json"])
             .arg(&fiches)
             .arg(repo().join("answers"));
         serde_json::from_str(&run_ok(c, None)).unwrap()
@@ -77,9 +75,7 @@ fn kb_import_and_triage_honour_the_embedding_model() {
                 Bonjour, mon proprio ne me rend pas ma caution depuis trois mois, que faire ?\n";
     let triage = |cfg: &Path| -> serde_json::Value {
         let mut c = facteur(cfg);
-        c.env_remove("FACTEUR_EMBEDDING_MODEL")
-            .env_remove("FACTEUR_EMBEDDING_URL")
-            .args(["triage", "--json", "--data-dir"])
+        c.args(["triage", "--json", "--data-dir"])
             .arg(&data)
             .arg("-");
         serde_json::from_str(run_ok(c, Some(mail)).lines().next().unwrap()).unwrap()
@@ -117,9 +113,7 @@ fn train_with_the_embedding_switch_records_the_recipe_and_needs_it_to_load() {
     let model_dir = dir.path().join("model");
     let cmd = |cfg: &Path| {
         let mut c = facteur(cfg);
-        c.env_remove("FACTEUR_EMBEDDING_MODEL")
-            .env_remove("FACTEUR_EMBEDDING_URL")
-            .env("FACTEUR_LANG", "en");
+        c.env("FACTEUR_LANG", "en");
         c
     };
     let mut c = cmd(&with);
