@@ -44,6 +44,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = facteur_text::detect_flags(&body);
     let from = parsed.from.as_ref().and_then(|f| f.name.as_deref());
     let _ = facteur_text::correspondent(&cleaned, from);
+    let _ = facteur_text::without_framing(&body);
+    let _ = facteur_text::frames_only(&parsed.subject);
     let names: Vec<&str> = from.into_iter().collect();
     let protected = facteur_privacy::Detector::new().pseudonymise_with_names(&body, &names);
     for span in &protected.spans {

@@ -14,7 +14,11 @@
 //!
 //! A clause (cut at `. ! ? … ; ,` and line ends) goes only when **every** word in it
 //! is a function word or a word of letter-writing: one word outside the list ("avis",
-//! "taux", "2019", "faire", "payer") keeps it. So a request is never cut, only the
+//! "taux", "2019", "faire", "payer") keeps it. A label left without its value ("Mon
+//! numéro fiscal :" once the number is removed as personal data) frames too: on the
+//! same selection set, with such a label on 30 % of the questions, top-1 fell from
+//! 0.833 to 0.807 (the labels pulled towards the first-declaration type, where
+//! citizens ask for a fiscal number). So a request is never cut, only the
 //! wrapping around it, and a text made of framing alone is returned whole (the
 //! classifier then abstains on its own weak evidence). Hand-written rather than
 //! learned: the list is French letter-writing convention, like the greetings and
@@ -49,6 +53,11 @@ const LETTER_WORDS: &str = "bonjour bonsoir madame monsieur mesdames messieurs c
      esperant espere possible assez effet precision precisions eclairer eclairage besoin conseil faveur part \
      lumiere attentivement lire lecture prendre temps obtenir tourne tourner conseille ami amie";
 
+/// What labels an identifier: "Mon numéro fiscal :", "Référence de l'avis :". Such
+/// a label frames only when its value is gone (triage removes personal data first),
+/// so only a clause ending in a bare colon may use these words.
+const LABEL_WORDS: &str = "numero numeros no fiscal fiscale reference references ref avis identifiant      identifiants iban bic rib telephone tel portable mobile adresse adresses courriel email e mail mel nom      prenom date naissance dossier client contribuable declarant teledeclarant spi fip foyer acces compte      secret code postal ville ci dessous";
+
 fn framing_words() -> &'static HashSet<&'static str> {
     static WORDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
     WORDS.get_or_init(|| {
@@ -59,16 +68,26 @@ fn framing_words() -> &'static HashSet<&'static str> {
     })
 }
 
-/// Whether every word of `clause` frames (and it has at least one word).
+fn label_words() -> &'static HashSet<&'static str> {
+    static WORDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    WORDS.get_or_init(|| LABEL_WORDS.split_whitespace().collect())
+}
+
+/// Whether every word of `clause` frames (and it has at least one word): framing
+/// words, or in a label left without its value, label words too.
 fn is_framing(clause: &str) -> bool {
     let folded = fold(clause);
+    let bare_label = folded
+        .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '.'))
+        .ends_with(':');
     let words = framing_words();
     let mut any = false;
     for w in folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
     {
-        if !words.contains(w) {
+        let frames = words.contains(w) || (bare_label && label_words().contains(w));
+        if !frames {
             return false;
         }
         any = true;
@@ -152,6 +171,20 @@ mod tests {
                     || kept.contains("date limite"),
                 "{t:?} -> {kept:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_label_left_without_its_value_frames() {
+        // As triage leaves it: the fiscal number removed as personal data.
+        let t =
+            "Quand vais-je recevoir mon avis ?\n\nMon numéro fiscal :   \nRéférence de l'avis : ";
+        assert_eq!(without_framing(t), "Quand vais-je recevoir mon avis ?");
+        let t = "Je n'ai pas reçu mon avis. Mon numéro fiscal :  , merci.";
+        assert_eq!(without_framing(t), "Je n'ai pas reçu mon avis.");
+        // A label with its value, or the same words as a request, stay.
+        for t in ["Numéro fiscal : 1234", "Je n'ai pas de numéro fiscal."] {
+            assert_eq!(without_framing(t), t);
         }
     }
 
