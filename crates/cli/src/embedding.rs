@@ -19,6 +19,8 @@ use crate::config::Config;
 pub const QUERY_TOKENS: usize = 64;
 
 static SOURCE: OnceLock<Option<EmbeddingSource>> = OnceLock::new();
+/// `kb_audience`: None keeps the knowledge base's default priors.
+static AUDIENCE: OnceLock<Option<String>> = OnceLock::new();
 static EMBEDDER: OnceLock<Option<Arc<dyn Embedder>>> = OnceLock::new();
 
 /// Records the configured source; called once by `main` after the config is loaded.
@@ -29,6 +31,7 @@ pub fn configure(cfg: &Config) {
         (None, None) => None,
     };
     let _ = SOURCE.set(source);
+    let _ = AUDIENCE.set(cfg.kb_audience.clone());
 }
 
 /// The configured embedder, opened on first use (checksum check, model load).
@@ -71,8 +74,17 @@ pub fn for_model(m: Option<&facteur_classify::Model>) -> Result<Option<Arc<dyn E
 }
 
 /// Attaches the configured embedder (if any) to a knowledge base: missing document
-/// vectors are computed now, and searches become hybrid.
+/// vectors are computed now, and searches become hybrid. Sets the configured
+/// audience (`kb_audience`) too.
 pub fn attach(kb: &mut KnowledgeBase) -> Result<()> {
+    // The mailbox's audience is a query-time setting of every knowledge base the
+    // commands open, as the embedder is.
+    if let Some(audience) = AUDIENCE.get().cloned().flatten() {
+        kb.set_priors(facteur_kb::Priors {
+            audience,
+            ..facteur_kb::Priors::default()
+        });
+    }
     if let Some(e) = embedder()? {
         let n = kb.set_embedder(e).context(crate::i18n::tr(
             "échec du calcul des embeddings de la base de connaissances",

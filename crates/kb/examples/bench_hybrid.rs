@@ -2,7 +2,8 @@
 //! embeddings (timed: fiches/s), then nDCG@10 of lexical, dense and fused rankings on
 //! all queries, the dev topics and the held-out fifth, with the product's settings.
 //! `TUNE=1` first replays how those were chosen on the dev topics only (`TUNE=only`
-//! stops there, before the held-out fifth is read).
+//! stops there, before the held-out fifth is read): the fusion and its feedback
+//! without priors, then the priors (prior.rs) with the product's fusion.
 //!
 //! FACTEUR_EMBEDDING_MODEL=~/.cache/facteur/embedding-model/e5-small-q4.bin \
 //!   cargo run -p facteur-kb --example bench_hybrid -- [DATA_DIR]
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use facteur_embed::{Embedder, NativeEmbedder};
-use facteur_kb::{is_held_out, read_queries, Fusion, KnowledgeBase, RelevanceQuery};
+use facteur_kb::{is_held_out, read_queries, Fusion, KnowledgeBase, Priors, RelevanceQuery};
 
 /// The shared data: SHARED_DATA, else `../shared/data` beside the repository.
 fn shared(rel: &str) -> PathBuf {
@@ -133,11 +134,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // the dev topics (TUNE=only stops there, before anything is read on the held-out
     // fifth).
     let fusion = kb.fusion();
+    let priors = kb.priors().clone();
     if let Ok(t) = std::env::var("TUNE") {
+        kb.set_priors(Priors::none());
         let chosen = tune(&mut kb, &dev);
         kb.set_fusion(fusion);
+        let chosen_priors = tune_priors(&mut kb, &dev);
+        kb.set_priors(priors.clone());
         eprintln!(
-            "product default on dev: {:.4} ({fusion:?}); dev choice {chosen:?}",
+            "product default on dev: {:.4} ({fusion:?}, {priors:?}); dev choice {chosen:?}, {chosen_priors:?}",
             ndcg(&kb, &dev)
         );
         if t == "only" {
@@ -169,7 +174,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
-            "passage_tokens": pt, "query_tokens": qt, "fusion": fusion,
+            "passage_tokens": pt, "query_tokens": qt, "fusion": fusion, "priors": priors,
             "fiches_embedded": embedded, "embed_seconds": secs,
             "fiches_per_second": embedded as f64 / secs.max(1e-9),
             "threads": rayon::current_num_threads(),
@@ -245,5 +250,34 @@ fn tune(
         }
     }
     eprintln!("chosen on dev: {:?} ({:.4})", best.1, best.0);
+    best.1
+}
+
+/// The priors, chosen on the dev topics with the product's fusion (docs/RETRIEVAL.md,
+/// round 7): the navigation factor from mild to strong, then the other-audience
+/// factor; a stronger discount is kept only when it gains more than 1e-4.
+fn tune_priors(
+    kb: &mut KnowledgeBase,
+    dev: &[(RelevanceQuery, Option<facteur_embed::Embedding>)],
+) -> Priors {
+    let mut best = (f64::MIN, Priors::none());
+    for navigation in [1.0f32, 0.9, 0.8, 0.6, 0.3, 0.1, 0.0] {
+        for other_audience in [1.0f32, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5] {
+            let p = Priors {
+                navigation,
+                other_audience,
+                audience: "particuliers".into(),
+            };
+            kb.set_priors(p.clone());
+            let r = ndcg(kb, dev);
+            eprintln!(
+                "dev priors navigation {navigation} x other audience {other_audience}: {r:.4}"
+            );
+            if r > best.0 + 1e-4 {
+                best = (r, p);
+            }
+        }
+    }
+    eprintln!("priors chosen on dev: {:?} ({:.4})", best.1, best.0);
     best.1
 }

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use facteur_embed::{cosine, Embedder, Embedding, Kind, DIM};
 
+use crate::prior::{FicheMeta, Priors};
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tantivy::collector::DocSetCollector;
@@ -294,6 +296,10 @@ pub struct KnowledgeBase {
     vectors: Vec<f32>,
     has_vector: Vec<bool>,
     fusion: Fusion,
+    /// Query-independent discounts (see prior.rs), and the slots they touch with
+    /// their factor (the others keep 1).
+    priors: Priors,
+    discounts: Vec<(u32, f32)>,
     /// Documents embedded by the last vector sync (reported by imports).
     last_embedded: usize,
     /// The last queries' embeddings: a message is embedded once even when the drafting
@@ -323,6 +329,7 @@ struct DocMeta {
     request_types: Vec<String>,
     valid_from: i64,
     valid_until: i64,
+    fiche: FicheMeta,
 }
 
 impl DocMeta {
@@ -417,6 +424,8 @@ impl KnowledgeBase {
             vectors: Vec::new(),
             has_vector: Vec::new(),
             fusion: Fusion::default(),
+            priors: Priors::default(),
+            discounts: Vec::new(),
             last_embedded: 0,
             query_cache: std::sync::Mutex::new(std::collections::VecDeque::new()),
         };
@@ -487,6 +496,12 @@ impl KnowledgeBase {
                         tracing::warn!(error = %e, "stored answer unreadable; re-import the answers")
                     }
                 }
+            } else {
+                let payload = get(self.f.payload);
+                if !payload.is_empty() {
+                    // Unreadable metadata only loses the discount.
+                    m.fiche = serde_json::from_str(&payload).unwrap_or_default();
+                }
             }
             let slot =
                 bases.get(addr.segment_ord as usize).copied().unwrap_or(0) + addr.doc_id as usize;
@@ -514,6 +529,7 @@ impl KnowledgeBase {
         self.answers = answers;
         self.meta = meta;
         self.scorer = scorer;
+        self.discounts = discounts(&self.meta, &self.priors);
         self.sync_vectors()
     }
 
@@ -538,6 +554,17 @@ impl KnowledgeBase {
     /// Changes the fusion settings (query-time only): for the dev-topic selection.
     pub fn set_fusion(&mut self, f: Fusion) {
         self.fusion = f;
+    }
+
+    pub fn priors(&self) -> &Priors {
+        &self.priors
+    }
+
+    /// Changes the query-independent discounts (query-time only): the mailbox's
+    /// audience from the configuration, or the dev-topic selection.
+    pub fn set_priors(&mut self, p: Priors) {
+        self.discounts = discounts(&self.meta, &p);
+        self.priors = p;
     }
 
     /// Brings `kb-vectors.bin` in line with the index: embeds new and changed
@@ -864,6 +891,8 @@ impl KnowledgeBase {
                 td.add_i64(f.valid_from, d.valid_from);
                 td.add_i64(f.valid_until, d.valid_until);
                 td.add_text(f.payload, &d.payload);
+            } else if !d.payload.is_empty() {
+                td.add_text(f.payload, &d.payload);
             }
             writer.add_document(td).map_err(self.ie())?;
             new_known.push((d.key, h));
@@ -952,6 +981,14 @@ fn fiche_doc(line: &str) -> Result<IndexDoc, String> {
             "fiche {id} has neither title/question nor text/answer"
         ));
     }
+    let mut audience = json_str(&v, "audience_dir");
+    if audience.is_empty() {
+        audience = json_str(&v, "audience").to_lowercase();
+    }
+    let meta = FicheMeta {
+        audience,
+        page_type: json_str(&v, "pub_type"),
+    };
     let mut breadcrumb = json_str(&v, "breadcrumb");
     if breadcrumb.is_empty() {
         breadcrumb = ["theme", "sous_theme", "dossier"]
@@ -975,6 +1012,24 @@ fn fiche_doc(line: &str) -> Result<IndexDoc, String> {
         status: String::new(),
         valid_from: 0,
         valid_until: 0,
-        payload: String::new(),
+        // Empty without metadata, so a fiche without it keeps the hash it had.
+        payload: if meta.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&meta).unwrap_or_default()
+        },
     })
+}
+
+/// The slots whose score a prior discounts, with the factor.
+fn discounts(meta: &[DocMeta], priors: &Priors) -> Vec<(u32, f32)> {
+    meta.iter()
+        .enumerate()
+        .filter(|(_, m)| !m.answer)
+        .filter_map(|(slot, m)| {
+            let f = priors.factor(&m.fiche);
+            let slot = u32::try_from(slot).ok()?;
+            (f < 1.0).then_some((slot, f))
+        })
+        .collect()
 }

@@ -13,6 +13,7 @@ pub mod draft;
 pub mod eval;
 mod index;
 pub mod links;
+mod prior;
 mod scorer;
 pub mod stem_cache;
 
@@ -30,6 +31,7 @@ pub use eval::{evaluate, is_held_out, read_queries, RelevanceQuery, RetrievalRep
 pub use index::{
     DocKind, Hit, ImportReport, KnowledgeBase, Passage, SearchOptions, Tuning, SEMANTIC_MARK,
 };
+pub use prior::{FicheMeta, Priors};
 
 /// A calendar date. Our own small type because answer validity is day-granular and
 /// comparing (year, month, day) is all we need.

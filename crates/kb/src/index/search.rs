@@ -99,21 +99,34 @@ impl KnowledgeBase {
     ) -> Vec<(u32, f32)> {
         let f = &self.fusion;
         let depth = f.depth.max(limit);
-        let lexical = self.rank(query, depth, &keep);
+        // The priors apply once, to the fused scores: on the lexical side too they
+        // would count twice.
+        let lexical = self.rank_scores(query, depth, &keep, false);
         let dense = self.rank_dense(q, depth, &keep);
-        if f.feedback == 0 || f.feedback_weight <= 0.0 {
-            return fuse(&lexical, &dense, f, limit);
+        let mut fused = if f.feedback == 0 || f.feedback_weight <= 0.0 {
+            fuse(&lexical, &dense, f, depth)
+        } else {
+            let first = fuse(&lexical, &dense, f, f.feedback);
+            if first.is_empty() {
+                return first;
+            }
+            let rows = first
+                .iter()
+                .map(|(slot, _)| &self.vectors[*slot as usize * DIM..(*slot as usize + 1) * DIM]);
+            let moved = feedback_vector(q, rows, f.feedback_weight);
+            let dense = self.rank_dense(&moved, depth, &keep);
+            fuse(&lexical, &dense, f, depth)
+        };
+        if !self.discounts.is_empty() {
+            for (slot, score) in fused.iter_mut() {
+                if let Ok(i) = self.discounts.binary_search_by_key(slot, |d| d.0) {
+                    *score *= self.discounts[i].1;
+                }
+            }
+            fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         }
-        let first = fuse(&lexical, &dense, f, f.feedback);
-        if first.is_empty() {
-            return first;
-        }
-        let rows = first
-            .iter()
-            .map(|(slot, _)| &self.vectors[*slot as usize * DIM..(*slot as usize + 1) * DIM]);
-        let moved = feedback_vector(q, rows, f.feedback_weight);
-        let dense = self.rank_dense(&moved, depth, &keep);
-        fuse(&lexical, &dense, f, limit)
+        fused.truncate(limit);
+        fused
     }
 
     /// "sens proche": the sentence of a hit closest in meaning to the query.
@@ -191,12 +204,24 @@ impl KnowledgeBase {
         (weighted, exact)
     }
 
-    /// Ranks the documents passing `keep`: the in-memory scorer (see `scorer.rs`).
+    /// Ranks the documents passing `keep`: the in-memory scorer (see `scorer.rs`),
+    /// with the priors (see prior.rs).
     pub(super) fn rank(
         &self,
         query: &str,
         limit: usize,
         keep: impl FnMut(usize) -> bool,
+    ) -> Vec<(u32, f32)> {
+        self.rank_scores(query, limit, keep, true)
+    }
+
+    /// [`Self::rank`], the priors applied or not.
+    fn rank_scores(
+        &self,
+        query: &str,
+        limit: usize,
+        keep: impl FnMut(usize) -> bool,
+        priors: bool,
     ) -> Vec<(u32, f32)> {
         let mut scratch = self.scratch();
         let (weighted, exact) = self.query_terms(&mut scratch, query);
@@ -215,6 +240,13 @@ impl KnowledgeBase {
         }
         for term in &exact {
             self.scorer.add_exact(term, 1.0, &mut scratch.scores);
+        }
+        if priors {
+            for &(slot, f) in &self.discounts {
+                if let Some(s) = scratch.scores.get_mut(slot as usize) {
+                    *s *= f;
+                }
+            }
         }
         let top = top_k(&scratch.scores, limit, keep);
         self.give_back(scratch);

@@ -639,3 +639,49 @@ fn sync_answers_replaces_the_answers_part_only() {
         Some(&changed)
     );
 }
+
+/// A navigation page and a page for professionals rank under the citizen's fiche
+/// that says the same (prior.rs), on the lexical path; the metadata survives a
+/// reopening, and without priors the three tie on their words alone.
+#[test]
+fn navigation_pages_and_other_audiences_rank_under_the_citizens_fiche() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "Le dépôt de garantie est rendu au locataire dans un délai d'un mois.";
+    let row = |id: &str, audience: &str, pub_type: &str| {
+        serde_json::json!({"id": id, "title": "Dépôt de garantie", "text": text,
+            "audience_dir": audience, "pub_type": pub_type})
+        .to_string()
+    };
+    let fiches = tmp.path().join("fiches.jsonl");
+    std::fs::write(
+        &fiches,
+        [
+            row("N1", "particuliers", "Dossier"),
+            row("F2", "professionnels", "Fiche d'information"),
+            row("F3", "particuliers", "Fiche d'information"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let mut kb = KnowledgeBase::open(tmp.path()).unwrap();
+    kb.import_fiches(&fiches).unwrap();
+    drop(kb);
+    let mut kb = KnowledgeBase::open(tmp.path()).unwrap();
+    let ranked = kb.search_ids("dépôt de garantie locataire", 3).unwrap();
+    assert_eq!(ranked, ["F3", "F2", "N1"]);
+    let scores = |kb: &KnowledgeBase| -> Vec<f32> {
+        kb.search("dépôt de garantie locataire", &SearchOptions::default())
+            .unwrap()
+            .iter()
+            .map(|h| h.score)
+            .collect()
+    };
+    let s = scores(&kb);
+    assert!(
+        (s[1] / s[0] - 0.8).abs() < 1e-3 && (s[2] / s[0] - 0.1).abs() < 1e-3,
+        "{s:?}"
+    );
+    kb.set_priors(facteur_kb::Priors::none());
+    let s = scores(&kb);
+    assert!(s.iter().all(|x| (x - s[0]).abs() < 1e-4), "{s:?}");
+}
