@@ -8,7 +8,9 @@
 use std::time::{Duration, Instant};
 
 use facteur_core::SegmentKind;
-use facteur_text::{clean, correspondent, detect_flags, detect_language, extract_fields};
+use facteur_text::{
+    clean, correspondent, detect_flags, detect_language, extract_fields, without_framing,
+};
 
 /// Everything triage runs on a body, timed.
 fn triage_text(body: &str) -> Duration {
@@ -19,6 +21,7 @@ fn triage_text(body: &str) -> Duration {
     let _ = correspondent(&c, Some("Jean Dupont"));
     let _ = extract_fields(&text);
     let _ = detect_flags(&text);
+    let _ = without_framing(&text);
     t.elapsed()
 }
 
