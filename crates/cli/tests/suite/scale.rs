@@ -365,6 +365,13 @@ fn migrate_demo_from_sqlite_to_postgres_keeps_everything() {
     // A copy of the demo store, so the source is not shared with other tests.
     let src = dir.path().join("facteur.db");
     std::fs::copy(demo_dir().join("facteur.db"), &src).unwrap();
+    // With its write-ahead log when the demo left one: until a later connection
+    // checkpoints it, the rows live there, and the database file alone read as
+    // an empty demo (0 messages) whenever this test ran first.
+    let wal = demo_dir().join("facteur.db-wal");
+    if wal.exists() {
+        std::fs::copy(&wal, dir.path().join("facteur.db-wal")).unwrap();
+    }
     let from = format!("sqlite:{}", src.display());
     let db = fresh_db(&s.pg, "migrate");
     let out = facteur(&write_config(dir.path(), &s, &db, "sip.test@example.test"))
