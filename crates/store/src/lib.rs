@@ -297,8 +297,20 @@ impl Store {
         self.clock.now_ms()
     }
 
-    /// Close the pool (waits for connections to be returned).
+    /// Close the pool (waits for connections to be returned). SQLite's write-ahead
+    /// log is checkpointed into the database file first: sqlx closes each
+    /// connection on its own worker thread, and a process that exits right after
+    /// `close` could leave the last rows in the log, so that a copy of the
+    /// database file alone would miss them (a CI run read an empty demo that way).
     pub async fn close(&self) {
+        if let Pool::Sqlite(p) = &self.pool {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(p)
+                .await
+            {
+                tracing::warn!(error = %e, "checkpoint before close failed");
+            }
+        }
         with_pool!(self, p => p.close().await)
     }
 }

@@ -385,9 +385,18 @@ fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
             let r = facteur_connect::import_raw(&svc.store, mailbox, chunk.to_vec(), &hook).await;
             report.stored += r.stored;
             report.duplicates_skipped += r.duplicates_skipped;
+            report.errors.extend(r.errors);
             pb.inc(chunk.len() as u64);
         }
         pb.finish_and_clear();
+        if let Some(first) = report.errors.first() {
+            // Said, not hidden: a demo that stored less than its mailbox looks empty.
+            eprintln!("{}", tr!(
+                "{} messages de la démo n'ont pas été enregistrés (le premier : {first}) ; relancez `facteur demo`, ce qui est enregistré est ignoré",
+                "{} demo messages were not stored (the first: {first}); re-run `facteur demo`, what was stored is skipped",
+                report.errors.len()
+            ));
+        }
         let demo_eval = match demo_model.as_ref().and_then(|v| v.record.as_ref()) {
             Some(r) => serde_json::json!({"macro_f1": r.eval.macro_f1, "accuracy": r.eval.accuracy, "examples": r.eval.examples}),
             None => serde_json::Value::Null,
@@ -402,6 +411,7 @@ fn serve_demo(cfg: &Config, a: &DemoArgs, built: Built) -> Result<()> {
             "url": format!("http://{}", a.listen),
             "stored": report.stored,
             "already_there": report.duplicates_skipped,
+            "errors": report.errors.len(),
             "accounts": accounts.iter().map(|acc| serde_json::json!({
                 "username": acc.username, "role": acc.role.as_str(), "password": acc.password,
                 "password_unchanged": acc.password.is_none(),
