@@ -890,8 +890,9 @@ impl KnowledgeBase {
                 td.add_text(f.status, &d.status);
                 td.add_i64(f.valid_from, d.valid_from);
                 td.add_i64(f.valid_until, d.valid_until);
-                td.add_text(f.payload, &d.payload);
-            } else if !d.payload.is_empty() {
+            }
+            // An answer's record, or a fiche's publication metadata when it has some.
+            if !d.payload.is_empty() {
                 td.add_text(f.payload, &d.payload);
             }
             writer.add_document(td).map_err(self.ie())?;

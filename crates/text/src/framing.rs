@@ -58,6 +58,9 @@ const LETTER_WORDS: &str = "bonjour bonsoir madame monsieur mesdames messieurs c
 /// so only a clause ending in a bare colon may use these words.
 const LABEL_WORDS: &str = "numero numeros no fiscal fiscale reference references ref avis identifiant      identifiants iban bic rib telephone tel portable mobile adresse adresses courriel email e mail mel nom      prenom date naissance dossier client contribuable declarant teledeclarant spi fip foyer acces compte      secret code postal ville ci dessous";
 
+/// Where a clause ends (the mark stays with it).
+const CLAUSE_ENDS: [char; 6] = ['.', '!', '?', '…', ';', ','];
+
 fn framing_words() -> &'static HashSet<&'static str> {
     static WORDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
     WORDS.get_or_init(|| {
@@ -99,10 +102,7 @@ fn is_framing(clause: &str) -> bool {
 /// with no word): a subject such as "Demande de renseignement" or "Question".
 pub fn frames_only(text: &str) -> bool {
     let mut any = false;
-    for clause in text
-        .lines()
-        .flat_map(|l| l.split_inclusive(['.', '!', '?', '…', ';', ',']))
-    {
+    for clause in text.lines().flat_map(|l| l.split_inclusive(CLAUSE_ENDS)) {
         if is_framing(clause) {
             any = true;
         } else if clause.chars().any(char::is_alphanumeric) {
@@ -118,7 +118,7 @@ pub fn without_framing(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
         let mut kept = String::new();
-        for clause in line.split_inclusive(['.', '!', '?', '…', ';', ',']) {
+        for clause in line.split_inclusive(CLAUSE_ENDS) {
             if !is_framing(clause) {
                 kept.push_str(clause);
             }
@@ -210,7 +210,7 @@ mod tests {
         fn keeps_only_input_clauses(s in "\\PC{0,200}") {
             let out = without_framing(&s);
             for line in out.lines() {
-                for clause in line.split_inclusive(['.', '!', '?', '…', ';', ',']) {
+                for clause in line.split_inclusive(CLAUSE_ENDS) {
                     prop_assert!(s.contains(clause.trim()), "{:?} not in {:?}", clause, s);
                 }
             }

@@ -187,11 +187,10 @@ pub fn citizen_ids(from_address: Option<&str>, text: &str, spans: &[PiiSpan]) ->
 /// changed top-1 and coverage by a few items either way.
 pub fn classify_text(subject_without_pii: &str, body_without_pii: &str) -> String {
     let body = facteur_text::without_framing(body_without_pii);
-    let subject = subject_without_pii;
-    if subject.trim().is_empty() || facteur_text::frames_only(subject) {
+    if subject_without_pii.trim().is_empty() || facteur_text::frames_only(subject_without_pii) {
         body
     } else {
-        format!("{subject}\n{body}")
+        format!("{subject_without_pii}\n{body}")
     }
 }
 
