@@ -28,7 +28,7 @@ PHONE = re.compile(r"(?<!\d)(?:0\d(?:[ .]?\d\d){4}|\d \d{3} \d{3} \d{3})(?!\d)")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 GREETING = {"fr": "Bonjour {{civilite}} {{nom}},", "en": "Dear {{civilite}} {{nom}},"}
-TRAIN_PER_LABEL, EVAL_PER_LABEL = 25, 8
+TRAIN_PER_LABEL, EVAL_PER_LABEL, CALIBRATION_PER_LABEL = 25, 8, 6
 
 errors = []
 def err(where, msg):
@@ -105,7 +105,7 @@ for t in types:
     if answered[t] == 0:
         err("taxonomy.toml", f"request type {t} has no validated French answer")
 
-def check_jsonl(name, per_label):
+def check_jsonl(name, per_label, extra_labels=()):
     counts = Counter()
     texts = set()
     for i, line in enumerate((DEMO / name).read_text(encoding="utf-8").splitlines(), 1):
@@ -117,7 +117,7 @@ def check_jsonl(name, per_label):
         if set(row) != {"text", "label"} or not row["text"].strip():
             err(f"{name}:{i}", "expected exactly non-empty 'text' and 'label'")
             continue
-        if row["label"] not in types:
+        if row["label"] not in types and row["label"] not in extra_labels:
             err(f"{name}:{i}", f"label {row['label']} not in taxonomy")
         counts[row["label"]] += 1
         texts.add(row["text"].strip().lower())
@@ -130,9 +130,13 @@ train = check_jsonl("examples.jsonl", TRAIN_PER_LABEL)
 test = check_jsonl("eval.jsonl", EVAL_PER_LABEL)
 for dup in sorted(train & test):
     err("eval.jsonl", f"also in examples.jsonl: {dup!r}")
+# The calibration mails: 6 per type and out-of-scope ones, apart from both sets.
+calibration = check_jsonl("calibration.jsonl", CALIBRATION_PER_LABEL, ("hors-perimetre",))
+for dup in sorted(calibration & (train | test)):
+    err("calibration.jsonl", f"also in examples.jsonl or eval.jsonl: {dup!r}")
 
 if errors:
     print("\n".join(errors))
     sys.exit(1)
 print(f"ok: {len(types)} request types, {len(keys)} answers, "
-      f"{len(train)} training and {len(test)} evaluation examples")
+      f"{len(train)} training, {len(test)} evaluation and {len(calibration)} calibration examples")

@@ -135,6 +135,50 @@ pub fn best_prefix(points: &[(f32, bool)], target: f32) -> (usize, usize) {
     best
 }
 
+/// Lowest confidence threshold at which the predictions at or above it reach
+/// `target` precision *with confidence*: the Wilson lower bound (one-sided, `z`
+/// standard errors) of their precision must reach the target, not the observed
+/// precision alone. On a few hundred points the observed precision of the chosen
+/// prefix is the best of many cut points and overstates what new mail will see;
+/// the bound asks for a margin that shrinks as the prefix grows. Same shape of
+/// answer as [`threshold_for_precision`] (above 1 when no prefix qualifies).
+pub fn threshold_for_precision_bound(points: &[(f32, bool)], target: f32, z: f64) -> f32 {
+    let mut sorted: Vec<(f32, bool)> = points.to_vec();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut best = None;
+    let mut correct = 0usize;
+    for i in 0..sorted.len() {
+        if sorted[i].1 {
+            correct += 1;
+        }
+        let boundary = i + 1 == sorted.len() || sorted[i + 1].0 < sorted[i].0;
+        if boundary && wilson_lower(correct, i + 1, z) >= f64::from(target) - 1e-9 {
+            best = Some(sorted[i].0);
+        }
+    }
+    best.unwrap_or(1.0 + f32::EPSILON * 4.0)
+}
+
+/// Wilson score interval's upper bound of a proportion `k / n` (1 when `n` is 0).
+pub fn wilson_upper(k: usize, n: usize, z: f64) -> f64 {
+    if n == 0 {
+        return 1.0;
+    }
+    1.0 - wilson_lower(n - k.min(n), n, z)
+}
+
+/// Wilson score interval's lower bound of a proportion `k / n`.
+pub fn wilson_lower(k: usize, n: usize, z: f64) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    let (n, p) = (n as f64, k as f64 / n as f64);
+    let z2 = z * z;
+    let centre = p + z2 / (2.0 * n);
+    let margin = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    (centre - margin) / (1.0 + z2 / n)
+}
+
 /// Expected calibration error over 10 equal-width confidence bins.
 pub fn ece(points: &[(f32, bool)]) -> f64 {
     if points.is_empty() {
@@ -207,6 +251,32 @@ mod tests {
         let bad = vec![(0.9f32, false), (0.8, false)];
         assert!(threshold_for_precision(&bad, 0.95) > 1.0);
         assert!(ece(&[(1.0, true), (0.0, false)]) < 1e-9);
+    }
+
+    #[test]
+    fn the_bounded_threshold_asks_for_a_margin_that_shrinks_with_the_sample() {
+        // Known values of the Wilson lower bound (z = 1.645).
+        assert!((wilson_lower(95, 100, 1.645) - 0.9003).abs() < 1e-3);
+        assert!((wilson_lower(6, 6, 1.645) - 0.6892).abs() < 1e-3);
+        assert_eq!(wilson_lower(0, 0, 1.645), 0.0);
+        // 200 predictions: right above 0.5, one mistake in 50 below it down to 0.3,
+        // then mostly wrong. The point estimate goes down to the mixed zone; the
+        // bound stops higher, and z = 0 is the point estimate.
+        let pts: Vec<(f32, bool)> = (0..200)
+            .map(|i| {
+                let c = i as f32 / 200.0;
+                (c, c >= 0.5 || (c >= 0.3 && i % 50 != 0) || i % 3 == 0)
+            })
+            .collect();
+        let plain = threshold_for_precision(&pts, 0.95);
+        let bound = threshold_for_precision_bound(&pts, 0.95, 1.645);
+        assert_eq!(threshold_for_precision_bound(&pts, 0.95, 0.0), plain);
+        assert!(bound > plain, "{bound} vs {plain}");
+        let kept: Vec<_> = pts.iter().filter(|p| p.0 >= bound).collect();
+        let k = kept.iter().filter(|p| p.1).count();
+        assert!(wilson_lower(k, kept.len(), 1.645) >= 0.95 - 1e-9);
+        // Too few points to be sure of anything: always abstain.
+        assert!(threshold_for_precision_bound(&[(0.9, true); 5], 0.95, 1.645) > 1.0);
     }
 
     #[test]

@@ -206,6 +206,10 @@ pub struct ModelMeta {
     /// needs, and how its weight was chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dense: Option<crate::dense::DenseMeta>,
+    /// When the abstain threshold was refitted on held-apart mail
+    /// ([`crate::Model::calibrate`]): what that set was and what the model did on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::calibrate::Calibration>,
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub enum ClassifyError {
     Corrupt { path: PathBuf, message: String },
     #[error("the embeddings given for training do not fit: {message}")]
     Embeddings { message: String },
+    #[error("cannot calibrate the abstain threshold: {message}")]
+    Calibration { message: String },
     #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,

@@ -11,6 +11,7 @@
 
 mod abstain;
 mod calib;
+mod calibrate;
 mod config;
 mod data;
 mod dense;
@@ -23,6 +24,7 @@ mod scorer;
 mod svm;
 mod train;
 
+pub use calibrate::{Calibration, MIN_CALIBRATION_EXAMPLES};
 pub use config::{CvMetrics, ModelMeta, TrainConfig, TrainProgress};
 pub use data::{read_jsonl, Example};
 pub use dense::{DenseInput, DenseMeta, EmbeddingRecipe};

@@ -51,44 +51,64 @@ impl Model {
     /// abstains, since its calibration holds only for the sum. A lexical model
     /// ignores the vector.
     pub fn predict_with(&self, text: &str, embedding: Option<&[f32]>) -> Prediction {
-        let (mut p, vector) = self.margins(text, embedding);
-        let blind = self.dense.is_some() && vector.is_none();
-        let evidence = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        calib::softmax_t(&mut p, self.meta.temperature);
-        let k = self.meta.config.top_k.clamp(1, p.len().max(1));
-        let order = top_k(&p, k);
+        let a = self.assess(text, embedding);
+        let k = self.meta.config.top_k.clamp(1, a.p.len().max(1));
+        let order = top_k(&a.p, k);
         let top: Vec<ScoredLabel> = order
             .iter()
             .filter_map(|&i| {
                 Some(ScoredLabel {
                     label: self.meta.labels.get(i)?.clone(),
-                    probability: p[i],
+                    probability: a.p[i],
                 })
             })
             .collect();
-        let confidence = top.first().map(|s| s.probability).unwrap_or(0.0);
-        let out_of_scope =
-            vector.is_some_and(|(d, e)| order.first().is_some_and(|&c| !d.in_scope(e, c)));
-        let abstained = blind
-            || out_of_scope
-            || !abstain::answers(
-                self.meta.abstain_threshold,
-                &self.meta.type_thresholds,
-                self.meta.evidence_floor,
-                order.first().copied().unwrap_or(0),
-                confidence,
-                evidence,
-            );
+        let abstained = !a.guarded || !self.confident(a.class, a.confidence);
         Prediction {
             label: if abstained {
                 None
             } else {
                 top.first().map(|s| s.label.clone())
             },
-            confidence,
+            confidence: a.confidence,
             top,
             abstained,
         }
+    }
+
+    /// What the model makes of a text before its confidence threshold: the
+    /// calibrated probabilities, the top class and its probability, and whether the
+    /// checks that do not depend on the threshold let it answer at all (an
+    /// embedding when the model needs one, the out-of-scope check, the evidence
+    /// guard).
+    pub(crate) fn assess(&self, text: &str, embedding: Option<&[f32]>) -> Assessment {
+        let (mut p, vector) = self.margins(text, embedding);
+        let blind = self.dense.is_some() && vector.is_none();
+        let evidence = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        calib::softmax_t(&mut p, self.meta.temperature);
+        let class = top_k(&p, 1).first().copied().unwrap_or(0);
+        let confidence = p.get(class).copied().unwrap_or(0.0);
+        let out_of_scope = vector.is_some_and(|(d, e)| !d.in_scope(e, class));
+        let enough_evidence = self.meta.evidence_floor.is_none_or(|f| evidence >= f);
+        Assessment {
+            p,
+            class,
+            confidence,
+            guarded: !blind && !out_of_scope && enough_evidence,
+        }
+    }
+
+    /// Whether a top class this probable is answered: its type's threshold, else
+    /// the global one.
+    pub(crate) fn confident(&self, class: usize, confidence: f32) -> bool {
+        abstain::answers(
+            self.meta.abstain_threshold,
+            &self.meta.type_thresholds,
+            None,
+            class,
+            confidence,
+            0.0,
+        )
     }
 
     /// The embedding this model needs for every text it scores, when it was trained
@@ -140,22 +160,31 @@ impl Model {
     }
 
     /// Moves the abstain thresholds to another target precision using the stored
-    /// out-of-fold confidences (no retraining, no test data). The coverage figure
-    /// is then the confidence rule's alone (the evidence of out-of-fold points is not
-    /// stored).
+    /// fit points (no retraining, no test data): the out-of-fold confidences, or
+    /// the calibration set's when the model was calibrated ([`Model::calibrate`]).
+    /// The coverage figure is then the confidence rule's alone (the evidence of
+    /// out-of-fold points is not stored).
     pub fn set_target_precision(&mut self, p: f32) {
         let p = p.clamp(0.0, 1.0);
         self.meta.target_precision = p;
-        self.meta.abstain_threshold = calib::threshold_for_precision(&self.oof, p);
-        if !self.meta.type_thresholds.is_empty() && self.meta.oof_types.len() == self.oof.len() {
-            self.meta.type_thresholds = abstain::type_thresholds(
-                &self.oof,
-                &self.meta.oof_types,
-                self.meta.labels.len(),
-                p,
-                self.meta.config.type_prior,
-                self.meta.abstain_threshold,
-            );
+        if let Some(c) = &self.meta.calibration {
+            self.meta.abstain_threshold =
+                calib::threshold_for_precision_bound(&self.oof, p, crate::calibrate::Z)
+                    .max(c.out_of_scope_floor);
+            self.meta.type_thresholds.clear();
+        } else {
+            self.meta.abstain_threshold = calib::threshold_for_precision(&self.oof, p);
+            if !self.meta.type_thresholds.is_empty() && self.meta.oof_types.len() == self.oof.len()
+            {
+                self.meta.type_thresholds = abstain::type_thresholds(
+                    &self.oof,
+                    &self.meta.oof_types,
+                    self.meta.labels.len(),
+                    p,
+                    self.meta.config.type_prior,
+                    self.meta.abstain_threshold,
+                );
+            }
         }
         let n = self.oof.len().max(1) as f64;
         let answered = self
@@ -168,18 +197,19 @@ impl Model {
                     .oof_types
                     .get(i)
                     .map_or(usize::MAX, |&c| usize::from(c));
-                abstain::answers(
-                    self.meta.abstain_threshold,
-                    &self.meta.type_thresholds,
-                    None,
-                    c,
-                    x.0,
-                    0.0,
-                )
+                self.confident(c, x.0)
             })
             .count();
         self.meta.cv.coverage_at_target = answered as f64 / n;
     }
+}
+
+/// See [`Model::assess`].
+pub(crate) struct Assessment {
+    pub p: Vec<f32>,
+    pub class: usize,
+    pub confidence: f32,
+    pub guarded: bool,
 }
 
 #[cfg(test)]

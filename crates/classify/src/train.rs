@@ -559,6 +559,7 @@ pub fn train_with(
             Vec::new()
         },
         dense: dense_meta,
+        calibration: None,
     };
     Ok(Model {
         core,

@@ -133,6 +133,8 @@ const FRENCH: &[(&str, &str)] = &[
      "Dossier où écrire le modèle (créé s'il manque). Par défaut : le dossier de modèle configuré"),
     ("Precision the abstain threshold is chosen for (0–1)",
      "Précision visée par le seuil d'abstention (0–1)"),
+    ("Labelled mail held apart from training (JSON lines {\"text\", \"label\"}; a label that is not a type of the model marks an out-of-scope mail): the abstain threshold is refitted on it, so that drafts reach the target precision on mail like it rather than on the training examples",
+     "Courriels étiquetés tenus à part de l'entraînement (lignes JSON {\"text\", \"label\"} ; une étiquette qui n'est pas un type du modèle marque un courriel hors périmètre) : le seuil d'abstention y est recalé, pour que les brouillons atteignent la précision visée sur des courriels comme eux plutôt que sur les exemples d'entraînement"),
     ("Print a JSON summary on stdout", "Écrit un résumé JSON sur la sortie standard"),
     ("Evaluate a model on labelled JSON lines: accuracy, macro-F1, coverage at 95% precision, speed",
      "Évalue un modèle sur des lignes JSON étiquetées : exactitude, macro-F1, couverture à 95 % de précision, vitesse"),

@@ -6,6 +6,7 @@
 #[macro_use]
 mod i18n;
 mod audit_key;
+mod calibration;
 mod clap_fr;
 mod commands;
 mod config;

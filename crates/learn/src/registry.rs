@@ -225,6 +225,10 @@ pub struct TrainRequest<'a> {
     pub feedback: &'a [Example],
     /// The FIXED evaluation set: never trained on.
     pub eval_set: &'a [Example],
+    /// Held-apart labelled mail the abstain threshold is refitted on
+    /// (`facteur_classify::Model::calibrate`), as the classifier reads it live;
+    /// empty to keep the out-of-fold threshold. Never trained on either.
+    pub calibration: &'a [Example],
     pub trained_by: Option<i64>,
     pub note: Option<String>,
 }
@@ -284,10 +288,15 @@ pub async fn train_candidate(
     if req.eval_set.is_empty() {
         return Err(LearnError::EmptyEvalSet);
     }
-    // Texts of the evaluation set never enter training, whatever feedback says:
-    // otherwise the "fixed set" figures would be inflated.
-    let eval_texts: std::collections::HashSet<&str> =
-        req.eval_set.iter().map(|e| e.text.trim()).collect();
+    // Texts of the evaluation and calibration sets never enter training, whatever
+    // feedback says: otherwise the "fixed set" figures would be inflated, and the
+    // threshold fitted on mail the model has learnt.
+    let eval_texts: std::collections::HashSet<&str> = req
+        .eval_set
+        .iter()
+        .chain(req.calibration)
+        .map(|e| e.text.trim())
+        .collect();
     let feedback: Vec<Example> = req
         .feedback
         .iter()
@@ -336,11 +345,20 @@ pub async fn train_candidate(
             recipe: e.recipe.clone(),
             vectors: v,
         });
-    let model = facteur_classify::train_with(&data, dense.as_ref(), &cfg.train, &mut |_| {})
+    let mut model = facteur_classify::train_with(&data, dense.as_ref(), &cfg.train, &mut |_| {})
         .map_err(|source| LearnError::Classify {
             version: version.clone(),
             source,
         })?;
+    if !req.calibration.is_empty() {
+        let vectors = Embeddings::for_model(req.embeddings, &model, &version, req.calibration)?;
+        model
+            .calibrate(req.calibration, vectors.as_deref())
+            .map_err(|source| LearnError::Classify {
+                version: version.clone(),
+                source,
+            })?;
+    }
     let dir = model_dir(data_dir, &version);
     std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
     model.save(&dir).map_err(|source| LearnError::Classify {

@@ -368,6 +368,21 @@ impl Engine {
         self.triage_parsed(origin, &parsed)
     }
 
+    /// What the classifier reads of a mail whose body is `body` and which has no
+    /// subject: the body cleaned, without personal data and framing clauses, as
+    /// triage gives it. Labelled mail a threshold is calibrated on must be read as
+    /// live mail is, or the threshold holds for other texts.
+    pub fn classifier_text_of_body(&self, body: &str) -> String {
+        let raw = format!(
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}"
+        );
+        let parsed = facteur_mail::parse_message_capped(
+            raw.as_bytes(),
+            facteur_mail::DEFAULT_MAX_MESSAGE_BYTES,
+        );
+        self.triage_parsed("calibration", &parsed).classify_text
+    }
+
     /// Whether this engine reads attachments, and `parsed` has one it can read.
     pub fn reads_attachments_of(&self, parsed: &ParsedMail) -> bool {
         self.options.attachments.is_some()
@@ -832,6 +847,17 @@ Jeanne Martin\r\n"
         "jeanne.martin@example.test",
         "Martin",
     ];
+
+    #[test]
+    fn a_calibration_body_is_read_as_live_mail_is() {
+        let e = Engine::new(None, None, TriageOptions::default());
+        let t = e.classifier_text_of_body(
+            "Bonjour,\n\nJe me permets de vous écrire.\nJe n'ai pas reçu mon avis d'imposition 2020, mon numéro fiscal est 1234567890123.\n\nCordialement,\nMarie",
+        );
+        assert!(t.contains("avis d'imposition 2020"), "{t}");
+        assert!(!t.contains("Je me permets"), "{t}");
+        assert!(!t.contains("1234567890123"), "{t}");
+    }
 
     #[test]
     fn the_classifier_reads_the_subject_and_body_without_personal_data() {

@@ -300,6 +300,15 @@ async fn register_demo_model(
     };
     let examples = read(answers.join("demo").join("examples.jsonl"))?;
     let eval = read(answers.join("demo").join("eval.jsonl"))?;
+    // The demo's training examples are harder than its mail (they cover each type's
+    // confusable cases), so its threshold is refitted on mail written like the
+    // mailbox's, held apart from both (`calibration.rs`).
+    let cal_path = answers.join("demo").join("calibration.jsonl");
+    let calibration = if cal_path.is_file() {
+        crate::calibration::read(&cal_path)?
+    } else {
+        Vec::new()
+    };
     // With the embedding switch on, the demo model gets an embedding view too.
     let embedder = crate::embedding::registry_embedder()?;
     let embeddings = embedder.as_ref().map(|e| e.view());
@@ -312,6 +321,7 @@ async fn register_demo_model(
             base: &examples,
             feedback: &[],
             eval_set: &eval,
+            calibration: &calibration,
             trained_by: Some(supervisor),
             note: Some(DEMO_NOTE.to_string()),
         },

@@ -39,6 +39,12 @@ pub enum ModelCommand {
         /// Train on the base examples only, without the agents' feedback.
         #[arg(long)]
         no_feedback: bool,
+        /// Labelled mail held apart from training (JSON lines {"text", "label"}; a
+        /// label that is not a type of the model marks an out-of-scope mail): the
+        /// abstain threshold is refitted on it, so that drafts reach the target
+        /// precision on mail like it rather than on the training examples.
+        #[arg(long, value_name = "CAL.jsonl")]
+        calibrate: Option<PathBuf>,
         /// Machine-readable output (JSON) for scripts.
         #[arg(long)]
         json: bool,
@@ -644,10 +650,14 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                     print_versions(&svc, &versions).await?;
                 }
             }
-            ModelCommand::Train { base, eval, by, note, no_feedback, json } => {
+            ModelCommand::Train { base, eval, by, note, no_feedback, calibrate, json } => {
                 let base_path = base;
                 let base = read(&base_path)?;
                 let eval = read(&eval)?;
+                let calibration = match &calibrate {
+                    Some(p) => crate::calibration::read(p)?,
+                    None => Vec::new(),
+                };
                 let feedback = if no_feedback {
                     Vec::new()
                 } else {
@@ -676,6 +686,7 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                         base: &base,
                         feedback: &feedback,
                         eval_set: &eval,
+                        calibration: &calibration,
                         trained_by,
                         note,
                     },

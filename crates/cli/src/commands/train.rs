@@ -17,6 +17,12 @@ pub struct TrainArgs {
     /// Precision the abstain threshold is chosen for (0–1).
     #[arg(long, default_value_t = 0.95, value_name = "P")]
     pub target_precision: f32,
+    /// Labelled mail held apart from training (JSON lines {"text", "label"}; a label
+    /// that is not a type of the model marks an out-of-scope mail): the abstain
+    /// threshold is refitted on it, so that drafts reach the target precision on
+    /// mail like it rather than on the training examples.
+    #[arg(long, value_name = "CAL.jsonl")]
+    pub calibrate: Option<PathBuf>,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -81,6 +87,26 @@ pub fn run(cfg: &Config, a: TrainArgs) -> Result<()> {
     pb.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     model.set_target_precision(a.target_precision);
+    let calibrated = match &a.calibrate {
+        Some(path) => {
+            let cal = crate::calibration::read(path)?;
+            let vectors = embedder
+                .as_ref()
+                .map(|e| {
+                    let texts: Vec<&str> = cal.iter().map(|x| x.text.as_str()).collect();
+                    crate::embedding::embed_texts(e.as_ref(), &texts)
+                })
+                .transpose()?;
+            Some(model.calibrate(&cal, vectors.as_deref()).with_context(|| {
+                tr!(
+                    "la calibration sur {} a échoué",
+                    "calibration on {} failed",
+                    path.display()
+                )
+            })?)
+        }
+        None => None,
+    };
     std::fs::create_dir_all(&dir).with_context(|| {
         tr!(
             "impossible de créer le dossier du modèle {}",
@@ -116,6 +142,12 @@ pub fn run(cfg: &Config, a: TrainArgs) -> Result<()> {
                 secs
             )
         );
+        if let Some(c) = &calibrated {
+            println!(
+                "{}",
+                crate::calibration::summary(c, model.meta().abstain_threshold)
+            );
+        }
     }
     Ok(())
 }

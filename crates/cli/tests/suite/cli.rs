@@ -223,6 +223,84 @@ fn train_and_eval_follow_the_benchmark_contract() {
     assert!(!l["top"].as_array().unwrap().is_empty());
 }
 
+/// The demo model's threshold, fitted out of fold on its training examples, is
+/// refitted on the held-apart calibration mails: its own rule then answers more of
+/// the demo's evaluation mails (which it has never seen) and stays precise there.
+#[test]
+fn calibration_refits_the_threshold_on_held_apart_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = repo().join("answers/demo");
+    let train = |name: &str, calibrate: bool| {
+        let mut cmd = bin();
+        cmd.args(["train", "--json", "--data"])
+            .arg(demo.join("examples.jsonl"))
+            .arg("--model")
+            .arg(dir.path().join(name));
+        if calibrate {
+            cmd.arg("--calibrate").arg(demo.join("calibration.jsonl"));
+        }
+        json_lines(&run(&mut cmd))[0]["meta"].clone()
+    };
+    let eval = |name: &str| {
+        let out = run(bin()
+            .args(["eval", "--json", "--model"])
+            .arg(dir.path().join(name))
+            .arg("--data")
+            .arg(demo.join("eval.jsonl")));
+        json_lines(&out)[0].clone()
+    };
+    let oof = train("oof", false);
+    let cal = train("cal", true);
+    assert!(oof.get("calibration").is_none(), "{oof}");
+    let c = &cal["calibration"];
+    assert_eq!(
+        (c["in_scope"].as_u64(), c["out_of_scope"].as_u64()),
+        (Some(180), Some(45)),
+        "{c}"
+    );
+    assert!(c["precision"].as_f64().unwrap() >= 0.95, "{c}");
+    let (before, after) = (
+        oof["abstain_threshold"].as_f64().unwrap(),
+        cal["abstain_threshold"].as_f64().unwrap(),
+    );
+    assert_eq!(c["threshold_before"].as_f64().unwrap(), before);
+    assert!(after < before, "{after} vs {before}");
+    assert!(cal.get("type_thresholds").is_none(), "{cal}");
+    let (e_oof, e_cal) = (eval("oof"), eval("cal"));
+    let cov = |v: &serde_json::Value| v["coverage_at_model_threshold"].as_f64().unwrap();
+    assert!(cov(&e_cal) > cov(&e_oof) + 0.1, "{e_cal} vs {e_oof}");
+    assert!(
+        e_cal["precision_at_model_threshold"].as_f64().unwrap() >= 0.95,
+        "{e_cal}"
+    );
+
+    // Too few mails to place a threshold: refused, saying how many are needed.
+    let few = dir.path().join("few.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(demo.join("calibration.jsonl"))
+        .unwrap()
+        .lines()
+        .take(10)
+        .map(str::to_string)
+        .collect();
+    std::fs::write(&few, lines.join("\n")).unwrap();
+    let out = bin()
+        .env("FACTEUR_LANG", "en")
+        .args(["train", "--data"])
+        .arg(demo.join("examples.jsonl"))
+        .arg("--model")
+        .arg(dir.path().join("few"))
+        .arg("--calibrate")
+        .arg(&few)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("few.jsonl") && err.contains("at least 50"),
+        "{err}"
+    );
+}
+
 #[test]
 fn errors_name_the_input_and_say_what_to_do() {
     let out = bin()
@@ -681,6 +759,20 @@ fn demo_registers_its_model_once_keeps_passwords_and_says_how_to_serve() {
     assert_eq!(v["record"]["note"], "demo", "{v}");
     assert!(v["promoted_by"].as_i64().is_some(), "{v}");
     assert!(v["record"]["eval"]["examples"].as_u64().unwrap() > 0, "{v}");
+    // Its threshold refitted on the demo's calibration mails.
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("model/model.json")).unwrap())
+            .unwrap();
+    let cal = &meta["calibration"];
+    assert_eq!(
+        (cal["in_scope"].as_u64(), cal["out_of_scope"].as_u64()),
+        (Some(180), Some(45)),
+        "{cal}"
+    );
+    assert!(
+        meta["abstain_threshold"].as_f64().unwrap() < cal["threshold_before"].as_f64().unwrap(),
+        "{meta}"
+    );
 
     // Promoted by the demo supervisor, in the audit log.
     let promotions = audit_actions(&data)

@@ -211,6 +211,7 @@ fn req<'a>(
         base,
         feedback,
         eval_set: eval,
+        calibration: &[],
         trained_by: Some(by),
         note: None,
     }

@@ -2174,6 +2174,7 @@ async fn train_small(store: &Store, dir: &std::path::Path, take: usize) -> Strin
             base: &base,
             feedback: &[],
             eval_set: &eval,
+            calibration: &[],
             trained_by: None,
             note: None,
         },
