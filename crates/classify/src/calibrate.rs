@@ -54,6 +54,9 @@ pub struct Calibration {
     pub out_of_scope_answered: f64,
     /// The threshold out of fold, before calibration.
     pub threshold_before: f32,
+    /// The threshold calibration set (the model's `abstain_threshold` then).
+    #[serde(default)]
+    pub threshold: f32,
     /// The lowest threshold that keeps the out-of-scope mails answered under
     /// [`MAX_OUT_OF_SCOPE`] (upper bound, [`Z`] standard errors): the threshold is
     /// never below it, whatever precision allows (0 without out-of-scope mails).
@@ -141,6 +144,7 @@ impl Model {
             precision: 0.0,
             out_of_scope_answered: 0.0,
             threshold_before: before,
+            threshold: before,
             out_of_scope_floor: out_of_scope_floor(&mut oos_conf, n_out),
         });
         self.set_target_precision(self.meta.target_precision);
@@ -164,6 +168,7 @@ impl Model {
         report.coverage = ratio(ins, n_in);
         report.precision = ratio(right, ins + oos);
         report.out_of_scope_answered = ratio(oos, n_out);
+        report.threshold = t;
         self.meta.calibration = Some(report.clone());
         Ok(report)
     }
@@ -214,6 +219,7 @@ mod tests {
         assert!(r.coverage > 0.9, "{r:?}");
         assert!(m.meta().type_thresholds.is_empty());
         assert_eq!(m.meta().calibration.as_ref(), Some(&r));
+        assert_eq!(r.threshold, m.meta().abstain_threshold);
         // The rule the model now applies is the one the report describes.
         let answered = cal
             .iter()

@@ -167,10 +167,11 @@ impl Model {
     pub fn set_target_precision(&mut self, p: f32) {
         let p = p.clamp(0.0, 1.0);
         self.meta.target_precision = p;
-        if let Some(c) = &self.meta.calibration {
+        if let Some(c) = &mut self.meta.calibration {
             self.meta.abstain_threshold =
                 calib::threshold_for_precision_bound(&self.oof, p, crate::calibrate::Z)
                     .max(c.out_of_scope_floor);
+            c.threshold = self.meta.abstain_threshold;
             self.meta.type_thresholds.clear();
         } else {
             self.meta.abstain_threshold = calib::threshold_for_precision(&self.oof, p);

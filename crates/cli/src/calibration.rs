@@ -40,14 +40,14 @@ pub fn read(path: &Path) -> Result<Vec<Example>> {
 }
 
 /// A line for the terminal saying what calibration did.
-pub fn summary(c: &facteur_classify::Calibration, threshold: f32) -> String {
+pub fn summary(c: &facteur_classify::Calibration) -> String {
     tr!(
         "seuil d'abstention recalé sur {} courriels tenus à part ({} hors périmètre) : {:.3} → {:.3} ; couverture {:.1} %, précision {:.1} %, hors périmètre rédigés {:.1} %",
         "abstain threshold refitted on {} held-apart mails ({} out of scope): {:.3} → {:.3}; coverage {:.1} %, precision {:.1} %, out of scope drafted {:.1} %",
         c.in_scope + c.out_of_scope,
         c.out_of_scope,
         c.threshold_before,
-        threshold,
+        c.threshold,
         100.0 * c.coverage,
         100.0 * c.precision,
         100.0 * c.out_of_scope_answered

@@ -67,6 +67,10 @@ pub struct ModelRecord {
     /// on the transparency sheet; `None`: words only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding_model: Option<String>,
+    /// When its abstain threshold was refitted on held-apart labelled mail: that
+    /// set and what the version did on it (shown on the transparency sheet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<facteur_classify::Calibration>,
 }
 
 /// A registered version as the CLI and web show it.
@@ -382,6 +386,7 @@ pub async fn train_candidate(
         train_seconds: model.meta().train_seconds,
         note: req.note,
         embedding_model: model.embedding().map(|r| r.model.clone()),
+        calibration: model.meta().calibration.clone(),
     };
     let json = serde_json::to_value(&record).unwrap_or_default();
     let rpath = dir.join("record.json");

@@ -90,6 +90,10 @@ pub struct ModelEntry {
     /// The embedding model the classifier reads mail with besides its words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding_model: Option<String>,
+    /// How its abstain threshold was set: `None` out of fold on the training
+    /// examples; else refitted on held-apart labelled mail, with what it did there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<facteur_classify::Calibration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +163,7 @@ fn entry(v: &ModelVersionView) -> ModelEntry {
         next_review_due: v.review.as_ref().map(|r| r.due_on.clone()),
         review_overdue: v.review.as_ref().is_some_and(|r| r.overdue),
         embedding_model: v.record.as_ref().and_then(|r| r.embedding_model.clone()),
+        calibration: v.record.as_ref().and_then(|r| r.calibration.clone()),
     }
 }
 

@@ -634,6 +634,14 @@ catalogue! {
     TranspModelReads => "Ce que le modèle lit", "What the model reads";
     TranspWordsOnly => "les mots du courriel", "the words of the mail";
     TranspWordsAndMeaning => "les mots du courriel et leur sens, par un modèle d'embeddings", "the words of the mail and their meaning, through an embedding model";
+    TranspAbstainThreshold => "Seuil d'abstention", "Abstain threshold";
+    TranspThresholdOutOfFold => "ajusté sur les exemples d'entraînement (validation croisée)", "fitted on the training examples (cross-validation)";
+    TranspThresholdCalibratedOn => "recalé sur des courriels étiquetés tenus à part de l'entraînement", "refitted on labelled mails held apart from training";
+    TranspOfWhich => "dont", "of which";
+    TranspThen => "\u{a0}; ", "; ";
+    TranspOutOfScopeMails => "hors périmètre", "out of scope";
+    TranspCoverageThere => "couverture", "coverage";
+    TranspPrecisionThere => "précision", "precision";
     TranspOfWhichAgentsCorrections => "dont corrections d'agents", "of which agents' corrections";
     TranspNoModelIsRegisteredNo => "Aucun modèle n'est enregistré : aucune suggestion automatique n'est faite.", "No model is registered: no automatic suggestion is made.";
     TranspReviewPeriod => "Période de revue", "Review period";

@@ -704,6 +704,14 @@ pub fn run(cfg: &Config, cmd: ModelCommand) -> Result<()> {
                             feedback.len()
                         )
                     );
+                    if let Some(c) = outcome
+                        .candidate
+                        .record
+                        .as_ref()
+                        .and_then(|r| r.calibration.as_ref())
+                    {
+                        println!("{}", crate::calibration::summary(c));
+                    }
                     print_versions(&svc, std::slice::from_ref(&outcome.candidate)).await?;
                     if let Some(c) = &outcome.comparison {
                         print_comparison(c);

@@ -143,10 +143,7 @@ pub fn run(cfg: &Config, a: TrainArgs) -> Result<()> {
             )
         );
         if let Some(c) = &calibrated {
-            println!(
-                "{}",
-                crate::calibration::summary(c, model.meta().abstain_threshold)
-            );
+            println!("{}", crate::calibration::summary(c));
         }
     }
     Ok(())

@@ -182,6 +182,16 @@ pub async fn transparence(State(st): State<AppState>, lang: Lang) -> WebResult<R
                     }
                     dt { (t(Msg::TranspTrainingExamples)) } dd { (m.training_examples.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }
                     dt { (t(Msg::TranspOfWhichAgentsCorrections)) } dd { (m.from_agent_feedback.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }
+                    dt { (t(Msg::TranspAbstainThreshold)) } dd #model-threshold {
+                        @if let Some(c) = &m.calibration {
+                            (t(Msg::TranspThresholdCalibratedOn)) " (" (c.in_scope + c.out_of_scope)
+                            ", " (t(Msg::TranspOfWhich)) " " (c.out_of_scope) " " (t(Msg::TranspOutOfScopeMails))
+                            ")" (t(Msg::TranspThen)) (t(Msg::TranspCoverageThere)) " " (pct(lang, c.coverage))
+                            ", " (t(Msg::TranspPrecisionThere)) " " (pct(lang, c.precision))
+                        } @else {
+                            (t(Msg::TranspThresholdOutOfFold))
+                        }
+                    }
                     dt { (t(Msg::TranspModelReads)) } dd #model-reads {
                         @if let Some(e) = &m.embedding_model {
                             (t(Msg::TranspWordsAndMeaning)) " (" (e) ")"

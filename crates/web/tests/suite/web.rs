@@ -1843,6 +1843,7 @@ fn model_record() -> serde_json::Value {
         train_seconds: 3.0,
         note: None,
         embedding_model: None,
+        calibration: None,
     })
     .unwrap()
 }
@@ -1888,6 +1889,11 @@ async fn transparency_sheet_is_public_bilingual_and_impersonal() {
         "{html}"
     );
     assert!(html.contains("81,2 %"), "accuracy on the eval set");
+    // Its abstain threshold: fitted out of fold.
+    assert!(
+        html.contains("id=\"model-threshold\">ajusté sur les exemples d'entraînement (validation croisée)</dd>"),
+        "{html}"
+    );
     assert!(html.contains("Service de la transparence, SIP de Lyon"));
     // Two messages were received; their states are counted.
     assert!(html.contains("Messages reçus : 2"), "{html}");
@@ -1931,12 +1937,45 @@ async fn transparency_sheet_is_public_bilingual_and_impersonal() {
     let login_page = text(send(&f.app, get("/login", None)).await).await;
     assert!(login_page.contains("href=\"/transparence\""));
 
+    // A version whose threshold was refitted on held-apart mail says so, with what
+    // it did there.
+    let sup = f
+        .store
+        .get_user_by_username("super")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut rec = model_record();
+    rec["calibration"] = serde_json::json!({
+        "sha256": "ef".repeat(32), "in_scope": 180, "out_of_scope": 45, "coverage": 0.645,
+        "precision": 0.98, "out_of_scope_answered": 0.022, "threshold_before": 0.987,
+        "out_of_scope_floor": 0.91
+    });
+    f.store
+        .create_model_version("m-2025-07", &rec, Some(sup.id))
+        .await
+        .unwrap();
+    f.store.promote_model("m-2025-07", sup.id).await.unwrap();
+    let html = text(send(&f.app, get("/transparence", None)).await).await;
+    assert!(
+        html.contains("recalé sur des courriels étiquetés tenus à part de l'entraînement (225, dont 45 hors périmètre)\u{a0}; couverture 64,5 %, précision 98 %"),
+        "{html}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&text(send(&f.app, get("/transparence.json", None)).await).await)
+            .unwrap();
+    assert_eq!(v["active_model"]["calibration"]["in_scope"], 180, "{v}");
+
     // English through the usual switch (the language cookie).
     let req = Request::get("/transparence")
         .header(header::COOKIE, "facteur_lang=en")
         .body(Body::empty())
         .unwrap();
     let html = text(send(&f.app, req).await).await;
+    assert!(
+        html.contains("refitted on labelled mails held apart from training (225, of which 45 out of scope); coverage 64.5%, precision 98%"),
+        "{html}"
+    );
     assert!(html.contains("No reply is sent without being validated by a named agent"));
     assert!(html.contains("not measured"));
 }
