@@ -107,32 +107,14 @@ pub fn fit_temperature(scores: &[Vec<f32>], truth: &[usize]) -> f32 {
 /// answered set; if no threshold reaches the target, returns a value above 1 so the
 /// model always abstains (safe default: a wrong category is worse than none).
 pub fn threshold_for_precision(points: &[(f32, bool)], target: f32) -> f32 {
-    let (k, _) = best_prefix(points, target);
-    let mut sorted: Vec<(f32, bool)> = points.to_vec();
-    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
-    if k == 0 {
-        return 1.0 + f32::EPSILON * 4.0;
-    }
-    sorted[k - 1].0
+    threshold_where(points, |correct, n| reaches(correct, n, target))
 }
 
 /// Largest prefix (by decreasing confidence, cut only between distinct confidence
 /// values) whose precision is ≥ target. Returns (size, correct in it).
 pub fn best_prefix(points: &[(f32, bool)], target: f32) -> (usize, usize) {
-    let mut sorted: Vec<(f32, bool)> = points.to_vec();
-    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut best = (0, 0);
-    let mut correct = 0usize;
-    for i in 0..sorted.len() {
-        if sorted[i].1 {
-            correct += 1;
-        }
-        let boundary = i + 1 == sorted.len() || sorted[i + 1].0 < sorted[i].0;
-        if boundary && correct as f64 >= f64::from(target) * (i + 1) as f64 - 1e-9 {
-            best = (i + 1, correct);
-        }
-    }
-    best
+    let (_, k, correct) = largest_prefix(points, |correct, n| reaches(correct, n, target));
+    (k, correct)
 }
 
 /// Lowest confidence threshold at which the predictions at or above it reach
@@ -143,20 +125,44 @@ pub fn best_prefix(points: &[(f32, bool)], target: f32) -> (usize, usize) {
 /// the bound asks for a margin that shrinks as the prefix grows. Same shape of
 /// answer as [`threshold_for_precision`] (above 1 when no prefix qualifies).
 pub fn threshold_for_precision_bound(points: &[(f32, bool)], target: f32, z: f64) -> f32 {
+    threshold_where(points, |correct, n| {
+        wilson_lower(correct, n, z) >= f64::from(target) - 1e-9
+    })
+}
+
+fn reaches(correct: usize, n: usize, target: f32) -> bool {
+    correct as f64 >= f64::from(target) * n as f64 - 1e-9
+}
+
+/// The lowest confidence of the largest prefix `accept` takes (above 1 when none).
+fn threshold_where(points: &[(f32, bool)], accept: impl Fn(usize, usize) -> bool) -> f32 {
+    match largest_prefix(points, accept) {
+        (_, 0, _) => 1.0 + f32::EPSILON * 4.0,
+        (sorted, k, _) => sorted[k - 1].0,
+    }
+}
+
+/// The points by decreasing confidence, and the largest prefix of them (cut only
+/// between distinct confidence values) that `accept(correct, size)` takes: its
+/// size and how many in it are correct.
+fn largest_prefix(
+    points: &[(f32, bool)],
+    accept: impl Fn(usize, usize) -> bool,
+) -> (Vec<(f32, bool)>, usize, usize) {
     let mut sorted: Vec<(f32, bool)> = points.to_vec();
     sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut best = None;
+    let mut best = (0, 0);
     let mut correct = 0usize;
     for i in 0..sorted.len() {
         if sorted[i].1 {
             correct += 1;
         }
         let boundary = i + 1 == sorted.len() || sorted[i + 1].0 < sorted[i].0;
-        if boundary && wilson_lower(correct, i + 1, z) >= f64::from(target) - 1e-9 {
-            best = Some(sorted[i].0);
+        if boundary && accept(correct, i + 1) {
+            best = (i + 1, correct);
         }
     }
-    best.unwrap_or(1.0 + f32::EPSILON * 4.0)
+    (sorted, best.0, best.1)
 }
 
 /// Wilson score interval's upper bound of a proportion `k / n` (1 when `n` is 0).
