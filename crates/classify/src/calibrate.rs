@@ -117,10 +117,11 @@ impl Model {
             }
         }
         let before = self.meta.abstain_threshold;
-        let (mut points, mut types, mut in_scope) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut points, mut types) = (Vec::new(), Vec::new());
+        let mut n_in = 0;
         for (i, ex) in examples.iter().enumerate() {
             let known = self.meta.labels.contains(&ex.label);
-            in_scope.push(known);
+            n_in += usize::from(known);
             let e = embeddings.and_then(|v| v.get(i)).map(Vec::as_slice);
             let a = self.assess(&ex.text, e);
             if a.guarded {
@@ -129,13 +130,13 @@ impl Model {
                 types.push(u16::try_from(a.class).unwrap_or(u16::MAX));
             }
         }
-        let n_in = in_scope.iter().filter(|&&k| k).count();
         let n_out = examples.len() - n_in;
         let mut oos_conf: Vec<f32> = points.iter().filter(|p| !p.2).map(|p| p.0).collect();
         self.oof = points.iter().map(|&(c, ok, _)| (c, ok)).collect();
         self.meta.oof_types = types;
         // Marks the model calibrated first: `set_target_precision` then fits on
-        // these points with the bound, and never below the out-of-scope floor.
+        // these points with the bound, never below the out-of-scope floor, and sets
+        // `threshold`; what the threshold answers is counted after.
         self.meta.calibration = Some(Calibration {
             sha256: crate::train::training_sha256(examples),
             in_scope: n_in,
@@ -149,9 +150,8 @@ impl Model {
         });
         self.set_target_precision(self.meta.target_precision);
         let t = self.meta.abstain_threshold;
-        let answered = points.iter().filter(|p| p.0 >= t);
         let (mut ins, mut oos, mut right) = (0usize, 0usize, 0usize);
-        for &(_, ok, known) in answered {
+        for &(_, ok, known) in points.iter().filter(|p| p.0 >= t) {
             if known {
                 ins += 1;
             } else {
@@ -160,17 +160,17 @@ impl Model {
             right += usize::from(ok);
         }
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        let mut report = self
+        let report = self
             .meta
             .calibration
-            .clone()
-            .unwrap_or_else(|| unreachable!());
+            .as_mut()
+            .ok_or_else(|| ClassifyError::Calibration {
+                message: "the calibration was lost while refitting".into(),
+            })?;
         report.coverage = ratio(ins, n_in);
         report.precision = ratio(right, ins + oos);
         report.out_of_scope_answered = ratio(oos, n_out);
-        report.threshold = t;
-        self.meta.calibration = Some(report.clone());
-        Ok(report)
+        Ok(report.clone())
     }
 }
 

@@ -92,10 +92,7 @@ pub fn run(cfg: &Config, a: TrainArgs) -> Result<()> {
             let cal = crate::calibration::read(path)?;
             let vectors = embedder
                 .as_ref()
-                .map(|e| {
-                    let texts: Vec<&str> = cal.iter().map(|x| x.text.as_str()).collect();
-                    crate::embedding::embed_texts(e.as_ref(), &texts)
-                })
+                .map(|e| crate::embedding::embed_examples(e.as_ref(), &cal))
                 .transpose()?;
             Some(model.calibrate(&cal, vectors.as_deref()).with_context(|| {
                 tr!(
