@@ -18,14 +18,7 @@ BIN=$PWD/${CARGO_TARGET_DIR:-target}/release/facteur
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 CAL=answers/demo/calibration.jsonl
-python3 - "$CAL" >"$W/cal.mbox" <<'PY'
-import json, sys
-for line in open(sys.argv[1], encoding="utf-8"):
-    body = "\n".join(">" + l if l.startswith("From ") else l for l in json.loads(line)["text"].splitlines())
-    print("From citizen@example.test Thu Jan  1 00:00:00 2020\nFrom: citizen@example.test\n"
-          "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
-          f"Content-Transfer-Encoding: 8bit\n\n{body}\n")
-PY
+python3 bench/jsonl_to_mbox.py "$CAL" >"$W/cal.mbox"
 lexical() { env -u FACTEUR_EMBEDDING_MODEL -u FACTEUR_EMBEDDING_URL "$@"; }
 lexical "$BIN" train --data answers/demo/examples.jsonl --model "$W/lexical" --target-precision 0 --json >/dev/null
 lexical "$BIN" triage --json --model "$W/lexical" "$W/cal.mbox" >"$W/lexical.jsonl"

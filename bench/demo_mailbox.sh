@@ -27,17 +27,7 @@ trap 'rm -rf "$W"' EXIT
 # the out-of-scope report half of bench/coverage_sets.py (2,225 texts, never used to
 # choose a setting).
 python3 bench/coverage_sets.py "$DATA" "$W/sets" >/dev/null
-python3 - answers/demo/eval.jsonl "$W/sets/oos_report.jsonl" >"$W/bare.mbox" <<'PY'
-import json, sys
-for path in sys.argv[1:]:
-    for line in open(path, encoding="utf-8"):
-        if not line.strip():
-            continue
-        body = "\n".join(">" + l if l.startswith("From ") else l for l in json.loads(line)["text"].splitlines())
-        print("From citizen@example.test Thu Jan  1 00:00:00 2020\nFrom: citizen@example.test\n"
-              "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
-              f"Content-Transfer-Encoding: 8bit\n\n{body}\n")
-PY
+python3 bench/jsonl_to_mbox.py answers/demo/eval.jsonl "$W/sets/oos_report.jsonl" >"$W/bare.mbox"
 lexical() { env -u FACTEUR_EMBEDDING_MODEL -u FACTEUR_EMBEDDING_URL "$@"; }
 # Each model twice: with the out-of-fold threshold, and calibrated on the demo's
 # calibration mails (answers/demo/calibration.jsonl, as `facteur demo` does).

@@ -283,18 +283,16 @@ fn calibration_refits_the_threshold_on_held_apart_mail() {
         .map(str::to_string)
         .collect();
     std::fs::write(&few, lines.join("\n")).unwrap();
-    let out = bin()
-        .env("FACTEUR_LANG", "en")
-        .args(["train", "--data"])
-        .arg(demo.join("examples.jsonl"))
-        .arg("--model")
-        .arg(dir.path().join("few"))
-        .arg("--calibrate")
-        .arg(&few)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (_, err) = run_err(
+        bin()
+            .env("FACTEUR_LANG", "en")
+            .args(["train", "--data"])
+            .arg(demo.join("examples.jsonl"))
+            .arg("--model")
+            .arg(dir.path().join("few"))
+            .arg("--calibrate")
+            .arg(&few),
+    );
     assert!(
         err.contains("few.jsonl") && err.contains("at least 50"),
         "{err}"
